@@ -1,0 +1,20 @@
+//! Database migrations. Files are named `mYYYYMMDD_HHMMSS_<verb>_<object>.rs` and are never
+//! edited once landed: a change to the schema is a new migration.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_create_outbox_events;
+mod m20261122_000002_create_jobs;
+
+/// Runs the migrations in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261122_000001_create_outbox_events::Migration),
+            Box::new(m20261122_000002_create_jobs::Migration),
+        ]
+    }
+}

@@ -1,0 +1,7 @@
+//! Authentication and authorization: who the viewer is and what their role allows.
+
+pub mod credentials;
+pub mod tokens;
+pub mod viewer;
+
+pub use viewer::{Permission, Role, Viewer, ViewerVia};

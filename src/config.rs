@@ -1,0 +1,285 @@
+//! Typed configuration, read once at start from the environment (and `.env` in development).
+//!
+//! With no variables set everything runs embedded: SQLite under `DATA_DIR`, the in-process event
+//! bus, mail written as `.eml` files, GraphiQL and introspection on. Every variable is listed in
+//! `.env.example` and in the README's configuration table.
+
+use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
+
+/// The development JWT secret. Refused when `LEADGRAPH_ENV=production`.
+pub const DEV_JWT_SECRET: &str = "leadgraph-dev-secret-change-me-0123456789abcdef";
+
+/// Deployment environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    /// Local development and tests: friendly defaults.
+    Development,
+    /// Production: refuses unsafe defaults.
+    Production,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// GraphQL execution limits.
+#[derive(Debug, Clone)]
+pub struct GraphqlLimits {
+    /// Maximum selection depth.
+    pub max_depth: usize,
+    /// Maximum computed complexity.
+    pub max_complexity: usize,
+    /// Maximum number of aliased fields in one document.
+    pub max_aliases: usize,
+    /// Maximum operations in one batch request.
+    pub max_batch_size: usize,
+    /// Maximum HTTP request body in bytes.
+    pub max_body_bytes: usize,
+}
+
+/// All configuration.
+#[derive(Clone)]
+pub struct Config {
+    /// development | production.
+    pub environment: Environment,
+    /// Address the HTTP server binds.
+    pub listen_addr: SocketAddr,
+    /// Directory for embedded state (SQLite, outbox mail, files).
+    pub data_dir: PathBuf,
+    /// SeaORM/sqlx database URL (sqlite:// or postgres://).
+    pub database_url: String,
+    /// Pool size.
+    pub database_max_connections: u32,
+    /// Run migrations when `serve` starts.
+    pub auto_migrate: bool,
+    /// Redis URL; `None` = in-process event bus and memory rate limiter.
+    pub redis_url: Option<String>,
+    /// SMTP URL; `None` = `.eml` files in `DATA_DIR/outbox`.
+    pub smtp_url: Option<String>,
+    /// Default From header.
+    pub mail_from: String,
+    /// Public base URL used in links sent to users.
+    pub public_url: String,
+    /// HMAC secret for access tokens.
+    pub jwt_secret: String,
+    /// `iss` claim.
+    pub jwt_issuer: String,
+    /// `aud` claim.
+    pub jwt_audience: String,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Serve GraphiQL at /graphiql.
+    pub graphiql_enabled: bool,
+    /// Allow introspection queries.
+    pub introspection_enabled: bool,
+    /// GraphQL limits.
+    pub limits: GraphqlLimits,
+    /// How long a WebSocket may stay open without `connection_init`.
+    pub ws_init_timeout: Duration,
+    /// Run the job worker inside `serve`.
+    pub worker_enabled: bool,
+    /// Concurrent jobs per process.
+    pub worker_concurrency: usize,
+    /// Job lease length; a job whose worker stops heart-beating is retried after this.
+    pub job_lease: Duration,
+    /// Let the outbound client reach private/loopback networks (tests only).
+    pub outbound_allow_private_networks: bool,
+    /// Outbound request timeout.
+    pub outbound_timeout: Duration,
+    /// Outbound response body cap.
+    pub outbound_max_body_bytes: usize,
+    /// Allowed CORS origins; empty = same-origin only.
+    pub cors_allowed_origins: Vec<String>,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("environment", &self.environment)
+            .field("listen_addr", &self.listen_addr)
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("redis_url", &self.redis_url.as_deref().map(redact_url))
+            .field("smtp_url", &self.smtp_url.as_deref().map(redact_url))
+            .field("public_url", &self.public_url)
+            .field("jwt_secret", &"<redacted>")
+            .field("log_format", &self.log_format)
+            .field("limits", &self.limits)
+            .field("worker_enabled", &self.worker_enabled)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Removes the password from a URL for logging.
+pub fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => raw.to_string(),
+    }
+}
+
+/// A configuration problem found at start-up.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// Reads the process environment (after loading `.env` if present).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let _ = dotenvy::dotenv();
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Builds the config from any key lookup (tests pass a map).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        let environment = match var("LEADGRAPH_ENV").as_deref() {
+            None | Some("development") | Some("dev") | Some("test") => Environment::Development,
+            Some("production") | Some("prod") => Environment::Production,
+            Some(other) => return Err(ConfigError(format!("LEADGRAPH_ENV: unknown value {other}"))),
+        };
+        let dev = environment == Environment::Development;
+        let data_dir = PathBuf::from(var("DATA_DIR").unwrap_or_else(|| "./data".into()));
+        let database_url = var("DATABASE_URL").unwrap_or_else(|| {
+            format!("sqlite://{}/leadgraph.db?mode=rwc", data_dir.display())
+        });
+        let jwt_secret = var("JWT_SECRET").unwrap_or_else(|| DEV_JWT_SECRET.into());
+        if !dev && jwt_secret == DEV_JWT_SECRET {
+            return Err(ConfigError(
+                "JWT_SECRET must be set in production (the development default is refused)".into(),
+            ));
+        }
+        if jwt_secret.len() < 32 {
+            return Err(ConfigError("JWT_SECRET must be at least 32 characters".into()));
+        }
+        let log_format = match var("LOG_FORMAT").as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => return Err(ConfigError(format!("LOG_FORMAT: unknown value {other}"))),
+        };
+        let listen_addr = parse(&var, "LISTEN_ADDR", "127.0.0.1:8080".parse().ok())?;
+        let public_url = var("PUBLIC_URL")
+            .unwrap_or_else(|| "http://localhost:8080".into())
+            .trim_end_matches('/')
+            .to_string();
+        Ok(Config {
+            environment,
+            listen_addr,
+            data_dir,
+            database_url,
+            database_max_connections: parse(&var, "DATABASE_MAX_CONNECTIONS", Some(10))?,
+            auto_migrate: parse(&var, "AUTO_MIGRATE", Some(true))?,
+            redis_url: var("REDIS_URL"),
+            smtp_url: var("SMTP_URL"),
+            mail_from: var("MAIL_FROM").unwrap_or_else(|| "Leadgraph <no-reply@localhost>".into()),
+            public_url,
+            jwt_secret,
+            jwt_issuer: var("JWT_ISSUER").unwrap_or_else(|| "leadgraph".into()),
+            jwt_audience: var("JWT_AUDIENCE").unwrap_or_else(|| "leadgraph-api".into()),
+            log_format,
+            graphiql_enabled: parse(&var, "GRAPHIQL_ENABLED", Some(dev))?,
+            introspection_enabled: parse(&var, "INTROSPECTION_ENABLED", Some(dev))?,
+            limits: GraphqlLimits {
+                max_depth: parse(&var, "MAX_QUERY_DEPTH", Some(15))?,
+                max_complexity: parse(&var, "MAX_QUERY_COMPLEXITY", Some(5000))?,
+                max_aliases: parse(&var, "MAX_ALIASES", Some(30))?,
+                max_batch_size: parse(&var, "MAX_BATCH_SIZE", Some(10))?,
+                max_body_bytes: parse(&var, "MAX_BODY_BYTES", Some(1024 * 1024))?,
+            },
+            ws_init_timeout: Duration::from_secs(parse(&var, "WS_INIT_TIMEOUT_SECS", Some(10))?),
+            worker_enabled: parse(&var, "WORKER_ENABLED", Some(true))?,
+            worker_concurrency: parse(&var, "WORKER_CONCURRENCY", Some(4))?,
+            job_lease: Duration::from_secs(parse(&var, "JOB_LEASE_SECS", Some(30))?),
+            outbound_allow_private_networks: parse(
+                &var,
+                "OUTBOUND_ALLOW_PRIVATE_NETWORKS",
+                Some(false),
+            )?,
+            outbound_timeout: Duration::from_secs(parse(&var, "OUTBOUND_TIMEOUT_SECS", Some(20))?),
+            outbound_max_body_bytes: parse(&var, "OUTBOUND_MAX_BODY_BYTES", Some(5 * 1024 * 1024))?,
+            cors_allowed_origins: var("CORS_ALLOWED_ORIGINS")
+                .map(|v| {
+                    v.split(',')
+                        .map(|s| s.trim().to_string())
+                        .filter(|s| !s.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+    }
+
+    /// True when the database is SQLite.
+    pub fn is_sqlite(&self) -> bool {
+        self.database_url.starts_with("sqlite:")
+    }
+
+    /// Directory where `.eml` files go when no SMTP server is configured.
+    pub fn mail_outbox_dir(&self) -> PathBuf {
+        self.data_dir.join("outbox")
+    }
+}
+
+fn parse<T: std::str::FromStr>(
+    var: &impl Fn(&str) -> Option<String>,
+    key: &str,
+    default: Option<T>,
+) -> Result<T, ConfigError> {
+    match var(key) {
+        Some(raw) => raw
+            .trim()
+            .parse()
+            .map_err(|_| ConfigError(format!("{key}: cannot parse {raw:?}"))),
+        None => default.ok_or_else(|| ConfigError(format!("{key} is required"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(move |k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn embedded_defaults() {
+        let c = cfg(&[]).unwrap();
+        assert_eq!(c.environment, Environment::Development);
+        assert_eq!(c.listen_addr.to_string(), "127.0.0.1:8080");
+        assert!(c.database_url.starts_with("sqlite://./data/"));
+        assert!(c.redis_url.is_none() && c.smtp_url.is_none());
+        assert!(c.graphiql_enabled && c.introspection_enabled);
+    }
+
+    #[test]
+    fn production_refuses_dev_secret() {
+        let err = cfg(&[("LEADGRAPH_ENV", "production")]).unwrap_err();
+        assert!(err.0.contains("JWT_SECRET"));
+        let ok = cfg(&[("LEADGRAPH_ENV", "production"), ("JWT_SECRET", &"x".repeat(40))]).unwrap();
+        assert!(!ok.graphiql_enabled && !ok.introspection_enabled);
+    }
+
+    #[test]
+    fn bad_numbers_are_reported_by_name() {
+        let err = cfg(&[("MAX_QUERY_DEPTH", "deep")]).unwrap_err();
+        assert!(err.0.contains("MAX_QUERY_DEPTH"));
+    }
+
+    #[test]
+    fn debug_redacts_secrets() {
+        let c = cfg(&[("DATABASE_URL", "postgres://u:hunter2@db/x")]).unwrap();
+        let s = format!("{c:?}");
+        assert!(!s.contains("hunter2") && !s.contains(DEV_JWT_SECRET));
+    }
+}

@@ -1,0 +1,6 @@
+//! Live events over WebSocket subscriptions.
+
+pub mod resolver;
+pub mod stream;
+
+pub use resolver::RealtimeSubscription;

@@ -1,0 +1,197 @@
+//! The event bus: in-process (tokio broadcast) or Redis pub/sub.
+//!
+//! Redis: one PUBLISH per event on `lg:org:{org_id}`; each process holds exactly one pub/sub
+//! connection (PSUBSCRIBE `lg:org:*`) that feeds a local broadcast channel, so WebSocket
+//! subscribers never open Redis connections of their own.
+
+use std::{
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use redis::AsyncCommands;
+use tokio::sync::broadcast;
+
+use super::EventEnvelope;
+
+/// Local fan-out capacity; a subscriber lagging further than this is told it lagged.
+const LOCAL_CAPACITY: usize = 4096;
+
+/// Bus failures.
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    /// Redis failed.
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    /// Encoding failed.
+    #[error("encode: {0}")]
+    Encode(#[from] serde_json::Error),
+    /// Not connected.
+    #[error("bus unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Publishes events and hands out local subscriptions.
+#[async_trait]
+pub trait EventBus: Send + Sync + 'static {
+    /// `memory` or `redis`.
+    fn kind(&self) -> &'static str;
+    /// Publishes to every process.
+    async fn publish(&self, event: &EventEnvelope) -> Result<(), BusError>;
+    /// A receiver of every event this process sees (filter by organization downstream).
+    fn subscribe(&self) -> broadcast::Receiver<Arc<EventEnvelope>>;
+    /// Health probe.
+    async fn health(&self) -> Result<(), BusError>;
+}
+
+/// In-process bus for single-instance deployments and tests.
+pub struct MemoryBus {
+    tx: broadcast::Sender<Arc<EventEnvelope>>,
+}
+
+impl MemoryBus {
+    /// A new, empty bus.
+    pub fn new() -> Self {
+        let (tx, _) = broadcast::channel(LOCAL_CAPACITY);
+        MemoryBus { tx }
+    }
+}
+
+impl Default for MemoryBus {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[async_trait]
+impl EventBus for MemoryBus {
+    fn kind(&self) -> &'static str {
+        "memory"
+    }
+
+    async fn publish(&self, event: &EventEnvelope) -> Result<(), BusError> {
+        // No receivers is not an error: nobody is listening right now.
+        let _ = self.tx.send(Arc::new(event.clone()));
+        Ok(())
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<Arc<EventEnvelope>> {
+        self.tx.subscribe()
+    }
+
+    async fn health(&self) -> Result<(), BusError> {
+        Ok(())
+    }
+}
+
+/// Redis pub/sub bus.
+pub struct RedisBus {
+    publisher: redis::aio::ConnectionManager,
+    tx: broadcast::Sender<Arc<EventEnvelope>>,
+    subscribed: Arc<AtomicBool>,
+    listener: tokio::task::JoinHandle<()>,
+}
+
+/// Channel name for an organization's events.
+pub fn org_channel(org_id: uuid::Uuid) -> String {
+    format!("lg:org:{org_id}")
+}
+
+impl RedisBus {
+    /// Connects the publisher and starts the single subscriber task (reconnects with backoff).
+    pub async fn connect(url: &str) -> Result<Self, BusError> {
+        let client = redis::Client::open(url)?;
+        let publisher = client.get_connection_manager().await?;
+        let (tx, _) = broadcast::channel(LOCAL_CAPACITY);
+        let subscribed = Arc::new(AtomicBool::new(false));
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let listener =
+            tokio::spawn(listen(client, tx.clone(), subscribed.clone(), Some(ready_tx)));
+        // Wait for the first PSUBSCRIBE so events published right after start are not missed.
+        match tokio::time::timeout(Duration::from_secs(5), ready_rx).await {
+            Ok(Ok(())) => {}
+            _ => {
+                listener.abort();
+                return Err(BusError::Unavailable("redis subscriber did not start".into()));
+            }
+        }
+        Ok(RedisBus { publisher, tx, subscribed, listener })
+    }
+}
+
+impl Drop for RedisBus {
+    fn drop(&mut self) {
+        self.listener.abort();
+    }
+}
+
+async fn listen(
+    client: redis::Client,
+    tx: broadcast::Sender<Arc<EventEnvelope>>,
+    subscribed: Arc<AtomicBool>,
+    mut ready: Option<tokio::sync::oneshot::Sender<()>>,
+) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let result: Result<(), redis::RedisError> = async {
+            let mut pubsub = client.get_async_pubsub().await?;
+            pubsub.psubscribe("lg:org:*").await?;
+            subscribed.store(true, Ordering::SeqCst);
+            if let Some(r) = ready.take() {
+                let _ = r.send(());
+            }
+            backoff = Duration::from_millis(100);
+            tracing::info!("redis event subscriber connected");
+            let mut stream = pubsub.into_on_message();
+            while let Some(msg) = stream.next().await {
+                match serde_json::from_slice::<EventEnvelope>(msg.get_payload_bytes()) {
+                    Ok(ev) => {
+                        let _ = tx.send(Arc::new(ev));
+                    }
+                    Err(e) => tracing::warn!(error = %e, "undecodable event on redis bus"),
+                }
+            }
+            Ok(())
+        }
+        .await;
+        subscribed.store(false, Ordering::SeqCst);
+        match result {
+            Ok(()) => tracing::warn!("redis event subscription ended; reconnecting"),
+            Err(e) => tracing::warn!(error = %e, "redis event subscriber failed; reconnecting"),
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
+
+#[async_trait]
+impl EventBus for RedisBus {
+    fn kind(&self) -> &'static str {
+        "redis"
+    }
+
+    async fn publish(&self, event: &EventEnvelope) -> Result<(), BusError> {
+        let payload = serde_json::to_string(event)?;
+        let mut conn = self.publisher.clone();
+        let _: i64 = conn.publish(org_channel(event.org_id), payload).await?;
+        Ok(())
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<Arc<EventEnvelope>> {
+        self.tx.subscribe()
+    }
+
+    async fn health(&self) -> Result<(), BusError> {
+        let mut conn = self.publisher.clone();
+        let _: String = redis::cmd("PING").query_async(&mut conn).await?;
+        if !self.subscribed.load(Ordering::SeqCst) {
+            return Err(BusError::Unavailable("subscriber reconnecting".into()));
+        }
+        Ok(())
+    }
+}

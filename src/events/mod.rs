@@ -1,0 +1,112 @@
+//! Domain events: one enum, serialized with a `type` tag, carried in an envelope with the
+//! organization, optional user, an event id and the time it happened.
+//!
+//! Flow: a service writes the event to the outbox inside the transaction of its change
+//! ([`outbox::record`]); the [`relay`] publishes committed events to the [`EventBus`] and marks
+//! them published; every process fans bus events out to its WebSocket subscribers.
+
+pub mod bus;
+pub mod outbox;
+pub mod relay;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub use bus::{BusError, EventBus, MemoryBus, RedisBus};
+
+/// An event with its routing and identity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventEnvelope {
+    /// Event id (UUID v7); clients dedupe and resume by it.
+    pub id: Uuid,
+    /// Outbox sequence number (commit order), set once the event is stored.
+    #[serde(default)]
+    pub seq: i64,
+    /// Organization the event belongs to; only its members may receive it.
+    pub org_id: Uuid,
+    /// Acting or addressed user, when there is one.
+    pub user_id: Option<Uuid>,
+    /// When it happened.
+    pub occurred_at: DateTime<Utc>,
+    /// What happened.
+    #[serde(flatten)]
+    pub event: DomainEvent,
+}
+
+impl EventEnvelope {
+    /// A new envelope for an event of `org_id`.
+    pub fn new(org_id: Uuid, user_id: Option<Uuid>, event: DomainEvent) -> Self {
+        EventEnvelope { id: Uuid::now_v7(), seq: 0, org_id, user_id, occurred_at: Utc::now(), event }
+    }
+}
+
+/// Every domain event. The serde tag is the public event type name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data")]
+pub enum DomainEvent {
+    /// A background job changed state or reported progress.
+    #[serde(rename = "job.updated")]
+    JobUpdated(JobUpdated),
+}
+
+impl DomainEvent {
+    /// The public type name (`job.updated`, ...).
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            DomainEvent::JobUpdated(_) => "job.updated",
+        }
+    }
+
+    /// The GraphQL enum value for the type.
+    pub fn event_type(&self) -> EventType {
+        match self {
+            DomainEvent::JobUpdated(_) => EventType::JobUpdated,
+        }
+    }
+}
+
+/// Event types as exposed in the GraphQL schema.
+#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventType {
+    /// `job.updated`: a background job changed state or progress.
+    JobUpdated,
+}
+
+/// Payload of `job.updated`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobUpdated {
+    /// The job.
+    pub job_id: Uuid,
+    /// Its kind.
+    pub kind: String,
+    /// Its new state.
+    pub state: String,
+    /// Latest progress report, if any.
+    pub progress: Option<serde_json::Value>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_wire_format_is_tagged() {
+        let ev = EventEnvelope::new(
+            Uuid::now_v7(),
+            None,
+            DomainEvent::JobUpdated(JobUpdated {
+                job_id: Uuid::nil(),
+                kind: "k".into(),
+                state: "queued".into(),
+                progress: None,
+            }),
+        );
+        let v = serde_json::to_value(&ev).unwrap();
+        assert_eq!(v["type"], "job.updated");
+        assert_eq!(v["data"]["jobId"], Uuid::nil().to_string());
+        let back: EventEnvelope = serde_json::from_value(v).unwrap();
+        assert_eq!(back, ev);
+    }
+}

@@ -1,0 +1,58 @@
+//! Per-request context: the viewer, request metadata and (per-request) loaders.
+
+use async_graphql::Context;
+
+use crate::{
+    auth::Viewer,
+    error::{AppError, AppResult},
+    state::AppState,
+};
+
+/// Facts about the transport request, available to resolvers and extensions.
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    /// `x-request-id` of the HTTP request (or WebSocket connection).
+    pub request_id: String,
+    /// Client IP.
+    pub ip: Option<String>,
+    /// User agent.
+    pub user_agent: Option<String>,
+    /// True for `GET /graphql`: only queries may run.
+    pub is_get: bool,
+}
+
+/// Attaches what every operation needs. HTTP, WebSocket and tests all go through here.
+pub fn prepare_request(
+    request: async_graphql::Request,
+    viewer: Option<Viewer>,
+    meta: RequestMeta,
+) -> async_graphql::Request {
+    let request = request.data(meta);
+    match viewer {
+        Some(v) => request.data(v),
+        None => request,
+    }
+}
+
+/// Typed access to context data.
+pub trait ContextExt {
+    /// The application state.
+    fn state(&self) -> AppResult<&AppState>;
+    /// The viewer, or UNAUTHENTICATED.
+    fn viewer(&self) -> AppResult<&Viewer>;
+    /// Both at once.
+    fn state_and_viewer(&self) -> AppResult<(&AppState, &Viewer)> {
+        Ok((self.state()?, self.viewer()?))
+    }
+}
+
+impl ContextExt for Context<'_> {
+    fn state(&self) -> AppResult<&AppState> {
+        self.data::<AppState>().map_err(|_| AppError::internal("AppState missing from schema data"))
+    }
+
+    fn viewer(&self) -> AppResult<&Viewer> {
+        self.data_opt::<Viewer>()
+            .ok_or_else(|| AppError::Unauthenticated("authentication required".into()))
+    }
+}

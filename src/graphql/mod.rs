@@ -1,0 +1,10 @@
+//! The GraphQL layer: schema construction, request context, limits, pagination.
+
+pub mod context;
+pub mod extension;
+pub mod pagination;
+pub mod roots;
+pub mod schema;
+
+pub use context::{prepare_request, ContextExt, RequestMeta};
+pub use schema::{build_schema, export_sdl, AppSchema};

@@ -1,0 +1,17 @@
+//! The only place domains meet: one line per domain in each root.
+
+use async_graphql::{MergedObject, MergedSubscription};
+
+use crate::domains::{identity, jobs, realtime};
+
+/// Root query.
+#[derive(MergedObject, Default)]
+pub struct QueryRoot(identity::IdentityQuery, jobs::JobQuery);
+
+/// Root mutation.
+#[derive(MergedObject, Default)]
+pub struct MutationRoot(jobs::JobMutation);
+
+/// Root subscription.
+#[derive(MergedSubscription, Default)]
+pub struct SubscriptionRoot(realtime::RealtimeSubscription);

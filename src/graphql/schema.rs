@@ -1,0 +1,49 @@
+//! Schema construction with limits on by default.
+
+use async_graphql::{
+    extensions::apollo_persisted_queries::{ApolloPersistedQueries, LruCacheStorage},
+    Schema, SDLExportOptions,
+};
+
+use super::{
+    extension::RequestPolicy,
+    roots::{MutationRoot, QueryRoot, SubscriptionRoot},
+};
+use crate::{config::GraphqlLimits, state::AppState};
+
+/// The application schema.
+pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
+
+fn builder(limits: &GraphqlLimits, introspection: bool) -> async_graphql::SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
+    let b = Schema::build(QueryRoot::default(), MutationRoot::default(), SubscriptionRoot::default())
+        // Registered first so it wraps the others and sees their errors.
+        .extension(RequestPolicy { max_aliases: limits.max_aliases })
+        .extension(ApolloPersistedQueries::new(LruCacheStorage::new(1024)))
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        .limit_recursive_depth(32)
+        .limit_directives(10);
+    if introspection {
+        b
+    } else {
+        b.disable_introspection().disable_suggestions()
+    }
+}
+
+/// Builds the schema for a running application.
+pub fn build_schema(state: AppState) -> AppSchema {
+    let limits = state.config.limits.clone();
+    builder(&limits, state.config.introspection_enabled).data(state).finish()
+}
+
+/// The SDL of the schema, sorted, as committed in `schema.graphql`.
+pub fn export_sdl() -> String {
+    let limits = GraphqlLimits {
+        max_depth: 15,
+        max_complexity: 5000,
+        max_aliases: 30,
+        max_batch_size: 10,
+        max_body_bytes: 1 << 20,
+    };
+    builder(&limits, true).finish().sdl_with_options(SDLExportOptions::new().sorted_fields().sorted_arguments().sorted_enum_items())
+}

@@ -1,0 +1,251 @@
+//! GraphQL over HTTP: `POST /graphql` (JSON, batches) and `GET /graphql` (queries only).
+//!
+//! Content negotiation follows GraphQL-over-HTTP: clients that accept
+//! `application/graphql-response+json` get it, with 4xx statuses for requests that fail before
+//! execution (parse, validation); others get `application/json` with 200. Requests with a
+//! CORS-simple content type must carry `Apollo-Require-Preflight` or `X-Apollo-Operation-Name`
+//! (CSRF protection, as Apollo does).
+
+use std::net::SocketAddr;
+
+use async_graphql::{BatchRequest, BatchResponse, Response as GqlResponse};
+use axum::{
+    body::Body,
+    extract::{ConnectInfo, Request, State},
+    response::{IntoResponse, Response},
+};
+use http::{header, HeaderMap, HeaderValue, StatusCode};
+
+use super::{HttpState, REQUEST_ID};
+use crate::{
+    auth::credentials::viewer_from_headers,
+    error::{AppError, ErrorCode},
+    graphql::{extension, prepare_request, RequestMeta},
+};
+
+const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+
+/// Which response media type the client gets.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Media {
+    /// `application/graphql-response+json`.
+    GraphqlResponseJson,
+    /// Legacy `application/json`.
+    Json,
+}
+
+fn negotiate(headers: &HeaderMap) -> Media {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if accept.contains(GRAPHQL_RESPONSE_JSON) {
+        Media::GraphqlResponseJson
+    } else {
+        Media::Json
+    }
+}
+
+fn content_type(media: Media) -> HeaderValue {
+    match media {
+        Media::GraphqlResponseJson => {
+            HeaderValue::from_static("application/graphql-response+json; charset=utf-8")
+        }
+        Media::Json => HeaderValue::from_static("application/json; charset=utf-8"),
+    }
+}
+
+fn meta_from(parts: &http::request::Parts, is_get: bool) -> RequestMeta {
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    RequestMeta {
+        request_id: header(REQUEST_ID.as_str()).unwrap_or_default(),
+        ip: parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()),
+        user_agent: header(header::USER_AGENT.as_str()),
+        is_get,
+    }
+}
+
+/// A transport-level error response in GraphQL shape.
+pub fn error_response(status: StatusCode, media: Media, code: &str, message: &str) -> Response {
+    let body = serde_json::json!({"errors": [{"message": message, "extensions": {"code": code}}]});
+    let mut res = (status, body.to_string()).into_response();
+    res.headers_mut().insert(header::CONTENT_TYPE, content_type(media));
+    res
+}
+
+fn app_error_response(err: &AppError, media: Media) -> Response {
+    let status = match (err.code(), media) {
+        (ErrorCode::Unauthenticated, Media::GraphqlResponseJson) => StatusCode::UNAUTHORIZED,
+        _ => StatusCode::OK,
+    };
+    error_response(status, media, err.code().as_str(), &err.public_message())
+}
+
+fn first_code(resp: &GqlResponse) -> Option<String> {
+    let err = resp.errors.first()?;
+    match err.extensions.as_ref()?.get("code")? {
+        async_graphql::Value::String(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn status_for(resp: &GqlResponse, media: Media) -> StatusCode {
+    let code = first_code(resp);
+    if code.as_deref() == Some(extension::METHOD_NOT_ALLOWED) {
+        return StatusCode::METHOD_NOT_ALLOWED;
+    }
+    if media == Media::Json || resp.data != async_graphql::Value::Null {
+        return StatusCode::OK;
+    }
+    match code.as_deref() {
+        Some(extension::PARSE_FAILED | extension::VALIDATION_FAILED | "BAD_REQUEST") => {
+            StatusCode::BAD_REQUEST
+        }
+        _ => StatusCode::OK,
+    }
+}
+
+fn graphql_response(batch: BatchResponse, media: Media) -> Response {
+    let status = match &batch {
+        BatchResponse::Single(r) => status_for(r, media),
+        BatchResponse::Batch(_) => StatusCode::OK,
+    };
+    let mut headers = HeaderMap::new();
+    if let BatchResponse::Single(r) = &batch {
+        if let Some(cc) = r.cache_control.value() {
+            if let Ok(v) = HeaderValue::from_str(&cc) {
+                headers.insert(header::CACHE_CONTROL, v);
+            }
+        }
+        for (k, v) in r.http_headers.iter() {
+            headers.insert(k.clone(), v.clone());
+        }
+    }
+    let body = match serde_json::to_vec(&batch) {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::error!(error = %e, "serializing a GraphQL response failed");
+            return error_response(StatusCode::INTERNAL_SERVER_ERROR, media, "INTERNAL", "internal error");
+        }
+    };
+    let mut res = (status, Body::from(body)).into_response();
+    if status == StatusCode::METHOD_NOT_ALLOWED {
+        res.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+    }
+    res.headers_mut().extend(headers);
+    res.headers_mut().insert(header::CONTENT_TYPE, content_type(media));
+    res
+}
+
+fn has_preflight_header(headers: &HeaderMap) -> bool {
+    ["apollo-require-preflight", "x-apollo-operation-name"]
+        .iter()
+        .any(|h| headers.get(*h).is_some_and(|v| !v.is_empty()))
+}
+
+/// `POST /graphql`.
+pub async fn post_handler(State(s): State<HttpState>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let media = negotiate(&parts.headers);
+    let ct = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+    match ct.as_deref() {
+        Some("application/json") | Some("application/graphql-response+json") => {}
+        None | Some("text/plain") | Some("application/x-www-form-urlencoded") | Some("multipart/form-data") => {
+            if !has_preflight_header(&parts.headers) {
+                return error_response(
+                    StatusCode::BAD_REQUEST,
+                    media,
+                    "BAD_REQUEST",
+                    "this request has a CORS-simple content type; send Content-Type: application/json \
+                     or an Apollo-Require-Preflight header",
+                );
+            }
+            if ct.as_deref() != Some("text/plain") && ct.is_some() {
+                return error_response(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    media,
+                    "BAD_REQUEST",
+                    "unsupported content type; use application/json",
+                );
+            }
+        }
+        Some(_) => {
+            return error_response(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                media,
+                "BAD_REQUEST",
+                "unsupported content type; use application/json",
+            )
+        }
+    }
+    let limit = s.app.config.limits.max_body_bytes;
+    let bytes = match axum::body::to_bytes(body, limit).await {
+        Ok(b) => b,
+        Err(_) => {
+            return error_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                media,
+                "BAD_REQUEST",
+                &format!("request body larger than {limit} bytes"),
+            )
+        }
+    };
+    let batch: BatchRequest = match serde_json::from_slice(&bytes) {
+        Ok(b) => b,
+        Err(e) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                media,
+                "BAD_REQUEST",
+                &format!("malformed GraphQL request body: {e}"),
+            )
+        }
+    };
+    let max_batch = s.app.config.limits.max_batch_size;
+    if let BatchRequest::Batch(items) = &batch {
+        if items.is_empty() || items.len() > max_batch {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                media,
+                "BAD_REQUEST",
+                &format!("a batch must hold between 1 and {max_batch} operations"),
+            );
+        }
+    }
+    let viewer = match viewer_from_headers(&s.app, &parts.headers).await {
+        Ok(v) => v,
+        Err(e) => return app_error_response(&e, media),
+    };
+    let meta = meta_from(&parts, false);
+    let batch = match batch {
+        BatchRequest::Single(r) => BatchRequest::Single(prepare_request(r, viewer, meta)),
+        BatchRequest::Batch(rs) => BatchRequest::Batch(
+            rs.into_iter().map(|r| prepare_request(r, viewer.clone(), meta.clone())).collect(),
+        ),
+    };
+    graphql_response(s.schema.execute_batch(batch).await, media)
+}
+
+/// `GET /graphql?query=…&variables=…&operationName=…&extensions=…` — queries only.
+pub async fn get_handler(State(s): State<HttpState>, req: Request) -> Response {
+    let (parts, _) = req.into_parts();
+    let media = negotiate(&parts.headers);
+    let request = match async_graphql::http::parse_query_string(parts.uri.query().unwrap_or("")) {
+        Ok(r) => r,
+        Err(e) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                media,
+                "BAD_REQUEST",
+                &format!("malformed GraphQL GET request: {e}"),
+            )
+        }
+    };
+    let viewer = match viewer_from_headers(&s.app, &parts.headers).await {
+        Ok(v) => v,
+        Err(e) => return app_error_response(&e, media),
+    };
+    let request = prepare_request(request, viewer, meta_from(&parts, true));
+    graphql_response(BatchResponse::Single(s.schema.execute(request).await), media)
+}

@@ -1,0 +1,78 @@
+//! The HTTP surface: GraphQL over HTTP and WebSocket, GraphiQL, health and metrics.
+
+// GRAPHIQL pub mod graphiql;
+pub mod graphql;
+pub mod health;
+pub mod ws;
+
+use std::time::Duration;
+
+use axum::{
+    extract::DefaultBodyLimit,
+    routing::get,
+    Router,
+};
+use http::{HeaderName, HeaderValue, Method};
+use tower_http::{
+    cors::{AllowOrigin, CorsLayer},
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    trace::TraceLayer,
+};
+
+use crate::{graphql::AppSchema, state::AppState};
+
+/// Header carrying the request id.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Shared by handlers.
+#[derive(Clone)]
+pub struct HttpState {
+    /// Application state.
+    pub app: AppState,
+    /// The schema.
+    pub schema: AppSchema,
+}
+
+/// Builds the router.
+pub fn router(app: AppState, schema: AppSchema) -> Router {
+    let max_body = app.config.limits.max_body_bytes;
+    let graphiql_enabled = app.config.graphiql_enabled;
+    let cors = cors_layer(&app.config.cors_allowed_origins);
+    let state = HttpState { app, schema };
+    let mut router = Router::new()
+        .route("/graphql", get(graphql::get_handler).post(graphql::post_handler))
+        .route("/graphql/ws", get(ws::handler))
+        .route("/health", get(health::health))
+        .route("/metrics", get(health::metrics))
+        .with_state(state);
+    if graphiql_enabled {
+        // GRAPHIQL router = router.merge(graphiql::router());
+    }
+    router
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(cors)
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &http::Request<_>| {
+                let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
+                tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            }),
+        )
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+fn cors_layer(origins: &[String]) -> CorsLayer {
+    let allowed: Vec<HeaderValue> = origins.iter().filter_map(|o| o.parse().ok()).collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(allowed))
+        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allow_headers([
+            http::header::AUTHORIZATION,
+            http::header::CONTENT_TYPE,
+            HeaderName::from_static("x-api-key"),
+            HeaderName::from_static("apollo-require-preflight"),
+            HeaderName::from_static("x-apollo-operation-name"),
+        ])
+        .expose_headers([REQUEST_ID])
+        .max_age(Duration::from_secs(600))
+}

@@ -1,0 +1,293 @@
+//! GraphQL over WebSocket at `/graphql/ws`: `graphql-transport-ws` (default) and the legacy
+//! `graphql-ws` (subscriptions-transport-ws) protocol.
+//!
+//! The protocol handling is ours, not async-graphql's, so clients see the close codes of the
+//! graphql-ws PROTOCOL.md: 4400 invalid message, 4401 subscribe before ack, 4403 init rejected,
+//! 4408 no init in time, 4409 duplicate operation id, 4429 second init. Buffers are small (4 KiB)
+//! and each connection has a bounded outgoing queue.
+
+use std::{collections::HashMap, net::SocketAddr, time::Duration};
+
+use async_graphql::Response as GqlResponse;
+use axum::{
+    extract::{
+        ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade},
+        ConnectInfo, State,
+    },
+    response::Response,
+};
+use futures::{SinkExt, StreamExt};
+use http::HeaderMap;
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+use super::{HttpState, REQUEST_ID};
+use crate::{
+    auth::{credentials, Viewer},
+    graphql::{extension, prepare_request, RequestMeta},
+};
+
+/// Interval of server keep-alive messages.
+const KEEPALIVE: Duration = Duration::from_secs(15);
+/// Outgoing messages queued per connection before producers wait.
+const OUT_QUEUE: usize = 64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Proto {
+    TransportWs,
+    LegacyWs,
+}
+
+enum Out {
+    Text(String),
+    Close(u16, String),
+}
+
+/// Upgrades the connection.
+pub async fn handler(
+    State(s): State<HttpState>,
+    headers: HeaderMap,
+    extensions: http::Extensions,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let ws = ws
+        .protocols(["graphql-transport-ws", "graphql-ws"])
+        .read_buffer_size(4096)
+        .write_buffer_size(4096)
+        .max_write_buffer_size(1 << 20)
+        .max_message_size(256 * 1024);
+    let proto = match ws.selected_protocol().and_then(|v| v.to_str().ok()) {
+        Some("graphql-ws") => Proto::LegacyWs,
+        _ => Proto::TransportWs,
+    };
+    let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let meta = RequestMeta {
+        request_id: header(REQUEST_ID.as_str()).unwrap_or_default(),
+        ip: extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()),
+        user_agent: header("user-agent"),
+        is_get: false,
+    };
+    let header_credential = credentials::credential_from_headers(&headers).ok().flatten();
+    ws.on_upgrade(move |socket| async move {
+        metrics::gauge!("ws_connections_active").increment(1.0);
+        Connection::new(s, proto, meta, header_credential).run(socket).await;
+        metrics::gauge!("ws_connections_active").decrement(1.0);
+    })
+}
+
+struct Connection {
+    s: HttpState,
+    proto: Proto,
+    meta: RequestMeta,
+    header_credential: Option<String>,
+    init_received: bool,
+    viewer: Option<Viewer>,
+    subs: HashMap<String, tokio::task::JoinHandle<()>>,
+}
+
+/// What the reader decided.
+enum Step {
+    Continue,
+    Close(u16, String),
+}
+
+fn close(code: u16, reason: impl Into<String>) -> Step {
+    Step::Close(code, reason.into())
+}
+
+impl Connection {
+    fn new(s: HttpState, proto: Proto, meta: RequestMeta, header_credential: Option<String>) -> Self {
+        Connection { s, proto, meta, header_credential, init_received: false, viewer: None, subs: HashMap::new() }
+    }
+
+    async fn run(mut self, socket: WebSocket) {
+        let (mut sink, mut stream) = socket.split();
+        let (out_tx, mut out_rx) = mpsc::channel::<Out>(OUT_QUEUE);
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<String>();
+        let writer = tokio::spawn(async move {
+            while let Some(out) = out_rx.recv().await {
+                let res = match out {
+                    Out::Text(t) => sink.send(Message::Text(t.into())).await,
+                    Out::Close(code, reason) => {
+                        let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
+                        let _ = sink.close().await;
+                        break;
+                    }
+                };
+                if res.is_err() {
+                    break;
+                }
+            }
+        });
+        let init_deadline = tokio::time::sleep(self.s.app.config.ws_init_timeout);
+        tokio::pin!(init_deadline);
+        let mut keepalive = tokio::time::interval(KEEPALIVE);
+        keepalive.tick().await;
+        let closing: Option<(u16, String)> = loop {
+            tokio::select! {
+                _ = &mut init_deadline, if !self.init_received => {
+                    break Some((4408, "Connection initialisation timeout".into()));
+                }
+                _ = keepalive.tick(), if self.viewer.is_some() => {
+                    let msg = match self.proto {
+                        Proto::TransportWs => json!({"type": "ping"}),
+                        Proto::LegacyWs => json!({"type": "ka"}),
+                    };
+                    if out_tx.send(Out::Text(msg.to_string())).await.is_err() { break None; }
+                }
+                Some(id) = done_rx.recv() => { self.subs.remove(&id); }
+                msg = stream.next() => {
+                    let Some(Ok(msg)) = msg else { break None };
+                    let text = match msg {
+                        Message::Text(t) => t.to_string(),
+                        Message::Binary(_) => break Some((4400, "Binary messages are not supported".into())),
+                        Message::Close(_) => break None,
+                        Message::Ping(_) | Message::Pong(_) => continue,
+                    };
+                    match self.handle(&text, &out_tx, &done_tx).await {
+                        Step::Continue => {}
+                        Step::Close(code, reason) => break Some((code, reason)),
+                    }
+                }
+            }
+        };
+        for (_, task) in self.subs.drain() {
+            task.abort();
+        }
+        if let Some((code, reason)) = closing {
+            let _ = out_tx.send(Out::Close(code, reason)).await;
+        }
+        drop(out_tx);
+        let _ = writer.await;
+    }
+
+    async fn send(&self, out: &mpsc::Sender<Out>, v: Value) {
+        let _ = out.send(Out::Text(v.to_string())).await;
+    }
+
+    async fn handle(&mut self, text: &str, out: &mpsc::Sender<Out>, done: &mpsc::UnboundedSender<String>) -> Step {
+        let Ok(msg) = serde_json::from_str::<Value>(text) else {
+            return close(4400, "Invalid message received");
+        };
+        let Some(ty) = msg.get("type").and_then(Value::as_str) else {
+            return close(4400, "Invalid message received");
+        };
+        match (self.proto, ty) {
+            (_, "connection_init") => self.on_init(&msg, out).await,
+            (Proto::TransportWs, "ping") => {
+                let mut pong = json!({"type": "pong"});
+                if let Some(p) = msg.get("payload") {
+                    pong["payload"] = p.clone();
+                }
+                self.send(out, pong).await;
+                Step::Continue
+            }
+            (Proto::TransportWs, "pong") => Step::Continue,
+            (Proto::TransportWs, "subscribe") | (Proto::LegacyWs, "start") => {
+                self.on_subscribe(&msg, out, done).await
+            }
+            (Proto::TransportWs, "complete") | (Proto::LegacyWs, "stop") => {
+                match msg.get("id").and_then(Value::as_str) {
+                    Some(id) => {
+                        if let Some(task) = self.subs.remove(id) {
+                            task.abort();
+                        }
+                        if self.proto == Proto::LegacyWs {
+                            self.send(out, json!({"type": "complete", "id": id})).await;
+                        }
+                        Step::Continue
+                    }
+                    None => close(4400, "Invalid message received"),
+                }
+            }
+            (Proto::LegacyWs, "connection_terminate") => close(1000, "Normal Closure"),
+            _ => close(4400, format!("Unknown message type {ty}")),
+        }
+    }
+
+    async fn on_init(&mut self, msg: &Value, out: &mpsc::Sender<Out>) -> Step {
+        if self.init_received {
+            return close(4429, "Too many initialisation requests");
+        }
+        self.init_received = true;
+        let payload = msg.get("payload").cloned().unwrap_or(Value::Null);
+        if !(payload.is_null() || payload.is_object()) {
+            return close(4400, "Invalid connection_init payload");
+        }
+        let credential = credentials::credential_from_init(&payload).or_else(|| self.header_credential.clone());
+        let viewer = match credential {
+            Some(c) => credentials::authenticate(&self.s.app, &c).await.ok(),
+            None => None,
+        };
+        let Some(viewer) = viewer else {
+            if self.proto == Proto::LegacyWs {
+                self.send(out, json!({"type": "connection_error", "payload": {"message": "Forbidden"}})).await;
+            }
+            return close(4403, "Forbidden");
+        };
+        self.viewer = Some(viewer);
+        self.send(out, json!({"type": "connection_ack"})).await;
+        if self.proto == Proto::LegacyWs {
+            self.send(out, json!({"type": "ka"})).await;
+        }
+        Step::Continue
+    }
+
+    async fn on_subscribe(&mut self, msg: &Value, out: &mpsc::Sender<Out>, done: &mpsc::UnboundedSender<String>) -> Step {
+        let Some(viewer) = self.viewer.clone() else {
+            return close(4401, "Unauthorized");
+        };
+        let (Some(id), Some(payload)) = (msg.get("id").and_then(Value::as_str), msg.get("payload")) else {
+            return close(4400, "Invalid message received");
+        };
+        if id.is_empty() {
+            return close(4400, "Invalid message received");
+        }
+        if self.subs.contains_key(id) {
+            if self.proto == Proto::TransportWs {
+                return close(4409, format!("Subscriber for {id} already exists"));
+            }
+            if let Some(old) = self.subs.remove(id) {
+                old.abort();
+            }
+        }
+        let Ok(request) = serde_json::from_value::<async_graphql::Request>(payload.clone()) else {
+            return close(4400, "Invalid subscribe payload");
+        };
+        let request = prepare_request(request, Some(viewer), self.meta.clone());
+        let schema = self.s.schema.clone();
+        let (out, done, id_owned, proto) = (out.clone(), done.clone(), id.to_string(), self.proto);
+        let task = tokio::spawn(async move {
+            let stream = schema.execute_stream(request);
+            futures::pin_mut!(stream);
+            let mut first = true;
+            while let Some(resp) = stream.next().await {
+                if first && is_request_error(&resp) {
+                    let errors = serde_json::to_value(&resp.errors).unwrap_or(Value::Null);
+                    let _ = out.send(Out::Text(json!({"type": "error", "id": id_owned, "payload": errors}).to_string())).await;
+                    let _ = done.send(id_owned);
+                    return;
+                }
+                first = false;
+                let ty = if proto == Proto::TransportWs { "next" } else { "data" };
+                let payload = serde_json::to_value(&resp).unwrap_or(Value::Null);
+                if out.send(Out::Text(json!({"type": ty, "id": id_owned, "payload": payload}).to_string())).await.is_err() {
+                    return;
+                }
+            }
+            let _ = out.send(Out::Text(json!({"type": "complete", "id": id_owned}).to_string())).await;
+            let _ = done.send(id_owned);
+        });
+        self.subs.insert(id.to_string(), task);
+        Step::Continue
+    }
+}
+
+/// True when the operation failed before execution (parse or validation).
+fn is_request_error(resp: &GqlResponse) -> bool {
+    resp.data == async_graphql::Value::Null
+        && resp.errors.first().and_then(|e| e.extensions.as_ref()).and_then(|x| x.get("code")).is_some_and(|c| {
+            matches!(c, async_graphql::Value::String(s)
+                if s == extension::PARSE_FAILED || s == extension::VALIDATION_FAILED || s == extension::PERSISTED_QUERY_NOT_FOUND)
+        })
+}

@@ -1,0 +1,13 @@
+//! The durable job queue: long work (scrapes, sends, webhooks) runs here, never in a request.
+//!
+//! A job is leased by one worker at a time (`lease_until_ms`); the worker heart-beats while it
+//! runs. If the worker dies the lease expires and another worker takes the job again, so work is
+//! never lost. Every state change is fenced on `locked_by` + `attempts`, so a worker whose lease
+//! was taken over cannot complete the job twice. Handlers must make their effects idempotent
+//! (e.g. one row per recipient keyed by a unique message id).
+
+pub mod queue;
+pub mod worker;
+
+pub use queue::{JobState, NewJob};
+pub use worker::{JobContext, JobError, JobHandler, JobRegistry, Worker};

@@ -1,0 +1,61 @@
+//! The `leadgraph` command: serve (default), migrate, export-schema, worker.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use leadgraph::{config::Config, startup, telemetry, Application};
+
+#[derive(Parser)]
+#[command(name = "leadgraph", version, about = "GraphQL backend for lead generation and outreach")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve HTTP, GraphQL, WebSocket subscriptions, the outbox relay and job workers (default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Print the sorted GraphQL SDL, or write it to PATH.
+    ExportSchema {
+        /// Output file; stdout when omitted.
+        path: Option<PathBuf>,
+    },
+    /// Run only job workers and the outbox relay (no HTTP listener of its own is needed, but
+    /// /health stays available on LISTEN_ADDR).
+    Worker,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    if let Some(Command::ExportSchema { path }) = &cli.command {
+        let sdl = leadgraph::graphql::export_sdl();
+        match path {
+            Some(p) => std::fs::write(p, sdl).with_context(|| format!("writing {}", p.display()))?,
+            None => print!("{sdl}"),
+        }
+        return Ok(());
+    }
+    let config = Config::from_env()?;
+    telemetry::init_tracing(config.log_format);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Migrate => {
+            let state = startup::build_state(config).await?;
+            startup::migrate(&state).await?;
+            tracing::info!("migrations applied");
+        }
+        Command::Serve | Command::Worker => {
+            tracing::info!(config = ?config, "starting");
+            let app = Application::build(config).await?;
+            tracing::info!(addr = %app.local_addr()?, "listening");
+            app.run(true).await?;
+            tracing::info!("stopped");
+        }
+        Command::ExportSchema { .. } => {}
+    }
+    Ok(())
+}

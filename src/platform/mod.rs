@@ -1,0 +1,4 @@
+//! Infrastructure adapters shared by all domains.
+
+pub mod mailer;
+pub mod outbound;

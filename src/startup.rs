@@ -1,0 +1,194 @@
+//! Building and running the application: connect, migrate, start relay and workers, serve.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use migration::{Migrator, MigratorTrait};
+use tokio::{net::TcpListener, sync::{watch, Notify}, task::JoinHandle};
+
+use crate::{
+    auth::tokens::TokenKeys,
+    config::Config,
+    db,
+    events::{relay, EventBus, MemoryBus, RedisBus},
+    graphql::{build_schema, AppSchema},
+    http,
+    jobs::{JobRegistry, Worker},
+    platform::{
+        mailer::Mailer,
+        outbound::{OutboundClient, OutboundConfig},
+    },
+    state::AppState,
+};
+
+/// Why the application could not start.
+#[derive(Debug, thiserror::Error)]
+#[error("startup: {0}")]
+pub struct StartupError(pub String);
+
+fn err(context: &str) -> impl Fn(&dyn std::fmt::Display) -> StartupError + '_ {
+    move |e| StartupError(format!("{context}: {e}"))
+}
+
+/// Builds the shared state (database, bus, mailer, clients). Does not migrate.
+pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
+    let db = db::connect(&config).await.map_err(|e| err("database")(&e))?;
+    let bus: Arc<dyn EventBus> = match &config.redis_url {
+        Some(url) => Arc::new(RedisBus::connect(url).await.map_err(|e| err("redis")(&e))?),
+        None => Arc::new(MemoryBus::new()),
+    };
+    let mailer = Mailer::new(config.smtp_url.as_deref(), config.mail_outbox_dir(), &config.mail_from)
+        .map_err(|e| err("mailer")(&e))?;
+    let http = OutboundClient::new(OutboundConfig {
+        allow_private_networks: config.outbound_allow_private_networks,
+        timeout: config.outbound_timeout,
+        max_body_bytes: config.outbound_max_body_bytes,
+        ..OutboundConfig::default()
+    })
+    .map_err(|e| err("outbound http")(&e))?;
+    Ok(AppState {
+        tokens: Arc::new(TokenKeys::new(&config)),
+        config: Arc::new(config),
+        db,
+        bus,
+        mailer,
+        http,
+        outbox_notify: Arc::new(Notify::new()),
+        job_notify: Arc::new(Notify::new()),
+    })
+}
+
+/// Applies pending migrations.
+pub async fn migrate(state: &AppState) -> Result<(), StartupError> {
+    Migrator::up(&state.db, None).await.map_err(|e| err("migrations")(&e))
+}
+
+/// The job handlers of every domain.
+pub fn job_registry(_state: &AppState) -> JobRegistry {
+    JobRegistry::new()
+}
+
+/// A built application, bound to its port and ready to serve.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    schema: AppSchema,
+    shutdown_tx: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// Stops a running application.
+#[derive(Clone)]
+pub struct ShutdownHandle(watch::Sender<bool>);
+
+impl ShutdownHandle {
+    /// Asks the server, relay and workers to stop.
+    pub fn shutdown(&self) {
+        let _ = self.0.send(true);
+    }
+}
+
+impl Application {
+    /// Builds with the handlers of every domain.
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        Self::build_with(config, |state, registry| {
+            *registry = job_registry(state);
+        })
+        .await
+    }
+
+    /// Builds, letting the caller adjust the job registry (tests register extra handlers).
+    pub async fn build_with(
+        config: Config,
+        configure: impl FnOnce(&AppState, &mut JobRegistry),
+    ) -> Result<Self, StartupError> {
+        let listen = config.listen_addr;
+        let auto_migrate = config.auto_migrate;
+        let state = build_state(config).await?;
+        if auto_migrate {
+            migrate(&state).await?;
+        }
+        crate::telemetry::prometheus();
+        let listener = TcpListener::bind(listen).await.map_err(|e| err("bind")(&e))?;
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let mut tasks = vec![relay::spawn(
+            state.db.clone(),
+            state.bus.clone(),
+            state.outbox_notify.clone(),
+            shutdown_rx.clone(),
+        )];
+        let mut registry = JobRegistry::new();
+        configure(&state, &mut registry);
+        if state.config.worker_enabled && !registry.kinds().is_empty() {
+            let worker = Worker::new(state.db.clone(), registry, state.config.job_lease)
+                .with_notifier(state.job_notify.clone())
+                .with_event_notifier(state.outbox_notify.clone());
+            tasks.extend(worker.spawn(state.config.worker_concurrency, shutdown_rx));
+        }
+        let schema = build_schema(state.clone());
+        Ok(Application { listener, state, schema, shutdown_tx, tasks })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> Result<SocketAddr, StartupError> {
+        self.listener.local_addr().map_err(|e| err("local_addr")(&e))
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// The shared state.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// A handle that stops the application.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle(self.shutdown_tx.clone())
+    }
+
+    /// Serves until the shutdown handle fires or (with `ctrl_c`) the process is interrupted.
+    pub async fn run(self, ctrl_c: bool) -> Result<(), StartupError> {
+        let router = http::router(self.state.clone(), self.schema.clone());
+        let mut shutdown_rx = self.shutdown_tx.subscribe();
+        let shutdown_tx = self.shutdown_tx.clone();
+        let signal = async move {
+            tokio::select! {
+                _ = shutdown_rx.changed() => {}
+                _ = wait_for_signal(), if ctrl_c => {}
+            }
+            let _ = shutdown_tx.send(true);
+        };
+        axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(signal)
+            .await
+            .map_err(|e| err("serve")(&e))?;
+        for t in self.tasks {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(10), t).await;
+        }
+        Ok(())
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,48 @@
+//! Application state shared by every request, connection and worker (cheap to clone).
+
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+use tokio::sync::Notify;
+
+use crate::{
+    auth::tokens::TokenKeys,
+    config::Config,
+    events::EventBus,
+    platform::{mailer::Mailer, outbound::OutboundClient},
+};
+
+/// Everything a handler may need.
+#[derive(Clone)]
+pub struct AppState {
+    /// Configuration.
+    pub config: Arc<Config>,
+    /// Database pool.
+    pub db: DatabaseConnection,
+    /// Event bus (memory or Redis).
+    pub bus: Arc<dyn EventBus>,
+    /// Outgoing mail.
+    pub mailer: Mailer,
+    /// SSRF-guarded client for user-supplied URLs.
+    pub http: OutboundClient,
+    /// Access-token keys.
+    pub tokens: Arc<TokenKeys>,
+    /// Wakes the outbox relay after a commit.
+    pub outbox_notify: Arc<Notify>,
+    /// Wakes idle job runners after an enqueue.
+    pub job_notify: Arc<Notify>,
+}
+
+impl AppState {
+    /// Call after committing a transaction that recorded events: the relay publishes them now
+    /// instead of at its next poll.
+    pub fn events_committed(&self) {
+        self.outbox_notify.notify_one();
+    }
+
+    /// Call after committing a transaction that enqueued jobs.
+    pub fn jobs_enqueued(&self) {
+        self.job_notify.notify_one();
+        self.outbox_notify.notify_one();
+    }
+}
