@@ -144,13 +144,14 @@ impl Config {
         let environment = match var("LEADGRAPH_ENV").as_deref() {
             None | Some("development") | Some("dev") | Some("test") => Environment::Development,
             Some("production") | Some("prod") => Environment::Production,
-            Some(other) => return Err(ConfigError(format!("LEADGRAPH_ENV: unknown value {other}"))),
+            Some(other) => {
+                return Err(ConfigError(format!("LEADGRAPH_ENV: unknown value {other}")))
+            }
         };
         let dev = environment == Environment::Development;
         let data_dir = PathBuf::from(var("DATA_DIR").unwrap_or_else(|| "./data".into()));
-        let database_url = var("DATABASE_URL").unwrap_or_else(|| {
-            format!("sqlite://{}/leadgraph.db?mode=rwc", data_dir.display())
-        });
+        let database_url = var("DATABASE_URL")
+            .unwrap_or_else(|| format!("sqlite://{}/leadgraph.db?mode=rwc", data_dir.display()));
         let jwt_secret = var("JWT_SECRET").unwrap_or_else(|| DEV_JWT_SECRET.into());
         if !dev && jwt_secret == DEV_JWT_SECRET {
             return Err(ConfigError(
@@ -158,7 +159,9 @@ impl Config {
             ));
         }
         if jwt_secret.len() < 32 {
-            return Err(ConfigError("JWT_SECRET must be at least 32 characters".into()));
+            return Err(ConfigError(
+                "JWT_SECRET must be at least 32 characters".into(),
+            ));
         }
         let log_format = match var("LOG_FORMAT").as_deref() {
             None | Some("text") => LogFormat::Text,
@@ -247,8 +250,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(move |k| map.get(k).cloned())
     }
 
@@ -266,7 +271,11 @@ mod tests {
     fn production_refuses_dev_secret() {
         let err = cfg(&[("LEADGRAPH_ENV", "production")]).unwrap_err();
         assert!(err.0.contains("JWT_SECRET"));
-        let ok = cfg(&[("LEADGRAPH_ENV", "production"), ("JWT_SECRET", &"x".repeat(40))]).unwrap();
+        let ok = cfg(&[
+            ("LEADGRAPH_ENV", "production"),
+            ("JWT_SECRET", &"x".repeat(40)),
+        ])
+        .unwrap();
         assert!(!ok.graphiql_enabled && !ok.introspection_enabled);
     }
 

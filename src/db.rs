@@ -24,7 +24,8 @@ pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbErr> {
     if config.is_sqlite() {
         opts.max_connections(1).min_connections(1);
     } else {
-        opts.max_connections(config.database_max_connections).min_connections(1);
+        opts.max_connections(config.database_max_connections)
+            .min_connections(1);
     }
     let db = Database::connect(opts).await?;
     if config.is_sqlite() {
@@ -36,7 +37,9 @@ pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbErr> {
 }
 
 fn sqlite_path(url: &str) -> Option<String> {
-    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next()?;
     (!path.is_empty() && path != ":memory:").then(|| path.to_string())
 }

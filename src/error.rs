@@ -71,11 +71,17 @@ pub enum AppError {
     /// See [`ErrorCode::Unauthenticated`].
     Unauthenticated(String),
     /// See [`ErrorCode::Forbidden`]; `reason` becomes `extensions.reason` when set.
-    Forbidden { message: String, reason: Option<&'static str> },
+    Forbidden {
+        message: String,
+        reason: Option<&'static str>,
+    },
     /// See [`ErrorCode::NotFound`]; the payload names the kind of object.
     NotFound(&'static str),
     /// See [`ErrorCode::BadUserInput`].
-    BadUserInput { message: String, fields: Vec<FieldError> },
+    BadUserInput {
+        message: String,
+        fields: Vec<FieldError>,
+    },
     /// See [`ErrorCode::Conflict`].
     Conflict(String),
     /// See [`ErrorCode::RateLimited`].
@@ -116,7 +122,10 @@ impl AppError {
 
     /// FORBIDDEN with a generic message.
     pub fn forbidden(message: impl Into<String>) -> Self {
-        AppError::Forbidden { message: message.into(), reason: None }
+        AppError::Forbidden {
+            message: message.into(),
+            reason: None,
+        }
     }
 
     /// The error's code.
@@ -181,7 +190,10 @@ impl ErrorExtensions for AppError {
                 AppError::RateLimited { retry_after_secs } => {
                     e.set("retryAfter", *retry_after_secs);
                 }
-                AppError::Forbidden { reason: Some(reason), .. } => {
+                AppError::Forbidden {
+                    reason: Some(reason),
+                    ..
+                } => {
                     e.set("reason", *reason);
                 }
                 _ => {}

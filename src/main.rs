@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand};
 use leadgraph::{config::Config, startup, telemetry, Application};
 
 #[derive(Parser)]
-#[command(name = "leadgraph", version, about = "GraphQL backend for lead generation and outreach")]
+#[command(
+    name = "leadgraph",
+    version,
+    about = "GraphQL backend for lead generation and outreach"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -35,7 +39,9 @@ async fn main() -> anyhow::Result<()> {
     if let Some(Command::ExportSchema { path }) = &cli.command {
         let sdl = leadgraph::graphql::export_sdl();
         match path {
-            Some(p) => std::fs::write(p, sdl).with_context(|| format!("writing {}", p.display()))?,
+            Some(p) => {
+                std::fs::write(p, sdl).with_context(|| format!("writing {}", p.display()))?
+            }
             None => print!("{sdl}"),
         }
         return Ok(());

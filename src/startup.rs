@@ -3,7 +3,11 @@
 use std::{net::SocketAddr, sync::Arc};
 
 use migration::{Migrator, MigratorTrait};
-use tokio::{net::TcpListener, sync::{watch, Notify}, task::JoinHandle};
+use tokio::{
+    net::TcpListener,
+    sync::{watch, Notify},
+    task::JoinHandle,
+};
 
 use crate::{
     auth::tokens::TokenKeys,
@@ -31,13 +35,19 @@ fn err(context: &str) -> impl Fn(&dyn std::fmt::Display) -> StartupError + '_ {
 
 /// Builds the shared state (database, bus, mailer, clients). Does not migrate.
 pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
-    let db = db::connect(&config).await.map_err(|e| err("database")(&e))?;
+    let db = db::connect(&config)
+        .await
+        .map_err(|e| err("database")(&e))?;
     let bus: Arc<dyn EventBus> = match &config.redis_url {
         Some(url) => Arc::new(RedisBus::connect(url).await.map_err(|e| err("redis")(&e))?),
         None => Arc::new(MemoryBus::new()),
     };
-    let mailer = Mailer::new(config.smtp_url.as_deref(), config.mail_outbox_dir(), &config.mail_from)
-        .map_err(|e| err("mailer")(&e))?;
+    let mailer = Mailer::new(
+        config.smtp_url.as_deref(),
+        config.mail_outbox_dir(),
+        &config.mail_from,
+    )
+    .map_err(|e| err("mailer")(&e))?;
     let http = OutboundClient::new(OutboundConfig {
         allow_private_networks: config.outbound_allow_private_networks,
         timeout: config.outbound_timeout,
@@ -59,7 +69,9 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
 
 /// Applies pending migrations.
 pub async fn migrate(state: &AppState) -> Result<(), StartupError> {
-    Migrator::up(&state.db, None).await.map_err(|e| err("migrations")(&e))
+    Migrator::up(&state.db, None)
+        .await
+        .map_err(|e| err("migrations")(&e))
 }
 
 /// The job handlers of every domain.
@@ -108,7 +120,9 @@ impl Application {
             migrate(&state).await?;
         }
         crate::telemetry::prometheus();
-        let listener = TcpListener::bind(listen).await.map_err(|e| err("bind")(&e))?;
+        let listener = TcpListener::bind(listen)
+            .await
+            .map_err(|e| err("bind")(&e))?;
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let mut tasks = vec![relay::spawn(
             state.db.clone(),
@@ -125,12 +139,20 @@ impl Application {
             tasks.extend(worker.spawn(state.config.worker_concurrency, shutdown_rx));
         }
         let schema = build_schema(state.clone());
-        Ok(Application { listener, state, schema, shutdown_tx, tasks })
+        Ok(Application {
+            listener,
+            state,
+            schema,
+            shutdown_tx,
+            tasks,
+        })
     }
 
     /// The bound address.
     pub fn local_addr(&self) -> Result<SocketAddr, StartupError> {
-        self.listener.local_addr().map_err(|e| err("local_addr")(&e))
+        self.listener
+            .local_addr()
+            .map_err(|e| err("local_addr")(&e))
     }
 
     /// The bound port.
@@ -160,10 +182,13 @@ impl Application {
             }
             let _ = shutdown_tx.send(true);
         };
-        axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(signal)
-            .await
-            .map_err(|e| err("serve")(&e))?;
+        axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(signal)
+        .await
+        .map_err(|e| err("serve")(&e))?;
         for t in self.tasks {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(10), t).await;
         }

@@ -13,7 +13,9 @@ pub fn init_tracing(format: LogFormat) {
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
     let registry = tracing_subscriber::registry().with(filter);
     let _ = match format {
-        LogFormat::Json => registry.with(fmt::layer().json().with_current_span(true)).try_init(),
+        LogFormat::Json => registry
+            .with(fmt::layer().json().with_current_span(true))
+            .try_init(),
         LogFormat::Text => registry.with(fmt::layer()).try_init(),
     };
 }

@@ -25,15 +25,21 @@ pub async fn authenticate(state: &AppState, credential: &str) -> AppResult<Viewe
 /// The credential in `Authorization: Bearer …` or `X-API-Key`, if any.
 pub fn credential_from_headers(headers: &HeaderMap) -> AppResult<Option<String>> {
     if let Some(v) = headers.get(http::header::AUTHORIZATION) {
-        let v = v.to_str().map_err(|_| AppError::Unauthenticated("malformed Authorization header".into()))?;
+        let v = v
+            .to_str()
+            .map_err(|_| AppError::Unauthenticated("malformed Authorization header".into()))?;
         let token = v
             .strip_prefix("Bearer ")
             .or_else(|| v.strip_prefix("bearer "))
-            .ok_or_else(|| AppError::Unauthenticated("Authorization must be `Bearer <token>`".into()))?;
+            .ok_or_else(|| {
+                AppError::Unauthenticated("Authorization must be `Bearer <token>`".into())
+            })?;
         return Ok(Some(token.trim().to_string()));
     }
     if let Some(v) = headers.get("x-api-key") {
-        let v = v.to_str().map_err(|_| AppError::Unauthenticated("malformed X-API-Key header".into()))?;
+        let v = v
+            .to_str()
+            .map_err(|_| AppError::Unauthenticated("malformed X-API-Key header".into()))?;
         return Ok(Some(v.trim().to_string()));
     }
     Ok(None)
@@ -45,7 +51,10 @@ pub fn credential_from_init(payload: &serde_json::Value) -> Option<String> {
     let obj = payload.as_object()?;
     for key in ["authorization", "Authorization"] {
         if let Some(v) = obj.get(key).and_then(|v| v.as_str()) {
-            let v = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")).unwrap_or(v);
+            let v = v
+                .strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+                .unwrap_or(v);
             return Some(v.trim().to_string());
         }
     }
@@ -57,11 +66,18 @@ pub fn credential_from_init(payload: &serde_json::Value) -> Option<String> {
     }
     ["token", "apiKey", "x-api-key", "X-API-Key"]
         .iter()
-        .find_map(|k| obj.get(*k).and_then(|v| v.as_str()).map(|s| s.trim().to_string()))
+        .find_map(|k| {
+            obj.get(*k)
+                .and_then(|v| v.as_str())
+                .map(|s| s.trim().to_string())
+        })
 }
 
 /// The viewer for an HTTP request: anonymous without credentials, UNAUTHENTICATED with bad ones.
-pub async fn viewer_from_headers(state: &AppState, headers: &HeaderMap) -> AppResult<Option<Viewer>> {
+pub async fn viewer_from_headers(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> AppResult<Option<Viewer>> {
     match credential_from_headers(headers)? {
         Some(c) => authenticate(state, &c).await.map(Some),
         None => Ok(None),
@@ -75,10 +91,22 @@ mod tests {
 
     #[test]
     fn init_payload_shapes() {
-        assert_eq!(credential_from_init(&json!({"authorization": "Bearer abc"})).as_deref(), Some("abc"));
-        assert_eq!(credential_from_init(&json!({"Authorization": "abc"})).as_deref(), Some("abc"));
-        assert_eq!(credential_from_init(&json!({"headers": {"Authorization": "Bearer x"}})).as_deref(), Some("x"));
-        assert_eq!(credential_from_init(&json!({"apiKey": "lg_k"})).as_deref(), Some("lg_k"));
+        assert_eq!(
+            credential_from_init(&json!({"authorization": "Bearer abc"})).as_deref(),
+            Some("abc")
+        );
+        assert_eq!(
+            credential_from_init(&json!({"Authorization": "abc"})).as_deref(),
+            Some("abc")
+        );
+        assert_eq!(
+            credential_from_init(&json!({"headers": {"Authorization": "Bearer x"}})).as_deref(),
+            Some("x")
+        );
+        assert_eq!(
+            credential_from_init(&json!({"apiKey": "lg_k"})).as_deref(),
+            Some("lg_k")
+        );
         assert_eq!(credential_from_init(&json!({})), None);
         assert_eq!(credential_from_init(&json!(null)), None);
     }

@@ -94,7 +94,13 @@ impl TokenKeys {
                 AppError::Unauthenticated("invalid or expired access token".into())
             })?;
         let c = data.claims;
-        Ok(Viewer { user_id: c.sub, org_id: c.org, role: c.role, via: ViewerVia::Jwt, session_id: c.sid })
+        Ok(Viewer {
+            user_id: c.sub,
+            org_id: c.org,
+            role: c.role,
+            via: ViewerVia::Jwt,
+            session_id: c.sid,
+        })
     }
 }
 
@@ -110,14 +116,18 @@ mod tests {
     #[test]
     fn round_trip() {
         let k = keys();
-        let (t, _) = k.issue(Uuid::now_v7(), Uuid::now_v7(), Role::Admin, None).unwrap();
+        let (t, _) = k
+            .issue(Uuid::now_v7(), Uuid::now_v7(), Role::Admin, None)
+            .unwrap();
         assert_eq!(k.verify(&t).unwrap().role, Role::Admin);
     }
 
     #[test]
     fn rejects_forged_none_and_wrong_audience() {
         let k = keys();
-        let (t, _) = k.issue(Uuid::now_v7(), Uuid::now_v7(), Role::Owner, None).unwrap();
+        let (t, _) = k
+            .issue(Uuid::now_v7(), Uuid::now_v7(), Role::Owner, None)
+            .unwrap();
         // Tampered signature.
         let mut forged = t.clone();
         forged.push('x');
@@ -125,13 +135,19 @@ mod tests {
         // alg: none with the same claims and no signature.
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let parts: Vec<&str> = t.split('.').collect();
-        let none = format!("{}.{}.", b64.encode(r#"{"alg":"none","typ":"JWT"}"#), parts[1]);
+        let none = format!(
+            "{}.{}.",
+            b64.encode(r#"{"alg":"none","typ":"JWT"}"#),
+            parts[1]
+        );
         assert!(k.verify(&none).is_err());
         // Other audience, same secret.
         let other = TokenKeys::new(
             &Config::from_lookup(|k| (k == "JWT_AUDIENCE").then(|| "other".to_string())).unwrap(),
         );
-        let (t2, _) = other.issue(Uuid::now_v7(), Uuid::now_v7(), Role::Owner, None).unwrap();
+        let (t2, _) = other
+            .issue(Uuid::now_v7(), Uuid::now_v7(), Role::Owner, None)
+            .unwrap();
         assert!(k.verify(&t2).is_err());
     }
 }

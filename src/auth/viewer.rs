@@ -5,8 +5,19 @@ use uuid::Uuid;
 use crate::error::{AppError, AppResult};
 
 /// Organization roles, strongest first: OWNER > ADMIN > MANAGER > MEMBER > VIEWER.
-#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(
+    async_graphql::Enum,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Role {
     /// Read-only access.
@@ -59,8 +70,11 @@ pub enum Permission {
 
 impl Permission {
     /// Every permission, for the test that walks the table.
-    pub const ALL: &'static [Permission] =
-        &[Permission::ReadJobs, Permission::ManageJobs, Permission::SubscribeEvents];
+    pub const ALL: &'static [Permission] = &[
+        Permission::ReadJobs,
+        Permission::ManageJobs,
+        Permission::SubscribeEvents,
+    ];
 
     /// The weakest role allowed to perform the operation.
     pub fn minimum_role(self) -> Role {
@@ -118,7 +132,13 @@ mod tests {
     fn role_order_and_table() {
         assert!(Role::Owner > Role::Admin && Role::Admin > Role::Manager);
         assert!(Role::Manager > Role::Member && Role::Member > Role::Viewer);
-        let roles = [Role::Viewer, Role::Member, Role::Manager, Role::Admin, Role::Owner];
+        let roles = [
+            Role::Viewer,
+            Role::Member,
+            Role::Manager,
+            Role::Admin,
+            Role::Owner,
+        ];
         for p in Permission::ALL {
             for r in roles {
                 let v = Viewer {

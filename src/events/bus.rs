@@ -110,17 +110,28 @@ impl RedisBus {
         let (tx, _) = broadcast::channel(LOCAL_CAPACITY);
         let subscribed = Arc::new(AtomicBool::new(false));
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-        let listener =
-            tokio::spawn(listen(client, tx.clone(), subscribed.clone(), Some(ready_tx)));
+        let listener = tokio::spawn(listen(
+            client,
+            tx.clone(),
+            subscribed.clone(),
+            Some(ready_tx),
+        ));
         // Wait for the first PSUBSCRIBE so events published right after start are not missed.
         match tokio::time::timeout(Duration::from_secs(5), ready_rx).await {
             Ok(Ok(())) => {}
             _ => {
                 listener.abort();
-                return Err(BusError::Unavailable("redis subscriber did not start".into()));
+                return Err(BusError::Unavailable(
+                    "redis subscriber did not start".into(),
+                ));
             }
         }
-        Ok(RedisBus { publisher, tx, subscribed, listener })
+        Ok(RedisBus {
+            publisher,
+            tx,
+            subscribed,
+            listener,
+        })
     }
 }
 

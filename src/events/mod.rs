@@ -37,7 +37,14 @@ pub struct EventEnvelope {
 impl EventEnvelope {
     /// A new envelope for an event of `org_id`.
     pub fn new(org_id: Uuid, user_id: Option<Uuid>, event: DomainEvent) -> Self {
-        EventEnvelope { id: Uuid::now_v7(), seq: 0, org_id, user_id, occurred_at: Utc::now(), event }
+        EventEnvelope {
+            id: Uuid::now_v7(),
+            seq: 0,
+            org_id,
+            user_id,
+            occurred_at: Utc::now(),
+            event,
+        }
     }
 }
 

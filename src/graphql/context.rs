@@ -48,7 +48,8 @@ pub trait ContextExt {
 
 impl ContextExt for Context<'_> {
     fn state(&self) -> AppResult<&AppState> {
-        self.data::<AppState>().map_err(|_| AppError::internal("AppState missing from schema data"))
+        self.data::<AppState>()
+            .map_err(|_| AppError::internal("AppState missing from schema data"))
     }
 
     fn viewer(&self) -> AppResult<&Viewer> {

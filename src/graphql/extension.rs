@@ -9,9 +9,7 @@ use async_graphql::{
         Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery,
         NextPrepareRequest, NextValidation,
     },
-    parser::types::{
-        ExecutableDocument, OperationType, Selection, SelectionSet,
-    },
+    parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet},
     Request, Response, ServerError, ServerResult, ValidationResult, Variables,
 };
 
@@ -34,7 +32,9 @@ pub struct RequestPolicy {
 
 impl ExtensionFactory for RequestPolicy {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(RequestPolicyExt { max_aliases: self.max_aliases })
+        Arc::new(RequestPolicyExt {
+            max_aliases: self.max_aliases,
+        })
     }
 }
 
@@ -43,15 +43,20 @@ struct RequestPolicyExt {
 }
 
 fn with_code(mut err: ServerError, code: &str) -> ServerError {
-    let has_code = err.extensions.as_ref().is_some_and(|e| e.get("code").is_some());
+    let has_code = err
+        .extensions
+        .as_ref()
+        .is_some_and(|e| e.get("code").is_some());
     if !has_code {
-        err.extensions.get_or_insert_with(Default::default).set("code", code);
+        err.extensions
+            .get_or_insert_with(Default::default)
+            .set("code", code);
     }
     err
 }
 
 fn count_aliases(doc: &ExecutableDocument) -> usize {
-    fn walk(set: &SelectionSet, doc: &ExecutableDocument, depth: usize) -> usize {
+    fn walk(set: &SelectionSet, depth: usize) -> usize {
         if depth > 64 {
             return 0;
         }
@@ -60,19 +65,24 @@ fn count_aliases(doc: &ExecutableDocument) -> usize {
             .map(|item| match &item.node {
                 Selection::Field(f) => {
                     usize::from(f.node.alias.is_some())
-                        + walk(&f.node.selection_set.node, doc, depth + 1)
+                        + walk(&f.node.selection_set.node, depth + 1)
                 }
-                Selection::InlineFragment(fr) => {
-                    walk(&fr.node.selection_set.node, doc, depth + 1)
-                }
+                Selection::InlineFragment(fr) => walk(&fr.node.selection_set.node, depth + 1),
                 // Fragment definitions are counted once below.
                 Selection::FragmentSpread(_) => 0,
             })
             .sum()
     }
-    let ops: usize = doc.operations.iter().map(|(_, op)| walk(&op.node.selection_set.node, doc, 0)).sum();
-    let frags: usize =
-        doc.fragments.values().map(|f| walk(&f.node.selection_set.node, doc, 0)).sum();
+    let ops: usize = doc
+        .operations
+        .iter()
+        .map(|(_, op)| walk(&op.node.selection_set.node, 0))
+        .sum();
+    let frags: usize = doc
+        .fragments
+        .values()
+        .map(|f| walk(&f.node.selection_set.node, 0))
+        .sum();
     ops + frags
 }
 
@@ -101,15 +111,23 @@ impl Extension for RequestPolicyExt {
             }
         })?;
         // Over GET only queries may run. APQ has filled in the query text by now.
-        let is_get = request.data.get(&std::any::TypeId::of::<RequestMeta>())
+        let is_get = request
+            .data
+            .get(&std::any::TypeId::of::<RequestMeta>())
             .and_then(|d| d.downcast_ref::<RequestMeta>())
             .is_some_and(|m| m.is_get);
         if is_get {
             if let Ok(doc) = async_graphql::parser::parse_query(&request.query) {
                 let ty = operation_type(&doc, request.operation_name.as_deref());
-                if matches!(ty, Some(OperationType::Mutation | OperationType::Subscription)) {
+                if matches!(
+                    ty,
+                    Some(OperationType::Mutation | OperationType::Subscription)
+                ) {
                     return Err(with_code(
-                        ServerError::new("mutations and subscriptions are not allowed over GET; use POST", None),
+                        ServerError::new(
+                            "mutations and subscriptions are not allowed over GET; use POST",
+                            None,
+                        ),
                         METHOD_NOT_ALLOWED,
                     ));
                 }
@@ -125,7 +143,10 @@ impl Extension for RequestPolicyExt {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        let doc = next.run(ctx, query, variables).await.map_err(|e| with_code(e, PARSE_FAILED))?;
+        let doc = next
+            .run(ctx, query, variables)
+            .await
+            .map_err(|e| with_code(e, PARSE_FAILED))?;
         let aliases = count_aliases(&doc);
         if aliases > self.max_aliases {
             return Err(with_code(
@@ -144,9 +165,11 @@ impl Extension for RequestPolicyExt {
         ctx: &ExtensionContext<'_>,
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
-        next.run(ctx)
-            .await
-            .map_err(|errs| errs.into_iter().map(|e| with_code(e, VALIDATION_FAILED)).collect())
+        next.run(ctx).await.map_err(|errs| {
+            errs.into_iter()
+                .map(|e| with_code(e, VALIDATION_FAILED))
+                .collect()
+        })
     }
 
     async fn execute(
@@ -158,7 +181,11 @@ impl Extension for RequestPolicyExt {
         let started = Instant::now();
         let mut response = next.run(ctx, operation_name).await;
         let op = operation_name.unwrap_or("anonymous").to_string();
-        let status = if response.errors.is_empty() { "ok" } else { "error" };
+        let status = if response.errors.is_empty() {
+            "ok"
+        } else {
+            "error"
+        };
         metrics::counter!("graphql_requests_total", "operation" => op.clone(), "status" => status)
             .increment(1);
         metrics::histogram!("graphql_request_duration_seconds", "operation" => op)
@@ -179,9 +206,14 @@ impl Extension for RequestPolicyExt {
         }
         // Any error without a code came from the library (e.g. argument coercion): input error.
         for err in &mut response.errors {
-            let missing = err.extensions.as_ref().is_none_or(|e| e.get("code").is_none());
+            let missing = err
+                .extensions
+                .as_ref()
+                .is_none_or(|e| e.get("code").is_none());
             if missing {
-                err.extensions.get_or_insert_with(Default::default).set("code", "BAD_USER_INPUT");
+                err.extensions
+                    .get_or_insert_with(Default::default)
+                    .set("code", "BAD_USER_INPUT");
             }
         }
         response
@@ -200,7 +232,10 @@ mod tests {
         .unwrap();
         assert_eq!(count_aliases(&doc), 4);
         let doc = async_graphql::parser::parse_query("mutation M { x } query Q { y }").unwrap();
-        assert_eq!(operation_type(&doc, Some("M")), Some(OperationType::Mutation));
+        assert_eq!(
+            operation_type(&doc, Some("M")),
+            Some(OperationType::Mutation)
+        );
         assert_eq!(operation_type(&doc, Some("Q")), Some(OperationType::Query));
     }
 }

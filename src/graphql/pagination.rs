@@ -35,7 +35,9 @@ impl<K: Serialize + DeserializeOwned> CursorType for KeyCursor<K> {
         let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(s)
             .map_err(|_| "invalid cursor".to_string())?;
-        serde_json::from_slice(&bytes).map(KeyCursor).map_err(|_| "invalid cursor".to_string())
+        serde_json::from_slice(&bytes)
+            .map(KeyCursor)
+            .map_err(|_| "invalid cursor".to_string())
     }
 
     fn encode_cursor(&self) -> String {
@@ -75,7 +77,10 @@ impl PageArgs {
         before: Option<String>,
     ) -> AppResult<Self> {
         if first.is_some() && last.is_some() {
-            return Err(AppError::invalid("first", "pass either first or last, not both"));
+            return Err(AppError::invalid(
+                "first",
+                "pass either first or last, not both",
+            ));
         }
         let (field, n) = match (first, last) {
             (_, Some(l)) => ("last", l),
@@ -83,7 +88,10 @@ impl PageArgs {
             (None, None) => ("first", DEFAULT_PAGE),
         };
         if !(0..=MAX_PAGE).contains(&n) {
-            return Err(AppError::invalid(field, format!("must be between 0 and {MAX_PAGE}")));
+            return Err(AppError::invalid(
+                field,
+                format!("must be between 0 and {MAX_PAGE}"),
+            ));
         }
         Ok(PageArgs {
             limit: n as u64,
@@ -94,10 +102,12 @@ impl PageArgs {
     }
 }
 
+type CountFn = dyn Fn() -> Pin<Box<dyn Future<Output = AppResult<u64>> + Send>> + Send + Sync;
+
 /// Lazily computed `totalCount`.
 #[derive(Clone)]
 pub struct TotalCount {
-    count: Arc<dyn Fn() -> Pin<Box<dyn Future<Output = AppResult<u64>> + Send>> + Send + Sync>,
+    count: Arc<CountFn>,
 }
 
 impl TotalCount {
@@ -153,7 +163,11 @@ where
     if let Some(b) = args.before {
         q = q.filter(id_col.gt(b));
     }
-    q = if args.backward { q.order_by_asc(id_col) } else { q.order_by_desc(id_col) };
+    q = if args.backward {
+        q.order_by_asc(id_col)
+    } else {
+        q.order_by_desc(id_col)
+    };
     let mut rows = q.limit(args.limit + 1).all(conn).await?;
     let more = rows.len() as u64 > args.limit;
     rows.truncate(args.limit as usize);
@@ -164,7 +178,10 @@ where
         (args.after.is_some(), more)
     };
     let mut connection = Connection::with_additional_fields(has_prev, has_next, total);
-    connection.edges.extend(rows.into_iter().map(|m| Edge::new(KeyCursor(id_of(&m)), to_node(m))));
+    connection.edges.extend(
+        rows.into_iter()
+            .map(|m| Edge::new(KeyCursor(id_of(&m)), to_node(m))),
+    );
     Ok(connection)
 }
 

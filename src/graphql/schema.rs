@@ -2,7 +2,7 @@
 
 use async_graphql::{
     extensions::apollo_persisted_queries::{ApolloPersistedQueries, LruCacheStorage},
-    Schema, SDLExportOptions,
+    SDLExportOptions, Schema,
 };
 
 use super::{
@@ -14,15 +14,24 @@ use crate::{config::GraphqlLimits, state::AppState};
 /// The application schema.
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
-fn builder(limits: &GraphqlLimits, introspection: bool) -> async_graphql::SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
-    let b = Schema::build(QueryRoot::default(), MutationRoot::default(), SubscriptionRoot::default())
-        // Registered first so it wraps the others and sees their errors.
-        .extension(RequestPolicy { max_aliases: limits.max_aliases })
-        .extension(ApolloPersistedQueries::new(LruCacheStorage::new(1024)))
-        .limit_depth(limits.max_depth)
-        .limit_complexity(limits.max_complexity)
-        .limit_recursive_depth(32)
-        .limit_directives(10);
+fn builder(
+    limits: &GraphqlLimits,
+    introspection: bool,
+) -> async_graphql::SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
+    let b = Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        SubscriptionRoot::default(),
+    )
+    // Registered first so it wraps the others and sees their errors.
+    .extension(RequestPolicy {
+        max_aliases: limits.max_aliases,
+    })
+    .extension(ApolloPersistedQueries::new(LruCacheStorage::new(1024)))
+    .limit_depth(limits.max_depth)
+    .limit_complexity(limits.max_complexity)
+    .limit_recursive_depth(32)
+    .limit_directives(10);
     if introspection {
         b
     } else {
@@ -33,7 +42,9 @@ fn builder(limits: &GraphqlLimits, introspection: bool) -> async_graphql::Schema
 /// Builds the schema for a running application.
 pub fn build_schema(state: AppState) -> AppSchema {
     let limits = state.config.limits.clone();
-    builder(&limits, state.config.introspection_enabled).data(state).finish()
+    builder(&limits, state.config.introspection_enabled)
+        .data(state)
+        .finish()
 }
 
 /// The SDL of the schema, sorted, as committed in `schema.graphql`.
@@ -45,5 +56,10 @@ pub fn export_sdl() -> String {
         max_batch_size: 10,
         max_body_bytes: 1 << 20,
     };
-    builder(&limits, true).finish().sdl_with_options(SDLExportOptions::new().sorted_fields().sorted_arguments().sorted_enum_items())
+    builder(&limits, true).finish().sdl_with_options(
+        SDLExportOptions::new()
+            .sorted_fields()
+            .sorted_arguments()
+            .sorted_enum_items(),
+    )
 }

@@ -35,7 +35,10 @@ pub enum Media {
 }
 
 fn negotiate(headers: &HeaderMap) -> Media {
-    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if accept.contains(GRAPHQL_RESPONSE_JSON) {
         Media::GraphqlResponseJson
     } else {
@@ -53,10 +56,19 @@ fn content_type(media: Media) -> HeaderValue {
 }
 
 fn meta_from(parts: &http::request::Parts, is_get: bool) -> RequestMeta {
-    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let header = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
     RequestMeta {
         request_id: header(REQUEST_ID.as_str()).unwrap_or_default(),
-        ip: parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()),
+        ip: parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string()),
         user_agent: header(header::USER_AGENT.as_str()),
         is_get,
     }
@@ -66,7 +78,8 @@ fn meta_from(parts: &http::request::Parts, is_get: bool) -> RequestMeta {
 pub fn error_response(status: StatusCode, media: Media, code: &str, message: &str) -> Response {
     let body = serde_json::json!({"errors": [{"message": message, "extensions": {"code": code}}]});
     let mut res = (status, body.to_string()).into_response();
-    res.headers_mut().insert(header::CONTENT_TYPE, content_type(media));
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, content_type(media));
     res
 }
 
@@ -122,15 +135,22 @@ fn graphql_response(batch: BatchResponse, media: Media) -> Response {
         Ok(b) => b,
         Err(e) => {
             tracing::error!(error = %e, "serializing a GraphQL response failed");
-            return error_response(StatusCode::INTERNAL_SERVER_ERROR, media, "INTERNAL", "internal error");
+            return error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                media,
+                "INTERNAL",
+                "internal error",
+            );
         }
     };
     let mut res = (status, Body::from(body)).into_response();
     if status == StatusCode::METHOD_NOT_ALLOWED {
-        res.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+        res.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
     }
     res.headers_mut().extend(headers);
-    res.headers_mut().insert(header::CONTENT_TYPE, content_type(media));
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, content_type(media));
     res
 }
 
@@ -148,10 +168,19 @@ pub async fn post_handler(State(s): State<HttpState>, req: Request) -> Response 
         .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        });
     match ct.as_deref() {
         Some("application/json") | Some("application/graphql-response+json") => {}
-        None | Some("text/plain") | Some("application/x-www-form-urlencoded") | Some("multipart/form-data") => {
+        None
+        | Some("text/plain")
+        | Some("application/x-www-form-urlencoded")
+        | Some("multipart/form-data") => {
             if !has_preflight_header(&parts.headers) {
                 return error_response(
                     StatusCode::BAD_REQUEST,
@@ -221,7 +250,9 @@ pub async fn post_handler(State(s): State<HttpState>, req: Request) -> Response 
     let batch = match batch {
         BatchRequest::Single(r) => BatchRequest::Single(prepare_request(r, viewer, meta)),
         BatchRequest::Batch(rs) => BatchRequest::Batch(
-            rs.into_iter().map(|r| prepare_request(r, viewer.clone(), meta.clone())).collect(),
+            rs.into_iter()
+                .map(|r| prepare_request(r, viewer.clone(), meta.clone()))
+                .collect(),
         ),
     };
     graphql_response(s.schema.execute_batch(batch).await, media)
@@ -247,5 +278,8 @@ pub async fn get_handler(State(s): State<HttpState>, req: Request) -> Response {
         Err(e) => return app_error_response(&e, media),
     };
     let request = prepare_request(request, viewer, meta_from(&parts, true));
-    graphql_response(BatchResponse::Single(s.schema.execute(request).await), media)
+    graphql_response(
+        BatchResponse::Single(s.schema.execute(request).await),
+        media,
+    )
 }

@@ -47,6 +47,8 @@ pub async fn health(State(s): State<HttpState>) -> impl IntoResponse {
 
 /// Prometheus text exposition.
 pub async fn metrics() -> impl IntoResponse {
-    let body = crate::telemetry::prometheus().map(|h| h.render()).unwrap_or_default();
+    let body = crate::telemetry::prometheus()
+        .map(|h| h.render())
+        .unwrap_or_default();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }

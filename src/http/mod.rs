@@ -7,11 +7,7 @@ pub mod ws;
 
 use std::time::Duration;
 
-use axum::{
-    extract::DefaultBodyLimit,
-    routing::get,
-    Router,
-};
+use axum::{extract::DefaultBodyLimit, routing::get, Router};
 use http::{HeaderName, HeaderValue, Method};
 use tower_http::{
     cors::{AllowOrigin, CorsLayer},
@@ -39,8 +35,11 @@ pub fn router(app: AppState, schema: AppSchema) -> Router {
     let graphiql_enabled = app.config.graphiql_enabled;
     let cors = cors_layer(&app.config.cors_allowed_origins);
     let state = HttpState { app, schema };
-    let mut router = Router::new()
-        .route("/graphql", get(graphql::get_handler).post(graphql::post_handler))
+    let router = Router::new()
+        .route(
+            "/graphql",
+            get(graphql::get_handler).post(graphql::post_handler),
+        )
         .route("/graphql/ws", get(ws::handler))
         .route("/health", get(health::health))
         .route("/metrics", get(health::metrics))

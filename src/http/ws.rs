@@ -60,17 +60,28 @@ pub async fn handler(
         Some("graphql-ws") => Proto::LegacyWs,
         _ => Proto::TransportWs,
     };
-    let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let header = |n: &str| {
+        headers
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
     let meta = RequestMeta {
         request_id: header(REQUEST_ID.as_str()).unwrap_or_default(),
-        ip: extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()),
+        ip: extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string()),
         user_agent: header("user-agent"),
         is_get: false,
     };
-    let header_credential = credentials::credential_from_headers(&headers).ok().flatten();
+    let header_credential = credentials::credential_from_headers(&headers)
+        .ok()
+        .flatten();
     ws.on_upgrade(move |socket| async move {
         metrics::gauge!("ws_connections_active").increment(1.0);
-        Connection::new(s, proto, meta, header_credential).run(socket).await;
+        Connection::new(s, proto, meta, header_credential)
+            .run(socket)
+            .await;
         metrics::gauge!("ws_connections_active").decrement(1.0);
     })
 }
@@ -96,8 +107,21 @@ fn close(code: u16, reason: impl Into<String>) -> Step {
 }
 
 impl Connection {
-    fn new(s: HttpState, proto: Proto, meta: RequestMeta, header_credential: Option<String>) -> Self {
-        Connection { s, proto, meta, header_credential, init_received: false, viewer: None, subs: HashMap::new() }
+    fn new(
+        s: HttpState,
+        proto: Proto,
+        meta: RequestMeta,
+        header_credential: Option<String>,
+    ) -> Self {
+        Connection {
+            s,
+            proto,
+            meta,
+            header_credential,
+            init_received: false,
+            viewer: None,
+            subs: HashMap::new(),
+        }
     }
 
     async fn run(mut self, socket: WebSocket) {
@@ -109,7 +133,12 @@ impl Connection {
                 let res = match out {
                     Out::Text(t) => sink.send(Message::Text(t.into())).await,
                     Out::Close(code, reason) => {
-                        let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
+                        let _ = sink
+                            .send(Message::Close(Some(CloseFrame {
+                                code,
+                                reason: reason.into(),
+                            })))
+                            .await;
                         let _ = sink.close().await;
                         break;
                     }
@@ -165,7 +194,12 @@ impl Connection {
         let _ = out.send(Out::Text(v.to_string())).await;
     }
 
-    async fn handle(&mut self, text: &str, out: &mpsc::Sender<Out>, done: &mpsc::UnboundedSender<String>) -> Step {
+    async fn handle(
+        &mut self,
+        text: &str,
+        out: &mpsc::Sender<Out>,
+        done: &mpsc::UnboundedSender<String>,
+    ) -> Step {
         let Ok(msg) = serde_json::from_str::<Value>(text) else {
             return close(4400, "Invalid message received");
         };
@@ -214,14 +248,19 @@ impl Connection {
         if !(payload.is_null() || payload.is_object()) {
             return close(4400, "Invalid connection_init payload");
         }
-        let credential = credentials::credential_from_init(&payload).or_else(|| self.header_credential.clone());
+        let credential =
+            credentials::credential_from_init(&payload).or_else(|| self.header_credential.clone());
         let viewer = match credential {
             Some(c) => credentials::authenticate(&self.s.app, &c).await.ok(),
             None => None,
         };
         let Some(viewer) = viewer else {
             if self.proto == Proto::LegacyWs {
-                self.send(out, json!({"type": "connection_error", "payload": {"message": "Forbidden"}})).await;
+                self.send(
+                    out,
+                    json!({"type": "connection_error", "payload": {"message": "Forbidden"}}),
+                )
+                .await;
             }
             return close(4403, "Forbidden");
         };
@@ -233,11 +272,17 @@ impl Connection {
         Step::Continue
     }
 
-    async fn on_subscribe(&mut self, msg: &Value, out: &mpsc::Sender<Out>, done: &mpsc::UnboundedSender<String>) -> Step {
+    async fn on_subscribe(
+        &mut self,
+        msg: &Value,
+        out: &mpsc::Sender<Out>,
+        done: &mpsc::UnboundedSender<String>,
+    ) -> Step {
         let Some(viewer) = self.viewer.clone() else {
             return close(4401, "Unauthorized");
         };
-        let (Some(id), Some(payload)) = (msg.get("id").and_then(Value::as_str), msg.get("payload")) else {
+        let (Some(id), Some(payload)) = (msg.get("id").and_then(Value::as_str), msg.get("payload"))
+        else {
             return close(4400, "Invalid message received");
         };
         if id.is_empty() {
@@ -264,18 +309,36 @@ impl Connection {
             while let Some(resp) = stream.next().await {
                 if first && is_request_error(&resp) {
                     let errors = serde_json::to_value(&resp.errors).unwrap_or(Value::Null);
-                    let _ = out.send(Out::Text(json!({"type": "error", "id": id_owned, "payload": errors}).to_string())).await;
+                    let _ = out
+                        .send(Out::Text(
+                            json!({"type": "error", "id": id_owned, "payload": errors}).to_string(),
+                        ))
+                        .await;
                     let _ = done.send(id_owned);
                     return;
                 }
                 first = false;
-                let ty = if proto == Proto::TransportWs { "next" } else { "data" };
+                let ty = if proto == Proto::TransportWs {
+                    "next"
+                } else {
+                    "data"
+                };
                 let payload = serde_json::to_value(&resp).unwrap_or(Value::Null);
-                if out.send(Out::Text(json!({"type": ty, "id": id_owned, "payload": payload}).to_string())).await.is_err() {
+                if out
+                    .send(Out::Text(
+                        json!({"type": ty, "id": id_owned, "payload": payload}).to_string(),
+                    ))
+                    .await
+                    .is_err()
+                {
                     return;
                 }
             }
-            let _ = out.send(Out::Text(json!({"type": "complete", "id": id_owned}).to_string())).await;
+            let _ = out
+                .send(Out::Text(
+                    json!({"type": "complete", "id": id_owned}).to_string(),
+                ))
+                .await;
             let _ = done.send(id_owned);
         });
         self.subs.insert(id.to_string(), task);

@@ -54,7 +54,10 @@ impl JobState {
 
     /// True when the job will not run again by itself.
     pub fn is_terminal(self) -> bool {
-        matches!(self, JobState::Succeeded | JobState::Failed | JobState::Cancelled)
+        matches!(
+            self,
+            JobState::Succeeded | JobState::Failed | JobState::Cancelled
+        )
     }
 }
 
@@ -124,8 +127,10 @@ pub async fn record_job_event(conn: &impl ConnectionTrait, job: &job::Model) -> 
 /// that asked for it). With an idempotency key that already exists, returns the existing job.
 pub async fn enqueue(conn: &impl ConnectionTrait, new: NewJob) -> AppResult<job::Model> {
     if let Some(key) = &new.idempotency_key {
-        if let Some(existing) =
-            job::Entity::find().filter(job::Column::IdempotencyKey.eq(key.as_str())).one(conn).await?
+        if let Some(existing) = job::Entity::find()
+            .filter(job::Column::IdempotencyKey.eq(key.as_str()))
+            .one(conn)
+            .await?
         {
             return Ok(existing);
         }
@@ -174,7 +179,11 @@ pub async fn lease(
     }
     let backend = conn.get_database_backend();
     let now = now_ms();
-    let lock = if backend == DatabaseBackend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
+    let lock = if backend == DatabaseBackend::Postgres {
+        " FOR UPDATE SKIP LOCKED"
+    } else {
+        ""
+    };
     // Numbered placeholders ($n on Postgres, ?n on SQLite) so `now` can be used twice.
     let ph = |i: usize| match backend {
         DatabaseBackend::Postgres => format!("${i}"),
@@ -250,7 +259,10 @@ pub async fn complete(
     result: serde_json::Value,
 ) -> AppResult<bool> {
     let update = job::Entity::update_many()
-        .col_expr(job::Column::State, Expr::value(JobState::Succeeded.as_str()))
+        .col_expr(
+            job::Column::State,
+            Expr::value(JobState::Succeeded.as_str()),
+        )
         .col_expr(job::Column::Result, Expr::value(result))
         .col_expr(job::Column::LeaseUntilMs, Expr::value(Option::<i64>::None))
         .col_expr(job::Column::FinishedAt, Expr::value(Utc::now()));
@@ -277,7 +289,10 @@ pub async fn fail(
     } else {
         update = update
             .col_expr(job::Column::State, Expr::value(JobState::Queued.as_str()))
-            .col_expr(job::Column::RunAtMs, Expr::value(now_ms() + backoff_ms(job.attempts)));
+            .col_expr(
+                job::Column::RunAtMs,
+                Expr::value(now_ms() + backoff_ms(job.attempts)),
+            );
     }
     finish(conn, job, worker_id, update).await
 }

@@ -165,7 +165,8 @@ impl Worker {
         let Some(handler) = self.registry.handlers.get(&job.kind).cloned() else {
             return;
         };
-        let span = tracing::info_span!("job", job_id = %job.id, kind = %job.kind, attempt = job.attempts);
+        let span =
+            tracing::info_span!("job", job_id = %job.id, kind = %job.kind, attempt = job.attempts);
         let (cancel_tx, cancel_rx) = watch::channel(false);
         let ctx = JobContext {
             job: job.clone(),
@@ -212,7 +213,9 @@ impl Worker {
             Ok(true) => {
                 if had_progress {
                     if let Ok(Some(fresh)) =
-                        <job::Entity as sea_orm::EntityTrait>::find_by_id(ctx.job.id).one(&self.db).await
+                        <job::Entity as sea_orm::EntityTrait>::find_by_id(ctx.job.id)
+                            .one(&self.db)
+                            .await
                     {
                         if queue::record_job_event(&self.db, &fresh).await.is_ok() {
                             self.notify_events();

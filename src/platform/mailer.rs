@@ -67,7 +67,9 @@ pub struct Mailer {
 impl Mailer {
     /// From `SMTP_URL` (e.g. `smtp://host:1025`, `smtps://user:pass@host`) or the outbox dir.
     pub fn new(smtp_url: Option<&str>, outbox_dir: PathBuf, from: &str) -> Result<Self, MailError> {
-        let from: Mailbox = from.parse().map_err(|_| MailError::Address(from.to_string()))?;
+        let from: Mailbox = from
+            .parse()
+            .map_err(|_| MailError::Address(from.to_string()))?;
         let transport = match smtp_url {
             Some(url) => Transport::Smtp(
                 AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
@@ -93,7 +95,10 @@ impl Mailer {
             Some(f) => f.parse().map_err(|_| MailError::Address(f.clone()))?,
             None => self.from.clone(),
         };
-        let to_addr = email.to.parse().map_err(|_| MailError::Address(email.to.clone()))?;
+        let to_addr = email
+            .to
+            .parse()
+            .map_err(|_| MailError::Address(email.to.clone()))?;
         let to = Mailbox::new(email.to_name.clone(), to_addr);
         let domain = from.email.domain().to_string();
         let message_id = format!("<{}@{}>", uuid::Uuid::now_v7().simple(), domain);
@@ -114,10 +119,14 @@ impl Mailer {
                             .body(email.text.clone()),
                     )
                     .singlepart(
-                        SinglePart::builder().header(ContentType::TEXT_HTML).body(html.clone()),
+                        SinglePart::builder()
+                            .header(ContentType::TEXT_HTML)
+                            .body(html.clone()),
                     ),
             ),
-            None => builder.header(ContentType::TEXT_PLAIN).body(email.text.clone()),
+            None => builder
+                .header(ContentType::TEXT_PLAIN)
+                .body(email.text.clone()),
         }
         .map_err(|e| MailError::Build(e.to_string()))?;
         Ok((message, message_id))
@@ -128,7 +137,9 @@ impl Mailer {
         let (message, message_id) = self.build(email)?;
         match &self.transport {
             Transport::Smtp(t) => {
-                t.send(message).await.map_err(|e| MailError::Smtp(e.to_string()))?;
+                t.send(message)
+                    .await
+                    .map_err(|e| MailError::Smtp(e.to_string()))?;
             }
             Transport::File(dir) => {
                 tokio::fs::create_dir_all(dir).await?;
@@ -173,7 +184,13 @@ mod tests {
         assert!(raw.contains("Subject: Hello") && raw.contains("plain body"));
         assert!(raw.contains("multipart/alternative"));
         let _ = std::fs::remove_dir_all(dir);
-        assert!(m.send(&OutgoingEmail { to: "not an address".into(), ..sample() }).await.is_err());
+        assert!(m
+            .send(&OutgoingEmail {
+                to: "not an address".into(),
+                ..sample()
+            })
+            .await
+            .is_err());
     }
 
     fn sample() -> OutgoingEmail {

@@ -2,10 +2,16 @@
 
 use async_graphql::{Context, Object, ID};
 
-use super::{service, types::{Job, JobFilter}};
+use super::{
+    service,
+    types::{Job, JobFilter},
+};
 use crate::{
     error::AppResult,
-    graphql::{pagination::{IdConnection, PageArgs}, ContextExt},
+    graphql::{
+        pagination::{IdConnection, PageArgs},
+        ContextExt,
+    },
     ids::parse_id,
 };
 
@@ -18,7 +24,9 @@ impl JobQuery {
     /// A background job of the viewer's organization; null when it does not exist there.
     async fn job(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Job>> {
         let (state, viewer) = ctx.state_and_viewer()?;
-        let Some(id) = parse_id(&id).ok() else { return Ok(None) };
+        let Some(id) = parse_id(&id).ok() else {
+            return Ok(None);
+        };
         Ok(service::get(state, viewer, id).await?.map(Job::from))
     }
 
@@ -47,12 +55,16 @@ impl JobMutation {
     /// Cancels a queued or running job (MANAGER+). CONFLICT when it already finished.
     async fn cancel_job(&self, ctx: &Context<'_>, id: ID) -> AppResult<Job> {
         let (state, viewer) = ctx.state_and_viewer()?;
-        service::cancel(state, viewer, parse_id(&id)?).await.map(Job::from)
+        service::cancel(state, viewer, parse_id(&id)?)
+            .await
+            .map(Job::from)
     }
 
     /// Re-queues a failed or cancelled job with a fresh attempt budget (MANAGER+).
     async fn retry_job(&self, ctx: &Context<'_>, id: ID) -> AppResult<Job> {
         let (state, viewer) = ctx.state_and_viewer()?;
-        service::retry(state, viewer, parse_id(&id)?).await.map(Job::from)
+        service::retry(state, viewer, parse_id(&id)?)
+            .await
+            .map(Job::from)
     }
 }

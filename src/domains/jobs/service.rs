@@ -2,9 +2,7 @@
 
 use chrono::Utc;
 use entity::job;
-use sea_orm::{
-    sea_query::Expr, ColumnTrait, EntityTrait, QueryFilter, Select, TransactionTrait,
-};
+use sea_orm::{sea_query::Expr, ColumnTrait, EntityTrait, QueryFilter, Select, TransactionTrait};
 use uuid::Uuid;
 
 use super::types::JobFilter;
@@ -24,7 +22,10 @@ fn scoped(viewer: &Viewer) -> Select<job::Entity> {
 /// One job of the viewer's organization.
 pub async fn get(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<Option<job::Model>> {
     viewer.require(Permission::ReadJobs)?;
-    Ok(scoped(viewer).filter(job::Column::Id.eq(id)).one(&state.db).await?)
+    Ok(scoped(viewer)
+        .filter(job::Column::Id.eq(id))
+        .one(&state.db)
+        .await?)
 }
 
 /// A page of jobs, newest first.
@@ -49,15 +50,27 @@ pub async fn list<N: async_graphql::OutputType>(
 /// Cancels a queued or running job. A running handler notices at its next heartbeat.
 pub async fn cancel(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<job::Model> {
     viewer.require(Permission::ManageJobs)?;
-    transition(state, viewer, id, &[JobState::Queued, JobState::Running], JobState::Cancelled).await
+    transition(
+        state,
+        viewer,
+        id,
+        &[JobState::Queued, JobState::Running],
+        JobState::Cancelled,
+    )
+    .await
 }
 
 /// Puts a failed or cancelled job back in the queue with a fresh attempt budget.
 pub async fn retry(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<job::Model> {
     viewer.require(Permission::ManageJobs)?;
-    let job =
-        transition(state, viewer, id, &[JobState::Failed, JobState::Cancelled], JobState::Queued)
-            .await?;
+    let job = transition(
+        state,
+        viewer,
+        id,
+        &[JobState::Failed, JobState::Cancelled],
+        JobState::Queued,
+    )
+    .await?;
     state.job_notify.notify_waiters();
     Ok(job)
 }
@@ -70,8 +83,11 @@ async fn transition(
     to: JobState,
 ) -> AppResult<job::Model> {
     let txn = state.db.begin().await?;
-    let current =
-        scoped(viewer).filter(job::Column::Id.eq(id)).one(&txn).await?.ok_or(AppError::NotFound("job"))?;
+    let current = scoped(viewer)
+        .filter(job::Column::Id.eq(id))
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound("job"))?;
     let now = Utc::now();
     let mut update = job::Entity::update_many()
         .col_expr(job::Column::State, Expr::value(to.as_str()))
@@ -82,7 +98,10 @@ async fn transition(
         update
             .col_expr(job::Column::Attempts, Expr::value(0))
             .col_expr(job::Column::RunAtMs, Expr::value(queue::now_ms()))
-            .col_expr(job::Column::FinishedAt, Expr::value(Option::<chrono::DateTime<Utc>>::None))
+            .col_expr(
+                job::Column::FinishedAt,
+                Expr::value(Option::<chrono::DateTime<Utc>>::None),
+            )
     } else {
         update.col_expr(job::Column::FinishedAt, Expr::value(now))
     };
@@ -96,10 +115,16 @@ async fn transition(
         return Err(AppError::Conflict(format!(
             "job is {}; this action needs it to be {}",
             current.state,
-            from.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" or ")
+            from.iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(" or ")
         )));
     }
-    let fresh = job::Entity::find_by_id(id).one(&txn).await?.ok_or(AppError::NotFound("job"))?;
+    let fresh = job::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound("job"))?;
     queue::record_job_event(&txn, &fresh).await?;
     txn.commit().await?;
     state.events_committed();

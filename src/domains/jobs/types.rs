@@ -46,7 +46,10 @@ impl From<job::Model> for Job {
             progress: m.progress.map(Json),
             result: m.result.map(Json),
             last_error: m.last_error,
-            run_at: Utc.timestamp_millis_opt(m.run_at_ms).single().unwrap_or(m.created_at),
+            run_at: Utc
+                .timestamp_millis_opt(m.run_at_ms)
+                .single()
+                .unwrap_or(m.created_at),
             created_at: m.created_at,
             updated_at: m.updated_at,
             finished_at: m.finished_at,

@@ -64,9 +64,14 @@ impl RealtimeSubscription {
         let (state, viewer) = ctx.state_and_viewer()?;
         viewer.require(Permission::SubscribeEvents)?;
         let after = after
-            .map(|id| uuid::Uuid::parse_str(&id).map_err(|_| AppError::invalid("after", "unknown event id")))
+            .map(|id| {
+                uuid::Uuid::parse_str(&id)
+                    .map_err(|_| AppError::invalid("after", "unknown event id"))
+            })
             .transpose()?;
-        let filter = EventFilter { types: types.map(|t| t.into_iter().collect::<HashSet<_>>()) };
+        let filter = EventFilter {
+            types: types.map(|t| t.into_iter().collect::<HashSet<_>>()),
+        };
         let rx = state.bus.subscribe();
         let s = stream::events(rx, state.db.clone(), viewer.clone(), filter, after).await?;
         Ok(s.map(DomainEvent::from))

@@ -31,7 +31,10 @@ pub struct EventFilter {
 impl EventFilter {
     fn accepts(&self, viewer: &Viewer, ev: &EventEnvelope) -> bool {
         ev.org_id == viewer.org_id
-            && self.types.as_ref().is_none_or(|t| t.contains(&ev.event.event_type()))
+            && self
+                .types
+                .as_ref()
+                .is_none_or(|t| t.contains(&ev.event.event_type()))
     }
 }
 
@@ -46,7 +49,11 @@ struct State {
     last_seq: i64,
 }
 
-async fn catch_up(db: &DatabaseConnection, viewer: &Viewer, after_seq: i64) -> AppResult<Vec<EventEnvelope>> {
+async fn catch_up(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    after_seq: i64,
+) -> AppResult<Vec<EventEnvelope>> {
     let rows = outbox_event::Entity::find()
         .filter(outbox_event::Column::OrgId.eq(viewer.org_id))
         .filter(outbox_event::Column::Seq.gt(after_seq))
@@ -99,7 +106,10 @@ pub async fn events(
                     return Some(((*ev).clone(), st));
                 }
                 Err(RecvError::Lagged(n)) => {
-                    tracing::warn!(skipped = n, "subscriber lagged; catching up from the outbox");
+                    tracing::warn!(
+                        skipped = n,
+                        "subscriber lagged; catching up from the outbox"
+                    );
                     match catch_up(&st.db, &st.viewer, st.last_seq).await {
                         Ok(evs) => {
                             st.replayed.extend(evs.iter().map(|e| e.id));

@@ -1,0 +1,252 @@
+//! TestApp: the real application on port 0 against a fresh database.
+
+use std::{collections::HashMap, time::Duration};
+
+use futures::{SinkExt, StreamExt};
+use leadgraph::{
+    auth::Role, jobs::JobRegistry, startup::ShutdownHandle, state::AppState, Application, Config,
+};
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, Message};
+use uuid::Uuid;
+
+/// Which backend this run uses.
+pub fn postgres_url() -> Option<String> {
+    std::env::var("TEST_POSTGRES_URL")
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
+pub fn redis_url() -> Option<String> {
+    std::env::var("TEST_REDIS_URL")
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
+/// A database URL for a fresh, empty database (or SQLite file).
+pub async fn fresh_database(dir: &std::path::Path) -> String {
+    match postgres_url() {
+        Some(admin) => {
+            let name = format!("lg_test_{}", Uuid::now_v7().simple());
+            let conn = Database::connect(admin.clone())
+                .await
+                .expect("connect admin postgres");
+            conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .expect("create db");
+            conn.close().await.ok();
+            let mut url = url::Url::parse(&admin).unwrap();
+            url.set_path(&format!("/{name}"));
+            url.to_string()
+        }
+        None => format!("sqlite://{}/test.db?mode=rwc", dir.display()),
+    }
+}
+
+pub struct TestApp {
+    pub addr: String,
+    pub state: AppState,
+    pub dir: std::path::PathBuf,
+    pub db_url: String,
+    shutdown: ShutdownHandle,
+    pub http: reqwest::Client,
+}
+
+pub type RegistryFn = Box<dyn FnOnce(&mut JobRegistry) + Send>;
+
+#[derive(Default)]
+pub struct Options {
+    pub env: HashMap<String, String>,
+    pub db_url: Option<String>,
+    pub registry: Option<RegistryFn>,
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(Options::default()).await
+    }
+
+    pub async fn spawn_with(opts: Options) -> TestApp {
+        let dir = std::env::temp_dir().join(format!("lg-test-{}", Uuid::now_v7().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db_url = match opts.db_url {
+            Some(u) => u,
+            None => fresh_database(&dir).await,
+        };
+        let mut env: HashMap<String, String> = HashMap::from([
+            ("LISTEN_ADDR".into(), "127.0.0.1:0".into()),
+            ("DATA_DIR".into(), dir.display().to_string()),
+            ("DATABASE_URL".into(), db_url.clone()),
+            ("OUTBOUND_ALLOW_PRIVATE_NETWORKS".into(), "true".into()),
+            ("WORKER_CONCURRENCY".into(), "2".into()),
+        ]);
+        if let Some(r) = redis_url() {
+            env.insert("REDIS_URL".into(), r);
+        }
+        if let Ok(s) = std::env::var("TEST_SMTP_URL") {
+            env.insert("SMTP_URL".into(), s);
+        }
+        env.extend(opts.env);
+        let config = Config::from_lookup(|k| env.get(k).cloned()).expect("config");
+        let registry_fn = opts.registry;
+        let app = Application::build_with(config, move |_state, registry| {
+            if let Some(f) = registry_fn {
+                f(registry);
+            }
+        })
+        .await
+        .expect("build app");
+        let addr = format!("127.0.0.1:{}", app.port());
+        let state = app.state().clone();
+        let shutdown = app.shutdown_handle();
+        tokio::spawn(app.run(false));
+        TestApp {
+            addr,
+            state,
+            dir,
+            db_url,
+            shutdown,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// A token for a new user in `org` with `role`.
+    pub fn token(&self, org: Uuid, role: Role) -> String {
+        self.state
+            .tokens
+            .issue(Uuid::now_v7(), org, role, None)
+            .unwrap()
+            .0
+    }
+
+    pub async fn gql_raw(&self, token: Option<&str>, body: Value) -> reqwest::Response {
+        let mut req = self.http.post(self.url("/graphql")).json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// POSTs a query; returns the JSON body.
+    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        self.gql_raw(token, json!({"query": query, "variables": variables}))
+            .await
+            .json()
+            .await
+            .unwrap()
+    }
+
+    pub async fn ws(&self, protocol: &str) -> Ws {
+        let mut req = format!("ws://{}/graphql/ws", self.addr)
+            .into_client_request()
+            .unwrap();
+        req.headers_mut()
+            .insert("sec-websocket-protocol", protocol.parse().unwrap());
+        let (stream, resp) = tokio_tungstenite::connect_async(req).await.unwrap();
+        assert_eq!(
+            resp.headers()
+                .get("sec-websocket-protocol")
+                .and_then(|v| v.to_str().ok()),
+            Some(protocol)
+        );
+        Ws { stream }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.shutdown();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub fn code(body: &Value) -> Option<&str> {
+    body["errors"][0]["extensions"]["code"].as_str()
+}
+
+type WsStream =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+pub struct Ws {
+    pub stream: WsStream,
+}
+
+pub enum Frame {
+    Json(Value),
+    Closed(Option<u16>, String),
+}
+
+impl Ws {
+    pub async fn send(&mut self, v: Value) {
+        self.stream
+            .send(Message::Text(v.to_string().into()))
+            .await
+            .unwrap();
+    }
+
+    pub async fn send_text(&mut self, t: &str) {
+        self.stream
+            .send(Message::Text(t.to_string().into()))
+            .await
+            .unwrap();
+    }
+
+    /// Next JSON message or the close frame, within `secs`.
+    pub async fn next_frame(&mut self, secs: u64) -> Option<Frame> {
+        loop {
+            let msg = tokio::time::timeout(Duration::from_secs(secs), self.stream.next())
+                .await
+                .ok()?;
+            match msg {
+                Some(Ok(Message::Text(t))) => {
+                    return Some(Frame::Json(serde_json::from_str(&t).unwrap()))
+                }
+                Some(Ok(Message::Close(f))) => {
+                    return Some(Frame::Closed(
+                        f.as_ref().map(|f| u16::from(f.code)),
+                        f.map(|f| f.reason.to_string()).unwrap_or_default(),
+                    ))
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(tungstenite::Error::ConnectionClosed)) | None => {
+                    return Some(Frame::Closed(None, String::new()))
+                }
+                Some(Err(e)) => panic!("ws error: {e}"),
+            }
+        }
+    }
+
+    /// Next JSON message, skipping keep-alives.
+    pub async fn next_json(&mut self, secs: u64) -> Value {
+        loop {
+            match self.next_frame(secs).await {
+                Some(Frame::Json(v)) if v["type"] == "ping" || v["type"] == "ka" => continue,
+                Some(Frame::Json(v)) => return v,
+                Some(Frame::Closed(c, r)) => panic!("closed {c:?} {r}"),
+                None => panic!("timed out waiting for a message"),
+            }
+        }
+    }
+
+    pub async fn expect_close(&mut self, secs: u64) -> u16 {
+        loop {
+            match self.next_frame(secs).await {
+                Some(Frame::Json(_)) => continue,
+                Some(Frame::Closed(Some(c), _)) => return c,
+                Some(Frame::Closed(None, _)) => panic!("closed without a code"),
+                None => panic!("timed out waiting for close"),
+            }
+        }
+    }
+
+    pub async fn init(&mut self, token: &str) {
+        self.send(json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {token}")}})).await;
+        let ack = self.next_json(5).await;
+        assert_eq!(ack["type"], "connection_ack", "{ack}");
+    }
+}

@@ -1,0 +1,242 @@
+//! The HTTP surface: health, GraphQL over POST/GET, content negotiation, limits, bad input.
+
+use leadgraph::auth::Role;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::helpers::{code, postgres_url, redis_url, TestApp};
+
+#[tokio::test]
+async fn typename_and_health_name_the_backends() {
+    let app = TestApp::spawn().await;
+    let body = app.gql(None, "{ __typename }", json!({})).await;
+    assert_eq!(body["data"]["__typename"], "QueryRoot");
+
+    let res = app.http.get(app.url("/health")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers().contains_key("x-request-id"));
+    let h: Value = res.json().await.unwrap();
+    assert_eq!(h["status"], "ok");
+    assert_eq!(
+        h["database"]["kind"],
+        if postgres_url().is_some() {
+            "postgres"
+        } else {
+            "sqlite"
+        }
+    );
+    assert_eq!(
+        h["bus"]["kind"],
+        if redis_url().is_some() {
+            "redis"
+        } else {
+            "memory"
+        }
+    );
+    assert_eq!(h["database"]["status"], "ok");
+    assert!(h["version"].is_string());
+}
+
+#[tokio::test]
+async fn get_runs_queries_but_refuses_mutations_with_405() {
+    let app = TestApp::spawn().await;
+    let res = app
+        .http
+        .get(get_url(&app, "{ __typename }"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["data"]["__typename"], "QueryRoot");
+
+    let m = format!(
+        "mutation {{ cancelJob(id: \"{}\") {{ id }} }}",
+        Uuid::now_v7()
+    );
+    let res = app.http.get(get_url(&app, &m)).send().await.unwrap();
+    assert_eq!(res.status(), 405);
+    assert_eq!(res.headers()["allow"], "POST");
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(code(&v), Some("METHOD_NOT_ALLOWED"));
+}
+
+#[tokio::test]
+async fn bad_input_gets_4xx_or_coded_errors_and_the_server_stays_up() {
+    let app = TestApp::spawn().await;
+    // Malformed JSON.
+    let res = app
+        .http
+        .post(app.url("/graphql"))
+        .header("content-type", "application/json")
+        .body("{\"query\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert_eq!(code(&res.json().await.unwrap()), Some("BAD_REQUEST"));
+
+    // A 10 MB body.
+    let big = format!(
+        "{{\"query\": \"{{ __typename }}\", \"x\": \"{}\"}}",
+        "a".repeat(10 * 1024 * 1024)
+    );
+    let res = app
+        .http
+        .post(app.url("/graphql"))
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await;
+    // The server may answer 413 before reading everything, or reset the upload.
+    if let Ok(res) = res {
+        assert_eq!(res.status(), 413);
+    }
+
+    // A 1000-deep query.
+    let deep = format!("{}{}", "{ a ".repeat(1000), "}".repeat(1000));
+    let v = app.gql(None, &deep, json!({})).await;
+    assert_eq!(code(&v), Some("GRAPHQL_PARSE_FAILED"), "{v}");
+
+    // A depth beyond the limit (valid syntax, real fields).
+    let q = format!(
+        "{{ __schema {{ types {{ fields {{ type {{ {} name {} }} }} }} }} }}",
+        "ofType { ".repeat(14),
+        "} ".repeat(14)
+    );
+    let v = app.gql(None, &q, json!({})).await;
+    assert_eq!(code(&v), Some("GRAPHQL_VALIDATION_FAILED"), "{v}");
+
+    // A batch of 1000 operations.
+    let batch: Vec<Value> = (0..1000)
+        .map(|_| json!({"query": "{ __typename }"}))
+        .collect();
+    let res = app.gql_raw(None, Value::Array(batch)).await;
+    assert_eq!(res.status(), 400);
+    assert_eq!(code(&res.json().await.unwrap()), Some("BAD_REQUEST"));
+
+    // A batch within the limit works.
+    let batch: Vec<Value> = (0..3).map(|_| json!({"query": "{ __typename }"})).collect();
+    let v: Value = app
+        .gql_raw(None, Value::Array(batch))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 3);
+
+    // Too many aliases.
+    let aliases: String = (0..31).map(|i| format!("a{i}: __typename ")).collect();
+    let v = app.gql(None, &format!("{{ {aliases} }}"), json!({})).await;
+    assert_eq!(code(&v), Some("GRAPHQL_VALIDATION_FAILED"), "{v}");
+
+    // Unknown field: validation error, coded.
+    let v = app.gql(None, "{ nope }", json!({})).await;
+    assert_eq!(code(&v), Some("GRAPHQL_VALIDATION_FAILED"));
+
+    // Still up.
+    let v = app.gql(None, "{ __typename }", json!({})).await;
+    assert_eq!(v["data"]["__typename"], "QueryRoot");
+}
+
+#[tokio::test]
+async fn graphql_response_json_gets_4xx_for_request_errors() {
+    let app = TestApp::spawn().await;
+    let res = app
+        .http
+        .post(app.url("/graphql"))
+        .header("accept", "application/graphql-response+json")
+        .json(&json!({"query": "{ nope }"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/graphql-response+json"));
+    // Legacy JSON: 200 with errors.
+    let res = app.gql_raw(None, json!({"query": "{ nope }"})).await;
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/json"));
+}
+
+#[tokio::test]
+async fn simple_content_types_need_a_preflight_header() {
+    let app = TestApp::spawn().await;
+    let body = json!({"query": "{ __typename }"}).to_string();
+    let res = app
+        .http
+        .post(app.url("/graphql"))
+        .header("content-type", "text/plain")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let res = app
+        .http
+        .post(app.url("/graphql"))
+        .header("content-type", "text/plain")
+        .header("apollo-require-preflight", "true")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test]
+async fn credentials_are_checked() {
+    let app = TestApp::spawn().await;
+    // Anonymous: viewer is null, protected fields are UNAUTHENTICATED.
+    let v = app.gql(None, "{ viewer { role } }", json!({})).await;
+    assert!(v["data"]["viewer"].is_null());
+    let v = app.gql(None, "{ jobs { totalCount } }", json!({})).await;
+    assert_eq!(code(&v), Some("UNAUTHENTICATED"));
+    // A forged token.
+    let v = app
+        .gql(Some("not.a.jwt"), "{ __typename }", json!({}))
+        .await;
+    assert_eq!(code(&v), Some("UNAUTHENTICATED"));
+    // A real one.
+    let org = Uuid::now_v7();
+    let t = app.token(org, Role::Admin);
+    let v = app
+        .gql(
+            Some(&t),
+            "{ viewer { role organizationId authMethod } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(v["data"]["viewer"]["role"], "ADMIN");
+    assert_eq!(v["data"]["viewer"]["organizationId"], org.to_string());
+    assert_eq!(v["data"]["viewer"]["authMethod"], "ACCESS_TOKEN");
+}
+
+#[tokio::test]
+async fn metrics_count_operations_by_name() {
+    let app = TestApp::spawn().await;
+    app.gql(None, "query MetricsProbe { __typename }", json!({}))
+        .await;
+    let text = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("graphql_requests_total"), "{text}");
+    assert!(text.contains("operation=\"MetricsProbe\""), "{text}");
+}
+
+fn get_url(app: &TestApp, query: &str) -> url::Url {
+    let mut u = url::Url::parse(&app.url("/graphql")).unwrap();
+    u.query_pairs_mut().append_pair("query", query);
+    u
+}

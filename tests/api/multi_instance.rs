@@ -1,0 +1,72 @@
+//! Two application instances on one Postgres + Redis: an event committed through one reaches a
+//! subscriber connected to the other. Runs only in the production run (TEST_POSTGRES_URL and
+//! TEST_REDIS_URL set); the embedded run reports it as skipped in its output.
+
+use std::time::Duration;
+
+use leadgraph::{
+    auth::Role,
+    jobs::{queue, NewJob},
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::helpers::{postgres_url, redis_url, Options, TestApp};
+
+#[tokio::test]
+async fn an_event_from_instance_a_reaches_a_subscriber_on_instance_b() {
+    if postgres_url().is_none() || redis_url().is_none() {
+        eprintln!("skipped: needs TEST_POSTGRES_URL and TEST_REDIS_URL");
+        return;
+    }
+    let a = TestApp::spawn().await;
+    let b = TestApp::spawn_with(Options {
+        db_url: Some(a.db_url.clone()),
+        ..Default::default()
+    })
+    .await;
+    let org = Uuid::now_v7();
+    let mut sub = b.ws("graphql-transport-ws").await;
+    sub.init(&b.token(org, Role::Viewer)).await;
+    sub.send(json!({"type": "subscribe", "id": "e", "payload": {"query": "subscription { events { id type data } }"}})).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let job = queue::enqueue(
+        &a.state.db,
+        NewJob {
+            org_id: Some(org),
+            ..NewJob::new("k", json!({}))
+        },
+    )
+    .await
+    .unwrap();
+    a.state.events_committed();
+    let v = a
+        .gql(
+            Some(&a.token(org, Role::Manager)),
+            "mutation($id: ID!) { cancelJob(id: $id) { state } }",
+            json!({"id": job.id.to_string()}),
+        )
+        .await;
+    assert_eq!(v["data"]["cancelJob"]["state"], "CANCELLED", "{v}");
+
+    let mut states = Vec::new();
+    for _ in 0..2 {
+        let m = sub.next_json(5).await;
+        assert_eq!(
+            m["payload"]["data"]["events"]["data"]["jobId"],
+            job.id.to_string()
+        );
+        states.push(
+            m["payload"]["data"]["events"]["data"]["state"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    // Each event exactly once, in order, although both instances run a relay.
+    assert_eq!(states, ["queued", "cancelled"]);
+    if let Some(crate::helpers::Frame::Json(v)) = sub.next_frame(1).await {
+        assert_eq!(v["type"], "ping", "duplicate delivery: {v}");
+    }
+}
