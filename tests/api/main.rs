@@ -4,6 +4,8 @@
 
 mod helpers;
 
+mod binary;
+
 mod http_spine;
 mod jobs;
 mod multi_instance;
