@@ -71,6 +71,8 @@ pub struct Config {
     pub jwt_issuer: String,
     /// `aud` claim.
     pub jwt_audience: String,
+    /// Refuse login until the email address is verified.
+    pub require_email_verification: bool,
     /// Log format.
     pub log_format: LogFormat,
     /// Serve GraphiQL at /graphiql.
@@ -187,6 +189,7 @@ impl Config {
             jwt_secret,
             jwt_issuer: var("JWT_ISSUER").unwrap_or_else(|| "leadgraph".into()),
             jwt_audience: var("JWT_AUDIENCE").unwrap_or_else(|| "leadgraph-api".into()),
+            require_email_verification: parse(&var, "REQUIRE_EMAIL_VERIFICATION", Some(true))?,
             log_format,
             graphiql_enabled: parse(&var, "GRAPHIQL_ENABLED", Some(dev))?,
             introspection_enabled: parse(&var, "INTROSPECTION_ENABLED", Some(dev))?,

@@ -10,7 +10,7 @@ use tokio::{
 };
 
 use crate::{
-    auth::tokens::TokenKeys,
+    auth::{passwords::Passwords, tokens::TokenKeys},
     config::Config,
     db,
     events::{relay, EventBus, MemoryBus, RedisBus},
@@ -18,6 +18,7 @@ use crate::{
     http,
     jobs::{JobRegistry, Worker},
     platform::{
+        mail_job,
         mailer::Mailer,
         outbound::{OutboundClient, OutboundConfig},
     },
@@ -57,6 +58,7 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
     .map_err(|e| err("outbound http")(&e))?;
     Ok(AppState {
         tokens: Arc::new(TokenKeys::new(&config)),
+        passwords: Passwords::new(),
         config: Arc::new(config),
         db,
         bus,
@@ -75,8 +77,10 @@ pub async fn migrate(state: &AppState) -> Result<(), StartupError> {
 }
 
 /// The job handlers of every domain.
-pub fn job_registry(_state: &AppState) -> JobRegistry {
-    JobRegistry::new()
+pub fn job_registry(state: &AppState) -> JobRegistry {
+    let mut registry = JobRegistry::new();
+    registry.register(mail_job::KIND, mail_job::SendMail(state.mailer.clone()));
+    registry
 }
 
 /// A built application, bound to its port and ready to serve.
@@ -102,13 +106,10 @@ impl ShutdownHandle {
 impl Application {
     /// Builds with the handlers of every domain.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
-        Self::build_with(config, |state, registry| {
-            *registry = job_registry(state);
-        })
-        .await
+        Self::build_with(config, |_, _| {}).await
     }
 
-    /// Builds, letting the caller adjust the job registry (tests register extra handlers).
+    /// Builds, letting the caller add job handlers to those of every domain (tests use this).
     pub async fn build_with(
         config: Config,
         configure: impl FnOnce(&AppState, &mut JobRegistry),
@@ -130,7 +131,7 @@ impl Application {
             state.outbox_notify.clone(),
             shutdown_rx.clone(),
         )];
-        let mut registry = JobRegistry::new();
+        let mut registry = job_registry(&state);
         configure(&state, &mut registry);
         if state.config.worker_enabled && !registry.kinds().is_empty() {
             let worker = Worker::new(state.db.clone(), registry, state.config.job_lease)

@@ -6,7 +6,7 @@ use sea_orm::DatabaseConnection;
 use tokio::sync::Notify;
 
 use crate::{
-    auth::tokens::TokenKeys,
+    auth::{passwords::Passwords, tokens::TokenKeys},
     config::Config,
     events::EventBus,
     platform::{mailer::Mailer, outbound::OutboundClient},
@@ -25,6 +25,8 @@ pub struct AppState {
     pub mailer: Mailer,
     /// SSRF-guarded client for user-supplied URLs.
     pub http: OutboundClient,
+    /// Password hashing (bounded blocking pool).
+    pub passwords: Passwords,
     /// Access-token keys.
     pub tokens: Arc<TokenKeys>,
     /// Wakes the outbox relay after a commit.

@@ -1,4 +1,10 @@
 //! SeaORM models, one module per table. No GraphQL or HTTP types here.
 
+pub mod api_key;
+pub mod email_token;
 pub mod job;
+pub mod membership;
+pub mod organization;
 pub mod outbox_event;
+pub mod refresh_token;
+pub mod user;

@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_create_outbox_events;
 mod m20261122_000002_create_jobs;
+mod m20261122_000003_create_identity;
 
 /// Runs the migrations in order.
 pub struct Migrator;
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_create_outbox_events::Migration),
             Box::new(m20261122_000002_create_jobs::Migration),
+            Box::new(m20261122_000003_create_identity::Migration),
         ]
     }
 }

@@ -16,8 +16,7 @@ pub const API_KEY_PREFIX: &str = "lg_";
 pub async fn authenticate(state: &AppState, credential: &str) -> AppResult<Viewer> {
     let credential = credential.trim();
     if credential.starts_with(API_KEY_PREFIX) {
-        // API keys are stored and verified by the identity domain; none can exist before it.
-        return Err(AppError::Unauthenticated("invalid API key".into()));
+        return crate::domains::identity::api_keys::authenticate(state, credential).await;
     }
     state.tokens.verify(credential)
 }

@@ -1,6 +1,8 @@
 //! Authentication and authorization: who the viewer is and what their role allows.
 
 pub mod credentials;
+pub mod passwords;
+pub mod secrets;
 pub mod tokens;
 pub mod viewer;
 

@@ -66,6 +66,8 @@ pub enum Permission {
     ManageJobs,
     /// Receive the organization's live events.
     SubscribeEvents,
+    /// Create, list and revoke API keys.
+    ManageApiKeys,
 }
 
 impl Permission {
@@ -82,6 +84,7 @@ impl Permission {
             Permission::ReadJobs => Role::Viewer,
             Permission::ManageJobs => Role::Manager,
             Permission::SubscribeEvents => Role::Viewer,
+            Permission::ManageApiKeys => Role::Admin,
         }
     }
 }

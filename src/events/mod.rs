@@ -55,6 +55,9 @@ pub enum DomainEvent {
     /// A background job changed state or reported progress.
     #[serde(rename = "job.updated")]
     JobUpdated(JobUpdated),
+    /// An API key was revoked; connections using it are closed.
+    #[serde(rename = "api_key.revoked")]
+    ApiKeyRevoked(ApiKeyRevoked),
 }
 
 impl DomainEvent {
@@ -62,6 +65,7 @@ impl DomainEvent {
     pub fn type_name(&self) -> &'static str {
         match self {
             DomainEvent::JobUpdated(_) => "job.updated",
+            DomainEvent::ApiKeyRevoked(_) => "api_key.revoked",
         }
     }
 
@@ -69,6 +73,7 @@ impl DomainEvent {
     pub fn event_type(&self) -> EventType {
         match self {
             DomainEvent::JobUpdated(_) => EventType::JobUpdated,
+            DomainEvent::ApiKeyRevoked(_) => EventType::ApiKeyRevoked,
         }
     }
 }
@@ -78,6 +83,16 @@ impl DomainEvent {
 pub enum EventType {
     /// `job.updated`: a background job changed state or progress.
     JobUpdated,
+    /// `api_key.revoked`: an API key of the organization was revoked.
+    ApiKeyRevoked,
+}
+
+/// Payload of `api_key.revoked`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyRevoked {
+    /// The key.
+    pub api_key_id: Uuid,
 }
 
 /// Payload of `job.updated`.

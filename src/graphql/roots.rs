@@ -10,7 +10,7 @@ pub struct QueryRoot(identity::IdentityQuery, jobs::JobQuery);
 
 /// Root mutation.
 #[derive(MergedObject, Default)]
-pub struct MutationRoot(jobs::JobMutation);
+pub struct MutationRoot(identity::IdentityMutation, jobs::JobMutation);
 
 /// Root subscription.
 #[derive(MergedSubscription, Default)]

@@ -6,7 +6,7 @@
 //! 4408 no init in time, 4409 duplicate operation id, 4429 second init. Buffers are small (4 KiB)
 //! and each connection has a bounded outgoing queue.
 
-use std::{collections::HashMap, net::SocketAddr, time::Duration};
+use std::{collections::HashMap, net::SocketAddr, sync::Arc, time::Duration};
 
 use async_graphql::Response as GqlResponse;
 use axum::{
@@ -19,11 +19,13 @@ use axum::{
 use futures::{SinkExt, StreamExt};
 use http::HeaderMap;
 use serde_json::{json, Value};
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 
 use super::{HttpState, REQUEST_ID};
 use crate::{
-    auth::{credentials, Viewer},
+    auth::{credentials, Viewer, ViewerVia},
+    domains::identity::api_keys,
+    events::{DomainEvent, EventEnvelope},
     graphql::{extension, prepare_request, RequestMeta},
 };
 
@@ -152,6 +154,8 @@ impl Connection {
         tokio::pin!(init_deadline);
         let mut keepalive = tokio::time::interval(KEEPALIVE);
         keepalive.tick().await;
+        // Revocations of the credential behind this connection arrive on the bus.
+        let mut revocations = self.s.app.bus.subscribe();
         let closing: Option<(u16, String)> = loop {
             tokio::select! {
                 _ = &mut init_deadline, if !self.init_received => {
@@ -165,6 +169,11 @@ impl Connection {
                     if out_tx.send(Out::Text(msg.to_string())).await.is_err() { break None; }
                 }
                 Some(id) = done_rx.recv() => { self.subs.remove(&id); }
+                ev = revocations.recv(), if self.is_api_key() => {
+                    if self.revoked(ev).await {
+                        break Some((4403, "Forbidden: credential revoked".into()));
+                    }
+                }
                 msg = stream.next() => {
                     let Some(Ok(msg)) = msg else { break None };
                     let text = match msg {
@@ -188,6 +197,29 @@ impl Connection {
         }
         drop(out_tx);
         let _ = writer.await;
+    }
+
+    fn is_api_key(&self) -> bool {
+        self.viewer
+            .as_ref()
+            .is_some_and(|v| v.via == ViewerVia::ApiKey)
+    }
+
+    /// Whether a bus event (or a gap in them) means this connection's API key is revoked.
+    async fn revoked(&self, ev: Result<Arc<EventEnvelope>, broadcast::error::RecvError>) -> bool {
+        let Some(key_id) = self.viewer.as_ref().and_then(|v| v.session_id) else {
+            return false;
+        };
+        match ev {
+            Ok(ev) => matches!(&ev.event, DomainEvent::ApiKeyRevoked(r) if r.api_key_id == key_id),
+            // Missed events: ask the database.
+            Err(broadcast::error::RecvError::Lagged(_)) => {
+                !api_keys::still_valid(&self.s.app, key_id)
+                    .await
+                    .unwrap_or(true)
+            }
+            Err(broadcast::error::RecvError::Closed) => false,
+        }
     }
 
     async fn send(&self, out: &mpsc::Sender<Out>, v: Value) {

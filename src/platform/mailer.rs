@@ -9,7 +9,7 @@ use lettre::{
 };
 
 /// A message to send.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct OutgoingEmail {
     /// Recipient address.
     pub to: String,

@@ -1,4 +1,5 @@
 //! Infrastructure adapters shared by all domains.
 
+pub mod mail_job;
 pub mod mailer;
 pub mod outbound;

@@ -250,3 +250,36 @@ impl Ws {
         assert_eq!(ack["type"], "connection_ack", "{ack}");
     }
 }
+
+/// Waits for an email to `to` (outbox dir in the embedded run, the SMTP sink's Maildir in the
+/// production run) and returns its raw text with quoted-printable soft breaks undone.
+pub async fn wait_for_mail(app: &TestApp, to: &str) -> String {
+    let dir = match std::env::var("TEST_SMTP_MAILDIR") {
+        Ok(d) if !d.is_empty() => std::path::PathBuf::from(d).join("new"),
+        _ => app.dir.join("outbox"),
+    };
+    for _ in 0..200 {
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            for e in entries.flatten() {
+                let raw = std::fs::read_to_string(e.path()).unwrap_or_default();
+                if raw.contains(to) {
+                    return raw
+                        .replace("=\r\n", "")
+                        .replace("=\n", "")
+                        .replace("=3D", "=");
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no mail to {to} in {}", dir.display());
+}
+
+/// The value after `marker` up to the next whitespace.
+pub fn extract_after(raw: &str, marker: &str) -> String {
+    let start = raw
+        .find(marker)
+        .unwrap_or_else(|| panic!("{marker} not in {raw}"))
+        + marker.len();
+    raw[start..].split_whitespace().next().unwrap().to_string()
+}

@@ -7,6 +7,7 @@ mod helpers;
 mod binary;
 
 mod http_spine;
+mod identity;
 mod jobs;
 mod multi_instance;
 mod schema_sdl;

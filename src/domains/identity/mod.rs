@@ -1,5 +1,8 @@
-//! Identity: who is calling. (Accounts, organizations, teams and keys build on this.)
+//! Identity: accounts, organizations, sessions and API keys.
 
+pub mod api_keys;
 pub mod resolver;
+pub mod service;
+pub mod types;
 
-pub use resolver::IdentityQuery;
+pub use resolver::{IdentityMutation, IdentityQuery};

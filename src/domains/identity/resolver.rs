@@ -1,10 +1,22 @@
-//! Identity queries.
+//! Identity queries and mutations.
 
 use async_graphql::{Context, Object, SimpleObject, ID};
 
+use super::{
+    api_keys, service,
+    types::{
+        ApiKey, AuthPayload, CreateApiKeyInput, CreateApiKeyPayload, LoginInput, Organization,
+        RegisterInput, RegisterPayload, User,
+    },
+};
 use crate::{
     auth::{Role, ViewerVia},
-    graphql::ContextExt,
+    error::AppResult,
+    graphql::{
+        pagination::{IdConnection, PageArgs},
+        ContextExt,
+    },
+    ids::parse_id,
 };
 
 /// How the current request authenticated.
@@ -46,5 +58,100 @@ impl IdentityQuery {
                 ViewerVia::ApiKey => AuthMethod::ApiKey,
             },
         })
+    }
+
+    /// The signed-in user.
+    async fn me(&self, ctx: &Context<'_>) -> AppResult<User> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        service::me(state, viewer).await.map(User::from)
+    }
+
+    /// The viewer's organization.
+    async fn organization(&self, ctx: &Context<'_>) -> AppResult<Organization> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        service::organization(state, viewer)
+            .await
+            .map(Organization::from)
+    }
+
+    /// API keys of the organization, newest first (ADMIN+).
+    async fn api_keys(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> AppResult<IdConnection<ApiKey>> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let args = PageArgs::new(first, after, last, before)?;
+        api_keys::list(state, viewer, args, ApiKey::from).await
+    }
+}
+
+/// Identity mutations.
+#[derive(Default)]
+pub struct IdentityMutation;
+
+#[Object]
+impl IdentityMutation {
+    /// Creates an account and its organization (the user is OWNER) and emails a verification
+    /// link (`{PUBLIC_URL}/verify-email?token=…`). CONFLICT when the email is taken.
+    async fn register(
+        &self,
+        ctx: &Context<'_>,
+        input: RegisterInput,
+    ) -> AppResult<RegisterPayload> {
+        service::register(ctx.state()?, input).await
+    }
+
+    /// Confirms an email address with the token from the verification email.
+    async fn verify_email(&self, ctx: &Context<'_>, token: String) -> AppResult<User> {
+        service::verify_email(ctx.state()?, &token)
+            .await
+            .map(User::from)
+    }
+
+    /// Signs in. UNAUTHENTICATED for a wrong email or password; FORBIDDEN with
+    /// `extensions.reason = "EMAIL_NOT_VERIFIED"` before verification.
+    async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> AppResult<AuthPayload> {
+        service::login(ctx.state()?, input).await
+    }
+
+    /// Exchanges a refresh token for a new pair; the old token is retired. Presenting a retired
+    /// token again revokes the whole session.
+    async fn refresh_access_token(
+        &self,
+        ctx: &Context<'_>,
+        refresh_token: String,
+    ) -> AppResult<AuthPayload> {
+        service::refresh(ctx.state()?, &refresh_token).await
+    }
+
+    /// Ends the session of this refresh token (all its rotations). Always true.
+    async fn logout(&self, ctx: &Context<'_>, refresh_token: String) -> AppResult<bool> {
+        service::logout(ctx.state()?, &refresh_token).await
+    }
+
+    /// Creates an API key (ADMIN+); the secret is returned once.
+    async fn create_api_key(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateApiKeyInput,
+    ) -> AppResult<CreateApiKeyPayload> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let (key, secret) = api_keys::create(state, viewer, input).await?;
+        Ok(CreateApiKeyPayload {
+            api_key: key.into(),
+            secret,
+        })
+    }
+
+    /// Revokes an API key (ADMIN+). It stops working immediately, open WebSockets included.
+    async fn revoke_api_key(&self, ctx: &Context<'_>, id: ID) -> AppResult<ApiKey> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        api_keys::revoke(state, viewer, parse_id(&id)?)
+            .await
+            .map(ApiKey::from)
     }
 }

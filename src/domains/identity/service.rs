@@ -1,0 +1,391 @@
+//! Accounts and sessions: register, verify, login, refresh rotation with reuse detection, logout.
+
+use chrono::{Duration, Utc};
+use entity::{email_token, membership, organization, refresh_token, user};
+use sea_orm::{
+    sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait,
+    DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+};
+use uuid::Uuid;
+
+use super::types::{AuthPayload, LoginInput, RegisterInput, RegisterPayload};
+use crate::{
+    auth::{secrets, Role, Viewer},
+    error::{AppError, AppResult, FieldError},
+    platform::{mail_job, mailer::OutgoingEmail},
+    state::AppState,
+};
+
+/// Refresh tokens live this long.
+pub const REFRESH_TTL: Duration = Duration::days(30);
+/// Verification links live this long.
+pub const VERIFY_TTL: Duration = Duration::hours(48);
+const PURPOSE_VERIFY: &str = "verify_email";
+
+/// Lowercased, validated email.
+pub fn normalize_email(field: &str, raw: &str) -> AppResult<String> {
+    let email = raw.trim().to_lowercase();
+    if email.len() > 320 || !email_address::EmailAddress::is_valid(&email) {
+        return Err(AppError::invalid(field, "is not a valid email address"));
+    }
+    Ok(email)
+}
+
+/// The password policy: at least 10 characters, at most 256, not the email.
+pub fn check_password(field: &str, password: &str, email: &str) -> Option<FieldError> {
+    let n = password.chars().count();
+    let message = if n < 10 {
+        "must be at least 10 characters"
+    } else if n > 256 {
+        "must be at most 256 characters"
+    } else if password.trim().eq_ignore_ascii_case(email) {
+        "must not be the email address"
+    } else {
+        return None;
+    };
+    Some(FieldError {
+        field: field.into(),
+        message: message.into(),
+    })
+}
+
+fn required(field: &str, value: &str, max: usize, errors: &mut Vec<FieldError>) {
+    let len = value.trim().chars().count();
+    if len == 0 || len > max {
+        errors.push(FieldError {
+            field: field.into(),
+            message: format!("must be 1–{max} characters"),
+        });
+    }
+}
+
+fn slugify(name: &str) -> String {
+    let mut slug: String = name
+        .to_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    while slug.contains("--") {
+        slug = slug.replace("--", "-");
+    }
+    let base = slug.trim_matches('-');
+    let base: String = base.chars().take(60).collect();
+    let suffix = &Uuid::now_v7().simple().to_string()[24..];
+    if base.is_empty() {
+        format!("org-{suffix}")
+    } else {
+        format!("{base}-{suffix}")
+    }
+}
+
+/// Creates a user, their organization (as OWNER) and mails a verification link.
+pub async fn register(state: &AppState, input: RegisterInput) -> AppResult<RegisterPayload> {
+    let mut errors = Vec::new();
+    let email = match normalize_email("input.email", &input.email) {
+        Ok(e) => e,
+        Err(AppError::BadUserInput { fields, .. }) => {
+            errors.extend(fields);
+            input.email.trim().to_lowercase()
+        }
+        Err(e) => return Err(e),
+    };
+    errors.extend(check_password("input.password", &input.password, &email));
+    required("input.name", &input.name, 200, &mut errors);
+    required(
+        "input.organizationName",
+        &input.organization_name,
+        200,
+        &mut errors,
+    );
+    if !errors.is_empty() {
+        return Err(AppError::invalid_fields(errors));
+    }
+    let password_hash = state.passwords.hash(input.password).await?;
+    let now = Utc::now();
+    let txn = state.db.begin().await?;
+    if user::Entity::find()
+        .filter(user::Column::Email.eq(&email))
+        .one(&txn)
+        .await?
+        .is_some()
+    {
+        return Err(AppError::Conflict(
+            "an account with this email already exists".into(),
+        ));
+    }
+    let org = organization::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        name: Set(input.organization_name.trim().to_string()),
+        slug: Set(slugify(&input.organization_name)),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    let verified = (!state.config.require_email_verification).then_some(now);
+    let user = user::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        email: Set(email.clone()),
+        name: Set(input.name.trim().to_string()),
+        password_hash: Set(password_hash),
+        email_verified_at: Set(verified),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    membership::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        org_id: Set(org.id),
+        user_id: Set(user.id),
+        role: Set(Role::Owner.as_str().into()),
+        created_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    if state.config.require_email_verification {
+        let token = secrets::generate("");
+        email_token::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            user_id: Set(user.id),
+            purpose: Set(PURPOSE_VERIFY.into()),
+            token_hash: Set(secrets::digest(&token)),
+            expires_at: Set(now + VERIFY_TTL),
+            used_at: Set(None),
+            created_at: Set(now),
+        }
+        .insert(&txn)
+        .await?;
+        let link = format!("{}/verify-email?token={token}", state.config.public_url);
+        mail_job::enqueue(
+            &txn,
+            &OutgoingEmail {
+                to: email.clone(),
+                to_name: Some(user.name.clone()),
+                from: None,
+                reply_to: None,
+                subject: "Verify your email for Leadgraph".into(),
+                text: format!(
+                    "Hello {},\n\nConfirm your email address to start using Leadgraph:\n\n{link}\n\nThe link is valid for 48 hours.\n",
+                    user.name
+                ),
+                html: None,
+            },
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    state.jobs_enqueued();
+    Ok(RegisterPayload {
+        user: user.into(),
+        organization: org.into(),
+        verification_required: state.config.require_email_verification,
+    })
+}
+
+/// Marks the email verified. Single use; expired or unknown tokens are BAD_USER_INPUT.
+pub async fn verify_email(state: &AppState, token: &str) -> AppResult<user::Model> {
+    let txn = state.db.begin().await?;
+    let now = Utc::now();
+    let row = email_token::Entity::find()
+        .filter(email_token::Column::TokenHash.eq(secrets::digest(token.trim())))
+        .filter(email_token::Column::Purpose.eq(PURPOSE_VERIFY))
+        .one(&txn)
+        .await?
+        .filter(|t| t.used_at.is_none() && t.expires_at > now)
+        .ok_or_else(|| AppError::invalid("token", "invalid or expired verification token"))?;
+    let used = email_token::Entity::update_many()
+        .col_expr(email_token::Column::UsedAt, Expr::value(now))
+        .filter(email_token::Column::Id.eq(row.id))
+        .filter(email_token::Column::UsedAt.is_null())
+        .exec(&txn)
+        .await?;
+    if used.rows_affected != 1 {
+        return Err(AppError::invalid(
+            "token",
+            "invalid or expired verification token",
+        ));
+    }
+    let mut user: user::ActiveModel = user::Entity::find_by_id(row.user_id)
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound("user"))?
+        .into();
+    user.email_verified_at = Set(Some(now));
+    user.updated_at = Set(now);
+    let user = user.update(&txn).await?;
+    txn.commit().await?;
+    Ok(user)
+}
+
+async fn issue_session(
+    state: &AppState,
+    txn: &DatabaseTransaction,
+    user: user::Model,
+    m: &membership::Model,
+    family_id: Uuid,
+) -> AppResult<(AuthPayload, Uuid)> {
+    let now = Utc::now();
+    let raw = secrets::generate("");
+    let id = Uuid::now_v7();
+    refresh_token::ActiveModel {
+        id: Set(id),
+        family_id: Set(family_id),
+        user_id: Set(user.id),
+        org_id: Set(m.org_id),
+        token_hash: Set(secrets::digest(&raw)),
+        replaced_by: Set(None),
+        expires_at: Set(now + REFRESH_TTL),
+        revoked_at: Set(None),
+        created_at: Set(now),
+    }
+    .insert(txn)
+    .await?;
+    let role =
+        Role::parse(&m.role).ok_or_else(|| AppError::internal("unknown role in membership"))?;
+    let (access, exp) = state
+        .tokens
+        .issue(user.id, m.org_id, role, Some(family_id))?;
+    let org = organization::Entity::find_by_id(m.org_id)
+        .one(txn)
+        .await?
+        .ok_or(AppError::NotFound("organization"))?;
+    Ok((
+        AuthPayload {
+            access_token: access,
+            refresh_token: raw,
+            access_token_expires_at: exp,
+            user: user.into(),
+            organization: org.into(),
+            role,
+        },
+        id,
+    ))
+}
+
+/// Email + password → tokens. Unknown email and wrong password cost the same and read the same.
+pub async fn login(state: &AppState, input: LoginInput) -> AppResult<AuthPayload> {
+    let email = input.email.trim().to_lowercase();
+    let found = user::Entity::find()
+        .filter(user::Column::Email.eq(&email))
+        .one(&state.db)
+        .await?;
+    let ok = state
+        .passwords
+        .verify(
+            input.password,
+            found.as_ref().map(|u| u.password_hash.clone()),
+        )
+        .await?;
+    let user = match (ok, found) {
+        (true, Some(u)) => u,
+        _ => {
+            return Err(AppError::Unauthenticated(
+                "invalid email or password".into(),
+            ))
+        }
+    };
+    if user.email_verified_at.is_none() && state.config.require_email_verification {
+        return Err(AppError::Forbidden {
+            message: "verify your email address before signing in".into(),
+            reason: Some("EMAIL_NOT_VERIFIED"),
+        });
+    }
+    let txn = state.db.begin().await?;
+    let m = membership::Entity::find()
+        .filter(membership::Column::UserId.eq(user.id))
+        .order_by_asc(membership::Column::CreatedAt)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| AppError::forbidden("this account belongs to no organization"))?;
+    let (payload, _) = issue_session(state, &txn, user, &m, Uuid::now_v7()).await?;
+    txn.commit().await?;
+    Ok(payload)
+}
+
+async fn revoke_family(conn: &impl ConnectionTrait, family_id: Uuid) -> AppResult<()> {
+    refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::RevokedAt, Expr::value(Utc::now()))
+        .filter(refresh_token::Column::FamilyId.eq(family_id))
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+fn session_invalid() -> AppError {
+    AppError::Unauthenticated("invalid or expired refresh token".into())
+}
+
+/// Rotates a refresh token. Presenting a token that was already rotated revokes the whole
+/// family (every token of that login), as the refresh-token reuse-detection pattern prescribes.
+pub async fn refresh(state: &AppState, raw: &str) -> AppResult<AuthPayload> {
+    let txn = state.db.begin().await?;
+    let now = Utc::now();
+    let row = refresh_token::Entity::find()
+        .filter(refresh_token::Column::TokenHash.eq(secrets::digest(raw.trim())))
+        .one(&txn)
+        .await?
+        .ok_or_else(session_invalid)?;
+    if row.replaced_by.is_some() {
+        tracing::warn!(family = %row.family_id, user = %row.user_id, "refresh token reuse; revoking session");
+        revoke_family(&txn, row.family_id).await?;
+        txn.commit().await?;
+        return Err(session_invalid());
+    }
+    if row.revoked_at.is_some() || row.expires_at <= now {
+        return Err(session_invalid());
+    }
+    let m = membership::Entity::find()
+        .filter(membership::Column::UserId.eq(row.user_id))
+        .filter(membership::Column::OrgId.eq(row.org_id))
+        .one(&txn)
+        .await?
+        .ok_or_else(session_invalid)?;
+    let user = user::Entity::find_by_id(row.user_id)
+        .one(&txn)
+        .await?
+        .ok_or_else(session_invalid)?;
+    let (payload, new_id) = issue_session(state, &txn, user, &m, row.family_id).await?;
+    // Guarded: if a concurrent refresh rotated the same token first, this is reuse.
+    let rotated = refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::ReplacedBy, Expr::value(new_id))
+        .filter(refresh_token::Column::Id.eq(row.id))
+        .filter(refresh_token::Column::ReplacedBy.is_null())
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .exec(&txn)
+        .await?;
+    if rotated.rows_affected != 1 {
+        return Err(session_invalid());
+    }
+    txn.commit().await?;
+    Ok(payload)
+}
+
+/// Revokes the session (token family) of `raw`. Always succeeds, so it cannot probe tokens.
+pub async fn logout(state: &AppState, raw: &str) -> AppResult<bool> {
+    let row = refresh_token::Entity::find()
+        .filter(refresh_token::Column::TokenHash.eq(secrets::digest(raw.trim())))
+        .one(&state.db)
+        .await?;
+    if let Some(row) = row {
+        revoke_family(&state.db, row.family_id).await?;
+    }
+    Ok(true)
+}
+
+/// The viewer's user record.
+pub async fn me(state: &AppState, viewer: &Viewer) -> AppResult<user::Model> {
+    user::Entity::find_by_id(viewer.user_id)
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound("user"))
+}
+
+/// The viewer's organization.
+pub async fn organization(state: &AppState, viewer: &Viewer) -> AppResult<organization::Model> {
+    organization::Entity::find_by_id(viewer.org_id)
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound("organization"))
+}

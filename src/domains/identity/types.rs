@@ -1,0 +1,164 @@
+//! GraphQL types for identity.
+
+use async_graphql::{InputObject, SimpleObject, ID};
+use chrono::{DateTime, Utc};
+use entity::{api_key, organization, user};
+
+use crate::auth::Role;
+
+/// A person with an account.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct User {
+    /// User id.
+    pub id: ID,
+    /// Email address (lowercase).
+    pub email: String,
+    /// Display name.
+    pub name: String,
+    /// Whether the email address was verified.
+    pub email_verified: bool,
+    /// When the account was created.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<user::Model> for User {
+    fn from(m: user::Model) -> Self {
+        User {
+            id: ID(m.id.to_string()),
+            email: m.email,
+            name: m.name,
+            email_verified: m.email_verified_at.is_some(),
+            created_at: m.created_at,
+        }
+    }
+}
+
+/// A tenant: every lead, campaign and job belongs to one.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct Organization {
+    /// Organization id.
+    pub id: ID,
+    /// Display name.
+    pub name: String,
+    /// URL-safe unique handle.
+    pub slug: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<organization::Model> for Organization {
+    fn from(m: organization::Model) -> Self {
+        Organization {
+            id: ID(m.id.to_string()),
+            name: m.name,
+            slug: m.slug,
+            created_at: m.created_at,
+        }
+    }
+}
+
+/// Tokens and context returned by `login`, `refreshAccessToken` and `switchOrganization`.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct AuthPayload {
+    /// JWT for `Authorization: Bearer …` (about 15 minutes).
+    pub access_token: String,
+    /// Opaque token for `refreshAccessToken` (30 days, single use: each refresh rotates it).
+    pub refresh_token: String,
+    /// When the access token expires.
+    pub access_token_expires_at: DateTime<Utc>,
+    /// The signed-in user.
+    pub user: User,
+    /// The organization the tokens are scoped to.
+    pub organization: Organization,
+    /// The user's role there.
+    pub role: Role,
+}
+
+/// Result of `register`.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct RegisterPayload {
+    /// The new user (OWNER of the new organization).
+    pub user: User,
+    /// The new organization.
+    pub organization: Organization,
+    /// True when the emailed link must be followed before `login` works.
+    pub verification_required: bool,
+}
+
+/// Input of `register`.
+#[derive(InputObject, Debug, Clone)]
+pub struct RegisterInput {
+    /// Email address; must be unique.
+    pub email: String,
+    /// At least 10 characters, not equal to the email.
+    pub password: String,
+    /// Display name.
+    pub name: String,
+    /// Name of the organization to create.
+    pub organization_name: String,
+}
+
+/// Input of `login`.
+#[derive(InputObject, Debug, Clone)]
+pub struct LoginInput {
+    /// Email address.
+    pub email: String,
+    /// Password.
+    pub password: String,
+}
+
+/// A partner API key (the secret itself is shown only once, by `createApiKey`).
+#[derive(SimpleObject, Debug, Clone)]
+pub struct ApiKey {
+    /// Key id.
+    pub id: ID,
+    /// Label.
+    pub name: String,
+    /// Role the key acts with.
+    pub role: Role,
+    /// First characters of the secret, to recognise it.
+    pub prefix: String,
+    /// Last successful use (updated at most once a minute).
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// Expiry, if any.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// When it was revoked.
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<api_key::Model> for ApiKey {
+    fn from(m: api_key::Model) -> Self {
+        ApiKey {
+            id: ID(m.id.to_string()),
+            role: Role::parse(&m.role).unwrap_or(Role::Viewer),
+            name: m.name,
+            prefix: m.prefix,
+            last_used_at: m.last_used_at,
+            expires_at: m.expires_at,
+            revoked_at: m.revoked_at,
+            created_at: m.created_at,
+        }
+    }
+}
+
+/// Input of `createApiKey`.
+#[derive(InputObject, Debug, Clone)]
+pub struct CreateApiKeyInput {
+    /// Label, 1–200 characters.
+    pub name: String,
+    /// Role the key acts with; at most the creator's own role.
+    pub role: Role,
+    /// Optional expiry (must be in the future).
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// Result of `createApiKey`.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct CreateApiKeyPayload {
+    /// The stored key.
+    pub api_key: ApiKey,
+    /// The secret (`lg_…`). Shown once; only its hash is stored.
+    pub secret: String,
+}
