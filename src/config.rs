@@ -42,6 +42,21 @@ pub struct GraphqlLimits {
     pub max_body_bytes: usize,
 }
 
+/// Rate-limit budgets (defaults from the seeds).
+#[derive(Debug, Clone)]
+pub struct RateLimits {
+    /// `login` per client IP per minute.
+    pub login_per_minute: u32,
+    /// `register` per client IP per hour.
+    pub register_per_hour: u32,
+    /// `verifyEmail` per token/email per hour.
+    pub verify_email_per_hour: u32,
+    /// `requestPasswordReset` per email per hour.
+    pub password_reset_per_hour: u32,
+    /// Every GraphQL request per user or API key per minute.
+    pub viewer_per_minute: u32,
+}
+
 /// All configuration.
 #[derive(Clone)]
 pub struct Config {
@@ -71,6 +86,10 @@ pub struct Config {
     pub jwt_issuer: String,
     /// `aud` claim.
     pub jwt_audience: String,
+    /// Rate limits.
+    pub rate_limits: RateLimits,
+    /// Take the client IP from `X-Forwarded-For` (only behind a trusted proxy).
+    pub trust_forwarded_for: bool,
     /// Refuse login until the email address is verified.
     pub require_email_verification: bool,
     /// Log format.
@@ -189,6 +208,18 @@ impl Config {
             jwt_secret,
             jwt_issuer: var("JWT_ISSUER").unwrap_or_else(|| "leadgraph".into()),
             jwt_audience: var("JWT_AUDIENCE").unwrap_or_else(|| "leadgraph-api".into()),
+            rate_limits: RateLimits {
+                login_per_minute: parse(&var, "RATE_LIMIT_LOGIN_PER_MINUTE", Some(20))?,
+                register_per_hour: parse(&var, "RATE_LIMIT_REGISTER_PER_HOUR", Some(10))?,
+                verify_email_per_hour: parse(&var, "RATE_LIMIT_VERIFY_EMAIL_PER_HOUR", Some(10))?,
+                password_reset_per_hour: parse(
+                    &var,
+                    "RATE_LIMIT_PASSWORD_RESET_PER_HOUR",
+                    Some(5),
+                )?,
+                viewer_per_minute: parse(&var, "RATE_LIMIT_VIEWER_PER_MINUTE", Some(1200))?,
+            },
+            trust_forwarded_for: parse(&var, "TRUST_FORWARDED_FOR", Some(false))?,
             require_email_verification: parse(&var, "REQUIRE_EMAIL_VERIFICATION", Some(true))?,
             log_format,
             graphiql_enabled: parse(&var, "GRAPHIQL_ENABLED", Some(dev))?,

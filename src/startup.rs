@@ -21,6 +21,7 @@ use crate::{
         mail_job,
         mailer::Mailer,
         outbound::{OutboundClient, OutboundConfig},
+        ratelimit::{MemoryLimiter, RateLimiter, RedisLimiter},
     },
     state::AppState,
 };
@@ -43,6 +44,14 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
         Some(url) => Arc::new(RedisBus::connect(url).await.map_err(|e| err("redis")(&e))?),
         None => Arc::new(MemoryBus::new()),
     };
+    let limiter: Arc<dyn RateLimiter> = match &config.redis_url {
+        Some(url) => Arc::new(
+            RedisLimiter::connect(url)
+                .await
+                .map_err(|e| err("redis")(&e))?,
+        ),
+        None => Arc::new(MemoryLimiter::default()),
+    };
     let mailer = Mailer::new(
         config.smtp_url.as_deref(),
         config.mail_outbox_dir(),
@@ -59,6 +68,7 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
     Ok(AppState {
         tokens: Arc::new(TokenKeys::new(&config)),
         passwords: Passwords::new(),
+        limiter,
         config: Arc::new(config),
         db,
         bus,

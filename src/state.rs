@@ -9,7 +9,7 @@ use crate::{
     auth::{passwords::Passwords, tokens::TokenKeys},
     config::Config,
     events::EventBus,
-    platform::{mailer::Mailer, outbound::OutboundClient},
+    platform::{mailer::Mailer, outbound::OutboundClient, ratelimit::RateLimiter},
 };
 
 /// Everything a handler may need.
@@ -25,6 +25,8 @@ pub struct AppState {
     pub mailer: Mailer,
     /// SSRF-guarded client for user-supplied URLs.
     pub http: OutboundClient,
+    /// Rate limiter (memory or Redis).
+    pub limiter: Arc<dyn RateLimiter>,
     /// Password hashing (bounded blocking pool).
     pub passwords: Passwords,
     /// Access-token keys.

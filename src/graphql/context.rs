@@ -5,6 +5,7 @@ use async_graphql::Context;
 use crate::{
     auth::Viewer,
     error::{AppError, AppResult},
+    platform::ratelimit::Limit,
     state::AppState,
 };
 
@@ -32,6 +33,31 @@ pub fn prepare_request(
         Some(v) => request.data(v),
         None => request,
     }
+}
+
+/// Consumes one unit of `limit` for `key`; RATE_LIMITED (with `retryAfter`) when exhausted.
+/// Sets `X-RateLimit-Limit/Remaining/Reset` on the HTTP response.
+pub async fn rate_limit(ctx: &Context<'_>, limit: Limit, key: &str) -> AppResult<()> {
+    let state = ctx.state()?;
+    let d = state.limiter.check(&limit, key).await;
+    ctx.insert_http_header("x-ratelimit-limit", d.limit.to_string());
+    ctx.insert_http_header("x-ratelimit-remaining", d.remaining.to_string());
+    ctx.insert_http_header("x-ratelimit-reset", d.reset_secs.to_string());
+    if d.allowed {
+        Ok(())
+    } else {
+        ctx.insert_http_header("retry-after", d.retry_after_secs.to_string());
+        Err(AppError::RateLimited {
+            retry_after_secs: d.retry_after_secs,
+        })
+    }
+}
+
+/// The client IP of the request (or `unknown`).
+pub fn client_ip(ctx: &Context<'_>) -> String {
+    ctx.data_opt::<RequestMeta>()
+        .and_then(|m| m.ip.clone())
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// Typed access to context data.

@@ -18,9 +18,10 @@ use http::{header, HeaderMap, HeaderValue, StatusCode};
 
 use super::{HttpState, REQUEST_ID};
 use crate::{
-    auth::credentials::viewer_from_headers,
+    auth::{credentials::viewer_from_headers, Viewer, ViewerVia},
     error::{AppError, ErrorCode},
     graphql::{extension, prepare_request, RequestMeta},
+    platform::ratelimit::Limit,
 };
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -55,7 +56,29 @@ fn content_type(media: Media) -> HeaderValue {
     }
 }
 
-fn meta_from(parts: &http::request::Parts, is_get: bool) -> RequestMeta {
+/// The client IP: the socket peer, or the first `X-Forwarded-For` hop behind a trusted proxy.
+pub fn client_ip(
+    headers: &HeaderMap,
+    extensions: &http::Extensions,
+    trust_forwarded_for: bool,
+) -> Option<String> {
+    if trust_forwarded_for {
+        let forwarded = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty());
+        if forwarded.is_some() {
+            return forwarded;
+        }
+    }
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+}
+
+fn meta_from(parts: &http::request::Parts, is_get: bool, trust_forwarded_for: bool) -> RequestMeta {
     let header = |name: &str| {
         parts
             .headers
@@ -65,10 +88,7 @@ fn meta_from(parts: &http::request::Parts, is_get: bool) -> RequestMeta {
     };
     RequestMeta {
         request_id: header(REQUEST_ID.as_str()).unwrap_or_default(),
-        ip: parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_string()),
+        ip: client_ip(&parts.headers, &parts.extensions, trust_forwarded_for),
         user_agent: header(header::USER_AGENT.as_str()),
         is_get,
     }
@@ -152,6 +172,42 @@ fn graphql_response(batch: BatchResponse, media: Media) -> Response {
     res.headers_mut()
         .insert(header::CONTENT_TYPE, content_type(media));
     res
+}
+
+/// The general per-user / per-key budget. `Some(response)` when exhausted (429).
+async fn viewer_budget(s: &HttpState, viewer: Option<&Viewer>, media: Media) -> Option<Response> {
+    let viewer = viewer?;
+    let key = match (viewer.via, viewer.session_id) {
+        (ViewerVia::ApiKey, Some(id)) => format!("key:{id}"),
+        _ => format!("user:{}", viewer.user_id),
+    };
+    let limit = Limit {
+        name: "viewer",
+        max: s.app.config.rate_limits.viewer_per_minute,
+        per: std::time::Duration::from_secs(60),
+    };
+    let d = s.app.limiter.check(&limit, &key).await;
+    if d.allowed {
+        return None;
+    }
+    let body = serde_json::json!({"errors": [{
+        "message": format!("too many requests; retry after {} s", d.retry_after_secs),
+        "extensions": {"code": "RATE_LIMITED", "retryAfter": d.retry_after_secs}
+    }]});
+    let mut res = (StatusCode::TOO_MANY_REQUESTS, body.to_string()).into_response();
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, content_type(media));
+    for (k, v) in [
+        ("retry-after", d.retry_after_secs.to_string()),
+        ("x-ratelimit-limit", d.limit.to_string()),
+        ("x-ratelimit-remaining", "0".to_string()),
+        ("x-ratelimit-reset", d.reset_secs.to_string()),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&v) {
+            h.insert(k, v);
+        }
+    }
+    Some(res)
 }
 
 fn has_preflight_header(headers: &HeaderMap) -> bool {
@@ -246,7 +302,10 @@ pub async fn post_handler(State(s): State<HttpState>, req: Request) -> Response 
         Ok(v) => v,
         Err(e) => return app_error_response(&e, media),
     };
-    let meta = meta_from(&parts, false);
+    if let Some(res) = viewer_budget(&s, viewer.as_ref(), media).await {
+        return res;
+    }
+    let meta = meta_from(&parts, false, s.app.config.trust_forwarded_for);
     let batch = match batch {
         BatchRequest::Single(r) => BatchRequest::Single(prepare_request(r, viewer, meta)),
         BatchRequest::Batch(rs) => BatchRequest::Batch(
@@ -277,7 +336,14 @@ pub async fn get_handler(State(s): State<HttpState>, req: Request) -> Response {
         Ok(v) => v,
         Err(e) => return app_error_response(&e, media),
     };
-    let request = prepare_request(request, viewer, meta_from(&parts, true));
+    if let Some(res) = viewer_budget(&s, viewer.as_ref(), media).await {
+        return res;
+    }
+    let request = prepare_request(
+        request,
+        viewer,
+        meta_from(&parts, true, s.app.config.trust_forwarded_for),
+    );
     graphql_response(
         BatchResponse::Single(s.schema.execute(request).await),
         media,

@@ -6,13 +6,13 @@
 //! 4408 no init in time, 4409 duplicate operation id, 4429 second init. Buffers are small (4 KiB)
 //! and each connection has a bounded outgoing queue.
 
-use std::{collections::HashMap, net::SocketAddr, sync::Arc, time::Duration};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use async_graphql::Response as GqlResponse;
 use axum::{
     extract::{
         ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade},
-        ConnectInfo, State,
+        State,
     },
     response::Response,
 };
@@ -70,9 +70,7 @@ pub async fn handler(
     };
     let meta = RequestMeta {
         request_id: header(REQUEST_ID.as_str()).unwrap_or_default(),
-        ip: extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_string()),
+        ip: super::graphql::client_ip(&headers, &extensions, s.app.config.trust_forwarded_for),
         user_agent: header("user-agent"),
         is_get: false,
     };

@@ -3,3 +3,4 @@
 pub mod mail_job;
 pub mod mailer;
 pub mod outbound;
+pub mod ratelimit;

@@ -51,6 +51,12 @@ pub struct TestApp {
     pub db_url: String,
     shutdown: ShutdownHandle,
     pub http: reqwest::Client,
+    /// The address this app's client presents in `X-Forwarded-For`.
+    pub client_ip: String,
+}
+
+fn rand_octet() -> u8 {
+    (Uuid::now_v7().as_u128() as u8).max(1)
 }
 
 pub type RegistryFn = Box<dyn FnOnce(&mut JobRegistry) + Send>;
@@ -80,6 +86,9 @@ impl TestApp {
             ("DATABASE_URL".into(), db_url.clone()),
             ("OUTBOUND_ALLOW_PRIVATE_NETWORKS".into(), "true".into()),
             ("WORKER_CONCURRENCY".into(), "2".into()),
+            // Each app's client presents its own address, so rate-limit budgets shared through
+            // Redis do not leak between tests running in parallel.
+            ("TRUST_FORWARDED_FOR".into(), "true".into()),
         ]);
         if let Some(r) = redis_url() {
             env.insert("REDIS_URL".into(), r);
@@ -101,13 +110,24 @@ impl TestApp {
         let state = app.state().clone();
         let shutdown = app.shutdown_handle();
         tokio::spawn(app.run(false));
+        let mut headers = reqwest::header::HeaderMap::new();
+        let client_ip = format!("198.51.100.{}-{}", rand_octet(), Uuid::now_v7().simple());
+        headers.insert(
+            "x-forwarded-for",
+            format!("{client_ip}, 10.0.0.1").parse().unwrap(),
+        );
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .build()
+            .unwrap();
         TestApp {
             addr,
             state,
             dir,
             db_url,
             shutdown,
-            http: reqwest::Client::new(),
+            http,
+            client_ip,
         }
     }
 

@@ -361,3 +361,41 @@ async fn api_keys_authenticate_until_revoked_even_on_open_websockets() {
         _ => panic!("revoked key must be refused at init"),
     }
 }
+
+#[tokio::test]
+async fn the_21st_login_in_a_minute_from_one_ip_is_rate_limited() {
+    let app = TestApp::spawn().await;
+    // A unique client address for this test (the budget may be shared through Redis).
+    let ip = format!("203.0.113.1-{}", Uuid::now_v7().simple());
+    let login = |ip: String| {
+        let app = &app;
+        async move {
+            app.http
+                .post(app.url("/graphql"))
+                .header("x-forwarded-for", ip)
+                .json(&json!({"query": LOGIN, "variables": {"e": "nobody@example.com", "p": "wrong password!!"}}))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    for i in 0..20 {
+        let res = login(ip.clone()).await;
+        assert_eq!(res.headers()["x-ratelimit-limit"], "20");
+        assert_eq!(
+            res.headers()["x-ratelimit-remaining"],
+            (19 - i).to_string().as_str()
+        );
+        let v: Value = res.json().await.unwrap();
+        assert_eq!(code(&v), Some("UNAUTHENTICATED"), "attempt {i}");
+    }
+    let res = login(ip.clone()).await;
+    assert!(res.headers().contains_key("retry-after"));
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(code(&v), Some("RATE_LIMITED"));
+    let retry = v["errors"][0]["extensions"]["retryAfter"].as_u64().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    // Another address is unaffected.
+    let v: Value = login(format!("{ip}-other")).await.json().await.unwrap();
+    assert_eq!(code(&v), Some("UNAUTHENTICATED"));
+}

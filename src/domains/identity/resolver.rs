@@ -1,5 +1,7 @@
 //! Identity queries and mutations.
 
+use std::time::Duration;
+
 use async_graphql::{Context, Object, SimpleObject, ID};
 
 use super::{
@@ -13,11 +15,16 @@ use crate::{
     auth::{Role, ViewerVia},
     error::AppResult,
     graphql::{
+        context::{client_ip, rate_limit},
         pagination::{IdConnection, PageArgs},
         ContextExt,
     },
     ids::parse_id,
+    platform::ratelimit::Limit,
 };
+
+const MINUTE: Duration = Duration::from_secs(60);
+const HOUR: Duration = Duration::from_secs(3600);
 
 /// How the current request authenticated.
 #[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,20 +109,46 @@ impl IdentityMutation {
         ctx: &Context<'_>,
         input: RegisterInput,
     ) -> AppResult<RegisterPayload> {
-        service::register(ctx.state()?, input).await
+        let state = ctx.state()?;
+        let limit = Limit {
+            name: "register",
+            max: state.config.rate_limits.register_per_hour,
+            per: HOUR,
+        };
+        rate_limit(ctx, limit, &client_ip(ctx)).await?;
+        service::register(state, input).await
     }
 
     /// Confirms an email address with the token from the verification email.
     async fn verify_email(&self, ctx: &Context<'_>, token: String) -> AppResult<User> {
-        service::verify_email(ctx.state()?, &token)
-            .await
-            .map(User::from)
+        let state = ctx.state()?;
+        // Keyed by client IP: a token names its email only after a lookup, and guessing tokens
+        // is what this limit must stop.
+        let limit = Limit {
+            name: "verify_email",
+            max: state.config.rate_limits.verify_email_per_hour,
+            per: HOUR,
+        };
+        rate_limit(ctx, limit, &client_ip(ctx)).await?;
+        service::verify_email(state, &token).await.map(User::from)
     }
 
     /// Signs in. UNAUTHENTICATED for a wrong email or password; FORBIDDEN with
     /// `extensions.reason = "EMAIL_NOT_VERIFIED"` before verification.
     async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> AppResult<AuthPayload> {
-        service::login(ctx.state()?, input).await
+        let state = ctx.state()?;
+        let per_minute = state.config.rate_limits.login_per_minute;
+        rate_limit(
+            ctx,
+            Limit {
+                name: "login",
+                max: per_minute,
+                per: MINUTE,
+            },
+            &client_ip(ctx),
+        )
+        .await?;
+        service::login(state, input).await
     }
 
     /// Exchanges a refresh token for a new pair; the old token is retired. Presenting a retired
