@@ -51,8 +51,6 @@ pub struct TestApp {
     pub db_url: String,
     shutdown: ShutdownHandle,
     pub http: reqwest::Client,
-    /// The address this app's client presents in `X-Forwarded-For`.
-    pub client_ip: String,
 }
 
 fn rand_octet() -> u8 {
