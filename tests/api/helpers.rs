@@ -125,7 +125,6 @@ impl TestApp {
             db_url,
             shutdown,
             http,
-            client_ip,
         }
     }
 
