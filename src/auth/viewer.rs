@@ -68,6 +68,16 @@ pub enum Permission {
     SubscribeEvents,
     /// Create, list and revoke API keys.
     ManageApiKeys,
+    /// Read the audit log.
+    ReadAuditLogs,
+    /// Rename the organization.
+    UpdateOrganization,
+    /// See members and teams.
+    ReadMembers,
+    /// Invite members, change roles, remove members.
+    ManageMembers,
+    /// Create, change and delete teams and their membership.
+    ManageTeams,
 }
 
 impl Permission {
@@ -85,6 +95,11 @@ impl Permission {
             Permission::ManageJobs => Role::Manager,
             Permission::SubscribeEvents => Role::Viewer,
             Permission::ManageApiKeys => Role::Admin,
+            Permission::ReadAuditLogs => Role::Admin,
+            Permission::UpdateOrganization => Role::Admin,
+            Permission::ReadMembers => Role::Viewer,
+            Permission::ManageMembers => Role::Admin,
+            Permission::ManageTeams => Role::Manager,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Bounded contexts, one folder each (types, resolver, service, loader).
 
+pub mod audit;
 pub mod identity;
 pub mod jobs;
 pub mod realtime;

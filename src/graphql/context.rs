@@ -1,9 +1,10 @@
 //! Per-request context: the viewer, request metadata and (per-request) loaders.
 
-use async_graphql::Context;
+use async_graphql::{dataloader::DataLoader, Context};
 
 use crate::{
     auth::Viewer,
+    domains::{audit::AuditTrail, identity::loader::UserById},
     error::{AppError, AppResult},
     platform::ratelimit::Limit,
     state::AppState,
@@ -22,13 +23,27 @@ pub struct RequestMeta {
     pub is_get: bool,
 }
 
-/// Attaches what every operation needs. HTTP, WebSocket and tests all go through here.
+/// Per-request batch loaders.
+pub struct Loaders {
+    /// Users by id.
+    pub users: DataLoader<UserById>,
+}
+
+impl Loaders {
+    fn new(state: &AppState) -> Self {
+        Loaders { users: DataLoader::new(UserById { db: state.db.clone() }, tokio::spawn) }
+    }
+}
+
+/// Attaches what every operation needs: viewer, request metadata, fresh loaders and an audit
+/// trail. HTTP, WebSocket and tests all go through here.
 pub fn prepare_request(
     request: async_graphql::Request,
+    state: &AppState,
     viewer: Option<Viewer>,
     meta: RequestMeta,
 ) -> async_graphql::Request {
-    let request = request.data(meta);
+    let request = request.data(meta).data(Loaders::new(state)).data(AuditTrail::default());
     match viewer {
         Some(v) => request.data(v),
         None => request,
@@ -66,6 +81,8 @@ pub trait ContextExt {
     fn state(&self) -> AppResult<&AppState>;
     /// The viewer, or UNAUTHENTICATED.
     fn viewer(&self) -> AppResult<&Viewer>;
+    /// The request's loaders.
+    fn loaders(&self) -> AppResult<&Loaders>;
     /// Both at once.
     fn state_and_viewer(&self) -> AppResult<(&AppState, &Viewer)> {
         Ok((self.state()?, self.viewer()?))
@@ -76,6 +93,10 @@ impl ContextExt for Context<'_> {
     fn state(&self) -> AppResult<&AppState> {
         self.data::<AppState>()
             .map_err(|_| AppError::internal("AppState missing from schema data"))
+    }
+
+    fn loaders(&self) -> AppResult<&Loaders> {
+        self.data::<Loaders>().map_err(|_| AppError::internal("loaders missing from request data"))
     }
 
     fn viewer(&self) -> AppResult<&Viewer> {

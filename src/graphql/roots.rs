@@ -2,11 +2,11 @@
 
 use async_graphql::{MergedObject, MergedSubscription};
 
-use crate::domains::{identity, jobs, realtime};
+use crate::domains::{audit, identity, jobs, realtime};
 
 /// Root query.
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(identity::IdentityQuery, jobs::JobQuery);
+pub struct QueryRoot(audit::AuditQuery, identity::IdentityQuery, jobs::JobQuery);
 
 /// Root mutation.
 #[derive(MergedObject, Default)]

@@ -9,7 +9,7 @@ use super::{
     extension::RequestPolicy,
     roots::{MutationRoot, QueryRoot, SubscriptionRoot},
 };
-use crate::{config::GraphqlLimits, state::AppState};
+use crate::{config::GraphqlLimits, domains::audit::AuditExtension, state::AppState};
 
 /// The application schema.
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
@@ -28,6 +28,7 @@ fn builder(
         max_aliases: limits.max_aliases,
     })
     .extension(ApolloPersistedQueries::new(LruCacheStorage::new(1024)))
+    .extension(AuditExtension)
     .limit_depth(limits.max_depth)
     .limit_complexity(limits.max_complexity)
     .limit_recursive_depth(32)

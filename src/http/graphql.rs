@@ -307,10 +307,10 @@ pub async fn post_handler(State(s): State<HttpState>, req: Request) -> Response 
     }
     let meta = meta_from(&parts, false, s.app.config.trust_forwarded_for);
     let batch = match batch {
-        BatchRequest::Single(r) => BatchRequest::Single(prepare_request(r, viewer, meta)),
+        BatchRequest::Single(r) => BatchRequest::Single(prepare_request(r, &s.app, viewer, meta)),
         BatchRequest::Batch(rs) => BatchRequest::Batch(
             rs.into_iter()
-                .map(|r| prepare_request(r, viewer.clone(), meta.clone()))
+                .map(|r| prepare_request(r, &s.app, viewer.clone(), meta.clone()))
                 .collect(),
         ),
     };
@@ -341,6 +341,7 @@ pub async fn get_handler(State(s): State<HttpState>, req: Request) -> Response {
     }
     let request = prepare_request(
         request,
+        &s.app,
         viewer,
         meta_from(&parts, true, s.app.config.trust_forwarded_for),
     );

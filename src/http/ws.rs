@@ -329,7 +329,7 @@ impl Connection {
         let Ok(request) = serde_json::from_value::<async_graphql::Request>(payload.clone()) else {
             return close(4400, "Invalid subscribe payload");
         };
-        let request = prepare_request(request, Some(viewer), self.meta.clone());
+        let request = prepare_request(request, &self.s.app, Some(viewer), self.meta.clone());
         let schema = self.s.schema.clone();
         let (out, done, id_owned, proto) = (out.clone(), done.clone(), id.to_string(), self.proto);
         let task = tokio::spawn(async move {

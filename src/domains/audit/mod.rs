@@ -1,0 +1,8 @@
+//! The audit log: one row per mutation with actor, action, resource, origin and changes.
+
+pub mod resolver;
+pub mod service;
+pub mod trail;
+
+pub use resolver::AuditQuery;
+pub use trail::{note, AuditExtension, AuditNote, AuditTrail};

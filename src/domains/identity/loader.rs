@@ -1,0 +1,30 @@
+//! Batch loaders for identity objects (created per request in `prepare_request`).
+
+use std::{collections::HashMap, sync::Arc};
+
+use async_graphql::dataloader::Loader;
+use entity::user;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+use crate::error::AppError;
+
+/// Users by id, one query per batch.
+pub struct UserById {
+    /// Database.
+    pub db: DatabaseConnection,
+}
+
+impl Loader<Uuid> for UserById {
+    type Value = user::Model;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, user::Model>, Self::Error> {
+        let rows = user::Entity::find()
+            .filter(user::Column::Id.is_in(ids.iter().copied()))
+            .all(&self.db)
+            .await
+            .map_err(|e| Arc::new(AppError::from(e)))?;
+        Ok(rows.into_iter().map(|u| (u.id, u)).collect())
+    }
+}
