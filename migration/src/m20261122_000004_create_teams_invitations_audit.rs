@@ -130,7 +130,9 @@ impl MigrationTrait for Migration {
             Teams::Table.into_iden(),
             Invitations::Table.into_iden(),
         ] {
-            manager.drop_table(Table::drop().table(t).to_owned()).await?;
+            manager
+                .drop_table(Table::drop().table(t).to_owned())
+                .await?;
         }
         Ok(())
     }

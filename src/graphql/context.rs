@@ -4,7 +4,10 @@ use async_graphql::{dataloader::DataLoader, Context};
 
 use crate::{
     auth::Viewer,
-    domains::{audit::AuditTrail, identity::loader::UserById},
+    domains::{
+        audit::AuditTrail,
+        identity::loader::{TeamMemberIds, UserById},
+    },
     error::{AppError, AppResult},
     platform::ratelimit::Limit,
     state::AppState,
@@ -27,11 +30,26 @@ pub struct RequestMeta {
 pub struct Loaders {
     /// Users by id.
     pub users: DataLoader<UserById>,
+    /// Team member ids by team id.
+    pub team_members: DataLoader<TeamMemberIds>,
 }
 
 impl Loaders {
     fn new(state: &AppState) -> Self {
-        Loaders { users: DataLoader::new(UserById { db: state.db.clone() }, tokio::spawn) }
+        Loaders {
+            users: DataLoader::new(
+                UserById {
+                    db: state.db.clone(),
+                },
+                tokio::spawn,
+            ),
+            team_members: DataLoader::new(
+                TeamMemberIds {
+                    db: state.db.clone(),
+                },
+                tokio::spawn,
+            ),
+        }
     }
 }
 
@@ -43,7 +61,10 @@ pub fn prepare_request(
     viewer: Option<Viewer>,
     meta: RequestMeta,
 ) -> async_graphql::Request {
-    let request = request.data(meta).data(Loaders::new(state)).data(AuditTrail::default());
+    let request = request
+        .data(meta)
+        .data(Loaders::new(state))
+        .data(AuditTrail::default());
     match viewer {
         Some(v) => request.data(v),
         None => request,
@@ -96,7 +117,8 @@ impl ContextExt for Context<'_> {
     }
 
     fn loaders(&self) -> AppResult<&Loaders> {
-        self.data::<Loaders>().map_err(|_| AppError::internal("loaders missing from request data"))
+        self.data::<Loaders>()
+            .map_err(|_| AppError::internal("loaders missing from request data"))
     }
 
     fn viewer(&self) -> AppResult<&Viewer> {

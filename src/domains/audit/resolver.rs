@@ -98,11 +98,22 @@ impl AuditQuery {
     ) -> AppResult<IdConnection<AuditLog>> {
         let (state, viewer) = ctx.state_and_viewer()?;
         let args = PageArgs::new(first, after, last, before)?;
-        service::list(state, viewer, filter.unwrap_or_default(), args, AuditLog::from).await
+        service::list(
+            state,
+            viewer,
+            filter.unwrap_or_default(),
+            args,
+            AuditLog::from,
+        )
+        .await
     }
 
     /// The matching audit rows as CSV (newest first, at most 10,000 rows; ADMIN+).
-    async fn export_audit_logs(&self, ctx: &Context<'_>, filter: Option<AuditLogFilter>) -> AppResult<String> {
+    async fn export_audit_logs(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<AuditLogFilter>,
+    ) -> AppResult<String> {
         let (state, viewer) = ctx.state_and_viewer()?;
         service::export_csv(state, viewer, filter.unwrap_or_default()).await
     }

@@ -52,11 +52,23 @@ pub async fn list<N: async_graphql::OutputType>(
 ) -> AppResult<IdConnection<N>> {
     viewer.require(Permission::ReadAuditLogs)?;
     let q = filtered(viewer, &filter)?;
-    page_by_id_desc(&state.db, q, audit_log::Column::Id, &args, |m| m.id, to_node).await
+    page_by_id_desc(
+        &state.db,
+        q,
+        audit_log::Column::Id,
+        &args,
+        |m| m.id,
+        to_node,
+    )
+    .await
 }
 
 /// CSV of the matching rows, newest first, at most [`EXPORT_LIMIT`].
-pub async fn export_csv(state: &AppState, viewer: &Viewer, filter: AuditLogFilter) -> AppResult<String> {
+pub async fn export_csv(
+    state: &AppState,
+    viewer: &Viewer,
+    filter: AuditLogFilter,
+) -> AppResult<String> {
     viewer.require(Permission::ReadAuditLogs)?;
     let rows = filtered(viewer, &filter)?
         .order_by_desc(audit_log::Column::Id)
@@ -67,8 +79,18 @@ pub async fn export_csv(state: &AppState, viewer: &Viewer, filter: AuditLogFilte
     let opt = |o: &Option<String>| o.clone().unwrap_or_default();
     let id = |o: Option<uuid::Uuid>| o.map(|u| u.to_string()).unwrap_or_default();
     w.write_record([
-        "id", "created_at", "action", "outcome", "actor_user_id", "actor_api_key_id",
-        "resource_type", "resource_id", "ip", "user_agent", "request_id", "changes",
+        "id",
+        "created_at",
+        "action",
+        "outcome",
+        "actor_user_id",
+        "actor_api_key_id",
+        "resource_type",
+        "resource_id",
+        "ip",
+        "user_agent",
+        "request_id",
+        "changes",
     ])
     .map_err(AppError::internal)?;
     for r in rows {

@@ -45,7 +45,10 @@ pub struct AuditTrail(Arc<Mutex<Vec<AuditNote>>>);
 
 impl AuditTrail {
     fn take(&self) -> Vec<AuditNote> {
-        self.0.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default()
+        self.0
+            .lock()
+            .map(|mut v| std::mem::take(&mut *v))
+            .unwrap_or_default()
     }
 }
 
@@ -111,9 +114,20 @@ impl Extension for AuditExt {
                 })
                 .unwrap_or_else(|| "ERROR".into()),
         };
-        let notes = ctx.data_opt::<AuditTrail>().map(|t| t.take()).unwrap_or_default();
+        let notes = ctx
+            .data_opt::<AuditTrail>()
+            .map(|t| t.take())
+            .unwrap_or_default();
         if let Some(state) = ctx.data_opt::<AppState>() {
-            write(state, ctx.data_opt::<Viewer>(), ctx.data_opt::<RequestMeta>(), &action, &outcome, notes).await;
+            write(
+                state,
+                ctx.data_opt::<Viewer>(),
+                ctx.data_opt::<RequestMeta>(),
+                &action,
+                &outcome,
+                notes,
+            )
+            .await;
         }
         result
     }
@@ -128,15 +142,23 @@ async fn write(
     notes: Vec<AuditNote>,
 ) {
     // A mutation without notes is still recorded for an authenticated viewer.
-    let notes = if notes.is_empty() && viewer.is_some() { vec![AuditNote::default()] } else { notes };
+    let notes = if notes.is_empty() && viewer.is_some() {
+        vec![AuditNote::default()]
+    } else {
+        notes
+    };
     for n in notes {
-        let Some(org_id) = n.org_id.or(viewer.map(|v| v.org_id)) else { continue };
+        let Some(org_id) = n.org_id.or(viewer.map(|v| v.org_id)) else {
+            continue;
+        };
         let (user, key) = match viewer {
             Some(v) if v.via == ViewerVia::ApiKey => (Some(v.user_id), v.session_id),
             Some(v) => (Some(v.user_id), None),
             None => (n.actor_user_id, None),
         };
-        let clip = |s: &Option<String>, n: usize| s.as_ref().map(|v| v.chars().take(n).collect::<String>());
+        let clip = |s: &Option<String>, n: usize| {
+            s.as_ref().map(|v| v.chars().take(n).collect::<String>())
+        };
         let row = audit_log::ActiveModel {
             id: Set(Uuid::now_v7()),
             org_id: Set(org_id),

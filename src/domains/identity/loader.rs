@@ -28,3 +28,30 @@ impl Loader<Uuid> for UserById {
         Ok(rows.into_iter().map(|u| (u.id, u)).collect())
     }
 }
+
+/// Member user ids by team id, one query per batch.
+pub struct TeamMemberIds {
+    /// Database.
+    pub db: DatabaseConnection,
+}
+
+impl Loader<Uuid> for TeamMemberIds {
+    type Value = Vec<Uuid>;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Uuid>>, Self::Error> {
+        use entity::team_member;
+        use sea_orm::QueryOrder;
+        let rows = team_member::Entity::find()
+            .filter(team_member::Column::TeamId.is_in(ids.iter().copied()))
+            .order_by_asc(team_member::Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(|e| Arc::new(AppError::from(e)))?;
+        let mut out: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+        for r in rows {
+            out.entry(r.team_id).or_default().push(r.user_id);
+        }
+        Ok(out)
+    }
+}

@@ -2,8 +2,20 @@
 
 pub mod api_keys;
 pub mod loader;
+pub mod org;
+pub mod org_resolver;
+pub mod password;
 pub mod resolver;
 pub mod service;
+pub mod teams;
 pub mod types;
 
-pub use resolver::{IdentityMutation, IdentityQuery};
+use async_graphql::MergedObject;
+
+/// Identity queries.
+#[derive(MergedObject, Default)]
+pub struct IdentityQuery(resolver::AccountQuery, org_resolver::OrgQuery);
+
+/// Identity mutations.
+#[derive(MergedObject, Default)]
+pub struct IdentityMutation(resolver::AccountMutation, org_resolver::OrgMutation);

@@ -5,14 +5,15 @@ use std::time::Duration;
 use async_graphql::{Context, Object, SimpleObject, ID};
 
 use super::{
-    api_keys, service,
+    api_keys, password, service,
     types::{
         ApiKey, AuthPayload, CreateApiKeyInput, CreateApiKeyPayload, LoginInput, Organization,
-        RegisterInput, RegisterPayload, User,
+        RegisterInput, RegisterPayload, UpdateMeInput, User,
     },
 };
 use crate::{
     auth::{Role, ViewerVia},
+    domains::audit::{self, AuditNote},
     error::AppResult,
     graphql::{
         context::{client_ip, rate_limit},
@@ -48,12 +49,12 @@ pub struct ViewerInfo {
     pub auth_method: AuthMethod,
 }
 
-/// Identity queries.
+/// Account and session queries.
 #[derive(Default)]
-pub struct IdentityQuery;
+pub struct AccountQuery;
 
 #[Object]
-impl IdentityQuery {
+impl AccountQuery {
     /// The authenticated principal, or null for anonymous requests.
     async fn viewer(&self, ctx: &Context<'_>) -> Option<ViewerInfo> {
         ctx.viewer().ok().map(|v| ViewerInfo {
@@ -96,12 +97,12 @@ impl IdentityQuery {
     }
 }
 
-/// Identity mutations.
+/// Account and session mutations.
 #[derive(Default)]
-pub struct IdentityMutation;
+pub struct AccountMutation;
 
 #[Object]
-impl IdentityMutation {
+impl AccountMutation {
     /// Creates an account and its organization (the user is OWNER) and emails a verification
     /// link (`{PUBLIC_URL}/verify-email?token=…`). CONFLICT when the email is taken.
     async fn register(
@@ -116,7 +117,18 @@ impl IdentityMutation {
             per: HOUR,
         };
         rate_limit(ctx, limit, &client_ip(ctx)).await?;
-        service::register(state, input).await
+        let payload = service::register(state, input).await?;
+        audit::note(
+            ctx,
+            AuditNote {
+                org_id: parse_id(&payload.organization.id).ok(),
+                actor_user_id: parse_id(&payload.user.id).ok(),
+                resource_type: "user",
+                resource_id: payload.user.id.to_string(),
+                changes: None,
+            },
+        );
+        Ok(payload)
     }
 
     /// Confirms an email address with the token from the verification email.
@@ -148,7 +160,18 @@ impl IdentityMutation {
             &client_ip(ctx),
         )
         .await?;
-        service::login(state, input).await
+        let payload = service::login(state, input).await?;
+        audit::note(
+            ctx,
+            AuditNote {
+                org_id: parse_id(&payload.organization.id).ok(),
+                actor_user_id: parse_id(&payload.user.id).ok(),
+                resource_type: "session",
+                resource_id: String::new(),
+                changes: None,
+            },
+        );
+        Ok(payload)
     }
 
     /// Exchanges a refresh token for a new pair; the old token is retired. Presenting a retired
@@ -174,6 +197,14 @@ impl IdentityMutation {
     ) -> AppResult<CreateApiKeyPayload> {
         let (state, viewer) = ctx.state_and_viewer()?;
         let (key, secret) = api_keys::create(state, viewer, input).await?;
+        audit::note(
+            ctx,
+            AuditNote {
+                resource_type: "api_key",
+                resource_id: key.id.to_string(),
+                ..Default::default()
+            },
+        );
         Ok(CreateApiKeyPayload {
             api_key: key.into(),
             secret,
@@ -183,8 +214,69 @@ impl IdentityMutation {
     /// Revokes an API key (ADMIN+). It stops working immediately, open WebSockets included.
     async fn revoke_api_key(&self, ctx: &Context<'_>, id: ID) -> AppResult<ApiKey> {
         let (state, viewer) = ctx.state_and_viewer()?;
-        api_keys::revoke(state, viewer, parse_id(&id)?)
-            .await
-            .map(ApiKey::from)
+        let key = api_keys::revoke(state, viewer, parse_id(&id)?).await?;
+        audit::note(
+            ctx,
+            AuditNote {
+                resource_type: "api_key",
+                resource_id: key.id.to_string(),
+                ..Default::default()
+            },
+        );
+        Ok(key.into())
+    }
+
+    /// Emails a password-reset link (`{PUBLIC_URL}/reset-password?token=…`, valid 1 h) when the
+    /// account exists. Always true, so it cannot be used to discover accounts.
+    async fn request_password_reset(&self, ctx: &Context<'_>, email: String) -> AppResult<bool> {
+        let state = ctx.state()?;
+        let limit = Limit {
+            name: "password_reset",
+            max: state.config.rate_limits.password_reset_per_hour,
+            per: HOUR,
+        };
+        rate_limit(ctx, limit, &email.trim().to_lowercase()).await?;
+        password::request_reset(state, &email).await
+    }
+
+    /// Sets a new password with a reset token (single use). Every session of the account ends.
+    async fn reset_password(
+        &self,
+        ctx: &Context<'_>,
+        token: String,
+        new_password: String,
+    ) -> AppResult<User> {
+        let user = password::reset(ctx.state()?, &token, new_password).await?;
+        Ok(user.into())
+    }
+
+    /// Changes the viewer's password; every other session ends.
+    async fn change_password(
+        &self,
+        ctx: &Context<'_>,
+        current_password: String,
+        new_password: String,
+    ) -> AppResult<bool> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        password::change(state, viewer, current_password, new_password).await
+    }
+
+    /// Updates the viewer's profile.
+    async fn update_me(&self, ctx: &Context<'_>, input: UpdateMeInput) -> AppResult<User> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let (before, after) = password::update_me(state, viewer, input.name).await?;
+        audit::note(
+            ctx,
+            AuditNote {
+                resource_type: "user",
+                resource_id: after.id.to_string(),
+                changes: audit::trail::diff(
+                    &serde_json::json!({"name": before.name}),
+                    &serde_json::json!({"name": after.name}),
+                ),
+                ..Default::default()
+            },
+        );
+        Ok(after.into())
     }
 }

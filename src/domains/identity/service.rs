@@ -298,9 +298,19 @@ pub async fn login(state: &AppState, input: LoginInput) -> AppResult<AuthPayload
         .one(&txn)
         .await?
         .ok_or_else(|| AppError::forbidden("this account belongs to no organization"))?;
-    let (payload, _) = issue_session(state, &txn, user, &m, Uuid::now_v7()).await?;
+    let payload = start_session(state, &txn, user, &m).await?;
     txn.commit().await?;
     Ok(payload)
+}
+
+/// A new session (refresh-token family) for `user` in the membership's organization.
+pub async fn start_session(
+    state: &AppState,
+    txn: &DatabaseTransaction,
+    user: user::Model,
+    m: &membership::Model,
+) -> AppResult<AuthPayload> {
+    Ok(issue_session(state, txn, user, m, Uuid::now_v7()).await?.0)
 }
 
 async fn revoke_family(conn: &impl ConnectionTrait, family_id: Uuid) -> AppResult<()> {

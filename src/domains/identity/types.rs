@@ -162,3 +162,10 @@ pub struct CreateApiKeyPayload {
     /// The secret (`lg_…`). Shown once; only its hash is stored.
     pub secret: String,
 }
+
+/// Input of `updateMe` (only fields present change).
+#[derive(InputObject, Debug, Clone)]
+pub struct UpdateMeInput {
+    /// New display name.
+    pub name: Option<String>,
+}

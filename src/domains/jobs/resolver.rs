@@ -7,6 +7,7 @@ use super::{
     types::{Job, JobFilter},
 };
 use crate::{
+    domains::audit::{self, AuditNote},
     error::AppResult,
     graphql::{
         pagination::{IdConnection, PageArgs},
@@ -55,16 +56,32 @@ impl JobMutation {
     /// Cancels a queued or running job (MANAGER+). CONFLICT when it already finished.
     async fn cancel_job(&self, ctx: &Context<'_>, id: ID) -> AppResult<Job> {
         let (state, viewer) = ctx.state_and_viewer()?;
-        service::cancel(state, viewer, parse_id(&id)?)
-            .await
-            .map(Job::from)
+        let job = service::cancel(state, viewer, parse_id(&id)?).await?;
+        let id = job.id.to_string();
+        audit::note(
+            ctx,
+            AuditNote {
+                resource_type: "job",
+                resource_id: id,
+                ..Default::default()
+            },
+        );
+        Ok(job.into())
     }
 
     /// Re-queues a failed or cancelled job with a fresh attempt budget (MANAGER+).
     async fn retry_job(&self, ctx: &Context<'_>, id: ID) -> AppResult<Job> {
         let (state, viewer) = ctx.state_and_viewer()?;
-        service::retry(state, viewer, parse_id(&id)?)
-            .await
-            .map(Job::from)
+        let job = service::retry(state, viewer, parse_id(&id)?).await?;
+        let id = job.id.to_string();
+        audit::note(
+            ctx,
+            AuditNote {
+                resource_type: "job",
+                resource_id: id,
+                ..Default::default()
+            },
+        );
+        Ok(job.into())
     }
 }

@@ -1,0 +1,182 @@
+//! Password reset and change, profile updates.
+
+use chrono::{Duration, Utc};
+use entity::{email_token, refresh_token, user};
+use sea_orm::{
+    sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter,
+    TransactionTrait,
+};
+use uuid::Uuid;
+
+use super::service::{check_password, normalize_email};
+use crate::{
+    auth::{secrets, Viewer},
+    error::{AppError, AppResult},
+    platform::{mail_job, mailer::OutgoingEmail},
+    state::AppState,
+};
+
+/// Reset links live this long.
+pub const RESET_TTL: Duration = Duration::hours(1);
+const PURPOSE_RESET: &str = "reset_password";
+
+/// Mails a reset link when the account exists; answers the same either way.
+pub async fn request_reset(state: &AppState, raw_email: &str) -> AppResult<bool> {
+    let email = normalize_email("email", raw_email)?;
+    let Some(user) = user::Entity::find()
+        .filter(user::Column::Email.eq(&email))
+        .one(&state.db)
+        .await?
+    else {
+        return Ok(true);
+    };
+    let token = secrets::generate("");
+    let now = Utc::now();
+    let txn = state.db.begin().await?;
+    email_token::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        user_id: Set(user.id),
+        purpose: Set(PURPOSE_RESET.into()),
+        token_hash: Set(secrets::digest(&token)),
+        expires_at: Set(now + RESET_TTL),
+        used_at: Set(None),
+        created_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    let link = format!("{}/reset-password?token={token}", state.config.public_url);
+    mail_job::enqueue(
+        &txn,
+        &OutgoingEmail {
+            to: email,
+            to_name: Some(user.name.clone()),
+            from: None,
+            reply_to: None,
+            subject: "Reset your Leadgraph password".into(),
+            text: format!(
+                "Hello {},\n\nSomeone asked to reset your Leadgraph password. If it was you, open:\n\n{link}\n\nThe link is valid for one hour. If it was not you, ignore this email.\n",
+                user.name
+            ),
+            html: None,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    state.jobs_enqueued();
+    Ok(true)
+}
+
+async fn revoke_sessions(
+    conn: &impl sea_orm::ConnectionTrait,
+    user_id: Uuid,
+    except_family: Option<Uuid>,
+) -> AppResult<()> {
+    let mut q = refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::RevokedAt, Expr::value(Utc::now()))
+        .filter(refresh_token::Column::UserId.eq(user_id))
+        .filter(refresh_token::Column::RevokedAt.is_null());
+    if let Some(f) = except_family {
+        q = q.filter(refresh_token::Column::FamilyId.ne(f));
+    }
+    q.exec(conn).await?;
+    Ok(())
+}
+
+/// Sets a new password with a reset token (single use, 1 h) and ends every session.
+pub async fn reset(state: &AppState, token: &str, new_password: String) -> AppResult<user::Model> {
+    let now = Utc::now();
+    let row = email_token::Entity::find()
+        .filter(email_token::Column::TokenHash.eq(secrets::digest(token.trim())))
+        .filter(email_token::Column::Purpose.eq(PURPOSE_RESET))
+        .one(&state.db)
+        .await?
+        .filter(|t| t.used_at.is_none() && t.expires_at > now)
+        .ok_or_else(|| AppError::invalid("token", "invalid or expired reset token"))?;
+    let user = user::Entity::find_by_id(row.user_id)
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound("user"))?;
+    if let Some(e) = check_password("newPassword", &new_password, &user.email) {
+        return Err(AppError::invalid_fields(vec![e]));
+    }
+    let hash = state.passwords.hash(new_password).await?;
+    let txn = state.db.begin().await?;
+    let used = email_token::Entity::update_many()
+        .col_expr(email_token::Column::UsedAt, Expr::value(now))
+        .filter(email_token::Column::Id.eq(row.id))
+        .filter(email_token::Column::UsedAt.is_null())
+        .exec(&txn)
+        .await?;
+    if used.rows_affected != 1 {
+        return Err(AppError::invalid("token", "invalid or expired reset token"));
+    }
+    let mut active: user::ActiveModel = user.into();
+    active.password_hash = Set(hash);
+    // Following the emailed link proves control of the address.
+    if active.email_verified_at.as_ref().is_none() {
+        active.email_verified_at = Set(Some(now));
+    }
+    active.updated_at = Set(now);
+    let user = active.update(&txn).await?;
+    revoke_sessions(&txn, user.id, None).await?;
+    txn.commit().await?;
+    Ok(user)
+}
+
+/// Changes the password after checking the current one; ends every other session.
+pub async fn change(
+    state: &AppState,
+    viewer: &Viewer,
+    current: String,
+    new_password: String,
+) -> AppResult<bool> {
+    let user = user::Entity::find_by_id(viewer.user_id)
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound("user"))?;
+    if !state
+        .passwords
+        .verify(current, Some(user.password_hash.clone()))
+        .await?
+    {
+        return Err(AppError::invalid(
+            "currentPassword",
+            "is not your current password",
+        ));
+    }
+    if let Some(e) = check_password("newPassword", &new_password, &user.email) {
+        return Err(AppError::invalid_fields(vec![e]));
+    }
+    let hash = state.passwords.hash(new_password).await?;
+    let txn = state.db.begin().await?;
+    let mut active: user::ActiveModel = user.into();
+    active.password_hash = Set(hash);
+    active.updated_at = Set(Utc::now());
+    active.update(&txn).await?;
+    revoke_sessions(&txn, viewer.user_id, viewer.session_id).await?;
+    txn.commit().await?;
+    Ok(true)
+}
+
+/// Updates the viewer's profile; returns (before, after).
+pub async fn update_me(
+    state: &AppState,
+    viewer: &Viewer,
+    name: Option<String>,
+) -> AppResult<(user::Model, user::Model)> {
+    let before = user::Entity::find_by_id(viewer.user_id)
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound("user"))?;
+    let mut active: user::ActiveModel = before.clone().into();
+    if let Some(name) = name {
+        let name = name.trim().to_string();
+        if name.is_empty() || name.chars().count() > 200 {
+            return Err(AppError::invalid("input.name", "must be 1–200 characters"));
+        }
+        active.name = Set(name);
+    }
+    active.updated_at = Set(Utc::now());
+    let after = active.update(&state.db).await?;
+    Ok((before, after))
+}
