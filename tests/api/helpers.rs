@@ -271,6 +271,11 @@ impl Ws {
 /// Waits for an email to `to` (outbox dir in the embedded run, the SMTP sink's Maildir in the
 /// production run) and returns its raw text with quoted-printable soft breaks undone.
 pub async fn wait_for_mail(app: &TestApp, to: &str) -> String {
+    wait_for_mail_containing(app, to, "").await
+}
+
+/// Like [`wait_for_mail`], for the first message to `to` that contains `needle`.
+pub async fn wait_for_mail_containing(app: &TestApp, to: &str, needle: &str) -> String {
     let dir = match std::env::var("TEST_SMTP_MAILDIR") {
         Ok(d) if !d.is_empty() => std::path::PathBuf::from(d).join("new"),
         _ => app.dir.join("outbox"),
@@ -279,11 +284,12 @@ pub async fn wait_for_mail(app: &TestApp, to: &str) -> String {
         if let Ok(entries) = std::fs::read_dir(&dir) {
             for e in entries.flatten() {
                 let raw = std::fs::read_to_string(e.path()).unwrap_or_default();
-                if raw.contains(to) {
-                    return raw
-                        .replace("=\r\n", "")
-                        .replace("=\n", "")
-                        .replace("=3D", "=");
+                let raw = raw
+                    .replace("=\r\n", "")
+                    .replace("=\n", "")
+                    .replace("=3D", "=");
+                if raw.contains(to) && raw.contains(needle) {
+                    return raw;
                 }
             }
         }

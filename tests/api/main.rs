@@ -10,5 +10,6 @@ mod http_spine;
 mod identity;
 mod jobs;
 mod multi_instance;
+mod organizations;
 mod schema_sdl;
 mod ws_protocol;
