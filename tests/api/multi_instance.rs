@@ -70,3 +70,36 @@ async fn an_event_from_instance_a_reaches_a_subscriber_on_instance_b() {
         assert_eq!(v["type"], "ping", "duplicate delivery: {v}");
     }
 }
+
+#[tokio::test]
+async fn rate_limits_are_shared_across_instances_through_redis() {
+    if postgres_url().is_none() || redis_url().is_none() {
+        eprintln!("skipped: needs TEST_POSTGRES_URL and TEST_REDIS_URL");
+        return;
+    }
+    let a = TestApp::spawn().await;
+    let b = TestApp::spawn_with(Options {
+        db_url: Some(a.db_url.clone()),
+        ..Default::default()
+    })
+    .await;
+    let ip = format!("192.0.2.7-{}", Uuid::now_v7().simple());
+    let login = |app: &TestApp| {
+        app.http
+            .post(app.url("/graphql"))
+            .header("x-forwarded-for", ip.clone())
+            .json(&json!({"query": "mutation { login(input: {email: \"n@example.com\", password: \"wrong password!\"}) { accessToken } }"}))
+            .send()
+    };
+    for i in 0..20 {
+        let app = if i % 2 == 0 { &a } else { &b };
+        let v: serde_json::Value = login(app).await.unwrap().json().await.unwrap();
+        assert_eq!(
+            crate::helpers::code(&v),
+            Some("UNAUTHENTICATED"),
+            "attempt {i}"
+        );
+    }
+    let v: serde_json::Value = login(&b).await.unwrap().json().await.unwrap();
+    assert_eq!(crate::helpers::code(&v), Some("RATE_LIMITED"));
+}
