@@ -1,0 +1,109 @@
+//! `lg-bench`: measurements behind docs/BENCHMARKS.md. Every subcommand prints one JSON object
+//! so the driver scripts in bench/ can compute ratios per round.
+
+mod gql;
+mod identity;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "lg-bench", about = "Leadgraph benchmark tool")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Time one Argon2id hash with the server's parameters; the machine's login limit is
+    /// cores ÷ that time.
+    Argon2 {
+        /// Hashes to time (the median is reported).
+        #[arg(long, default_value_t = 30)]
+        samples: usize,
+    },
+    /// Register `count` users (the server must run with REQUIRE_EMAIL_VERIFICATION=false).
+    SetupUsers {
+        #[arg(long)]
+        url: String,
+        #[arg(long, default_value_t = 64)]
+        count: usize,
+        #[arg(long, default_value = "bench password 123")]
+        password: String,
+    },
+    /// Closed-loop login saturation, with a `{ __typename }` probe at a fixed rate alongside.
+    LoginSaturation {
+        #[arg(long)]
+        url: String,
+        #[arg(long, default_value_t = 64)]
+        users: usize,
+        #[arg(long, default_value = "bench password 123")]
+        password: String,
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// Probe requests per second (0 = no probe).
+        #[arg(long, default_value_t = 20.0)]
+        probe_rate: f64,
+    },
+    /// Open-loop logins at a fixed rate; latency counted from the intended send time.
+    LoginOpen {
+        #[arg(long)]
+        url: String,
+        #[arg(long, default_value_t = 64)]
+        users: usize,
+        #[arg(long, default_value = "bench password 123")]
+        password: String,
+        #[arg(long)]
+        rate: f64,
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+    },
+    /// Sequential refresh-token rotations; reports latency percentiles.
+    Refresh {
+        #[arg(long)]
+        url: String,
+        #[arg(long, default_value = "bench password 123")]
+        password: String,
+        #[arg(long, default_value_t = 500)]
+        iterations: usize,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let out = match Cli::parse().command {
+        Command::Argon2 { samples } => identity::argon2_limit(samples).await?,
+        Command::SetupUsers {
+            url,
+            count,
+            password,
+        } => identity::setup_users(&url, count, &password).await?,
+        Command::LoginSaturation {
+            url,
+            users,
+            password,
+            concurrency,
+            seconds,
+            probe_rate,
+        } => {
+            identity::login_saturation(&url, users, &password, concurrency, seconds, probe_rate)
+                .await?
+        }
+        Command::LoginOpen {
+            url,
+            users,
+            password,
+            rate,
+            seconds,
+        } => identity::login_open(&url, users, &password, rate, seconds).await?,
+        Command::Refresh {
+            url,
+            password,
+            iterations,
+        } => identity::refresh(&url, &password, iterations).await?,
+    };
+    println!("{out}");
+    Ok(())
+}
