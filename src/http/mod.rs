@@ -1,6 +1,6 @@
 //! The HTTP surface: GraphQL over HTTP and WebSocket, GraphiQL, health and metrics.
 
-// GRAPHIQL pub mod graphiql;
+pub mod graphiql;
 pub mod graphql;
 pub mod health;
 pub mod ws;
@@ -35,7 +35,7 @@ pub fn router(app: AppState, schema: AppSchema) -> Router {
     let graphiql_enabled = app.config.graphiql_enabled;
     let cors = cors_layer(&app.config.cors_allowed_origins);
     let state = HttpState { app, schema };
-    let router = Router::new()
+    let mut router = Router::new()
         .route(
             "/graphql",
             get(graphql::get_handler).post(graphql::post_handler),
@@ -45,7 +45,7 @@ pub fn router(app: AppState, schema: AppSchema) -> Router {
         .route("/metrics", get(health::metrics))
         .with_state(state);
     if graphiql_enabled {
-        // GRAPHIQL router = router.merge(graphiql::router());
+        router = router.merge(graphiql::router());
     }
     router
         .layer(DefaultBodyLimit::max(max_body))

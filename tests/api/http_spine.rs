@@ -240,3 +240,50 @@ fn get_url(app: &TestApp, query: &str) -> url::Url {
     u.query_pairs_mut().append_pair("query", query);
     u
 }
+
+#[tokio::test]
+async fn graphiql_is_self_hosted_and_can_be_turned_off() {
+    let app = TestApp::spawn().await;
+    let res = app.http.get(app.url("/graphiql")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
+    assert!(
+        !html.contains("https://") && !html.contains("http://"),
+        "no external references"
+    );
+    for asset in [
+        "graphiql.min.js",
+        "graphiql.min.css",
+        "react.production.min.js",
+    ] {
+        assert!(html.contains(asset), "{asset} referenced");
+        let res = app
+            .http
+            .get(app.url(&format!("/graphiql/assets/{asset}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{asset}");
+        assert!(
+            res.bytes().await.unwrap().len() > 1000,
+            "{asset} is the real bundle"
+        );
+    }
+    let off = TestApp::spawn_with(crate::helpers::Options {
+        env: std::collections::HashMap::from([(
+            "GRAPHIQL_ENABLED".to_string(),
+            "false".to_string(),
+        )]),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(
+        off.http
+            .get(off.url("/graphiql"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+}
