@@ -92,6 +92,8 @@ pub struct Config {
     pub trust_forwarded_for: bool,
     /// Refuse login until the email address is verified.
     pub require_email_verification: bool,
+    /// Keep executed SQL in memory (tests count statements per request; never in production).
+    pub record_sql: bool,
     /// Log format.
     pub log_format: LogFormat,
     /// Serve GraphiQL at /graphiql.
@@ -220,6 +222,7 @@ impl Config {
                 viewer_per_minute: parse(&var, "RATE_LIMIT_VIEWER_PER_MINUTE", Some(1200))?,
             },
             trust_forwarded_for: parse(&var, "TRUST_FORWARDED_FOR", Some(false))?,
+            record_sql: parse(&var, "RECORD_SQL", Some(false))?,
             require_email_verification: parse(&var, "REQUIRE_EMAIL_VERIFICATION", Some(true))?,
             log_format,
             graphiql_enabled: parse(&var, "GRAPHIQL_ENABLED", Some(dev))?,

@@ -1,14 +1,44 @@
 //! Database connection setup for SQLite and Postgres.
 
-use std::time::Duration;
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
 
 use crate::config::Config;
 
+/// Records executed SQL when enabled (tests count statements per request with it).
+#[derive(Clone, Default)]
+pub struct StatementLog(Option<Arc<Mutex<Vec<String>>>>);
+
+impl StatementLog {
+    /// A log that records (`enabled`) or ignores statements.
+    pub fn new(enabled: bool) -> Self {
+        StatementLog(enabled.then(|| Arc::new(Mutex::new(Vec::new()))))
+    }
+
+    fn push(&self, sql: &str) {
+        if let Some(v) = &self.0 {
+            if let Ok(mut v) = v.lock() {
+                v.push(sql.to_string());
+            }
+        }
+    }
+
+    /// Takes the recorded statements, leaving the log empty.
+    pub fn take(&self) -> Vec<String> {
+        self.0
+            .as_ref()
+            .and_then(|v| v.lock().ok().map(|mut v| std::mem::take(&mut *v)))
+            .unwrap_or_default()
+    }
+}
+
 /// Connects and tunes the pool. SQLite (embedded mode) uses one connection in WAL mode: SQLite
 /// serializes writers anyway, and a single connection rules out `database is locked` errors.
-pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbErr> {
+pub async fn connect(config: &Config, log: StatementLog) -> Result<DatabaseConnection, DbErr> {
     if config.is_sqlite() {
         let _ = std::fs::create_dir_all(&config.data_dir);
         if let Some(path) = sqlite_path(&config.database_url) {
@@ -27,7 +57,12 @@ pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbErr> {
         opts.max_connections(config.database_max_connections)
             .min_connections(1);
     }
-    let db = Database::connect(opts).await?;
+    let mut db = Database::connect(opts).await?;
+    db.set_metric_callback(move |info| {
+        metrics::counter!("db_statements_total", "failed" => if info.failed { "true" } else { "false" }).increment(1);
+        metrics::histogram!("db_statement_duration_seconds").record(info.elapsed.as_secs_f64());
+        log.push(&info.statement.sql);
+    });
     if config.is_sqlite() {
         db.execute_unprepared("PRAGMA journal_mode=WAL").await?;
         db.execute_unprepared("PRAGMA synchronous=NORMAL").await?;

@@ -37,7 +37,8 @@ fn err(context: &str) -> impl Fn(&dyn std::fmt::Display) -> StartupError + '_ {
 
 /// Builds the shared state (database, bus, mailer, clients). Does not migrate.
 pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
-    let db = db::connect(&config)
+    let sql_log = db::StatementLog::new(config.record_sql);
+    let db = db::connect(&config, sql_log.clone())
         .await
         .map_err(|e| err("database")(&e))?;
     let bus: Arc<dyn EventBus> = match &config.redis_url {
@@ -71,6 +72,7 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
         limiter,
         config: Arc::new(config),
         db,
+        sql_log,
         bus,
         mailer,
         http,

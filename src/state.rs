@@ -8,6 +8,7 @@ use tokio::sync::Notify;
 use crate::{
     auth::{passwords::Passwords, tokens::TokenKeys},
     config::Config,
+    db::StatementLog,
     events::EventBus,
     platform::{mailer::Mailer, outbound::OutboundClient, ratelimit::RateLimiter},
 };
@@ -19,6 +20,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Database pool.
     pub db: DatabaseConnection,
+    /// Executed SQL, when `RECORD_SQL` is on.
+    pub sql_log: StatementLog,
     /// Event bus (memory or Redis).
     pub bus: Arc<dyn EventBus>,
     /// Outgoing mail.

@@ -7,6 +7,7 @@ mod m20261122_000001_create_outbox_events;
 mod m20261122_000002_create_jobs;
 mod m20261122_000003_create_identity;
 mod m20261122_000004_create_teams_invitations_audit;
+mod m20261122_000005_create_leads;
 
 /// Runs the migrations in order.
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_create_jobs::Migration),
             Box::new(m20261122_000003_create_identity::Migration),
             Box::new(m20261122_000004_create_teams_invitations_audit::Migration),
+            Box::new(m20261122_000005_create_leads::Migration),
         ]
     }
 }

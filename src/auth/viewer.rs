@@ -78,6 +78,12 @@ pub enum Permission {
     ManageMembers,
     /// Create, change and delete teams and their membership.
     ManageTeams,
+    /// See leads.
+    ReadLeads,
+    /// Create and change leads, their tags and notes.
+    WriteLeads,
+    /// Delete leads (and other people's notes).
+    DeleteLeads,
 }
 
 impl Permission {
@@ -100,6 +106,9 @@ impl Permission {
             Permission::ReadMembers => Role::Viewer,
             Permission::ManageMembers => Role::Admin,
             Permission::ManageTeams => Role::Manager,
+            Permission::ReadLeads => Role::Viewer,
+            Permission::WriteLeads => Role::Member,
+            Permission::DeleteLeads => Role::Manager,
         }
     }
 }

@@ -55,6 +55,15 @@ pub enum DomainEvent {
     /// A background job changed state or reported progress.
     #[serde(rename = "job.updated")]
     JobUpdated(JobUpdated),
+    /// A lead was created.
+    #[serde(rename = "lead.created")]
+    LeadCreated(LeadChanged),
+    /// A lead changed; `changedFields` lists what.
+    #[serde(rename = "lead.updated")]
+    LeadUpdated(LeadChanged),
+    /// A lead was deleted.
+    #[serde(rename = "lead.deleted")]
+    LeadDeleted(LeadChanged),
     /// An API key was revoked; connections using it are closed.
     #[serde(rename = "api_key.revoked")]
     ApiKeyRevoked(ApiKeyRevoked),
@@ -66,6 +75,9 @@ impl DomainEvent {
         match self {
             DomainEvent::JobUpdated(_) => "job.updated",
             DomainEvent::ApiKeyRevoked(_) => "api_key.revoked",
+            DomainEvent::LeadCreated(_) => "lead.created",
+            DomainEvent::LeadUpdated(_) => "lead.updated",
+            DomainEvent::LeadDeleted(_) => "lead.deleted",
         }
     }
 
@@ -74,6 +86,9 @@ impl DomainEvent {
         match self {
             DomainEvent::JobUpdated(_) => EventType::JobUpdated,
             DomainEvent::ApiKeyRevoked(_) => EventType::ApiKeyRevoked,
+            DomainEvent::LeadCreated(_) => EventType::LeadCreated,
+            DomainEvent::LeadUpdated(_) => EventType::LeadUpdated,
+            DomainEvent::LeadDeleted(_) => EventType::LeadDeleted,
         }
     }
 }
@@ -85,6 +100,23 @@ pub enum EventType {
     JobUpdated,
     /// `api_key.revoked`: an API key of the organization was revoked.
     ApiKeyRevoked,
+    /// `lead.created`.
+    LeadCreated,
+    /// `lead.updated`.
+    LeadUpdated,
+    /// `lead.deleted`.
+    LeadDeleted,
+}
+
+/// Payload of `lead.created`, `lead.updated` and `lead.deleted`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LeadChanged {
+    /// The lead.
+    pub lead_id: Uuid,
+    /// Fields that changed (updates only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changed_fields: Vec<String>,
 }
 
 /// Payload of `api_key.revoked`.

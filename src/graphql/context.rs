@@ -36,19 +36,10 @@ pub struct Loaders {
 
 impl Loaders {
     fn new(state: &AppState) -> Self {
+        let db = || state.db.clone();
         Loaders {
-            users: DataLoader::new(
-                UserById {
-                    db: state.db.clone(),
-                },
-                tokio::spawn,
-            ),
-            team_members: DataLoader::new(
-                TeamMemberIds {
-                    db: state.db.clone(),
-                },
-                tokio::spawn,
-            ),
+            users: DataLoader::new(UserById { db: db() }, tokio::spawn),
+            team_members: DataLoader::new(TeamMemberIds { db: db() }, tokio::spawn),
         }
     }
 }

@@ -2,15 +2,24 @@
 
 use async_graphql::{MergedObject, MergedSubscription};
 
-use crate::domains::{audit, identity, jobs, realtime};
+use crate::domains::{audit, identity, jobs, leads, realtime};
 
 /// Root query.
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(audit::AuditQuery, identity::IdentityQuery, jobs::JobQuery);
+pub struct QueryRoot(
+    audit::AuditQuery,
+    identity::IdentityQuery,
+    jobs::JobQuery,
+    leads::LeadQuery,
+);
 
 /// Root mutation.
 #[derive(MergedObject, Default)]
-pub struct MutationRoot(identity::IdentityMutation, jobs::JobMutation);
+pub struct MutationRoot(
+    identity::IdentityMutation,
+    jobs::JobMutation,
+    leads::LeadMutation,
+);
 
 /// Root subscription.
 #[derive(MergedSubscription, Default)]

@@ -9,6 +9,7 @@ mod binary;
 mod http_spine;
 mod identity;
 mod jobs;
+mod leads;
 mod multi_instance;
 mod organizations;
 mod schema_sdl;

@@ -495,6 +495,54 @@ async fn the_role_table_is_enforced_for_every_guarded_operation() {
             json!({}),
             Role::Viewer,
         ),
+        (
+            "leads",
+            "{ leads { totalCount } }".into(),
+            json!({}),
+            Role::Viewer,
+        ),
+        (
+            "leadStats",
+            "{ leadStats { total } }".into(),
+            json!({}),
+            Role::Viewer,
+        ),
+        (
+            "createLead",
+            "mutation { createLead(input: {company: \"Acme\"}) { id } }".into(),
+            json!({}),
+            Role::Member,
+        ),
+        (
+            "updateLead",
+            "mutation($id: ID!) { updateLead(id: $id, input: {company: \"B\"}) { id } }".into(),
+            json!({"id": r()}),
+            Role::Member,
+        ),
+        (
+            "addLeadNote",
+            "mutation($id: ID!) { addLeadNote(leadId: $id, body: \"b\") { id } }".into(),
+            json!({"id": r()}),
+            Role::Member,
+        ),
+        (
+            "assignLead",
+            "mutation($id: ID!) { assignLead(id: $id, userId: null) { id } }".into(),
+            json!({"id": r()}),
+            Role::Member,
+        ),
+        (
+            "deleteLead",
+            "mutation($id: ID!) { deleteLead(id: $id) }".into(),
+            json!({"id": r()}),
+            Role::Manager,
+        ),
+        (
+            "deleteLeads",
+            "mutation($id: ID!) { deleteLeads(ids: [$id]) { deleted } }".into(),
+            json!({"id": r()}),
+            Role::Manager,
+        ),
     ];
     for role in [
         Role::Viewer,

@@ -1,0 +1,13 @@
+//! Leads: the core record — filters, keyset pages, dedupe, scoring, notes, timeline, provenance.
+
+pub mod loader;
+pub mod object;
+pub mod query;
+pub mod resolver;
+pub mod scoring;
+pub mod service;
+pub mod stats;
+pub mod types;
+pub mod validate;
+
+pub use resolver::{LeadMutation, LeadQuery};

@@ -1,0 +1,323 @@
+//! Listing leads: filters, ordering and keyset pagination over (sort key, id).
+
+use async_graphql::connection::{Connection, CursorType, Edge};
+use chrono::{DateTime, Utc};
+use entity::{lead, lead_note, lead_tag};
+use sea_orm::{
+    sea_query::{Expr, ExprTrait, Func, Query, SimpleExpr},
+    ColumnTrait, Condition, Order, QueryFilter, QueryOrder, QuerySelect, Select,
+};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{
+    object::{Lead, LeadPage},
+    service::scoped,
+    types::{LeadFilter, LeadOrder, LeadOrderField, OrderDirection},
+};
+use crate::{
+    auth::{Permission, Viewer},
+    error::{AppError, AppResult},
+    graphql::pagination::{KeyCursor, TotalCount, DEFAULT_PAGE, MAX_PAGE},
+    ids::parse_id,
+    state::AppState,
+};
+
+/// The sort key of one row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum SortValue {
+    /// Integer keys (score).
+    Int(i64),
+    /// Time keys.
+    Time(DateTime<Utc>),
+    /// Text keys (company).
+    Text(String),
+}
+
+/// Cursor payload: the order it belongs to, the key and the id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LeadKey {
+    /// Order field name, so a cursor from another ordering is refused.
+    pub o: String,
+    /// Sort value.
+    pub v: SortValue,
+    /// Row id (tie-breaker).
+    pub id: Uuid,
+}
+
+/// A page of leads.
+pub type LeadConnection<N> = Connection<KeyCursor<LeadKey>, N, TotalCount>;
+
+fn never() -> DateTime<Utc> {
+    DateTime::<Utc>::UNIX_EPOCH
+}
+
+fn sort_expr(field: LeadOrderField) -> SimpleExpr {
+    match field {
+        LeadOrderField::CreatedAt => Expr::col(lead::Column::CreatedAt),
+        LeadOrderField::UpdatedAt => Expr::col(lead::Column::UpdatedAt),
+        LeadOrderField::Score => Expr::col(lead::Column::Score),
+        LeadOrderField::Company => Expr::col(lead::Column::Company),
+        LeadOrderField::LastContactedAt => Func::coalesce([
+            Expr::col(lead::Column::LastContactedAt),
+            Expr::value(never()),
+        ])
+        .into(),
+    }
+}
+
+fn sort_value(field: LeadOrderField, m: &lead::Model) -> SortValue {
+    match field {
+        LeadOrderField::CreatedAt => SortValue::Time(m.created_at),
+        LeadOrderField::UpdatedAt => SortValue::Time(m.updated_at),
+        LeadOrderField::Score => SortValue::Int(i64::from(m.score)),
+        LeadOrderField::Company => SortValue::Text(m.company.clone()),
+        LeadOrderField::LastContactedAt => {
+            SortValue::Time(m.last_contacted_at.unwrap_or_else(never))
+        }
+    }
+}
+
+fn value_expr(v: &SortValue) -> SimpleExpr {
+    match v {
+        SortValue::Int(i) => Expr::value(*i),
+        SortValue::Time(t) => Expr::value(*t),
+        SortValue::Text(s) => Expr::value(s.clone()),
+    }
+}
+
+fn field_name(f: LeadOrderField) -> &'static str {
+    match f {
+        LeadOrderField::CreatedAt => "createdAt",
+        LeadOrderField::UpdatedAt => "updatedAt",
+        LeadOrderField::Score => "score",
+        LeadOrderField::Company => "company",
+        LeadOrderField::LastContactedAt => "lastContactedAt",
+    }
+}
+
+/// Rows strictly after `key` in the (possibly reversed) order.
+fn after(field: LeadOrderField, key: &LeadKey, descending: bool) -> Condition {
+    let e = sort_expr(field);
+    let v = value_expr(&key.v);
+    let (beyond, id_beyond) = if descending {
+        (
+            e.clone().lt(v.clone()),
+            Expr::col(lead::Column::Id).lt(key.id),
+        )
+    } else {
+        (
+            e.clone().gt(v.clone()),
+            Expr::col(lead::Column::Id).gt(key.id),
+        )
+    };
+    Condition::any()
+        .add(beyond)
+        .add(Condition::all().add(e.eq(v)).add(id_beyond))
+}
+
+fn lower_like(col: lead::Column, needle: &str) -> SimpleExpr {
+    Expr::expr(Func::lower(Expr::col(col))).like(format!("%{needle}%"))
+}
+
+/// The filtered selection (no order, no limit).
+pub fn filtered(viewer: &Viewer, f: &LeadFilter) -> AppResult<Select<lead::Entity>> {
+    let mut q = scoped(viewer);
+    if let Some(s) = f.status.as_ref().filter(|s| !s.is_empty()) {
+        q = q.filter(lead::Column::Status.is_in(s.iter().map(|x| x.as_str())));
+    }
+    if let Some(s) = f.source.as_ref().filter(|s| !s.is_empty()) {
+        q = q.filter(lead::Column::Source.is_in(s.iter().map(|x| x.as_str())));
+    }
+    if let Some(t) = &f.tags {
+        let norm = |v: &Vec<String>| {
+            v.iter()
+                .map(|t| t.trim().to_lowercase())
+                .collect::<Vec<_>>()
+        };
+        if let Some(any) = t.any.as_ref().filter(|v| !v.is_empty()) {
+            let sub = Query::select()
+                .column(lead_tag::Column::LeadId)
+                .from(lead_tag::Entity)
+                .and_where(lead_tag::Column::OrgId.eq(viewer.org_id))
+                .and_where(lead_tag::Column::Tag.is_in(norm(any)))
+                .to_owned();
+            q = q.filter(lead::Column::Id.in_subquery(sub));
+        }
+        if let Some(all) = t.all.as_ref().filter(|v| !v.is_empty()) {
+            let tags = norm(all);
+            let n = tags.len() as i64;
+            let sub = Query::select()
+                .column(lead_tag::Column::LeadId)
+                .from(lead_tag::Entity)
+                .and_where(lead_tag::Column::OrgId.eq(viewer.org_id))
+                .and_where(lead_tag::Column::Tag.is_in(tags))
+                .group_by_col(lead_tag::Column::LeadId)
+                .and_having(Expr::col(lead_tag::Column::Tag).count().eq(n))
+                .to_owned();
+            q = q.filter(lead::Column::Id.in_subquery(sub));
+        }
+    }
+    if let Some(min) = f.min_score {
+        q = q.filter(lead::Column::Score.gte(min));
+    }
+    if let Some(max) = f.max_score {
+        q = q.filter(lead::Column::Score.lte(max));
+    }
+    if let Some(owner) = &f.owner_id {
+        let owner = parse_id(owner)
+            .map_err(|_| AppError::invalid("filter.ownerId", "is not a valid id"))?;
+        q = q.filter(lead::Column::OwnerId.eq(owner));
+    }
+    if let Some(t) = f.created_after {
+        q = q.filter(lead::Column::CreatedAt.gte(t));
+    }
+    if let Some(t) = f.created_before {
+        q = q.filter(lead::Column::CreatedAt.lt(t));
+    }
+    match f.has_email {
+        Some(true) => q = q.filter(lead::Column::Email.is_not_null()),
+        Some(false) => q = q.filter(lead::Column::Email.is_null()),
+        None => {}
+    }
+    match f.has_phone {
+        Some(true) => q = q.filter(lead::Column::Phone.is_not_null()),
+        Some(false) => q = q.filter(lead::Column::Phone.is_null()),
+        None => {}
+    }
+    if let Some(s) = f.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        if s.chars().count() > 200 {
+            return Err(AppError::invalid(
+                "filter.search",
+                "must be at most 200 characters",
+            ));
+        }
+        let needle = s.to_lowercase().replace(['\\', '%', '_'], "");
+        let notes = Query::select()
+            .column(lead_note::Column::LeadId)
+            .from(lead_note::Entity)
+            .and_where(lead_note::Column::OrgId.eq(viewer.org_id))
+            .and_where(
+                Expr::expr(Func::lower(Expr::col(lead_note::Column::Body)))
+                    .like(format!("%{needle}%")),
+            )
+            .to_owned();
+        q = q.filter(
+            Condition::any()
+                .add(lower_like(lead::Column::FirstName, &needle))
+                .add(lower_like(lead::Column::LastName, &needle))
+                .add(lower_like(lead::Column::Company, &needle))
+                .add(lower_like(lead::Column::Email, &needle))
+                .add(lead::Column::Id.in_subquery(notes)),
+        );
+    }
+    for (col, v) in [
+        (lead::Column::City, &f.city),
+        (lead::Column::Region, &f.region),
+    ] {
+        if let Some(v) = v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            q = q.filter(Expr::expr(Func::lower(Expr::col(col))).eq(v.to_lowercase()));
+        }
+    }
+    if let Some(c) = f
+        .country
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        q = q.filter(lead::Column::Country.eq(c.to_uppercase()));
+    }
+    Ok(q)
+}
+
+fn decode(field: LeadOrderField, name: &str, raw: Option<String>) -> AppResult<Option<LeadKey>> {
+    let Some(raw) = raw else { return Ok(None) };
+    let key = KeyCursor::<LeadKey>::decode_cursor(&raw)
+        .map_err(|_| AppError::invalid(name, "invalid cursor"))?
+        .0;
+    if key.o != field_name(field) {
+        return Err(AppError::invalid(
+            name,
+            "cursor belongs to another ordering",
+        ));
+    }
+    Ok(Some(key))
+}
+
+/// A page of leads.
+#[allow(clippy::too_many_arguments)]
+pub async fn list(
+    state: &AppState,
+    viewer: &Viewer,
+    filter: &LeadFilter,
+    order: LeadOrder,
+    first: Option<i32>,
+    after_cursor: Option<String>,
+    last: Option<i32>,
+    before_cursor: Option<String>,
+) -> AppResult<LeadConnection<Lead>> {
+    viewer.require(Permission::ReadLeads)?;
+    if first.is_some() && last.is_some() {
+        return Err(AppError::invalid(
+            "first",
+            "pass either first or last, not both",
+        ));
+    }
+    let (name, n) = match (first, last) {
+        (_, Some(l)) => ("last", l),
+        (Some(f), None) => ("first", f),
+        (None, None) => ("first", DEFAULT_PAGE),
+    };
+    if !(0..=MAX_PAGE).contains(&n) {
+        return Err(AppError::invalid(
+            name,
+            format!("must be between 0 and {MAX_PAGE}"),
+        ));
+    }
+    let limit = n as u64;
+    let backward = last.is_some();
+    let field = order.field;
+    let after_key = decode(field, "after", after_cursor)?;
+    let before_key = decode(field, "before", before_cursor)?;
+    let base = filtered(viewer, filter)?;
+    let total = TotalCount::of(state.db.clone(), base.clone());
+    let desc = order.direction == OrderDirection::Desc;
+    let mut q = base;
+    if let Some(k) = &after_key {
+        q = q.filter(after(field, k, desc));
+    }
+    if let Some(k) = &before_key {
+        q = q.filter(after(field, k, !desc));
+    }
+    // Backward pages read the reversed order, then flip.
+    let read_desc = desc != backward;
+    let dir = if read_desc { Order::Desc } else { Order::Asc };
+    q = q
+        .order_by(sort_expr(field), dir.clone())
+        .order_by(lead::Column::Id, dir);
+    let mut rows = q.limit(limit + 1).all(&state.db).await?;
+    let more = rows.len() as u64 > limit;
+    rows.truncate(limit as usize);
+    let (has_prev, has_next) = if backward {
+        rows.reverse();
+        (more, before_key.is_some())
+    } else {
+        (after_key.is_some(), more)
+    };
+    let mut conn = Connection::with_additional_fields(has_prev, has_next, total);
+    let keys: Vec<LeadKey> = rows
+        .iter()
+        .map(|m| LeadKey {
+            o: field_name(field).into(),
+            v: sort_value(field, m),
+            id: m.id,
+        })
+        .collect();
+    let leads = LeadPage::wrap(rows);
+    conn.edges.extend(
+        keys.into_iter()
+            .zip(leads)
+            .map(|(k, l)| Edge::new(KeyCursor(k), l)),
+    );
+    Ok(conn)
+}

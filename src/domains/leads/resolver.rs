@@ -1,0 +1,398 @@
+//! Lead queries and mutations.
+
+use async_graphql::{Context, Object, SimpleObject, ID};
+
+use super::{
+    object::{Lead, LeadNote},
+    query::{self, LeadConnection},
+    service, stats,
+    types::{
+        CreateLeadInput, ItemError, LeadFilter, LeadOrder, LeadStatus, OnConflict, UpdateLeadInput,
+    },
+};
+use crate::{
+    domains::audit::{self, AuditNote},
+    error::{AppError, AppResult},
+    graphql::ContextExt,
+    ids::parse_id,
+};
+
+/// Most items in one batch mutation.
+const MAX_BATCH: usize = 200;
+
+/// Per-item outcome of a batch mutation.
+#[derive(SimpleObject)]
+pub struct LeadResult {
+    /// Position in the input list.
+    pub index: i32,
+    /// The lead, on success.
+    pub lead: Option<Lead>,
+    /// The error, on failure.
+    pub error: Option<ItemError>,
+}
+
+/// Per-item outcome of `deleteLeads`.
+#[derive(SimpleObject)]
+pub struct DeleteResult {
+    /// The id asked for.
+    pub id: ID,
+    /// Whether it was deleted.
+    pub deleted: bool,
+    /// The error, on failure.
+    pub error: Option<ItemError>,
+}
+
+fn note(ctx: &Context<'_>, id: uuid::Uuid, changes: Option<serde_json::Value>) {
+    audit::note(
+        ctx,
+        AuditNote {
+            resource_type: "lead",
+            resource_id: id.to_string(),
+            changes,
+            ..Default::default()
+        },
+    );
+}
+
+fn check_batch(n: usize) -> AppResult<()> {
+    if n == 0 || n > MAX_BATCH {
+        return Err(AppError::invalid(
+            "inputs",
+            format!("must hold 1–{MAX_BATCH} items"),
+        ));
+    }
+    Ok(())
+}
+
+/// Lead queries.
+#[derive(Default)]
+pub struct LeadQuery;
+
+#[Object]
+impl LeadQuery {
+    /// Leads of the viewer's organization.
+    #[allow(clippy::too_many_arguments)]
+    async fn leads(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<LeadFilter>,
+        order_by: Option<LeadOrder>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> AppResult<LeadConnection<Lead>> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let filter = filter.unwrap_or_default();
+        query::list(
+            state,
+            viewer,
+            &filter,
+            order_by.unwrap_or_default(),
+            first,
+            after,
+            last,
+            before,
+        )
+        .await
+    }
+
+    /// One lead; null when it does not exist in the viewer's organization.
+    async fn lead(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Lead>> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        viewer.require(crate::auth::Permission::ReadLeads)?;
+        let Ok(id) = parse_id(&id) else {
+            return Ok(None);
+        };
+        match service::get(&state.db, viewer, id).await {
+            Ok(l) => Ok(Some(l.into())),
+            Err(AppError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Counts by status, source, score band and creation day (last 30 days).
+    async fn lead_stats(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<LeadFilter>,
+    ) -> AppResult<stats::LeadStats> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        stats::compute(state, viewer, &filter.unwrap_or_default()).await
+    }
+}
+
+/// Lead mutations.
+#[derive(Default)]
+pub struct LeadMutation;
+
+#[Object]
+impl LeadMutation {
+    /// Creates a lead. A duplicate email/phone is CONFLICT naming the existing lead, unless
+    /// `onConflict` is MERGE or SKIP.
+    async fn create_lead(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateLeadInput,
+        on_conflict: Option<OnConflict>,
+    ) -> AppResult<Lead> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let lead = service::create(
+            state,
+            viewer,
+            "input.",
+            input,
+            on_conflict.unwrap_or_default(),
+        )
+        .await?;
+        note(ctx, lead.id, None);
+        Ok(lead.into())
+    }
+
+    /// Creates up to 200 leads; each item succeeds or fails on its own.
+    async fn create_leads(
+        &self,
+        ctx: &Context<'_>,
+        inputs: Vec<CreateLeadInput>,
+        on_conflict: Option<OnConflict>,
+    ) -> AppResult<Vec<LeadResult>> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        viewer.require(crate::auth::Permission::WriteLeads)?;
+        check_batch(inputs.len())?;
+        let mut out = Vec::with_capacity(inputs.len());
+        for (i, input) in inputs.into_iter().enumerate() {
+            let r = service::create(
+                state,
+                viewer,
+                &format!("inputs[{i}]."),
+                input,
+                on_conflict.unwrap_or_default(),
+            )
+            .await;
+            out.push(match r {
+                Ok(l) => {
+                    note(ctx, l.id, None);
+                    LeadResult {
+                        index: i as i32,
+                        lead: Some(l.into()),
+                        error: None,
+                    }
+                }
+                Err(e) => LeadResult {
+                    index: i as i32,
+                    lead: None,
+                    error: Some(e.into()),
+                },
+            });
+        }
+        Ok(out)
+    }
+
+    /// Changes the fields present in `input` (`null` clears a field).
+    async fn update_lead(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateLeadInput,
+    ) -> AppResult<Lead> {
+        update_one(ctx, &id, input).await
+    }
+
+    /// Applies one partial update to up to 200 leads; per-item results.
+    async fn update_leads(
+        &self,
+        ctx: &Context<'_>,
+        ids: Vec<ID>,
+        input: UpdateLeadInput,
+    ) -> AppResult<Vec<LeadResult>> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        viewer.require(crate::auth::Permission::WriteLeads)?;
+        check_batch(ids.len())?;
+        let mut out = Vec::with_capacity(ids.len());
+        for (i, id) in ids.iter().enumerate() {
+            let r = match parse_id(id) {
+                Ok(id) => service::update(state, viewer, id, "input.", input.clone()).await,
+                Err(e) => Err(e),
+            };
+            out.push(match r {
+                Ok((b, a)) => {
+                    note(ctx, a.id, lead_diff(&b, &a));
+                    LeadResult {
+                        index: i as i32,
+                        lead: Some(a.into()),
+                        error: None,
+                    }
+                }
+                Err(e) => LeadResult {
+                    index: i as i32,
+                    lead: None,
+                    error: Some(e.into()),
+                },
+            });
+        }
+        Ok(out)
+    }
+
+    /// Deletes a lead with its notes, tags and timeline (MANAGER+).
+    async fn delete_lead(&self, ctx: &Context<'_>, id: ID) -> AppResult<ID> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let l = service::delete(state, viewer, parse_id(&id)?).await?;
+        note(ctx, l.id, None);
+        Ok(id)
+    }
+
+    /// Deletes up to 200 leads (MANAGER+); per-item results.
+    async fn delete_leads(&self, ctx: &Context<'_>, ids: Vec<ID>) -> AppResult<Vec<DeleteResult>> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        viewer.require(crate::auth::Permission::DeleteLeads)?;
+        check_batch(ids.len())?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let r = match parse_id(&id) {
+                Ok(u) => service::delete(state, viewer, u).await,
+                Err(e) => Err(e),
+            };
+            out.push(match r {
+                Ok(l) => {
+                    note(ctx, l.id, None);
+                    DeleteResult {
+                        id,
+                        deleted: true,
+                        error: None,
+                    }
+                }
+                Err(e) => DeleteResult {
+                    id,
+                    deleted: false,
+                    error: Some(e.into()),
+                },
+            });
+        }
+        Ok(out)
+    }
+
+    /// Sets the pipeline status.
+    async fn set_lead_status(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        status: LeadStatus,
+    ) -> AppResult<Lead> {
+        let input = UpdateLeadInput {
+            status: Some(status),
+            ..Default::default()
+        };
+        update_one(ctx, &id, input).await
+    }
+
+    /// Adds tags (normalized to lowercase).
+    async fn add_lead_tags(&self, ctx: &Context<'_>, id: ID, tags: Vec<String>) -> AppResult<Lead> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let l = service::change_tags(state, viewer, parse_id(&id)?, &tags, true).await?;
+        note(ctx, l.id, None);
+        Ok(l.into())
+    }
+
+    /// Removes tags.
+    async fn remove_lead_tags(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        tags: Vec<String>,
+    ) -> AppResult<Lead> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let l = service::change_tags(state, viewer, parse_id(&id)?, &tags, false).await?;
+        note(ctx, l.id, None);
+        Ok(l.into())
+    }
+
+    /// Adds a note.
+    async fn add_lead_note(
+        &self,
+        ctx: &Context<'_>,
+        lead_id: ID,
+        body: String,
+    ) -> AppResult<LeadNote> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let n = service::add_note(state, viewer, parse_id(&lead_id)?, &body).await?;
+        note(ctx, n.lead_id, None);
+        Ok(n.into())
+    }
+
+    /// Edits a note (its author, or MANAGER+).
+    async fn update_lead_note(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        body: String,
+    ) -> AppResult<LeadNote> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let n = service::update_note(state, viewer, parse_id(&id)?, &body).await?;
+        note(ctx, n.lead_id, None);
+        Ok(n.into())
+    }
+
+    /// Deletes a note (its author, or MANAGER+).
+    async fn delete_lead_note(&self, ctx: &Context<'_>, id: ID) -> AppResult<ID> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let n = service::delete_note(state, viewer, parse_id(&id)?).await?;
+        note(ctx, n.lead_id, None);
+        Ok(id)
+    }
+
+    /// Records a contact (`channel`: email, phone, linkedin, meeting, …); NEW leads become
+    /// CONTACTED.
+    async fn mark_lead_contacted(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        channel: String,
+        #[graphql(name = "note")] note_text: Option<String>,
+    ) -> AppResult<Lead> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let l = service::mark_contacted(state, viewer, parse_id(&id)?, &channel, note_text).await?;
+        note(ctx, l.id, None);
+        Ok(l.into())
+    }
+
+    /// Assigns the lead to a member (`userId: null` unassigns).
+    async fn assign_lead(&self, ctx: &Context<'_>, id: ID, user_id: Option<ID>) -> AppResult<Lead> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let owner = user_id
+            .map(|u| parse_id(&u).map_err(|_| AppError::NotFound("member")))
+            .transpose()?;
+        let l = service::assign(state, viewer, parse_id(&id)?, owner).await?;
+        note(ctx, l.id, None);
+        Ok(l.into())
+    }
+
+    /// Recomputes the score now.
+    async fn score_lead(&self, ctx: &Context<'_>, id: ID) -> AppResult<Lead> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        Ok(service::score_now(state, viewer, parse_id(&id)?)
+            .await?
+            .into())
+    }
+}
+
+async fn update_one(ctx: &Context<'_>, id: &ID, input: UpdateLeadInput) -> AppResult<Lead> {
+    let (state, viewer) = ctx.state_and_viewer()?;
+    let (before, after) = service::update(state, viewer, parse_id(id)?, "input.", input).await?;
+    note(ctx, after.id, lead_diff(&before, &after));
+    Ok(after.into())
+}
+
+fn lead_diff(
+    before: &entity::lead::Model,
+    after: &entity::lead::Model,
+) -> Option<serde_json::Value> {
+    let snap = |m: &entity::lead::Model| {
+        serde_json::json!({
+            "firstName": m.first_name, "lastName": m.last_name, "email": m.email, "phone": m.phone,
+            "company": m.company, "title": m.title, "website": m.website, "industry": m.industry,
+            "city": m.city, "region": m.region, "country": m.country, "source": m.source,
+            "status": m.status, "customFields": m.custom_fields,
+        })
+    };
+    audit::trail::diff(&snap(before), &snap(after))
+}
