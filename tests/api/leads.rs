@@ -644,3 +644,70 @@ async fn lead_events_reach_subscribers() {
         json!(["status"])
     );
 }
+
+#[tokio::test]
+async fn merge_leads_folds_duplicates_into_the_primary() {
+    let app = TestApp::spawn().await;
+    let (token, org, _) = org_owner(&app).await;
+    let primary = insert_lead(&app, org, None, "", 10, &["a"], 1)
+        .await
+        .to_string();
+    let dup = insert_lead(&app, org, None, "DupCo", 20, &["b", "a"], 2)
+        .await
+        .to_string();
+    let m = "mutation($p: ID!, $d: [ID!]!, $dry: Boolean) { mergeLeads(primaryId: $p, duplicateIds: $d, dryRun: $dry) { changedFields addedTags movedNotes dryRun lead { company tags notes { totalCount } } } }";
+    let v = app
+        .gql(
+            Some(&token),
+            m,
+            json!({"p": primary, "d": [dup], "dry": true}),
+        )
+        .await;
+    let r = &v["data"]["mergeLeads"];
+    assert_eq!(r["changedFields"], json!(["company"]), "{v}");
+    assert_eq!(
+        (
+            r["addedTags"].clone(),
+            r["movedNotes"].clone(),
+            r["dryRun"].clone()
+        ),
+        (json!(["b"]), json!(2), json!(true))
+    );
+    assert!(
+        app.gql(
+            Some(&token),
+            "query($id: ID!) { lead(id: $id) { id } }",
+            json!({"id": dup})
+        )
+        .await["data"]["lead"]
+            .is_object(),
+        "dry run wrote nothing"
+    );
+    let v = app
+        .gql(Some(&token), m, json!({"p": primary, "d": [dup]}))
+        .await;
+    let l = &v["data"]["mergeLeads"]["lead"];
+    assert_eq!(l["company"], "DupCo");
+    assert_eq!(l["tags"], json!(["a", "b"]));
+    assert_eq!(l["notes"]["totalCount"], 3);
+    assert!(app
+        .gql(
+            Some(&token),
+            "query($id: ID!) { lead(id: $id) { id } }",
+            json!({"id": dup})
+        )
+        .await["data"]["lead"]
+        .is_null());
+    let v = app
+        .gql(Some(&token), m, json!({"p": primary, "d": [primary]}))
+        .await;
+    assert_eq!(code(&v), Some("BAD_USER_INPUT"));
+    let v = app
+        .gql(
+            Some(&token),
+            m,
+            json!({"p": primary, "d": [Uuid::now_v7().to_string()]}),
+        )
+        .await;
+    assert_eq!(code(&v), Some("NOT_FOUND"));
+}

@@ -1,6 +1,7 @@
 //! Leads: the core record — filters, keyset pages, dedupe, scoring, notes, timeline, provenance.
 
 pub mod loader;
+pub mod merge;
 pub mod object;
 pub mod query;
 pub mod resolver;

@@ -64,6 +64,21 @@ fn check_batch(n: usize) -> AppResult<()> {
     Ok(())
 }
 
+/// Result of `mergeLeads`.
+#[derive(SimpleObject)]
+pub struct MergeLeadsPayload {
+    /// The primary lead after the merge (with `dryRun`: as it would be).
+    pub lead: Lead,
+    /// Fields that took a duplicate's value.
+    pub changed_fields: Vec<String>,
+    /// Tags added to the primary.
+    pub added_tags: Vec<String>,
+    /// Notes moved to the primary.
+    pub moved_notes: i64,
+    /// Whether nothing was written.
+    pub dry_run: bool,
+}
+
 /// Lead queries.
 #[derive(Default)]
 pub struct LeadQuery;
@@ -364,6 +379,35 @@ impl LeadMutation {
         let l = service::assign(state, viewer, parse_id(&id)?, owner).await?;
         note(ctx, l.id, None);
         Ok(l.into())
+    }
+
+    /// Merges duplicates into a primary lead (MANAGER+): empty fields are filled, tags united,
+    /// notes and timeline moved, the duplicates deleted. `dryRun` shows the result and writes
+    /// nothing.
+    async fn merge_leads(
+        &self,
+        ctx: &Context<'_>,
+        primary_id: ID,
+        duplicate_ids: Vec<ID>,
+        dry_run: Option<bool>,
+    ) -> AppResult<MergeLeadsPayload> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let dups = duplicate_ids
+            .iter()
+            .map(parse_id)
+            .collect::<AppResult<Vec<_>>>()?;
+        let dry_run = dry_run.unwrap_or(false);
+        let m = super::merge::merge(state, viewer, parse_id(&primary_id)?, &dups, dry_run).await?;
+        if !dry_run {
+            note(ctx, m.lead.id, None);
+        }
+        Ok(MergeLeadsPayload {
+            lead: m.lead.into(),
+            changed_fields: m.changed_fields,
+            added_tags: m.added_tags,
+            moved_notes: m.moved_notes as i64,
+            dry_run,
+        })
     }
 
     /// Recomputes the score now.

@@ -189,6 +189,10 @@ async fn emit(txn: &DatabaseTransaction, viewer: &Viewer, event: DomainEvent) ->
 }
 
 /// Recomputes the score and reasons of `lead` inside `txn`.
+pub async fn rescore_in(txn: &DatabaseTransaction, lead: lead::Model) -> AppResult<lead::Model> {
+    rescore(txn, lead).await
+}
+
 async fn rescore(txn: &DatabaseTransaction, lead: lead::Model) -> AppResult<lead::Model> {
     let notes = lead_note::Entity::find()
         .filter(lead_note::Column::LeadId.eq(lead.id))
