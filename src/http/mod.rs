@@ -41,6 +41,10 @@ pub fn router(app: AppState, schema: AppSchema) -> Router {
             get(graphql::get_handler).post(graphql::post_handler),
         )
         .route("/graphql/ws", get(ws::handler))
+        .route(
+            "/exports/leads",
+            get(crate::domains::leads::export::download),
+        )
         .route("/health", get(health::health))
         .route("/metrics", get(health::metrics))
         .with_state(state);

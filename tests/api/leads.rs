@@ -711,3 +711,77 @@ async fn merge_leads_folds_duplicates_into_the_primary() {
         .await;
     assert_eq!(code(&v), Some("NOT_FOUND"));
 }
+
+#[tokio::test]
+async fn export_streams_csv_for_the_organization_only() {
+    let app = TestApp::spawn().await;
+    let (token, org, _) = org_owner(&app).await;
+    let (_, other_org, _) = org_owner(&app).await;
+    for i in 0..2500 {
+        insert_lead(
+            &app,
+            org,
+            None,
+            &format!("Co{i}"),
+            i % 100,
+            if i == 0 { &["x", "y"] } else { &[] },
+            0,
+        )
+        .await;
+    }
+    insert_lead(&app, org, None, "=HYPERLINK(\"evil\")", 1, &[], 0).await;
+    insert_lead(&app, other_org, None, "OtherOrgCo", 1, &[], 0).await;
+    let v = app
+        .gql(
+            Some(&token),
+            "mutation { exportLeads { url expiresAt } }",
+            json!({}),
+        )
+        .await;
+    let url = v["data"]["exportLeads"]["url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{v}"));
+    let url = url.replace("http://localhost:8080", &format!("http://{}", app.addr));
+    let res = app.http.get(&url).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    let body = res.text().await.unwrap();
+    let mut rdr = csv::Reader::from_reader(body.as_bytes());
+    let rows: Vec<csv::StringRecord> = rdr.records().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), 2501, "every lead once, across 1,000-row chunks");
+    let companies: Vec<&str> = rows.iter().map(|r| &r[5]).collect();
+    assert!(
+        companies.contains(&"'=HYPERLINK(\"evil\")"),
+        "formula escaped"
+    );
+    assert!(!companies.contains(&"OtherOrgCo"));
+    assert!(rows.iter().any(|r| &r[15] == "x;y"));
+    // Tampered or foreign links are refused.
+    let res = app.http.get(format!("{url}x")).send().await.unwrap();
+    assert_eq!(res.status(), 403);
+    // Filters apply.
+    let v = app
+        .gql(
+            Some(&token),
+            "mutation { exportLeads(filter: {search: \"co249\"}) { url } }",
+            json!({}),
+        )
+        .await;
+    let url = v["data"]["exportLeads"]["url"]
+        .as_str()
+        .unwrap()
+        .replace("http://localhost:8080", &format!("http://{}", app.addr));
+    let body = app
+        .http
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(body.lines().count(), 1 + 11, "Co249 and Co2490..Co2499");
+}

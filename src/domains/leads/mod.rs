@@ -1,5 +1,6 @@
 //! Leads: the core record — filters, keyset pages, dedupe, scoring, notes, timeline, provenance.
 
+pub mod export;
 pub mod loader;
 pub mod merge;
 pub mod object;

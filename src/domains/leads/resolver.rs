@@ -79,6 +79,15 @@ pub struct MergeLeadsPayload {
     pub dry_run: bool,
 }
 
+/// A download link.
+#[derive(SimpleObject)]
+pub struct ExportLink {
+    /// GET this URL for the file (no further authentication needed).
+    pub url: String,
+    /// When the link stops working.
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
 /// Lead queries.
 #[derive(Default)]
 pub struct LeadQuery;
@@ -408,6 +417,25 @@ impl LeadMutation {
             moved_notes: m.moved_notes as i64,
             dry_run,
         })
+    }
+
+    /// A short-lived signed link that streams the matching leads as CSV (UTF-8, header row,
+    /// tags joined with `;`, formula-like cells escaped).
+    async fn export_leads(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<LeadFilter>,
+    ) -> AppResult<ExportLink> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let (url, expires_at) = super::export::sign(state, viewer, filter.unwrap_or_default())?;
+        audit::note(
+            ctx,
+            AuditNote {
+                resource_type: "lead_export",
+                ..Default::default()
+            },
+        );
+        Ok(ExportLink { url, expires_at })
     }
 
     /// Recomputes the score now.

@@ -4,7 +4,7 @@ use async_graphql::{Enum, InputObject, Json, MaybeUndefined, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 
 /// Where a lead stands in the pipeline.
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum LeadStatus {
     /// Not worked yet.
     New,
@@ -21,7 +21,7 @@ pub enum LeadStatus {
 }
 
 /// Where a lead came from.
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum LeadSource {
     /// Entered by a person.
     Manual,
@@ -156,7 +156,7 @@ pub struct UpdateLeadInput {
 }
 
 /// Tag matching in `LeadFilter`.
-#[derive(InputObject, Debug, Clone, Default)]
+#[derive(InputObject, Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct TagFilter {
     /// Leads with at least one of these tags.
     pub any: Option<Vec<String>>,
@@ -165,7 +165,7 @@ pub struct TagFilter {
 }
 
 /// Filters for `leads` (all given conditions must hold).
-#[derive(InputObject, Debug, Clone, Default)]
+#[derive(InputObject, Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct LeadFilter {
     /// Any of these statuses.
     pub status: Option<Vec<LeadStatus>>,
