@@ -40,6 +40,10 @@ pub struct GraphqlLimits {
     pub max_batch_size: usize,
     /// Maximum HTTP request body in bytes.
     pub max_body_bytes: usize,
+    /// Maximum size of one uploaded file (multipart requests).
+    pub max_upload_bytes: usize,
+    /// Maximum files in one multipart request.
+    pub max_upload_files: usize,
 }
 
 /// Rate-limit budgets (defaults from the seeds).
@@ -233,6 +237,8 @@ impl Config {
                 max_aliases: parse(&var, "MAX_ALIASES", Some(30))?,
                 max_batch_size: parse(&var, "MAX_BATCH_SIZE", Some(10))?,
                 max_body_bytes: parse(&var, "MAX_BODY_BYTES", Some(1024 * 1024))?,
+                max_upload_bytes: parse(&var, "MAX_UPLOAD_BYTES", Some(50 * 1024 * 1024))?,
+                max_upload_files: parse(&var, "MAX_UPLOAD_FILES", Some(5))?,
             },
             ws_init_timeout: Duration::from_secs(parse(&var, "WS_INIT_TIMEOUT_SECS", Some(10))?),
             worker_enabled: parse(&var, "WORKER_ENABLED", Some(true))?,

@@ -56,6 +56,8 @@ pub fn export_sdl() -> String {
         max_aliases: 30,
         max_batch_size: 10,
         max_body_bytes: 1 << 20,
+        max_upload_bytes: 1 << 20,
+        max_upload_files: 1,
     };
     builder(&limits, true).finish().sdl_with_options(
         SDLExportOptions::new()

@@ -8,12 +8,13 @@
 
 use std::net::SocketAddr;
 
-use async_graphql::{BatchRequest, BatchResponse, Response as GqlResponse};
+use async_graphql::{http::MultipartOptions, BatchRequest, BatchResponse, Response as GqlResponse};
 use axum::{
     body::Body,
     extract::{ConnectInfo, Request, State},
     response::{IntoResponse, Response},
 };
+use futures::TryStreamExt;
 use http::{header, HeaderMap, HeaderValue, StatusCode};
 
 use super::{HttpState, REQUEST_ID};
@@ -246,12 +247,12 @@ pub async fn post_handler(State(s): State<HttpState>, req: Request) -> Response 
                      or an Apollo-Require-Preflight header",
                 );
             }
-            if ct.as_deref() != Some("text/plain") && ct.is_some() {
+            if ct.as_deref() == Some("application/x-www-form-urlencoded") {
                 return error_response(
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
                     media,
                     "BAD_REQUEST",
-                    "unsupported content type; use application/json",
+                    "unsupported content type; use application/json (or multipart for uploads)",
                 );
             }
         }
@@ -264,27 +265,40 @@ pub async fn post_handler(State(s): State<HttpState>, req: Request) -> Response 
             )
         }
     }
-    let limit = s.app.config.limits.max_body_bytes;
-    let bytes = match axum::body::to_bytes(body, limit).await {
-        Ok(b) => b,
-        Err(_) => {
-            return error_response(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                media,
-                "BAD_REQUEST",
-                &format!("request body larger than {limit} bytes"),
-            )
+    let batch = if ct.as_deref() == Some("multipart/form-data") {
+        // GraphQL multipart request spec (file uploads): files go to temp files as they stream in.
+        let content_type = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
+        let reader = body
+            .into_data_stream()
+            .map_err(std::io::Error::other)
+            .into_async_read();
+        let opts = MultipartOptions::default()
+            .max_file_size(s.app.config.limits.max_upload_bytes)
+            .max_num_files(s.app.config.limits.max_upload_files);
+        match async_graphql::http::receive_batch_body(content_type, reader, opts).await {
+            Ok(b) => b,
+            Err(e) => {
+                let status = match e {
+                    async_graphql::ParseRequestError::PayloadTooLarge => {
+                        StatusCode::PAYLOAD_TOO_LARGE
+                    }
+                    _ => StatusCode::BAD_REQUEST,
+                };
+                return error_response(
+                    status,
+                    media,
+                    "BAD_REQUEST",
+                    &format!("malformed multipart request: {e}"),
+                );
+            }
         }
-    };
-    let batch: BatchRequest = match serde_json::from_slice(&bytes) {
-        Ok(b) => b,
-        Err(e) => {
-            return error_response(
-                StatusCode::BAD_REQUEST,
-                media,
-                "BAD_REQUEST",
-                &format!("malformed GraphQL request body: {e}"),
-            )
+    } else {
+        match read_json(body, s.app.config.limits.max_body_bytes, media).await {
+            Ok(b) => b,
+            Err(res) => return res,
         }
     };
     let max_batch = s.app.config.limits.max_batch_size;
@@ -298,14 +312,45 @@ pub async fn post_handler(State(s): State<HttpState>, req: Request) -> Response 
             );
         }
     }
+    graphql_batch(&s, &parts, batch, media).await
+}
+
+async fn read_json(body: Body, limit: usize, media: Media) -> Result<BatchRequest, Response> {
+    let bytes = match axum::body::to_bytes(body, limit).await {
+        Ok(b) => b,
+        Err(_) => {
+            return Err(error_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                media,
+                "BAD_REQUEST",
+                &format!("request body larger than {limit} bytes"),
+            ))
+        }
+    };
+    serde_json::from_slice(&bytes).map_err(|e| {
+        error_response(
+            StatusCode::BAD_REQUEST,
+            media,
+            "BAD_REQUEST",
+            &format!("malformed GraphQL request body: {e}"),
+        )
+    })
+}
+
+async fn graphql_batch(
+    s: &HttpState,
+    parts: &http::request::Parts,
+    batch: BatchRequest,
+    media: Media,
+) -> Response {
     let viewer = match viewer_from_headers(&s.app, &parts.headers).await {
         Ok(v) => v,
         Err(e) => return app_error_response(&e, media),
     };
-    if let Some(res) = viewer_budget(&s, viewer.as_ref(), media).await {
+    if let Some(res) = viewer_budget(s, viewer.as_ref(), media).await {
         return res;
     }
-    let meta = meta_from(&parts, false, s.app.config.trust_forwarded_for);
+    let meta = meta_from(parts, false, s.app.config.trust_forwarded_for);
     let batch = match batch {
         BatchRequest::Single(r) => BatchRequest::Single(prepare_request(r, &s.app, viewer, meta)),
         BatchRequest::Batch(rs) => BatchRequest::Batch(

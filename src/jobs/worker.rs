@@ -62,6 +62,15 @@ pub trait JobHandler: Send + Sync + 'static {
     async fn run(&self, ctx: &JobContext) -> Result<serde_json::Value, JobError>;
 }
 
+/// Aborts the task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Handlers by kind.
 #[derive(Clone, Default)]
 pub struct JobRegistry {
@@ -168,28 +177,31 @@ impl Worker {
         let span =
             tracing::info_span!("job", job_id = %job.id, kind = %job.kind, attempt = job.attempts);
         let (cancel_tx, cancel_rx) = watch::channel(false);
-        let ctx = JobContext {
+        let ctx = Arc::new(JobContext {
             job: job.clone(),
             db: self.db.clone(),
             progress: Mutex::new(None),
             cancelled: cancel_rx,
-        };
-        // The handler and its heartbeat run in this one task, so if the task (or the process)
-        // dies, heart-beating stops with it and the lease expires for another worker to take.
-        let run = tracing::Instrument::instrument(handler.run(&ctx), span);
-        tokio::pin!(run);
-        let mut ticker = tokio::time::interval(self.lease / 3);
-        ticker.tick().await;
-        let outcome = loop {
-            tokio::select! {
-                out = &mut run => break out,
-                _ = ticker.tick() => {
-                    if !self.beat(&ctx).await {
+        });
+        // The heartbeat runs beside the handler (so a handler holding a database connection
+        // never blocks it) and is aborted when this task ends or is dropped: if the worker dies,
+        // heart-beating stops with it and the lease expires for another worker to take.
+        let heartbeat = AbortOnDrop(tokio::spawn({
+            let (worker, ctx) = (self.clone(), ctx.clone());
+            async move {
+                let mut ticker = tokio::time::interval(worker.lease / 3);
+                ticker.tick().await;
+                loop {
+                    ticker.tick().await;
+                    if !worker.beat(&ctx).await {
                         let _ = cancel_tx.send(true);
+                        return;
                     }
                 }
             }
-        };
+        }));
+        let outcome = tracing::Instrument::instrument(handler.run(&ctx), span).await;
+        drop(heartbeat);
         let recorded = match &outcome {
             Ok(result) => queue::complete(&self.db, &job, &self.id, result.clone()).await,
             Err(JobError::Cancelled) => Ok(true),

@@ -785,3 +785,88 @@ async fn export_streams_csv_for_the_organization_only() {
         .unwrap();
     assert_eq!(body.lines().count(), 1 + 11, "Co249 and Co2490..Co2499");
 }
+
+async fn import(app: &TestApp, token: &str, csv: Vec<u8>, on_conflict: &str) -> Value {
+    let ops = json!({
+        "query": format!("mutation($file: Upload!) {{ importLeads(file: $file, onConflict: {on_conflict}) {{ id state }} }}"),
+        "variables": {"file": null}
+    });
+    let form = reqwest::multipart::Form::new()
+        .text("operations", ops.to_string())
+        .text("map", json!({"0": ["variables.file"]}).to_string())
+        .part(
+            "0",
+            reqwest::multipart::Part::bytes(csv)
+                .file_name("leads.csv")
+                .mime_str("text/csv")
+                .unwrap(),
+        );
+    let v: Value = app
+        .http
+        .post(app.url("/graphql"))
+        .bearer_auth(token)
+        .header("apollo-require-preflight", "true")
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = v["data"]["importLeads"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{v}"))
+        .to_string();
+    app.state.jobs_enqueued();
+    for _ in 0..1200 {
+        let j = app
+            .gql(
+                Some(token),
+                "query($id: ID!) { job(id: $id) { state result lastError } }",
+                json!({"id": id}),
+            )
+            .await;
+        match j["data"]["job"]["state"].as_str() {
+            Some("SUCCEEDED") => return j["data"]["job"]["result"].clone(),
+            Some("FAILED") => panic!("import failed: {j}"),
+            _ => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+        }
+    }
+    panic!("import did not finish");
+}
+
+#[tokio::test]
+async fn csv_import_reports_exactly_the_bad_rows_and_dedupes() {
+    let app = TestApp::spawn().await;
+    let (token, _, _) = org_owner(&app).await;
+    let mut csv = String::from("\u{feff}First Name,Last Name,Email,Company,Tags\n");
+    for i in 1..=10_000 {
+        match i {
+            17 => csv.push_str("Bad,Email,not-an-email,Co,\n"),
+            4242 => csv.push_str("Too,Many,x4242@example.com,Co,t,EXTRA\n"),
+            9999 => csv.push_str(",,,,\n"),
+            _ => csv.push_str(&format!(
+                "F{i},L{i},p{i}@example.com,\"Co {i}, Inc.\",a;b\n"
+            )),
+        }
+    }
+    let r = import(&app, &token, csv.clone().into_bytes(), "SKIP").await;
+    assert_eq!(r["imported"], 9997, "{}", r["errors"]);
+    assert_eq!(r["failed"], 3);
+    let bad: Vec<i64> = r["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["row"].as_i64().unwrap())
+        .collect();
+    assert_eq!(bad, [17, 4242, 9999]);
+    assert_eq!(r["errors"][0]["field"], "email");
+    // Again: every row is a duplicate now.
+    let r = import(&app, &token, csv.into_bytes(), "SKIP").await;
+    assert_eq!(
+        (r["imported"].as_i64(), r["skipped"].as_i64()),
+        (Some(0), Some(9997))
+    );
+    let v = app.gql(Some(&token), "{ leads(filter: {tags: {all: [\"a\", \"b\"]}}) { totalCount } l: leads(first: 1, filter: {search: \"p17@\"}) { nodes { provenance { field kind reference } } } }", json!({})).await;
+    assert_eq!(v["data"]["leads"]["totalCount"], 9997);
+}

@@ -1,6 +1,7 @@
 //! Leads: the core record — filters, keyset pages, dedupe, scoring, notes, timeline, provenance.
 
 pub mod export;
+pub mod import;
 pub mod loader;
 pub mod merge;
 pub mod object;

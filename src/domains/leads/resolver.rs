@@ -438,6 +438,41 @@ impl LeadMutation {
         Ok(ExportLink { url, expires_at })
     }
 
+    /// Imports a CSV file (multipart upload) as a background job; follow it with `job(id)` or
+    /// the `events` subscription. Without `mapping`, columns are matched by header name.
+    /// Its result lists imported/merged/skipped counts and every rejected row (row number,
+    /// field, reason).
+    async fn import_leads(
+        &self,
+        ctx: &Context<'_>,
+        file: async_graphql::Upload,
+        mapping: Option<Vec<super::import::ColumnMappingInput>>,
+        on_conflict: Option<OnConflict>,
+    ) -> AppResult<crate::domains::jobs::types::Job> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        viewer.require(crate::auth::Permission::WriteLeads)?;
+        let upload = file
+            .value(ctx)
+            .map_err(|_| AppError::invalid("file", "missing upload"))?;
+        let job = super::import::start(
+            state,
+            viewer,
+            upload,
+            mapping,
+            on_conflict.unwrap_or_default(),
+        )
+        .await?;
+        audit::note(
+            ctx,
+            AuditNote {
+                resource_type: "job",
+                resource_id: job.id.to_string(),
+                ..Default::default()
+            },
+        );
+        Ok(job.into())
+    }
+
     /// Recomputes the score now.
     async fn score_lead(&self, ctx: &Context<'_>, id: ID) -> AppResult<Lead> {
         let (state, viewer) = ctx.state_and_viewer()?;

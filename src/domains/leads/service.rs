@@ -46,7 +46,7 @@ struct NewLead {
 }
 
 fn provenance_entry(viewer: &Viewer) -> serde_json::Value {
-    json!({"kind": "manual", "reference": format!("user:{}", viewer.user_id), "at": Utc::now()})
+    Origin::manual(viewer).entry()
 }
 
 async fn check_owner(
@@ -241,6 +241,47 @@ async fn add_tag_rows(
     Ok(new)
 }
 
+/// Where new values came from (recorded as provenance).
+pub struct Origin {
+    /// `manual`, `import`, `scrape`, `enrichment`.
+    pub kind: &'static str,
+    /// Who or what (user id, file + row, job + URL, provider).
+    pub reference: String,
+}
+
+impl Origin {
+    /// Typed in by the viewer.
+    pub fn manual(viewer: &Viewer) -> Self {
+        Origin {
+            kind: "manual",
+            reference: format!("user:{}", viewer.user_id),
+        }
+    }
+
+    fn entry(&self) -> serde_json::Value {
+        json!({"kind": self.kind, "reference": self.reference, "at": Utc::now()})
+    }
+}
+
+/// How a create ended.
+pub enum Created {
+    /// A new lead.
+    New(lead::Model),
+    /// An existing duplicate took the new values (`OnConflict::Merge`).
+    Merged(lead::Model),
+    /// An existing duplicate was left as it was (`OnConflict::Skip`).
+    Skipped(lead::Model),
+}
+
+impl Created {
+    /// The resulting lead.
+    pub fn into_model(self) -> lead::Model {
+        match self {
+            Created::New(m) | Created::Merged(m) | Created::Skipped(m) => m,
+        }
+    }
+}
+
 /// Creates a lead. A duplicate (same email or phone in the organization) is CONFLICT naming the
 /// existing lead, unless `on_conflict` is MERGE (fill empty fields, add tags) or SKIP.
 pub async fn create(
@@ -251,24 +292,44 @@ pub async fn create(
     on_conflict: OnConflict,
 ) -> AppResult<lead::Model> {
     viewer.require(Permission::WriteLeads)?;
-    let new = validate_new(viewer, prefix, &input)?;
     let txn = state.db.begin().await?;
-    check_owner(&txn, viewer, new.model.owner_id.clone().unwrap()).await?;
+    let created = create_in(
+        &txn,
+        viewer,
+        prefix,
+        &input,
+        on_conflict,
+        &Origin::manual(viewer),
+    )
+    .await?;
+    txn.commit().await?;
+    state.events_committed();
+    Ok(created.into_model())
+}
+
+/// [`create`] inside the caller's transaction (imports commit many at once).
+pub async fn create_in(
+    txn: &DatabaseTransaction,
+    viewer: &Viewer,
+    prefix: &str,
+    input: &CreateLeadInput,
+    on_conflict: OnConflict,
+    origin: &Origin,
+) -> AppResult<Created> {
+    let new = validate_new(viewer, prefix, input)?;
+    check_owner(txn, viewer, new.model.owner_id.clone().unwrap()).await?;
     if let Some(existing) =
-        find_duplicate(&txn, viewer, new.email.as_deref(), new.phone.as_deref()).await?
+        find_duplicate(txn, viewer, new.email.as_deref(), new.phone.as_deref()).await?
     {
         return match on_conflict {
             OnConflict::Error => Err(AppError::Conflict(format!(
                 "a lead with this email or phone already exists: {}",
                 existing.id
             ))),
-            OnConflict::Skip => Ok(existing),
-            OnConflict::Merge => {
-                let merged = merge_into(&txn, viewer, existing, new).await?;
-                txn.commit().await?;
-                state.events_committed();
-                Ok(merged)
-            }
+            OnConflict::Skip => Ok(Created::Skipped(existing)),
+            OnConflict::Merge => Ok(Created::Merged(
+                merge_into(txn, viewer, existing, new).await?,
+            )),
         };
     }
     let mut model = new.model;
@@ -283,23 +344,23 @@ pub async fn create(
         ("website", model.website.as_ref().is_some()),
     ] {
         if set {
-            prov.insert(field.into(), provenance_entry(viewer));
+            prov.insert(field.into(), origin.entry());
         }
     }
     model.provenance = Set(serde_json::Value::Object(prov));
-    let lead = model.insert(&txn).await?;
-    add_tag_rows(&txn, viewer, lead.id, &new.tags).await?;
+    let lead = model.insert(txn).await?;
+    add_tag_rows(txn, viewer, lead.id, &new.tags).await?;
     record(
-        &txn,
+        txn,
         viewer,
         lead.id,
         "created",
-        json!({"source": lead.source}),
+        json!({"source": lead.source, "origin": origin.kind}),
     )
     .await?;
-    let lead = rescore(&txn, lead).await?;
+    let lead = rescore(txn, lead).await?;
     emit(
-        &txn,
+        txn,
         viewer,
         DomainEvent::LeadCreated(LeadChanged {
             lead_id: lead.id,
@@ -307,9 +368,7 @@ pub async fn create(
         }),
     )
     .await?;
-    txn.commit().await?;
-    state.events_committed();
-    Ok(lead)
+    Ok(Created::New(lead))
 }
 
 async fn merge_into(

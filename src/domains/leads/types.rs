@@ -82,7 +82,9 @@ pub struct Location {
 }
 
 /// What to do when a new lead matches an existing one by email or phone.
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(
+    Enum, Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize,
+)]
 pub enum OnConflict {
     /// CONFLICT error naming the existing lead (default).
     #[default]
