@@ -1,5 +1,6 @@
 //! Leads: the core record — filters, keyset pages, dedupe, scoring, notes, timeline, provenance.
 
+pub mod actions;
 pub mod export;
 pub mod import;
 pub mod loader;

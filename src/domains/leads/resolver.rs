@@ -3,6 +3,7 @@
 use async_graphql::{Context, Object, SimpleObject, ID};
 
 use super::{
+    actions,
     object::{Lead, LeadNote},
     query::{self, LeadConnection},
     service, stats,
@@ -235,7 +236,7 @@ impl LeadMutation {
         let mut out = Vec::with_capacity(ids.len());
         for (i, id) in ids.iter().enumerate() {
             let r = match parse_id(id) {
-                Ok(id) => service::update(state, viewer, id, "input.", input.clone()).await,
+                Ok(id) => actions::update(state, viewer, id, "input.", input.clone()).await,
                 Err(e) => Err(e),
             };
             out.push(match r {
@@ -312,7 +313,7 @@ impl LeadMutation {
     /// Adds tags (normalized to lowercase).
     async fn add_lead_tags(&self, ctx: &Context<'_>, id: ID, tags: Vec<String>) -> AppResult<Lead> {
         let (state, viewer) = ctx.state_and_viewer()?;
-        let l = service::change_tags(state, viewer, parse_id(&id)?, &tags, true).await?;
+        let l = actions::change_tags(state, viewer, parse_id(&id)?, &tags, true).await?;
         note(ctx, l.id, None);
         Ok(l.into())
     }
@@ -325,7 +326,7 @@ impl LeadMutation {
         tags: Vec<String>,
     ) -> AppResult<Lead> {
         let (state, viewer) = ctx.state_and_viewer()?;
-        let l = service::change_tags(state, viewer, parse_id(&id)?, &tags, false).await?;
+        let l = actions::change_tags(state, viewer, parse_id(&id)?, &tags, false).await?;
         note(ctx, l.id, None);
         Ok(l.into())
     }
@@ -338,7 +339,7 @@ impl LeadMutation {
         body: String,
     ) -> AppResult<LeadNote> {
         let (state, viewer) = ctx.state_and_viewer()?;
-        let n = service::add_note(state, viewer, parse_id(&lead_id)?, &body).await?;
+        let n = actions::add_note(state, viewer, parse_id(&lead_id)?, &body).await?;
         note(ctx, n.lead_id, None);
         Ok(n.into())
     }
@@ -351,7 +352,7 @@ impl LeadMutation {
         body: String,
     ) -> AppResult<LeadNote> {
         let (state, viewer) = ctx.state_and_viewer()?;
-        let n = service::update_note(state, viewer, parse_id(&id)?, &body).await?;
+        let n = actions::update_note(state, viewer, parse_id(&id)?, &body).await?;
         note(ctx, n.lead_id, None);
         Ok(n.into())
     }
@@ -359,7 +360,7 @@ impl LeadMutation {
     /// Deletes a note (its author, or MANAGER+).
     async fn delete_lead_note(&self, ctx: &Context<'_>, id: ID) -> AppResult<ID> {
         let (state, viewer) = ctx.state_and_viewer()?;
-        let n = service::delete_note(state, viewer, parse_id(&id)?).await?;
+        let n = actions::delete_note(state, viewer, parse_id(&id)?).await?;
         note(ctx, n.lead_id, None);
         Ok(id)
     }
@@ -374,7 +375,7 @@ impl LeadMutation {
         #[graphql(name = "note")] note_text: Option<String>,
     ) -> AppResult<Lead> {
         let (state, viewer) = ctx.state_and_viewer()?;
-        let l = service::mark_contacted(state, viewer, parse_id(&id)?, &channel, note_text).await?;
+        let l = actions::mark_contacted(state, viewer, parse_id(&id)?, &channel, note_text).await?;
         note(ctx, l.id, None);
         Ok(l.into())
     }
@@ -385,7 +386,7 @@ impl LeadMutation {
         let owner = user_id
             .map(|u| parse_id(&u).map_err(|_| AppError::NotFound("member")))
             .transpose()?;
-        let l = service::assign(state, viewer, parse_id(&id)?, owner).await?;
+        let l = actions::assign(state, viewer, parse_id(&id)?, owner).await?;
         note(ctx, l.id, None);
         Ok(l.into())
     }
@@ -476,7 +477,7 @@ impl LeadMutation {
     /// Recomputes the score now.
     async fn score_lead(&self, ctx: &Context<'_>, id: ID) -> AppResult<Lead> {
         let (state, viewer) = ctx.state_and_viewer()?;
-        Ok(service::score_now(state, viewer, parse_id(&id)?)
+        Ok(actions::score_now(state, viewer, parse_id(&id)?)
             .await?
             .into())
     }
@@ -484,7 +485,7 @@ impl LeadMutation {
 
 async fn update_one(ctx: &Context<'_>, id: &ID, input: UpdateLeadInput) -> AppResult<Lead> {
     let (state, viewer) = ctx.state_and_viewer()?;
-    let (before, after) = service::update(state, viewer, parse_id(id)?, "input.", input).await?;
+    let (before, after) = actions::update(state, viewer, parse_id(id)?, "input.", input).await?;
     note(ctx, after.id, lead_diff(&before, &after));
     Ok(after.into())
 }

@@ -1,0 +1,450 @@
+//! Focused lead actions: tags, assignment, contacts, rescoring and notes.
+
+use chrono::Utc;
+use entity::{lead, lead_note, lead_tag};
+use sea_orm::{
+    sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait,
+    DatabaseTransaction, EntityTrait, QueryFilter, TransactionTrait,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{
+    types::{LeadStatus, UpdateLeadInput},
+    validate::Check,
+};
+use crate::{
+    auth::{Permission, Viewer},
+    error::{AppError, AppResult},
+    events::{DomainEvent, LeadChanged},
+    state::AppState,
+};
+
+use super::service::{add_tag_rows, check_owner, emit, get, record, rescore, Origin};
+
+/// Adds (`add = true`) or removes tags.
+pub async fn change_tags(
+    state: &AppState,
+    viewer: &Viewer,
+    id: Uuid,
+    tags: &[String],
+    add: bool,
+) -> AppResult<lead::Model> {
+    viewer.require(Permission::WriteLeads)?;
+    let mut c = Check::new("");
+    let tags = c.tags("tags", tags);
+    c.finish()?;
+    let txn = state.db.begin().await?;
+    let lead = get(&txn, viewer, id).await?;
+    let changed: Vec<String> = if add {
+        add_tag_rows(&txn, viewer, id, &tags).await?
+    } else {
+        let res = lead_tag::Entity::delete_many()
+            .filter(lead_tag::Column::LeadId.eq(id))
+            .filter(lead_tag::Column::Tag.is_in(tags.clone()))
+            .exec(&txn)
+            .await?;
+        if res.rows_affected > 0 {
+            tags.clone()
+        } else {
+            vec![]
+        }
+    };
+    if !changed.is_empty() {
+        let kind = if add { "tags_added" } else { "tags_removed" };
+        record(&txn, viewer, id, kind, json!({"tags": changed})).await?;
+        touch(&txn, id).await?;
+        emit(
+            &txn,
+            viewer,
+            DomainEvent::LeadUpdated(LeadChanged {
+                lead_id: id,
+                changed_fields: vec!["tags".into()],
+            }),
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    state.events_committed();
+    Ok(lead)
+}
+
+async fn touch(txn: &DatabaseTransaction, id: Uuid) -> AppResult<()> {
+    lead::Entity::update_many()
+        .col_expr(lead::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(lead::Column::Id.eq(id))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+/// Assigns the lead to a member (or unassigns with `None`).
+pub async fn assign(
+    state: &AppState,
+    viewer: &Viewer,
+    id: Uuid,
+    owner: Option<Uuid>,
+) -> AppResult<lead::Model> {
+    viewer.require(Permission::WriteLeads)?;
+    let txn = state.db.begin().await?;
+    let lead = get(&txn, viewer, id).await?;
+    check_owner(&txn, viewer, owner)
+        .await
+        .map_err(|_| AppError::NotFound("member"))?;
+    let from = lead.owner_id;
+    let mut a: lead::ActiveModel = lead.into();
+    a.owner_id = Set(owner);
+    a.updated_at = Set(Utc::now());
+    let lead = a.update(&txn).await?;
+    record(
+        &txn,
+        viewer,
+        id,
+        "assigned",
+        json!({"from": from, "to": owner}),
+    )
+    .await?;
+    emit(
+        &txn,
+        viewer,
+        DomainEvent::LeadUpdated(LeadChanged {
+            lead_id: id,
+            changed_fields: vec!["owner".into()],
+        }),
+    )
+    .await?;
+    txn.commit().await?;
+    state.events_committed();
+    Ok(lead)
+}
+
+/// Records a contact through `channel`, sets `lastContactedAt`, and moves NEW leads to CONTACTED.
+pub async fn mark_contacted(
+    state: &AppState,
+    viewer: &Viewer,
+    id: Uuid,
+    channel: &str,
+    note: Option<String>,
+) -> AppResult<lead::Model> {
+    viewer.require(Permission::WriteLeads)?;
+    let mut c = Check::new("");
+    let channel = c.text("channel", Some(channel), 32).unwrap_or_default();
+    if channel.is_empty() {
+        return Err(AppError::invalid(
+            "channel",
+            "is required (email, phone, linkedin, meeting, …)",
+        ));
+    }
+    let note = c.text("note", note.as_deref(), 2000);
+    c.finish()?;
+    let txn = state.db.begin().await?;
+    let lead = get(&txn, viewer, id).await?;
+    let mut a: lead::ActiveModel = lead.clone().into();
+    let now = Utc::now();
+    a.last_contacted_at = Set(Some(now));
+    a.updated_at = Set(now);
+    let mut changed = vec!["lastContactedAt".to_string()];
+    if lead.status == LeadStatus::New.as_str() {
+        a.status = Set(LeadStatus::Contacted.as_str().into());
+        changed.push("status".into());
+    }
+    let lead = a.update(&txn).await?;
+    record(
+        &txn,
+        viewer,
+        id,
+        "contacted",
+        json!({"channel": channel, "note": note}),
+    )
+    .await?;
+    let lead = rescore(&txn, lead).await?;
+    emit(
+        &txn,
+        viewer,
+        DomainEvent::LeadUpdated(LeadChanged {
+            lead_id: id,
+            changed_fields: changed,
+        }),
+    )
+    .await?;
+    txn.commit().await?;
+    state.events_committed();
+    Ok(lead)
+}
+
+/// Recomputes the score now.
+pub async fn score_now(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<lead::Model> {
+    viewer.require(Permission::WriteLeads)?;
+    let txn = state.db.begin().await?;
+    let lead = get(&txn, viewer, id).await?;
+    let lead = rescore(&txn, lead).await?;
+    txn.commit().await?;
+    Ok(lead)
+}
+
+/// Adds a note.
+pub async fn add_note(
+    state: &AppState,
+    viewer: &Viewer,
+    lead_id: Uuid,
+    body: &str,
+) -> AppResult<lead_note::Model> {
+    viewer.require(Permission::WriteLeads)?;
+    let body = note_body(body)?;
+    let txn = state.db.begin().await?;
+    let lead = get(&txn, viewer, lead_id).await?;
+    let now = Utc::now();
+    let note = lead_note::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        lead_id: Set(lead_id),
+        org_id: Set(viewer.org_id),
+        author_id: Set(Some(viewer.user_id)),
+        body: Set(body),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    record(
+        &txn,
+        viewer,
+        lead_id,
+        "note_added",
+        json!({"noteId": note.id}),
+    )
+    .await?;
+    touch(&txn, lead_id).await?;
+    rescore(&txn, lead).await?;
+    emit(
+        &txn,
+        viewer,
+        DomainEvent::LeadUpdated(LeadChanged {
+            lead_id,
+            changed_fields: vec!["notes".into()],
+        }),
+    )
+    .await?;
+    txn.commit().await?;
+    state.events_committed();
+    Ok(note)
+}
+
+fn note_body(body: &str) -> AppResult<String> {
+    let body = body.trim();
+    if body.is_empty() || body.chars().count() > 10_000 {
+        return Err(AppError::invalid("body", "must be 1–10000 characters"));
+    }
+    Ok(body.to_string())
+}
+
+async fn own_note(
+    conn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    id: Uuid,
+) -> AppResult<lead_note::Model> {
+    let note = lead_note::Entity::find_by_id(id)
+        .filter(lead_note::Column::OrgId.eq(viewer.org_id))
+        .one(conn)
+        .await?
+        .ok_or(AppError::NotFound("note"))?;
+    if note.author_id != Some(viewer.user_id) && viewer.require(Permission::DeleteLeads).is_err() {
+        return Err(AppError::forbidden(
+            "only the author or a MANAGER+ may change this note",
+        ));
+    }
+    Ok(note)
+}
+
+/// Edits a note (its author, or MANAGER+).
+pub async fn update_note(
+    state: &AppState,
+    viewer: &Viewer,
+    id: Uuid,
+    body: &str,
+) -> AppResult<lead_note::Model> {
+    viewer.require(Permission::WriteLeads)?;
+    let body = note_body(body)?;
+    let note = own_note(&state.db, viewer, id).await?;
+    let mut a: lead_note::ActiveModel = note.into();
+    a.body = Set(body);
+    a.updated_at = Set(Utc::now());
+    Ok(a.update(&state.db).await?)
+}
+
+/// Deletes a note (its author, or MANAGER+).
+pub async fn delete_note(
+    state: &AppState,
+    viewer: &Viewer,
+    id: Uuid,
+) -> AppResult<lead_note::Model> {
+    viewer.require(Permission::WriteLeads)?;
+    let txn = state.db.begin().await?;
+    let note = own_note(&txn, viewer, id).await?;
+    lead_note::Entity::delete_by_id(id).exec(&txn).await?;
+    let lead = get(&txn, viewer, note.lead_id).await?;
+    rescore(&txn, lead).await?;
+    txn.commit().await?;
+    Ok(note)
+}
+
+/// Partial update; returns (before, after).
+pub async fn update(
+    state: &AppState,
+    viewer: &Viewer,
+    id: Uuid,
+    prefix: &str,
+    input: UpdateLeadInput,
+) -> AppResult<(lead::Model, lead::Model)> {
+    viewer.require(Permission::WriteLeads)?;
+    let txn = state.db.begin().await?;
+    let before = get(&txn, viewer, id).await?;
+    let mut c = Check::new(prefix);
+    let mut a: lead::ActiveModel = before.clone().into();
+    let mut changed: Vec<&str> = Vec::new();
+    use async_graphql::MaybeUndefined as M;
+    macro_rules! text {
+        ($f:ident, $name:literal, $max:expr) => {
+            match &input.$f {
+                M::Undefined => {}
+                M::Null => {
+                    a.$f = Set(None);
+                    changed.push($name);
+                }
+                M::Value(v) => {
+                    a.$f = Set(c.text($name, Some(v), $max));
+                    changed.push($name);
+                }
+            }
+        };
+    }
+    text!(first_name, "firstName", 200);
+    text!(last_name, "lastName", 200);
+    text!(title, "title", 200);
+    text!(industry, "industry", 200);
+    match &input.company {
+        M::Undefined => {}
+        M::Null => {
+            a.company = Set(String::new());
+            changed.push("company");
+        }
+        M::Value(v) => {
+            a.company = Set(c.text("company", Some(v), 300).unwrap_or_default());
+            changed.push("company");
+        }
+    }
+    match &input.email {
+        M::Undefined => {}
+        M::Null => {
+            a.email = Set(None);
+            changed.push("email");
+        }
+        M::Value(v) => {
+            a.email = Set(c.email("email", Some(v)));
+            changed.push("email");
+        }
+    }
+    match &input.website {
+        M::Undefined => {}
+        M::Null => {
+            a.website = Set(None);
+            changed.push("website");
+        }
+        M::Value(v) => {
+            a.website = Set(c.website("website", Some(v)));
+            changed.push("website");
+        }
+    }
+    match &input.location {
+        M::Undefined => {}
+        M::Null => {
+            a.city = Set(None);
+            a.region = Set(None);
+            a.country = Set(None);
+            a.latitude = Set(None);
+            a.longitude = Set(None);
+            changed.push("location");
+        }
+        M::Value(l) => {
+            a.city = Set(c.text("location.city", l.city.as_deref(), 200));
+            a.region = Set(c.text("location.region", l.region.as_deref(), 200));
+            a.country = Set(c.country("location.country", l.country.as_deref()));
+            a.latitude = Set(c.coordinate("location.latitude", l.latitude, 90.0));
+            a.longitude = Set(c.coordinate("location.longitude", l.longitude, 180.0));
+            changed.push("location");
+        }
+    }
+    let country = a.country.clone().unwrap();
+    match &input.phone {
+        M::Undefined => {}
+        M::Null => {
+            a.phone = Set(None);
+            changed.push("phone");
+        }
+        M::Value(v) => {
+            a.phone = Set(c.phone("phone", Some(v), country.as_deref()));
+            changed.push("phone");
+        }
+    }
+    match &input.custom_fields {
+        M::Undefined => {}
+        M::Null => {
+            a.custom_fields = Set(json!({}));
+            changed.push("customFields");
+        }
+        M::Value(v) => {
+            a.custom_fields = Set(c.object("customFields", Some(&v.0)));
+            changed.push("customFields");
+        }
+    }
+    if let Some(s) = input.source {
+        a.source = Set(s.as_str().into());
+        changed.push("source");
+    }
+    let status_change = input.status.filter(|s| s.as_str() != before.status);
+    if let Some(s) = input.status {
+        a.status = Set(s.as_str().into());
+        changed.push("status");
+    }
+    c.finish()?;
+    let mut prov = before.provenance.as_object().cloned().unwrap_or_default();
+    for f in &changed {
+        prov.insert((*f).to_string(), Origin::manual(viewer).entry());
+    }
+    a.provenance = Set(serde_json::Value::Object(prov));
+    a.updated_at = Set(Utc::now());
+    let after = a.update(&txn).await?;
+    let changed: Vec<String> = changed.into_iter().map(String::from).collect();
+    if !changed.is_empty() {
+        record(
+            &txn,
+            viewer,
+            id,
+            "updated",
+            json!({"changedFields": changed}),
+        )
+        .await?;
+    }
+    if let Some(s) = status_change {
+        record(
+            &txn,
+            viewer,
+            id,
+            "status_changed",
+            json!({"from": before.status, "to": s.as_str()}),
+        )
+        .await?;
+    }
+    let after = rescore(&txn, after).await?;
+    emit(
+        &txn,
+        viewer,
+        DomainEvent::LeadUpdated(LeadChanged {
+            lead_id: id,
+            changed_fields: changed,
+        }),
+    )
+    .await?;
+    txn.commit().await?;
+    state.events_committed();
+    Ok((before, after))
+}
