@@ -8,6 +8,7 @@ mod m20261122_000002_create_jobs;
 mod m20261122_000003_create_identity;
 mod m20261122_000004_create_teams_invitations_audit;
 mod m20261122_000005_create_leads;
+mod m20261122_000006_add_lead_search;
 
 /// Runs the migrations in order.
 pub struct Migrator;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_create_identity::Migration),
             Box::new(m20261122_000004_create_teams_invitations_audit::Migration),
             Box::new(m20261122_000005_create_leads::Migration),
+            Box::new(m20261122_000006_add_lead_search::Migration),
         ]
     }
 }

@@ -48,7 +48,7 @@ pub fn sign(
 ) -> AppResult<(String, DateTime<Utc>)> {
     viewer.require(Permission::ReadLeads)?;
     // Validate the filter now, so a bad one fails here rather than at download.
-    filtered(viewer, &filter)?;
+    filtered(state.db.get_database_backend(), viewer, &filter)?;
     let exp = Utc::now() + LINK_TTL;
     let claims = ExportClaims {
         sub: viewer.user_id,
@@ -167,7 +167,7 @@ pub async fn download(State(s): State<HttpState>, Query(p): Query<DownloadParams
         via: ViewerVia::Jwt,
         session_id: None,
     };
-    let base = match filtered(&viewer, &claims.filter) {
+    let base = match filtered(s.app.db.get_database_backend(), &viewer, &claims.filter) {
         Ok(q) => q,
         Err(_) => return refuse(StatusCode::BAD_REQUEST, "invalid export filter"),
     };

@@ -2,10 +2,10 @@
 
 use async_graphql::connection::{Connection, CursorType, Edge};
 use chrono::{DateTime, Utc};
-use entity::{lead, lead_note, lead_tag};
+use entity::{lead, lead_tag};
 use sea_orm::{
     sea_query::{Expr, ExprTrait, Func, Query, SimpleExpr},
-    ColumnTrait, Condition, Order, QueryFilter, QueryOrder, QuerySelect, Select,
+    ColumnTrait, Condition, DatabaseBackend, Order, QueryFilter, QueryOrder, QuerySelect, Select,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -116,12 +116,63 @@ fn after(field: LeadOrderField, key: &LeadKey, descending: bool) -> Condition {
         .add(Condition::all().add(e.eq(v)).add(id_beyond))
 }
 
-fn lower_like(col: lead::Column, needle: &str) -> SimpleExpr {
-    Expr::expr(Func::lower(Expr::col(col))).like(format!("%{needle}%"))
+/// Search terms: alphanumeric runs, lowercased, at most 8.
+fn terms(s: &str) -> Vec<String> {
+    s.split(|c: char| !c.is_alphanumeric())
+        .filter(|t| !t.is_empty())
+        .take(8)
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// Full-text match over name, company, email, title and note bodies; every term is a prefix
+/// (`acm` finds Acme). Postgres: the generated `search_vector` columns (GIN); SQLite: FTS5.
+fn search_condition(backend: DatabaseBackend, viewer: &Viewer, s: &str) -> SimpleExpr {
+    let terms = terms(s);
+    if terms.is_empty() {
+        return Expr::cust("1 = 0");
+    }
+    let org = sea_orm::Value::from(viewer.org_id);
+    match backend {
+        DatabaseBackend::Postgres => {
+            let q = terms
+                .iter()
+                .map(|t| format!("{t}:*"))
+                .collect::<Vec<_>>()
+                .join(" & ");
+            Expr::cust_with_values(
+                r#"("leads"."search_vector" @@ to_tsquery('simple', $1) OR "leads"."id" IN (SELECT "lead_id" FROM "lead_notes" WHERE "org_id" = $2 AND "search_vector" @@ to_tsquery('simple', $3)))"#,
+                [
+                    sea_orm::Value::from(q.clone()),
+                    org,
+                    sea_orm::Value::from(q),
+                ],
+            )
+        }
+        _ => {
+            let q = terms
+                .iter()
+                .map(|t| format!("\"{t}\"*"))
+                .collect::<Vec<_>>()
+                .join(" AND ");
+            Expr::cust_with_values(
+                r#"("leads".rowid IN (SELECT rowid FROM leads_fts WHERE leads_fts MATCH ?) OR "leads"."id" IN (SELECT "lead_id" FROM "lead_notes" WHERE "org_id" = ? AND rowid IN (SELECT rowid FROM lead_notes_fts WHERE lead_notes_fts MATCH ?)))"#,
+                [
+                    sea_orm::Value::from(q.clone()),
+                    org,
+                    sea_orm::Value::from(q),
+                ],
+            )
+        }
+    }
 }
 
 /// The filtered selection (no order, no limit).
-pub fn filtered(viewer: &Viewer, f: &LeadFilter) -> AppResult<Select<lead::Entity>> {
+pub fn filtered(
+    backend: DatabaseBackend,
+    viewer: &Viewer,
+    f: &LeadFilter,
+) -> AppResult<Select<lead::Entity>> {
     let mut q = scoped(viewer);
     if let Some(s) = f.status.as_ref().filter(|s| !s.is_empty()) {
         q = q.filter(lead::Column::Status.is_in(s.iter().map(|x| x.as_str())));
@@ -192,24 +243,7 @@ pub fn filtered(viewer: &Viewer, f: &LeadFilter) -> AppResult<Select<lead::Entit
                 "must be at most 200 characters",
             ));
         }
-        let needle = s.to_lowercase().replace(['\\', '%', '_'], "");
-        let notes = Query::select()
-            .column(lead_note::Column::LeadId)
-            .from(lead_note::Entity)
-            .and_where(lead_note::Column::OrgId.eq(viewer.org_id))
-            .and_where(
-                Expr::expr(Func::lower(Expr::col(lead_note::Column::Body)))
-                    .like(format!("%{needle}%")),
-            )
-            .to_owned();
-        q = q.filter(
-            Condition::any()
-                .add(lower_like(lead::Column::FirstName, &needle))
-                .add(lower_like(lead::Column::LastName, &needle))
-                .add(lower_like(lead::Column::Company, &needle))
-                .add(lower_like(lead::Column::Email, &needle))
-                .add(lead::Column::Id.in_subquery(notes)),
-        );
+        q = q.filter(search_condition(backend, viewer, s));
     }
     for (col, v) in [
         (lead::Column::City, &f.city),
@@ -279,7 +313,7 @@ pub async fn list(
     let field = order.field;
     let after_key = decode(field, "after", after_cursor)?;
     let before_key = decode(field, "before", before_cursor)?;
-    let base = filtered(viewer, filter)?;
+    let base = filtered(state.db.get_database_backend(), viewer, filter)?;
     let total = TotalCount::of(state.db.clone(), base.clone());
     let desc = order.direction == OrderDirection::Desc;
     let mut q = base;
@@ -320,4 +354,42 @@ pub async fn list(
             .map(|(k, l)| Edge::new(KeyCursor(k), l)),
     );
     Ok(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::QueryTrait;
+
+    #[test]
+    fn search_binds_its_values_on_both_backends() {
+        let v = Viewer {
+            user_id: Uuid::nil(),
+            org_id: Uuid::nil(),
+            role: crate::auth::Role::Owner,
+            via: crate::auth::ViewerVia::Jwt,
+            session_id: None,
+        };
+        let f = LeadFilter {
+            search: Some("Acme co@x".into()),
+            ..Default::default()
+        };
+        for backend in [DatabaseBackend::Postgres, DatabaseBackend::Sqlite] {
+            let sql = filtered(backend, &v, &f)
+                .unwrap()
+                .build(backend)
+                .to_string();
+            assert!(!sql.contains('?'), "{sql}");
+        }
+        let pg = filtered(DatabaseBackend::Postgres, &v, &f)
+            .unwrap()
+            .build(DatabaseBackend::Postgres)
+            .to_string();
+        assert!(pg.contains("'acme:* & co:* & x:*'"), "{pg}");
+        let lite = filtered(DatabaseBackend::Sqlite, &v, &f)
+            .unwrap()
+            .build(DatabaseBackend::Sqlite)
+            .to_string();
+        assert!(lite.contains(r#"'"acme"* AND "co"* AND "x"*'"#), "{lite}");
+    }
 }

@@ -53,7 +53,7 @@ pub async fn compute(
     filter: &LeadFilter,
 ) -> AppResult<LeadStats> {
     viewer.require(Permission::ReadLeads)?;
-    let rows = filtered(viewer, filter)?
+    let rows = filtered(state.db.get_database_backend(), viewer, filter)?
         .select_only()
         .column(lead::Column::Status)
         .column(lead::Column::Source)
