@@ -10,7 +10,7 @@
 use std::fmt;
 
 use async_graphql::ErrorExtensions;
-use sea_orm::{DbErr, RuntimeErr, SqlErr};
+use sea_orm::{DbErr, SqlErr};
 
 /// Result alias used by services and resolvers.
 pub type AppResult<T> = Result<T, AppError>;
@@ -219,9 +219,6 @@ impl From<DbErr> for AppError {
             }
             _ => match &err {
                 DbErr::RecordNotFound(_) => AppError::NotFound("record"),
-                DbErr::ConnectionAcquire(_) | DbErr::Conn(RuntimeErr::SqlxError(_)) => {
-                    AppError::Internal(format!("database: {err}"))
-                }
                 _ => AppError::Internal(format!("database: {err}")),
             },
         }

@@ -9,7 +9,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
-    service::{self, check_password, normalize_email},
+    service::{self, check_password, clean_name, normalize_email},
     types::AuthPayload,
 };
 use crate::{
@@ -38,11 +38,7 @@ pub async fn update(
     let before = service::organization(state, viewer).await?;
     let mut active: organization::ActiveModel = before.clone().into();
     if let Some(name) = name {
-        let name = name.trim().to_string();
-        if name.is_empty() || name.chars().count() > 200 {
-            return Err(AppError::invalid("input.name", "must be 1–200 characters"));
-        }
-        active.name = Set(name);
+        active.name = Set(clean_name("input.name", &name)?);
     }
     active.updated_at = Set(Utc::now());
     let after = active.update(&state.db).await?;

@@ -8,7 +8,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::service::{check_password, normalize_email};
+use super::service::{check_password, clean_name, issue_email_token, normalize_email};
 use crate::{
     auth::{secrets, Viewer},
     error::{AppError, AppResult},
@@ -30,20 +30,8 @@ pub async fn request_reset(state: &AppState, raw_email: &str) -> AppResult<bool>
     else {
         return Ok(true);
     };
-    let token = secrets::generate("");
-    let now = Utc::now();
     let txn = state.db.begin().await?;
-    email_token::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        user_id: Set(user.id),
-        purpose: Set(PURPOSE_RESET.into()),
-        token_hash: Set(secrets::digest(&token)),
-        expires_at: Set(now + RESET_TTL),
-        used_at: Set(None),
-        created_at: Set(now),
-    }
-    .insert(&txn)
-    .await?;
+    let token = issue_email_token(&txn, user.id, PURPOSE_RESET, RESET_TTL).await?;
     let link = format!("{}/reset-password?token={token}", state.config.public_url);
     mail_job::enqueue(
         &txn,
@@ -170,11 +158,7 @@ pub async fn update_me(
         .ok_or(AppError::NotFound("user"))?;
     let mut active: user::ActiveModel = before.clone().into();
     if let Some(name) = name {
-        let name = name.trim().to_string();
-        if name.is_empty() || name.chars().count() > 200 {
-            return Err(AppError::invalid("input.name", "must be 1–200 characters"));
-        }
-        active.name = Set(name);
+        active.name = Set(clean_name("input.name", &name)?);
     }
     active.updated_at = Set(Utc::now());
     let after = active.update(&state.db).await?;

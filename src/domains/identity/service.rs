@@ -144,18 +144,7 @@ pub async fn register(state: &AppState, input: RegisterInput) -> AppResult<Regis
     .insert(&txn)
     .await?;
     if state.config.require_email_verification {
-        let token = secrets::generate("");
-        email_token::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            user_id: Set(user.id),
-            purpose: Set(PURPOSE_VERIFY.into()),
-            token_hash: Set(secrets::digest(&token)),
-            expires_at: Set(now + VERIFY_TTL),
-            used_at: Set(None),
-            created_at: Set(now),
-        }
-        .insert(&txn)
-        .await?;
+        let token = issue_email_token(&txn, user.id, PURPOSE_VERIFY, VERIFY_TTL).await?;
         let link = format!("{}/verify-email?token={token}", state.config.public_url);
         mail_job::enqueue(
             &txn,
@@ -181,6 +170,38 @@ pub async fn register(state: &AppState, input: RegisterInput) -> AppResult<Regis
         organization: org.into(),
         verification_required: state.config.require_email_verification,
     })
+}
+
+/// Stores a new single-use email token for `user_id` (only its digest) and returns the secret.
+pub async fn issue_email_token(
+    txn: &DatabaseTransaction,
+    user_id: Uuid,
+    purpose: &str,
+    ttl: Duration,
+) -> AppResult<String> {
+    let token = secrets::generate("");
+    let now = Utc::now();
+    email_token::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        user_id: Set(user_id),
+        purpose: Set(purpose.into()),
+        token_hash: Set(secrets::digest(&token)),
+        expires_at: Set(now + ttl),
+        used_at: Set(None),
+        created_at: Set(now),
+    }
+    .insert(txn)
+    .await?;
+    Ok(token)
+}
+
+/// A display name: trimmed, 1–200 characters.
+pub fn clean_name(field: &str, name: &str) -> AppResult<String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(AppError::invalid(field, "must be 1–200 characters"));
+    }
+    Ok(name.to_string())
 }
 
 /// Marks the email verified. Single use; expired or unknown tokens are BAD_USER_INPUT.
