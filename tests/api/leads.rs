@@ -870,3 +870,42 @@ async fn csv_import_reports_exactly_the_bad_rows_and_dedupes() {
     let v = app.gql(Some(&token), "{ leads(filter: {tags: {all: [\"a\", \"b\"]}}) { totalCount } l: leads(first: 1, filter: {search: \"p17@\"}) { nodes { provenance { field kind reference } } } }", json!({})).await;
     assert_eq!(v["data"]["leads"]["totalCount"], 9997);
 }
+
+#[tokio::test]
+async fn export_xlsx_is_a_workbook_with_every_row() {
+    use std::io::Read;
+    let app = TestApp::spawn().await;
+    let (token, org, _) = org_owner(&app).await;
+    for i in 0..1200 {
+        insert_lead(&app, org, None, &format!("X{i}"), i % 100, &[], 0).await;
+    }
+    let v = app
+        .gql(
+            Some(&token),
+            "mutation { exportLeads(format: XLSX) { url } }",
+            json!({}),
+        )
+        .await;
+    let url = v["data"]["exportLeads"]["url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{v}"))
+        .replace("http://localhost:8080", &format!("http://{}", app.addr));
+    let res = app.http.get(&url).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .contains("spreadsheetml"));
+    let bytes = res.bytes().await.unwrap();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+    let mut sheet = String::new();
+    zip.by_name("xl/worksheets/sheet1.xml")
+        .unwrap()
+        .read_to_string(&mut sheet)
+        .unwrap();
+    assert_eq!(
+        sheet.matches("<row ").count(),
+        1201,
+        "header + 1,200 leads across chunks"
+    );
+}

@@ -31,11 +31,25 @@ pub const LINK_TTL: Duration = Duration::minutes(10);
 const AUDIENCE: &str = "leadgraph-export";
 const CHUNK: u64 = 1000;
 
+/// File format of `exportLeads`.
+#[derive(
+    async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize,
+)]
+pub enum ExportFormat {
+    /// UTF-8 CSV with a header row (formula-like cells escaped).
+    #[default]
+    Csv,
+    /// Excel workbook (cells are typed strings/numbers, so nothing is evaluated as a formula).
+    Xlsx,
+}
+
 #[derive(Serialize, Deserialize)]
 struct ExportClaims {
     sub: Uuid,
     org: Uuid,
     filter: LeadFilter,
+    #[serde(default)]
+    format: ExportFormat,
     aud: String,
     exp: i64,
 }
@@ -45,6 +59,7 @@ pub fn sign(
     state: &AppState,
     viewer: &Viewer,
     filter: LeadFilter,
+    format: ExportFormat,
 ) -> AppResult<(String, DateTime<Utc>)> {
     viewer.require(Permission::ReadLeads)?;
     // Validate the filter now, so a bad one fails here rather than at download.
@@ -54,6 +69,7 @@ pub fn sign(
         sub: viewer.user_id,
         org: viewer.org_id,
         filter,
+        format,
         aud: AUDIENCE.into(),
         exp: exp.timestamp(),
     };
@@ -172,6 +188,9 @@ pub async fn download(State(s): State<HttpState>, Query(p): Query<DownloadParams
         Err(_) => return refuse(StatusCode::BAD_REQUEST, "invalid export filter"),
     };
     let db = s.app.db.clone();
+    if claims.format == ExportFormat::Xlsx {
+        return xlsx(s.app.config.data_dir.join("exports"), db, base).await;
+    }
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     tokio::spawn(async move {
         let mut last: Option<Uuid> = None;
@@ -222,6 +241,146 @@ pub async fn download(State(s): State<HttpState>, Query(p): Query<DownloadParams
             (header::CACHE_CONTROL, "no-store".to_string()),
         ],
         Body::from_stream(stream),
+    )
+        .into_response()
+}
+
+/// Reads the filtered leads in chunks and yields each chunk with its tags.
+async fn next_chunk(
+    db: &sea_orm::DatabaseConnection,
+    base: &sea_orm::Select<lead::Entity>,
+    last: Option<Uuid>,
+) -> Result<(Vec<lead::Model>, HashMap<Uuid, Vec<String>>), AppError> {
+    let mut q = base.clone().order_by_asc(lead::Column::Id).limit(CHUNK);
+    if let Some(l) = last {
+        q = q.filter(lead::Column::Id.gt(l));
+    }
+    let rows = q.all(db).await?;
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let tags = loader::tags(db, &ids).await?;
+    Ok((rows, tags))
+}
+
+/// XLSX: written in constant-memory mode (rows flushed to a temp file as they come), then the
+/// finished file is streamed from disk and deleted.
+async fn xlsx(
+    dir: std::path::PathBuf,
+    db: sea_orm::DatabaseConnection,
+    base: sea_orm::Select<lead::Entity>,
+) -> Response {
+    let path = dir.join(format!("{}.xlsx", Uuid::now_v7()));
+    let handle = tokio::runtime::Handle::current();
+    let target = path.clone();
+    let built = tokio::task::spawn_blocking(move || -> Result<(), String> {
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let mut wb = rust_xlsxwriter::Workbook::new();
+        let ws = wb
+            .add_worksheet_with_constant_memory()
+            .map_err(|e| e.to_string())?;
+        for (c, h) in HEADER.iter().enumerate() {
+            ws.write_string(0, c as u16, *h)
+                .map_err(|e| e.to_string())?;
+        }
+        let mut row: u32 = 1;
+        let mut last = None;
+        loop {
+            let (rows, tags) = handle
+                .block_on(next_chunk(&db, &base, last))
+                .map_err(|e| e.public_message())?;
+            for r in &rows {
+                let o = |v: &Option<String>| v.clone().unwrap_or_default();
+                let cells = [
+                    r.id.to_string(),
+                    o(&r.first_name),
+                    o(&r.last_name),
+                    o(&r.email),
+                    o(&r.phone),
+                    r.company.clone(),
+                    o(&r.title),
+                    o(&r.website),
+                    o(&r.industry),
+                    o(&r.city),
+                    o(&r.region),
+                    o(&r.country),
+                    r.source.clone(),
+                    r.status.clone(),
+                ];
+                for (c, v) in cells.iter().enumerate() {
+                    ws.write_string(row, c as u16, v)
+                        .map_err(|e| e.to_string())?;
+                }
+                ws.write_number(row, 14, f64::from(r.score))
+                    .map_err(|e| e.to_string())?;
+                ws.write_string(
+                    row,
+                    15,
+                    tags.get(&r.id).map(|t| t.join(";")).unwrap_or_default(),
+                )
+                .map_err(|e| e.to_string())?;
+                ws.write_string(row, 16, r.created_at.to_rfc3339())
+                    .map_err(|e| e.to_string())?;
+                row += 1;
+            }
+            if (rows.len() as u64) < CHUNK {
+                break;
+            }
+            last = rows.last().map(|r| r.id);
+        }
+        wb.save(&target).map_err(|e| e.to_string())
+    })
+    .await;
+    match built {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "xlsx export failed");
+            let _ = tokio::fs::remove_file(&path).await;
+            return refuse(StatusCode::INTERNAL_SERVER_ERROR, "export failed");
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "xlsx export task failed");
+            return refuse(StatusCode::INTERNAL_SERVER_ERROR, "export failed");
+        }
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    tokio::spawn(async move {
+        use tokio::io::AsyncReadExt;
+        let result: std::io::Result<()> = async {
+            let mut f = tokio::fs::File::open(&path).await?;
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                let n = f.read(&mut buf).await?;
+                if n == 0 {
+                    return Ok(());
+                }
+                if tx
+                    .send(Ok(Bytes::copy_from_slice(&buf[..n])))
+                    .await
+                    .is_err()
+                {
+                    return Ok(());
+                }
+            }
+        }
+        .await;
+        if let Err(e) = result {
+            let _ = tx.send(Err(e)).await;
+        }
+        let _ = tokio::fs::remove_file(&path).await;
+    });
+    let name = format!("leads-{}.xlsx", Utc::now().format("%Y%m%d-%H%M%S"));
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx)),
     )
         .into_response()
 }

@@ -426,9 +426,15 @@ impl LeadMutation {
         &self,
         ctx: &Context<'_>,
         filter: Option<LeadFilter>,
+        format: Option<super::export::ExportFormat>,
     ) -> AppResult<ExportLink> {
         let (state, viewer) = ctx.state_and_viewer()?;
-        let (url, expires_at) = super::export::sign(state, viewer, filter.unwrap_or_default())?;
+        let (url, expires_at) = super::export::sign(
+            state,
+            viewer,
+            filter.unwrap_or_default(),
+            format.unwrap_or_default(),
+        )?;
         audit::note(
             ctx,
             AuditNote {
