@@ -196,20 +196,14 @@ pub async fn download(State(s): State<HttpState>, Query(p): Query<DownloadParams
         let mut last: Option<Uuid> = None;
         let mut first = true;
         loop {
-            let mut q = base.clone().order_by_asc(lead::Column::Id).limit(CHUNK);
-            if let Some(l) = last {
-                q = q.filter(lead::Column::Id.gt(l));
-            }
-            let rows = match q.all(&db).await {
+            let (rows, tags) = match next_chunk(&db, &base, last).await {
                 Ok(r) => r,
                 Err(e) => {
-                    tracing::error!(error = %e, "export query failed");
+                    tracing::error!(error = ?e, "export query failed");
                     let _ = tx.send(Err(std::io::Error::other("export failed"))).await;
                     return;
                 }
             };
-            let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-            let tags = loader::tags(&db, &ids).await.unwrap_or_default();
             match chunk_csv(&rows, &tags, first) {
                 Ok(bytes) => {
                     if tx.send(Ok(Bytes::from(bytes))).await.is_err() {
