@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 pub struct Gql {
     http: reqwest::Client,
     url: String,
+    token: Option<String>,
 }
 
 impl Gql {
@@ -18,18 +19,26 @@ impl Gql {
         Ok(Gql {
             http,
             url: format!("{}/graphql", base.trim_end_matches('/')),
+            token: None,
         })
+    }
+
+    /// The same client sending `Authorization: Bearer <token>`.
+    pub fn with_token(mut self, token: &str) -> Self {
+        self.token = Some(token.to_string());
+        self
     }
 
     /// Runs an operation; an `errors` entry is an error.
     pub async fn run(&self, query: &str, variables: Value) -> anyhow::Result<Value> {
-        let res = self
+        let mut req = self
             .http
             .post(&self.url)
-            .json(&json!({"query": query, "variables": variables}))
-            .send()
-            .await
-            .context("send")?;
+            .json(&json!({"query": query, "variables": variables}));
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        let res = req.send().await.context("send")?;
         let body: Value = res.json().await.context("decode")?;
         if let Some(errs) = body.get("errors") {
             bail!("graphql errors: {errs}");
@@ -52,4 +61,52 @@ pub fn summary(h: &hdrhistogram::Histogram<u64>) -> Value {
         "p99_ms": ms(h.value_at_quantile(0.99)),
         "max_ms": ms(h.max()),
     })
+}
+
+/// Closed-loop saturation: `concurrency` workers repeat `query` for `seconds`.
+pub async fn saturate(
+    url: &str,
+    token: &str,
+    query: &str,
+    concurrency: usize,
+    seconds: f64,
+) -> anyhow::Result<Value> {
+    use std::sync::{
+        atomic::{AtomicBool, AtomicU64, Ordering},
+        Arc,
+    };
+    let g = Gql::new(url)?.with_token(token);
+    g.run(query, json!({})).await.context("warm-up")?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ok, errors) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let started = std::time::Instant::now();
+    let tasks: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (g, stop, ok, errors, query) = (
+                g.clone(),
+                stop.clone(),
+                ok.clone(),
+                errors.clone(),
+                query.to_string(),
+            );
+            tokio::spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    match g.run(&query, json!({})).await {
+                        Ok(_) => ok.fetch_add(1, Ordering::Relaxed),
+                        Err(_) => errors.fetch_add(1, Ordering::Relaxed),
+                    };
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_secs_f64(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let elapsed = started.elapsed().as_secs_f64();
+    for t in tasks {
+        let _ = t.await;
+    }
+    let n = ok.load(Ordering::Relaxed);
+    Ok(
+        json!({"requests_per_sec": n as f64 / elapsed, "requests": n, "errors": errors.load(Ordering::Relaxed), "concurrency": concurrency}),
+    )
 }

@@ -60,6 +60,19 @@ enum Command {
         #[arg(long, default_value_t = 10.0)]
         seconds: f64,
     },
+    /// Closed-loop saturation with one GraphQL query (every response checked for errors).
+    Query {
+        #[arg(long)]
+        url: String,
+        #[arg(long)]
+        token: String,
+        #[arg(long)]
+        query: String,
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+    },
     /// Sequential refresh-token rotations; reports latency percentiles.
     Refresh {
         #[arg(long)]
@@ -75,6 +88,13 @@ enum Command {
 async fn main() -> anyhow::Result<()> {
     let out = match Cli::parse().command {
         Command::Argon2 { samples } => identity::argon2_limit(samples).await?,
+        Command::Query {
+            url,
+            token,
+            query,
+            concurrency,
+            seconds,
+        } => gql::saturate(&url, &token, &query, concurrency, seconds).await?,
         Command::SetupUsers {
             url,
             count,

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Leads figure (a, pgbench part): the 50-lead nested query
+#   leads(first: 50) { nodes { owner { id } tags notes(first: 3) { nodes { body } } } }
+# through the server vs pgbench replaying the same four SQL statements (page, owners, tags,
+# newest notes per lead) on the same data.
+#
+#   scripts/test --with-services bench/nested.sh [ROUNDS] [LEADS]
+#
+# Same setup as bench/export.sh; half the leads get an owner and a third get three notes. Per
+# round, interleaved: pgbench (A, transactions of the four statements) and lg-bench closed-loop
+# GraphQL requests (B), both at concurrency 8 for 10 s; the ratio B/A.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROUNDS="${1:-3}"
+LEADS="${2:-100000}"
+: "${TEST_POSTGRES_URL:?run through scripts/test --with-services}"
+: "${TEST_REDIS_URL:?run through scripts/test --with-services}"
+
+cargo build --release -q -p leadgraph -p leadgraph-bench
+BIN=target/release/leadgraph
+LG=target/release/lg-bench
+PORT="$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+URL="http://127.0.0.1:$PORT"
+DATA="$(mktemp -d)"
+env -i PATH="$PATH" HOME="$HOME" LISTEN_ADDR="127.0.0.1:$PORT" DATA_DIR="$DATA" PUBLIC_URL="$URL" \
+    DATABASE_URL="$TEST_POSTGRES_URL" REDIS_URL="$TEST_REDIS_URL" REQUIRE_EMAIL_VERIFICATION=false \
+    RATE_LIMIT_VIEWER_PER_MINUTE=100000000 DATABASE_MAX_CONNECTIONS=20 \
+    RUST_LOG=warn "$BIN" serve >"$DATA/server.log" 2>&1 &
+SERVER=$!
+trap 'kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; rm -rf "$DATA"' EXIT
+for _ in $(seq 1 100); do curl -fsS "$URL/health" >/dev/null 2>&1 && break; sleep 0.2; done
+"$LG" setup-users --url "$URL" --count 1 >/dev/null
+gql() { curl -fsS "$URL/graphql" -H 'content-type: application/json' ${TOKEN:+-H "authorization: Bearer $TOKEN"} -d "$1"; }
+TOKEN="$(gql '{"query":"mutation { login(input: {email: \"bench-0@example.com\", password: \"bench password 123\"}) { accessToken } }"}' \
+    | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["login"]["accessToken"])')"
+ORG="$(gql '{"query":"{ organization { id } }"}' | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["organization"]["id"])')"
+
+PSQL=(psql "$TEST_POSTGRES_URL" -v ON_ERROR_STOP=1 -qAt)
+"${PSQL[@]}" -c "DELETE FROM leads WHERE org_id = '$ORG'"
+"${PSQL[@]}" <<SQL
+INSERT INTO leads (id, org_id, first_name, last_name, email, phone, company, title, website, industry,
+  city, region, country, source, status, score, score_reasons, custom_fields, provenance, created_at, updated_at)
+SELECT gen_random_uuid(), '$ORG', 'First' || g, 'Last' || g, 'lead' || g || '@example.com', NULL,
+  'Company ' || (g % 5000), 'Title ' || (g % 40), 'https://c' || (g % 5000) || '.example.com/', 'Industry ' || (g % 30),
+  'City ' || (g % 200), NULL, 'US', 'IMPORT', 'NEW', g % 100, '[]', '{}', '{}', now(), now()
+FROM generate_series(1, $LEADS) AS g;
+INSERT INTO lead_tags (lead_id, org_id, tag) SELECT id, org_id, 'tag' || (score % 7) FROM leads WHERE org_id = '$ORG';
+UPDATE leads SET owner_id = (SELECT id FROM users WHERE email = 'bench-0@example.com') WHERE org_id = '$ORG' AND score % 2 = 0;
+INSERT INTO lead_notes (id, lead_id, org_id, author_id, body, created_at, updated_at)
+SELECT gen_random_uuid(), l.id, l.org_id, NULL, 'Note ' || n || ' on ' || l.company, now(), now()
+FROM leads l, generate_series(1, 3) AS n WHERE l.org_id = '$ORG' AND l.score % 3 = 0;
+ANALYZE leads; ANALYZE lead_tags; ANALYZE lead_notes;
+SQL
+
+QUERY='{ leads(first: 50) { nodes { owner { id } tags notes(first: 3) { nodes { body } } } } }'
+# The four statements the server runs for that query (see src/domains/leads/query.rs and loader.rs).
+IDS="$("${PSQL[@]}" -c "SELECT string_agg(quote_literal(id), ',') FROM (SELECT id FROM leads WHERE org_id = '$ORG' ORDER BY created_at DESC, id DESC LIMIT 50) x")"
+OWNERS="$("${PSQL[@]}" -c "SELECT coalesce(string_agg(DISTINCT quote_literal(owner_id), ','), 'NULL') FROM (SELECT owner_id FROM leads WHERE org_id = '$ORG' ORDER BY created_at DESC, id DESC LIMIT 50) x WHERE owner_id IS NOT NULL")"
+COLS='"leads"."id", "leads"."org_id", "leads"."first_name", "leads"."last_name", "leads"."email", "leads"."phone", "leads"."company", "leads"."title", "leads"."website", "leads"."industry", "leads"."city", "leads"."region", "leads"."country", "leads"."latitude", "leads"."longitude", "leads"."source", "leads"."status", "leads"."score", "leads"."score_reasons", "leads"."custom_fields", "leads"."provenance", "leads"."owner_id", "leads"."last_contacted_at", "leads"."created_at", "leads"."updated_at"'
+cat >"$DATA/nested.sql" <<SQL
+SELECT $COLS FROM "leads" WHERE "leads"."org_id" = '$ORG' ORDER BY "leads"."created_at" DESC, "leads"."id" DESC LIMIT 51;
+SELECT "users"."id", "users"."email", "users"."name", "users"."password_hash", "users"."email_verified_at", "users"."created_at", "users"."updated_at" FROM "users" WHERE "users"."id" IN ($OWNERS);
+SELECT "lead_tags"."lead_id", "lead_tags"."tag", "lead_tags"."org_id" FROM "lead_tags" WHERE "lead_tags"."lead_id" IN ($IDS) ORDER BY "lead_tags"."tag" ASC;
+SELECT * FROM (SELECT t.*, ROW_NUMBER() OVER (PARTITION BY t.lead_id ORDER BY t.id DESC) AS lg_rn FROM lead_notes t WHERE t.lead_id IN ($IDS)) x WHERE x.lg_rn <= 4 ORDER BY x.lead_id, x.lg_rn;
+SQL
+
+echo "## Leads nested query vs pgbench (figure a, pgbench part) — $(date -u +%Y-%m-%dT%H:%MZ)"
+echo
+echo "Command: \`scripts/test --with-services bench/nested.sh $ROUNDS $LEADS\`; machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $LEADS leads on Postgres; server release build; concurrency 8, 10 s per side."
+echo
+echo '| round | pgbench tx/s (4 statements) | GraphQL requests/s | ratio | GraphQL errors | load avg |'
+echo '| --- | --- | --- | --- | --- | --- |'
+RATIOS=()
+for r in $(seq 1 "$ROUNDS"); do
+    A="$(pgbench "$TEST_POSTGRES_URL" -n -f "$DATA/nested.sql" -c 8 -j 2 -T 10 2>/dev/null | awk '/^tps = / {print $3}')"
+    B="$("$LG" query --url "$URL" --token "$TOKEN" --query "$QUERY" --concurrency 8 --seconds 10)"
+    RPS="$(/usr/bin/python3 -c "import json,sys; print(json.loads(sys.argv[1])['requests_per_sec'])" "$B")"
+    ERR="$(/usr/bin/python3 -c "import json,sys; print(json.loads(sys.argv[1])['errors'])" "$B")"
+    RATIO="$(/usr/bin/python3 -c "print(round($RPS/$A, 3))")"
+    RATIOS+=("$RATIO")
+    printf '| %s | %.0f | %.0f | %s | %s | %s |\n' "$r" "$A" "$RPS" "$RATIO" "$ERR" "$(cut -d' ' -f1-3 /proc/loadavg)"
+done
+echo
+echo "Median ratio GraphQL ÷ pgbench: $(printf '%s\n' "${RATIOS[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}') (goal ≥ 0.4)."
