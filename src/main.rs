@@ -1,4 +1,4 @@
-//! The `leadgraph` command: serve (default), migrate, export-schema, worker.
+//! The `leadgraph` command: serve (default), migrate, export-schema.
 
 use std::path::PathBuf;
 
@@ -28,9 +28,6 @@ enum Command {
         /// Output file; stdout when omitted.
         path: Option<PathBuf>,
     },
-    /// Run only job workers and the outbox relay (no HTTP listener of its own is needed, but
-    /// /health stays available on LISTEN_ADDR).
-    Worker,
 }
 
 #[tokio::main]
@@ -54,7 +51,7 @@ async fn main() -> anyhow::Result<()> {
             startup::migrate(&state).await?;
             tracing::info!("migrations applied");
         }
-        Command::Serve | Command::Worker => {
+        Command::Serve => {
             tracing::info!(config = ?config, "starting");
             let app = Application::build(config).await?;
             tracing::info!(addr = %app.local_addr()?, "listening");
