@@ -373,7 +373,7 @@ pub async fn update(
             changed.push("location");
         }
     }
-    let country = a.country.clone().unwrap();
+    let country = a.country.clone().take().flatten();
     match &input.phone {
         M::Undefined => {}
         M::Null => {

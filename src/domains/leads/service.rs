@@ -320,7 +320,7 @@ pub async fn create_in(
     origin: &Origin,
 ) -> AppResult<Created> {
     let new = validate_new(viewer, prefix, input)?;
-    check_owner(txn, viewer, new.model.owner_id.clone().unwrap()).await?;
+    check_owner(txn, viewer, new.model.owner_id.clone().take().flatten()).await?;
     if let Some(existing) =
         find_duplicate(txn, viewer, new.email.as_deref(), new.phone.as_deref()).await?
     {
@@ -386,7 +386,7 @@ async fn merge_into(
     macro_rules! fill {
         ($f:ident, $name:literal) => {
             if existing.$f.is_none() {
-                if let Some(v) = n.$f.clone().unwrap() {
+                if let Some(v) = n.$f.clone().take().flatten() {
                     a.$f = Set(Some(v));
                     changed.push($name.to_string());
                 }
@@ -401,7 +401,7 @@ async fn merge_into(
     fill!(website, "website");
     fill!(industry, "industry");
     if existing.company.is_empty() && !n.company.as_ref().is_empty() {
-        a.company = Set(n.company.clone().unwrap());
+        a.company = Set(n.company.clone().take().unwrap_or_default());
         changed.push("company".into());
     }
     a.updated_at = Set(Utc::now());
