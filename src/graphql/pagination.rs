@@ -46,6 +46,29 @@ impl<K: Serialize + DeserializeOwned> CursorType for KeyCursor<K> {
     }
 }
 
+/// Validates `first`/`last` (one of them, 0–[`MAX_PAGE`], default [`DEFAULT_PAGE`]); returns the
+/// page size and whether the page is read from the end.
+pub fn page_size(first: Option<i32>, last: Option<i32>) -> AppResult<(u64, bool)> {
+    if first.is_some() && last.is_some() {
+        return Err(AppError::invalid(
+            "first",
+            "pass either first or last, not both",
+        ));
+    }
+    let (field, n) = match (first, last) {
+        (_, Some(l)) => ("last", l),
+        (Some(f), None) => ("first", f),
+        (None, None) => ("first", DEFAULT_PAGE),
+    };
+    if !(0..=MAX_PAGE).contains(&n) {
+        return Err(AppError::invalid(
+            field,
+            format!("must be between 0 and {MAX_PAGE}"),
+        ));
+    }
+    Ok((n as u64, last.is_some()))
+}
+
 /// The four Relay arguments, validated.
 #[derive(Debug, Clone, Default)]
 pub struct PageArgs {
@@ -76,28 +99,12 @@ impl PageArgs {
         last: Option<i32>,
         before: Option<String>,
     ) -> AppResult<Self> {
-        if first.is_some() && last.is_some() {
-            return Err(AppError::invalid(
-                "first",
-                "pass either first or last, not both",
-            ));
-        }
-        let (field, n) = match (first, last) {
-            (_, Some(l)) => ("last", l),
-            (Some(f), None) => ("first", f),
-            (None, None) => ("first", DEFAULT_PAGE),
-        };
-        if !(0..=MAX_PAGE).contains(&n) {
-            return Err(AppError::invalid(
-                field,
-                format!("must be between 0 and {MAX_PAGE}"),
-            ));
-        }
+        let (limit, backward) = page_size(first, last)?;
         Ok(PageArgs {
-            limit: n as u64,
+            limit,
             after: decode_id_cursor("after", after)?,
             before: decode_id_cursor("before", before)?,
-            backward: last.is_some(),
+            backward,
         })
     }
 }

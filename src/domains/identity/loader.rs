@@ -20,13 +20,23 @@ impl Loader<Uuid> for UserById {
     type Error = Arc<AppError>;
 
     async fn load(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, user::Model>, Self::Error> {
-        let rows = user::Entity::find()
-            .filter(user::Column::Id.is_in(ids.iter().copied()))
-            .all(&self.db)
-            .await
-            .map_err(|e| Arc::new(AppError::from(e)))?;
-        Ok(rows.into_iter().map(|u| (u.id, u)).collect())
+        users_by_id(&self.db, ids).await.map_err(Arc::new)
     }
+}
+
+/// Users by id in one query.
+pub async fn users_by_id(
+    db: &DatabaseConnection,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, user::Model>, AppError> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = user::Entity::find()
+        .filter(user::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|u| (u.id, u)).collect())
 }
 
 /// Member user ids by team id, one query per batch.

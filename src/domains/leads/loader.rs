@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use entity::{lead_tag, user};
+use entity::lead_tag;
 use sea_orm::{
     ColumnTrait, DatabaseBackend, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter,
     QueryOrder, Statement,
@@ -32,21 +32,6 @@ pub async fn tags(
     Ok(out)
 }
 
-/// Users by id.
-pub async fn users(
-    db: &DatabaseConnection,
-    ids: &[Uuid],
-) -> Result<HashMap<Uuid, user::Model>, AppError> {
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let rows = user::Entity::find()
-        .filter(user::Column::Id.is_in(ids.iter().copied()))
-        .all(db)
-        .await?;
-    Ok(rows.into_iter().map(|u| (u.id, u)).collect())
-}
-
 /// The newest `n` rows of `table` for each lead id, in one statement.
 pub async fn newest_per_lead<M: FromQueryResult>(
     db: &DatabaseConnection,
@@ -64,22 +49,20 @@ pub async fn newest_per_lead<M: FromQueryResult>(
     if ids.is_empty() {
         return Ok(out);
     }
-    {
-        let list: Vec<String> = (0..ids.len()).map(|i| ph(i + 2)).collect();
-        let sql = format!(
+    let list: Vec<String> = (0..ids.len()).map(|i| ph(i + 2)).collect();
+    let sql = format!(
             "SELECT * FROM (SELECT t.*, ROW_NUMBER() OVER (PARTITION BY t.lead_id ORDER BY t.id DESC) AS lg_rn \
              FROM {table} t WHERE t.lead_id IN ({})) x WHERE x.lg_rn <= {} ORDER BY x.lead_id, x.lg_rn",
             list.join(", "),
             ph(1)
         );
-        let mut values: Vec<sea_orm::Value> = vec![(n as i64).into()];
-        values.extend(ids.iter().map(|u| sea_orm::Value::from(*u)));
-        let rows = M::find_by_statement(Statement::from_sql_and_values(backend, sql, values))
-            .all(db)
-            .await?;
-        for r in rows {
-            out.entry(lead_of(&r)).or_default().push(r);
-        }
+    let mut values: Vec<sea_orm::Value> = vec![(n as i64).into()];
+    values.extend(ids.iter().map(|u| sea_orm::Value::from(*u)));
+    let rows = M::find_by_statement(Statement::from_sql_and_values(backend, sql, values))
+        .all(db)
+        .await?;
+    for r in rows {
+        out.entry(lead_of(&r)).or_default().push(r);
     }
     Ok(out)
 }

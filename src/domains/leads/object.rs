@@ -20,7 +20,7 @@ use super::{
     types::{FieldProvenance, LeadSource, LeadStatus, Location, ScoreReason},
 };
 use crate::{
-    domains::identity::types::User,
+    domains::identity::{loader::users_by_id, types::User},
     error::AppResult,
     graphql::{
         pagination::{page_by_id_desc, IdConnection, KeyCursor, PageArgs, TotalCount},
@@ -290,7 +290,7 @@ impl Lead {
         let all = self
             .1
             .owners
-            .get_or_try_init(|| loader::users(db, &self.1.owner_ids))
+            .get_or_try_init(|| users_by_id(db, &self.1.owner_ids))
             .await?;
         Ok(all.get(&owner).cloned().map(User::from))
     }

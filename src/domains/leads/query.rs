@@ -18,7 +18,7 @@ use super::{
 use crate::{
     auth::{Permission, Viewer},
     error::{AppError, AppResult},
-    graphql::pagination::{KeyCursor, TotalCount, DEFAULT_PAGE, MAX_PAGE},
+    graphql::pagination::{page_size, KeyCursor, TotalCount},
     ids::parse_id,
     state::AppState,
 };
@@ -291,25 +291,7 @@ pub async fn list(
     before_cursor: Option<String>,
 ) -> AppResult<LeadConnection<Lead>> {
     viewer.require(Permission::ReadLeads)?;
-    if first.is_some() && last.is_some() {
-        return Err(AppError::invalid(
-            "first",
-            "pass either first or last, not both",
-        ));
-    }
-    let (name, n) = match (first, last) {
-        (_, Some(l)) => ("last", l),
-        (Some(f), None) => ("first", f),
-        (None, None) => ("first", DEFAULT_PAGE),
-    };
-    if !(0..=MAX_PAGE).contains(&n) {
-        return Err(AppError::invalid(
-            name,
-            format!("must be between 0 and {MAX_PAGE}"),
-        ));
-    }
-    let limit = n as u64;
-    let backward = last.is_some();
+    let (limit, backward) = page_size(first, last)?;
     let field = order.field;
     let after_key = decode(field, "after", after_cursor)?;
     let before_key = decode(field, "before", before_cursor)?;
