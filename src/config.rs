@@ -108,6 +108,8 @@ pub struct Config {
     pub limits: GraphqlLimits,
     /// How long a WebSocket may stay open without `connection_init`.
     pub ws_init_timeout: Duration,
+    /// A WebSocket client whose outgoing queue stays full this long is disconnected (1013).
+    pub ws_send_timeout: Duration,
     /// Run the job worker inside `serve`.
     pub worker_enabled: bool,
     /// Concurrent jobs per process.
@@ -241,6 +243,11 @@ impl Config {
                 max_upload_files: parse(&var, "MAX_UPLOAD_FILES", Some(5))?,
             },
             ws_init_timeout: Duration::from_secs(parse(&var, "WS_INIT_TIMEOUT_SECS", Some(10))?),
+            ws_send_timeout: Duration::from_millis(parse(
+                &var,
+                "WS_SEND_TIMEOUT_MS",
+                Some(5000),
+            )?),
             worker_enabled: parse(&var, "WORKER_ENABLED", Some(true))?,
             worker_concurrency: parse(&var, "WORKER_CONCURRENCY", Some(4))?,
             job_lease: Duration::from_secs(parse(&var, "JOB_LEASE_SECS", Some(30))?),

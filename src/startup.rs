@@ -13,7 +13,7 @@ use crate::{
     auth::{passwords::Passwords, tokens::TokenKeys},
     config::Config,
     db,
-    domains::leads,
+    domains::{leads, notifications},
     events::{relay, EventBus, MemoryBus, RedisBus},
     graphql::{build_schema, AppSchema},
     http,
@@ -93,6 +93,10 @@ pub async fn migrate(state: &AppState) -> Result<(), StartupError> {
 pub fn job_registry(state: &AppState) -> JobRegistry {
     let mut registry = JobRegistry::new();
     registry.register(mail_job::KIND, mail_job::SendMail(state.mailer.clone()));
+    registry.register(
+        notifications::webhook_job::KIND,
+        notifications::webhook_job::PostWebhook(state.http.clone()),
+    );
     registry.register(
         leads::import::KIND,
         leads::import::ImportLeads(state.clone()),

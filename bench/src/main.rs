@@ -3,6 +3,8 @@
 
 mod gql;
 mod identity;
+mod redis_hop;
+mod ws;
 
 use clap::{Parser, Subcommand};
 
@@ -73,6 +75,46 @@ enum Command {
         #[arg(long, default_value_t = 10.0)]
         seconds: f64,
     },
+    /// Subscription fan-out (figure c): N graphql-transport-ws subscribers of
+    /// `events(types: [LEAD_CREATED])`, M createLead mutations at a fixed rate; delivery ratio,
+    /// latency (arrival − intended send time), server RSS per subscribed connection.
+    /// Needs `ulimit -n` above N.
+    Ws {
+        /// Server base URL, e.g. http://127.0.0.1:8080.
+        #[arg(long)]
+        url: String,
+        #[arg(long)]
+        token: String,
+        #[arg(long, default_value_t = 1000)]
+        subscribers: usize,
+        /// Handshakes in flight at once while connecting.
+        #[arg(long, default_value_t = 200)]
+        handshake_concurrency: usize,
+        #[arg(long, default_value_t = 100)]
+        mutations: usize,
+        /// Mutations per second (open loop).
+        #[arg(long, default_value_t = 10.0)]
+        rate: f64,
+        /// The server's pid (RSS from /proc/<pid>/status, CPU from /proc/<pid>/stat).
+        #[arg(long)]
+        server_pid: Option<u32>,
+        /// Seconds to wait after the last mutation for outstanding deliveries.
+        #[arg(long, default_value_t = 30.0)]
+        drain_secs: f64,
+    },
+    /// Raw Redis PUBLISH → pattern-subscriber latency (one subscriber connection).
+    RedisHop {
+        #[arg(long)]
+        redis_url: String,
+        #[arg(long, default_value_t = 1000)]
+        messages: usize,
+        /// Messages per second (open loop).
+        #[arg(long, default_value_t = 200.0)]
+        rate: f64,
+        /// Payload padding, about the size of a published event envelope.
+        #[arg(long, default_value_t = 300)]
+        payload_bytes: usize,
+    },
     /// Sequential refresh-token rotations; reports latency percentiles.
     Refresh {
         #[arg(long)]
@@ -118,6 +160,34 @@ async fn main() -> anyhow::Result<()> {
             rate,
             seconds,
         } => identity::login_open(&url, users, &password, rate, seconds).await?,
+        Command::Ws {
+            url,
+            token,
+            subscribers,
+            handshake_concurrency,
+            mutations,
+            rate,
+            server_pid,
+            drain_secs,
+        } => {
+            ws::fanout(ws::WsRun {
+                url,
+                token,
+                subscribers,
+                handshake_concurrency,
+                mutations,
+                rate,
+                server_pid,
+                drain_secs,
+            })
+            .await?
+        }
+        Command::RedisHop {
+            redis_url,
+            messages,
+            rate,
+            payload_bytes,
+        } => redis_hop::hop(&redis_url, messages, rate, payload_bytes).await?,
         Command::Refresh {
             url,
             password,

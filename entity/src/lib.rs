@@ -10,6 +10,8 @@ pub mod lead_interaction;
 pub mod lead_note;
 pub mod lead_tag;
 pub mod membership;
+pub mod notification;
+pub mod notification_preference;
 pub mod organization;
 pub mod outbox_event;
 pub mod refresh_token;

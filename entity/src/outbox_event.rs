@@ -6,7 +6,7 @@ use sea_orm::entity::prelude::*;
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "outbox_events")]
 pub struct Model {
-    /// Commit-order sequence; replay cursor.
+    /// Insert-order sequence.
     #[sea_orm(primary_key)]
     pub seq: i64,
     /// Public event id (UUID v7), used by clients to dedupe.
@@ -19,6 +19,8 @@ pub struct Model {
     pub payload: Json,
     pub occurred_at: DateTimeUtc,
     pub published_at: Option<DateTimeUtc>,
+    /// Publication order, gap-free across organizations; set by the relay; the replay cursor.
+    pub position: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

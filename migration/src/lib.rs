@@ -9,6 +9,8 @@ mod m20261122_000003_create_identity;
 mod m20261122_000004_create_teams_invitations_audit;
 mod m20261122_000005_create_leads;
 mod m20261122_000006_add_lead_search;
+mod m20261122_000007_add_outbox_position;
+mod m20261122_000008_create_notifications;
 
 /// Runs the migrations in order.
 pub struct Migrator;
@@ -23,6 +25,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000004_create_teams_invitations_audit::Migration),
             Box::new(m20261122_000005_create_leads::Migration),
             Box::new(m20261122_000006_add_lead_search::Migration),
+            Box::new(m20261122_000007_add_outbox_position::Migration),
+            Box::new(m20261122_000008_create_notifications::Migration),
         ]
     }
 }

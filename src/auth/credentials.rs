@@ -9,6 +9,34 @@ use crate::{
     state::AppState,
 };
 
+/// True while the credential behind a long-lived connection is still good: the API key is not
+/// revoked or expired; for a session, the member still belongs to the organization and the
+/// session (refresh-token family) was not ended. Used when revocation events may have been missed.
+pub async fn still_valid(state: &AppState, viewer: &Viewer) -> AppResult<bool> {
+    use entity::{membership, refresh_token};
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+
+    let Some(session) = viewer.session_id else {
+        return Ok(true);
+    };
+    if viewer.via == super::ViewerVia::ApiKey {
+        return crate::domains::identity::api_keys::still_valid(state, session).await;
+    }
+    let member = membership::Entity::find()
+        .filter(membership::Column::UserId.eq(viewer.user_id))
+        .filter(membership::Column::OrgId.eq(viewer.org_id))
+        .count(&state.db)
+        .await?
+        > 0;
+    let live_session = refresh_token::Entity::find()
+        .filter(refresh_token::Column::FamilyId.eq(session))
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .count(&state.db)
+        .await?
+        > 0;
+    Ok(member && live_session)
+}
+
 /// Prefix of partner API keys.
 pub const API_KEY_PREFIX: &str = "lg_";
 

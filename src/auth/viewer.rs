@@ -84,6 +84,10 @@ pub enum Permission {
     WriteLeads,
     /// Delete leads (and other people's notes).
     DeleteLeads,
+    /// Send notifications to a member, a team or the whole organization (broadcast).
+    SendNotifications,
+    /// See notification statistics of the whole organization.
+    ReadNotificationStats,
 }
 
 impl Permission {
@@ -92,6 +96,8 @@ impl Permission {
         Permission::ReadJobs,
         Permission::ManageJobs,
         Permission::SubscribeEvents,
+        Permission::SendNotifications,
+        Permission::ReadNotificationStats,
     ];
 
     /// The weakest role allowed to perform the operation.
@@ -109,6 +115,8 @@ impl Permission {
             Permission::ReadLeads => Role::Viewer,
             Permission::WriteLeads => Role::Member,
             Permission::DeleteLeads => Role::Manager,
+            Permission::SendNotifications => Role::Admin,
+            Permission::ReadNotificationStats => Role::Admin,
         }
     }
 }

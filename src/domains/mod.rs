@@ -4,4 +4,5 @@ pub mod audit;
 pub mod identity;
 pub mod jobs;
 pub mod leads;
+pub mod notifications;
 pub mod realtime;

@@ -22,6 +22,16 @@ use super::EventEnvelope;
 /// Local fan-out capacity; a subscriber lagging further than this is told it lagged.
 const LOCAL_CAPACITY: usize = 4096;
 
+/// What a local subscriber receives.
+#[derive(Debug, Clone)]
+pub enum BusMessage {
+    /// A published event.
+    Event(Arc<EventEnvelope>),
+    /// The bus may have missed events (its subscription to Redis was re-established):
+    /// subscribers catch up from the outbox.
+    Resync,
+}
+
 /// Bus failures.
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
@@ -44,14 +54,14 @@ pub trait EventBus: Send + Sync + 'static {
     /// Publishes to every process.
     async fn publish(&self, event: &EventEnvelope) -> Result<(), BusError>;
     /// A receiver of every event this process sees (filter by organization downstream).
-    fn subscribe(&self) -> broadcast::Receiver<Arc<EventEnvelope>>;
+    fn subscribe(&self) -> broadcast::Receiver<BusMessage>;
     /// Health probe.
     async fn health(&self) -> Result<(), BusError>;
 }
 
 /// In-process bus for single-instance deployments and tests.
 pub struct MemoryBus {
-    tx: broadcast::Sender<Arc<EventEnvelope>>,
+    tx: broadcast::Sender<BusMessage>,
 }
 
 impl MemoryBus {
@@ -76,11 +86,11 @@ impl EventBus for MemoryBus {
 
     async fn publish(&self, event: &EventEnvelope) -> Result<(), BusError> {
         // No receivers is not an error: nobody is listening right now.
-        let _ = self.tx.send(Arc::new(event.clone()));
+        let _ = self.tx.send(BusMessage::Event(Arc::new(event.clone())));
         Ok(())
     }
 
-    fn subscribe(&self) -> broadcast::Receiver<Arc<EventEnvelope>> {
+    fn subscribe(&self) -> broadcast::Receiver<BusMessage> {
         self.tx.subscribe()
     }
 
@@ -92,7 +102,7 @@ impl EventBus for MemoryBus {
 /// Redis pub/sub bus.
 pub struct RedisBus {
     publisher: redis::aio::ConnectionManager,
-    tx: broadcast::Sender<Arc<EventEnvelope>>,
+    tx: broadcast::Sender<BusMessage>,
     subscribed: Arc<AtomicBool>,
     listener: tokio::task::JoinHandle<()>,
 }
@@ -143,7 +153,7 @@ impl Drop for RedisBus {
 
 async fn listen(
     client: redis::Client,
-    tx: broadcast::Sender<Arc<EventEnvelope>>,
+    tx: broadcast::Sender<BusMessage>,
     subscribed: Arc<AtomicBool>,
     mut ready: Option<tokio::sync::oneshot::Sender<()>>,
 ) {
@@ -153,8 +163,14 @@ async fn listen(
             let mut pubsub = client.get_async_pubsub().await?;
             pubsub.psubscribe("lg:org:*").await?;
             subscribed.store(true, Ordering::SeqCst);
-            if let Some(r) = ready.take() {
-                let _ = r.send(());
+            match ready.take() {
+                Some(r) => {
+                    let _ = r.send(());
+                }
+                // Events published while we were away never reach us: tell subscribers.
+                None => {
+                    let _ = tx.send(BusMessage::Resync);
+                }
             }
             backoff = Duration::from_millis(100);
             tracing::info!("redis event subscriber connected");
@@ -162,7 +178,7 @@ async fn listen(
             while let Some(msg) = stream.next().await {
                 match serde_json::from_slice::<EventEnvelope>(msg.get_payload_bytes()) {
                     Ok(ev) => {
-                        let _ = tx.send(Arc::new(ev));
+                        let _ = tx.send(BusMessage::Event(Arc::new(ev)));
                     }
                     Err(e) => tracing::warn!(error = %e, "undecodable event on redis bus"),
                 }
@@ -193,7 +209,7 @@ impl EventBus for RedisBus {
         Ok(())
     }
 
-    fn subscribe(&self) -> broadcast::Receiver<Arc<EventEnvelope>> {
+    fn subscribe(&self) -> broadcast::Receiver<BusMessage> {
         self.tx.subscribe()
     }
 

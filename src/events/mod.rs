@@ -13,16 +13,22 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-pub use bus::{BusError, EventBus, MemoryBus, RedisBus};
+use crate::auth::{Permission, Viewer, ViewerVia};
+
+pub use bus::{BusMessage, BusError, EventBus, MemoryBus, RedisBus};
 
 /// An event with its routing and identity.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EventEnvelope {
     /// Event id (UUID v7); clients dedupe and resume by it.
     pub id: Uuid,
-    /// Outbox sequence number (commit order), set once the event is stored.
+    /// Outbox insert sequence number, set once the event is stored.
     #[serde(default)]
     pub seq: i64,
+    /// Publication position: gap-free and in publication order across all organizations, set by
+    /// the relay. Subscribers resume and detect gaps by it; 0 until published.
+    #[serde(default)]
+    pub position: i64,
     /// Organization the event belongs to; only its members may receive it.
     pub org_id: Uuid,
     /// Acting or addressed user, when there is one.
@@ -40,6 +46,7 @@ impl EventEnvelope {
         EventEnvelope {
             id: Uuid::now_v7(),
             seq: 0,
+            position: 0,
             org_id,
             user_id,
             occurred_at: Utc::now(),
@@ -67,6 +74,12 @@ pub enum DomainEvent {
     /// An API key was revoked; connections using it are closed.
     #[serde(rename = "api_key.revoked")]
     ApiKeyRevoked(ApiKeyRevoked),
+    /// Sessions ended (logout, password change, member removed); their connections are closed.
+    #[serde(rename = "access.revoked")]
+    AccessRevoked(AccessRevoked),
+    /// A notification was created for the envelope's user (only that user receives it).
+    #[serde(rename = "notification.new")]
+    NotificationCreated(NotificationCreated),
 }
 
 impl DomainEvent {
@@ -75,9 +88,11 @@ impl DomainEvent {
         match self {
             DomainEvent::JobUpdated(_) => "job.updated",
             DomainEvent::ApiKeyRevoked(_) => "api_key.revoked",
+            DomainEvent::AccessRevoked(_) => "access.revoked",
             DomainEvent::LeadCreated(_) => "lead.created",
             DomainEvent::LeadUpdated(_) => "lead.updated",
             DomainEvent::LeadDeleted(_) => "lead.deleted",
+            DomainEvent::NotificationCreated(_) => "notification.new",
         }
     }
 
@@ -86,9 +101,60 @@ impl DomainEvent {
         match self {
             DomainEvent::JobUpdated(_) => EventType::JobUpdated,
             DomainEvent::ApiKeyRevoked(_) => EventType::ApiKeyRevoked,
+            DomainEvent::AccessRevoked(_) => EventType::AccessRevoked,
             DomainEvent::LeadCreated(_) => EventType::LeadCreated,
             DomainEvent::LeadUpdated(_) => EventType::LeadUpdated,
             DomainEvent::LeadDeleted(_) => EventType::LeadDeleted,
+            DomainEvent::NotificationCreated(_) => EventType::NotificationNew,
+        }
+    }
+}
+
+impl DomainEvent {
+    /// Whether `viewer` may receive this event (`env` is its envelope). Every event sent to a
+    /// subscriber passes through here; an event type without an arm here is never sent.
+    pub fn visible_to(&self, env: &EventEnvelope, viewer: &Viewer) -> bool {
+        if env.org_id != viewer.org_id {
+            return false;
+        }
+        match self {
+            DomainEvent::JobUpdated(_) => viewer.require(Permission::ReadJobs).is_ok(),
+            DomainEvent::LeadCreated(_)
+            | DomainEvent::LeadUpdated(_)
+            | DomainEvent::LeadDeleted(_) => viewer.require(Permission::ReadLeads).is_ok(),
+            DomainEvent::ApiKeyRevoked(_) => viewer.require(Permission::ManageApiKeys).is_ok(),
+            DomainEvent::AccessRevoked(r) => {
+                r.user_id == Some(viewer.user_id)
+                    || viewer.require(Permission::ManageMembers).is_ok()
+            }
+            DomainEvent::NotificationCreated(_) => env.user_id == Some(viewer.user_id),
+        }
+    }
+
+    /// Whether this event ends the connection authenticated as `viewer`.
+    pub fn revokes(&self, env: &EventEnvelope, viewer: &Viewer) -> bool {
+        if env.org_id != viewer.org_id {
+            return false;
+        }
+        match self {
+            DomainEvent::ApiKeyRevoked(r) => {
+                viewer.via == ViewerVia::ApiKey && viewer.session_id == Some(r.api_key_id)
+            }
+            DomainEvent::AccessRevoked(r) => {
+                if viewer.via != ViewerVia::Jwt {
+                    return false;
+                }
+                let session = viewer.session_id;
+                match (r.session_id, r.user_id) {
+                    (Some(s), _) => session == Some(s),
+                    (None, Some(u)) => {
+                        u == viewer.user_id
+                            && (r.except_session_id.is_none() || r.except_session_id != session)
+                    }
+                    (None, None) => false,
+                }
+            }
+            _ => false,
         }
     }
 }
@@ -98,14 +164,18 @@ impl DomainEvent {
 pub enum EventType {
     /// `job.updated`: a background job changed state or progress.
     JobUpdated,
-    /// `api_key.revoked`: an API key of the organization was revoked.
+    /// `api_key.revoked`: an API key of the organization was revoked (ADMIN+ see it).
     ApiKeyRevoked,
+    /// `access.revoked`: sessions ended (the user concerned and ADMIN+ see it).
+    AccessRevoked,
     /// `lead.created`.
     LeadCreated,
     /// `lead.updated`.
     LeadUpdated,
     /// `lead.deleted`.
     LeadDeleted,
+    /// `notification.new`: a notification for the viewer (only its recipient sees it).
+    NotificationNew,
 }
 
 /// Payload of `lead.created`, `lead.updated` and `lead.deleted`.
@@ -117,6 +187,39 @@ pub struct LeadChanged {
     /// Fields that changed (updates only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub changed_fields: Vec<String>,
+    /// The new owner, when the change assigned the lead to someone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_id: Option<Uuid>,
+}
+
+/// Payload of `notification.new`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationCreated {
+    /// The notification.
+    pub notification_id: Uuid,
+    /// Its type (`LEAD_ASSIGNED`, `ANNOUNCEMENT`, ...).
+    #[serde(rename = "type")]
+    pub notification_type: String,
+    /// Its title.
+    pub title: String,
+}
+
+/// Payload of `access.revoked`: one session, or every session of a user (optionally but one).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessRevoked {
+    /// The session (refresh-token family) that ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<Uuid>,
+    /// Every session of this user in the organization ended...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<Uuid>,
+    /// ...except this one (a password change keeps the session that made it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub except_session_id: Option<Uuid>,
+    /// `logout`, `password_changed`, `member_removed`, `token_reuse`.
+    pub reason: String,
 }
 
 /// Payload of `api_key.revoked`.

@@ -21,8 +21,14 @@ pub async fn record(conn: &impl ConnectionTrait, event: &EventEnvelope) -> AppRe
         payload: Set(serde_json::to_value(event)?),
         occurred_at: Set(event.occurred_at),
         published_at: Set(None),
+        position: Set(None),
     };
     outbox_event::Entity::insert(row).exec(conn).await?;
+    // Notifications the event calls for, in the same transaction. Boxed: delivering one records
+    // `notification.new` through here again (which derives nothing), an async recursion.
+    if !matches!(event.event, super::DomainEvent::NotificationCreated(_)) {
+        Box::pin(crate::domains::notifications::rules::derive(conn, event)).await?;
+    }
     Ok(())
 }
 
@@ -30,29 +36,56 @@ pub async fn record(conn: &impl ConnectionTrait, event: &EventEnvelope) -> AppRe
 pub fn decode(row: &outbox_event::Model) -> AppResult<EventEnvelope> {
     let mut ev: EventEnvelope = serde_json::from_value(row.payload.clone())?;
     ev.seq = row.seq;
+    ev.position = row.position.unwrap_or(0);
     Ok(ev)
 }
 
-/// Events of `org_id` stored after the event `after` (exclusive), oldest first, at most `limit`.
-/// NOT_FOUND-like BAD_USER_INPUT when `after` is not an event of that organization.
-pub async fn replay_after(
+/// Published events of `org_id` after publication position `after`, oldest first, at most
+/// `limit`. Rows that cannot be decoded are logged and skipped.
+pub async fn published_after(
     conn: &impl ConnectionTrait,
     org_id: Uuid,
-    after: Uuid,
+    after: i64,
     limit: u64,
 ) -> AppResult<Vec<EventEnvelope>> {
-    let anchor = outbox_event::Entity::find()
-        .filter(outbox_event::Column::Id.eq(after))
-        .filter(outbox_event::Column::OrgId.eq(org_id))
-        .one(conn)
-        .await?
-        .ok_or_else(|| AppError::invalid("after", "unknown event id"))?;
     let rows = outbox_event::Entity::find()
         .filter(outbox_event::Column::OrgId.eq(org_id))
-        .filter(outbox_event::Column::Seq.gt(anchor.seq))
-        .order_by_asc(outbox_event::Column::Seq)
+        .filter(outbox_event::Column::Position.gt(after))
+        .order_by_asc(outbox_event::Column::Position)
         .limit(limit)
         .all(conn)
         .await?;
-    rows.iter().map(decode).collect()
+    Ok(rows
+        .iter()
+        .filter_map(|row| match decode(row) {
+            Ok(ev) => Some(ev),
+            Err(e) => {
+                tracing::error!(seq = row.seq, error = ?e, "undecodable outbox row skipped");
+                None
+            }
+        })
+        .collect())
+}
+
+/// The newest publication position (0 when nothing was published yet).
+pub async fn last_position(conn: &impl ConnectionTrait) -> AppResult<i64> {
+    let max: Option<Option<i64>> = outbox_event::Entity::find()
+        .select_only()
+        .column_as(outbox_event::Column::Position.max(), "max")
+        .into_tuple()
+        .one(conn)
+        .await?;
+    Ok(max.flatten().unwrap_or(0))
+}
+
+/// The publication position of event `id` of `org_id`: the replay anchor for `after`.
+/// BAD_USER_INPUT when it is not a published event of that organization.
+pub async fn position_of(conn: &impl ConnectionTrait, org_id: Uuid, id: Uuid) -> AppResult<i64> {
+    outbox_event::Entity::find()
+        .filter(outbox_event::Column::Id.eq(id))
+        .filter(outbox_event::Column::OrgId.eq(org_id))
+        .one(conn)
+        .await?
+        .and_then(|row| row.position)
+        .ok_or_else(|| AppError::invalid("after", "unknown event id"))
 }

@@ -1,17 +1,20 @@
-//! The outbox relay: publishes committed events to the bus, oldest first, and marks them.
+//! The outbox relay: gives committed events their publication position, publishes them to the
+//! bus in that order, and marks them.
 //!
-//! Delivery is at-least-once: a crash between PUBLISH and the commit of `published_at` publishes
-//! that batch again, and clients dedupe by event id. On Postgres several processes relay at once
-//! safely (`FOR UPDATE SKIP LOCKED`); SQLite is single-process by nature.
+//! Positions are assigned in a transaction of their own before anything is published, so a
+//! published position never changes meaning. Both steps hold one advisory lock on Postgres, so
+//! relays of several processes take turns and the bus sees positions in order; SQLite is
+//! single-process by nature. Delivery is at-least-once: a crash between PUBLISH and the commit of
+//! `published_at` publishes those events again with the same positions and ids, and subscribers
+//! drop what they already have.
 
 use std::{sync::Arc, time::Duration};
 
 use chrono::Utc;
 use entity::outbox_event;
 use sea_orm::{
-    sea_query::{Expr, LockBehavior, LockType},
-    ColumnTrait, DatabaseBackend, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    sea_query::Expr, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection,
+    DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use tokio::sync::{watch, Notify};
 
@@ -20,17 +23,46 @@ use crate::error::{AppError, AppResult};
 
 const BATCH: u64 = 200;
 
-/// Publishes up to one batch of pending events. Returns how many were published.
-pub async fn publish_pending(db: &DatabaseConnection, bus: &dyn EventBus) -> AppResult<usize> {
+/// Advisory lock key shared by every relay of a database ("lgrelay").
+const RELAY_LOCK: i64 = 0x006c_6772_656c_6179;
+
+/// Gives up to [`BATCH`] committed, unpositioned events the next positions, in `seq` order.
+const ASSIGN_POSITIONS: &str = r#"WITH next AS (
+    SELECT seq, ROW_NUMBER() OVER (ORDER BY seq) AS rn FROM outbox_events
+    WHERE "position" IS NULL ORDER BY seq LIMIT 200
+), base AS (SELECT COALESCE(MAX("position"), 0) AS b FROM outbox_events)
+UPDATE outbox_events SET "position" = (SELECT b FROM base) + next.rn
+FROM next WHERE outbox_events.seq = next.seq"#;
+
+async fn begin_locked(db: &DatabaseConnection) -> AppResult<DatabaseTransaction> {
     let txn = db.begin().await?;
-    let mut query = outbox_event::Entity::find()
-        .filter(outbox_event::Column::PublishedAt.is_null())
-        .order_by_asc(outbox_event::Column::Seq)
-        .limit(BATCH);
     if db.get_database_backend() == DatabaseBackend::Postgres {
-        query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+        txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({RELAY_LOCK})"))
+            .await?;
     }
-    let rows = query.all(&txn).await?;
+    Ok(txn)
+}
+
+/// Assigns positions to committed events. Returns how many got one.
+pub async fn assign_positions(db: &DatabaseConnection) -> AppResult<u64> {
+    let txn = begin_locked(db).await?;
+    let res = txn.execute_unprepared(ASSIGN_POSITIONS).await?;
+    txn.commit().await?;
+    Ok(res.rows_affected())
+}
+
+/// Positions new events, then publishes up to one batch of positioned, unpublished events.
+/// Returns how many were published.
+pub async fn publish_pending(db: &DatabaseConnection, bus: &dyn EventBus) -> AppResult<usize> {
+    assign_positions(db).await?;
+    let txn = begin_locked(db).await?;
+    let rows = outbox_event::Entity::find()
+        .filter(outbox_event::Column::PublishedAt.is_null())
+        .filter(outbox_event::Column::Position.is_not_null())
+        .order_by_asc(outbox_event::Column::Position)
+        .limit(BATCH)
+        .all(&txn)
+        .await?;
     if rows.is_empty() {
         txn.commit().await?;
         return Ok(0);

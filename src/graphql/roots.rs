@@ -2,7 +2,7 @@
 
 use async_graphql::{MergedObject, MergedSubscription};
 
-use crate::domains::{audit, identity, jobs, leads, realtime};
+use crate::domains::{audit, identity, jobs, leads, notifications, realtime};
 
 /// Root query.
 #[derive(MergedObject, Default)]
@@ -11,6 +11,7 @@ pub struct QueryRoot(
     identity::IdentityQuery,
     jobs::JobQuery,
     leads::LeadQuery,
+    notifications::NotificationQuery,
 );
 
 /// Root mutation.
@@ -19,8 +20,12 @@ pub struct MutationRoot(
     identity::IdentityMutation,
     jobs::JobMutation,
     leads::LeadMutation,
+    notifications::NotificationMutation,
 );
 
 /// Root subscription.
 #[derive(MergedSubscription, Default)]
-pub struct SubscriptionRoot(realtime::RealtimeSubscription);
+pub struct SubscriptionRoot(
+    realtime::RealtimeSubscription,
+    notifications::NotificationSubscription,
+);

@@ -6,7 +6,7 @@
 //! 4408 no init in time, 4409 duplicate operation id, 4429 second init. Buffers are small (4 KiB)
 //! and each connection has a bounded outgoing queue.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{collections::HashMap, time::Duration};
 
 use async_graphql::Response as GqlResponse;
 use axum::{
@@ -23,9 +23,8 @@ use tokio::sync::{broadcast, mpsc};
 
 use super::{HttpState, REQUEST_ID};
 use crate::{
-    auth::{credentials, Viewer, ViewerVia},
-    domains::identity::api_keys,
-    events::{DomainEvent, EventEnvelope},
+    auth::{credentials, Viewer},
+    events::BusMessage,
     graphql::{extension, prepare_request, RequestMeta},
 };
 
@@ -33,6 +32,25 @@ use crate::{
 const KEEPALIVE: Duration = Duration::from_secs(15);
 /// Outgoing messages queued per connection before producers wait.
 const OUT_QUEUE: usize = 64;
+/// How long a close frame may take to go out before the socket is dropped.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
+
+/// Sends a close frame and closes, giving a client that does not read [`CLOSE_GRACE`].
+async fn close_sink(
+    sink: &mut futures::stream::SplitSink<WebSocket, Message>,
+    code: u16,
+    reason: String,
+) {
+    let frame = Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }));
+    let _ = tokio::time::timeout(CLOSE_GRACE, async {
+        let _ = sink.send(frame).await;
+        let _ = sink.close().await;
+    })
+    .await;
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Proto {
@@ -43,6 +61,14 @@ enum Proto {
 enum Out {
     Text(String),
     Close(u16, String),
+}
+
+/// What a subscription task tells its connection.
+enum Done {
+    /// The operation finished (complete or error sent).
+    Finished(String),
+    /// The client did not read its messages in time: drop it.
+    TooSlow,
 }
 
 /// Upgrades the connection.
@@ -127,24 +153,28 @@ impl Connection {
     async fn run(mut self, socket: WebSocket) {
         let (mut sink, mut stream) = socket.split();
         let (out_tx, mut out_rx) = mpsc::channel::<Out>(OUT_QUEUE);
-        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<String>();
-        let writer = tokio::spawn(async move {
-            while let Some(out) = out_rx.recv().await {
-                let res = match out {
-                    Out::Text(t) => sink.send(Message::Text(t.into())).await,
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
+        // Closes that cannot wait behind a full queue (a client too slow to read) jump it.
+        let (kill_tx, mut kill_rx) = mpsc::channel::<(u16, String)>(1);
+        let mut writer = tokio::spawn(async move {
+            loop {
+                let out = tokio::select! {
+                    biased;
+                    Some((code, reason)) = kill_rx.recv() => Out::Close(code, reason),
+                    out = out_rx.recv() => match out { Some(out) => out, None => break },
+                };
+                match out {
+                    Out::Text(t) => tokio::select! {
+                        res = sink.send(Message::Text(t.into())) => if res.is_err() { break },
+                        Some((code, reason)) = kill_rx.recv() => {
+                            close_sink(&mut sink, code, reason).await;
+                            break;
+                        }
+                    },
                     Out::Close(code, reason) => {
-                        let _ = sink
-                            .send(Message::Close(Some(CloseFrame {
-                                code,
-                                reason: reason.into(),
-                            })))
-                            .await;
-                        let _ = sink.close().await;
+                        close_sink(&mut sink, code, reason).await;
                         break;
                     }
-                };
-                if res.is_err() {
-                    break;
                 }
             }
         });
@@ -166,8 +196,15 @@ impl Connection {
                     };
                     if out_tx.send(Out::Text(msg.to_string())).await.is_err() { break None; }
                 }
-                Some(id) = done_rx.recv() => { self.subs.remove(&id); }
-                ev = revocations.recv(), if self.is_api_key() => {
+                Some(done) = done_rx.recv() => match done {
+                    Done::Finished(id) => { self.subs.remove(&id); }
+                    Done::TooSlow => {
+                        tracing::warn!("websocket client too slow; closing");
+                        metrics::counter!("ws_slow_client_closed_total").increment(1);
+                        break Some((1013, "Try again later: client too slow".into()));
+                    }
+                },
+                ev = revocations.recv(), if self.viewer.is_some() => {
                     if self.revoked(ev).await {
                         break Some((4403, "Forbidden: credential revoked".into()));
                     }
@@ -190,29 +227,34 @@ impl Connection {
         for (_, task) in self.subs.drain() {
             task.abort();
         }
+        // The close frame follows what is queued, unless the queue is full: then it goes first.
         if let Some((code, reason)) = closing {
-            let _ = out_tx.send(Out::Close(code, reason)).await;
+            if let Err(mpsc::error::TrySendError::Full(Out::Close(code, reason))) =
+                out_tx.try_send(Out::Close(code, reason))
+            {
+                let _ = kill_tx.try_send((code, reason));
+            }
         }
         drop(out_tx);
-        let _ = writer.await;
+        if tokio::time::timeout(CLOSE_GRACE * 2, &mut writer)
+            .await
+            .is_err()
+        {
+            writer.abort();
+        }
     }
 
-    fn is_api_key(&self) -> bool {
-        self.viewer
-            .as_ref()
-            .is_some_and(|v| v.via == ViewerVia::ApiKey)
-    }
-
-    /// Whether a bus event (or a gap in them) means this connection's API key is revoked.
-    async fn revoked(&self, ev: Result<Arc<EventEnvelope>, broadcast::error::RecvError>) -> bool {
-        let Some(key_id) = self.viewer.as_ref().and_then(|v| v.session_id) else {
+    /// Whether a bus message (or missed ones) means this connection's credential was revoked:
+    /// API key revoked, session logged out, password changed elsewhere, member removed.
+    async fn revoked(&self, msg: Result<BusMessage, broadcast::error::RecvError>) -> bool {
+        let Some(viewer) = self.viewer.as_ref() else {
             return false;
         };
-        match ev {
-            Ok(ev) => matches!(&ev.event, DomainEvent::ApiKeyRevoked(r) if r.api_key_id == key_id),
+        match msg {
+            Ok(BusMessage::Event(ev)) => ev.event.revokes(&ev, viewer),
             // Missed events: ask the database.
-            Err(broadcast::error::RecvError::Lagged(_)) => {
-                !api_keys::still_valid(&self.s.app, key_id)
+            Ok(BusMessage::Resync) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                !credentials::still_valid(&self.s.app, viewer)
                     .await
                     .unwrap_or(true)
             }
@@ -228,7 +270,7 @@ impl Connection {
         &mut self,
         text: &str,
         out: &mpsc::Sender<Out>,
-        done: &mpsc::UnboundedSender<String>,
+        done: &mpsc::UnboundedSender<Done>,
     ) -> Step {
         let Ok(msg) = serde_json::from_str::<Value>(text) else {
             return close(4400, "Invalid message received");
@@ -306,7 +348,7 @@ impl Connection {
         &mut self,
         msg: &Value,
         out: &mpsc::Sender<Out>,
-        done: &mpsc::UnboundedSender<String>,
+        done: &mpsc::UnboundedSender<Done>,
     ) -> Step {
         let Some(viewer) = self.viewer.clone() else {
             return close(4401, "Unauthorized");
@@ -332,6 +374,7 @@ impl Connection {
         let request = prepare_request(request, &self.s.app, Some(viewer), self.meta.clone());
         let schema = self.s.schema.clone();
         let (out, done, id_owned, proto) = (out.clone(), done.clone(), id.to_string(), self.proto);
+        let send_timeout = self.s.app.config.ws_send_timeout;
         let task = tokio::spawn(async move {
             let stream = schema.execute_stream(request);
             futures::pin_mut!(stream);
@@ -344,7 +387,7 @@ impl Connection {
                             json!({"type": "error", "id": id_owned, "payload": errors}).to_string(),
                         ))
                         .await;
-                    let _ = done.send(id_owned);
+                    let _ = done.send(Done::Finished(id_owned));
                     return;
                 }
                 first = false;
@@ -354,14 +397,14 @@ impl Connection {
                     "data"
                 };
                 let payload = serde_json::to_value(&resp).unwrap_or(Value::Null);
-                if out
-                    .send(Out::Text(
-                        json!({"type": ty, "id": id_owned, "payload": payload}).to_string(),
-                    ))
-                    .await
-                    .is_err()
-                {
-                    return;
+                let msg = Out::Text(json!({"type": ty, "id": id_owned, "payload": payload}).to_string());
+                match out.send_timeout(msg, send_timeout).await {
+                    Ok(()) => {}
+                    Err(mpsc::error::SendTimeoutError::Timeout(_)) => {
+                        let _ = done.send(Done::TooSlow);
+                        return;
+                    }
+                    Err(mpsc::error::SendTimeoutError::Closed(_)) => return,
                 }
             }
             let _ = out
@@ -369,7 +412,7 @@ impl Connection {
                     json!({"type": "complete", "id": id_owned}).to_string(),
                 ))
                 .await;
-            let _ = done.send(id_owned);
+            let _ = done.send(Done::Finished(id_owned));
         });
         self.subs.insert(id.to_string(), task);
         Step::Continue

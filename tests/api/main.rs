@@ -6,11 +6,14 @@ mod helpers;
 
 mod binary;
 
+mod graphql_ws_client;
 mod http_spine;
 mod identity;
 mod jobs;
 mod leads;
 mod multi_instance;
+mod notifications;
 mod organizations;
+mod realtime;
 mod schema_sdl;
 mod ws_protocol;

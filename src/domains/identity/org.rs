@@ -15,6 +15,7 @@ use super::{
 use crate::{
     auth::{secrets, Permission, Role, Viewer, ViewerVia},
     error::{AppError, AppResult},
+    events::AccessRevoked,
     graphql::pagination::{page_by_id_desc, IdConnection, PageArgs},
     platform::{mail_job, mailer::OutgoingEmail},
     state::AppState,
@@ -295,6 +296,17 @@ pub async fn remove(
         .filter(refresh_token::Column::RevokedAt.is_null())
         .exec(&txn)
         .await?;
+    super::service::record_access_revoked(
+        &txn,
+        viewer.org_id,
+        AccessRevoked {
+            session_id: None,
+            user_id: Some(user_id),
+            except_session_id: None,
+            reason: "member_removed".into(),
+        },
+    )
+    .await?;
     txn.commit().await?;
     Ok(m)
 }

@@ -1,10 +1,10 @@
 //! Password reset and change, profile updates.
 
 use chrono::{Duration, Utc};
-use entity::{email_token, refresh_token, user};
+use entity::{email_token, membership, refresh_token, user};
 use sea_orm::{
     sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter,
-    TransactionTrait,
+    QuerySelect, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -12,6 +12,7 @@ use super::service::{check_password, clean_name, issue_email_token, normalize_em
 use crate::{
     auth::{secrets, Viewer},
     error::{AppError, AppResult},
+    events::AccessRevoked,
     platform::{mail_job, mailer::OutgoingEmail},
     state::AppState,
 };
@@ -67,6 +68,27 @@ async fn revoke_sessions(
         q = q.filter(refresh_token::Column::FamilyId.ne(f));
     }
     q.exec(conn).await?;
+    // Every organization the user is in: its live connections of this user close.
+    let orgs: Vec<Uuid> = membership::Entity::find()
+        .select_only()
+        .column(membership::Column::OrgId)
+        .filter(membership::Column::UserId.eq(user_id))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    for org_id in orgs {
+        super::service::record_access_revoked(
+            conn,
+            org_id,
+            AccessRevoked {
+                session_id: None,
+                user_id: Some(user_id),
+                except_session_id: except_family,
+                reason: "password_changed".into(),
+            },
+        )
+        .await?;
+    }
     Ok(())
 }
 

@@ -12,6 +12,7 @@ use super::types::{AuthPayload, LoginInput, RegisterInput, RegisterPayload};
 use crate::{
     auth::{secrets, Role, Viewer},
     error::{AppError, AppResult, FieldError},
+    events::{outbox, AccessRevoked, DomainEvent, EventEnvelope},
     platform::{mail_job, mailer::OutgoingEmail},
     state::AppState,
 };
@@ -334,14 +335,43 @@ pub async fn start_session(
     Ok(issue_session(state, txn, user, m, Uuid::now_v7()).await?.0)
 }
 
-async fn revoke_family(conn: &impl ConnectionTrait, family_id: Uuid) -> AppResult<()> {
+/// Ends the session of `row` (its whole token family) and tells live connections using it.
+async fn revoke_family(
+    conn: &impl ConnectionTrait,
+    row: &refresh_token::Model,
+    reason: &str,
+) -> AppResult<()> {
     refresh_token::Entity::update_many()
         .col_expr(refresh_token::Column::RevokedAt, Expr::value(Utc::now()))
-        .filter(refresh_token::Column::FamilyId.eq(family_id))
+        .filter(refresh_token::Column::FamilyId.eq(row.family_id))
         .filter(refresh_token::Column::RevokedAt.is_null())
         .exec(conn)
         .await?;
-    Ok(())
+    record_access_revoked(
+        conn,
+        row.org_id,
+        AccessRevoked {
+            session_id: Some(row.family_id),
+            user_id: None,
+            except_session_id: None,
+            reason: reason.into(),
+        },
+    )
+    .await
+}
+
+/// Records `access.revoked` in `org_id` so WebSocket connections of those sessions are closed.
+pub(crate) async fn record_access_revoked(
+    conn: &impl ConnectionTrait,
+    org_id: Uuid,
+    revoked: AccessRevoked,
+) -> AppResult<()> {
+    let addressed = revoked.user_id;
+    outbox::record(
+        conn,
+        &EventEnvelope::new(org_id, addressed, DomainEvent::AccessRevoked(revoked)),
+    )
+    .await
 }
 
 fn session_invalid() -> AppError {
@@ -360,7 +390,7 @@ pub async fn refresh(state: &AppState, raw: &str) -> AppResult<AuthPayload> {
         .ok_or_else(session_invalid)?;
     if row.replaced_by.is_some() {
         tracing::warn!(family = %row.family_id, user = %row.user_id, "refresh token reuse; revoking session");
-        revoke_family(&txn, row.family_id).await?;
+        revoke_family(&txn, &row, "token_reuse").await?;
         txn.commit().await?;
         return Err(session_invalid());
     }
@@ -400,7 +430,9 @@ pub async fn logout(state: &AppState, raw: &str) -> AppResult<bool> {
         .one(&state.db)
         .await?;
     if let Some(row) = row {
-        revoke_family(&state.db, row.family_id).await?;
+        let txn = state.db.begin().await?;
+        revoke_family(&txn, &row, "logout").await?;
+        txn.commit().await?;
     }
     Ok(true)
 }

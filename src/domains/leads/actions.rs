@@ -60,6 +60,7 @@ pub async fn change_tags(
             DomainEvent::LeadUpdated(LeadChanged {
                 lead_id: id,
                 changed_fields: vec!["tags".into()],
+                owner_id: None,
             }),
         )
         .await?;
@@ -110,6 +111,7 @@ pub async fn assign(
         DomainEvent::LeadUpdated(LeadChanged {
             lead_id: id,
             changed_fields: vec!["owner".into()],
+            owner_id: owner,
         }),
     )
     .await?;
@@ -164,6 +166,7 @@ pub async fn mark_contacted(
         DomainEvent::LeadUpdated(LeadChanged {
             lead_id: id,
             changed_fields: changed,
+            owner_id: None,
         }),
     )
     .await?;
@@ -221,6 +224,7 @@ pub async fn add_note(
         DomainEvent::LeadUpdated(LeadChanged {
             lead_id,
             changed_fields: vec!["notes".into()],
+            owner_id: None,
         }),
     )
     .await?;
@@ -441,6 +445,7 @@ pub async fn update(
         DomainEvent::LeadUpdated(LeadChanged {
             lead_id: id,
             changed_fields: changed,
+            owner_id: None,
         }),
     )
     .await?;

@@ -217,6 +217,7 @@ pub async fn merge(
             &emit(DomainEvent::LeadDeleted(LeadChanged {
                 lead_id: *d,
                 changed_fields: vec![],
+                owner_id: None,
             })),
         )
         .await?;
@@ -226,6 +227,7 @@ pub async fn merge(
         &emit(DomainEvent::LeadUpdated(LeadChanged {
             lead_id: primary_id,
             changed_fields: changed_fields.clone(),
+            owner_id: None,
         })),
     )
     .await?;

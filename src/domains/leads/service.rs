@@ -368,6 +368,7 @@ pub async fn create_in(
         DomainEvent::LeadCreated(LeadChanged {
             lead_id: lead.id,
             changed_fields: vec![],
+            owner_id: None,
         }),
     )
     .await?;
@@ -425,6 +426,7 @@ async fn merge_into(
             DomainEvent::LeadUpdated(LeadChanged {
                 lead_id: lead.id,
                 changed_fields: changed,
+                owner_id: None,
             }),
         )
         .await?;
@@ -456,6 +458,7 @@ pub async fn delete(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<le
         DomainEvent::LeadDeleted(LeadChanged {
             lead_id: id,
             changed_fields: vec![],
+            owner_id: None,
         }),
     )
     .await?;

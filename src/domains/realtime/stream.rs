@@ -1,127 +1,153 @@
 //! The per-subscriber event stream: optional replay from the outbox, then live events from the
-//! bus, each checked against the viewer. If the subscriber falls behind the local fan-out buffer
-//! it catches up from the outbox instead of silently losing events.
+//! bus, each checked against the viewer.
+//!
+//! Every published event carries its publication position, gap-free across organizations. The
+//! stream keeps two cursors: the last position it saw on the bus (any organization) and the last
+//! position of its own organization it has handled. A jump in the first, a lagging local buffer
+//! or a bus resync (Redis reconnected) makes it read the missed events of its organization from
+//! the outbox; positions at or below the second cursor are dropped, so nothing is delivered twice.
 
-use std::{
-    collections::{HashSet, VecDeque},
-    sync::Arc,
-};
+use std::{collections::VecDeque, sync::Arc};
 
-use entity::outbox_event;
 use futures::Stream;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-use tokio::sync::broadcast::{self, error::RecvError};
+use sea_orm::DatabaseConnection;
+use tokio::sync::{
+    broadcast::{self, error::RecvError},
+    Semaphore,
+};
 
 use crate::{
     auth::Viewer,
     error::AppResult,
-    events::{outbox, EventEnvelope, EventType},
+    events::{outbox, BusMessage, EventEnvelope, EventType},
 };
 
-/// Largest replay served in one go.
+/// Largest replay or catch-up page.
 pub const REPLAY_LIMIT: u64 = 1000;
 
+/// Catch-up queries running at once per process: a Redis reconnect with 10,000 subscribers must
+/// not fire 10,000 queries together.
+static CATCH_UP_PERMITS: Semaphore = Semaphore::const_new(8);
+
 /// What a subscriber wants.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct EventFilter {
     /// Only these types (`None` = all).
-    pub types: Option<HashSet<EventType>>,
+    pub types: Option<Vec<EventType>>,
 }
 
 impl EventFilter {
     fn accepts(&self, viewer: &Viewer, ev: &EventEnvelope) -> bool {
-        ev.org_id == viewer.org_id
-            && self
-                .types
-                .as_ref()
-                .is_none_or(|t| t.contains(&ev.event.event_type()))
+        self.types
+            .as_ref()
+            .is_none_or(|t| t.contains(&ev.event.event_type()))
+            && ev.event.visible_to(ev, viewer)
     }
 }
 
 struct State {
-    rx: broadcast::Receiver<Arc<EventEnvelope>>,
+    rx: broadcast::Receiver<BusMessage>,
     db: DatabaseConnection,
     viewer: Viewer,
     filter: EventFilter,
     pending: VecDeque<EventEnvelope>,
-    /// Ids already delivered by replay, so the live feed does not repeat them.
-    replayed: HashSet<uuid::Uuid>,
-    last_seq: i64,
+    /// The last page read from the outbox was full: read on before going live.
+    more: bool,
+    /// Last position seen on the bus, any organization.
+    seen: i64,
+    /// Last position of the viewer's organization handled (delivered or filtered out).
+    cursor: i64,
 }
 
-async fn catch_up(
-    db: &DatabaseConnection,
-    viewer: &Viewer,
-    after_seq: i64,
-) -> AppResult<Vec<EventEnvelope>> {
-    let rows = outbox_event::Entity::find()
-        .filter(outbox_event::Column::OrgId.eq(viewer.org_id))
-        .filter(outbox_event::Column::Seq.gt(after_seq))
-        .filter(outbox_event::Column::PublishedAt.is_not_null())
-        .order_by_asc(outbox_event::Column::Seq)
-        .limit(REPLAY_LIMIT)
-        .all(db)
-        .await?;
-    rows.iter().map(outbox::decode).collect()
+impl State {
+    async fn read_outbox(&mut self) -> AppResult<()> {
+        let _permit = CATCH_UP_PERMITS.acquire().await;
+        let evs =
+            outbox::published_after(&self.db, self.viewer.org_id, self.cursor, REPLAY_LIMIT)
+                .await?;
+        self.more = evs.len() as u64 == REPLAY_LIMIT;
+        if let Some(last) = evs.last() {
+            self.seen = self.seen.max(last.position);
+        }
+        self.pending.extend(evs);
+        Ok(())
+    }
+
+    /// Handles one event in position order; returns it when it is to be delivered.
+    fn take(&mut self, ev: &EventEnvelope) -> bool {
+        if ev.org_id != self.viewer.org_id || ev.position <= self.cursor {
+            return false;
+        }
+        self.cursor = ev.position;
+        self.filter.accepts(&self.viewer, ev)
+    }
 }
 
-/// Builds the stream. `rx` must be taken before the replay query so nothing falls in between.
+/// Builds the stream. `rx` must be taken before this is called so nothing falls in between.
+/// `after` is the position to replay after (see [`outbox::position_of`]); `None` = live only.
 pub async fn events(
-    rx: broadcast::Receiver<Arc<EventEnvelope>>,
+    rx: broadcast::Receiver<BusMessage>,
     db: DatabaseConnection,
     viewer: Viewer,
     filter: EventFilter,
-    after: Option<uuid::Uuid>,
+    after: Option<i64>,
 ) -> AppResult<impl Stream<Item = EventEnvelope>> {
-    let replay = match after {
-        Some(id) => outbox::replay_after(&db, viewer.org_id, id, REPLAY_LIMIT).await?,
-        None => Vec::new(),
-    };
-    let replayed: HashSet<uuid::Uuid> = replay.iter().map(|e| e.id).collect();
-    let last_seq = replay.last().map(|e| e.seq).unwrap_or(0);
-    let state = State {
+    let now = outbox::last_position(&db).await?;
+    let mut state = State {
         rx,
         db,
         viewer,
         filter,
-        pending: replay.into(),
-        replayed,
-        last_seq,
+        pending: VecDeque::new(),
+        more: false,
+        seen: now,
+        cursor: after.unwrap_or(now),
     };
+    if after.is_some() {
+        state.read_outbox().await?;
+    }
     Ok(futures::stream::unfold(state, |mut st| async move {
         loop {
             if let Some(ev) = st.pending.pop_front() {
-                st.last_seq = st.last_seq.max(ev.seq);
-                if st.filter.accepts(&st.viewer, &ev) {
+                if st.take(&ev) {
                     return Some((ev, st));
                 }
                 continue;
             }
-            match st.rx.recv().await {
-                Ok(ev) => {
-                    if st.replayed.remove(&ev.id) || !st.filter.accepts(&st.viewer, &ev) {
-                        continue;
-                    }
-                    st.last_seq = st.last_seq.max(ev.seq);
-                    return Some(((*ev).clone(), st));
-                }
-                Err(RecvError::Lagged(n)) => {
-                    tracing::warn!(
-                        skipped = n,
-                        "subscriber lagged; catching up from the outbox"
-                    );
-                    match catch_up(&st.db, &st.viewer, st.last_seq).await {
-                        Ok(evs) => {
-                            st.replayed.extend(evs.iter().map(|e| e.id));
-                            st.pending.extend(evs);
-                        }
-                        Err(e) => {
-                            tracing::error!(error = ?e, "catch-up failed; ending subscription");
-                            return None;
+            let resync = if st.more {
+                true
+            } else {
+                match st.rx.recv().await {
+                    Ok(BusMessage::Event(ev)) => {
+                        let gap = ev.position > st.seen + 1;
+                        st.seen = st.seen.max(ev.position);
+                        if gap {
+                            tracing::debug!(
+                                position = ev.position,
+                                "gap in bus positions; reading the outbox"
+                            );
+                            // The outbox read covers this event too (or it is another org's).
+                            true
+                        } else {
+                            if st.take(&ev) {
+                                return Some((Arc::unwrap_or_clone(ev), st));
+                            }
+                            continue;
                         }
                     }
+                    Ok(BusMessage::Resync) => true,
+                    Err(RecvError::Lagged(n)) => {
+                        tracing::warn!(skipped = n, "subscriber lagged; reading the outbox");
+                        true
+                    }
+                    Err(RecvError::Closed) => return None,
                 }
-                Err(RecvError::Closed) => return None,
+            };
+            if resync {
+                if let Err(e) = st.read_outbox().await {
+                    tracing::error!(error = ?e, "outbox read failed; ending subscription");
+                    return None;
+                }
             }
         }
     }))
