@@ -82,3 +82,13 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 echo
 echo "Median ratio GraphQL ÷ pgbench: $(printf '%s\n' "${RATIOS[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}') (goal ≥ 0.4)."
+# PROFILE=1: a flat CPU profile of the server (perf, software clock) under the same load.
+if [[ "${PROFILE:-0}" == 1 ]]; then
+    perf record -q -e cpu-clock -F 999 -p "$SERVER" -o "$DATA/perf.data" -- sleep 10 >/dev/null 2>&1 &
+    PERF=$!
+    "$LG" query --url "$URL" --token "$TOKEN" --query "$QUERY" --concurrency 8 --seconds 10 >/dev/null
+    wait "$PERF" || true
+    echo
+    echo "Server profile (top symbols):"
+    perf report -i "$DATA/perf.data" --stdio --no-children --sort dso,symbol 2>/dev/null | grep -v '^#' | grep -v '^$' | head -60
+fi

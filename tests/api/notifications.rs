@@ -358,10 +358,7 @@ async fn preferences_round_trip_and_the_email_channel_sends_mail() {
         find(updated, "ANNOUNCEMENT", "EMAIL"),
         json!({"type": "ANNOUNCEMENT", "channel": "EMAIL", "enabled": true, "isDefault": false, "webhookHost": null})
     );
-    assert_eq!(
-        find(updated, "ANNOUNCEMENT", "IN_APP")["enabled"],
-        false
-    );
+    assert_eq!(find(updated, "ANNOUNCEMENT", "IN_APP")["enabled"], false);
     assert_eq!(find(updated, "LEAD_ASSIGNED", "IN_APP")["isDefault"], true);
     // Read back: the same.
     let v = app.gql(Some(&grace.token), PREFS, json!({})).await;
@@ -369,7 +366,11 @@ async fn preferences_round_trip_and_the_email_channel_sends_mail() {
     // Another member's preferences are their own.
     let v = app.gql(Some(&boss.token), PREFS, json!({})).await;
     assert_eq!(
-        find(&v["data"]["notificationPreferences"], "ANNOUNCEMENT", "EMAIL")["enabled"],
+        find(
+            &v["data"]["notificationPreferences"],
+            "ANNOUNCEMENT",
+            "EMAIL"
+        )["enabled"],
         false
     );
 
@@ -382,7 +383,10 @@ async fn preferences_round_trip_and_the_email_channel_sends_mail() {
     assert_eq!(v["data"]["sendNotification"], 1, "{v}");
     app.state.jobs_enqueued();
     let mail = wait_for_mail_containing(&app, &grace.email, "Quarterly numbers").await;
-    assert!(mail.contains("Subject: [Leadgraph] Quarterly numbers"), "{mail}");
+    assert!(
+        mail.contains("Subject: [Leadgraph] Quarterly numbers"),
+        "{mail}"
+    );
     assert!(mail.contains("Revenue is up 12%."), "{mail}");
     assert!(mail.contains("/reports/q3"), "{mail}");
     // IN_APP was off: nothing stored.
@@ -414,7 +418,11 @@ async fn preferences_round_trip_and_the_email_channel_sends_mail() {
     );
     let v = app.gql(Some(&grace.token), PREFS, json!({})).await;
     assert_eq!(
-        find(&v["data"]["notificationPreferences"], "LEAD_ASSIGNED", "EMAIL")["enabled"],
+        find(
+            &v["data"]["notificationPreferences"],
+            "LEAD_ASSIGNED",
+            "EMAIL"
+        )["enabled"],
         false
     );
 }
@@ -477,9 +485,7 @@ async fn the_webhook_channel_posts_slack_text_and_is_retried() {
     assert_eq!(requests.len(), 2, "one failed attempt, one retry");
     for r in &requests {
         assert_eq!(
-            r.headers
-                .get("content-type")
-                .and_then(|v| v.to_str().ok()),
+            r.headers.get("content-type").and_then(|v| v.to_str().ok()),
             Some("application/json")
         );
         let body: Value = serde_json::from_slice(&r.body).unwrap();
@@ -544,7 +550,12 @@ async fn send_notification_targets_a_member_a_team_or_everybody_for_admins_only(
     )
     .await;
     assert_eq!(count(&v), Some(1), "{v}");
-    let v = send(&app, &boss.token, json!({"teamId": team, "title": "To Sales"})).await;
+    let v = send(
+        &app,
+        &boss.token,
+        json!({"teamId": team, "title": "To Sales"}),
+    )
+    .await;
     assert_eq!(count(&v), Some(1), "{v}");
     // An ADMIN may broadcast too; everybody gets it, the sender included.
     let admin = app.token(org, Role::Admin);
@@ -654,7 +665,12 @@ async fn send_notification_targets_a_member_a_team_or_everybody_for_admins_only(
     )
     .await;
     assert_eq!(v["errors"][0]["message"], missing["errors"][0]["message"]);
-    let v = send(&app, &boss.token, json!({"teamId": other_team, "title": "hi"})).await;
+    let v = send(
+        &app,
+        &boss.token,
+        json!({"teamId": other_team, "title": "hi"}),
+    )
+    .await;
     assert_eq!(code(&v), Some("NOT_FOUND"), "{v}");
     assert_eq!(list(&app, &other.token, json!({})).await["totalCount"], 0);
     assert_ne!(other_org, org);
@@ -742,16 +758,26 @@ async fn stats_count_sent_and_read_per_type() {
         Value::Array(rows)
     };
     // Grace: 3 announcements ("one" read), 1 assignment (read).
-    assert_eq!(v["data"]["notificationStats"], expect((3, 1), (1, 1)), "{v}");
+    assert_eq!(
+        v["data"]["notificationStats"],
+        expect((3, 1), (1, 1)),
+        "{v}"
+    );
     // Organization-wide: ADMIN+ only; the broadcast reached the owner too (unread).
-    let v = app
-        .gql(Some(&grace.token), stats, json!({"o": true}))
-        .await;
+    let v = app.gql(Some(&grace.token), stats, json!({"o": true})).await;
     assert_eq!(code(&v), Some("FORBIDDEN"), "{v}");
     let v = app.gql(Some(&boss.token), stats, json!({"o": true})).await;
-    assert_eq!(v["data"]["notificationStats"], expect((4, 1), (1, 1)), "{v}");
+    assert_eq!(
+        v["data"]["notificationStats"],
+        expect((4, 1), (1, 1)),
+        "{v}"
+    );
     let v = app.gql(Some(&boss.token), stats, json!({})).await;
-    assert_eq!(v["data"]["notificationStats"], expect((1, 0), (0, 0)), "{v}");
+    assert_eq!(
+        v["data"]["notificationStats"],
+        expect((1, 0), (0, 0)),
+        "{v}"
+    );
 }
 
 #[tokio::test]
@@ -759,7 +785,12 @@ async fn another_organizations_notifications_read_as_missing() {
     let app = TestApp::spawn().await;
     let (a, _) = owner(&app).await;
     let (b, _) = owner(&app).await;
-    let v = send(&app, &b.token, json!({"wholeOrganization": true, "title": "B only"})).await;
+    let v = send(
+        &app,
+        &b.token,
+        json!({"wholeOrganization": true, "title": "B only"}),
+    )
+    .await;
     assert_eq!(v["data"]["sendNotification"], 1, "{v}");
     let theirs = list(&app, &b.token, json!({})).await["nodes"][0]["id"]
         .as_str()
@@ -782,8 +813,12 @@ async fn another_organizations_notifications_read_as_missing() {
         );
     }
     // A's bulk actions leave B's inbox alone.
-    app.gql(Some(&a.token), "mutation { markAllNotificationsRead }", json!({}))
-        .await;
+    app.gql(
+        Some(&a.token),
+        "mutation { markAllNotificationsRead }",
+        json!({}),
+    )
+    .await;
     app.gql(Some(&a.token), "mutation { clearNotifications }", json!({}))
         .await;
     let l = list(&app, &b.token, json!({})).await;

@@ -543,6 +543,18 @@ async fn the_role_table_is_enforced_for_every_guarded_operation() {
             json!({"id": r()}),
             Role::Manager,
         ),
+        (
+            "sendNotification",
+            "mutation($u: ID!) { sendNotification(input: {userId: $u, title: \"t\"}) }".into(),
+            json!({"u": r()}),
+            Role::Admin,
+        ),
+        (
+            "notificationStats(organizationWide)",
+            "{ notificationStats(organizationWide: true) { sent } }".into(),
+            json!({}),
+            Role::Admin,
+        ),
     ];
     for role in [
         Role::Viewer,

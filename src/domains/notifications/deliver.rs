@@ -117,8 +117,7 @@ async fn deliver_batch(
         notification_preference::Entity::find()
             .filter(notification_preference::Column::OrgId.eq(n.org_id))
             .filter(
-                notification_preference::Column::NotificationType
-                    .eq(n.notification_type.as_str()),
+                notification_preference::Column::NotificationType.eq(n.notification_type.as_str()),
             )
             .filter(notification_preference::Column::UserId.is_in(recipients.to_vec()))
             .all(conn)

@@ -170,9 +170,7 @@ pub async fn preferences(
                 channel: ch,
                 enabled: row.map_or(ch.default_enabled(), |r| r.enabled),
                 is_default: row.is_none(),
-                webhook_host: row
-                    .and_then(|r| r.webhook_url.as_deref())
-                    .and_then(host_of),
+                webhook_host: row.and_then(|r| r.webhook_url.as_deref()).and_then(host_of),
             });
         }
     }
@@ -203,13 +201,12 @@ pub async fn update_preferences(
             format!("at most {max} changes at once"),
         ));
     }
-    let existing: HashMap<(String, String), notification_preference::Model> =
-        prefs_scoped(viewer)
-            .all(&state.db)
-            .await?
-            .into_iter()
-            .map(|p| ((p.notification_type.clone(), p.channel.clone()), p))
-            .collect();
+    let existing: HashMap<(String, String), notification_preference::Model> = prefs_scoped(viewer)
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|p| ((p.notification_type.clone(), p.channel.clone()), p))
+        .collect();
     let mut errors = Vec::new();
     let mut seen = HashSet::new();
     // (type, channel, enabled, new webhook URL: None = keep, Some(None) = remove)
@@ -332,7 +329,11 @@ enum Target {
 
 /// Sends an ANNOUNCEMENT to one member, a team or everybody (ADMIN+); returns how many members
 /// it was addressed to. Each recipient's preferences decide the channels.
-pub async fn send(state: &AppState, viewer: &Viewer, input: SendNotificationInput) -> AppResult<u64> {
+pub async fn send(
+    state: &AppState,
+    viewer: &Viewer,
+    input: SendNotificationInput,
+) -> AppResult<u64> {
     viewer.require(Permission::SendNotifications)?;
     let mut errors = Vec::new();
     let whole = input.whole_organization.unwrap_or(false);
@@ -384,11 +385,13 @@ pub async fn send(state: &AppState, viewer: &Viewer, input: SendNotificationInpu
         .column(membership::Column::UserId)
         .filter(membership::Column::OrgId.eq(viewer.org_id));
     let recipients: Vec<Uuid> = match target {
-        Target::User(u) => members
-            .filter(membership::Column::UserId.eq(u))
-            .into_tuple()
-            .all(&txn)
-            .await?,
+        Target::User(u) => {
+            members
+                .filter(membership::Column::UserId.eq(u))
+                .into_tuple()
+                .all(&txn)
+                .await?
+        }
         Target::Team(t) => {
             team::Entity::find()
                 .filter(team::Column::Id.eq(t))
@@ -446,7 +449,10 @@ pub async fn stats(
     let rows: Vec<(String, i64, i64)> = q
         .select_only()
         .column(notification::Column::NotificationType)
-        .column_as(Expr::from(Func::count(Expr::col(notification::Column::Id))), "sent")
+        .column_as(
+            Expr::from(Func::count(Expr::col(notification::Column::Id))),
+            "sent",
+        )
         .column_as(
             Expr::from(Func::count(Expr::col(notification::Column::ReadAt))),
             "read",

@@ -94,9 +94,9 @@ impl JobHandler for PostWebhook {
             .map_err(|e| JobError::Permanent(e.to_string()))?
             .json(&json!({ "text": slack_escape(&p.text) }));
         let response = self.0.execute(request).await.map_err(|e| match e {
-            OutboundError::Timeout | OutboundError::Http(_) | OutboundError::Unresolvable { .. } => {
-                JobError::Retryable(e.to_string())
-            }
+            OutboundError::Timeout
+            | OutboundError::Http(_)
+            | OutboundError::Unresolvable { .. } => JobError::Retryable(e.to_string()),
             other => JobError::Permanent(other.to_string()),
         })?;
         match response.status {
