@@ -10,11 +10,13 @@
 #   1. the raw Redis hop: lg-bench redis-hop, PUBLISH → pattern subscriber, same machine;
 #   2. SMALL subscribers, then 3. LARGE subscribers: a fresh server each (so the RSS delta starts
 #      from a clean heap), lg-bench ws opens the graphql-transport-ws connections (ramped,
-#      HANDSHAKES in flight), each subscribed to events(types: [LEAD_CREATED]), then sends
+#      HANDSHAKES in flight, each waits for connection_ack), then subscribes them to
+#      events(types: [LEAD_CREATED]) at the same pace, checks every subscriber is live, then sends
 #      createLead mutations at a fixed open-loop rate and records, for every event at every
 #      subscriber, arrival − the mutation's intended send time.
 # Memory per subscribed connection = (server VmRSS after the connections are subscribed and idle
-# − VmRSS before them) ÷ connections. Prints a Markdown section with every raw round.
+# − VmRSS before them) ÷ connections, split at the moment they are acknowledged but not yet
+# subscribed. Prints a Markdown section with every raw round.
 #
 # Knobs (environment): SMALL=1000 SMALL_MUTATIONS=100 SMALL_RATE=10 LARGE=10000
 # LARGE_MUTATIONS=40 LARGE_RATE=2 HANDSHAKES=200 HOP_MESSAGES=1000 HOP_RATE=200 PROFILE=release.

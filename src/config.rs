@@ -124,6 +124,27 @@ pub struct Config {
     pub outbound_max_body_bytes: usize,
     /// Allowed CORS origins; empty = same-origin only.
     pub cors_allowed_origins: Vec<String>,
+    /// Brave Search API key (`X-Subscription-Token`); `None` = SEARCH scrapes are unavailable.
+    pub brave_api_key: Option<String>,
+    /// Brave Search API base URL (tests point it at a local fake).
+    pub brave_base_url: String,
+    /// Google Places API (New) key; `None` = GOOGLE_MAPS scrapes are unavailable.
+    pub google_places_api_key: Option<String>,
+    /// Google Places API base URL (tests point it at a local fake).
+    pub google_places_base_url: String,
+    /// How long search/places API responses are cached (Redis when set, else in process).
+    pub scrape_cache_ttl: Duration,
+    /// Per-host politeness of the crawler (`requestsPerSecond`). Off only for benchmarks.
+    pub scrape_politeness: bool,
+    /// Messages a campaign sends at once (SMTP connections in use by one campaign).
+    pub campaign_send_concurrency: usize,
+    /// SendGrid Signed Event Webhook public key (base64 DER); when set, unsigned or badly signed
+    /// SendGrid events are refused.
+    pub sendgrid_webhook_public_key: Option<String>,
+    /// Mailgun webhook signing key; when set, Mailgun events must carry a valid signature.
+    pub mailgun_webhook_signing_key: Option<String>,
+    /// Shared secret the inbound-email webhook must present (`?secret=` or `X-Webhook-Secret`).
+    pub inbound_email_secret: Option<String>,
 }
 
 impl fmt::Debug for Config {
@@ -243,11 +264,7 @@ impl Config {
                 max_upload_files: parse(&var, "MAX_UPLOAD_FILES", Some(5))?,
             },
             ws_init_timeout: Duration::from_secs(parse(&var, "WS_INIT_TIMEOUT_SECS", Some(10))?),
-            ws_send_timeout: Duration::from_millis(parse(
-                &var,
-                "WS_SEND_TIMEOUT_MS",
-                Some(5000),
-            )?),
+            ws_send_timeout: Duration::from_millis(parse(&var, "WS_SEND_TIMEOUT_MS", Some(5000))?),
             worker_enabled: parse(&var, "WORKER_ENABLED", Some(true))?,
             worker_concurrency: parse(&var, "WORKER_CONCURRENCY", Some(4))?,
             job_lease: Duration::from_secs(parse(&var, "JOB_LEASE_SECS", Some(30))?),
@@ -266,6 +283,26 @@ impl Config {
                         .collect()
                 })
                 .unwrap_or_default(),
+            brave_api_key: var("BRAVE_API_KEY"),
+            brave_base_url: var("BRAVE_BASE_URL")
+                .unwrap_or_else(|| "https://api.search.brave.com".into())
+                .trim_end_matches('/')
+                .to_string(),
+            google_places_api_key: var("GOOGLE_PLACES_API_KEY"),
+            google_places_base_url: var("GOOGLE_PLACES_BASE_URL")
+                .unwrap_or_else(|| "https://places.googleapis.com".into())
+                .trim_end_matches('/')
+                .to_string(),
+            scrape_cache_ttl: Duration::from_secs(parse(
+                &var,
+                "SCRAPE_CACHE_TTL_SECS",
+                Some(86_400),
+            )?),
+            scrape_politeness: parse(&var, "SCRAPE_POLITENESS", Some(true))?,
+            campaign_send_concurrency: parse(&var, "CAMPAIGN_SEND_CONCURRENCY", Some(4))?,
+            sendgrid_webhook_public_key: var("SENDGRID_WEBHOOK_PUBLIC_KEY"),
+            mailgun_webhook_signing_key: var("MAILGUN_WEBHOOK_SIGNING_KEY"),
+            inbound_email_secret: var("INBOUND_EMAIL_SECRET"),
         })
     }
 

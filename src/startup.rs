@@ -13,12 +13,13 @@ use crate::{
     auth::{passwords::Passwords, tokens::TokenKeys},
     config::Config,
     db,
-    domains::{leads, notifications},
+    domains::{leads, notifications, outreach, scraping},
     events::{relay, EventBus, MemoryBus, RedisBus},
     graphql::{build_schema, AppSchema},
     http,
     jobs::{JobRegistry, Worker},
     platform::{
+        cache::{Cache, MemoryCache, RedisCache},
         mail_job,
         mailer::Mailer,
         outbound::{OutboundClient, OutboundConfig},
@@ -54,6 +55,14 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
         ),
         None => Arc::new(MemoryLimiter::default()),
     };
+    let cache: Arc<dyn Cache> = match &config.redis_url {
+        Some(url) => Arc::new(
+            RedisCache::connect(url)
+                .await
+                .map_err(|e| err("redis")(&e))?,
+        ),
+        None => Arc::new(MemoryCache::default()),
+    };
     let mailer = Mailer::new(
         config.smtp_url.as_deref(),
         config.mail_outbox_dir(),
@@ -71,6 +80,7 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
         tokens: Arc::new(TokenKeys::new(&config)),
         passwords: Passwords::new(),
         limiter,
+        cache,
         config: Arc::new(config),
         db,
         sql_log,
@@ -100,6 +110,11 @@ pub fn job_registry(state: &AppState) -> JobRegistry {
     registry.register(
         leads::import::KIND,
         leads::import::ImportLeads(state.clone()),
+    );
+    registry.register(scraping::run::KIND, scraping::run::ScrapeRun(state.clone()));
+    registry.register(
+        outreach::send_job::KIND,
+        outreach::send_job::SendCampaign(state.clone()),
     );
     registry
 }

@@ -10,7 +10,7 @@ use crate::{
     config::Config,
     db::StatementLog,
     events::EventBus,
-    platform::{mailer::Mailer, outbound::OutboundClient, ratelimit::RateLimiter},
+    platform::{cache::Cache, mailer::Mailer, outbound::OutboundClient, ratelimit::RateLimiter},
 };
 
 /// Everything a handler may need.
@@ -30,6 +30,8 @@ pub struct AppState {
     pub http: OutboundClient,
     /// Rate limiter (memory or Redis).
     pub limiter: Arc<dyn RateLimiter>,
+    /// Response cache for external APIs (memory or Redis).
+    pub cache: Arc<dyn Cache>,
     /// Password hashing (bounded blocking pool).
     pub passwords: Passwords,
     /// Access-token keys.

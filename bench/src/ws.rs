@@ -17,7 +17,10 @@ use std::{
 use anyhow::{bail, Context};
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use tokio::{net::TcpStream, sync::watch};
+use tokio::{
+    net::TcpStream,
+    sync::{watch, Semaphore},
+};
 use tokio_tungstenite::{
     tungstenite::{
         client::IntoClientRequest, http::HeaderValue, protocol::WebSocketConfig, Message,
@@ -173,17 +176,24 @@ struct Counters {
     ended: AtomicUsize,
 }
 
-/// One connection: subscribes when `go` turns true, then records every event until `stop`.
+/// One connection: subscribes once `go` hands it a permit, then records every event until
+/// `stop`.
 async fn subscriber(
     mut ws: Ws,
-    mut go: watch::Receiver<bool>,
+    go: Arc<Semaphore>,
     mut stop: watch::Receiver<bool>,
     counters: Arc<Counters>,
 ) -> Seen {
     let mut seen = Seen::default();
     let subscribe =
         text(json!({"type": "subscribe", "id": "1", "payload": {"query": SUBSCRIPTION}}));
-    let ready = go.wait_for(|go| *go).await.is_ok();
+    let ready = match go.acquire().await {
+        Ok(permit) => {
+            permit.forget();
+            true
+        }
+        Err(_) => false,
+    };
     let sent = if ready {
         ws.send(subscribe)
             .await
@@ -276,7 +286,7 @@ pub async fn fanout(p: WsRun) -> anyhow::Result<Value> {
     let g = Gql::new(&p.url)?.with_token(&p.token);
     let counters = Arc::new(Counters::default());
     let (stop_tx, stop_rx) = watch::channel(false);
-    let (go_tx, go_rx) = watch::channel(false);
+    let go = Arc::new(Semaphore::new(0));
 
     // Warm the server's one-time allocations (schema, pools, first socket) before measuring.
     create_lead(&g, "warm-up")
@@ -301,7 +311,7 @@ pub async fn fanout(p: WsRun) -> anyhow::Result<Value> {
             match res {
                 Ok(ws) => tasks.push(tokio::spawn(subscriber(
                     ws,
-                    go_rx.clone(),
+                    go.clone(),
                     stop_rx.clone(),
                     counters.clone(),
                 ))),
@@ -314,7 +324,20 @@ pub async fn fanout(p: WsRun) -> anyhow::Result<Value> {
     // Connected and acknowledged, not subscribed yet: the connection's own share of memory.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss_connected = memory(p.server_pid);
-    let _ = go_tx.send(true);
+    // Subscribe at the pace the connections were opened (chunks of `handshake_concurrency`), not
+    // all at once: a burst of N subscribes queues N database reads and leaves a transient heap
+    // peak behind in the RSS.
+    let chunk = p.handshake_concurrency.max(1);
+    let pace = Duration::from_secs_f64(
+        (ramp_secs * chunk as f64 / connected.max(1) as f64).clamp(0.005, 1.0),
+    );
+    let mut released = 0;
+    while released < connected {
+        let n = chunk.min(connected - released);
+        go.add_permits(n);
+        released += n;
+        tokio::time::sleep(pace).await;
+    }
 
     // Liveness: the protocol has no "subscribed" message, so send warm-up mutations until every
     // subscriber has received one (they are not measured).

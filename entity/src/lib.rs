@@ -1,7 +1,13 @@
 //! SeaORM models, one module per table. No GraphQL or HTTP types here.
 
 pub mod api_key;
+pub mod audience;
 pub mod audit_log;
+pub mod campaign;
+pub mod campaign_recipient;
+pub mod email_event;
+pub mod email_suppression;
+pub mod email_template;
 pub mod email_token;
 pub mod invitation;
 pub mod job;
@@ -15,6 +21,9 @@ pub mod notification_preference;
 pub mod organization;
 pub mod outbox_event;
 pub mod refresh_token;
+pub mod scrape_job;
+pub mod scrape_job_lead;
+pub mod scrape_page;
 pub mod team;
 pub mod team_member;
 pub mod user;

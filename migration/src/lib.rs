@@ -11,6 +11,8 @@ mod m20261122_000005_create_leads;
 mod m20261122_000006_add_lead_search;
 mod m20261122_000007_add_outbox_position;
 mod m20261122_000008_create_notifications;
+mod m20261122_000009_create_scraping;
+mod m20261122_000010_create_outreach;
 
 /// Runs the migrations in order.
 pub struct Migrator;
@@ -27,6 +29,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000006_add_lead_search::Migration),
             Box::new(m20261122_000007_add_outbox_position::Migration),
             Box::new(m20261122_000008_create_notifications::Migration),
+            Box::new(m20261122_000009_create_scraping::Migration),
+            Box::new(m20261122_000010_create_outreach::Migration),
         ]
     }
 }

@@ -49,7 +49,10 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for name in ["idx_outbox_events_org_position", "idx_outbox_events_position"] {
+        for name in [
+            "idx_outbox_events_org_position",
+            "idx_outbox_events_position",
+        ] {
             manager
                 .drop_index(
                     Index::drop()

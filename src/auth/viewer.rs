@@ -88,6 +88,19 @@ pub enum Permission {
     SendNotifications,
     /// See notification statistics of the whole organization.
     ReadNotificationStats,
+    /// See scrape jobs, their pages and progress.
+    ReadScrapeJobs,
+    /// Create, cancel and retry scrape jobs.
+    RunScrapeJobs,
+    /// Delete scrape jobs (their pages and history; the leads stay).
+    DeleteScrapeJobs,
+    /// See email templates, campaigns, recipients and their statistics.
+    ReadOutreach,
+    /// Create and change templates and campaigns, add recipients, send tests, launch, pause,
+    /// resume and stop campaigns (launching passes through the approval gate).
+    WriteOutreach,
+    /// Delete templates and campaigns.
+    DeleteOutreach,
 }
 
 impl Permission {
@@ -98,6 +111,12 @@ impl Permission {
         Permission::SubscribeEvents,
         Permission::SendNotifications,
         Permission::ReadNotificationStats,
+        Permission::ReadScrapeJobs,
+        Permission::RunScrapeJobs,
+        Permission::DeleteScrapeJobs,
+        Permission::ReadOutreach,
+        Permission::WriteOutreach,
+        Permission::DeleteOutreach,
     ];
 
     /// The weakest role allowed to perform the operation.
@@ -117,6 +136,12 @@ impl Permission {
             Permission::DeleteLeads => Role::Manager,
             Permission::SendNotifications => Role::Admin,
             Permission::ReadNotificationStats => Role::Admin,
+            Permission::ReadScrapeJobs => Role::Viewer,
+            Permission::RunScrapeJobs => Role::Member,
+            Permission::DeleteScrapeJobs => Role::Manager,
+            Permission::ReadOutreach => Role::Viewer,
+            Permission::WriteOutreach => Role::Member,
+            Permission::DeleteOutreach => Role::Manager,
         }
     }
 }

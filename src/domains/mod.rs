@@ -5,4 +5,6 @@ pub mod identity;
 pub mod jobs;
 pub mod leads;
 pub mod notifications;
+pub mod outreach;
 pub mod realtime;
+pub mod scraping;

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::auth::{Permission, Viewer, ViewerVia};
 
-pub use bus::{BusMessage, BusError, EventBus, MemoryBus, RedisBus};
+pub use bus::{BusError, BusMessage, EventBus, MemoryBus, RedisBus};
 
 /// An event with its routing and identity.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -80,6 +80,19 @@ pub enum DomainEvent {
     /// A notification was created for the envelope's user (only that user receives it).
     #[serde(rename = "notification.new")]
     NotificationCreated(NotificationCreated),
+    /// A scrape job made progress or changed status (at most every 250 ms while running).
+    #[serde(rename = "scrape.progress")]
+    ScrapeProgress(ScrapeProgress),
+    /// A scrape job reached a final status (succeeded, failed or cancelled).
+    #[serde(rename = "scrape.completed")]
+    ScrapeCompleted(ScrapeProgress),
+    /// A campaign changed status or sent a batch (live counters).
+    #[serde(rename = "campaign.status")]
+    CampaignStatus(CampaignStatusChanged),
+    /// Something happened to one campaign email: sent, opened, clicked, replied, bounced,
+    /// unsubscribed, failed.
+    #[serde(rename = "campaign.activity")]
+    CampaignActivity(CampaignActivity),
 }
 
 impl DomainEvent {
@@ -93,6 +106,10 @@ impl DomainEvent {
             DomainEvent::LeadUpdated(_) => "lead.updated",
             DomainEvent::LeadDeleted(_) => "lead.deleted",
             DomainEvent::NotificationCreated(_) => "notification.new",
+            DomainEvent::ScrapeProgress(_) => "scrape.progress",
+            DomainEvent::ScrapeCompleted(_) => "scrape.completed",
+            DomainEvent::CampaignStatus(_) => "campaign.status",
+            DomainEvent::CampaignActivity(_) => "campaign.activity",
         }
     }
 
@@ -106,6 +123,10 @@ impl DomainEvent {
             DomainEvent::LeadUpdated(_) => EventType::LeadUpdated,
             DomainEvent::LeadDeleted(_) => EventType::LeadDeleted,
             DomainEvent::NotificationCreated(_) => EventType::NotificationNew,
+            DomainEvent::ScrapeProgress(_) => EventType::ScrapeProgress,
+            DomainEvent::ScrapeCompleted(_) => EventType::ScrapeCompleted,
+            DomainEvent::CampaignStatus(_) => EventType::CampaignStatus,
+            DomainEvent::CampaignActivity(_) => EventType::CampaignActivity,
         }
     }
 }
@@ -128,6 +149,12 @@ impl DomainEvent {
                     || viewer.require(Permission::ManageMembers).is_ok()
             }
             DomainEvent::NotificationCreated(_) => env.user_id == Some(viewer.user_id),
+            DomainEvent::ScrapeProgress(_) | DomainEvent::ScrapeCompleted(_) => {
+                viewer.require(Permission::ReadScrapeJobs).is_ok()
+            }
+            DomainEvent::CampaignStatus(_) | DomainEvent::CampaignActivity(_) => {
+                viewer.require(Permission::ReadOutreach).is_ok()
+            }
         }
     }
 
@@ -176,6 +203,66 @@ pub enum EventType {
     LeadDeleted,
     /// `notification.new`: a notification for the viewer (only its recipient sees it).
     NotificationNew,
+    /// `scrape.progress`: a scrape job's progress or status changed.
+    ScrapeProgress,
+    /// `scrape.completed`: a scrape job finished (succeeded, failed or cancelled).
+    ScrapeCompleted,
+    /// `campaign.status`: a campaign changed status, or its counters moved while sending.
+    CampaignStatus,
+    /// `campaign.activity`: one campaign email was sent, opened, clicked, replied to, bounced,
+    /// unsubscribed from or failed.
+    CampaignActivity,
+}
+
+/// Delivery counters of a campaign (carried by `campaign.status`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CampaignCounters {
+    /// Recipients in the campaign.
+    pub total: i64,
+    /// Not sent yet.
+    pub pending: i64,
+    /// Accepted by the mail server (including those opened, clicked, replied, ...).
+    pub sent: i64,
+    /// Refused for good, or not sent (suppressed, delivery uncertain).
+    pub failed: i64,
+    /// Opened at least once.
+    pub opened: i64,
+    /// Clicked at least once.
+    pub clicked: i64,
+    /// Replied.
+    pub replied: i64,
+    /// Bounced (hard or soft).
+    pub bounced: i64,
+    /// Unsubscribed.
+    pub unsubscribed: i64,
+}
+
+/// Payload of `campaign.status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CampaignStatusChanged {
+    /// The campaign.
+    pub campaign_id: Uuid,
+    /// Its status (`RUNNING`, `PAUSED`, `COMPLETED`, ...).
+    pub status: String,
+    /// Counters at the time of the event.
+    pub counters: CampaignCounters,
+}
+
+/// Payload of `campaign.activity`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CampaignActivity {
+    /// The campaign.
+    pub campaign_id: Uuid,
+    /// The recipient row.
+    pub recipient_id: Uuid,
+    /// The lead, unless it was deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lead_id: Option<Uuid>,
+    /// `sent`, `open`, `click`, `reply`, `bounce`, `unsubscribe`, `complaint`, `failed`.
+    pub kind: String,
 }
 
 /// Payload of `lead.created`, `lead.updated` and `lead.deleted`.
@@ -203,6 +290,38 @@ pub struct NotificationCreated {
     pub notification_type: String,
     /// Its title.
     pub title: String,
+}
+
+/// Payload of `scrape.progress` and `scrape.completed`: the job's status and counters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScrapeProgress {
+    /// The scrape job.
+    pub scrape_job_id: Uuid,
+    /// `queued`, `running`, `succeeded`, `failed` or `cancelled`.
+    pub status: String,
+    /// Pages fetched successfully.
+    pub pages_fetched: i32,
+    /// Pages discovered and not processed yet.
+    pub pages_queued: i32,
+    /// Pages that failed (HTTP error, timeout, too large, refused).
+    pub pages_failed: i32,
+    /// Pages skipped (robots.txt, not HTML).
+    pub pages_skipped: i32,
+    /// Leads the job matched (created + updated).
+    pub leads_found: i32,
+    /// New leads.
+    pub leads_created: i32,
+    /// Existing leads the job merged into.
+    pub leads_updated: i32,
+    /// Share of known pages processed, 0–100.
+    pub percent: f64,
+    /// The page being fetched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_url: Option<String>,
+    /// Why the job failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// Payload of `access.revoked`: one session, or every session of a user (optionally but one).

@@ -2,7 +2,7 @@
 
 use async_graphql::{MergedObject, MergedSubscription};
 
-use crate::domains::{audit, identity, jobs, leads, notifications, realtime};
+use crate::domains::{audit, identity, jobs, leads, notifications, outreach, realtime, scraping};
 
 /// Root query.
 #[derive(MergedObject, Default)]
@@ -12,6 +12,8 @@ pub struct QueryRoot(
     jobs::JobQuery,
     leads::LeadQuery,
     notifications::NotificationQuery,
+    outreach::OutreachQuery,
+    scraping::ScrapingQuery,
 );
 
 /// Root mutation.
@@ -21,6 +23,8 @@ pub struct MutationRoot(
     jobs::JobMutation,
     leads::LeadMutation,
     notifications::NotificationMutation,
+    outreach::OutreachMutation,
+    scraping::ScrapingMutation,
 );
 
 /// Root subscription.
@@ -28,4 +32,6 @@ pub struct MutationRoot(
 pub struct SubscriptionRoot(
     realtime::RealtimeSubscription,
     notifications::NotificationSubscription,
+    outreach::OutreachSubscription,
+    scraping::ScrapingSubscription,
 );

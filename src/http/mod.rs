@@ -7,7 +7,11 @@ pub mod ws;
 
 use std::time::Duration;
 
-use axum::{extract::DefaultBodyLimit, routing::get, Router};
+use axum::{
+    extract::DefaultBodyLimit,
+    routing::{get, post},
+    Router,
+};
 use http::{HeaderName, HeaderValue, Method};
 use tower_http::{
     cors::{AllowOrigin, CorsLayer},
@@ -44,6 +48,27 @@ pub fn router(app: AppState, schema: AppSchema) -> Router {
         .route(
             "/exports/leads",
             get(crate::domains::leads::export::download),
+        )
+        .route(
+            "/t/o/{token}",
+            get(crate::domains::outreach::tracking::open),
+        )
+        .route(
+            "/t/c/{token}",
+            get(crate::domains::outreach::tracking::click),
+        )
+        .route(
+            "/u/{token}",
+            get(crate::domains::outreach::tracking::unsubscribe_page)
+                .post(crate::domains::outreach::tracking::unsubscribe),
+        )
+        .route(
+            "/webhooks/email/{provider}",
+            post(crate::domains::outreach::webhooks::provider),
+        )
+        .route(
+            "/webhooks/inbound-email",
+            post(crate::domains::outreach::webhooks::inbound),
         )
         .route("/health", get(health::health))
         .route("/metrics", get(health::metrics))

@@ -397,7 +397,8 @@ impl Connection {
                     "data"
                 };
                 let payload = serde_json::to_value(&resp).unwrap_or(Value::Null);
-                let msg = Out::Text(json!({"type": ty, "id": id_owned, "payload": payload}).to_string());
+                let msg =
+                    Out::Text(json!({"type": ty, "id": id_owned, "payload": payload}).to_string());
                 match out.send_timeout(msg, send_timeout).await {
                     Ok(()) => {}
                     Err(mpsc::error::SendTimeoutError::Timeout(_)) => {

@@ -39,6 +39,12 @@ pub enum MailError {
     /// The SMTP server refused or was unreachable.
     #[error("smtp: {0}")]
     Smtp(String),
+    /// The SMTP server refused the message for good (a 5xx reply): retrying cannot help.
+    #[error("smtp rejected: {0}")]
+    Rejected(String),
+    /// The SMTP server could not be reached or the connection broke (no reply to blame).
+    #[error("smtp unreachable: {0}")]
+    Unreachable(String),
     /// Writing the file failed.
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
@@ -47,7 +53,10 @@ pub enum MailError {
 impl MailError {
     /// Whether another attempt may succeed (transient SMTP/IO problems).
     pub fn is_transient(&self) -> bool {
-        matches!(self, MailError::Smtp(_) | MailError::Io(_))
+        matches!(
+            self,
+            MailError::Smtp(_) | MailError::Io(_) | MailError::Unreachable(_)
+        )
     }
 }
 
@@ -132,6 +141,30 @@ impl Mailer {
         Ok((message, message_id))
     }
 
+    /// The configured default From.
+    pub fn default_from(&self) -> &Mailbox {
+        &self.from
+    }
+
+    /// Sends a message built by the caller (campaigns set their own Message-ID and
+    /// List-Unsubscribe headers). `message_id` names the `.eml` file in file mode. A 5xx reply is
+    /// [`MailError::Rejected`]; a 4xx reply is [`MailError::Smtp`] and a connection problem
+    /// [`MailError::Unreachable`] (both transient).
+    pub async fn send_prepared(&self, message: Message, message_id: &str) -> Result<(), MailError> {
+        match &self.transport {
+            Transport::Smtp(t) => t.send(message).await.map(|_| ()).map_err(|e| {
+                if e.is_permanent() {
+                    MailError::Rejected(e.to_string())
+                } else if e.is_transient() {
+                    MailError::Smtp(e.to_string())
+                } else {
+                    MailError::Unreachable(e.to_string())
+                }
+            }),
+            Transport::File(dir) => write_eml(dir, &message, message_id).await,
+        }
+    }
+
     /// Sends the message; returns its Message-ID.
     pub async fn send(&self, email: &OutgoingEmail) -> Result<String, MailError> {
         let (message, message_id) = self.build(email)?;
@@ -141,20 +174,28 @@ impl Mailer {
                     .await
                     .map_err(|e| MailError::Smtp(e.to_string()))?;
             }
-            Transport::File(dir) => {
-                tokio::fs::create_dir_all(dir).await?;
-                let name: String = message_id
-                    .chars()
-                    .filter(|c| c.is_ascii_alphanumeric() || *c == '@' || *c == '.')
-                    .collect();
-                // Write then rename, so readers never see half a message.
-                let tmp = dir.join(format!(".{name}.tmp"));
-                tokio::fs::write(&tmp, message.formatted()).await?;
-                tokio::fs::rename(&tmp, dir.join(format!("{name}.eml"))).await?;
-            }
+            Transport::File(dir) => write_eml(dir, &message, &message_id).await?,
         }
         Ok(message_id)
     }
+}
+
+/// Writes `message` as `DIR/<message id>.eml` (write then rename, so readers never see half a
+/// message).
+async fn write_eml(
+    dir: &std::path::Path,
+    message: &Message,
+    message_id: &str,
+) -> Result<(), MailError> {
+    tokio::fs::create_dir_all(dir).await?;
+    let name: String = message_id
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '@' || *c == '.')
+        .collect();
+    let tmp = dir.join(format!(".{name}.tmp"));
+    tokio::fs::write(&tmp, message.formatted()).await?;
+    tokio::fs::rename(&tmp, dir.join(format!("{name}.eml"))).await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Infrastructure adapters shared by all domains.
 
+pub mod cache;
 pub mod mail_job;
 pub mod mailer;
 pub mod outbound;

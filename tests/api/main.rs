@@ -14,6 +14,8 @@ mod leads;
 mod multi_instance;
 mod notifications;
 mod organizations;
+mod outreach;
 mod realtime;
 mod schema_sdl;
+mod scraping;
 mod ws_protocol;

@@ -238,7 +238,11 @@ async fn logout_password_change_and_removal_close_live_connections() {
         let m = owner_ws.next_json(5).await;
         if m["type"] == "next" && m["payload"]["data"]["events"]["id"].is_string() {
             let v = app
-                .gql(Some(&owner), "{ leads(first: 1) { nodes { company } } }", json!({}))
+                .gql(
+                    Some(&owner),
+                    "{ leads(first: 1) { nodes { company } } }",
+                    json!({}),
+                )
                 .await;
             assert_eq!(v["data"]["leads"]["nodes"][0]["company"], "Still here");
             break;
@@ -315,11 +319,7 @@ async fn a_redis_outage_loses_no_event() {
     let mut redis = start_redis();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let app = TestApp::spawn_with(Options {
-        env: [(
-            "REDIS_URL".to_string(),
-            format!("redis://127.0.0.1:{port}"),
-        )]
-        .into(),
+        env: [("REDIS_URL".to_string(), format!("redis://127.0.0.1:{port}"))].into(),
         ..Default::default()
     })
     .await;

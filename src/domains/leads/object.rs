@@ -98,6 +98,7 @@ pub struct LeadPage {
     owners: OnceCell<HashMap<Uuid, user::Model>>,
     notes: Mutex<HashMap<u64, Shared<PerLead<lead_note::Model>>>>,
     timeline: Mutex<HashMap<u64, Shared<PerLead<lead_interaction::Model>>>>,
+    campaigns: OnceCell<PerLead<crate::domains::outreach::object::LeadCampaign>>,
 }
 
 impl LeadPage {
@@ -112,6 +113,7 @@ impl LeadPage {
             owners: OnceCell::new(),
             notes: Mutex::new(HashMap::new()),
             timeline: Mutex::new(HashMap::new()),
+            campaigns: OnceCell::new(),
         })
     }
 
@@ -336,6 +338,23 @@ impl Lead {
             LeadNote::from,
         )
         .await
+    }
+    /// Campaigns the lead is a recipient of, newest first, with its status in each (loaded
+    /// once for the whole page).
+    async fn campaigns(
+        &self,
+        ctx: &Context<'_>,
+    ) -> AppResult<Vec<crate::domains::outreach::object::LeadCampaign>> {
+        crate::domains::outreach::object::can_read(ctx)?;
+        let db = &ctx.state()?.db;
+        let all = self
+            .1
+            .campaigns
+            .get_or_try_init(|| {
+                crate::domains::outreach::object::LeadCampaign::for_leads(db, &self.1.ids)
+            })
+            .await?;
+        Ok(all.get(&self.0.id).cloned().unwrap_or_default())
     }
     /// Timeline, newest first. First pages (first ≤ 50, no cursor) are loaded once for the page.
     async fn timeline(

@@ -261,6 +261,14 @@ impl Origin {
         }
     }
 
+    /// Found by scrape job `job_id` at `url` (a page, or a search/places API result).
+    pub fn scrape(job_id: Uuid, url: &str) -> Self {
+        Origin {
+            kind: "scrape",
+            reference: format!("scrape:{job_id} {url}"),
+        }
+    }
+
     pub(super) fn entry(&self) -> serde_json::Value {
         json!({"kind": self.kind, "reference": self.reference, "at": Utc::now()})
     }
@@ -331,7 +339,7 @@ pub async fn create_in(
             ))),
             OnConflict::Skip => Ok(Created::Skipped(existing)),
             OnConflict::Merge => Ok(Created::Merged(
-                merge_into(txn, viewer, existing, new).await?,
+                merge_into(txn, viewer, existing, new, origin).await?,
             )),
         };
     }
@@ -380,6 +388,7 @@ async fn merge_into(
     viewer: &Viewer,
     existing: lead::Model,
     new: NewLead,
+    origin: &Origin,
 ) -> AppResult<lead::Model> {
     let n = new.model;
     let mut a: lead::ActiveModel = existing.clone().into();
@@ -404,6 +413,14 @@ async fn merge_into(
     if existing.company.is_empty() && !n.company.as_ref().is_empty() {
         a.company = Set(n.company.clone().take().unwrap_or_default());
         changed.push("company".into());
+    }
+    if !changed.is_empty() {
+        // The filled fields came from `origin`.
+        let mut prov = existing.provenance.as_object().cloned().unwrap_or_default();
+        for f in &changed {
+            prov.insert(f.clone(), origin.entry());
+        }
+        a.provenance = Set(serde_json::Value::Object(prov));
     }
     a.updated_at = Set(Utc::now());
     let lead = a.update(txn).await?;

@@ -165,7 +165,7 @@ impl NotificationSubscription {
     ) -> Result<impl Stream<Item = Notification>, AppError> {
         let (state, viewer) = ctx.state_and_viewer()?;
         let (db, viewer) = (state.db.clone(), viewer.clone());
-        let events = realtime::resolver::live(ctx, &[EventType::NotificationNew], None).await?;
+        let events = realtime::live(ctx, &[EventType::NotificationNew], None).await?;
         Ok(events.filter_map(move |env| {
             let (db, viewer) = (db.clone(), viewer.clone());
             async move {

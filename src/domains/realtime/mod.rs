@@ -3,4 +3,4 @@
 pub mod resolver;
 pub mod stream;
 
-pub use resolver::RealtimeSubscription;
+pub use resolver::{live, RealtimeSubscription};

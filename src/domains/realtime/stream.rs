@@ -62,9 +62,8 @@ struct State {
 impl State {
     async fn read_outbox(&mut self) -> AppResult<()> {
         let _permit = CATCH_UP_PERMITS.acquire().await;
-        let evs =
-            outbox::published_after(&self.db, self.viewer.org_id, self.cursor, REPLAY_LIMIT)
-                .await?;
+        let evs = outbox::published_after(&self.db, self.viewer.org_id, self.cursor, REPLAY_LIMIT)
+            .await?;
         self.more = evs.len() as u64 == REPLAY_LIMIT;
         if let Some(last) = evs.last() {
             self.seen = self.seen.max(last.position);

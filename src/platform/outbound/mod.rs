@@ -464,6 +464,16 @@ impl OutboundClient {
         })
     }
 
+    /// [`Self::new`] with fixed name overrides, for tests of other modules that need a
+    /// "public" name pointing at a local fixture.
+    #[cfg(test)]
+    pub(crate) fn with_overrides(
+        cfg: OutboundConfig,
+        overrides: &[(&str, SocketAddr)],
+    ) -> Result<Self, OutboundError> {
+        Self::build(cfg, overrides)
+    }
+
     /// Whether private and reserved addresses are allowed (tests only).
     pub fn allow_private_networks(&self) -> bool {
         self.allow_private
@@ -511,6 +521,35 @@ impl OutboundClient {
             .await
             .map_err(map_reqwest_error)?;
         self.read_capped(response).await
+    }
+
+    /// Like [`Self::execute`], but `accept` sees the final status and headers first: when it
+    /// returns false the body is not read at all (the response comes back with an empty body and
+    /// `false`). The crawler uses this to skip non-HTML responses without downloading them.
+    pub async fn execute_if(
+        &self,
+        builder: reqwest::RequestBuilder,
+        accept: impl FnOnce(u16, &http::HeaderMap) -> bool,
+    ) -> Result<(OutboundResponse, bool), OutboundError> {
+        let request = builder.build().map_err(map_reqwest_error)?;
+        check_url(request.url().as_str(), self.allow_private)?;
+        let response = self
+            .client
+            .execute(request)
+            .await
+            .map_err(map_reqwest_error)?;
+        if !accept(response.status().as_u16(), response.headers()) {
+            return Ok((
+                OutboundResponse {
+                    status: response.status().as_u16(),
+                    final_url: response.url().clone(),
+                    headers: response.headers().clone(),
+                    body: Vec::new(),
+                },
+                false,
+            ));
+        }
+        Ok((self.read_capped(response).await?, true))
     }
 
     async fn read_capped(

@@ -1,0 +1,737 @@
+//! Campaign rules: CRUD, duplicate, and the lifecycle (launch through the approval gate,
+//! schedule, pause, resume, stop). Every status change records `campaign.status` in the same
+//! transaction; starting to send enqueues the `campaign.send` job in it too.
+//!
+//! Lifecycle: DRAFT → (gate) → RUNNING | PENDING_APPROVAL; DRAFT → SCHEDULED → RUNNING (the job
+//! runs at `scheduleAt`); PENDING_APPROVAL → RUNNING | SCHEDULED ([`launch_approved`]) or DRAFT
+//! ([`return_to_draft`]); RUNNING/SCHEDULED → PAUSED → RUNNING; RUNNING → COMPLETED | FAILED
+//! (the job); anything not finished → STOPPED. FAILED → RUNNING through `resumeCampaign`.
+
+use async_graphql::connection::{Connection, Edge};
+use chrono::{DateTime, Utc};
+use entity::{campaign, campaign_recipient, email_template};
+use sea_orm::{
+    sea_query::{Expr, ExprTrait, Func},
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Select, TransactionTrait,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{
+    gate::{self, GateDecision},
+    object::Campaign,
+    render::Content,
+    send_job, stats,
+    templates::{self, content_of},
+    types::{
+        CampaignFilter, CampaignStatus, CampaignVariant, CreateCampaignInput, UpdateCampaignInput,
+    },
+};
+use crate::{
+    auth::{Permission, Viewer},
+    domains::leads::validate::Check,
+    error::{AppError, AppResult, FieldError},
+    events::{outbox, CampaignStatusChanged, DomainEvent, EventEnvelope},
+    graphql::pagination::{IdConnection, KeyCursor, PageArgs, TotalCount},
+    ids::parse_id,
+    state::AppState,
+};
+
+/// Highest `sendRatePerMinute`.
+pub const MAX_RATE: i32 = 600_000;
+/// Most A/B variants.
+pub const MAX_VARIANTS: usize = 5;
+
+/// Every campaign query starts here.
+pub fn scoped(viewer: &Viewer) -> Select<campaign::Entity> {
+    campaign::Entity::find().filter(campaign::Column::OrgId.eq(viewer.org_id))
+}
+
+/// A campaign of the viewer's organization, or NOT_FOUND.
+pub async fn get(
+    conn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    id: Uuid,
+) -> AppResult<campaign::Model> {
+    scoped(viewer)
+        .filter(campaign::Column::Id.eq(id))
+        .one(conn)
+        .await?
+        .ok_or(AppError::NotFound("campaign"))
+}
+
+fn status_of(c: &campaign::Model) -> CampaignStatus {
+    CampaignStatus::parse(&c.status).unwrap_or(CampaignStatus::Draft)
+}
+
+/// Records `campaign.status` with fresh counters in `conn` (the caller's transaction).
+pub async fn record_status(
+    conn: &impl ConnectionTrait,
+    org_id: Uuid,
+    user_id: Option<Uuid>,
+    campaign_id: Uuid,
+    status: CampaignStatus,
+) -> AppResult<()> {
+    let counters = stats::counters(conn, &[campaign_id])
+        .await?
+        .remove(&campaign_id)
+        .unwrap_or_default();
+    outbox::record(
+        conn,
+        &EventEnvelope::new(
+            org_id,
+            user_id,
+            DomainEvent::CampaignStatus(CampaignStatusChanged {
+                campaign_id,
+                status: status.as_str().into(),
+                counters,
+            }),
+        ),
+    )
+    .await
+}
+
+async fn template_in_org(
+    conn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    field: &str,
+    id: &async_graphql::ID,
+) -> AppResult<email_template::Model> {
+    let Ok(id) = parse_id(id) else {
+        return Err(AppError::invalid(field, "no such template"));
+    };
+    templates::get(conn, viewer, id)
+        .await
+        .map_err(|_| AppError::invalid(field, "no such template"))
+}
+
+/// Validates variants: unique names, weights 1–100, templates of the organization, subjects
+/// that parse.
+async fn check_variants(
+    conn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    variants: &[CampaignVariant],
+) -> AppResult<serde_json::Value> {
+    let mut errors = Vec::new();
+    if variants.len() > MAX_VARIANTS || variants.len() == 1 {
+        errors.push(FieldError {
+            field: "input.variants".into(),
+            message: format!("give none, or 2–{MAX_VARIANTS} variants"),
+        });
+    }
+    let mut names = std::collections::HashSet::new();
+    for (i, v) in variants.iter().enumerate() {
+        let f = |x: &str| format!("input.variants[{i}].{x}");
+        let name = v.name.trim();
+        if name.is_empty() || name.chars().count() > 32 || !names.insert(name.to_string()) {
+            errors.push(FieldError {
+                field: f("name"),
+                message: "must be 1–32 characters and unique".into(),
+            });
+        }
+        if !(1..=100).contains(&v.weight) {
+            errors.push(FieldError {
+                field: f("weight"),
+                message: "must be between 1 and 100".into(),
+            });
+        }
+        if let Some(t) = &v.template_id {
+            if template_in_org(conn, viewer, &f("templateId"), t)
+                .await
+                .is_err()
+            {
+                errors.push(FieldError {
+                    field: f("templateId"),
+                    message: "no such template".into(),
+                });
+            }
+        }
+        if let Some(s) = &v.subject {
+            let c = Content {
+                subject: s.clone(),
+                body_html: "x".into(),
+                body_text: String::new(),
+            };
+            if let Some(issue) = super::render::validate(&c).into_iter().next() {
+                errors.push(FieldError {
+                    field: f("subject"),
+                    message: issue.message,
+                });
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(AppError::invalid_fields(errors));
+    }
+    let trimmed: Vec<CampaignVariant> = variants
+        .iter()
+        .map(|v| CampaignVariant {
+            name: v.name.trim().to_string(),
+            ..v.clone()
+        })
+        .collect();
+    Ok(serde_json::to_value(trimmed)?)
+}
+
+fn check_rate(c: &mut Check, rate: Option<i32>) -> Option<i32> {
+    match rate {
+        Some(r) if !(0..=MAX_RATE).contains(&r) => {
+            c.errors.push(FieldError {
+                field: "input.sendRatePerMinute".into(),
+                message: format!("must be between 0 (unlimited) and {MAX_RATE}"),
+            });
+            None
+        }
+        Some(0) | None => None,
+        Some(r) => Some(r),
+    }
+}
+
+fn required(c: &mut Check, field: &str, v: Option<String>) -> String {
+    match v {
+        Some(v) => v,
+        None => {
+            c.errors.push(FieldError {
+                field: format!("input.{field}"),
+                message: "is required".into(),
+            });
+            String::new()
+        }
+    }
+}
+
+/// Creates a DRAFT campaign.
+pub async fn create(
+    state: &AppState,
+    viewer: &Viewer,
+    input: CreateCampaignInput,
+) -> AppResult<campaign::Model> {
+    viewer.require(Permission::WriteOutreach)?;
+    let mut c = Check::new("input.");
+    let name = c.text("name", Some(&input.name), 200);
+    let name = required(&mut c, "name", name);
+    let from_name = c.text("fromName", Some(&input.from_name), 200);
+    let from_name = required(&mut c, "fromName", from_name);
+    let from_email = c.email("fromEmail", Some(&input.from_email));
+    let from_email = required(&mut c, "fromEmail", from_email);
+    let reply_to = c.email("replyTo", input.reply_to.as_deref());
+    let rate = check_rate(&mut c, input.send_rate_per_minute);
+    let template = template_in_org(&state.db, viewer, "input.templateId", &input.template_id).await;
+    if let Err(AppError::BadUserInput { fields, .. }) = &template {
+        c.errors.extend(fields.iter().cloned());
+    }
+    c.finish()?;
+    let template = template?;
+    let variants = check_variants(
+        &state.db,
+        viewer,
+        input.variants.as_deref().unwrap_or_default(),
+    )
+    .await?;
+    let now = Utc::now();
+    Ok(campaign::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        org_id: Set(viewer.org_id),
+        name: Set(name),
+        template_id: Set(Some(template.id)),
+        from_name: Set(from_name),
+        from_email: Set(from_email),
+        reply_to: Set(reply_to),
+        send_rate_per_minute: Set(rate),
+        schedule_at: Set(input.schedule_at),
+        status: Set(CampaignStatus::Draft.as_str().into()),
+        variants: Set(variants),
+        content: Set(None),
+        job_id: Set(None),
+        created_by: Set(Some(viewer.user_id)),
+        launched_at: Set(None),
+        completed_at: Set(None),
+        last_error: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&state.db)
+    .await?)
+}
+
+/// Changes the fields present in `input`. Only while DRAFT, SCHEDULED or PAUSED (CONFLICT
+/// otherwise); a new template takes effect at the next launch or resume.
+pub async fn update(
+    state: &AppState,
+    viewer: &Viewer,
+    id: Uuid,
+    input: UpdateCampaignInput,
+) -> AppResult<campaign::Model> {
+    viewer.require(Permission::WriteOutreach)?;
+    let existing = get(&state.db, viewer, id).await?;
+    if !matches!(
+        status_of(&existing),
+        CampaignStatus::Draft | CampaignStatus::Scheduled | CampaignStatus::Paused
+    ) {
+        return Err(AppError::Conflict(format!(
+            "a {} campaign cannot be edited",
+            existing.status
+        )));
+    }
+    let mut c = Check::new("input.");
+    let mut a: campaign::ActiveModel = existing.clone().into();
+    if let Some(n) = &input.name {
+        let n = c.text("name", Some(n), 200);
+        a.name = Set(required(&mut c, "name", n));
+    }
+    if let Some(n) = &input.from_name {
+        let n = c.text("fromName", Some(n), 200);
+        a.from_name = Set(required(&mut c, "fromName", n));
+    }
+    if let Some(e) = &input.from_email {
+        let e = c.email("fromEmail", Some(e));
+        a.from_email = Set(required(&mut c, "fromEmail", e));
+    }
+    match &input.reply_to {
+        async_graphql::MaybeUndefined::Value(v) => a.reply_to = Set(c.email("replyTo", Some(v))),
+        async_graphql::MaybeUndefined::Null => a.reply_to = Set(None),
+        async_graphql::MaybeUndefined::Undefined => {}
+    }
+    match &input.send_rate_per_minute {
+        async_graphql::MaybeUndefined::Value(v) => {
+            a.send_rate_per_minute = Set(check_rate(&mut c, Some(*v)))
+        }
+        async_graphql::MaybeUndefined::Null => a.send_rate_per_minute = Set(None),
+        async_graphql::MaybeUndefined::Undefined => {}
+    }
+    match &input.schedule_at {
+        async_graphql::MaybeUndefined::Value(v) => a.schedule_at = Set(Some(*v)),
+        async_graphql::MaybeUndefined::Null => a.schedule_at = Set(None),
+        async_graphql::MaybeUndefined::Undefined => {}
+    }
+    if let Some(t) = &input.template_id {
+        match template_in_org(&state.db, viewer, "input.templateId", t).await {
+            Ok(t) => a.template_id = Set(Some(t.id)),
+            Err(AppError::BadUserInput { fields, .. }) => c.errors.extend(fields),
+            Err(e) => return Err(e),
+        }
+    }
+    c.finish()?;
+    if let Some(v) = &input.variants {
+        a.variants = Set(check_variants(&state.db, viewer, v).await?);
+    }
+    a.updated_at = Set(Utc::now());
+    Ok(a.update(&state.db).await?)
+}
+
+/// Deletes a campaign with its recipients and events. CONFLICT while it is sending.
+pub async fn delete(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<()> {
+    viewer.require(Permission::DeleteOutreach)?;
+    let c = get(&state.db, viewer, id).await?;
+    if status_of(&c) == CampaignStatus::Running {
+        return Err(AppError::Conflict(
+            "pause or stop the campaign first".into(),
+        ));
+    }
+    let txn = state.db.begin().await?;
+    // Children first: SQLite may run without enforced foreign keys.
+    entity::email_event::Entity::delete_many()
+        .filter(entity::email_event::Column::CampaignId.eq(c.id))
+        .exec(&txn)
+        .await?;
+    campaign_recipient::Entity::delete_many()
+        .filter(campaign_recipient::Column::CampaignId.eq(c.id))
+        .exec(&txn)
+        .await?;
+    campaign::Entity::delete_by_id(c.id).exec(&txn).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Copies the settings (not the recipients) into a new DRAFT "<name> (copy)".
+pub async fn duplicate(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<campaign::Model> {
+    viewer.require(Permission::WriteOutreach)?;
+    let c = get(&state.db, viewer, id).await?;
+    let now = Utc::now();
+    let name: String = format!("{} (copy)", c.name).chars().take(200).collect();
+    Ok(campaign::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        name: Set(name),
+        status: Set(CampaignStatus::Draft.as_str().into()),
+        content: Set(None),
+        job_id: Set(None),
+        created_by: Set(Some(viewer.user_id)),
+        launched_at: Set(None),
+        completed_at: Set(None),
+        last_error: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..c.into()
+    }
+    .insert(&state.db)
+    .await?)
+}
+
+/// A page of campaigns, newest first.
+pub async fn list(
+    state: &AppState,
+    viewer: &Viewer,
+    filter: &CampaignFilter,
+    args: PageArgs,
+) -> AppResult<IdConnection<Campaign>> {
+    viewer.require(Permission::ReadOutreach)?;
+    let mut q = scoped(viewer);
+    if let Some(s) = filter.status.as_ref().filter(|s| !s.is_empty()) {
+        q = q.filter(campaign::Column::Status.is_in(s.iter().map(|x| x.as_str())));
+    }
+    if let Some(t) = &filter.template_id {
+        let t =
+            parse_id(t).map_err(|_| AppError::invalid("filter.templateId", "is not a valid id"))?;
+        q = q.filter(campaign::Column::TemplateId.eq(t));
+    }
+    if let Some(s) = filter
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        if s.chars().count() > 200 {
+            return Err(AppError::invalid(
+                "filter.search",
+                "must be at most 200 characters",
+            ));
+        }
+        let pattern = format!("%{}%", s.to_lowercase().replace(['%', '_'], ""));
+        q = q.filter(Expr::expr(Func::lower(Expr::col(campaign::Column::Name))).like(pattern));
+    }
+    // Like `page_by_id_desc`, but the page is wrapped together, so templates and counters load
+    // once for all of it.
+    let total = TotalCount::of(state.db.clone(), q.clone());
+    if let Some(a) = args.after {
+        q = q.filter(campaign::Column::Id.lt(a));
+    }
+    if let Some(b) = args.before {
+        q = q.filter(campaign::Column::Id.gt(b));
+    }
+    q = if args.backward {
+        q.order_by_asc(campaign::Column::Id)
+    } else {
+        q.order_by_desc(campaign::Column::Id)
+    };
+    let mut rows = q.limit(args.limit + 1).all(&state.db).await?;
+    let more = rows.len() as u64 > args.limit;
+    rows.truncate(args.limit as usize);
+    let (has_prev, has_next) = if args.backward {
+        rows.reverse();
+        (more, args.before.is_some())
+    } else {
+        (args.after.is_some(), more)
+    };
+    let mut out = Connection::with_additional_fields(has_prev, has_next, total);
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    out.edges.extend(
+        ids.into_iter()
+            .zip(Campaign::wrap(rows))
+            .map(|(id, n)| Edge::new(KeyCursor(id), n)),
+    );
+    Ok(out)
+}
+
+/// Freezes the template content (and the variants' overrides) on the campaign.
+async fn snapshot(
+    conn: &impl ConnectionTrait,
+    viewer_org: Uuid,
+    c: &campaign::Model,
+) -> AppResult<serde_json::Value> {
+    let v = Viewer {
+        user_id: Uuid::nil(),
+        org_id: viewer_org,
+        role: crate::auth::Role::Viewer,
+        via: crate::auth::ViewerVia::Jwt,
+        session_id: None,
+    };
+    let Some(tid) = c.template_id else {
+        return Err(AppError::Conflict("the campaign has no template".into()));
+    };
+    let base = templates::get(conn, &v, tid)
+        .await
+        .map_err(|_| AppError::Conflict("the campaign's template was deleted".into()))?;
+    let base = content_of(&base);
+    let variants: Vec<CampaignVariant> =
+        serde_json::from_value(c.variants.clone()).unwrap_or_default();
+    let mut per = serde_json::Map::new();
+    for var in &variants {
+        let mut content = match &var.template_id {
+            Some(t) => {
+                let id = parse_id(t)
+                    .map_err(|_| AppError::Conflict("a variant's template is invalid".into()))?;
+                let t = templates::get(conn, &v, id)
+                    .await
+                    .map_err(|_| AppError::Conflict("a variant's template was deleted".into()))?;
+                content_of(&t)
+            }
+            None => base.clone(),
+        };
+        if let Some(s) = &var.subject {
+            content.subject = s.clone();
+        }
+        per.insert(
+            var.name.clone(),
+            json!({"weight": var.weight, "content": content}),
+        );
+    }
+    Ok(json!({"content": base, "variants": per}))
+}
+
+/// Counts recipients not sent yet.
+async fn pending_count(conn: &impl ConnectionTrait, campaign_id: Uuid) -> AppResult<u64> {
+    Ok(campaign_recipient::Entity::find()
+        .filter(campaign_recipient::Column::CampaignId.eq(campaign_id))
+        .filter(campaign_recipient::Column::Status.eq("PENDING"))
+        .count(conn)
+        .await?)
+}
+
+/// Moves the campaign to RUNNING (or SCHEDULED when `at` is in the future) and enqueues its send
+/// job, all in `txn`. The job's id is stored on the campaign: an older job that finds another id
+/// there stops.
+async fn start_sending(
+    txn: &DatabaseTransaction,
+    c: campaign::Model,
+    actor: Option<Uuid>,
+    at: Option<DateTime<Utc>>,
+) -> AppResult<campaign::Model> {
+    let content = snapshot(txn, c.org_id, &c).await?;
+    let now = Utc::now();
+    let future = at.filter(|t| *t > now);
+    let job = send_job::enqueue(txn, &c, actor, future).await?;
+    let status = if future.is_some() {
+        CampaignStatus::Scheduled
+    } else {
+        CampaignStatus::Running
+    };
+    let mut a: campaign::ActiveModel = c.clone().into();
+    a.status = Set(status.as_str().into());
+    a.content = Set(Some(content));
+    a.job_id = Set(Some(job.id));
+    a.last_error = Set(None);
+    if let Some(t) = future {
+        a.schedule_at = Set(Some(t));
+    }
+    if status == CampaignStatus::Running && c.launched_at.is_none() {
+        a.launched_at = Set(Some(now));
+    }
+    a.updated_at = Set(now);
+    let c = a.update(txn).await?;
+    record_status(txn, c.org_id, actor, c.id, status).await?;
+    Ok(c)
+}
+
+async fn commit(state: &AppState, txn: DatabaseTransaction) -> AppResult<()> {
+    txn.commit().await?;
+    state.jobs_enqueued();
+    state.events_committed();
+    Ok(())
+}
+
+/// `launchCampaign` / `scheduleCampaign`: checks, then the approval gate, then starts (or waits
+/// for the approval).
+async fn launch_at(
+    state: &AppState,
+    viewer: &Viewer,
+    id: Uuid,
+    at: Option<DateTime<Utc>>,
+) -> AppResult<campaign::Model> {
+    viewer.require(Permission::WriteOutreach)?;
+    let txn = state.db.begin().await?;
+    let c = get(&txn, viewer, id).await?;
+    match status_of(&c) {
+        CampaignStatus::Draft => {}
+        CampaignStatus::Scheduled => {}
+        s => {
+            return Err(AppError::Conflict(format!(
+                "a {} campaign cannot be launched",
+                s.as_str()
+            )))
+        }
+    }
+    let pending = pending_count(&txn, c.id).await?;
+    if pending == 0 {
+        return Err(AppError::Conflict(
+            "the campaign has no recipients to send to".into(),
+        ));
+    }
+    if c.template_id.is_none() {
+        return Err(AppError::Conflict("the campaign has no template".into()));
+    }
+    let c = match gate::check_launch(&txn, viewer, &c, pending).await? {
+        GateDecision::Proceed => start_sending(&txn, c, Some(viewer.user_id), at).await?,
+        GateDecision::PendingApproval { .. } => {
+            let mut a: campaign::ActiveModel = c.into();
+            a.status = Set(CampaignStatus::PendingApproval.as_str().into());
+            if let Some(t) = at {
+                a.schedule_at = Set(Some(t));
+            }
+            a.updated_at = Set(Utc::now());
+            let c = a.update(&txn).await?;
+            record_status(
+                &txn,
+                c.org_id,
+                Some(viewer.user_id),
+                c.id,
+                CampaignStatus::PendingApproval,
+            )
+            .await?;
+            c
+        }
+    };
+    commit(state, txn).await?;
+    Ok(c)
+}
+
+/// Starts sending now (through the approval gate).
+pub async fn launch(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<campaign::Model> {
+    launch_at(state, viewer, id, None).await
+}
+
+/// Sends at `at` (through the approval gate). `at` must be in the future.
+pub async fn schedule(
+    state: &AppState,
+    viewer: &Viewer,
+    id: Uuid,
+    at: DateTime<Utc>,
+) -> AppResult<campaign::Model> {
+    if at <= Utc::now() {
+        return Err(AppError::invalid("at", "must be in the future"));
+    }
+    launch_at(state, viewer, id, Some(at)).await
+}
+
+/// For the Approvals issue: the launch of a PENDING_APPROVAL campaign was approved; it starts
+/// now, or at its `scheduleAt` when that is still ahead. Runs in the caller's transaction; the
+/// caller commits and then calls `state.jobs_enqueued()` and `state.events_committed()`.
+pub async fn launch_approved(
+    txn: &DatabaseTransaction,
+    org_id: Uuid,
+    approver: Option<Uuid>,
+    campaign_id: Uuid,
+) -> AppResult<campaign::Model> {
+    let c = campaign::Entity::find_by_id(campaign_id)
+        .filter(campaign::Column::OrgId.eq(org_id))
+        .one(txn)
+        .await?
+        .ok_or(AppError::NotFound("campaign"))?;
+    if status_of(&c) != CampaignStatus::PendingApproval {
+        return Err(AppError::Conflict(format!(
+            "the campaign is {}, not waiting for approval",
+            c.status
+        )));
+    }
+    let at = c.schedule_at;
+    start_sending(txn, c, approver, at).await
+}
+
+/// For the Approvals issue: the launch was rejected or changes were requested; the campaign goes
+/// back to DRAFT with the reviewer's comment in `lastError`.
+pub async fn return_to_draft(
+    txn: &DatabaseTransaction,
+    org_id: Uuid,
+    actor: Option<Uuid>,
+    campaign_id: Uuid,
+    comment: Option<String>,
+) -> AppResult<campaign::Model> {
+    let c = campaign::Entity::find_by_id(campaign_id)
+        .filter(campaign::Column::OrgId.eq(org_id))
+        .one(txn)
+        .await?
+        .ok_or(AppError::NotFound("campaign"))?;
+    if status_of(&c) != CampaignStatus::PendingApproval {
+        return Err(AppError::Conflict(format!(
+            "the campaign is {}, not waiting for approval",
+            c.status
+        )));
+    }
+    let mut a: campaign::ActiveModel = c.into();
+    a.status = Set(CampaignStatus::Draft.as_str().into());
+    a.last_error = Set(comment);
+    a.updated_at = Set(Utc::now());
+    let c = a.update(txn).await?;
+    record_status(txn, org_id, actor, c.id, CampaignStatus::Draft).await?;
+    Ok(c)
+}
+
+async fn transition(
+    state: &AppState,
+    viewer: &Viewer,
+    id: Uuid,
+    from: &[CampaignStatus],
+    to: CampaignStatus,
+) -> AppResult<campaign::Model> {
+    viewer.require(Permission::WriteOutreach)?;
+    let txn = state.db.begin().await?;
+    let c = get(&txn, viewer, id).await?;
+    let current = status_of(&c);
+    if !from.contains(&current) {
+        return Err(AppError::Conflict(format!(
+            "a {} campaign cannot become {}",
+            current.as_str(),
+            to.as_str()
+        )));
+    }
+    let c = if to == CampaignStatus::Running {
+        start_sending(&txn, c, Some(viewer.user_id), None).await?
+    } else {
+        let mut a: campaign::ActiveModel = c.into();
+        a.status = Set(to.as_str().into());
+        if to == CampaignStatus::Stopped {
+            a.completed_at = Set(Some(Utc::now()));
+        }
+        a.updated_at = Set(Utc::now());
+        let c = a.update(&txn).await?;
+        record_status(&txn, c.org_id, Some(viewer.user_id), c.id, to).await?;
+        c
+    };
+    commit(state, txn).await?;
+    Ok(c)
+}
+
+/// Suspends sending; the send job stops after the message it is on.
+pub async fn pause(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<campaign::Model> {
+    transition(
+        state,
+        viewer,
+        id,
+        &[CampaignStatus::Running, CampaignStatus::Scheduled],
+        CampaignStatus::Paused,
+    )
+    .await
+}
+
+/// Continues a PAUSED (or FAILED) campaign with the recipients not sent yet (template content
+/// taken again, so edits made while paused apply).
+pub async fn resume(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<campaign::Model> {
+    transition(
+        state,
+        viewer,
+        id,
+        &[CampaignStatus::Paused, CampaignStatus::Failed],
+        CampaignStatus::Running,
+    )
+    .await
+}
+
+/// Stops for good; recipients not sent yet stay PENDING and are never sent.
+pub async fn stop(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<campaign::Model> {
+    transition(
+        state,
+        viewer,
+        id,
+        &[
+            CampaignStatus::Running,
+            CampaignStatus::Paused,
+            CampaignStatus::Scheduled,
+            CampaignStatus::PendingApproval,
+            CampaignStatus::Failed,
+        ],
+        CampaignStatus::Stopped,
+    )
+    .await
+}

@@ -1,0 +1,400 @@
+//! Campaign recipients: adding leads (by ids, a lead filter or a saved audience) while skipping
+//! suppressed addresses, leads without email and leads already present; removing; listing; and
+//! the campaigns of a page of leads (`Lead.campaigns`).
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::Utc;
+use entity::{audience, campaign, campaign_recipient, email_suppression, lead};
+use sea_orm::{
+    sea_query::OnConflict, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+};
+use uuid::Uuid;
+
+use super::{
+    campaigns::{self, record_status},
+    object::CampaignRecipient,
+    types::{AddRecipientsPayload, CampaignStatus, RecipientStatus},
+};
+use crate::{
+    auth::{Permission, Viewer},
+    domains::leads::{object::LeadPage, query::filtered, service as leads, types::LeadFilter},
+    error::{AppError, AppResult},
+    graphql::pagination::{page_by_id_desc, IdConnection, PageArgs},
+    ids::parse_id,
+    state::AppState,
+};
+
+/// Most lead ids in one `addCampaignRecipients`.
+pub const MAX_LEAD_IDS: usize = 10_000;
+const CHUNK: u64 = 500;
+
+/// Who to add.
+pub enum Source {
+    /// These leads.
+    Leads(Vec<Uuid>),
+    /// Leads matching a filter.
+    Filter(Box<LeadFilter>),
+    /// Leads of a saved audience.
+    Audience(Uuid),
+}
+
+/// The Message-ID of a recipient's email: derived from the recipient and campaign ids, so a
+/// retried send carries the same id (a receiving system can dedupe by it) and replies and
+/// provider events find the recipient again.
+pub fn message_id(recipient: Uuid, campaign: Uuid, from_email: &str) -> String {
+    let domain = from_email.rsplit('@').next().unwrap_or("localhost");
+    format!("<{}.{}@{}>", recipient.simple(), campaign.simple(), domain)
+}
+
+/// Suppressed addresses among `emails` (lowercase) in `org`.
+pub async fn suppressed(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    emails: &[String],
+) -> AppResult<HashSet<String>> {
+    if emails.is_empty() {
+        return Ok(HashSet::new());
+    }
+    Ok(email_suppression::Entity::find()
+        .filter(email_suppression::Column::OrgId.eq(org))
+        .filter(email_suppression::Column::Email.is_in(emails.iter().cloned()))
+        .select_only()
+        .column(email_suppression::Column::Email)
+        .into_tuple::<String>()
+        .all(conn)
+        .await?
+        .into_iter()
+        .collect())
+}
+
+/// Adds one chunk of leads; returns (added, already present, suppressed, without email).
+async fn add_chunk(
+    state: &AppState,
+    c: &campaign::Model,
+    rows: &[lead::Model],
+) -> AppResult<(i64, i64, i64, i64)> {
+    let (with, without): (Vec<&lead::Model>, Vec<&lead::Model>) =
+        rows.iter().partition(|l| l.email.is_some());
+    let emails: Vec<String> = with
+        .iter()
+        .filter_map(|l| l.email.clone())
+        .map(|e| e.to_lowercase())
+        .collect();
+    let txn = state.db.begin().await?;
+    let blocked = suppressed(&txn, c.org_id, &emails).await?;
+    let ids: Vec<Uuid> = with.iter().map(|l| l.id).collect();
+    let present: HashSet<Uuid> = campaign_recipient::Entity::find()
+        .filter(campaign_recipient::Column::CampaignId.eq(c.id))
+        .filter(campaign_recipient::Column::LeadId.is_in(ids))
+        .select_only()
+        .column(campaign_recipient::Column::LeadId)
+        .into_tuple::<Option<Uuid>>()
+        .all(&txn)
+        .await?
+        .into_iter()
+        .flatten()
+        .collect();
+    let now = Utc::now();
+    let (mut added, mut already, mut supp) = (0, 0, 0);
+    let mut new_rows = Vec::new();
+    for l in with {
+        let email = l.email.clone().unwrap_or_default().to_lowercase();
+        if present.contains(&l.id) {
+            already += 1;
+        } else if blocked.contains(&email) {
+            supp += 1;
+        } else {
+            let id = Uuid::now_v7();
+            added += 1;
+            new_rows.push(campaign_recipient::ActiveModel {
+                id: Set(id),
+                campaign_id: Set(c.id),
+                org_id: Set(c.org_id),
+                lead_id: Set(Some(l.id)),
+                email: Set(email),
+                status: Set(RecipientStatus::Pending.as_str().into()),
+                variant: Set(None),
+                message_id: Set(message_id(id, c.id, &c.from_email)),
+                attempts: Set(0),
+                open_count: Set(0),
+                click_count: Set(0),
+                sent_at: Set(None),
+                opened_at: Set(None),
+                clicked_at: Set(None),
+                replied_at: Set(None),
+                bounced_at: Set(None),
+                bounce_kind: Set(None),
+                unsubscribed_at: Set(None),
+                last_event_at: Set(None),
+                error: Set(None),
+                created_at: Set(now),
+                updated_at: Set(now),
+            });
+        }
+    }
+    if !new_rows.is_empty() {
+        // A concurrent add of the same lead is absorbed by the unique (campaign, lead) index.
+        campaign_recipient::Entity::insert_many(new_rows)
+            .on_conflict(
+                OnConflict::columns([
+                    campaign_recipient::Column::CampaignId,
+                    campaign_recipient::Column::LeadId,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok((added, already, supp, without.len() as i64))
+}
+
+/// Adds leads to a campaign that is not finished (DRAFT, SCHEDULED, PAUSED or RUNNING).
+/// Suppressed addresses and leads without email are never added.
+pub async fn add(
+    state: &AppState,
+    viewer: &Viewer,
+    campaign_id: Uuid,
+    source: Source,
+) -> AppResult<AddRecipientsPayload> {
+    viewer.require(Permission::WriteOutreach)?;
+    let c = campaigns::get(&state.db, viewer, campaign_id).await?;
+    let status = CampaignStatus::parse(&c.status).unwrap_or(CampaignStatus::Draft);
+    if !matches!(
+        status,
+        CampaignStatus::Draft
+            | CampaignStatus::Scheduled
+            | CampaignStatus::Paused
+            | CampaignStatus::Running
+    ) {
+        return Err(AppError::Conflict(format!(
+            "recipients cannot be added to a {} campaign",
+            c.status
+        )));
+    }
+    let mut out = AddRecipientsPayload::default();
+    let mut apply = |r: (i64, i64, i64, i64)| {
+        out.added += r.0;
+        out.already_present += r.1;
+        out.suppressed += r.2;
+        out.without_email += r.3;
+    };
+    match source {
+        Source::Leads(ids) => {
+            if ids.is_empty() || ids.len() > MAX_LEAD_IDS {
+                return Err(AppError::invalid(
+                    "leadIds",
+                    format!("must hold 1–{MAX_LEAD_IDS} ids"),
+                ));
+            }
+            let wanted: HashSet<Uuid> = ids.iter().copied().collect();
+            let mut found = Vec::with_capacity(wanted.len());
+            let unique: Vec<Uuid> = wanted.iter().copied().collect();
+            for chunk in unique.chunks(CHUNK as usize) {
+                found.extend(
+                    leads::scoped(viewer)
+                        .filter(lead::Column::Id.is_in(chunk.iter().copied()))
+                        .all(&state.db)
+                        .await?,
+                );
+            }
+            // Another organization's lead reads like a missing one.
+            if found.len() < wanted.len() {
+                return Err(AppError::invalid(
+                    "leadIds",
+                    "contains leads that do not exist",
+                ));
+            }
+            for chunk in found.chunks(CHUNK as usize) {
+                apply(add_chunk(state, &c, chunk).await?);
+            }
+        }
+        Source::Filter(f) => apply_filter(state, viewer, &c, &f, &mut apply).await?,
+        Source::Audience(id) => {
+            let a = audience::Entity::find_by_id(id)
+                .filter(audience::Column::OrgId.eq(viewer.org_id))
+                .one(&state.db)
+                .await?
+                .ok_or_else(|| AppError::invalid("audienceId", "no such audience"))?;
+            let f: LeadFilter = serde_json::from_value(a.filter).map_err(|_| {
+                AppError::invalid("audienceId", "the audience's filter is not readable")
+            })?;
+            apply_filter(state, viewer, &c, &f, &mut apply).await?;
+        }
+    }
+    out.total = campaign_recipient::Entity::find()
+        .filter(campaign_recipient::Column::CampaignId.eq(c.id))
+        .count(&state.db)
+        .await? as i64;
+    if out.added > 0 {
+        record_status(&state.db, c.org_id, Some(viewer.user_id), c.id, status).await?;
+        state.events_committed();
+    }
+    Ok(out)
+}
+
+async fn apply_filter(
+    state: &AppState,
+    viewer: &Viewer,
+    c: &campaign::Model,
+    f: &LeadFilter,
+    apply: &mut impl FnMut((i64, i64, i64, i64)),
+) -> AppResult<()> {
+    let base = filtered(state.db.get_database_backend(), viewer, f).map_err(|e| match e {
+        AppError::BadUserInput { fields, .. } => AppError::invalid_fields(fields),
+        e => e,
+    })?;
+    let mut last: Option<Uuid> = None;
+    loop {
+        let mut q = base.clone().order_by_asc(lead::Column::Id).limit(CHUNK);
+        if let Some(l) = last {
+            q = q.filter(lead::Column::Id.gt(l));
+        }
+        let rows = q.all(&state.db).await?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        apply(add_chunk(state, c, &rows).await?);
+        if (rows.len() as u64) < CHUNK {
+            return Ok(());
+        }
+        last = rows.last().map(|r| r.id);
+    }
+}
+
+/// Parses the one source given.
+pub fn source_from(
+    lead_ids: Option<Vec<async_graphql::ID>>,
+    filter: Option<LeadFilter>,
+    audience_id: Option<async_graphql::ID>,
+) -> AppResult<Source> {
+    match (lead_ids, filter, audience_id) {
+        (Some(ids), None, None) => Ok(Source::Leads(
+            ids.iter()
+                .map(|i| {
+                    parse_id(i).map_err(|_| AppError::invalid("leadIds", "contains an invalid id"))
+                })
+                .collect::<AppResult<_>>()?,
+        )),
+        (None, Some(f), None) => Ok(Source::Filter(Box::new(f))),
+        (None, None, Some(a)) => {
+            Ok(Source::Audience(parse_id(&a).map_err(|_| {
+                AppError::invalid("audienceId", "no such audience")
+            })?))
+        }
+        _ => Err(AppError::invalid(
+            "input",
+            "give exactly one of leadIds, filter or audienceId",
+        )),
+    }
+}
+
+/// Removes a lead that has not been sent to yet.
+pub async fn remove(
+    state: &AppState,
+    viewer: &Viewer,
+    campaign_id: Uuid,
+    lead_id: Uuid,
+) -> AppResult<()> {
+    viewer.require(Permission::WriteOutreach)?;
+    let c = campaigns::get(&state.db, viewer, campaign_id).await?;
+    let r = campaign_recipient::Entity::find()
+        .filter(campaign_recipient::Column::CampaignId.eq(c.id))
+        .filter(campaign_recipient::Column::LeadId.eq(lead_id))
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound("recipient"))?;
+    let res = campaign_recipient::Entity::delete_many()
+        .filter(campaign_recipient::Column::Id.eq(r.id))
+        .filter(campaign_recipient::Column::Status.eq(RecipientStatus::Pending.as_str()))
+        .exec(&state.db)
+        .await?;
+    if res.rows_affected == 0 {
+        return Err(AppError::Conflict(
+            "the email to this lead was already sent or is being sent".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// A page of a campaign's recipients, newest first, with their leads loaded in one statement.
+pub async fn list(
+    db: &DatabaseConnection,
+    campaign_id: Uuid,
+    statuses: Option<Vec<RecipientStatus>>,
+    args: PageArgs,
+) -> AppResult<IdConnection<CampaignRecipient>> {
+    let mut q = campaign_recipient::Entity::find()
+        .filter(campaign_recipient::Column::CampaignId.eq(campaign_id));
+    if let Some(s) = statuses.filter(|s| !s.is_empty()) {
+        q = q.filter(campaign_recipient::Column::Status.is_in(s.iter().map(|x| x.as_str())));
+    }
+    let mut conn = page_by_id_desc(
+        db,
+        q,
+        campaign_recipient::Column::Id,
+        &args,
+        |m| m.id,
+        |m| CampaignRecipient { row: m, lead: None },
+    )
+    .await?;
+    let lead_ids: Vec<Uuid> = conn
+        .edges
+        .iter()
+        .filter_map(|e| e.node.row.lead_id)
+        .collect();
+    if !lead_ids.is_empty() {
+        let models = lead::Entity::find()
+            .filter(lead::Column::Id.is_in(lead_ids))
+            .all(db)
+            .await?;
+        let mut by_id: HashMap<Uuid, crate::domains::leads::object::Lead> = LeadPage::wrap(models)
+            .into_iter()
+            .map(|l| (l.0.id, l))
+            .collect();
+        for e in conn.edges.iter_mut() {
+            if let Some(id) = e.node.row.lead_id {
+                e.node.lead = by_id.remove(&id);
+            }
+        }
+    }
+    Ok(conn)
+}
+
+/// For `Lead.campaigns`: the recipient rows of `lead_ids` with their campaigns, newest first per
+/// lead (two statements for the whole page).
+pub async fn campaigns_of_leads(
+    db: &DatabaseConnection,
+    lead_ids: &[Uuid],
+) -> AppResult<HashMap<Uuid, Vec<(campaign_recipient::Model, campaign::Model)>>> {
+    let mut out: HashMap<Uuid, Vec<(campaign_recipient::Model, campaign::Model)>> = HashMap::new();
+    if lead_ids.is_empty() {
+        return Ok(out);
+    }
+    let rows = campaign_recipient::Entity::find()
+        .filter(campaign_recipient::Column::LeadId.is_in(lead_ids.iter().copied()))
+        .order_by_desc(campaign_recipient::Column::Id)
+        .all(db)
+        .await?;
+    let ids: HashSet<Uuid> = rows.iter().map(|r| r.campaign_id).collect();
+    let camps: HashMap<Uuid, campaign::Model> = if ids.is_empty() {
+        HashMap::new()
+    } else {
+        campaign::Entity::find()
+            .filter(campaign::Column::Id.is_in(ids))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|c| (c.id, c))
+            .collect()
+    };
+    for r in rows {
+        if let (Some(lead), Some(c)) = (r.lead_id, camps.get(&r.campaign_id)) {
+            out.entry(lead).or_default().push((r, c.clone()));
+        }
+    }
+    Ok(out)
+}

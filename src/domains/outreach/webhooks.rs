@@ -1,0 +1,469 @@
+//! Inbound webhooks: provider event feeds (SendGrid Event Webhook, Mailgun webhooks) and inbound
+//! email (replies matched by In-Reply-To/References, delivery status notifications parsed as
+//! bounces). Events find their recipient by the Message-ID we set.
+//!
+//! Signatures: SendGrid's Signed Event Webhook (ECDSA P-256 over timestamp + body, key from
+//! `SENDGRID_WEBHOOK_PUBLIC_KEY`) and Mailgun's HMAC-SHA256 over timestamp + token
+//! (`MAILGUN_WEBHOOK_SIGNING_KEY`) are verified when the key is configured; the inbound-email
+//! endpoint requires `INBOUND_EMAIL_SECRET` when it is set.
+
+use axum::{
+    body::Bytes,
+    extract::{Path, Query, State},
+    response::{IntoResponse, Response},
+    Json,
+};
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sha2::Sha256;
+use uuid::Uuid;
+
+use super::tracking::{recipient_by_message_id, record, Activity};
+use crate::{error::AppResult, http::HttpState, state::AppState};
+
+fn answer(status: StatusCode, v: Value) -> Response {
+    (status, Json(v)).into_response()
+}
+
+/// Verifies a SendGrid signature: base64 DER ECDSA P-256/SHA-256 over `timestamp || body`.
+pub fn sendgrid_signature_ok(
+    public_key_b64: &str,
+    signature_b64: &str,
+    timestamp: &str,
+    body: &[u8],
+) -> bool {
+    use p256::{
+        ecdsa::{signature::Verifier, Signature, VerifyingKey},
+        pkcs8::DecodePublicKey,
+    };
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let (Ok(key), Ok(sig)) = (
+        b64.decode(public_key_b64.trim()),
+        b64.decode(signature_b64.trim()),
+    ) else {
+        return false;
+    };
+    let (Ok(key), Ok(sig)) = (
+        VerifyingKey::from_public_key_der(&key),
+        Signature::from_der(&sig),
+    ) else {
+        return false;
+    };
+    let mut msg = timestamp.as_bytes().to_vec();
+    msg.extend_from_slice(body);
+    key.verify(&msg, &sig).is_ok()
+}
+
+/// Verifies a Mailgun signature: hex HMAC-SHA256(key, timestamp + token).
+pub fn mailgun_signature_ok(key: &str, timestamp: &str, token: &str, signature: &str) -> bool {
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key.as_bytes()) else {
+        return false;
+    };
+    mac.update(timestamp.as_bytes());
+    mac.update(token.as_bytes());
+    let Ok(sig) = hex::decode(signature.trim()) else {
+        return false;
+    };
+    mac.verify_slice(&sig).is_ok()
+}
+
+/// The recipient of a provider event: our Message-ID, or an `lg_recipient` custom argument.
+async fn find(
+    state: &AppState,
+    message_id: Option<&str>,
+    custom: Option<&str>,
+) -> AppResult<Option<Uuid>> {
+    if let Some(id) = message_id {
+        if let Some(r) = recipient_by_message_id(state, id).await? {
+            return Ok(Some(r));
+        }
+    }
+    Ok(custom.and_then(|c| Uuid::parse_str(c).ok()))
+}
+
+/// SendGrid event → activity.
+fn sendgrid_activity(e: &Value) -> Option<Activity> {
+    let reason = e["reason"]
+        .as_str()
+        .or(e["response"].as_str())
+        .unwrap_or("")
+        .to_string();
+    match e["event"].as_str()? {
+        "bounce" => Some(Activity::Bounce {
+            // `type: blocked` is a temporary refusal; `bounce` is permanent.
+            hard: e["type"].as_str() != Some("blocked"),
+            reason,
+            source: "sendgrid".into(),
+        }),
+        "dropped" => Some(Activity::Bounce {
+            hard: true,
+            reason,
+            source: "sendgrid".into(),
+        }),
+        "open" => Some(Activity::Open),
+        "click" => e["url"].as_str().map(|u| Activity::Click(u.to_string())),
+        "spamreport" => Some(Activity::Complaint("sendgrid".into())),
+        "unsubscribe" | "group_unsubscribe" => Some(Activity::Unsubscribe("sendgrid".into())),
+        _ => None,
+    }
+}
+
+/// Mailgun `event-data` → activity.
+fn mailgun_activity(e: &Value) -> Option<Activity> {
+    let reason = e["delivery-status"]["description"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .or(e["delivery-status"]["message"].as_str())
+        .unwrap_or("")
+        .to_string();
+    match e["event"].as_str()? {
+        "failed" => Some(Activity::Bounce {
+            hard: e["severity"].as_str() != Some("temporary"),
+            reason,
+            source: "mailgun".into(),
+        }),
+        "opened" => Some(Activity::Open),
+        "clicked" => e["url"].as_str().map(|u| Activity::Click(u.to_string())),
+        "complained" => Some(Activity::Complaint("mailgun".into())),
+        "unsubscribed" => Some(Activity::Unsubscribe("mailgun".into())),
+        _ => None,
+    }
+}
+
+/// `POST /webhooks/email/{provider}` (`sendgrid` | `mailgun`).
+pub async fn provider(
+    State(s): State<HttpState>,
+    Path(provider): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let state = &s.app;
+    let Ok(v) = serde_json::from_slice::<Value>(&body) else {
+        return answer(
+            StatusCode::BAD_REQUEST,
+            json!({"error": "body must be JSON"}),
+        );
+    };
+    let mut events: Vec<(Option<String>, Option<String>, Activity)> = Vec::new();
+    match provider.as_str() {
+        "sendgrid" => {
+            if let Some(key) = &state.config.sendgrid_webhook_public_key {
+                let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("");
+                if !sendgrid_signature_ok(
+                    key,
+                    h("x-twilio-email-event-webhook-signature"),
+                    h("x-twilio-email-event-webhook-timestamp"),
+                    &body,
+                ) {
+                    return answer(StatusCode::UNAUTHORIZED, json!({"error": "bad signature"}));
+                }
+            }
+            let Some(list) = v.as_array() else {
+                return answer(
+                    StatusCode::BAD_REQUEST,
+                    json!({"error": "expected a JSON array"}),
+                );
+            };
+            for e in list {
+                if let Some(a) = sendgrid_activity(e) {
+                    let mid = e["smtp-id"].as_str().map(String::from);
+                    let custom = e["lg_recipient"].as_str().map(String::from);
+                    events.push((mid, custom, a));
+                }
+            }
+        }
+        "mailgun" => {
+            if let Some(key) = &state.config.mailgun_webhook_signing_key {
+                let sig = &v["signature"];
+                if !mailgun_signature_ok(
+                    key,
+                    sig["timestamp"].as_str().unwrap_or(""),
+                    sig["token"].as_str().unwrap_or(""),
+                    sig["signature"].as_str().unwrap_or(""),
+                ) {
+                    return answer(StatusCode::UNAUTHORIZED, json!({"error": "bad signature"}));
+                }
+            }
+            let e = &v["event-data"];
+            if let Some(a) = mailgun_activity(e) {
+                let mid = e["message"]["headers"]["message-id"]
+                    .as_str()
+                    .map(String::from);
+                let custom = e["user-variables"]["lg_recipient"]
+                    .as_str()
+                    .map(String::from);
+                events.push((mid, custom, a));
+            }
+        }
+        _ => return answer(StatusCode::NOT_FOUND, json!({"error": "unknown provider"})),
+    }
+    let mut matched = 0;
+    for (mid, custom, activity) in events {
+        match find(state, mid.as_deref(), custom.as_deref()).await {
+            Ok(Some(rid)) => match record(state, rid, activity).await {
+                Ok(true) => matched += 1,
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::error!(error = ?e, "provider event failed");
+                    return answer(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        json!({"error": "try again"}),
+                    );
+                }
+            },
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(error = ?e, "provider event lookup failed");
+                return answer(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    json!({"error": "try again"}),
+                );
+            }
+        }
+    }
+    answer(StatusCode::OK, json!({"matched": matched}))
+}
+
+/// Every `<…>` token of a header value (Message-IDs).
+fn ids_in(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = s;
+    while let Some(a) = rest.find('<') {
+        let Some(b) = rest[a..].find('>') else { break };
+        let id = &rest[a + 1..a + b];
+        if !id.is_empty() && !id.contains(char::is_whitespace) {
+            out.push(id.to_string());
+        }
+        rest = &rest[a + b + 1..];
+    }
+    out
+}
+
+/// What an inbound message is: a delivery status notification (bounce) or a reply.
+#[derive(Debug, PartialEq)]
+enum Inbound {
+    Bounce {
+        hard: bool,
+        reason: String,
+        ids: Vec<String>,
+    },
+    Reply {
+        from: Option<String>,
+        subject: Option<String>,
+        ids: Vec<String>,
+    },
+}
+
+/// Parses a raw RFC 5322 message.
+fn parse_raw(raw: &[u8]) -> Option<Inbound> {
+    let text = String::from_utf8_lossy(raw);
+    let lower = text.to_ascii_lowercase();
+    if lower.contains("multipart/report") && lower.contains("delivery-status") {
+        // RFC 3464: per-recipient `Status: 5.x.x` (permanent) or `4.x.x` (transient); the
+        // original message's headers (with our Message-ID) are attached.
+        let mut status = None;
+        let mut reason = String::new();
+        for line in text.lines() {
+            let l = line.trim();
+            let ll = l.to_ascii_lowercase();
+            if ll.starts_with("status:") && status.is_none() {
+                status = l[7..].trim().chars().next();
+            } else if ll.starts_with("diagnostic-code:") && reason.is_empty() {
+                reason = l[16..].trim().to_string();
+            }
+        }
+        let ids: Vec<String> = text
+            .lines()
+            .filter(|l| {
+                let ll = l.to_ascii_lowercase();
+                ll.starts_with("message-id:")
+                    || ll.starts_with("in-reply-to:")
+                    || ll.starts_with("references:")
+            })
+            .flat_map(ids_in)
+            .collect();
+        return Some(Inbound::Bounce {
+            hard: status != Some('4'),
+            reason,
+            ids,
+        });
+    }
+    let m = mail_parser::MessageParser::default().parse(raw)?;
+    let mut ids = Vec::new();
+    for h in [m.in_reply_to(), m.references()] {
+        if let Some(list) = h.as_text_list() {
+            ids.extend(list.iter().map(|s| s.to_string()));
+        } else if let Some(one) = h.as_text() {
+            ids.push(one.to_string());
+        }
+    }
+    Some(Inbound::Reply {
+        from: m
+            .from()
+            .and_then(|a| a.first())
+            .and_then(|a| a.address())
+            .map(String::from),
+        subject: m.subject().map(String::from),
+        ids,
+    })
+}
+
+/// Query string of the inbound endpoint.
+#[derive(Deserialize)]
+pub struct InboundParams {
+    secret: Option<String>,
+}
+
+/// `POST /webhooks/inbound-email`: a raw message (`message/rfc822` or any non-JSON body), or
+/// JSON `{from, subject, inReplyTo, references}` (as inbound-parse services post it). Replies
+/// are matched to the recipient by In-Reply-To/References; DSNs become bounces.
+pub async fn inbound(
+    State(s): State<HttpState>,
+    Query(q): Query<InboundParams>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let state = &s.app;
+    if let Some(secret) = &state.config.inbound_email_secret {
+        let given = q.secret.as_deref().or_else(|| {
+            headers
+                .get("x-webhook-secret")
+                .and_then(|v| v.to_str().ok())
+        });
+        let ok = given.is_some_and(|g| {
+            crate::auth::secrets::digest(g) == crate::auth::secrets::digest(secret)
+        });
+        if !ok {
+            return answer(StatusCode::UNAUTHORIZED, json!({"error": "bad secret"}));
+        }
+    }
+    let is_json = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.starts_with("application/json"));
+    let parsed = if is_json {
+        let Ok(v) = serde_json::from_slice::<Value>(&body) else {
+            return answer(StatusCode::BAD_REQUEST, json!({"error": "invalid JSON"}));
+        };
+        match v["raw"].as_str() {
+            Some(raw) => parse_raw(raw.as_bytes()),
+            None => {
+                let mut ids = Vec::new();
+                for k in ["inReplyTo", "references"] {
+                    ids.extend(ids_in(v[k].as_str().unwrap_or("")));
+                }
+                Some(Inbound::Reply {
+                    from: v["from"].as_str().map(String::from),
+                    subject: v["subject"].as_str().map(String::from),
+                    ids,
+                })
+            }
+        }
+    } else {
+        parse_raw(&body)
+    };
+    let Some(parsed) = parsed else {
+        return answer(
+            StatusCode::BAD_REQUEST,
+            json!({"error": "unreadable message"}),
+        );
+    };
+    let (ids, activity) = match parsed {
+        Inbound::Bounce { hard, reason, ids } => (
+            ids,
+            Activity::Bounce {
+                hard,
+                reason,
+                source: "dsn".into(),
+            },
+        ),
+        Inbound::Reply { from, subject, ids } => (ids, Activity::Reply { from, subject }),
+    };
+    for id in ids.iter().take(50) {
+        match recipient_by_message_id(state, id).await {
+            Ok(Some(rid)) => {
+                return match record(state, rid, activity).await {
+                    Ok(m) => answer(StatusCode::OK, json!({"matched": m})),
+                    Err(e) => {
+                        tracing::error!(error = ?e, "inbound email failed");
+                        answer(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            json!({"error": "try again"}),
+                        )
+                    }
+                };
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(error = ?e, "inbound email lookup failed");
+                return answer(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    json!({"error": "try again"}),
+                );
+            }
+        }
+    }
+    answer(StatusCode::OK, json!({"matched": false}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mailgun_signatures() {
+        let mut mac = Hmac::<Sha256>::new_from_slice(b"key-1").unwrap();
+        mac.update(b"1700000000tok");
+        let sig = hex::encode(mac.finalize().into_bytes());
+        assert!(mailgun_signature_ok("key-1", "1700000000", "tok", &sig));
+        assert!(!mailgun_signature_ok("key-2", "1700000000", "tok", &sig));
+        assert!(!mailgun_signature_ok("key-1", "1700000001", "tok", &sig));
+    }
+
+    #[test]
+    fn sendgrid_signatures() {
+        use p256::{
+            ecdsa::{signature::Signer, Signature, SigningKey},
+            pkcs8::EncodePublicKey,
+        };
+        let sk = SigningKey::from_slice(&[7u8; 32]).unwrap();
+        let pk = sk.verifying_key().to_public_key_der().unwrap();
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let body = br#"[{"event":"open"}]"#;
+        let mut msg = b"1700000000".to_vec();
+        msg.extend_from_slice(body);
+        let sig: Signature = sk.sign(&msg);
+        let (pk, sig) = (
+            b64.encode(pk.as_bytes()),
+            b64.encode(sig.to_der().as_bytes()),
+        );
+        assert!(sendgrid_signature_ok(&pk, &sig, "1700000000", body));
+        assert!(!sendgrid_signature_ok(&pk, &sig, "1700000001", body));
+        assert!(!sendgrid_signature_ok(&pk, &sig, "1700000000", b"[]"));
+    }
+
+    #[test]
+    fn dsn_and_reply_parsing() {
+        let dsn = "From: MAILER-DAEMON@x\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n--b\r\nContent-Type: message/delivery-status\r\n\r\nFinal-Recipient: rfc822; a@b.c\r\nStatus: 5.1.1\r\nDiagnostic-Code: smtp; 550 no such user\r\n\r\n--b\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <abc.def@x.io>\r\n--b--\r\n";
+        assert_eq!(
+            parse_raw(dsn.as_bytes()),
+            Some(Inbound::Bounce {
+                hard: true,
+                reason: "smtp; 550 no such user".into(),
+                ids: vec!["abc.def@x.io".into()]
+            })
+        );
+        let reply = "From: Ada <ada@x.io>\r\nSubject: Re: hi\r\nIn-Reply-To: <abc.def@x.io>\r\nReferences: <zzz@x> <abc.def@x.io>\r\n\r\nthanks\r\n";
+        match parse_raw(reply.as_bytes()) {
+            Some(Inbound::Reply { from, subject, ids }) => {
+                assert_eq!(from.as_deref(), Some("ada@x.io"));
+                assert_eq!(subject.as_deref(), Some("Re: hi"));
+                assert!(ids.contains(&"abc.def@x.io".to_string()));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

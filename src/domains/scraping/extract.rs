@@ -1,0 +1,710 @@
+//! What a page yields: links, emails (plain, `mailto:`, and `name [at] domain [dot] com`
+//! obfuscation), phones (`tel:` links and text, validated and normalized to E.164 with
+//! `phonenumber`), the company name (`og:site_name`, schema.org Organization JSON-LD, `<title>`),
+//! a postal address (JSON-LD `PostalAddress`) and social profile links.
+//!
+//! Parsing is synchronous (`scraper` documents are not `Send`); callers run it on the blocking
+//! pool.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::LazyLock,
+};
+
+use linkify::{LinkFinder, LinkKind};
+use regex::Regex;
+use scraper::{Html, Node, Selector};
+use serde_json::Value;
+use url::Url;
+
+/// Everything found on one page.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PageData {
+    /// Absolute http(s) links (`<a href>`, `<area href>`), in document order, deduplicated.
+    pub links: Vec<Url>,
+    /// Syntactically valid emails, lowercased, deduplicated (not yet checked for role or
+    /// disposable addresses: see [`check_email`]).
+    pub emails: Vec<String>,
+    /// Valid phone numbers in E.164, deduplicated.
+    pub phones: Vec<String>,
+    /// Company name and how sure we are of it.
+    pub company: Option<Company>,
+    /// Social profiles by network (`linkedin`, `twitter`, `facebook`, ...).
+    pub social: BTreeMap<String, String>,
+    /// Postal address from schema.org JSON-LD.
+    pub address: Option<Address>,
+}
+
+/// Where a company name came from; stronger signals win.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum CompanySignal {
+    /// The `<title>` (last segment of `Page | Site`).
+    Title,
+    /// schema.org Organization JSON-LD `name`.
+    JsonLd,
+    /// `<meta property="og:site_name">`.
+    OgSiteName,
+}
+
+/// A company name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Company {
+    /// The name.
+    pub name: String,
+    /// Its source.
+    pub signal: CompanySignal,
+}
+
+/// A postal address.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Address {
+    /// `streetAddress`.
+    pub street: Option<String>,
+    /// `addressLocality`.
+    pub city: Option<String>,
+    /// `addressRegion`.
+    pub region: Option<String>,
+    /// `postalCode`.
+    pub postal_code: Option<String>,
+    /// ISO 3166-1 alpha-2, when `addressCountry` is one.
+    pub country: Option<String>,
+}
+
+/// A constant selector (`None` only if it failed to parse, which the unit tests rule out).
+type Sel = LazyLock<Option<Selector>>;
+
+static LINKS: Sel = LazyLock::new(|| Selector::parse("a[href], area[href]").ok());
+static TITLE: Sel = LazyLock::new(|| Selector::parse("title").ok());
+static OG_SITE: Sel = LazyLock::new(|| Selector::parse(r#"meta[property="og:site_name"]"#).ok());
+static JSON_LD: Sel =
+    LazyLock::new(|| Selector::parse(r#"script[type="application/ld+json"]"#).ok());
+
+/// Elements matching `sel` (none when the selector is missing).
+fn select<'a>(doc: &'a Html, sel: &'a Sel) -> impl Iterator<Item = scraper::ElementRef<'a>> + 'a {
+    sel.as_ref().into_iter().flat_map(move |s| doc.select(s))
+}
+
+/// `[at]`, `(at)`, `{at}`, `<at>` with optional spaces.
+static OBF_AT: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(r"(?i)\s*[\[\(\{<]\s*(?:at|@)\s*[\]\)\}>]\s*").ok());
+/// `[dot]`, `(dot)`, ... with optional spaces.
+static OBF_DOT: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(r"(?i)\s*[\[\(\{<]\s*(?:dot|\.)\s*[\]\)\}>]\s*").ok());
+/// Phone-like runs: an optional `+` or `(`, then digits with spaces, dots, dashes, slashes
+/// and parentheses between them.
+static PHONE: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(r"(?:\+|\(|\b)\d[\d \t().\-/]{5,20}\d\b").ok());
+
+/// Dates that the phone pattern would otherwise take (`2024-01-15`, `15.01.2024`, `1/15/2024`).
+static DATE: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    Regex::new(r"^(?:\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4})$").ok()
+});
+
+/// File extensions that show up as fake TLDs (`logo@2x.png`).
+const FILE_TLDS: &[&str] = &[
+    "png", "jpg", "jpeg", "gif", "svg", "webp", "css", "js", "ico", "bmp", "tif", "tiff", "avif",
+];
+
+/// Parses `html` fetched from `base`. `region` (ISO alpha-2) lets national phone numbers parse.
+pub fn extract(html: &str, base: &Url, region: Option<&str>) -> PageData {
+    let doc = Html::parse_document(html);
+    let mut data = PageData::default();
+    let mut emails = Ordered::default();
+    let mut phones = Ordered::default();
+    let mut links = OrderedUrls::default();
+    let mut ld_phones = Vec::new();
+
+    // JSON-LD first: it may carry the country that national phone numbers need.
+    let mut ld_company = None;
+    for script in select(&doc, &JSON_LD) {
+        let raw: String = script.text().collect();
+        if let Ok(v) = serde_json::from_str::<Value>(raw.trim()) {
+            walk_json_ld(&v, &mut |org| {
+                if ld_company.is_none() {
+                    ld_company = str_field(org, "name");
+                }
+                if let Some(e) = str_field(org, "email") {
+                    emails.push(e.trim_start_matches("mailto:").to_lowercase());
+                }
+                if let Some(t) = str_field(org, "telephone") {
+                    ld_phones.push(t);
+                }
+                if data.address.is_none() {
+                    data.address = org.get("address").and_then(address);
+                }
+                for same in as_list(org.get("sameAs")) {
+                    if let Some(u) = same.as_str().and_then(|s| Url::parse(s).ok()) {
+                        add_social(&mut data.social, &u);
+                    }
+                }
+            });
+        }
+    }
+    let region = region
+        .map(str::to_string)
+        .or_else(|| data.address.as_ref().and_then(|a| a.country.clone()));
+    for t in ld_phones {
+        if let Some(p) = phone(&t, region.as_deref()) {
+            phones.push(p);
+        }
+    }
+
+    for a in select(&doc, &LINKS) {
+        let Some(href) = a.value().attr("href").map(str::trim) else {
+            continue;
+        };
+        let lower = href.to_ascii_lowercase();
+        if let Some(rest) = lower.strip_prefix("mailto:") {
+            let rest = &href[href.len() - rest.len()..];
+            let addrs = rest.split('?').next().unwrap_or_default();
+            for e in percent_decode(addrs).split([',', ';']) {
+                emails.push(e.trim().to_lowercase());
+            }
+        } else if let Some(rest) = lower.strip_prefix("tel:") {
+            let rest = &href[href.len() - rest.len()..];
+            if let Some(p) = phone(&percent_decode(rest), region.as_deref()) {
+                phones.push(p);
+            }
+        } else if let Ok(u) = base.join(href) {
+            if matches!(u.scheme(), "http" | "https") {
+                add_social(&mut data.social, &u);
+                links.push_url(u);
+            }
+        }
+    }
+
+    let text = visible_text(&doc);
+    let deobfuscated = deobfuscate(&text);
+    let mut finder = LinkFinder::new();
+    finder.kinds(&[LinkKind::Email]);
+    for l in finder.links(&deobfuscated) {
+        emails.push(l.as_str().to_lowercase());
+    }
+    if let Some(re) = PHONE.as_ref() {
+        for m in re.find_iter(&text) {
+            let candidate = m.as_str().trim();
+            if DATE.as_ref().is_some_and(|d| d.is_match(candidate)) {
+                continue;
+            }
+            if let Some(p) = phone(candidate, region.as_deref()) {
+                phones.push(p);
+            }
+        }
+    }
+
+    data.emails = emails.0.into_iter().filter(|e| valid_syntax(e)).collect();
+    data.phones = phones.0;
+    data.links = links.urls;
+    data.company = select(&doc, &OG_SITE)
+        .filter_map(|m| m.value().attr("content"))
+        .map(clean)
+        .find(|s| !s.is_empty())
+        .map(|name| Company {
+            name,
+            signal: CompanySignal::OgSiteName,
+        })
+        .or_else(|| {
+            ld_company.map(|name| Company {
+                name: clean(&name),
+                signal: CompanySignal::JsonLd,
+            })
+        })
+        .or_else(|| {
+            select(&doc, &TITLE)
+                .next()
+                .map(|t| t.text().collect::<String>())
+                .and_then(|t| title_company(&t))
+                .map(|name| Company {
+                    name,
+                    signal: CompanySignal::Title,
+                })
+        })
+        .filter(|c| !c.name.is_empty());
+    data
+}
+
+/// Keeps first occurrences in order.
+#[derive(Default)]
+struct Ordered(Vec<String>);
+
+impl Ordered {
+    fn push(&mut self, s: String) {
+        if !s.is_empty() && !self.0.contains(&s) {
+            self.0.push(s);
+        }
+    }
+}
+
+#[derive(Default)]
+struct OrderedUrls {
+    urls: Vec<Url>,
+    seen: BTreeSet<String>,
+}
+
+impl OrderedUrls {
+    fn push_url(&mut self, u: Url) {
+        if self.seen.insert(u.as_str().to_string()) {
+            self.urls.push(u);
+        }
+    }
+}
+
+fn clean(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The site part of a title: `Contact | Acme Inc` → `Acme Inc`; a title without separators is
+/// taken whole.
+fn title_company(title: &str) -> Option<String> {
+    let t = clean(title);
+    let last = t.rsplit(" | ").next().unwrap_or_default().to_string();
+    let seg = [" – ", " — ", " - ", " · ", " :: "]
+        .iter()
+        .fold(last, |acc, sep| {
+            acc.rsplit(sep).next().unwrap_or(&acc).to_string()
+        });
+    let seg = seg.trim().to_string();
+    (!seg.is_empty() && seg.chars().count() <= 120).then_some(seg)
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = |c: u8| (c as char).to_digit(16);
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Text of the document outside `script`, `style`, `noscript` and `template`, one space between
+/// text nodes.
+fn visible_text(doc: &Html) -> String {
+    let mut out = String::new();
+    for node in doc.tree.nodes() {
+        let Node::Text(t) = node.value() else {
+            continue;
+        };
+        let hidden = node.parent().is_some_and(|p| match p.value() {
+            Node::Element(e) => matches!(e.name(), "script" | "style" | "noscript" | "template"),
+            _ => false,
+        });
+        if !hidden {
+            out.push_str(t);
+            out.push(' ');
+        }
+    }
+    out
+}
+
+/// `jane [at] acme [dot] com` → `jane@acme.com`.
+pub fn deobfuscate(text: &str) -> String {
+    let step = match OBF_AT.as_ref() {
+        Some(re) => re.replace_all(text, "@").into_owned(),
+        None => text.to_string(),
+    };
+    match OBF_DOT.as_ref() {
+        Some(re) => re.replace_all(&step, ".").into_owned(),
+        None => step,
+    }
+}
+
+/// Syntax: RFC 5322 (email_address), a dotted domain whose last label is alphabetic and not a
+/// file extension, at most 254 characters.
+pub fn valid_syntax(email: &str) -> bool {
+    if email.len() > 254 || !email_address::EmailAddress::is_valid(email) {
+        return false;
+    }
+    let Some((local, domain)) = email.rsplit_once('@') else {
+        return false;
+    };
+    let Some((_, tld)) = domain.rsplit_once('.') else {
+        return false;
+    };
+    !local.is_empty()
+        && tld.len() >= 2
+        && tld.chars().all(|c| c.is_ascii_alphabetic())
+        && !FILE_TLDS.contains(&tld)
+}
+
+/// A validated E.164 number, or `None`.
+pub fn phone(raw: &str, region: Option<&str>) -> Option<String> {
+    let raw = raw.trim();
+    let digits = raw.chars().filter(char::is_ascii_digit).count();
+    if !(7..=15).contains(&digits) {
+        return None;
+    }
+    let region = region.and_then(|c| c.to_uppercase().parse::<phonenumber::country::Id>().ok());
+    match phonenumber::parse(region, raw) {
+        Ok(n) if phonenumber::is_valid(&n) => {
+            Some(n.format().mode(phonenumber::Mode::E164).to_string())
+        }
+        _ => None,
+    }
+}
+
+/// What [`check_email`] says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailVerdict {
+    /// A usable address; `role` marks shared mailboxes (`info@`, `sales@`, ...).
+    Valid {
+        /// A role address.
+        role: bool,
+    },
+    /// Not a person's or company's usable address.
+    Rejected(&'static str),
+}
+
+/// Mailboxes of a function, not a person.
+const ROLE_LOCALS: &[&str] = &[
+    "info",
+    "sales",
+    "support",
+    "contact",
+    "admin",
+    "office",
+    "hello",
+    "team",
+    "marketing",
+    "billing",
+    "help",
+    "enquiries",
+    "inquiries",
+    "webmaster",
+    "postmaster",
+    "hostmaster",
+    "abuse",
+    "jobs",
+    "careers",
+    "hr",
+    "press",
+    "media",
+    "accounts",
+    "service",
+    "customerservice",
+    "privacy",
+    "legal",
+    "security",
+    "orders",
+    "booking",
+    "reception",
+    "mail",
+];
+
+/// Addresses nobody reads.
+const NO_REPLY_LOCALS: &[&str] = &[
+    "noreply",
+    "no-reply",
+    "donotreply",
+    "do-not-reply",
+    "mailer-daemon",
+];
+
+/// A small list of throwaway-mailbox domains (the common ones; not exhaustive).
+const DISPOSABLE_DOMAINS: &[&str] = &[
+    "mailinator.com",
+    "guerrillamail.com",
+    "guerrillamail.net",
+    "sharklasers.com",
+    "10minutemail.com",
+    "temp-mail.org",
+    "tempmail.com",
+    "tempmailo.com",
+    "yopmail.com",
+    "trashmail.com",
+    "getnada.com",
+    "dispostable.com",
+    "maildrop.cc",
+    "throwawaymail.com",
+    "fakeinbox.com",
+    "mailnesia.com",
+    "mintemail.com",
+    "emailondeck.com",
+    "spamgourmet.com",
+    "mohmal.com",
+    "burnermail.io",
+    "moakt.com",
+];
+
+/// Syntax, no-reply and disposable domains are rejected; role addresses are flagged.
+/// (No MX lookup: see docs/ARCHITECTURE.md.)
+pub fn check_email(email: &str) -> EmailVerdict {
+    if !valid_syntax(email) {
+        return EmailVerdict::Rejected("invalid syntax");
+    }
+    let Some((local, domain)) = email.rsplit_once('@') else {
+        return EmailVerdict::Rejected("invalid syntax");
+    };
+    let base_local = local.split('+').next().unwrap_or(local);
+    if NO_REPLY_LOCALS.contains(&base_local) {
+        return EmailVerdict::Rejected("no-reply address");
+    }
+    if DISPOSABLE_DOMAINS
+        .iter()
+        .any(|d| domain == *d || domain.ends_with(&format!(".{d}")))
+    {
+        return EmailVerdict::Rejected("disposable domain");
+    }
+    EmailVerdict::Valid {
+        role: ROLE_LOCALS.contains(&base_local),
+    }
+}
+
+/// Social network of a profile link, if it is one.
+fn social_network(u: &Url) -> Option<&'static str> {
+    let host = u
+        .host_str()?
+        .trim_start_matches("www.")
+        .trim_start_matches("m.");
+    let net = match host {
+        "linkedin.com" => "linkedin",
+        "twitter.com" | "x.com" => "twitter",
+        "facebook.com" | "fb.com" => "facebook",
+        "instagram.com" => "instagram",
+        "youtube.com" => "youtube",
+        "github.com" => "github",
+        "tiktok.com" => "tiktok",
+        _ => return None,
+    };
+    let path = u.path().trim_matches('/');
+    let share = ["sharer", "share", "intent", "home"]
+        .iter()
+        .any(|s| path.starts_with(s));
+    (!path.is_empty() && !share).then_some(net)
+}
+
+fn add_social(map: &mut BTreeMap<String, String>, u: &Url) {
+    if let Some(net) = social_network(u) {
+        map.entry(net.to_string())
+            .or_insert_with(|| u.as_str().to_string());
+    }
+}
+
+fn as_list(v: Option<&Value>) -> Vec<&Value> {
+    match v {
+        Some(Value::Array(a)) => a.iter().collect(),
+        Some(v) => vec![v],
+        None => Vec::new(),
+    }
+}
+
+fn str_field(v: &Value, key: &str) -> Option<String> {
+    match v.get(key)? {
+        Value::String(s) => Some(s.trim().to_string()).filter(|s| !s.is_empty()),
+        Value::Array(a) => a.iter().find_map(|x| x.as_str()).map(str::to_string),
+        _ => None,
+    }
+}
+
+/// schema.org types that describe the business behind a site.
+fn is_org_type(t: &str) -> bool {
+    let t = t.rsplit('/').next().unwrap_or(t);
+    matches!(
+        t,
+        "Organization"
+            | "Corporation"
+            | "LocalBusiness"
+            | "Store"
+            | "Restaurant"
+            | "ProfessionalService"
+            | "NGO"
+    ) || t.ends_with("Business")
+        || t.ends_with("Organization")
+}
+
+/// Calls `f` on every Organization-like object (top level, arrays, `@graph`).
+fn walk_json_ld(v: &Value, f: &mut impl FnMut(&Value)) {
+    match v {
+        Value::Array(a) => a.iter().for_each(|x| walk_json_ld(x, f)),
+        Value::Object(o) => {
+            let typed = as_list(o.get("@type"))
+                .iter()
+                .any(|t| t.as_str().is_some_and(is_org_type));
+            if typed {
+                f(v);
+            }
+            if let Some(g) = o.get("@graph") {
+                walk_json_ld(g, f);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn address(v: &Value) -> Option<Address> {
+    let v = match v {
+        Value::Array(a) => a.first()?,
+        v => v,
+    };
+    if !v.is_object() {
+        return None;
+    }
+    let country = match v.get("addressCountry") {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(o @ Value::Object(_)) => str_field(o, "name"),
+        _ => None,
+    }
+    .map(|c| c.trim().to_uppercase())
+    .filter(|c| c.len() == 2 && c.chars().all(|x| x.is_ascii_alphabetic()));
+    let a = Address {
+        street: str_field(v, "streetAddress"),
+        city: str_field(v, "addressLocality"),
+        region: str_field(v, "addressRegion"),
+        postal_code: str_field(v, "postalCode"),
+        country,
+    };
+    (a != Address::default()).then_some(a)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn base() -> Url {
+        Url::parse("https://acme.example/contact").unwrap()
+    }
+
+    #[test]
+    fn finds_emails_plain_mailto_and_obfuscated() {
+        let html = r#"<html><head><title>Contact | Acme Inc</title>
+            <script>var x = "hidden@script.example";</script></head><body>
+            <p>Write to Jane.Doe@Acme.example or sales [at] acme [dot] example.</p>
+            <p>Also bob (at) acme (dot) example, and carol{at}acme{dot}example</p>
+            <a href="mailto:Ops@acme.example?subject=Hi">mail</a>
+            <a href="mailto:a%40b.example,c@d.example">two</a>
+            <img src="logo@2x.png"> logo@2x.png
+            </body></html>"#;
+        let d = extract(html, &base(), None);
+        assert_eq!(
+            d.emails,
+            [
+                "ops@acme.example",
+                "a@b.example",
+                "c@d.example",
+                "jane.doe@acme.example",
+                "sales@acme.example",
+                "bob@acme.example",
+                "carol@acme.example",
+            ]
+        );
+        assert_eq!(
+            d.company,
+            Some(Company {
+                name: "Acme Inc".into(),
+                signal: CompanySignal::Title
+            })
+        );
+    }
+
+    #[test]
+    fn finds_phones_in_links_and_text_as_e164() {
+        let html = r#"<body><a href="tel:+1-415-555-2671">call</a>
+            <p>Berlin office: 030 901820. Fax +44 20 7946 0958.</p>
+            <p>Order 2024-01-15, zip 94107, id 12345678901234567890.</p></body>"#;
+        let d = extract(html, &base(), Some("DE"));
+        assert_eq!(d.phones, ["+14155552671", "+4930901820", "+442079460958"]);
+        // Without a region only international numbers parse.
+        let d = extract(html, &base(), None);
+        assert_eq!(d.phones, ["+14155552671", "+442079460958"]);
+    }
+
+    #[test]
+    fn company_address_and_social_from_json_ld_and_meta() {
+        let html = r#"<head><title>Home</title>
+            <script type="application/ld+json">{"@context":"https://schema.org","@graph":[
+              {"@type":"WebSite","name":"Not me"},
+              {"@type":"LocalBusiness","name":"Acme Robotics","telephone":"+1 415 555 2671",
+               "email":"mailto:hello@acme.example",
+               "address":{"@type":"PostalAddress","streetAddress":"1 Main St","addressLocality":"San Francisco","addressRegion":"CA","postalCode":"94107","addressCountry":"us"},
+               "sameAs":["https://www.linkedin.com/company/acme","https://twitter.com/acme"]}]}</script>
+            </head><body><a href="https://facebook.com/sharer/sharer.php?u=x">share</a>
+            <a href="https://github.com/acme">gh</a><a href="/about#team">About</a>
+            <a href="javascript:void(0)">js</a><a href="ftp://x.example/">ftp</a></body>"#;
+        let d = extract(html, &base(), None);
+        assert_eq!(d.company.as_ref().unwrap().name, "Acme Robotics");
+        assert_eq!(d.company.as_ref().unwrap().signal, CompanySignal::JsonLd);
+        assert_eq!(d.phones, ["+14155552671"]);
+        assert_eq!(d.emails, ["hello@acme.example"]);
+        let a = d.address.unwrap();
+        assert_eq!(a.city.as_deref(), Some("San Francisco"));
+        assert_eq!(a.country.as_deref(), Some("US"));
+        assert_eq!(
+            d.social.keys().collect::<Vec<_>>(),
+            ["github", "linkedin", "twitter"]
+        );
+        let links: Vec<&str> = d.links.iter().map(Url::as_str).collect();
+        assert_eq!(
+            links,
+            [
+                "https://facebook.com/sharer/sharer.php?u=x",
+                "https://github.com/acme",
+                "https://acme.example/about#team"
+            ]
+        );
+        let og =
+            r#"<head><meta property="og:site_name" content=" Acme  Corp "><title>x</title></head>"#;
+        assert_eq!(
+            extract(og, &base(), None).company.unwrap().name,
+            "Acme Corp"
+        );
+    }
+
+    #[test]
+    fn email_checks() {
+        assert_eq!(
+            check_email("jane@acme.example"),
+            EmailVerdict::Valid { role: false }
+        );
+        assert_eq!(
+            check_email("info@acme.example"),
+            EmailVerdict::Valid { role: true }
+        );
+        assert_eq!(
+            check_email("sales+eu@acme.example"),
+            EmailVerdict::Valid { role: true }
+        );
+        assert!(matches!(
+            check_email("x@mailinator.com"),
+            EmailVerdict::Rejected(_)
+        ));
+        assert!(matches!(
+            check_email("noreply@acme.example"),
+            EmailVerdict::Rejected(_)
+        ));
+        assert!(matches!(
+            check_email("a@localhost"),
+            EmailVerdict::Rejected(_)
+        ));
+        assert!(matches!(
+            check_email("img@2x.png"),
+            EmailVerdict::Rejected(_)
+        ));
+    }
+
+    #[test]
+    fn constant_patterns_parse() {
+        assert!(LINKS.is_some() && TITLE.is_some() && OG_SITE.is_some() && JSON_LD.is_some());
+        assert!(OBF_AT.is_some() && OBF_DOT.is_some() && PHONE.is_some() && DATE.is_some());
+    }
+
+    #[test]
+    fn titles() {
+        assert_eq!(
+            title_company("Contact | Acme Inc").as_deref(),
+            Some("Acme Inc")
+        );
+        assert_eq!(title_company("About – Acme").as_deref(), Some("Acme"));
+        assert_eq!(title_company("Acme").as_deref(), Some("Acme"));
+        assert_eq!(title_company("   ").as_deref(), None);
+    }
+}

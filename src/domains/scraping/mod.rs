@@ -1,0 +1,16 @@
+//! Scraping: durable scrape jobs (website crawl, Brave web search, Google Places), a polite and
+//! SSRF-safe crawler, contact extraction into leads with provenance, live progress, and the
+//! audience builder (saved lead filters).
+
+pub mod audiences;
+pub mod crawler;
+pub mod extract;
+pub mod params;
+pub mod resolver;
+pub mod run;
+pub mod service;
+pub mod sink;
+pub mod sources;
+pub mod types;
+
+pub use resolver::{ScrapingMutation, ScrapingQuery, ScrapingSubscription};

@@ -1,0 +1,750 @@
+//! The `scrape.run` job: a resumable, durable crawl, following the importer's pattern.
+//!
+//! - **Claim.** The run takes the scrape job (`status = running`, `run_attempt` = this queue
+//!   attempt). Every later write is fenced on `status = 'running' AND run_attempt = <mine>`, so a
+//!   cancelled job, a deleted job or a worker whose lease was taken over writes nothing more and
+//!   stops.
+//! - **Seed once.** The source's seeds and API contacts are stored in one transaction with
+//!   `seeded = true`; a resumed run skips this.
+//! - **One transaction per page.** A page's new links (`scrape_pages`, unique per job and URL),
+//!   its leads and the job's counters commit together with the page's status. After a crash
+//!   only the pages in flight are fetched again; done pages never are.
+//! - **Progress.** Every 250 ms the run re-reads the job (this is also how it notices a cancel
+//!   within a second) and records `scrape.progress` when something changed; status changes
+//!   record it too, and the end records `scrape.completed`.
+
+use std::{
+    collections::{HashMap, HashSet, VecDeque},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use async_trait::async_trait;
+use chrono::Utc;
+use entity::{scrape_job, scrape_page};
+use sea_orm::{
+    sea_query::{Expr, ExprTrait, OnConflict as SqlOnConflict},
+    ActiveValue::Set,
+    ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use tokio::task::JoinSet;
+use url::Url;
+use uuid::Uuid;
+
+use super::{
+    crawler::{canonical, site_of, Fetched, Hosts},
+    extract::{extract, Company, PageData},
+    params::{Params, ScrapeSource},
+    service::{progress, record_progress},
+    sink::{self, contacts_from_page, Contact, Saved},
+    sources::{self, Seed, SeedEnv, SourceError},
+    types::{ScrapeJobStatus, ScrapePageStatus},
+};
+use crate::{
+    auth::{Role, Viewer, ViewerVia},
+    domains::leads::types::LeadSource,
+    error::AppError,
+    events::ScrapeProgress,
+    jobs::{JobContext, JobError, JobHandler},
+    state::AppState,
+};
+
+/// Job kind.
+pub const KIND: &str = "scrape.run";
+/// Progress tick (and cancel check) interval.
+pub const TICK: Duration = Duration::from_millis(250);
+
+/// Payload of a `scrape.run` job.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Payload {
+    /// The scrape job.
+    pub scrape_job_id: Uuid,
+    /// The creator's role when the job was created (leads are written as them).
+    pub role: Role,
+}
+
+/// Why a run stopped early.
+#[derive(Debug)]
+enum Stop {
+    /// Cancelled, deleted, or taken over by a newer attempt: write nothing more.
+    Cancelled,
+    /// Failed; `retryable` when another attempt may succeed.
+    Failed { message: String, retryable: bool },
+}
+
+impl From<DbErr> for Stop {
+    fn from(e: DbErr) -> Self {
+        Stop::Failed {
+            message: format!("database: {e}"),
+            retryable: true,
+        }
+    }
+}
+
+impl From<AppError> for Stop {
+    fn from(e: AppError) -> Self {
+        let message = match &e {
+            AppError::Internal(d) => d.clone(),
+            other => other.public_message(),
+        };
+        Stop::Failed {
+            message,
+            retryable: true,
+        }
+    }
+}
+
+impl From<SourceError> for Stop {
+    fn from(e: SourceError) -> Self {
+        match e {
+            SourceError::Retryable(message) => Stop::Failed {
+                message,
+                retryable: true,
+            },
+            SourceError::Permanent(message) => Stop::Failed {
+                message,
+                retryable: false,
+            },
+        }
+    }
+}
+
+/// The `scrape.run` handler.
+pub struct ScrapeRun(pub AppState);
+
+#[async_trait]
+impl JobHandler for ScrapeRun {
+    async fn run(&self, ctx: &JobContext) -> Result<Value, JobError> {
+        let p: Payload = serde_json::from_value(ctx.job.payload.clone())
+            .map_err(|e| JobError::Permanent(format!("bad payload: {e}")))?;
+        let state = &self.0;
+        let job = scrape_job::Entity::find_by_id(p.scrape_job_id)
+            .one(&state.db)
+            .await
+            .map_err(|e| JobError::Retryable(e.to_string()))?;
+        let Some(job) = job else {
+            return Ok(json!({"skipped": "the scrape job was deleted"}));
+        };
+        let params: Params = serde_json::from_value(job.params.clone())
+            .map_err(|e| JobError::Permanent(format!("bad params: {e}")))?;
+        let run = Run {
+            state,
+            ctx,
+            id: job.id,
+            attempt: ctx.job.attempts,
+            viewer: Viewer {
+                user_id: job.created_by.unwrap_or_default(),
+                org_id: job.org_id,
+                role: p.role,
+                via: ViewerVia::Jwt,
+                session_id: None,
+            },
+            source: match params.source() {
+                ScrapeSource::Search => LeadSource::Search,
+                ScrapeSource::GoogleMaps => LeadSource::GoogleMaps,
+                _ => LeadSource::Website,
+            },
+            params,
+            last: Mutex::new(None),
+            current: Mutex::new(None),
+        };
+        let job = match run.claim(job).await {
+            Ok(Claim::Run(job)) => *job,
+            Ok(Claim::Done(v)) => return Ok(v),
+            Err(stop) => return run.stopped(stop).await,
+        };
+        match run.execute(job).await {
+            Ok(v) => Ok(v),
+            Err(stop) => run.stopped(stop).await,
+        }
+    }
+}
+
+enum Claim {
+    Run(Box<scrape_job::Model>),
+    /// Nothing to run; complete the queue job with this result.
+    Done(Value),
+}
+
+/// A page fetched (and parsed) by a task.
+struct PageResult {
+    id: Uuid,
+    url: Url,
+    depth: i32,
+    outcome: Outcome,
+}
+
+enum Outcome {
+    Html {
+        status: u16,
+        final_url: Url,
+        data: Box<PageData>,
+    },
+    Skipped {
+        reason: String,
+        status: Option<u16>,
+    },
+    Failed {
+        reason: String,
+        status: Option<u16>,
+    },
+}
+
+/// Counter increments of one transaction.
+#[derive(Default)]
+struct Delta {
+    total: i32,
+    fetched: i32,
+    failed: i32,
+    skipped: i32,
+    saved: Saved,
+}
+
+struct Run<'a> {
+    state: &'a AppState,
+    ctx: &'a JobContext,
+    id: Uuid,
+    attempt: i32,
+    viewer: Viewer,
+    params: Params,
+    source: LeadSource,
+    /// The last progress recorded as an event.
+    last: Mutex<Option<ScrapeProgress>>,
+    /// The page most recently started.
+    current: Mutex<Option<String>>,
+}
+
+impl Run<'_> {
+    fn fenced(&self) -> sea_orm::UpdateMany<scrape_job::Entity> {
+        scrape_job::Entity::update_many()
+            .filter(scrape_job::Column::Id.eq(self.id))
+            .filter(scrape_job::Column::Status.eq(ScrapeJobStatus::Running.as_str()))
+            .filter(scrape_job::Column::RunAttempt.eq(self.attempt))
+    }
+
+    async fn fresh(&self, txn: &DatabaseTransaction) -> Result<scrape_job::Model, Stop> {
+        scrape_job::Entity::find_by_id(self.id)
+            .one(txn)
+            .await?
+            .ok_or(Stop::Cancelled)
+    }
+
+    /// Takes the job for this attempt.
+    async fn claim(&self, job: scrape_job::Model) -> Result<Claim, Stop> {
+        let txn = self.state.db.begin().await?;
+        let now = Utc::now();
+        let res = scrape_job::Entity::update_many()
+            .col_expr(
+                scrape_job::Column::Status,
+                Expr::value(ScrapeJobStatus::Running.as_str()),
+            )
+            .col_expr(scrape_job::Column::RunAttempt, Expr::value(self.attempt))
+            .col_expr(
+                scrape_job::Column::StartedAt,
+                Expr::value(job.started_at.unwrap_or(now)),
+            )
+            .col_expr(scrape_job::Column::UpdatedAt, Expr::value(now))
+            .filter(scrape_job::Column::Id.eq(self.id))
+            .filter(scrape_job::Column::JobId.eq(self.ctx.job.id))
+            .filter(scrape_job::Column::Status.is_in([
+                ScrapeJobStatus::Queued.as_str(),
+                ScrapeJobStatus::Running.as_str(),
+            ]))
+            .exec(&txn)
+            .await?;
+        if res.rows_affected != 1 {
+            // Finished, cancelled, or superseded by a retry's newer queue job: nothing to do.
+            txn.rollback().await?;
+            return Ok(Claim::Done(json!({
+                "skipped": format!("the scrape job is {}", job.status),
+            })));
+        }
+        let fresh = self.fresh(&txn).await?;
+        if job.status != ScrapeJobStatus::Running.as_str() {
+            record_progress(&txn, &fresh, false).await?;
+        }
+        txn.commit().await?;
+        self.state.events_committed();
+        *self.last.lock().map_err(|_| poisoned())? = Some(progress(&fresh));
+        Ok(Claim::Run(Box::new(fresh)))
+    }
+
+    async fn execute(&self, job: scrape_job::Model) -> Result<Value, Stop> {
+        let crawl = self.params.crawl().clone();
+        let rps = self
+            .state
+            .config
+            .scrape_politeness
+            .then_some(crawl.requests_per_second);
+        let hosts = Arc::new(Hosts::new(self.state.http.clone(), rps));
+        if !job.seeded {
+            let source = sources::for_params(&self.params);
+            let env = SeedEnv {
+                state: self.state,
+                hosts: &hosts,
+            };
+            let seed = self.until_stopped(source.seed(&env)).await??;
+            self.store_seed(seed).await?;
+        }
+        self.crawl(hosts).await?;
+        self.finish().await
+    }
+
+    /// Runs `fut` while ticking; stops early when the job is cancelled.
+    async fn until_stopped<T>(&self, fut: impl std::future::Future<Output = T>) -> Result<T, Stop> {
+        tokio::pin!(fut);
+        let mut ticker = tokio::time::interval(TICK);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                v = &mut fut => return Ok(v),
+                _ = ticker.tick() => self.tick().await?,
+            }
+        }
+    }
+
+    /// Checks the job is still ours and records progress when it changed.
+    async fn tick(&self) -> Result<(), Stop> {
+        if self.ctx.is_cancelled() {
+            return Err(Stop::Cancelled);
+        }
+        let row = scrape_job::Entity::find_by_id(self.id)
+            .one(&self.state.db)
+            .await?
+            .ok_or(Stop::Cancelled)?;
+        if row.status != ScrapeJobStatus::Running.as_str() || row.run_attempt != self.attempt {
+            return Err(Stop::Cancelled);
+        }
+        let snap = progress(&row);
+        let changed = {
+            let mut last = self.last.lock().map_err(|_| poisoned())?;
+            let changed = last.as_ref() != Some(&snap);
+            *last = Some(snap.clone());
+            changed
+        };
+        if changed {
+            record_progress(&self.state.db, &row, false).await?;
+            self.state.events_committed();
+            self.ctx
+                .set_progress(serde_json::to_value(&snap).unwrap_or_default())
+                .await;
+        }
+        Ok(())
+    }
+
+    /// Applies `delta` to the job's counters, fenced. `Cancelled` when the job is no longer ours.
+    async fn bump(&self, txn: &DatabaseTransaction, d: &Delta) -> Result<(), Stop> {
+        let add = |c: scrape_job::Column, n: i32| Expr::col(c).add(n);
+        let current = self.current.lock().map_err(|_| poisoned())?.clone();
+        let res = self
+            .fenced()
+            .col_expr(
+                scrape_job::Column::PagesTotal,
+                add(scrape_job::Column::PagesTotal, d.total),
+            )
+            .col_expr(
+                scrape_job::Column::PagesFetched,
+                add(scrape_job::Column::PagesFetched, d.fetched),
+            )
+            .col_expr(
+                scrape_job::Column::PagesFailed,
+                add(scrape_job::Column::PagesFailed, d.failed),
+            )
+            .col_expr(
+                scrape_job::Column::PagesSkipped,
+                add(scrape_job::Column::PagesSkipped, d.skipped),
+            )
+            .col_expr(
+                scrape_job::Column::LeadsFound,
+                add(scrape_job::Column::LeadsFound, d.saved.found),
+            )
+            .col_expr(
+                scrape_job::Column::LeadsCreated,
+                add(scrape_job::Column::LeadsCreated, d.saved.created),
+            )
+            .col_expr(
+                scrape_job::Column::LeadsUpdated,
+                add(scrape_job::Column::LeadsUpdated, d.saved.updated),
+            )
+            .col_expr(scrape_job::Column::CurrentUrl, Expr::value(current))
+            .col_expr(scrape_job::Column::UpdatedAt, Expr::value(Utc::now()))
+            .exec(txn)
+            .await?;
+        if res.rows_affected == 1 {
+            Ok(())
+        } else {
+            Err(Stop::Cancelled)
+        }
+    }
+
+    /// Inserts page rows (queued); returns those actually inserted.
+    async fn insert_pages(
+        &self,
+        txn: &DatabaseTransaction,
+        pages: &[(Url, i32)],
+    ) -> Result<Vec<(Uuid, Url, i32)>, Stop> {
+        let now = Utc::now();
+        let rows: Vec<(Uuid, Url, i32)> = pages
+            .iter()
+            .map(|(u, d)| (Uuid::now_v7(), u.clone(), *d))
+            .collect();
+        for chunk in rows.chunks(200) {
+            scrape_page::Entity::insert_many(chunk.iter().map(|(id, u, d)| {
+                scrape_page::ActiveModel {
+                    id: Set(*id),
+                    scrape_job_id: Set(self.id),
+                    org_id: Set(self.viewer.org_id),
+                    url: Set(u.to_string()),
+                    depth: Set(*d),
+                    status: Set(ScrapePageStatus::Queued.as_str().into()),
+                    http_status: Set(None),
+                    leads_found: Set(0),
+                    error: Set(None),
+                    fetched_at: Set(None),
+                    created_at: Set(now),
+                }
+            }))
+            .on_conflict(
+                SqlOnConflict::columns([
+                    scrape_page::Column::ScrapeJobId,
+                    scrape_page::Column::Url,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .exec_without_returning(txn)
+            .await?;
+        }
+        // Rows that already existed (only possible if another writer raced us) keep their id.
+        let ids: Vec<Uuid> = rows.iter().map(|(id, _, _)| *id).collect();
+        let mut inserted = HashSet::new();
+        for chunk in ids.chunks(500) {
+            for m in scrape_page::Entity::find()
+                .filter(scrape_page::Column::Id.is_in(chunk.to_vec()))
+                .all(txn)
+                .await?
+            {
+                inserted.insert(m.id);
+            }
+        }
+        Ok(rows
+            .into_iter()
+            .filter(|(id, _, _)| inserted.contains(id))
+            .collect())
+    }
+
+    async fn store_seed(&self, seed: Seed) -> Result<(), Stop> {
+        let txn = self.state.db.begin().await?;
+        let inserted = self.insert_pages(&txn, &seed.pages).await?;
+        let saved = sink::save(&txn, &self.viewer, self.id, self.source, seed.contacts).await?;
+        let delta = Delta {
+            total: inserted.len() as i32,
+            saved,
+            ..Delta::default()
+        };
+        self.bump(&txn, &delta).await?;
+        let res = self
+            .fenced()
+            .col_expr(scrape_job::Column::Seeded, Expr::value(true))
+            .exec(&txn)
+            .await?;
+        if res.rows_affected != 1 {
+            return Err(Stop::Cancelled);
+        }
+        txn.commit().await?;
+        self.state.events_committed();
+        Ok(())
+    }
+
+    async fn crawl(&self, hosts: Arc<Hosts>) -> Result<(), Stop> {
+        let crawl = self.params.crawl();
+        let rows = scrape_page::Entity::find()
+            .filter(scrape_page::Column::ScrapeJobId.eq(self.id))
+            .order_by_asc(scrape_page::Column::Depth)
+            .order_by_asc(scrape_page::Column::Id)
+            .all(&self.state.db)
+            .await?;
+        let mut known: HashSet<String> = rows.iter().map(|r| r.url.clone()).collect();
+        let mut total = rows.len();
+        let max_pages = usize::try_from(crawl.max_pages).unwrap_or(0);
+        let sites: HashSet<String> = rows
+            .iter()
+            .filter(|r| r.depth == 0)
+            .filter_map(|r| Url::parse(&r.url).ok())
+            .map(|u| site_of(&u))
+            .collect();
+        let mut queue: VecDeque<(Uuid, Url, i32)> = rows
+            .into_iter()
+            .filter(|r| r.status == ScrapePageStatus::Queued.as_str())
+            .filter_map(|r| Url::parse(&r.url).ok().map(|u| (r.id, u, r.depth)))
+            .collect();
+        let mut companies: HashMap<String, Company> = HashMap::new();
+        let concurrency = usize::try_from(crawl.concurrency).unwrap_or(1).max(1);
+        let region = crawl.default_country.clone();
+        let mut tasks: JoinSet<PageResult> = JoinSet::new();
+        let mut ticker = tokio::time::interval(TICK);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            while tasks.len() < concurrency {
+                let Some((id, url, depth)) = queue.pop_front() else {
+                    break;
+                };
+                *self.current.lock().map_err(|_| poisoned())? = Some(url.to_string());
+                let hosts = hosts.clone();
+                let region = region.clone();
+                tasks.spawn(async move {
+                    let outcome = match hosts.fetch_page(&url).await {
+                        Fetched::Html {
+                            status,
+                            final_url,
+                            body,
+                        } => {
+                            let base = final_url.clone();
+                            let parsed = tokio::task::spawn_blocking(move || {
+                                extract(&body, &base, region.as_deref())
+                            })
+                            .await;
+                            match parsed {
+                                Ok(data) => Outcome::Html {
+                                    status,
+                                    final_url,
+                                    data: Box::new(data),
+                                },
+                                Err(_) => Outcome::Failed {
+                                    reason: "the page could not be parsed".into(),
+                                    status: Some(status),
+                                },
+                            }
+                        }
+                        Fetched::Skipped { reason, status } => Outcome::Skipped { reason, status },
+                        Fetched::Failed { reason, status } => Outcome::Failed { reason, status },
+                    };
+                    PageResult {
+                        id,
+                        url,
+                        depth,
+                        outcome,
+                    }
+                });
+            }
+            if tasks.is_empty() {
+                return Ok(());
+            }
+            tokio::select! {
+                joined = tasks.join_next() => {
+                    let Some(joined) = joined else { continue };
+                    let page = joined.map_err(|e| Stop::Failed {
+                        message: format!("page task: {e}"),
+                        retryable: true,
+                    })?;
+                    // Links worth following: canonical, within depth, on the seeds' sites, new,
+                    // within the page budget.
+                    let mut new_links = Vec::new();
+                    if let Outcome::Html { data, final_url, .. } = &page.outcome {
+                        known.insert(canonical(final_url).map(|u| u.to_string()).unwrap_or_default());
+                        if page.depth < crawl.max_depth {
+                            for l in &data.links {
+                                if total + new_links.len() >= max_pages {
+                                    break;
+                                }
+                                let Some(c) = canonical(l) else { continue };
+                                if crawl.same_domain_only && !sites.contains(&site_of(&c)) {
+                                    continue;
+                                }
+                                if known.insert(c.to_string()) {
+                                    new_links.push((c, page.depth + 1));
+                                }
+                            }
+                        }
+                        if let Some(c) = &data.company {
+                            let site = site_of(final_url);
+                            let better = companies.get(&site).is_none_or(|old| c.signal > old.signal);
+                            if better {
+                                companies.insert(site, c.clone());
+                            }
+                        }
+                    }
+                    let company = match &page.outcome {
+                        Outcome::Html { final_url, .. } => {
+                            companies.get(&site_of(final_url)).map(|c| c.name.clone())
+                        }
+                        _ => None,
+                    };
+                    let inserted = self.process(page, new_links, company).await?;
+                    total += inserted.len();
+                    queue.extend(inserted);
+                }
+                _ = ticker.tick() => self.tick().await?,
+            }
+        }
+    }
+
+    /// Records one page: its links, its leads, its status and the counters, in one transaction.
+    async fn process(
+        &self,
+        page: PageResult,
+        links: Vec<(Url, i32)>,
+        company: Option<String>,
+    ) -> Result<Vec<(Uuid, Url, i32)>, Stop> {
+        let txn = self.state.db.begin().await?;
+        let mut delta = Delta::default();
+        let mut inserted = Vec::new();
+        let (status, http_status, error) = match page.outcome {
+            Outcome::Html {
+                status,
+                final_url,
+                data,
+            } => {
+                inserted = self.insert_pages(&txn, &links).await?;
+                delta.total = inserted.len() as i32;
+                let (mut contacts, _rejected): (Vec<Contact>, i32) =
+                    contacts_from_page(&data, &final_url, company.as_deref());
+                for c in &mut contacts {
+                    c.url = page.url.to_string();
+                }
+                delta.saved =
+                    sink::save(&txn, &self.viewer, self.id, self.source, contacts).await?;
+                delta.fetched = 1;
+                (ScrapePageStatus::Done, Some(status), None)
+            }
+            Outcome::Skipped { reason, status } => {
+                delta.skipped = 1;
+                (ScrapePageStatus::Skipped, status, Some(reason))
+            }
+            Outcome::Failed { reason, status } => {
+                delta.failed = 1;
+                (ScrapePageStatus::Failed, status, Some(reason))
+            }
+        };
+        scrape_page::Entity::update_many()
+            .col_expr(scrape_page::Column::Status, Expr::value(status.as_str()))
+            .col_expr(
+                scrape_page::Column::HttpStatus,
+                Expr::value(http_status.map(i32::from)),
+            )
+            .col_expr(scrape_page::Column::Error, Expr::value(error))
+            .col_expr(
+                scrape_page::Column::LeadsFound,
+                Expr::value(delta.saved.found),
+            )
+            .col_expr(scrape_page::Column::FetchedAt, Expr::value(Utc::now()))
+            .filter(scrape_page::Column::Id.eq(page.id))
+            .exec(&txn)
+            .await?;
+        self.bump(&txn, &delta).await?;
+        txn.commit().await?;
+        self.state.events_committed();
+        Ok(inserted)
+    }
+
+    /// Marks the job succeeded (or failed, when no page could be fetched at all).
+    async fn finish(&self) -> Result<Value, Stop> {
+        let txn = self.state.db.begin().await?;
+        let job = self.fresh(&txn).await?;
+        if job.pages_fetched == 0 && job.pages_failed > 0 && job.leads_found == 0 {
+            let first = scrape_page::Entity::find()
+                .filter(scrape_page::Column::ScrapeJobId.eq(self.id))
+                .filter(scrape_page::Column::Status.eq(ScrapePageStatus::Failed.as_str()))
+                .order_by_asc(scrape_page::Column::Id)
+                .one(&txn)
+                .await?;
+            txn.rollback().await?;
+            let why = first
+                .and_then(|p| p.error.map(|e| format!("{}: {e}", p.url)))
+                .unwrap_or_default();
+            return Err(Stop::Failed {
+                message: format!("no page could be fetched ({why})"),
+                retryable: false,
+            });
+        }
+        let now = Utc::now();
+        let res = self
+            .fenced()
+            .col_expr(
+                scrape_job::Column::Status,
+                Expr::value(ScrapeJobStatus::Succeeded.as_str()),
+            )
+            .col_expr(scrape_job::Column::FinishedAt, Expr::value(now))
+            .col_expr(scrape_job::Column::UpdatedAt, Expr::value(now))
+            .col_expr(
+                scrape_job::Column::CurrentUrl,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(
+                scrape_job::Column::Error,
+                Expr::value(Option::<String>::None),
+            )
+            .exec(&txn)
+            .await?;
+        if res.rows_affected != 1 {
+            return Err(Stop::Cancelled);
+        }
+        let done = self.fresh(&txn).await?;
+        record_progress(&txn, &done, true).await?;
+        txn.commit().await?;
+        self.state.events_committed();
+        Ok(serde_json::to_value(progress(&done)).unwrap_or_default())
+    }
+
+    /// Records a failure: the final one (FAILED, `scrape.completed`) or one that will be retried
+    /// (QUEUED with the error), then tells the queue.
+    async fn stopped(&self, stop: Stop) -> Result<Value, JobError> {
+        let (message, retryable) = match stop {
+            Stop::Cancelled => return Err(JobError::Cancelled),
+            Stop::Failed { message, retryable } => (message, retryable),
+        };
+        let last = !retryable || self.ctx.job.attempts >= self.ctx.job.max_attempts;
+        if let Err(e) = self.record_failure(&message, last).await {
+            tracing::warn!(scrape_job_id = %self.id, error = ?e, "recording a scrape failure failed");
+        }
+        Err(if retryable {
+            JobError::Retryable(message)
+        } else {
+            JobError::Permanent(message)
+        })
+    }
+
+    async fn record_failure(&self, message: &str, last: bool) -> Result<(), Stop> {
+        let txn = self.state.db.begin().await?;
+        let now = Utc::now();
+        let (status, error) = if last {
+            (ScrapeJobStatus::Failed, message.to_string())
+        } else {
+            (
+                ScrapeJobStatus::Queued,
+                format!("attempt {} failed, will retry: {message}", self.attempt),
+            )
+        };
+        let mut update = self
+            .fenced()
+            .col_expr(scrape_job::Column::Status, Expr::value(status.as_str()))
+            .col_expr(scrape_job::Column::Error, Expr::value(error))
+            .col_expr(
+                scrape_job::Column::CurrentUrl,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(scrape_job::Column::UpdatedAt, Expr::value(now));
+        if last {
+            update = update.col_expr(scrape_job::Column::FinishedAt, Expr::value(now));
+        }
+        if update.exec(&txn).await?.rows_affected != 1 {
+            return Ok(());
+        }
+        let fresh = self.fresh(&txn).await?;
+        record_progress(&txn, &fresh, last).await?;
+        txn.commit().await?;
+        self.state.events_committed();
+        Ok(())
+    }
+}
+
+fn poisoned() -> Stop {
+    Stop::Failed {
+        message: "internal lock poisoned".into(),
+        retryable: true,
+    }
+}
