@@ -90,5 +90,5 @@ if [[ "${PROFILE:-0}" == 1 ]]; then
     wait "$PERF" || true
     echo
     echo "Server profile (top symbols):"
-    perf report -i "$DATA/perf.data" --stdio --no-children --sort dso,symbol 2>/dev/null | grep -v '^#' | grep -v '^$' | head -60
+    perf report -i "$DATA/perf.data" --stdio --no-children --sort dso,symbol 2>/dev/null | grep -E "^ +[0-9]" | head -40 || true
 fi

@@ -6,6 +6,11 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use leadgraph::{config::Config, startup, telemetry, Application};
 
+/// glibc malloc showed up as a quarter of the server's CPU profile under the nested-query load
+/// (docs/BENCHMARKS.md); mimalloc is built for many small, short-lived, cross-thread allocations.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "leadgraph",

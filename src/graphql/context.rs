@@ -27,20 +27,45 @@ pub struct RequestMeta {
 }
 
 /// Per-request batch loaders.
+/// Built on first use: most operations (and every live subscription) never need one, and each
+/// loader holds its own maps and locks.
 pub struct Loaders {
-    /// Users by id.
-    pub users: DataLoader<UserById>,
-    /// Team member ids by team id.
-    pub team_members: DataLoader<TeamMemberIds>,
+    db: sea_orm::DatabaseConnection,
+    users: std::sync::OnceLock<DataLoader<UserById>>,
+    team_members: std::sync::OnceLock<DataLoader<TeamMemberIds>>,
 }
 
 impl Loaders {
     fn new(state: &AppState) -> Self {
-        let db = || state.db.clone();
         Loaders {
-            users: DataLoader::new(UserById { db: db() }, tokio::spawn),
-            team_members: DataLoader::new(TeamMemberIds { db: db() }, tokio::spawn),
+            db: state.db.clone(),
+            users: std::sync::OnceLock::new(),
+            team_members: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Users by id.
+    pub fn users(&self) -> &DataLoader<UserById> {
+        self.users.get_or_init(|| {
+            DataLoader::new(
+                UserById {
+                    db: self.db.clone(),
+                },
+                tokio::spawn,
+            )
+        })
+    }
+
+    /// Team member ids by team id.
+    pub fn team_members(&self) -> &DataLoader<TeamMemberIds> {
+        self.team_members.get_or_init(|| {
+            DataLoader::new(
+                TeamMemberIds {
+                    db: self.db.clone(),
+                },
+                tokio::spawn,
+            )
+        })
     }
 }
 

@@ -3,7 +3,7 @@
 //!
 //! The protocol handling is ours, not async-graphql's, so clients see the close codes of the
 //! graphql-ws PROTOCOL.md: 4400 invalid message, 4401 subscribe before ack, 4403 init rejected,
-//! 4408 no init in time, 4409 duplicate operation id, 4429 second init. Buffers are small (4 KiB)
+//! 4408 no init in time, 4409 duplicate operation id, 4429 second init. Buffers are small (1 KiB read, 4 KiB write)
 //! and each connection has a bounded outgoing queue.
 
 use std::{collections::HashMap, time::Duration};
@@ -19,7 +19,7 @@ use axum::{
 use futures::{SinkExt, StreamExt};
 use http::HeaderMap;
 use serde_json::{json, Value};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
 
 use super::{HttpState, REQUEST_ID};
 use crate::{
@@ -63,10 +63,19 @@ enum Out {
     Close(u16, String),
 }
 
-/// What a subscription task tells its connection.
+/// One outgoing operation message (`next`/`data`), serialized without building a JSON tree.
+#[derive(serde::Serialize)]
+struct Envelope<'a> {
+    #[serde(rename = "type")]
+    ty: &'a str,
+    id: &'a str,
+    payload: &'a GqlResponse,
+}
+
+/// How a subscription task ended.
 enum Done {
     /// The operation finished (complete or error sent).
-    Finished(String),
+    Finished,
     /// The client did not read its messages in time: drop it.
     TooSlow,
 }
@@ -80,7 +89,8 @@ pub async fn handler(
 ) -> Response {
     let ws = ws
         .protocols(["graphql-transport-ws", "graphql-ws"])
-        .read_buffer_size(4096)
+        // Clients send small messages (init, subscribe, pings); larger ones just take more reads.
+        .read_buffer_size(1024)
         .write_buffer_size(4096)
         .max_write_buffer_size(1 << 20)
         .max_message_size(256 * 1024);
@@ -119,7 +129,9 @@ struct Connection {
     header_credential: Option<String>,
     init_received: bool,
     viewer: Option<Viewer>,
-    subs: HashMap<String, tokio::task::JoinHandle<()>>,
+    /// Live operations by id; their tasks run in `tasks`.
+    subs: HashMap<String, tokio::task::AbortHandle>,
+    tasks: tokio::task::JoinSet<(String, Done)>,
 }
 
 /// What the reader decided.
@@ -147,27 +159,37 @@ impl Connection {
             init_received: false,
             viewer: None,
             subs: HashMap::new(),
+            tasks: tokio::task::JoinSet::new(),
         }
     }
 
     async fn run(mut self, socket: WebSocket) {
         let (mut sink, mut stream) = socket.split();
         let (out_tx, mut out_rx) = mpsc::channel::<Out>(OUT_QUEUE);
-        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
-        // Closes that cannot wait behind a full queue (a client too slow to read) jump it.
-        let (kill_tx, mut kill_rx) = mpsc::channel::<(u16, String)>(1);
+        // Closes that cannot wait behind a full queue (a client too slow to read) jump it. A watch
+        // channel, not another queue: it costs no slot block per connection.
+        let (kill_tx, mut kill_rx) = watch::channel::<Option<(u16, String)>>(None);
         let mut writer = tokio::spawn(async move {
             loop {
                 let out = tokio::select! {
                     biased;
-                    Some((code, reason)) = kill_rx.recv() => Out::Close(code, reason),
+                    Ok(()) = kill_rx.changed() => {
+                        let kill = kill_rx.borrow_and_update().clone();
+                        match kill {
+                            Some((code, reason)) => Out::Close(code, reason),
+                            None => continue,
+                        }
+                    }
                     out = out_rx.recv() => match out { Some(out) => out, None => break },
                 };
                 match out {
                     Out::Text(t) => tokio::select! {
                         res = sink.send(Message::Text(t.into())) => if res.is_err() { break },
-                        Some((code, reason)) = kill_rx.recv() => {
-                            close_sink(&mut sink, code, reason).await;
+                        Ok(()) = kill_rx.changed() => {
+                            let kill = kill_rx.borrow_and_update().clone();
+                            if let Some((code, reason)) = kill {
+                                close_sink(&mut sink, code, reason).await;
+                            }
                             break;
                         }
                     },
@@ -196,9 +218,15 @@ impl Connection {
                     };
                     if out_tx.send(Out::Text(msg.to_string())).await.is_err() { break None; }
                 }
-                Some(done) = done_rx.recv() => match done {
-                    Done::Finished(id) => { self.subs.remove(&id); }
-                    Done::TooSlow => {
+                Some(joined) = self.tasks.join_next_with_id(), if !self.tasks.is_empty() => match joined {
+                    // Aborted tasks (complete from the client, replaced ids) were removed already.
+                    Err(_) => {}
+                    Ok((task_id, (id, Done::Finished))) => {
+                        if self.subs.get(&id).is_some_and(|h| h.id() == task_id) {
+                            self.subs.remove(&id);
+                        }
+                    }
+                    Ok((_, (_, Done::TooSlow))) => {
                         tracing::warn!("websocket client too slow; closing");
                         metrics::counter!("ws_slow_client_closed_total").increment(1);
                         break Some((1013, "Try again later: client too slow".into()));
@@ -217,22 +245,21 @@ impl Connection {
                         Message::Close(_) => break None,
                         Message::Ping(_) | Message::Pong(_) => continue,
                     };
-                    match self.handle(&text, &out_tx, &done_tx).await {
+                    match self.handle(&text, &out_tx).await {
                         Step::Continue => {}
                         Step::Close(code, reason) => break Some((code, reason)),
                     }
                 }
             }
         };
-        for (_, task) in self.subs.drain() {
-            task.abort();
-        }
+        self.subs.clear();
+        self.tasks.abort_all();
         // The close frame follows what is queued, unless the queue is full: then it goes first.
         if let Some((code, reason)) = closing {
             if let Err(mpsc::error::TrySendError::Full(Out::Close(code, reason))) =
                 out_tx.try_send(Out::Close(code, reason))
             {
-                let _ = kill_tx.try_send((code, reason));
+                let _ = kill_tx.send(Some((code, reason)));
             }
         }
         drop(out_tx);
@@ -270,7 +297,6 @@ impl Connection {
         &mut self,
         text: &str,
         out: &mpsc::Sender<Out>,
-        done: &mpsc::UnboundedSender<Done>,
     ) -> Step {
         let Ok(msg) = serde_json::from_str::<Value>(text) else {
             return close(4400, "Invalid message received");
@@ -290,7 +316,7 @@ impl Connection {
             }
             (Proto::TransportWs, "pong") => Step::Continue,
             (Proto::TransportWs, "subscribe") | (Proto::LegacyWs, "start") => {
-                self.on_subscribe(&msg, out, done).await
+                self.on_subscribe(&msg, out).await
             }
             (Proto::TransportWs, "complete") | (Proto::LegacyWs, "stop") => {
                 match msg.get("id").and_then(Value::as_str) {
@@ -348,7 +374,6 @@ impl Connection {
         &mut self,
         msg: &Value,
         out: &mpsc::Sender<Out>,
-        done: &mpsc::UnboundedSender<Done>,
     ) -> Step {
         let Some(viewer) = self.viewer.clone() else {
             return close(4401, "Unauthorized");
@@ -373,9 +398,9 @@ impl Connection {
         };
         let request = prepare_request(request, &self.s.app, Some(viewer), self.meta.clone());
         let schema = self.s.schema.clone();
-        let (out, done, id_owned, proto) = (out.clone(), done.clone(), id.to_string(), self.proto);
+        let (out, id_owned, proto) = (out.clone(), id.to_string(), self.proto);
         let send_timeout = self.s.app.config.ws_send_timeout;
-        let task = tokio::spawn(async move {
+        let task = self.tasks.spawn(async move {
             let stream = schema.execute_stream(request);
             futures::pin_mut!(stream);
             let mut first = true;
@@ -387,8 +412,7 @@ impl Connection {
                             json!({"type": "error", "id": id_owned, "payload": errors}).to_string(),
                         ))
                         .await;
-                    let _ = done.send(Done::Finished(id_owned));
-                    return;
+                    return (id_owned, Done::Finished);
                 }
                 first = false;
                 let ty = if proto == Proto::TransportWs {
@@ -396,16 +420,26 @@ impl Connection {
                 } else {
                     "data"
                 };
-                let payload = serde_json::to_value(&resp).unwrap_or(Value::Null);
-                let msg =
-                    Out::Text(json!({"type": ty, "id": id_owned, "payload": payload}).to_string());
-                match out.send_timeout(msg, send_timeout).await {
+                // Straight to text: no intermediate JSON tree per delivery.
+                let text = match serde_json::to_string(&Envelope {
+                    ty,
+                    id: &id_owned,
+                    payload: &resp,
+                }) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        tracing::error!(error = %e, "serializing a subscription result failed");
+                        continue;
+                    }
+                };
+                match out.send_timeout(Out::Text(text), send_timeout).await {
                     Ok(()) => {}
                     Err(mpsc::error::SendTimeoutError::Timeout(_)) => {
-                        let _ = done.send(Done::TooSlow);
-                        return;
+                        return (id_owned, Done::TooSlow);
                     }
-                    Err(mpsc::error::SendTimeoutError::Closed(_)) => return,
+                    Err(mpsc::error::SendTimeoutError::Closed(_)) => {
+                        return (id_owned, Done::Finished)
+                    }
                 }
             }
             let _ = out
@@ -413,7 +447,7 @@ impl Connection {
                     json!({"type": "complete", "id": id_owned}).to_string(),
                 ))
                 .await;
-            let _ = done.send(Done::Finished(id_owned));
+            (id_owned, Done::Finished)
         });
         self.subs.insert(id.to_string(), task);
         Step::Continue

@@ -39,7 +39,7 @@ impl Member {
     async fn user(&self, ctx: &Context<'_>) -> AppResult<User> {
         let user = ctx
             .loaders()?
-            .users
+            .users()
             .load_one(self.user_id)
             .await
             .map_err(|e| (*e).clone())?;
@@ -109,13 +109,13 @@ impl Team {
     async fn members(&self, ctx: &Context<'_>) -> AppResult<Vec<User>> {
         let loaders = ctx.loaders()?;
         let ids = loaders
-            .team_members
+            .team_members()
             .load_one(self.team_id)
             .await
             .map_err(|e| (*e).clone())?
             .unwrap_or_default();
         let users = loaders
-            .users
+            .users()
             .load_many(ids.iter().copied())
             .await
             .map_err(|e| (*e).clone())?;

@@ -143,7 +143,9 @@ pub async fn events(
                 }
             };
             if resync {
-                if let Err(e) = st.read_outbox().await {
+                // Boxed: the query's future is large and rarely needed, so it is not kept inline
+                // in every idle subscriber's state.
+                if let Err(e) = Box::pin(st.read_outbox()).await {
                     tracing::error!(error = ?e, "outbox read failed; ending subscription");
                     return None;
                 }
