@@ -38,6 +38,7 @@ SITE="http://127.0.0.1:$FPORT"
 for _ in $(seq 1 100); do curl -fsS "$SITE/robots.txt" >/dev/null 2>&1 && break; sleep 0.1; done
 
 DB_URL="${TEST_POSTGRES_URL:-sqlite://$DATA/bench.db?mode=rwc}"
+DB_KIND="$([ -n "${TEST_POSTGRES_URL:-}" ] && echo Postgres || echo SQLite)"
 PORT="$(free_port)"
 URL="http://127.0.0.1:$PORT"
 start_server() { # $1 = SCRAPE_POLITENESS
@@ -78,7 +79,7 @@ print(j["progress"]["pagesFetched"], (t(j["finishedAt"]) - t(j["startedAt"])).to
 
 echo "## Crawl rate (figure g) — $(date -u +%Y-%m-%dT%H:%MZ)"
 echo
-echo "Command: \`scripts/test --with-services bench/crawl.sh $ROUNDS $LATENCY\`; machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; database: ${TEST_POSTGRES_URL:+Postgres}${TEST_POSTGRES_URL:-SQLite}; fixture: index + 499 pages, ${LATENCY} ms added latency; server and fixture release builds on the same machine."
+echo "Command: \`scripts/test --with-services bench/crawl.sh $ROUNDS $LATENCY\`; machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; database: $DB_KIND; fixture: index + 499 pages, ${LATENCY} ms added latency; server and fixture release builds on the same machine."
 echo
 echo "| round | wrk rps (A) | wget -r pages/s (B) | scrape pages/s (C) | C ÷ B | C ÷ A | pages scraped | load avg |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
