@@ -233,7 +233,9 @@ impl Connection {
                     }
                 },
                 ev = revocations.recv(), if self.viewer.is_some() => {
-                    if self.revoked(ev).await {
+                    // Boxed here and below: these futures hold database queries and are rare; inline
+                    // they would sit in every idle connection's task state.
+                    if Box::pin(self.revoked(ev)).await {
                         break Some((4403, "Forbidden: credential revoked".into()));
                     }
                 }
@@ -245,7 +247,7 @@ impl Connection {
                         Message::Close(_) => break None,
                         Message::Ping(_) | Message::Pong(_) => continue,
                     };
-                    match self.handle(&text, &out_tx).await {
+                    match Box::pin(self.handle(&text, &out_tx)).await {
                         Step::Continue => {}
                         Step::Close(code, reason) => break Some((code, reason)),
                     }
@@ -293,11 +295,7 @@ impl Connection {
         let _ = out.send(Out::Text(v.to_string())).await;
     }
 
-    async fn handle(
-        &mut self,
-        text: &str,
-        out: &mpsc::Sender<Out>,
-    ) -> Step {
+    async fn handle(&mut self, text: &str, out: &mpsc::Sender<Out>) -> Step {
         let Ok(msg) = serde_json::from_str::<Value>(text) else {
             return close(4400, "Invalid message received");
         };
@@ -370,11 +368,7 @@ impl Connection {
         Step::Continue
     }
 
-    async fn on_subscribe(
-        &mut self,
-        msg: &Value,
-        out: &mpsc::Sender<Out>,
-    ) -> Step {
+    async fn on_subscribe(&mut self, msg: &Value, out: &mpsc::Sender<Out>) -> Step {
         let Some(viewer) = self.viewer.clone() else {
             return close(4401, "Unauthorized");
         };
