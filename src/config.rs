@@ -145,6 +145,33 @@ pub struct Config {
     pub mailgun_webhook_signing_key: Option<String>,
     /// Shared secret the inbound-email webhook must present (`?secret=` or `X-Webhook-Secret`).
     pub inbound_email_secret: Option<String>,
+    /// Pending approval requests expire this many hours after creation.
+    pub approval_expire_hours: i64,
+    /// How often the approval SLA sweep runs (marks overdue requests urgent, expires old ones).
+    pub approval_sla_sweep: Duration,
+    /// Which AI provider answers (`AI_PROVIDER=local|openai`, default local).
+    pub ai_provider: AiProviderKind,
+    /// Bearer key for the OpenAI-compatible server (required with `AI_PROVIDER=openai`).
+    pub openai_api_key: Option<String>,
+    /// OpenAI-compatible base URL (OpenAI, OpenRouter, Ollama, vLLM; tests use a local fake).
+    pub openai_base_url: String,
+    /// Model asked first.
+    pub openai_model: String,
+    /// Model asked when the first one fails (none = no fallback).
+    pub openai_fallback_model: Option<String>,
+    /// How long AI results are cached (prompt + model → result).
+    pub ai_cache_ttl: Duration,
+    /// Tokens an organization may use per calendar month (UTC); 0 = unlimited.
+    pub ai_monthly_token_budget: u64,
+}
+
+/// The AI provider behind the `ai` domain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AiProviderKind {
+    /// Deterministic keyword/regex rules (no network).
+    Local,
+    /// An OpenAI-compatible chat-completions server.
+    OpenAi,
 }
 
 impl fmt::Debug for Config {
@@ -303,6 +330,30 @@ impl Config {
             sendgrid_webhook_public_key: var("SENDGRID_WEBHOOK_PUBLIC_KEY"),
             mailgun_webhook_signing_key: var("MAILGUN_WEBHOOK_SIGNING_KEY"),
             inbound_email_secret: var("INBOUND_EMAIL_SECRET"),
+            approval_expire_hours: parse(&var, "APPROVAL_EXPIRE_HOURS", Some(168))?,
+            approval_sla_sweep: Duration::from_secs(parse(
+                &var,
+                "APPROVAL_SLA_SWEEP_SECS",
+                Some(60),
+            )?),
+            ai_provider: match var("AI_PROVIDER").as_deref() {
+                None | Some("local") => AiProviderKind::Local,
+                Some("openai") => AiProviderKind::OpenAi,
+                Some(other) => {
+                    return Err(ConfigError(format!(
+                        "AI_PROVIDER: unknown value {other} (local or openai)"
+                    )))
+                }
+            },
+            openai_api_key: var("OPENAI_API_KEY"),
+            openai_base_url: var("OPENAI_BASE_URL")
+                .unwrap_or_else(|| "https://api.openai.com/v1".into())
+                .trim_end_matches('/')
+                .to_string(),
+            openai_model: var("OPENAI_MODEL").unwrap_or_else(|| "gpt-4o-mini".into()),
+            openai_fallback_model: var("OPENAI_FALLBACK_MODEL"),
+            ai_cache_ttl: Duration::from_secs(parse(&var, "AI_CACHE_TTL_SECS", Some(86_400))?),
+            ai_monthly_token_budget: parse(&var, "AI_MONTHLY_TOKEN_BUDGET", Some(0))?,
         })
     }
 

@@ -36,6 +36,8 @@ pub enum ErrorCode {
     Internal,
     /// A dependency (database, bus) is not available right now.
     Unavailable,
+    /// The organization's monthly AI token budget is used up (`AI_MONTHLY_TOKEN_BUDGET`).
+    AiBudgetExceeded,
 }
 
 impl ErrorCode {
@@ -51,6 +53,7 @@ impl ErrorCode {
             ErrorCode::BadRequest => "BAD_REQUEST",
             ErrorCode::Internal => "INTERNAL",
             ErrorCode::Unavailable => "SERVICE_UNAVAILABLE",
+            ErrorCode::AiBudgetExceeded => "AI_BUDGET_EXCEEDED",
         }
     }
 }
@@ -90,6 +93,8 @@ pub enum AppError {
     BadRequest(String),
     /// See [`ErrorCode::Unavailable`].
     Unavailable(String),
+    /// See [`ErrorCode::AiBudgetExceeded`].
+    AiBudgetExceeded(String),
     /// See [`ErrorCode::Internal`]; the detail is logged, never returned.
     Internal(String),
 }
@@ -139,6 +144,7 @@ impl AppError {
             AppError::RateLimited { .. } => ErrorCode::RateLimited,
             AppError::BadRequest(_) => ErrorCode::BadRequest,
             AppError::Unavailable(_) => ErrorCode::Unavailable,
+            AppError::AiBudgetExceeded(_) => ErrorCode::AiBudgetExceeded,
             AppError::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -149,7 +155,8 @@ impl AppError {
             AppError::Unauthenticated(m)
             | AppError::Conflict(m)
             | AppError::BadRequest(m)
-            | AppError::Unavailable(m) => m.clone(),
+            | AppError::Unavailable(m)
+            | AppError::AiBudgetExceeded(m) => m.clone(),
             AppError::Forbidden { message, .. } => message.clone(),
             AppError::NotFound(what) => format!("{what} not found"),
             AppError::BadUserInput { message, .. } => message.clone(),

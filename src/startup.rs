@@ -13,7 +13,7 @@ use crate::{
     auth::{passwords::Passwords, tokens::TokenKeys},
     config::Config,
     db,
-    domains::{leads, notifications, outreach, scraping},
+    domains::{approvals, leads, notifications, outreach, scraping},
     events::{relay, EventBus, MemoryBus, RedisBus},
     graphql::{build_schema, AppSchema},
     http,
@@ -173,7 +173,8 @@ impl Application {
             let worker = Worker::new(state.db.clone(), registry, state.config.job_lease)
                 .with_notifier(state.job_notify.clone())
                 .with_event_notifier(state.outbox_notify.clone());
-            tasks.extend(worker.spawn(state.config.worker_concurrency, shutdown_rx));
+            tasks.extend(worker.spawn(state.config.worker_concurrency, shutdown_rx.clone()));
+            tasks.push(approvals::sla::spawn(state.clone(), shutdown_rx));
         }
         let schema = build_schema(state.clone());
         Ok(Application {

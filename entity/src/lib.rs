@@ -1,6 +1,11 @@
 //! SeaORM models, one module per table. No GraphQL or HTTP types here.
 
+pub mod ai_cache;
+pub mod ai_usage;
 pub mod api_key;
+pub mod approval_action;
+pub mod approval_request;
+pub mod approval_rule;
 pub mod audience;
 pub mod audit_log;
 pub mod campaign;
@@ -12,6 +17,7 @@ pub mod email_token;
 pub mod invitation;
 pub mod job;
 pub mod lead;
+pub mod lead_analysis;
 pub mod lead_interaction;
 pub mod lead_note;
 pub mod lead_tag;
@@ -24,6 +30,7 @@ pub mod refresh_token;
 pub mod scrape_job;
 pub mod scrape_job_lead;
 pub mod scrape_page;
+pub mod search_goal;
 pub mod team;
 pub mod team_member;
 pub mod user;

@@ -13,6 +13,8 @@ mod m20261122_000007_add_outbox_position;
 mod m20261122_000008_create_notifications;
 mod m20261122_000009_create_scraping;
 mod m20261122_000010_create_outreach;
+mod m20261122_000011_create_approvals;
+mod m20261122_000012_create_ai;
 
 /// Runs the migrations in order.
 pub struct Migrator;
@@ -31,6 +33,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000008_create_notifications::Migration),
             Box::new(m20261122_000009_create_scraping::Migration),
             Box::new(m20261122_000010_create_outreach::Migration),
+            Box::new(m20261122_000011_create_approvals::Migration),
+            Box::new(m20261122_000012_create_ai::Migration),
         ]
     }
 }

@@ -101,6 +101,20 @@ pub enum Permission {
     WriteOutreach,
     /// Delete templates and campaigns.
     DeleteOutreach,
+    /// See approval requests, their history, previews and statistics.
+    ReadApprovals,
+    /// Ask for approvals by hand, change and withdraw one's own requests; approve, reject,
+    /// request changes and delegate (only as an assignee; ADMIN+ may act on any request).
+    ActOnApprovals,
+    /// Create, change, toggle and delete approval rules.
+    ManageApprovalRules,
+    /// See search goals and lead analyses.
+    ReadAi,
+    /// Call the AI operations (text tools, lead analysis, search goals): they spend the
+    /// organization's AI budget.
+    UseAi,
+    /// See the organization's AI usage and cost.
+    ReadAiUsage,
 }
 
 impl Permission {
@@ -117,6 +131,12 @@ impl Permission {
         Permission::ReadOutreach,
         Permission::WriteOutreach,
         Permission::DeleteOutreach,
+        Permission::ReadApprovals,
+        Permission::ActOnApprovals,
+        Permission::ManageApprovalRules,
+        Permission::ReadAi,
+        Permission::UseAi,
+        Permission::ReadAiUsage,
     ];
 
     /// The weakest role allowed to perform the operation.
@@ -142,6 +162,12 @@ impl Permission {
             Permission::ReadOutreach => Role::Viewer,
             Permission::WriteOutreach => Role::Member,
             Permission::DeleteOutreach => Role::Manager,
+            Permission::ReadApprovals => Role::Viewer,
+            Permission::ActOnApprovals => Role::Member,
+            Permission::ManageApprovalRules => Role::Admin,
+            Permission::ReadAi => Role::Viewer,
+            Permission::UseAi => Role::Member,
+            Permission::ReadAiUsage => Role::Admin,
         }
     }
 }

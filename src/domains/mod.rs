@@ -1,5 +1,7 @@
 //! Bounded contexts, one folder each (types, resolver, service, loader).
 
+pub mod ai;
+pub mod approvals;
 pub mod audit;
 pub mod identity;
 pub mod jobs;

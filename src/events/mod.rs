@@ -93,6 +93,12 @@ pub enum DomainEvent {
     /// unsubscribed, failed.
     #[serde(rename = "campaign.activity")]
     CampaignActivity(CampaignActivity),
+    /// An approval request waits: created, delegated or escalated (`reason`).
+    #[serde(rename = "approval.pending")]
+    ApprovalPending(ApprovalChanged),
+    /// An approval request was decided, cancelled or expired.
+    #[serde(rename = "approval.resolved")]
+    ApprovalResolved(ApprovalChanged),
 }
 
 impl DomainEvent {
@@ -110,6 +116,8 @@ impl DomainEvent {
             DomainEvent::ScrapeCompleted(_) => "scrape.completed",
             DomainEvent::CampaignStatus(_) => "campaign.status",
             DomainEvent::CampaignActivity(_) => "campaign.activity",
+            DomainEvent::ApprovalPending(_) => "approval.pending",
+            DomainEvent::ApprovalResolved(_) => "approval.resolved",
         }
     }
 
@@ -127,6 +135,8 @@ impl DomainEvent {
             DomainEvent::ScrapeCompleted(_) => EventType::ScrapeCompleted,
             DomainEvent::CampaignStatus(_) => EventType::CampaignStatus,
             DomainEvent::CampaignActivity(_) => EventType::CampaignActivity,
+            DomainEvent::ApprovalPending(_) => EventType::ApprovalPending,
+            DomainEvent::ApprovalResolved(_) => EventType::ApprovalResolved,
         }
     }
 }
@@ -154,6 +164,9 @@ impl DomainEvent {
             }
             DomainEvent::CampaignStatus(_) | DomainEvent::CampaignActivity(_) => {
                 viewer.require(Permission::ReadOutreach).is_ok()
+            }
+            DomainEvent::ApprovalPending(_) | DomainEvent::ApprovalResolved(_) => {
+                viewer.require(Permission::ReadApprovals).is_ok()
             }
         }
     }
@@ -212,6 +225,10 @@ pub enum EventType {
     /// `campaign.activity`: one campaign email was sent, opened, clicked, replied to, bounced,
     /// unsubscribed from or failed.
     CampaignActivity,
+    /// `approval.pending`: an approval request was created, delegated or escalated.
+    ApprovalPending,
+    /// `approval.resolved`: an approval request was decided, cancelled or expired.
+    ApprovalResolved,
 }
 
 /// Delivery counters of a campaign (carried by `campaign.status`).
@@ -263,6 +280,32 @@ pub struct CampaignActivity {
     pub lead_id: Option<Uuid>,
     /// `sent`, `open`, `click`, `reply`, `bounce`, `unsubscribe`, `complaint`, `failed`.
     pub kind: String,
+}
+
+/// Payload of `approval.pending` and `approval.resolved`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalChanged {
+    /// The approval request.
+    pub request_id: Uuid,
+    /// `CAMPAIGN`, `AI_REPLY`, `DEMO_SITE`, `OTHER`.
+    pub resource_type: String,
+    /// The resource.
+    pub resource_id: String,
+    /// The request's status (`PENDING`, `APPROVED`, ...).
+    pub status: String,
+    /// Overdue and escalated.
+    pub urgent: bool,
+    /// Distinct approvals so far.
+    pub approval_count: i32,
+    /// Distinct approvals needed.
+    pub required_approvals: i32,
+    /// `created`, `delegated`, `escalated` (pending); `approved`, `rejected`,
+    /// `changes_requested`, `cancelled`, `expired` (resolved).
+    pub reason: String,
+    /// The delegate (`delegated`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delegate_id: Option<Uuid>,
 }
 
 /// Payload of `lead.created`, `lead.updated` and `lead.deleted`.

@@ -2,11 +2,15 @@
 
 use async_graphql::{MergedObject, MergedSubscription};
 
-use crate::domains::{audit, identity, jobs, leads, notifications, outreach, realtime, scraping};
+use crate::domains::{
+    ai, approvals, audit, identity, jobs, leads, notifications, outreach, realtime, scraping,
+};
 
 /// Root query.
 #[derive(MergedObject, Default)]
 pub struct QueryRoot(
+    ai::AiQuery,
+    approvals::ApprovalQuery,
     audit::AuditQuery,
     identity::IdentityQuery,
     jobs::JobQuery,
@@ -19,6 +23,8 @@ pub struct QueryRoot(
 /// Root mutation.
 #[derive(MergedObject, Default)]
 pub struct MutationRoot(
+    ai::AiMutation,
+    approvals::ApprovalMutation,
     identity::IdentityMutation,
     jobs::JobMutation,
     leads::LeadMutation,
@@ -34,4 +40,5 @@ pub struct SubscriptionRoot(
     notifications::NotificationSubscription,
     outreach::OutreachSubscription,
     scraping::ScrapingSubscription,
+    approvals::ApprovalSubscription,
 );

@@ -6,6 +6,8 @@ mod helpers;
 
 mod binary;
 
+mod ai;
+mod approvals;
 mod graphql_ws_client;
 mod http_spine;
 mod identity;

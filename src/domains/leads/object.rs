@@ -99,6 +99,7 @@ pub struct LeadPage {
     notes: Mutex<HashMap<u64, Shared<PerLead<lead_note::Model>>>>,
     timeline: Mutex<HashMap<u64, Shared<PerLead<lead_interaction::Model>>>>,
     campaigns: OnceCell<PerLead<crate::domains::outreach::object::LeadCampaign>>,
+    analyses: OnceCell<PerLead<entity::lead_analysis::Model>>,
 }
 
 impl LeadPage {
@@ -114,6 +115,7 @@ impl LeadPage {
             notes: Mutex::new(HashMap::new()),
             timeline: Mutex::new(HashMap::new()),
             campaigns: OnceCell::new(),
+            analyses: OnceCell::new(),
         })
     }
 
@@ -355,6 +357,32 @@ impl Lead {
             })
             .await?;
         Ok(all.get(&self.0.id).cloned().unwrap_or_default())
+    }
+    /// The newest AI analysis (`analyzeLead`), if any; loaded once for the whole page.
+    async fn analysis(
+        &self,
+        ctx: &Context<'_>,
+    ) -> AppResult<Option<crate::domains::ai::resolver::LeadAnalysis>> {
+        ctx.viewer()?.require(crate::auth::Permission::ReadAi)?;
+        let db = &ctx.state()?.db;
+        let all = self
+            .1
+            .analyses
+            .get_or_try_init(|| {
+                loader::newest_per_lead(
+                    db,
+                    "lead_analyses",
+                    &self.1.ids,
+                    1,
+                    |m: &entity::lead_analysis::Model| m.lead_id,
+                )
+            })
+            .await?;
+        Ok(all
+            .get(&self.0.id)
+            .and_then(|v| v.first())
+            .cloned()
+            .map(crate::domains::ai::resolver::LeadAnalysis))
     }
     /// Timeline, newest first. First pages (first ≤ 50, no cursor) are loaded once for the page.
     async fn timeline(

@@ -16,7 +16,7 @@ use super::{
     webhook_job,
 };
 use crate::{
-    domains::leads,
+    domains::{approvals, leads},
     error::AppResult,
     events::{DomainEvent, EventEnvelope, JobUpdated, LeadChanged},
     platform::mail_job,
@@ -29,6 +29,8 @@ pub async fn derive(conn: &impl ConnectionTrait, env: &EventEnvelope) -> AppResu
             lead_assigned(conn, env, c).await
         }
         DomainEvent::JobUpdated(j) => job_finished(conn, env, j).await,
+        DomainEvent::ApprovalPending(a) => approvals::notify::pending(conn, env, a).await,
+        DomainEvent::ApprovalResolved(a) => approvals::notify::resolved(conn, env, a).await,
         // `notification.new` itself (and everything else) notifies nobody.
         _ => Ok(()),
     }

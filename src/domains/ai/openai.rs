@@ -1,0 +1,264 @@
+//! An OpenAI-compatible chat-completions client (OpenAI, OpenRouter, Ollama, vLLM), written by
+//! hand for this one endpoint so every request goes through `state.http` (the SSRF-guarded
+//! client): `POST {OPENAI_BASE_URL}/chat/completions` with a `json_schema` response format.
+//! The answer is validated against the task's shape; an invalid one gets one repair request
+//! (the error is sent back). 429/5xx/timeouts are retried with the scraping sources' backoff
+//! (honouring `Retry-After`); when the primary model still fails, the fallback model is asked.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::provider::{AiError, AiProvider, Completion, Task, Usage};
+use crate::{
+    domains::scraping::sources::api::{backoff, retry_after, MAX_ATTEMPTS},
+    platform::outbound::OutboundError,
+    state::AppState,
+};
+
+/// How long one chat-completions request may take (models are slower than ordinary APIs).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The OpenAI-compatible provider.
+pub struct OpenAiCompatible {
+    pub base_url: String,
+    pub api_key: Option<String>,
+    pub model: String,
+    pub fallback_model: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct ChatMessage {
+    role: &'static str,
+    content: String,
+}
+
+#[derive(Serialize)]
+struct ChatRequest<'a> {
+    model: &'a str,
+    messages: &'a [ChatMessage],
+    temperature: f32,
+    response_format: Value,
+}
+
+#[derive(Deserialize)]
+struct ChatResponse {
+    choices: Vec<Choice>,
+    #[serde(default)]
+    usage: Option<WireUsage>,
+}
+
+#[derive(Deserialize)]
+struct Choice {
+    message: ResponseMessage,
+}
+
+#[derive(Deserialize)]
+struct ResponseMessage {
+    #[serde(default)]
+    content: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct WireUsage {
+    #[serde(default)]
+    prompt_tokens: u64,
+    #[serde(default)]
+    completion_tokens: u64,
+}
+
+/// A transport-level failure: `fallback` says whether another model could do better.
+struct CallError {
+    message: String,
+}
+
+impl OpenAiCompatible {
+    /// One request with retries on 429/5xx/timeouts. Returns the message content and usage.
+    async fn post(
+        &self,
+        state: &AppState,
+        model: &str,
+        messages: &[ChatMessage],
+        task: &Task,
+    ) -> Result<(String, Usage), CallError> {
+        let url = format!("{}/chat/completions", self.base_url);
+        let body = ChatRequest {
+            model,
+            messages,
+            temperature: 0.2,
+            response_format: json!({
+                "type": "json_schema",
+                "json_schema": {"name": task.operation(), "schema": task.schema()}
+            }),
+        };
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut builder = state
+                .http
+                .request(reqwest::Method::POST, &url)
+                .map_err(|e| CallError {
+                    message: e.to_string(),
+                })?
+                .timeout(REQUEST_TIMEOUT)
+                .json(&body);
+            if let Some(key) = &self.api_key {
+                builder = builder.bearer_auth(key);
+            }
+            let last = attempt >= MAX_ATTEMPTS;
+            let wait = match state.http.execute(builder).await {
+                Ok(r) if r.is_success() => {
+                    let resp: ChatResponse =
+                        serde_json::from_slice(&r.body).map_err(|_| CallError {
+                            message: format!("{model}: the response is not a chat completion"),
+                        })?;
+                    let usage = resp.usage.unwrap_or_default();
+                    let content = resp
+                        .choices
+                        .into_iter()
+                        .next()
+                        .and_then(|c| c.message.content)
+                        .unwrap_or_default();
+                    return Ok((
+                        content,
+                        Usage {
+                            prompt_tokens: usage.prompt_tokens,
+                            completion_tokens: usage.completion_tokens,
+                        },
+                    ));
+                }
+                Ok(r) if r.status == 429 || r.status >= 500 => {
+                    if last {
+                        return Err(CallError {
+                            message: format!("{model}: HTTP {} {MAX_ATTEMPTS} times", r.status),
+                        });
+                    }
+                    retry_after(&r.headers).unwrap_or_else(|| backoff(attempt))
+                }
+                Ok(r) => {
+                    return Err(CallError {
+                        message: format!("{model}: HTTP {}", r.status),
+                    })
+                }
+                Err(e @ (OutboundError::Timeout | OutboundError::Http(_))) => {
+                    if last {
+                        return Err(CallError {
+                            message: format!("{model}: {e}"),
+                        });
+                    }
+                    backoff(attempt)
+                }
+                Err(e) => {
+                    return Err(CallError {
+                        message: format!("{model}: {e}"),
+                    })
+                }
+            };
+            tracing::info!(
+                model,
+                attempt,
+                wait_ms = wait.as_millis() as u64,
+                "AI request retried"
+            );
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Asks `model`; an invalid answer gets one repair request.
+    async fn ask(&self, state: &AppState, model: &str, task: &Task) -> Result<Completion, AiError> {
+        let mut messages = vec![
+            ChatMessage {
+                role: "system",
+                content: format!("{}\nJSON schema: {}", task.instructions(), task.schema()),
+            },
+            ChatMessage {
+                role: "user",
+                content: task.input().to_string(),
+            },
+        ];
+        let mut usage = Usage::default();
+        for repair in [false, true] {
+            let (content, u) = self
+                .post(state, model, &messages, task)
+                .await
+                .map_err(|e| AiError::Provider(e.message))?;
+            usage.prompt_tokens += u.prompt_tokens;
+            usage.completion_tokens += u.completion_tokens;
+            let checked = serde_json::from_str::<Value>(strip_fences(&content))
+                .map_err(|e| format!("not JSON: {e}"))
+                .and_then(|v| task.validate(&v).map(|()| v));
+            match checked {
+                Ok(value) => {
+                    return Ok(Completion {
+                        value,
+                        usage,
+                        provider: "openai",
+                        model: model.to_string(),
+                    })
+                }
+                Err(e) if repair => return Err(AiError::InvalidOutput(e)),
+                Err(e) => {
+                    tracing::info!(model, error = %e, "AI answer invalid; asking for a repair");
+                    messages.push(ChatMessage {
+                        role: "assistant",
+                        content,
+                    });
+                    messages.push(ChatMessage {
+                        role: "user",
+                        content: format!(
+                            "That answer was invalid ({e}). Reply again with only a JSON object matching the schema."
+                        ),
+                    });
+                }
+            }
+        }
+        Err(AiError::InvalidOutput("no answer".into()))
+    }
+}
+
+/// Models sometimes wrap JSON in a Markdown code fence.
+fn strip_fences(s: &str) -> &str {
+    let t = s.trim();
+    t.strip_prefix("```json")
+        .or_else(|| t.strip_prefix("```"))
+        .and_then(|r| r.strip_suffix("```"))
+        .map(str::trim)
+        .unwrap_or(t)
+}
+
+#[async_trait]
+impl AiProvider for OpenAiCompatible {
+    fn name(&self) -> &'static str {
+        "openai"
+    }
+
+    fn model(&self) -> &str {
+        &self.model
+    }
+
+    async fn complete(&self, state: &AppState, task: &Task) -> Result<Completion, AiError> {
+        match self.ask(state, &self.model, task).await {
+            Ok(c) => Ok(c),
+            Err(e) => match &self.fallback_model {
+                Some(fallback) if fallback != &self.model => {
+                    tracing::warn!(model = %self.model, %fallback, error = %e, "AI model failed; using the fallback");
+                    self.ask(state, fallback, task).await
+                }
+                _ => Err(e),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fences_are_stripped() {
+        assert_eq!(strip_fences("```json\n{\"a\":1}\n```"), "{\"a\":1}");
+        assert_eq!(strip_fences(" {\"a\":1} "), "{\"a\":1}");
+    }
+}
