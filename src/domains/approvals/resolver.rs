@@ -16,10 +16,7 @@ use super::{
 };
 use crate::{
     auth::Permission,
-    domains::{
-        audit::{self, AuditNote},
-        realtime,
-    },
+    domains::realtime,
     error::{AppError, AppResult},
     events::{ApprovalChanged, DomainEvent, EventEnvelope, EventType},
     graphql::{
@@ -29,16 +26,7 @@ use crate::{
     ids::parse_id,
 };
 
-fn note(ctx: &Context<'_>, resource_type: &'static str, id: impl ToString) {
-    audit::note(
-        ctx,
-        AuditNote {
-            resource_type,
-            resource_id: id.to_string(),
-            ..Default::default()
-        },
-    );
-}
+use crate::domains::audit::note_ref as note;
 
 /// Approval queries.
 #[derive(Default)]

@@ -5,4 +5,4 @@ pub mod service;
 pub mod trail;
 
 pub use resolver::AuditQuery;
-pub use trail::{note, AuditExtension, AuditNote, AuditTrail};
+pub use trail::{note, note_ref, AuditExtension, AuditNote, AuditTrail};

@@ -61,6 +61,18 @@ pub fn note(ctx: &Context<'_>, note: AuditNote) {
     }
 }
 
+/// Notes that the mutation being resolved touched `resource_type` `id` (no field changes).
+pub fn note_ref(ctx: &Context<'_>, resource_type: &'static str, id: impl ToString) {
+    note(
+        ctx,
+        AuditNote {
+            resource_type,
+            resource_id: id.to_string(),
+            ..Default::default()
+        },
+    );
+}
+
 /// `{field: {from, to}}` for the fields that differ between two serializable snapshots.
 pub fn diff(before: &impl Serialize, after: &impl Serialize) -> Option<serde_json::Value> {
     let (Ok(serde_json::Value::Object(b)), Ok(serde_json::Value::Object(a))) =

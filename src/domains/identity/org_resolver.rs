@@ -245,16 +245,7 @@ fn note_change<T: serde::Serialize>(
     );
 }
 
-fn note_ref(ctx: &Context<'_>, kind: &'static str, id: String) {
-    audit::note(
-        ctx,
-        AuditNote {
-            resource_type: kind,
-            resource_id: id,
-            ..Default::default()
-        },
-    );
-}
+use crate::domains::audit::note_ref;
 
 #[derive(serde::Serialize)]
 struct OrgSnapshot<'a> {

@@ -12,10 +12,7 @@ use super::{
     },
 };
 use crate::{
-    domains::{
-        audit::{self, AuditNote},
-        realtime,
-    },
+    domains::realtime,
     error::{AppError, AppResult},
     events::{DomainEvent, EventType},
     graphql::{
@@ -25,16 +22,7 @@ use crate::{
     ids::parse_id,
 };
 
-fn note(ctx: &Context<'_>, resource_type: &'static str, id: impl ToString) {
-    audit::note(
-        ctx,
-        AuditNote {
-            resource_type,
-            resource_id: id.to_string(),
-            ..Default::default()
-        },
-    );
-}
+use crate::domains::audit::note_ref as note;
 
 /// Notification queries.
 #[derive(Default)]

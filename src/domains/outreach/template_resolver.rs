@@ -14,7 +14,6 @@ use super::{
 };
 use crate::{
     auth::Permission,
-    domains::audit::{self, AuditNote},
     error::{AppError, AppResult},
     graphql::{
         pagination::{IdConnection, PageArgs},
@@ -26,16 +25,7 @@ use crate::{
 /// Most ids in one batch mutation.
 const MAX_BATCH: usize = 200;
 
-pub(super) fn note(ctx: &Context<'_>, resource_type: &'static str, id: impl ToString) {
-    audit::note(
-        ctx,
-        AuditNote {
-            resource_type,
-            resource_id: id.to_string(),
-            ..Default::default()
-        },
-    );
-}
+pub(super) use crate::domains::audit::note_ref as note;
 
 /// Where a template is used.
 #[derive(SimpleObject)]

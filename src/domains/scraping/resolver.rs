@@ -12,11 +12,7 @@ use super::{
 };
 use crate::{
     auth::Permission,
-    domains::{
-        audit::{self, AuditNote},
-        leads::types::LeadFilter,
-        realtime,
-    },
+    domains::{leads::types::LeadFilter, realtime},
     error::{AppError, AppResult},
     events::{DomainEvent, EventType},
     graphql::{
@@ -26,16 +22,7 @@ use crate::{
     ids::parse_id,
 };
 
-fn note(ctx: &Context<'_>, resource_type: &'static str, id: impl ToString) {
-    audit::note(
-        ctx,
-        AuditNote {
-            resource_type,
-            resource_id: id.to_string(),
-            ..Default::default()
-        },
-    );
-}
+use crate::domains::audit::note_ref as note;
 
 /// Scrape job queries.
 #[derive(Default)]
