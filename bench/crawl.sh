@@ -11,6 +11,10 @@
 # concurrency 8, maxDepth 1 (C; pages/s from the job's startedAt → finishedAt, which includes
 # robots.txt, the sitemap probe and writing every page and lead). Then the server is restarted
 # with politeness on and a 51-page scrape at requestsPerSecond 5 is timed on the fixture's side.
+#
+# CRAWL_BIN=path runs that server binary instead of building target/release/leadgraph (e.g. a
+# copy kept from before a change, for a before/after pair on the same machine); with
+# CRAWL_NO_BUILD=1 nothing is built and the binaries in target/release are used as they are.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROUNDS="${1:-3}"
@@ -18,8 +22,10 @@ LATENCY="${2:-0}"
 command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
 command -v wget >/dev/null || apt-get install -y -qq wget >/dev/null
 
-cargo build --release -q -p leadgraph -p leadgraph-bench
-BIN=target/release/leadgraph
+if [ -z "${CRAWL_NO_BUILD:-}" ]; then
+    cargo build --release -q -p leadgraph -p leadgraph-bench
+fi
+BIN="${CRAWL_BIN:-target/release/leadgraph}"
 LG=target/release/lg-bench
 FIXTURE=target/release/lg-crawl-fixture
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

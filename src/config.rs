@@ -163,6 +163,8 @@ pub struct Config {
     pub ai_cache_ttl: Duration,
     /// Tokens an organization may use per calendar month (UTC); 0 = unlimited.
     pub ai_monthly_token_budget: u64,
+    /// CRAIGSLIST / JOB_BOARDS / SOCIAL sources and the email MX check.
+    pub sources: crate::domains::scraping::sources::config::SourcesConfig,
 }
 
 /// The AI provider behind the `ai` domain.
@@ -354,6 +356,7 @@ impl Config {
             openai_fallback_model: var("OPENAI_FALLBACK_MODEL"),
             ai_cache_ttl: Duration::from_secs(parse(&var, "AI_CACHE_TTL_SECS", Some(86_400))?),
             ai_monthly_token_budget: parse(&var, "AI_MONTHLY_TOKEN_BUDGET", Some(0))?,
+            sources: crate::domains::scraping::sources::config::SourcesConfig::from_lookup(&var)?,
         })
     }
 

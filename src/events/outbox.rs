@@ -32,6 +32,38 @@ pub async fn record(conn: &impl ConnectionTrait, event: &EventEnvelope) -> AppRe
     Ok(())
 }
 
+/// Stores `events` like [`record`], with one multi-row `INSERT` per 200 events (for batch
+/// writers such as the crawler's group commit).
+pub async fn record_many(conn: &impl ConnectionTrait, events: &[EventEnvelope]) -> AppResult<()> {
+    for chunk in events.chunks(200) {
+        let rows = chunk
+            .iter()
+            .map(|event| {
+                Ok(outbox_event::ActiveModel {
+                    seq: NotSet,
+                    id: Set(event.id),
+                    org_id: Set(event.org_id),
+                    user_id: Set(event.user_id),
+                    event_type: Set(event.event.type_name().to_string()),
+                    payload: Set(serde_json::to_value(event)?),
+                    occurred_at: Set(event.occurred_at),
+                    published_at: Set(None),
+                    position: Set(None),
+                })
+            })
+            .collect::<AppResult<Vec<_>>>()?;
+        outbox_event::Entity::insert_many(rows)
+            .exec_without_returning(conn)
+            .await?;
+    }
+    for event in events {
+        if !matches!(event.event, super::DomainEvent::NotificationCreated(_)) {
+            Box::pin(crate::domains::notifications::rules::derive(conn, event)).await?;
+        }
+    }
+    Ok(())
+}
+
 /// Decodes a stored row back into its envelope (with `seq` filled in).
 pub fn decode(row: &outbox_event::Model) -> AppResult<EventEnvelope> {
     let mut ev: EventEnvelope = serde_json::from_value(row.payload.clone())?;

@@ -30,6 +30,8 @@ use wiremock::{
 
 use crate::helpers::{code, Options, TestApp, Ws};
 
+mod crawl;
+
 // ---- the fixture site ------------------------------------------------------------------------
 
 #[derive(Clone)]
@@ -1151,8 +1153,8 @@ async fn scrape_api_is_authenticated_scoped_authorized_and_validated() {
     );
     for (input, field) in [
         (json!({"source": "SEARCH"}), "input.search"),
-        (json!({"source": "CRAIGSLIST"}), "input.source"),
-        (json!({"source": "SOCIAL"}), "input.source"),
+        (json!({"source": "CRAIGSLIST"}), "input.craigslist"),
+        (json!({"source": "SOCIAL"}), "input.social"),
         (
             json!({"source": "SEARCH", "search": {"query": "x"}}),
             "input.source",
@@ -1173,7 +1175,7 @@ async fn scrape_api_is_authenticated_scoped_authorized_and_validated() {
         .gql(
             Some(&owner_a),
             CREATE,
-            json!({"i": {"source": "CRAIGSLIST"}})
+            json!({"i": {"source": "SOCIAL", "social": {"jobTitle": "CTO", "country": "US"}}})
         )
         .await["errors"][0]["message"]
         .as_str()

@@ -1,7 +1,10 @@
 //! Fetching pages politely and safely: canonical URLs, robots.txt (`texting_robots`, RFC 9309
 //! semantics), per-host politeness (`governor`, `requestsPerSecond` and any `Crawl-delay`),
 //! content-type and size caps, sitemap.xml discovery. Every request goes through the SSRF-guarded
-//! [`OutboundClient`] (redirects are re-checked on every hop there).
+//! [`OutboundClient`] (redirects are re-checked on every hop there). [`document`] decodes the
+//! body (declared charsets) and reads `<base href>` and `rel="nofollow"`.
+
+pub mod document;
 
 use std::{
     collections::HashMap,
@@ -135,8 +138,10 @@ pub enum Fetched {
         status: u16,
         /// URL after redirects.
         final_url: Url,
-        /// Body (lossy UTF-8).
-        body: String,
+        /// Body, as received (decode it with [`document::Document::parse`]).
+        body: Vec<u8>,
+        /// The `Content-Type` header (its `charset` decides the decoding).
+        content_type: Option<String>,
     },
     /// Not fetched or not usable, and not an error (robots.txt, not HTML).
     Skipped {
@@ -292,8 +297,9 @@ impl Hosts {
         match res {
             Ok((r, true)) => Fetched::Html {
                 status: r.status,
-                final_url: r.final_url.clone(),
-                body: r.text_lossy(),
+                content_type: r.content_type().map(str::to_string),
+                final_url: r.final_url,
+                body: r.body,
             },
             Ok((r, false)) if r.is_success() => Fetched::Skipped {
                 reason: format!(

@@ -1,10 +1,12 @@
-//! Scraping: durable scrape jobs (website crawl, Brave web search, Google Places), a polite and
+//! Scraping: durable scrape jobs (website crawl, Brave web search, Google Places, Craigslist,
+//! Greenhouse/Lever job boards, a people-search API), a polite and
 //! SSRF-safe crawler, contact extraction into leads with provenance, live progress, and the
 //! audience builder (saved lead filters).
 
 pub mod audiences;
 pub mod crawler;
 pub mod extract;
+pub mod mx;
 pub mod params;
 pub mod resolver;
 pub mod run;

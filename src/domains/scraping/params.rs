@@ -4,10 +4,20 @@
 use async_graphql::{Enum, InputObject};
 use serde::{Deserialize, Serialize};
 
+use uuid::Uuid;
+
+use super::sources::{
+    craigslist::{CraigslistParams, CraigslistScrapeInput},
+    job_boards::{JobBoardsParams, JobBoardsScrapeInput},
+    settings::Keys,
+    social::{SocialParams, SocialScrapeInput},
+};
 use crate::{
+    auth::Viewer,
     config::Config,
     error::{AppError, AppResult, FieldError},
     platform::outbound::check_url,
+    state::AppState,
 };
 
 /// Where a scrape gets its pages or records.
@@ -20,11 +30,11 @@ pub enum ScrapeSource {
     Search,
     /// Google Places API (Text Search + Place Details).
     GoogleMaps,
-    /// Craigslist listings. Not available yet.
+    /// Craigslist listing pages (search results of one city and category), then crawled.
     Craigslist,
-    /// Job boards. Not available yet.
+    /// Public job-board APIs (Greenhouse, Lever): hiring companies and their websites.
     JobBoards,
-    /// Social networks. Not available yet.
+    /// A people-search provider API (no scraping of LinkedIn or other networks' pages).
     Social,
 }
 
@@ -134,6 +144,12 @@ pub struct CreateScrapeJobInput {
     pub search: Option<SearchScrapeInput>,
     /// Parameters when `source` is GOOGLE_MAPS.
     pub google_maps: Option<GoogleMapsScrapeInput>,
+    /// Parameters when `source` is CRAIGSLIST.
+    pub craigslist: Option<CraigslistScrapeInput>,
+    /// Parameters when `source` is JOB_BOARDS.
+    pub job_boards: Option<JobBoardsScrapeInput>,
+    /// Parameters when `source` is SOCIAL.
+    pub social: Option<SocialScrapeInput>,
 }
 
 /// How pages are crawled (every source that crawls).
@@ -171,6 +187,9 @@ pub struct SearchParams {
     /// Country filter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub country: Option<String>,
+    /// The job's organization, whose own API key is used when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_id: Option<Uuid>,
 }
 
 /// Google Places parameters.
@@ -188,6 +207,9 @@ pub struct MapsParams {
     pub max_results: i32,
     /// Crawl each place's website.
     pub crawl_websites: bool,
+    /// The job's organization, whose own API key is used when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_id: Option<Uuid>,
 }
 
 /// Validated parameters, stored as the job's `params`.
@@ -213,6 +235,27 @@ pub enum Params {
         /// The crawl of their websites (depth 0).
         crawl: Crawl,
     },
+    /// Craigslist search results, then the listing pages.
+    Craigslist {
+        /// The search.
+        craigslist: CraigslistParams,
+        /// The crawl of the listing pages (depth 0).
+        crawl: Crawl,
+    },
+    /// Job-board APIs, then the companies' websites.
+    JobBoards {
+        /// The boards.
+        job_boards: JobBoardsParams,
+        /// The crawl of the companies' websites.
+        crawl: Crawl,
+    },
+    /// People-search provider API (nothing is crawled).
+    Social {
+        /// The search.
+        social: SocialParams,
+        /// Unused crawl settings (no pages).
+        crawl: Crawl,
+    },
 }
 
 impl Params {
@@ -221,7 +264,10 @@ impl Params {
         match self {
             Params::Website { crawl }
             | Params::Search { crawl, .. }
-            | Params::GoogleMaps { crawl, .. } => crawl,
+            | Params::GoogleMaps { crawl, .. }
+            | Params::Craigslist { crawl, .. }
+            | Params::JobBoards { crawl, .. }
+            | Params::Social { crawl, .. } => crawl,
         }
     }
 
@@ -231,6 +277,9 @@ impl Params {
             Params::Website { .. } => ScrapeSource::Website,
             Params::Search { .. } => ScrapeSource::Search,
             Params::GoogleMaps { .. } => ScrapeSource::GoogleMaps,
+            Params::Craigslist { .. } => ScrapeSource::Craigslist,
+            Params::JobBoards { .. } => ScrapeSource::JobBoards,
+            Params::Social { .. } => ScrapeSource::Social,
         }
     }
 }
@@ -245,19 +294,31 @@ pub const DEFAULT_MAX_PAGES: i32 = 500;
 pub const DEFAULT_CONCURRENCY: i32 = 4;
 
 /// Collects every problem, as the leads validation does.
-struct V {
+pub(crate) struct V {
     errors: Vec<FieldError>,
 }
 
 impl V {
-    fn fail(&mut self, field: &str, message: impl Into<String>) {
+    /// No problem found so far.
+    pub(crate) fn errors_is_empty(&self) -> bool {
+        self.errors.is_empty()
+    }
+
+    pub(crate) fn fail(&mut self, field: &str, message: impl Into<String>) {
         self.errors.push(FieldError {
             field: field.into(),
             message: message.into(),
         });
     }
 
-    fn int(&mut self, field: &str, v: Option<i32>, min: i32, max: i32, default: i32) -> i32 {
+    pub(crate) fn int(
+        &mut self,
+        field: &str,
+        v: Option<i32>,
+        min: i32,
+        max: i32,
+        default: i32,
+    ) -> i32 {
         match v {
             Some(n) if !(min..=max).contains(&n) => {
                 self.fail(field, format!("must be between {min} and {max}"));
@@ -268,7 +329,14 @@ impl V {
         }
     }
 
-    fn float(&mut self, field: &str, v: Option<f64>, min: f64, max: f64, default: f64) -> f64 {
+    pub(crate) fn float(
+        &mut self,
+        field: &str,
+        v: Option<f64>,
+        min: f64,
+        max: f64,
+        default: f64,
+    ) -> f64 {
         match v {
             Some(n) if !n.is_finite() || n < min || n > max => {
                 self.fail(field, format!("must be between {min} and {max}"));
@@ -279,7 +347,7 @@ impl V {
         }
     }
 
-    fn text(&mut self, field: &str, v: &str, max: usize) -> String {
+    pub(crate) fn text(&mut self, field: &str, v: &str, max: usize) -> String {
         let t = v.trim();
         if t.is_empty() {
             self.fail(field, "must not be empty");
@@ -289,7 +357,7 @@ impl V {
         t.to_string()
     }
 
-    fn country(&mut self, field: &str, v: Option<&str>) -> Option<String> {
+    pub(crate) fn country(&mut self, field: &str, v: Option<&str>) -> Option<String> {
         let v = v.map(str::trim).filter(|s| !s.is_empty())?.to_uppercase();
         if v.len() != 2 || !v.chars().all(|c| c.is_ascii_alphabetic()) {
             self.fail(field, "must be an ISO 3166-1 alpha-2 code such as US or DE");
@@ -299,10 +367,38 @@ impl V {
     }
 }
 
-/// Validates the input into [`Params`] and a job name. Every bad field is reported at once with
-/// its path (`input.website.maxDepth`). Sources that are not built, or whose API key is not
-/// configured, are BAD_USER_INPUT on `input.source`.
+/// Validates the input of `viewer` (their organization's API keys, else the server's) and
+/// records the organization in the parameters of key-based sources, so their run uses the
+/// organization's key.
+pub async fn validate_for(
+    state: &AppState,
+    viewer: &Viewer,
+    input: &CreateScrapeJobInput,
+) -> AppResult<(Params, String)> {
+    let keys = Keys::load(&state.db, Some(viewer.org_id), &state.config).await?;
+    let (mut params, name) = validate_with(input, &state.config, &keys)?;
+    match &mut params {
+        Params::Search { search, .. } => search.org_id = Some(viewer.org_id),
+        Params::GoogleMaps { maps, .. } => maps.org_id = Some(viewer.org_id),
+        Params::Social { social, .. } => social.org_id = Some(viewer.org_id),
+        _ => {}
+    }
+    Ok((params, name))
+}
+
+/// [`validate_with`] with the server's keys only.
 pub fn validate(input: &CreateScrapeJobInput, config: &Config) -> AppResult<(Params, String)> {
+    validate_with(input, config, &Keys::from_config(config))
+}
+
+/// Validates the input into [`Params`] and a job name. Every bad field is reported at once with
+/// its path (`input.website.maxDepth`). Sources whose API key is configured neither for the
+/// organization nor on the server are BAD_USER_INPUT on `input.source`.
+pub fn validate_with(
+    input: &CreateScrapeJobInput,
+    config: &Config,
+    keys: &Keys,
+) -> AppResult<(Params, String)> {
     let mut v = V { errors: Vec::new() };
     let given = [
         ("website", input.website.is_some(), ScrapeSource::Website),
@@ -312,6 +408,17 @@ pub fn validate(input: &CreateScrapeJobInput, config: &Config) -> AppResult<(Par
             input.google_maps.is_some(),
             ScrapeSource::GoogleMaps,
         ),
+        (
+            "craigslist",
+            input.craigslist.is_some(),
+            ScrapeSource::Craigslist,
+        ),
+        (
+            "jobBoards",
+            input.job_boards.is_some(),
+            ScrapeSource::JobBoards,
+        ),
+        ("social", input.social.is_some(), ScrapeSource::Social),
     ];
     for (name, present, source) in given {
         if present && source != input.source {
@@ -329,13 +436,35 @@ pub fn validate(input: &CreateScrapeJobInput, config: &Config) -> AppResult<(Par
     };
     let allow_private = config.outbound_allow_private_networks;
     let params = match input.source {
-        ScrapeSource::Craigslist | ScrapeSource::JobBoards | ScrapeSource::Social => {
-            v.fail(
-                "input.source",
-                format!("{} scraping is not available yet", input.source.as_str()),
-            );
-            None
-        }
+        ScrapeSource::Craigslist => match &input.craigslist {
+            None => {
+                missing(&mut v, "craigslist");
+                None
+            }
+            Some(c) => Some(super::sources::craigslist::validate(&mut v, c, config)),
+        },
+        ScrapeSource::JobBoards => match &input.job_boards {
+            None => {
+                missing(&mut v, "jobBoards");
+                None
+            }
+            Some(j) => Some(super::sources::job_boards::validate(&mut v, j)),
+        },
+        ScrapeSource::Social => match &input.social {
+            None => {
+                missing(&mut v, "social");
+                None
+            }
+            Some(s) => {
+                if keys.social.is_none() {
+                    v.fail(
+                        "input.source",
+                        "SOCIAL is not available: set a people-search provider key with updateScrapingSettings(socialApiKey) or SOCIAL_API_KEY on the server (LinkedIn and similar networks are not scraped)",
+                    );
+                }
+                Some(super::sources::social::validate(&mut v, s))
+            }
+        },
         ScrapeSource::Website => match &input.website {
             None => {
                 missing(&mut v, "website");
@@ -401,10 +530,10 @@ pub fn validate(input: &CreateScrapeJobInput, config: &Config) -> AppResult<(Par
             }
             Some(s) => {
                 let p = "input.search";
-                if config.brave_api_key.is_none() {
+                if keys.brave.is_none() {
                     v.fail(
                         "input.source",
-                        "SEARCH is not available: the server has no BRAVE_API_KEY",
+                        "SEARCH is not available: no Brave API key (updateScrapingSettings(braveApiKey) or BRAVE_API_KEY on the server)",
                     );
                 }
                 let country = v.country(&format!("{p}.country"), s.country.as_deref());
@@ -414,6 +543,7 @@ pub fn validate(input: &CreateScrapeJobInput, config: &Config) -> AppResult<(Par
                         count: v.int(&format!("{p}.count"), s.count, 1, 20, 20),
                         pages: v.int(&format!("{p}.pages"), s.pages, 1, 10, 1),
                         country: country.clone(),
+                        org_id: None,
                     },
                     crawl: Crawl {
                         urls: Vec::new(),
@@ -452,10 +582,10 @@ pub fn validate(input: &CreateScrapeJobInput, config: &Config) -> AppResult<(Par
             }
             Some(m) => {
                 let p = "input.googleMaps";
-                if config.google_places_api_key.is_none() {
+                if keys.places.is_none() {
                     v.fail(
                         "input.source",
-                        "GOOGLE_MAPS is not available: the server has no GOOGLE_PLACES_API_KEY",
+                        "GOOGLE_MAPS is not available: no Google Places API key (updateScrapingSettings(googlePlacesApiKey) or GOOGLE_PLACES_API_KEY on the server)",
                     );
                 }
                 if let Some(l) = m.location {
@@ -479,6 +609,7 @@ pub fn validate(input: &CreateScrapeJobInput, config: &Config) -> AppResult<(Par
                         radius: v.float(&format!("{p}.radius"), m.radius, 1.0, 50_000.0, 5_000.0),
                         max_results: v.int(&format!("{p}.maxResults"), m.max_results, 1, 60, 20),
                         crawl_websites: m.crawl_websites.unwrap_or(false),
+                        org_id: None,
                     },
                     crawl: Crawl {
                         urls: Vec::new(),
@@ -510,6 +641,9 @@ pub fn validate(input: &CreateScrapeJobInput, config: &Config) -> AppResult<(Par
                 .unwrap_or_else(|| "Website scrape".into()),
             Some(Params::Search { search, .. }) => search.query.chars().take(200).collect(),
             Some(Params::GoogleMaps { maps, .. }) => maps.query.chars().take(200).collect(),
+            Some(Params::Craigslist { craigslist, .. }) => craigslist.default_name(),
+            Some(Params::JobBoards { job_boards, .. }) => job_boards.default_name(),
+            Some(Params::Social { social, .. }) => social.default_name(),
             None => String::new(),
         },
     };
@@ -520,98 +654,4 @@ pub fn validate(input: &CreateScrapeJobInput, config: &Config) -> AppResult<(Par
 }
 
 #[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-
-    fn cfg() -> Config {
-        Config::from_lookup(|_| None).unwrap()
-    }
-
-    fn fields(e: AppError) -> Vec<String> {
-        match e {
-            AppError::BadUserInput { fields, .. } => fields.into_iter().map(|f| f.field).collect(),
-            _ => panic!("not BAD_USER_INPUT"),
-        }
-    }
-
-    #[test]
-    fn website_defaults_and_bounds() {
-        let input = CreateScrapeJobInput {
-            source: ScrapeSource::Website,
-            name: None,
-            website: Some(WebsiteScrapeInput {
-                urls: vec!["https://acme.example/".into()],
-                ..Default::default()
-            }),
-            search: None,
-            google_maps: None,
-        };
-        let (p, name) = validate(&input, &cfg()).unwrap();
-        assert_eq!(name, "acme.example");
-        let c = p.crawl();
-        assert_eq!((c.max_depth, c.max_pages, c.concurrency), (2, 500, 4));
-        assert_eq!(c.requests_per_second, 5.0);
-        // Round trip through storage.
-        let back: Params = serde_json::from_value(serde_json::to_value(&p).unwrap()).unwrap();
-        assert_eq!(back, p);
-
-        let bad = CreateScrapeJobInput {
-            website: Some(WebsiteScrapeInput {
-                urls: vec!["ftp://x.example".into(), "http://127.0.0.1/".into()],
-                max_depth: Some(6),
-                max_pages: Some(0),
-                requests_per_second: Some(51.0),
-                ..Default::default()
-            }),
-            search: Some(SearchScrapeInput::default()),
-            ..input
-        };
-        assert_eq!(
-            fields(validate(&bad, &cfg()).unwrap_err()),
-            [
-                "input.search",
-                "input.website.urls[0]",
-                "input.website.urls[1]",
-                "input.website.maxDepth",
-                "input.website.maxPages",
-                "input.website.requestsPerSecond"
-            ]
-        );
-    }
-
-    #[test]
-    fn unbuilt_and_unconfigured_sources_are_refused() {
-        let input = CreateScrapeJobInput {
-            source: ScrapeSource::Craigslist,
-            name: None,
-            website: None,
-            search: None,
-            google_maps: None,
-        };
-        assert_eq!(
-            fields(validate(&input, &cfg()).unwrap_err()),
-            ["input.source"]
-        );
-        let input = CreateScrapeJobInput {
-            source: ScrapeSource::Search,
-            search: Some(SearchScrapeInput {
-                query: "dentists".into(),
-                ..Default::default()
-            }),
-            ..input
-        };
-        assert_eq!(
-            fields(validate(&input, &cfg()).unwrap_err()),
-            ["input.source"]
-        );
-        let input = CreateScrapeJobInput {
-            search: None,
-            ..input
-        };
-        assert_eq!(
-            fields(validate(&input, &cfg()).unwrap_err()),
-            ["input.search"]
-        );
-    }
-}
+mod tests;

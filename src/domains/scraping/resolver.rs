@@ -93,7 +93,11 @@ impl AudienceQuery {
 
 /// Scraping queries (jobs and audiences).
 #[derive(MergedObject, Default)]
-pub struct ScrapingQuery(ScrapeJobQuery, AudienceQuery);
+pub struct ScrapingQuery(
+    ScrapeJobQuery,
+    AudienceQuery,
+    super::sources::settings::ScrapingSettingsQuery,
+);
 
 /// Scrape job mutations.
 #[derive(Default)]
@@ -186,7 +190,11 @@ impl AudienceMutation {
 
 /// Scraping mutations (jobs and audiences).
 #[derive(MergedObject, Default)]
-pub struct ScrapingMutation(ScrapeJobMutation, AudienceMutation);
+pub struct ScrapingMutation(
+    ScrapeJobMutation,
+    AudienceMutation,
+    super::sources::settings::ScrapingSettingsMutation,
+);
 
 /// Scraping subscriptions.
 #[derive(Default)]

@@ -6,12 +6,22 @@
 //!   stops.
 //! - **Seed once.** The source's seeds and API contacts are stored in one transaction with
 //!   `seeded = true`; a resumed run skips this.
-//! - **One transaction per page.** A page's new links (`scrape_pages`, unique per job and URL),
-//!   its leads and the job's counters commit together with the page's status. After a crash
-//!   only the pages in flight are fetched again; done pages never are.
+//! - **Group commit** ([`writer`]). Finished pages wait until the previous commit is done, then
+//!   commit together (at most [`writer::MAX_BATCH`]): their statuses, the links they add
+//!   (`scrape_pages`, unique per job and URL), their leads and the job's counters, with a fixed
+//!   number of statements per batch. After a crash only the pages in flight or in the
+//!   uncommitted batch are fetched again; done pages never are, and no lead is duplicated.
+//! - **Visited set in memory.** The page URLs of the job are read once when the run starts;
+//!   deciding whether a link is new costs no statement.
 //! - **Progress.** Every 250 ms the run re-reads the job (this is also how it notices a cancel
 //!   within a second) and records `scrape.progress` when something changed; status changes
 //!   record it too, and the end records `scrape.completed`.
+
+mod page;
+mod writer;
+
+use page::{fetch, Outcome, PageResult};
+use writer::{Batch, Finished, Writer};
 
 use std::{
     collections::{HashMap, HashSet, VecDeque},
@@ -23,23 +33,21 @@ use async_trait::async_trait;
 use chrono::Utc;
 use entity::{scrape_job, scrape_page};
 use sea_orm::{
-    sea_query::{Expr, ExprTrait, OnConflict as SqlOnConflict},
-    ActiveValue::Set,
-    ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    sea_query::Expr, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder,
     TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use tokio::task::JoinSet;
+use tokio::task::{JoinHandle, JoinSet};
 use url::Url;
 use uuid::Uuid;
 
 use super::{
-    crawler::{canonical, site_of, Fetched, Hosts},
-    extract::{extract, Company, PageData},
+    crawler::{canonical, site_of, Hosts},
+    extract::Company,
     params::{Params, ScrapeSource},
     service::{progress, record_progress},
-    sink::{self, contacts_from_page, Contact, Saved},
+    sink::contacts_from_page,
     sources::{self, Seed, SeedEnv, SourceError},
     types::{ScrapeJobStatus, ScrapePageStatus},
 };
@@ -146,7 +154,10 @@ impl JobHandler for ScrapeRun {
             source: match params.source() {
                 ScrapeSource::Search => LeadSource::Search,
                 ScrapeSource::GoogleMaps => LeadSource::GoogleMaps,
-                _ => LeadSource::Website,
+                ScrapeSource::Craigslist => LeadSource::Craigslist,
+                ScrapeSource::JobBoards => LeadSource::JobBoards,
+                ScrapeSource::Social => LeadSource::Social,
+                ScrapeSource::Website => LeadSource::Website,
             },
             params,
             last: Mutex::new(None),
@@ -170,40 +181,6 @@ enum Claim {
     Done(Value),
 }
 
-/// A page fetched (and parsed) by a task.
-struct PageResult {
-    id: Uuid,
-    url: Url,
-    depth: i32,
-    outcome: Outcome,
-}
-
-enum Outcome {
-    Html {
-        status: u16,
-        final_url: Url,
-        data: Box<PageData>,
-    },
-    Skipped {
-        reason: String,
-        status: Option<u16>,
-    },
-    Failed {
-        reason: String,
-        status: Option<u16>,
-    },
-}
-
-/// Counter increments of one transaction.
-#[derive(Default)]
-struct Delta {
-    total: i32,
-    fetched: i32,
-    failed: i32,
-    skipped: i32,
-    saved: Saved,
-}
-
 struct Run<'a> {
     state: &'a AppState,
     ctx: &'a JobContext,
@@ -218,12 +195,17 @@ struct Run<'a> {
     current: Mutex<Option<String>>,
 }
 
+/// An update of job `id` that only applies while attempt `attempt` runs it.
+fn fenced(id: Uuid, attempt: i32) -> sea_orm::UpdateMany<scrape_job::Entity> {
+    scrape_job::Entity::update_many()
+        .filter(scrape_job::Column::Id.eq(id))
+        .filter(scrape_job::Column::Status.eq(ScrapeJobStatus::Running.as_str()))
+        .filter(scrape_job::Column::RunAttempt.eq(attempt))
+}
+
 impl Run<'_> {
     fn fenced(&self) -> sea_orm::UpdateMany<scrape_job::Entity> {
-        scrape_job::Entity::update_many()
-            .filter(scrape_job::Column::Id.eq(self.id))
-            .filter(scrape_job::Column::Status.eq(ScrapeJobStatus::Running.as_str()))
-            .filter(scrape_job::Column::RunAttempt.eq(self.attempt))
+        fenced(self.id, self.attempt)
     }
 
     async fn fresh(&self, txn: &DatabaseTransaction) -> Result<scrape_job::Model, Stop> {
@@ -281,6 +263,16 @@ impl Run<'_> {
             .scrape_politeness
             .then_some(crawl.requests_per_second);
         let hosts = Arc::new(Hosts::new(self.state.http.clone(), rps));
+        let writer = Arc::new(
+            Writer::load(
+                self.state.clone(),
+                self.id,
+                self.attempt,
+                self.viewer.clone(),
+                self.source,
+            )
+            .await?,
+        );
         if !job.seeded {
             let source = sources::for_params(&self.params);
             let env = SeedEnv {
@@ -288,13 +280,15 @@ impl Run<'_> {
                 hosts: &hosts,
             };
             let seed = self.until_stopped(source.seed(&env)).await??;
-            self.store_seed(seed).await?;
+            self.store_seed(&writer, seed).await?;
         }
-        self.crawl(hosts).await?;
+        self.crawl(hosts, writer).await?;
         self.finish().await
     }
 
-    /// Runs `fut` while ticking; stops early when the job is cancelled.
+    /// Runs `fut` while ticking; stops early when the job is cancelled. `fut` keeps being
+    /// polled while a tick runs: a `fut` paused in the middle of a query would keep SQLite's
+    /// only pooled connection from the tick (a deadlock until the pool's acquire timeout).
     async fn until_stopped<T>(&self, fut: impl std::future::Future<Output = T>) -> Result<T, Stop> {
         tokio::pin!(fut);
         let mut ticker = tokio::time::interval(TICK);
@@ -302,7 +296,21 @@ impl Run<'_> {
         loop {
             tokio::select! {
                 v = &mut fut => return Ok(v),
-                _ = ticker.tick() => self.tick().await?,
+                _ = ticker.tick() => {
+                    let tick = self.tick();
+                    tokio::pin!(tick);
+                    let mut out = None;
+                    let ticked = loop {
+                        tokio::select! {
+                            r = &mut tick => break r,
+                            v = &mut fut, if out.is_none() => out = Some(v),
+                        }
+                    };
+                    ticked?;
+                    if let Some(v) = out {
+                        return Ok(v);
+                    }
+                }
             }
         }
     }
@@ -336,131 +344,43 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Applies `delta` to the job's counters, fenced. `Cancelled` when the job is no longer ours.
-    async fn bump(&self, txn: &DatabaseTransaction, d: &Delta) -> Result<(), Stop> {
-        let add = |c: scrape_job::Column, n: i32| Expr::col(c).add(n);
-        let current = self.current.lock().map_err(|_| poisoned())?.clone();
-        let res = self
-            .fenced()
-            .col_expr(
-                scrape_job::Column::PagesTotal,
-                add(scrape_job::Column::PagesTotal, d.total),
-            )
-            .col_expr(
-                scrape_job::Column::PagesFetched,
-                add(scrape_job::Column::PagesFetched, d.fetched),
-            )
-            .col_expr(
-                scrape_job::Column::PagesFailed,
-                add(scrape_job::Column::PagesFailed, d.failed),
-            )
-            .col_expr(
-                scrape_job::Column::PagesSkipped,
-                add(scrape_job::Column::PagesSkipped, d.skipped),
-            )
-            .col_expr(
-                scrape_job::Column::LeadsFound,
-                add(scrape_job::Column::LeadsFound, d.saved.found),
-            )
-            .col_expr(
-                scrape_job::Column::LeadsCreated,
-                add(scrape_job::Column::LeadsCreated, d.saved.created),
-            )
-            .col_expr(
-                scrape_job::Column::LeadsUpdated,
-                add(scrape_job::Column::LeadsUpdated, d.saved.updated),
-            )
-            .col_expr(scrape_job::Column::CurrentUrl, Expr::value(current))
-            .col_expr(scrape_job::Column::UpdatedAt, Expr::value(Utc::now()))
-            .exec(txn)
-            .await?;
-        if res.rows_affected == 1 {
-            Ok(())
-        } else {
-            Err(Stop::Cancelled)
-        }
-    }
-
-    /// Inserts page rows (queued); returns those actually inserted.
-    async fn insert_pages(
-        &self,
-        txn: &DatabaseTransaction,
-        pages: &[(Url, i32)],
-    ) -> Result<Vec<(Uuid, Url, i32)>, Stop> {
-        let now = Utc::now();
-        let rows: Vec<(Uuid, Url, i32)> = pages
-            .iter()
-            .map(|(u, d)| (Uuid::now_v7(), u.clone(), *d))
-            .collect();
-        for chunk in rows.chunks(200) {
-            scrape_page::Entity::insert_many(chunk.iter().map(|(id, u, d)| {
-                scrape_page::ActiveModel {
-                    id: Set(*id),
-                    scrape_job_id: Set(self.id),
-                    org_id: Set(self.viewer.org_id),
-                    url: Set(u.to_string()),
-                    depth: Set(*d),
-                    status: Set(ScrapePageStatus::Queued.as_str().into()),
-                    http_status: Set(None),
-                    leads_found: Set(0),
-                    error: Set(None),
-                    fetched_at: Set(None),
-                    created_at: Set(now),
-                }
-            }))
-            .on_conflict(
-                SqlOnConflict::columns([
-                    scrape_page::Column::ScrapeJobId,
-                    scrape_page::Column::Url,
-                ])
-                .do_nothing()
-                .to_owned(),
-            )
-            .exec_without_returning(txn)
-            .await?;
-        }
-        // Rows that already existed (only possible if another writer raced us) keep their id.
-        let ids: Vec<Uuid> = rows.iter().map(|(id, _, _)| *id).collect();
-        let mut inserted = HashSet::new();
-        for chunk in ids.chunks(500) {
-            for m in scrape_page::Entity::find()
-                .filter(scrape_page::Column::Id.is_in(chunk.to_vec()))
-                .all(txn)
-                .await?
-            {
-                inserted.insert(m.id);
-            }
-        }
-        Ok(rows
+    /// Stores the source's seed pages and API contacts in one transaction, marking the job
+    /// seeded.
+    async fn store_seed(&self, writer: &Writer, seed: Seed) -> Result<(), Stop> {
+        let mut seen = HashSet::new();
+        let new_pages = seed
+            .pages
             .into_iter()
-            .filter(|(id, _, _)| inserted.contains(id))
-            .collect())
+            .filter(|(u, _)| seen.insert(u.to_string()))
+            .map(|(u, d)| (Uuid::now_v7(), u, d))
+            .collect();
+        writer
+            .commit(Batch {
+                new_pages,
+                contacts: seed.contacts,
+                seeded: true,
+                ..Batch::default()
+            })
+            .await
     }
 
-    async fn store_seed(&self, seed: Seed) -> Result<(), Stop> {
-        let txn = self.state.db.begin().await?;
-        let inserted = self.insert_pages(&txn, &seed.pages).await?;
-        let saved = sink::save(&txn, &self.viewer, self.id, self.source, seed.contacts).await?;
-        let delta = Delta {
-            total: inserted.len() as i32,
-            saved,
-            ..Delta::default()
-        };
-        self.bump(&txn, &delta).await?;
-        let res = self
-            .fenced()
-            .col_expr(scrape_job::Column::Seeded, Expr::value(true))
-            .exec(&txn)
-            .await?;
-        if res.rows_affected != 1 {
-            return Err(Stop::Cancelled);
+    async fn crawl(&self, hosts: Arc<Hosts>, writer: Arc<Writer>) -> Result<(), Stop> {
+        let mut committing: Option<JoinHandle<Result<(), Stop>>> = None;
+        let res = self.crawl_loop(hosts, &writer, &mut committing).await;
+        // Never leave a commit running behind the run's back (its outcome no longer matters
+        // when the run already stopped; when it did not, the loop waited for it).
+        if let Some(h) = committing.take() {
+            let _ = h.await;
         }
-        txn.commit().await?;
-        self.state.events_committed();
-        Ok(())
+        res
     }
 
-    async fn crawl(&self, hosts: Arc<Hosts>) -> Result<(), Stop> {
+    async fn crawl_loop(
+        &self,
+        hosts: Arc<Hosts>,
+        writer: &Arc<Writer>,
+        committing: &mut Option<JoinHandle<Result<(), Stop>>>,
+    ) -> Result<(), Stop> {
         let crawl = self.params.crawl();
         let rows = scrape_page::Entity::find()
             .filter(scrape_page::Column::ScrapeJobId.eq(self.id))
@@ -486,6 +406,7 @@ impl Run<'_> {
         let concurrency = usize::try_from(crawl.concurrency).unwrap_or(1).max(1);
         let region = crawl.default_country.clone();
         let mut tasks: JoinSet<PageResult> = JoinSet::new();
+        let mut pending = Batch::default();
         let mut ticker = tokio::time::interval(TICK);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -496,59 +417,38 @@ impl Run<'_> {
                 *self.current.lock().map_err(|_| poisoned())? = Some(url.to_string());
                 let hosts = hosts.clone();
                 let region = region.clone();
-                tasks.spawn(async move {
-                    let outcome = match hosts.fetch_page(&url).await {
-                        Fetched::Html {
-                            status,
-                            final_url,
-                            body,
-                        } => {
-                            let base = final_url.clone();
-                            let parsed = tokio::task::spawn_blocking(move || {
-                                extract(&body, &base, region.as_deref())
-                            })
-                            .await;
-                            match parsed {
-                                Ok(data) => Outcome::Html {
-                                    status,
-                                    final_url,
-                                    data: Box::new(data),
-                                },
-                                Err(_) => Outcome::Failed {
-                                    reason: "the page could not be parsed".into(),
-                                    status: Some(status),
-                                },
-                            }
-                        }
-                        Fetched::Skipped { reason, status } => Outcome::Skipped { reason, status },
-                        Fetched::Failed { reason, status } => Outcome::Failed { reason, status },
-                    };
-                    PageResult {
-                        id,
-                        url,
-                        depth,
-                        outcome,
-                    }
-                });
+                tasks.spawn(fetch(hosts, id, url, depth, region));
             }
-            if tasks.is_empty() {
+            // Group commit: whatever finished while the previous commit ran goes next.
+            if committing.is_none() && !pending.pages.is_empty() {
+                let mut batch = std::mem::take(&mut pending);
+                if batch.pages.len() > writer::MAX_BATCH {
+                    let rest = batch.pages.split_off(writer::MAX_BATCH);
+                    pending.pages = rest;
+                }
+                batch.current = self.current.lock().map_err(|_| poisoned())?.clone();
+                let w = writer.clone();
+                *committing = Some(tokio::spawn(async move { w.commit(batch).await }));
+            }
+            if tasks.is_empty() && committing.is_none() && pending.pages.is_empty() {
                 return Ok(());
             }
             tokio::select! {
-                joined = tasks.join_next() => {
+                joined = tasks.join_next(), if !tasks.is_empty() => {
                     let Some(joined) = joined else { continue };
                     let page = joined.map_err(|e| Stop::Failed {
                         message: format!("page task: {e}"),
                         retryable: true,
                     })?;
                     // Links worth following: canonical, within depth, on the seeds' sites, new,
-                    // within the page budget.
-                    let mut new_links = Vec::new();
+                    // within the page budget. They are queued (and may be fetched) now; their
+                    // rows commit with this page's batch.
+                    let mut contacts = Vec::new();
                     if let Outcome::Html { data, final_url, .. } = &page.outcome {
                         known.insert(canonical(final_url).map(|u| u.to_string()).unwrap_or_default());
                         if page.depth < crawl.max_depth {
                             for l in &data.links {
-                                if total + new_links.len() >= max_pages {
+                                if total >= max_pages {
                                     break;
                                 }
                                 let Some(c) = canonical(l) else { continue };
@@ -556,7 +456,10 @@ impl Run<'_> {
                                     continue;
                                 }
                                 if known.insert(c.to_string()) {
-                                    new_links.push((c, page.depth + 1));
+                                    let row = (Uuid::now_v7(), c, page.depth + 1);
+                                    pending.new_pages.push(row.clone());
+                                    queue.push_back(row);
+                                    total += 1;
                                 }
                             }
                         }
@@ -567,78 +470,43 @@ impl Run<'_> {
                                 companies.insert(site, c.clone());
                             }
                         }
-                    }
-                    let company = match &page.outcome {
-                        Outcome::Html { final_url, .. } => {
-                            companies.get(&site_of(final_url)).map(|c| c.name.clone())
+                        let company = companies.get(&site_of(final_url)).map(|c| c.name.clone());
+                        let (found, _rejected) = contacts_from_page(data, final_url, company.as_deref());
+                        contacts = found;
+                        for c in &mut contacts {
+                            c.url = page.url.to_string();
                         }
-                        _ => None,
+                    }
+                    let (status, http_status, error) = match page.outcome {
+                        Outcome::Html { status, .. } => (ScrapePageStatus::Done, Some(status), None),
+                        Outcome::Skipped { reason, status } => (ScrapePageStatus::Skipped, status, Some(reason)),
+                        Outcome::Failed { reason, status } => (ScrapePageStatus::Failed, status, Some(reason)),
                     };
-                    let inserted = self.process(page, new_links, company).await?;
-                    total += inserted.len();
-                    queue.extend(inserted);
+                    pending.pages.push(Finished {
+                        id: page.id,
+                        url: page.url,
+                        depth: page.depth,
+                        status,
+                        http_status,
+                        error,
+                        contacts,
+                    });
+                }
+                done = async {
+                    match committing.as_mut() {
+                        Some(h) => h.await,
+                        None => std::future::pending().await,
+                    }
+                }, if committing.is_some() => {
+                    *committing = None;
+                    done.map_err(|e| Stop::Failed {
+                        message: format!("commit task: {e}"),
+                        retryable: true,
+                    })??;
                 }
                 _ = ticker.tick() => self.tick().await?,
             }
         }
-    }
-
-    /// Records one page: its links, its leads, its status and the counters, in one transaction.
-    async fn process(
-        &self,
-        page: PageResult,
-        links: Vec<(Url, i32)>,
-        company: Option<String>,
-    ) -> Result<Vec<(Uuid, Url, i32)>, Stop> {
-        let txn = self.state.db.begin().await?;
-        let mut delta = Delta::default();
-        let mut inserted = Vec::new();
-        let (status, http_status, error) = match page.outcome {
-            Outcome::Html {
-                status,
-                final_url,
-                data,
-            } => {
-                inserted = self.insert_pages(&txn, &links).await?;
-                delta.total = inserted.len() as i32;
-                let (mut contacts, _rejected): (Vec<Contact>, i32) =
-                    contacts_from_page(&data, &final_url, company.as_deref());
-                for c in &mut contacts {
-                    c.url = page.url.to_string();
-                }
-                delta.saved =
-                    sink::save(&txn, &self.viewer, self.id, self.source, contacts).await?;
-                delta.fetched = 1;
-                (ScrapePageStatus::Done, Some(status), None)
-            }
-            Outcome::Skipped { reason, status } => {
-                delta.skipped = 1;
-                (ScrapePageStatus::Skipped, status, Some(reason))
-            }
-            Outcome::Failed { reason, status } => {
-                delta.failed = 1;
-                (ScrapePageStatus::Failed, status, Some(reason))
-            }
-        };
-        scrape_page::Entity::update_many()
-            .col_expr(scrape_page::Column::Status, Expr::value(status.as_str()))
-            .col_expr(
-                scrape_page::Column::HttpStatus,
-                Expr::value(http_status.map(i32::from)),
-            )
-            .col_expr(scrape_page::Column::Error, Expr::value(error))
-            .col_expr(
-                scrape_page::Column::LeadsFound,
-                Expr::value(delta.saved.found),
-            )
-            .col_expr(scrape_page::Column::FetchedAt, Expr::value(Utc::now()))
-            .filter(scrape_page::Column::Id.eq(page.id))
-            .exec(&txn)
-            .await?;
-        self.bump(&txn, &delta).await?;
-        txn.commit().await?;
-        self.state.events_committed();
-        Ok(inserted)
     }
 
     /// Marks the job succeeded (or failed, when no page could be fetched at all).

@@ -14,7 +14,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
-    params::{validate, CreateScrapeJobInput, ScrapeSource},
+    params::{validate_for, CreateScrapeJobInput, ScrapeSource},
     run::{Payload, KIND},
     types::{ScrapeJobFilter, ScrapeJobStatus, ScrapePageStatus},
 };
@@ -129,10 +129,27 @@ pub async fn create(
     input: &CreateScrapeJobInput,
 ) -> AppResult<scrape_job::Model> {
     viewer.require(Permission::RunScrapeJobs)?;
-    let (params, name) = validate(input, &state.config)?;
-    let id = Uuid::now_v7();
+    let (params, name) = validate_for(state, viewer, input).await?;
     let txn = state.db.begin().await?;
-    let queued = queue::enqueue(&txn, new_queue_job(viewer, id)?).await?;
+    let model = create_in(&txn, viewer, &params, name).await?;
+    txn.commit().await?;
+    state.jobs_enqueued();
+    Ok(model)
+}
+
+/// Stores a job from parameters already validated by `params::validate_for` (outside the
+/// transaction: SQLite has one connection) and enqueues its run, inside the caller's
+/// transaction (the AI goal saga links the job to its goal in the same commit). The caller
+/// commits and wakes the workers (`state.jobs_enqueued()`).
+pub async fn create_in(
+    txn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    params: &super::params::Params,
+    name: String,
+) -> AppResult<scrape_job::Model> {
+    viewer.require(Permission::RunScrapeJobs)?;
+    let id = Uuid::now_v7();
+    let queued = queue::enqueue(txn, new_queue_job(viewer, id)?).await?;
     let now = Utc::now();
     let model = scrape_job::ActiveModel {
         id: Set(id),
@@ -140,7 +157,7 @@ pub async fn create(
         created_by: Set(Some(viewer.user_id)),
         source: Set(params.source().as_str().into()),
         name: Set(name),
-        params: Set(serde_json::to_value(&params)?),
+        params: Set(serde_json::to_value(params)?),
         status: Set(ScrapeJobStatus::Queued.as_str().into()),
         seeded: Set(false),
         run_attempt: Set(0),
@@ -159,10 +176,8 @@ pub async fn create(
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(&txn)
+    .insert(txn)
     .await?;
-    txn.commit().await?;
-    state.jobs_enqueued();
     Ok(model)
 }
 

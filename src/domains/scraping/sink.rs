@@ -1,6 +1,11 @@
 //! Contacts become leads: through the leads service (`create_in`, MERGE on a duplicate email or
 //! phone, so a lead is updated, never duplicated), with provenance `scrape` (job + URL), and a
 //! `scrape_job_leads` row recording what the job did to each lead the first time it met it.
+//! The crawler saves whole batches of pages with [`batch::save_batch`] (same rules, a fixed
+//! number of statements per batch); [`save`] is the one-contact-at-a-time path it falls back
+//! to when a batch meets a concurrent writer.
+
+pub mod batch;
 
 use std::collections::BTreeMap;
 

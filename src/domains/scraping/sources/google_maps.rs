@@ -15,6 +15,7 @@ use url::Url;
 
 use super::{
     api::{call_json, ApiCall},
+    settings::Keys,
     ScrapeSource, Seed, SeedEnv, SourceError,
 };
 use crate::domains::{
@@ -82,8 +83,11 @@ pub fn contact(place: &Value) -> Option<Contact> {
 impl ScrapeSource for GooglePlaces {
     async fn seed(&self, env: &SeedEnv<'_>) -> Result<Seed, SourceError> {
         let cfg = &env.state.config;
-        let key = cfg.google_places_api_key.clone().ok_or_else(|| {
-            SourceError::Permanent("GOOGLE_PLACES_API_KEY is not configured".into())
+        let keys = Keys::load_detached(env.state, self.0.org_id)
+            .await
+            .map_err(SourceError::Retryable)?;
+        let (key, _) = keys.places.ok_or_else(|| {
+            SourceError::Permanent("no Google Places API key is configured".into())
         })?;
         let base = &cfg.google_places_base_url;
         let max = usize::try_from(self.0.max_results).unwrap_or(0);

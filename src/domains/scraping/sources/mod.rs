@@ -2,12 +2,18 @@
 //! seeds the job once (pages to crawl and/or contacts from an API); the crawl is common.
 //!
 //! Built: WEBSITE (seed URLs + sitemaps), SEARCH (Brave Search API), GOOGLE_MAPS (Places API
-//! Text Search + Place Details). CRAIGSLIST, JOB_BOARDS and SOCIAL are not built: creating such
-//! a job is BAD_USER_INPUT (see `params::validate`).
+//! Text Search + Place Details), CRAIGSLIST (search result pages → listing pages), JOB_BOARDS
+//! (Greenhouse and Lever public APIs) and SOCIAL (a people-search provider API; no social
+//! network is scraped). API keys: the organization's (`settings`), else the server's env.
 
 pub mod api;
+pub mod config;
+pub mod craigslist;
 pub mod google_maps;
+pub mod job_boards;
 pub mod search;
+pub mod settings;
+pub mod social;
 pub mod website;
 
 use async_trait::async_trait;
@@ -58,5 +64,13 @@ pub fn for_params(params: &Params) -> Box<dyn ScrapeSource> {
             max_pages: crawl.max_pages,
         }),
         Params::GoogleMaps { maps, .. } => Box::new(google_maps::GooglePlaces(maps.clone())),
+        Params::Craigslist { craigslist, .. } => {
+            Box::new(craigslist::Craigslist(craigslist.clone()))
+        }
+        Params::JobBoards { job_boards, crawl } => Box::new(job_boards::JobBoards {
+            params: job_boards.clone(),
+            max_pages: crawl.max_pages,
+        }),
+        Params::Social { social, .. } => Box::new(social::Social(social.clone())),
     }
 }

@@ -11,6 +11,7 @@ use url::Url;
 
 use super::{
     api::{call_json, ApiCall},
+    settings::Keys,
     ScrapeSource, Seed, SeedEnv, SourceError,
 };
 use crate::{
@@ -57,10 +58,12 @@ pub fn results(v: &Value) -> (Vec<(String, String)>, bool) {
 impl ScrapeSource for BraveSearch {
     async fn seed(&self, env: &SeedEnv<'_>) -> Result<Seed, SourceError> {
         let cfg = &env.state.config;
-        let key = cfg
-            .brave_api_key
-            .clone()
-            .ok_or_else(|| SourceError::Permanent("BRAVE_API_KEY is not configured".into()))?;
+        let keys = Keys::load_detached(env.state, self.params.org_id)
+            .await
+            .map_err(SourceError::Retryable)?;
+        let (key, _) = keys
+            .brave
+            .ok_or_else(|| SourceError::Permanent("no Brave API key is configured".into()))?;
         let endpoint = format!("{}/res/v1/web/search", cfg.brave_base_url);
         let budget = usize::try_from(self.max_pages).unwrap_or(0);
         let mut seed = Seed::default();

@@ -1,0 +1,97 @@
+//! One page's fetch and parse, as a task of the crawl.
+
+use std::sync::Arc;
+
+use url::Url;
+use uuid::Uuid;
+
+use crate::domains::scraping::{
+    crawler::{document::Document, Fetched, Hosts},
+    extract::{extract, PageData},
+};
+
+/// A page fetched (and parsed) by a task.
+pub struct PageResult {
+    /// Page row id.
+    pub id: Uuid,
+    /// Canonical URL.
+    pub url: Url,
+    /// Depth.
+    pub depth: i32,
+    /// How it went.
+    pub outcome: Outcome,
+}
+
+/// How a page's fetch ended.
+pub enum Outcome {
+    /// An HTML page, parsed (links already without the `nofollow` ones).
+    Html {
+        /// HTTP status.
+        status: u16,
+        /// URL after redirects.
+        final_url: Url,
+        /// What the page yields.
+        data: Box<PageData>,
+    },
+    /// Not fetched or not usable (robots.txt, not HTML).
+    Skipped {
+        /// Why.
+        reason: String,
+        /// HTTP status, when a request was made.
+        status: Option<u16>,
+    },
+    /// The fetch failed.
+    Failed {
+        /// Why.
+        reason: String,
+        /// HTTP status, when there was a response.
+        status: Option<u16>,
+    },
+}
+
+/// Fetches and parses one page (parsing on the blocking pool: decoding with the declared
+/// charset, `<base href>`, `rel="nofollow"`, then extraction).
+pub async fn fetch(
+    hosts: Arc<Hosts>,
+    id: Uuid,
+    url: Url,
+    depth: i32,
+    region: Option<String>,
+) -> PageResult {
+    let outcome = match hosts.fetch_page(&url).await {
+        Fetched::Html {
+            status,
+            final_url,
+            body,
+            content_type,
+        } => {
+            let base = final_url.clone();
+            let parsed = tokio::task::spawn_blocking(move || {
+                let doc = Document::parse(&body, content_type.as_deref(), &base);
+                let mut data = extract(&doc.text, &doc.base, region.as_deref());
+                data.links.retain(|l| doc.may_follow(l));
+                data
+            })
+            .await;
+            match parsed {
+                Ok(data) => Outcome::Html {
+                    status,
+                    final_url,
+                    data: Box::new(data),
+                },
+                Err(_) => Outcome::Failed {
+                    reason: "the page could not be parsed".into(),
+                    status: Some(status),
+                },
+            }
+        }
+        Fetched::Skipped { reason, status } => Outcome::Skipped { reason, status },
+        Fetched::Failed { reason, status } => Outcome::Failed { reason, status },
+    };
+    PageResult {
+        id,
+        url,
+        depth,
+        outcome,
+    }
+}
