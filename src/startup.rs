@@ -113,6 +113,10 @@ pub fn job_registry(state: &AppState) -> JobRegistry {
     );
     registry.register(scraping::run::KIND, scraping::run::ScrapeRun(state.clone()));
     registry.register(
+        crate::domains::ai::service::saga::KIND,
+        crate::domains::ai::service::saga::SearchGoalRun(state.clone()),
+    );
+    registry.register(
         outreach::send_job::KIND,
         outreach::send_job::SendCampaign(state.clone()),
     );

@@ -16,13 +16,20 @@ pub struct Model {
     pub max_leads: i32,
     /// The `SearchStrategy` as JSON (editable with `updateSearchStrategy`).
     pub strategy: Json,
-    /// `draft` (strategy derived, not run).
+    /// `draft` (strategy derived, not run), `running` (scrape jobs at work), `ranking`,
+    /// `completed`, `failed` or `cancelled`.
     pub status: String,
     /// Who derived the strategy (`local`/`openai`, or `user` once edited).
     pub provider: String,
     pub model: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// The last `search_goal.progress` payload recorded (JSON), while and after running.
+    pub progress: Option<Json>,
+    /// Why the run failed.
+    pub error: Option<String>,
+    pub started_at: Option<DateTimeUtc>,
+    pub finished_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -99,6 +99,9 @@ pub enum DomainEvent {
     /// An approval request was decided, cancelled or expired.
     #[serde(rename = "approval.resolved")]
     ApprovalResolved(ApprovalChanged),
+    /// A search goal's run moved: status, scrape jobs done, leads found, leads ranked.
+    #[serde(rename = "search_goal.progress")]
+    SearchGoalProgress(SearchGoalProgress),
 }
 
 impl DomainEvent {
@@ -118,6 +121,7 @@ impl DomainEvent {
             DomainEvent::CampaignActivity(_) => "campaign.activity",
             DomainEvent::ApprovalPending(_) => "approval.pending",
             DomainEvent::ApprovalResolved(_) => "approval.resolved",
+            DomainEvent::SearchGoalProgress(_) => "search_goal.progress",
         }
     }
 
@@ -137,6 +141,7 @@ impl DomainEvent {
             DomainEvent::CampaignActivity(_) => EventType::CampaignActivity,
             DomainEvent::ApprovalPending(_) => EventType::ApprovalPending,
             DomainEvent::ApprovalResolved(_) => EventType::ApprovalResolved,
+            DomainEvent::SearchGoalProgress(_) => EventType::SearchGoalProgress,
         }
     }
 }
@@ -168,6 +173,7 @@ impl DomainEvent {
             DomainEvent::ApprovalPending(_) | DomainEvent::ApprovalResolved(_) => {
                 viewer.require(Permission::ReadApprovals).is_ok()
             }
+            DomainEvent::SearchGoalProgress(_) => viewer.require(Permission::ReadAi).is_ok(),
         }
     }
 
@@ -229,6 +235,8 @@ pub enum EventType {
     ApprovalPending,
     /// `approval.resolved`: an approval request was decided, cancelled or expired.
     ApprovalResolved,
+    /// `search_goal.progress`: a search goal's run moved (status, jobs, leads, ranking).
+    SearchGoalProgress,
 }
 
 /// Delivery counters of a campaign (carried by `campaign.status`).
@@ -265,6 +273,9 @@ pub struct CampaignStatusChanged {
     pub status: String,
     /// Counters at the time of the event.
     pub counters: CampaignCounters,
+    /// The A/B winner's variant name, on the event that records the decision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ab_winner: Option<String>,
 }
 
 /// Payload of `campaign.activity`.
@@ -363,6 +374,31 @@ pub struct ScrapeProgress {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_url: Option<String>,
     /// Why the job failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Payload of `search_goal.progress` (also stored as the goal's `progress`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchGoalProgress {
+    /// The goal.
+    pub search_goal_id: Uuid,
+    /// `RUNNING`, `RANKING`, `COMPLETED`, `FAILED` or `CANCELLED`.
+    pub status: String,
+    /// Scrape jobs created for the goal.
+    pub jobs_total: i32,
+    /// Of those, finished (succeeded, failed or cancelled).
+    pub jobs_done: i32,
+    /// Strategy sources skipped (no API key, invalid query).
+    pub sources_skipped: i32,
+    /// Leads the goal's jobs found so far.
+    pub leads_found: i32,
+    /// Leads ranked (set once ranking is done).
+    pub ranked: i32,
+    /// Of those, validated as matching the goal.
+    pub valid: i32,
+    /// Why the run failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }

@@ -6,8 +6,9 @@ use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
 use super::types::{
-    Classification, Entities, GoalPrompt, LeadAnalysisOutput, LeadFacts, LeadInfo, SearchStrategy,
-    Sentiment, Summary,
+    Candidate, Classification, Entities, GoalPrompt, LeadAnalysisOutput, LeadFacts, LeadInfo,
+    Ranking, RenderedTemplate, ReplyDraft, ReplyTone, SearchStrategy, Sentiment, Suggestions,
+    Summary, TimelineFact,
 };
 use crate::state::AppState;
 
@@ -43,13 +44,47 @@ pub enum AiError {
 /// One thing to ask a provider.
 #[derive(Debug, Clone)]
 pub enum Task {
-    Sentiment { text: String },
-    Classify { text: String, labels: Vec<String> },
-    Summarize { text: String, max_words: u32 },
-    Entities { text: String },
-    LeadInfo { text: String },
-    Strategy { goal: GoalPrompt },
-    AnalyzeLead { lead: LeadFacts },
+    Sentiment {
+        text: String,
+    },
+    Classify {
+        text: String,
+        labels: Vec<String>,
+    },
+    Summarize {
+        text: String,
+        max_words: u32,
+    },
+    Entities {
+        text: String,
+    },
+    LeadInfo {
+        text: String,
+    },
+    Strategy {
+        goal: GoalPrompt,
+    },
+    AnalyzeLead {
+        lead: LeadFacts,
+    },
+    /// Score and validate a goal's leads against its strategy.
+    RankLeads {
+        goal: String,
+        strategy: SearchStrategy,
+        leads: Vec<Candidate>,
+    },
+    /// Write an email to a lead.
+    Reply {
+        lead: LeadFacts,
+        context: Option<String>,
+        tone: ReplyTone,
+        template: Option<RenderedTemplate>,
+    },
+    /// Next messages for a lead from its timeline.
+    Suggestions {
+        lead: LeadFacts,
+        timeline: Vec<TimelineFact>,
+    },
 }
 
 fn string_array() -> Value {
@@ -75,6 +110,9 @@ impl Task {
             Task::LeadInfo { .. } => "extractLeadInfo",
             Task::Strategy { .. } => "createSearchGoal",
             Task::AnalyzeLead { .. } => "analyzeLead",
+            Task::RankLeads { .. } => "runSearchGoal",
+            Task::Reply { .. } => "generateReply",
+            Task::Suggestions { .. } => "conversationSuggestions",
         }
     }
 
@@ -93,6 +131,12 @@ impl Task {
             Task::LeadInfo { .. } => "Extract the sales lead described by the text: person name, email, phone, company, job title and website; null when absent.".to_string(),
             Task::AnalyzeLead { .. } => "Analyze this sales lead: a one-sentence summary, a fit score from 0 to 100 with the reasons for it, the suggested next action and talking points for a first conversation.".to_string(),
             Task::Strategy { .. } => "Turn the lead-search goal into a search strategy: target industries, search keywords, job titles, locations, sources (source is WEBSITE with a URL as query, SEARCH with a web search query, or GOOGLE_MAPS with a places query) and exclusions.".to_string(),
+            Task::RankLeads { .. } => "Rank these sales leads by how well they fit the lead-search goal and its strategy (industries, keywords, job titles, locations; a lead matching an exclusion is not valid). For every lead give its id as leadId, a score from 0 to 100, valid (whether it matches the goal) and the reasons. Include every lead exactly once.".to_string(),
+            Task::Reply { tone, .. } => format!(
+                "Write a short sales email to this lead in a {} tone: a subject and a plain-text body. Answer the conversation context when given; build on the template when given. Do not invent facts about the lead or the sender.",
+                format!("{tone:?}").to_lowercase()
+            ),
+            Task::Suggestions { .. } => "Suggest up to three next messages to send this sales lead, based on its status and timeline (newest first): for each a short action label, the message and the reason.".to_string(),
         };
         format!("{what} Answer with a single JSON object matching the given JSON schema and nothing else.")
     }
@@ -107,6 +151,20 @@ impl Task {
             | Task::Classify { text, .. } => json!({ "text": text }),
             Task::Strategy { goal } => json!({ "goal": goal }),
             Task::AnalyzeLead { lead } => json!({ "lead": lead }),
+            Task::RankLeads {
+                goal,
+                strategy,
+                leads,
+            } => json!({ "goal": goal, "strategy": strategy, "leads": leads }),
+            Task::Reply {
+                lead,
+                context,
+                tone,
+                template,
+            } => {
+                json!({ "lead": lead, "conversationContext": context, "tone": tone, "template": template })
+            }
+            Task::Suggestions { lead, timeline } => json!({ "lead": lead, "timeline": timeline }),
         }
     }
 
@@ -151,6 +209,24 @@ impl Task {
                     "nextAction",
                     "talkingPoints",
                 ],
+            ),
+            Task::RankLeads { .. } => object(
+                json!({"leads": {"type": "array", "items": object(
+                    json!({"leadId": {"type": "string"}, "score": {"type": "integer"}, "valid": {"type": "boolean"}, "reasons": string_array()}),
+                    &["leadId", "score", "valid", "reasons"],
+                )}}),
+                &["leads"],
+            ),
+            Task::Reply { .. } => object(
+                json!({"subject": {"type": "string"}, "body": {"type": "string"}}),
+                &["subject", "body"],
+            ),
+            Task::Suggestions { .. } => object(
+                json!({"suggestions": {"type": "array", "items": object(
+                    json!({"action": {"type": "string"}, "message": {"type": "string"}, "reason": {"type": "string"}}),
+                    &["action", "message", "reason"],
+                )}}),
+                &["suggestions"],
             ),
             Task::Strategy { .. } => object(
                 json!({
@@ -202,6 +278,41 @@ impl Task {
                 let a: LeadAnalysisOutput = parse(v)?;
                 if !(0..=100).contains(&a.fit_score) {
                     return Err("fitScore must be between 0 and 100".into());
+                }
+            }
+            Task::RankLeads { leads, .. } => {
+                let r: Ranking = parse(v)?;
+                let mut seen: Vec<&str> = Vec::new();
+                for l in &r.leads {
+                    if !leads.iter().any(|c| c.id == l.lead_id) {
+                        return Err(format!("unknown leadId {}", l.lead_id));
+                    }
+                    if seen.contains(&l.lead_id.as_str()) {
+                        return Err(format!("leadId {} appears twice", l.lead_id));
+                    }
+                    seen.push(&l.lead_id);
+                    if !(0..=100).contains(&l.score) {
+                        return Err("score must be between 0 and 100".into());
+                    }
+                }
+                if seen.len() != leads.len() {
+                    return Err(format!(
+                        "every lead must be ranked: got {} of {}",
+                        seen.len(),
+                        leads.len()
+                    ));
+                }
+            }
+            Task::Reply { .. } => {
+                let r: ReplyDraft = parse(v)?;
+                if r.subject.trim().is_empty() || r.body.trim().is_empty() {
+                    return Err("subject and body must not be empty".into());
+                }
+            }
+            Task::Suggestions { .. } => {
+                let s: Suggestions = parse(v)?;
+                if s.suggestions.len() > 5 {
+                    return Err("at most 5 suggestions".into());
                 }
             }
             Task::Strategy { .. } => {

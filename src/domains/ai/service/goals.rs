@@ -1,0 +1,421 @@
+//! Search goals: create (the provider derives the strategy), read, edit the strategy, run (the
+//! saga in [`super::saga`] does the work) and cancel; the goal's jobs and ranked results.
+
+use async_graphql::connection::{Connection, CursorType, Edge};
+use chrono::Utc;
+use entity::{lead, search_goal, search_goal_job, search_goal_result};
+use sea_orm::{
+    sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Select, TransactionTrait,
+};
+use uuid::Uuid;
+
+use super::{run, saga};
+use crate::{
+    auth::{Permission, Viewer},
+    domains::{
+        ai::provider::Task,
+        ai::types::{
+            AiMeta, CreateSearchGoalInput, GoalPrompt, SearchGoalStatus, SearchStrategy,
+            StrategySource,
+        },
+        leads::object::{Lead, LeadPage},
+        scraping,
+    },
+    error::{AppError, AppResult, FieldError},
+    graphql::pagination::{
+        page_by_id_desc, page_size, IdConnection, KeyCursor, PageArgs, TotalCount,
+    },
+    state::AppState,
+};
+
+/// Every search goal query starts here.
+fn scoped(viewer: &Viewer) -> Select<search_goal::Entity> {
+    search_goal::Entity::find().filter(search_goal::Column::OrgId.eq(viewer.org_id))
+}
+
+/// A goal of the viewer's organization, or NOT_FOUND.
+pub async fn get_goal(
+    state: &AppState,
+    viewer: &Viewer,
+    id: Uuid,
+) -> AppResult<search_goal::Model> {
+    find_goal(&state.db, viewer, id).await
+}
+
+/// [`get_goal`] on any connection (a transaction).
+pub async fn find_goal(
+    conn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    id: Uuid,
+) -> AppResult<search_goal::Model> {
+    viewer.require(Permission::ReadAi)?;
+    scoped(viewer)
+        .filter(search_goal::Column::Id.eq(id))
+        .one(conn)
+        .await?
+        .ok_or(AppError::NotFound("search goal"))
+}
+
+/// The organization's goals, newest first.
+pub async fn list_goals<N: async_graphql::OutputType>(
+    state: &AppState,
+    viewer: &Viewer,
+    args: PageArgs,
+    to_node: impl Fn(search_goal::Model) -> N,
+) -> AppResult<IdConnection<N>> {
+    viewer.require(Permission::ReadAi)?;
+    page_by_id_desc(
+        &state.db,
+        scoped(viewer),
+        search_goal::Column::Id,
+        &args,
+        |m| m.id,
+        to_node,
+    )
+    .await
+}
+
+fn check_goal(input: &CreateSearchGoalInput) -> AppResult<GoalPrompt> {
+    let mut errors = Vec::new();
+    let mut bad = |field: &str, message: &str| {
+        errors.push(FieldError {
+            field: field.into(),
+            message: message.into(),
+        })
+    };
+    let text = input.text.trim().to_string();
+    if text.chars().count() < 3 || text.chars().count() > 2_000 {
+        bad("input.text", "must be 3–2,000 characters");
+    }
+    let target_market = input
+        .target_market
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
+    if target_market
+        .as_ref()
+        .is_some_and(|m| m.chars().count() > 200)
+    {
+        bad("input.targetMarket", "must be at most 200 characters");
+    }
+    let locations: Vec<String> = input
+        .locations
+        .iter()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect();
+    if locations.len() > 20 || locations.iter().any(|l| l.chars().count() > 100) {
+        bad(
+            "input.locations",
+            "at most 20 locations of at most 100 characters",
+        );
+    }
+    let max_leads = input.max_leads.unwrap_or(100);
+    if !(1..=1_000).contains(&max_leads) {
+        bad("input.maxLeads", "must be 1–1,000");
+    }
+    if !errors.is_empty() {
+        return Err(AppError::invalid_fields(errors));
+    }
+    Ok(GoalPrompt {
+        text,
+        target_market,
+        locations,
+        max_leads,
+    })
+}
+
+/// Derives the strategy with the provider and stores the goal.
+pub async fn create_goal(
+    state: &AppState,
+    viewer: &Viewer,
+    input: CreateSearchGoalInput,
+) -> AppResult<search_goal::Model> {
+    viewer.require(Permission::UseAi)?;
+    let goal = check_goal(&input)?;
+    let (strategy, meta): (SearchStrategy, AiMeta) =
+        run(state, viewer, Task::Strategy { goal: goal.clone() }).await?;
+    let now = Utc::now();
+    Ok(search_goal::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        org_id: Set(viewer.org_id),
+        created_by: Set(Some(viewer.user_id)),
+        text: Set(goal.text),
+        target_market: Set(goal.target_market),
+        locations: Set(serde_json::to_value(&goal.locations)?),
+        max_leads: Set(goal.max_leads),
+        strategy: Set(serde_json::to_value(&strategy)?),
+        status: Set(SearchGoalStatus::Draft.as_str().into()),
+        provider: Set(meta.provider),
+        model: Set(meta.model),
+        created_at: Set(now),
+        updated_at: Set(now),
+        progress: Set(None),
+        error: Set(None),
+        started_at: Set(None),
+        finished_at: Set(None),
+    }
+    .insert(&state.db)
+    .await?)
+}
+
+fn check_strategy(s: &SearchStrategy) -> AppResult<()> {
+    let mut errors = Vec::new();
+    let lists = [
+        ("strategy.industries", &s.industries),
+        ("strategy.keywords", &s.keywords),
+        ("strategy.jobTitles", &s.job_titles),
+        ("strategy.locations", &s.locations),
+        ("strategy.exclusions", &s.exclusions),
+    ];
+    for (field, list) in lists {
+        if list.len() > 50
+            || list
+                .iter()
+                .any(|v| v.trim().is_empty() || v.chars().count() > 200)
+        {
+            errors.push(FieldError {
+                field: field.into(),
+                message: "at most 50 entries of 1–200 characters".into(),
+            });
+        }
+    }
+    let bad_source = |src: &StrategySource| {
+        !["WEBSITE", "SEARCH", "GOOGLE_MAPS"].contains(&src.source.as_str())
+            || src.query.trim().is_empty()
+            || src.query.chars().count() > 500
+    };
+    if s.sources.len() > 20 || s.sources.iter().any(bad_source) {
+        errors.push(FieldError {
+            field: "strategy.sources".into(),
+            message: "at most 20 sources; source is WEBSITE, SEARCH or GOOGLE_MAPS and query 1–500 characters".into(),
+        });
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::invalid_fields(errors))
+    }
+}
+
+/// Replaces a goal's strategy (no provider call).
+pub async fn update_strategy(
+    state: &AppState,
+    viewer: &Viewer,
+    id: Uuid,
+    strategy: SearchStrategy,
+) -> AppResult<search_goal::Model> {
+    viewer.require(Permission::UseAi)?;
+    let goal = get_goal(state, viewer, id).await?;
+    check_strategy(&strategy)?;
+    if goal.status != SearchGoalStatus::Draft.as_str() {
+        return Err(AppError::Conflict(format!(
+            "search goal is {}; only a DRAFT goal's strategy can be changed",
+            goal.status.to_uppercase()
+        )));
+    }
+    let mut am: search_goal::ActiveModel = goal.into();
+    am.strategy = Set(serde_json::to_value(&strategy)?);
+    am.updated_at = Set(Utc::now());
+    Ok(am.update(&state.db).await?)
+}
+
+/// Starts a DRAFT goal: RUNNING, and the saga's first step queued, in one transaction. A goal
+/// that is not DRAFT (running, finished, cancelled) is CONFLICT: a goal runs once.
+pub async fn run_goal(
+    state: &AppState,
+    viewer: &Viewer,
+    id: Uuid,
+) -> AppResult<search_goal::Model> {
+    viewer.require(Permission::UseAi)?;
+    viewer.require(Permission::RunScrapeJobs)?;
+    let txn = state.db.begin().await?;
+    let goal = find_goal(&txn, viewer, id).await?;
+    let now = Utc::now();
+    let res = search_goal::Entity::update_many()
+        .col_expr(
+            search_goal::Column::Status,
+            Expr::value(SearchGoalStatus::Running.as_str()),
+        )
+        .col_expr(search_goal::Column::StartedAt, Expr::value(now))
+        .col_expr(search_goal::Column::UpdatedAt, Expr::value(now))
+        .filter(search_goal::Column::Id.eq(id))
+        .filter(search_goal::Column::Status.eq(SearchGoalStatus::Draft.as_str()))
+        .exec(&txn)
+        .await?;
+    if res.rows_affected != 1 {
+        return Err(AppError::Conflict(format!(
+            "search goal is {}; only a DRAFT goal can be run (a goal runs once)",
+            goal.status.to_uppercase()
+        )));
+    }
+    saga::enqueue_first(&txn, viewer, id).await?;
+    let fresh = find_goal(&txn, viewer, id).await?;
+    saga::record_progress(&txn, &fresh, saga::Counts::default(), None).await?;
+    let fresh = find_goal(&txn, viewer, id).await?;
+    txn.commit().await?;
+    state.events_committed();
+    state.jobs_enqueued();
+    Ok(fresh)
+}
+
+/// Cancels a RUNNING or RANKING goal, then its scrape jobs that are still queued or running
+/// (each in its own transaction, after the goal's; the saga stops at its next step).
+pub async fn cancel_goal(
+    state: &AppState,
+    viewer: &Viewer,
+    id: Uuid,
+) -> AppResult<search_goal::Model> {
+    viewer.require(Permission::UseAi)?;
+    viewer.require(Permission::RunScrapeJobs)?;
+    let txn = state.db.begin().await?;
+    let goal = find_goal(&txn, viewer, id).await?;
+    let now = Utc::now();
+    let res = search_goal::Entity::update_many()
+        .col_expr(
+            search_goal::Column::Status,
+            Expr::value(SearchGoalStatus::Cancelled.as_str()),
+        )
+        .col_expr(search_goal::Column::FinishedAt, Expr::value(now))
+        .col_expr(search_goal::Column::UpdatedAt, Expr::value(now))
+        .filter(search_goal::Column::Id.eq(id))
+        .filter(search_goal::Column::Status.is_in([
+            SearchGoalStatus::Running.as_str(),
+            SearchGoalStatus::Ranking.as_str(),
+        ]))
+        .exec(&txn)
+        .await?;
+    if res.rows_affected != 1 {
+        return Err(AppError::Conflict(format!(
+            "search goal is {}; only a RUNNING or RANKING goal can be cancelled",
+            goal.status.to_uppercase()
+        )));
+    }
+    let fresh = find_goal(&txn, viewer, id).await?;
+    let counts = saga::counts(&txn, &fresh).await?;
+    saga::record_progress(&txn, &fresh, counts, None).await?;
+    txn.commit().await?;
+    state.events_committed();
+    for link in goal_jobs(state, id).await? {
+        let Some(job_id) = link.scrape_job_id else {
+            continue;
+        };
+        match scraping::service::cancel(state, viewer, job_id).await {
+            Ok(_) | Err(AppError::Conflict(_)) | Err(AppError::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    get_goal(state, viewer, id).await
+}
+
+/// The goal's sources with their scrape jobs (or skip reasons), in strategy order.
+pub async fn goal_jobs(state: &AppState, goal_id: Uuid) -> AppResult<Vec<search_goal_job::Model>> {
+    Ok(search_goal_job::Entity::find()
+        .filter(search_goal_job::Column::GoalId.eq(goal_id))
+        .order_by_asc(search_goal_job::Column::Position)
+        .all(&state.db)
+        .await?)
+}
+
+/// A page of the goal's sources, newest first (the order they were created in, reversed).
+pub async fn goal_jobs_page<N: async_graphql::OutputType>(
+    state: &AppState,
+    goal_id: Uuid,
+    args: PageArgs,
+    to_node: impl Fn(search_goal_job::Model) -> N,
+) -> AppResult<IdConnection<N>> {
+    page_by_id_desc(
+        &state.db,
+        search_goal_job::Entity::find().filter(search_goal_job::Column::GoalId.eq(goal_id)),
+        search_goal_job::Column::Id,
+        &args,
+        |m| m.id,
+        to_node,
+    )
+    .await
+}
+
+/// A ranked lead with its lead (loaded for the whole page at once).
+pub struct ResultRow {
+    pub result: search_goal_result::Model,
+    pub lead: Option<Lead>,
+}
+
+/// Results connection: ordered by rank, cursors are ranks (unique per goal).
+pub type ResultConnection<N> = Connection<KeyCursor<i32>, N, TotalCount>;
+
+fn rank_cursor(field: &str, raw: Option<String>) -> AppResult<Option<i32>> {
+    raw.map(|s| {
+        KeyCursor::<i32>::decode_cursor(&s)
+            .map(|c| c.0)
+            .map_err(|_| AppError::invalid(field, "invalid cursor"))
+    })
+    .transpose()
+}
+
+/// A page of the goal's results, best rank first; the leads of the page load in one statement
+/// (a lead of another organization never shows: results are scoped by the goal's organization).
+pub async fn results_page<N: async_graphql::OutputType>(
+    state: &AppState,
+    viewer: &Viewer,
+    goal_id: Uuid,
+    (first, after, last, before): (Option<i32>, Option<String>, Option<i32>, Option<String>),
+    to_node: impl Fn(ResultRow) -> N,
+) -> AppResult<ResultConnection<N>> {
+    let (limit, backward) = page_size(first, last)?;
+    let after = rank_cursor("after", after)?;
+    let before = rank_cursor("before", before)?;
+    let base = search_goal_result::Entity::find()
+        .filter(search_goal_result::Column::GoalId.eq(goal_id))
+        .filter(search_goal_result::Column::OrgId.eq(viewer.org_id));
+    let total = TotalCount::of(state.db.clone(), base.clone());
+    let mut q = base;
+    if let Some(a) = after {
+        q = q.filter(search_goal_result::Column::Rank.gt(a));
+    }
+    if let Some(b) = before {
+        q = q.filter(search_goal_result::Column::Rank.lt(b));
+    }
+    q = if backward {
+        q.order_by_desc(search_goal_result::Column::Rank)
+    } else {
+        q.order_by_asc(search_goal_result::Column::Rank)
+    };
+    let mut rows = q.limit(limit + 1).all(&state.db).await?;
+    let more = rows.len() as u64 > limit;
+    rows.truncate(limit as usize);
+    let (has_prev, has_next) = if backward {
+        rows.reverse();
+        (more, before.is_some())
+    } else {
+        (after.is_some(), more)
+    };
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.lead_id).collect();
+    let leads = if ids.is_empty() || viewer.require(Permission::ReadLeads).is_err() {
+        Vec::new()
+    } else {
+        crate::domains::leads::service::scoped(viewer)
+            .filter(lead::Column::Id.is_in(ids))
+            .all(&state.db)
+            .await?
+    };
+    let mut wrapped: Vec<Option<Lead>> = Vec::new();
+    let by_id: Vec<Uuid> = leads.iter().map(|l| l.id).collect();
+    let mut pool: Vec<Option<Lead>> = LeadPage::wrap(leads).into_iter().map(Some).collect();
+    for r in &rows {
+        wrapped.push(
+            by_id
+                .iter()
+                .position(|id| *id == r.lead_id)
+                .and_then(|i| pool.get_mut(i).and_then(Option::take)),
+        );
+    }
+    let mut conn = Connection::with_additional_fields(has_prev, has_next, total);
+    conn.edges
+        .extend(rows.into_iter().zip(wrapped).map(|(result, lead)| {
+            Edge::new(KeyCursor(result.rank), to_node(ResultRow { result, lead }))
+        }));
+    Ok(conn)
+}
