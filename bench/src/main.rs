@@ -4,6 +4,7 @@
 mod gql;
 mod identity;
 mod redis_hop;
+mod smtp_sink;
 mod ws;
 
 use clap::{Parser, Subcommand};
@@ -17,6 +18,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// A fast SMTP sink that counts accepted messages (send benchmark, figure h); writes
+    /// `{count, first, last}` to `status` every 100 ms; runs until killed.
+    SmtpSink {
+        #[arg(long, default_value = "127.0.0.1:2525")]
+        listen: String,
+        #[arg(long)]
+        status: String,
+    },
     /// Time one Argon2id hash with the server's parameters; the machine's login limit is
     /// cores ÷ that time.
     Argon2 {
@@ -130,6 +139,7 @@ enum Command {
 async fn main() -> anyhow::Result<()> {
     let out = match Cli::parse().command {
         Command::Argon2 { samples } => identity::argon2_limit(samples).await?,
+        Command::SmtpSink { listen, status } => smtp_sink::run(&listen, &status).await?,
         Command::Query {
             url,
             token,

@@ -28,6 +28,10 @@ pub struct Model {
     pub launched_at: Option<DateTimeUtc>,
     pub completed_at: Option<DateTimeUtc>,
     pub last_error: Option<String>,
+    /// A/B test: `{testFraction, metric: OPEN_RATE|CLICK_RATE, waitMinutes, testSentAt?}`.
+    pub ab_test: Option<Json>,
+    /// The A/B winner once chosen: `{variantId, metric, rates: [...], decidedAt}`.
+    pub ab_winner: Option<Json>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

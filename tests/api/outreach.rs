@@ -31,15 +31,15 @@ use crate::helpers::{code, wait_for_mail_containing, Options, TestApp};
 // A tiny SMTP sink.
 
 #[derive(Clone, Default)]
-struct Sink {
+pub(crate) struct Sink {
     /// (recipient, raw message) of every accepted message.
-    accepted: Arc<Mutex<Vec<(String, String)>>>,
+    pub(crate) accepted: Arc<Mutex<Vec<(String, String)>>>,
     /// 451s still to give, per address.
-    tempfail: Arc<Mutex<HashMap<String, usize>>>,
+    pub(crate) tempfail: Arc<Mutex<HashMap<String, usize>>>,
 }
 
 impl Sink {
-    async fn start(listener: TcpListener) -> Sink {
+    pub(crate) async fn start(listener: TcpListener) -> Sink {
         let sink = Sink::default();
         let s = sink.clone();
         tokio::spawn(async move {
@@ -122,11 +122,11 @@ impl Sink {
         }
     }
 
-    fn count(&self) -> usize {
+    pub(crate) fn count(&self) -> usize {
         self.accepted.lock().unwrap().len()
     }
 
-    fn per_recipient(&self) -> HashMap<String, Vec<String>> {
+    pub(crate) fn per_recipient(&self) -> HashMap<String, Vec<String>> {
         let mut out: HashMap<String, Vec<String>> = HashMap::new();
         for (to, raw) in self.accepted.lock().unwrap().iter() {
             out.entry(to.clone()).or_default().push(raw.clone());
@@ -135,7 +135,7 @@ impl Sink {
     }
 }
 
-async fn free_listener() -> TcpListener {
+pub(crate) async fn free_listener() -> TcpListener {
     TcpListener::bind("127.0.0.1:0").await.unwrap()
 }
 
@@ -143,7 +143,7 @@ async fn free_listener() -> TcpListener {
 // Fixtures.
 
 /// An organization row (its name appears in emails) and a token of `role` in it.
-async fn org_with(app: &TestApp, role: Role) -> (Uuid, String) {
+pub(crate) async fn org_with(app: &TestApp, role: Role) -> (Uuid, String) {
     let org = Uuid::now_v7();
     entity::organization::ActiveModel {
         id: Set(org),
@@ -159,7 +159,7 @@ async fn org_with(app: &TestApp, role: Role) -> (Uuid, String) {
 }
 
 /// `n` leads inserted directly (fast): `lead{i}@{domain}`, first name `First{i}`, company `Co{i}`.
-async fn insert_leads(app: &TestApp, org: Uuid, domain: &str, n: usize) -> Vec<Uuid> {
+pub(crate) async fn insert_leads(app: &TestApp, org: Uuid, domain: &str, n: usize) -> Vec<Uuid> {
     let now = Utc::now();
     let mut ids = Vec::new();
     let rows: Vec<entity::lead::ActiveModel> = (0..n)
@@ -204,14 +204,14 @@ async fn insert_leads(app: &TestApp, org: Uuid, domain: &str, n: usize) -> Vec<U
     ids
 }
 
-const CREATE_TEMPLATE: &str = "mutation($i: CreateTemplateInput!) { createTemplate(input: $i) { id name category favorite variables } }";
-const CREATE_CAMPAIGN: &str =
+pub(crate) const CREATE_TEMPLATE: &str = "mutation($i: CreateTemplateInput!) { createTemplate(input: $i) { id name category favorite variables } }";
+pub(crate) const CREATE_CAMPAIGN: &str =
     "mutation($i: CreateCampaignInput!) { createCampaign(input: $i) { id status } }";
-const ADD: &str = "mutation($c: ID!, $i: RecipientSourceInput!) { addCampaignRecipients(campaignId: $c, input: $i) { added alreadyPresent suppressed withoutEmail total } }";
-const LAUNCH: &str = "mutation($id: ID!) { launchCampaign(id: $id) { id status } }";
+pub(crate) const ADD: &str = "mutation($c: ID!, $i: RecipientSourceInput!) { addCampaignRecipients(campaignId: $c, input: $i) { added alreadyPresent suppressed withoutEmail total } }";
+pub(crate) const LAUNCH: &str = "mutation($id: ID!) { launchCampaign(id: $id) { id status } }";
 const STATS: &str = "query($id: ID!) { campaignStats(id: $id) { total pending sent delivered failed suppressed uncertain uniqueOpens totalOpens uniqueClicks totalClicks replies hardBounces softBounces unsubscribes openRate clickRate replyRate bounceRate } }";
 
-async fn template(app: &TestApp, token: &str, html: &str, text: &str) -> String {
+pub(crate) async fn template(app: &TestApp, token: &str, html: &str, text: &str) -> String {
     let v = app
         .gql(
             Some(token),
@@ -226,7 +226,12 @@ async fn template(app: &TestApp, token: &str, html: &str, text: &str) -> String 
         .to_string()
 }
 
-async fn campaign(app: &TestApp, token: &str, template: &str, rate: Option<i32>) -> String {
+pub(crate) async fn campaign(
+    app: &TestApp,
+    token: &str,
+    template: &str,
+    rate: Option<i32>,
+) -> String {
     let v = app
         .gql(
             Some(token),
@@ -240,7 +245,7 @@ async fn campaign(app: &TestApp, token: &str, template: &str, rate: Option<i32>)
     c["id"].as_str().unwrap().to_string()
 }
 
-async fn recipients_by_status(
+pub(crate) async fn recipients_by_status(
     app: &TestApp,
     campaign: &str,
 ) -> HashMap<String, Vec<entity::campaign_recipient::Model>> {
@@ -258,7 +263,7 @@ async fn recipients_by_status(
     out
 }
 
-async fn campaign_status(app: &TestApp, id: &str) -> String {
+pub(crate) async fn campaign_status(app: &TestApp, id: &str) -> String {
     entity::campaign::Entity::find_by_id(Uuid::parse_str(id).unwrap())
         .one(&app.state.db)
         .await

@@ -31,6 +31,9 @@ pub async fn derive(conn: &impl ConnectionTrait, env: &EventEnvelope) -> AppResu
         DomainEvent::JobUpdated(j) => job_finished(conn, env, j).await,
         DomainEvent::ApprovalPending(a) => approvals::notify::pending(conn, env, a).await,
         DomainEvent::ApprovalResolved(a) => approvals::notify::resolved(conn, env, a).await,
+        DomainEvent::CampaignStatus(c) if c.status == "COMPLETED" => {
+            crate::domains::outreach::notify::campaign_finished(conn, env, c).await
+        }
         // `notification.new` itself (and everything else) notifies nobody.
         _ => Ok(()),
     }

@@ -255,6 +255,13 @@ impl CampaignEvent {
             _ => None,
         }
     }
+    /// The A/B winner's variant name, on the STATUS event that records the decision.
+    async fn ab_winner(&self) -> Option<&str> {
+        match &self.0.event {
+            DomainEvent::CampaignStatus(s) => s.ab_winner.as_deref(),
+            _ => None,
+        }
+    }
     /// `open`, `click`, `reply`, `bounce`, `unsubscribe`, `complaint` (ACTIVITY events).
     async fn activity(&self) -> Option<&str> {
         match &self.0.event {

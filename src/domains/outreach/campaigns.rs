@@ -8,24 +8,22 @@
 //! (the job); anything not finished → STOPPED. FAILED → RUNNING through `resumeCampaign`.
 
 use async_graphql::connection::{Connection, Edge};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use entity::{campaign, campaign_recipient, email_template};
 use sea_orm::{
     sea_query::{Expr, ExprTrait, Func},
     ActiveModelTrait,
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Select, TransactionTrait,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+    TransactionTrait,
 };
-use serde_json::json;
 use uuid::Uuid;
 
 use super::{
-    gate::{self, GateDecision},
+    ab,
     object::Campaign,
     render::Content,
-    send_job, stats,
-    templates::{self, content_of},
+    stats, templates,
     types::{
         CampaignFilter, CampaignStatus, CampaignVariant, CreateCampaignInput, UpdateCampaignInput,
     },
@@ -38,6 +36,10 @@ use crate::{
     graphql::pagination::{IdConnection, KeyCursor, PageArgs, TotalCount},
     ids::parse_id,
     state::AppState,
+};
+
+pub use super::lifecycle::{
+    launch, launch_approved, pause, resume, return_to_draft, schedule, stop,
 };
 
 /// Highest `sendRatePerMinute`.
@@ -63,7 +65,7 @@ pub async fn get(
         .ok_or(AppError::NotFound("campaign"))
 }
 
-fn status_of(c: &campaign::Model) -> CampaignStatus {
+pub(super) fn status_of(c: &campaign::Model) -> CampaignStatus {
     CampaignStatus::parse(&c.status).unwrap_or(CampaignStatus::Draft)
 }
 
@@ -74,6 +76,18 @@ pub async fn record_status(
     user_id: Option<Uuid>,
     campaign_id: Uuid,
     status: CampaignStatus,
+) -> AppResult<()> {
+    record_status_with(conn, org_id, user_id, campaign_id, status, None).await
+}
+
+/// [`record_status`], carrying the A/B winner when one was just chosen.
+pub async fn record_status_with(
+    conn: &impl ConnectionTrait,
+    org_id: Uuid,
+    user_id: Option<Uuid>,
+    campaign_id: Uuid,
+    status: CampaignStatus,
+    ab_winner: Option<String>,
 ) -> AppResult<()> {
     let counters = stats::counters(conn, &[campaign_id])
         .await?
@@ -88,6 +102,7 @@ pub async fn record_status(
                 campaign_id,
                 status: status.as_str().into(),
                 counters,
+                ab_winner,
             }),
         ),
     )
@@ -231,6 +246,17 @@ pub async fn create(
         input.variants.as_deref().unwrap_or_default(),
     )
     .await?;
+    let ab_test = match &input.ab_test {
+        Some(t) => {
+            let n = input.variants.as_ref().map_or(0, Vec::len);
+            let errors = ab::check("input.abTest", t, n);
+            if !errors.is_empty() {
+                return Err(AppError::invalid_fields(errors));
+            }
+            Some(serde_json::to_value(t)?)
+        }
+        None => None,
+    };
     let now = Utc::now();
     Ok(campaign::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -250,6 +276,8 @@ pub async fn create(
         launched_at: Set(None),
         completed_at: Set(None),
         last_error: Set(None),
+        ab_test: Set(ab_test),
+        ab_winner: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -315,8 +343,37 @@ pub async fn update(
         }
     }
     c.finish()?;
+    // Once an A/B campaign has started, its test is fixed: the test group has its variants.
+    let started_ab = existing.ab_test.is_some() && existing.content.is_some();
+    if started_ab && (input.variants.is_some() || !input.ab_test.is_undefined()) {
+        return Err(AppError::Conflict(
+            "the variants and A/B test of a started A/B campaign cannot change".into(),
+        ));
+    }
     if let Some(v) = &input.variants {
         a.variants = Set(check_variants(&state.db, viewer, v).await?);
+    }
+    let variant_count = match &input.variants {
+        Some(v) => v.len(),
+        None => ab::variants_of(&existing).len(),
+    };
+    match &input.ab_test {
+        async_graphql::MaybeUndefined::Value(t) => {
+            let errors = ab::check("input.abTest", t, variant_count);
+            if !errors.is_empty() {
+                return Err(AppError::invalid_fields(errors));
+            }
+            a.ab_test = Set(Some(serde_json::to_value(t)?));
+        }
+        async_graphql::MaybeUndefined::Null => a.ab_test = Set(None),
+        async_graphql::MaybeUndefined::Undefined => {
+            if existing.ab_test.is_some() && variant_count < 2 {
+                return Err(AppError::invalid(
+                    "input.variants",
+                    "an A/B test needs at least 2 variants (remove abTest first)",
+                ));
+            }
+        }
     }
     a.updated_at = Set(Utc::now());
     Ok(a.update(&state.db).await?)
@@ -362,6 +419,13 @@ pub async fn duplicate(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult
         launched_at: Set(None),
         completed_at: Set(None),
         last_error: Set(None),
+        ab_winner: Set(None),
+        ab_test: Set(c.ab_test.clone().map(|mut v| {
+            if let Some(o) = v.as_object_mut() {
+                o.remove("testSentAt");
+            }
+            v
+        })),
         created_at: Set(now),
         updated_at: Set(now),
         ..c.into()
@@ -433,305 +497,4 @@ pub async fn list(
             .map(|(id, n)| Edge::new(KeyCursor(id), n)),
     );
     Ok(out)
-}
-
-/// Freezes the template content (and the variants' overrides) on the campaign.
-async fn snapshot(
-    conn: &impl ConnectionTrait,
-    viewer_org: Uuid,
-    c: &campaign::Model,
-) -> AppResult<serde_json::Value> {
-    let v = Viewer {
-        user_id: Uuid::nil(),
-        org_id: viewer_org,
-        role: crate::auth::Role::Viewer,
-        via: crate::auth::ViewerVia::Jwt,
-        session_id: None,
-    };
-    let Some(tid) = c.template_id else {
-        return Err(AppError::Conflict("the campaign has no template".into()));
-    };
-    let base = templates::get(conn, &v, tid)
-        .await
-        .map_err(|_| AppError::Conflict("the campaign's template was deleted".into()))?;
-    let base = content_of(&base);
-    let variants: Vec<CampaignVariant> =
-        serde_json::from_value(c.variants.clone()).unwrap_or_default();
-    let mut per = serde_json::Map::new();
-    for var in &variants {
-        let mut content = match &var.template_id {
-            Some(t) => {
-                let id = parse_id(t)
-                    .map_err(|_| AppError::Conflict("a variant's template is invalid".into()))?;
-                let t = templates::get(conn, &v, id)
-                    .await
-                    .map_err(|_| AppError::Conflict("a variant's template was deleted".into()))?;
-                content_of(&t)
-            }
-            None => base.clone(),
-        };
-        if let Some(s) = &var.subject {
-            content.subject = s.clone();
-        }
-        per.insert(
-            var.name.clone(),
-            json!({"weight": var.weight, "content": content}),
-        );
-    }
-    Ok(json!({"content": base, "variants": per}))
-}
-
-/// Counts recipients not sent yet.
-async fn pending_count(conn: &impl ConnectionTrait, campaign_id: Uuid) -> AppResult<u64> {
-    Ok(campaign_recipient::Entity::find()
-        .filter(campaign_recipient::Column::CampaignId.eq(campaign_id))
-        .filter(campaign_recipient::Column::Status.eq("PENDING"))
-        .count(conn)
-        .await?)
-}
-
-/// Moves the campaign to RUNNING (or SCHEDULED when `at` is in the future) and enqueues its send
-/// job, all in `txn`. The job's id is stored on the campaign: an older job that finds another id
-/// there stops.
-async fn start_sending(
-    txn: &DatabaseTransaction,
-    c: campaign::Model,
-    actor: Option<Uuid>,
-    at: Option<DateTime<Utc>>,
-) -> AppResult<campaign::Model> {
-    let content = snapshot(txn, c.org_id, &c).await?;
-    let now = Utc::now();
-    let future = at.filter(|t| *t > now);
-    let job = send_job::enqueue(txn, &c, actor, future).await?;
-    let status = if future.is_some() {
-        CampaignStatus::Scheduled
-    } else {
-        CampaignStatus::Running
-    };
-    let mut a: campaign::ActiveModel = c.clone().into();
-    a.status = Set(status.as_str().into());
-    a.content = Set(Some(content));
-    a.job_id = Set(Some(job.id));
-    a.last_error = Set(None);
-    if let Some(t) = future {
-        a.schedule_at = Set(Some(t));
-    }
-    if status == CampaignStatus::Running && c.launched_at.is_none() {
-        a.launched_at = Set(Some(now));
-    }
-    a.updated_at = Set(now);
-    let c = a.update(txn).await?;
-    record_status(txn, c.org_id, actor, c.id, status).await?;
-    Ok(c)
-}
-
-async fn commit(state: &AppState, txn: DatabaseTransaction) -> AppResult<()> {
-    txn.commit().await?;
-    state.jobs_enqueued();
-    state.events_committed();
-    Ok(())
-}
-
-/// `launchCampaign` / `scheduleCampaign`: checks, then the approval gate, then starts (or waits
-/// for the approval).
-async fn launch_at(
-    state: &AppState,
-    viewer: &Viewer,
-    id: Uuid,
-    at: Option<DateTime<Utc>>,
-) -> AppResult<campaign::Model> {
-    viewer.require(Permission::WriteOutreach)?;
-    let txn = state.db.begin().await?;
-    let c = get(&txn, viewer, id).await?;
-    match status_of(&c) {
-        CampaignStatus::Draft => {}
-        CampaignStatus::Scheduled => {}
-        s => {
-            return Err(AppError::Conflict(format!(
-                "a {} campaign cannot be launched",
-                s.as_str()
-            )))
-        }
-    }
-    let pending = pending_count(&txn, c.id).await?;
-    if pending == 0 {
-        return Err(AppError::Conflict(
-            "the campaign has no recipients to send to".into(),
-        ));
-    }
-    if c.template_id.is_none() {
-        return Err(AppError::Conflict("the campaign has no template".into()));
-    }
-    let c = match gate::check_launch(&txn, viewer, &c, pending).await? {
-        GateDecision::Proceed => start_sending(&txn, c, Some(viewer.user_id), at).await?,
-        GateDecision::PendingApproval { .. } => {
-            let mut a: campaign::ActiveModel = c.into();
-            a.status = Set(CampaignStatus::PendingApproval.as_str().into());
-            if let Some(t) = at {
-                a.schedule_at = Set(Some(t));
-            }
-            a.updated_at = Set(Utc::now());
-            let c = a.update(&txn).await?;
-            record_status(
-                &txn,
-                c.org_id,
-                Some(viewer.user_id),
-                c.id,
-                CampaignStatus::PendingApproval,
-            )
-            .await?;
-            c
-        }
-    };
-    commit(state, txn).await?;
-    Ok(c)
-}
-
-/// Starts sending now (through the approval gate).
-pub async fn launch(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<campaign::Model> {
-    launch_at(state, viewer, id, None).await
-}
-
-/// Sends at `at` (through the approval gate). `at` must be in the future.
-pub async fn schedule(
-    state: &AppState,
-    viewer: &Viewer,
-    id: Uuid,
-    at: DateTime<Utc>,
-) -> AppResult<campaign::Model> {
-    if at <= Utc::now() {
-        return Err(AppError::invalid("at", "must be in the future"));
-    }
-    launch_at(state, viewer, id, Some(at)).await
-}
-
-/// For the Approvals issue: the launch of a PENDING_APPROVAL campaign was approved; it starts
-/// now, or at its `scheduleAt` when that is still ahead. Runs in the caller's transaction; the
-/// caller commits and then calls `state.jobs_enqueued()` and `state.events_committed()`.
-pub async fn launch_approved(
-    txn: &DatabaseTransaction,
-    org_id: Uuid,
-    approver: Option<Uuid>,
-    campaign_id: Uuid,
-) -> AppResult<campaign::Model> {
-    let c = campaign::Entity::find_by_id(campaign_id)
-        .filter(campaign::Column::OrgId.eq(org_id))
-        .one(txn)
-        .await?
-        .ok_or(AppError::NotFound("campaign"))?;
-    if status_of(&c) != CampaignStatus::PendingApproval {
-        return Err(AppError::Conflict(format!(
-            "the campaign is {}, not waiting for approval",
-            c.status
-        )));
-    }
-    let at = c.schedule_at;
-    start_sending(txn, c, approver, at).await
-}
-
-/// For the Approvals issue: the launch was rejected or changes were requested; the campaign goes
-/// back to DRAFT with the reviewer's comment in `lastError`.
-pub async fn return_to_draft(
-    txn: &DatabaseTransaction,
-    org_id: Uuid,
-    actor: Option<Uuid>,
-    campaign_id: Uuid,
-    comment: Option<String>,
-) -> AppResult<campaign::Model> {
-    let c = campaign::Entity::find_by_id(campaign_id)
-        .filter(campaign::Column::OrgId.eq(org_id))
-        .one(txn)
-        .await?
-        .ok_or(AppError::NotFound("campaign"))?;
-    if status_of(&c) != CampaignStatus::PendingApproval {
-        return Err(AppError::Conflict(format!(
-            "the campaign is {}, not waiting for approval",
-            c.status
-        )));
-    }
-    let mut a: campaign::ActiveModel = c.into();
-    a.status = Set(CampaignStatus::Draft.as_str().into());
-    a.last_error = Set(comment);
-    a.updated_at = Set(Utc::now());
-    let c = a.update(txn).await?;
-    record_status(txn, org_id, actor, c.id, CampaignStatus::Draft).await?;
-    Ok(c)
-}
-
-async fn transition(
-    state: &AppState,
-    viewer: &Viewer,
-    id: Uuid,
-    from: &[CampaignStatus],
-    to: CampaignStatus,
-) -> AppResult<campaign::Model> {
-    viewer.require(Permission::WriteOutreach)?;
-    let txn = state.db.begin().await?;
-    let c = get(&txn, viewer, id).await?;
-    let current = status_of(&c);
-    if !from.contains(&current) {
-        return Err(AppError::Conflict(format!(
-            "a {} campaign cannot become {}",
-            current.as_str(),
-            to.as_str()
-        )));
-    }
-    let c = if to == CampaignStatus::Running {
-        start_sending(&txn, c, Some(viewer.user_id), None).await?
-    } else {
-        let mut a: campaign::ActiveModel = c.into();
-        a.status = Set(to.as_str().into());
-        if to == CampaignStatus::Stopped {
-            a.completed_at = Set(Some(Utc::now()));
-        }
-        a.updated_at = Set(Utc::now());
-        let c = a.update(&txn).await?;
-        record_status(&txn, c.org_id, Some(viewer.user_id), c.id, to).await?;
-        c
-    };
-    commit(state, txn).await?;
-    Ok(c)
-}
-
-/// Suspends sending; the send job stops after the message it is on.
-pub async fn pause(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<campaign::Model> {
-    transition(
-        state,
-        viewer,
-        id,
-        &[CampaignStatus::Running, CampaignStatus::Scheduled],
-        CampaignStatus::Paused,
-    )
-    .await
-}
-
-/// Continues a PAUSED (or FAILED) campaign with the recipients not sent yet (template content
-/// taken again, so edits made while paused apply).
-pub async fn resume(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<campaign::Model> {
-    transition(
-        state,
-        viewer,
-        id,
-        &[CampaignStatus::Paused, CampaignStatus::Failed],
-        CampaignStatus::Running,
-    )
-    .await
-}
-
-/// Stops for good; recipients not sent yet stay PENDING and are never sent.
-pub async fn stop(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<campaign::Model> {
-    transition(
-        state,
-        viewer,
-        id,
-        &[
-            CampaignStatus::Running,
-            CampaignStatus::Paused,
-            CampaignStatus::Scheduled,
-            CampaignStatus::PendingApproval,
-            CampaignStatus::Failed,
-        ],
-        CampaignStatus::Stopped,
-    )
-    .await
 }

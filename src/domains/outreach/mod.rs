@@ -3,14 +3,23 @@
 //! redirects, unsubscribe with RFC 8058 one-click), provider and inbound-email webhooks (bounces,
 //! complaints, replies), the suppression list and statistics.
 
+pub mod ab;
+pub mod ab_run;
 pub mod campaign_resolver;
 pub mod campaigns;
+pub mod email_events;
 pub mod gate;
+pub mod lifecycle;
+pub mod message;
+pub mod notify;
 pub mod object;
 pub mod recipients;
 pub mod render;
 pub mod send_job;
+pub mod settings_resolver;
+pub mod smtp;
 pub mod stats;
+pub mod suppressions;
 pub mod template_resolver;
 pub mod templates;
 pub mod tracking;
@@ -24,6 +33,7 @@ use async_graphql::{MergedObject, MergedSubscription};
 pub struct OutreachQuery(
     template_resolver::TemplateQuery,
     campaign_resolver::CampaignQuery,
+    settings_resolver::OutreachSettingsQuery,
 );
 
 /// Outreach mutations.
@@ -31,6 +41,7 @@ pub struct OutreachQuery(
 pub struct OutreachMutation(
     template_resolver::TemplateMutation,
     campaign_resolver::CampaignMutation,
+    settings_resolver::OutreachSettingsMutation,
 );
 
 /// Outreach subscriptions.

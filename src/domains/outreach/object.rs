@@ -12,9 +12,13 @@ use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 use super::{
+    email_events::{self, EmailEvent, EmailEventType},
     recipients, render, stats,
     templates::content_of,
-    types::{CampaignCounters, CampaignStats, CampaignStatus, CampaignVariant, RecipientStatus},
+    types::{
+        AbTest, AbWinner, CampaignCounters, CampaignStats, CampaignStatus, CampaignVariant,
+        RecipientStatus,
+    },
 };
 use crate::{
     auth::Permission,
@@ -230,6 +234,28 @@ impl Campaign {
     /// Full statistics (same as `campaignStats(id)`).
     async fn stats(&self, ctx: &Context<'_>) -> AppResult<CampaignStats> {
         stats::compute(&ctx.state()?.db, self.0.id).await
+    }
+    /// A/B winner selection settings (null = variants are split by weight for everybody).
+    async fn ab_test(&self) -> Option<AbTest> {
+        super::ab::test_of(&self.0)
+    }
+    /// The A/B winner once chosen (the variant everybody after the test fraction gets).
+    async fn ab_winner(&self) -> Option<AbWinner> {
+        super::ab::winner_of(&self.0)
+    }
+    /// Tracking events (opens, clicks, replies, bounces, unsubscribes), newest first, each
+    /// with its address and lead (loaded once per page); optionally of one type.
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "type")] kind: Option<EmailEventType>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> AppResult<IdConnection<EmailEvent>> {
+        let args = PageArgs::new(first, after, last, before)?;
+        email_events::list(&ctx.state()?.db, self.0.id, kind, args).await
     }
     /// Recipients, newest first; optionally only some statuses.
     async fn recipients(

@@ -33,13 +33,6 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use entity::{campaign, campaign_recipient, job, lead, lead_interaction, organization};
 use futures::StreamExt;
-use lettre::{
-    message::{
-        header::{ContentType, HeaderName, HeaderValue},
-        Mailbox, MultiPart, SinglePart,
-    },
-    Message,
-};
 use sea_orm::{
     sea_query::{Expr, ExprTrait},
     ActiveModelTrait,
@@ -54,9 +47,9 @@ use uuid::Uuid;
 
 use super::{
     campaigns::record_status,
+    message::{self, Phase, Run},
     recipients::suppressed,
-    render::{self, Content},
-    tracking::{instrument_html, Links},
+    smtp::Sender,
     types::{CampaignStatus, RecipientStatus},
 };
 use crate::{
@@ -111,42 +104,8 @@ pub async fn enqueue(
 /// The `campaign.send` handler.
 pub struct SendCampaign(pub AppState);
 
-fn retry(e: impl std::fmt::Display) -> JobError {
+pub(super) fn retry(e: impl std::fmt::Display) -> JobError {
     JobError::Retryable(e.to_string())
-}
-
-struct Variant {
-    name: String,
-    weight: u128,
-    content: Content,
-}
-
-/// What every message of the run shares.
-struct Run {
-    campaign: campaign::Model,
-    content: Content,
-    variants: Vec<Variant>,
-    organization: String,
-    from: Mailbox,
-    reply_to: Option<Mailbox>,
-}
-
-impl Run {
-    /// The variant of a recipient: a stable choice by id, proportional to the weights.
-    fn variant(&self, id: Uuid) -> Option<&Variant> {
-        let total: u128 = self.variants.iter().map(|v| v.weight).sum();
-        if total == 0 {
-            return None;
-        }
-        let mut pick = id.as_u128() % total;
-        for v in &self.variants {
-            if pick < v.weight {
-                return Some(v);
-            }
-            pick -= v.weight;
-        }
-        None
-    }
 }
 
 /// Spaces message starts `interval` apart (absolute schedule, so the rate does not drift).
@@ -208,138 +167,12 @@ async fn set_status(
 }
 
 impl SendCampaign {
-    fn prepare(&self, c: campaign::Model, organization: String) -> Result<Run, JobError> {
-        let snap = c
-            .content
-            .clone()
-            .ok_or_else(|| JobError::Permanent("campaign has no content snapshot".into()))?;
-        let content: Content = serde_json::from_value(snap["content"].clone())
-            .map_err(|e| JobError::Permanent(format!("bad content snapshot: {e}")))?;
-        let mut variants = Vec::new();
-        if let Some(obj) = snap["variants"].as_object() {
-            for (name, v) in obj {
-                variants.push(Variant {
-                    name: name.clone(),
-                    weight: v["weight"].as_u64().unwrap_or(1).into(),
-                    content: serde_json::from_value(v["content"].clone())
-                        .map_err(|e| JobError::Permanent(format!("bad variant snapshot: {e}")))?,
-                });
-            }
-            variants.sort_by(|a, b| a.name.cmp(&b.name));
-        }
-        let from = Mailbox::new(
-            Some(c.from_name.clone()),
-            c.from_email
-                .parse()
-                .map_err(|_| JobError::Permanent("invalid from address".into()))?,
-        );
-        let reply_to = c
-            .reply_to
-            .as_deref()
-            .and_then(|r| r.parse().ok())
-            .map(|a| Mailbox::new(None, a));
-        Ok(Run {
-            campaign: c,
-            content,
-            variants,
-            organization,
-            from,
-            reply_to,
-        })
-    }
-
-    /// Builds one recipient's message.
-    fn build(
-        &self,
-        run: &Run,
-        r: &campaign_recipient::Model,
-        lead: Option<&lead::Model>,
-        variant: Option<&Variant>,
-    ) -> Result<Message, String> {
-        let cfg = &self.0.config;
-        let links = Links::new(&cfg.public_url, &cfg.jwt_secret, r.id);
-        let unsubscribe = links.unsubscribe();
-        let vars = match lead {
-            Some(l) => render::lead_vars(l),
-            None => json!({"email": r.email}),
-        };
-        let ctx = render::context(
-            vars,
-            &run.campaign.from_name,
-            &run.campaign.from_email,
-            &run.organization,
-            &unsubscribe,
-        );
-        let content = variant.map(|v| &v.content).unwrap_or(&run.content);
-        let out = render::render(content, &ctx).map_err(|i| format!("template: {}", i.message))?;
-        let mut text = out.text;
-        if !text.contains(&unsubscribe) {
-            text.push_str(&format!("\n\n--\nUnsubscribe: {unsubscribe}\n"));
-        }
-        let to_name = lead.and_then(|l| {
-            let n: Vec<&str> = [l.first_name.as_deref(), l.last_name.as_deref()]
-                .into_iter()
-                .flatten()
-                .collect();
-            (!n.is_empty()).then(|| n.join(" "))
-        });
-        let to = Mailbox::new(
-            to_name,
-            r.email
-                .parse()
-                .map_err(|_| format!("invalid recipient address {}", r.email))?,
-        );
-        let mut b = Message::builder()
-            .from(run.from.clone())
-            .to(to)
-            .subject(out.subject)
-            .message_id(Some(r.message_id.clone()))
-            .raw_header(HeaderValue::new(
-                HeaderName::new_from_ascii_str("List-Unsubscribe"),
-                format!("<{unsubscribe}>"),
-            ))
-            .raw_header(HeaderValue::new(
-                HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
-                "List-Unsubscribe=One-Click".into(),
-            ));
-        if let Some(rt) = &run.reply_to {
-            b = b.reply_to(rt.clone());
-        }
-        let message = if out.html.trim().is_empty() {
-            b.header(ContentType::TEXT_PLAIN).body(text)
-        } else {
-            let mut html = out.html;
-            if !html.contains(&unsubscribe) {
-                let footer = format!(
-                    "<p style=\"font-size:12px;color:#888\"><a href=\"{unsubscribe}\">Unsubscribe</a></p>"
-                );
-                html = match html.rfind("</body>") {
-                    Some(i) => format!("{}{footer}{}", &html[..i], &html[i..]),
-                    None => format!("{html}{footer}"),
-                };
-            }
-            let html = instrument_html(&html, &links).map_err(|e| format!("html: {e}"))?;
-            b.multipart(
-                MultiPart::alternative()
-                    .singlepart(
-                        SinglePart::builder()
-                            .header(ContentType::TEXT_PLAIN)
-                            .body(text),
-                    )
-                    .singlepart(
-                        SinglePart::builder()
-                            .header(ContentType::TEXT_HTML)
-                            .body(html),
-                    ),
-            )
-        };
-        message.map_err(|e| format!("message: {e}"))
-    }
-
     /// Claims, sends and records one recipient.
+    #[allow(clippy::too_many_arguments)]
     async fn one(
         &self,
         run: &Run,
+        sender: &Sender,
         pacer: &Pacer,
         r: campaign_recipient::Model,
         lead: Option<lead::Model>,
@@ -351,7 +184,7 @@ impl SendCampaign {
         if stop.load(Ordering::SeqCst) {
             return Ok(Outcome::Skipped);
         }
-        let variant = run.variant(r.id);
+        let variant = run.variant_for(&r);
         // 1. Claim, committed before anything leaves.
         let claimed = campaign_recipient::Entity::update_many()
             .col_expr(
@@ -390,7 +223,7 @@ impl SendCampaign {
             .await?;
             return Ok(Outcome::Failed);
         }
-        let message = match self.build(run, &r, lead.as_ref(), variant) {
+        let message = match message::build(&self.0.config, run, &r, lead.as_ref(), variant) {
             Ok(m) => m,
             Err(e) => {
                 set_status(
@@ -406,7 +239,7 @@ impl SendCampaign {
         };
         pacer.wait().await;
         // 2. Send.
-        match self.0.mailer.send_prepared(message, &r.message_id).await {
+        match sender.send(message, &r.message_id).await {
             // 3. Record.
             Ok(()) => {
                 self.mark_sent(&r, lead.as_ref()).await?;
@@ -601,7 +434,20 @@ impl JobHandler for SendCampaign {
             .map_err(retry)?
             .map(|o| o.name)
             .unwrap_or_default();
-        let run = Arc::new(self.prepare(c.clone(), org)?);
+        let mut run = message::prepare(c.clone(), org)?;
+        run.phase = match self.phase(ctx, &c).await? {
+            Ok(p) => p,
+            Err(done) => return Ok(done),
+        };
+        let run = Arc::new(run);
+        let sender = match Sender::for_org(&self.0, c.org_id).await {
+            Ok(s) => s,
+            Err(e) => {
+                let msg = format!("the organization's SMTP settings: {e}");
+                self.fail_campaign_if_last(ctx, &c, &msg).await;
+                return Err(JobError::Retryable(msg));
+            }
+        };
         let pacer = Pacer::new(c.send_rate_per_minute);
         let concurrency = self.0.config.campaign_send_concurrency.max(1);
         let (mut sent, mut failed) = (0u64, 0u64);
@@ -623,15 +469,23 @@ impl JobHandler for SendCampaign {
                 }
                 None => return Ok(json!({"skipped": "campaign deleted"})),
             }
-            let batch = campaign_recipient::Entity::find()
+            let mut q = campaign_recipient::Entity::find()
                 .filter(campaign_recipient::Column::CampaignId.eq(c.id))
-                .filter(campaign_recipient::Column::Status.eq(RecipientStatus::Pending.as_str()))
+                .filter(campaign_recipient::Column::Status.eq(RecipientStatus::Pending.as_str()));
+            if run.phase == Phase::Test {
+                q = q.filter(campaign_recipient::Column::Variant.is_not_null());
+            }
+            let batch = q
                 .order_by_asc(campaign_recipient::Column::Id)
                 .limit(BATCH)
                 .all(db)
                 .await
                 .map_err(retry)?;
             if batch.is_empty() {
+                if run.phase == Phase::Test {
+                    let out = json!({"sent": sent, "failed": failed, "uncertain": uncertain});
+                    return self.start_wait(ctx, &c, out).await;
+                }
                 break;
             }
             let lead_ids: Vec<Uuid> = batch.iter().filter_map(|r| r.lead_id).collect();
@@ -659,8 +513,8 @@ impl JobHandler for SendCampaign {
             let outcomes: Vec<Result<Outcome, JobError>> = futures::stream::iter(work)
                 .map(|(r, lead, b)| {
                     let run = run.clone();
-                    let (pacer, stop) = (&pacer, &stop);
-                    async move { self.one(&run, pacer, r, lead, b, stop).await }
+                    let (pacer, stop, sender) = (&pacer, &stop, &sender);
+                    async move { self.one(&run, sender, pacer, r, lead, b, stop).await }
                 })
                 .buffer_unordered(concurrency)
                 .collect()

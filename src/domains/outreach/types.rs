@@ -179,6 +179,63 @@ pub struct CampaignVariant {
     pub weight: i32,
 }
 
+/// The metric that picks an A/B winner.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AbMetric {
+    /// Unique opens / sent among the variant's test recipients.
+    OpenRate,
+    /// Unique clicks / sent among the variant's test recipients.
+    ClickRate,
+}
+
+/// A/B test with winner selection (Mautic-style): the variants are first sent to a test
+/// fraction of the recipients, split by weight; after `waitMinutes` the variant with the best
+/// `metric` wins (a tie goes to the first variant) and everybody else gets the winner.
+#[derive(
+    InputObject, SimpleObject, Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize,
+)]
+#[graphql(input_name = "AbTestInput")]
+#[serde(rename_all = "camelCase")]
+pub struct AbTest {
+    /// Share of the recipients in the test (0.05–0.5).
+    pub test_fraction: f64,
+    /// What decides the winner.
+    pub metric: AbMetric,
+    /// Minutes to wait after the test sends before deciding (0–10080).
+    pub wait_minutes: i32,
+}
+
+/// One variant's result in the A/B test.
+#[derive(SimpleObject, Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AbVariantRate {
+    /// Variant name.
+    pub variant_id: String,
+    /// Test messages sent.
+    pub sent: i64,
+    /// Test recipients who opened.
+    pub opens: i64,
+    /// Test recipients who clicked.
+    pub clicks: i64,
+    /// The metric's value (0 when nothing was sent).
+    pub rate: f64,
+}
+
+/// The A/B winner, once chosen.
+#[derive(SimpleObject, Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AbWinner {
+    /// The winning variant's name.
+    pub variant_id: String,
+    /// The metric that decided.
+    pub metric: AbMetric,
+    /// Every variant's result, in the campaign's variant order.
+    pub rates: Vec<AbVariantRate>,
+    /// When it was decided.
+    pub decided_at: DateTime<Utc>,
+}
+
 /// Input of `createCampaign`.
 #[derive(InputObject, Debug, Clone, Default)]
 pub struct CreateCampaignInput {
@@ -198,6 +255,8 @@ pub struct CreateCampaignInput {
     pub schedule_at: Option<DateTime<Utc>>,
     /// A/B variants (none = everybody gets the template).
     pub variants: Option<Vec<CampaignVariant>>,
+    /// Pick a winner among the variants on a test fraction first (needs 2+ variants).
+    pub ab_test: Option<AbTest>,
 }
 
 /// Input of `updateCampaign`: only the fields present change.
@@ -219,6 +278,8 @@ pub struct UpdateCampaignInput {
     pub schedule_at: MaybeUndefined<DateTime<Utc>>,
     /// A/B variants (replaces them; `[]` removes them).
     pub variants: Option<Vec<CampaignVariant>>,
+    /// A/B winner selection (`null` removes it).
+    pub ab_test: MaybeUndefined<AbTest>,
 }
 
 /// Filters of `campaigns`.

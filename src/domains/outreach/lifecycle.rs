@@ -1,0 +1,330 @@
+//! The campaign lifecycle: launch through the approval gate, schedule, pause, resume, stop, and
+//! the approval's decision ([`launch_approved`], [`return_to_draft`]). Every status change
+//! records `campaign.status` in its transaction; starting to send enqueues the `campaign.send`
+//! job (and, for an A/B test's first launch, picks the test group) in it too.
+
+use chrono::{DateTime, Utc};
+use entity::{campaign, campaign_recipient};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
+    EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{
+    ab,
+    campaigns::{get, record_status, status_of},
+    gate::{self, GateDecision},
+    send_job,
+    templates::{self, content_of},
+    types::{CampaignStatus, CampaignVariant},
+};
+use crate::{
+    auth::{Permission, Viewer},
+    error::{AppError, AppResult},
+    ids::parse_id,
+    state::AppState,
+};
+
+/// Freezes the template content (and the variants' overrides) on the campaign.
+async fn snapshot(
+    conn: &impl ConnectionTrait,
+    viewer_org: Uuid,
+    c: &campaign::Model,
+) -> AppResult<serde_json::Value> {
+    let v = Viewer {
+        user_id: Uuid::nil(),
+        org_id: viewer_org,
+        role: crate::auth::Role::Viewer,
+        via: crate::auth::ViewerVia::Jwt,
+        session_id: None,
+    };
+    let Some(tid) = c.template_id else {
+        return Err(AppError::Conflict("the campaign has no template".into()));
+    };
+    let base = templates::get(conn, &v, tid)
+        .await
+        .map_err(|_| AppError::Conflict("the campaign's template was deleted".into()))?;
+    let base = content_of(&base);
+    let variants: Vec<CampaignVariant> =
+        serde_json::from_value(c.variants.clone()).unwrap_or_default();
+    let mut per = serde_json::Map::new();
+    for var in &variants {
+        let mut content = match &var.template_id {
+            Some(t) => {
+                let id = parse_id(t)
+                    .map_err(|_| AppError::Conflict("a variant's template is invalid".into()))?;
+                let t = templates::get(conn, &v, id)
+                    .await
+                    .map_err(|_| AppError::Conflict("a variant's template was deleted".into()))?;
+                content_of(&t)
+            }
+            None => base.clone(),
+        };
+        if let Some(s) = &var.subject {
+            content.subject = s.clone();
+        }
+        per.insert(
+            var.name.clone(),
+            json!({"weight": var.weight, "content": content}),
+        );
+    }
+    Ok(json!({"content": base, "variants": per}))
+}
+
+/// Counts recipients not sent yet.
+async fn pending_count(conn: &impl ConnectionTrait, campaign_id: Uuid) -> AppResult<u64> {
+    Ok(campaign_recipient::Entity::find()
+        .filter(campaign_recipient::Column::CampaignId.eq(campaign_id))
+        .filter(campaign_recipient::Column::Status.eq("PENDING"))
+        .count(conn)
+        .await?)
+}
+
+/// Moves the campaign to RUNNING (or SCHEDULED when `at` is in the future) and enqueues its send
+/// job, all in `txn`. The job's id is stored on the campaign: an older job that finds another id
+/// there stops.
+async fn start_sending(
+    txn: &DatabaseTransaction,
+    c: campaign::Model,
+    actor: Option<Uuid>,
+    at: Option<DateTime<Utc>>,
+) -> AppResult<campaign::Model> {
+    let content = snapshot(txn, c.org_id, &c).await?;
+    ab::assign_test_group(txn, &c).await?;
+    let now = Utc::now();
+    let future = at.filter(|t| *t > now);
+    let job = send_job::enqueue(txn, &c, actor, future).await?;
+    let status = if future.is_some() {
+        CampaignStatus::Scheduled
+    } else {
+        CampaignStatus::Running
+    };
+    let mut a: campaign::ActiveModel = c.clone().into();
+    a.status = Set(status.as_str().into());
+    a.content = Set(Some(content));
+    a.job_id = Set(Some(job.id));
+    a.last_error = Set(None);
+    if let Some(t) = future {
+        a.schedule_at = Set(Some(t));
+    }
+    if status == CampaignStatus::Running && c.launched_at.is_none() {
+        a.launched_at = Set(Some(now));
+    }
+    a.updated_at = Set(now);
+    let c = a.update(txn).await?;
+    record_status(txn, c.org_id, actor, c.id, status).await?;
+    Ok(c)
+}
+
+async fn commit(state: &AppState, txn: DatabaseTransaction) -> AppResult<()> {
+    txn.commit().await?;
+    state.jobs_enqueued();
+    state.events_committed();
+    Ok(())
+}
+
+/// `launchCampaign` / `scheduleCampaign`: checks, then the approval gate, then starts (or waits
+/// for the approval).
+async fn launch_at(
+    state: &AppState,
+    viewer: &Viewer,
+    id: Uuid,
+    at: Option<DateTime<Utc>>,
+) -> AppResult<campaign::Model> {
+    viewer.require(Permission::WriteOutreach)?;
+    let txn = state.db.begin().await?;
+    let c = get(&txn, viewer, id).await?;
+    match status_of(&c) {
+        CampaignStatus::Draft => {}
+        CampaignStatus::Scheduled => {}
+        s => {
+            return Err(AppError::Conflict(format!(
+                "a {} campaign cannot be launched",
+                s.as_str()
+            )))
+        }
+    }
+    let pending = pending_count(&txn, c.id).await?;
+    if pending == 0 {
+        return Err(AppError::Conflict(
+            "the campaign has no recipients to send to".into(),
+        ));
+    }
+    if c.template_id.is_none() {
+        return Err(AppError::Conflict("the campaign has no template".into()));
+    }
+    let c = match gate::check_launch(&txn, viewer, &c, pending).await? {
+        GateDecision::Proceed => start_sending(&txn, c, Some(viewer.user_id), at).await?,
+        GateDecision::PendingApproval { .. } => {
+            let mut a: campaign::ActiveModel = c.into();
+            a.status = Set(CampaignStatus::PendingApproval.as_str().into());
+            if let Some(t) = at {
+                a.schedule_at = Set(Some(t));
+            }
+            a.updated_at = Set(Utc::now());
+            let c = a.update(&txn).await?;
+            record_status(
+                &txn,
+                c.org_id,
+                Some(viewer.user_id),
+                c.id,
+                CampaignStatus::PendingApproval,
+            )
+            .await?;
+            c
+        }
+    };
+    commit(state, txn).await?;
+    Ok(c)
+}
+
+/// Starts sending now (through the approval gate).
+pub async fn launch(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<campaign::Model> {
+    launch_at(state, viewer, id, None).await
+}
+
+/// Sends at `at` (through the approval gate). `at` must be in the future.
+pub async fn schedule(
+    state: &AppState,
+    viewer: &Viewer,
+    id: Uuid,
+    at: DateTime<Utc>,
+) -> AppResult<campaign::Model> {
+    if at <= Utc::now() {
+        return Err(AppError::invalid("at", "must be in the future"));
+    }
+    launch_at(state, viewer, id, Some(at)).await
+}
+
+/// For the Approvals issue: the launch of a PENDING_APPROVAL campaign was approved; it starts
+/// now, or at its `scheduleAt` when that is still ahead. Runs in the caller's transaction; the
+/// caller commits and then calls `state.jobs_enqueued()` and `state.events_committed()`.
+pub async fn launch_approved(
+    txn: &DatabaseTransaction,
+    org_id: Uuid,
+    approver: Option<Uuid>,
+    campaign_id: Uuid,
+) -> AppResult<campaign::Model> {
+    let c = campaign::Entity::find_by_id(campaign_id)
+        .filter(campaign::Column::OrgId.eq(org_id))
+        .one(txn)
+        .await?
+        .ok_or(AppError::NotFound("campaign"))?;
+    if status_of(&c) != CampaignStatus::PendingApproval {
+        return Err(AppError::Conflict(format!(
+            "the campaign is {}, not waiting for approval",
+            c.status
+        )));
+    }
+    let at = c.schedule_at;
+    start_sending(txn, c, approver, at).await
+}
+
+/// For the Approvals issue: the launch was rejected or changes were requested; the campaign goes
+/// back to DRAFT with the reviewer's comment in `lastError`.
+pub async fn return_to_draft(
+    txn: &DatabaseTransaction,
+    org_id: Uuid,
+    actor: Option<Uuid>,
+    campaign_id: Uuid,
+    comment: Option<String>,
+) -> AppResult<campaign::Model> {
+    let c = campaign::Entity::find_by_id(campaign_id)
+        .filter(campaign::Column::OrgId.eq(org_id))
+        .one(txn)
+        .await?
+        .ok_or(AppError::NotFound("campaign"))?;
+    if status_of(&c) != CampaignStatus::PendingApproval {
+        return Err(AppError::Conflict(format!(
+            "the campaign is {}, not waiting for approval",
+            c.status
+        )));
+    }
+    let mut a: campaign::ActiveModel = c.into();
+    a.status = Set(CampaignStatus::Draft.as_str().into());
+    a.last_error = Set(comment);
+    a.updated_at = Set(Utc::now());
+    let c = a.update(txn).await?;
+    record_status(txn, org_id, actor, c.id, CampaignStatus::Draft).await?;
+    Ok(c)
+}
+
+async fn transition(
+    state: &AppState,
+    viewer: &Viewer,
+    id: Uuid,
+    from: &[CampaignStatus],
+    to: CampaignStatus,
+) -> AppResult<campaign::Model> {
+    viewer.require(Permission::WriteOutreach)?;
+    let txn = state.db.begin().await?;
+    let c = get(&txn, viewer, id).await?;
+    let current = status_of(&c);
+    if !from.contains(&current) {
+        return Err(AppError::Conflict(format!(
+            "a {} campaign cannot become {}",
+            current.as_str(),
+            to.as_str()
+        )));
+    }
+    let c = if to == CampaignStatus::Running {
+        start_sending(&txn, c, Some(viewer.user_id), None).await?
+    } else {
+        let mut a: campaign::ActiveModel = c.into();
+        a.status = Set(to.as_str().into());
+        if to == CampaignStatus::Stopped {
+            a.completed_at = Set(Some(Utc::now()));
+        }
+        a.updated_at = Set(Utc::now());
+        let c = a.update(&txn).await?;
+        record_status(&txn, c.org_id, Some(viewer.user_id), c.id, to).await?;
+        c
+    };
+    commit(state, txn).await?;
+    Ok(c)
+}
+
+/// Suspends sending; the send job stops after the message it is on.
+pub async fn pause(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<campaign::Model> {
+    transition(
+        state,
+        viewer,
+        id,
+        &[CampaignStatus::Running, CampaignStatus::Scheduled],
+        CampaignStatus::Paused,
+    )
+    .await
+}
+
+/// Continues a PAUSED (or FAILED) campaign with the recipients not sent yet (template content
+/// taken again, so edits made while paused apply).
+pub async fn resume(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<campaign::Model> {
+    transition(
+        state,
+        viewer,
+        id,
+        &[CampaignStatus::Paused, CampaignStatus::Failed],
+        CampaignStatus::Running,
+    )
+    .await
+}
+
+/// Stops for good; recipients not sent yet stay PENDING and are never sent.
+pub async fn stop(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<campaign::Model> {
+    transition(
+        state,
+        viewer,
+        id,
+        &[
+            CampaignStatus::Running,
+            CampaignStatus::Paused,
+            CampaignStatus::Scheduled,
+            CampaignStatus::PendingApproval,
+            CampaignStatus::Failed,
+        ],
+        CampaignStatus::Stopped,
+    )
+    .await
+}

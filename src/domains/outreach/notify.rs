@@ -1,0 +1,57 @@
+//! Notifications outreach causes: CAMPAIGN_FINISHED to a campaign's creator when it completes.
+//! Called by `notifications::rules::derive` inside the transaction that records the event.
+
+use entity::campaign;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+
+use super::stats;
+use crate::{
+    domains::notifications::{
+        deliver::{deliver, NewNotification},
+        types::NotificationType,
+    },
+    error::AppResult,
+    events::{CampaignStatusChanged, EventEnvelope},
+};
+
+/// CAMPAIGN_FINISHED to the creator of a campaign that just became COMPLETED.
+pub async fn campaign_finished(
+    conn: &impl ConnectionTrait,
+    env: &EventEnvelope,
+    s: &CampaignStatusChanged,
+) -> AppResult<()> {
+    let Some(c) = campaign::Entity::find_by_id(s.campaign_id)
+        .filter(campaign::Column::OrgId.eq(env.org_id))
+        .one(conn)
+        .await?
+    else {
+        return Ok(());
+    };
+    let Some(creator) = c.created_by else {
+        return Ok(());
+    };
+    let n = &s.counters;
+    let stats = stats::compute(conn, c.id).await?;
+    let pct = |r: Option<f64>| r.map_or("–".to_string(), |r| format!("{:.1} %", r * 100.0));
+    let body = format!(
+        "{} sent, {} failed or skipped; open rate {}, click rate {}.",
+        n.sent,
+        n.failed,
+        pct(stats.open_rate),
+        pct(stats.click_rate)
+    );
+    deliver(
+        conn,
+        &NewNotification {
+            org_id: env.org_id,
+            notification_type: NotificationType::CampaignFinished,
+            title: format!("Campaign \"{}\" finished", c.name),
+            body,
+            link: Some(format!("/campaigns/{}", c.id)),
+            resource: Some(("campaign", c.id.to_string())),
+        },
+        &[creator],
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,106 @@
+//! The suppression list and the organization's SMTP settings: queries and mutations.
+
+use async_graphql::{Context, Object};
+
+use super::{
+    smtp::{self, SmtpSettings, SmtpSettingsInput, SmtpTestResult},
+    suppressions::{self, Suppression, SuppressionFilter, SuppressionReason},
+    template_resolver::note,
+};
+use crate::{
+    error::AppResult,
+    graphql::{
+        pagination::{IdConnection, PageArgs},
+        ContextExt,
+    },
+};
+
+/// Suppression and SMTP queries.
+#[derive(Default)]
+pub struct OutreachSettingsQuery;
+
+#[Object]
+impl OutreachSettingsQuery {
+    /// The organization's suppression list (addresses never emailed), newest first.
+    async fn suppressions(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<SuppressionFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> AppResult<IdConnection<Suppression>> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let args = PageArgs::new(first, after, last, before)?;
+        suppressions::list(state, viewer, filter.unwrap_or_default(), args).await
+    }
+
+    /// The organization's own SMTP server (ADMIN+); null = campaigns use the server default.
+    async fn smtp_settings(&self, ctx: &Context<'_>) -> AppResult<Option<SmtpSettings>> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        smtp::get(state, viewer).await
+    }
+}
+
+/// Suppression and SMTP mutations.
+#[derive(Default)]
+pub struct OutreachSettingsMutation;
+
+#[Object]
+impl OutreachSettingsMutation {
+    /// Puts an address on the suppression list (MEMBER+; `reason` defaults to MANUAL). An
+    /// address already on it keeps its entry.
+    async fn add_suppression(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+        reason: Option<SuppressionReason>,
+    ) -> AppResult<Suppression> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let row = suppressions::add(state, viewer, &email, reason).await?;
+        note(ctx, "suppression", row.id);
+        Ok(Suppression(row))
+    }
+
+    /// Takes an address off the suppression list (ADMIN+), so campaigns may email it again.
+    async fn remove_suppression(&self, ctx: &Context<'_>, email: String) -> AppResult<bool> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let row = suppressions::remove(state, viewer, &email).await?;
+        note(ctx, "suppression", row.id);
+        Ok(true)
+    }
+
+    /// Saves the organization's SMTP server (ADMIN+); campaign sends use it from the next run.
+    /// An absent `password` keeps the saved one.
+    async fn update_smtp_settings(
+        &self,
+        ctx: &Context<'_>,
+        input: SmtpSettingsInput,
+    ) -> AppResult<SmtpSettings> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let s = smtp::update(state, viewer, input).await?;
+        note(ctx, "smtp_settings", viewer.org_id);
+        Ok(s)
+    }
+
+    /// Removes the organization's SMTP server (ADMIN+): campaigns go back to the server default.
+    async fn delete_smtp_settings(&self, ctx: &Context<'_>) -> AppResult<bool> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let done = smtp::delete(state, viewer).await?;
+        note(ctx, "smtp_settings", viewer.org_id);
+        Ok(done)
+    }
+
+    /// Connects with `input` (or the saved settings), says EHLO and, when `to` is given, sends a
+    /// test message (ADMIN+). Connection and SMTP failures come back as `ok: false` + `error`.
+    async fn test_smtp_settings(
+        &self,
+        ctx: &Context<'_>,
+        input: Option<SmtpSettingsInput>,
+        to: Option<String>,
+    ) -> AppResult<SmtpTestResult> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        smtp::test(state, viewer, input, to).await
+    }
+}
