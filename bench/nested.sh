@@ -36,21 +36,9 @@ TOKEN="$(gql '{"query":"mutation { login(input: {email: \"bench-0@example.com\",
 ORG="$(gql '{"query":"{ organization { id } }"}' | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["organization"]["id"])')"
 
 PSQL=(psql "$TEST_POSTGRES_URL" -v ON_ERROR_STOP=1 -qAt)
-"${PSQL[@]}" -c "DELETE FROM leads WHERE org_id = '$ORG'"
-"${PSQL[@]}" <<SQL
-INSERT INTO leads (id, org_id, first_name, last_name, email, phone, company, title, website, industry,
-  city, region, country, source, status, score, score_reasons, custom_fields, provenance, created_at, updated_at)
-SELECT gen_random_uuid(), '$ORG', 'First' || g, 'Last' || g, 'lead' || g || '@example.com', NULL,
-  'Company ' || (g % 5000), 'Title ' || (g % 40), 'https://c' || (g % 5000) || '.example.com/', 'Industry ' || (g % 30),
-  'City ' || (g % 200), NULL, 'US', 'IMPORT', 'NEW', g % 100, '[]', '{}', '{}', now(), now()
-FROM generate_series(1, $LEADS) AS g;
-INSERT INTO lead_tags (lead_id, org_id, tag) SELECT id, org_id, 'tag' || (score % 7) FROM leads WHERE org_id = '$ORG';
-UPDATE leads SET owner_id = (SELECT id FROM users WHERE email = 'bench-0@example.com') WHERE org_id = '$ORG' AND score % 2 = 0;
-INSERT INTO lead_notes (id, lead_id, org_id, author_id, body, created_at, updated_at)
-SELECT gen_random_uuid(), l.id, l.org_id, NULL, 'Note ' || n || ' on ' || l.company, now(), now()
-FROM leads l, generate_series(1, 3) AS n WHERE l.org_id = '$ORG' AND l.score % 3 = 0;
-ANALYZE leads; ANALYZE lead_tags; ANALYZE lead_notes;
-SQL
+# shellcheck source=bench/seed-leads.sh
+source bench/seed-leads.sh
+seed_leads "$TEST_POSTGRES_URL" "$ORG" "$LEADS" bench-0@example.com
 
 QUERY='{ leads(first: 50) { nodes { owner { id } tags notes(first: 3) { nodes { body } } } } }'
 # The four statements the server runs for that query (see src/domains/leads/query.rs and loader.rs).

@@ -392,6 +392,121 @@ async fn statement_count_does_not_grow_with_page_size() {
     assert_eq!(counts, [4, 4, 4], "statements per page size 10/50/200");
 }
 
+/// Benchmark figure (b): the whole figure (a) query — owner id and email, tags, three newest
+/// notes and the lead's campaigns — runs as many statements for 10 leads as for 50 and 200, and
+/// at most 3 + one per nested relation (owner, tags, notes, campaigns).
+#[tokio::test]
+async fn figure_b_full_nested_query_statements_are_constant() {
+    let app = TestApp::spawn_with(Options {
+        env: HashMap::from([("RECORD_SQL".to_string(), "true".to_string())]),
+        ..Default::default()
+    })
+    .await;
+    let (token, org, user) = org_owner(&app).await;
+    let now = Utc::now();
+    let mut campaigns = Vec::new();
+    for k in 0..3 {
+        let id = Uuid::now_v7();
+        entity::campaign::ActiveModel {
+            id: Set(id),
+            org_id: Set(org),
+            name: Set(format!("Campaign {k}")),
+            from_name: Set("Bench".into()),
+            from_email: Set("bench@example.com".into()),
+            status: Set("COMPLETED".into()),
+            variants: Set(json!([])),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&app.state.db)
+        .await
+        .unwrap();
+        campaigns.push((id, format!("Campaign {k}")));
+    }
+    // Lead i: owned when i is even, four notes, a recipient of i % 3 campaigns (newest first).
+    let mut expected: HashMap<String, (bool, Vec<Value>)> = HashMap::new();
+    for i in 0..200usize {
+        let owner = (i % 2 == 0).then_some(user);
+        let lead = insert_lead(&app, org, owner, &format!("Fb{i:03}"), 10, &["a", "b"], 4).await;
+        let mut names = Vec::new();
+        for (cid, name) in campaigns.iter().take(i % 3) {
+            entity::campaign_recipient::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                campaign_id: Set(*cid),
+                org_id: Set(org),
+                lead_id: Set(Some(lead)),
+                email: Set(format!("{lead}@fb.test")),
+                status: Set("SENT".into()),
+                message_id: Set(format!("fb-{cid}-{lead}")),
+                attempts: Set(1),
+                open_count: Set(0),
+                click_count: Set(0),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            }
+            .insert(&app.state.db)
+            .await
+            .unwrap();
+            names.insert(0, json!({"id": cid.to_string(), "name": name}));
+        }
+        expected.insert(lead.to_string(), (owner.is_some(), names));
+    }
+    let q = "query($n: Int!) { leads(first: $n) { nodes { id owner { id email } tags notes(first: 3) { nodes { body } } campaigns { campaign { id name } } } } }";
+    let mut counts = Vec::new();
+    let mut logs = Vec::new();
+    for n in [10, 50, 200] {
+        app.state.sql_log.take();
+        let v = app.gql(Some(&token), q, json!({"n": n})).await;
+        let nodes = v["data"]["leads"]["nodes"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{v}"));
+        assert_eq!(nodes.len(), n as usize, "{v}");
+        for node in nodes {
+            let (owned, names) = &expected[node["id"].as_str().unwrap()];
+            if *owned {
+                assert_eq!(node["owner"]["id"], json!(user.to_string()), "{node}");
+                assert!(node["owner"]["email"]
+                    .as_str()
+                    .is_some_and(|e| e.contains('@')));
+            } else {
+                assert_eq!(node["owner"], Value::Null, "{node}");
+            }
+            assert_eq!(node["tags"], json!(["a", "b"]));
+            assert_eq!(node["notes"]["nodes"].as_array().unwrap().len(), 3);
+            let got: Vec<Value> = node["campaigns"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["campaign"].clone())
+                .collect();
+            assert_eq!(&got, names, "campaigns of {}", node["id"]);
+        }
+        let stmts: Vec<String> = app
+            .state
+            .sql_log
+            .take()
+            .into_iter()
+            .filter(|s| {
+                !s.contains("outbox_events")
+                    && !s.contains("\"jobs\"")
+                    && !s.contains("FROM jobs")
+                    && !s.contains("UPDATE jobs")
+            })
+            .collect();
+        counts.push(stmts.len());
+        logs.push(stmts);
+    }
+    // Printed for docs/BENCHMARKS.md (figure b); `-- --nocapture` shows it.
+    eprintln!("figure b: statements at first = 10/50/200: {counts:?}");
+    // Nested relations: owner, tags, notes, campaigns.
+    assert!(
+        counts.iter().all(|&c| c == counts[0]) && counts[0] <= 3 + 4,
+        "statements per page size 10/50/200: {counts:?}\n{logs:#?}"
+    );
+}
+
 #[tokio::test]
 async fn filters_search_ordering_and_stable_keyset_pages() {
     let app = TestApp::spawn().await;
