@@ -180,44 +180,160 @@ impl Extension for RequestPolicyExt {
     ) -> Response {
         let started = Instant::now();
         let mut response = next.run(ctx, operation_name).await;
-        let op = operation_name.unwrap_or("anonymous").to_string();
-        let status = if response.errors.is_empty() {
-            "ok"
-        } else {
-            "error"
-        };
-        metrics::counter!("graphql_requests_total", "operation" => op.clone(), "status" => status)
-            .increment(1);
-        metrics::histogram!("graphql_request_duration_seconds", "operation" => op)
-            .record(started.elapsed().as_secs_f64());
-        if let Some(meta) = ctx.data_opt::<RequestMeta>() {
-            for err in &mut response.errors {
-                let internal = err
-                    .extensions
-                    .as_ref()
-                    .and_then(|e| e.get("code"))
-                    .is_some_and(|c| *c == async_graphql::Value::from("INTERNAL"));
-                if internal {
+        record_metrics(operation_name, &response, started);
+        finish_errors(&mut response, ctx.data_opt::<RequestMeta>(), false);
+        response
+    }
+}
+
+/// Per-operation request counter and latency histogram.
+pub fn record_metrics(operation_name: Option<&str>, response: &Response, started: Instant) {
+    let op = operation_name.unwrap_or("anonymous").to_string();
+    let status = if response.errors.is_empty() {
+        "ok"
+    } else {
+        "error"
+    };
+    metrics::counter!("graphql_requests_total", "operation" => op.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!("graphql_request_duration_seconds", "operation" => op)
+        .record(started.elapsed().as_secs_f64());
+}
+
+/// Stamps INTERNAL errors with the request id and gives every error without a code one: with
+/// `pathless_is_validation`, an error without a path (the document failed validation before any
+/// field ran) is VALIDATION_FAILED; any other error without a code came from the library (e.g.
+/// argument coercion) and is an input error.
+pub fn finish_errors(
+    response: &mut Response,
+    meta: Option<&RequestMeta>,
+    pathless_is_validation: bool,
+) {
+    for err in &mut response.errors {
+        let code = err.extensions.as_ref().and_then(|e| e.get("code"));
+        match code {
+            Some(c) if *c == async_graphql::Value::from("INTERNAL") => {
+                if let Some(meta) = meta {
                     err.extensions
                         .get_or_insert_with(Default::default)
                         .set("requestId", meta.request_id.clone());
                 }
             }
-        }
-        // Any error without a code came from the library (e.g. argument coercion): input error.
-        for err in &mut response.errors {
-            let missing = err
-                .extensions
-                .as_ref()
-                .is_none_or(|e| e.get("code").is_none());
-            if missing {
+            Some(_) => {}
+            None => {
+                let code = if pathless_is_validation && err.path.is_empty() {
+                    VALIDATION_FAILED
+                } else {
+                    "BAD_USER_INPUT"
+                };
                 err.extensions
                     .get_or_insert_with(Default::default)
-                    .set("code", "BAD_USER_INPUT");
+                    .set("code", code);
             }
         }
-        response
     }
+}
+
+/// Whether `request` can run on the extension-free query schema (see
+/// `schema::build_query_schema`): a parsable query operation (not a mutation or subscription),
+/// not an APQ request, within the alias limit, at most `MAX_FAST_DEPTH` selection sets deep and
+/// without directives. Everything else goes through the full schema and this extension, which
+/// gives those cases their codes. Parses the document once and keeps it in the request.
+/// `Some(name)` when eligible, with the name of the operation that will run (the request's, else
+/// the document's first operation's), which the metrics are labelled with as the extension would.
+pub fn fast_path_eligible(request: &mut Request, max_aliases: usize) -> Option<Option<String>> {
+    if request.extensions.contains_key("persistedQuery") {
+        return None;
+    }
+    let operation_name = request.operation_name.clone();
+    let doc = request.parsed_query().ok()?;
+    if operation_type(doc, operation_name.as_deref()) != Some(OperationType::Query) {
+        return None;
+    }
+    let shape = shape(doc, operation_name.as_deref());
+    let eligible = !shape.exceeded()
+        && shape.aliases <= max_aliases
+        && !shape.directives
+        && count_aliases(doc) <= max_aliases;
+    if !eligible {
+        return None;
+    }
+    Some(operation_name.or_else(|| {
+        doc.operations
+            .iter()
+            .next()
+            .and_then(|(name, _)| name.map(|n| n.to_string()))
+    }))
+}
+
+/// Deepest document the fast path takes (the schema's recursion limit is 32).
+const MAX_FAST_DEPTH: usize = 24;
+
+/// Selections the fast-path check visits at most (fragment spreads are followed, so a document
+/// of mutually spreading fragments could otherwise fan out exponentially).
+const MAX_FAST_VISITS: usize = 20_000;
+
+#[derive(Default)]
+struct Shape {
+    aliases: usize,
+    depth: usize,
+    directives: bool,
+    visits: usize,
+}
+
+impl Shape {
+    /// True when the walk stopped early: the document is treated as not eligible.
+    fn exceeded(&self) -> bool {
+        self.depth > MAX_FAST_DEPTH || self.visits > MAX_FAST_VISITS
+    }
+}
+
+/// Aliases, directives and selection depth of the operation, following fragment spreads the way
+/// the library's recursion-depth check does.
+fn shape(doc: &ExecutableDocument, operation_name: Option<&str>) -> Shape {
+    fn walk(doc: &ExecutableDocument, set: &SelectionSet, depth: usize, out: &mut Shape) {
+        out.depth = out.depth.max(depth);
+        if out.exceeded() {
+            return;
+        }
+        for item in &set.items {
+            out.visits += 1;
+            match &item.node {
+                Selection::Field(f) => {
+                    out.aliases += usize::from(f.node.alias.is_some());
+                    out.directives |= !f.node.directives.is_empty();
+                    if !f.node.selection_set.node.items.is_empty() {
+                        walk(doc, &f.node.selection_set.node, depth + 1, out);
+                    }
+                }
+                Selection::InlineFragment(fr) => {
+                    out.directives |= !fr.node.directives.is_empty();
+                    walk(doc, &fr.node.selection_set.node, depth + 1, out);
+                }
+                Selection::FragmentSpread(sp) => {
+                    out.directives |= !sp.node.directives.is_empty();
+                    if let Some(f) = doc.fragments.get(&sp.node.fragment_name.node) {
+                        out.directives |= !f.node.directives.is_empty();
+                        walk(doc, &f.node.selection_set.node, depth + 1, out);
+                    }
+                }
+            }
+            if out.exceeded() {
+                return;
+            }
+        }
+    }
+    let mut out = Shape::default();
+    let mut ops = doc.operations.iter();
+    let op = match operation_name {
+        Some(n) => ops.find(|(name, _)| name.map(|x| x.as_str()) == Some(n)),
+        None => ops.next(),
+    };
+    if let Some((_, op)) = op {
+        out.directives |= !op.node.directives.is_empty();
+        walk(doc, &op.node.selection_set.node, 1, &mut out);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -237,5 +353,50 @@ mod tests {
             Some(OperationType::Mutation)
         );
         assert_eq!(operation_type(&doc, Some("Q")), Some(OperationType::Query));
+    }
+
+    fn eligible(query: &str, name: Option<&str>) -> Option<Option<String>> {
+        let mut r = Request::new(query);
+        if let Some(n) = name {
+            r = r.operation_name(n);
+        }
+        fast_path_eligible(&mut r, 3)
+    }
+
+    #[test]
+    fn fast_path_takes_plain_queries_only() {
+        // Plain queries, named by the request or by the document.
+        assert_eq!(eligible("{ a b { c } }", None), Some(None));
+        assert_eq!(
+            eligible("query Probe { a }", None),
+            Some(Some("Probe".into()))
+        );
+        assert_eq!(
+            eligible("query A { a } query B { b }", Some("B")),
+            Some(Some("B".into()))
+        );
+        assert_eq!(
+            eligible("{ ...F } fragment F on Query { x: a }", None),
+            Some(None)
+        );
+        // Everything else takes the full schema.
+        assert_eq!(eligible("mutation { a }", None), None);
+        assert_eq!(eligible("subscription { a }", None), None);
+        assert_eq!(eligible("query A { a } mutation B { b }", Some("B")), None);
+        assert_eq!(eligible("{ a(", None), None, "parse errors");
+        assert_eq!(eligible("{ a @skip(if: true) }", None), None);
+        assert_eq!(eligible("{ a: x b: x c: x }", None), Some(None));
+        assert_eq!(eligible("{ a: x b: x c: x d: x }", None), None, "aliases");
+        let deep = format!("{}{}", "{ a ".repeat(30), "}".repeat(30));
+        assert_eq!(eligible(&deep, None), None, "depth");
+        // Mutually spreading fragments do not make the check explode.
+        let cyclic = "{ ...A } fragment A on Query { a ...B } fragment B on Query { b ...A }";
+        assert_eq!(eligible(cyclic, None), None);
+        let mut apq = Request::new("{ a }");
+        apq.extensions.insert(
+            "persistedQuery".into(),
+            async_graphql::Value::from_json(serde_json::json!({"version": 1})).unwrap(),
+        );
+        assert_eq!(fast_path_eligible(&mut apq, 3), None);
     }
 }

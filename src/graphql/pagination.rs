@@ -125,10 +125,22 @@ impl TotalCount {
         E::Model: Sync,
         C: ConnectionTrait + Clone + Send + Sync + 'static,
     {
+        Self::lazy(conn, move || select.clone())
+    }
+
+    /// Counts rows of the select `make` builds, when asked: nothing is built for the (common)
+    /// connections whose `totalCount` is not selected, e.g. the notes of each lead in a page.
+    pub fn lazy<E, C, F>(conn: C, make: F) -> Self
+    where
+        E: EntityTrait,
+        E::Model: Sync,
+        C: ConnectionTrait + Clone + Send + Sync + 'static,
+        F: Fn() -> Select<E> + Send + Sync + 'static,
+    {
         TotalCount {
             count: Arc::new(move || {
                 let conn = conn.clone();
-                let select = select.clone();
+                let select = make();
                 Box::pin(async move { Ok(select.count(&conn).await?) })
             }),
         }

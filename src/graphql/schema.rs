@@ -14,25 +14,33 @@ use crate::{config::GraphqlLimits, domains::audit::AuditExtension, state::AppSta
 /// The application schema.
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
-fn builder(
-    limits: &GraphqlLimits,
-    introspection: bool,
-) -> async_graphql::SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
-    let b = Schema::build(
-        QueryRoot::default(),
-        MutationRoot::default(),
-        SubscriptionRoot::default(),
+type Builder = async_graphql::SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot>;
+
+fn builder(limits: &GraphqlLimits, introspection: bool) -> Builder {
+    bare_builder(
+        Schema::build(
+            QueryRoot::default(),
+            MutationRoot::default(),
+            SubscriptionRoot::default(),
+        )
+        // Registered first so it wraps the others and sees their errors.
+        .extension(RequestPolicy {
+            max_aliases: limits.max_aliases,
+        })
+        .extension(ApolloPersistedQueries::new(LruCacheStorage::new(1024)))
+        .extension(AuditExtension),
+        limits,
+        introspection,
     )
-    // Registered first so it wraps the others and sees their errors.
-    .extension(RequestPolicy {
-        max_aliases: limits.max_aliases,
-    })
-    .extension(ApolloPersistedQueries::new(LruCacheStorage::new(1024)))
-    .extension(AuditExtension)
-    .limit_depth(limits.max_depth)
-    .limit_complexity(limits.max_complexity)
-    .limit_recursive_depth(32)
-    .limit_directives(10);
+}
+
+/// The limits and introspection settings, without extensions.
+fn bare_builder(b: Builder, limits: &GraphqlLimits, introspection: bool) -> Builder {
+    let b = b
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        .limit_recursive_depth(32)
+        .limit_directives(10);
     if introspection {
         b
     } else {
@@ -46,6 +54,29 @@ pub fn build_schema(state: AppState) -> AppSchema {
     builder(&limits, state.config.introspection_enabled)
         .data(state)
         .finish()
+}
+
+/// The same schema without extensions, for plain query operations over HTTP.
+///
+/// With any extension registered, async-graphql sends every field of every object through the
+/// extension chain (boxed futures and registry lookups per field: about a fifth of the server's
+/// instructions for a 50-lead nested query). Queries need none of them: APQ, GET refusals and
+/// parse errors are handled before a request is routed here (`extension::fast_path_eligible`),
+/// audit rows are only written for mutations, and the HTTP handler applies the error codes and
+/// metrics the policy extension would (`extension::finish_errors`, `record_metrics`).
+pub fn build_query_schema(state: AppState) -> AppSchema {
+    let limits = state.config.limits.clone();
+    bare_builder(
+        Schema::build(
+            QueryRoot::default(),
+            MutationRoot::default(),
+            SubscriptionRoot::default(),
+        ),
+        &limits,
+        state.config.introspection_enabled,
+    )
+    .data(state)
+    .finish()
 }
 
 /// The SDL of the schema, sorted, as committed in `schema.graphql`.

@@ -352,14 +352,38 @@ async fn graphql_batch(
     }
     let meta = meta_from(parts, false, s.app.config.trust_forwarded_for);
     let batch = match batch {
-        BatchRequest::Single(r) => BatchRequest::Single(prepare_request(r, &s.app, viewer, meta)),
-        BatchRequest::Batch(rs) => BatchRequest::Batch(
-            rs.into_iter()
-                .map(|r| prepare_request(r, &s.app, viewer.clone(), meta.clone()))
-                .collect(),
+        BatchRequest::Single(r) => {
+            let r = prepare_request(r, &s.app, viewer, meta.clone());
+            BatchResponse::Single(execute(s, r, &meta).await)
+        }
+        BatchRequest::Batch(rs) => BatchResponse::Batch(
+            futures::future::join_all(rs.into_iter().map(|r| {
+                let r = prepare_request(r, &s.app, viewer.clone(), meta.clone());
+                execute(s, r, &meta)
+            }))
+            .await,
         ),
     };
-    graphql_response(s.schema.execute_batch(batch).await, media)
+    graphql_response(batch, media)
+}
+
+/// Runs one operation: plain queries on the extension-free query schema (with the policy
+/// extension's error codes and metrics applied here), everything else on the full schema.
+async fn execute(
+    s: &HttpState,
+    mut request: async_graphql::Request,
+    meta: &RequestMeta,
+) -> GqlResponse {
+    let Some(operation_name) =
+        extension::fast_path_eligible(&mut request, s.app.config.limits.max_aliases)
+    else {
+        return s.schema.execute(request).await;
+    };
+    let started = std::time::Instant::now();
+    let mut response = s.query_schema.execute(request).await;
+    extension::record_metrics(operation_name.as_deref(), &response, started);
+    extension::finish_errors(&mut response, Some(meta), true);
+    response
 }
 
 /// `GET /graphql?query=…&variables=…&operationName=…&extensions=…` — queries only.
@@ -384,14 +408,10 @@ pub async fn get_handler(State(s): State<HttpState>, req: Request) -> Response {
     if let Some(res) = viewer_budget(&s, viewer.as_ref(), media).await {
         return res;
     }
-    let request = prepare_request(
-        request,
-        &s.app,
-        viewer,
-        meta_from(&parts, true, s.app.config.trust_forwarded_for),
-    );
+    let meta = meta_from(&parts, true, s.app.config.trust_forwarded_for);
+    let request = prepare_request(request, &s.app, viewer, meta.clone());
     graphql_response(
-        BatchResponse::Single(s.schema.execute(request).await),
+        BatchResponse::Single(execute(&s, request, &meta).await),
         media,
     )
 }

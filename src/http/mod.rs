@@ -31,6 +31,9 @@ pub struct HttpState {
     pub app: AppState,
     /// The schema.
     pub schema: AppSchema,
+    /// The same schema without extensions, for plain queries over HTTP
+    /// (`graphql::build_query_schema`).
+    pub query_schema: AppSchema,
 }
 
 /// Builds the router.
@@ -38,7 +41,12 @@ pub fn router(app: AppState, schema: AppSchema) -> Router {
     let max_body = app.config.limits.max_body_bytes;
     let graphiql_enabled = app.config.graphiql_enabled;
     let cors = cors_layer(&app.config.cors_allowed_origins);
-    let state = HttpState { app, schema };
+    let query_schema = crate::graphql::schema::build_query_schema(app.clone());
+    let state = HttpState {
+        app,
+        schema,
+        query_schema,
+    };
     let mut router = Router::new()
         .route(
             "/graphql",

@@ -307,7 +307,7 @@ impl Lead {
     ) -> AppResult<IdConnection<LeadNote>> {
         let id = self.0.id;
         let db = ctx.state()?.db.clone();
-        let base = lead_note::Entity::find().filter(lead_note::Column::LeadId.eq(id));
+        let base = move || lead_note::Entity::find().filter(lead_note::Column::LeadId.eq(id));
         if let Some(n) = batched(first, &after) {
             let slot = LeadPage::slot(&self.1.notes, n);
             let all = slot
@@ -325,7 +325,7 @@ impl Lead {
             return Ok(first_page(
                 rows,
                 n,
-                TotalCount::of(db, base),
+                TotalCount::lazy(db, base),
                 |m| m.id,
                 LeadNote::from,
             ));
@@ -333,7 +333,7 @@ impl Lead {
         let args = PageArgs::new(first, after, None, None)?;
         page_by_id_desc(
             &db,
-            base,
+            base(),
             lead_note::Column::Id,
             &args,
             |m| m.id,
@@ -393,7 +393,9 @@ impl Lead {
     ) -> AppResult<IdConnection<LeadInteraction>> {
         let id = self.0.id;
         let db = ctx.state()?.db.clone();
-        let base = lead_interaction::Entity::find().filter(lead_interaction::Column::LeadId.eq(id));
+        let base = move || {
+            lead_interaction::Entity::find().filter(lead_interaction::Column::LeadId.eq(id))
+        };
         if let Some(n) = batched(first, &after) {
             let slot = LeadPage::slot(&self.1.timeline, n);
             let all = slot
@@ -411,7 +413,7 @@ impl Lead {
             return Ok(first_page(
                 rows,
                 n,
-                TotalCount::of(db, base),
+                TotalCount::lazy(db, base),
                 |m| m.id,
                 LeadInteraction::from,
             ));
@@ -419,7 +421,7 @@ impl Lead {
         let args = PageArgs::new(first, after, None, None)?;
         page_by_id_desc(
             &db,
-            base,
+            base(),
             lead_interaction::Column::Id,
             &args,
             |m| m.id,
