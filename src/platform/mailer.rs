@@ -5,8 +5,13 @@ use std::path::PathBuf;
 
 use lettre::{
     message::{header::ContentType, Mailbox, MultiPart, SinglePart},
-    AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+    Message,
 };
+
+use super::smtp_pool::{SendError, SmtpPool, SmtpTarget};
+
+/// Connections the server-wide SMTP pool opens at most.
+pub const MAX_SMTP_CONNECTIONS: usize = 32;
 
 /// A message to send.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -62,7 +67,7 @@ impl MailError {
 
 #[derive(Clone)]
 enum Transport {
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Smtp(SmtpPool),
     File(PathBuf),
 }
 
@@ -80,11 +85,10 @@ impl Mailer {
             .parse()
             .map_err(|_| MailError::Address(from.to_string()))?;
         let transport = match smtp_url {
-            Some(url) => Transport::Smtp(
-                AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-                    .map_err(|e| MailError::Smtp(e.to_string()))?
-                    .build(),
-            ),
+            Some(url) => Transport::Smtp(SmtpPool::new(
+                SmtpTarget::from_url(url).map_err(MailError::Smtp)?,
+                MAX_SMTP_CONNECTIONS,
+            )),
             None => Transport::File(outbox_dir),
         };
         Ok(Mailer { transport, from })
@@ -152,15 +156,7 @@ impl Mailer {
     /// [`MailError::Unreachable`] (both transient).
     pub async fn send_prepared(&self, message: Message, message_id: &str) -> Result<(), MailError> {
         match &self.transport {
-            Transport::Smtp(t) => t.send(message).await.map(|_| ()).map_err(|e| {
-                if e.is_permanent() {
-                    MailError::Rejected(e.to_string())
-                } else if e.is_transient() {
-                    MailError::Smtp(e.to_string())
-                } else {
-                    MailError::Unreachable(e.to_string())
-                }
-            }),
+            Transport::Smtp(pool) => send_pooled(pool, &message).await,
             Transport::File(dir) => write_eml(dir, &message, message_id).await,
         }
     }
@@ -169,8 +165,8 @@ impl Mailer {
     pub async fn send(&self, email: &OutgoingEmail) -> Result<String, MailError> {
         let (message, message_id) = self.build(email)?;
         match &self.transport {
-            Transport::Smtp(t) => {
-                t.send(message)
+            Transport::Smtp(pool) => {
+                pool.send(message.envelope(), &message.formatted())
                     .await
                     .map_err(|e| MailError::Smtp(e.to_string()))?;
             }
@@ -178,6 +174,22 @@ impl Mailer {
         }
         Ok(message_id)
     }
+}
+
+/// Sends `message` over `pool`: a 5xx reply is [`MailError::Rejected`], a 4xx reply
+/// [`MailError::Smtp`], anything else (no reply to blame) [`MailError::Unreachable`].
+pub async fn send_pooled(pool: &SmtpPool, message: &Message) -> Result<(), MailError> {
+    pool.send(message.envelope(), &message.formatted())
+        .await
+        .map_err(|e: SendError| {
+            if e.is_permanent() {
+                MailError::Rejected(e.to_string())
+            } else if e.is_transient() {
+                MailError::Smtp(e.to_string())
+            } else {
+                MailError::Unreachable(e.to_string())
+            }
+        })
 }
 
 /// Writes `message` as `DIR/<message id>.eml` (write then rename, so readers never see half a

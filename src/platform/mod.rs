@@ -5,3 +5,4 @@ pub mod mail_job;
 pub mod mailer;
 pub mod outbound;
 pub mod ratelimit;
+pub mod smtp_pool;
