@@ -15,6 +15,9 @@ mod m20261122_000009_create_scraping;
 mod m20261122_000010_create_outreach;
 mod m20261122_000011_create_approvals;
 mod m20261122_000012_create_ai;
+mod m20261122_000013_run_search_goals;
+mod m20261122_000014_extend_outreach;
+mod m20261122_000015_create_scraping_settings;
 
 /// Runs the migrations in order.
 pub struct Migrator;
@@ -35,6 +38,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000010_create_outreach::Migration),
             Box::new(m20261122_000011_create_approvals::Migration),
             Box::new(m20261122_000012_create_ai::Migration),
+            Box::new(m20261122_000013_run_search_goals::Migration),
+            Box::new(m20261122_000014_extend_outreach::Migration),
+            Box::new(m20261122_000015_create_scraping_settings::Migration),
         ]
     }
 }
