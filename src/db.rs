@@ -87,3 +87,4 @@ pub fn backend_name(db: &DatabaseConnection) -> &'static str {
         _ => "other",
     }
 }
+pub mod fast;

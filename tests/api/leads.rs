@@ -505,6 +505,8 @@ async fn figure_b_full_nested_query_statements_are_constant() {
         counts.iter().all(|&c| c == counts[0]) && counts[0] <= 3 + 4,
         "statements per page size 10/50/200: {counts:?}\n{logs:#?}"
     );
+    // Page, owners, tags, newest notes, recipient rows joined with their campaigns.
+    assert_eq!(counts[0], 5, "{logs:#?}");
 }
 
 #[tokio::test]

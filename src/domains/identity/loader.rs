@@ -32,10 +32,11 @@ pub async fn users_by_id(
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows = user::Entity::find()
-        .filter(user::Column::Id.is_in(ids.iter().copied()))
-        .all(db)
-        .await?;
+    let rows = crate::db::fast::all(
+        db,
+        user::Entity::find().filter(user::Column::Id.is_in(ids.iter().copied())),
+    )
+    .await?;
     Ok(rows.into_iter().map(|u| (u.id, u)).collect())
 }
 

@@ -8,23 +8,28 @@ use std::collections::HashMap;
 
 use entity::lead_tag;
 use sea_orm::{
-    ColumnTrait, DatabaseBackend, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter,
-    QueryOrder, Statement,
+    ColumnTrait, DatabaseBackend, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    Statement,
 };
 use uuid::Uuid;
 
-use crate::error::AppError;
+use crate::{
+    db::fast::{self, ByIndex},
+    error::AppError,
+};
 
 /// Tags by lead id, sorted.
 pub async fn tags(
     db: &DatabaseConnection,
     ids: &[Uuid],
 ) -> Result<HashMap<Uuid, Vec<String>>, AppError> {
-    let rows = lead_tag::Entity::find()
-        .filter(lead_tag::Column::LeadId.is_in(ids.iter().copied()))
-        .order_by_asc(lead_tag::Column::Tag)
-        .all(db)
-        .await?;
+    let rows = fast::all(
+        db,
+        lead_tag::Entity::find()
+            .filter(lead_tag::Column::LeadId.is_in(ids.iter().copied()))
+            .order_by_asc(lead_tag::Column::Tag),
+    )
+    .await?;
     let mut out: HashMap<Uuid, Vec<String>> = HashMap::new();
     for r in rows {
         out.entry(r.lead_id).or_default().push(r.tag);
@@ -32,8 +37,8 @@ pub async fn tags(
     Ok(out)
 }
 
-/// The newest `n` rows of `table` for each lead id, in one statement.
-pub async fn newest_per_lead<M: FromQueryResult>(
+/// The newest `n` rows of `table` (whose columns are `M`'s) for each lead id, in one statement.
+pub async fn newest_per_lead<M: ByIndex>(
     db: &DatabaseConnection,
     table: &str,
     ids: &[Uuid],
@@ -50,17 +55,18 @@ pub async fn newest_per_lead<M: FromQueryResult>(
         return Ok(out);
     }
     let list: Vec<String> = (0..ids.len()).map(|i| ph(i + 2)).collect();
+    // The model's columns, in its order (positional decoding), without the row number.
     let sql = format!(
-            "SELECT * FROM (SELECT t.*, ROW_NUMBER() OVER (PARTITION BY t.lead_id ORDER BY t.id DESC) AS lg_rn \
-             FROM {table} t WHERE t.lead_id IN ({})) x WHERE x.lg_rn <= {} ORDER BY x.lead_id, x.lg_rn",
-            list.join(", "),
-            ph(1)
-        );
+        "SELECT {} FROM (SELECT t.*, ROW_NUMBER() OVER (PARTITION BY t.lead_id ORDER BY t.id DESC) AS lg_rn \
+         FROM {table} t WHERE t.lead_id IN ({})) x WHERE x.lg_rn <= {} ORDER BY x.lead_id, x.lg_rn",
+        fast::column_list::<M>("x", ""),
+        list.join(", "),
+        ph(1)
+    );
     let mut values: Vec<sea_orm::Value> = vec![(n as i64).into()];
     values.extend(ids.iter().map(|u| sea_orm::Value::from(*u)));
-    let rows = M::find_by_statement(Statement::from_sql_and_values(backend, sql, values))
-        .all(db)
-        .await?;
+    let rows: Vec<M> =
+        fast::all_by_statement(db, Statement::from_sql_and_values(backend, sql, values)).await?;
     for r in rows {
         out.entry(lead_of(&r)).or_default().push(r);
     }

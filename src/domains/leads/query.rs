@@ -311,7 +311,7 @@ pub async fn list(
     q = q
         .order_by(sort_expr(field), dir.clone())
         .order_by(lead::Column::Id, dir);
-    let mut rows = q.limit(limit + 1).all(&state.db).await?;
+    let mut rows = crate::db::fast::all(&state.db, q.limit(limit + 1)).await?;
     let more = rows.len() as u64 > limit;
     rows.truncate(limit as usize);
     let (has_prev, has_next) = if backward {

@@ -365,35 +365,47 @@ pub async fn list(
 }
 
 /// For `Lead.campaigns`: the recipient rows of `lead_ids` with their campaigns, newest first per
-/// lead (two statements for the whole page).
+/// lead (one statement for the whole page).
 pub async fn campaigns_of_leads(
     db: &DatabaseConnection,
     lead_ids: &[Uuid],
 ) -> AppResult<HashMap<Uuid, Vec<(campaign_recipient::Model, campaign::Model)>>> {
+    use crate::db::fast::{column_list, Decoder};
+    use sea_orm::{DatabaseBackend, Statement};
+
     let mut out: HashMap<Uuid, Vec<(campaign_recipient::Model, campaign::Model)>> = HashMap::new();
     if lead_ids.is_empty() {
         return Ok(out);
     }
-    let rows = campaign_recipient::Entity::find()
-        .filter(campaign_recipient::Column::LeadId.is_in(lead_ids.iter().copied()))
-        .order_by_desc(campaign_recipient::Column::Id)
-        .all(db)
+    // One statement: the recipient rows with their campaign, newest row first.
+    let backend = db.get_database_backend();
+    let list: Vec<String> = (1..=lead_ids.len())
+        .map(|i| match backend {
+            DatabaseBackend::Postgres => format!("${i}"),
+            _ => format!("?{i}"),
+        })
+        .collect();
+    let sql = format!(
+        "SELECT {}, {} FROM campaign_recipients r JOIN campaigns c ON c.id = r.campaign_id \
+         WHERE r.lead_id IN ({}) ORDER BY r.id DESC",
+        column_list::<campaign_recipient::Model>("r", "r_"),
+        column_list::<campaign::Model>("c", "c_"),
+        list.join(", ")
+    );
+    let values: Vec<sea_orm::Value> = lead_ids.iter().map(|u| (*u).into()).collect();
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
         .await?;
-    let ids: HashSet<Uuid> = rows.iter().map(|r| r.campaign_id).collect();
-    let camps: HashMap<Uuid, campaign::Model> = if ids.is_empty() {
-        HashMap::new()
-    } else {
-        campaign::Entity::find()
-            .filter(campaign::Column::Id.is_in(ids))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|c| (c.id, c))
-            .collect()
-    };
-    for r in rows {
-        if let (Some(lead), Some(c)) = (r.lead_id, camps.get(&r.campaign_id)) {
-            out.entry(lead).or_default().push((r, c.clone()));
+    let width = <campaign_recipient::Model as crate::db::fast::ByIndex>::COLUMNS.len();
+    let (dr, dc) = (
+        Decoder::for_rows::<campaign_recipient::Model>(&rows, 0, "r_"),
+        Decoder::for_rows::<campaign::Model>(&rows, width, "c_"),
+    );
+    for row in &rows {
+        let r: campaign_recipient::Model = dr.decode(row, 0, "r_")?;
+        let c: campaign::Model = dc.decode(row, width, "c_")?;
+        if let Some(lead) = r.lead_id {
+            out.entry(lead).or_default().push((r, c));
         }
     }
     Ok(out)
