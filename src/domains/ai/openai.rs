@@ -1,15 +1,22 @@
-//! An OpenAI-compatible chat-completions client (OpenAI, OpenRouter, Ollama, vLLM), written by
-//! hand for this one endpoint so every request goes through `state.http` (the SSRF-guarded
-//! client): `POST {OPENAI_BASE_URL}/chat/completions` with a `json_schema` response format.
+//! An OpenAI-compatible chat-completions client (OpenAI, OpenRouter, Ollama, vLLM):
+//! `POST {OPENAI_BASE_URL}/chat/completions` with a `json_schema` response format. The request
+//! and response bodies are async-openai's wire types (`async_openai::types::chat`); the HTTP
+//! exchange goes through `state.http` (the SSRF-guarded client) rather than async-openai's own
+//! client, so outbound rules, timeouts and the retry policy are the project's.
 //! The answer is validated against the task's shape; an invalid one gets one repair request
 //! (the error is sent back). 429/5xx/timeouts are retried with the scraping sources' backoff
 //! (honouring `Retry-After`); when the primary model still fails, the fallback model is asked.
 
 use std::time::Duration;
 
+use async_openai::types::chat::{
+    ChatCompletionRequestAssistantMessage, ChatCompletionRequestMessage,
+    ChatCompletionRequestSystemMessage, ChatCompletionRequestUserMessage,
+    CreateChatCompletionRequest, CreateChatCompletionResponse, ResponseFormat,
+    ResponseFormatJsonSchema,
+};
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::provider::{AiError, AiProvider, Completion, Task, Usage};
 use crate::{
@@ -29,46 +36,6 @@ pub struct OpenAiCompatible {
     pub fallback_model: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-struct ChatMessage {
-    role: &'static str,
-    content: String,
-}
-
-#[derive(Serialize)]
-struct ChatRequest<'a> {
-    model: &'a str,
-    messages: &'a [ChatMessage],
-    temperature: f32,
-    response_format: Value,
-}
-
-#[derive(Deserialize)]
-struct ChatResponse {
-    choices: Vec<Choice>,
-    #[serde(default)]
-    usage: Option<WireUsage>,
-}
-
-#[derive(Deserialize)]
-struct Choice {
-    message: ResponseMessage,
-}
-
-#[derive(Deserialize)]
-struct ResponseMessage {
-    #[serde(default)]
-    content: Option<String>,
-}
-
-#[derive(Deserialize, Default)]
-struct WireUsage {
-    #[serde(default)]
-    prompt_tokens: u64,
-    #[serde(default)]
-    completion_tokens: u64,
-}
-
 /// A transport-level failure: `fallback` says whether another model could do better.
 struct CallError {
     message: String,
@@ -80,18 +47,23 @@ impl OpenAiCompatible {
         &self,
         state: &AppState,
         model: &str,
-        messages: &[ChatMessage],
+        messages: &[ChatCompletionRequestMessage],
         task: &Task,
     ) -> Result<(String, Usage), CallError> {
         let url = format!("{}/chat/completions", self.base_url);
-        let body = ChatRequest {
-            model,
-            messages,
-            temperature: 0.2,
-            response_format: json!({
-                "type": "json_schema",
-                "json_schema": {"name": task.operation(), "schema": task.schema()}
+        let body = CreateChatCompletionRequest {
+            model: model.to_string(),
+            messages: messages.to_vec(),
+            temperature: Some(0.2),
+            response_format: Some(ResponseFormat::JsonSchema {
+                json_schema: ResponseFormatJsonSchema {
+                    description: None,
+                    name: task.operation().to_string(),
+                    schema: task.schema(),
+                    strict: None,
+                },
             }),
+            ..Default::default()
         };
         let mut attempt = 0;
         loop {
@@ -110,11 +82,16 @@ impl OpenAiCompatible {
             let last = attempt >= MAX_ATTEMPTS;
             let wait = match state.http.execute(builder).await {
                 Ok(r) if r.is_success() => {
-                    let resp: ChatResponse =
-                        serde_json::from_slice(&r.body).map_err(|_| CallError {
-                            message: format!("{model}: the response is not a chat completion"),
+                    let resp: CreateChatCompletionResponse = serde_json::from_slice(&r.body)
+                        .map_err(|e| CallError {
+                            message: format!(
+                                "{model}: the response is not a chat completion ({e})"
+                            ),
                         })?;
-                    let usage = resp.usage.unwrap_or_default();
+                    let (prompt_tokens, completion_tokens) = resp
+                        .usage
+                        .as_ref()
+                        .map_or((0, 0), |u| (u.prompt_tokens, u.completion_tokens));
                     let content = resp
                         .choices
                         .into_iter()
@@ -124,8 +101,8 @@ impl OpenAiCompatible {
                     return Ok((
                         content,
                         Usage {
-                            prompt_tokens: usage.prompt_tokens,
-                            completion_tokens: usage.completion_tokens,
+                            prompt_tokens: u64::from(prompt_tokens),
+                            completion_tokens: u64::from(completion_tokens),
                         },
                     ));
                 }
@@ -168,15 +145,13 @@ impl OpenAiCompatible {
 
     /// Asks `model`; an invalid answer gets one repair request.
     async fn ask(&self, state: &AppState, model: &str, task: &Task) -> Result<Completion, AiError> {
-        let mut messages = vec![
-            ChatMessage {
-                role: "system",
-                content: format!("{}\nJSON schema: {}", task.instructions(), task.schema()),
-            },
-            ChatMessage {
-                role: "user",
-                content: task.input().to_string(),
-            },
+        let mut messages: Vec<ChatCompletionRequestMessage> = vec![
+            ChatCompletionRequestSystemMessage {
+                content: format!("{}\nJSON schema: {}", task.instructions(), task.schema()).into(),
+                name: None,
+            }
+            .into(),
+            ChatCompletionRequestUserMessage::from(task.input().to_string()).into(),
         ];
         let mut usage = Usage::default();
         for repair in [false, true] {
@@ -201,16 +176,19 @@ impl OpenAiCompatible {
                 Err(e) if repair => return Err(AiError::InvalidOutput(e)),
                 Err(e) => {
                     tracing::info!(model, error = %e, "AI answer invalid; asking for a repair");
-                    messages.push(ChatMessage {
-                        role: "assistant",
-                        content,
-                    });
-                    messages.push(ChatMessage {
-                        role: "user",
-                        content: format!(
+                    messages.push(
+                        ChatCompletionRequestAssistantMessage {
+                            content: Some(content.into()),
+                            ..Default::default()
+                        }
+                        .into(),
+                    );
+                    messages.push(
+                        ChatCompletionRequestUserMessage::from(format!(
                             "That answer was invalid ({e}). Reply again with only a JSON object matching the schema."
-                        ),
-                    });
+                        ))
+                        .into(),
+                    );
                 }
             }
         }
