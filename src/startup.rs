@@ -161,6 +161,9 @@ impl Application {
             migrate(&state).await?;
         }
         crate::telemetry::prometheus();
+        // Loads lazily built parsers off the request path (the phone metadata alone takes ~90 ms
+        // on first use: the first scrape or the first lead with a phone would pay it).
+        tokio::task::spawn_blocking(crate::domains::scraping::extract::warm_up);
         let listener = TcpListener::bind(listen)
             .await
             .map_err(|e| err("bind")(&e))?;
