@@ -74,6 +74,9 @@ pub struct Config {
     pub database_url: String,
     /// Pool size.
     pub database_max_connections: u32,
+    /// Postgres connections kept open while idle (`DATABASE_MIN_CONNECTIONS`, default
+    /// min(4, max)): a burst (the first scrape, a traffic spike) does not wait for new backends.
+    pub database_min_connections: u32,
     /// Run migrations when `serve` starts.
     pub auto_migrate: bool,
     /// Redis URL; `None` = in-process event bus and memory rate limiter.
@@ -258,6 +261,7 @@ impl Config {
             data_dir,
             database_url,
             database_max_connections: parse(&var, "DATABASE_MAX_CONNECTIONS", Some(10))?,
+            database_min_connections: parse(&var, "DATABASE_MIN_CONNECTIONS", Some(4))?,
             auto_migrate: parse(&var, "AUTO_MIGRATE", Some(true))?,
             redis_url: var("REDIS_URL"),
             smtp_url: var("SMTP_URL"),

@@ -54,8 +54,9 @@ pub async fn connect(config: &Config, log: StatementLog) -> Result<DatabaseConne
     if config.is_sqlite() {
         opts.max_connections(1).min_connections(1);
     } else {
-        opts.max_connections(config.database_max_connections)
-            .min_connections(1);
+        let max = config.database_max_connections.max(1);
+        opts.max_connections(max)
+            .min_connections(config.database_min_connections.clamp(1, max));
     }
     let mut db = Database::connect(opts).await?;
     db.set_metric_callback(move |info| {

@@ -84,6 +84,8 @@ impl TestApp {
             ("DATABASE_URL".into(), db_url.clone()),
             ("OUTBOUND_ALLOW_PRIVATE_NETWORKS".into(), "true".into()),
             ("WORKER_CONCURRENCY".into(), "2".into()),
+            // Hundreds of apps share the test PostgreSQL: no idle connections kept warm.
+            ("DATABASE_MIN_CONNECTIONS".into(), "1".into()),
             // Each app's client presents its own address, so rate-limit budgets shared through
             // Redis do not leak between tests running in parallel.
             ("TRUST_FORWARDED_FOR".into(), "true".into()),
