@@ -213,7 +213,9 @@ impl SmtpPool {
         let result = match tokio::time::timeout(timeout * 2, conn.send(envelope, message)).await {
             Ok(r) => r.map(|_| ()).map_err(SendError::from),
             Err(_) => {
-                conn.abort().await;
+                // Dropped, not aborted: `abort` sends QUIT, which a stuck server would not
+                // answer either. Closing the socket is enough.
+                drop(conn);
                 return Err(connection_error("the SMTP server timed out"));
             }
         };
@@ -428,6 +430,46 @@ mod tests {
         assert_eq!(msgs.load(Ordering::SeqCst), 22);
         // One idle connection reused, at most three more opened (four at once).
         assert!(conns.load(Ordering::SeqCst) <= 5);
+    }
+
+    #[tokio::test]
+    async fn a_server_that_stops_answering_mid_message_times_out() {
+        // Greets and accepts the envelope, then never answers the end of the message.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((sock, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let (r, mut w) = sock.into_split();
+                    let mut lines = BufReader::new(r).lines();
+                    w.write_all(b"220 slow ESMTP\r\n").await.unwrap();
+                    while let Ok(Some(line)) = lines.next_line().await {
+                        let reply: &[u8] = if line.starts_with("EHLO") {
+                            b"250 slow\r\n"
+                        } else if line == "DATA" {
+                            b"354 go ahead\r\n"
+                        } else if line.starts_with("MAIL") || line.starts_with("RCPT") {
+                            b"250 ok\r\n"
+                        } else {
+                            continue; // the message and its end: silence
+                        };
+                        let _ = w.write_all(reply).await;
+                    }
+                });
+            }
+        });
+        let mut target = SmtpTarget::from_url(&format!("smtp://127.0.0.1:{port}")).unwrap();
+        target.timeout = Duration::from_millis(200);
+        let pool = SmtpPool::new(target, 1);
+        let m = message("a@example.com");
+        let started = Instant::now();
+        let err = pool.send(m.envelope(), &m.formatted()).await.unwrap_err();
+        assert!(matches!(err, SendError::Connect(_)), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert!(
+            pool.0.idle.lock().unwrap().is_empty(),
+            "the stuck connection is not reused"
+        );
     }
 
     #[tokio::test]
