@@ -5,9 +5,28 @@ use std::{
     time::Duration,
 };
 
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr,
+};
 
 use crate::config::Config;
+
+/// A numbered bind placeholder for raw SQL: `$i` on Postgres, `?i` on SQLite (numbered, so one
+/// value can be used twice).
+pub fn placeholder(backend: DatabaseBackend, i: usize) -> String {
+    match backend {
+        DatabaseBackend::Postgres => format!("${i}"),
+        _ => format!("?{i}"),
+    }
+}
+
+/// Placeholders `from .. from + n`, comma-separated (an `IN (…)` list).
+pub fn placeholders(backend: DatabaseBackend, from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| placeholder(backend, i))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// Records executed SQL when enabled (tests count statements per request with it).
 #[derive(Clone, Default)]
@@ -88,4 +107,18 @@ pub fn backend_name(db: &DatabaseConnection) -> &'static str {
         _ => "other",
     }
 }
+
 pub mod fast;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_follow_the_backend() {
+        assert_eq!(placeholders(DatabaseBackend::Postgres, 2, 3), "$2, $3, $4");
+        assert_eq!(placeholders(DatabaseBackend::Sqlite, 1, 2), "?1, ?2");
+        assert_eq!(placeholders(DatabaseBackend::Sqlite, 1, 0), "");
+        assert_eq!(placeholder(DatabaseBackend::Postgres, 7), "$7");
+    }
+}

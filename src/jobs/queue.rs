@@ -185,10 +185,7 @@ pub async fn lease(
         ""
     };
     // Numbered placeholders ($n on Postgres, ?n on SQLite) so `now` can be used twice.
-    let ph = |i: usize| match backend {
-        DatabaseBackend::Postgres => format!("${i}"),
-        _ => format!("?{i}"),
-    };
+    let ph = |i: usize| crate::db::placeholder(backend, i);
     // 1 = lease_until, 2 = worker, 3 = updated_at, 4 = now (ms), 5.. = kinds.
     let kind_list: Vec<String> = (0..kinds.len()).map(|i| ph(5 + i)).collect();
     let sql = format!(

@@ -7,14 +7,14 @@
 use std::collections::HashMap;
 
 use entity::lead_tag;
-use sea_orm::{
-    ColumnTrait, DatabaseBackend, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    Statement,
-};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Statement};
 use uuid::Uuid;
 
 use crate::{
-    db::fast::{self, ByIndex},
+    db::{
+        fast::{self, ByIndex},
+        placeholder, placeholders,
+    },
     error::AppError,
 };
 
@@ -46,22 +46,17 @@ pub async fn newest_per_lead<M: ByIndex>(
     lead_of: impl Fn(&M) -> Uuid,
 ) -> Result<HashMap<Uuid, Vec<M>>, AppError> {
     let backend = db.get_database_backend();
-    let ph = |i: usize| match backend {
-        DatabaseBackend::Postgres => format!("${i}"),
-        _ => format!("?{i}"),
-    };
     let mut out: HashMap<Uuid, Vec<M>> = HashMap::new();
     if ids.is_empty() {
         return Ok(out);
     }
-    let list: Vec<String> = (0..ids.len()).map(|i| ph(i + 2)).collect();
     // The model's columns, in its order (positional decoding), without the row number.
     let sql = format!(
         "SELECT {} FROM (SELECT t.*, ROW_NUMBER() OVER (PARTITION BY t.lead_id ORDER BY t.id DESC) AS lg_rn \
          FROM {table} t WHERE t.lead_id IN ({})) x WHERE x.lg_rn <= {} ORDER BY x.lead_id, x.lg_rn",
         fast::column_list::<M>("x", ""),
-        list.join(", "),
-        ph(1)
+        placeholders(backend, 2, ids.len()),
+        placeholder(backend, 1)
     );
     let mut values: Vec<sea_orm::Value> = vec![(n as i64).into()];
     values.extend(ids.iter().map(|u| sea_orm::Value::from(*u)));

@@ -371,7 +371,7 @@ pub async fn campaigns_of_leads(
     lead_ids: &[Uuid],
 ) -> AppResult<HashMap<Uuid, Vec<(campaign_recipient::Model, campaign::Model)>>> {
     use crate::db::fast::{column_list, Decoder};
-    use sea_orm::{DatabaseBackend, Statement};
+    use sea_orm::Statement;
 
     let mut out: HashMap<Uuid, Vec<(campaign_recipient::Model, campaign::Model)>> = HashMap::new();
     if lead_ids.is_empty() {
@@ -379,18 +379,12 @@ pub async fn campaigns_of_leads(
     }
     // One statement: the recipient rows with their campaign, newest row first.
     let backend = db.get_database_backend();
-    let list: Vec<String> = (1..=lead_ids.len())
-        .map(|i| match backend {
-            DatabaseBackend::Postgres => format!("${i}"),
-            _ => format!("?{i}"),
-        })
-        .collect();
     let sql = format!(
         "SELECT {}, {} FROM campaign_recipients r JOIN campaigns c ON c.id = r.campaign_id \
          WHERE r.lead_id IN ({}) ORDER BY r.id DESC",
         column_list::<campaign_recipient::Model>("r", "r_"),
         column_list::<campaign::Model>("c", "c_"),
-        list.join(", ")
+        crate::db::placeholders(backend, 1, lead_ids.len())
     );
     let values: Vec<sea_orm::Value> = lead_ids.iter().map(|u| (*u).into()).collect();
     let rows = db

@@ -8,7 +8,7 @@ use sea_orm::{ConnectionTrait, DatabaseBackend, FromQueryResult, Statement};
 use uuid::Uuid;
 
 use super::types::{rate, CampaignStats, CampaignTimelinePoint, TimelineBucket, VariantStats};
-use crate::{error::AppResult, events::CampaignCounters};
+use crate::{db::placeholders, error::AppResult, events::CampaignCounters};
 
 #[derive(Debug, Clone, Default, FromQueryResult)]
 struct Row {
@@ -29,16 +29,6 @@ struct Row {
     soft: Option<i64>,
     bounced: Option<i64>,
     unsubscribed: Option<i64>,
-}
-
-fn placeholders(backend: DatabaseBackend, from: usize, n: usize) -> String {
-    (0..n)
-        .map(|i| match backend {
-            DatabaseBackend::Postgres => format!("${}", from + i),
-            _ => format!("?{}", from + i),
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 async fn rows(conn: &impl ConnectionTrait, ids: &[Uuid]) -> AppResult<Vec<Row>> {
