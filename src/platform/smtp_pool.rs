@@ -231,6 +231,23 @@ impl SmtpPool {
         result
     }
 
+    /// Connects as a send would (TLS and AUTH as configured), checks the session with `NOOP`
+    /// and closes it (`testSmtpSettings`).
+    pub async fn check(&self) -> Result<(), SendError> {
+        let mut conn = self.connect().await?;
+        let alive = tokio::time::timeout(self.0.target.timeout, conn.test_connected())
+            .await
+            .unwrap_or(false);
+        let _ = tokio::time::timeout(self.0.target.timeout, conn.quit()).await;
+        if alive {
+            Ok(())
+        } else {
+            Err(SendError::Connect(
+                "the server did not answer the greeting".into(),
+            ))
+        }
+    }
+
     /// The most recently used idle connection that is still alive, if any.
     async fn reuse(&self) -> Option<AsyncSmtpConnection> {
         loop {

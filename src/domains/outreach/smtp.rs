@@ -16,7 +16,7 @@ use entity::smtp_setting;
 use lettre::{
     message::{header::ContentType, Mailbox},
     transport::smtp::authentication::Credentials,
-    AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+    Message,
 };
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
 use uuid::Uuid;
@@ -145,26 +145,7 @@ impl From<&smtp_setting::Model> for Params {
     }
 }
 
-fn transport(p: &Params) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
-    let builder = match p.security {
-        SmtpSecurity::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&p.host),
-        SmtpSecurity::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&p.host)
-            .map_err(|e| e.to_string())?,
-        SmtpSecurity::Tls => {
-            AsyncSmtpTransport::<Tokio1Executor>::relay(&p.host).map_err(|e| e.to_string())?
-        }
-    };
-    let mut builder = builder.port(p.port).timeout(Some(TIMEOUT));
-    if let Some(u) = &p.username {
-        builder = builder.credentials(Credentials::new(
-            u.clone(),
-            p.password.clone().unwrap_or_default(),
-        ));
-    }
-    Ok(builder.build())
-}
-
-/// The connection pool a campaign run sends through (`TCP_NODELAY` sockets; see
+/// The connection pool a campaign run (and `testSmtpSettings`) sends through (`TCP_NODELAY` sockets; see
 /// `platform::smtp_pool`), at most `max_connections` open.
 fn pool(p: &Params, max_connections: usize) -> SmtpPool {
     SmtpPool::new(
@@ -355,13 +336,9 @@ pub async fn test(
     if let Err(e) = check_host(state, &params.host, params.port).await {
         return Ok(fail(e));
     }
-    let t = match transport(&params) {
-        Ok(t) => t,
-        Err(e) => return Ok(fail(e)),
-    };
-    match tokio::time::timeout(TIMEOUT * 2, t.test_connection()).await {
-        Ok(Ok(true)) => {}
-        Ok(Ok(false)) => return Ok(fail("the server did not answer the greeting".into())),
+    let t = pool(&params, 1);
+    match tokio::time::timeout(TIMEOUT * 2, t.check()).await {
+        Ok(Ok(())) => {}
         Ok(Err(e)) => return Ok(fail(e.to_string())),
         Err(_) => return Ok(fail("timed out".into())),
     }
@@ -383,8 +360,13 @@ pub async fn test(
         Ok(m) => m,
         Err(e) => return Ok(fail(format!("message: {e}"))),
     };
-    match tokio::time::timeout(TIMEOUT * 2, t.send(message)).await {
-        Ok(Ok(_)) => Ok(SmtpTestResult {
+    match tokio::time::timeout(
+        TIMEOUT * 2,
+        t.send(message.envelope(), &message.formatted()),
+    )
+    .await
+    {
+        Ok(Ok(())) => Ok(SmtpTestResult {
             ok: true,
             error: None,
             sent_to: Some(sent_to),
