@@ -1,6 +1,7 @@
 //! Unit tests of the `createScrapeJob` input validation.
 #![allow(clippy::unwrap_used)]
 use super::*;
+use crate::error::AppError;
 
 fn cfg() -> Config {
     Config::from_lookup(|_| None).unwrap()
