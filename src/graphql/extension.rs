@@ -251,10 +251,7 @@ pub fn fast_path_eligible(request: &mut Request, max_aliases: usize) -> Option<O
         return None;
     }
     let shape = shape(doc, operation_name.as_deref());
-    let eligible = !shape.exceeded()
-        && shape.aliases <= max_aliases
-        && !shape.directives
-        && count_aliases(doc) <= max_aliases;
+    let eligible = !shape.exceeded() && !shape.directives && count_aliases(doc) <= max_aliases;
     if !eligible {
         return None;
     }
@@ -275,7 +272,6 @@ const MAX_FAST_VISITS: usize = 20_000;
 
 #[derive(Default)]
 struct Shape {
-    aliases: usize,
     depth: usize,
     directives: bool,
     visits: usize,
@@ -288,7 +284,7 @@ impl Shape {
     }
 }
 
-/// Aliases, directives and selection depth of the operation, following fragment spreads the way
+/// Directives and selection depth of the operation, following fragment spreads the way
 /// the library's recursion-depth check does.
 fn shape(doc: &ExecutableDocument, operation_name: Option<&str>) -> Shape {
     fn walk(doc: &ExecutableDocument, set: &SelectionSet, depth: usize, out: &mut Shape) {
@@ -300,7 +296,6 @@ fn shape(doc: &ExecutableDocument, operation_name: Option<&str>) -> Shape {
             out.visits += 1;
             match &item.node {
                 Selection::Field(f) => {
-                    out.aliases += usize::from(f.node.alias.is_some());
                     out.directives |= !f.node.directives.is_empty();
                     if !f.node.selection_set.node.items.is_empty() {
                         walk(doc, &f.node.selection_set.node, depth + 1, out);
