@@ -101,6 +101,9 @@ pub struct Config {
     pub require_email_verification: bool,
     /// Keep executed SQL in memory (tests count statements per request; never in production).
     pub record_sql: bool,
+    /// Answer the plain read queries the SQL compiler covers (`graphql::compiled`) with one
+    /// statement on PostgreSQL; off, every query runs through the resolvers.
+    pub compiled_reads: bool,
     /// Log format.
     pub log_format: LogFormat,
     /// Serve GraphiQL at /graphiql.
@@ -283,6 +286,7 @@ impl Config {
             },
             trust_forwarded_for: parse(&var, "TRUST_FORWARDED_FOR", Some(false))?,
             record_sql: parse(&var, "RECORD_SQL", Some(false))?,
+            compiled_reads: parse(&var, "COMPILED_READS", Some(true))?,
             require_email_verification: parse(&var, "REQUIRE_EMAIL_VERIFICATION", Some(true))?,
             log_format,
             graphiql_enabled: parse(&var, "GRAPHIQL_ENABLED", Some(dev))?,

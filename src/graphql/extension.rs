@@ -55,7 +55,7 @@ fn with_code(mut err: ServerError, code: &str) -> ServerError {
     err
 }
 
-fn count_aliases(doc: &ExecutableDocument) -> usize {
+pub(crate) fn count_aliases(doc: &ExecutableDocument) -> usize {
     fn walk(set: &SelectionSet, depth: usize) -> usize {
         if depth > 64 {
             return 0;

@@ -1,5 +1,6 @@
 //! The GraphQL layer: schema construction, request context, limits, pagination.
 
+pub mod compiled;
 pub mod context;
 pub mod extension;
 pub mod pagination;

@@ -352,7 +352,10 @@ async fn graphql_batch(
     }
     let meta = meta_from(parts, false, s.app.config.trust_forwarded_for);
     let batch = match batch {
-        BatchRequest::Single(r) => {
+        BatchRequest::Single(mut r) => {
+            if let Some(res) = compiled(s, &mut r, viewer.as_ref(), media).await {
+                return res;
+            }
             let r = prepare_request(r, &s.app, viewer, meta.clone());
             BatchResponse::Single(execute(s, r, &meta).await)
         }
@@ -365,6 +368,35 @@ async fn graphql_batch(
         ),
     };
     graphql_response(batch, media)
+}
+
+/// Answers `request` through a compiled read (`graphql::compiled`) when it is one; `None` when
+/// the resolvers must run it (also when the statement failed: they report the error).
+async fn compiled(
+    s: &HttpState,
+    request: &mut async_graphql::Request,
+    viewer: Option<&Viewer>,
+    media: Media,
+) -> Option<Response> {
+    let plan = crate::graphql::compiled::plan(&s.app, request, viewer)?;
+    let started = std::time::Instant::now();
+    match plan.execute(&s.app).await {
+        Ok(body) => {
+            extension::record_metrics(
+                plan.operation_name(),
+                &GqlResponse::new(async_graphql::Value::Null),
+                started,
+            );
+            let mut res = (StatusCode::OK, Body::from(body)).into_response();
+            res.headers_mut()
+                .insert(header::CONTENT_TYPE, content_type(media));
+            Some(res)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "compiled read failed; running the resolvers");
+            None
+        }
+    }
 }
 
 /// Runs one operation: plain queries on the extension-free query schema (with the policy
@@ -406,6 +438,10 @@ pub async fn get_handler(State(s): State<HttpState>, req: Request) -> Response {
         Err(e) => return app_error_response(&e, media),
     };
     if let Some(res) = viewer_budget(&s, viewer.as_ref(), media).await {
+        return res;
+    }
+    let mut request = request;
+    if let Some(res) = compiled(&s, &mut request, viewer.as_ref(), media).await {
         return res;
     }
     let meta = meta_from(&parts, true, s.app.config.trust_forwarded_for);

@@ -346,7 +346,11 @@ async fn insert_lead(
 #[tokio::test]
 async fn statement_count_does_not_grow_with_page_size() {
     let app = TestApp::spawn_with(Options {
-        env: HashMap::from([("RECORD_SQL".to_string(), "true".to_string())]),
+        // The resolvers' statements (compiled reads: tests/api/compiled.rs).
+        env: HashMap::from([
+            ("RECORD_SQL".to_string(), "true".to_string()),
+            ("COMPILED_READS".to_string(), "false".to_string()),
+        ]),
         ..Default::default()
     })
     .await;
@@ -398,7 +402,11 @@ async fn statement_count_does_not_grow_with_page_size() {
 #[tokio::test]
 async fn figure_b_full_nested_query_statements_are_constant() {
     let app = TestApp::spawn_with(Options {
-        env: HashMap::from([("RECORD_SQL".to_string(), "true".to_string())]),
+        // The resolvers' statements (compiled reads: tests/api/compiled.rs).
+        env: HashMap::from([
+            ("RECORD_SQL".to_string(), "true".to_string()),
+            ("COMPILED_READS".to_string(), "false".to_string()),
+        ]),
         ..Default::default()
     })
     .await;

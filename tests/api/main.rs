@@ -10,6 +10,7 @@ mod ai;
 mod ai_goals;
 mod ai_replies;
 mod approvals;
+mod compiled;
 mod fast_rows;
 mod graphql_ws_client;
 mod http_spine;

@@ -278,6 +278,95 @@ fn decode(field: LeadOrderField, name: &str, raw: Option<String>) -> AppResult<O
     Ok(Some(key))
 }
 
+/// The statements of one page: the ordered, limited page select and the filtered base (for
+/// `totalCount`). Shared by the resolvers and the compiled read path (`super::compiled`).
+pub struct PageQuery {
+    /// Filtered, keyset-bounded, ordered, `limit + 1` rows.
+    pub select: Select<lead::Entity>,
+    /// The filter alone (the connection's `totalCount`).
+    pub base: Select<lead::Entity>,
+    /// Page size.
+    pub limit: u64,
+    /// Read from the end (`last`/`before`).
+    pub backward: bool,
+    /// Whether `after` / `before` cursors were given.
+    pub has_after: bool,
+    /// See `has_after`.
+    pub has_before: bool,
+    /// The order field (cursors carry it).
+    pub field: LeadOrderField,
+}
+
+impl PageQuery {
+    /// `(hasPreviousPage, hasNextPage)` for a page that read `fetched` rows (up to limit + 1).
+    pub fn page_info(&self, fetched: usize) -> (bool, bool) {
+        let more = fetched as u64 > self.limit;
+        if self.backward {
+            (more, self.has_before)
+        } else {
+            (self.has_after, more)
+        }
+    }
+
+    /// The cursor key of a row with sort value `v`.
+    pub fn key(&self, v: SortValue, id: Uuid) -> LeadKey {
+        LeadKey {
+            o: field_name(self.field).into(),
+            v,
+            id,
+        }
+    }
+}
+
+/// The sort expression of `field` (what `PageQuery::select` orders by first).
+pub fn sort_expression(field: LeadOrderField) -> SimpleExpr {
+    sort_expr(field)
+}
+
+/// Validates the page arguments and builds the page's statements.
+#[allow(clippy::too_many_arguments)]
+pub fn page_query(
+    backend: DatabaseBackend,
+    viewer: &Viewer,
+    filter: &LeadFilter,
+    order: LeadOrder,
+    first: Option<i32>,
+    after_cursor: Option<String>,
+    last: Option<i32>,
+    before_cursor: Option<String>,
+) -> AppResult<PageQuery> {
+    viewer.require(Permission::ReadLeads)?;
+    let (limit, backward) = page_size(first, last)?;
+    let field = order.field;
+    let after_key = decode(field, "after", after_cursor)?;
+    let before_key = decode(field, "before", before_cursor)?;
+    let base = filtered(backend, viewer, filter)?;
+    let desc = order.direction == OrderDirection::Desc;
+    let mut q = base.clone();
+    if let Some(k) = &after_key {
+        q = q.filter(after(field, k, desc));
+    }
+    if let Some(k) = &before_key {
+        q = q.filter(after(field, k, !desc));
+    }
+    // Backward pages read the reversed order, then flip.
+    let read_desc = desc != backward;
+    let dir = if read_desc { Order::Desc } else { Order::Asc };
+    q = q
+        .order_by(sort_expr(field), dir.clone())
+        .order_by(lead::Column::Id, dir)
+        .limit(limit + 1);
+    Ok(PageQuery {
+        select: q,
+        base,
+        limit,
+        backward,
+        has_after: after_key.is_some(),
+        has_before: before_key.is_some(),
+        field,
+    })
+}
+
 /// A page of leads.
 #[allow(clippy::too_many_arguments)]
 pub async fn list(
@@ -290,44 +379,27 @@ pub async fn list(
     last: Option<i32>,
     before_cursor: Option<String>,
 ) -> AppResult<LeadConnection<Lead>> {
-    viewer.require(Permission::ReadLeads)?;
-    let (limit, backward) = page_size(first, last)?;
-    let field = order.field;
-    let after_key = decode(field, "after", after_cursor)?;
-    let before_key = decode(field, "before", before_cursor)?;
-    let base = filtered(state.db.get_database_backend(), viewer, filter)?;
-    let total = TotalCount::of(state.db.clone(), base.clone());
-    let desc = order.direction == OrderDirection::Desc;
-    let mut q = base;
-    if let Some(k) = &after_key {
-        q = q.filter(after(field, k, desc));
-    }
-    if let Some(k) = &before_key {
-        q = q.filter(after(field, k, !desc));
-    }
-    // Backward pages read the reversed order, then flip.
-    let read_desc = desc != backward;
-    let dir = if read_desc { Order::Desc } else { Order::Asc };
-    q = q
-        .order_by(sort_expr(field), dir.clone())
-        .order_by(lead::Column::Id, dir);
-    let mut rows = crate::db::fast::all(&state.db, q.limit(limit + 1)).await?;
-    let more = rows.len() as u64 > limit;
-    rows.truncate(limit as usize);
-    let (has_prev, has_next) = if backward {
+    let page = page_query(
+        state.db.get_database_backend(),
+        viewer,
+        filter,
+        order,
+        first,
+        after_cursor,
+        last,
+        before_cursor,
+    )?;
+    let total = TotalCount::of(state.db.clone(), page.base.clone());
+    let mut rows = crate::db::fast::all(&state.db, page.select.clone()).await?;
+    let (has_prev, has_next) = page.page_info(rows.len());
+    rows.truncate(page.limit as usize);
+    if page.backward {
         rows.reverse();
-        (more, before_key.is_some())
-    } else {
-        (after_key.is_some(), more)
-    };
+    }
     let mut conn = Connection::with_additional_fields(has_prev, has_next, total);
     let keys: Vec<LeadKey> = rows
         .iter()
-        .map(|m| LeadKey {
-            o: field_name(field).into(),
-            v: sort_value(field, m),
-            id: m.id,
-        })
+        .map(|m| page.key(sort_value(page.field, m), m.id))
         .collect();
     let leads = LeadPage::wrap(rows);
     conn.edges.extend(

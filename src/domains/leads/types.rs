@@ -50,6 +50,8 @@ pub enum LeadSource {
 macro_rules! wire {
     ($t:ty { $($v:ident => $s:literal),* $(,)? }) => {
         impl $t {
+            /// Every storage form, in declaration order.
+            pub const ALL: &'static [&'static str] = &[$($s),*];
             /// Storage form.
             pub fn as_str(self) -> &'static str {
                 match self { $(Self::$v => $s),* }

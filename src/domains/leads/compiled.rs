@@ -1,0 +1,461 @@
+//! The `leads` connection compiled to one statement (see `graphql::compiled`).
+//!
+//! The page statement is the resolvers' own (`query::page_query`: filter, organization scope,
+//! keyset bounds, order, limit + 1) with its column list replaced by the id, the sort key (for
+//! cursors) and the node's JSON. Nested relations are correlated subqueries that mirror the
+//! resolvers' loaders: tags sorted, the owner by id, the newest notes by id, the lead's campaign
+//! rows newest first. `totalCount`, when selected, is the resolvers' count statement.
+
+use async_graphql::connection::CursorType;
+use chrono::{DateTime, Utc};
+use entity::lead;
+use sea_orm::{
+    sea_query::Expr, sqlx::Row as _, ConnectionTrait, DatabaseBackend, DbErr, PaginatorTrait,
+    QuerySelect, QueryTrait,
+};
+use uuid::Uuid;
+
+use super::{
+    query::{page_query, sort_expression, PageQuery, SortValue},
+    types::{LeadFilter, LeadOrder, LeadOrderField, LeadSource, LeadStatus},
+};
+use crate::{
+    auth::{Permission, Viewer},
+    domains::outreach::types::{CampaignStatus, RecipientStatus},
+    graphql::{
+        compiled::{enum_sql, object_sql, push_key, timestamp_sql, Sel},
+        pagination::KeyCursor,
+    },
+    state::AppState,
+};
+
+/// Largest notes page compiled (the resolvers batch up to the same size).
+const NOTES_MAX: i32 = 50;
+
+/// A planned `leads(…)` field.
+pub struct LeadsPlan {
+    page: PageQuery,
+    node: Option<String>,
+    layout: Vec<Item>,
+}
+
+enum Item {
+    Typename(String),
+    Nodes(String),
+    Edges(String, Vec<Item>),
+    Cursor(String),
+    Node(String),
+    EdgeTypename(String),
+    PageInfo(String, Vec<(String, PageField)>),
+    TotalCount(String),
+}
+
+#[derive(Clone, Copy)]
+enum PageField {
+    Typename,
+    HasNext,
+    HasPrevious,
+    StartCursor,
+    EndCursor,
+}
+
+/// Plans `field` (the root `leads` field), or `None` when the resolvers must run it.
+pub fn plan(viewer: &Viewer, field: &Sel) -> Option<LeadsPlan> {
+    if !field.only_args(&["filter", "orderBy", "first", "after", "last", "before"]) {
+        return None;
+    }
+    let filter: Option<LeadFilter> = field.arg("filter", "LeadFilter", false)?;
+    let order: Option<LeadOrder> = field.arg("orderBy", "LeadOrder", false)?;
+    let first: Option<i32> = field.arg("first", "Int", true)?;
+    let after: Option<String> = field.arg("after", "String", true)?;
+    let last: Option<i32> = field.arg("last", "Int", true)?;
+    let before: Option<String> = field.arg("before", "String", true)?;
+    // Refused arguments (a bad cursor, a page too large, no permission) get their errors from
+    // the resolvers.
+    let page = page_query(
+        DatabaseBackend::Postgres,
+        viewer,
+        &filter.unwrap_or_default(),
+        order.unwrap_or_default(),
+        first,
+        after,
+        last,
+        before,
+    )
+    .ok()?;
+    let mut node: Option<String> = None;
+    let mut set_node = |sel: &[Sel]| -> Option<()> {
+        let sql = object_sql(sel, "Lead", |f| lead_field(viewer, f))?;
+        match &node {
+            Some(existing) if *existing != sql => None,
+            _ => {
+                node = Some(sql);
+                Some(())
+            }
+        }
+    };
+    let mut layout = Vec::new();
+    if field.children.is_empty() {
+        return None;
+    }
+    for f in &field.children {
+        if !f.applies_to("LeadConnection") {
+            return None;
+        }
+        let key = f.key.clone();
+        let item = match f.name.as_str() {
+            "__typename" if f.is_leaf() => Item::Typename(key),
+            "totalCount" if f.is_leaf() => Item::TotalCount(key),
+            "nodes" if f.args.is_empty() => {
+                set_node(&f.children)?;
+                Item::Nodes(key)
+            }
+            "edges" if f.args.is_empty() && !f.children.is_empty() => {
+                let mut items = Vec::new();
+                for e in &f.children {
+                    if !e.applies_to("LeadEdge") {
+                        return None;
+                    }
+                    let k = e.key.clone();
+                    items.push(match e.name.as_str() {
+                        "__typename" if e.is_leaf() => Item::EdgeTypename(k),
+                        "cursor" if e.is_leaf() => Item::Cursor(k),
+                        "node" if e.args.is_empty() => {
+                            set_node(&e.children)?;
+                            Item::Node(k)
+                        }
+                        _ => return None,
+                    });
+                }
+                Item::Edges(key, items)
+            }
+            "pageInfo" if f.args.is_empty() && !f.children.is_empty() => {
+                let mut items = Vec::new();
+                for p in &f.children {
+                    if !p.applies_to("PageInfo") || !p.is_leaf() {
+                        return None;
+                    }
+                    let pf = match p.name.as_str() {
+                        "__typename" => PageField::Typename,
+                        "hasNextPage" => PageField::HasNext,
+                        "hasPreviousPage" => PageField::HasPrevious,
+                        "startCursor" => PageField::StartCursor,
+                        "endCursor" => PageField::EndCursor,
+                        _ => return None,
+                    };
+                    items.push((p.key.clone(), pf));
+                }
+                Item::PageInfo(key, items)
+            }
+            _ => return None,
+        };
+        layout.push(item);
+    }
+    Some(LeadsPlan { page, node, layout })
+}
+
+fn col(c: &str) -> String {
+    format!("\"leads\".\"{c}\"")
+}
+
+/// The SQL of one selected `Lead` field.
+fn lead_field(viewer: &Viewer, f: &Sel) -> Option<String> {
+    let leaf = f.is_leaf();
+    let plain = |c: &str| leaf.then(|| col(c));
+    match f.name.as_str() {
+        "id" => plain("id"),
+        "firstName" => plain("first_name"),
+        "lastName" => plain("last_name"),
+        "email" => plain("email"),
+        "phone" => plain("phone"),
+        "title" => plain("title"),
+        "website" => plain("website"),
+        "industry" => plain("industry"),
+        "score" => plain("score"),
+        "company" => leaf.then(|| format!("NULLIF({}, '')", col("company"))),
+        "fullName" => leaf.then(|| {
+            let (a, b) = (col("first_name"), col("last_name"));
+            format!("CASE WHEN {a} IS NULL AND {b} IS NULL THEN NULL ELSE concat_ws(' ', {a}, {b}) END")
+        }),
+        "source" => leaf.then(|| enum_sql(&col("source"), LeadSource::ALL, "OTHER")),
+        "status" => leaf.then(|| enum_sql(&col("status"), LeadStatus::ALL, "NEW")),
+        "createdAt" => leaf.then(|| timestamp_sql(&col("created_at"))),
+        "updatedAt" => leaf.then(|| timestamp_sql(&col("updated_at"))),
+        "lastContactedAt" => leaf.then(|| timestamp_sql(&col("last_contacted_at"))),
+        "tags" => leaf.then(|| {
+            format!(
+                "(SELECT coalesce(json_agg(t.tag ORDER BY t.tag), '[]'::json) FROM lead_tags t WHERE t.lead_id = {})",
+                col("id")
+            )
+        }),
+        "location" if f.args.is_empty() => object_sql(&f.children, "Location", |l| {
+            if !l.is_leaf() {
+                return None;
+            }
+            match l.name.as_str() {
+                "city" | "region" | "country" | "latitude" | "longitude" => Some(col(&l.name)),
+                _ => None,
+            }
+        }),
+        "owner" if f.args.is_empty() => {
+            let obj = object_sql(&f.children, "User", |u| {
+                if !u.is_leaf() {
+                    return None;
+                }
+                match u.name.as_str() {
+                    "id" => Some("u.id".into()),
+                    "email" => Some("u.email".into()),
+                    "name" => Some("u.name".into()),
+                    "emailVerified" => Some("u.email_verified_at IS NOT NULL".into()),
+                    "createdAt" => Some(timestamp_sql("u.created_at")),
+                    _ => None,
+                }
+            })?;
+            Some(format!(
+                "(SELECT {obj} FROM users u WHERE u.id = {})",
+                col("owner_id")
+            ))
+        }
+        "notes" => notes(f),
+        "campaigns" if f.args.is_empty() => {
+            viewer.require(Permission::ReadOutreach).ok()?;
+            let obj = object_sql(&f.children, "LeadCampaign", |c| match c.name.as_str() {
+                "status" if c.is_leaf() => Some(enum_sql("r.status", RecipientStatus::ALL, "PENDING")),
+                "sentAt" if c.is_leaf() => Some(timestamp_sql("r.sent_at")),
+                "lastEventAt" if c.is_leaf() => Some(timestamp_sql("r.last_event_at")),
+                "campaign" if c.args.is_empty() => object_sql(&c.children, "Campaign", |k| {
+                    if !k.is_leaf() {
+                        return None;
+                    }
+                    match k.name.as_str() {
+                        "id" => Some("c.id".into()),
+                        "name" => Some("c.name".into()),
+                        "status" => Some(enum_sql("c.status", CampaignStatus::ALL, "DRAFT")),
+                        _ => None,
+                    }
+                }),
+                _ => None,
+            })?;
+            Some(format!(
+                "(SELECT coalesce(json_agg({obj} ORDER BY r.id DESC), '[]'::json) FROM campaign_recipients r \
+                 JOIN campaigns c ON c.id = r.campaign_id WHERE r.lead_id = {})",
+                col("id")
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// `notes(first: n)` for n in 0..=50 without a cursor (the resolvers' batched first page):
+/// nodes, totalCount and pageInfo's booleans.
+fn notes(f: &Sel) -> Option<String> {
+    if !f.only_args(&["first", "after"]) {
+        return None;
+    }
+    let first: Option<i32> = f.arg("first", "Int", true)?;
+    let after: Option<String> = f.arg("after", "String", true)?;
+    let n = first.unwrap_or(20);
+    if after.is_some() || !(0..=NOTES_MAX).contains(&n) {
+        return None;
+    }
+    let lead = col("id");
+    object_sql(&f.children, "LeadNoteConnection", |c| {
+        match c.name.as_str() {
+            "nodes" if c.args.is_empty() => {
+                let obj = object_sql(&c.children, "LeadNote", |x| {
+                    if !x.is_leaf() {
+                        return None;
+                    }
+                    match x.name.as_str() {
+                        "id" => Some("n.id".into()),
+                        "body" => Some("n.body".into()),
+                        "authorId" => Some("n.author_id".into()),
+                        "createdAt" => Some(timestamp_sql("n.created_at")),
+                        "updatedAt" => Some(timestamp_sql("n.updated_at")),
+                        _ => None,
+                    }
+                })?;
+                Some(format!(
+                "(SELECT coalesce(json_agg({obj} ORDER BY n.id DESC), '[]'::json) FROM \
+                 (SELECT * FROM lead_notes n0 WHERE n0.lead_id = {lead} ORDER BY n0.id DESC LIMIT {n}) n)"
+            ))
+            }
+            "totalCount" if c.is_leaf() => Some(format!(
+                "(SELECT count(*) FROM lead_notes n WHERE n.lead_id = {lead})"
+            )),
+            "pageInfo" if c.args.is_empty() => object_sql(&c.children, "PageInfo", |p| {
+                if !p.is_leaf() {
+                    return None;
+                }
+                match p.name.as_str() {
+                "hasNextPage" => Some(format!(
+                    "((SELECT count(*) FROM (SELECT 1 FROM lead_notes n WHERE n.lead_id = {lead} LIMIT {}) x) > {n})",
+                    n + 1
+                )),
+                "hasPreviousPage" => Some("false".into()),
+                _ => None,
+            }
+            }),
+            _ => None,
+        }
+    })
+}
+
+impl LeadsPlan {
+    /// Runs the page statement (and the count when selected) and writes the connection.
+    pub async fn execute(&self, state: &AppState, out: &mut String) -> Result<(), DbErr> {
+        let node = self.node.as_deref().unwrap_or("NULL::json");
+        let stmt = self
+            .page
+            .select
+            .clone()
+            .select_only()
+            .expr_as(Expr::col((lead::Entity, lead::Column::Id)), "lg_id")
+            .expr_as(sort_expression(self.page.field), "lg_sort")
+            .expr_as(Expr::cust(format!("({node})::text")), "lg_node")
+            .build(DatabaseBackend::Postgres);
+        let rows = state.db.query_all_raw(stmt).await?;
+        let (has_prev, has_next) = self.page.page_info(rows.len());
+        let mut decoded: Vec<(Uuid, SortValue, Option<String>)> = Vec::with_capacity(rows.len());
+        for row in rows.iter().take(self.page.limit as usize) {
+            let pg = row
+                .try_as_pg_row()
+                .ok_or_else(|| DbErr::Type("compiled reads need PostgreSQL rows".into()))?;
+            let err = |e: sea_orm::sqlx::Error| DbErr::Type(e.to_string());
+            let id: Uuid = pg.try_get(0).map_err(err)?;
+            let sort = match self.page.field {
+                LeadOrderField::Score => {
+                    SortValue::Int(i64::from(pg.try_get::<i32, _>(1).map_err(err)?))
+                }
+                LeadOrderField::Company => SortValue::Text(pg.try_get(1).map_err(err)?),
+                _ => SortValue::Time(pg.try_get::<DateTime<Utc>, _>(1).map_err(err)?),
+            };
+            let json: Option<String> = pg.try_get(2).map_err(err)?;
+            decoded.push((id, sort, json));
+        }
+        if self.page.backward {
+            decoded.reverse();
+        }
+        let needs_cursors = self.layout.iter().any(|i| match i {
+            Item::Edges(_, items) => items.iter().any(|e| matches!(e, Item::Cursor(_))),
+            Item::PageInfo(_, items) => items
+                .iter()
+                .any(|(_, p)| matches!(p, PageField::StartCursor | PageField::EndCursor)),
+            _ => false,
+        });
+        let cursors: Vec<String> = if needs_cursors {
+            decoded
+                .iter()
+                .map(|(id, sort, _)| KeyCursor(self.page.key(sort.clone(), *id)).encode_cursor())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        out.push('{');
+        for (k, item) in self.layout.iter().enumerate() {
+            if k > 0 {
+                out.push(',');
+            }
+            match item {
+                Item::Typename(key) => {
+                    push_key(out, key);
+                    out.push_str("\"LeadConnection\"");
+                }
+                Item::TotalCount(key) => {
+                    let total = self.page.base.clone().count(&state.db).await?;
+                    push_key(out, key);
+                    out.push_str(&total.to_string());
+                }
+                Item::Nodes(key) => {
+                    push_key(out, key);
+                    out.push('[');
+                    for (i, row) in decoded.iter().enumerate() {
+                        if i > 0 {
+                            out.push(',');
+                        }
+                        out.push_str(node_json(&row.2));
+                    }
+                    out.push(']');
+                }
+                Item::Edges(key, items) => {
+                    push_key(out, key);
+                    out.push('[');
+                    for (i, row) in decoded.iter().enumerate() {
+                        if i > 0 {
+                            out.push(',');
+                        }
+                        out.push('{');
+                        for (j, e) in items.iter().enumerate() {
+                            if j > 0 {
+                                out.push(',');
+                            }
+                            match e {
+                                Item::Cursor(k) => {
+                                    push_key(out, k);
+                                    push_str(out, cursors.get(i).map_or("", String::as_str));
+                                }
+                                Item::Node(k) => {
+                                    push_key(out, k);
+                                    out.push_str(node_json(&row.2));
+                                }
+                                Item::EdgeTypename(k) => {
+                                    push_key(out, k);
+                                    out.push_str("\"LeadEdge\"");
+                                }
+                                _ => {}
+                            }
+                        }
+                        out.push('}');
+                    }
+                    out.push(']');
+                }
+                Item::PageInfo(key, items) => {
+                    push_key(out, key);
+                    out.push('{');
+                    for (j, (k, p)) in items.iter().enumerate() {
+                        if j > 0 {
+                            out.push(',');
+                        }
+                        push_key(out, k);
+                        match p {
+                            PageField::Typename => out.push_str("\"PageInfo\""),
+                            PageField::HasNext => out.push_str(bool_str(has_next)),
+                            PageField::HasPrevious => out.push_str(bool_str(has_prev)),
+                            PageField::StartCursor => match cursors.first() {
+                                Some(c) => push_str(out, c),
+                                None => out.push_str("null"),
+                            },
+                            PageField::EndCursor => match cursors.last() {
+                                Some(c) => push_str(out, c),
+                                None => out.push_str("null"),
+                            },
+                        }
+                    }
+                    out.push('}');
+                }
+                Item::Cursor(_) | Item::Node(_) | Item::EdgeTypename(_) => {}
+            }
+        }
+        out.push('}');
+        Ok(())
+    }
+}
+
+fn node_json(node: &Option<String>) -> &str {
+    node.as_deref().unwrap_or("null")
+}
+
+fn bool_str(b: bool) -> &'static str {
+    if b {
+        "true"
+    } else {
+        "false"
+    }
+}
+
+/// A JSON string of URL-safe base64 (cursors): nothing to escape.
+fn push_str(out: &mut String, s: &str) {
+    out.push('"');
+    out.push_str(s);
+    out.push('"');
+}

@@ -1,0 +1,486 @@
+//! Compiled reads: plain queries answered by one SQL statement per root field.
+//!
+//! The resolvers load whole rows per relation (a page, then one batch per nested relation) and
+//! async-graphql assembles the answer object by object. For the read queries that dominate
+//! dashboards and integrations, PostgreSQL can do all of it: the selection is compiled into one
+//! statement that returns only the selected columns, nested relations as correlated subqueries,
+//! each row's answer already built as JSON (`json_build_object`, which keeps key order). The
+//! server then only frames the rows (connection, cursors, page info).
+//!
+//! Coverage is deliberately narrow and checked up front: a document takes this path only when
+//! everything in it is understood here (see [`plan`]); anything else — an unknown field, a
+//! directive, a literal input object, a mismatched variable type, an argument the resolver would
+//! refuse — returns `None`, and the request runs through the resolvers unchanged, which also
+//! gives every error its usual code. `tests/api/compiled.rs` runs the same documents both ways
+//! and compares the answers. PostgreSQL only (SQLite runs the resolvers); `COMPILED_READS=false`
+//! turns it off.
+
+use std::collections::{HashMap, HashSet};
+
+use async_graphql::{
+    parser::types::{
+        BaseType, DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
+        Type, VariableDefinition,
+    },
+    InputType, Request, Value,
+};
+use async_graphql_value::Value as DocValue;
+
+use crate::{auth::Viewer, domains::leads::compiled as leads, state::AppState};
+
+/// One selected field after fragments are inlined.
+#[derive(Debug)]
+pub struct Sel {
+    /// Response key (alias or name).
+    pub key: String,
+    /// Field name.
+    pub name: String,
+    /// Arguments, variables substituted.
+    pub args: Vec<Arg>,
+    /// Type conditions of the fragments this field was selected through; each must be the
+    /// parent's type name for the field to apply (checked by the compiler of that type).
+    pub on: Vec<String>,
+    /// Sub-selection.
+    pub children: Vec<Sel>,
+}
+
+/// One argument.
+#[derive(Debug)]
+pub struct Arg {
+    /// Argument name.
+    pub name: String,
+    /// Value (a variable's value or default when `variable` is set).
+    pub value: Value,
+    /// The declared type of the variable the argument was given as, if it was one.
+    pub variable: Option<Type>,
+}
+
+impl Sel {
+    /// True when only arguments in `allowed` are present.
+    pub fn only_args(&self, allowed: &[&str]) -> bool {
+        self.args.iter().all(|a| allowed.contains(&a.name.as_str()))
+    }
+
+    /// A scalar leaf: no arguments, no sub-selection.
+    pub fn is_leaf(&self) -> bool {
+        self.args.is_empty() && self.children.is_empty()
+    }
+
+    /// True when every fragment condition on this field names `type_name`.
+    pub fn applies_to(&self, type_name: &str) -> bool {
+        self.on.iter().all(|t| t == type_name)
+    }
+
+    /// The argument `name` coerced to `T` (`Some(None)` when absent or null), or `None` when the
+    /// resolvers must handle it: a variable declared with another type than `expected` (the
+    /// argument's named type), a literal where `literal_ok` is false, or a value that does not
+    /// coerce (the resolvers report those errors).
+    pub fn arg<T: InputType>(
+        &self,
+        name: &str,
+        expected: &str,
+        literal_ok: bool,
+    ) -> Option<Option<T>> {
+        let Some(a) = self.args.iter().find(|a| a.name == name) else {
+            return Some(None);
+        };
+        match &a.variable {
+            Some(t) => match &t.base {
+                BaseType::Named(n) if n.as_str() == expected => {}
+                _ => return None,
+            },
+            None if !literal_ok && a.value != Value::Null => return None,
+            None => {}
+        }
+        <Option<T> as InputType>::parse(Some(a.value.clone())).ok()
+    }
+}
+
+/// Limits of the walk (the schema's own limits are enforced by falling back when exceeded).
+struct Walk<'a> {
+    doc: &'a ExecutableDocument,
+    variables: &'a async_graphql::Variables,
+    definitions: HashMap<&'a str, &'a VariableDefinition>,
+    used_variables: HashSet<String>,
+    used_fragments: HashSet<String>,
+    fields: usize,
+    depth: usize,
+}
+
+const MAX_FIELDS: usize = 2_000;
+
+impl<'a> Walk<'a> {
+    fn set(&mut self, set: &'a SelectionSet, on: &[String], depth: usize) -> Option<Vec<Sel>> {
+        if depth > 32 || self.fields > MAX_FIELDS {
+            return None;
+        }
+        self.depth = self.depth.max(depth);
+        let mut out = Vec::new();
+        for item in &set.items {
+            match &item.node {
+                Selection::Field(f) => {
+                    let f = &f.node;
+                    if !f.directives.is_empty() {
+                        return None;
+                    }
+                    self.fields += 1;
+                    let mut args = Vec::with_capacity(f.arguments.len());
+                    for (name, value) in &f.arguments {
+                        args.push(self.arg(name.node.as_str(), &value.node)?);
+                    }
+                    let children = if f.selection_set.node.items.is_empty() {
+                        Vec::new()
+                    } else {
+                        self.set(&f.selection_set.node, &[], depth + 1)?
+                    };
+                    out.push(Sel {
+                        key: f.response_key().node.to_string(),
+                        name: f.name.node.to_string(),
+                        args,
+                        on: on.to_vec(),
+                        children,
+                    });
+                }
+                Selection::InlineFragment(frag) => {
+                    let frag = &frag.node;
+                    if !frag.directives.is_empty() {
+                        return None;
+                    }
+                    let mut on = on.to_vec();
+                    if let Some(t) = &frag.type_condition {
+                        on.push(t.node.on.node.to_string());
+                    }
+                    out.extend(self.set(&frag.selection_set.node, &on, depth)?);
+                }
+                Selection::FragmentSpread(spread) => {
+                    let spread = &spread.node;
+                    if !spread.directives.is_empty() {
+                        return None;
+                    }
+                    let name = spread.fragment_name.node.as_str();
+                    let def = &self.doc.fragments.get(&spread.fragment_name.node)?.node;
+                    if !def.directives.is_empty() {
+                        return None;
+                    }
+                    self.used_fragments.insert(name.to_string());
+                    let mut on = on.to_vec();
+                    on.push(def.type_condition.node.on.node.to_string());
+                    out.extend(self.set(&def.selection_set.node, &on, depth)?);
+                }
+            }
+        }
+        // Same response key twice would need field merging: left to the resolvers.
+        let mut keys = HashSet::with_capacity(out.len());
+        if !out.iter().all(|s| keys.insert(s.key.as_str())) {
+            return None;
+        }
+        Some(out)
+    }
+
+    fn arg(&mut self, name: &str, value: &DocValue) -> Option<Arg> {
+        if let DocValue::Variable(var) = value {
+            let def = *self.definitions.get(var.as_str())?;
+            self.used_variables.insert(var.to_string());
+            let given = self.variables.get(var).cloned();
+            let value = match (given, &def.default_value) {
+                (Some(Value::Null), _) if !def.var_type.node.nullable => return None,
+                (Some(v), _) => v,
+                (None, Some(d)) => d.node.clone(),
+                (None, None) if def.var_type.node.nullable => Value::Null,
+                (None, None) => return None,
+            };
+            return Some(Arg {
+                name: name.to_string(),
+                value,
+                variable: Some(def.var_type.node.clone()),
+            });
+        }
+        // Variables nested inside a literal: left to the resolvers.
+        let value = value
+            .clone()
+            .into_const_with(|_| Err::<Value, ()>(()))
+            .ok()?;
+        Some(Arg {
+            name: name.to_string(),
+            value,
+            variable: None,
+        })
+    }
+}
+
+/// The compiled form of a request, ready to run.
+pub struct Plan {
+    operation_name: Option<String>,
+    roots: Vec<(String, Root)>,
+}
+
+enum Root {
+    Typename,
+    Leads(Box<leads::LeadsPlan>),
+}
+
+/// Plans `request` for `viewer`, or `None` when the resolvers must run it.
+pub fn plan(state: &AppState, request: &mut Request, viewer: Option<&Viewer>) -> Option<Plan> {
+    if !state.config.compiled_reads
+        || state.db.get_database_backend() != sea_orm::DatabaseBackend::Postgres
+        || request.extensions.contains_key("persistedQuery")
+    {
+        return None;
+    }
+    let viewer = viewer?;
+    let max_aliases = state.config.limits.max_aliases;
+    let limits = &state.config.limits;
+    let operation_name = request.operation_name.clone();
+    let variables = request.variables.clone();
+    let doc = request.parsed_query().ok()?;
+    // One operation per document (named or not); the others in a document are validated too.
+    let op = match (&doc.operations, operation_name.as_deref()) {
+        (DocumentOperations::Single(op), None) => &op.node,
+        (DocumentOperations::Multiple(ops), name) if ops.len() == 1 => {
+            let (op_name, op) = ops.iter().next()?;
+            if name.is_some_and(|n| n != op_name.as_str()) {
+                return None;
+            }
+            &op.node
+        }
+        _ => return None,
+    };
+    if op.ty != OperationType::Query
+        || !op.directives.is_empty()
+        || super::extension::count_aliases(doc) > max_aliases
+    {
+        return None;
+    }
+    let mut definitions = HashMap::new();
+    for d in &op.variable_definitions {
+        if !d.node.directives.is_empty() {
+            return None;
+        }
+        definitions.insert(d.node.name.node.as_str(), &d.node);
+    }
+    let mut walk = Walk {
+        doc,
+        variables: &variables,
+        definitions,
+        used_variables: HashSet::new(),
+        used_fragments: HashSet::new(),
+        fields: 0,
+        depth: 0,
+    };
+    let roots = walk.set(&op.selection_set.node, &[], 1)?;
+    // Unused variables or fragments are validation errors: the resolvers report them.
+    if walk.used_variables.len() != walk.definitions.len()
+        || walk.used_fragments.len() != doc.fragments.len()
+        || walk.depth >= limits.max_depth
+        || walk.fields >= limits.max_complexity
+    {
+        return None;
+    }
+    let mut planned = Vec::with_capacity(roots.len());
+    for root in &roots {
+        if !root.applies_to("QueryRoot") {
+            return None;
+        }
+        let p = match root.name.as_str() {
+            "__typename" if root.is_leaf() => Root::Typename,
+            "leads" => Root::Leads(Box::new(leads::plan(viewer, root)?)),
+            _ => return None,
+        };
+        planned.push((root.key.clone(), p));
+    }
+    let operation_name = operation_name.or_else(|| {
+        doc.operations
+            .iter()
+            .next()
+            .and_then(|(name, _)| name.map(|n| n.to_string()))
+    });
+    Some(Plan {
+        operation_name,
+        roots: planned,
+    })
+}
+
+impl Plan {
+    /// The operation's name (metrics label).
+    pub fn operation_name(&self) -> Option<&str> {
+        self.operation_name.as_deref()
+    }
+
+    /// Runs the plan; the body of a GraphQL response (`{"data":…}`).
+    pub async fn execute(&self, state: &AppState) -> Result<String, sea_orm::DbErr> {
+        let mut out = String::with_capacity(16 * 1024);
+        out.push_str("{\"data\":{");
+        for (i, (key, root)) in self.roots.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            push_key(&mut out, key);
+            match root {
+                Root::Typename => out.push_str("\"QueryRoot\""),
+                Root::Leads(p) => p.execute(state, &mut out).await?,
+            }
+        }
+        out.push_str("}}");
+        Ok(out)
+    }
+}
+
+/// `"key":` (keys are GraphQL names: nothing to escape).
+pub fn push_key(out: &mut String, key: &str) {
+    out.push('"');
+    out.push_str(key);
+    out.push_str("\":");
+}
+
+/// A `json_build_object(…)` over `fields` of an object of type `type_name`: each field's SQL
+/// from `field`, `__typename` as a constant. `None` when any field is not covered.
+pub fn object_sql(
+    fields: &[Sel],
+    type_name: &str,
+    mut field: impl FnMut(&Sel) -> Option<String>,
+) -> Option<String> {
+    // json_build_object takes at most 100 arguments.
+    if fields.is_empty() || fields.len() > 50 {
+        return None;
+    }
+    let mut sql = String::from("json_build_object(");
+    for (i, f) in fields.iter().enumerate() {
+        if !f.applies_to(type_name) {
+            return None;
+        }
+        let value = if f.name == "__typename" {
+            if !f.is_leaf() {
+                return None;
+            }
+            format!("'{type_name}'")
+        } else {
+            field(f)?
+        };
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('\'');
+        sql.push_str(&f.key);
+        sql.push_str("', ");
+        sql.push_str(&value);
+    }
+    sql.push(')');
+    Some(sql)
+}
+
+/// SQL for a `DateTime` output of timestamptz `expr`, formatted as async-graphql formats
+/// `chrono::DateTime<Utc>` (`to_rfc3339`: seconds, then 3 or 6 fraction digits when non-zero,
+/// then `+00:00`).
+pub fn timestamp_sql(expr: &str) -> String {
+    format!(
+        "CASE WHEN {e} IS NULL THEN NULL ELSE to_char({e} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') \
+         || CASE WHEN date_part('microseconds', {e} AT TIME ZONE 'UTC')::bigint % 1000000 = 0 THEN '' \
+         WHEN date_part('microseconds', {e} AT TIME ZONE 'UTC')::bigint % 1000 = 0 THEN to_char({e} AT TIME ZONE 'UTC', '.MS') \
+         ELSE to_char({e} AT TIME ZONE 'UTC', '.US') END || '+00:00' END",
+        e = expr
+    )
+}
+
+/// SQL for an enum output: the stored value when it is one of `all`, else `fallback` (as the
+/// resolvers' `parse(…).unwrap_or(…)`).
+pub fn enum_sql(expr: &str, all: &[&str], fallback: &str) -> String {
+    let list = all
+        .iter()
+        .map(|v| format!("'{v}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!("CASE WHEN {expr} IN ({list}) THEN {expr} ELSE '{fallback}' END")
+}
+
+/// The arguments of a request after the walk, for tests.
+#[cfg(test)]
+pub fn walk_for_test(request: &mut Request) -> Option<Vec<Sel>> {
+    let variables = request.variables.clone();
+    let doc = request.parsed_query().ok()?;
+    let op = doc.operations.iter().next()?.1;
+    let mut walk = Walk {
+        doc,
+        variables: &variables,
+        definitions: op
+            .node
+            .variable_definitions
+            .iter()
+            .map(|d| (d.node.name.node.as_str(), &d.node))
+            .collect(),
+        used_variables: HashSet::new(),
+        used_fragments: HashSet::new(),
+        fields: 0,
+        depth: 0,
+    };
+    walk.set(&op.node.selection_set.node, &[], 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn walk(q: &str, vars: serde_json::Value) -> Option<Vec<Sel>> {
+        let mut r = Request::new(q).variables(async_graphql::Variables::from_json(vars));
+        walk_for_test(&mut r)
+    }
+
+    #[test]
+    fn fragments_are_inlined_with_their_conditions() {
+        let s = walk(
+            "query { leads { nodes { ...L ... on Lead { email } ... { title } } } } fragment L on Lead { id }",
+            serde_json::json!({}),
+        )
+        .unwrap();
+        let nodes = &s[0].children[0].children;
+        let keys: Vec<_> = nodes.iter().map(|n| n.key.as_str()).collect();
+        assert_eq!(keys, ["id", "email", "title"]);
+        assert_eq!(nodes[0].on, ["Lead"]);
+        assert!(nodes[2].on.is_empty());
+    }
+
+    #[test]
+    fn duplicate_keys_and_directives_are_not_compiled() {
+        assert!(walk("{ leads { nodes { id id } } }", serde_json::json!({})).is_none());
+        assert!(walk(
+            "{ leads { nodes { id @skip(if: true) } } }",
+            serde_json::json!({})
+        )
+        .is_none());
+    }
+
+    #[test]
+    fn arguments_are_type_checked() {
+        let s = walk(
+            "query($n: Int!, $s: String) { leads(first: $n, after: $s) { totalCount } }",
+            serde_json::json!({"n": 5}),
+        )
+        .unwrap();
+        assert_eq!(s[0].arg::<i32>("first", "Int", true), Some(Some(5)));
+        assert_eq!(s[0].arg::<String>("after", "String", true), Some(None));
+        // Declared with another type than the argument's.
+        assert_eq!(s[0].arg::<String>("first", "String", true), None);
+        // A literal where only variables are taken.
+        let s = walk("{ leads(first: 3) { totalCount } }", serde_json::json!({})).unwrap();
+        assert_eq!(s[0].arg::<i32>("first", "Int", false), None);
+        assert_eq!(s[0].arg::<i32>("first", "Int", true), Some(Some(3)));
+        // Wrong literal kind.
+        let s = walk(
+            "{ leads(first: \"3\") { totalCount } }",
+            serde_json::json!({}),
+        )
+        .unwrap();
+        assert_eq!(s[0].arg::<i32>("first", "Int", true), None);
+        // A non-null variable without a value.
+        assert!(walk(
+            "query($n: Int!) { leads(first: $n) { totalCount } }",
+            serde_json::json!({})
+        )
+        .is_none());
+    }
+
+    #[test]
+    fn timestamps_format_like_chrono() {
+        let sql = timestamp_sql("x");
+        assert!(sql.contains("'.MS'") && sql.contains("'.US'") && sql.ends_with("'+00:00' END"));
+    }
+}
