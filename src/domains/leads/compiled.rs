@@ -35,16 +35,17 @@ const NOTES_MAX: i32 = 50;
 /// A planned `leads(…)` field.
 pub struct LeadsPlan {
     page: PageQuery,
-    node: Option<String>,
+    /// The distinct node selections' JSON expressions (`nodes` and `edges.node` may differ).
+    nodes: Vec<String>,
     layout: Vec<Item>,
 }
 
 enum Item {
     Typename(String),
-    Nodes(String),
+    Nodes(String, usize),
     Edges(String, Vec<Item>),
     Cursor(String),
-    Node(String),
+    Node(String, usize),
     EdgeTypename(String),
     PageInfo(String, Vec<(String, PageField)>),
     TotalCount(String),
@@ -83,16 +84,16 @@ pub fn plan(viewer: &Viewer, field: &Sel) -> Option<LeadsPlan> {
         before,
     )
     .ok()?;
-    let mut node: Option<String> = None;
-    let mut set_node = |sel: &[Sel]| -> Option<()> {
+    let mut nodes: Vec<String> = Vec::new();
+    let mut add_node = |sel: &[Sel]| -> Option<usize> {
         let sql = object_sql(sel, "Lead", |f| lead_field(viewer, f))?;
-        match &node {
-            Some(existing) if *existing != sql => None,
-            _ => {
-                node = Some(sql);
-                Some(())
+        Some(match nodes.iter().position(|n| *n == sql) {
+            Some(i) => i,
+            None => {
+                nodes.push(sql);
+                nodes.len() - 1
             }
-        }
+        })
     };
     let mut layout = Vec::new();
     if field.children.is_empty() {
@@ -106,10 +107,7 @@ pub fn plan(viewer: &Viewer, field: &Sel) -> Option<LeadsPlan> {
         let item = match f.name.as_str() {
             "__typename" if f.is_leaf() => Item::Typename(key),
             "totalCount" if f.is_leaf() => Item::TotalCount(key),
-            "nodes" if f.args.is_empty() => {
-                set_node(&f.children)?;
-                Item::Nodes(key)
-            }
+            "nodes" if f.args.is_empty() => Item::Nodes(key, add_node(&f.children)?),
             "edges" if f.args.is_empty() && !f.children.is_empty() => {
                 let mut items = Vec::new();
                 for e in &f.children {
@@ -120,10 +118,7 @@ pub fn plan(viewer: &Viewer, field: &Sel) -> Option<LeadsPlan> {
                     items.push(match e.name.as_str() {
                         "__typename" if e.is_leaf() => Item::EdgeTypename(k),
                         "cursor" if e.is_leaf() => Item::Cursor(k),
-                        "node" if e.args.is_empty() => {
-                            set_node(&e.children)?;
-                            Item::Node(k)
-                        }
+                        "node" if e.args.is_empty() => Item::Node(k, add_node(&e.children)?),
                         _ => return None,
                     });
                 }
@@ -151,7 +146,11 @@ pub fn plan(viewer: &Viewer, field: &Sel) -> Option<LeadsPlan> {
         };
         layout.push(item);
     }
-    Some(LeadsPlan { page, node, layout })
+    Some(LeadsPlan {
+        page,
+        nodes,
+        layout,
+    })
 }
 
 fn col(c: &str) -> String {
@@ -304,19 +303,22 @@ fn notes(f: &Sel) -> Option<String> {
 impl LeadsPlan {
     /// Runs the page statement (and the count when selected) and writes the connection.
     pub async fn execute(&self, state: &AppState, out: &mut String) -> Result<(), DbErr> {
-        let node = self.node.as_deref().unwrap_or("NULL::json");
-        let stmt = self
+        let mut select = self
             .page
             .select
             .clone()
             .select_only()
             .expr_as(Expr::col((lead::Entity, lead::Column::Id)), "lg_id")
-            .expr_as(sort_expression(self.page.field), "lg_sort")
-            .expr_as(Expr::cust(format!("({node})::text")), "lg_node")
-            .build(DatabaseBackend::Postgres);
-        let rows = state.db.query_all_raw(stmt).await?;
+            .expr_as(sort_expression(self.page.field), "lg_sort");
+        for (i, node) in self.nodes.iter().enumerate() {
+            select = select.expr_as(Expr::cust(format!("({node})::text")), format!("lg_node{i}"));
+        }
+        let rows = state
+            .db
+            .query_all_raw(select.build(DatabaseBackend::Postgres))
+            .await?;
         let (has_prev, has_next) = self.page.page_info(rows.len());
-        let mut decoded: Vec<(Uuid, SortValue, Option<String>)> = Vec::with_capacity(rows.len());
+        let mut decoded: Vec<Row> = Vec::with_capacity(rows.len());
         for row in rows.iter().take(self.page.limit as usize) {
             let pg = row
                 .try_as_pg_row()
@@ -330,8 +332,11 @@ impl LeadsPlan {
                 LeadOrderField::Company => SortValue::Text(pg.try_get(1).map_err(err)?),
                 _ => SortValue::Time(pg.try_get::<DateTime<Utc>, _>(1).map_err(err)?),
             };
-            let json: Option<String> = pg.try_get(2).map_err(err)?;
-            decoded.push((id, sort, json));
+            let mut json = Vec::with_capacity(self.nodes.len());
+            for i in 0..self.nodes.len() {
+                json.push(pg.try_get::<String, _>(2 + i).map_err(err)?);
+            }
+            decoded.push(Row { id, sort, json });
         }
         if self.page.backward {
             decoded.reverse();
@@ -346,7 +351,7 @@ impl LeadsPlan {
         let cursors: Vec<String> = if needs_cursors {
             decoded
                 .iter()
-                .map(|(id, sort, _)| KeyCursor(self.page.key(sort.clone(), *id)).encode_cursor())
+                .map(|r| KeyCursor(self.page.key(r.sort.clone(), r.id)).encode_cursor())
                 .collect()
         } else {
             Vec::new()
@@ -366,14 +371,14 @@ impl LeadsPlan {
                     push_key(out, key);
                     out.push_str(&total.to_string());
                 }
-                Item::Nodes(key) => {
+                Item::Nodes(key, n) => {
                     push_key(out, key);
                     out.push('[');
                     for (i, row) in decoded.iter().enumerate() {
                         if i > 0 {
                             out.push(',');
                         }
-                        out.push_str(node_json(&row.2));
+                        out.push_str(row.node(*n));
                     }
                     out.push(']');
                 }
@@ -394,9 +399,9 @@ impl LeadsPlan {
                                     push_key(out, k);
                                     push_str(out, cursors.get(i).map_or("", String::as_str));
                                 }
-                                Item::Node(k) => {
+                                Item::Node(k, n) => {
                                     push_key(out, k);
-                                    out.push_str(node_json(&row.2));
+                                    out.push_str(row.node(*n));
                                 }
                                 Item::EdgeTypename(k) => {
                                     push_key(out, k);
@@ -433,7 +438,7 @@ impl LeadsPlan {
                     }
                     out.push('}');
                 }
-                Item::Cursor(_) | Item::Node(_) | Item::EdgeTypename(_) => {}
+                Item::Cursor(_) | Item::Node(..) | Item::EdgeTypename(_) => {}
             }
         }
         out.push('}');
@@ -441,8 +446,17 @@ impl LeadsPlan {
     }
 }
 
-fn node_json(node: &Option<String>) -> &str {
-    node.as_deref().unwrap_or("null")
+/// One page row: id, sort key, and each node selection's JSON.
+struct Row {
+    id: Uuid,
+    sort: SortValue,
+    json: Vec<String>,
+}
+
+impl Row {
+    fn node(&self, i: usize) -> &str {
+        self.json.get(i).map_or("null", String::as_str)
+    }
 }
 
 fn bool_str(b: bool) -> &'static str {
