@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # Leads figure (a, pgbench part): the 50-lead nested query
 #   leads(first: 50) { nodes { owner { id } tags notes(first: 3) { nodes { body } } } }
-# through the server vs pgbench replaying the same four SQL statements (page, owners, tags,
-# newest notes per lead) on the same data.
+# through the server vs pgbench replaying the SQL the server runs for it, on the same data.
 #
 #   scripts/test --with-services bench/nested.sh [ROUNDS] [LEADS]
+#   COMPILED_READS=false scripts/test --with-services bench/nested.sh ...   # the resolvers' path
+#
+# The server's SQL: with compiled reads (the default) the one statement `leadgraph compile-query`
+# prints for the query (the same code builds what the server executes); with
+# COMPILED_READS=false the resolvers' four statements (page, owners, tags, newest notes per lead;
+# src/domains/leads/query.rs and loader.rs), written out below.
 #
 # Same setup as bench/export.sh; half the leads get an owner and a third get three notes. Per
-# round, interleaved: pgbench (A, transactions of the four statements) and lg-bench closed-loop
-# GraphQL requests (B), both at concurrency 8 for 10 s; the ratio B/A.
+# round, interleaved: pgbench (A, one transaction = the statements of one request) and lg-bench
+# closed-loop GraphQL requests (B), both at concurrency 8 for 10 s; the ratio B/A.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROUNDS="${1:-3}"
@@ -25,7 +30,7 @@ DATA="$(mktemp -d)"
 env -i PATH="$PATH" HOME="$HOME" LISTEN_ADDR="127.0.0.1:$PORT" DATA_DIR="$DATA" PUBLIC_URL="$URL" \
     DATABASE_URL="$TEST_POSTGRES_URL" REDIS_URL="$TEST_REDIS_URL" REQUIRE_EMAIL_VERIFICATION=false \
     RATE_LIMIT_VIEWER_PER_MINUTE=100000000 DATABASE_MAX_CONNECTIONS=20 \
-    RUST_LOG=warn "$BIN" serve >"$DATA/server.log" 2>&1 &
+    COMPILED_READS="${COMPILED_READS:-true}" RUST_LOG=warn "$BIN" serve >"$DATA/server.log" 2>&1 &
 SERVER=$!
 trap 'kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; rm -rf "$DATA"' EXIT
 for _ in $(seq 1 100); do curl -fsS "$URL/health" >/dev/null 2>&1 && break; sleep 0.2; done
@@ -41,7 +46,8 @@ source bench/seed-leads.sh
 seed_leads "$TEST_POSTGRES_URL" "$ORG" "$LEADS" bench-0@example.com
 
 QUERY='{ leads(first: 50) { nodes { owner { id } tags notes(first: 3) { nodes { body } } } } }'
-# The four statements the server runs for that query (see src/domains/leads/query.rs and loader.rs).
+if [[ "${COMPILED_READS:-true}" == false ]]; then
+# The four statements the resolvers run for that query (see src/domains/leads/query.rs and loader.rs).
 IDS="$("${PSQL[@]}" -c "SELECT string_agg(quote_literal(id), ',') FROM (SELECT id FROM leads WHERE org_id = '$ORG' ORDER BY created_at DESC, id DESC LIMIT 50) x")"
 OWNERS="$("${PSQL[@]}" -c "SELECT coalesce(string_agg(DISTINCT quote_literal(owner_id), ','), 'NULL') FROM (SELECT owner_id FROM leads WHERE org_id = '$ORG' ORDER BY created_at DESC, id DESC LIMIT 50) x WHERE owner_id IS NOT NULL")"
 COLS='"leads"."id", "leads"."org_id", "leads"."first_name", "leads"."last_name", "leads"."email", "leads"."phone", "leads"."company", "leads"."title", "leads"."website", "leads"."industry", "leads"."city", "leads"."region", "leads"."country", "leads"."latitude", "leads"."longitude", "leads"."source", "leads"."status", "leads"."score", "leads"."score_reasons", "leads"."custom_fields", "leads"."provenance", "leads"."owner_id", "leads"."last_contacted_at", "leads"."created_at", "leads"."updated_at"'
@@ -51,12 +57,17 @@ SELECT "users"."id", "users"."email", "users"."name", "users"."password_hash", "
 SELECT "lead_tags"."lead_id", "lead_tags"."tag", "lead_tags"."org_id" FROM "lead_tags" WHERE "lead_tags"."lead_id" IN ($IDS) ORDER BY "lead_tags"."tag" ASC;
 SELECT * FROM (SELECT t.*, ROW_NUMBER() OVER (PARTITION BY t.lead_id ORDER BY t.id DESC) AS lg_rn FROM lead_notes t WHERE t.lead_id IN ($IDS)) x WHERE x.lg_rn <= 4 ORDER BY x.lead_id, x.lg_rn;
 SQL
+else
+# The compiled statement, from the server binary itself.
+env -i PATH="$PATH" "$BIN" compile-query --org "$ORG" --query "$QUERY" >"$DATA/nested.sql"
+fi
+STATEMENTS="$(grep -c ';$' "$DATA/nested.sql")"
 
 echo "## Leads nested query vs pgbench (figure a, pgbench part) — $(date -u +%Y-%m-%dT%H:%MZ)"
 echo
-echo "Command: \`scripts/test --with-services bench/nested.sh $ROUNDS $LEADS\`; machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $LEADS leads on Postgres; server release build; concurrency 8, 10 s per side."
+echo "Command: \`${COMPILED_READS:+COMPILED_READS=$COMPILED_READS }scripts/test --with-services bench/nested.sh $ROUNDS $LEADS\`; server statements per request: $STATEMENTS; machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $LEADS leads on Postgres; server release build; concurrency 8, 10 s per side."
 echo
-echo '| round | pgbench tx/s (4 statements) | GraphQL requests/s | ratio | GraphQL errors | load avg |'
+echo "| round | pgbench tx/s ($STATEMENTS statements) | GraphQL requests/s | ratio | GraphQL errors | load avg |"
 echo '| --- | --- | --- | --- | --- | --- |'
 RATIOS=()
 for r in $(seq 1 "$ROUNDS"); do

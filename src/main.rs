@@ -1,4 +1,4 @@
-//! The `leadgraph` command: serve (default), migrate, export-schema.
+//! The `leadgraph` command: serve (default), migrate, export-schema, compile-query.
 
 use std::path::PathBuf;
 
@@ -28,6 +28,19 @@ enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Print the SQL a query document compiles to on PostgreSQL (values inlined, one statement
+    /// per line), as an owner of ORG; exits with an error when the resolvers would run it.
+    CompileQuery {
+        /// Organization id the viewer belongs to.
+        #[arg(long)]
+        org: uuid::Uuid,
+        /// The GraphQL document.
+        #[arg(long)]
+        query: String,
+        /// Variables (JSON object).
+        #[arg(long, default_value = "{}")]
+        variables: String,
+    },
     /// Print the sorted GraphQL SDL, or write it to PATH.
     ExportSchema {
         /// Output file; stdout when omitted.
@@ -48,6 +61,31 @@ async fn main() -> anyhow::Result<()> {
         }
         return Ok(());
     }
+    if let Some(Command::CompileQuery {
+        org,
+        query,
+        variables,
+    }) = &cli.command
+    {
+        let variables: serde_json::Value =
+            serde_json::from_str(variables).context("--variables is not JSON")?;
+        let mut request = async_graphql::Request::new(query.as_str())
+            .variables(async_graphql::Variables::from_json(variables));
+        let viewer = leadgraph::auth::Viewer {
+            user_id: uuid::Uuid::nil(),
+            org_id: *org,
+            role: leadgraph::auth::Role::Owner,
+            via: leadgraph::auth::ViewerVia::Jwt,
+            session_id: None,
+        };
+        let limits = Config::from_env()?.limits;
+        let plan = leadgraph::graphql::compiled::plan_for(&limits, &mut request, &viewer)
+            .context("not compiled: this document runs through the resolvers")?;
+        for sql in plan.statements() {
+            println!("{sql};");
+        }
+        return Ok(());
+    }
     let config = Config::from_env()?;
     telemetry::init_tracing(config.log_format);
     match cli.command.unwrap_or(Command::Serve) {
@@ -63,7 +101,7 @@ async fn main() -> anyhow::Result<()> {
             app.run(true).await?;
             tracing::info!("stopped");
         }
-        Command::ExportSchema { .. } => {}
+        Command::ExportSchema { .. } | Command::CompileQuery { .. } => {}
     }
     Ok(())
 }

@@ -223,13 +223,22 @@ enum Root {
 pub fn plan(state: &AppState, request: &mut Request, viewer: Option<&Viewer>) -> Option<Plan> {
     if !state.config.compiled_reads
         || state.db.get_database_backend() != sea_orm::DatabaseBackend::Postgres
-        || request.extensions.contains_key("persistedQuery")
     {
         return None;
     }
-    let viewer = viewer?;
-    let max_aliases = state.config.limits.max_aliases;
-    let limits = &state.config.limits;
+    plan_for(&state.config.limits, request, viewer?)
+}
+
+/// [`plan`] without the configuration and backend checks (`leadgraph compile-query`).
+pub fn plan_for(
+    limits: &crate::config::GraphqlLimits,
+    request: &mut Request,
+    viewer: &Viewer,
+) -> Option<Plan> {
+    let max_aliases = limits.max_aliases;
+    if request.extensions.contains_key("persistedQuery") {
+        return None;
+    }
     let operation_name = request.operation_name.clone();
     let variables = request.variables.clone();
     let doc = request.parsed_query().ok()?;
@@ -304,6 +313,19 @@ impl Plan {
     /// The operation's name (metrics label).
     pub fn operation_name(&self) -> Option<&str> {
         self.operation_name.as_deref()
+    }
+
+    /// The statements the plan runs, with their values inlined (for `leadgraph compile-query`
+    /// and the pgbench side of `bench/nested.sh`).
+    pub fn statements(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (_, root) in &self.roots {
+            if let Root::Leads(p) = root {
+                out.push(p.page_statement().to_string());
+                out.extend(p.count_statement().map(|s| s.to_string()));
+            }
+        }
+        out
     }
 
     /// Runs the plan; the body of a GraphQL response (`{"data":…}`).

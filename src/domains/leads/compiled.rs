@@ -10,8 +10,9 @@ use async_graphql::connection::CursorType;
 use chrono::{DateTime, Utc};
 use entity::lead;
 use sea_orm::{
-    sea_query::Expr, sqlx::Row as _, ConnectionTrait, DatabaseBackend, DbErr, PaginatorTrait,
-    QuerySelect, QueryTrait,
+    sea_query::{Expr, SelectStatement},
+    sqlx::Row as _,
+    ConnectionTrait, DatabaseBackend, DbErr, QuerySelect, QueryTrait, Statement,
 };
 use uuid::Uuid;
 
@@ -301,8 +302,8 @@ fn notes(f: &Sel) -> Option<String> {
 }
 
 impl LeadsPlan {
-    /// Runs the page statement (and the count when selected) and writes the connection.
-    pub async fn execute(&self, state: &AppState, out: &mut String) -> Result<(), DbErr> {
+    /// The page statement: id, sort key and one JSON column per node selection.
+    pub fn page_statement(&self) -> Statement {
         let mut select = self
             .page
             .select
@@ -313,10 +314,34 @@ impl LeadsPlan {
         for (i, node) in self.nodes.iter().enumerate() {
             select = select.expr_as(Expr::cust(format!("({node})::text")), format!("lg_node{i}"));
         }
-        let rows = state
-            .db
-            .query_all_raw(select.build(DatabaseBackend::Postgres))
-            .await?;
+        select.build(DatabaseBackend::Postgres)
+    }
+
+    /// The `totalCount` statement, when selected (the resolvers' count).
+    pub fn count_statement(&self) -> Option<Statement> {
+        self.layout
+            .iter()
+            .any(|i| matches!(i, Item::TotalCount(_)))
+            .then(|| {
+                let query = SelectStatement::new()
+                    .expr(Expr::cust("COUNT(*) AS num_items"))
+                    .from_subquery(
+                        self.page
+                            .base
+                            .clone()
+                            .into_query()
+                            .clear_order_by()
+                            .to_owned(),
+                        "sub_query",
+                    )
+                    .to_owned();
+                DatabaseBackend::Postgres.build(&query)
+            })
+    }
+
+    /// Runs the page statement (and the count when selected) and writes the connection.
+    pub async fn execute(&self, state: &AppState, out: &mut String) -> Result<(), DbErr> {
+        let rows = state.db.query_all_raw(self.page_statement()).await?;
         let (has_prev, has_next) = self.page.page_info(rows.len());
         let mut decoded: Vec<Row> = Vec::with_capacity(rows.len());
         for row in rows.iter().take(self.page.limit as usize) {
@@ -367,7 +392,16 @@ impl LeadsPlan {
                     out.push_str("\"LeadConnection\"");
                 }
                 Item::TotalCount(key) => {
-                    let total = self.page.base.clone().count(&state.db).await?;
+                    let total = match self.count_statement() {
+                        Some(stmt) => state
+                            .db
+                            .query_one_raw(stmt)
+                            .await?
+                            .map(|r| r.try_get::<i64>("", "num_items"))
+                            .transpose()?
+                            .unwrap_or(0),
+                        None => 0,
+                    };
                     push_key(out, key);
                     out.push_str(&total.to_string());
                 }
