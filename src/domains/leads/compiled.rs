@@ -4,7 +4,10 @@
 //! keyset bounds, order, limit + 1) with its column list replaced by the id, the sort key (for
 //! cursors) and the node's JSON. Nested relations are correlated subqueries that mirror the
 //! resolvers' loaders: tags sorted, the owner by id, the newest notes by id, the lead's campaign
-//! rows newest first. `totalCount`, when selected, is the resolvers' count statement.
+//! rows newest first. Lists are `array_to_json(ARRAY(SELECT … ORDER BY …))`: the array
+//! constructor keeps the subquery's order, which the indexes already give, where `json_agg(…
+//! ORDER BY …)` would sort inside the aggregate for every row of the page. `totalCount`, when
+//! selected, is the resolvers' count statement.
 
 use async_graphql::connection::CursorType;
 use chrono::{DateTime, Utc};
@@ -184,7 +187,7 @@ fn lead_field(viewer: &Viewer, f: &Sel) -> Option<String> {
         "lastContactedAt" => leaf.then(|| timestamp_sql(&col("last_contacted_at"))),
         "tags" => leaf.then(|| {
             format!(
-                "(SELECT coalesce(json_agg(t.tag ORDER BY t.tag), '[]'::json) FROM lead_tags t WHERE t.lead_id = {})",
+                "array_to_json(ARRAY(SELECT t.tag FROM lead_tags t WHERE t.lead_id = {} ORDER BY t.tag))",
                 col("id")
             )
         }),
@@ -237,8 +240,8 @@ fn lead_field(viewer: &Viewer, f: &Sel) -> Option<String> {
                 _ => None,
             })?;
             Some(format!(
-                "(SELECT coalesce(json_agg({obj} ORDER BY r.id DESC), '[]'::json) FROM campaign_recipients r \
-                 JOIN campaigns c ON c.id = r.campaign_id WHERE r.lead_id = {})",
+                "array_to_json(ARRAY(SELECT {obj} FROM campaign_recipients r \
+                 JOIN campaigns c ON c.id = r.campaign_id WHERE r.lead_id = {} ORDER BY r.id DESC))",
                 col("id")
             ))
         }
@@ -276,9 +279,9 @@ fn notes(f: &Sel) -> Option<String> {
                     }
                 })?;
                 Some(format!(
-                "(SELECT coalesce(json_agg({obj} ORDER BY n.id DESC), '[]'::json) FROM \
-                 (SELECT * FROM lead_notes n0 WHERE n0.lead_id = {lead} ORDER BY n0.id DESC LIMIT {n}) n)"
-            ))
+                    "array_to_json(ARRAY(SELECT {obj} FROM lead_notes n WHERE n.lead_id = {lead} \
+                 ORDER BY n.id DESC LIMIT {n}))"
+                ))
             }
             "totalCount" if c.is_leaf() => Some(format!(
                 "(SELECT count(*) FROM lead_notes n WHERE n.lead_id = {lead})"
