@@ -12,8 +12,9 @@
 # src/domains/leads/query.rs and loader.rs), written out below.
 #
 # Same setup as bench/export.sh; half the leads get an owner and a third get three notes. Per
-# round, interleaved: pgbench (A, one transaction = the statements of one request) and lg-bench
-# closed-loop GraphQL requests (B), both at concurrency 8 for 10 s; the ratio B/A.
+# round, interleaved: pgbench (A, one transaction = the statements of one request, prepared once
+# per connection as the server's driver does: `-M prepared`) and lg-bench closed-loop GraphQL
+# requests (B), both at concurrency 8 for 10 s; the ratio B/A.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROUNDS="${1:-3}"
@@ -65,13 +66,13 @@ STATEMENTS="$(grep -c ';$' "$DATA/nested.sql")"
 
 echo "## Leads nested query vs pgbench (figure a, pgbench part) — $(date -u +%Y-%m-%dT%H:%MZ)"
 echo
-echo "Command: \`${COMPILED_READS:+COMPILED_READS=$COMPILED_READS }scripts/test --with-services bench/nested.sh $ROUNDS $LEADS\`; server statements per request: $STATEMENTS; machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $LEADS leads on Postgres; server release build; concurrency 8, 10 s per side."
+echo "Command: \`${COMPILED_READS:+COMPILED_READS=$COMPILED_READS }scripts/test --with-services bench/nested.sh $ROUNDS $LEADS\`; server statements per request: $STATEMENTS; machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $LEADS leads on Postgres; server release build; pgbench \`-M prepared\`; concurrency 8, 10 s per side."
 echo
 echo "| round | pgbench tx/s ($STATEMENTS statements) | GraphQL requests/s | ratio | GraphQL errors | load avg |"
 echo '| --- | --- | --- | --- | --- | --- |'
 RATIOS=()
 for r in $(seq 1 "$ROUNDS"); do
-    A="$(pgbench "$TEST_POSTGRES_URL" -n -f "$DATA/nested.sql" -c 8 -j 2 -T 10 2>/dev/null | awk '/^tps = / {print $3}')"
+    A="$(pgbench "$TEST_POSTGRES_URL" -n -M prepared -f "$DATA/nested.sql" -c 8 -j 2 -T 10 2>/dev/null | awk '/^tps = / {print $3}')"
     B="$("$LG" query --url "$URL" --token "$TOKEN" --query "$QUERY" --concurrency 8 --seconds 10)"
     RPS="$(/usr/bin/python3 -c "import json,sys; print(json.loads(sys.argv[1])['requests_per_sec'])" "$B")"
     ERR="$(/usr/bin/python3 -c "import json,sys; print(json.loads(sys.argv[1])['errors'])" "$B")"

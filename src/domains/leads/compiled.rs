@@ -226,6 +226,9 @@ fn lead_field(viewer: &Viewer, f: &Sel) -> Option<String> {
                 "status" if c.is_leaf() => Some(enum_sql("r.status", RecipientStatus::ALL, "PENDING")),
                 "sentAt" if c.is_leaf() => Some(timestamp_sql("r.sent_at")),
                 "lastEventAt" if c.is_leaf() => Some(timestamp_sql("r.last_event_at")),
+                // By primary key per row: cheaper than joining campaigns into the list (a hash
+                // join rebuilt for every lead). Recipients always have their campaign (foreign
+                // key, cascading delete), as the resolvers' inner join assumes.
                 "campaign" if c.args.is_empty() => object_sql(&c.children, "Campaign", |k| {
                     if !k.is_leaf() {
                         return None;
@@ -236,12 +239,13 @@ fn lead_field(viewer: &Viewer, f: &Sel) -> Option<String> {
                         "status" => Some(enum_sql("c.status", CampaignStatus::ALL, "DRAFT")),
                         _ => None,
                     }
-                }),
+                })
+                .map(|obj| format!("(SELECT {obj} FROM campaigns c WHERE c.id = r.campaign_id)")),
                 _ => None,
             })?;
             Some(format!(
                 "array_to_json(ARRAY(SELECT {obj} FROM campaign_recipients r \
-                 JOIN campaigns c ON c.id = r.campaign_id WHERE r.lead_id = {} ORDER BY r.id DESC))",
+                 WHERE r.lead_id = {} ORDER BY r.id DESC))",
                 col("id")
             ))
         }
