@@ -328,7 +328,8 @@ impl LeadsPlan {
             select = select.expr_as(Expr::cust(format!("({node})::text")), format!("lg_node{i}"));
         }
         let mut stmt = select.build(DatabaseBackend::Postgres);
-        stmt.sql.push_str(&format!(" LIMIT {}", self.page.limit + 1));
+        stmt.sql
+            .push_str(&format!(" LIMIT {}", self.page.limit + 1));
         stmt
     }
 
