@@ -235,7 +235,32 @@ pub fn plan_for(
     request: &mut Request,
     viewer: &Viewer,
 ) -> Option<Plan> {
-    let max_aliases = limits.max_aliases;
+    let (operation_name, roots) = selection(limits, request)?;
+    let mut planned = Vec::with_capacity(roots.len());
+    for root in &roots {
+        if !root.applies_to("QueryRoot") {
+            return None;
+        }
+        let p = match root.name.as_str() {
+            "__typename" if root.is_leaf() => Root::Typename,
+            "leads" => Root::Leads(Box::new(leads::plan(viewer, root)?)),
+            _ => return None,
+        };
+        planned.push((root.key.clone(), p));
+    }
+    Some(Plan {
+        operation_name,
+        roots: planned,
+    })
+}
+
+/// The operation's name (the request's, else the document's) and its root fields with
+/// fragments inlined and variables substituted; `None` when the document is not one the
+/// compiler takes (see the module docs).
+fn selection(
+    limits: &crate::config::GraphqlLimits,
+    request: &mut Request,
+) -> Option<(Option<String>, Vec<Sel>)> {
     if request.extensions.contains_key("persistedQuery") {
         return None;
     }
@@ -243,20 +268,20 @@ pub fn plan_for(
     let variables = request.variables.clone();
     let doc = request.parsed_query().ok()?;
     // One operation per document (named or not); the others in a document are validated too.
-    let op = match (&doc.operations, operation_name.as_deref()) {
-        (DocumentOperations::Single(op), None) => &op.node,
+    let (name, op) = match (&doc.operations, operation_name.as_deref()) {
+        (DocumentOperations::Single(op), None) => (None, &op.node),
         (DocumentOperations::Multiple(ops), name) if ops.len() == 1 => {
             let (op_name, op) = ops.iter().next()?;
             if name.is_some_and(|n| n != op_name.as_str()) {
                 return None;
             }
-            &op.node
+            (Some(op_name.to_string()), &op.node)
         }
         _ => return None,
     };
     if op.ty != OperationType::Query
         || !op.directives.is_empty()
-        || super::extension::count_aliases(doc) > max_aliases
+        || super::extension::count_aliases(doc) > limits.max_aliases
     {
         return None;
     }
@@ -285,28 +310,7 @@ pub fn plan_for(
     {
         return None;
     }
-    let mut planned = Vec::with_capacity(roots.len());
-    for root in &roots {
-        if !root.applies_to("QueryRoot") {
-            return None;
-        }
-        let p = match root.name.as_str() {
-            "__typename" if root.is_leaf() => Root::Typename,
-            "leads" => Root::Leads(Box::new(leads::plan(viewer, root)?)),
-            _ => return None,
-        };
-        planned.push((root.key.clone(), p));
-    }
-    let operation_name = operation_name.or_else(|| {
-        doc.operations
-            .iter()
-            .next()
-            .and_then(|(name, _)| name.map(|n| n.to_string()))
-    });
-    Some(Plan {
-        operation_name,
-        roots: planned,
-    })
+    Some((operation_name.or(name), roots))
 }
 
 impl Plan {
@@ -414,36 +418,22 @@ pub fn enum_sql(expr: &str, all: &[&str], fallback: &str) -> String {
     format!("CASE WHEN {expr} IN ({list}) THEN {expr} ELSE '{fallback}' END")
 }
 
-/// The arguments of a request after the walk, for tests.
-#[cfg(test)]
-pub fn walk_for_test(request: &mut Request) -> Option<Vec<Sel>> {
-    let variables = request.variables.clone();
-    let doc = request.parsed_query().ok()?;
-    let op = doc.operations.iter().next()?.1;
-    let mut walk = Walk {
-        doc,
-        variables: &variables,
-        definitions: op
-            .node
-            .variable_definitions
-            .iter()
-            .map(|d| (d.node.name.node.as_str(), &d.node))
-            .collect(),
-        used_variables: HashSet::new(),
-        used_fragments: HashSet::new(),
-        fields: 0,
-        depth: 0,
-    };
-    walk.set(&op.node.selection_set.node, &[], 1)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn walk(q: &str, vars: serde_json::Value) -> Option<Vec<Sel>> {
         let mut r = Request::new(q).variables(async_graphql::Variables::from_json(vars));
-        walk_for_test(&mut r)
+        let limits = crate::config::GraphqlLimits {
+            max_depth: 15,
+            max_complexity: 5000,
+            max_aliases: 30,
+            max_batch_size: 10,
+            max_body_bytes: 1 << 20,
+            max_upload_bytes: 1 << 20,
+            max_upload_files: 1,
+        };
+        selection(&limits, &mut r).map(|(_, roots)| roots)
     }
 
     #[test]

@@ -20,7 +20,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
-    query::{page_query, sort_expression, PageQuery, SortValue},
+    query::{page_query, sort_expr, PageQuery, SortValue},
     types::{LeadFilter, LeadOrder, LeadOrderField, LeadSource, LeadStatus},
 };
 use crate::{
@@ -323,7 +323,7 @@ impl LeadsPlan {
             .limit(None)
             .select_only()
             .expr_as(Expr::col((lead::Entity, lead::Column::Id)), "lg_id")
-            .expr_as(sort_expression(self.page.field), "lg_sort");
+            .expr_as(sort_expr(self.page.field), "lg_sort");
         for (i, node) in self.nodes.iter().enumerate() {
             select = select.expr_as(Expr::cust(format!("({node})::text")), format!("lg_node{i}"));
         }

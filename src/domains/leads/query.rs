@@ -52,7 +52,8 @@ fn never() -> DateTime<Utc> {
     DateTime::<Utc>::UNIX_EPOCH
 }
 
-fn sort_expr(field: LeadOrderField) -> SimpleExpr {
+/// The sort expression of `field` (what `PageQuery::select` orders by first).
+pub fn sort_expr(field: LeadOrderField) -> SimpleExpr {
     match field {
         LeadOrderField::CreatedAt => Expr::col(lead::Column::CreatedAt),
         LeadOrderField::UpdatedAt => Expr::col(lead::Column::UpdatedAt),
@@ -316,11 +317,6 @@ impl PageQuery {
             id,
         }
     }
-}
-
-/// The sort expression of `field` (what `PageQuery::select` orders by first).
-pub fn sort_expression(field: LeadOrderField) -> SimpleExpr {
-    sort_expr(field)
 }
 
 /// Validates the page arguments and builds the page's statements.
