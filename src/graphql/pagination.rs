@@ -11,8 +11,7 @@ use async_graphql::{
 };
 use base64::Engine;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Select,
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Select,
 };
 use serde::{de::DeserializeOwned, Serialize};
 use uuid::Uuid;
@@ -187,7 +186,8 @@ where
     } else {
         q.order_by_desc(id_col)
     };
-    let mut rows = q.limit(args.limit + 1).all(conn).await?;
+    let stmt = crate::db::with_literal_limit(conn.get_database_backend(), q, args.limit + 1);
+    let mut rows = E::find().from_raw_sql(stmt).all(conn).await?;
     let more = rows.len() as u64 > args.limit;
     rows.truncate(args.limit as usize);
     let (has_prev, has_next) = if args.backward {

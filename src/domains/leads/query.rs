@@ -386,7 +386,12 @@ pub async fn list(
         before_cursor,
     )?;
     let total = TotalCount::of(state.db.clone(), page.base.clone());
-    let mut rows = crate::db::fast::all(&state.db, page.select.clone()).await?;
+    let stmt = crate::db::with_literal_limit(
+        state.db.get_database_backend(),
+        page.select.clone(),
+        page.limit + 1,
+    );
+    let mut rows = crate::db::fast::all_by_statement(&state.db, stmt).await?;
     let (has_prev, has_next) = page.page_info(rows.len());
     rows.truncate(page.limit as usize);
     if page.backward {
