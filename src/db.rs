@@ -94,6 +94,12 @@ pub async fn connect(config: &Config, log: StatementLog) -> Result<DatabaseConne
         opts.max_connections(1).min_connections(1);
     } else {
         let max = config.database_max_connections.max(1);
+        // sqlx pings every connection it hands out by default: a round trip and a server-side
+        // ReadyForQuery per statement, ~9 % of the server's CPU on the figure (a) load (perf
+        // call graph, docs/BENCHMARKS.md). Only connections idle long enough to have been
+        // dropped by the server or a proxy are pinged now; a hot connection that broke anyway
+        // fails its statement and is discarded by the pool.
+        opts.test_before_acquire_if_idle_for(Duration::from_secs(30));
         opts.max_connections(max)
             .min_connections(config.database_min_connections.clamp(1, max));
     }

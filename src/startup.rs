@@ -89,6 +89,7 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
         http,
         outbox_notify: Arc::new(Notify::new()),
         job_notify: Arc::new(Notify::new()),
+        plans: Arc::default(),
     })
 }
 

@@ -40,6 +40,8 @@ pub struct AppState {
     pub outbox_notify: Arc<Notify>,
     /// Wakes idle job runners after an enqueue.
     pub job_notify: Arc<Notify>,
+    /// Compiled read plans of recent requests (`graphql::compiled`).
+    pub plans: Arc<crate::graphql::compiled::PlanCache>,
 }
 
 impl AppState {

@@ -205,6 +205,11 @@ async fn seed(app: &TestApp, org: Uuid) -> Vec<Uuid> {
 }
 
 async fn pair() -> (Pair, Uuid) {
+    let (p, org, _) = pair_with_other().await;
+    (p, org)
+}
+
+async fn pair_with_other() -> (Pair, Uuid, Uuid) {
     let compiled = TestApp::spawn_with(Options {
         env: sql_logging(),
         ..Default::default()
@@ -243,7 +248,43 @@ async fn pair() -> (Pair, Uuid) {
             token_r,
         },
         org,
+        other,
     )
+}
+
+/// Plans are cached per document, variables and viewer: the same document for another
+/// organization (or the same one again) never gets a cached plan built for someone else.
+#[tokio::test]
+async fn cached_plans_stay_with_their_viewer() {
+    let (p, _, other) = pair_with_other().await;
+    let q = "{ leads(first: 50) { nodes { id } } }";
+    let ids = |v: &Value| -> Vec<String> {
+        v["data"]["leads"]["nodes"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{v}"))
+            .iter()
+            .map(|n| n["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let mine = ids(&p.compiled.gql(Some(&p.token_c), q, json!({})).await);
+    let token_other = p.compiled.token(other, Role::Owner);
+    let theirs = ids(&p.compiled.gql(Some(&token_other), q, json!({})).await);
+    assert_eq!(mine.len(), 24);
+    assert_eq!(theirs.len(), 24);
+    assert!(mine.iter().all(|id| !theirs.contains(id)));
+    assert_eq!(
+        ids(&p.compiled.gql(Some(&p.token_c), q, json!({})).await),
+        mine
+    );
+    assert_eq!(
+        ids(&p.compiled.gql(Some(&token_other), q, json!({})).await),
+        theirs
+    );
+    // Same document, other variables: its own plan.
+    let qv = "query($n: Int) { leads(first: $n) { nodes { id } } }";
+    let v5 = p.compiled.gql(Some(&p.token_c), qv, json!({"n": 5})).await;
+    let v7 = p.compiled.gql(Some(&p.token_c), qv, json!({"n": 7})).await;
+    assert_eq!((ids(&v5).len(), ids(&v7).len()), (5, 7));
 }
 
 const FIGURE_A: &str = "{ leads(first: 50) { nodes { owner { id email } tags notes(first: 3) { nodes { body } } campaigns { campaign { id name } } } } }";

@@ -42,6 +42,8 @@ pub struct LeadsPlan {
     /// The distinct node selections' JSON expressions (`nodes` and `edges.node` may differ).
     nodes: Vec<String>,
     layout: Vec<Item>,
+    /// The page statement, built once (plans are cached: `graphql::compiled::PlanCache`).
+    statement: Statement,
 }
 
 enum Item {
@@ -150,11 +152,14 @@ pub fn plan(viewer: &Viewer, field: &Sel) -> Option<LeadsPlan> {
         };
         layout.push(item);
     }
-    Some(LeadsPlan {
+    let mut plan = LeadsPlan {
         page,
         nodes,
         layout,
-    })
+        statement: Statement::from_string(DatabaseBackend::Postgres, String::new()),
+    };
+    plan.statement = plan.build_page_statement();
+    Some(plan)
 }
 
 fn col(c: &str) -> String {
@@ -312,6 +317,10 @@ impl LeadsPlan {
     /// The page statement: id, sort key and one JSON column per node selection, with the page
     /// size as a literal `LIMIT` (`db::with_literal_limit`).
     pub fn page_statement(&self) -> Statement {
+        self.statement.clone()
+    }
+
+    fn build_page_statement(&self) -> Statement {
         let mut select = self
             .page
             .select
