@@ -226,7 +226,8 @@ enum Root {
 /// and the viewer (its organization scopes the statement, its role decides what is covered),
 /// not on data, so a repeated request (a dashboard polling, a client paging with the same
 /// cursor) skips parsing, which was ~10 % of the server's CPU on the figure (a) load, and
-/// planning. Bounded: emptied when full.
+/// planning. Bounded: at most `PLAN_CACHE_MAX` plans of documents up to `PLAN_CACHE_MAX_KEY`
+/// bytes, emptied when full.
 #[derive(Default)]
 pub struct PlanCache(Mutex<HashMap<PlanKey, Arc<Plan>>>);
 
@@ -241,6 +242,10 @@ struct PlanKey {
 }
 
 const PLAN_CACHE_MAX: usize = 512;
+
+/// Largest document + variables cached (bytes), so the cache stays small (512 × 16 KiB) however
+/// large the request bodies it is sent; larger requests are planned every time.
+const PLAN_CACHE_MAX_KEY: usize = 16 * 1024;
 
 impl PlanCache {
     fn get(&self, key: &PlanKey) -> Option<Arc<Plan>> {
@@ -274,11 +279,16 @@ pub fn plan(state: &AppState, request: &mut Request, viewer: Option<&Viewer>) ->
         org: viewer.org_id,
         role: viewer.role,
     };
-    if let Some(plan) = state.plans.get(&key) {
-        return Some(plan);
+    let cacheable = key.query.len() + key.variables.len() <= PLAN_CACHE_MAX_KEY;
+    if cacheable {
+        if let Some(plan) = state.plans.get(&key) {
+            return Some(plan);
+        }
     }
     let plan = Arc::new(plan_for(&state.config.limits, request, viewer)?);
-    state.plans.put(key, plan.clone());
+    if cacheable {
+        state.plans.put(key, plan.clone());
+    }
     Some(plan)
 }
 
