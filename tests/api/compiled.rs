@@ -29,21 +29,6 @@ fn normalized(v: &Value) -> Value {
     }
 }
 
-/// Statements of the last request, without the relay's and job runners' own.
-fn statements(app: &TestApp) -> Vec<String> {
-    app.state
-        .sql_log
-        .take()
-        .into_iter()
-        .filter(|s| {
-            !s.contains("outbox_events")
-                && !s.contains("\"jobs\"")
-                && !s.contains("FROM jobs")
-                && !s.contains("UPDATE jobs")
-        })
-        .collect()
-}
-
 /// Whether the statements are a compiled read's.
 fn compiled(stmts: &[String]) -> bool {
     stmts.iter().any(|s| s.contains("lg_node"))
@@ -65,7 +50,7 @@ impl Pair {
             .compiled
             .gql(Some(&self.token_c), query, variables.clone())
             .await;
-        let stmts = statements(&self.compiled);
+        let stmts = self.compiled.request_statements();
         let r = self
             .resolvers
             .gql(Some(&self.token_r), query, variables.clone())

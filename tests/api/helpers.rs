@@ -151,6 +151,22 @@ impl TestApp {
         req.send().await.unwrap()
     }
 
+    /// Statements recorded (`RECORD_SQL=true`) since the last call, without the outbox relay's
+    /// and job runners' own: those of the requests made meanwhile.
+    pub fn request_statements(&self) -> Vec<String> {
+        self.state
+            .sql_log
+            .take()
+            .into_iter()
+            .filter(|s| {
+                !s.contains("outbox_events")
+                    && !s.contains("\"jobs\"")
+                    && !s.contains("FROM jobs")
+                    && !s.contains("UPDATE jobs")
+            })
+            .collect()
+    }
+
     /// POSTs a query; returns the JSON body.
     pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
         self.gql_raw(token, json!({"query": query, "variables": variables}))

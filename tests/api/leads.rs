@@ -378,18 +378,7 @@ async fn statement_count_does_not_grow_with_page_size() {
         assert_eq!(nodes.len(), n as usize);
         assert_eq!(nodes[0]["notes"]["nodes"].as_array().unwrap().len(), 3);
         assert_eq!(nodes[0]["tags"], json!(["a", "b"]));
-        let stmts: Vec<String> = app
-            .state
-            .sql_log
-            .take()
-            .into_iter()
-            .filter(|s| {
-                !s.contains("outbox_events")
-                    && !s.contains("\"jobs\"")
-                    && !s.contains("FROM jobs")
-                    && !s.contains("UPDATE jobs")
-            })
-            .collect();
+        let stmts = app.request_statements();
         counts.push(stmts.len());
     }
     // One page query + one batch each for owners, tags and notes.
@@ -491,18 +480,7 @@ async fn figure_b_full_nested_query_statements_are_constant() {
                 .collect();
             assert_eq!(&got, names, "campaigns of {}", node["id"]);
         }
-        let stmts: Vec<String> = app
-            .state
-            .sql_log
-            .take()
-            .into_iter()
-            .filter(|s| {
-                !s.contains("outbox_events")
-                    && !s.contains("\"jobs\"")
-                    && !s.contains("FROM jobs")
-                    && !s.contains("UPDATE jobs")
-            })
-            .collect();
+        let stmts = app.request_statements();
         counts.push(stmts.len());
         logs.push(stmts);
     }
