@@ -487,16 +487,7 @@ mod tests {
 
     fn walk(q: &str, vars: serde_json::Value) -> Option<Vec<Sel>> {
         let mut r = Request::new(q).variables(async_graphql::Variables::from_json(vars));
-        let limits = crate::config::GraphqlLimits {
-            max_depth: 15,
-            max_complexity: 5000,
-            max_aliases: 30,
-            max_batch_size: 10,
-            max_body_bytes: 1 << 20,
-            max_upload_bytes: 1 << 20,
-            max_upload_files: 1,
-        };
-        selection(&limits, &mut r).map(|(_, roots)| roots)
+        selection(&crate::graphql::schema::fixed_limits(), &mut r).map(|(_, roots)| roots)
     }
 
     #[test]

@@ -79,9 +79,9 @@ pub fn build_query_schema(state: AppState) -> AppSchema {
     .finish()
 }
 
-/// The SDL of the schema, sorted, as committed in `schema.graphql`.
-pub fn export_sdl() -> String {
-    let limits = GraphqlLimits {
+/// Fixed limits for work done without a configuration (the SDL export, unit tests).
+pub(crate) fn fixed_limits() -> GraphqlLimits {
+    GraphqlLimits {
         max_depth: 15,
         max_complexity: 5000,
         max_aliases: 30,
@@ -89,8 +89,12 @@ pub fn export_sdl() -> String {
         max_body_bytes: 1 << 20,
         max_upload_bytes: 1 << 20,
         max_upload_files: 1,
-    };
-    builder(&limits, true).finish().sdl_with_options(
+    }
+}
+
+/// The SDL of the schema, sorted, as committed in `schema.graphql`.
+pub fn export_sdl() -> String {
+    builder(&fixed_limits(), true).finish().sdl_with_options(
         SDLExportOptions::new()
             .sorted_fields()
             .sorted_arguments()
