@@ -457,6 +457,22 @@ pub fn object_sql(
     Some(sql)
 }
 
+/// [`object_sql`] over an object whose covered fields are all scalars: `column` gives a field
+/// name's SQL; a field with arguments or a sub-selection is not covered.
+pub fn leaf_object_sql(
+    fields: &[Sel],
+    type_name: &str,
+    column: impl Fn(&str) -> Option<String>,
+) -> Option<String> {
+    object_sql(fields, type_name, |f| {
+        if f.is_leaf() {
+            column(&f.name)
+        } else {
+            None
+        }
+    })
+}
+
 /// SQL for a `DateTime` output of timestamptz `expr`, formatted as async-graphql formats
 /// `chrono::DateTime<Utc>` (`to_rfc3339`: seconds, then 3 or 6 fraction digits when non-zero,
 /// then `+00:00`).

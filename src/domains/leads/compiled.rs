@@ -27,7 +27,7 @@ use crate::{
     auth::{Permission, Viewer},
     domains::outreach::types::{CampaignStatus, RecipientStatus},
     graphql::{
-        compiled::{enum_sql, object_sql, push_key, timestamp_sql, Sel},
+        compiled::{enum_sql, leaf_object_sql, object_sql, push_key, timestamp_sql, Sel},
         pagination::KeyCursor,
     },
     state::AppState,
@@ -41,20 +41,29 @@ pub struct LeadsPlan {
     page: PageQuery,
     /// The distinct node selections' JSON expressions (`nodes` and `edges.node` may differ).
     nodes: Vec<String>,
-    layout: Vec<Item>,
+    /// The connection's selected fields, in order, with their response keys.
+    layout: Vec<(String, Item)>,
+    /// Whether any selected field needs cursors.
+    cursors: bool,
     /// The page statement, built once (plans are cached: `graphql::compiled::PlanCache`).
     statement: Statement,
 }
 
+/// A selected `LeadConnection` field.
 enum Item {
-    Typename(String),
-    Nodes(String, usize),
-    Edges(String, Vec<Item>),
-    Cursor(String),
-    Node(String, usize),
-    EdgeTypename(String),
-    PageInfo(String, Vec<(String, PageField)>),
-    TotalCount(String),
+    Typename,
+    TotalCount,
+    /// The node selection's index in `LeadsPlan::nodes`.
+    Nodes(usize),
+    Edges(Vec<(String, EdgeField)>),
+    PageInfo(Vec<(String, PageField)>),
+}
+
+/// A selected `LeadEdge` field.
+enum EdgeField {
+    Typename,
+    Cursor,
+    Node(usize),
 }
 
 #[derive(Clone, Copy)]
@@ -109,26 +118,25 @@ pub fn plan(viewer: &Viewer, field: &Sel) -> Option<LeadsPlan> {
         if !f.applies_to("LeadConnection") {
             return None;
         }
-        let key = f.key.clone();
         let item = match f.name.as_str() {
-            "__typename" if f.is_leaf() => Item::Typename(key),
-            "totalCount" if f.is_leaf() => Item::TotalCount(key),
-            "nodes" if f.args.is_empty() => Item::Nodes(key, add_node(&f.children)?),
+            "__typename" if f.is_leaf() => Item::Typename,
+            "totalCount" if f.is_leaf() => Item::TotalCount,
+            "nodes" if f.args.is_empty() => Item::Nodes(add_node(&f.children)?),
             "edges" if f.args.is_empty() && !f.children.is_empty() => {
                 let mut items = Vec::new();
                 for e in &f.children {
                     if !e.applies_to("LeadEdge") {
                         return None;
                     }
-                    let k = e.key.clone();
-                    items.push(match e.name.as_str() {
-                        "__typename" if e.is_leaf() => Item::EdgeTypename(k),
-                        "cursor" if e.is_leaf() => Item::Cursor(k),
-                        "node" if e.args.is_empty() => Item::Node(k, add_node(&e.children)?),
+                    let field = match e.name.as_str() {
+                        "__typename" if e.is_leaf() => EdgeField::Typename,
+                        "cursor" if e.is_leaf() => EdgeField::Cursor,
+                        "node" if e.args.is_empty() => EdgeField::Node(add_node(&e.children)?),
                         _ => return None,
-                    });
+                    };
+                    items.push((e.key.clone(), field));
                 }
-                Item::Edges(key, items)
+                Item::Edges(items)
             }
             "pageInfo" if f.args.is_empty() && !f.children.is_empty() => {
                 let mut items = Vec::new();
@@ -146,20 +154,42 @@ pub fn plan(viewer: &Viewer, field: &Sel) -> Option<LeadsPlan> {
                     };
                     items.push((p.key.clone(), pf));
                 }
-                Item::PageInfo(key, items)
+                Item::PageInfo(items)
             }
             _ => return None,
         };
-        layout.push(item);
+        layout.push((f.key.clone(), item));
     }
-    let mut plan = LeadsPlan {
+    let cursors = layout.iter().any(|(_, i)| match i {
+        Item::Edges(items) => items.iter().any(|(_, e)| matches!(e, EdgeField::Cursor)),
+        Item::PageInfo(items) => items
+            .iter()
+            .any(|(_, p)| matches!(p, PageField::StartCursor | PageField::EndCursor)),
+        _ => false,
+    });
+    let statement = page_statement(&page, &nodes);
+    Some(LeadsPlan {
         page,
         nodes,
         layout,
-        statement: Statement::from_string(DatabaseBackend::Postgres, String::new()),
-    };
-    plan.statement = plan.build_page_statement();
-    Some(plan)
+        cursors,
+        statement,
+    })
+}
+
+/// The page statement: id, sort key and one JSON column per node selection, with the page size
+/// as a literal `LIMIT` (`db::with_literal_limit`).
+fn page_statement(page: &PageQuery, nodes: &[String]) -> Statement {
+    let mut select = page
+        .select
+        .clone()
+        .select_only()
+        .expr_as(Expr::col((lead::Entity, lead::Column::Id)), "lg_id")
+        .expr_as(sort_expr(page.field), "lg_sort");
+    for (i, node) in nodes.iter().enumerate() {
+        select = select.expr_as(Expr::cust(format!("({node})::text")), format!("lg_node{i}"));
+    }
+    crate::db::with_literal_limit(DatabaseBackend::Postgres, select, page.limit + 1)
 }
 
 fn col(c: &str) -> String {
@@ -196,28 +226,20 @@ fn lead_field(viewer: &Viewer, f: &Sel) -> Option<String> {
                 col("id")
             )
         }),
-        "location" if f.args.is_empty() => object_sql(&f.children, "Location", |l| {
-            if !l.is_leaf() {
-                return None;
-            }
-            match l.name.as_str() {
-                "city" | "region" | "country" | "latitude" | "longitude" => Some(col(&l.name)),
+        "location" if f.args.is_empty() => {
+            leaf_object_sql(&f.children, "Location", |name| match name {
+                "city" | "region" | "country" | "latitude" | "longitude" => Some(col(name)),
                 _ => None,
-            }
-        }),
+            })
+        }
         "owner" if f.args.is_empty() => {
-            let obj = object_sql(&f.children, "User", |u| {
-                if !u.is_leaf() {
-                    return None;
-                }
-                match u.name.as_str() {
-                    "id" => Some("u.id".into()),
-                    "email" => Some("u.email".into()),
-                    "name" => Some("u.name".into()),
-                    "emailVerified" => Some("u.email_verified_at IS NOT NULL".into()),
-                    "createdAt" => Some(timestamp_sql("u.created_at")),
-                    _ => None,
-                }
+            let obj = leaf_object_sql(&f.children, "User", |name| match name {
+                "id" => Some("u.id".into()),
+                "email" => Some("u.email".into()),
+                "name" => Some("u.name".into()),
+                "emailVerified" => Some("u.email_verified_at IS NOT NULL".into()),
+                "createdAt" => Some(timestamp_sql("u.created_at")),
+                _ => None,
             })?;
             Some(format!(
                 "(SELECT {obj} FROM users u WHERE u.id = {})",
@@ -234,11 +256,8 @@ fn lead_field(viewer: &Viewer, f: &Sel) -> Option<String> {
                 // By primary key per row: cheaper than joining campaigns into the list (a hash
                 // join rebuilt for every lead). Recipients always have their campaign (foreign
                 // key, cascading delete), as the resolvers' inner join assumes.
-                "campaign" if c.args.is_empty() => object_sql(&c.children, "Campaign", |k| {
-                    if !k.is_leaf() {
-                        return None;
-                    }
-                    match k.name.as_str() {
+                "campaign" if c.args.is_empty() => leaf_object_sql(&c.children, "Campaign", |name| {
+                    match name {
                         "id" => Some("c.id".into()),
                         "name" => Some("c.name".into()),
                         "status" => Some(enum_sql("c.status", CampaignStatus::ALL, "DRAFT")),
@@ -274,18 +293,13 @@ fn notes(f: &Sel) -> Option<String> {
     object_sql(&f.children, "LeadNoteConnection", |c| {
         match c.name.as_str() {
             "nodes" if c.args.is_empty() => {
-                let obj = object_sql(&c.children, "LeadNote", |x| {
-                    if !x.is_leaf() {
-                        return None;
-                    }
-                    match x.name.as_str() {
-                        "id" => Some("n.id".into()),
-                        "body" => Some("n.body".into()),
-                        "authorId" => Some("n.author_id".into()),
-                        "createdAt" => Some(timestamp_sql("n.created_at")),
-                        "updatedAt" => Some(timestamp_sql("n.updated_at")),
-                        _ => None,
-                    }
+                let obj = leaf_object_sql(&c.children, "LeadNote", |name| match name {
+                    "id" => Some("n.id".into()),
+                    "body" => Some("n.body".into()),
+                    "authorId" => Some("n.author_id".into()),
+                    "createdAt" => Some(timestamp_sql("n.created_at")),
+                    "updatedAt" => Some(timestamp_sql("n.updated_at")),
+                    _ => None,
                 })?;
                 Some(format!(
                     "array_to_json(ARRAY(SELECT {obj} FROM lead_notes n WHERE n.lead_id = {lead} \
@@ -295,18 +309,15 @@ fn notes(f: &Sel) -> Option<String> {
             "totalCount" if c.is_leaf() => Some(format!(
                 "(SELECT count(*) FROM lead_notes n WHERE n.lead_id = {lead})"
             )),
-            "pageInfo" if c.args.is_empty() => object_sql(&c.children, "PageInfo", |p| {
-                if !p.is_leaf() {
-                    return None;
+            "pageInfo" if c.args.is_empty() => leaf_object_sql(&c.children, "PageInfo", |name| {
+                match name {
+                    "hasNextPage" => Some(format!(
+                        "((SELECT count(*) FROM (SELECT 1 FROM lead_notes n WHERE n.lead_id = {lead} LIMIT {}) x) > {n})",
+                        n + 1
+                    )),
+                    "hasPreviousPage" => Some("false".into()),
+                    _ => None,
                 }
-                match p.name.as_str() {
-                "hasNextPage" => Some(format!(
-                    "((SELECT count(*) FROM (SELECT 1 FROM lead_notes n WHERE n.lead_id = {lead} LIMIT {}) x) > {n})",
-                    n + 1
-                )),
-                "hasPreviousPage" => Some("false".into()),
-                _ => None,
-            }
             }),
             _ => None,
         }
@@ -314,31 +325,16 @@ fn notes(f: &Sel) -> Option<String> {
 }
 
 impl LeadsPlan {
-    /// The page statement: id, sort key and one JSON column per node selection, with the page
-    /// size as a literal `LIMIT` (`db::with_literal_limit`).
+    /// The page statement (see [`page_statement`]).
     pub fn page_statement(&self) -> Statement {
         self.statement.clone()
-    }
-
-    fn build_page_statement(&self) -> Statement {
-        let mut select = self
-            .page
-            .select
-            .clone()
-            .select_only()
-            .expr_as(Expr::col((lead::Entity, lead::Column::Id)), "lg_id")
-            .expr_as(sort_expr(self.page.field), "lg_sort");
-        for (i, node) in self.nodes.iter().enumerate() {
-            select = select.expr_as(Expr::cust(format!("({node})::text")), format!("lg_node{i}"));
-        }
-        crate::db::with_literal_limit(DatabaseBackend::Postgres, select, self.page.limit + 1)
     }
 
     /// The `totalCount` statement, when selected (the resolvers' count).
     pub fn count_statement(&self) -> Option<Statement> {
         self.layout
             .iter()
-            .any(|i| matches!(i, Item::TotalCount(_)))
+            .any(|(_, i)| matches!(i, Item::TotalCount))
             .then(|| {
                 let query = SelectStatement::new()
                     .expr(Expr::cust("COUNT(*) AS num_items"))
@@ -383,14 +379,7 @@ impl LeadsPlan {
         if self.page.backward {
             decoded.reverse();
         }
-        let needs_cursors = self.layout.iter().any(|i| match i {
-            Item::Edges(_, items) => items.iter().any(|e| matches!(e, Item::Cursor(_))),
-            Item::PageInfo(_, items) => items
-                .iter()
-                .any(|(_, p)| matches!(p, PageField::StartCursor | PageField::EndCursor)),
-            _ => false,
-        });
-        let cursors: Vec<String> = if needs_cursors {
+        let cursors: Vec<String> = if self.cursors {
             decoded
                 .iter()
                 .map(|r| KeyCursor(self.page.key(r.sort.clone(), r.id)).encode_cursor())
@@ -399,16 +388,14 @@ impl LeadsPlan {
             Vec::new()
         };
         out.push('{');
-        for (k, item) in self.layout.iter().enumerate() {
+        for (k, (key, item)) in self.layout.iter().enumerate() {
             if k > 0 {
                 out.push(',');
             }
+            push_key(out, key);
             match item {
-                Item::Typename(key) => {
-                    push_key(out, key);
-                    out.push_str("\"LeadConnection\"");
-                }
-                Item::TotalCount(key) => {
+                Item::Typename => out.push_str("\"LeadConnection\""),
+                Item::TotalCount => {
                     let total = match self.count_statement() {
                         Some(stmt) => state
                             .db
@@ -419,11 +406,9 @@ impl LeadsPlan {
                             .unwrap_or(0),
                         None => 0,
                     };
-                    push_key(out, key);
                     out.push_str(&total.to_string());
                 }
-                Item::Nodes(key, n) => {
-                    push_key(out, key);
+                Item::Nodes(n) => {
                     out.push('[');
                     for (i, row) in decoded.iter().enumerate() {
                         if i > 0 {
@@ -433,40 +418,31 @@ impl LeadsPlan {
                     }
                     out.push(']');
                 }
-                Item::Edges(key, items) => {
-                    push_key(out, key);
+                Item::Edges(items) => {
                     out.push('[');
                     for (i, row) in decoded.iter().enumerate() {
                         if i > 0 {
                             out.push(',');
                         }
                         out.push('{');
-                        for (j, e) in items.iter().enumerate() {
+                        for (j, (k, e)) in items.iter().enumerate() {
                             if j > 0 {
                                 out.push(',');
                             }
+                            push_key(out, k);
                             match e {
-                                Item::Cursor(k) => {
-                                    push_key(out, k);
-                                    push_str(out, cursors.get(i).map_or("", String::as_str));
+                                EdgeField::Typename => out.push_str("\"LeadEdge\""),
+                                EdgeField::Cursor => {
+                                    push_str(out, cursors.get(i).map_or("", String::as_str))
                                 }
-                                Item::Node(k, n) => {
-                                    push_key(out, k);
-                                    out.push_str(row.node(*n));
-                                }
-                                Item::EdgeTypename(k) => {
-                                    push_key(out, k);
-                                    out.push_str("\"LeadEdge\"");
-                                }
-                                _ => {}
+                                EdgeField::Node(n) => out.push_str(row.node(*n)),
                             }
                         }
                         out.push('}');
                     }
                     out.push(']');
                 }
-                Item::PageInfo(key, items) => {
-                    push_key(out, key);
+                Item::PageInfo(items) => {
                     out.push('{');
                     for (j, (k, p)) in items.iter().enumerate() {
                         if j > 0 {
@@ -489,7 +465,6 @@ impl LeadsPlan {
                     }
                     out.push('}');
                 }
-                Item::Cursor(_) | Item::Node(..) | Item::EdgeTypename(_) => {}
             }
         }
         out.push('}');
