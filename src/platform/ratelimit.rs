@@ -1,6 +1,6 @@
 //! Rate limits: GCRA everywhere. In memory through `governor` (one keyed limiter per limit);
 //! shared across instances through a GCRA Lua script in Redis when `REDIS_URL` is set, so every
-//! instance draws from the same budget. Defaults come from the seeds and are configurable.
+//! instance draws from the same budget (large budgets in leases of 1 %, see [`RedisLimiter`]). Defaults come from the seeds and are configurable.
 
 use std::{
     collections::HashMap,
@@ -119,29 +119,60 @@ impl RateLimiter for MemoryLimiter {
     }
 }
 
-/// GCRA in one atomic script, on Redis server time. Returns {allowed, remaining, retry_ms, reset_ms}.
+/// GCRA in one atomic script, on Redis server time, taking up to ARGV[3] tokens at once (as many
+/// as the budget has room for). Returns {granted, remaining, retry_ms, reset_ms}; granted 0 means
+/// refused.
 const GCRA_LUA: &str = r#"
 local key = KEYS[1]
 local emission = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
+local want = tonumber(ARGV[3])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local tat = tonumber(redis.call('GET', key) or now)
 if tat < now then tat = now end
-local new_tat = tat + emission
-local allow_at = new_tat - burst * emission
-if allow_at > now then
-  return {0, 0, allow_at - now, tat - now}
+local room = math.floor((now + burst * emission - tat) / emission)
+if room < 1 then
+  return {0, 0, tat + emission - burst * emission - now, tat - now}
 end
+local n = math.min(want, room)
+local new_tat = tat + n * emission
 redis.call('SET', key, new_tat, 'PX', new_tat - now)
-return {1, math.floor((now - allow_at) / emission), 0, new_tat - now}
+return {n, room - n, 0, new_tat - now}
 "#;
+
+/// Budgets of at least this many requests per window are drawn from Redis in leases of
+/// `max / LEASE_DIVISOR` tokens instead of one round trip per request.
+pub const LEASE_DIVISOR: u32 = 100;
+/// Largest lease.
+pub const MAX_LEASE: u32 = 1000;
+/// How long a lease's unused tokens may be spent. They were charged in Redis when leased, so
+/// an instance never admits more than the budget; one that stops using a key forfeits at most
+/// one lease of it, and admissions can run at most one lease ahead of the shared bucket.
+pub const LEASE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+/// Leases held at most (expired ones are dropped first; past this, no new lease is kept).
+const MAX_LEASES: usize = 10_000;
+
+/// Tokens taken from Redis for one key, spent locally.
+struct Lease {
+    tokens: u32,
+    /// `remaining` as Redis reported it when the lease was taken.
+    remaining: u32,
+    reset_secs: u64,
+    expires: std::time::Instant,
+}
 
 /// Limiter shared by every instance through Redis. If Redis is unreachable the request is
 /// allowed (fail open) and a warning is logged: availability over strictness.
+///
+/// Budgets of at least 200 per window are leased: one round trip takes 1 % of the budget (at
+/// most [`MAX_LEASE`] tokens; 12 for the default 1,200 a minute per viewer) that this instance
+/// then spends without asking Redis, for at most [`LEASE_TTL`]. Smaller budgets (login,
+/// registration) are checked request by request, exactly.
 pub struct RedisLimiter {
     conn: redis::aio::ConnectionManager,
     script: redis::Script,
+    leases: Mutex<HashMap<(&'static str, String), Lease>>,
 }
 
 impl RedisLimiter {
@@ -151,13 +182,56 @@ impl RedisLimiter {
         Ok(RedisLimiter {
             conn,
             script: redis::Script::new(GCRA_LUA),
+            leases: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Tokens one round trip takes for `limit` (1: no lease).
+    pub fn lease_size(limit: &Limit) -> u32 {
+        (limit.max / LEASE_DIVISOR).clamp(1, MAX_LEASE)
+    }
+
+    /// Spends a token of a live lease, if there is one.
+    fn spend_leased(&self, limit: &Limit, key: &str) -> Option<Decision> {
+        let mut leases = self.leases.lock().ok()?;
+        let lease = leases.get_mut(&(limit.name, key.to_string()))?;
+        if lease.tokens == 0 || lease.expires <= std::time::Instant::now() {
+            return None;
+        }
+        lease.tokens -= 1;
+        Some(Decision {
+            allowed: true,
+            limit: limit.max,
+            remaining: lease.remaining.saturating_add(lease.tokens),
+            retry_after_secs: 0,
+            reset_secs: lease.reset_secs,
+        })
+    }
+
+    fn keep_lease(&self, limit: &Limit, key: &str, lease: Lease) {
+        let Ok(mut leases) = self.leases.lock() else {
+            return;
+        };
+        if leases.len() >= MAX_LEASES {
+            let now = std::time::Instant::now();
+            leases.retain(|_, l| l.expires > now && l.tokens > 0);
+            if leases.len() >= MAX_LEASES {
+                return;
+            }
+        }
+        leases.insert((limit.name, key.to_string()), lease);
     }
 }
 
 #[async_trait]
 impl RateLimiter for RedisLimiter {
     async fn check(&self, limit: &Limit, key: &str) -> Decision {
+        let want = Self::lease_size(limit);
+        if want > 1 {
+            if let Some(d) = self.spend_leased(limit, key) {
+                return d;
+            }
+        }
         let emission = (limit.per.as_millis() as u64 / u64::from(limit.max.max(1))).max(1);
         let mut conn = self.conn.clone();
         let res: Result<(i64, i64, i64, i64), _> = self
@@ -165,20 +239,38 @@ impl RateLimiter for RedisLimiter {
             .key(format!("lg:rl:{}:{key}", limit.name))
             .arg(emission)
             .arg(limit.max)
+            .arg(want)
             .invoke_async(&mut conn)
             .await;
         match res {
-            Ok((allowed, remaining, retry_ms, reset_ms)) => Decision {
-                allowed: allowed == 1,
-                limit: limit.max,
-                remaining: u32::try_from(remaining.max(0)).unwrap_or(0),
-                retry_after_secs: if allowed == 1 {
-                    0
-                } else {
-                    (retry_ms.max(1) as u64).div_ceil(1000)
-                },
-                reset_secs: (reset_ms.max(0) as u64).div_ceil(1000),
-            },
+            Ok((granted, remaining, retry_ms, reset_ms)) => {
+                let remaining = u32::try_from(remaining.max(0)).unwrap_or(0);
+                let reset_secs = (reset_ms.max(0) as u64).div_ceil(1000);
+                let granted = u32::try_from(granted.max(0)).unwrap_or(0);
+                if granted > 1 {
+                    self.keep_lease(
+                        limit,
+                        key,
+                        Lease {
+                            tokens: granted - 1,
+                            remaining,
+                            reset_secs,
+                            expires: std::time::Instant::now() + LEASE_TTL,
+                        },
+                    );
+                }
+                Decision {
+                    allowed: granted > 0,
+                    limit: limit.max,
+                    remaining: remaining.saturating_add(granted.saturating_sub(1)),
+                    retry_after_secs: if granted > 0 {
+                        0
+                    } else {
+                        (retry_ms.max(1) as u64).div_ceil(1000)
+                    },
+                    reset_secs,
+                }
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "rate limiter unavailable; allowing request");
                 Decision {
@@ -219,5 +311,66 @@ mod tests {
         assert!(d.retry_after_secs >= 1 && d.retry_after_secs <= 20, "{d:?}");
         // Other keys have their own budget.
         assert!(l.check(&limit, "other").await.allowed);
+    }
+
+    #[tokio::test]
+    async fn redis_leases_share_the_budget_and_never_exceed_it() {
+        let Ok(url) = std::env::var("TEST_REDIS_URL") else {
+            eprintln!("skipped: needs TEST_REDIS_URL");
+            return;
+        };
+        let (a, b) = (
+            RedisLimiter::connect(&url).await.unwrap(),
+            RedisLimiter::connect(&url).await.unwrap(),
+        );
+        // 1,000 an hour: one token per 3.6 s, so nothing refills during the test.
+        let name: &'static str =
+            Box::leak(format!("lease-{}", uuid::Uuid::now_v7()).into_boxed_str());
+        let limit = Limit {
+            name,
+            max: 1000,
+            per: Duration::from_secs(3600),
+        };
+        assert_eq!(RedisLimiter::lease_size(&limit), 10);
+        let small = Limit { max: 199, ..limit };
+        assert_eq!(RedisLimiter::lease_size(&small), 1);
+
+        // The first check leases 10 tokens: Redis's bucket is 10 emissions ahead.
+        assert!(a.check(&limit, "k").await.allowed);
+        let mut conn = redis::Client::open(url.as_str())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        let tat: i64 = redis::cmd("GET")
+            .arg(format!("lg:rl:{name}:k"))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let (secs, micros): (i64, i64) = redis::cmd("TIME").query_async(&mut conn).await.unwrap();
+        let ahead = tat - (secs * 1000 + micros / 1000);
+        assert!((35_000..=36_000).contains(&ahead), "{ahead} ms ahead");
+
+        // Two instances drawing alternately admit the budget, minus at most what each still
+        // holds in a lease when the bucket runs dry, and never more.
+        let mut allowed = 1;
+        let mut refused = None;
+        for i in 0..1200 {
+            let l = if i % 2 == 0 { &b } else { &a };
+            let d = l.check(&limit, "k").await;
+            if d.allowed {
+                allowed += 1;
+            } else {
+                refused = Some(d);
+            }
+        }
+        assert!(
+            (1000 - 2 * 9..=1000).contains(&allowed),
+            "{allowed} admitted"
+        );
+        let d = refused.unwrap();
+        assert!(d.retry_after_secs >= 1 && d.remaining == 0, "{d:?}");
+        // Another key has its own budget.
+        assert!(a.check(&limit, "other").await.allowed);
     }
 }

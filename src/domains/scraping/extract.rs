@@ -3,8 +3,8 @@
 //! `phonenumber`), the company name (`og:site_name`, schema.org Organization JSON-LD, `<title>`),
 //! a postal address (JSON-LD `PostalAddress`) and social profile links.
 //!
-//! Parsing is synchronous (`scraper` documents are not `Send`); callers run it on the blocking
-//! pool.
+//! Parsing is synchronous (`scraper` documents are not `Send`): the crawler parses small pages
+//! on the task that fetched them and large ones on the blocking pool.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -105,7 +105,12 @@ static DATE: LazyLock<Option<Regex>> = LazyLock::new(|| {
 
 /// Parses `html` fetched from `base`. `region` (ISO alpha-2) lets national phone numbers parse.
 pub fn extract(html: &str, base: &Url, region: Option<&str>) -> PageData {
-    let doc = Html::parse_document(html);
+    extract_dom(&Html::parse_document(html), base, region)
+}
+
+/// [`extract`] on a document already parsed (the crawler parses each page once, for this and
+/// for its link facts).
+pub fn extract_dom(doc: &Html, base: &Url, region: Option<&str>) -> PageData {
     let mut data = PageData::default();
     let mut emails = Ordered::default();
     let mut phones = Ordered::default();
@@ -114,7 +119,7 @@ pub fn extract(html: &str, base: &Url, region: Option<&str>) -> PageData {
 
     // JSON-LD first: it may carry the country that national phone numbers need.
     let mut ld_company = None;
-    for script in select(&doc, &JSON_LD) {
+    for script in select(doc, &JSON_LD) {
         let raw: String = script.text().collect();
         if let Ok(v) = serde_json::from_str::<Value>(raw.trim()) {
             walk_json_ld(&v, &mut |org| {
@@ -147,7 +152,7 @@ pub fn extract(html: &str, base: &Url, region: Option<&str>) -> PageData {
         }
     }
 
-    for a in select(&doc, &LINKS) {
+    for a in select(doc, &LINKS) {
         let Some(href) = a.value().attr("href").map(str::trim) else {
             continue;
         };
@@ -171,7 +176,7 @@ pub fn extract(html: &str, base: &Url, region: Option<&str>) -> PageData {
         }
     }
 
-    let text = visible_text(&doc);
+    let text = visible_text(doc);
     let deobfuscated = deobfuscate(&text);
     let mut finder = LinkFinder::new();
     finder.kinds(&[LinkKind::Email]);
@@ -193,7 +198,7 @@ pub fn extract(html: &str, base: &Url, region: Option<&str>) -> PageData {
     data.emails = emails.0.into_iter().filter(|e| valid_syntax(e)).collect();
     data.phones = phones.0;
     data.links = links.urls;
-    data.company = select(&doc, &OG_SITE)
+    data.company = select(doc, &OG_SITE)
         .filter_map(|m| m.value().attr("content"))
         .map(clean)
         .find(|s| !s.is_empty())
@@ -208,7 +213,7 @@ pub fn extract(html: &str, base: &Url, region: Option<&str>) -> PageData {
             })
         })
         .or_else(|| {
-            select(&doc, &TITLE)
+            select(doc, &TITLE)
                 .next()
                 .map(|t| t.text().collect::<String>())
                 .and_then(|t| title_company(&t))

@@ -14,13 +14,15 @@
 //!   without `nofollow` is followed. `<meta name="robots" content="nofollow">` (or `none`, or
 //!   the same under our agent name `Leadgraph`) means no link of the page is followed.
 //!
-//! The scans use `lol_html` (a streaming tokenizer, much cheaper than building a DOM); the DOM
-//! is built once, by the extractor.
+//! Each page is parsed into a DOM once ([`Document::dom`]): the link facts are read from it here
+//! and the extractor ([`crate::domains::scraping::extract::extract_dom`]) reads the same tree.
+//! Only the `<meta charset>` prescan of the raw bytes uses `lol_html`'s streaming tokenizer.
 
-use std::{cell::RefCell, collections::HashSet};
+use std::{cell::RefCell, collections::HashSet, fmt, sync::LazyLock};
 
 use encoding_rs::Encoding;
 use lol_html::{element, HtmlRewriter, Settings};
+use scraper::{Html, Selector};
 use url::Url;
 
 use super::{canonical, AGENT};
@@ -29,10 +31,11 @@ use super::{canonical, AGENT};
 pub const PRESCAN_BYTES: usize = 1024;
 
 /// A decoded page and what it says about its links.
-#[derive(Debug)]
 pub struct Document {
     /// The text of the page.
     pub text: String,
+    /// The page parsed (HTML5 tree construction), for the extractor.
+    pub dom: Html,
     /// The encoding the bytes were decoded with (its WHATWG name, e.g. `windows-1252`).
     pub encoding: &'static str,
     /// The URL relative links resolve against (`<base href>`, else the page URL).
@@ -43,13 +46,25 @@ pub struct Document {
     pub follow_none: bool,
 }
 
+impl fmt::Debug for Document {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Document")
+            .field("encoding", &self.encoding)
+            .field("base", &self.base.as_str())
+            .field("nofollow", &self.nofollow)
+            .field("follow_none", &self.follow_none)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Document {
     /// Decodes `body` (served with `content_type` from `url`) and scans its link facts.
     pub fn parse(body: &[u8], content_type: Option<&str>, url: &Url) -> Document {
         let encoding = sniff(body, content_type);
         let (text, _, _) = encoding.decode(body);
         let text = text.into_owned();
-        let links = scan_links(&text);
+        let dom = Html::parse_document(&text);
+        let links = scan_links(&dom);
         let base = links
             .base
             .as_deref()
@@ -66,6 +81,7 @@ impl Document {
             .collect();
         Document {
             text,
+            dom,
             encoding: encoding.name(),
             base,
             nofollow,
@@ -162,54 +178,43 @@ fn has_token(list: &str, token: &str) -> bool {
         .any(|t| t.eq_ignore_ascii_case(token))
 }
 
+/// A constant selector (`None` only if it failed to parse, which the unit tests rule out).
+type Sel = LazyLock<Option<Selector>>;
+
+static BASE: Sel = LazyLock::new(|| Selector::parse("base[href]").ok());
+static ANCHORS: Sel = LazyLock::new(|| Selector::parse("a[href], area[href]").ok());
+static META: Sel = LazyLock::new(|| Selector::parse("meta[name][content]").ok());
+
 /// `<base href>`, the hrefs of `<a>`/`<area>` by `rel=nofollow`, and `<meta name=robots>`.
-fn scan_links(html: &str) -> Links {
-    let links = RefCell::new(Links::default());
-    let mut rewriter = HtmlRewriter::new(
-        Settings {
-            element_content_handlers: vec![
-                element!("base[href]", |el| {
-                    let mut l = links.borrow_mut();
-                    if l.base.is_none() {
-                        l.base = el.get_attribute("href");
-                    }
-                    Ok(())
-                }),
-                element!("a[href], area[href]", |el| {
-                    let Some(href) = el.get_attribute("href") else {
-                        return Ok(());
-                    };
-                    let nofollow = el
-                        .get_attribute("rel")
-                        .is_some_and(|rel| has_token(&rel, "nofollow"));
-                    let mut l = links.borrow_mut();
-                    if nofollow {
-                        l.nofollow.push(href);
-                    } else {
-                        l.followed.push(href);
-                    }
-                    Ok(())
-                }),
-                element!("meta[name][content]", |el| {
-                    let name = el.get_attribute("name").unwrap_or_default();
-                    let name = name.trim();
-                    if name.eq_ignore_ascii_case("robots") || name.eq_ignore_ascii_case(AGENT) {
-                        let content = el.get_attribute("content").unwrap_or_default();
-                        if has_token(&content, "nofollow") || has_token(&content, "none") {
-                            links.borrow_mut().follow_none = true;
-                        }
-                    }
-                    Ok(())
-                }),
-            ],
-            ..Settings::new()
-        },
-        |_: &[u8]| {},
-    );
-    // The tokenizer does not fail on malformed HTML; a handler error cannot happen here.
-    let _ = rewriter.write(html.as_bytes());
-    let _ = rewriter.end();
-    links.into_inner()
+fn scan_links(dom: &Html) -> Links {
+    let select = |sel: &'static Sel| sel.as_ref().into_iter().flat_map(|s| dom.select(s));
+    let mut l = Links {
+        base: select(&BASE)
+            .find_map(|el| el.value().attr("href"))
+            .map(str::to_string),
+        ..Links::default()
+    };
+    for el in select(&ANCHORS) {
+        let Some(href) = el.value().attr("href") else {
+            continue;
+        };
+        let nofollow = el
+            .value()
+            .attr("rel")
+            .is_some_and(|rel| has_token(rel, "nofollow"));
+        if nofollow {
+            l.nofollow.push(href.to_string());
+        } else {
+            l.followed.push(href.to_string());
+        }
+    }
+    l.follow_none = select(&META).any(|el| {
+        let name = el.value().attr("name").unwrap_or_default().trim();
+        let content = el.value().attr("content").unwrap_or_default();
+        (name.eq_ignore_ascii_case("robots") || name.eq_ignore_ascii_case(AGENT))
+            && (has_token(content, "nofollow") || has_token(content, "none"))
+    });
+    l
 }
 
 #[cfg(test)]
@@ -265,6 +270,13 @@ mod tests {
             charset_param("text/html;Charset='koi8-r'").as_deref(),
             Some("koi8-r")
         );
+    }
+
+    #[test]
+    fn selectors_parse() {
+        for sel in [&BASE, &ANCHORS, &META] {
+            assert!(sel.is_some());
+        }
     }
 
     #[test]

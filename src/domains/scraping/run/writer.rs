@@ -18,8 +18,10 @@ use entity::{scrape_job, scrape_job_lead, scrape_page};
 use sea_orm::{
     sea_query::{Expr, ExprTrait, OnConflict as SqlOnConflict},
     ActiveValue::Set,
-    ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter,
+    QuerySelect, Statement, TransactionTrait,
 };
+use serde_json::{json, Value};
 use tokio::sync::Mutex;
 use url::Url;
 use uuid::Uuid;
@@ -195,6 +197,9 @@ impl Writer {
             .await?;
         self.insert_pages(&txn, &batch.new_pages).await?;
         let n = batch.pages.len();
+        // Whether the transaction recorded outbox events (the contact-by-contact path goes
+        // through `create_in`, which may; assume it did).
+        let mut recorded = !fast;
         let per_page: Vec<Saved> = if fast {
             let contacts: Vec<PageContact> = batch
                 .pages
@@ -224,6 +229,7 @@ impl Writer {
             {
                 Ok(s) => {
                     linked.extend(s.linked);
+                    recorded = s.events > 0;
                     s.pages
                 }
                 Err(AppError::Conflict(_)) => {
@@ -269,7 +275,11 @@ impl Writer {
                 .await?;
         }
         txn.commit().await?;
-        self.state.events_committed();
+        // Waking the relay costs it two transactions; a batch that only moved pages (a
+        // re-crawl finding leads the job already has) has nothing for it.
+        if recorded {
+            self.state.events_committed();
+        }
         Ok(Attempt::Committed)
     }
 
@@ -321,51 +331,120 @@ impl Writer {
         txn: &DatabaseTransaction,
         rows: &[(Uuid, Url, i32)],
     ) -> Result<(), Stop> {
+        if rows.is_empty() {
+            return Ok(());
+        }
         let now = Utc::now();
-        for chunk in rows.chunks(CHUNK) {
-            let inserted = scrape_page::Entity::insert_many(chunk.iter().map(|(id, u, d)| {
-                scrape_page::ActiveModel {
-                    id: Set(*id),
-                    scrape_job_id: Set(self.id),
-                    org_id: Set(self.viewer.org_id),
-                    url: Set(u.to_string()),
-                    depth: Set(*d),
-                    status: Set(ScrapePageStatus::Queued.as_str().into()),
-                    http_status: Set(None),
-                    leads_found: Set(0),
-                    error: Set(None),
-                    fetched_at: Set(None),
-                    created_at: Set(now),
-                }
-            }))
-            .on_conflict(
-                SqlOnConflict::columns([
-                    scrape_page::Column::ScrapeJobId,
-                    scrape_page::Column::Url,
-                ])
-                .do_nothing()
-                .to_owned(),
-            )
-            .exec_without_returning(txn)
-            .await?;
-            if inserted != chunk.len() as u64 {
-                return Err(Stop::Failed {
-                    message: "the crawl frontier is out of date; reloading it".into(),
-                    retryable: true,
-                });
+        let queued = ScrapePageStatus::Queued.as_str();
+        let inserted = if txn.get_database_backend() == DbBackend::Postgres {
+            let json: Vec<Value> = rows
+                .iter()
+                .map(|(id, u, d)| json!({"id": id, "url": u.as_str(), "depth": d}))
+                .collect();
+            txn.execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                r#"INSERT INTO "scrape_pages" ("id", "scrape_job_id", "org_id", "url", "depth", "status", "leads_found", "created_at")
+SELECT r.id, $1, $2, r.url, r.depth, $3, 0, $4
+FROM jsonb_to_recordset($5::jsonb) AS r(id uuid, url text, depth int)
+ON CONFLICT ("scrape_job_id", "url") DO NOTHING"#,
+                [
+                    self.id.into(),
+                    self.viewer.org_id.into(),
+                    queued.into(),
+                    now.into(),
+                    Value::Array(json).into(),
+                ],
+            ))
+            .await?
+            .rows_affected()
+        } else {
+            let mut n = 0;
+            for chunk in rows.chunks(CHUNK) {
+                n += scrape_page::Entity::insert_many(chunk.iter().map(|(id, u, d)| {
+                    scrape_page::ActiveModel {
+                        id: Set(*id),
+                        scrape_job_id: Set(self.id),
+                        org_id: Set(self.viewer.org_id),
+                        url: Set(u.to_string()),
+                        depth: Set(*d),
+                        status: Set(queued.into()),
+                        http_status: Set(None),
+                        leads_found: Set(0),
+                        error: Set(None),
+                        fetched_at: Set(None),
+                        created_at: Set(now),
+                    }
+                }))
+                .on_conflict(
+                    SqlOnConflict::columns([
+                        scrape_page::Column::ScrapeJobId,
+                        scrape_page::Column::Url,
+                    ])
+                    .do_nothing()
+                    .to_owned(),
+                )
+                .exec_without_returning(txn)
+                .await?;
             }
+            n
+        };
+        if inserted != rows.len() as u64 {
+            return Err(Stop::Failed {
+                message: "the crawl frontier is out of date; reloading it".into(),
+                retryable: true,
+            });
         }
         Ok(())
     }
 
-    /// Records the pages' outcomes: one multi-row upsert on the page id.
+    /// Records the pages' outcomes: one upsert on the page id (PostgreSQL: every row in one
+    /// JSON parameter, one statement text for any batch size; SQLite: multi-row `INSERT`s).
     async fn record_pages(
         &self,
         txn: &DatabaseTransaction,
         pages: &[Finished],
         saved: &[Saved],
     ) -> Result<(), Stop> {
+        if pages.is_empty() {
+            return Ok(());
+        }
         let now = Utc::now();
+        let found = |i: usize| saved.get(i).map(|s| s.found).unwrap_or(0);
+        if txn.get_database_backend() == DbBackend::Postgres {
+            let json: Vec<Value> = pages
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    json!({
+                        "id": p.id,
+                        "url": p.url.as_str(),
+                        "depth": p.depth,
+                        "status": p.status.as_str(),
+                        "http_status": p.http_status,
+                        "leads_found": found(i),
+                        "error": p.error,
+                    })
+                })
+                .collect();
+            txn.execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                r#"INSERT INTO "scrape_pages" ("id", "scrape_job_id", "org_id", "url", "depth", "status", "http_status", "leads_found", "error", "fetched_at", "created_at")
+SELECT r.id, $1, $2, r.url, r.depth, r.status, r.http_status, r.leads_found, r.error, $3, $3
+FROM jsonb_to_recordset($4::jsonb)
+    AS r(id uuid, url text, depth int, status text, http_status int, leads_found int, error text)
+ON CONFLICT ("id") DO UPDATE SET "status" = "excluded"."status",
+    "http_status" = "excluded"."http_status", "error" = "excluded"."error",
+    "leads_found" = "excluded"."leads_found", "fetched_at" = "excluded"."fetched_at""#,
+                [
+                    self.id.into(),
+                    self.viewer.org_id.into(),
+                    now.into(),
+                    Value::Array(json).into(),
+                ],
+            ))
+            .await?;
+            return Ok(());
+        }
         let rows: Vec<scrape_page::ActiveModel> = pages
             .iter()
             .enumerate()
@@ -377,7 +456,7 @@ impl Writer {
                 depth: Set(p.depth),
                 status: Set(p.status.as_str().into()),
                 http_status: Set(p.http_status.map(i32::from)),
-                leads_found: Set(saved.get(i).map(|s| s.found).unwrap_or(0)),
+                leads_found: Set(found(i)),
                 error: Set(p.error.clone()),
                 fetched_at: Set(Some(now)),
                 created_at: Set(now),

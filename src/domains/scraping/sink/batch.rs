@@ -33,7 +33,8 @@ use chrono::Utc;
 use entity::{lead, lead_interaction, lead_note, lead_tag, scrape_job_lead};
 use sea_orm::{
     sea_query::OnConflict as SqlOnConflict, ActiveModelTrait, ActiveValue::Set, ColumnTrait,
-    Condition, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
+    Condition, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter,
+    QuerySelect, Statement,
 };
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -68,6 +69,8 @@ pub struct BatchSaved {
     pub pages: Vec<Saved>,
     /// Leads linked to the job by this batch (add them to the job's set after the commit).
     pub linked: Vec<Uuid>,
+    /// Outbox events recorded (the relay only needs waking when there are some).
+    pub events: usize,
 }
 
 /// A contact after normalization, ready to become or fill a lead.
@@ -167,6 +170,7 @@ pub async fn save_batch(
         return Ok(BatchSaved {
             pages: saved,
             linked: Vec::new(),
+            events: 0,
         });
     }
 
@@ -205,7 +209,7 @@ pub async fn save_batch(
 
     // Decide, contact by contact.
     let now = Utc::now();
-    let mut links: Vec<scrape_job_lead::ActiveModel> = Vec::new();
+    let mut links: Vec<Link> = Vec::new();
     let mut newly_linked: Vec<Uuid> = Vec::new();
     for mut n in norms {
         let origin = Origin::scrape(job_id, &n.url);
@@ -246,13 +250,10 @@ pub async fn save_batch(
         let lead_id = touched[idx].model.id;
         if !linked.contains(&lead_id) && !newly_linked.contains(&lead_id) {
             newly_linked.push(lead_id);
-            links.push(scrape_job_lead::ActiveModel {
-                scrape_job_id: Set(job_id),
-                lead_id: Set(lead_id),
-                org_id: Set(viewer.org_id),
-                outcome: Set(outcome.into()),
-                url: Set(n.url.chars().take(2048).collect()),
-                created_at: Set(now),
+            links.push(Link {
+                lead_id,
+                outcome,
+                url: n.url.chars().take(2048).collect(),
             });
             if let Some(s) = saved.get_mut(n.page) {
                 s.found += 1;
@@ -410,7 +411,65 @@ pub async fn save_batch(
             .await?;
     }
     outbox::record_many(txn, &events).await?;
-    for rows in chunked(links) {
+    let recorded = events.len();
+    insert_links(txn, job_id, viewer.org_id, now, links).await?;
+    Ok(BatchSaved {
+        pages: saved,
+        linked: newly_linked,
+        events: recorded,
+    })
+}
+
+/// A lead met by the job, to link (`scrape_job_leads`).
+struct Link {
+    lead_id: Uuid,
+    outcome: &'static str,
+    url: String,
+}
+
+/// Inserts the job's new lead links (existing ones stay). PostgreSQL gets all rows as one JSON
+/// parameter (`jsonb_to_recordset`), so the statement's text, and the plan prepared for it, is
+/// the same whatever the batch size; SQLite gets multi-row `INSERT`s.
+async fn insert_links(
+    txn: &DatabaseTransaction,
+    job_id: Uuid,
+    org_id: Uuid,
+    now: chrono::DateTime<Utc>,
+    links: Vec<Link>,
+) -> AppResult<()> {
+    if links.is_empty() {
+        return Ok(());
+    }
+    if txn.get_database_backend() == DbBackend::Postgres {
+        let rows: Vec<Value> = links
+            .iter()
+            .map(|l| json!({"lead_id": l.lead_id, "outcome": l.outcome, "url": l.url}))
+            .collect();
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            r#"INSERT INTO "scrape_job_leads" ("scrape_job_id", "lead_id", "org_id", "outcome", "url", "created_at")
+SELECT $1, r.lead_id, $2, r.outcome, r.url, $3
+FROM jsonb_to_recordset($4::jsonb) AS r(lead_id uuid, outcome text, url text)
+ON CONFLICT ("scrape_job_id", "lead_id") DO NOTHING"#,
+            [
+                job_id.into(),
+                org_id.into(),
+                now.into(),
+                Value::Array(rows).into(),
+            ],
+        ))
+        .await?;
+        return Ok(());
+    }
+    let rows = links.into_iter().map(|l| scrape_job_lead::ActiveModel {
+        scrape_job_id: Set(job_id),
+        lead_id: Set(l.lead_id),
+        org_id: Set(org_id),
+        outcome: Set(l.outcome.into()),
+        url: Set(l.url),
+        created_at: Set(now),
+    });
+    for rows in chunked(rows.collect()) {
         scrape_job_lead::Entity::insert_many(rows)
             .on_conflict(
                 SqlOnConflict::columns([
@@ -423,10 +482,7 @@ pub async fn save_batch(
             .exec_without_returning(txn)
             .await?;
     }
-    Ok(BatchSaved {
-        pages: saved,
-        linked: newly_linked,
-    })
+    Ok(())
 }
 
 fn unique(it: impl Iterator<Item = String>) -> Vec<String> {
