@@ -38,7 +38,10 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::{
+    sync::Semaphore,
+    task::{JoinHandle, JoinSet},
+};
 use url::Url;
 use uuid::Uuid;
 
@@ -404,20 +407,25 @@ impl Run<'_> {
             .collect();
         let mut companies: HashMap<String, Company> = HashMap::new();
         let concurrency = usize::try_from(crawl.concurrency).unwrap_or(1).max(1);
+        // `concurrency` requests in flight; a page whose response is read gives its slot back
+        // while it is parsed, and at most as many pages again wait for parsing or for the loop.
+        let slots = Arc::new(Semaphore::new(concurrency));
+        let max_tasks = 2 * concurrency;
         let region = crawl.default_country.clone();
         let mut tasks: JoinSet<PageResult> = JoinSet::new();
         let mut pending = Batch::default();
         let mut ticker = tokio::time::interval(TICK);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            while tasks.len() < concurrency {
+            while tasks.len() < max_tasks && !queue.is_empty() {
+                let Ok(slot) = slots.clone().try_acquire_owned() else {
+                    break;
+                };
                 let Some((id, url, depth)) = queue.pop_front() else {
                     break;
                 };
                 *self.current.lock().map_err(|_| poisoned())? = Some(url.to_string());
-                let hosts = hosts.clone();
-                let region = region.clone();
-                tasks.spawn(fetch(hosts, id, url, depth, region));
+                tasks.spawn(fetch(hosts.clone(), slot, id, url, depth, region.clone()));
             }
             // Group commit: whatever finished while the previous commit ran goes next.
             if committing.is_none() && !pending.pages.is_empty() {
@@ -433,7 +441,12 @@ impl Run<'_> {
             if tasks.is_empty() && committing.is_none() && pending.pages.is_empty() {
                 return Ok(());
             }
+            let can_start = !queue.is_empty() && tasks.len() < max_tasks;
             tokio::select! {
+                // A slot came back (a response was read): start the next page.
+                slot = slots.clone().acquire_owned(), if can_start => {
+                    drop(slot);
+                }
                 joined = tasks.join_next(), if !tasks.is_empty() => {
                     let Some(joined) = joined else { continue };
                     let page = joined.map_err(|e| Stop::Failed {

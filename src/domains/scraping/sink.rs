@@ -53,6 +53,9 @@ pub struct Contact {
     pub custom: BTreeMap<String, Value>,
     /// Where it was found (page URL or API reference); the provenance reference.
     pub url: String,
+    /// `phone` is already valid E.164, formatted by `phonenumber` (the page extractor's
+    /// phones): saving takes it as it is instead of parsing it a second time.
+    pub phone_e164: bool,
 }
 
 /// What saving a batch did.
@@ -118,6 +121,7 @@ pub fn contacts_from_page(
         }
         if pair {
             c.phone = data.phones.first().cloned();
+            c.phone_e164 = true;
         }
         out.push(c);
     }
@@ -125,6 +129,7 @@ pub fn contacts_from_page(
         for p in &data.phones {
             let mut c = base(page);
             c.phone = Some(p.clone());
+            c.phone_e164 = true;
             out.push(c);
         }
     }

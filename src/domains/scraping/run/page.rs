@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use tokio::sync::OwnedSemaphorePermit;
+
 use url::Url;
 use uuid::Uuid;
 
@@ -63,15 +65,20 @@ fn parse(body: &[u8], content_type: Option<&str>, base: &Url, region: Option<&st
     data
 }
 
-/// Fetches and parses one page (see [`parse`] and [`INLINE_PARSE_BYTES`]).
+/// Fetches and parses one page (see [`parse`] and [`INLINE_PARSE_BYTES`]). `slot` is one of the
+/// crawl's `concurrency` fetch slots: it is given back once the response is read, so the next
+/// request starts while this page is parsed.
 pub async fn fetch(
     hosts: Arc<Hosts>,
+    slot: OwnedSemaphorePermit,
     id: Uuid,
     url: Url,
     depth: i32,
     region: Option<String>,
 ) -> PageResult {
-    let outcome = match hosts.fetch_page(&url).await {
+    let fetched = hosts.fetch_page(&url).await;
+    drop(slot);
+    let outcome = match fetched {
         Fetched::Html {
             status,
             final_url,

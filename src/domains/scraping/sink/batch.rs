@@ -104,7 +104,11 @@ fn normalize(page: usize, c: Contact) -> Option<Norm> {
     let mut lenient = Check::new("");
     let raw_country = c.location.as_ref().and_then(|l| l.country.clone());
     let email = lenient.email("email", c.email.as_deref());
-    let phone = lenient.phone("phone", c.phone.as_deref(), raw_country.as_deref());
+    let phone = if c.phone_e164 {
+        c.phone.clone()
+    } else {
+        lenient.phone("phone", c.phone.as_deref(), raw_country.as_deref())
+    };
     let website = lenient.website("website", c.website.as_deref());
     let company = c
         .company

@@ -76,6 +76,7 @@ pub fn contact(place: &Value) -> Option<Contact> {
         tags: Vec::new(),
         custom,
         url: format!("https://www.google.com/maps/place/?q=place_id:{id}"),
+        phone_e164: false,
     })
 }
 

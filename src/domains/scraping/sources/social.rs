@@ -239,6 +239,7 @@ pub fn contact(result: &Value) -> Option<Contact> {
         tags,
         custom,
         url: linkedin.unwrap_or_else(|| "social:person".into()),
+        phone_e164: false,
     })
 }
 
