@@ -1,6 +1,7 @@
 //! Rate limits: GCRA everywhere. In memory through `governor` (one keyed limiter per limit);
 //! shared across instances through a GCRA Lua script in Redis when `REDIS_URL` is set, so every
-//! instance draws from the same budget (large budgets in leases of 1 %, see [`RedisLimiter`]). Defaults come from the seeds and are configurable.
+//! instance draws from the same budget (large budgets in leases of 1 %, see [`RedisLimiter`]).
+//! Defaults come from the seeds and are configurable.
 
 use std::{
     collections::HashMap,
@@ -141,8 +142,8 @@ redis.call('SET', key, new_tat, 'PX', new_tat - now)
 return {n, room - n, 0, new_tat - now}
 "#;
 
-/// Budgets of at least this many requests per window are drawn from Redis in leases of
-/// `max / LEASE_DIVISOR` tokens instead of one round trip per request.
+/// A lease is `max / LEASE_DIVISOR` tokens of a budget; budgets whose lease would be a single
+/// token (under 200 per window) are checked request by request.
 pub const LEASE_DIVISOR: u32 = 100;
 /// Largest lease.
 pub const MAX_LEASE: u32 = 1000;

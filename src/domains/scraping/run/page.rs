@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use tokio::sync::OwnedSemaphorePermit;
-
 use url::Url;
 use uuid::Uuid;
 

@@ -20,7 +20,8 @@
 //! Statements per batch, whatever its size (lists of more than [`CHUNK`] rows are split): one
 //! `SELECT` of the leads with any of the batch's emails or phones; when merges add tags or
 //! change fields, one `SELECT` of their tags and one of their note counts; then one multi-row
-//! `INSERT` each for new leads, tags, timeline rows, outbox events and job links, plus one
+//! `INSERT` each for new leads, tags, timeline rows, outbox events and job links (on PostgreSQL
+//! the job links as one `jsonb_to_recordset` parameter), plus one
 //! `UPDATE` per existing lead that actually changed.
 //!
 //! The organization's unique email/phone indexes still guard against a concurrent writer (an
