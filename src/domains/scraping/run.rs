@@ -18,9 +18,11 @@
 //!   record it too, and the end records `scrape.completed`.
 
 mod page;
+mod stop;
 mod writer;
 
 use page::{fetch, Outcome, PageResult};
+use stop::{poisoned, Stop};
 use writer::{Batch, Finished, Writer};
 
 use std::{
@@ -33,7 +35,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 use entity::{scrape_job, scrape_page};
 use sea_orm::{
-    sea_query::Expr, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    sea_query::Expr, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
     TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
@@ -51,13 +53,12 @@ use super::{
     params::{Params, ScrapeSource},
     service::{progress, record_progress},
     sink::contacts_from_page,
-    sources::{self, Seed, SeedEnv, SourceError},
+    sources::{self, Seed, SeedEnv},
     types::{ScrapeJobStatus, ScrapePageStatus},
 };
 use crate::{
     auth::{Role, Viewer, ViewerVia},
     domains::leads::types::LeadSource,
-    error::AppError,
     events::ScrapeProgress,
     jobs::{JobContext, JobError, JobHandler},
     state::AppState,
@@ -76,52 +77,6 @@ pub struct Payload {
     pub scrape_job_id: Uuid,
     /// The creator's role when the job was created (leads are written as them).
     pub role: Role,
-}
-
-/// Why a run stopped early.
-#[derive(Debug)]
-enum Stop {
-    /// Cancelled, deleted, or taken over by a newer attempt: write nothing more.
-    Cancelled,
-    /// Failed; `retryable` when another attempt may succeed.
-    Failed { message: String, retryable: bool },
-}
-
-impl From<DbErr> for Stop {
-    fn from(e: DbErr) -> Self {
-        Stop::Failed {
-            message: format!("database: {e}"),
-            retryable: true,
-        }
-    }
-}
-
-impl From<AppError> for Stop {
-    fn from(e: AppError) -> Self {
-        let message = match &e {
-            AppError::Internal(d) => d.clone(),
-            other => other.public_message(),
-        };
-        Stop::Failed {
-            message,
-            retryable: true,
-        }
-    }
-}
-
-impl From<SourceError> for Stop {
-    fn from(e: SourceError) -> Self {
-        match e {
-            SourceError::Retryable(message) => Stop::Failed {
-                message,
-                retryable: true,
-            },
-            SourceError::Permanent(message) => Stop::Failed {
-                message,
-                retryable: false,
-            },
-        }
-    }
 }
 
 /// The `scrape.run` handler.
@@ -620,12 +575,5 @@ impl Run<'_> {
         txn.commit().await?;
         self.state.events_committed();
         Ok(())
-    }
-}
-
-fn poisoned() -> Stop {
-    Stop::Failed {
-        message: "internal lock poisoned".into(),
-        retryable: true,
     }
 }

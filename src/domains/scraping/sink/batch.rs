@@ -31,14 +31,17 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
-use entity::{lead, lead_interaction, lead_note, lead_tag, scrape_job_lead};
+use entity::{lead, lead_interaction, lead_note, lead_tag};
 use sea_orm::{
     sea_query::OnConflict as SqlOnConflict, ActiveModelTrait, ActiveValue::Set, ColumnTrait,
-    Condition, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter,
-    QuerySelect, Statement,
+    Condition, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
 };
 use serde_json::{json, Value};
 use uuid::Uuid;
+
+mod links;
+
+use links::{insert_links, Link};
 
 use super::{Contact, Saved};
 use crate::{
@@ -423,71 +426,6 @@ pub async fn save_batch(
         linked: newly_linked,
         events: recorded,
     })
-}
-
-/// A lead met by the job, to link (`scrape_job_leads`).
-struct Link {
-    lead_id: Uuid,
-    outcome: &'static str,
-    url: String,
-}
-
-/// Inserts the job's new lead links (existing ones stay). PostgreSQL gets all rows as one JSON
-/// parameter (`jsonb_to_recordset`), so the statement's text, and the plan prepared for it, is
-/// the same whatever the batch size; SQLite gets multi-row `INSERT`s.
-async fn insert_links(
-    txn: &DatabaseTransaction,
-    job_id: Uuid,
-    org_id: Uuid,
-    now: chrono::DateTime<Utc>,
-    links: Vec<Link>,
-) -> AppResult<()> {
-    if links.is_empty() {
-        return Ok(());
-    }
-    if txn.get_database_backend() == DbBackend::Postgres {
-        let rows: Vec<Value> = links
-            .iter()
-            .map(|l| json!({"lead_id": l.lead_id, "outcome": l.outcome, "url": l.url}))
-            .collect();
-        txn.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            r#"INSERT INTO "scrape_job_leads" ("scrape_job_id", "lead_id", "org_id", "outcome", "url", "created_at")
-SELECT $1, r.lead_id, $2, r.outcome, r.url, $3
-FROM jsonb_to_recordset($4::jsonb) AS r(lead_id uuid, outcome text, url text)
-ON CONFLICT ("scrape_job_id", "lead_id") DO NOTHING"#,
-            [
-                job_id.into(),
-                org_id.into(),
-                now.into(),
-                Value::Array(rows).into(),
-            ],
-        ))
-        .await?;
-        return Ok(());
-    }
-    let rows = links.into_iter().map(|l| scrape_job_lead::ActiveModel {
-        scrape_job_id: Set(job_id),
-        lead_id: Set(l.lead_id),
-        org_id: Set(org_id),
-        outcome: Set(l.outcome.into()),
-        url: Set(l.url),
-        created_at: Set(now),
-    });
-    for rows in chunked(rows.collect()) {
-        scrape_job_lead::Entity::insert_many(rows)
-            .on_conflict(
-                SqlOnConflict::columns([
-                    scrape_job_lead::Column::ScrapeJobId,
-                    scrape_job_lead::Column::LeadId,
-                ])
-                .do_nothing()
-                .to_owned(),
-            )
-            .exec_without_returning(txn)
-            .await?;
-    }
-    Ok(())
 }
 
 fn unique(it: impl Iterator<Item = String>) -> Vec<String> {
