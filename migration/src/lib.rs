@@ -18,6 +18,7 @@ mod m20261122_000012_create_ai;
 mod m20261122_000013_run_search_goals;
 mod m20261122_000014_extend_outreach;
 mod m20261122_000015_create_scraping_settings;
+mod m20261202_000016_scrape_pages_hot_updates;
 
 /// Runs the migrations in order.
 pub struct Migrator;
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000013_run_search_goals::Migration),
             Box::new(m20261122_000014_extend_outreach::Migration),
             Box::new(m20261122_000015_create_scraping_settings::Migration),
+            Box::new(m20261202_000016_scrape_pages_hot_updates::Migration),
         ]
     }
 }

@@ -21,12 +21,12 @@ mod page;
 mod stop;
 mod writer;
 
-use page::{fetch, Outcome, PageResult};
+use page::{Outcome, PageResult, Workers};
 use stop::{poisoned, Stop};
 use writer::{Batch, Finished, Writer};
 
 use std::{
-    collections::{HashMap, HashSet, VecDeque},
+    collections::{HashMap, HashSet},
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -40,10 +40,7 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use tokio::{
-    sync::Semaphore,
-    task::{JoinHandle, JoinSet},
-};
+use tokio::{sync::mpsc, task::JoinHandle};
 use url::Url;
 use uuid::Uuid;
 
@@ -119,7 +116,7 @@ impl JobHandler for ScrapeRun {
             },
             params,
             last: Mutex::new(None),
-            current: Mutex::new(None),
+            current: Arc::new(Mutex::new(None)),
         };
         let job = match run.claim(job).await {
             Ok(Claim::Run(job)) => *job,
@@ -149,8 +146,8 @@ struct Run<'a> {
     source: LeadSource,
     /// The last progress recorded as an event.
     last: Mutex<Option<ScrapeProgress>>,
-    /// The page most recently started.
-    current: Mutex<Option<String>>,
+    /// The page most recently started (set by the fetch workers).
+    current: Arc<Mutex<Option<String>>>,
 }
 
 /// An update of job `id` that only applies while attempt `attempt` runs it.
@@ -355,33 +352,35 @@ impl Run<'_> {
             .filter_map(|r| Url::parse(&r.url).ok())
             .map(|u| site_of(&u))
             .collect();
-        let mut queue: VecDeque<(Uuid, Url, i32)> = rows
+        let queued: Vec<(Uuid, Url, i32)> = rows
             .into_iter()
             .filter(|r| r.status == ScrapePageStatus::Queued.as_str())
             .filter_map(|r| Url::parse(&r.url).ok().map(|u| (r.id, u, r.depth)))
             .collect();
         let mut companies: HashMap<String, Company> = HashMap::new();
         let concurrency = usize::try_from(crawl.concurrency).unwrap_or(1).max(1);
-        // `concurrency` requests in flight; a page whose response is read gives its slot back
-        // while it is parsed, and at most as many pages again wait for parsing or for the loop.
-        let slots = Arc::new(Semaphore::new(concurrency));
-        let max_tasks = 2 * concurrency;
         let region = crawl.default_country.clone();
-        let mut tasks: JoinSet<PageResult> = JoinSet::new();
+        // The frontier: the loop sends the pages to fetch, the workers take them in order.
+        let (frontier, feed) = mpsc::unbounded_channel::<page::Queued>();
+        let (done_tx, mut done) = mpsc::channel::<PageResult>(concurrency);
+        let mut workers = Workers::start(
+            concurrency,
+            feed,
+            done_tx,
+            hosts,
+            region,
+            self.current.clone(),
+        );
+        // Pages sent to the workers whose results the loop has not processed yet.
+        let mut outstanding = 0usize;
+        for row in queued {
+            outstanding += 1;
+            let _ = frontier.send(row);
+        }
         let mut pending = Batch::default();
         let mut ticker = tokio::time::interval(TICK);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            while tasks.len() < max_tasks && !queue.is_empty() {
-                let Ok(slot) = slots.clone().try_acquire_owned() else {
-                    break;
-                };
-                let Some((id, url, depth)) = queue.pop_front() else {
-                    break;
-                };
-                *self.current.lock().map_err(|_| poisoned())? = Some(url.to_string());
-                tasks.spawn(fetch(hosts.clone(), slot, id, url, depth, region.clone()));
-            }
             // Group commit: whatever finished while the previous commit ran goes next.
             if committing.is_none() && !pending.pages.is_empty() {
                 let mut batch = std::mem::take(&mut pending);
@@ -393,21 +392,17 @@ impl Run<'_> {
                 let w = writer.clone();
                 *committing = Some(tokio::spawn(async move { w.commit(batch).await }));
             }
-            if tasks.is_empty() && committing.is_none() && pending.pages.is_empty() {
+            if outstanding == 0 && committing.is_none() && pending.pages.is_empty() {
                 return Ok(());
             }
-            let can_start = !queue.is_empty() && tasks.len() < max_tasks;
             tokio::select! {
-                // A slot came back (a response was read): start the next page.
-                slot = slots.clone().acquire_owned(), if can_start => {
-                    drop(slot);
-                }
-                joined = tasks.join_next(), if !tasks.is_empty() => {
-                    let Some(joined) = joined else { continue };
-                    let page = joined.map_err(|e| Stop::Failed {
-                        message: format!("page task: {e}"),
-                        retryable: true,
-                    })?;
+                // A worker only ends before the loop does when it panicked.
+                stop = workers.failure(), if outstanding > 0 => return Err(stop),
+                page = done.recv(), if outstanding > 0 => {
+                    let Some(page) = page else {
+                        return Err(workers.failure().await);
+                    };
+                    outstanding -= 1;
                     // Links worth following: canonical, within depth, on the seeds' sites, new,
                     // within the page budget. They are queued (and may be fetched) now; their
                     // rows commit with this page's batch.
@@ -426,7 +421,8 @@ impl Run<'_> {
                                 if known.insert(c.to_string()) {
                                     let row = (Uuid::now_v7(), c, page.depth + 1);
                                     pending.new_pages.push(row.clone());
-                                    queue.push_back(row);
+                                    outstanding += 1;
+                                    let _ = frontier.send(row);
                                     total += 1;
                                 }
                             }

@@ -1,6 +1,8 @@
 //! Checks on found contacts: email syntax and verdicts (no-reply, disposable, role addresses)
 //! and phone numbers validated to E.164.
 
+use std::{cell::RefCell, collections::HashMap};
+
 /// File extensions that show up as fake TLDs (`logo@2x.png`).
 const FILE_TLDS: &[&str] = &[
     "png", "jpg", "jpeg", "gif", "svg", "webp", "css", "js", "ico", "bmp", "tif", "tiff", "avif",
@@ -24,13 +26,39 @@ pub fn valid_syntax(email: &str) -> bool {
         && !FILE_TLDS.contains(&tld)
 }
 
-/// A validated E.164 number, or `None`.
+/// Phones remembered per thread (see [`phone`]); the map is emptied when it reaches this size.
+const PHONE_CACHE: usize = 1024;
+
+thread_local! {
+    /// `region NUL text` → what [`parse_phone`] said.
+    static PHONES: RefCell<HashMap<String, Option<String>>> = RefCell::new(HashMap::new());
+}
+
+/// A validated E.164 number, or `None`. A site repeats its phone on every page (header, footer)
+/// and one parse costs tens of microseconds (libphonenumber's patterns), so verdicts are
+/// remembered per thread, at most [`PHONE_CACHE`] of them.
 pub fn phone(raw: &str, region: Option<&str>) -> Option<String> {
     let raw = raw.trim();
     let digits = raw.chars().filter(char::is_ascii_digit).count();
     if !(7..=15).contains(&digits) {
         return None;
     }
+    let key = format!("{}\0{raw}", region.unwrap_or_default());
+    if let Some(hit) = PHONES.with(|c| c.borrow().get(&key).cloned()) {
+        return hit;
+    }
+    let out = parse_phone(raw, region);
+    PHONES.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= PHONE_CACHE {
+            c.clear();
+        }
+        c.insert(key, out.clone());
+    });
+    out
+}
+
+fn parse_phone(raw: &str, region: Option<&str>) -> Option<String> {
     let region = region.and_then(|c| c.to_uppercase().parse::<phonenumber::country::Id>().ok());
     match phonenumber::parse(region, raw) {
         Ok(n) if phonenumber::is_valid(&n) => {
@@ -144,5 +172,27 @@ pub fn check_email(email: &str) -> EmailVerdict {
     }
     EmailVerdict::Valid {
         role: ROLE_LOCALS.contains(&base_local),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remembered_phone_verdicts_match_a_fresh_parse_and_stay_bounded() {
+        for _ in 0..2 {
+            assert_eq!(
+                phone("(415) 555-2671", Some("us")).as_deref(),
+                Some("+14155552671")
+            );
+            // The region is part of the key: a national number means nothing without it.
+            assert_eq!(phone("(415) 555-2671", None), None);
+        }
+        for n in 0..(PHONE_CACHE + 100) {
+            let raw = format!("+1 415 555 {:04}", n % 10_000);
+            assert_eq!(phone(&raw, None), parse_phone(&raw, None));
+        }
+        assert!(PHONES.with(|c| c.borrow().len()) <= PHONE_CACHE);
     }
 }

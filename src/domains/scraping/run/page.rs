@@ -1,15 +1,102 @@
-//! One page's fetch and parse, as a task of the crawl.
+//! The crawl's fetch workers, and one page's fetch and parse.
+//!
+//! The crawl loop sends the pages to fetch into the frontier (a channel) and receives the
+//! results; the workers take pages from the frontier in order. A worker that finished a page
+//! takes the next one itself, so starting a fetch costs no round trip through the loop.
+//! `concurrency` fetch slots bound the requests in flight; each worker holds one page at a time,
+//! and there are twice as many workers as slots, so a page is parsed while the next one is
+//! fetched.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use tokio::sync::OwnedSemaphorePermit;
+use tokio::{
+    sync::{
+        mpsc::{Sender, UnboundedReceiver},
+        Mutex as AsyncMutex, OwnedSemaphorePermit, Semaphore,
+    },
+    task::JoinSet,
+};
 use url::Url;
 use uuid::Uuid;
 
+use super::Stop;
 use crate::domains::scraping::{
     crawler::{document::Document, Fetched, Hosts},
     extract::{extract_dom, PageData},
 };
+
+/// A page to fetch: row id, canonical URL, depth.
+pub type Queued = (Uuid, Url, i32);
+
+/// The running fetch workers of one crawl; dropping this stops them.
+pub struct Workers {
+    set: JoinSet<()>,
+}
+
+impl Workers {
+    /// Starts `2 × concurrency` workers taking pages from `feed` and sending what they fetched
+    /// to `done`; `current` is set to the URL of the page most recently started.
+    pub fn start(
+        concurrency: usize,
+        feed: UnboundedReceiver<Queued>,
+        done: Sender<PageResult>,
+        hosts: Arc<Hosts>,
+        region: Option<String>,
+        current: Arc<Mutex<Option<String>>>,
+    ) -> Workers {
+        let feed = Arc::new(AsyncMutex::new(feed));
+        let slots = Arc::new(Semaphore::new(concurrency));
+        let mut set = JoinSet::new();
+        for _ in 0..2 * concurrency {
+            set.spawn(work(
+                feed.clone(),
+                slots.clone(),
+                done.clone(),
+                hosts.clone(),
+                region.clone(),
+                current.clone(),
+            ));
+        }
+        Workers { set }
+    }
+
+    /// Waits for a worker to end. Workers run until the frontier closes, so while the crawl
+    /// runs this only returns when one panicked (its page would never be reported).
+    pub async fn failure(&mut self) -> Stop {
+        let message = match self.set.join_next().await {
+            Some(Err(e)) => format!("page task: {e}"),
+            _ => "the fetch workers stopped".to_string(),
+        };
+        Stop::Failed {
+            message,
+            retryable: true,
+        }
+    }
+}
+
+async fn work(
+    feed: Arc<AsyncMutex<UnboundedReceiver<Queued>>>,
+    slots: Arc<Semaphore>,
+    done: Sender<PageResult>,
+    hosts: Arc<Hosts>,
+    region: Option<String>,
+    current: Arc<Mutex<Option<String>>>,
+) {
+    loop {
+        let next = feed.lock().await.recv().await;
+        let Some((id, url, depth)) = next else { return };
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        if let Ok(mut c) = current.lock() {
+            *c = Some(url.to_string());
+        }
+        let page = fetch(hosts.clone(), slot, id, url, depth, region.clone()).await;
+        if done.send(page).await.is_err() {
+            return;
+        }
+    }
+}
 
 /// A page fetched (and parsed) by a task.
 pub struct PageResult {

@@ -399,8 +399,11 @@ ON CONFLICT ("scrape_job_id", "url") DO NOTHING"#,
         Ok(())
     }
 
-    /// Records the pages' outcomes: one upsert on the page id (PostgreSQL: every row in one
-    /// JSON parameter, one statement text for any batch size; SQLite: multi-row `INSERT`s).
+    /// Records the pages' outcomes. PostgreSQL: one `UPDATE` of the rows (every page in one
+    /// JSON parameter, one statement text for any batch size); it changes no indexed column, so
+    /// it is a HOT update (migration `m20261202_000016`). Every page's row exists (inserted by
+    /// this batch or an earlier one); a missing one means the frontier is wrong, and the attempt
+    /// stops to reload it. SQLite: multi-row upserts on the page id.
     async fn record_pages(
         &self,
         txn: &DatabaseTransaction,
@@ -419,8 +422,6 @@ ON CONFLICT ("scrape_job_id", "url") DO NOTHING"#,
                 .map(|(i, p)| {
                     json!({
                         "id": p.id,
-                        "url": p.url.as_str(),
-                        "depth": p.depth,
                         "status": p.status.as_str(),
                         "http_status": p.http_status,
                         "leads_found": found(i),
@@ -428,23 +429,24 @@ ON CONFLICT ("scrape_job_id", "url") DO NOTHING"#,
                     })
                 })
                 .collect();
-            txn.execute_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                r#"INSERT INTO "scrape_pages" ("id", "scrape_job_id", "org_id", "url", "depth", "status", "http_status", "leads_found", "error", "fetched_at", "created_at")
-SELECT r.id, $1, $2, r.url, r.depth, r.status, r.http_status, r.leads_found, r.error, $3, $3
-FROM jsonb_to_recordset($4::jsonb)
-    AS r(id uuid, url text, depth int, status text, http_status int, leads_found int, error text)
-ON CONFLICT ("id") DO UPDATE SET "status" = "excluded"."status",
-    "http_status" = "excluded"."http_status", "error" = "excluded"."error",
-    "leads_found" = "excluded"."leads_found", "fetched_at" = "excluded"."fetched_at""#,
-                [
-                    self.id.into(),
-                    self.viewer.org_id.into(),
-                    now.into(),
-                    Value::Array(json).into(),
-                ],
-            ))
-            .await?;
+            let updated = txn
+                .execute_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    r#"UPDATE "scrape_pages" AS p SET "status" = r.status, "http_status" = r.http_status,
+    "leads_found" = r.leads_found, "error" = r.error, "fetched_at" = $2
+FROM jsonb_to_recordset($3::jsonb)
+    AS r(id uuid, status text, http_status int, leads_found int, error text)
+WHERE p."id" = r.id AND p."scrape_job_id" = $1"#,
+                    [self.id.into(), now.into(), Value::Array(json).into()],
+                ))
+                .await?
+                .rows_affected();
+            if updated != pages.len() as u64 {
+                return Err(Stop::Failed {
+                    message: "the crawl frontier is out of date; reloading it".into(),
+                    retryable: true,
+                });
+            }
             return Ok(());
         }
         let rows: Vec<scrape_page::ActiveModel> = pages
