@@ -18,7 +18,8 @@
 //! that lead's pending insert or update (one event per lead per batch).
 //!
 //! Statements per batch, whatever its size (lists of more than [`CHUNK`] rows are split): one
-//! `SELECT` of the leads with any of the batch's emails or phones; when merges add tags or
+//! `SELECT` of the leads with any of the batch's emails or phones (on PostgreSQL the lists are
+//! JSON parameters, so the statement text does not change with their length); when merges add tags or
 //! change fields, one `SELECT` of their tags and one of their note counts; then one multi-row
 //! `INSERT` each for new leads, tags, timeline rows, outbox events and job links (on PostgreSQL
 //! the job links as one `jsonb_to_recordset` parameter), plus one
@@ -33,8 +34,11 @@ use std::collections::{HashMap, HashSet};
 use chrono::Utc;
 use entity::{lead, lead_interaction, lead_note, lead_tag};
 use sea_orm::{
-    sea_query::OnConflict as SqlOnConflict, ActiveModelTrait, ActiveValue::Set, ColumnTrait,
-    Condition, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
+    sea_query::{Expr, OnConflict as SqlOnConflict},
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
+    QueryFilter, QuerySelect,
 };
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -196,11 +200,25 @@ pub async fn save_batch(
         };
         let (e, p) = (part(&emails), part(&phones));
         let mut any = Condition::any();
-        if !e.is_empty() {
-            any = any.add(lead::Column::Email.is_in(e));
-        }
-        if !p.is_empty() {
-            any = any.add(lead::Column::Phone.is_in(p));
+        if txn.get_database_backend() == DbBackend::Postgres {
+            // One statement text for any number of emails and phones (an `IN` list is a new
+            // statement to prepare for every length); `ARRAY(...)` is computed once and
+            // `= ANY` still uses the organization's email and phone indexes.
+            for (col, values) in [("email", e), ("phone", p)] {
+                any = any.add(Expr::cust_with_values(
+                    format!(
+                        r#""leads"."{col}" = ANY(ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))"#
+                    ),
+                    [json!(values)],
+                ));
+            }
+        } else {
+            if !e.is_empty() {
+                any = any.add(lead::Column::Email.is_in(e));
+            }
+            if !p.is_empty() {
+                any = any.add(lead::Column::Phone.is_in(p));
+            }
         }
         for m in scoped(viewer).filter(any).all(txn).await? {
             if seen.insert(m.id) {
