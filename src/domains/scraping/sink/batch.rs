@@ -17,13 +17,15 @@
 //! batch naming the same email make one lead. A contact met again in the same batch folds into
 //! that lead's pending insert or update (one event per lead per batch).
 //!
-//! Statements per batch, whatever its size (lists of more than [`CHUNK`] rows are split): one
-//! `SELECT` of the leads with any of the batch's emails or phones (on PostgreSQL the lists are
-//! JSON parameters, so the statement text does not change with their length); when merges add tags or
-//! change fields, one `SELECT` of their tags and one of their note counts; then one multi-row
-//! `INSERT` each for new leads, tags, timeline rows, outbox events and job links (on PostgreSQL
-//! the job links as one `jsonb_to_recordset` parameter), plus one
-//! `UPDATE` per existing lead that actually changed.
+//! Statements per batch, whatever its size (lists of more than [`CHUNK`] rows are split):
+//! - one `SELECT` of the id, email, phone, website and company of the leads with any of the
+//!   batch's emails or phones (on PostgreSQL the lists are JSON parameters, so the statement
+//!   text does not change with their length);
+//! - when merges add tags or change fields: one `SELECT` of those leads' full rows, one of their
+//!   tags and one of their note counts;
+//! - one multi-row `INSERT` each for new leads, tags, timeline rows, outbox events and job links
+//!   (on PostgreSQL the job links as one `jsonb_to_recordset` parameter);
+//! - one `UPDATE` per existing lead that actually changed.
 //!
 //! The organization's unique email/phone indexes still guard against a concurrent writer (an
 //! API call creating the same email between the `SELECT` and the `INSERT`): the insert then
@@ -56,7 +58,7 @@ use crate::{
         types::{LeadSource, LeadStatus},
         validate::Check,
     },
-    error::AppResult,
+    error::{AppError, AppResult},
     events::{outbox, DomainEvent, EventEnvelope, LeadChanged},
 };
 
@@ -220,7 +222,24 @@ pub async fn save_batch(
                 any = any.add(lead::Column::Phone.is_in(p));
             }
         }
-        for m in scoped(viewer).filter(any).all(txn).await? {
+        // Only what deciding needs: the full rows of the leads a merge changes are read
+        // before they are written (most leads a crawl meets again change nothing, and their
+        // JSON columns cost more to send and decode than the rest).
+        let found: Vec<Known> = scoped(viewer)
+            .select_only()
+            .columns([
+                lead::Column::Id,
+                lead::Column::Email,
+                lead::Column::Phone,
+                lead::Column::Website,
+                lead::Column::Company,
+            ])
+            .filter(any)
+            .into_tuple()
+            .all(txn)
+            .await?;
+        for k in found {
+            let m = partial(viewer, k);
             if seen.insert(m.id) {
                 index(&mut by_email, &mut by_phone, &m, touched.len());
                 touched.push(Touched {
@@ -340,6 +359,29 @@ pub async fn save_batch(
         }
     }
 
+    // The full rows of the existing leads that change, with what the batch filled in.
+    let mut full: HashMap<Uuid, lead::Model> = HashMap::new();
+    for ids in rescoring.chunks(CHUNK) {
+        for m in scoped(viewer)
+            .filter(lead::Column::Id.is_in(ids.to_vec()))
+            .all(txn)
+            .await?
+        {
+            full.insert(m.id, m);
+        }
+    }
+    for t in touched
+        .iter_mut()
+        .filter(|t| !t.new && !t.changed.is_empty())
+    {
+        let Some(mut m) = full.remove(&t.model.id) else {
+            // Deleted since the lookup: redo the batch contact by contact.
+            return Err(AppError::Conflict("a lead changed during the crawl".into()));
+        };
+        complete(&mut m, &t.model, &t.changed);
+        t.model = m;
+    }
+
     // Write.
     let mut inserts: Vec<lead::ActiveModel> = Vec::new();
     let mut tag_rows: Vec<lead_tag::ActiveModel> = Vec::new();
@@ -444,6 +486,62 @@ pub async fn save_batch(
         linked: newly_linked,
         events: recorded,
     })
+}
+
+/// What the lookup reads of an existing lead: id, email, phone, website, company.
+type Known = (Uuid, Option<String>, Option<String>, Option<String>, String);
+
+/// A lead known only by the lookup's columns (the rest is read if a merge changes it).
+fn partial(viewer: &Viewer, (id, email, phone, website, company): Known) -> lead::Model {
+    let epoch = chrono::DateTime::<Utc>::UNIX_EPOCH;
+    lead::Model {
+        id,
+        org_id: viewer.org_id,
+        first_name: None,
+        last_name: None,
+        email,
+        phone,
+        company,
+        title: None,
+        website,
+        industry: None,
+        city: None,
+        region: None,
+        country: None,
+        latitude: None,
+        longitude: None,
+        source: String::new(),
+        status: String::new(),
+        score: 0,
+        score_reasons: json!([]),
+        custom_fields: json!({}),
+        provenance: json!({}),
+        owner_id: None,
+        last_contacted_at: None,
+        created_at: epoch,
+        updated_at: epoch,
+    }
+}
+
+/// Applies to the full row `m` the fields a merge filled on its partial copy `p`, with their
+/// provenance entries (`p`'s provenance holds only those).
+fn complete(m: &mut lead::Model, p: &lead::Model, changed: &[String]) {
+    for f in changed {
+        match f.as_str() {
+            "email" => m.email.clone_from(&p.email),
+            "phone" => m.phone.clone_from(&p.phone),
+            "website" => m.website.clone_from(&p.website),
+            "company" => m.company.clone_from(&p.company),
+            _ => {}
+        }
+    }
+    if let (Some(into), Some(from)) = (m.provenance.as_object_mut(), p.provenance.as_object()) {
+        for (k, v) in from {
+            into.insert(k.clone(), v.clone());
+        }
+    } else if let Some(from) = p.provenance.as_object().filter(|o| !o.is_empty()) {
+        m.provenance = Value::Object(from.clone());
+    }
 }
 
 fn unique(it: impl Iterator<Item = String>) -> Vec<String> {
