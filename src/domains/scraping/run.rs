@@ -28,7 +28,7 @@ use writer::{Batch, Finished, Writer};
 use std::{
     collections::{HashMap, HashSet},
     sync::{Arc, Mutex},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use async_trait::async_trait;
@@ -378,15 +378,25 @@ impl Run<'_> {
             let _ = frontier.send(row);
         }
         let mut pending = Batch::default();
+        // When the first page of `pending` finished.
+        let mut pending_since: Option<Instant> = None;
         let mut ticker = tokio::time::interval(TICK);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            // Group commit: whatever finished while the previous commit ran goes next.
-            if committing.is_none() && !pending.pages.is_empty() {
+            // Group commit: whatever finished while the previous commit ran goes next, once it
+            // is a fair batch or its first page waited `LINGER` (or nothing else is coming).
+            let due = pending_since.is_some_and(|t: Instant| {
+                pending.pages.len() >= writer::MIN_BATCH
+                    || outstanding == 0
+                    || t.elapsed() >= writer::LINGER
+            });
+            if committing.is_none() && !pending.pages.is_empty() && due {
+                pending_since = None;
                 let mut batch = std::mem::take(&mut pending);
                 if batch.pages.len() > writer::MAX_BATCH {
                     let rest = batch.pages.split_off(writer::MAX_BATCH);
                     pending.pages = rest;
+                    pending_since = Some(Instant::now());
                 }
                 batch.current = self.current.lock().map_err(|_| poisoned())?.clone();
                 let w = writer.clone();
@@ -446,6 +456,7 @@ impl Run<'_> {
                         Outcome::Skipped { reason, status } => (ScrapePageStatus::Skipped, status, Some(reason)),
                         Outcome::Failed { reason, status } => (ScrapePageStatus::Failed, status, Some(reason)),
                     };
+                    pending_since.get_or_insert_with(Instant::now);
                     pending.pages.push(Finished {
                         id: page.id,
                         url: page.url,
@@ -469,6 +480,10 @@ impl Run<'_> {
                     })??;
                 }
                 _ = ticker.tick() => self.tick().await?,
+                // A lingering batch is due.
+                _ = tokio::time::sleep_until(
+                    pending_since.map_or_else(tokio::time::Instant::now, |t| (t + writer::LINGER).into()),
+                ), if committing.is_none() && pending_since.is_some() => {}
             }
         }
     }

@@ -13,7 +13,7 @@
 //! not written, so nothing is duplicated. Batches commit in order, so a page's row always
 //! commits in the same batch as its discoverer's or a later one.
 
-use std::collections::HashSet;
+use std::{collections::HashSet, time::Duration};
 
 use chrono::Utc;
 use entity::{scrape_job, scrape_job_lead, scrape_page};
@@ -49,6 +49,12 @@ use crate::{
 
 /// Most pages per transaction.
 pub const MAX_BATCH: usize = 64;
+/// A batch this large commits as soon as the previous commit is done...
+pub const MIN_BATCH: usize = 32;
+/// ...a smaller one once its first page waited this long (or when no page is left to fetch).
+/// Fewer, larger transactions cost the server and the database less per page (every
+/// transaction is 5–8 statements whatever its size) and wake them less often.
+pub const LINGER: Duration = Duration::from_millis(15);
 /// Rows per multi-row page statement.
 const CHUNK: usize = 200;
 
