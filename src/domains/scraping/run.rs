@@ -6,7 +6,8 @@
 //!   stops.
 //! - **Seed once.** The source's seeds and API contacts are stored in one transaction with
 //!   `seeded = true`; a resumed run skips this.
-//! - **Group commit** ([`writer`]). Finished pages wait until the previous commit is done, then
+//! - **Group commit** ([`writer`]). Finished pages wait until the previous commit is done and
+//!   they make a batch of [`writer::MIN_BATCH`] or the first waited [`writer::LINGER`], then
 //!   commit together (at most [`writer::MAX_BATCH`]): their statuses, the links they add
 //!   (`scrape_pages`, unique per job and URL), their leads and the job's counters, with a fixed
 //!   number of statements per batch. After a crash only the pages in flight or in the

@@ -1,11 +1,13 @@
 //! The crawl's group commit. Finished pages wait in memory until the previous commit is done,
 //! then everything that finished meanwhile (at most [`MAX_BATCH`] pages) commits in **one
 //! transaction** with a fixed number of statements: the fenced counter update, one `INSERT` of
-//! the new links, one upsert of the pages' statuses, and the batched lead writes of
+//! the new links, one write of the pages' outcomes (PostgreSQL: a HOT `UPDATE`), and the batched
+//! lead writes of
 //! [`sink::batch`]. On PostgreSQL the rows go as one JSON parameter (`jsonb_to_recordset`), so a
 //! statement's text, and the plan prepared for it, does not change with the batch size; SQLite
-//! gets multi-row `INSERT`s of at most [`CHUNK`] rows. At a low page rate every page commits on
-//! its own at once; under load the batches grow by themselves.
+//! gets multi-row `INSERT`s of at most [`CHUNK`] rows. A batch waits for [`MIN_BATCH`] pages or
+//! [`LINGER`] (never when nothing is left to fetch): at a low page rate every page commits on its
+//! own after the linger; under load the batches grow by themselves.
 //!
 //! Crash safety: a page is DONE only once its batch committed. A crash (or cancel, or lost
 //! lease) loses the uncommitted batch and the one committing, nothing else: those pages are
