@@ -36,7 +36,7 @@ thread_local! {
 
 /// A validated E.164 number, or `None`. A site repeats its phone on every page (header, footer)
 /// and one parse costs tens of microseconds (libphonenumber's patterns), so verdicts are
-/// remembered per thread, at most [`PHONE_CACHE`] of them.
+/// remembered per thread, at most `PHONE_CACHE` of them.
 pub fn phone(raw: &str, region: Option<&str>) -> Option<String> {
     let raw = raw.trim();
     let digits = raw.chars().filter(char::is_ascii_digit).count();
