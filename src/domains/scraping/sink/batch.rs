@@ -36,15 +36,13 @@ use std::collections::{HashMap, HashSet};
 use chrono::Utc;
 use entity::{lead, lead_interaction, lead_note, lead_tag};
 use sea_orm::{
-    sea_query::{Expr, OnConflict as SqlOnConflict},
-    ActiveModelTrait,
-    ActiveValue::Set,
-    ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    QueryFilter, QuerySelect,
+    sea_query::OnConflict as SqlOnConflict, ActiveModelTrait, ActiveValue::Set, ColumnTrait,
+    DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
 };
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+mod known;
 mod links;
 
 use links::{insert_links, Link};
@@ -54,7 +52,7 @@ use crate::{
     auth::Viewer,
     domains::leads::{
         scoring,
-        service::{scoped, Origin},
+        service::Origin,
         types::{LeadSource, LeadStatus},
         validate::Check,
     },
@@ -194,62 +192,14 @@ pub async fn save_batch(
     let mut touched: Vec<Touched> = Vec::new();
     let mut by_email: HashMap<String, usize> = HashMap::new();
     let mut by_phone: HashMap<String, usize> = HashMap::new();
-    let mut seen: HashSet<Uuid> = HashSet::new();
-    let chunks = emails.len().max(phones.len()).div_ceil(CHUNK);
-    for i in 0..chunks {
-        let part = |v: &[String]| -> Vec<String> {
-            v.iter().skip(i * CHUNK).take(CHUNK).cloned().collect()
-        };
-        let (e, p) = (part(&emails), part(&phones));
-        let mut any = Condition::any();
-        if txn.get_database_backend() == DbBackend::Postgres {
-            // One statement text for any number of emails and phones (an `IN` list is a new
-            // statement to prepare for every length); `ARRAY(...)` is computed once and
-            // `= ANY` still uses the organization's email and phone indexes.
-            for (col, values) in [("email", e), ("phone", p)] {
-                any = any.add(Expr::cust_with_values(
-                    format!(
-                        r#""leads"."{col}" = ANY(ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))"#
-                    ),
-                    [json!(values)],
-                ));
-            }
-        } else {
-            if !e.is_empty() {
-                any = any.add(lead::Column::Email.is_in(e));
-            }
-            if !p.is_empty() {
-                any = any.add(lead::Column::Phone.is_in(p));
-            }
-        }
-        // Only what deciding needs: the full rows of the leads a merge changes are read
-        // before they are written (most leads a crawl meets again change nothing, and their
-        // JSON columns cost more to send and decode than the rest).
-        let found: Vec<Known> = scoped(viewer)
-            .select_only()
-            .columns([
-                lead::Column::Id,
-                lead::Column::Email,
-                lead::Column::Phone,
-                lead::Column::Website,
-                lead::Column::Company,
-            ])
-            .filter(any)
-            .into_tuple()
-            .all(txn)
-            .await?;
-        for k in found {
-            let m = partial(viewer, k);
-            if seen.insert(m.id) {
-                index(&mut by_email, &mut by_phone, &m, touched.len());
-                touched.push(Touched {
-                    model: m,
-                    new: false,
-                    changed: Vec::new(),
-                    tags: Vec::new(),
-                });
-            }
-        }
+    for m in known::lookup(txn, viewer, &emails, &phones).await? {
+        index(&mut by_email, &mut by_phone, &m, touched.len());
+        touched.push(Touched {
+            model: m,
+            new: false,
+            changed: Vec::new(),
+            tags: Vec::new(),
+        });
     }
 
     // Decide, contact by contact.
@@ -360,16 +310,7 @@ pub async fn save_batch(
     }
 
     // The full rows of the existing leads that change, with what the batch filled in.
-    let mut full: HashMap<Uuid, lead::Model> = HashMap::new();
-    for ids in rescoring.chunks(CHUNK) {
-        for m in scoped(viewer)
-            .filter(lead::Column::Id.is_in(ids.to_vec()))
-            .all(txn)
-            .await?
-        {
-            full.insert(m.id, m);
-        }
-    }
+    let mut full = known::full_rows(txn, viewer, &rescoring).await?;
     for t in touched
         .iter_mut()
         .filter(|t| !t.new && !t.changed.is_empty())
@@ -378,7 +319,7 @@ pub async fn save_batch(
             // Deleted since the lookup: redo the batch contact by contact.
             return Err(AppError::Conflict("a lead changed during the crawl".into()));
         };
-        complete(&mut m, &t.model, &t.changed);
+        known::complete(&mut m, &t.model, &t.changed);
         t.model = m;
     }
 
@@ -486,62 +427,6 @@ pub async fn save_batch(
         linked: newly_linked,
         events: recorded,
     })
-}
-
-/// What the lookup reads of an existing lead: id, email, phone, website, company.
-type Known = (Uuid, Option<String>, Option<String>, Option<String>, String);
-
-/// A lead known only by the lookup's columns (the rest is read if a merge changes it).
-fn partial(viewer: &Viewer, (id, email, phone, website, company): Known) -> lead::Model {
-    let epoch = chrono::DateTime::<Utc>::UNIX_EPOCH;
-    lead::Model {
-        id,
-        org_id: viewer.org_id,
-        first_name: None,
-        last_name: None,
-        email,
-        phone,
-        company,
-        title: None,
-        website,
-        industry: None,
-        city: None,
-        region: None,
-        country: None,
-        latitude: None,
-        longitude: None,
-        source: String::new(),
-        status: String::new(),
-        score: 0,
-        score_reasons: json!([]),
-        custom_fields: json!({}),
-        provenance: json!({}),
-        owner_id: None,
-        last_contacted_at: None,
-        created_at: epoch,
-        updated_at: epoch,
-    }
-}
-
-/// Applies to the full row `m` the fields a merge filled on its partial copy `p`, with their
-/// provenance entries (`p`'s provenance holds only those).
-fn complete(m: &mut lead::Model, p: &lead::Model, changed: &[String]) {
-    for f in changed {
-        match f.as_str() {
-            "email" => m.email.clone_from(&p.email),
-            "phone" => m.phone.clone_from(&p.phone),
-            "website" => m.website.clone_from(&p.website),
-            "company" => m.company.clone_from(&p.company),
-            _ => {}
-        }
-    }
-    if let (Some(into), Some(from)) = (m.provenance.as_object_mut(), p.provenance.as_object()) {
-        for (k, v) in from {
-            into.insert(k.clone(), v.clone());
-        }
-    } else if let Some(from) = p.provenance.as_object().filter(|o| !o.is_empty()) {
-        m.provenance = Value::Object(from.clone());
-    }
 }
 
 fn unique(it: impl Iterator<Item = String>) -> Vec<String> {
