@@ -2,13 +2,14 @@
 //!
 //! `GET /` links to every page; `GET /p/N` (N < pages) is a small HTML page with one email, a
 //! phone and links to the next five pages; `/robots.txt` allows everything. `GET /__stats`
-//! returns `{"count", "spanSecs", "minGapMs"}` of the page requests (`/` and `/p/…`) since the
-//! last `POST /__reset`, so a driver can measure the rate a crawler actually achieved.
+//! returns `{"count", "spanSecs", "minGapMs", "firstAt", "lastAt"}` of the page requests (`/` and
+//! `/p/…`) since the last `POST /__reset` (the last two as Unix seconds), so a driver can measure
+//! the rate a crawler actually achieved and line the requests up with the job's timestamps.
 
 use std::{
     net::SocketAddr,
     sync::{Arc, Mutex},
-    time::{Duration, Instant},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
 use axum::{
@@ -39,12 +40,18 @@ struct Site {
     pages: usize,
     latency: Duration,
     hits: Arc<Mutex<Vec<Instant>>>,
+    /// Wall-clock time of the first and the last page request since the reset.
+    wall: Arc<Mutex<Option<(SystemTime, SystemTime)>>>,
 }
 
 impl Site {
     fn hit(&self) {
         if let Ok(mut h) = self.hits.lock() {
             h.push(Instant::now());
+        }
+        if let Ok(mut w) = self.wall.lock() {
+            let now = SystemTime::now();
+            *w = Some(w.map_or((now, now), |(first, _)| (first, now)));
         }
     }
 }
@@ -95,7 +102,15 @@ async fn stats(State(s): State<Site>) -> Json<serde_json::Value> {
         .windows(2)
         .map(|w| (w[1] - w[0]).as_secs_f64() * 1000.0)
         .fold(f64::INFINITY, f64::min);
+    let unix = |t: SystemTime| {
+        t.duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0)
+    };
+    let wall = s.wall.lock().ok().and_then(|w| *w);
     Json(serde_json::json!({
+        "firstAt": wall.map(|(a, _)| unix(a)),
+        "lastAt": wall.map(|(_, b)| unix(b)),
         "count": hits.len(),
         "spanSecs": span,
         "minGapMs": if min_gap.is_finite() { min_gap } else { 0.0 },
@@ -105,6 +120,9 @@ async fn stats(State(s): State<Site>) -> Json<serde_json::Value> {
 async fn reset(State(s): State<Site>) -> &'static str {
     if let Ok(mut h) = s.hits.lock() {
         h.clear();
+    }
+    if let Ok(mut w) = s.wall.lock() {
+        *w = None;
     }
     "ok"
 }
@@ -116,6 +134,7 @@ async fn main() -> anyhow::Result<()> {
         pages: args.pages.max(1),
         latency: Duration::from_millis(args.latency_ms),
         hits: Arc::new(Mutex::new(Vec::new())),
+        wall: Arc::new(Mutex::new(None)),
     };
     let app = Router::new()
         .route("/", get(index))
