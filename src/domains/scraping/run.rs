@@ -147,7 +147,7 @@ struct Run<'a> {
     source: LeadSource,
     /// The last progress recorded as an event.
     last: Mutex<Option<ScrapeProgress>>,
-    /// The page most recently started (set by the fetch workers).
+    /// The page most recently started (set by the fetchers).
     current: Arc<Mutex<Option<String>>>,
 }
 

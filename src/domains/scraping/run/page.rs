@@ -1,18 +1,18 @@
 //! The crawl's fetch workers, and one page's fetch and parse.
 //!
 //! The crawl loop sends the pages to fetch into the frontier (a channel) and receives the
-//! results; the workers take pages from the frontier in order. A worker that finished a page
-//! takes the next one itself, so starting a fetch costs no round trip through the loop.
-//! `concurrency` fetch slots bound the requests in flight; each worker holds one page at a time,
-//! and there are twice as many workers as slots, so a page is parsed while the next one is
-//! fetched.
+//! results. `concurrency` fetchers take pages from the frontier in order, so at most
+//! `concurrency` requests are in flight; a fetcher hands the response to the parsers and starts
+//! its next request at once, without waiting for the parse or for another task to wake up (on a
+//! virtual machine, waking an idle thread costs more than a small page's parse). As many
+//! parsers parse the responses and send the results to the loop.
 
 use std::sync::{Arc, Mutex};
 
 use tokio::{
     sync::{
-        mpsc::{Sender, UnboundedReceiver},
-        Mutex as AsyncMutex, OwnedSemaphorePermit, Semaphore,
+        mpsc::{self, Receiver, Sender, UnboundedReceiver},
+        Mutex as AsyncMutex,
     },
     task::JoinSet,
 };
@@ -28,14 +28,17 @@ use crate::domains::scraping::{
 /// A page to fetch: row id, canonical URL, depth.
 pub type Queued = (Uuid, Url, i32);
 
-/// The running fetch workers of one crawl; dropping this stops them.
+/// A fetched page waiting for its parse.
+type Response = (Queued, Fetched);
+
+/// The running fetchers and parsers of one crawl; dropping this stops them.
 pub struct Workers {
     set: JoinSet<()>,
 }
 
 impl Workers {
-    /// Starts `2 × concurrency` workers taking pages from `feed` and sending what they fetched
-    /// to `done`; `current` is set to the URL of the page most recently started.
+    /// Starts `concurrency` fetchers taking pages from `feed` and as many parsers sending what
+    /// was fetched to `done`; `current` is set to the URL of the page most recently started.
     pub fn start(
         concurrency: usize,
         feed: UnboundedReceiver<Queued>,
@@ -45,17 +48,17 @@ impl Workers {
         current: Arc<Mutex<Option<String>>>,
     ) -> Workers {
         let feed = Arc::new(AsyncMutex::new(feed));
-        let slots = Arc::new(Semaphore::new(concurrency));
+        let (fetched, responses) = mpsc::channel::<Response>(concurrency);
+        let responses = Arc::new(AsyncMutex::new(responses));
         let mut set = JoinSet::new();
-        for _ in 0..2 * concurrency {
-            set.spawn(work(
+        for _ in 0..concurrency {
+            set.spawn(fetcher(
                 feed.clone(),
-                slots.clone(),
-                done.clone(),
+                fetched.clone(),
                 hosts.clone(),
-                region.clone(),
                 current.clone(),
             ));
+            set.spawn(parser(responses.clone(), done.clone(), region.clone()));
         }
         Workers { set }
     }
@@ -74,24 +77,43 @@ impl Workers {
     }
 }
 
-async fn work(
+/// Fetches pages from `feed` one at a time and hands each response to the parsers.
+async fn fetcher(
     feed: Arc<AsyncMutex<UnboundedReceiver<Queued>>>,
-    slots: Arc<Semaphore>,
-    done: Sender<PageResult>,
+    fetched: Sender<Response>,
     hosts: Arc<Hosts>,
-    region: Option<String>,
     current: Arc<Mutex<Option<String>>>,
 ) {
     loop {
         let next = feed.lock().await.recv().await;
-        let Some((id, url, depth)) = next else { return };
-        let Ok(slot) = slots.clone().acquire_owned().await else {
+        let Some(page) = next else { return };
+        if let Ok(mut c) = current.lock() {
+            *c = Some(page.1.to_string());
+        }
+        let response = hosts.fetch_page(&page.1).await;
+        if fetched.send((page, response)).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Parses the fetched pages and sends the results to the crawl loop.
+async fn parser(
+    responses: Arc<AsyncMutex<Receiver<Response>>>,
+    done: Sender<PageResult>,
+    region: Option<String>,
+) {
+    loop {
+        let next = responses.lock().await.recv().await;
+        let Some(((id, url, depth), response)) = next else {
             return;
         };
-        if let Ok(mut c) = current.lock() {
-            *c = Some(url.to_string());
-        }
-        let page = fetch(hosts.clone(), slot, id, url, depth, region.clone()).await;
+        let page = PageResult {
+            id,
+            url,
+            depth,
+            outcome: outcome(response, region.clone()).await,
+        };
         if done.send(page).await.is_err() {
             return;
         }
@@ -151,20 +173,10 @@ fn parse(body: &[u8], content_type: Option<&str>, base: &Url, region: Option<&st
     data
 }
 
-/// Fetches and parses one page (see [`parse`] and [`INLINE_PARSE_BYTES`]). `slot` is one of the
-/// crawl's `concurrency` fetch slots: it is given back once the response is read, so the next
-/// request starts while this page is parsed.
-pub async fn fetch(
-    hosts: Arc<Hosts>,
-    slot: OwnedSemaphorePermit,
-    id: Uuid,
-    url: Url,
-    depth: i32,
-    region: Option<String>,
-) -> PageResult {
-    let fetched = hosts.fetch_page(&url).await;
-    drop(slot);
-    let outcome = match fetched {
+/// What a fetched page yields: an HTML body is parsed (see [`parse`] and
+/// [`INLINE_PARSE_BYTES`]).
+async fn outcome(fetched: Fetched, region: Option<String>) -> Outcome {
+    match fetched {
         Fetched::Html {
             status,
             final_url,
@@ -199,11 +211,5 @@ pub async fn fetch(
         }
         Fetched::Skipped { reason, status } => Outcome::Skipped { reason, status },
         Fetched::Failed { reason, status } => Outcome::Failed { reason, status },
-    };
-    PageResult {
-        id,
-        url,
-        depth,
-        outcome,
     }
 }
