@@ -396,6 +396,7 @@ impl JobHandler for ImportLeads {
             progress = next;
         }
         let _ = tokio::fs::remove_file(&p.path).await;
+        crate::db::spawn_analyze_if_grown(db, "leads", progress.imported as u64);
         Ok(serde_json::to_value(&progress).map_err(|e| JobError::Permanent(e.to_string()))?)
     }
 }

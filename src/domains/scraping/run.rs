@@ -535,6 +535,11 @@ impl Run<'_> {
         record_progress(&txn, &done, true).await?;
         txn.commit().await?;
         self.state.events_committed();
+        crate::db::spawn_analyze_if_grown(
+            &self.state.db,
+            "leads",
+            u64::try_from(done.leads_created).unwrap_or(0),
+        );
         Ok(serde_json::to_value(progress(&done)).unwrap_or_default())
     }
 

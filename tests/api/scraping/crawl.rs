@@ -393,3 +393,51 @@ async fn declared_charsets_base_href_and_nofollow_are_honoured() {
         site.counts()
     );
 }
+
+#[tokio::test]
+async fn a_crawl_that_grew_the_leads_refreshes_their_planner_statistics() {
+    let site = repeating_site(60, Duration::ZERO).await;
+    let app = TestApp::spawn_with(Options {
+        env: HashMap::from([("SCRAPE_POLITENESS".into(), "false".into())]),
+        ..Default::default()
+    })
+    .await;
+    let token = app.token(Uuid::now_v7(), Role::Member);
+    let id = create_job(
+        &app,
+        &token,
+        json!({"source": "WEBSITE", "website": {"urls": [site.url("/")], "maxDepth": 1,
+               "requestsPerSecond": 50, "concurrency": 8}}),
+    )
+    .await;
+    let j = wait_status(&app, &token, &id, &["SUCCEEDED", "FAILED"], 60).await;
+    assert_eq!(j["status"], "SUCCEEDED", "{j}");
+    assert_eq!(j["progress"]["leadsCreated"], 67);
+    let db = &app.state.db;
+    if crate::helpers::postgres_url().is_none() {
+        // SQLite plans without statistics: nothing to refresh.
+        assert!(!leadgraph::db::analyze_if_grown(db, "leads", 1_000)
+            .await
+            .unwrap());
+        return;
+    }
+    use sea_orm::{ConnectionTrait, Statement};
+    let analyzed = || async {
+        db.query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT last_analyze IS NOT NULL AS done FROM pg_stat_user_tables WHERE relname = 'leads'",
+        ))
+        .await
+        .unwrap()
+        .map(|r| r.try_get::<bool>("", "done").unwrap())
+        .unwrap_or(false)
+    };
+    wait_until("the leads to be analyzed", 20, async || analyzed().await).await;
+    // Now the statistics know the 67 leads: a few more rows are below the threshold, many are not.
+    assert!(!leadgraph::db::analyze_if_grown(db, "leads", 10)
+        .await
+        .unwrap());
+    assert!(leadgraph::db::analyze_if_grown(db, "leads", 100)
+        .await
+        .unwrap());
+}
