@@ -2,7 +2,7 @@
 //!
 //! `GET /` links to every page; `GET /p/N` (N < pages) is a small HTML page with one email, a
 //! phone and links to the next five pages; `/robots.txt` allows everything. `GET /__stats`
-//! returns `{"count", "spanSecs", "minGapMs", "firstAt", "lastAt"}` of the page requests (`/` and
+//! returns `{"count", "spanSecs", "minGapMs", "firstGapMs", "firstAt", "lastAt"}` of the page requests (`/` and
 //! `/p/…`) since the last `POST /__reset` (the last two as Unix seconds), so a driver can measure
 //! the rate a crawler actually achieved and line the requests up with the job's timestamps.
 
@@ -114,6 +114,7 @@ async fn stats(State(s): State<Site>) -> Json<serde_json::Value> {
         "count": hits.len(),
         "spanSecs": span,
         "minGapMs": if min_gap.is_finite() { min_gap } else { 0.0 },
+        "firstGapMs": hits.get(1).zip(hits.first()).map(|(b, a)| (*b - *a).as_secs_f64() * 1000.0),
     }))
 }
 
