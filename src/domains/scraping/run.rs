@@ -5,7 +5,8 @@
 //!   cancelled job, a deleted job or a worker whose lease was taken over writes nothing more and
 //!   stops.
 //! - **Seed once.** The source's seeds and API contacts are stored in one transaction with
-//!   `seeded = true`; a resumed run skips this.
+//!   `seeded = true`; a resumed run skips this. The seed commit runs while the first pages are
+//!   fetched (it is the first of the run's commits, which run one at a time).
 //! - **Group commit** ([`writer`]). Finished pages wait until the previous commit is done and
 //!   they make a batch of [`writer::MIN_BATCH`] or the first waited [`writer::LINGER`], then
 //!   commit together (at most [`writer::MAX_BATCH`]): their statuses, the links they add
@@ -131,6 +132,17 @@ impl JobHandler for ScrapeRun {
     }
 }
 
+/// How a crawl starts.
+enum Start {
+    /// A fresh job: its seed pages, and the seed's commit (running).
+    Fresh {
+        pages: Vec<(Uuid, Url, i32)>,
+        commit: JoinHandle<Result<(), Stop>>,
+    },
+    /// A seeded job: its pages are read from the database.
+    Resume,
+}
+
 enum Claim {
     Run(Box<scrape_job::Model>),
     /// Nothing to run; complete the queue job with this result.
@@ -239,16 +251,18 @@ impl Run<'_> {
             )
             .await?,
         );
-        if !job.seeded {
+        let start = if job.seeded {
+            Start::Resume
+        } else {
             let source = sources::for_params(&self.params);
             let env = SeedEnv {
                 state: self.state,
                 hosts: &hosts,
             };
             let seed = self.until_stopped(source.seed(&env)).await??;
-            self.store_seed(&writer, seed).await?;
-        }
-        self.crawl(hosts, writer).await?;
+            self.store_seed(&writer, seed)
+        };
+        self.crawl(hosts, writer, start).await?;
         self.finish().await
     }
 
@@ -310,28 +324,47 @@ impl Run<'_> {
     }
 
     /// Stores the source's seed pages and API contacts in one transaction, marking the job
-    /// seeded.
-    async fn store_seed(&self, writer: &Writer, seed: Seed) -> Result<(), Stop> {
+    /// seeded. The commit runs in the background: the crawl starts fetching the seed pages
+    /// meanwhile, and its first batch commits after this one (commits run one at a time).
+    fn store_seed(&self, writer: &Arc<Writer>, seed: Seed) -> Start {
         let mut seen = HashSet::new();
-        let new_pages = seed
+        let new_pages: Vec<(Uuid, Url, i32)> = seed
             .pages
             .into_iter()
             .filter(|(u, _)| seen.insert(u.to_string()))
             .map(|(u, d)| (Uuid::now_v7(), u, d))
             .collect();
-        writer
-            .commit(Batch {
+        let pages = new_pages.clone();
+        let w = writer.clone();
+        let commit = tokio::spawn(async move {
+            w.commit(Batch {
                 new_pages,
                 contacts: seed.contacts,
                 seeded: true,
                 ..Batch::default()
             })
             .await
+        });
+        Start::Fresh { pages, commit }
     }
 
-    async fn crawl(&self, hosts: Arc<Hosts>, writer: Arc<Writer>) -> Result<(), Stop> {
-        let mut committing: Option<JoinHandle<Result<(), Stop>>> = None;
-        let res = self.crawl_loop(hosts, &writer, &mut committing).await;
+    async fn crawl(
+        &self,
+        hosts: Arc<Hosts>,
+        writer: Arc<Writer>,
+        start: Start,
+    ) -> Result<(), Stop> {
+        let (rows, mut committing) = match start {
+            Start::Fresh { pages, commit } => (
+                pages
+                    .into_iter()
+                    .map(|(id, url, depth)| (id, url.to_string(), depth, true))
+                    .collect(),
+                Some(commit),
+            ),
+            Start::Resume => (self.pages().await?, None),
+        };
+        let res = self.crawl_loop(rows, hosts, &writer, &mut committing).await;
         // Never leave a commit running behind the run's back (its outcome no longer matters
         // when the run already stopped; when it did not, the loop waited for it).
         if let Some(h) = committing.take() {
@@ -340,32 +373,46 @@ impl Run<'_> {
         res
     }
 
-    async fn crawl_loop(
-        &self,
-        hosts: Arc<Hosts>,
-        writer: &Arc<Writer>,
-        committing: &mut Option<JoinHandle<Result<(), Stop>>>,
-    ) -> Result<(), Stop> {
-        let crawl = self.params.crawl();
+    /// The job's pages, `(id, url, depth, queued)`, to resume a crawl.
+    async fn pages(&self) -> Result<Vec<(Uuid, String, i32, bool)>, Stop> {
         let rows = scrape_page::Entity::find()
             .filter(scrape_page::Column::ScrapeJobId.eq(self.id))
             .order_by_asc(scrape_page::Column::Depth)
             .order_by_asc(scrape_page::Column::Id)
             .all(&self.state.db)
             .await?;
-        let mut known: HashSet<String> = rows.iter().map(|r| r.url.clone()).collect();
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let queued = r.status == ScrapePageStatus::Queued.as_str();
+                (r.id, r.url, r.depth, queued)
+            })
+            .collect())
+    }
+
+    /// Crawls from `rows` (the job's pages, `(id, url, depth, queued)`); `committing` is the
+    /// seed's commit when it is still running.
+    async fn crawl_loop(
+        &self,
+        rows: Vec<(Uuid, String, i32, bool)>,
+        hosts: Arc<Hosts>,
+        writer: &Arc<Writer>,
+        committing: &mut Option<JoinHandle<Result<(), Stop>>>,
+    ) -> Result<(), Stop> {
+        let crawl = self.params.crawl();
+        let mut known: HashSet<String> = rows.iter().map(|r| r.1.clone()).collect();
         let mut total = rows.len();
         let max_pages = usize::try_from(crawl.max_pages).unwrap_or(0);
         let sites: HashSet<String> = rows
             .iter()
-            .filter(|r| r.depth == 0)
-            .filter_map(|r| Url::parse(&r.url).ok())
+            .filter(|r| r.2 == 0)
+            .filter_map(|r| Url::parse(&r.1).ok())
             .map(|u| site_of(&u))
             .collect();
         let queued: Vec<(Uuid, Url, i32)> = rows
             .into_iter()
-            .filter(|r| r.status == ScrapePageStatus::Queued.as_str())
-            .filter_map(|r| Url::parse(&r.url).ok().map(|u| (r.id, u, r.depth)))
+            .filter(|r| r.3)
+            .filter_map(|r| Url::parse(&r.1).ok().map(|u| (r.0, u, r.2)))
             .collect();
         let mut companies: HashMap<String, Company> = HashMap::new();
         let concurrency = usize::try_from(crawl.concurrency).unwrap_or(1).max(1);
