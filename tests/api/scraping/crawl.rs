@@ -32,6 +32,17 @@ async fn repeating_site(n: usize, delay: Duration) -> Fixture {
     Fixture::start(pages).await
 }
 
+/// Creates a depth-1 crawl of `site` (8 requests at a time).
+async fn crawl_site(app: &TestApp, token: &str, site: &Fixture) -> String {
+    create_job(
+        app,
+        token,
+        json!({"source": "WEBSITE", "website": {"urls": [site.url("/")], "maxDepth": 1,
+               "requestsPerSecond": 50, "concurrency": 8}}),
+    )
+    .await
+}
+
 fn is_crawl_write(s: &str) -> bool {
     let s = s.to_ascii_lowercase();
     [
@@ -60,13 +71,7 @@ async fn group_commit_keeps_the_statements_per_page_bounded() {
     .await;
     let token = app.token(Uuid::now_v7(), Role::Member);
     app.state.sql_log.take();
-    let id = create_job(
-        &app,
-        &token,
-        json!({"source": "WEBSITE", "website": {"urls": [site.url("/")], "maxDepth": 1,
-               "requestsPerSecond": 50, "concurrency": 8}}),
-    )
-    .await;
+    let id = crawl_site(&app, &token, &site).await;
     // Poll the status only (the full job query would read pages and leads into the log).
     wait_until("the job to end", 60, async || {
         let v = app
@@ -174,13 +179,7 @@ async fn a_worker_dying_with_a_batch_uncommitted_resumes_without_duplicates() {
     })
     .await;
     let token = app.token(Uuid::now_v7(), Role::Owner);
-    let id = create_job(
-        &app,
-        &token,
-        json!({"source": "WEBSITE", "website": {"urls": [site.url("/")], "maxDepth": 1,
-               "requestsPerSecond": 50, "concurrency": 8}}),
-    )
-    .await;
+    let id = crawl_site(&app, &token, &site).await;
     let registry = || {
         let mut r = JobRegistry::new();
         r.register(
@@ -403,13 +402,7 @@ async fn a_crawl_that_grew_the_leads_refreshes_their_planner_statistics() {
     })
     .await;
     let token = app.token(Uuid::now_v7(), Role::Member);
-    let id = create_job(
-        &app,
-        &token,
-        json!({"source": "WEBSITE", "website": {"urls": [site.url("/")], "maxDepth": 1,
-               "requestsPerSecond": 50, "concurrency": 8}}),
-    )
-    .await;
+    let id = crawl_site(&app, &token, &site).await;
     let j = wait_status(&app, &token, &id, &["SUCCEEDED", "FAILED"], 60).await;
     assert_eq!(j["status"], "SUCCEEDED", "{j}");
     assert_eq!(j["progress"]["leadsCreated"], 67);
