@@ -51,6 +51,8 @@ pub struct GraphqlLimits {
 pub struct RateLimits {
     /// `login` per client IP per minute.
     pub login_per_minute: u32,
+    /// `login` attempts per account (normalised email) per hour, from any IP.
+    pub login_per_account_per_hour: u32,
     /// `register` per client IP per hour.
     pub register_per_hour: u32,
     /// `verifyEmail` per token/email per hour.
@@ -116,6 +118,10 @@ pub struct Config {
     pub ws_init_timeout: Duration,
     /// A WebSocket client whose outgoing queue stays full this long is disconnected (1013).
     pub ws_send_timeout: Duration,
+    /// How long a session or API-key check is trusted before the database is asked again
+    /// (`SESSION_CHECK_TTL_MS`, default 5000; revocations in this process apply at once, in
+    /// others when their event arrives over the bus).
+    pub session_check_ttl: Duration,
     /// Run the job worker inside `serve`.
     pub worker_enabled: bool,
     /// Concurrent jobs per process.
@@ -275,6 +281,11 @@ impl Config {
             jwt_audience: var("JWT_AUDIENCE").unwrap_or_else(|| "leadgraph-api".into()),
             rate_limits: RateLimits {
                 login_per_minute: parse(&var, "RATE_LIMIT_LOGIN_PER_MINUTE", Some(20))?,
+                login_per_account_per_hour: parse(
+                    &var,
+                    "RATE_LIMIT_LOGIN_PER_ACCOUNT_PER_HOUR",
+                    Some(30),
+                )?,
                 register_per_hour: parse(&var, "RATE_LIMIT_REGISTER_PER_HOUR", Some(10))?,
                 verify_email_per_hour: parse(&var, "RATE_LIMIT_VERIFY_EMAIL_PER_HOUR", Some(10))?,
                 password_reset_per_hour: parse(
@@ -302,6 +313,11 @@ impl Config {
             },
             ws_init_timeout: Duration::from_secs(parse(&var, "WS_INIT_TIMEOUT_SECS", Some(10))?),
             ws_send_timeout: Duration::from_millis(parse(&var, "WS_SEND_TIMEOUT_MS", Some(5000))?),
+            session_check_ttl: Duration::from_millis(parse(
+                &var,
+                "SESSION_CHECK_TTL_MS",
+                Some(5000),
+            )?),
             worker_enabled: parse(&var, "WORKER_ENABLED", Some(true))?,
             worker_concurrency: parse(&var, "WORKER_CONCURRENCY", Some(4))?,
             job_lease: Duration::from_secs(parse(&var, "JOB_LEASE_SECS", Some(30))?),

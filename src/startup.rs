@@ -10,7 +10,7 @@ use tokio::{
 };
 
 use crate::{
-    auth::{passwords::Passwords, tokens::TokenKeys},
+    auth::{passwords::Passwords, sessions::SessionChecks, tokens::TokenKeys},
     config::Config,
     db,
     domains::{approvals, leads, notifications, outreach, scraping},
@@ -78,6 +78,7 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
     .map_err(|e| err("outbound http")(&e))?;
     Ok(AppState {
         tokens: Arc::new(TokenKeys::new(&config)),
+        sessions: Arc::new(SessionChecks::new(config.session_check_ttl)),
         passwords: Passwords::new(),
         limiter,
         cache,
@@ -169,12 +170,19 @@ impl Application {
             .await
             .map_err(|e| err("bind")(&e))?;
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
-        let mut tasks = vec![relay::spawn(
-            state.db.clone(),
-            state.bus.clone(),
-            state.outbox_notify.clone(),
-            shutdown_rx.clone(),
-        )];
+        let mut tasks = vec![
+            relay::spawn(
+                state.db.clone(),
+                state.bus.clone(),
+                state.outbox_notify.clone(),
+                shutdown_rx.clone(),
+            ),
+            SessionChecks::spawn_listener(
+                state.sessions.clone(),
+                state.bus.clone(),
+                shutdown_rx.clone(),
+            ),
+        ];
         let mut registry = job_registry(&state);
         configure(&state, &mut registry);
         if state.config.worker_enabled && !registry.kinds().is_empty() {

@@ -6,7 +6,7 @@ use sea_orm::DatabaseConnection;
 use tokio::sync::Notify;
 
 use crate::{
-    auth::{passwords::Passwords, tokens::TokenKeys},
+    auth::{passwords::Passwords, sessions::SessionChecks, tokens::TokenKeys},
     config::Config,
     db::StatementLog,
     events::EventBus,
@@ -36,6 +36,8 @@ pub struct AppState {
     pub passwords: Passwords,
     /// Access-token keys.
     pub tokens: Arc<TokenKeys>,
+    /// Live-session and API-key checks, cached briefly (`auth::sessions`).
+    pub sessions: Arc<SessionChecks>,
     /// Wakes the outbox relay after a commit.
     pub outbox_notify: Arc<Notify>,
     /// Wakes idle job runners after an enqueue.

@@ -9,44 +9,39 @@ use crate::{
     state::AppState,
 };
 
-/// True while the credential behind a long-lived connection is still good: the API key is not
-/// revoked or expired; for a session, the member still belongs to the organization and the
-/// session (refresh-token family) was not ended. Used when revocation events may have been missed.
+/// True while the credential behind a long-lived connection is still what it was: the API key
+/// is live and its creator a member; the session was not ended and the role is unchanged. Asks
+/// the database; used when revocation events may have been missed.
 pub async fn still_valid(state: &AppState, viewer: &Viewer) -> AppResult<bool> {
-    use entity::{membership, refresh_token};
-    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
-
-    let Some(session) = viewer.session_id else {
-        return Ok(true);
-    };
-    if viewer.via == super::ViewerVia::ApiKey {
-        return crate::domains::identity::api_keys::still_valid(state, session).await;
-    }
-    let member = membership::Entity::find()
-        .filter(membership::Column::UserId.eq(viewer.user_id))
-        .filter(membership::Column::OrgId.eq(viewer.org_id))
-        .count(&state.db)
-        .await?
-        > 0;
-    let live_session = refresh_token::Entity::find()
-        .filter(refresh_token::Column::FamilyId.eq(session))
-        .filter(refresh_token::Column::RevokedAt.is_null())
-        .count(&state.db)
-        .await?
-        > 0;
-    Ok(member && live_session)
+    super::sessions::still_valid(&state.db, viewer).await
 }
 
 /// Prefix of partner API keys.
 pub const API_KEY_PREFIX: &str = "lg_";
 
-/// Authenticates a bearer credential: a JWT access token or an `lg_` API key.
+/// Authenticates a bearer credential: a JWT access token of a live session (`auth::sessions`)
+/// or a live `lg_` API key.
 pub async fn authenticate(state: &AppState, credential: &str) -> AppResult<Viewer> {
+    authenticate_until(state, credential).await.map(|(v, _)| v)
+}
+
+/// [`authenticate`], with the access token's expiry (`None` for API keys): a WebSocket
+/// authenticated by a token closes when it expires, unless the client re-authenticates.
+pub async fn authenticate_until(
+    state: &AppState,
+    credential: &str,
+) -> AppResult<(Viewer, Option<chrono::DateTime<chrono::Utc>>)> {
     let credential = credential.trim();
     if credential.starts_with(API_KEY_PREFIX) {
-        return crate::domains::identity::api_keys::authenticate(state, credential).await;
+        let viewer = state
+            .sessions
+            .check_key(&state.db, &super::secrets::digest(credential))
+            .await?;
+        return Ok((viewer, None));
     }
-    state.tokens.verify(credential)
+    let (viewer, exp) = state.tokens.verify_with_expiry(credential)?;
+    let viewer = state.sessions.check_token(&state.db, viewer).await?;
+    Ok((viewer, Some(exp)))
 }
 
 /// The credential in `Authorization: Bearer …` or `X-API-Key`, if any.

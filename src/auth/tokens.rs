@@ -52,9 +52,10 @@ impl TokenKeys {
         validation.set_audience(&[config.jwt_audience.as_str()]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = 5;
+        let key = super::keys::derive(&config.jwt_secret, super::keys::ACCESS_TOKEN);
         TokenKeys {
-            encoding: EncodingKey::from_secret(config.jwt_secret.as_bytes()),
-            decoding: DecodingKey::from_secret(config.jwt_secret.as_bytes()),
+            encoding: EncodingKey::from_secret(&key),
+            decoding: DecodingKey::from_secret(&key),
             validation,
             issuer: config.jwt_issuer.clone(),
             audience: config.jwt_audience.clone(),
@@ -69,8 +70,20 @@ impl TokenKeys {
         role: Role,
         session_id: Option<Uuid>,
     ) -> Result<(String, DateTime<Utc>), AppError> {
+        self.issue_for(user_id, org_id, role, session_id, ACCESS_TOKEN_TTL)
+    }
+
+    /// [`TokenKeys::issue`] with another lifetime (tests of expiry use seconds).
+    pub fn issue_for(
+        &self,
+        user_id: Uuid,
+        org_id: Uuid,
+        role: Role,
+        session_id: Option<Uuid>,
+        ttl: chrono::Duration,
+    ) -> Result<(String, DateTime<Utc>), AppError> {
         let now = Utc::now();
-        let exp = now + ACCESS_TOKEN_TTL;
+        let exp = now + ttl;
         let claims = AccessClaims {
             sub: user_id,
             org: org_id,
@@ -88,19 +101,26 @@ impl TokenKeys {
 
     /// Verifies a token and returns its viewer. Any failure is UNAUTHENTICATED.
     pub fn verify(&self, token: &str) -> Result<Viewer, AppError> {
+        self.verify_with_expiry(token).map(|(v, _)| v)
+    }
+
+    /// [`TokenKeys::verify`], with the token's expiry (a WebSocket closes then).
+    pub fn verify_with_expiry(&self, token: &str) -> Result<(Viewer, DateTime<Utc>), AppError> {
         let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation)
             .map_err(|e| {
                 tracing::debug!(error = %e, "access token rejected");
                 AppError::Unauthenticated("invalid or expired access token".into())
             })?;
         let c = data.claims;
-        Ok(Viewer {
+        let exp = DateTime::from_timestamp(c.exp, 0).unwrap_or_else(Utc::now);
+        let viewer = Viewer {
             user_id: c.sub,
             org_id: c.org,
             role: c.role,
             via: ViewerVia::Jwt,
             session_id: c.sid,
-        })
+        };
+        Ok((viewer, exp))
     }
 }
 
@@ -149,5 +169,33 @@ mod tests {
             .issue(Uuid::now_v7(), Uuid::now_v7(), Role::Owner, None)
             .unwrap();
         assert!(k.verify(&t2).is_err());
+        // The same claims signed with the configured secret itself (not the access-token key
+        // derived from it) are refused: each token kind has its own key.
+        let config = Config::from_lookup(|k| {
+            (k == "JWT_SECRET").then(|| "a-test-secret-of-sufficient-length-0123456789".into())
+        })
+        .unwrap();
+        let k = TokenKeys::new(&config);
+        let (t, _) = k
+            .issue(Uuid::now_v7(), Uuid::now_v7(), Role::Owner, None)
+            .unwrap();
+        assert!(k.verify(&t).is_ok());
+        let claims: AccessClaims = jsonwebtoken::decode(
+            &t,
+            &DecodingKey::from_secret(&crate::auth::keys::derive(
+                &config.jwt_secret,
+                crate::auth::keys::ACCESS_TOKEN,
+            )),
+            &k.validation,
+        )
+        .unwrap()
+        .claims;
+        let raw = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(config.jwt_secret.as_bytes()),
+        )
+        .unwrap();
+        assert!(k.verify(&raw).is_err());
     }
 }

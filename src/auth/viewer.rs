@@ -57,119 +57,86 @@ impl Role {
     }
 }
 
-/// Operations guarded by role. The single table in [`Permission::minimum_role`] decides.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Permission {
-    /// See background jobs of the organization.
-    ReadJobs,
-    /// Cancel or retry background jobs.
-    ManageJobs,
-    /// Receive the organization's live events.
-    SubscribeEvents,
-    /// Create, list and revoke API keys.
-    ManageApiKeys,
-    /// Read the audit log.
-    ReadAuditLogs,
-    /// Rename the organization.
-    UpdateOrganization,
-    /// See members and teams.
-    ReadMembers,
-    /// Invite members, change roles, remove members.
-    ManageMembers,
-    /// Create, change and delete teams and their membership.
-    ManageTeams,
-    /// See leads.
-    ReadLeads,
-    /// Create and change leads, their tags and notes.
-    WriteLeads,
-    /// Delete leads (and other people's notes).
-    DeleteLeads,
-    /// Send notifications to a member, a team or the whole organization (broadcast).
-    SendNotifications,
-    /// See notification statistics of the whole organization.
-    ReadNotificationStats,
-    /// See scrape jobs, their pages and progress.
-    ReadScrapeJobs,
-    /// Create, cancel and retry scrape jobs.
-    RunScrapeJobs,
-    /// Delete scrape jobs (their pages and history; the leads stay).
-    DeleteScrapeJobs,
-    /// See email templates, campaigns, recipients and their statistics.
-    ReadOutreach,
-    /// Create and change templates and campaigns, add recipients, send tests, launch, pause,
-    /// resume and stop campaigns (launching passes through the approval gate).
-    WriteOutreach,
-    /// Delete templates and campaigns.
-    DeleteOutreach,
-    /// See approval requests, their history, previews and statistics.
-    ReadApprovals,
-    /// Ask for approvals by hand, change and withdraw one's own requests; approve, reject,
-    /// request changes and delegate (only as an assignee; ADMIN+ may act on any request).
-    ActOnApprovals,
-    /// Create, change, toggle and delete approval rules.
-    ManageApprovalRules,
-    /// See search goals and lead analyses.
-    ReadAi,
-    /// Call the AI operations (text tools, lead analysis, search goals): they spend the
-    /// organization's AI budget.
-    UseAi,
-    /// See the organization's AI usage and cost.
-    ReadAiUsage,
+/// Declares [`Permission`] with its minimum roles. `ALL` and `minimum_role` come from the same
+/// list, so a new permission cannot be missing from either (the test walking `ALL` sees it).
+macro_rules! permissions {
+    ($($(#[$doc:meta])* $name:ident => $role:ident,)*) => {
+        /// Operations guarded by role. The single table in [`Permission::minimum_role`] decides.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Permission {
+            $($(#[$doc])* $name,)*
+        }
+
+        impl Permission {
+            /// Every permission, in declaration order.
+            pub const ALL: &'static [Permission] = &[$(Permission::$name,)*];
+
+            /// The weakest role allowed to perform the operation.
+            pub fn minimum_role(self) -> Role {
+                match self {
+                    $(Permission::$name => Role::$role,)*
+                }
+            }
+        }
+    };
 }
 
-impl Permission {
-    /// Every permission, for the test that walks the table.
-    pub const ALL: &'static [Permission] = &[
-        Permission::ReadJobs,
-        Permission::ManageJobs,
-        Permission::SubscribeEvents,
-        Permission::SendNotifications,
-        Permission::ReadNotificationStats,
-        Permission::ReadScrapeJobs,
-        Permission::RunScrapeJobs,
-        Permission::DeleteScrapeJobs,
-        Permission::ReadOutreach,
-        Permission::WriteOutreach,
-        Permission::DeleteOutreach,
-        Permission::ReadApprovals,
-        Permission::ActOnApprovals,
-        Permission::ManageApprovalRules,
-        Permission::ReadAi,
-        Permission::UseAi,
-        Permission::ReadAiUsage,
-    ];
-
-    /// The weakest role allowed to perform the operation.
-    pub fn minimum_role(self) -> Role {
-        match self {
-            Permission::ReadJobs => Role::Viewer,
-            Permission::ManageJobs => Role::Manager,
-            Permission::SubscribeEvents => Role::Viewer,
-            Permission::ManageApiKeys => Role::Admin,
-            Permission::ReadAuditLogs => Role::Admin,
-            Permission::UpdateOrganization => Role::Admin,
-            Permission::ReadMembers => Role::Viewer,
-            Permission::ManageMembers => Role::Admin,
-            Permission::ManageTeams => Role::Manager,
-            Permission::ReadLeads => Role::Viewer,
-            Permission::WriteLeads => Role::Member,
-            Permission::DeleteLeads => Role::Manager,
-            Permission::SendNotifications => Role::Admin,
-            Permission::ReadNotificationStats => Role::Admin,
-            Permission::ReadScrapeJobs => Role::Viewer,
-            Permission::RunScrapeJobs => Role::Member,
-            Permission::DeleteScrapeJobs => Role::Manager,
-            Permission::ReadOutreach => Role::Viewer,
-            Permission::WriteOutreach => Role::Member,
-            Permission::DeleteOutreach => Role::Manager,
-            Permission::ReadApprovals => Role::Viewer,
-            Permission::ActOnApprovals => Role::Member,
-            Permission::ManageApprovalRules => Role::Admin,
-            Permission::ReadAi => Role::Viewer,
-            Permission::UseAi => Role::Member,
-            Permission::ReadAiUsage => Role::Admin,
-        }
-    }
+permissions! {
+    /// See background jobs of the organization.
+    ReadJobs => Viewer,
+    /// Cancel or retry background jobs.
+    ManageJobs => Manager,
+    /// Receive the organization's live events.
+    SubscribeEvents => Viewer,
+    /// Create, list and revoke API keys.
+    ManageApiKeys => Admin,
+    /// Read the audit log.
+    ReadAuditLogs => Admin,
+    /// Rename the organization.
+    UpdateOrganization => Admin,
+    /// See members and teams.
+    ReadMembers => Viewer,
+    /// Invite members, change roles, remove members.
+    ManageMembers => Admin,
+    /// Create, change and delete teams and their membership.
+    ManageTeams => Manager,
+    /// See leads.
+    ReadLeads => Viewer,
+    /// Create and change leads, their tags and notes.
+    WriteLeads => Member,
+    /// Delete leads (and other people's notes).
+    DeleteLeads => Manager,
+    /// Send notifications to a member, a team or the whole organization (broadcast).
+    SendNotifications => Admin,
+    /// See notification statistics of the whole organization.
+    ReadNotificationStats => Admin,
+    /// See scrape jobs, their pages and progress.
+    ReadScrapeJobs => Viewer,
+    /// Create, cancel and retry scrape jobs.
+    RunScrapeJobs => Member,
+    /// Delete scrape jobs (their pages and history; the leads stay).
+    DeleteScrapeJobs => Manager,
+    /// See email templates, campaigns, recipients and their statistics.
+    ReadOutreach => Viewer,
+    /// Create and change templates and campaigns, add recipients, send tests, launch, pause,
+    /// resume and stop campaigns (launching passes through the approval gate).
+    WriteOutreach => Member,
+    /// Delete templates and campaigns.
+    DeleteOutreach => Manager,
+    /// See approval requests, their history, previews and statistics.
+    ReadApprovals => Viewer,
+    /// Ask for approvals by hand, change and withdraw one's own requests; approve, reject,
+    /// request changes and delegate (only as an assignee; ADMIN+ may act on any request).
+    ActOnApprovals => Member,
+    /// Create, change, toggle and delete approval rules.
+    ManageApprovalRules => Admin,
+    /// See search goals and lead analyses.
+    ReadAi => Viewer,
+    /// Call the AI operations (text tools, lead analysis, search goals): they spend the
+    /// organization's AI budget.
+    UseAi => Member,
+    /// See the organization's AI usage and cost.
+    ReadAiUsage => Admin,
 }
 
 /// How the viewer authenticated.
@@ -197,6 +164,18 @@ pub struct Viewer {
 }
 
 impl Viewer {
+    /// FORBIDDEN for API keys: a key acts for an integration, not as its creator, so it has no
+    /// `me`, no personal inbox and cannot change the creator's account.
+    pub fn require_person(&self) -> AppResult<()> {
+        match self.via {
+            ViewerVia::Jwt => Ok(()),
+            ViewerVia::ApiKey => Err(AppError::Forbidden {
+                message: "API keys cannot use a person's own account or inbox".into(),
+                reason: Some("API_KEY_NOT_A_PERSON"),
+            }),
+        }
+    }
+
     /// FORBIDDEN unless the role is at least the permission's minimum.
     pub fn require(&self, permission: Permission) -> AppResult<()> {
         if self.role >= permission.minimum_role() {
@@ -214,31 +193,68 @@ impl Viewer {
 mod tests {
     use super::*;
 
+    /// The role table as docs/ARCHITECTURE.md shows it: one row per permission.
+    fn table_rows() -> Vec<String> {
+        Permission::ALL
+            .iter()
+            .map(|p| format!("| `{p:?}` | {} |", p.minimum_role().as_str()))
+            .collect()
+    }
+
     #[test]
-    fn role_order_and_table() {
+    fn every_permission_is_documented_with_its_role() {
+        // `ALL` is generated from the same list as `minimum_role` (the `permissions!` macro), so
+        // this walks every permission there is. The documented table must match the code's.
+        let doc = include_str!("../../docs/ARCHITECTURE.md");
+        let missing: Vec<String> = table_rows()
+            .into_iter()
+            .filter(|row| !doc.contains(row.as_str()))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "docs/ARCHITECTURE.md's role table lacks or contradicts these rows:\n{}",
+            missing.join("\n")
+        );
+        let mut seen = std::collections::HashSet::new();
+        assert!(
+            Permission::ALL.iter().all(|p| seen.insert(*p)),
+            "duplicates in ALL"
+        );
+    }
+
+    #[test]
+    fn roles_are_ordered_and_round_trip() {
         assert!(Role::Owner > Role::Admin && Role::Admin > Role::Manager);
         assert!(Role::Manager > Role::Member && Role::Member > Role::Viewer);
-        let roles = [
+        for r in [
             Role::Viewer,
             Role::Member,
             Role::Manager,
             Role::Admin,
             Role::Owner,
-        ];
-        for p in Permission::ALL {
-            for r in roles {
-                let v = Viewer {
-                    user_id: Uuid::nil(),
-                    org_id: Uuid::nil(),
-                    role: r,
-                    via: ViewerVia::Jwt,
-                    session_id: None,
-                };
-                assert_eq!(v.require(*p).is_ok(), r >= p.minimum_role(), "{p:?} {r:?}");
-            }
-        }
-        for r in roles {
+        ] {
             assert_eq!(Role::parse(r.as_str()), Some(r));
         }
+    }
+
+    #[test]
+    fn api_keys_are_not_people() {
+        let mut v = Viewer {
+            user_id: Uuid::nil(),
+            org_id: Uuid::nil(),
+            role: Role::Owner,
+            via: ViewerVia::Jwt,
+            session_id: None,
+        };
+        assert!(v.require_person().is_ok());
+        v.via = ViewerVia::ApiKey;
+        assert!(v.require_person().is_err());
+    }
+
+    /// Prints the table for the docs: `cargo test --lib role_table -- --nocapture --ignored`.
+    #[test]
+    #[ignore]
+    fn role_table() {
+        println!("{}", table_rows().join("\n"));
     }
 }

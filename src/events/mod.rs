@@ -187,8 +187,12 @@ impl DomainEvent {
                 viewer.via == ViewerVia::ApiKey && viewer.session_id == Some(r.api_key_id)
             }
             DomainEvent::AccessRevoked(r) => {
-                if viewer.via != ViewerVia::Jwt {
-                    return false;
+                if viewer.via == ViewerVia::ApiKey {
+                    // A key acts for its creator: it ends when they leave and is re-checked (its
+                    // effective role is capped by theirs) when their role changes.
+                    return r.session_id.is_none()
+                        && r.user_id == Some(viewer.user_id)
+                        && matches!(r.reason.as_str(), "member_removed" | "role_changed");
                 }
                 let session = viewer.session_id;
                 match (r.session_id, r.user_id) {
@@ -416,7 +420,7 @@ pub struct AccessRevoked {
     /// ...except this one (a password change keeps the session that made it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub except_session_id: Option<Uuid>,
-    /// `logout`, `password_changed`, `member_removed`, `token_reuse`.
+    /// `logout`, `password_changed`, `member_removed`, `role_changed`, `token_reuse`.
     pub reason: String,
 }
 

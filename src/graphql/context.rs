@@ -124,6 +124,12 @@ pub trait ContextExt {
     fn state_and_viewer(&self) -> AppResult<(&AppState, &Viewer)> {
         Ok((self.state()?, self.viewer()?))
     }
+    /// Both, for operations on the viewer's own account or inbox: FORBIDDEN for API keys.
+    fn state_and_person(&self) -> AppResult<(&AppState, &Viewer)> {
+        let viewer = self.viewer()?;
+        viewer.require_person()?;
+        Ok((self.state()?, viewer))
+    }
 }
 
 impl ContextExt for Context<'_> {

@@ -129,6 +129,11 @@ struct Connection {
     header_credential: Option<String>,
     init_received: bool,
     viewer: Option<Viewer>,
+    /// The credential the viewer authenticated with: checked again before every operation.
+    credential: Option<String>,
+    /// When the access token expires (API keys: never): the connection closes then with 4403
+    /// unless the client re-authenticates (a `ping` whose payload carries a fresh token).
+    expires: Option<tokio::time::Instant>,
     /// Live operations by id; their tasks run in `tasks`.
     subs: HashMap<String, tokio::task::AbortHandle>,
     tasks: tokio::task::JoinSet<(String, Done)>,
@@ -158,6 +163,8 @@ impl Connection {
             header_credential,
             init_received: false,
             viewer: None,
+            credential: None,
+            expires: None,
             subs: HashMap::new(),
             tasks: tokio::task::JoinSet::new(),
         }
@@ -207,7 +214,16 @@ impl Connection {
         // Revocations of the credential behind this connection arrive on the bus.
         let mut revocations = self.s.app.bus.subscribe();
         let closing: Option<(u16, String)> = loop {
+            let expires = self.expires;
             tokio::select! {
+                _ = async move {
+                    match expires {
+                        Some(at) => tokio::time::sleep_until(at).await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    break Some((4403, "Forbidden: access token expired".into()));
+                }
                 _ = &mut init_deadline, if !self.init_received => {
                     break Some((4408, "Connection initialisation timeout".into()));
                 }
@@ -305,6 +321,14 @@ impl Connection {
         match (self.proto, ty) {
             (_, "connection_init") => self.on_init(&msg, out).await,
             (Proto::TransportWs, "ping") => {
+                if let Some(c) = msg
+                    .get("payload")
+                    .and_then(credentials::credential_from_init)
+                {
+                    if let Step::Close(code, reason) = self.reauthenticate(c).await {
+                        return Step::Close(code, reason);
+                    }
+                }
                 let mut pong = json!({"type": "pong"});
                 if let Some(p) = msg.get("payload") {
                     pong["payload"] = p.clone();
@@ -346,11 +370,11 @@ impl Connection {
         }
         let credential =
             credentials::credential_from_init(&payload).or_else(|| self.header_credential.clone());
-        let viewer = match credential {
-            Some(c) => credentials::authenticate(&self.s.app, &c).await.ok(),
+        let authenticated = match &credential {
+            Some(c) => credentials::authenticate_until(&self.s.app, c).await.ok(),
             None => None,
         };
-        let Some(viewer) = viewer else {
+        let Some((viewer, expires)) = authenticated else {
             if self.proto == Proto::LegacyWs {
                 self.send(
                     out,
@@ -361,6 +385,8 @@ impl Connection {
             return close(4403, "Forbidden");
         };
         self.viewer = Some(viewer);
+        self.credential = credential;
+        self.expires = expires.map(deadline);
         self.send(out, json!({"type": "connection_ack"})).await;
         if self.proto == Proto::LegacyWs {
             self.send(out, json!({"type": "ka"})).await;
@@ -368,9 +394,35 @@ impl Connection {
         Step::Continue
     }
 
-    async fn on_subscribe(&mut self, msg: &Value, out: &mpsc::Sender<Out>) -> Step {
-        let Some(viewer) = self.viewer.clone() else {
+    /// Replaces the connection's credential with a fresh one of the same user and organization
+    /// (its role may differ); anything else closes the connection with 4403.
+    async fn reauthenticate(&mut self, credential: String) -> Step {
+        let Some(current) = self.viewer.as_ref() else {
             return close(4401, "Unauthorized");
+        };
+        match credentials::authenticate_until(&self.s.app, &credential).await {
+            Ok((v, expires)) if v.user_id == current.user_id && v.org_id == current.org_id => {
+                self.viewer = Some(v);
+                self.credential = Some(credential);
+                self.expires = expires.map(deadline);
+                Step::Continue
+            }
+            _ => close(4403, "Forbidden"),
+        }
+    }
+
+    async fn on_subscribe(&mut self, msg: &Value, out: &mpsc::Sender<Out>) -> Step {
+        if self.viewer.is_none() {
+            return close(4401, "Unauthorized");
+        }
+        // Every operation gets the checks an HTTP request gets: the credential is verified again
+        // (live session, unchanged role, live key; cached briefly by `auth::sessions`).
+        let fresh = match &self.credential {
+            Some(c) => credentials::authenticate(&self.s.app, c).await.ok(),
+            None => None,
+        };
+        let Some(viewer) = fresh.filter(|v| Some(v) == self.viewer.as_ref()) else {
+            return close(4403, "Forbidden: credential no longer valid");
         };
         let (Some(id), Some(payload)) = (msg.get("id").and_then(Value::as_str), msg.get("payload"))
         else {
@@ -446,6 +498,12 @@ impl Connection {
         self.subs.insert(id.to_string(), task);
         Step::Continue
     }
+}
+
+/// The instant an access token expiring at `exp` stops being accepted.
+fn deadline(exp: chrono::DateTime<chrono::Utc>) -> tokio::time::Instant {
+    let left = (exp - chrono::Utc::now()).to_std().unwrap_or_default();
+    tokio::time::Instant::now() + left
 }
 
 /// True when the operation failed before execution (parse or validation).

@@ -575,8 +575,8 @@ async fn auth_roles_isolation_and_validation() {
     assert_eq!(code(&v), Some("UNAUTHENTICATED"), "{v}");
 
     // Roles: VIEWER reads goals but may not spend budget; usage is ADMIN+.
-    let viewer = app.token(org, Role::Viewer);
-    let member = app.token(org, Role::Member);
+    let viewer = app.token(org, Role::Viewer).await;
+    let member = app.token(org, Role::Member).await;
     let v = app
         .gql(Some(&viewer), SENTIMENT, json!({"t": "hello"}))
         .await;
@@ -753,7 +753,7 @@ async fn analyze_lead_stores_the_analysis_and_scopes_by_organization() {
     assert_eq!(a["model"], "heuristic-v1");
 
     // Lead.analysis shows the stored one, also to a VIEWER.
-    let viewer = app.token(org, Role::Viewer);
+    let viewer = app.token(org, Role::Viewer).await;
     let v = app
         .gql(Some(&viewer), LEAD_ANALYSIS, json!({"id": id}))
         .await;

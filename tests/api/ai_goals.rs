@@ -161,7 +161,7 @@ async fn a_goal_over_fixture_sites_yields_ranked_validated_leads_and_progress_ev
     let (a, b) = (dental_site().await, chain_site().await);
     let app = TestApp::spawn().await;
     let org = new_org(&app).await;
-    let token = app.token(org, Role::Member);
+    let token = app.token(org, Role::Member).await;
 
     // The local provider turns the goal into a strategy with both sites as WEBSITE sources.
     let g = create_goal(
@@ -356,7 +356,7 @@ async fn a_repeated_saga_step_creates_no_second_job_or_result() {
     let a = dental_site().await;
     let app = TestApp::spawn().await;
     let org = new_org(&app).await;
-    let token = app.token(org, Role::Owner);
+    let token = app.token(org, Role::Owner).await;
     let g = create_goal(
         &app,
         &token,
@@ -421,7 +421,7 @@ async fn cancel_stops_the_goal_and_its_jobs_and_unrunnable_goals_fail() {
     .await;
     let app = TestApp::spawn().await;
     let org = new_org(&app).await;
-    let token = app.token(org, Role::Member);
+    let token = app.token(org, Role::Member).await;
 
     // Cancel: the goal and its running scrape job.
     let g = create_goal(&app, &token, &format!("Software companies, see {slow}/")).await;
@@ -491,9 +491,9 @@ async fn cancel_stops_the_goal_and_its_jobs_and_unrunnable_goals_fail() {
 async fn run_and_cancel_are_authenticated_authorized_and_scoped() {
     let app = TestApp::spawn().await;
     let org = new_org(&app).await;
-    let member = app.token(org, Role::Member);
-    let viewer = app.token(org, Role::Viewer);
-    let stranger = app.token(new_org(&app).await, Role::Owner);
+    let member = app.token(org, Role::Member).await;
+    let viewer = app.token(org, Role::Viewer).await;
+    let stranger = app.token(new_org(&app).await, Role::Owner).await;
     let g = create_goal(&app, &member, "Dentists in Berlin").await;
     let id = g["id"].as_str().unwrap().to_string();
 

@@ -47,7 +47,7 @@ async fn maria(app: &TestApp, token: &str) -> String {
 async fn local_replies_follow_tone_context_and_template() {
     let app = TestApp::spawn().await;
     let org = new_org(&app).await;
-    let token = app.token(org, Role::Member);
+    let token = app.token(org, Role::Member).await;
     let lead = maria(&app, &token).await;
 
     // A pricing question, friendly.
@@ -127,9 +127,9 @@ async fn local_replies_follow_tone_context_and_template() {
 async fn replies_are_authenticated_authorized_scoped_and_validated() {
     let app = TestApp::spawn().await;
     let org = new_org(&app).await;
-    let member = app.token(org, Role::Member);
-    let viewer = app.token(org, Role::Viewer);
-    let stranger = app.token(new_org(&app).await, Role::Owner);
+    let member = app.token(org, Role::Member).await;
+    let viewer = app.token(org, Role::Viewer).await;
+    let stranger = app.token(new_org(&app).await, Role::Owner).await;
     let lead = maria(&app, &member).await;
     let theirs = maria(&app, &stranger).await;
     let v = app
@@ -230,7 +230,7 @@ async fn openai_writes_replies_and_suggestions_through_structured_tasks() {
         ..Default::default()
     })
     .await;
-    let token = app.token(new_org(&app).await, Role::Member);
+    let token = app.token(new_org(&app).await, Role::Member).await;
     let lead = maria(&app, &token).await;
     let v = app
         .gql(

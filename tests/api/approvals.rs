@@ -65,7 +65,7 @@ async fn member(app: &TestApp, org: Uuid, role: Role, name: &str) -> Person {
     .insert(&app.state.db)
     .await
     .unwrap();
-    let token = app.state.tokens.issue(id, org, role, None).unwrap().0;
+    let token = app.session_token(id, org, role).await;
     Person { token, id }
 }
 

@@ -223,8 +223,8 @@ async fn pair_with_other() -> (Pair, Uuid, Uuid) {
     seed(&compiled, org).await;
     // Another organization's leads never show.
     seed(&compiled, other).await;
-    let token_c = compiled.token(org, Role::Owner);
-    let token_r = resolvers.token(org, Role::Owner);
+    let token_c = compiled.token(org, Role::Owner).await;
+    let token_r = resolvers.token(org, Role::Owner).await;
     (
         Pair {
             compiled,
@@ -252,7 +252,7 @@ async fn cached_plans_stay_with_their_viewer() {
             .collect()
     };
     let mine = ids(&p.compiled.gql(Some(&p.token_c), q, json!({})).await);
-    let token_other = p.compiled.token(other, Role::Owner);
+    let token_other = p.compiled.token(other, Role::Owner).await;
     let theirs = ids(&p.compiled.gql(Some(&token_other), q, json!({})).await);
     assert_eq!(mine.len(), 24);
     assert_eq!(theirs.len(), 24);

@@ -134,11 +134,107 @@ impl TestApp {
         format!("http://{}{}", self.addr, path)
     }
 
-    /// A token for a new user in `org` with `role`.
-    pub fn token(&self, org: Uuid, role: Role) -> String {
+    /// A token for a new user who is a member of `org` (created when missing) with `role`.
+    pub async fn token(&self, org: Uuid, role: Role) -> String {
+        self.ensure_org(org).await;
+        self.member(org, role, "Tess").await.1
+    }
+
+    /// Creates organization `org` unless it exists.
+    pub async fn ensure_org(&self, org: Uuid) {
+        use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+        let exists = entity::organization::Entity::find_by_id(org)
+            .one(&self.state.db)
+            .await
+            .unwrap()
+            .is_some();
+        if !exists {
+            let now = chrono::Utc::now();
+            entity::organization::ActiveModel {
+                id: Set(org),
+                name: Set("Test Org".into()),
+                slug: Set(format!("test-{}", org.simple())),
+                created_at: Set(now),
+                updated_at: Set(now),
+            }
+            .insert(&self.state.db)
+            .await
+            .unwrap();
+        }
+    }
+
+    /// A new user named `name`, member of the existing organization `org` with `role`, and an
+    /// access token of a live session of theirs: `(user id, token)`.
+    pub async fn member(&self, org: Uuid, role: Role, name: &str) -> (Uuid, String) {
+        use sea_orm::{ActiveModelTrait, Set};
+        let now = chrono::Utc::now();
+        let id = Uuid::now_v7();
+        entity::user::ActiveModel {
+            id: Set(id),
+            email: Set(format!(
+                "{}+{}@example.com",
+                name.to_lowercase(),
+                id.simple()
+            )),
+            name: Set(name.to_string()),
+            password_hash: Set("not-a-hash".into()),
+            email_verified_at: Set(Some(now)),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(&self.state.db)
+        .await
+        .unwrap();
+        entity::membership::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            org_id: Set(org),
+            user_id: Set(id),
+            role: Set(role.as_str().to_string()),
+            created_at: Set(now),
+        }
+        .insert(&self.state.db)
+        .await
+        .unwrap();
+        (id, self.session_token(id, org, role).await)
+    }
+
+    /// An access token of a new live session (refresh-token family) of `user` in `org`: the
+    /// server accepts only tokens whose session is live and whose role is the member's.
+    pub async fn session_token(&self, user: Uuid, org: Uuid, role: Role) -> String {
+        self.session_token_for(user, org, role, leadgraph::auth::tokens::ACCESS_TOKEN_TTL)
+            .await
+    }
+
+    /// [`TestApp::session_token`] with another token lifetime.
+    pub async fn session_token_for(
+        &self,
+        user: Uuid,
+        org: Uuid,
+        role: Role,
+        ttl: chrono::Duration,
+    ) -> String {
+        use sea_orm::{ActiveModelTrait, Set};
+        let now = chrono::Utc::now();
+        let family = Uuid::now_v7();
+        entity::refresh_token::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            family_id: Set(family),
+            user_id: Set(user),
+            org_id: Set(org),
+            token_hash: Set(leadgraph::auth::secrets::digest(
+                &Uuid::now_v7().to_string(),
+            )),
+            replaced_by: Set(None),
+            expires_at: Set(now + chrono::Duration::days(30)),
+            revoked_at: Set(None),
+            created_at: Set(now),
+        }
+        .insert(&self.state.db)
+        .await
+        .unwrap();
         self.state
             .tokens
-            .issue(Uuid::now_v7(), org, role, None)
+            .issue_for(user, org, role, Some(family), ttl)
             .unwrap()
             .0
     }

@@ -204,7 +204,7 @@ async fn credentials_are_checked() {
     assert_eq!(code(&v), Some("UNAUTHENTICATED"));
     // A real one.
     let org = Uuid::now_v7();
-    let t = app.token(org, Role::Admin);
+    let t = app.token(org, Role::Admin).await;
     let v = app
         .gql(
             Some(&t),

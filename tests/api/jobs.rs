@@ -211,7 +211,7 @@ async fn the_app_worker_runs_jobs_and_the_api_shows_them() {
     .await
     .unwrap();
     app.state.jobs_enqueued();
-    let token = app.token(org, Role::Viewer);
+    let token = app.token(org, Role::Viewer).await;
     let q = "query($id: ID!) { job(id: $id) { id kind state attempts result } }";
     let mut state = Value::Null;
     for _ in 0..100 {
@@ -255,8 +255,8 @@ async fn jobs_api_is_scoped_authorized_and_validated() {
     )
     .await
     .unwrap();
-    let viewer_a = app.token(org_a, Role::Viewer);
-    let manager_a = app.token(org_a, Role::Manager);
+    let viewer_a = app.token(org_a, Role::Viewer).await;
+    let manager_a = app.token(org_a, Role::Manager).await;
 
     // Pagination: newest first, keyset cursors, totalCount.
     let q = "query($after: String) { jobs(first: 2, after: $after) { totalCount pageInfo { hasNextPage endCursor } nodes { id } } }";

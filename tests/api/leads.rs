@@ -176,7 +176,7 @@ async fn create_validate_dedupe_update_and_timeline() {
             .unwrap(),
     )
     .unwrap();
-    let member = app.token(org, Role::Member);
+    let member = app.token(org, Role::Member).await;
     let v = app
         .gql(
             Some(&member),

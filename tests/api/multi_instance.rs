@@ -27,7 +27,7 @@ async fn an_event_from_instance_a_reaches_a_subscriber_on_instance_b() {
     .await;
     let org = Uuid::now_v7();
     let mut sub = b.ws("graphql-transport-ws").await;
-    sub.init(&b.token(org, Role::Viewer)).await;
+    sub.init(&b.token(org, Role::Viewer).await).await;
     sub.send(json!({"type": "subscribe", "id": "e", "payload": {"query": "subscription { events { id type data } }"}})).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
 
@@ -43,7 +43,7 @@ async fn an_event_from_instance_a_reaches_a_subscriber_on_instance_b() {
     a.state.events_committed();
     let v = a
         .gql(
-            Some(&a.token(org, Role::Manager)),
+            Some(&a.token(org, Role::Manager).await),
             "mutation($id: ID!) { cancelJob(id: $id) { state } }",
             json!({"id": job.id.to_string()}),
         )

@@ -155,7 +155,7 @@ pub(crate) async fn org_with(app: &TestApp, role: Role) -> (Uuid, String) {
     .insert(&app.state.db)
     .await
     .unwrap();
-    (org, app.token(org, role))
+    (org, app.token(org, role).await)
 }
 
 /// `n` leads inserted directly (fast): `lead{i}@{domain}`, first name `First{i}`, company `Co{i}`.
@@ -556,7 +556,7 @@ async fn tracking_webhooks_suppression_stats_and_events() {
 
     // Live events of this campaign.
     let mut ws = app.ws("graphql-transport-ws").await;
-    ws.init(&app.token(org, Role::Viewer)).await;
+    ws.init(&app.token(org, Role::Viewer).await).await;
     ws.send(json!({"type": "subscribe", "id": "c", "payload": {"query": "subscription($c: ID!) { campaignEvents(campaignId: $c) { kind activity campaignId recipientId status counters { sent opened } } }", "variables": {"c": c}}})).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
 
@@ -973,7 +973,7 @@ async fn templates_validate_render_sandbox_and_crud() {
         .await;
     assert_eq!(v["data"]["templateUsage"]["campaignCount"], 1, "{v}");
     assert_eq!(v["data"]["templatePerformance"]["campaigns"], 1);
-    let manager = app.token(org, Role::Manager);
+    let manager = app.token(org, Role::Manager).await;
     let v = app
         .gql(
             Some(&token),
@@ -1043,7 +1043,7 @@ async fn campaigns_auth_isolation_validation_and_lifecycle() {
     .await;
     let (org, member) = org_with(&app, Role::Member).await;
     let (other_org, other) = org_with(&app, Role::Owner).await;
-    let viewer = app.token(org, Role::Viewer);
+    let viewer = app.token(org, Role::Viewer).await;
     let ids = insert_leads(&app, org, "iso.test", 3).await;
     let their_leads = insert_leads(&app, other_org, "iso2.test", 1).await;
     let t = template(&app, &member, "<p>x</p>", "").await;

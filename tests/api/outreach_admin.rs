@@ -22,7 +22,7 @@ const ADD_S: &str = "mutation($e: String!, $r: SuppressionReason) { addSuppressi
 const REMOVE_S: &str = "mutation($e: String!) { removeSuppression(email: $e) }";
 
 async fn audit(app: &TestApp, org: Uuid) -> Vec<Value> {
-    let owner = app.token(org, Role::Owner);
+    let owner = app.token(org, Role::Owner).await;
     let v = app
         .gql(
             Some(&owner),
@@ -37,8 +37,8 @@ async fn audit(app: &TestApp, org: Uuid) -> Vec<Value> {
 async fn suppression_list_add_list_remove_roles_isolation_validation() {
     let app = TestApp::spawn().await;
     let (org, member) = org_with(&app, Role::Member).await;
-    let admin = app.token(org, Role::Admin);
-    let viewer = app.token(org, Role::Viewer);
+    let admin = app.token(org, Role::Admin).await;
+    let viewer = app.token(org, Role::Viewer).await;
     let (_other, stranger) = org_with(&app, Role::Admin).await;
 
     // Unauthenticated.
@@ -355,7 +355,7 @@ async fn smtp_settings_test_and_campaign_sends_through_them() {
     })
     .await;
     let (org, admin) = org_with(&app, Role::Admin).await;
-    let member = app.token(org, Role::Member);
+    let member = app.token(org, Role::Member).await;
     let (_o2, stranger) = org_with(&app, Role::Admin).await;
 
     let v = app.gql(None, SMTP_GET, json!({})).await;
@@ -540,7 +540,7 @@ async fn real_member(app: &TestApp, org: Uuid, role: Role) -> String {
     .insert(&app.state.db)
     .await
     .unwrap();
-    app.state.tokens.issue(id, org, role, None).unwrap().0
+    app.session_token(id, org, role).await
 }
 
 /// CAMPAIGN_FINISHED goes to the campaign's creator (not to other members) when it completes.

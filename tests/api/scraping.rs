@@ -345,7 +345,7 @@ async fn crawl_finds_exactly_the_expected_leads_skips_disallowed_survives_bad_pa
         ..Default::default()
     })
     .await;
-    let token = app.token(Uuid::now_v7(), Role::Owner);
+    let token = app.token(Uuid::now_v7(), Role::Owner).await;
     // An existing lead: the crawl updates it instead of duplicating it.
     let v = app
         .gql(
@@ -512,7 +512,7 @@ async fn crawl_finds_exactly_the_expected_leads_skips_disallowed_survives_bad_pa
 async fn cancel_stops_within_a_second_and_retry_resumes_without_refetching() {
     let site = many_site(30, Duration::from_millis(50)).await;
     let app = TestApp::spawn().await;
-    let token = app.token(Uuid::now_v7(), Role::Member);
+    let token = app.token(Uuid::now_v7(), Role::Member).await;
     let id = create_job(
         &app,
         &token,
@@ -614,7 +614,7 @@ async fn a_worker_dying_mid_job_is_resumed_after_its_lease_with_no_duplicate_lea
         ..Default::default()
     })
     .await;
-    let token = app.token(Uuid::now_v7(), Role::Owner);
+    let token = app.token(Uuid::now_v7(), Role::Owner).await;
     let id = create_job(
         &app,
         &token,
@@ -706,7 +706,7 @@ async fn a_worker_dying_mid_job_is_resumed_after_its_lease_with_no_duplicate_lea
 async fn politeness_spaces_requests_to_a_host() {
     let site = many_site(10, Duration::ZERO).await;
     let app = TestApp::spawn().await;
-    let token = app.token(Uuid::now_v7(), Role::Owner);
+    let token = app.token(Uuid::now_v7(), Role::Owner).await;
     let id = create_job(
         &app,
         &token,
@@ -752,7 +752,7 @@ async fn ssrf_guard_refuses_loopback_seeds_and_the_canary_sees_nothing() {
         ..Default::default()
     })
     .await;
-    let token = app.token(Uuid::now_v7(), Role::Owner);
+    let token = app.token(Uuid::now_v7(), Role::Owner).await;
     // An IP literal is refused when the job is created.
     let v = app
         .gql(
@@ -854,7 +854,7 @@ async fn brave_search_pages_backs_off_on_429_caches_and_crawls_the_results() {
         ..Default::default()
     })
     .await;
-    let token = app.token(Uuid::now_v7(), Role::Owner);
+    let token = app.token(Uuid::now_v7(), Role::Owner).await;
     let input = json!({"source": "SEARCH", "search": {"query": "acme dentists", "count": 2, "pages": 5, "requestsPerSecond": 50}});
     let started = Instant::now();
     let id = create_job(&app, &token, input.clone()).await;
@@ -970,7 +970,7 @@ async fn google_places_pages_fills_in_details_backs_off_and_caches() {
         ..Default::default()
     })
     .await;
-    let token = app.token(Uuid::now_v7(), Role::Owner);
+    let token = app.token(Uuid::now_v7(), Role::Owner).await;
     let input = json!({"source": "GOOGLE_MAPS", "googleMaps": {"query": "dentists in austin",
         "location": {"latitude": 30.27, "longitude": -97.74}, "radius": 10000, "maxResults": 40}});
     let id = create_job(&app, &token, input.clone()).await;
@@ -1047,10 +1047,10 @@ async fn scrape_api_is_authenticated_scoped_authorized_and_validated() {
     let site = many_site(1, Duration::ZERO).await;
     let app = TestApp::spawn().await;
     let (org_a, org_b) = (Uuid::now_v7(), Uuid::now_v7());
-    let owner_a = app.token(org_a, Role::Owner);
-    let viewer_a = app.token(org_a, Role::Viewer);
-    let member_a = app.token(org_a, Role::Member);
-    let owner_b = app.token(org_b, Role::Owner);
+    let owner_a = app.token(org_a, Role::Owner).await;
+    let viewer_a = app.token(org_a, Role::Viewer).await;
+    let member_a = app.token(org_a, Role::Member).await;
+    let owner_b = app.token(org_b, Role::Owner).await;
 
     let input = fast_website(vec![site.url("/")]);
     let v = app.gql(None, CREATE, json!({"i": input})).await;
@@ -1206,9 +1206,9 @@ async fn scrape_api_is_authenticated_scoped_authorized_and_validated() {
 async fn audiences_save_list_resolve_update_delete() {
     let app = TestApp::spawn().await;
     let (org_a, org_b) = (Uuid::now_v7(), Uuid::now_v7());
-    let a = app.token(org_a, Role::Member);
-    let viewer = app.token(org_a, Role::Viewer);
-    let b = app.token(org_b, Role::Owner);
+    let a = app.token(org_a, Role::Member).await;
+    let viewer = app.token(org_a, Role::Viewer).await;
+    let b = app.token(org_b, Role::Owner).await;
     for (company, tags) in [
         ("Acme", vec!["vip"]),
         ("Beta", vec!["vip", "eu"]),

@@ -314,8 +314,8 @@ async fn craigslist_search_pages_seed_the_listing_pages_with_backoff_and_robots(
     })
     .await;
     let (org_a, org_b) = (Uuid::now_v7(), Uuid::now_v7());
-    let member = app.token(org_a, Role::Member);
-    let other = app.token(org_b, Role::Owner);
+    let member = app.token(org_a, Role::Member).await;
+    let other = app.token(org_b, Role::Owner).await;
     let input = json!({"source": "CRAIGSLIST", "craigslist": {
         "city": "sfbay", "category": "bbb", "query": "plumber", "maxListings": 10,
         "requestsPerSecond": 5}});
@@ -325,7 +325,7 @@ async fn craigslist_search_pages_seed_the_listing_pages_with_backoff_and_robots(
     assert_eq!(code(&v), Some("UNAUTHENTICATED"));
     let v = app
         .gql(
-            Some(&app.token(org_a, Role::Viewer)),
+            Some(&app.token(org_a, Role::Viewer).await),
             CREATE,
             json!({"i": input}),
         )
@@ -430,7 +430,7 @@ async fn craigslist_search_page_disallowed_by_robots_fails_the_job_without_fetch
         ..Default::default()
     })
     .await;
-    let token = app.token(Uuid::now_v7(), Role::Owner);
+    let token = app.token(Uuid::now_v7(), Role::Owner).await;
     let id = create_job(
         &app,
         &token,
@@ -519,7 +519,7 @@ async fn job_boards_greenhouse_and_lever_become_hiring_leads_and_crawl_company_s
         ..Default::default()
     })
     .await;
-    let token = app.token(Uuid::now_v7(), Role::Member);
+    let token = app.token(Uuid::now_v7(), Role::Member).await;
     let id = create_job(
         &app,
         &token,
@@ -675,9 +675,9 @@ async fn social_needs_a_key_uses_the_organization_key_pages_backs_off_and_flags_
     })
     .await;
     let (org_a, org_b) = (Uuid::now_v7(), Uuid::now_v7());
-    let admin = app.token(org_a, Role::Admin);
-    let member = app.token(org_a, Role::Member);
-    let other = app.token(org_b, Role::Owner);
+    let admin = app.token(org_a, Role::Admin).await;
+    let member = app.token(org_a, Role::Member).await;
+    let other = app.token(org_b, Role::Owner).await;
     let input = json!({"source": "SOCIAL", "social": {"jobTitle": "CTO", "country": "us", "maxResults": 3}});
 
     // No key anywhere: refused with a clear message.
@@ -837,7 +837,7 @@ async fn crawled_emails_are_flagged_by_their_mx_answer() {
         ..Default::default()
     })
     .await;
-    let token = app.token(Uuid::now_v7(), Role::Member);
+    let token = app.token(Uuid::now_v7(), Role::Member).await;
     let id = create_job(
         &app,
         &token,
@@ -883,7 +883,7 @@ async fn organization_brave_key_is_used_instead_of_the_server_key() {
     })
     .await;
     let (org_a, org_b) = (Uuid::now_v7(), Uuid::now_v7());
-    let owner = app.token(org_a, Role::Owner);
+    let owner = app.token(org_a, Role::Owner).await;
     let v = app.gql(Some(&owner), SETTINGS, json!({})).await;
     assert_eq!(
         v["data"]["scrapingSettings"]["searchAvailable"], true,
@@ -909,7 +909,7 @@ async fn organization_brave_key_is_used_instead_of_the_server_key() {
     assert_eq!(reqs.len(), 1);
     assert_eq!(reqs[0].headers["x-subscription-token"], "org-brave-key-1");
     // Another organization runs on the server key (which the fake refuses: 404 = permanent).
-    let other = app.token(org_b, Role::Owner);
+    let other = app.token(org_b, Role::Owner).await;
     let id = create_job(
         &app,
         &other,

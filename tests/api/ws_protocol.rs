@@ -21,7 +21,7 @@ async fn close_codes_follow_the_protocol() {
         ..Default::default()
     })
     .await;
-    let token = app.token(Uuid::now_v7(), Role::Member);
+    let token = app.token(Uuid::now_v7(), Role::Member).await;
 
     // 4408: no connection_init within the timeout.
     let mut ws = app.ws("graphql-transport-ws").await;
@@ -74,7 +74,7 @@ async fn close_codes_follow_the_protocol() {
 #[tokio::test]
 async fn validation_errors_are_error_messages_and_queries_complete() {
     let app = TestApp::spawn().await;
-    let token = app.token(Uuid::now_v7(), Role::Member);
+    let token = app.token(Uuid::now_v7(), Role::Member).await;
     let mut ws = app.ws("graphql-transport-ws").await;
     ws.init(&token).await;
     ws.send(
@@ -109,16 +109,16 @@ async fn validation_errors_are_error_messages_and_queries_complete() {
 async fn events_reach_their_organization_only_and_replay_from_after() {
     let app = TestApp::spawn().await;
     let (org_a, org_b) = (Uuid::now_v7(), Uuid::now_v7());
-    let manager_a = app.token(org_a, Role::Manager);
-    let manager_b = app.token(org_b, Role::Manager);
+    let manager_a = app.token(org_a, Role::Manager).await;
+    let manager_b = app.token(org_b, Role::Manager).await;
 
     let mut sub_a = app.ws("graphql-transport-ws").await;
-    sub_a.init(&app.token(org_a, Role::Viewer)).await;
+    sub_a.init(&app.token(org_a, Role::Viewer).await).await;
     sub_a
         .send(json!({"type": "subscribe", "id": "e", "payload": {"query": EVENTS}}))
         .await;
     let mut sub_b = app.ws("graphql-transport-ws").await;
-    sub_b.init(&app.token(org_b, Role::Viewer)).await;
+    sub_b.init(&app.token(org_b, Role::Viewer).await).await;
     sub_b
         .send(json!({"type": "subscribe", "id": "e", "payload": {"query": EVENTS}}))
         .await;
@@ -206,7 +206,7 @@ async fn legacy_graphql_ws_protocol_works() {
     let app = TestApp::spawn().await;
     let org = Uuid::now_v7();
     let mut ws = app.ws("graphql-ws").await;
-    ws.send(json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {}", app.token(org, Role::Viewer))}})).await;
+    ws.send(json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {}", app.token(org, Role::Viewer).await)}})).await;
     assert_eq!(ws.next_json(5).await["type"], "connection_ack");
     ws.send(json!({"type": "start", "id": "1", "payload": {"query": EVENTS, "variables": {"types": ["JOB_UPDATED"]}}})).await;
     tokio::time::sleep(Duration::from_millis(200)).await;

@@ -1,16 +1,18 @@
 //! Partner API keys: created by ADMIN+, secret shown once, stored as SHA-256, revocable.
 
-use chrono::{Duration, Utc};
-use entity::api_key;
+use chrono::Utc;
+use std::collections::HashSet;
+
+use entity::{api_key, membership};
 use sea_orm::{
-    sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter,
-    Select, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySelect,
+    QueryTrait, Select, TransactionTrait,
 };
 use uuid::Uuid;
 
 use super::types::CreateApiKeyInput;
 use crate::{
-    auth::{credentials::API_KEY_PREFIX, secrets, Permission, Role, Viewer, ViewerVia},
+    auth::{credentials::API_KEY_PREFIX, secrets, Permission, Role, Viewer},
     error::{AppError, AppResult},
     events::{outbox, ApiKeyRevoked, DomainEvent, EventEnvelope},
     graphql::pagination::{page_by_id_desc, IdConnection, PageArgs},
@@ -63,23 +65,85 @@ pub async fn create(
     Ok((model, secret))
 }
 
-/// Keys of the organization, newest first.
+/// Keys of the organization, newest first. `to_node` also gets whether the key's creator is
+/// still a member: a key whose creator left stops working until an admin reassigns it.
 pub async fn list<N: async_graphql::OutputType>(
     state: &AppState,
     viewer: &Viewer,
     args: PageArgs,
-    to_node: impl Fn(api_key::Model) -> N,
+    to_node: impl Fn(api_key::Model, bool) -> N,
 ) -> AppResult<IdConnection<N>> {
     viewer.require(Permission::ManageApiKeys)?;
+    // One statement whatever the page size: the members among the organization's key creators.
+    let creators: HashSet<Uuid> = membership::Entity::find()
+        .select_only()
+        .column(membership::Column::UserId)
+        .filter(membership::Column::OrgId.eq(viewer.org_id))
+        .filter(
+            membership::Column::UserId.in_subquery(
+                scoped(viewer)
+                    .select_only()
+                    .column(api_key::Column::CreatedBy)
+                    .into_query(),
+            ),
+        )
+        .into_tuple::<Uuid>()
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .collect();
     page_by_id_desc(
         &state.db,
         scoped(viewer),
         api_key::Column::Id,
         &args,
         |m| m.id,
-        to_node,
+        |m| {
+            let active = creators.contains(&m.created_by);
+            to_node(m, active)
+        },
     )
     .await
+}
+
+/// Makes `user_id` (a member whose role is at least the key's) the key's creator: the key acts
+/// for them from now on. For keys whose creator left the organization.
+pub async fn reassign(
+    state: &AppState,
+    viewer: &Viewer,
+    id: Uuid,
+    user_id: Uuid,
+) -> AppResult<api_key::Model> {
+    viewer.require(Permission::ManageApiKeys)?;
+    let key = scoped(viewer)
+        .filter(api_key::Column::Id.eq(id))
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound("API key"))?;
+    let member_role = membership::Entity::find()
+        .filter(membership::Column::OrgId.eq(viewer.org_id))
+        .filter(membership::Column::UserId.eq(user_id))
+        .one(&state.db)
+        .await?
+        .and_then(|m| Role::parse(&m.role))
+        .ok_or(AppError::NotFound("member"))?;
+    let key_role = Role::parse(&key.role).unwrap_or(Role::Viewer);
+    if key_role > member_role {
+        return Err(AppError::invalid(
+            "userId",
+            "the member's role is below the key's role",
+        ));
+    }
+    if key_role > viewer.role {
+        return Err(AppError::forbidden(
+            "you cannot reassign a key above your own role",
+        ));
+    }
+    let mut active: api_key::ActiveModel = key.into();
+    active.created_by = Set(user_id);
+    let key = active.update(&state.db).await?;
+    state.sessions.forget_key(key.id);
+    Ok(key)
 }
 
 /// Revokes a key; it stops working on the next request.
@@ -104,45 +168,7 @@ pub async fn revoke(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<ap
     );
     outbox::record(&txn, &event).await?;
     txn.commit().await?;
+    state.sessions.forget_key(key.id);
     state.events_committed();
     Ok(key)
-}
-
-/// Resolves a presented `lg_…` secret to a viewer, or UNAUTHENTICATED.
-pub async fn authenticate(state: &AppState, secret: &str) -> AppResult<Viewer> {
-    let now = Utc::now();
-    let key = api_key::Entity::find()
-        .filter(api_key::Column::KeyHash.eq(secrets::digest(secret)))
-        .one(&state.db)
-        .await?
-        .filter(|k| k.revoked_at.is_none() && k.expires_at.is_none_or(|e| e > now))
-        .ok_or_else(|| AppError::Unauthenticated("invalid API key".into()))?;
-    let role = Role::parse(&key.role).ok_or_else(|| AppError::internal("unknown API key role"))?;
-    // Record use at most once a minute per key: no write on every request.
-    if key
-        .last_used_at
-        .is_none_or(|t| now - t > Duration::minutes(1))
-    {
-        api_key::Entity::update_many()
-            .col_expr(api_key::Column::LastUsedAt, Expr::value(now))
-            .filter(api_key::Column::Id.eq(key.id))
-            .exec(&state.db)
-            .await?;
-    }
-    Ok(Viewer {
-        user_id: key.created_by,
-        org_id: key.org_id,
-        role,
-        via: ViewerVia::ApiKey,
-        session_id: Some(key.id),
-    })
-}
-
-/// True while the key behind a WebSocket connection is still valid.
-pub async fn still_valid(state: &AppState, key_id: Uuid) -> AppResult<bool> {
-    let now = Utc::now();
-    Ok(api_key::Entity::find_by_id(key_id)
-        .one(&state.db)
-        .await?
-        .is_some_and(|k| k.revoked_at.is_none() && k.expires_at.is_none_or(|e| e > now)))
 }

@@ -149,28 +149,122 @@ pub async fn invite(
     Ok(inv)
 }
 
-/// Accepts an invitation. An existing account (same email) joins; otherwise `name` and
-/// `password` create one (verified: the link came by email). Returns a session in the new
-/// organization.
+fn invitations_scoped(viewer: &Viewer) -> Select<invitation::Entity> {
+    invitation::Entity::find().filter(invitation::Column::OrgId.eq(viewer.org_id))
+}
+
+/// Pending invitations (not accepted, not expired), newest first (ADMIN+).
+pub async fn invitations<N: async_graphql::OutputType>(
+    state: &AppState,
+    viewer: &Viewer,
+    args: PageArgs,
+    to_node: impl Fn(invitation::Model) -> N,
+) -> AppResult<IdConnection<N>> {
+    viewer.require(Permission::ManageMembers)?;
+    page_by_id_desc(
+        &state.db,
+        invitations_scoped(viewer)
+            .filter(invitation::Column::AcceptedAt.is_null())
+            .filter(invitation::Column::ExpiresAt.gt(Utc::now())),
+        invitation::Column::Id,
+        &args,
+        |m| m.id,
+        to_node,
+    )
+    .await
+}
+
+/// Withdraws a pending invitation (ADMIN+; not one for a role above the viewer's): its link
+/// stops working. Returns it as it was.
+pub async fn revoke_invitation(
+    state: &AppState,
+    viewer: &Viewer,
+    id: Uuid,
+) -> AppResult<invitation::Model> {
+    viewer.require(Permission::ManageMembers)?;
+    let inv = invitations_scoped(viewer)
+        .filter(invitation::Column::Id.eq(id))
+        .filter(invitation::Column::AcceptedAt.is_null())
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound("invitation"))?;
+    if Role::parse(&inv.role).unwrap_or(Role::Owner) > viewer.role {
+        return Err(AppError::forbidden(
+            "you cannot revoke an invitation above your own role",
+        ));
+    }
+    invitation::Entity::delete_many()
+        .filter(invitation::Column::Id.eq(inv.id))
+        .filter(invitation::Column::AcceptedAt.is_null())
+        .exec(&state.db)
+        .await?;
+    Ok(inv)
+}
+
+/// Whether the inviter may still grant the invitation: still a member with the right to invite
+/// and a role at least the invitation's. An invitation dies with its inviter's right.
+async fn inviter_still_entitled(
+    conn: &impl sea_orm::ConnectionTrait,
+    inv: &invitation::Model,
+) -> AppResult<bool> {
+    let role = membership::Entity::find()
+        .filter(membership::Column::OrgId.eq(inv.org_id))
+        .filter(membership::Column::UserId.eq(inv.invited_by))
+        .one(conn)
+        .await?
+        .and_then(|m| Role::parse(&m.role));
+    let invited = Role::parse(&inv.role).unwrap_or(Role::Owner);
+    Ok(role.is_some_and(|r| r >= Permission::ManageMembers.minimum_role() && r >= invited))
+}
+
+/// Accepts an invitation. A new person gives `name` and `password` and gets an account
+/// (verified: the link came by email). An existing account (same email) joins only with proof
+/// that it is theirs: its `password`, or a session of that account (`viewer`); the link alone
+/// is not enough. Returns a session in the new organization.
 pub async fn accept(
     state: &AppState,
+    viewer: Option<&Viewer>,
     token: &str,
     name: Option<String>,
     password: Option<String>,
 ) -> AppResult<AuthPayload> {
     let now = Utc::now();
+    let invalid = || AppError::invalid("token", "invalid or expired invitation");
     let inv = invitation::Entity::find()
         .filter(invitation::Column::TokenHash.eq(secrets::digest(token.trim())))
         .one(&state.db)
         .await?
         .filter(|i| i.accepted_at.is_none() && i.expires_at > now)
-        .ok_or_else(|| AppError::invalid("token", "invalid or expired invitation"))?;
+        .ok_or_else(invalid)?;
+    if !inviter_still_entitled(&state.db, &inv).await? {
+        return Err(invalid());
+    }
     let existing = user::Entity::find()
         .filter(user::Column::Email.eq(&inv.email))
         .one(&state.db)
         .await?;
     let new_hash = match (&existing, password) {
-        (Some(_), _) => None,
+        (Some(u), _) if viewer.is_some_and(|v| v.via == ViewerVia::Jwt && v.user_id == u.id) => {
+            None
+        }
+        (Some(u), Some(p)) => {
+            if !state
+                .passwords
+                .verify(p, Some(u.password_hash.clone()))
+                .await?
+            {
+                return Err(AppError::invalid(
+                    "password",
+                    "is not the password of the invited account",
+                ));
+            }
+            None
+        }
+        (Some(_), None) => {
+            return Err(AppError::Unauthenticated(
+                "this address has an account: sign in, or give its password, to accept".into(),
+            ))
+        }
         (None, Some(p)) => {
             if let Some(e) = check_password("password", &p, &inv.email) {
                 return Err(AppError::invalid_fields(vec![e]));
@@ -258,7 +352,24 @@ pub async fn update_role(
     let mut active: membership::ActiveModel = before.clone().into();
     active.role = Set(role.as_str().into());
     let after = active.update(&txn).await?;
+    if current != role {
+        // The member's access tokens carry the old role: they stop working (the client refreshes
+        // and gets the new one), and their live connections close.
+        super::service::record_access_revoked(
+            &txn,
+            viewer.org_id,
+            AccessRevoked {
+                session_id: None,
+                user_id: Some(user_id),
+                except_session_id: None,
+                reason: "role_changed".into(),
+            },
+        )
+        .await?;
+    }
     txn.commit().await?;
+    state.sessions.forget_user(Some(viewer.org_id), user_id);
+    state.events_committed();
     Ok((before, after))
 }
 
@@ -308,6 +419,8 @@ pub async fn remove(
     )
     .await?;
     txn.commit().await?;
+    state.sessions.forget_user(Some(viewer.org_id), user_id);
+    state.events_committed();
     Ok(m)
 }
 
@@ -316,6 +429,14 @@ pub async fn switch(state: &AppState, viewer: &Viewer, org_id: Uuid) -> AppResul
     if viewer.via == ViewerVia::ApiKey {
         return Err(AppError::forbidden(
             "API keys are bound to one organization",
+        ));
+    }
+    // A new session only out of a live one: the caller's session (refresh-token family) must
+    // still be active, for this user, with an unchanged role. Asked of the database, not the
+    // cache, since this mints a 30-day session.
+    if !crate::auth::sessions::still_valid(&state.db, viewer).await? {
+        return Err(AppError::Unauthenticated(
+            "the session has ended; sign in again".into(),
         ));
     }
     let txn = state.db.begin().await?;

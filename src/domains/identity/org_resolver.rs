@@ -217,6 +217,21 @@ impl OrgQuery {
         .await
     }
 
+    /// Pending invitations of the organization (not accepted, not expired), newest first
+    /// (ADMIN+).
+    async fn invitations(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> AppResult<IdConnection<Invitation>> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let args = PageArgs::new(first, after, last, before)?;
+        org::invitations(state, viewer, args, Invitation::from).await
+    }
+
     /// One team; null when it does not exist in the viewer's organization.
     async fn team(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Team>> {
         let (state, viewer) = ctx.state_and_viewer()?;
@@ -299,8 +314,17 @@ impl OrgMutation {
         Ok(inv.into())
     }
 
-    /// Accepts an invitation. Existing accounts join with the token alone; new people also give
-    /// `name` and `password`. Returns a session in the organization.
+    /// Withdraws a pending invitation (ADMIN+); its link stops working. Returns it.
+    async fn revoke_invitation(&self, ctx: &Context<'_>, id: ID) -> AppResult<Invitation> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let inv = org::revoke_invitation(state, viewer, parse_id(&id)?).await?;
+        note_ref(ctx, "invitation", inv.id.to_string());
+        Ok(inv.into())
+    }
+
+    /// Accepts an invitation. New people give `name` and `password`. An existing account joins
+    /// with its `password` or while signed in as that account, never with the link alone
+    /// (UNAUTHENTICATED otherwise). Returns a session in the organization.
     async fn accept_invitation(
         &self,
         ctx: &Context<'_>,
@@ -309,7 +333,8 @@ impl OrgMutation {
         password: Option<String>,
     ) -> AppResult<AuthPayload> {
         let state = ctx.state()?;
-        let payload = org::accept(state, &token, name, password).await?;
+        let viewer = ctx.viewer().ok();
+        let payload = org::accept(state, viewer, &token, name, password).await?;
         let org_id = parse_id(&payload.organization.id).ok();
         audit::note(
             ctx,

@@ -130,6 +130,8 @@ pub async fn reset(state: &AppState, token: &str, new_password: String) -> AppRe
     let user = active.update(&txn).await?;
     revoke_sessions(&txn, user.id, None).await?;
     txn.commit().await?;
+    state.sessions.forget_user(None, user.id);
+    state.events_committed();
     Ok(user)
 }
 
@@ -165,6 +167,8 @@ pub async fn change(
     active.update(&txn).await?;
     revoke_sessions(&txn, viewer.user_id, viewer.session_id).await?;
     txn.commit().await?;
+    state.sessions.forget_user(None, viewer.user_id);
+    state.events_committed();
     Ok(true)
 }
 

@@ -14,7 +14,7 @@ use super::{
 use crate::{
     auth::{Role, ViewerVia},
     domains::audit::{self, AuditNote},
-    error::AppResult,
+    error::{AppError, AppResult},
     graphql::{
         context::{client_ip, rate_limit},
         pagination::{IdConnection, PageArgs},
@@ -70,7 +70,7 @@ impl AccountQuery {
 
     /// The signed-in user.
     async fn me(&self, ctx: &Context<'_>) -> AppResult<User> {
-        let (state, viewer) = ctx.state_and_viewer()?;
+        let (state, viewer) = ctx.state_and_person()?;
         service::me(state, viewer).await.map(User::from)
     }
 
@@ -93,7 +93,7 @@ impl AccountQuery {
     ) -> AppResult<IdConnection<ApiKey>> {
         let (state, viewer) = ctx.state_and_viewer()?;
         let args = PageArgs::new(first, after, last, before)?;
-        api_keys::list(state, viewer, args, ApiKey::from).await
+        api_keys::list(state, viewer, args, ApiKey::of).await
     }
 }
 
@@ -104,7 +104,8 @@ pub struct AccountMutation;
 #[Object]
 impl AccountMutation {
     /// Creates an account and its organization (the user is OWNER) and emails a verification
-    /// link (`{PUBLIC_URL}/verify-email?token=…`). CONFLICT when the email is taken.
+    /// link (`{PUBLIC_URL}/verify-email?token=…`). A taken address gets the same answer and its
+    /// owner a notice (CONFLICT only when `REQUIRE_EMAIL_VERIFICATION=false`).
     async fn register(
         &self,
         ctx: &Context<'_>,
@@ -117,17 +118,19 @@ impl AccountMutation {
             per: HOUR,
         };
         rate_limit(ctx, limit, &client_ip(ctx)).await?;
-        let payload = service::register(state, input).await?;
-        audit::note(
-            ctx,
-            AuditNote {
-                org_id: parse_id(&payload.organization.id).ok(),
-                actor_user_id: parse_id(&payload.user.id).ok(),
-                resource_type: "user",
-                resource_id: payload.user.id.to_string(),
-                changes: None,
-            },
-        );
+        let (payload, created) = service::register(state, input).await?;
+        if let Some((user_id, org_id)) = created {
+            audit::note(
+                ctx,
+                AuditNote {
+                    org_id: Some(org_id),
+                    actor_user_id: Some(user_id),
+                    resource_type: "user",
+                    resource_id: user_id.to_string(),
+                    changes: None,
+                },
+            );
+        }
         Ok(payload)
     }
 
@@ -160,7 +163,41 @@ impl AccountMutation {
             &client_ip(ctx),
         )
         .await?;
-        let payload = service::login(state, input).await?;
+        // Per account as well: many addresses spread over many IPs must not guess one password.
+        // (The X-RateLimit-* headers keep describing the per-IP budget.)
+        let email = input.email.trim().to_lowercase();
+        let account = Limit {
+            name: "login_account",
+            max: state.config.rate_limits.login_per_account_per_hour,
+            per: HOUR,
+        };
+        let d = state.limiter.check(&account, &email).await;
+        if !d.allowed {
+            ctx.insert_http_header("retry-after", d.retry_after_secs.to_string());
+            return Err(AppError::RateLimited {
+                retry_after_secs: d.retry_after_secs,
+            });
+        }
+        let payload = match service::login(state, input).await {
+            Ok(p) => p,
+            Err(e) => {
+                // A failed sign-in to an existing account is audited in each of its
+                // organizations (an unknown address has no organization to tell).
+                for (user_id, org_id) in service::memberships_of_email(state, &email).await? {
+                    audit::note(
+                        ctx,
+                        AuditNote {
+                            org_id: Some(org_id),
+                            actor_user_id: Some(user_id),
+                            resource_type: "session",
+                            resource_id: String::new(),
+                            changes: None,
+                        },
+                    );
+                }
+                return Err(e);
+            }
+        };
         audit::note(
             ctx,
             AuditNote {
@@ -226,6 +263,22 @@ impl AccountMutation {
         Ok(key.into())
     }
 
+    /// Makes another member (whose role is at least the key's) the member an API key acts for
+    /// (ADMIN+): for keys whose creator left (`creatorIsMember: false`).
+    async fn reassign_api_key(&self, ctx: &Context<'_>, id: ID, user_id: ID) -> AppResult<ApiKey> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let key = api_keys::reassign(state, viewer, parse_id(&id)?, parse_id(&user_id)?).await?;
+        audit::note(
+            ctx,
+            AuditNote {
+                resource_type: "api_key",
+                resource_id: key.id.to_string(),
+                ..Default::default()
+            },
+        );
+        Ok(key.into())
+    }
+
     /// Emails a password-reset link (`{PUBLIC_URL}/reset-password?token=…`, valid 1 h) when the
     /// account exists. Always true, so it cannot be used to discover accounts.
     async fn request_password_reset(&self, ctx: &Context<'_>, email: String) -> AppResult<bool> {
@@ -257,13 +310,13 @@ impl AccountMutation {
         current_password: String,
         new_password: String,
     ) -> AppResult<bool> {
-        let (state, viewer) = ctx.state_and_viewer()?;
+        let (state, viewer) = ctx.state_and_person()?;
         password::change(state, viewer, current_password, new_password).await
     }
 
     /// Updates the viewer's profile.
     async fn update_me(&self, ctx: &Context<'_>, input: UpdateMeInput) -> AppResult<User> {
-        let (state, viewer) = ctx.state_and_viewer()?;
+        let (state, viewer) = ctx.state_and_person()?;
         let (before, after) = password::update_me(state, viewer, input.name).await?;
         audit::note(
             ctx,

@@ -79,8 +79,12 @@ fn slugify(name: &str) -> String {
     }
 }
 
-/// Creates a user, their organization (as OWNER) and mails a verification link.
-pub async fn register(state: &AppState, input: RegisterInput) -> AppResult<RegisterPayload> {
+/// Creates a user, their organization (as OWNER) and mails a verification link. Also returns
+/// the new (user, organization) ids for the audit log, which the payload may not show.
+pub async fn register(
+    state: &AppState,
+    input: RegisterInput,
+) -> AppResult<(RegisterPayload, Option<(Uuid, Uuid)>)> {
     let mut errors = Vec::new();
     let email = match normalize_email("input.email", &input.email) {
         Ok(e) => e,
@@ -104,15 +108,43 @@ pub async fn register(state: &AppState, input: RegisterInput) -> AppResult<Regis
     let password_hash = state.passwords.hash(input.password).await?;
     let now = Utc::now();
     let txn = state.db.begin().await?;
-    if user::Entity::find()
+    if let Some(existing) = user::Entity::find()
         .filter(user::Column::Email.eq(&email))
         .one(&txn)
         .await?
-        .is_some()
     {
-        return Err(AppError::Conflict(
-            "an account with this email already exists".into(),
-        ));
+        if !state.config.require_email_verification {
+            // Without verification the new account would be usable at once, so a taken address
+            // cannot be hidden: this mode is for development (docs/ARCHITECTURE.md).
+            return Err(AppError::Conflict(
+                "an account with this email already exists".into(),
+            ));
+        }
+        // The same answer as for a new address; the owner of the address learns of the attempt.
+        mail_job::enqueue(
+            &txn,
+            &OutgoingEmail {
+                to: existing.email.clone(),
+                to_name: Some(existing.name.clone()),
+                from: None,
+                reply_to: None,
+                subject: "Someone tried to sign up with your email".into(),
+                text: format!(
+                    "Hello {},\n\nSomeone tried to create a Leadgraph account with this address, which already has one. If it was you, sign in at {}/login or reset your password there. If it was not you, you can ignore this email: nothing changed.\n",
+                    existing.name, state.config.public_url
+                ),
+                html: None,
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        state.jobs_enqueued();
+        let payload = RegisterPayload {
+            user: None,
+            organization: None,
+            verification_required: true,
+        };
+        return Ok((payload, None));
     }
     let org = organization::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -166,11 +198,15 @@ pub async fn register(state: &AppState, input: RegisterInput) -> AppResult<Regis
     }
     txn.commit().await?;
     state.jobs_enqueued();
-    Ok(RegisterPayload {
-        user: user.into(),
-        organization: org.into(),
+    // With verification on, the answer must not differ from the one for a taken address.
+    let shown = !state.config.require_email_verification;
+    let ids = Some((user.id, org.id));
+    let payload = RegisterPayload {
+        user: shown.then(|| user.into()),
+        organization: shown.then(|| org.into()),
         verification_required: state.config.require_email_verification,
-    })
+    };
+    Ok((payload, ids))
 }
 
 /// Stores a new single-use email token for `user_id` (only its digest) and returns the secret.
@@ -325,6 +361,25 @@ pub async fn login(state: &AppState, input: LoginInput) -> AppResult<AuthPayload
     Ok(payload)
 }
 
+/// `(user id, organization id)` for every membership of the account with this (normalised)
+/// email; empty for an unknown address.
+pub async fn memberships_of_email(state: &AppState, email: &str) -> AppResult<Vec<(Uuid, Uuid)>> {
+    let Some(user) = user::Entity::find()
+        .filter(user::Column::Email.eq(email))
+        .one(&state.db)
+        .await?
+    else {
+        return Ok(Vec::new());
+    };
+    Ok(membership::Entity::find()
+        .filter(membership::Column::UserId.eq(user.id))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|m| (user.id, m.org_id))
+        .collect())
+}
+
 /// A new session (refresh-token family) for `user` in the membership's organization.
 pub async fn start_session(
     state: &AppState,
@@ -392,6 +447,8 @@ pub async fn refresh(state: &AppState, raw: &str) -> AppResult<AuthPayload> {
         tracing::warn!(family = %row.family_id, user = %row.user_id, "refresh token reuse; revoking session");
         revoke_family(&txn, &row, "token_reuse").await?;
         txn.commit().await?;
+        state.sessions.forget_session(row.family_id);
+        state.events_committed();
         return Err(session_invalid());
     }
     if row.revoked_at.is_some() || row.expires_at <= now {
@@ -433,6 +490,8 @@ pub async fn logout(state: &AppState, raw: &str) -> AppResult<bool> {
         let txn = state.db.begin().await?;
         revoke_family(&txn, &row, "logout").await?;
         txn.commit().await?;
+        state.sessions.forget_session(row.family_id);
+        state.events_committed();
     }
     Ok(true)
 }

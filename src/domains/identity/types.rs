@@ -74,13 +74,16 @@ pub struct AuthPayload {
     pub role: Role,
 }
 
-/// Result of `register`.
+/// Result of `register`. With email verification on (the default), the answer is the same
+/// whether or not the address already has an account, so it cannot be used to find accounts:
+/// `user` and `organization` are null and the emailed link (or, for a taken address, a notice to
+/// its owner) is the only outcome.
 #[derive(SimpleObject, Debug, Clone)]
 pub struct RegisterPayload {
-    /// The new user (OWNER of the new organization).
-    pub user: User,
-    /// The new organization.
-    pub organization: Organization,
+    /// The new user (OWNER of the new organization); null when verification is required.
+    pub user: Option<User>,
+    /// The new organization; null when verification is required.
+    pub organization: Option<Organization>,
     /// True when the emailed link must be followed before `login` works.
     pub verification_required: bool,
 }
@@ -126,11 +129,29 @@ pub struct ApiKey {
     pub revoked_at: Option<DateTime<Utc>>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
+    /// The member the key acts for (its creator, or whom it was reassigned to). The key's
+    /// effective role is at most theirs.
+    pub created_by_id: ID,
+    /// False when that member left the organization: the key stops working until it is
+    /// reassigned (`reassignApiKey`) or revoked.
+    pub creator_is_member: bool,
+}
+
+impl ApiKey {
+    /// The GraphQL view of a key row and whether its creator is still a member.
+    pub fn of(m: api_key::Model, creator_is_member: bool) -> Self {
+        ApiKey {
+            creator_is_member,
+            ..m.into()
+        }
+    }
 }
 
 impl From<api_key::Model> for ApiKey {
     fn from(m: api_key::Model) -> Self {
         ApiKey {
+            creator_is_member: true,
+            created_by_id: ID(m.created_by.to_string()),
             id: ID(m.id.to_string()),
             role: Role::parse(&m.role).unwrap_or(Role::Viewer),
             name: m.name,

@@ -14,13 +14,13 @@ use chrono::{DateTime, Duration, Utc};
 use entity::lead;
 use http::{header, StatusCode};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{loader, query::filtered, types::LeadFilter};
 use crate::{
-    auth::{Permission, Role, Viewer, ViewerVia},
+    auth::{keys, Permission, Role, Viewer, ViewerVia},
     error::{AppError, AppResult},
     http::HttpState,
     state::AppState,
@@ -76,7 +76,7 @@ pub fn sign(
     let token = jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
         &claims,
-        &EncodingKey::from_secret(state.config.jwt_secret.as_bytes()),
+        &EncodingKey::from_secret(&keys::derive(&state.config.jwt_secret, keys::EXPORT_LINK)),
     )
     .map_err(AppError::internal)?;
     Ok((
@@ -169,7 +169,7 @@ pub async fn download(State(s): State<HttpState>, Query(p): Query<DownloadParams
     validation.set_required_spec_claims(&["exp", "aud", "sub"]);
     let claims = match jsonwebtoken::decode::<ExportClaims>(
         &p.token,
-        &DecodingKey::from_secret(s.app.config.jwt_secret.as_bytes()),
+        &DecodingKey::from_secret(&keys::derive(&s.app.config.jwt_secret, keys::EXPORT_LINK)),
         &validation,
     ) {
         Ok(d) => d.claims,
@@ -183,6 +183,20 @@ pub async fn download(State(s): State<HttpState>, Query(p): Query<DownloadParams
         via: ViewerVia::Jwt,
         session_id: None,
     };
+    // The link dies with its signer's membership (removal ends every credential of theirs).
+    let member = entity::membership::Entity::find()
+        .filter(entity::membership::Column::UserId.eq(claims.sub))
+        .filter(entity::membership::Column::OrgId.eq(claims.org))
+        .one(&s.app.db)
+        .await;
+    match member {
+        Ok(Some(_)) => {}
+        Ok(None) => return refuse(StatusCode::FORBIDDEN, "invalid or expired export link"),
+        Err(e) => {
+            tracing::error!(error = %e, "export link membership check failed");
+            return refuse(StatusCode::SERVICE_UNAVAILABLE, "try again later");
+        }
+    }
     let base = match filtered(s.app.db.get_database_backend(), &viewer, &claims.filter) {
         Ok(q) => q,
         Err(_) => return refuse(StatusCode::BAD_REQUEST, "invalid export filter"),

@@ -41,14 +41,14 @@ impl NotificationQuery {
         before: Option<String>,
         unread_only: Option<bool>,
     ) -> AppResult<IdConnection<Notification>> {
-        let (state, viewer) = ctx.state_and_viewer()?;
+        let (state, viewer) = ctx.state_and_person()?;
         let args = PageArgs::new(first, after, last, before)?;
         service::list(state, viewer, unread_only.unwrap_or(false), args).await
     }
 
     /// How many of the viewer's notifications are unread.
     async fn unread_notification_count(&self, ctx: &Context<'_>) -> AppResult<u64> {
-        let (state, viewer) = ctx.state_and_viewer()?;
+        let (state, viewer) = ctx.state_and_person()?;
         service::unread_count(state, viewer).await
     }
 
@@ -58,7 +58,7 @@ impl NotificationQuery {
         &self,
         ctx: &Context<'_>,
     ) -> AppResult<Vec<NotificationPreference>> {
-        let (state, viewer) = ctx.state_and_viewer()?;
+        let (state, viewer) = ctx.state_and_person()?;
         service::preferences(state, viewer).await
     }
 
@@ -82,7 +82,7 @@ pub struct NotificationMutation;
 impl NotificationMutation {
     /// Marks one of the viewer's notifications read (unchanged when it already was).
     async fn mark_notification_read(&self, ctx: &Context<'_>, id: ID) -> AppResult<Notification> {
-        let (state, viewer) = ctx.state_and_viewer()?;
+        let (state, viewer) = ctx.state_and_person()?;
         let n = service::mark_read(state, viewer, parse_id(&id)?).await?;
         note(ctx, "notification", n.id);
         Ok(n.into())
@@ -90,13 +90,13 @@ impl NotificationMutation {
 
     /// Marks all of the viewer's notifications read; returns how many were unread.
     async fn mark_all_notifications_read(&self, ctx: &Context<'_>) -> AppResult<u64> {
-        let (state, viewer) = ctx.state_and_viewer()?;
+        let (state, viewer) = ctx.state_and_person()?;
         service::mark_all_read(state, viewer).await
     }
 
     /// Deletes one of the viewer's notifications; returns its id.
     async fn delete_notification(&self, ctx: &Context<'_>, id: ID) -> AppResult<ID> {
-        let (state, viewer) = ctx.state_and_viewer()?;
+        let (state, viewer) = ctx.state_and_person()?;
         let uuid = parse_id(&id)?;
         service::delete(state, viewer, uuid).await?;
         note(ctx, "notification", uuid);
@@ -105,7 +105,7 @@ impl NotificationMutation {
 
     /// Deletes all of the viewer's notifications in the organization; returns how many.
     async fn clear_notifications(&self, ctx: &Context<'_>) -> AppResult<u64> {
-        let (state, viewer) = ctx.state_and_viewer()?;
+        let (state, viewer) = ctx.state_and_person()?;
         service::clear(state, viewer).await
     }
 
@@ -116,7 +116,7 @@ impl NotificationMutation {
         ctx: &Context<'_>,
         input: Vec<NotificationPreferenceInput>,
     ) -> AppResult<Vec<NotificationPreference>> {
-        let (state, viewer) = ctx.state_and_viewer()?;
+        let (state, viewer) = ctx.state_and_person()?;
         service::update_preferences(state, viewer, input).await
     }
 
@@ -151,7 +151,7 @@ impl NotificationSubscription {
         &self,
         ctx: &Context<'_>,
     ) -> Result<impl Stream<Item = Notification>, AppError> {
-        let (state, viewer) = ctx.state_and_viewer()?;
+        let (state, viewer) = ctx.state_and_person()?;
         let (db, viewer) = (state.db.clone(), viewer.clone());
         let events = realtime::live(ctx, &[EventType::NotificationNew], None).await?;
         Ok(events.filter_map(move |env| {

@@ -69,7 +69,7 @@ async fn group_commit_keeps_the_statements_per_page_bounded() {
         ..Default::default()
     })
     .await;
-    let token = app.token(Uuid::now_v7(), Role::Member);
+    let token = app.token(Uuid::now_v7(), Role::Member).await;
     app.state.sql_log.take();
     let id = crawl_site(&app, &token, &site).await;
     // Poll the status only (the full job query would read pages and leads into the log).
@@ -178,7 +178,7 @@ async fn a_worker_dying_with_a_batch_uncommitted_resumes_without_duplicates() {
         ..Default::default()
     })
     .await;
-    let token = app.token(Uuid::now_v7(), Role::Owner);
+    let token = app.token(Uuid::now_v7(), Role::Owner).await;
     let id = crawl_site(&app, &token, &site).await;
     let registry = || {
         let mut r = JobRegistry::new();
@@ -358,7 +358,7 @@ async fn declared_charsets_base_href_and_nofollow_are_honoured() {
     ])
     .await;
     let app = TestApp::spawn().await;
-    let token = app.token(Uuid::now_v7(), Role::Member);
+    let token = app.token(Uuid::now_v7(), Role::Member).await;
     let id = create_job(
         &app,
         &token,
@@ -401,7 +401,7 @@ async fn a_crawl_that_grew_the_leads_refreshes_their_planner_statistics() {
         ..Default::default()
     })
     .await;
-    let token = app.token(Uuid::now_v7(), Role::Member);
+    let token = app.token(Uuid::now_v7(), Role::Member).await;
     let id = crawl_site(&app, &token, &site).await;
     let j = wait_status(&app, &token, &id, &["SUCCEEDED", "FAILED"], 60).await;
     assert_eq!(j["status"], "SUCCEEDED", "{j}");
