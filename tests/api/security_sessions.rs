@@ -566,3 +566,26 @@ async fn s20_login_throttled_per_account_and_failures_audited() {
         .count();
     assert_eq!(failed, 2, "{v}");
 }
+
+/// S19's cost: the session check asks the database on a cache miss only (two statements), not
+/// on every request.
+#[tokio::test]
+async fn session_checks_are_cached() {
+    let app = TestApp::spawn_with(crate::helpers::Options {
+        env: [("RECORD_SQL".to_string(), "true".to_string())].into(),
+        ..Default::default()
+    })
+    .await;
+    let org = Uuid::now_v7();
+    let token = app.token(org, Role::Member).await;
+    let checks = |log: Vec<String>| {
+        log.iter()
+            .filter(|s| s.contains("\"refresh_tokens\"") || s.contains("\"memberships\""))
+            .count()
+    };
+    app.state.sql_log.take();
+    app.gql(Some(&token), "{ viewer { role } }", json!({})).await;
+    assert_eq!(checks(app.state.sql_log.take()), 2, "first request: a cache miss");
+    app.gql(Some(&token), "{ viewer { role } }", json!({})).await;
+    assert_eq!(checks(app.state.sql_log.take()), 0, "second request: cached");
+}
