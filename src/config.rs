@@ -305,7 +305,10 @@ impl Config {
         let allow_unsafe: bool = parse(&var, ALLOW_UNSAFE_IN_PRODUCTION, Some(false))?;
         if !dev && !allow_unsafe {
             let unsafe_settings: Vec<&str> = [
-                (outbound_allow_private_networks, "OUTBOUND_ALLOW_PRIVATE_NETWORKS=true"),
+                (
+                    outbound_allow_private_networks,
+                    "OUTBOUND_ALLOW_PRIVATE_NETWORKS=true",
+                ),
                 (!outbound_allow_hosts.is_empty(), "OUTBOUND_ALLOW_HOSTS"),
                 (record_sql, "RECORD_SQL=true"),
             ]
@@ -318,7 +321,11 @@ impl Config {
                      keep every SQL statement in memory); set \
                      {ALLOW_UNSAFE_IN_PRODUCTION}=true to start anyway",
                     unsafe_settings.join(", "),
-                    if unsafe_settings.len() == 1 { "is" } else { "are" },
+                    if unsafe_settings.len() == 1 {
+                        "is"
+                    } else {
+                        "are"
+                    },
                 )));
             }
         }
@@ -506,9 +513,8 @@ fn random_secret() -> String {
 /// written completely under a temporary name and then hard-linked into place, so two processes
 /// starting at once agree on one secret and none reads a half-written file.
 fn load_or_create_secret(path: &std::path::Path) -> Result<String, ConfigError> {
-    let fail = |what: &str, e: &dyn fmt::Display| {
-        ConfigError(format!("{what} {}: {e}", path.display()))
-    };
+    let fail =
+        |what: &str, e: &dyn fmt::Display| ConfigError(format!("{what} {}: {e}", path.display()));
     let read = |path: &std::path::Path| -> Result<String, ConfigError> {
         let s = std::fs::read_to_string(path).map_err(|e| fail("reading", &e))?;
         let s = s.trim().to_string();
@@ -670,7 +676,11 @@ mod tests {
     #[test]
     fn development_refuses_a_public_listen_address_without_an_explicit_secret() {
         let err = cfg(&[("LISTEN_ADDR", "0.0.0.0:8080")]).unwrap_err();
-        assert!(err.0.contains("JWT_SECRET") && err.0.contains("0.0.0.0:8080"), "{}", err.0);
+        assert!(
+            err.0.contains("JWT_SECRET") && err.0.contains("0.0.0.0:8080"),
+            "{}",
+            err.0
+        );
         assert!(cfg(&[("LISTEN_ADDR", "192.168.1.5:8080")]).is_err());
         let secret = "s".repeat(40);
         assert!(cfg(&[("LISTEN_ADDR", "0.0.0.0:8080"), ("JWT_SECRET", &secret)]).is_ok());
@@ -682,7 +692,10 @@ mod tests {
     fn production_refuses_test_only_settings_unless_overridden() {
         let secret = "p".repeat(40);
         let prod = |extra: &[(&str, &str)]| {
-            let mut pairs = vec![("LEADGRAPH_ENV", "production"), ("JWT_SECRET", secret.as_str())];
+            let mut pairs = vec![
+                ("LEADGRAPH_ENV", "production"),
+                ("JWT_SECRET", secret.as_str()),
+            ];
             pairs.extend_from_slice(extra);
             cfg(&pairs)
         };
@@ -698,11 +711,23 @@ mod tests {
                 err.0
             );
             let ok = prod(&[(key, value), (ALLOW_UNSAFE_IN_PRODUCTION, "true")]).unwrap();
-            assert!(ok.outbound_allow_private_networks || ok.record_sql || !ok.outbound_allow_hosts.is_empty());
+            assert!(
+                ok.outbound_allow_private_networks
+                    || ok.record_sql
+                    || !ok.outbound_allow_hosts.is_empty()
+            );
         }
         // Off is fine, and development allows them.
-        assert!(prod(&[("RECORD_SQL", "false"), ("OUTBOUND_ALLOW_PRIVATE_NETWORKS", "false")]).is_ok());
-        assert!(cfg(&[("RECORD_SQL", "true"), ("OUTBOUND_ALLOW_PRIVATE_NETWORKS", "true")]).is_ok());
+        assert!(prod(&[
+            ("RECORD_SQL", "false"),
+            ("OUTBOUND_ALLOW_PRIVATE_NETWORKS", "false")
+        ])
+        .is_ok());
+        assert!(cfg(&[
+            ("RECORD_SQL", "true"),
+            ("OUTBOUND_ALLOW_PRIVATE_NETWORKS", "true")
+        ])
+        .is_ok());
     }
 
     #[test]

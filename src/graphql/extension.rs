@@ -194,8 +194,7 @@ pub fn record_metrics(operation_name: Option<&str>, response: &Response, started
     } else {
         "error"
     };
-    metrics::counter!("graphql_requests_total", "operation" => op, "status" => status)
-        .increment(1);
+    metrics::counter!("graphql_requests_total", "operation" => op, "status" => status).increment(1);
     metrics::histogram!("graphql_request_duration_seconds", "operation" => op)
         .record(started.elapsed().as_secs_f64());
 }

@@ -42,7 +42,9 @@ fn root_fields(sdl: &str) -> HashSet<String> {
         })
         .collect();
     if roots.is_empty() {
-        roots = ["Query", "Mutation", "Subscription"].map(String::from).to_vec();
+        roots = ["Query", "Mutation", "Subscription"]
+            .map(String::from)
+            .to_vec();
     }
     doc.definitions
         .iter()

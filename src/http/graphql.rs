@@ -535,7 +535,11 @@ mod client_ip_tests {
         );
         // Garbage stops the walk at the last trusted hop, never becomes a key.
         assert_eq!(
-            select_client_ip(Some(ip("10.1.2.3")), &["1.1.1.1", "junk", "10.0.0.1"], &trusted),
+            select_client_ip(
+                Some(ip("10.1.2.3")),
+                &["1.1.1.1", "junk", "10.0.0.1"],
+                &trusted
+            ),
             Some(ip("10.0.0.1"))
         );
         // Ports and IPv4-mapped IPv6 peers.

@@ -67,11 +67,9 @@ pub async fn health(State(s): State<HttpState>) -> impl IntoResponse {
     let db = &s.app.db;
     let bus = &s.app.bus;
     let (db_outcome, bus_outcome) = tokio::join!(
-        probe(
-            "database",
-            PROBE_TIMEOUT,
-            async { db.execute_unprepared("SELECT 1").await.map(|_| ()) }
-        ),
+        probe("database", PROBE_TIMEOUT, async {
+            db.execute_unprepared("SELECT 1").await.map(|_| ())
+        }),
         probe("bus", PROBE_TIMEOUT, bus.health()),
     );
     let failing: Vec<&str> = [("database", &db_outcome), ("bus", &bus_outcome)]

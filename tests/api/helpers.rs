@@ -78,7 +78,11 @@ impl Options {
 /// `host:port` of a URL such as a wiremock server's `uri()`.
 pub fn host_of(url: &str) -> String {
     let u = url::Url::parse(url).unwrap();
-    format!("{}:{}", u.host_str().unwrap(), u.port_or_known_default().unwrap())
+    format!(
+        "{}:{}",
+        u.host_str().unwrap(),
+        u.port_or_known_default().unwrap()
+    )
 }
 
 /// A rate-limit namespace per deployment: apps on one database share it (they are instances of

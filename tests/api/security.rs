@@ -29,7 +29,9 @@ async fn a_token_signed_with_the_old_public_dev_secret_is_refused_by_a_fresh_ins
         &EncodingKey::from_secret(OLD_PUBLIC_SECRET.as_bytes()),
     )
     .unwrap();
-    let v = app.gql(Some(&forged), "{ viewer { role } }", json!({})).await;
+    let v = app
+        .gql(Some(&forged), "{ viewer { role } }", json!({}))
+        .await;
     assert_eq!(code(&v), Some("UNAUTHENTICATED"), "{v}");
     // Control: the install's own secret, generated into DATA_DIR, signs working tokens.
     let own = app.token(Uuid::now_v7(), Role::Owner);
@@ -87,7 +89,10 @@ async fn metrics_label_only_schema_operations_and_other() {
         .text()
         .await
         .unwrap();
-    assert!(!text.contains(&random), "a client-chosen name became a label");
+    assert!(
+        !text.contains(&random),
+        "a client-chosen name became a label"
+    );
     assert!(text.contains("operation=\"other\""), "{text}");
     assert!(text.contains("operation=\"viewer\""), "{text}");
 }
@@ -109,7 +114,10 @@ async fn metrics_token_protects_the_metrics_endpoint() {
     assert_eq!(get(None).await.unwrap().status(), 401);
     assert_eq!(get(Some("Bearer wrong")).await.unwrap().status(), 401);
     assert_eq!(
-        get(Some("Basic scrape-me-0123456789")).await.unwrap().status(),
+        get(Some("Basic scrape-me-0123456789"))
+            .await
+            .unwrap()
+            .status(),
         401
     );
     let ok = get(Some("Bearer scrape-me-0123456789")).await.unwrap();
@@ -140,7 +148,9 @@ async fn livez_and_readyz_answer_and_a_stuck_database_is_named_within_a_second()
     assert_eq!(v["status"], "ok", "{v}");
     assert_eq!(v["failing"], json!([]), "{v}");
 
-    let held = sea_orm::TransactionTrait::begin(&app.state.db).await.unwrap();
+    let held = sea_orm::TransactionTrait::begin(&app.state.db)
+        .await
+        .unwrap();
     for path in ["/readyz", "/health"] {
         let started = Instant::now();
         let res = app.http.get(app.url(path)).send().await.unwrap();

@@ -350,7 +350,9 @@ async fn allowed_hosts_open_exactly_those_addresses() {
     }
     // Another port of the same host, the metadata address and a redirect out of the allowed
     // address stay refused.
-    let next_door = client.get(&format!("http://127.0.0.1:{}/", other.port)).await;
+    let next_door = client
+        .get(&format!("http://127.0.0.1:{}/", other.port))
+        .await;
     assert!(
         matches!(next_door, Err(OutboundError::ForbiddenAddress { .. })),
         "{next_door:?}"
@@ -364,7 +366,9 @@ async fn allowed_hosts_open_exactly_those_addresses() {
     );
     assert_eq!(other.connections.load(Ordering::SeqCst), 0);
     // The listed name on another port is refused before any connection.
-    let name_next_door = client.get(&format!("http://localhost:{}/", other.port)).await;
+    let name_next_door = client
+        .get(&format!("http://localhost:{}/", other.port))
+        .await;
     assert!(
         matches!(name_next_door, Err(OutboundError::ForbiddenAddress { .. })),
         "{name_next_door:?}"
@@ -382,16 +386,33 @@ fn allowed_host_entries_parse_hosts_ports_and_urls() {
     assert_eq!(
         a,
         vec![
-            AllowedHost { host: "127.0.0.1".into(), port: Some(8080) },
-            AllowedHost { host: "localhost".into(), port: None },
-            AllowedHost { host: "::1".into(), port: Some(9000) },
-            AllowedHost { host: "10.0.0.5".into(), port: Some(80) },
+            AllowedHost {
+                host: "127.0.0.1".into(),
+                port: Some(8080)
+            },
+            AllowedHost {
+                host: "localhost".into(),
+                port: None
+            },
+            AllowedHost {
+                host: "::1".into(),
+                port: Some(9000)
+            },
+            AllowedHost {
+                host: "10.0.0.5".into(),
+                port: Some(80)
+            },
         ]
     );
     assert!(AllowedHost::parse("bad host!").is_err());
     let any_port = &a[1..2];
     assert!(check_url_allowing("http://localhost:1234/", false, any_port).is_ok());
-    assert!(check_url_allowing("http://localhost:1234/", false, &[AllowedHost::parse("localhost:99").unwrap()]).is_err());
+    assert!(check_url_allowing(
+        "http://localhost:1234/",
+        false,
+        &[AllowedHost::parse("localhost:99").unwrap()]
+    )
+    .is_err());
     assert!(check_url_allowing("http://127.0.0.1:8080/", false, any_port).is_err());
     assert!(check_url_allowing("http://127.0.0.1:8080/", false, &a[..1]).is_ok());
     assert!(check_url_allowing("http://127.0.0.1:8081/", false, &a[..1]).is_err());
