@@ -6,8 +6,16 @@
 
 use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
 
-/// The development JWT secret. Refused when `LEADGRAPH_ENV=production`.
-pub const DEV_JWT_SECRET: &str = "leadgraph-dev-secret-change-me-0123456789abcdef";
+use ipnet::IpNet;
+
+use crate::platform::outbound::AllowedHost;
+
+/// File under `DATA_DIR` holding the generated JWT secret when `JWT_SECRET` is unset.
+pub const JWT_SECRET_FILE: &str = "jwt_secret";
+
+/// The variable that lets production start with settings meant for tests
+/// (`OUTBOUND_ALLOW_PRIVATE_NETWORKS`, `OUTBOUND_ALLOW_HOSTS`, `RECORD_SQL`).
+pub const ALLOW_UNSAFE_IN_PRODUCTION: &str = "ALLOW_UNSAFE_IN_PRODUCTION";
 
 /// Deployment environment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,16 +97,25 @@ pub struct Config {
     pub mail_from: String,
     /// Public base URL used in links sent to users.
     pub public_url: String,
-    /// HMAC secret for access tokens.
+    /// HMAC secret for access tokens. Without `JWT_SECRET` this is a random placeholder until
+    /// [`Config::resolve_secrets`] replaces it with the secret kept in `DATA_DIR/jwt_secret`.
     pub jwt_secret: String,
+    /// Whether `jwt_secret` came from `JWT_SECRET` (otherwise it is generated and persisted).
+    pub jwt_secret_from_env: bool,
     /// `iss` claim.
     pub jwt_issuer: String,
     /// `aud` claim.
     pub jwt_audience: String,
     /// Rate limits.
     pub rate_limits: RateLimits,
-    /// Take the client IP from `X-Forwarded-For` (only behind a trusted proxy).
-    pub trust_forwarded_for: bool,
+    /// Proxies whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`, CIDRs; empty = the
+    /// socket peer is the client).
+    pub trusted_proxies: Vec<IpNet>,
+    /// Prefix of this deployment's rate-limit keys in Redis (`RATE_LIMIT_NAMESPACE`; empty by
+    /// default). Instances sharing a budget use the same namespace.
+    pub rate_limit_namespace: String,
+    /// Bearer token `/metrics` requires (`METRICS_TOKEN`; unset = open).
+    pub metrics_token: Option<String>,
     /// Refuse login until the email address is verified.
     pub require_email_verification: bool,
     /// Keep executed SQL in memory (tests count statements per request; never in production).
@@ -130,6 +147,9 @@ pub struct Config {
     pub job_lease: Duration,
     /// Let the outbound client reach private/loopback networks (tests only).
     pub outbound_allow_private_networks: bool,
+    /// `host[:port]` entries the guarded outbound client may reach although they are private
+    /// (`OUTBOUND_ALLOW_HOSTS`, tests' fixture servers only).
+    pub outbound_allow_hosts: Vec<AllowedHost>,
     /// Outbound request timeout.
     pub outbound_timeout: Duration,
     /// Outbound response body cap.
@@ -243,23 +263,83 @@ impl Config {
         let data_dir = PathBuf::from(var("DATA_DIR").unwrap_or_else(|| "./data".into()));
         let database_url = var("DATABASE_URL")
             .unwrap_or_else(|| format!("sqlite://{}/leadgraph.db?mode=rwc", data_dir.display()));
-        let jwt_secret = var("JWT_SECRET").unwrap_or_else(|| DEV_JWT_SECRET.into());
-        if !dev && jwt_secret == DEV_JWT_SECRET {
-            return Err(ConfigError(
-                "JWT_SECRET must be set in production (the development default is refused)".into(),
-            ));
-        }
+        let env_secret = var("JWT_SECRET");
+        let jwt_secret_from_env = env_secret.is_some();
+        let jwt_secret = match env_secret {
+            Some(s) => s,
+            None if !dev => {
+                return Err(ConfigError(
+                    "JWT_SECRET must be set in production (e.g. `openssl rand -hex 32`)".into(),
+                ))
+            }
+            // Replaced by the persisted secret in `resolve_secrets`; random meanwhile, so a
+            // config that is never resolved still has no guessable key.
+            None => random_secret(),
+        };
         if jwt_secret.len() < 32 {
             return Err(ConfigError(
                 "JWT_SECRET must be at least 32 characters".into(),
             ));
+        }
+        let listen_addr: SocketAddr = parse(&var, "LISTEN_ADDR", "127.0.0.1:8080".parse().ok())?;
+        if !jwt_secret_from_env && !listen_addr.ip().is_loopback() {
+            return Err(ConfigError(format!(
+                "LISTEN_ADDR {listen_addr} is reachable from other machines: set JWT_SECRET \
+                 explicitly (e.g. `openssl rand -hex 32`); the generated development secret is \
+                 only used on a loopback address"
+            )));
+        }
+        if parse::<bool>(&var, "TRUST_FORWARDED_FOR", Some(false))? {
+            return Err(ConfigError(
+                "TRUST_FORWARDED_FOR is no longer supported: list your proxies in TRUSTED_PROXIES \
+                 (CIDRs, e.g. 10.0.0.0/8); X-Forwarded-For is read only from those peers"
+                    .into(),
+            ));
+        }
+        let trusted_proxies = var("TRUSTED_PROXIES")
+            .map(|v| parse_cidrs(&v))
+            .transpose()?
+            .unwrap_or_default();
+        let outbound_allow_private_networks: bool =
+            parse(&var, "OUTBOUND_ALLOW_PRIVATE_NETWORKS", Some(false))?;
+        let outbound_allow_hosts = var("OUTBOUND_ALLOW_HOSTS")
+            .map(|v| AllowedHost::parse_list(&v))
+            .transpose()
+            .map_err(|e| ConfigError(format!("OUTBOUND_ALLOW_HOSTS: {e}")))?
+            .unwrap_or_default();
+        let record_sql: bool = parse(&var, "RECORD_SQL", Some(false))?;
+        let allow_unsafe: bool = parse(&var, ALLOW_UNSAFE_IN_PRODUCTION, Some(false))?;
+        if !dev && !allow_unsafe {
+            let unsafe_settings: Vec<&str> = [
+                (
+                    outbound_allow_private_networks,
+                    "OUTBOUND_ALLOW_PRIVATE_NETWORKS=true",
+                ),
+                (!outbound_allow_hosts.is_empty(), "OUTBOUND_ALLOW_HOSTS"),
+                (record_sql, "RECORD_SQL=true"),
+            ]
+            .into_iter()
+            .filter_map(|(on, name)| on.then_some(name))
+            .collect();
+            if !unsafe_settings.is_empty() {
+                return Err(ConfigError(format!(
+                    "{} {} meant for tests and refused in production (they open the SSRF guard or \
+                     keep every SQL statement in memory); set \
+                     {ALLOW_UNSAFE_IN_PRODUCTION}=true to start anyway",
+                    unsafe_settings.join(", "),
+                    if unsafe_settings.len() == 1 {
+                        "is"
+                    } else {
+                        "are"
+                    },
+                )));
+            }
         }
         let log_format = match var("LOG_FORMAT").as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
             Some(other) => return Err(ConfigError(format!("LOG_FORMAT: unknown value {other}"))),
         };
-        let listen_addr = parse(&var, "LISTEN_ADDR", "127.0.0.1:8080".parse().ok())?;
         let public_url = var("PUBLIC_URL")
             .unwrap_or_else(|| "http://localhost:8080".into())
             .trim_end_matches('/')
@@ -277,6 +357,7 @@ impl Config {
             mail_from: var("MAIL_FROM").unwrap_or_else(|| "Leadgraph <no-reply@localhost>".into()),
             public_url,
             jwt_secret,
+            jwt_secret_from_env,
             jwt_issuer: var("JWT_ISSUER").unwrap_or_else(|| "leadgraph".into()),
             jwt_audience: var("JWT_AUDIENCE").unwrap_or_else(|| "leadgraph-api".into()),
             rate_limits: RateLimits {
@@ -295,8 +376,10 @@ impl Config {
                 )?,
                 viewer_per_minute: parse(&var, "RATE_LIMIT_VIEWER_PER_MINUTE", Some(1200))?,
             },
-            trust_forwarded_for: parse(&var, "TRUST_FORWARDED_FOR", Some(false))?,
-            record_sql: parse(&var, "RECORD_SQL", Some(false))?,
+            trusted_proxies,
+            rate_limit_namespace: var("RATE_LIMIT_NAMESPACE").unwrap_or_default(),
+            metrics_token: var("METRICS_TOKEN"),
+            record_sql,
             compiled_reads: parse(&var, "COMPILED_READS", Some(true))?,
             require_email_verification: parse(&var, "REQUIRE_EMAIL_VERIFICATION", Some(true))?,
             log_format,
@@ -321,11 +404,8 @@ impl Config {
             worker_enabled: parse(&var, "WORKER_ENABLED", Some(true))?,
             worker_concurrency: parse(&var, "WORKER_CONCURRENCY", Some(4))?,
             job_lease: Duration::from_secs(parse(&var, "JOB_LEASE_SECS", Some(30))?),
-            outbound_allow_private_networks: parse(
-                &var,
-                "OUTBOUND_ALLOW_PRIVATE_NETWORKS",
-                Some(false),
-            )?,
+            outbound_allow_private_networks,
+            outbound_allow_hosts,
             outbound_timeout: Duration::from_secs(parse(&var, "OUTBOUND_TIMEOUT_SECS", Some(20))?),
             outbound_max_body_bytes: parse(&var, "OUTBOUND_MAX_BODY_BYTES", Some(5 * 1024 * 1024))?,
             cors_allowed_origins: var("CORS_ALLOWED_ORIGINS")
@@ -389,10 +469,117 @@ impl Config {
         self.database_url.starts_with("sqlite:")
     }
 
+    /// Replaces a generated JWT secret by the one kept in `DATA_DIR/jwt_secret`, creating that
+    /// file (mode 0600) with 32 random bytes on first start. A no-op when `JWT_SECRET` was set.
+    /// Called once at start-up ([`crate::startup::build_state`]).
+    pub fn resolve_secrets(&mut self) -> Result<(), ConfigError> {
+        if self.jwt_secret_from_env {
+            return Ok(());
+        }
+        self.jwt_secret = load_or_create_secret(&self.data_dir.join(JWT_SECRET_FILE))?;
+        Ok(())
+    }
+
+    /// Hosts of the endpoints the operator configured (AI server, scraping APIs): trusted by
+    /// `AppState::operator_http` although they may be private (e.g. Ollama on 127.0.0.1).
+    pub fn operator_hosts(&self) -> Vec<AllowedHost> {
+        let s = &self.sources;
+        [
+            &self.openai_base_url,
+            &self.brave_base_url,
+            &self.google_places_base_url,
+            &s.greenhouse_base_url,
+            &s.lever_base_url,
+            &s.social_base_url,
+        ]
+        .into_iter()
+        .filter_map(|u| url::Url::parse(u).ok())
+        .filter_map(|u| AllowedHost::of_url(&u))
+        .collect()
+    }
+
+    /// Vets a user-supplied URL as the guarded outbound client (`AppState::http`) would: private
+    /// addresses are refused unless `OUTBOUND_ALLOW_PRIVATE_NETWORKS` or `OUTBOUND_ALLOW_HOSTS`
+    /// open them.
+    pub fn check_user_url(
+        &self,
+        raw: &str,
+    ) -> Result<url::Url, crate::platform::outbound::OutboundError> {
+        crate::platform::outbound::check_url_allowing(
+            raw,
+            self.outbound_allow_private_networks,
+            &self.outbound_allow_hosts,
+        )
+    }
+
     /// Directory where `.eml` files go when no SMTP server is configured.
     pub fn mail_outbox_dir(&self) -> PathBuf {
         self.data_dir.join("outbox")
     }
+}
+
+fn random_secret() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// Reads the secret in `path`, or writes a new random one there (mode 0600). The new file is
+/// written completely under a temporary name and then hard-linked into place, so two processes
+/// starting at once agree on one secret and none reads a half-written file.
+fn load_or_create_secret(path: &std::path::Path) -> Result<String, ConfigError> {
+    let fail =
+        |what: &str, e: &dyn fmt::Display| ConfigError(format!("{what} {}: {e}", path.display()));
+    let read = |path: &std::path::Path| -> Result<String, ConfigError> {
+        let s = std::fs::read_to_string(path).map_err(|e| fail("reading", &e))?;
+        let s = s.trim().to_string();
+        if s.len() < 32 {
+            return Err(ConfigError(format!(
+                "{} holds fewer than 32 characters; delete it to generate a new secret",
+                path.display()
+            )));
+        }
+        Ok(s)
+    };
+    if path.exists() {
+        return read(path);
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| fail("creating the directory of", &e))?;
+    }
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    {
+        use std::io::Write;
+        let mut f = opts.open(&tmp).map_err(|e| fail("creating", &e))?;
+        f.write_all(random_secret().as_bytes())
+            .and_then(|()| f.sync_all())
+            .map_err(|e| fail("writing", &e))?;
+    }
+    let linked = std::fs::hard_link(&tmp, path);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => tracing::info!(path = %path.display(), "generated a JWT secret"),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(fail("creating", &e)),
+    }
+    read(path)
+}
+
+fn parse_cidrs(raw: &str) -> Result<Vec<IpNet>, ConfigError> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| ConfigError(format!("TRUSTED_PROXIES: {s:?} is not a CIDR or an IP")))
+        })
+        .collect()
 }
 
 fn parse<T: std::str::FromStr>(
@@ -454,6 +641,135 @@ mod tests {
     fn debug_redacts_secrets() {
         let c = cfg(&[("DATABASE_URL", "postgres://u:hunter2@db/x")]).unwrap();
         let s = format!("{c:?}");
-        assert!(!s.contains("hunter2") && !s.contains(DEV_JWT_SECRET));
+        assert!(!s.contains("hunter2") && !s.contains(&c.jwt_secret));
+    }
+
+    /// The constant every install used to sign with when `JWT_SECRET` was unset.
+    const OLD_PUBLIC_SECRET: &str = "leadgraph-dev-secret-change-me-0123456789abcdef";
+
+    #[test]
+    fn without_jwt_secret_development_gets_a_random_secret_never_the_old_constant() {
+        let a = cfg(&[]).unwrap();
+        let b = cfg(&[]).unwrap();
+        assert!(!a.jwt_secret_from_env);
+        assert_ne!(a.jwt_secret, OLD_PUBLIC_SECRET);
+        assert_ne!(a.jwt_secret, b.jwt_secret);
+        assert!(a.jwt_secret.len() >= 32);
+    }
+
+    #[test]
+    fn resolve_secrets_persists_a_private_secret_in_data_dir_and_reuses_it() {
+        let dir = std::env::temp_dir().join(format!("lg-secret-{}", uuid::Uuid::now_v7()));
+        let dir_s = dir.display().to_string();
+        let mut first = cfg(&[("DATA_DIR", &dir_s)]).unwrap();
+        first.resolve_secrets().unwrap();
+        let file = dir.join(JWT_SECRET_FILE);
+        let stored = std::fs::read_to_string(&file).unwrap();
+        assert_eq!(stored.trim(), first.jwt_secret);
+        assert_ne!(first.jwt_secret, OLD_PUBLIC_SECRET);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+        }
+        // The next start reuses it.
+        let mut second = cfg(&[("DATA_DIR", &dir_s)]).unwrap();
+        second.resolve_secrets().unwrap();
+        assert_eq!(second.jwt_secret, first.jwt_secret);
+        // An explicit JWT_SECRET wins and the file is not consulted.
+        let explicit = "e".repeat(40);
+        let mut third = cfg(&[("DATA_DIR", &dir_s), ("JWT_SECRET", &explicit)]).unwrap();
+        third.resolve_secrets().unwrap();
+        assert_eq!(third.jwt_secret, explicit);
+        // A truncated file is an error, not a weak key.
+        std::fs::write(&file, "short").unwrap();
+        let mut fourth = cfg(&[("DATA_DIR", &dir_s)]).unwrap();
+        assert!(fourth.resolve_secrets().unwrap_err().0.contains("32"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn development_refuses_a_public_listen_address_without_an_explicit_secret() {
+        let err = cfg(&[("LISTEN_ADDR", "0.0.0.0:8080")]).unwrap_err();
+        assert!(
+            err.0.contains("JWT_SECRET") && err.0.contains("0.0.0.0:8080"),
+            "{}",
+            err.0
+        );
+        assert!(cfg(&[("LISTEN_ADDR", "192.168.1.5:8080")]).is_err());
+        let secret = "s".repeat(40);
+        assert!(cfg(&[("LISTEN_ADDR", "0.0.0.0:8080"), ("JWT_SECRET", &secret)]).is_ok());
+        assert!(cfg(&[("LISTEN_ADDR", "127.0.0.1:9000")]).is_ok());
+        assert!(cfg(&[("LISTEN_ADDR", "[::1]:9000")]).is_ok());
+    }
+
+    #[test]
+    fn production_refuses_test_only_settings_unless_overridden() {
+        let secret = "p".repeat(40);
+        let prod = |extra: &[(&str, &str)]| {
+            let mut pairs = vec![
+                ("LEADGRAPH_ENV", "production"),
+                ("JWT_SECRET", secret.as_str()),
+            ];
+            pairs.extend_from_slice(extra);
+            cfg(&pairs)
+        };
+        for (key, value) in [
+            ("OUTBOUND_ALLOW_PRIVATE_NETWORKS", "true"),
+            ("RECORD_SQL", "true"),
+            ("OUTBOUND_ALLOW_HOSTS", "127.0.0.1:9000"),
+        ] {
+            let err = prod(&[(key, value)]).unwrap_err();
+            assert!(
+                err.0.contains(key) && err.0.contains(ALLOW_UNSAFE_IN_PRODUCTION),
+                "{}",
+                err.0
+            );
+            let ok = prod(&[(key, value), (ALLOW_UNSAFE_IN_PRODUCTION, "true")]).unwrap();
+            assert!(
+                ok.outbound_allow_private_networks
+                    || ok.record_sql
+                    || !ok.outbound_allow_hosts.is_empty()
+            );
+        }
+        // Off is fine, and development allows them.
+        assert!(prod(&[
+            ("RECORD_SQL", "false"),
+            ("OUTBOUND_ALLOW_PRIVATE_NETWORKS", "false")
+        ])
+        .is_ok());
+        assert!(cfg(&[
+            ("RECORD_SQL", "true"),
+            ("OUTBOUND_ALLOW_PRIVATE_NETWORKS", "true")
+        ])
+        .is_ok());
+    }
+
+    #[test]
+    fn trust_forwarded_for_is_refused_in_favour_of_trusted_proxies() {
+        let err = cfg(&[("TRUST_FORWARDED_FOR", "true")]).unwrap_err();
+        assert!(err.0.contains("TRUSTED_PROXIES"), "{}", err.0);
+        // An old .env saying `false` still starts.
+        assert!(cfg(&[("TRUST_FORWARDED_FOR", "false")]).is_ok());
+        let c = cfg(&[("TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1 ,::1/128")]).unwrap();
+        assert_eq!(c.trusted_proxies.len(), 3);
+        assert!(cfg(&[]).unwrap().trusted_proxies.is_empty());
+        let err = cfg(&[("TRUSTED_PROXIES", "proxy.internal")]).unwrap_err();
+        assert!(err.0.contains("TRUSTED_PROXIES"));
+    }
+
+    #[test]
+    fn operator_hosts_are_the_configured_endpoints() {
+        let c = cfg(&[("OPENAI_BASE_URL", "http://127.0.0.1:11434/v1")]).unwrap();
+        let hosts = c.operator_hosts();
+        assert!(hosts.contains(&AllowedHost {
+            host: "127.0.0.1".into(),
+            port: Some(11434)
+        }));
+        assert!(hosts.contains(&AllowedHost {
+            host: "api.search.brave.com".into(),
+            port: Some(443)
+        }));
     }
 }

@@ -38,7 +38,8 @@ fn err(context: &str) -> impl Fn(&dyn std::fmt::Display) -> StartupError + '_ {
 }
 
 /// Builds the shared state (database, bus, mailer, clients). Does not migrate.
-pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
+pub async fn build_state(mut config: Config) -> Result<AppState, StartupError> {
+    config.resolve_secrets().map_err(|e| err("secrets")(&e))?;
     let sql_log = db::StatementLog::new(config.record_sql);
     let db = db::connect(&config, sql_log.clone())
         .await
@@ -51,7 +52,8 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
         Some(url) => Arc::new(
             RedisLimiter::connect(url)
                 .await
-                .map_err(|e| err("redis")(&e))?,
+                .map_err(|e| err("redis")(&e))?
+                .with_namespace(&config.rate_limit_namespace),
         ),
         None => Arc::new(MemoryLimiter::default()),
     };
@@ -69,13 +71,21 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
         &config.mail_from,
     )
     .map_err(|e| err("mailer")(&e))?;
-    let http = OutboundClient::new(OutboundConfig {
+    let outbound = OutboundConfig {
         allow_private_networks: config.outbound_allow_private_networks,
+        allowed_hosts: config.outbound_allow_hosts.clone(),
         timeout: config.outbound_timeout,
         max_body_bytes: config.outbound_max_body_bytes,
         ..OutboundConfig::default()
+    };
+    let mut operator_hosts = config.outbound_allow_hosts.clone();
+    operator_hosts.extend(config.operator_hosts());
+    let operator_http = OutboundClient::new(OutboundConfig {
+        allowed_hosts: operator_hosts,
+        ..outbound.clone()
     })
     .map_err(|e| err("outbound http")(&e))?;
+    let http = OutboundClient::new(outbound).map_err(|e| err("outbound http")(&e))?;
     Ok(AppState {
         tokens: Arc::new(TokenKeys::new(&config)),
         sessions: Arc::new(SessionChecks::new(config.session_check_ttl)),
@@ -88,6 +98,7 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
         bus,
         mailer,
         http,
+        operator_http,
         outbox_notify: Arc::new(Notify::new()),
         job_notify: Arc::new(Notify::new()),
         plans: Arc::default(),

@@ -28,6 +28,10 @@ pub struct AppState {
     pub mailer: Mailer,
     /// SSRF-guarded client for user-supplied URLs.
     pub http: OutboundClient,
+    /// The same guard, except that the endpoints the operator configured (`OPENAI_BASE_URL`,
+    /// the scraping APIs' base URLs) are trusted even on private addresses. Only for calls to
+    /// those endpoints, never for a URL a user supplied.
+    pub operator_http: OutboundClient,
     /// Rate limiter (memory or Redis).
     pub limiter: Arc<dyn RateLimiter>,
     /// Response cache for external APIs (memory or Redis).

@@ -188,14 +188,13 @@ impl Extension for RequestPolicyExt {
 
 /// Per-operation request counter and latency histogram.
 pub fn record_metrics(operation_name: Option<&str>, response: &Response, started: Instant) {
-    let op = operation_name.unwrap_or("anonymous").to_string();
+    let op = super::metrics_label::operation_label(operation_name);
     let status = if response.errors.is_empty() {
         "ok"
     } else {
         "error"
     };
-    metrics::counter!("graphql_requests_total", "operation" => op.clone(), "status" => status)
-        .increment(1);
+    metrics::counter!("graphql_requests_total", "operation" => op, "status" => status).increment(1);
     metrics::histogram!("graphql_request_duration_seconds", "operation" => op)
         .record(started.elapsed().as_secs_f64());
 }

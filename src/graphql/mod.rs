@@ -3,6 +3,7 @@
 pub mod compiled;
 pub mod context;
 pub mod extension;
+pub mod metrics_label;
 pub mod pagination;
 pub mod roots;
 pub mod schema;

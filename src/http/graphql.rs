@@ -57,29 +57,63 @@ fn content_type(media: Media) -> HeaderValue {
     }
 }
 
-/// The client IP: the socket peer, or the first `X-Forwarded-For` hop behind a trusted proxy.
+/// The client IP: the socket peer, unless the peer is a trusted proxy (`TRUSTED_PROXIES`); then
+/// `X-Forwarded-For` is read (see [`select_client_ip`]).
 pub fn client_ip(
     headers: &HeaderMap,
     extensions: &http::Extensions,
-    trust_forwarded_for: bool,
+    trusted_proxies: &[ipnet::IpNet],
 ) -> Option<String> {
-    if trust_forwarded_for {
-        let forwarded = headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(|v| v.trim().to_string())
-            .filter(|v| !v.is_empty());
-        if forwarded.is_some() {
-            return forwarded;
-        }
-    }
-    extensions
+    let peer = extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
+        .map(|c| c.0.ip());
+    let forwarded: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .collect();
+    select_client_ip(peer, &forwarded, trusted_proxies).map(|ip| ip.to_string())
 }
 
-fn meta_from(parts: &http::request::Parts, is_get: bool, trust_forwarded_for: bool) -> RequestMeta {
+/// Picks the client address. A peer that is not a trusted proxy is the client, whatever it
+/// claims in `X-Forwarded-For`. Behind a trusted proxy the entries are walked from the right
+/// (each proxy appends the address it saw): the first one that is not itself a trusted proxy is
+/// the client. Everything left of it was written by the client and is ignored. An entry that is
+/// not an IP address stops the walk at the last trusted hop; if every entry is trusted, the
+/// leftmost one is the client.
+pub fn select_client_ip(
+    peer: Option<std::net::IpAddr>,
+    forwarded: &[&str],
+    trusted_proxies: &[ipnet::IpNet],
+) -> Option<std::net::IpAddr> {
+    let trusted = |ip: &std::net::IpAddr| trusted_proxies.iter().any(|n| n.contains(ip));
+    let mut client = peer?.to_canonical();
+    if !trusted(&client) {
+        return Some(client);
+    }
+    for entry in forwarded.iter().rev() {
+        let entry = entry.trim();
+        let parsed = entry
+            .parse::<std::net::IpAddr>()
+            .ok()
+            .or_else(|| entry.parse::<SocketAddr>().ok().map(|a| a.ip()));
+        let Some(ip) = parsed.map(|ip| ip.to_canonical()) else {
+            break;
+        };
+        client = ip;
+        if !trusted(&ip) {
+            break;
+        }
+    }
+    Some(client)
+}
+
+fn meta_from(
+    parts: &http::request::Parts,
+    is_get: bool,
+    trusted_proxies: &[ipnet::IpNet],
+) -> RequestMeta {
     let header = |name: &str| {
         parts
             .headers
@@ -89,7 +123,7 @@ fn meta_from(parts: &http::request::Parts, is_get: bool, trust_forwarded_for: bo
     };
     RequestMeta {
         request_id: header(REQUEST_ID.as_str()).unwrap_or_default(),
-        ip: client_ip(&parts.headers, &parts.extensions, trust_forwarded_for),
+        ip: client_ip(&parts.headers, &parts.extensions, trusted_proxies),
         user_agent: header(header::USER_AGENT.as_str()),
         is_get,
     }
@@ -350,7 +384,7 @@ async fn graphql_batch(
     if let Some(res) = viewer_budget(s, viewer.as_ref(), media).await {
         return res;
     }
-    let meta = meta_from(parts, false, s.app.config.trust_forwarded_for);
+    let meta = meta_from(parts, false, &s.app.config.trusted_proxies);
     let batch = match batch {
         BatchRequest::Single(mut r) => {
             if let Some(res) = compiled(s, &mut r, viewer.as_ref(), media).await {
@@ -444,10 +478,79 @@ pub async fn get_handler(State(s): State<HttpState>, req: Request) -> Response {
     if let Some(res) = compiled(&s, &mut request, viewer.as_ref(), media).await {
         return res;
     }
-    let meta = meta_from(&parts, true, s.app.config.trust_forwarded_for);
+    let meta = meta_from(&parts, true, &s.app.config.trusted_proxies);
     let request = prepare_request(request, &s.app, viewer, meta.clone());
     graphql_response(
         BatchResponse::Single(execute(&s, request, &meta).await),
         media,
     )
+}
+
+#[cfg(test)]
+mod client_ip_tests {
+    use super::select_client_ip;
+    use std::net::IpAddr;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn nets(list: &[&str]) -> Vec<ipnet::IpNet> {
+        list.iter().map(|s| s.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn without_trusted_proxies_the_peer_is_the_client_whatever_xff_says() {
+        let got = select_client_ip(Some(ip("127.0.0.1")), &["203.0.113.9"], &[]);
+        assert_eq!(got, Some(ip("127.0.0.1")));
+    }
+
+    #[test]
+    fn an_untrusted_peer_cannot_spoof_its_address() {
+        let trusted = nets(&["10.0.0.0/8"]);
+        let got = select_client_ip(Some(ip("198.51.100.7")), &["203.0.113.9"], &trusted);
+        assert_eq!(got, Some(ip("198.51.100.7")));
+    }
+
+    #[test]
+    fn behind_trusted_proxies_the_rightmost_untrusted_entry_is_the_client() {
+        let trusted = nets(&["10.0.0.0/8", "127.0.0.1/32"]);
+        // The client wrote "1.1.1.1" itself; the edge proxy appended the real address, then an
+        // inner proxy appended the edge's.
+        let got = select_client_ip(
+            Some(ip("127.0.0.1")),
+            &["1.1.1.1", " 203.0.113.9", "10.0.0.2 "],
+            &trusted,
+        );
+        assert_eq!(got, Some(ip("203.0.113.9")));
+        // No header: the proxy itself.
+        assert_eq!(
+            select_client_ip(Some(ip("10.1.2.3")), &[], &trusted),
+            Some(ip("10.1.2.3"))
+        );
+        // Every entry trusted: the leftmost.
+        assert_eq!(
+            select_client_ip(Some(ip("10.1.2.3")), &["10.9.9.9", "10.0.0.1"], &trusted),
+            Some(ip("10.9.9.9"))
+        );
+        // Garbage stops the walk at the last trusted hop, never becomes a key.
+        assert_eq!(
+            select_client_ip(
+                Some(ip("10.1.2.3")),
+                &["1.1.1.1", "junk", "10.0.0.1"],
+                &trusted
+            ),
+            Some(ip("10.0.0.1"))
+        );
+        // Ports and IPv4-mapped IPv6 peers.
+        assert_eq!(
+            select_client_ip(
+                Some(ip("::ffff:127.0.0.1")),
+                &["[2001:db8::1]:4711"],
+                &trusted
+            ),
+            Some(ip("2001:db8::1"))
+        );
+        assert_eq!(select_client_ip(None, &["1.1.1.1"], &trusted), None);
+    }
 }

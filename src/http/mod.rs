@@ -79,6 +79,8 @@ pub fn router(app: AppState, schema: AppSchema) -> Router {
             post(crate::domains::outreach::webhooks::inbound),
         )
         .route("/health", get(health::health))
+        .route("/readyz", get(health::health))
+        .route("/livez", get(health::livez))
         .route("/metrics", get(health::metrics))
         .with_state(state);
     if graphiql_enabled {

@@ -106,7 +106,7 @@ pub async fn handler(
     };
     let meta = RequestMeta {
         request_id: header(REQUEST_ID.as_str()).unwrap_or_default(),
-        ip: super::graphql::client_ip(&headers, &extensions, s.app.config.trust_forwarded_for),
+        ip: super::graphql::client_ip(&headers, &extensions, &s.app.config.trusted_proxies),
         user_agent: header("user-agent"),
         is_get: false,
     };

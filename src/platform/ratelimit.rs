@@ -174,6 +174,9 @@ pub struct RedisLimiter {
     conn: redis::aio::ConnectionManager,
     script: redis::Script,
     leases: Mutex<HashMap<(&'static str, String), Lease>>,
+    /// Key prefix of this deployment (`RATE_LIMIT_NAMESPACE`), so deployments sharing one Redis
+    /// (or parallel test apps) never share budgets.
+    namespace: String,
 }
 
 impl RedisLimiter {
@@ -184,7 +187,22 @@ impl RedisLimiter {
             conn,
             script: redis::Script::new(GCRA_LUA),
             leases: Mutex::new(HashMap::new()),
+            namespace: String::new(),
         })
+    }
+
+    /// Keys under `namespace` (`lg:rl:{namespace}:{limit}:{key}`); empty = `lg:rl:{limit}:{key}`.
+    pub fn with_namespace(mut self, namespace: &str) -> Self {
+        self.namespace = namespace.to_string();
+        self
+    }
+
+    fn redis_key(&self, limit: &Limit, key: &str) -> String {
+        if self.namespace.is_empty() {
+            format!("lg:rl:{}:{key}", limit.name)
+        } else {
+            format!("lg:rl:{}:{}:{key}", self.namespace, limit.name)
+        }
     }
 
     /// Tokens one round trip takes for `limit` (1: no lease).
@@ -237,7 +255,7 @@ impl RateLimiter for RedisLimiter {
         let mut conn = self.conn.clone();
         let res: Result<(i64, i64, i64, i64), _> = self
             .script
-            .key(format!("lg:rl:{}:{key}", limit.name))
+            .key(self.redis_key(limit, key))
             .arg(emission)
             .arg(limit.max)
             .arg(want)

@@ -826,3 +826,34 @@ async fn analyze_lead_through_openai_sends_the_lead_facts() {
         "A CTO at a small software firm."
     );
 }
+
+/// The operator's `OPENAI_BASE_URL` is trusted even on loopback (an Ollama next to the server)
+/// while private networks stay closed: the same address given by a user as a crawl target is
+/// still refused.
+#[tokio::test]
+async fn a_loopback_openai_base_url_is_reachable_without_opening_private_networks() {
+    let fake = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(completion("gpt-4o-mini", STRATEGY_JSON, 10, 10))
+        .mount(&fake)
+        .await;
+    let app = openai_app(&fake, &[("OUTBOUND_ALLOW_PRIVATE_NETWORKS", "false")]).await;
+    assert!(!app.state.http.allow_private_networks());
+    let (token, _) = owner(&app).await;
+    let input =
+        json!({"i": {"text": "Technical founders of devtools startups in Berlin", "maxLeads": 5}});
+    let v = app.gql(Some(&token), CREATE_GOAL, input).await;
+    let g = data(&v, "createSearchGoal");
+    assert_eq!(g["provider"], "openai");
+    assert_eq!(g["strategy"]["keywords"], json!(["b2b saas", "devtools"]));
+    assert_eq!(fake.received_requests().await.unwrap().len(), 1);
+    // The guarded client of user-supplied URLs does not trust the AI server's address.
+    let refused = app
+        .state
+        .http
+        .get(&format!("{}/v1/models", fake.uri()))
+        .await;
+    assert!(refused.is_err(), "{refused:?}");
+    assert_eq!(fake.received_requests().await.unwrap().len(), 1);
+}

@@ -19,7 +19,7 @@ use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::helpers::{code, TestApp, Ws};
+use crate::helpers::{code, host_of, Options, TestApp, Ws};
 
 const CREATE_GOAL: &str = "mutation($i: CreateSearchGoalInput!) { createSearchGoal(input: $i) { id status strategy { industries locations exclusions sources { source query } } } }";
 const UPDATE_STRATEGY: &str = "mutation($id: ID!, $s: SearchStrategyInput!) { updateSearchStrategy(id: $id, strategy: $s) { id } }";
@@ -159,7 +159,7 @@ async fn progress_until_final(ws: &mut Ws, secs: u64) -> Vec<Value> {
 #[tokio::test]
 async fn a_goal_over_fixture_sites_yields_ranked_validated_leads_and_progress_events() {
     let (a, b) = (dental_site().await, chain_site().await);
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(Options::allowing(&[host_of(&a), host_of(&b)])).await;
     let org = new_org(&app).await;
     let token = app.token(org, Role::Member).await;
 
@@ -354,7 +354,7 @@ async fn a_repeated_saga_step_creates_no_second_job_or_result() {
         jobs::{queue, JobRegistry, NewJob, Worker},
     };
     let a = dental_site().await;
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(Options::allowing(&[host_of(&a)])).await;
     let org = new_org(&app).await;
     let token = app.token(org, Role::Owner).await;
     let g = create_goal(
@@ -419,7 +419,7 @@ async fn cancel_stops_the_goal_and_its_jobs_and_unrunnable_goals_fail() {
         4_000,
     )])
     .await;
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(Options::allowing(&[host_of(&slow)])).await;
     let org = new_org(&app).await;
     let token = app.token(org, Role::Member).await;
 

@@ -52,6 +52,9 @@ async fn the_binary_serves_on_embedded_defaults() {
         dir.join("data/leadgraph.db").exists(),
         "SQLite file under ./data"
     );
+    // No JWT_SECRET: a random one was generated and kept for the next start.
+    let secret = std::fs::read_to_string(dir.join("data/jwt_secret")).unwrap();
+    assert!(secret.trim().len() >= 32);
     child.kill().await.unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }

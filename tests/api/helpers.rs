@@ -53,10 +53,6 @@ pub struct TestApp {
     pub http: reqwest::Client,
 }
 
-fn rand_octet() -> u8 {
-    (Uuid::now_v7().as_u128() as u8).max(1)
-}
-
 pub type RegistryFn = Box<dyn FnOnce(&mut JobRegistry) + Send>;
 
 #[derive(Default)]
@@ -64,6 +60,38 @@ pub struct Options {
     pub env: HashMap<String, String>,
     pub db_url: Option<String>,
     pub registry: Option<RegistryFn>,
+    /// `host:port` of loopback fixture servers the app's guarded outbound client may reach
+    /// (`OUTBOUND_ALLOW_HOSTS`); everything else private stays refused, as in production.
+    pub allow_hosts: Vec<String>,
+}
+
+impl Options {
+    /// Default options that open exactly these fixture addresses to the outbound client.
+    pub fn allowing<S: ToString>(hosts: &[S]) -> Options {
+        Options {
+            allow_hosts: hosts.iter().map(ToString::to_string).collect(),
+            ..Default::default()
+        }
+    }
+}
+
+/// `host:port` of a URL such as a wiremock server's `uri()`.
+pub fn host_of(url: &str) -> String {
+    let u = url::Url::parse(url).unwrap();
+    format!(
+        "{}:{}",
+        u.host_str().unwrap(),
+        u.port_or_known_default().unwrap()
+    )
+}
+
+/// A rate-limit namespace per deployment: apps on one database share it (they are instances of
+/// one deployment and must share budgets through Redis); apps on different databases never do,
+/// so tests running in parallel cannot spend each other's per-IP budgets.
+fn rate_limit_namespace(db_url: &str) -> String {
+    let clean: String = db_url.chars().filter(char::is_ascii_alphanumeric).collect();
+    let tail = clean.len().saturating_sub(48);
+    format!("t{}", &clean[tail..])
 }
 
 impl TestApp {
@@ -82,14 +110,16 @@ impl TestApp {
             ("LISTEN_ADDR".into(), "127.0.0.1:0".into()),
             ("DATA_DIR".into(), dir.display().to_string()),
             ("DATABASE_URL".into(), db_url.clone()),
-            ("OUTBOUND_ALLOW_PRIVATE_NETWORKS".into(), "true".into()),
             ("WORKER_CONCURRENCY".into(), "2".into()),
             // Hundreds of apps share the test PostgreSQL: no idle connections kept warm.
             ("DATABASE_MIN_CONNECTIONS".into(), "1".into()),
-            // Each app's client presents its own address, so rate-limit budgets shared through
-            // Redis do not leak between tests running in parallel.
-            ("TRUST_FORWARDED_FOR".into(), "true".into()),
+            // Every client of every app is 127.0.0.1 (no X-Forwarded-For is trusted): per-IP
+            // budgets shared through Redis stay apart through the key namespace instead.
+            ("RATE_LIMIT_NAMESPACE".into(), rate_limit_namespace(&db_url)),
         ]);
+        if !opts.allow_hosts.is_empty() {
+            env.insert("OUTBOUND_ALLOW_HOSTS".into(), opts.allow_hosts.join(","));
+        }
         if let Some(r) = redis_url() {
             env.insert("REDIS_URL".into(), r);
         }
@@ -110,16 +140,7 @@ impl TestApp {
         let state = app.state().clone();
         let shutdown = app.shutdown_handle();
         tokio::spawn(app.run(false));
-        let mut headers = reqwest::header::HeaderMap::new();
-        let client_ip = format!("198.51.100.{}-{}", rand_octet(), Uuid::now_v7().simple());
-        headers.insert(
-            "x-forwarded-for",
-            format!("{client_ip}, 10.0.0.1").parse().unwrap(),
-        );
-        let http = reqwest::Client::builder()
-            .default_headers(headers)
-            .build()
-            .unwrap();
+        let http = reqwest::Client::new();
         TestApp {
             addr,
             state,

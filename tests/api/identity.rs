@@ -4,7 +4,9 @@ use leadgraph::auth::Role;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::helpers::{code, extract_after, wait_for_mail, Frame, TestApp};
+use std::collections::HashMap;
+
+use crate::helpers::{code, extract_after, wait_for_mail, Frame, Options, TestApp};
 
 const REGISTER: &str = "mutation($input: RegisterInput!) { register(input: $input) { verificationRequired user { id email emailVerified } organization { id name slug } } }";
 const LOGIN: &str = "mutation($e: String!, $p: String!) { login(input: {email: $e, password: $p}) { accessToken refreshToken role user { email } organization { id } } }";
@@ -382,9 +384,13 @@ async fn api_keys_authenticate_until_revoked_even_on_open_websockets() {
 
 #[tokio::test]
 async fn the_21st_login_in_a_minute_from_one_ip_is_rate_limited() {
-    let app = TestApp::spawn().await;
-    // A unique client address for this test (the budget may be shared through Redis).
-    let ip = format!("203.0.113.1-{}", Uuid::now_v7().simple());
+    // The test client plays a proxy on loopback that forwards two different clients.
+    let app = TestApp::spawn_with(Options {
+        env: HashMap::from([("TRUSTED_PROXIES".into(), "127.0.0.1/32".into())]),
+        ..Default::default()
+    })
+    .await;
+    let ip = "203.0.113.1".to_string();
     let login = |ip: String| {
         let app = &app;
         async move {
@@ -414,6 +420,6 @@ async fn the_21st_login_in_a_minute_from_one_ip_is_rate_limited() {
     let retry = v["errors"][0]["extensions"]["retryAfter"].as_u64().unwrap();
     assert!((1..=60).contains(&retry), "{retry}");
     // Another address is unaffected.
-    let v: Value = login(format!("{ip}-other")).await.json().await.unwrap();
+    let v: Value = login("203.0.113.2".into()).await.json().await.unwrap();
     assert_eq!(code(&v), Some("UNAUTHENTICATED"));
 }

@@ -27,5 +27,6 @@ mod realtime;
 mod schema_sdl;
 mod scraping;
 mod scraping_sources;
+mod security;
 mod security_sessions;
 mod ws_protocol;

@@ -20,7 +20,7 @@ use wiremock::{
 };
 
 use crate::{
-    helpers::{code, wait_for_mail_containing, Frame, Options, TestApp},
+    helpers::{code, host_of, wait_for_mail_containing, Frame, Options, TestApp},
     identity::signed_up,
 };
 
@@ -429,10 +429,10 @@ async fn preferences_round_trip_and_the_email_channel_sends_mail() {
 
 #[tokio::test]
 async fn the_webhook_channel_posts_slack_text_and_is_retried() {
-    let app = TestApp::spawn().await;
+    let hook = MockServer::start().await;
+    let app = TestApp::spawn_with(Options::allowing(&[host_of(&hook.uri())])).await;
     let (boss, org) = owner(&app).await;
     let grace = member(&app, org, Role::Member, "Grace").await;
-    let hook = MockServer::start().await;
     // The first delivery fails (5xx): the job queue retries it.
     Mock::given(method("POST"))
         .and(path("/services/T000/B000/XXXX"))

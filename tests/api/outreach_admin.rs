@@ -351,6 +351,8 @@ async fn smtp_settings_test_and_campaign_sends_through_them() {
                                                               // No server-wide SMTP: without organization settings mail goes to .eml files.
     let app = TestApp::spawn_with(Options {
         env: HashMap::from([("SMTP_URL".into(), String::new())]),
+        // The organization's "own" SMTP server is a loopback fixture.
+        allow_hosts: vec![sink_addr.to_string(), closed.to_string()],
         ..Default::default()
     })
     .await;

@@ -101,6 +101,11 @@ impl Fixture {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
+    /// The address to open with `OUTBOUND_ALLOW_HOSTS`.
+    fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
     fn count(&self, path: &str) -> usize {
         self.hits
             .lock()
@@ -342,6 +347,7 @@ async fn crawl_finds_exactly_the_expected_leads_skips_disallowed_survives_bad_pa
     let site = acme_site().await;
     let app = TestApp::spawn_with(Options {
         env: HashMap::from([("OUTBOUND_TIMEOUT_SECS".into(), "2".into())]),
+        allow_hosts: vec![site.host()],
         ..Default::default()
     })
     .await;
@@ -511,7 +517,7 @@ async fn crawl_finds_exactly_the_expected_leads_skips_disallowed_survives_bad_pa
 #[tokio::test]
 async fn cancel_stops_within_a_second_and_retry_resumes_without_refetching() {
     let site = many_site(30, Duration::from_millis(50)).await;
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(Options::allowing(&[site.host()])).await;
     let token = app.token(Uuid::now_v7(), Role::Member).await;
     let id = create_job(
         &app,
@@ -611,6 +617,7 @@ async fn a_worker_dying_mid_job_is_resumed_after_its_lease_with_no_duplicate_lea
     let site = many_site(24, Duration::from_millis(40)).await;
     let app = TestApp::spawn_with(Options {
         env: HashMap::from([("WORKER_ENABLED".into(), "false".into())]),
+        allow_hosts: vec![site.host()],
         ..Default::default()
     })
     .await;
@@ -705,7 +712,7 @@ async fn a_worker_dying_mid_job_is_resumed_after_its_lease_with_no_duplicate_lea
 #[tokio::test]
 async fn politeness_spaces_requests_to_a_host() {
     let site = many_site(10, Duration::ZERO).await;
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(Options::allowing(&[site.host()])).await;
     let token = app.token(Uuid::now_v7(), Role::Owner).await;
     let id = create_job(
         &app,
@@ -851,6 +858,7 @@ async fn brave_search_pages_backs_off_on_429_caches_and_crawls_the_results() {
             ("BRAVE_API_KEY".into(), "brave-test-key".into()),
             ("BRAVE_BASE_URL".into(), brave.uri()),
         ]),
+        allow_hosts: vec![site.host()],
         ..Default::default()
     })
     .await;
@@ -1045,7 +1053,7 @@ async fn google_places_pages_fills_in_details_backs_off_and_caches() {
 #[tokio::test]
 async fn scrape_api_is_authenticated_scoped_authorized_and_validated() {
     let site = many_site(1, Duration::ZERO).await;
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(Options::allowing(&[site.host()])).await;
     let (org_a, org_b) = (Uuid::now_v7(), Uuid::now_v7());
     let owner_a = app.token(org_a, Role::Owner).await;
     let viewer_a = app.token(org_a, Role::Viewer).await;

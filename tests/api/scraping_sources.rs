@@ -100,6 +100,11 @@ impl Site {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// The address to open with `OUTBOUND_ALLOW_HOSTS`.
+    fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
     fn count(&self, path: &str) -> usize {
         self.hits
             .lock()
@@ -310,6 +315,7 @@ async fn craigslist_search_pages_seed_the_listing_pages_with_backoff_and_robots(
     .await;
     let app = TestApp::spawn_with(Options {
         env: HashMap::from([("CRAIGSLIST_BASE_URL".into(), site.base())]),
+        allow_hosts: vec![site.host()],
         ..Default::default()
     })
     .await;
@@ -427,6 +433,7 @@ async fn craigslist_search_page_disallowed_by_robots_fails_the_job_without_fetch
     .await;
     let app = TestApp::spawn_with(Options {
         env: HashMap::from([("CRAIGSLIST_BASE_URL".into(), site.base())]),
+        allow_hosts: vec![site.host()],
         ..Default::default()
     })
     .await;
@@ -516,6 +523,7 @@ async fn job_boards_greenhouse_and_lever_become_hiring_leads_and_crawl_company_s
             ("GREENHOUSE_BASE_URL".into(), gh.uri()),
             ("LEVER_BASE_URL".into(), lever.uri()),
         ]),
+        allow_hosts: vec![company.host()],
         ..Default::default()
     })
     .await;
@@ -834,6 +842,7 @@ async fn crawled_emails_are_flagged_by_their_mx_answer() {
             ("DNS_NAMESERVER".into(), dns.addr.to_string()),
             ("EMAIL_MX_TIMEOUT_MS".into(), "300".into()),
         ]),
+        allow_hosts: vec![site.host()],
         ..Default::default()
     })
     .await;

@@ -1,8 +1,10 @@
 //! An OpenAI-compatible chat-completions client (OpenAI, OpenRouter, Ollama, vLLM):
 //! `POST {OPENAI_BASE_URL}/chat/completions` with a `json_schema` response format. The request
 //! and response bodies are async-openai's wire types (`async_openai::types::chat`); the HTTP
-//! exchange goes through `state.http` (the SSRF-guarded client) rather than async-openai's own
-//! client, so outbound rules, timeouts and the retry policy are the project's.
+//! exchange goes through `state.operator_http` (the outbound client that trusts the
+//! operator-configured base URL, e.g. Ollama on 127.0.0.1, and guards everything else) rather
+//! than async-openai's own client, so outbound rules, timeouts and the retry policy are the
+//! project's.
 //! The answer is validated against the task's shape; an invalid one gets one repair request
 //! (the error is sent back). 429/5xx/timeouts are retried with the scraping sources' backoff
 //! (honouring `Retry-After`); when the primary model still fails, the fallback model is asked.
@@ -69,7 +71,7 @@ impl OpenAiCompatible {
         loop {
             attempt += 1;
             let mut builder = state
-                .http
+                .operator_http
                 .request(reqwest::Method::POST, &url)
                 .map_err(|e| CallError {
                     message: e.to_string(),
@@ -80,7 +82,7 @@ impl OpenAiCompatible {
                 builder = builder.bearer_auth(key);
             }
             let last = attempt >= MAX_ATTEMPTS;
-            let wait = match state.http.execute(builder).await {
+            let wait = match state.operator_http.execute(builder).await {
                 Ok(r) if r.is_success() => {
                     let resp: CreateChatCompletionResponse = serde_json::from_slice(&r.body)
                         .map_err(|e| CallError {

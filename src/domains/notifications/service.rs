@@ -26,7 +26,6 @@ use crate::{
     error::{AppError, AppResult, FieldError},
     graphql::pagination::{page_by_id_desc, IdConnection, PageArgs},
     ids::parse_id,
-    platform::outbound::check_url,
     state::AppState,
 };
 
@@ -183,7 +182,9 @@ fn clean_webhook_url(state: &AppState, raw: &str) -> Result<String, String> {
     if url.chars().count() > MAX_URL {
         return Err(format!("must be at most {MAX_URL} characters"));
     }
-    check_url(url, state.http.allow_private_networks())
+    state
+        .http
+        .check_url(url)
         .map(|u| u.to_string())
         .map_err(|e| e.to_string())
 }

@@ -5,8 +5,8 @@
 //! The password is stored as given (the project has no encryption-at-rest helper yet; see
 //! docs/ARCHITECTURE.md) and never returned: the API only says `hasPassword`. Hosts that resolve
 //! to loopback, private, link-local or metadata addresses are refused unless
-//! `OUTBOUND_ALLOW_PRIVATE_NETWORKS` is on (the outbound guard's rule), checked when the settings
-//! are saved, tested and used.
+//! `OUTBOUND_ALLOW_PRIVATE_NETWORKS` is on or `OUTBOUND_ALLOW_HOSTS` lists the host and port (the
+//! outbound guard's rules), checked when the settings are saved, tested and used.
 
 use std::time::Duration;
 
@@ -170,7 +170,7 @@ fn pool(p: &Params, max_connections: usize) -> SmtpPool {
 
 /// Refuses hosts that resolve to addresses the outbound guard forbids (unless allowed).
 async fn check_host(state: &AppState, host: &str, port: u16) -> Result<(), String> {
-    if state.http.allow_private_networks() {
+    if state.http.allows_host(host, port) {
         return Ok(());
     }
     let addrs = tokio::time::timeout(TIMEOUT, tokio::net::lookup_host((host, port)))

@@ -331,3 +331,90 @@ async fn unresolvable_host_is_reported() {
         other => panic!("expected Unresolvable, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn allowed_hosts_open_exactly_those_addresses() {
+    let server = serve(routes).await;
+    let other = serve(routes).await;
+    let port = server.port;
+    let client = OutboundClient::new(OutboundConfig {
+        allowed_hosts: AllowedHost::parse_list(&format!("127.0.0.1:{port}, localhost:{port}"))
+            .unwrap(),
+        ..config(false)
+    })
+    .unwrap();
+    assert!(!client.allow_private_networks());
+    for host in ["127.0.0.1", "localhost"] {
+        let response = client.get(&format!("http://{host}:{port}/")).await.unwrap();
+        assert_eq!(response.body, b"hello");
+    }
+    // Another port of the same host, the metadata address and a redirect out of the allowed
+    // address stay refused.
+    let next_door = client
+        .get(&format!("http://127.0.0.1:{}/", other.port))
+        .await;
+    assert!(
+        matches!(next_door, Err(OutboundError::ForbiddenAddress { .. })),
+        "{next_door:?}"
+    );
+    let metadata = client
+        .get(&format!("http://127.0.0.1:{port}/to-metadata"))
+        .await;
+    assert!(
+        matches!(metadata, Err(OutboundError::ForbiddenAddress { .. })),
+        "{metadata:?}"
+    );
+    assert_eq!(other.connections.load(Ordering::SeqCst), 0);
+    // The listed name on another port is refused before any connection.
+    let name_next_door = client
+        .get(&format!("http://localhost:{}/", other.port))
+        .await;
+    assert!(
+        matches!(name_next_door, Err(OutboundError::ForbiddenAddress { .. })),
+        "{name_next_door:?}"
+    );
+    assert_eq!(other.connections.load(Ordering::SeqCst), 0);
+    assert!(client.allows_host("127.0.0.1", port));
+    assert!(!client.allows_host("127.0.0.1", other.port));
+    assert!(client.check_url("http://10.0.0.1/").is_err());
+}
+
+#[test]
+fn allowed_host_entries_parse_hosts_ports_and_urls() {
+    let a = AllowedHost::parse_list("127.0.0.1:8080, LocalHost ,[::1]:9000,http://10.0.0.5/v1")
+        .unwrap();
+    assert_eq!(
+        a,
+        vec![
+            AllowedHost {
+                host: "127.0.0.1".into(),
+                port: Some(8080)
+            },
+            AllowedHost {
+                host: "localhost".into(),
+                port: None
+            },
+            AllowedHost {
+                host: "::1".into(),
+                port: Some(9000)
+            },
+            AllowedHost {
+                host: "10.0.0.5".into(),
+                port: Some(80)
+            },
+        ]
+    );
+    assert!(AllowedHost::parse("bad host!").is_err());
+    let any_port = &a[1..2];
+    assert!(check_url_allowing("http://localhost:1234/", false, any_port).is_ok());
+    assert!(check_url_allowing(
+        "http://localhost:1234/",
+        false,
+        &[AllowedHost::parse("localhost:99").unwrap()]
+    )
+    .is_err());
+    assert!(check_url_allowing("http://127.0.0.1:8080/", false, any_port).is_err());
+    assert!(check_url_allowing("http://127.0.0.1:8080/", false, &a[..1]).is_ok());
+    assert!(check_url_allowing("http://127.0.0.1:8081/", false, &a[..1]).is_err());
+    assert!(check_url_allowing("http://[::1]:9000/x", false, &a).is_ok());
+}

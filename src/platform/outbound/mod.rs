@@ -17,8 +17,13 @@
 //! never sends `Referer`, and reads bodies with a hard size cap.
 //!
 //! Setting [`OutboundConfig::allow_private_networks`] turns layers 1–3 off for addresses (schemes
-//! and credentials are still checked). It exists for tests that crawl a fixture server on
-//! 127.0.0.1 and must stay off in production.
+//! and credentials are still checked). It must stay off in production (the config refuses it).
+//!
+//! [`OutboundConfig::allowed_hosts`] is the narrow alternative: exactly the listed `host[:port]`
+//! entries skip the address check, everything else stays guarded. It serves two purposes:
+//! endpoints the operator configured (`OPENAI_BASE_URL`, the scraping APIs' base URLs) are
+//! trusted by the client those integrations use (`AppState::operator_http`), and tests open
+//! their loopback fixture servers with `OUTBOUND_ALLOW_HOSTS` (refused in production).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::LazyLock;
@@ -29,11 +34,82 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::redirect;
 use url::{Host, Url};
 
+/// One `host[:port]` entry that skips the address check (an operator-configured endpoint, or a
+/// test fixture). Without a port, every port of the host is allowed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowedHost {
+    /// Lower-case host name or IP literal (IPv6 without brackets).
+    pub host: String,
+    /// The port, or `None` for any.
+    pub port: Option<u16>,
+}
+
+impl AllowedHost {
+    /// Parses `host`, `host:port`, `[v6]:port` or a URL (`http://host:port/path`, whose explicit
+    /// or default port is used).
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        if raw.contains("://") {
+            let url = Url::parse(raw).map_err(|e| format!("{raw}: {e}"))?;
+            return Self::of_url(&url).ok_or_else(|| format!("{raw}: the URL has no host"));
+        }
+        let url = Url::parse(&format!("http://{raw}/")).map_err(|e| format!("{raw}: {e}"))?;
+        let host = url
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| format!("{raw}: no host"))?;
+        let explicit_port = raw
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| !p.contains(']') && !p.is_empty());
+        Ok(Self {
+            host: host.trim_matches(['[', ']']).to_ascii_lowercase(),
+            port: if explicit_port {
+                Some(url.port().unwrap_or(80))
+            } else {
+                None
+            },
+        })
+    }
+
+    /// The host and port (explicit or the scheme's default) of `url`.
+    pub fn of_url(url: &Url) -> Option<Self> {
+        let host = url.host_str().filter(|h| !h.is_empty())?;
+        Some(Self {
+            host: host.trim_matches(['[', ']']).to_ascii_lowercase(),
+            port: url.port_or_known_default(),
+        })
+    }
+
+    /// Parses a comma-separated list.
+    pub fn parse_list(raw: &str) -> Result<Vec<Self>, String> {
+        raw.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(Self::parse)
+            .collect()
+    }
+
+    fn matches(&self, url: &Url) -> bool {
+        let Some(other) = Self::of_url(url) else {
+            return false;
+        };
+        other.host == self.host && self.port.is_none_or(|p| Some(p) == other.port)
+    }
+}
+
+/// Whether `url`'s host and port are in `allowed`.
+fn is_allowed_host(url: &Url, allowed: &[AllowedHost]) -> bool {
+    allowed.iter().any(|a| a.matches(url))
+}
+
 /// Settings of the outbound HTTP client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboundConfig {
     /// Allow loopback, private, link-local and other non-public addresses. Tests only.
     pub allow_private_networks: bool,
+    /// Hosts (optionally with a port) that skip the address check; everything else stays
+    /// guarded.
+    pub allowed_hosts: Vec<AllowedHost>,
     /// Total time for one request: connect, redirects, headers and body.
     pub timeout: Duration,
     /// Time allowed for establishing a TCP (and TLS) connection.
@@ -50,6 +126,7 @@ impl Default for OutboundConfig {
     fn default() -> Self {
         Self {
             allow_private_networks: false,
+            allowed_hosts: Vec::new(),
             timeout: Duration::from_secs(20),
             connect_timeout: Duration::from_secs(5),
             max_body_bytes: 5 * 1024 * 1024,
@@ -311,18 +388,62 @@ pub fn check_url(raw: &str, allow_private: bool) -> Result<Url, OutboundError> {
     Ok(url)
 }
 
+/// [`check_url`], except that a URL whose host and port are in `allowed` skips the address
+/// check. A listed host *name* passes the resolver unfiltered, so its port is enforced here: the
+/// name on a port no entry lists is refused.
+pub fn check_url_allowing(
+    raw: &str,
+    allow_private: bool,
+    allowed: &[AllowedHost],
+) -> Result<Url, OutboundError> {
+    match check_url(raw, allow_private) {
+        Err(OutboundError::ForbiddenAddress { host, addr }) => {
+            let url = check_url(raw, true)?;
+            if is_allowed_host(&url, allowed) {
+                Ok(url)
+            } else {
+                Err(OutboundError::ForbiddenAddress { host, addr })
+            }
+        }
+        Ok(url) if !allow_private => {
+            let listed_name = matches!(url.host(), Some(Host::Domain(_)))
+                && AllowedHost::of_url(&url)
+                    .is_some_and(|h| allowed.iter().any(|a| a.host == h.host));
+            if listed_name && !is_allowed_host(&url, allowed) {
+                return Err(OutboundError::ForbiddenAddress {
+                    host: url.host_str().unwrap_or_default().to_owned(),
+                    addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                });
+            }
+            Ok(url)
+        }
+        other => other,
+    }
+}
+
 /// The check applied to every redirect: `hops` is the number of this redirect (1 for the first
 /// one), refused past `max`; the target must pass [`check_url`].
+#[cfg(test)]
 pub(crate) fn check_redirect_hop(
     url: &Url,
     allow_private: bool,
     hops: usize,
     max: usize,
 ) -> Result<(), OutboundError> {
+    check_redirect_hop_allowing(url, allow_private, &[], hops, max)
+}
+
+fn check_redirect_hop_allowing(
+    url: &Url,
+    allow_private: bool,
+    allowed: &[AllowedHost],
+    hops: usize,
+    max: usize,
+) -> Result<(), OutboundError> {
     if hops > max {
         return Err(OutboundError::TooManyRedirects);
     }
-    check_url(url.as_str(), allow_private).map(|_| ())
+    check_url_allowing(url.as_str(), allow_private, allowed).map(|_| ())
 }
 
 /// Keeps the allowed addresses of a resolved host; fails if nothing is left.
@@ -358,16 +479,23 @@ fn filter_resolved(
 ///
 /// reqwest does not call a resolver for IP-literal hosts; those are checked by [`check_url`]
 /// and the redirect policy.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct GuardedResolver {
     /// Pass every resolved address through unfiltered (tests only).
     pub allow_private: bool,
+    /// Names whose addresses pass unfiltered (the allowed hosts; their ports were checked by
+    /// [`check_url_allowing`] before the request).
+    pub allowed_names: std::sync::Arc<[String]>,
 }
 
 impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {
-        let allow_private = self.allow_private;
         let host = name.as_str().to_owned();
+        let allow_private = self.allow_private
+            || self
+                .allowed_names
+                .iter()
+                .any(|n| n.eq_ignore_ascii_case(&host));
         Box::pin(async move {
             let resolved: Vec<SocketAddr> = match tokio::net::lookup_host((host.as_str(), 0)).await
             {
@@ -418,6 +546,7 @@ impl OutboundResponse {
 pub struct OutboundClient {
     client: reqwest::Client,
     allow_private: bool,
+    allowed_hosts: std::sync::Arc<[AllowedHost]>,
     max_body_bytes: usize,
 }
 
@@ -432,10 +561,18 @@ impl OutboundClient {
     /// overrides, to point a "public" name at a local fixture server.
     fn build(cfg: OutboundConfig, overrides: &[(&str, SocketAddr)]) -> Result<Self, OutboundError> {
         let allow_private = cfg.allow_private_networks;
+        let allowed_hosts: std::sync::Arc<[AllowedHost]> = cfg.allowed_hosts.into();
         let max_redirects = cfg.max_redirects;
+        let in_policy = allowed_hosts.clone();
         let policy = redirect::Policy::custom(move |attempt| {
             let hops = attempt.previous().len();
-            match check_redirect_hop(attempt.url(), allow_private, hops, max_redirects) {
+            match check_redirect_hop_allowing(
+                attempt.url(),
+                allow_private,
+                &in_policy,
+                hops,
+                max_redirects,
+            ) {
                 Ok(()) => attempt.follow(),
                 Err(refusal) => attempt.error(refusal),
             }
@@ -451,6 +588,7 @@ impl OutboundClient {
         if !allow_private {
             builder = builder.dns_resolver(GuardedResolver {
                 allow_private: false,
+                allowed_names: allowed_hosts.iter().map(|a| a.host.clone()).collect(),
             });
         }
         for (name, addr) in overrides {
@@ -460,6 +598,7 @@ impl OutboundClient {
         Ok(Self {
             client,
             allow_private,
+            allowed_hosts,
             max_body_bytes: cfg.max_body_bytes,
         })
     }
@@ -477,6 +616,22 @@ impl OutboundClient {
     /// Whether private and reserved addresses are allowed (tests only).
     pub fn allow_private_networks(&self) -> bool {
         self.allow_private
+    }
+
+    /// [`check_url`] with this client's policy (private networks, allowed hosts): what a
+    /// request to `raw` would be refused for, before any connection.
+    pub fn check_url(&self, raw: &str) -> Result<Url, OutboundError> {
+        check_url_allowing(raw, self.allow_private, &self.allowed_hosts)
+    }
+
+    /// Whether `host:port` may be connected to although it resolves to a forbidden address
+    /// (private networks allowed, or the host is allowed).
+    pub fn allows_host(&self, host: &str, port: u16) -> bool {
+        self.allow_private
+            || self.allowed_hosts.iter().any(|a| {
+                a.host.eq_ignore_ascii_case(host.trim_matches(['[', ']']))
+                    && a.port.is_none_or(|p| p == port)
+            })
     }
 
     /// The body size limit in bytes.
@@ -497,7 +652,7 @@ impl OutboundClient {
         method: reqwest::Method,
         url: &str,
     ) -> Result<reqwest::RequestBuilder, OutboundError> {
-        let url = check_url(url, self.allow_private)?;
+        let url = self.check_url(url)?;
         Ok(self.client.request(method, url))
     }
 
@@ -514,7 +669,7 @@ impl OutboundClient {
         builder: reqwest::RequestBuilder,
     ) -> Result<OutboundResponse, OutboundError> {
         let request = builder.build().map_err(map_reqwest_error)?;
-        check_url(request.url().as_str(), self.allow_private)?;
+        self.check_url(request.url().as_str())?;
         let response = self
             .client
             .execute(request)
@@ -532,7 +687,7 @@ impl OutboundClient {
         accept: impl FnOnce(u16, &http::HeaderMap) -> bool,
     ) -> Result<(OutboundResponse, bool), OutboundError> {
         let request = builder.build().map_err(map_reqwest_error)?;
-        check_url(request.url().as_str(), self.allow_private)?;
+        self.check_url(request.url().as_str())?;
         let response = self
             .client
             .execute(request)

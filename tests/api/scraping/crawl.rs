@@ -66,6 +66,7 @@ async fn group_commit_keeps_the_statements_per_page_bounded() {
             ("RECORD_SQL".into(), "true".into()),
             ("SCRAPE_POLITENESS".into(), "false".into()),
         ]),
+        allow_hosts: vec![site.host()],
         ..Default::default()
     })
     .await;
@@ -175,6 +176,7 @@ async fn a_worker_dying_with_a_batch_uncommitted_resumes_without_duplicates() {
             ("WORKER_ENABLED".into(), "false".into()),
             ("SCRAPE_POLITENESS".into(), "false".into()),
         ]),
+        allow_hosts: vec![site.host()],
         ..Default::default()
     })
     .await;
@@ -357,7 +359,7 @@ async fn declared_charsets_base_href_and_nofollow_are_honoured() {
         ("/meta-child", html("Child", "<p>child@charset-fixture.com</p>")),
     ])
     .await;
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(Options::allowing(&[site.host()])).await;
     let token = app.token(Uuid::now_v7(), Role::Member).await;
     let id = create_job(
         &app,
@@ -398,6 +400,7 @@ async fn a_crawl_that_grew_the_leads_refreshes_their_planner_statistics() {
     let site = repeating_site(60, Duration::ZERO).await;
     let app = TestApp::spawn_with(Options {
         env: HashMap::from([("SCRAPE_POLITENESS".into(), "false".into())]),
+        allow_hosts: vec![site.host()],
         ..Default::default()
     })
     .await;

@@ -5,7 +5,6 @@ use super::*;
 use crate::{
     auth::Viewer,
     error::{AppError, AppResult, FieldError},
-    platform::outbound::check_url,
     state::AppState,
 };
 
@@ -150,7 +149,6 @@ pub fn validate_with(
             format!("is required when source is {}", input.source.as_str()),
         );
     };
-    let allow_private = config.outbound_allow_private_networks;
     let params = match input.source {
         ScrapeSource::Craigslist => match &input.craigslist {
             None => {
@@ -199,7 +197,7 @@ pub fn validate_with(
                 }
                 let mut urls = Vec::new();
                 for (i, raw) in w.urls.iter().enumerate() {
-                    match check_url(raw, allow_private) {
+                    match config.check_user_url(raw) {
                         Ok(u)
                             if u.as_str().len()
                                 <= crate::domains::scraping::crawler::MAX_URL_LEN =>

@@ -1,4 +1,5 @@
-//! Calling a JSON API of a provider: through the guarded outbound client, with a shared rate
+//! Calling a JSON API of a provider at its operator-configured base URL: through
+//! `state.operator_http` (guarded, but trusting the configured endpoints), with a shared rate
 //! limit, a response cache (Redis when configured, else in process) and retries with
 //! exponential backoff on 429 and 5xx (honouring `Retry-After`).
 
@@ -104,7 +105,7 @@ pub async fn call_json(state: &AppState, call: ApiCall<'_>) -> Result<Value, Sou
             }
         }
         let mut builder = state
-            .http
+            .operator_http
             .request(call.method.clone(), &call.url)
             .map_err(|e| SourceError::Permanent(format!("{provider}: {e}")))?
             .header(http::header::ACCEPT, "application/json");
@@ -115,7 +116,7 @@ pub async fn call_json(state: &AppState, call: ApiCall<'_>) -> Result<Value, Sou
             builder = builder.json(b);
         }
         let last = attempt >= MAX_ATTEMPTS;
-        let wait = match state.http.execute(builder).await {
+        let wait = match state.operator_http.execute(builder).await {
             Ok(r) if r.is_success() => {
                 let v: Value = serde_json::from_slice(&r.body).map_err(|_| {
                     SourceError::Permanent(format!("{provider}: the response is not JSON"))

@@ -134,13 +134,7 @@ pub(crate) fn validate(v: &mut V, c: &CraigslistScrapeInput, config: &Config) ->
         if let Err(e) = params
             .search_url(&base, 0)
             .map_err(|e| e.to_string())
-            .and_then(|u| {
-                crate::platform::outbound::check_url(
-                    u.as_str(),
-                    config.outbound_allow_private_networks,
-                )
-                .map_err(|e| e.to_string())
-            })
+            .and_then(|u| config.check_user_url(u.as_str()).map_err(|e| e.to_string()))
         {
             v.fail(&format!("{p}.city"), format!("gives an unusable URL: {e}"));
         }
