@@ -135,6 +135,15 @@ pub struct Config {
     pub ws_init_timeout: Duration,
     /// A WebSocket client whose outgoing queue stays full this long is disconnected (1013).
     pub ws_send_timeout: Duration,
+    /// Open WebSocket connections one user or API key may hold per process
+    /// (`WS_MAX_CONNECTIONS_PER_VIEWER`, default 20); one more is closed with 4429.
+    pub ws_max_connections_per_viewer: usize,
+    /// Live operations (subscriptions) on one connection (`WS_MAX_OPERATIONS_PER_CONNECTION`,
+    /// default 50); one more is answered with a RATE_LIMITED error.
+    pub ws_max_operations_per_connection: usize,
+    /// How long published events are kept for `events(after:)` replay
+    /// (`EVENT_RETENTION_HOURS`, default 72); older outbox rows are pruned.
+    pub event_retention: Duration,
     /// How long a session or API-key check is trusted before the database is asked again
     /// (`SESSION_CHECK_TTL_MS`, default 5000; revocations in this process apply at once, in
     /// others when their event arrives over the bus).
@@ -396,6 +405,15 @@ impl Config {
             },
             ws_init_timeout: Duration::from_secs(parse(&var, "WS_INIT_TIMEOUT_SECS", Some(10))?),
             ws_send_timeout: Duration::from_millis(parse(&var, "WS_SEND_TIMEOUT_MS", Some(5000))?),
+            ws_max_connections_per_viewer: parse(&var, "WS_MAX_CONNECTIONS_PER_VIEWER", Some(20))?,
+            ws_max_operations_per_connection: parse(
+                &var,
+                "WS_MAX_OPERATIONS_PER_CONNECTION",
+                Some(50),
+            )?,
+            event_retention: Duration::from_secs(
+                3600 * parse::<u64>(&var, "EVENT_RETENTION_HOURS", Some(72))?,
+            ),
             session_check_ttl: Duration::from_millis(parse(
                 &var,
                 "SESSION_CHECK_TTL_MS",

@@ -188,6 +188,11 @@ impl Application {
                 state.outbox_notify.clone(),
                 shutdown_rx.clone(),
             ),
+            crate::events::outbox::spawn_pruner(
+                state.db.clone(),
+                state.config.event_retention,
+                shutdown_rx.clone(),
+            ),
             SessionChecks::spawn_listener(
                 state.sessions.clone(),
                 state.bus.clone(),

@@ -111,13 +111,60 @@ pub async fn last_position(conn: &impl ConnectionTrait) -> AppResult<i64> {
 }
 
 /// The publication position of event `id` of `org_id`: the replay anchor for `after`.
-/// BAD_USER_INPUT when it is not a published event of that organization.
-pub async fn position_of(conn: &impl ConnectionTrait, org_id: Uuid, id: Uuid) -> AppResult<i64> {
-    outbox_event::Entity::find()
+/// BAD_USER_INPUT when it is not a published event of that organization, or when it occurred
+/// more than `retention` ago: replay never reaches past the retention window.
+pub async fn position_of(
+    conn: &impl ConnectionTrait,
+    org_id: Uuid,
+    id: Uuid,
+    retention: std::time::Duration,
+) -> AppResult<i64> {
+    let row = outbox_event::Entity::find()
         .filter(outbox_event::Column::Id.eq(id))
         .filter(outbox_event::Column::OrgId.eq(org_id))
         .one(conn)
-        .await?
-        .and_then(|row| row.position)
-        .ok_or_else(|| AppError::invalid("after", "unknown event id"))
+        .await?;
+    let oldest = chrono::Utc::now() - retention;
+    match row {
+        Some(row) if row.occurred_at < oldest => Err(AppError::invalid(
+            "after",
+            "the event is older than the replay window (EVENT_RETENTION_HOURS)",
+        )),
+        Some(row) => row
+            .position
+            .ok_or_else(|| AppError::invalid("after", "unknown event id")),
+        None => Err(AppError::invalid("after", "unknown event id")),
+    }
+}
+
+/// Deletes published events that occurred more than `retention` ago; returns how many.
+pub async fn prune(conn: &impl ConnectionTrait, retention: std::time::Duration) -> AppResult<u64> {
+    let cutoff = chrono::Utc::now() - retention;
+    let res = outbox_event::Entity::delete_many()
+        .filter(outbox_event::Column::PublishedAt.is_not_null())
+        .filter(outbox_event::Column::OccurredAt.lt(cutoff))
+        .exec(conn)
+        .await?;
+    Ok(res.rows_affected)
+}
+
+/// Prunes the outbox to the retention window at start and then hourly, until shutdown.
+pub fn spawn_pruner(
+    db: sea_orm::DatabaseConnection,
+    retention: std::time::Duration,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            tokio::select! {
+                _ = every.tick() => match prune(&db, retention).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(deleted = n, "outbox pruned to the retention window"),
+                    Err(e) => tracing::warn!(error = ?e, "pruning the outbox failed"),
+                },
+                _ = shutdown.changed() => break,
+            }
+        }
+    })
 }

@@ -209,19 +209,32 @@ fn graphql_response(batch: BatchResponse, media: Media) -> Response {
     res
 }
 
+/// Whose budget a viewer spends: their API key's, or their user's (every session together).
+/// WebSocket connections and operations count against the same key.
+pub(crate) fn viewer_key(viewer: &Viewer) -> String {
+    match (viewer.via, viewer.session_id) {
+        (ViewerVia::ApiKey, Some(id)) => format!("key:{id}"),
+        _ => format!("user:{}", viewer.user_id),
+    }
+}
+
+/// The general per-user / per-key budget (`RATE_LIMIT_VIEWER_PER_MINUTE`).
+pub(crate) fn viewer_limit(config: &crate::config::Config) -> Limit {
+    Limit {
+        name: "viewer",
+        max: config.rate_limits.viewer_per_minute,
+        per: std::time::Duration::from_secs(60),
+    }
+}
+
 /// The general per-user / per-key budget. `Some(response)` when exhausted (429).
 async fn viewer_budget(s: &HttpState, viewer: Option<&Viewer>, media: Media) -> Option<Response> {
     let viewer = viewer?;
-    let key = match (viewer.via, viewer.session_id) {
-        (ViewerVia::ApiKey, Some(id)) => format!("key:{id}"),
-        _ => format!("user:{}", viewer.user_id),
-    };
-    let limit = Limit {
-        name: "viewer",
-        max: s.app.config.rate_limits.viewer_per_minute,
-        per: std::time::Duration::from_secs(60),
-    };
-    let d = s.app.limiter.check(&limit, &key).await;
+    let d = s
+        .app
+        .limiter
+        .check(&viewer_limit(&s.app.config), &viewer_key(viewer))
+        .await;
     if d.allowed {
         return None;
     }

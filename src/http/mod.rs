@@ -34,6 +34,8 @@ pub struct HttpState {
     /// The same schema without extensions, for plain queries over HTTP
     /// (`graphql::build_query_schema`).
     pub query_schema: AppSchema,
+    /// WebSocket connections held per viewer in this process.
+    pub ws_slots: std::sync::Arc<ws::Slots>,
 }
 
 /// Builds the router.
@@ -46,6 +48,7 @@ pub fn router(app: AppState, schema: AppSchema) -> Router {
         app,
         schema,
         query_schema,
+        ws_slots: std::sync::Arc::default(),
     };
     let mut router = Router::new()
         .route(

@@ -4,7 +4,9 @@
 //! The protocol handling is ours, not async-graphql's, so clients see the close codes of the
 //! graphql-ws PROTOCOL.md: 4400 invalid message, 4401 subscribe before ack, 4403 init rejected,
 //! 4408 no init in time, 4409 duplicate operation id, 4429 second init. Buffers are small (1 KiB read, 4 KiB write)
-//! and each connection has a bounded outgoing queue.
+//! and each connection has a bounded outgoing queue. Connections per viewer and live operations
+//! per connection are capped (4429 / a RATE_LIMITED error), and every operation spends the
+//! viewer's request budget.
 
 use std::{collections::HashMap, time::Duration};
 
@@ -27,6 +29,46 @@ use crate::{
     events::BusMessage,
     graphql::{extension, prepare_request, RequestMeta},
 };
+
+/// Open connections per viewer in this process (`WS_MAX_CONNECTIONS_PER_VIEWER`). Per process,
+/// not cluster-wide: a load balancer spreading one viewer over N instances allows N × the cap.
+#[derive(Default)]
+pub struct Slots(std::sync::Mutex<HashMap<String, usize>>);
+
+/// One held connection slot; released when dropped (the connection ended).
+pub struct Slot {
+    slots: std::sync::Arc<Slots>,
+    key: String,
+}
+
+impl Slots {
+    /// A slot for `key` unless it already holds `max`.
+    pub fn acquire(slots: &std::sync::Arc<Slots>, key: String, max: usize) -> Option<Slot> {
+        let mut held = slots.0.lock().ok()?;
+        let n = held.entry(key.clone()).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(Slot {
+            slots: slots.clone(),
+            key,
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Ok(mut held) = self.slots.0.lock() {
+            if let Some(n) = held.get_mut(&self.key) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    held.remove(&self.key);
+                }
+            }
+        }
+    }
+}
 
 /// Interval of server keep-alive messages.
 const KEEPALIVE: Duration = Duration::from_secs(15);
@@ -134,6 +176,8 @@ struct Connection {
     /// When the access token expires (API keys: never): the connection closes then with 4403
     /// unless the client re-authenticates (a `ping` whose payload carries a fresh token).
     expires: Option<tokio::time::Instant>,
+    /// This connection's place in its viewer's connection cap.
+    slot: Option<Slot>,
     /// Live operations by id; their tasks run in `tasks`.
     subs: HashMap<String, tokio::task::AbortHandle>,
     tasks: tokio::task::JoinSet<(String, Done)>,
@@ -165,6 +209,7 @@ impl Connection {
             viewer: None,
             credential: None,
             expires: None,
+            slot: None,
             subs: HashMap::new(),
             tasks: tokio::task::JoinSet::new(),
         }
@@ -384,6 +429,14 @@ impl Connection {
             }
             return close(4403, "Forbidden");
         };
+        let max = self.s.app.config.ws_max_connections_per_viewer;
+        let Some(slot) = Slots::acquire(&self.s.ws_slots, super::graphql::viewer_key(&viewer), max)
+        else {
+            metrics::counter!("ws_connections_refused_total", "reason" => "per_viewer_cap")
+                .increment(1);
+            return close(4429, "Too many connections for this viewer");
+        };
+        self.slot = Some(slot);
         self.viewer = Some(viewer);
         self.credential = credential;
         self.expires = expires.map(deadline);
@@ -442,6 +495,44 @@ impl Connection {
         let Ok(request) = serde_json::from_value::<async_graphql::Request>(payload.clone()) else {
             return close(4400, "Invalid subscribe payload");
         };
+        // Operations over a socket spend the viewer's request budget like HTTP requests, and a
+        // connection holds a bounded number of live ones.
+        let refusal = if self.subs.len() >= self.s.app.config.ws_max_operations_per_connection {
+            Some((
+                format!(
+                    "at most {} live operations per connection",
+                    self.s.app.config.ws_max_operations_per_connection
+                ),
+                None,
+            ))
+        } else {
+            let limit = super::graphql::viewer_limit(&self.s.app.config);
+            let d = self
+                .s
+                .app
+                .limiter
+                .check(&limit, &super::graphql::viewer_key(&viewer))
+                .await;
+            (!d.allowed).then(|| {
+                (
+                    format!("too many requests; retry after {} s", d.retry_after_secs),
+                    Some(d.retry_after_secs),
+                )
+            })
+        };
+        if let Some((message, retry_after)) = refusal {
+            let mut ext = json!({"code": "RATE_LIMITED"});
+            if let Some(r) = retry_after {
+                ext["retryAfter"] = json!(r);
+            }
+            let payload = json!([{"message": message, "extensions": ext}]);
+            let msg = match self.proto {
+                Proto::TransportWs => json!({"type": "error", "id": id, "payload": payload}),
+                Proto::LegacyWs => json!({"type": "error", "id": id, "payload": payload[0]}),
+            };
+            self.send(out, msg).await;
+            return Step::Continue;
+        }
         let request = prepare_request(request, &self.s.app, Some(viewer), self.meta.clone());
         let schema = self.s.schema.clone();
         let (out, id_owned, proto) = (out.clone(), id.to_string(), self.proto);

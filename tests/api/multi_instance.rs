@@ -77,9 +77,22 @@ async fn rate_limits_are_shared_across_instances_through_redis() {
         eprintln!("skipped: needs TEST_POSTGRES_URL and TEST_REDIS_URL");
         return;
     }
-    let a = TestApp::spawn().await;
+    // 5 a minute: a token comes back every 12 s, far longer than the six attempts take even on
+    // a loaded machine (at 20 a minute, 3 s, a slow run saw a refill and a flaky pass).
+    let limit = || {
+        std::collections::HashMap::from([(
+            "RATE_LIMIT_LOGIN_PER_MINUTE".to_string(),
+            "5".to_string(),
+        )])
+    };
+    let a = TestApp::spawn_with(Options {
+        env: limit(),
+        ..Default::default()
+    })
+    .await;
     let b = TestApp::spawn_with(Options {
         db_url: Some(a.db_url.clone()),
+        env: limit(),
         ..Default::default()
     })
     .await;
@@ -91,7 +104,7 @@ async fn rate_limits_are_shared_across_instances_through_redis() {
             .json(&json!({"query": "mutation { login(input: {email: \"n@example.com\", password: \"wrong password!\"}) { accessToken } }"}))
             .send()
     };
-    for i in 0..20 {
+    for i in 0..5 {
         let app = if i % 2 == 0 { &a } else { &b };
         let v: serde_json::Value = login(app).await.unwrap().json().await.unwrap();
         assert_eq!(

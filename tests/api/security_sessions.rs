@@ -584,8 +584,18 @@ async fn session_checks_are_cached() {
             .count()
     };
     app.state.sql_log.take();
-    app.gql(Some(&token), "{ viewer { role } }", json!({})).await;
-    assert_eq!(checks(app.state.sql_log.take()), 2, "first request: a cache miss");
-    app.gql(Some(&token), "{ viewer { role } }", json!({})).await;
-    assert_eq!(checks(app.state.sql_log.take()), 0, "second request: cached");
+    app.gql(Some(&token), "{ viewer { role } }", json!({}))
+        .await;
+    assert_eq!(
+        checks(app.state.sql_log.take()),
+        2,
+        "first request: a cache miss"
+    );
+    app.gql(Some(&token), "{ viewer { role } }", json!({}))
+        .await;
+    assert_eq!(
+        checks(app.state.sql_log.take()),
+        0,
+        "second request: cached"
+    );
 }

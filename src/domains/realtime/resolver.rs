@@ -30,7 +30,10 @@ pub async fn live(
         Some(id) => {
             let id = uuid::Uuid::parse_str(&id)
                 .map_err(|_| AppError::invalid("after", "unknown event id"))?;
-            Some(outbox::position_of(&state.db, viewer.org_id, id).await?)
+            Some(
+                outbox::position_of(&state.db, viewer.org_id, id, state.config.event_retention)
+                    .await?,
+            )
         }
         None => None,
     };
