@@ -112,6 +112,10 @@ pub struct Config {
     pub introspection_enabled: bool,
     /// GraphQL limits.
     pub limits: GraphqlLimits,
+    /// Every HTTP request is answered within this (`REQUEST_TIMEOUT_MS`, default 30 s): past
+    /// it the handler is dropped (a transaction in flight rolls back) and the client gets
+    /// 504 with `TIMEOUT`.
+    pub request_timeout: Duration,
     /// How long a WebSocket may stay open without `connection_init`.
     pub ws_init_timeout: Duration,
     /// A WebSocket client whose outgoing queue stays full this long is disconnected (1013).
@@ -293,13 +297,22 @@ impl Config {
             introspection_enabled: parse(&var, "INTROSPECTION_ENABLED", Some(dev))?,
             limits: GraphqlLimits {
                 max_depth: parse(&var, "MAX_QUERY_DEPTH", Some(15))?,
-                max_complexity: parse(&var, "MAX_QUERY_COMPLEXITY", Some(5000))?,
+                max_complexity: parse(
+                    &var,
+                    "MAX_QUERY_COMPLEXITY",
+                    Some(crate::graphql::schema::DEFAULT_MAX_COMPLEXITY),
+                )?,
                 max_aliases: parse(&var, "MAX_ALIASES", Some(30))?,
                 max_batch_size: parse(&var, "MAX_BATCH_SIZE", Some(10))?,
                 max_body_bytes: parse(&var, "MAX_BODY_BYTES", Some(1024 * 1024))?,
                 max_upload_bytes: parse(&var, "MAX_UPLOAD_BYTES", Some(50 * 1024 * 1024))?,
                 max_upload_files: parse(&var, "MAX_UPLOAD_FILES", Some(5))?,
             },
+            request_timeout: Duration::from_millis(parse(
+                &var,
+                "REQUEST_TIMEOUT_MS",
+                Some(30_000),
+            )?),
             ws_init_timeout: Duration::from_secs(parse(&var, "WS_INIT_TIMEOUT_SECS", Some(10))?),
             ws_send_timeout: Duration::from_millis(parse(&var, "WS_SEND_TIMEOUT_MS", Some(5000))?),
             worker_enabled: parse(&var, "WORKER_ENABLED", Some(true))?,

@@ -27,4 +27,5 @@ mod realtime;
 mod schema_sdl;
 mod scraping;
 mod scraping_sources;
+mod security;
 mod ws_protocol;

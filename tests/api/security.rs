@@ -1,0 +1,237 @@
+//! Security limits: query cost, request timeout, multipart authentication, template rendering
+//! bounds, CSV export escaping, click redirects, limiter keys.
+
+use std::{collections::HashMap, time::Duration};
+
+use leadgraph::auth::Role;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::helpers::{code, raw_exchange, Options, TestApp};
+
+fn env(pairs: &[(&str, &str)]) -> Options {
+    Options {
+        env: pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<HashMap<_, _>>(),
+        ..Default::default()
+    }
+}
+
+/// Campaign → recipients → lead → campaigns → recipients: a dozen fields that would load
+/// 200 × 200 × 10 × 200 rows.
+const CYCLE: &str = "query($n: Int) { campaigns(first: 200) { nodes { recipients(first: $n) { nodes { lead { \
+                     campaigns { campaign { recipients(first: 200) { nodes { lead { id } } } } } } } } } } }";
+
+#[tokio::test]
+async fn fan_out_through_cycles_is_refused_before_execution() {
+    let app = TestApp::spawn().await;
+    let t = app.token(Uuid::now_v7(), Role::Admin);
+    for vars in [json!({"n": 200}), json!({})] {
+        let v = app.gql(Some(&t), CYCLE, vars).await;
+        assert_eq!(code(&v), Some("GRAPHQL_VALIDATION_FAILED"), "{v}");
+        assert!(v["data"].is_null(), "nothing ran: {v}");
+        assert!(
+            v["errors"][0]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("complex")),
+            "{v}"
+        );
+    }
+    // Over GET too (the extension-free schema).
+    let mut u = url::Url::parse(&app.url("/graphql")).unwrap();
+    u.query_pairs_mut()
+        .append_pair("query", CYCLE)
+        .append_pair("variables", "{\"n\": 200}");
+    let v: Value = app
+        .http
+        .get(u)
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(code(&v), Some("GRAPHQL_VALIDATION_FAILED"), "{v}");
+    // And on the full schema (a mutation document is never on the fast path; the cost is
+    // counted over every operation in it).
+    let doc = format!(
+        "{} mutation M {{ markAllNotificationsRead }}",
+        CYCLE.replace("query(", "query Q(")
+    );
+    let v: Value = app
+        .gql_raw(
+            Some(&t),
+            json!({"query": doc, "operationName": "M", "variables": {"n": 200}}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(code(&v), Some("GRAPHQL_VALIDATION_FAILED"), "{v}");
+
+    // The benchmark shapes stay well under the default limit, at every page size.
+    let figure = "query($n: Int!) { leads(first: $n) { nodes { id owner { id email } tags \
+                  notes(first: 3) { nodes { body } } campaigns { campaign { id name } } } } }";
+    for n in [10, 50, 200] {
+        let v = app.gql(Some(&t), figure, json!({"n": n})).await;
+        assert!(v.get("errors").is_none(), "{v}");
+    }
+    // An optional `$first` that is not sent is the default page, not an error.
+    let v = app
+        .gql(
+            Some(&t),
+            "query($first: Int, $after: String) { leads(first: $first, after: $after) { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert!(v.get("errors").is_none(), "{v}");
+}
+
+#[tokio::test]
+async fn the_limit_is_configurable() {
+    let app = TestApp::spawn_with(env(&[("MAX_QUERY_COMPLEXITY", "100")])).await;
+    let t = app.token(Uuid::now_v7(), Role::Admin);
+    // 1 + 50 × 2 = 101.
+    let v = app
+        .gql(Some(&t), "{ leads { nodes { id } } }", json!({}))
+        .await;
+    assert_eq!(code(&v), Some("GRAPHQL_VALIDATION_FAILED"), "{v}");
+    let v = app
+        .gql(Some(&t), "{ leads(first: 49) { nodes { id } } }", json!({}))
+        .await;
+    assert!(v.get("errors").is_none(), "{v}");
+}
+
+#[tokio::test]
+async fn a_request_past_request_timeout_gets_timeout() {
+    // Argon2id (m = 19 MiB, t = 2) takes far longer than 1 ms, even for an unknown email.
+    const LOGIN: &str = "mutation { login(input: {email: \"nobody@example.com\", password: \"wrong-password-123\"}) { accessToken } }";
+    let app = TestApp::spawn_with(env(&[("REQUEST_TIMEOUT_MS", "1")])).await;
+    let res = app.gql_raw(None, json!({ "query": LOGIN })).await;
+    assert_eq!(res.status(), 504);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(code(&v), Some("TIMEOUT"), "{v}");
+    // The server is fine afterwards, and with the default limit the same request is answered.
+    let app = TestApp::spawn().await;
+    let res = tokio::time::timeout(
+        Duration::from_secs(60),
+        app.gql_raw(None, json!({ "query": LOGIN })),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 200);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(code(&v), Some("UNAUTHENTICATED"), "{v}");
+}
+
+/// A multipart import request whose file part is announced as `file_len` bytes; returns the
+/// request head plus the parts up to the file's first byte, and the body's total length.
+fn multipart_head(addr: &str, token: Option<&str>, file_len: usize) -> (String, usize) {
+    let b = "lgtestboundary";
+    let ops = json!({
+        "query": "mutation($f: Upload!) { importLeads(file: $f) { id } }",
+        "variables": {"f": null}
+    });
+    let parts = format!(
+        "--{b}\r\nContent-Disposition: form-data; name=\"operations\"\r\n\r\n{ops}\r\n\
+         --{b}\r\nContent-Disposition: form-data; name=\"map\"\r\n\r\n{{\"0\": [\"variables.f\"]}}\r\n\
+         --{b}\r\nContent-Disposition: form-data; name=\"0\"; filename=\"big.csv\"\r\n\
+         Content-Type: text/csv\r\n\r\n"
+    );
+    let tail = format!("\r\n--{b}--\r\n");
+    let total = parts.len() + file_len + tail.len();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let head = format!(
+        "POST /graphql HTTP/1.1\r\nHost: {addr}\r\nContent-Type: multipart/form-data; boundary={b}\r\n\
+         Apollo-Require-Preflight: true\r\nX-Forwarded-For: 203.0.113.{}\r\n{auth}Content-Length: {total}\r\n\r\n{parts}",
+        Uuid::now_v7().as_u128() as u8
+    );
+    (head, total)
+}
+
+/// Sends the head and 16 KiB of a 100 MB file part, then reads the answer without sending
+/// more: only a server that answers before reading the file returns here.
+async fn answer_before_the_file(app: &TestApp, token: Option<&str>) -> String {
+    let (head, _) = multipart_head(&app.addr, token, 100 * 1024 * 1024);
+    let mut bytes = head.into_bytes();
+    bytes.extend(std::iter::repeat_n(b'x', 16 * 1024));
+    raw_exchange(&app.addr, &bytes, 10)
+        .await
+        .expect("no answer while the file was still being sent: the server waited for the body")
+}
+
+#[tokio::test]
+async fn anonymous_multipart_is_refused_before_the_file_is_read() {
+    let app = TestApp::spawn().await;
+    let answer = answer_before_the_file(&app, None).await;
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(answer.contains("UNAUTHENTICATED"), "{answer}");
+    // A viewer who may not import is refused the same way (403), before the file too.
+    let t = app.token(Uuid::now_v7(), Role::Viewer);
+    let answer = answer_before_the_file(&app, Some(&t)).await;
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    assert!(answer.contains("FORBIDDEN"), "{answer}");
+    // Nothing was spooled.
+    let uploads = app.dir.join("uploads");
+    assert!(
+        !uploads.exists() || std::fs::read_dir(&uploads).unwrap().next().is_none(),
+        "files under {}",
+        uploads.display()
+    );
+}
+
+#[tokio::test]
+async fn multipart_parts_are_capped_and_ordered() {
+    let app = TestApp::spawn_with(env(&[("MAX_BODY_BYTES", "4096")])).await;
+    let t = app.token(Uuid::now_v7(), Role::Admin);
+    let send = |form: reqwest::multipart::Form| {
+        app.http
+            .post(app.url("/graphql"))
+            .bearer_auth(&t)
+            .header("apollo-require-preflight", "true")
+            .multipart(form)
+            .send()
+    };
+    // `operations` larger than the body limit.
+    let big = json!({"query": "{ __typename }", "x": "a".repeat(8192)}).to_string();
+    let res = send(
+        reqwest::multipart::Form::new()
+            .text("operations", big)
+            .text("map", "{}"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 413);
+    // A file before `operations`/`map`.
+    let res = send(
+        reqwest::multipart::Form::new()
+            .part(
+                "0",
+                reqwest::multipart::Part::bytes(b"a,b\n".to_vec()).file_name("x.csv"),
+            )
+            .text("operations", json!({"query": "{ __typename }"}).to_string())
+            .text("map", "{}"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 400);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(code(&v), Some("BAD_REQUEST"), "{v}");
+    // A well-formed one runs.
+    let v: Value = send(
+        reqwest::multipart::Form::new()
+            .text("operations", json!({"query": "{ __typename }"}).to_string())
+            .text("map", "{}"),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(v["data"]["__typename"], "QueryRoot", "{v}");
+}
