@@ -235,3 +235,119 @@ async fn multipart_parts_are_capped_and_ordered() {
     .unwrap();
     assert_eq!(v["data"]["__typename"], "QueryRoot", "{v}");
 }
+
+#[tokio::test]
+async fn audit_csv_cells_cannot_become_formulas() {
+    let app = TestApp::spawn().await;
+    let org = Uuid::now_v7();
+    let admin = app.token(org, Role::Admin);
+    let res = app
+        .http
+        .post(app.url("/graphql"))
+        .bearer_auth(&admin)
+        .header("user-agent", "=HYPERLINK(\"https://evil.example/\",\"x\")")
+        .header("x-request-id", "@SUM(1+1)")
+        .header("x-forwarded-for", "+2+3, 10.0.0.1")
+        .json(&json!({"query": "mutation { markAllNotificationsRead }"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let mut csv = String::new();
+    for _ in 0..100 {
+        let v = app
+            .gql(
+                Some(&admin),
+                "{ exportAuditLogs(filter: {action: \"markAllNotificationsRead\"}) }",
+                json!({}),
+            )
+            .await;
+        csv = v["data"]["exportAuditLogs"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{v}"))
+            .to_string();
+        if csv.lines().count() > 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut rows = csv::Reader::from_reader(csv.as_bytes());
+    let headers = rows.headers().unwrap().clone();
+    let row = rows.records().next().expect("one row").unwrap();
+    let get = |name: &str| row[headers.iter().position(|h| h == name).unwrap()].to_string();
+    assert_eq!(
+        get("user_agent"),
+        "'=HYPERLINK(\"https://evil.example/\",\"x\")"
+    );
+    assert_eq!(get("request_id"), "'@SUM(1+1)");
+    assert_eq!(get("ip"), "'+2+3");
+    for field in row.iter() {
+        assert!(
+            !field.starts_with(['=', '+', '-', '@', '\t', '\r']),
+            "{field} in {csv}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_viewer_cannot_make_template_rendering_build_huge_values() {
+    let app = TestApp::spawn().await;
+    let viewer = app.token(Uuid::now_v7(), Role::Viewer);
+    const RENDER: &str = "query($i: TemplateContentInput!, $s: JSON) { renderTemplate(input: $i, sampleData: $s) { subject html } }";
+    let render = |html: &str, sample: Value| {
+        app.gql(
+            Some(&viewer),
+            RENDER,
+            json!({"i": {"subject": "Hi", "bodyHtml": html}, "s": sample}),
+        )
+    };
+    // Allowed for a viewer, and ordinary templates render.
+    let v = render("<p>{{ lead.firstName | upper }}</p>", json!(null)).await;
+    assert_eq!(v["data"]["renderTemplate"]["html"], "<p>ADA</p>", "{v}");
+    // 100 MB by repetition: refused before anything is built.
+    let v = render("{{ \"x\" * 100000000 }}", json!(null)).await;
+    assert_eq!(code(&v), Some("BAD_USER_INPUT"), "{v}");
+    let msg = v["errors"][0]["message"].as_str().unwrap();
+    assert!(msg.contains("bodyHtml") && msg.contains("not available"), "{msg}");
+    // Doubling through `set` (2^30 bytes, no output): refused.
+    let doubling = format!("{{% set s = \"x\" %}}{}", "{% set s = s ~ s %}".repeat(30));
+    let v = render(&doubling, json!(null)).await;
+    assert_eq!(code(&v), Some("BAD_USER_INPUT"), "{v}");
+    assert!(v["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("not available"));
+    // A loop writing 60 KiB 100,000 times stops at the output cap, and a filter multiplying
+    // sample data is refused from its estimate.
+    let sample = json!({"lead": {"company": "y".repeat(60 * 1024)}});
+    let v = render(
+        "{% for i in range(100000) %}{{ lead.company }}{% endfor %}",
+        sample.clone(),
+    )
+    .await;
+    assert_eq!(code(&v), Some("BAD_USER_INPUT"), "{v}");
+    assert!(v["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("exceeds"));
+    let v = render("{{ lead.company | replace('y', 'yyyy') }}", sample).await;
+    assert_eq!(code(&v), Some("BAD_USER_INPUT"), "{v}");
+    assert!(v["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("template limits"));
+    // Saving such a template is refused the same way.
+    let v = app
+        .gql(
+            Some(&viewer),
+            "query($i: TemplateContentInput!) { validateTemplate(input: $i) { valid issues { kind message } } }",
+            json!({"i": {"subject": "Hi", "bodyHtml": "{{ 'ab' * 50000000 }}"}}),
+        )
+        .await;
+    assert_eq!(v["data"]["validateTemplate"]["valid"], false, "{v}");
+    assert_eq!(
+        v["data"]["validateTemplate"]["issues"][0]["kind"],
+        "UNSUPPORTED",
+        "{v}"
+    );
+}
