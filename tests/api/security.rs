@@ -351,3 +351,25 @@ async fn a_viewer_cannot_make_template_rendering_build_huge_values() {
         "{v}"
     );
 }
+
+#[tokio::test]
+async fn password_reset_budget_is_per_normalised_email() {
+    let app = TestApp::spawn_with(env(&[("RATE_LIMIT_PASSWORD_RESET_PER_HOUR", "2")])).await;
+    let reset = |email: &'static str| {
+        app.gql(
+            None,
+            "mutation($e: String!) { requestPasswordReset(email: $e) }",
+            json!({ "e": email }),
+        )
+    };
+    for email in ["A@Example.com ", " a@example.COM"] {
+        let v = reset(email).await;
+        assert!(v.get("errors").is_none(), "{v}");
+    }
+    // The same address however it is written: the budget of 2 is spent.
+    let v = reset("a@example.com").await;
+    assert_eq!(code(&v), Some("RATE_LIMITED"), "{v}");
+    // Another address has its own.
+    let v = reset("b@example.com").await;
+    assert!(v.get("errors").is_none(), "{v}");
+}
