@@ -9,6 +9,11 @@ use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
 /// The development JWT secret. Refused when `LEADGRAPH_ENV=production`.
 pub const DEV_JWT_SECRET: &str = "leadgraph-dev-secret-change-me-0123456789abcdef";
 
+/// `AI_MONTHLY_TOKEN_BUDGET` when unset in production: 1,000,000 tokens per organization and
+/// month (about 2 USD at gpt-4o-mini prices, ~1,000 goal strategies or lead analyses). Set it
+/// explicitly (0 = unlimited) to change it.
+pub const PRODUCTION_AI_MONTHLY_TOKEN_BUDGET: u64 = 1_000_000;
+
 /// Deployment environment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Environment {
@@ -171,7 +176,9 @@ pub struct Config {
     pub openai_fallback_model: Option<String>,
     /// How long AI results are cached (prompt + model → result).
     pub ai_cache_ttl: Duration,
-    /// Tokens an organization may use per calendar month (UTC); 0 = unlimited.
+    /// Tokens an organization may use per calendar month (UTC); 0 = unlimited. Defaults to
+    /// [`PRODUCTION_AI_MONTHLY_TOKEN_BUDGET`] in production (one organization cannot run up an
+    /// unbounded provider bill), unlimited in development.
     pub ai_monthly_token_budget: u64,
     /// CRAIGSLIST / JOB_BOARDS / SOCIAL sources and the email MX check.
     pub sources: crate::domains::scraping::sources::config::SourcesConfig,
@@ -376,7 +383,11 @@ impl Config {
             openai_model: var("OPENAI_MODEL").unwrap_or_else(|| "gpt-4o-mini".into()),
             openai_fallback_model: var("OPENAI_FALLBACK_MODEL"),
             ai_cache_ttl: Duration::from_secs(parse(&var, "AI_CACHE_TTL_SECS", Some(86_400))?),
-            ai_monthly_token_budget: parse(&var, "AI_MONTHLY_TOKEN_BUDGET", Some(0))?,
+            ai_monthly_token_budget: parse(
+                &var,
+                "AI_MONTHLY_TOKEN_BUDGET",
+                Some(if dev { 0 } else { PRODUCTION_AI_MONTHLY_TOKEN_BUDGET }),
+            )?,
             sources: crate::domains::scraping::sources::config::SourcesConfig::from_lookup(&var)?,
         })
     }
@@ -439,6 +450,36 @@ mod tests {
         ])
         .unwrap();
         assert!(!ok.graphiql_enabled && !ok.introspection_enabled);
+    }
+
+    #[test]
+    fn production_has_an_ai_budget_by_default() {
+        let secret = "x".repeat(40);
+        let prod = cfg(&[("LEADGRAPH_ENV", "production"), ("JWT_SECRET", &secret)]).unwrap();
+        assert_eq!(
+            prod.ai_monthly_token_budget,
+            PRODUCTION_AI_MONTHLY_TOKEN_BUDGET
+        );
+        assert!(PRODUCTION_AI_MONTHLY_TOKEN_BUDGET > 0);
+        // Explicit values win, 0 (unlimited) included.
+        let unlimited = cfg(&[
+            ("LEADGRAPH_ENV", "production"),
+            ("JWT_SECRET", &secret),
+            ("AI_MONTHLY_TOKEN_BUDGET", "0"),
+        ])
+        .unwrap();
+        assert_eq!(unlimited.ai_monthly_token_budget, 0);
+        // Development stays unlimited.
+        assert_eq!(cfg(&[]).unwrap().ai_monthly_token_budget, 0);
+    }
+
+    #[test]
+    fn request_timeout_and_complexity_defaults() {
+        let c = cfg(&[]).unwrap();
+        assert_eq!(c.request_timeout, Duration::from_secs(30));
+        assert_eq!(c.limits.max_complexity, 50_000);
+        let c = cfg(&[("REQUEST_TIMEOUT_MS", "250")]).unwrap();
+        assert_eq!(c.request_timeout, Duration::from_millis(250));
     }
 
     #[test]
