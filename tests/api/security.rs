@@ -308,7 +308,10 @@ async fn a_viewer_cannot_make_template_rendering_build_huge_values() {
     let v = render("{{ \"x\" * 100000000 }}", json!(null)).await;
     assert_eq!(code(&v), Some("BAD_USER_INPUT"), "{v}");
     let msg = v["errors"][0]["message"].as_str().unwrap();
-    assert!(msg.contains("bodyHtml") && msg.contains("not available"), "{msg}");
+    assert!(
+        msg.contains("bodyHtml") && msg.contains("not available"),
+        "{msg}"
+    );
     // Doubling through `set` (2^30 bytes, no output): refused.
     let doubling = format!("{{% set s = \"x\" %}}{}", "{% set s = s ~ s %}".repeat(30));
     let v = render(&doubling, json!(null)).await;
@@ -346,8 +349,7 @@ async fn a_viewer_cannot_make_template_rendering_build_huge_values() {
         .await;
     assert_eq!(v["data"]["validateTemplate"]["valid"], false, "{v}");
     assert_eq!(
-        v["data"]["validateTemplate"]["issues"][0]["kind"],
-        "UNSUPPORTED",
+        v["data"]["validateTemplate"]["issues"][0]["kind"], "UNSUPPORTED",
         "{v}"
     );
 }
@@ -372,4 +374,57 @@ async fn password_reset_budget_is_per_normalised_email() {
     // Another address has its own.
     let v = reset("b@example.com").await;
     assert!(v.get("errors").is_none(), "{v}");
+}
+
+/// A click token redirects only for a message that was sent to its recipient: forged, edited or
+/// re-signed-by-us-for-nothing tokens never turn the server into an open redirect.
+#[tokio::test]
+async fn click_tokens_redirect_only_for_sent_messages() {
+    use leadgraph::domains::outreach::tracking::{sign, TokenKind};
+    let app = TestApp::spawn().await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let secret = app.state.config.jwt_secret.clone();
+    let get = |path: String| {
+        let http = http.clone();
+        let url = app.url(&path);
+        async move { http.get(url).send().await.unwrap() }
+    };
+    // Correctly signed, but for a recipient that was never sent anything (no such message).
+    let token = sign(
+        &secret,
+        TokenKind::Click,
+        Uuid::now_v7(),
+        Some("https://evil.example/phish"),
+    );
+    let r = get(format!("/t/c/{token}")).await;
+    assert_eq!(r.status(), 404);
+    assert!(r.headers().get("location").is_none());
+    // Edited: the URL changed inside a token (signature no longer matches).
+    use base64::Engine;
+    let mut parts: Vec<String> = token.split('.').map(String::from).collect();
+    parts[1] = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
+        json!({"r": Uuid::now_v7(), "k": "c", "u": "https://evil.example/", "aud": "leadgraph-track"})
+            .to_string(),
+    );
+    let r = get(format!("/t/c/{}", parts.join("."))).await;
+    assert_eq!(r.status(), 404);
+    // Signed with another key, or `alg: none`.
+    let other = sign(
+        "another-secret-another-secret-another",
+        TokenKind::Click,
+        Uuid::now_v7(),
+        Some("https://evil.example/"),
+    );
+    let r = get(format!("/t/c/{other}")).await;
+    assert_eq!(r.status(), 404);
+    let none = format!(
+        "{}.{}.",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#),
+        parts[1]
+    );
+    let r = get(format!("/t/c/{none}")).await;
+    assert_eq!(r.status(), 404);
 }
