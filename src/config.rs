@@ -386,7 +386,11 @@ impl Config {
             ai_monthly_token_budget: parse(
                 &var,
                 "AI_MONTHLY_TOKEN_BUDGET",
-                Some(if dev { 0 } else { PRODUCTION_AI_MONTHLY_TOKEN_BUDGET }),
+                Some(if dev {
+                    0
+                } else {
+                    PRODUCTION_AI_MONTHLY_TOKEN_BUDGET
+                }),
             )?,
             sources: crate::domains::scraping::sources::config::SourcesConfig::from_lookup(&var)?,
         })
@@ -460,7 +464,7 @@ mod tests {
             prod.ai_monthly_token_budget,
             PRODUCTION_AI_MONTHLY_TOKEN_BUDGET
         );
-        assert!(PRODUCTION_AI_MONTHLY_TOKEN_BUDGET > 0);
+        const { assert!(PRODUCTION_AI_MONTHLY_TOKEN_BUDGET > 0) };
         // Explicit values win, 0 (unlimited) included.
         let unlimited = cfg(&[
             ("LEADGRAPH_ENV", "production"),
