@@ -72,6 +72,18 @@ async fn fan_out_through_cycles_is_refused_before_execution() {
         .unwrap();
     assert_eq!(code(&v), Some("GRAPHQL_VALIDATION_FAILED"), "{v}");
 
+    // Over the WebSocket (graphql-transport-ws): an `error` message, nothing executed.
+    let mut ws = app.ws("graphql-transport-ws").await;
+    ws.init(&t).await;
+    ws.send(json!({"type": "subscribe", "id": "1", "payload": {"query": CYCLE, "variables": {"n": 200}}}))
+        .await;
+    let m = ws.next_json(5).await;
+    assert_eq!(m["type"], "error", "{m}");
+    assert_eq!(
+        m["payload"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED",
+        "{m}"
+    );
+
     // The benchmark shapes stay well under the default limit, at every page size.
     let figure = "query($n: Int!) { leads(first: $n) { nodes { id owner { id email } tags \
                   notes(first: 3) { nodes { body } } campaigns { campaign { id name } } } } }";
