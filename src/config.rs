@@ -17,6 +17,11 @@ pub const JWT_SECRET_FILE: &str = "jwt_secret";
 /// (`OUTBOUND_ALLOW_PRIVATE_NETWORKS`, `OUTBOUND_ALLOW_HOSTS`, `RECORD_SQL`).
 pub const ALLOW_UNSAFE_IN_PRODUCTION: &str = "ALLOW_UNSAFE_IN_PRODUCTION";
 
+/// `AI_MONTHLY_TOKEN_BUDGET` when unset in production: 1,000,000 tokens per organization and
+/// month (about 2 USD at gpt-4o-mini prices, ~1,000 goal strategies or lead analyses). Set it
+/// explicitly (0 = unlimited) to change it.
+pub const PRODUCTION_AI_MONTHLY_TOKEN_BUDGET: u64 = 1_000_000;
+
 /// Deployment environment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Environment {
@@ -131,6 +136,10 @@ pub struct Config {
     pub introspection_enabled: bool,
     /// GraphQL limits.
     pub limits: GraphqlLimits,
+    /// Every HTTP request is answered within this (`REQUEST_TIMEOUT_MS`, default 30 s): past
+    /// it the handler is dropped (a transaction in flight rolls back) and the client gets
+    /// 504 with `TIMEOUT`.
+    pub request_timeout: Duration,
     /// How long a WebSocket may stay open without `connection_init`.
     pub ws_init_timeout: Duration,
     /// A WebSocket client whose outgoing queue stays full this long is disconnected (1013).
@@ -202,7 +211,9 @@ pub struct Config {
     pub openai_fallback_model: Option<String>,
     /// How long AI results are cached (prompt + model → result).
     pub ai_cache_ttl: Duration,
-    /// Tokens an organization may use per calendar month (UTC); 0 = unlimited.
+    /// Tokens an organization may use per calendar month (UTC); 0 = unlimited. Defaults to
+    /// [`PRODUCTION_AI_MONTHLY_TOKEN_BUDGET`] in production (one organization cannot run up an
+    /// unbounded provider bill), unlimited in development.
     pub ai_monthly_token_budget: u64,
     /// CRAIGSLIST / JOB_BOARDS / SOCIAL sources and the email MX check.
     pub sources: crate::domains::scraping::sources::config::SourcesConfig,
@@ -396,13 +407,22 @@ impl Config {
             introspection_enabled: parse(&var, "INTROSPECTION_ENABLED", Some(dev))?,
             limits: GraphqlLimits {
                 max_depth: parse(&var, "MAX_QUERY_DEPTH", Some(15))?,
-                max_complexity: parse(&var, "MAX_QUERY_COMPLEXITY", Some(5000))?,
+                max_complexity: parse(
+                    &var,
+                    "MAX_QUERY_COMPLEXITY",
+                    Some(crate::graphql::schema::DEFAULT_MAX_COMPLEXITY),
+                )?,
                 max_aliases: parse(&var, "MAX_ALIASES", Some(30))?,
                 max_batch_size: parse(&var, "MAX_BATCH_SIZE", Some(10))?,
                 max_body_bytes: parse(&var, "MAX_BODY_BYTES", Some(1024 * 1024))?,
                 max_upload_bytes: parse(&var, "MAX_UPLOAD_BYTES", Some(50 * 1024 * 1024))?,
                 max_upload_files: parse(&var, "MAX_UPLOAD_FILES", Some(5))?,
             },
+            request_timeout: Duration::from_millis(parse(
+                &var,
+                "REQUEST_TIMEOUT_MS",
+                Some(30_000),
+            )?),
             ws_init_timeout: Duration::from_secs(parse(&var, "WS_INIT_TIMEOUT_SECS", Some(10))?),
             ws_send_timeout: Duration::from_millis(parse(&var, "WS_SEND_TIMEOUT_MS", Some(5000))?),
             ws_max_connections_per_viewer: parse(&var, "WS_MAX_CONNECTIONS_PER_VIEWER", Some(20))?,
@@ -477,7 +497,15 @@ impl Config {
             openai_model: var("OPENAI_MODEL").unwrap_or_else(|| "gpt-4o-mini".into()),
             openai_fallback_model: var("OPENAI_FALLBACK_MODEL"),
             ai_cache_ttl: Duration::from_secs(parse(&var, "AI_CACHE_TTL_SECS", Some(86_400))?),
-            ai_monthly_token_budget: parse(&var, "AI_MONTHLY_TOKEN_BUDGET", Some(0))?,
+            ai_monthly_token_budget: parse(
+                &var,
+                "AI_MONTHLY_TOKEN_BUDGET",
+                Some(if dev {
+                    0
+                } else {
+                    PRODUCTION_AI_MONTHLY_TOKEN_BUDGET
+                }),
+            )?,
             sources: crate::domains::scraping::sources::config::SourcesConfig::from_lookup(&var)?,
         })
     }
@@ -647,6 +675,36 @@ mod tests {
         ])
         .unwrap();
         assert!(!ok.graphiql_enabled && !ok.introspection_enabled);
+    }
+
+    #[test]
+    fn production_has_an_ai_budget_by_default() {
+        let secret = "x".repeat(40);
+        let prod = cfg(&[("LEADGRAPH_ENV", "production"), ("JWT_SECRET", &secret)]).unwrap();
+        assert_eq!(
+            prod.ai_monthly_token_budget,
+            PRODUCTION_AI_MONTHLY_TOKEN_BUDGET
+        );
+        const { assert!(PRODUCTION_AI_MONTHLY_TOKEN_BUDGET > 0) };
+        // Explicit values win, 0 (unlimited) included.
+        let unlimited = cfg(&[
+            ("LEADGRAPH_ENV", "production"),
+            ("JWT_SECRET", &secret),
+            ("AI_MONTHLY_TOKEN_BUDGET", "0"),
+        ])
+        .unwrap();
+        assert_eq!(unlimited.ai_monthly_token_budget, 0);
+        // Development stays unlimited.
+        assert_eq!(cfg(&[]).unwrap().ai_monthly_token_budget, 0);
+    }
+
+    #[test]
+    fn request_timeout_and_complexity_defaults() {
+        let c = cfg(&[]).unwrap();
+        assert_eq!(c.request_timeout, Duration::from_secs(30));
+        assert_eq!(c.limits.max_complexity, 50_000);
+        let c = cfg(&[("REQUEST_TIMEOUT_MS", "250")]).unwrap();
+        assert_eq!(c.request_timeout, Duration::from_millis(250));
     }
 
     #[test]

@@ -38,6 +38,9 @@ pub enum ErrorCode {
     Unavailable,
     /// The organization's monthly AI token budget is used up (`AI_MONTHLY_TOKEN_BUDGET`).
     AiBudgetExceeded,
+    /// The request ran longer than `REQUEST_TIMEOUT_MS` (or a bounded piece of work, such as a
+    /// template render, exceeded its own time limit) and was stopped.
+    Timeout,
 }
 
 impl ErrorCode {
@@ -54,6 +57,7 @@ impl ErrorCode {
             ErrorCode::Internal => "INTERNAL",
             ErrorCode::Unavailable => "SERVICE_UNAVAILABLE",
             ErrorCode::AiBudgetExceeded => "AI_BUDGET_EXCEEDED",
+            ErrorCode::Timeout => "TIMEOUT",
         }
     }
 }
@@ -95,6 +99,8 @@ pub enum AppError {
     Unavailable(String),
     /// See [`ErrorCode::AiBudgetExceeded`].
     AiBudgetExceeded(String),
+    /// See [`ErrorCode::Timeout`].
+    Timeout(String),
     /// See [`ErrorCode::Internal`]; the detail is logged, never returned.
     Internal(String),
 }
@@ -145,6 +151,7 @@ impl AppError {
             AppError::BadRequest(_) => ErrorCode::BadRequest,
             AppError::Unavailable(_) => ErrorCode::Unavailable,
             AppError::AiBudgetExceeded(_) => ErrorCode::AiBudgetExceeded,
+            AppError::Timeout(_) => ErrorCode::Timeout,
             AppError::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -156,7 +163,8 @@ impl AppError {
             | AppError::Conflict(m)
             | AppError::BadRequest(m)
             | AppError::Unavailable(m)
-            | AppError::AiBudgetExceeded(m) => m.clone(),
+            | AppError::AiBudgetExceeded(m)
+            | AppError::Timeout(m) => m.clone(),
             AppError::Forbidden { message, .. } => message.clone(),
             AppError::NotFound(what) => format!("{what} not found"),
             AppError::BadUserInput { message, .. } => message.clone(),

@@ -369,11 +369,20 @@ fn selection(
     if walk.used_variables.len() != walk.definitions.len()
         || walk.used_fragments.len() != doc.fragments.len()
         || walk.depth >= limits.max_depth
-        || walk.fields >= limits.max_complexity
+        // The resolvers refuse it (GRAPHQL_VALIDATION_FAILED) with the same number.
+        || super::cost::selection_cost("QueryRoot", &roots) > limits.max_complexity
     {
         return None;
     }
     Some((operation_name.or(name), roots))
+}
+
+/// The root selection of a compilable document, for the cost model's tests.
+#[cfg(test)]
+pub(crate) fn selection_for_cost(request: &mut Request) -> Option<Vec<Sel>> {
+    let mut limits = crate::graphql::schema::fixed_limits();
+    limits.max_complexity = usize::MAX;
+    selection(&limits, request).map(|(_, roots)| roots)
 }
 
 impl Plan {

@@ -55,6 +55,21 @@ fn with_code(mut err: ServerError, code: &str) -> ServerError {
     err
 }
 
+/// async-graphql's message for a document over the complexity limit.
+const TOO_COMPLEX: &str = "Query is too complex.";
+
+/// Says how the cost is counted (`graphql::cost`) when the complexity limit refused a document.
+fn explain(mut err: ServerError) -> ServerError {
+    if err.message == TOO_COMPLEX {
+        err.message = "Query is too complex: every field costs 1 plus its children, a field with \
+                       first/last (default 50) counts its children that many times and an unpaged \
+                       list 10 times; the total is over MAX_QUERY_COMPLEXITY. Ask for smaller pages \
+                       or fewer nested lists."
+            .into();
+    }
+    err
+}
+
 pub(crate) fn count_aliases(doc: &ExecutableDocument) -> usize {
     fn walk(set: &SelectionSet, depth: usize) -> usize {
         if depth > 64 {
@@ -167,7 +182,7 @@ impl Extension for RequestPolicyExt {
     ) -> Result<ValidationResult, Vec<ServerError>> {
         next.run(ctx).await.map_err(|errs| {
             errs.into_iter()
-                .map(|e| with_code(e, VALIDATION_FAILED))
+                .map(|e| with_code(explain(e), VALIDATION_FAILED))
                 .collect()
         })
     }
@@ -220,6 +235,9 @@ pub fn finish_errors(
             }
             Some(_) => {}
             None => {
+                if pathless_is_validation && err.path.is_empty() {
+                    *err = explain(std::mem::replace(err, ServerError::new("", None)));
+                }
                 let code = if pathless_is_validation && err.path.is_empty() {
                     VALIDATION_FAILED
                 } else {

@@ -2,6 +2,7 @@
 
 pub mod compiled;
 pub mod context;
+pub mod cost;
 pub mod extension;
 pub mod metrics_label;
 pub mod pagination;

@@ -8,13 +8,12 @@
 
 use std::net::SocketAddr;
 
-use async_graphql::{http::MultipartOptions, BatchRequest, BatchResponse, Response as GqlResponse};
+use async_graphql::{BatchRequest, BatchResponse, Response as GqlResponse};
 use axum::{
     body::Body,
     extract::{ConnectInfo, Request, State},
     response::{IntoResponse, Response},
 };
-use futures::TryStreamExt;
 use http::{header, HeaderMap, HeaderValue, StatusCode};
 
 use super::{HttpState, REQUEST_ID};
@@ -36,7 +35,8 @@ pub enum Media {
     Json,
 }
 
-fn negotiate(headers: &HeaderMap) -> Media {
+/// The response media type the client accepts.
+pub fn negotiate(headers: &HeaderMap) -> Media {
     let accept = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -312,38 +312,46 @@ pub async fn post_handler(State(s): State<HttpState>, req: Request) -> Response 
             )
         }
     }
+    // Credentials and the viewer's budget come before any of the body is read.
+    let viewer = match viewer_from_headers(&s.app, &parts.headers).await {
+        Ok(v) => v,
+        Err(e) => return app_error_response(&e, media),
+    };
+    if let Some(res) = viewer_budget(&s, viewer.as_ref(), media).await {
+        return res;
+    }
     let batch = if ct.as_deref() == Some("multipart/form-data") {
-        // GraphQL multipart request spec (file uploads): files go to temp files as they stream in.
-        let content_type = parts
-            .headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok());
-        let reader = body
-            .into_data_stream()
-            .map_err(std::io::Error::other)
-            .into_async_read();
-        let opts = MultipartOptions::default()
-            .max_file_size(s.app.config.limits.max_upload_bytes)
-            .max_num_files(s.app.config.limits.max_upload_files);
-        match async_graphql::http::receive_batch_body(content_type, reader, opts).await {
+        // GraphQL multipart request spec (file uploads): only a viewer who may upload gets
+        // any part read; files stream to disk (`http::upload`).
+        let Some(v) = viewer.as_ref() else {
+            return error_response(
+                StatusCode::UNAUTHORIZED,
+                media,
+                ErrorCode::Unauthenticated.as_str(),
+                "sign in to upload files",
+            );
+        };
+        if let Err(e) = v.require(super::upload::UPLOAD_PERMISSION) {
+            return error_response(
+                StatusCode::FORBIDDEN,
+                media,
+                e.code().as_str(),
+                &e.public_message(),
+            );
+        }
+        match super::upload::read(&s.app, &parts.headers, body).await {
             Ok(b) => b,
-            Err(e) => {
-                let status = match e {
-                    async_graphql::ParseRequestError::PayloadTooLarge => {
-                        StatusCode::PAYLOAD_TOO_LARGE
-                    }
-                    _ => StatusCode::BAD_REQUEST,
-                };
-                return error_response(
-                    status,
-                    media,
-                    "BAD_REQUEST",
-                    &format!("malformed multipart request: {e}"),
-                );
-            }
+            Err(r) => return error_response(r.status, media, r.code, &r.message),
         }
     } else {
-        match read_json(body, s.app.config.limits.max_body_bytes, media).await {
+        match read_json(
+            &parts.headers,
+            body,
+            s.app.config.limits.max_body_bytes,
+            media,
+        )
+        .await
+        {
             Ok(b) => b,
             Err(res) => return res,
         }
@@ -359,20 +367,34 @@ pub async fn post_handler(State(s): State<HttpState>, req: Request) -> Response 
             );
         }
     }
-    graphql_batch(&s, &parts, batch, media).await
+    graphql_batch(&s, &parts, batch, media, viewer).await
 }
 
-async fn read_json(body: Body, limit: usize, media: Media) -> Result<BatchRequest, Response> {
+async fn read_json(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+    media: Media,
+) -> Result<BatchRequest, Response> {
+    let too_large = || {
+        error_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            media,
+            "BAD_REQUEST",
+            &format!("request body larger than {limit} bytes"),
+        )
+    };
+    // A declared length over the limit is refused before any of the body is read.
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
     let bytes = match axum::body::to_bytes(body, limit).await {
         Ok(b) => b,
-        Err(_) => {
-            return Err(error_response(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                media,
-                "BAD_REQUEST",
-                &format!("request body larger than {limit} bytes"),
-            ))
-        }
+        Err(_) => return Err(too_large()),
     };
     serde_json::from_slice(&bytes).map_err(|e| {
         error_response(
@@ -389,14 +411,8 @@ async fn graphql_batch(
     parts: &http::request::Parts,
     batch: BatchRequest,
     media: Media,
+    viewer: Option<Viewer>,
 ) -> Response {
-    let viewer = match viewer_from_headers(&s.app, &parts.headers).await {
-        Ok(v) => v,
-        Err(e) => return app_error_response(&e, media),
-    };
-    if let Some(res) = viewer_budget(s, viewer.as_ref(), media).await {
-        return res;
-    }
     let meta = meta_from(parts, false, &s.app.config.trusted_proxies);
     let batch = match batch {
         BatchRequest::Single(mut r) => {

@@ -3,12 +3,15 @@
 pub mod graphiql;
 pub mod graphql;
 pub mod health;
+pub mod upload;
 pub mod ws;
 
 use std::time::Duration;
 
 use axum::{
-    extract::DefaultBodyLimit,
+    extract::{DefaultBodyLimit, Request, State},
+    middleware::Next,
+    response::Response,
     routing::{get, post},
     Router,
 };
@@ -41,6 +44,7 @@ pub struct HttpState {
 /// Builds the router.
 pub fn router(app: AppState, schema: AppSchema) -> Router {
     let max_body = app.config.limits.max_body_bytes;
+    let request_timeout = app.config.request_timeout;
     let graphiql_enabled = app.config.graphiql_enabled;
     let cors = cors_layer(&app.config.cors_allowed_origins);
     let query_schema = crate::graphql::schema::build_query_schema(app.clone());
@@ -90,6 +94,10 @@ pub fn router(app: AppState, schema: AppSchema) -> Router {
         router = router.merge(graphiql::router());
     }
     router
+        .layer(axum::middleware::from_fn_with_state(
+            request_timeout,
+            timeout_layer,
+        ))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(cors)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
@@ -100,6 +108,30 @@ pub fn router(app: AppState, schema: AppSchema) -> Router {
             }),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// `REQUEST_TIMEOUT_MS`: a handler still running after the limit is dropped (its futures are
+/// cancelled, an open transaction rolls back) and the client gets 504 with `TIMEOUT`. Covers
+/// reading the body and producing the response head; a streamed body (exports) and an upgraded
+/// WebSocket run on after the head is sent.
+async fn timeout_layer(State(limit): State<Duration>, req: Request, next: Next) -> Response {
+    let media = graphql::negotiate(req.headers());
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(res) => res,
+        Err(_) => {
+            metrics::counter!("http_request_timeouts_total").increment(1);
+            tracing::warn!(limit_ms = limit.as_millis() as u64, "request timed out");
+            graphql::error_response(
+                http::StatusCode::GATEWAY_TIMEOUT,
+                media,
+                crate::error::ErrorCode::Timeout.as_str(),
+                &format!(
+                    "the request took longer than {} ms and was stopped",
+                    limit.as_millis()
+                ),
+            )
+        }
+    }
 }
 
 fn cors_layer(origins: &[String]) -> CorsLayer {

@@ -54,10 +54,22 @@ pub trait RateLimiter: Send + Sync + 'static {
 
 type Keyed = DefaultKeyedRateLimiter<String, StateInformationMiddleware>;
 
-/// Per-process limiter.
-#[derive(Default)]
+/// How often the in-memory limiter drops the buckets of keys that are full again (a key
+/// seen once — an IP, an email — must not stay in memory for the life of the process).
+pub const PRUNE_EVERY: Duration = Duration::from_secs(60);
+
+/// Per-process limiter. Buckets that have refilled are pruned every [`PRUNE_EVERY`] (a pruned
+/// key behaves exactly like a new one, so nothing is forgotten that matters).
 pub struct MemoryLimiter {
     limiters: Mutex<HashMap<Limit, Arc<Keyed>>>,
+    prune_every: Duration,
+    last_prune: Mutex<std::time::Instant>,
+}
+
+impl Default for MemoryLimiter {
+    fn default() -> Self {
+        Self::with_prune_interval(PRUNE_EVERY)
+    }
 }
 
 fn secs_ceil(d: Duration) -> u64 {
@@ -65,6 +77,48 @@ fn secs_ceil(d: Duration) -> u64 {
 }
 
 impl MemoryLimiter {
+    /// A limiter pruning refilled buckets every `every` (tests use a short one).
+    pub fn with_prune_interval(every: Duration) -> Self {
+        MemoryLimiter {
+            limiters: Mutex::new(HashMap::new()),
+            prune_every: every,
+            last_prune: Mutex::new(std::time::Instant::now()),
+        }
+    }
+
+    /// Drops every bucket that is full again (`governor`'s `retain_recent`).
+    pub fn prune(&self) {
+        let limiters: Vec<Arc<Keyed>> = match self.limiters.lock() {
+            Ok(map) => map.values().cloned().collect(),
+            Err(_) => return,
+        };
+        for l in limiters {
+            l.retain_recent();
+            l.shrink_to_fit();
+        }
+    }
+
+    /// Keys with a bucket in memory, over all limits.
+    pub fn tracked_keys(&self) -> usize {
+        self.limiters
+            .lock()
+            .map(|map| map.values().map(|l| l.len()).sum())
+            .unwrap_or(0)
+    }
+
+    fn prune_if_due(&self) {
+        let due = match self.last_prune.lock() {
+            Ok(mut last) if last.elapsed() >= self.prune_every => {
+                *last = std::time::Instant::now();
+                true
+            }
+            _ => false,
+        };
+        if due {
+            self.prune();
+        }
+    }
+
     fn limiter(&self, limit: &Limit) -> Option<Arc<Keyed>> {
         let mut map = self.limiters.lock().ok()?;
         if let Some(l) = map.get(limit) {
@@ -81,6 +135,7 @@ impl MemoryLimiter {
 #[async_trait]
 impl RateLimiter for MemoryLimiter {
     async fn check(&self, limit: &Limit, key: &str) -> Decision {
+        self.prune_if_due();
         let Some(l) = self.limiter(limit) else {
             return Decision {
                 allowed: true,
@@ -333,11 +388,72 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn redis_leases_share_the_budget_and_never_exceed_it() {
-        let Ok(url) = std::env::var("TEST_REDIS_URL") else {
-            eprintln!("skipped: needs TEST_REDIS_URL");
-            return;
+    async fn memory_buckets_of_idle_keys_are_pruned() {
+        let l = MemoryLimiter::with_prune_interval(Duration::from_millis(300));
+        let limit = Limit {
+            name: "prune",
+            max: 5,
+            per: Duration::from_millis(100),
         };
+        for i in 0..1000 {
+            assert!(l.check(&limit, &format!("ip-{i}")).await.allowed);
+        }
+        assert!(l.tracked_keys() > 1, "{} keys", l.tracked_keys());
+        // Once their buckets are full again and the interval passed, the next check prunes.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert!(l.check(&limit, "fresh").await.allowed);
+        assert_eq!(l.tracked_keys(), 1, "only the fresh key is left");
+        // A key that is still limited keeps its bucket.
+        for _ in 0..5 {
+            l.check(&limit, "busy").await;
+        }
+        l.prune();
+        assert!(l.tracked_keys() >= 1);
+        assert!(!l.check(&limit, "busy").await.allowed);
+    }
+
+    /// Redis-only tests are `#[ignore]`d like the integration suite's Postgres-only ones
+    /// (`tests/api/helpers.rs::require_postgres`); scripts/test's production run includes them.
+    fn require_redis() -> String {
+        std::env::var("TEST_REDIS_URL")
+            .expect("redis-only test: set TEST_REDIS_URL or run without --include-ignored")
+    }
+
+    #[tokio::test]
+    #[ignore = "redis-only: needs TEST_REDIS_URL"]
+    async fn redis_only_limiter_keys_expire() {
+        let url = require_redis();
+        let l = RedisLimiter::connect(&url).await.unwrap();
+        let name: &'static str =
+            Box::leak(format!("ttl-{}", uuid::Uuid::now_v7()).into_boxed_str());
+        let mut conn = redis::Client::open(url.as_str())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        // Exact (login-sized) and leased (viewer-sized) budgets both leave keys that expire
+        // when their bucket would be full again.
+        for (max, per) in [(5, 60), (1200, 60)] {
+            let limit = Limit {
+                name,
+                max,
+                per: Duration::from_secs(per),
+            };
+            let key = format!("k{max}");
+            assert!(l.check(&limit, &key).await.allowed);
+            let ttl: i64 = redis::cmd("PTTL")
+                .arg(format!("lg:rl:{name}:{key}"))
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            assert!(ttl > 0 && ttl <= per as i64 * 1000, "PTTL {ttl}");
+        }
+    }
+
+    #[tokio::test]
+    #[ignore = "redis-only: needs TEST_REDIS_URL"]
+    async fn redis_only_leases_share_the_budget_and_never_exceed_it() {
+        let url = require_redis();
         let (a, b) = (
             RedisLimiter::connect(&url).await.unwrap(),
             RedisLimiter::connect(&url).await.unwrap(),

@@ -445,3 +445,58 @@ pub fn extract_after(raw: &str, marker: &str) -> String {
         + marker.len();
     raw[start..].split_whitespace().next().unwrap().to_string()
 }
+
+/// Writes `bytes` (a request head and as much of its body as the test wants to send) on a
+/// new connection and reads one response without sending more. `None` when no complete
+/// response arrives within `secs`: the server was waiting for the rest of the body.
+pub async fn raw_exchange(addr: &str, bytes: &[u8], secs: u64) -> Option<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut sock = tokio::net::TcpStream::connect(addr).await.unwrap();
+    sock.write_all(bytes).await.unwrap();
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 8192];
+    let done = tokio::time::timeout(Duration::from_secs(secs), async {
+        loop {
+            match sock.read(&mut buf).await {
+                Ok(0) | Err(_) => return !got.is_empty(),
+                Ok(n) => {
+                    got.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&got);
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let len = text[..end]
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .and_then(|v| v.trim().parse::<usize>().ok())
+                            })
+                            .unwrap_or(0);
+                        if got.len() >= end + 4 + len {
+                            return true;
+                        }
+                    }
+                }
+            }
+        }
+    })
+    .await;
+    matches!(done, Ok(true)).then(|| String::from_utf8_lossy(&got).to_string())
+}
+
+/// Postgres-only tests are `#[ignore = "postgres-only: …"]` and named `pg_only_…`: the
+/// embedded run lists them as ignored (never as a vacuous pass) and scripts/test's production
+/// run passes `--include-ignored`. Run without TEST_POSTGRES_URL they fail here.
+pub fn require_postgres() -> String {
+    postgres_url().expect(
+        "postgres-only test: set TEST_POSTGRES_URL (scripts/test's production run does) \
+         or run without --include-ignored",
+    )
+}
+
+/// Like [`require_postgres`], for tests that also need TEST_REDIS_URL.
+pub fn require_postgres_and_redis() -> (String, String) {
+    (
+        require_postgres(),
+        redis_url().expect("postgres+redis-only test: set TEST_REDIS_URL as well"),
+    )
+}

@@ -28,6 +28,7 @@ mod schema_sdl;
 mod scraping;
 mod scraping_sources;
 mod security;
+mod security_input;
 mod security_realtime;
 mod security_sessions;
 mod ws_protocol;

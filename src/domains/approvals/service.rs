@@ -1088,10 +1088,7 @@ pub async fn preview(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<A
         &org,
         &format!("{}/u/preview", state.config.public_url),
     );
-    out.email = Some(templates::render_or_invalid(
-        &templates::content_of(&t),
-        &ctx,
-    )?);
+    out.email = Some(templates::render_or_invalid(&templates::content_of(&t), &ctx).await?);
     Ok(out)
 }
 

@@ -63,7 +63,18 @@ pub async fn list<N: async_graphql::OutputType>(
     .await
 }
 
-/// CSV of the matching rows, newest first, at most [`EXPORT_LIMIT`].
+/// A CSV cell that a spreadsheet will not evaluate: cells starting with `=`, `+`, `-`, `@`, tab
+/// or carriage return get a leading apostrophe (OWASP, CSV injection). User agents, request ids
+/// and forwarded addresses are chosen by clients.
+pub fn formula_safe(s: String) -> String {
+    match s.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{s}"),
+        _ => s,
+    }
+}
+
+/// CSV of the matching rows, newest first, at most [`EXPORT_LIMIT`] (every cell through
+/// [`formula_safe`]).
 pub async fn export_csv(
     state: &AppState,
     viewer: &Viewer,
@@ -94,20 +105,23 @@ pub async fn export_csv(
     ])
     .map_err(AppError::internal)?;
     for r in rows {
-        w.write_record([
-            r.id.to_string(),
-            r.created_at.to_rfc3339(),
-            r.action,
-            r.outcome,
-            id(r.actor_user_id),
-            id(r.actor_api_key_id),
-            opt(&r.resource_type),
-            opt(&r.resource_id),
-            opt(&r.ip),
-            opt(&r.user_agent),
-            opt(&r.request_id),
-            r.changes.map(|c| c.to_string()).unwrap_or_default(),
-        ])
+        w.write_record(
+            [
+                r.id.to_string(),
+                r.created_at.to_rfc3339(),
+                r.action,
+                r.outcome,
+                id(r.actor_user_id),
+                id(r.actor_api_key_id),
+                opt(&r.resource_type),
+                opt(&r.resource_id),
+                opt(&r.ip),
+                opt(&r.user_agent),
+                opt(&r.request_id),
+                r.changes.map(|c| c.to_string()).unwrap_or_default(),
+            ]
+            .map(formula_safe),
+        )
         .map_err(AppError::internal)?;
     }
     let bytes = w.into_inner().map_err(AppError::internal)?;

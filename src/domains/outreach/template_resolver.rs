@@ -110,7 +110,7 @@ impl TemplateQuery {
         let cx =
             templates::preview_context(state, viewer, lead, sample_data.as_ref().map(|j| &j.0))
                 .await?;
-        templates::render_or_invalid(&input.into(), &cx)
+        templates::render_or_invalid(&input.into(), &cx).await
     }
 
     /// A stored template rendered for a lead (or sample data when `leadId` is omitted).
@@ -127,7 +127,7 @@ impl TemplateQuery {
             .map(|l| parse_id(&l).map_err(|_| AppError::invalid("leadId", "no such lead")))
             .transpose()?;
         let cx = templates::preview_context(state, viewer, lead, None).await?;
-        templates::render_or_invalid(&templates::content_of(&t), &cx)
+        templates::render_or_invalid(&templates::content_of(&t), &cx).await
     }
 
     /// The campaigns using a template.

@@ -370,16 +370,26 @@ pub async fn preview_context(
     Ok(ctx)
 }
 
-/// Renders `content` with `ctx`; a template problem is BAD_USER_INPUT naming the part.
-pub fn render_or_invalid(content: &Content, ctx: &Value) -> AppResult<RenderedEmail> {
-    let r = render::render(content, ctx).map_err(|i| {
-        let part = match i.part {
-            render::TemplatePart::Subject => "subject",
-            render::TemplatePart::BodyHtml => "bodyHtml",
-            render::TemplatePart::BodyText => "bodyText",
-        };
-        AppError::invalid(part, i.message)
-    })?;
+/// Renders `content` with `ctx` on the blocking pool within `render::RENDER_TIMEOUT`; a
+/// template problem is BAD_USER_INPUT naming the part, a render past the time limit TIMEOUT.
+pub async fn render_or_invalid(content: &Content, ctx: &Value) -> AppResult<RenderedEmail> {
+    let r = render::render_bounded(content.clone(), ctx.clone())
+        .await
+        .map_err(|f| match f {
+            render::RenderFailure::Issue(i) => {
+                let part = match i.part {
+                    render::TemplatePart::Subject => "subject",
+                    render::TemplatePart::BodyHtml => "bodyHtml",
+                    render::TemplatePart::BodyText => "bodyText",
+                };
+                AppError::invalid(part, i.message)
+            }
+            render::RenderFailure::Timeout => AppError::Timeout(format!(
+                "rendering the template took longer than {} s",
+                render::RENDER_TIMEOUT.as_secs()
+            )),
+            render::RenderFailure::Internal(e) => AppError::internal(format!("render: {e}")),
+        })?;
     Ok(RenderedEmail {
         subject: r.subject,
         html: r.html,
@@ -412,7 +422,7 @@ pub async fn send_test(
     let to = to.ok_or_else(|| AppError::invalid("to", "is required"))?;
     let t = get(&state.db, viewer, template_id).await?;
     let ctx = preview_context(state, viewer, lead_id, None).await?;
-    let r = render_or_invalid(&content_of(&t), &ctx)?;
+    let r = render_or_invalid(&content_of(&t), &ctx).await?;
     let email = OutgoingEmail {
         to,
         to_name: None,

@@ -509,13 +509,19 @@ pub async fn open(State(s): State<HttpState>, Path(token): Path<String>) -> Resp
         .into_response()
 }
 
-/// `GET /t/c/{token}`: records a click and redirects to the URL signed into the token.
+/// `GET /t/c/{token}`: records a click and redirects to the URL signed into the token — only
+/// when that recipient exists and was sent its message (the only place tokens are minted is the
+/// message being sent, `message::build`): a token for anything else is 404, so the endpoint is
+/// never a redirect to an address no sent email contained. If the database cannot be asked,
+/// a correctly signed link still works (logged).
 pub async fn click(State(s): State<HttpState>, Path(token): Path<String>) -> Response {
     let Some((rid, Some(url))) = verify(&s.app.config.jwt_secret, &token, TokenKind::Click) else {
         return not_found();
     };
-    if let Err(e) = record(&s.app, rid, Activity::Click(url.clone())).await {
-        log_failure(e);
+    match record(&s.app, rid, Activity::Click(url.clone())).await {
+        Ok(true) => {}
+        Ok(false) => return not_found(),
+        Err(e) => log_failure(e),
     }
     (
         StatusCode::FOUND,

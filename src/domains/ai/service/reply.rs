@@ -62,6 +62,7 @@ pub async fn generate_reply(
                 .map_err(|_| AppError::invalid("input.templateId", "no such template"))?;
             let ctx = templates::preview_context(state, viewer, Some(l.id), None).await?;
             let r = templates::render_or_invalid(&templates::content_of(&t), &ctx)
+                .await
                 .map_err(|e| AppError::invalid("input.templateId", e.public_message()))?;
             Some(RenderedTemplate {
                 subject: r.subject,
