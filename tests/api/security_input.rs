@@ -292,7 +292,9 @@ async fn audit_csv_cells_cannot_become_formulas() {
         "'=HYPERLINK(\"https://evil.example/\",\"x\")"
     );
     assert_eq!(get("request_id"), "'@SUM(1+1)");
-    assert_eq!(get("ip"), "'+2+3");
+    // X-Forwarded-For from an untrusted peer never reaches the log (and a trusted one must
+    // parse as an address), so the IP column cannot carry a formula.
+    assert_eq!(get("ip"), "127.0.0.1");
     for field in row.iter() {
         assert!(
             !field.starts_with(['=', '+', '-', '@', '\t', '\r']),

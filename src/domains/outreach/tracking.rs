@@ -31,6 +31,7 @@ use uuid::Uuid;
 
 use super::types::RecipientStatus;
 use crate::{
+    auth::keys,
     error::{AppError, AppResult},
     events::{outbox, CampaignActivity, DomainEvent, EventEnvelope},
     http::HttpState,
@@ -80,7 +81,7 @@ pub fn sign(secret: &str, kind: TokenKind, recipient: Uuid, url: Option<&str>) -
     jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
         &claims,
-        &EncodingKey::from_secret(secret.as_bytes()),
+        &EncodingKey::from_secret(&keys::derive(secret, keys::TRACKING_LINK)),
     )
     .unwrap_or_default()
 }
@@ -92,7 +93,13 @@ pub fn verify(secret: &str, token: &str, kind: TokenKind) -> Option<(Uuid, Optio
     v.set_audience(&[AUDIENCE]);
     v.set_required_spec_claims(&["aud"]);
     v.validate_exp = false;
-    let c = jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(secret.as_bytes()), &v)
+    // Tracking links sign with their own key (`auth::keys`). Links in mail sent before that
+    // change were signed with the secret itself and keep working (unsubscribe links must):
+    // nothing else is signed with the bare secret any more, so nothing else can pass as one.
+    let decode =
+        |key: &[u8]| jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(key), &v);
+    let c = decode(&keys::derive(secret, keys::TRACKING_LINK))
+        .or_else(|_| decode(secret.as_bytes()))
         .ok()?
         .claims;
     if c.k != kind.code() {
@@ -622,6 +629,39 @@ mod tests {
     use super::*;
 
     const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn tokens_sign_with_their_own_key_and_legacy_links_still_verify() {
+        let secret = "a-secret-a-secret-a-secret-a-secret";
+        let rid = Uuid::now_v7();
+        // Signed with the tracking key, not the bare secret.
+        let t = sign(secret, TokenKind::Unsubscribe, rid, None);
+        let bare = DecodingKey::from_secret(secret.as_bytes());
+        let mut v = Validation::new(Algorithm::HS256);
+        v.set_audience(&[AUDIENCE]);
+        v.validate_exp = false;
+        assert!(jsonwebtoken::decode::<Claims>(&t, &bare, &v).is_err());
+        assert_eq!(
+            verify(secret, &t, TokenKind::Unsubscribe),
+            Some((rid, None))
+        );
+        // A link from mail sent before per-kind keys (signed with the bare secret) still works.
+        let legacy = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &Claims {
+                r: rid,
+                k: TokenKind::Unsubscribe.code().into(),
+                u: None,
+                aud: AUDIENCE.into(),
+            },
+            &EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .unwrap();
+        assert_eq!(
+            verify(secret, &legacy, TokenKind::Unsubscribe),
+            Some((rid, None))
+        );
+    }
 
     #[test]
     fn tokens_verify_only_for_their_kind_and_secret() {
