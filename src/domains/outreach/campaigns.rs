@@ -39,7 +39,7 @@ use crate::{
 };
 
 pub use super::lifecycle::{
-    launch, launch_approved, pause, resume, return_to_draft, schedule, stop,
+    launch, launch_approved, pause, resume, return_to_draft, schedule, stop, Approved,
 };
 
 /// Highest `sendRatePerMinute`.
@@ -286,7 +286,8 @@ pub async fn create(
 }
 
 /// Changes the fields present in `input`. Only while DRAFT, SCHEDULED or PAUSED (CONFLICT
-/// otherwise); a new template takes effect at the next launch or resume.
+/// otherwise); a new template takes effect at the next launch or resume. A SCHEDULED campaign
+/// whose sender, template or variants change passes the approval gate again.
 pub async fn update(
     state: &AppState,
     viewer: &Viewer,
@@ -376,7 +377,14 @@ pub async fn update(
         }
     }
     a.updated_at = Set(Utc::now());
-    Ok(a.update(&state.db).await?)
+    // A SCHEDULED campaign is cleared to send: a change to what it sends or from whom passes the
+    // approval gate again, in the same transaction.
+    let txn = state.db.begin().await?;
+    let c = a.update(&txn).await?;
+    let c = super::lifecycle::regate(&txn, viewer, c).await?;
+    txn.commit().await?;
+    state.events_committed();
+    Ok(c)
 }
 
 /// Deletes a campaign with its recipients and events. CONFLICT while it is sending.

@@ -190,7 +190,8 @@ pub async fn create(
         body_html: Set(content.body_html),
         body_text: Set(content.body_text),
         favorite: Set(input.favorite.unwrap_or(false)),
-        ai_generated: Set(input.ai_generated.unwrap_or(false)),
+        // Provenance is the server's to record, never the client's claim (S6).
+        ai_generated: Set(false),
         created_by: Set(Some(viewer.user_id)),
         created_at: Set(now),
         updated_at: Set(now),
@@ -228,9 +229,6 @@ pub async fn update(
     a.subject = Set(content.subject);
     a.body_html = Set(content.body_html);
     a.body_text = Set(content.body_text);
-    if let Some(ai) = input.ai_generated {
-        a.ai_generated = Set(ai);
-    }
     a.updated_at = Set(Utc::now());
     Ok(a.update(&state.db).await?)
 }
