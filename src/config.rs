@@ -195,6 +195,10 @@ pub struct Config {
     pub ai_cache_ttl: Duration,
     /// Tokens an organization may use per calendar month (UTC); 0 = unlimited.
     pub ai_monthly_token_budget: u64,
+    /// Campaigns may send from RFC 2606/6761 reserved names (`example.com/.net/.org`, `.example`,
+    /// `.test`, `.invalid`, `localhost`) without a verified sending domain
+    /// (`SENDING_DOMAINS_ALLOW_RESERVED`; default on in development, off in production).
+    pub sending_domains_allow_reserved: bool,
     /// CRAIGSLIST / JOB_BOARDS / SOCIAL sources and the email MX check.
     pub sources: crate::domains::scraping::sources::config::SourcesConfig,
 }
@@ -460,6 +464,11 @@ impl Config {
             openai_fallback_model: var("OPENAI_FALLBACK_MODEL"),
             ai_cache_ttl: Duration::from_secs(parse(&var, "AI_CACHE_TTL_SECS", Some(86_400))?),
             ai_monthly_token_budget: parse(&var, "AI_MONTHLY_TOKEN_BUDGET", Some(0))?,
+            sending_domains_allow_reserved: parse(
+                &var,
+                "SENDING_DOMAINS_ALLOW_RESERVED",
+                Some(dev),
+            )?,
             sources: crate::domains::scraping::sources::config::SourcesConfig::from_lookup(&var)?,
         })
     }
@@ -617,6 +626,7 @@ mod tests {
         assert!(c.database_url.starts_with("sqlite://./data/"));
         assert!(c.redis_url.is_none() && c.smtp_url.is_none());
         assert!(c.graphiql_enabled && c.introspection_enabled);
+        assert!(c.sending_domains_allow_reserved);
     }
 
     #[test]
@@ -629,6 +639,10 @@ mod tests {
         ])
         .unwrap();
         assert!(!ok.graphiql_enabled && !ok.introspection_enabled);
+        assert!(
+            !ok.sending_domains_allow_reserved,
+            "production sends only from verified domains"
+        );
     }
 
     #[test]

@@ -29,5 +29,6 @@ mod scraping;
 mod scraping_sources;
 mod security;
 mod security_outreach;
+mod security_outreach_mail;
 mod security_sessions;
 mod ws_protocol;

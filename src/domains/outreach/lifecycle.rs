@@ -20,7 +20,7 @@ use super::{
     ab,
     campaigns::{get, record_status, status_of},
     gate::{self, GateDecision},
-    send_job,
+    send_job, sending_domains,
     templates::{self, content_of},
     types::{CampaignStatus, CampaignVariant},
 };
@@ -201,6 +201,19 @@ pub(super) async fn regate(
     }
 }
 
+/// Launching and resuming need `fromEmail` on a verified sending domain (it may have been
+/// removed since the campaign was saved): BAD_USER_INPUT naming `fromEmail`.
+async fn sender_allowed(
+    state: &AppState,
+    txn: &DatabaseTransaction,
+    c: &campaign::Model,
+) -> AppResult<()> {
+    match sending_domains::check_from(txn, &state.config, c.org_id, &c.from_email).await? {
+        Ok(()) => Ok(()),
+        Err(m) => Err(AppError::invalid("fromEmail", m)),
+    }
+}
+
 async fn commit(state: &AppState, txn: DatabaseTransaction) -> AppResult<()> {
     txn.commit().await?;
     state.jobs_enqueued();
@@ -238,6 +251,7 @@ async fn launch_at(
     if c.template_id.is_none() {
         return Err(AppError::Conflict("the campaign has no template".into()));
     }
+    sender_allowed(state, &txn, &c).await?;
     let first = status_of(&c) == CampaignStatus::Draft;
     let c = gated_start(&txn, viewer, c, at, first).await?;
     commit(state, txn).await?;
@@ -373,6 +387,7 @@ async fn transition(
     }
     let c = if to == CampaignStatus::Running {
         // Resuming passes the gate: what was approved may not be what would be sent now.
+        sender_allowed(state, &txn, &c).await?;
         gated_start(&txn, viewer, c, None, false).await?
     } else {
         let mut a: campaign::ActiveModel = c.into();

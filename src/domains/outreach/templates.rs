@@ -408,6 +408,7 @@ pub async fn send_test(
     let to = c.email("to", Some(to));
     c.finish()?;
     let to = to.ok_or_else(|| AppError::invalid("to", "is required"))?;
+    let to = member_address(state, viewer, &to).await?;
     let t = get(&state.db, viewer, template_id).await?;
     let ctx = preview_context(state, viewer, lead_id, None).await?;
     let r = render_or_invalid(&content_of(&t), &ctx)?;
@@ -424,6 +425,31 @@ pub async fn send_test(
         tracing::warn!(error = %e, "test email failed");
         AppError::Unavailable(format!("the mail server did not accept the message: {e}"))
     })
+}
+
+/// Test emails go only to people of the organization (S14): `to` must be the address of a user
+/// with a membership in the viewer's organization (any role). Returns that user's address as
+/// stored; anybody else is BAD_USER_INPUT naming `to`, so the endpoint cannot mail strangers.
+async fn member_address(state: &AppState, viewer: &Viewer, to: &str) -> AppResult<String> {
+    use entity::membership;
+    let users = user::Entity::find()
+        .filter(Expr::expr(Func::lower(Expr::col(user::Column::Email))).eq(to.to_lowercase()))
+        .all(&state.db)
+        .await?;
+    for u in users {
+        let member = membership::Entity::find()
+            .filter(membership::Column::OrgId.eq(viewer.org_id))
+            .filter(membership::Column::UserId.eq(u.id))
+            .one(&state.db)
+            .await?;
+        if member.is_some() {
+            return Ok(u.email);
+        }
+    }
+    Err(AppError::invalid(
+        "to",
+        "test emails go only to members of the organization; use the address of a member's account",
+    ))
 }
 
 /// Campaigns that use the template, newest first.
