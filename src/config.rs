@@ -215,6 +215,10 @@ pub struct Config {
     /// [`PRODUCTION_AI_MONTHLY_TOKEN_BUDGET`] in production (one organization cannot run up an
     /// unbounded provider bill), unlimited in development.
     pub ai_monthly_token_budget: u64,
+    /// Campaigns may send from RFC 2606/6761 reserved names (`example.com/.net/.org`, `.example`,
+    /// `.test`, `.invalid`, `localhost`) without a verified sending domain
+    /// (`SENDING_DOMAINS_ALLOW_RESERVED`; default on in development, off in production).
+    pub sending_domains_allow_reserved: bool,
     /// CRAIGSLIST / JOB_BOARDS / SOCIAL sources and the email MX check.
     pub sources: crate::domains::scraping::sources::config::SourcesConfig,
 }
@@ -506,6 +510,11 @@ impl Config {
                     PRODUCTION_AI_MONTHLY_TOKEN_BUDGET
                 }),
             )?,
+            sending_domains_allow_reserved: parse(
+                &var,
+                "SENDING_DOMAINS_ALLOW_RESERVED",
+                Some(dev),
+            )?,
             sources: crate::domains::scraping::sources::config::SourcesConfig::from_lookup(&var)?,
         })
     }
@@ -663,6 +672,7 @@ mod tests {
         assert!(c.database_url.starts_with("sqlite://./data/"));
         assert!(c.redis_url.is_none() && c.smtp_url.is_none());
         assert!(c.graphiql_enabled && c.introspection_enabled);
+        assert!(c.sending_domains_allow_reserved);
     }
 
     #[test]
@@ -675,6 +685,10 @@ mod tests {
         ])
         .unwrap();
         assert!(!ok.graphiql_enabled && !ok.introspection_enabled);
+        assert!(
+            !ok.sending_domains_allow_reserved,
+            "production sends only from verified domains"
+        );
     }
 
     #[test]

@@ -34,6 +34,7 @@ pub mod scraping_settings;
 pub mod search_goal;
 pub mod search_goal_job;
 pub mod search_goal_result;
+pub mod sending_domain;
 pub mod smtp_setting;
 pub mod team;
 pub mod team_member;

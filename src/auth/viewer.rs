@@ -123,6 +123,8 @@ permissions! {
     WriteOutreach => Member,
     /// Delete templates and campaigns.
     DeleteOutreach => Manager,
+    /// Add, verify and remove the domains campaigns may send from.
+    ManageSendingDomains => Admin,
     /// See approval requests, their history, previews and statistics.
     ReadApprovals => Viewer,
     /// Ask for approvals by hand, change and withdraw one's own requests; approve, reject,

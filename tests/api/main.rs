@@ -29,6 +29,8 @@ mod scraping;
 mod scraping_sources;
 mod security;
 mod security_input;
+mod security_outreach;
+mod security_outreach_mail;
 mod security_realtime;
 mod security_sessions;
 mod ws_protocol;

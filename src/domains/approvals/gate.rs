@@ -2,16 +2,23 @@
 //! transaction of that action. When an enabled rule of the organization matches the facts, a
 //! PENDING request is created in that transaction (its assignees are notified through
 //! `approval.pending`) and the caller waits; otherwise it proceeds.
+//!
+//! An approval covers one **snapshot** of the resource: an opaque string the domain computes
+//! (for campaigns a hash of the content, the sender and the recipient set), stored in the
+//! request's `payload.snapshot`. [`approved_snapshot`] tells a domain whether the newest gated
+//! request about a resource was approved and for which snapshot, so any change since then goes
+//! through the gate again.
 
 use chrono::{Duration, Utc};
-use sea_orm::ConnectionTrait;
+use entity::approval_request;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::{
     rules,
     service::{self, NewRequest},
-    types::{ids_of, ApprovalPriority, ApprovalResourceType},
+    types::{ids_of, ApprovalPriority, ApprovalResourceType, ApprovalStatus},
 };
 use crate::{
     auth::{Role, Viewer},
@@ -31,6 +38,8 @@ pub struct GatedResource {
     pub description: Option<String>,
     /// The facts rules are evaluated against (a JSON object).
     pub facts: Value,
+    /// What an approval would cover (stored as `payload.snapshot`); `None` = nothing specific.
+    pub snapshot: Option<String>,
 }
 
 /// What the gate decided.
@@ -72,9 +81,40 @@ pub async fn approval_gate(
             priority: ApprovalPriority::Normal,
             due_at: rule.sla_hours.map(|h| now + Duration::hours(i64::from(h))),
             gated: true,
-            payload: json!({"facts": resource.facts, "rule": rule.name}),
+            payload: json!({"facts": resource.facts, "rule": rule.name, "snapshot": resource.snapshot}),
         },
     )
     .await?;
     Ok(GateOutcome::Pending(r.id))
+}
+
+/// The snapshot an approval covers, from a request's payload.
+pub fn snapshot_of(r: &approval_request::Model) -> Option<String> {
+    r.payload
+        .get("snapshot")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+/// The snapshot covered by the newest gated request about the resource when that request was
+/// approved; `None` when there is none, or the newest one is pending, rejected, withdrawn or
+/// expired (a later decision or request replaces an older approval).
+pub async fn approved_snapshot(
+    conn: &impl ConnectionTrait,
+    org_id: Uuid,
+    resource_type: ApprovalResourceType,
+    resource_id: &str,
+) -> AppResult<Option<String>> {
+    let newest = approval_request::Entity::find()
+        .filter(approval_request::Column::OrgId.eq(org_id))
+        .filter(approval_request::Column::ResourceType.eq(resource_type.as_str()))
+        .filter(approval_request::Column::ResourceId.eq(resource_id))
+        .filter(approval_request::Column::Gated.eq(true))
+        .order_by_desc(approval_request::Column::CreatedAt)
+        .order_by_desc(approval_request::Column::Id)
+        .one(conn)
+        .await?;
+    Ok(newest
+        .filter(|r| r.status == ApprovalStatus::Approved.as_str())
+        .and_then(|r| snapshot_of(&r)))
 }

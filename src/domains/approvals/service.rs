@@ -749,7 +749,8 @@ pub async fn resolve(
 }
 
 /// The gated action follows the decision: an approved campaign launches
-/// ([`campaigns::launch_approved`]); otherwise it returns to DRAFT with the comment
+/// ([`campaigns::launch_approved`]) if it is still the snapshot the request covered (else the
+/// campaign raises a new request and keeps waiting); otherwise it returns to DRAFT with the comment
 /// ([`campaigns::return_to_draft`]). A campaign that is no longer waiting (stopped or deleted
 /// meanwhile) cannot be launched: approving it is CONFLICT; the other outcomes leave it alone.
 async fn apply_to_resource(
@@ -766,7 +767,11 @@ async fn apply_to_resource(
         return Ok(());
     };
     if status == ApprovalStatus::Approved {
-        campaigns::launch_approved(txn, r.org_id, actor, cid)
+        let approved = campaigns::Approved {
+            snapshot: super::gate::snapshot_of(r),
+            requested_by: r.requested_by,
+        };
+        campaigns::launch_approved(txn, r.org_id, actor, cid, approved)
             .await
             .map_err(|e| match e {
                 AppError::NotFound(_) => AppError::Conflict("the campaign no longer exists".into()),

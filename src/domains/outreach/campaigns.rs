@@ -23,7 +23,7 @@ use super::{
     ab,
     object::Campaign,
     render::Content,
-    stats, templates,
+    sending_domains, stats, templates,
     types::{
         CampaignFilter, CampaignStatus, CampaignVariant, CreateCampaignInput, UpdateCampaignInput,
     },
@@ -39,7 +39,7 @@ use crate::{
 };
 
 pub use super::lifecycle::{
-    launch, launch_approved, pause, resume, return_to_draft, schedule, stop,
+    launch, launch_approved, pause, resume, return_to_draft, schedule, stop, Approved,
 };
 
 /// Highest `sendRatePerMinute`.
@@ -218,6 +218,27 @@ fn required(c: &mut Check, field: &str, v: Option<String>) -> String {
     }
 }
 
+/// A valid `fromEmail` must be on a verified sending domain (S14, `sending_domains`).
+async fn sender_domain(
+    state: &AppState,
+    viewer: &Viewer,
+    c: &mut Check,
+    from_email: &str,
+) -> AppResult<()> {
+    if from_email.is_empty() || c.errors.iter().any(|e| e.field == "input.fromEmail") {
+        return Ok(());
+    }
+    if let Err(message) =
+        sending_domains::check_from(&state.db, &state.config, viewer.org_id, from_email).await?
+    {
+        c.errors.push(FieldError {
+            field: "input.fromEmail".into(),
+            message,
+        });
+    }
+    Ok(())
+}
+
 /// Creates a DRAFT campaign.
 pub async fn create(
     state: &AppState,
@@ -234,6 +255,7 @@ pub async fn create(
     let from_email = required(&mut c, "fromEmail", from_email);
     let reply_to = c.email("replyTo", input.reply_to.as_deref());
     let rate = check_rate(&mut c, input.send_rate_per_minute);
+    sender_domain(state, viewer, &mut c, &from_email).await?;
     let template = template_in_org(&state.db, viewer, "input.templateId", &input.template_id).await;
     if let Err(AppError::BadUserInput { fields, .. }) = &template {
         c.errors.extend(fields.iter().cloned());
@@ -286,7 +308,8 @@ pub async fn create(
 }
 
 /// Changes the fields present in `input`. Only while DRAFT, SCHEDULED or PAUSED (CONFLICT
-/// otherwise); a new template takes effect at the next launch or resume.
+/// otherwise); a new template takes effect at the next launch or resume. A SCHEDULED campaign
+/// whose sender, template or variants change passes the approval gate again.
 pub async fn update(
     state: &AppState,
     viewer: &Viewer,
@@ -316,7 +339,9 @@ pub async fn update(
     }
     if let Some(e) = &input.from_email {
         let e = c.email("fromEmail", Some(e));
-        a.from_email = Set(required(&mut c, "fromEmail", e));
+        let e = required(&mut c, "fromEmail", e);
+        sender_domain(state, viewer, &mut c, &e).await?;
+        a.from_email = Set(e);
     }
     match &input.reply_to {
         async_graphql::MaybeUndefined::Value(v) => a.reply_to = Set(c.email("replyTo", Some(v))),
@@ -376,7 +401,14 @@ pub async fn update(
         }
     }
     a.updated_at = Set(Utc::now());
-    Ok(a.update(&state.db).await?)
+    // A SCHEDULED campaign is cleared to send: a change to what it sends or from whom passes the
+    // approval gate again, in the same transaction.
+    let txn = state.db.begin().await?;
+    let c = a.update(&txn).await?;
+    let c = super::lifecycle::regate(&txn, viewer, c).await?;
+    txn.commit().await?;
+    state.events_committed();
+    Ok(c)
 }
 
 /// Deletes a campaign with its recipients and events. CONFLICT while it is sending.

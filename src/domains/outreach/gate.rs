@@ -7,20 +7,34 @@
 //! Approving calls [`super::campaigns::launch_approved`], rejecting, asking for changes,
 //! withdrawing or expiry call [`super::campaigns::return_to_draft`].
 //!
+//! Every path that makes a campaign send, or send to more people, or send something else,
+//! passes here: launch and schedule ([`check_launch`] from DRAFT, [`check`] otherwise), resume
+//! after a pause or failure, recipients added to a SCHEDULED or RUNNING campaign (a PAUSED one is
+//! checked when it resumes), a SCHEDULED campaign's sender changed, and the approval itself
+//! (`campaigns::launch_approved`: what is approved must still be what would be sent). An approval
+//! covers a **snapshot** ([`snapshot_hash`]: SHA-256 of the content that would be frozen now — the
+//! template's subject and bodies and every variant's —, the sender `fromName`/`fromEmail`/
+//! `replyTo` and the sorted ids of all recipient rows). [`check`] proceeds without asking the
+//! rules only when the newest gated request about the campaign was approved for exactly the
+//! current snapshot; any other state asks the rules again, which may raise a new request.
+//!
 //! Facts: `recipientCount` (recipients not sent yet), `aiGenerated` (the template or a variant's
 //! template is flagged AI-generated), `firstCampaign` (no other campaign of the organization was
 //! ever launched), `fromEmail`, `fromDomain` (lowercase), `variantCount`, `templateId`.
 
-use entity::{campaign, email_template};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use entity::{campaign, campaign_recipient, email_template};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use serde_json::json;
+use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::types::CampaignVariant;
 use crate::{
     auth::Viewer,
     domains::approvals::{
-        gate::{approval_gate, GateOutcome, GatedResource},
+        gate::{approval_gate, approved_snapshot, GateOutcome, GatedResource},
         types::ApprovalResourceType,
     },
     error::AppResult,
@@ -80,14 +94,81 @@ pub async fn launch_facts(
     }))
 }
 
-/// Decides whether launching `campaign` to `recipient_count` recipients needs an approval.
-/// Runs inside the launch transaction (`conn`), so a request it creates commits with the status
-/// change.
+/// The snapshot an approval of `c` covers: SHA-256 (hex) over `content` (what the launch would
+/// freeze, see `lifecycle::snapshot`), the sender and the sorted ids of all its recipient rows.
+pub async fn snapshot_hash(
+    conn: &impl ConnectionTrait,
+    c: &campaign::Model,
+    content: &serde_json::Value,
+) -> AppResult<String> {
+    let ids: Vec<Uuid> = campaign_recipient::Entity::find()
+        .filter(campaign_recipient::Column::CampaignId.eq(c.id))
+        .select_only()
+        .column(campaign_recipient::Column::Id)
+        .order_by_asc(campaign_recipient::Column::Id)
+        .into_tuple::<Uuid>()
+        .all(conn)
+        .await?;
+    let mut h = Sha256::new();
+    let head = json!({
+        "content": content,
+        "fromName": c.from_name,
+        "fromEmail": c.from_email.to_lowercase(),
+        "replyTo": c.reply_to,
+    });
+    h.update(serde_json::to_vec(&head)?);
+    h.update(b"\nrecipients:");
+    for id in ids {
+        h.update(id.as_bytes());
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+/// Decides whether `campaign` may send `content` to its recipients now, on any path but the
+/// first launch: proceeds when the newest gated request about it approved exactly this
+/// snapshot, otherwise asks the rules ([`check_launch`]). `recipient_count` = recipients not
+/// sent yet. Runs in the caller's transaction.
+pub async fn check(
+    conn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    campaign: &campaign::Model,
+    recipient_count: u64,
+    content: &serde_json::Value,
+) -> AppResult<GateDecision> {
+    let snapshot = snapshot_hash(conn, campaign, content).await?;
+    let approved = approved_snapshot(
+        conn,
+        campaign.org_id,
+        ApprovalResourceType::Campaign,
+        &campaign.id.to_string(),
+    )
+    .await?;
+    if approved.as_deref() == Some(snapshot.as_str()) {
+        return Ok(GateDecision::Proceed);
+    }
+    ask_rules(conn, viewer, campaign, recipient_count, snapshot).await
+}
+
+/// Decides whether launching `campaign` to `recipient_count` recipients with `content` needs an
+/// approval, asking the rules whatever was approved before. Runs inside the launch transaction
+/// (`conn`), so a request it creates commits with the status change.
 pub async fn check_launch(
     conn: &impl ConnectionTrait,
     viewer: &Viewer,
     campaign: &campaign::Model,
     recipient_count: u64,
+    content: &serde_json::Value,
+) -> AppResult<GateDecision> {
+    let snapshot = snapshot_hash(conn, campaign, content).await?;
+    ask_rules(conn, viewer, campaign, recipient_count, snapshot).await
+}
+
+async fn ask_rules(
+    conn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    campaign: &campaign::Model,
+    recipient_count: u64,
+    snapshot: String,
 ) -> AppResult<GateDecision> {
     let facts = launch_facts(conn, campaign, recipient_count).await?;
     let resource = GatedResource {
@@ -101,6 +182,7 @@ pub async fn check_launch(
             if recipient_count == 1 { "" } else { "s" }
         )),
         facts,
+        snapshot: Some(snapshot),
     };
     Ok(match approval_gate(conn, viewer, resource).await? {
         GateOutcome::Proceed => GateDecision::Proceed,

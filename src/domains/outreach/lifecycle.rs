@@ -2,6 +2,10 @@
 //! the approval's decision ([`launch_approved`], [`return_to_draft`]). Every status change
 //! records `campaign.status` in its transaction; starting to send enqueues the `campaign.send`
 //! job (and, for an A/B test's first launch, picks the test group) in it too.
+//!
+//! Every start passes the gate (`gate.rs`): launch and schedule, resume, the approval (which
+//! launches only the snapshot it covered) and [`regate`] after a change to a SCHEDULED or
+//! RUNNING campaign (recipients added, sender changed).
 
 use chrono::{DateTime, Utc};
 use entity::{campaign, campaign_recipient};
@@ -16,7 +20,7 @@ use super::{
     ab,
     campaigns::{get, record_status, status_of},
     gate::{self, GateDecision},
-    send_job,
+    send_job, sending_domains,
     templates::{self, content_of},
     types::{CampaignStatus, CampaignVariant},
 };
@@ -27,8 +31,8 @@ use crate::{
     state::AppState,
 };
 
-/// Freezes the template content (and the variants' overrides) on the campaign.
-async fn snapshot(
+/// The template content (and the variants' overrides) a start would freeze on the campaign.
+pub(super) async fn snapshot(
     conn: &impl ConnectionTrait,
     viewer_org: Uuid,
     c: &campaign::Model,
@@ -90,8 +94,8 @@ async fn start_sending(
     c: campaign::Model,
     actor: Option<Uuid>,
     at: Option<DateTime<Utc>>,
+    content: serde_json::Value,
 ) -> AppResult<campaign::Model> {
-    let content = snapshot(txn, c.org_id, &c).await?;
     ab::assign_test_group(txn, &c).await?;
     let now = Utc::now();
     let future = at.filter(|t| *t > now);
@@ -116,6 +120,98 @@ async fn start_sending(
     let c = a.update(txn).await?;
     record_status(txn, c.org_id, actor, c.id, status).await?;
     Ok(c)
+}
+
+/// The campaign waits for an approval request the gate just raised (PENDING_APPROVAL; a run in
+/// progress stops before its next batch). `at` = when to send once approved.
+async fn hold_for_approval(
+    txn: &DatabaseTransaction,
+    c: campaign::Model,
+    actor: Option<Uuid>,
+    at: Option<DateTime<Utc>>,
+    note: Option<String>,
+) -> AppResult<campaign::Model> {
+    let mut a: campaign::ActiveModel = c.into();
+    a.status = Set(CampaignStatus::PendingApproval.as_str().into());
+    if let Some(t) = at {
+        a.schedule_at = Set(Some(t));
+    }
+    if note.is_some() {
+        a.last_error = Set(note);
+    }
+    a.updated_at = Set(Utc::now());
+    let c = a.update(txn).await?;
+    record_status(txn, c.org_id, actor, c.id, CampaignStatus::PendingApproval).await?;
+    Ok(c)
+}
+
+/// Starts `c` (or holds it for approval) through the gate. `first` = a launch from DRAFT, which
+/// always asks the rules; otherwise an approval of exactly the current snapshot lets it pass.
+async fn gated_start(
+    txn: &DatabaseTransaction,
+    viewer: &Viewer,
+    c: campaign::Model,
+    at: Option<DateTime<Utc>>,
+    first: bool,
+) -> AppResult<campaign::Model> {
+    let content = snapshot(txn, c.org_id, &c).await?;
+    let pending = pending_count(txn, c.id).await?;
+    let decision = if first {
+        gate::check_launch(txn, viewer, &c, pending, &content).await?
+    } else {
+        gate::check(txn, viewer, &c, pending, &content).await?
+    };
+    match decision {
+        GateDecision::Proceed => start_sending(txn, c, Some(viewer.user_id), at, content).await,
+        GateDecision::PendingApproval { .. } => {
+            hold_for_approval(txn, c, Some(viewer.user_id), at, None).await
+        }
+    }
+}
+
+/// After a change to a SCHEDULED or RUNNING campaign (recipients added, sender changed), in the
+/// change's transaction: the gate is asked again unless an approval covers the new snapshot; a
+/// matching rule moves the campaign to PENDING_APPROVAL (it keeps its `scheduleAt`). Other
+/// statuses are left alone (DRAFT and PAUSED pass the gate when they start again).
+pub(super) async fn regate(
+    txn: &DatabaseTransaction,
+    viewer: &Viewer,
+    c: campaign::Model,
+) -> AppResult<campaign::Model> {
+    if !matches!(
+        status_of(&c),
+        CampaignStatus::Scheduled | CampaignStatus::Running
+    ) {
+        return Ok(c);
+    }
+    let content = snapshot(txn, c.org_id, &c).await?;
+    let pending = pending_count(txn, c.id).await?;
+    match gate::check(txn, viewer, &c, pending, &content).await? {
+        GateDecision::Proceed => Ok(c),
+        GateDecision::PendingApproval { .. } => {
+            hold_for_approval(
+                txn,
+                c,
+                Some(viewer.user_id),
+                None,
+                Some("The campaign changed; sending waits for a new approval.".into()),
+            )
+            .await
+        }
+    }
+}
+
+/// Launching and resuming need `fromEmail` on a verified sending domain (it may have been
+/// removed since the campaign was saved): BAD_USER_INPUT naming `fromEmail`.
+async fn sender_allowed(
+    state: &AppState,
+    txn: &DatabaseTransaction,
+    c: &campaign::Model,
+) -> AppResult<()> {
+    match sending_domains::check_from(txn, &state.config, c.org_id, &c.from_email).await? {
+        Ok(()) => Ok(()),
+        Err(m) => Err(AppError::invalid("fromEmail", m)),
+    }
 }
 
 async fn commit(state: &AppState, txn: DatabaseTransaction) -> AppResult<()> {
@@ -155,27 +251,9 @@ async fn launch_at(
     if c.template_id.is_none() {
         return Err(AppError::Conflict("the campaign has no template".into()));
     }
-    let c = match gate::check_launch(&txn, viewer, &c, pending).await? {
-        GateDecision::Proceed => start_sending(&txn, c, Some(viewer.user_id), at).await?,
-        GateDecision::PendingApproval { .. } => {
-            let mut a: campaign::ActiveModel = c.into();
-            a.status = Set(CampaignStatus::PendingApproval.as_str().into());
-            if let Some(t) = at {
-                a.schedule_at = Set(Some(t));
-            }
-            a.updated_at = Set(Utc::now());
-            let c = a.update(&txn).await?;
-            record_status(
-                &txn,
-                c.org_id,
-                Some(viewer.user_id),
-                c.id,
-                CampaignStatus::PendingApproval,
-            )
-            .await?;
-            c
-        }
-    };
+    sender_allowed(state, &txn, &c).await?;
+    let first = status_of(&c) == CampaignStatus::Draft;
+    let c = gated_start(&txn, viewer, c, at, first).await?;
     commit(state, txn).await?;
     Ok(c)
 }
@@ -198,14 +276,27 @@ pub async fn schedule(
     launch_at(state, viewer, id, Some(at)).await
 }
 
-/// For the Approvals issue: the launch of a PENDING_APPROVAL campaign was approved; it starts
-/// now, or at its `scheduleAt` when that is still ahead. Runs in the caller's transaction; the
-/// caller commits and then calls `state.jobs_enqueued()` and `state.events_committed()`.
+/// What an approval decided on: the snapshot it covers and who asked.
+#[derive(Debug, Clone, Default)]
+pub struct Approved {
+    /// `payload.snapshot` of the approved request.
+    pub snapshot: Option<String>,
+    /// The requester (a new request, if one is needed, is theirs).
+    pub requested_by: Option<Uuid>,
+}
+
+/// The launch of a PENDING_APPROVAL campaign was approved: it starts now, or at its
+/// `scheduleAt` when that is still ahead — if it is still what was approved. When the content,
+/// sender or recipients changed since the request, the approval does not cover it: the gate is
+/// asked again for the requester (usually a new request; the campaign keeps waiting, with a note
+/// in `lastError`). Runs in the caller's transaction; the caller commits and then calls
+/// `state.jobs_enqueued()` and `state.events_committed()`.
 pub async fn launch_approved(
     txn: &DatabaseTransaction,
     org_id: Uuid,
     approver: Option<Uuid>,
     campaign_id: Uuid,
+    approved: Approved,
 ) -> AppResult<campaign::Model> {
     let c = campaign::Entity::find_by_id(campaign_id)
         .filter(campaign::Column::OrgId.eq(org_id))
@@ -219,7 +310,32 @@ pub async fn launch_approved(
         )));
     }
     let at = c.schedule_at;
-    start_sending(txn, c, approver, at).await
+    let content = snapshot(txn, c.org_id, &c).await?;
+    let now = gate::snapshot_hash(txn, &c, &content).await?;
+    if approved.snapshot.as_deref() == Some(now.as_str()) {
+        return start_sending(txn, c, approver, at, content).await;
+    }
+    let requester = Viewer {
+        user_id: approved.requested_by.or(approver).unwrap_or_default(),
+        org_id,
+        role: crate::auth::Role::Viewer,
+        via: crate::auth::ViewerVia::Jwt,
+        session_id: None,
+    };
+    let pending = pending_count(txn, c.id).await?;
+    match gate::check_launch(txn, &requester, &c, pending, &content).await? {
+        GateDecision::Proceed => start_sending(txn, c, approver, at, content).await,
+        GateDecision::PendingApproval { .. } => {
+            let mut a: campaign::ActiveModel = c.into();
+            a.last_error = Set(Some(
+                "The campaign changed after the approval was requested; a new approval was \
+                 requested."
+                    .into(),
+            ));
+            a.updated_at = Set(Utc::now());
+            Ok(a.update(txn).await?)
+        }
+    }
 }
 
 /// For the Approvals issue: the launch was rejected or changes were requested; the campaign goes
@@ -270,7 +386,9 @@ async fn transition(
         )));
     }
     let c = if to == CampaignStatus::Running {
-        start_sending(&txn, c, Some(viewer.user_id), None).await?
+        // Resuming passes the gate: what was approved may not be what would be sent now.
+        sender_allowed(state, &txn, &c).await?;
+        gated_start(&txn, viewer, c, None, false).await?
     } else {
         let mut a: campaign::ActiveModel = c.into();
         a.status = Set(to.as_str().into());
@@ -299,7 +417,8 @@ pub async fn pause(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<cam
 }
 
 /// Continues a PAUSED (or FAILED) campaign with the recipients not sent yet (template content
-/// taken again, so edits made while paused apply).
+/// taken again, so edits made while paused apply), through the gate: PENDING_APPROVAL when the
+/// content, sender or recipients changed since the last approval and a rule applies.
 pub async fn resume(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<campaign::Model> {
     transition(
         state,

@@ -16,6 +16,7 @@ pub mod object;
 pub mod recipients;
 pub mod render;
 pub mod send_job;
+pub mod sending_domains;
 pub mod settings_resolver;
 pub mod smtp;
 pub mod stats;

@@ -7,13 +7,16 @@ use std::collections::{HashMap, HashSet};
 use chrono::Utc;
 use entity::{audience, campaign, campaign_recipient, email_suppression, lead};
 use sea_orm::{
-    sea_query::OnConflict, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    sea_query::{Expr, OnConflict},
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use uuid::Uuid;
 
 use super::{
-    campaigns::{self, record_status},
+    campaigns::{self, record_status, status_of},
+    lifecycle,
     object::CampaignRecipient,
     types::{AddRecipientsPayload, CampaignStatus, RecipientStatus},
 };
@@ -69,29 +72,32 @@ pub async fn suppressed(
         .collect())
 }
 
-/// Adds one chunk of leads; returns (added, already present, suppressed, without email).
+/// A lead to add: its id and email.
+type Candidate = (Uuid, Option<String>);
+
+/// Adds one chunk of leads in `txn`; returns (added, already present, suppressed, without
+/// email).
 async fn add_chunk(
-    state: &AppState,
+    txn: &DatabaseTransaction,
     c: &campaign::Model,
-    rows: &[lead::Model],
+    rows: &[Candidate],
 ) -> AppResult<(i64, i64, i64, i64)> {
-    let (with, without): (Vec<&lead::Model>, Vec<&lead::Model>) =
-        rows.iter().partition(|l| l.email.is_some());
+    let (with, without): (Vec<&Candidate>, Vec<&Candidate>) =
+        rows.iter().partition(|l| l.1.is_some());
     let emails: Vec<String> = with
         .iter()
-        .filter_map(|l| l.email.clone())
+        .filter_map(|l| l.1.clone())
         .map(|e| e.to_lowercase())
         .collect();
-    let txn = state.db.begin().await?;
-    let blocked = suppressed(&txn, c.org_id, &emails).await?;
-    let ids: Vec<Uuid> = with.iter().map(|l| l.id).collect();
+    let blocked = suppressed(txn, c.org_id, &emails).await?;
+    let ids: Vec<Uuid> = with.iter().map(|l| l.0).collect();
     let present: HashSet<Uuid> = campaign_recipient::Entity::find()
         .filter(campaign_recipient::Column::CampaignId.eq(c.id))
         .filter(campaign_recipient::Column::LeadId.is_in(ids))
         .select_only()
         .column(campaign_recipient::Column::LeadId)
         .into_tuple::<Option<Uuid>>()
-        .all(&txn)
+        .all(txn)
         .await?
         .into_iter()
         .flatten()
@@ -99,9 +105,9 @@ async fn add_chunk(
     let now = Utc::now();
     let (mut added, mut already, mut supp) = (0, 0, 0);
     let mut new_rows = Vec::new();
-    for l in with {
-        let email = l.email.clone().unwrap_or_default().to_lowercase();
-        if present.contains(&l.id) {
+    for (lead_id, email) in with {
+        let email = email.clone().unwrap_or_default().to_lowercase();
+        if present.contains(lead_id) {
             already += 1;
         } else if blocked.contains(&email) {
             supp += 1;
@@ -112,7 +118,7 @@ async fn add_chunk(
                 id: Set(id),
                 campaign_id: Set(c.id),
                 org_id: Set(c.org_id),
-                lead_id: Set(Some(l.id)),
+                lead_id: Set(Some(*lead_id)),
                 email: Set(email),
                 status: Set(RecipientStatus::Pending.as_str().into()),
                 variant: Set(None),
@@ -145,15 +151,94 @@ async fn add_chunk(
                 .do_nothing()
                 .to_owned(),
             )
-            .exec_without_returning(&txn)
+            .exec_without_returning(txn)
             .await?;
     }
-    txn.commit().await?;
     Ok((added, already, supp, without.len() as i64))
 }
 
+/// Collects the leads to add. A DRAFT campaign takes them chunk by chunk, one transaction each;
+/// any other campaign may be sending (or about to), so its new recipients are held back and
+/// inserted in one transaction together with the approval gate's decision ([`commit_held`]):
+/// the send job never sees a recipient the gate has not cleared.
+struct Adder<'a> {
+    state: &'a AppState,
+    c: &'a campaign::Model,
+    held: Option<Vec<Candidate>>,
+    out: AddRecipientsPayload,
+}
+
+impl Adder<'_> {
+    fn count(&mut self, r: (i64, i64, i64, i64)) {
+        self.out.added += r.0;
+        self.out.already_present += r.1;
+        self.out.suppressed += r.2;
+        self.out.without_email += r.3;
+    }
+
+    async fn take(&mut self, rows: &[lead::Model]) -> AppResult<()> {
+        let rows: Vec<Candidate> = rows.iter().map(|l| (l.id, l.email.clone())).collect();
+        if let Some(held) = &mut self.held {
+            held.extend(rows);
+            return Ok(());
+        }
+        let txn = self.state.db.begin().await?;
+        let r = add_chunk(&txn, self.c, &rows).await?;
+        txn.commit().await?;
+        self.count(r);
+        Ok(())
+    }
+}
+
+/// Inserts the held recipients of a campaign that is not a DRAFT and asks the gate again
+/// (`lifecycle::regate`), all in one transaction that first locks the campaign row.
+async fn commit_held(
+    state: &AppState,
+    viewer: &Viewer,
+    adder: &mut Adder<'_>,
+    held: Vec<Candidate>,
+) -> AppResult<()> {
+    let txn = state.db.begin().await?;
+    // Taking the row lock first orders this with launches, pauses and approvals.
+    campaign::Entity::update_many()
+        .col_expr(campaign::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(campaign::Column::Id.eq(adder.c.id))
+        .exec(&txn)
+        .await?;
+    let c = campaigns::get(&txn, viewer, adder.c.id).await?;
+    if !addable(status_of(&c)) {
+        return Err(AppError::Conflict(format!(
+            "recipients cannot be added to a {} campaign",
+            c.status
+        )));
+    }
+    for chunk in held.chunks(CHUNK as usize) {
+        let r = add_chunk(&txn, &c, chunk).await?;
+        adder.count(r);
+    }
+    if adder.out.added > 0 {
+        record_status(&txn, c.org_id, Some(viewer.user_id), c.id, status_of(&c)).await?;
+        lifecycle::regate(&txn, viewer, c).await?;
+    }
+    txn.commit().await?;
+    state.events_committed();
+    Ok(())
+}
+
+fn addable(s: CampaignStatus) -> bool {
+    matches!(
+        s,
+        CampaignStatus::Draft
+            | CampaignStatus::Scheduled
+            | CampaignStatus::Paused
+            | CampaignStatus::Running
+    )
+}
+
 /// Adds leads to a campaign that is not finished (DRAFT, SCHEDULED, PAUSED or RUNNING).
-/// Suppressed addresses and leads without email are never added.
+/// Suppressed addresses and leads without email are never added. Recipients added to a
+/// SCHEDULED or RUNNING campaign pass the approval gate again (PENDING_APPROVAL when a rule
+/// applies to the new recipient set); a PAUSED campaign is checked when it resumes.
 pub async fn add(
     state: &AppState,
     viewer: &Viewer,
@@ -162,25 +247,18 @@ pub async fn add(
 ) -> AppResult<AddRecipientsPayload> {
     viewer.require(Permission::WriteOutreach)?;
     let c = campaigns::get(&state.db, viewer, campaign_id).await?;
-    let status = CampaignStatus::parse(&c.status).unwrap_or(CampaignStatus::Draft);
-    if !matches!(
-        status,
-        CampaignStatus::Draft
-            | CampaignStatus::Scheduled
-            | CampaignStatus::Paused
-            | CampaignStatus::Running
-    ) {
+    let status = status_of(&c);
+    if !addable(status) {
         return Err(AppError::Conflict(format!(
             "recipients cannot be added to a {} campaign",
             c.status
         )));
     }
-    let mut out = AddRecipientsPayload::default();
-    let mut apply = |r: (i64, i64, i64, i64)| {
-        out.added += r.0;
-        out.already_present += r.1;
-        out.suppressed += r.2;
-        out.without_email += r.3;
+    let mut adder = Adder {
+        state,
+        c: &c,
+        held: (status != CampaignStatus::Draft).then(Vec::new),
+        out: AddRecipientsPayload::default(),
     };
     match source {
         Source::Leads(ids) => {
@@ -209,10 +287,10 @@ pub async fn add(
                 ));
             }
             for chunk in found.chunks(CHUNK as usize) {
-                apply(add_chunk(state, &c, chunk).await?);
+                adder.take(chunk).await?;
             }
         }
-        Source::Filter(f) => apply_filter(state, viewer, &c, &f, &mut apply).await?,
+        Source::Filter(f) => apply_filter(state, viewer, &f, &mut adder).await?,
         Source::Audience(id) => {
             let a = audience::Entity::find_by_id(id)
                 .filter(audience::Column::OrgId.eq(viewer.org_id))
@@ -222,26 +300,28 @@ pub async fn add(
             let f: LeadFilter = serde_json::from_value(a.filter).map_err(|_| {
                 AppError::invalid("audienceId", "the audience's filter is not readable")
             })?;
-            apply_filter(state, viewer, &c, &f, &mut apply).await?;
+            apply_filter(state, viewer, &f, &mut adder).await?;
         }
     }
+    if let Some(held) = adder.held.take() {
+        commit_held(state, viewer, &mut adder, held).await?;
+    } else if adder.out.added > 0 {
+        record_status(&state.db, c.org_id, Some(viewer.user_id), c.id, status).await?;
+        state.events_committed();
+    }
+    let mut out = adder.out;
     out.total = campaign_recipient::Entity::find()
         .filter(campaign_recipient::Column::CampaignId.eq(c.id))
         .count(&state.db)
         .await? as i64;
-    if out.added > 0 {
-        record_status(&state.db, c.org_id, Some(viewer.user_id), c.id, status).await?;
-        state.events_committed();
-    }
     Ok(out)
 }
 
 async fn apply_filter(
     state: &AppState,
     viewer: &Viewer,
-    c: &campaign::Model,
     f: &LeadFilter,
-    apply: &mut impl FnMut((i64, i64, i64, i64)),
+    adder: &mut Adder<'_>,
 ) -> AppResult<()> {
     let base = filtered(state.db.get_database_backend(), viewer, f).map_err(|e| match e {
         AppError::BadUserInput { fields, .. } => AppError::invalid_fields(fields),
@@ -257,7 +337,7 @@ async fn apply_filter(
         if rows.is_empty() {
             return Ok(());
         }
-        apply(add_chunk(state, c, &rows).await?);
+        adder.take(&rows).await?;
         if (rows.len() as u64) < CHUNK {
             return Ok(());
         }

@@ -1,8 +1,10 @@
-//! The suppression list and the organization's SMTP settings: queries and mutations.
+//! The suppression list, the organization's SMTP settings and its sending domains: queries and
+//! mutations.
 
-use async_graphql::{Context, Object};
+use async_graphql::{Context, Object, ID};
 
 use super::{
+    sending_domains::{self, SendingDomain},
     smtp::{self, SmtpSettings, SmtpSettingsInput, SmtpTestResult},
     suppressions::{self, Suppression, SuppressionFilter, SuppressionReason},
     template_resolver::note,
@@ -13,6 +15,7 @@ use crate::{
         pagination::{IdConnection, PageArgs},
         ContextExt,
     },
+    ids::parse_id,
 };
 
 /// Suppression and SMTP queries.
@@ -34,6 +37,21 @@ impl OutreachSettingsQuery {
         let (state, viewer) = ctx.state_and_viewer()?;
         let args = PageArgs::new(first, after, last, before)?;
         suppressions::list(state, viewer, filter.unwrap_or_default(), args).await
+    }
+
+    /// The domains the organization may send campaigns from (verified) or is verifying, newest
+    /// first (VIEWER+).
+    async fn sending_domains(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> AppResult<IdConnection<SendingDomain>> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let args = PageArgs::new(first, after, last, before)?;
+        sending_domains::list(state, viewer, args).await
     }
 
     /// The organization's own SMTP server (ADMIN+); null = campaigns use the server default.
@@ -68,6 +86,39 @@ impl OutreachSettingsMutation {
         let (state, viewer) = ctx.state_and_viewer()?;
         let row = suppressions::remove(state, viewer, &email).await?;
         note(ctx, "suppression", row.id);
+        Ok(true)
+    }
+
+    /// Adds a domain to send campaigns from (ADMIN+). It is usable once `verifySendingDomain`
+    /// finds the TXT record `txtValue` at `txtName` (or at the domain itself). CONFLICT when the
+    /// organization already has it; BAD_USER_INPUT naming `domain` when it is not a domain name.
+    async fn add_sending_domain(
+        &self,
+        ctx: &Context<'_>,
+        domain: String,
+    ) -> AppResult<SendingDomain> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let d = sending_domains::add(state, viewer, &domain).await?;
+        note(ctx, "sending_domain", d.id);
+        Ok(SendingDomain(d))
+    }
+
+    /// Looks up the domain's TXT record now (ADMIN+): `verified` when found, otherwise
+    /// `lastError` says what was missing.
+    async fn verify_sending_domain(&self, ctx: &Context<'_>, id: ID) -> AppResult<SendingDomain> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let id = parse_id(&id).map_err(|_| crate::error::AppError::NotFound("sending domain"))?;
+        let d = sending_domains::verify(state, viewer, id).await?;
+        note(ctx, "sending_domain", d.id);
+        Ok(SendingDomain(d))
+    }
+
+    /// Removes a sending domain (ADMIN+); campaigns from it can no longer launch or resume.
+    async fn remove_sending_domain(&self, ctx: &Context<'_>, id: ID) -> AppResult<bool> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let id = parse_id(&id).map_err(|_| crate::error::AppError::NotFound("sending domain"))?;
+        sending_domains::remove(state, viewer, id).await?;
+        note(ctx, "sending_domain", id);
         Ok(true)
     }
 

@@ -190,7 +190,8 @@ pub async fn create(
         body_html: Set(content.body_html),
         body_text: Set(content.body_text),
         favorite: Set(input.favorite.unwrap_or(false)),
-        ai_generated: Set(input.ai_generated.unwrap_or(false)),
+        // Provenance is the server's to record, never the client's claim (S6).
+        ai_generated: Set(false),
         created_by: Set(Some(viewer.user_id)),
         created_at: Set(now),
         updated_at: Set(now),
@@ -228,9 +229,6 @@ pub async fn update(
     a.subject = Set(content.subject);
     a.body_html = Set(content.body_html);
     a.body_text = Set(content.body_text);
-    if let Some(ai) = input.ai_generated {
-        a.ai_generated = Set(ai);
-    }
     a.updated_at = Set(Utc::now());
     Ok(a.update(&state.db).await?)
 }
@@ -420,6 +418,7 @@ pub async fn send_test(
     let to = c.email("to", Some(to));
     c.finish()?;
     let to = to.ok_or_else(|| AppError::invalid("to", "is required"))?;
+    let to = member_address(state, viewer, &to).await?;
     let t = get(&state.db, viewer, template_id).await?;
     let ctx = preview_context(state, viewer, lead_id, None).await?;
     let r = render_or_invalid(&content_of(&t), &ctx).await?;
@@ -436,6 +435,31 @@ pub async fn send_test(
         tracing::warn!(error = %e, "test email failed");
         AppError::Unavailable(format!("the mail server did not accept the message: {e}"))
     })
+}
+
+/// Test emails go only to people of the organization (S14): `to` must be the address of a user
+/// with a membership in the viewer's organization (any role). Returns that user's address as
+/// stored; anybody else is BAD_USER_INPUT naming `to`, so the endpoint cannot mail strangers.
+async fn member_address(state: &AppState, viewer: &Viewer, to: &str) -> AppResult<String> {
+    use entity::membership;
+    let users = user::Entity::find()
+        .filter(Expr::expr(Func::lower(Expr::col(user::Column::Email))).eq(to.to_lowercase()))
+        .all(&state.db)
+        .await?;
+    for u in users {
+        let member = membership::Entity::find()
+            .filter(membership::Column::OrgId.eq(viewer.org_id))
+            .filter(membership::Column::UserId.eq(u.id))
+            .one(&state.db)
+            .await?;
+        if member.is_some() {
+            return Ok(u.email);
+        }
+    }
+    Err(AppError::invalid(
+        "to",
+        "test emails go only to members of the organization; use the address of a member's account",
+    ))
 }
 
 /// Campaigns that use the template, newest first.

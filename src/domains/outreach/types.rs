@@ -117,7 +117,8 @@ pub struct CreateTemplateInput {
     pub body_text: String,
     /// Marked as a favorite.
     pub favorite: Option<bool>,
-    /// The copy was written by the AI assistant.
+    /// Ignored (kept so existing clients still validate): whether copy is AI-written is recorded
+    /// by the server, since approval rules rely on it.
     pub ai_generated: Option<bool>,
 }
 
@@ -134,7 +135,8 @@ pub struct UpdateTemplateInput {
     pub body_html: Option<String>,
     /// Plain-text body.
     pub body_text: Option<String>,
-    /// The copy was written by the AI assistant.
+    /// Ignored (kept so existing clients still validate): whether copy is AI-written is recorded
+    /// by the server, since approval rules rely on it.
     pub ai_generated: Option<bool>,
 }
 

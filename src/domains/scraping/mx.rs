@@ -61,7 +61,8 @@ impl MxStatus {
     }
 }
 
-type Resolvers = Mutex<HashMap<Option<SocketAddr>, Arc<TokioResolver>>>;
+/// Resolvers by (nameserver, cached).
+type Resolvers = Mutex<HashMap<(Option<SocketAddr>, bool), Arc<TokioResolver>>>;
 type Unknowns = Mutex<HashMap<(Option<SocketAddr>, String), Instant>>;
 
 fn resolvers() -> &'static Resolvers {
@@ -74,22 +75,33 @@ fn unknowns() -> &'static Unknowns {
     U.get_or_init(Default::default)
 }
 
-fn options(timeout: Duration) -> ResolverOpts {
+fn options(timeout: Duration, cached: bool) -> ResolverOpts {
     let mut o = ResolverOpts::default();
     o.timeout = timeout;
     o.attempts = 1;
-    o.cache_size = CACHE_ENTRIES;
-    o.positive_max_ttl = Some(Duration::from_secs(3600));
-    o.negative_max_ttl = Some(Duration::from_secs(300));
+    if cached {
+        o.cache_size = CACHE_ENTRIES;
+        o.positive_max_ttl = Some(Duration::from_secs(3600));
+        o.negative_max_ttl = Some(Duration::from_secs(300));
+    } else {
+        o.cache_size = 0;
+        o.positive_max_ttl = Some(Duration::ZERO);
+        o.negative_max_ttl = Some(Duration::ZERO);
+    }
     // Email domains are absolute names: never try search domains.
     o.ndots = 0;
     o
 }
 
-/// The resolver for `nameserver` (built once per process and setting).
-fn resolver(nameserver: Option<SocketAddr>, timeout: Duration) -> Option<Arc<TokioResolver>> {
+/// The resolver for `nameserver` (built once per process and setting). `cached = false` for
+/// answers that must be fresh (a sending domain's TXT record the user just published).
+fn resolver(
+    nameserver: Option<SocketAddr>,
+    timeout: Duration,
+    cached: bool,
+) -> Option<Arc<TokioResolver>> {
     let mut map = resolvers().lock().ok()?;
-    if let Some(r) = map.get(&nameserver) {
+    if let Some(r) = map.get(&(nameserver, cached)) {
         return Some(r.clone());
     }
     let built = match nameserver {
@@ -102,18 +114,18 @@ fn resolver(nameserver: Option<SocketAddr>, timeout: Duration) -> Option<Arc<Tok
                 ResolverConfig::from_name_servers(vec![ns]),
                 TokioRuntimeProvider::default(),
             )
-            .with_options(options(timeout))
+            .with_options(options(timeout, cached))
             .build()
         }
         None => match TokioResolver::builder_tokio() {
-            Ok(b) => b.with_options(options(timeout)).build(),
+            Ok(b) => b.with_options(options(timeout, cached)).build(),
             Err(e) => Err(e),
         },
     };
     match built {
         Ok(r) => {
             let r = Arc::new(r);
-            map.insert(nameserver, r.clone());
+            map.insert((nameserver, cached), r.clone());
             Some(r)
         }
         Err(e) => {
@@ -152,7 +164,7 @@ pub async fn check_domain(cfg: &SourcesConfig, domain: &str) -> MxStatus {
     if remembered_unknown(&key) {
         return MxStatus::Unknown;
     }
-    let Some(r) = resolver(cfg.dns_nameserver, cfg.mx_timeout) else {
+    let Some(r) = resolver(cfg.dns_nameserver, cfg.mx_timeout, true) else {
         return MxStatus::Unknown;
     };
     let fqdn = format!("{}.", domain.trim_end_matches('.'));
@@ -191,6 +203,34 @@ async fn lookup(r: &TokioResolver, fqdn: &str) -> MxStatus {
         Err(e) => {
             tracing::debug!(error = %e, domain = fqdn, "MX lookup failed");
             MxStatus::Unknown
+        }
+    }
+}
+
+/// The TXT strings at `name` (each record's character-strings joined, RFC 7208 §3.3), asked
+/// through the MX check's nameserver setting (`DNS_NAMESERVER`) and timeout but never from a
+/// cache, so a record published a moment ago is seen. No record or no such name is an empty list;
+/// a failure (timeout, SERVFAIL, no DNS configuration) is `Err` with a reason for the user.
+/// Used by sending-domain verification (independent of `EMAIL_MX_CHECK`).
+pub async fn txt_records(cfg: &SourcesConfig, name: &str) -> Result<Vec<String>, String> {
+    let Some(r) = resolver(cfg.dns_nameserver, cfg.mx_timeout, false) else {
+        return Err("no usable DNS configuration".into());
+    };
+    let fqdn = format!("{}.", name.trim_end_matches('.'));
+    match tokio::time::timeout(cfg.mx_timeout * 2, r.txt_lookup(fqdn.as_str())).await {
+        Err(_) => Err("the DNS lookup timed out".into()),
+        Ok(Ok(l)) => Ok(l
+            .answers()
+            .iter()
+            .filter_map(|rec| match &rec.data {
+                RData::TXT(t) => Some(t.to_string()),
+                _ => None,
+            })
+            .collect()),
+        Ok(Err(e)) if e.is_nx_domain() || e.is_no_records_found() => Ok(Vec::new()),
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, name = fqdn, "TXT lookup failed");
+            Err("the DNS lookup failed".into())
         }
     }
 }
