@@ -19,6 +19,7 @@ mod m20261122_000013_run_search_goals;
 mod m20261122_000014_extend_outreach;
 mod m20261122_000015_create_scraping_settings;
 mod m20261202_000016_scrape_pages_hot_updates;
+mod m20261215_100000_widen_webhook_url;
 
 /// Runs the migrations in order.
 pub struct Migrator;
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000014_extend_outreach::Migration),
             Box::new(m20261122_000015_create_scraping_settings::Migration),
             Box::new(m20261202_000016_scrape_pages_hot_updates::Migration),
+            Box::new(m20261215_100000_widen_webhook_url::Migration),
         ]
     }
 }
