@@ -20,6 +20,7 @@ mod m20261122_000014_extend_outreach;
 mod m20261122_000015_create_scraping_settings;
 mod m20261202_000016_scrape_pages_hot_updates;
 mod m20261215_100000_widen_webhook_url;
+mod m20261215_100100_create_webhook_receipts;
 
 /// Runs the migrations in order.
 pub struct Migrator;
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000015_create_scraping_settings::Migration),
             Box::new(m20261202_000016_scrape_pages_hot_updates::Migration),
             Box::new(m20261215_100000_widen_webhook_url::Migration),
+            Box::new(m20261215_100100_create_webhook_receipts::Migration),
         ]
     }
 }
