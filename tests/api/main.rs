@@ -28,5 +28,6 @@ mod schema_sdl;
 mod scraping;
 mod scraping_sources;
 mod security;
+mod security_secrets;
 mod security_sessions;
 mod ws_protocol;
