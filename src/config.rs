@@ -13,6 +13,9 @@ use crate::platform::outbound::AllowedHost;
 /// File under `DATA_DIR` holding the generated JWT secret when `JWT_SECRET` is unset.
 pub const JWT_SECRET_FILE: &str = "jwt_secret";
 
+/// File under `DATA_DIR` holding the generated secrets key when `SECRETS_KEY` is unset.
+pub const SECRETS_KEY_FILE: &str = "secrets_key";
+
 /// The variable that lets production start with settings meant for tests
 /// (`OUTBOUND_ALLOW_PRIVATE_NETWORKS`, `OUTBOUND_ALLOW_HOSTS`, `RECORD_SQL`).
 pub const ALLOW_UNSAFE_IN_PRODUCTION: &str = "ALLOW_UNSAFE_IN_PRODUCTION";
@@ -107,6 +110,16 @@ pub struct Config {
     pub jwt_secret: String,
     /// Whether `jwt_secret` came from `JWT_SECRET` (otherwise it is generated and persisted).
     pub jwt_secret_from_env: bool,
+    /// Key (32 bytes, hex or base64) that encrypts the secrets stored in the database (SMTP
+    /// passwords, provider API keys, webhook URLs; `platform::secrets_box`). Without
+    /// `SECRETS_KEY` a random placeholder until [`Config::resolve_secrets`] replaces it with the
+    /// key kept in `DATA_DIR/secrets_key`.
+    pub secrets_key: String,
+    /// Whether `secrets_key` came from `SECRETS_KEY`.
+    pub secrets_key_from_env: bool,
+    /// Older keys that still decrypt stored values (`SECRETS_KEY_PREVIOUS`, comma-separated),
+    /// until `leadgraph rotate-secrets` has re-encrypted everything under `secrets_key`.
+    pub secrets_key_previous: Vec<String>,
     /// `iss` claim.
     pub jwt_issuer: String,
     /// `aud` claim.
@@ -243,6 +256,7 @@ impl fmt::Debug for Config {
             .field("smtp_url", &self.smtp_url.as_deref().map(redact_url))
             .field("public_url", &self.public_url)
             .field("jwt_secret", &"<redacted>")
+            .field("secrets_key", &"<redacted>")
             .field("log_format", &self.log_format)
             .field("limits", &self.limits)
             .field("worker_enabled", &self.worker_enabled)
@@ -305,6 +319,30 @@ impl Config {
                 "JWT_SECRET must be at least 32 characters".into(),
             ));
         }
+        let env_secrets_key = var("SECRETS_KEY");
+        let secrets_key_from_env = env_secrets_key.is_some();
+        let secrets_key = match env_secrets_key {
+            Some(k) => k,
+            None if !dev => {
+                return Err(ConfigError(
+                    "SECRETS_KEY must be set in production: 32 bytes as hex or base64 (e.g. \
+                     `openssl rand -hex 32`); it encrypts SMTP passwords and provider keys stored \
+                     in the database"
+                        .into(),
+                ))
+            }
+            None => random_secret(),
+        };
+        let secrets_key_previous: Vec<String> = var("SECRETS_KEY_PREVIOUS")
+            .map(|v| {
+                v.split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        crate::platform::secrets_box::SecretsBox::from_config(&secrets_key, &secrets_key_previous)
+            .map_err(|e| ConfigError(e.to_string()))?;
         let listen_addr: SocketAddr = parse(&var, "LISTEN_ADDR", "127.0.0.1:8080".parse().ok())?;
         if !jwt_secret_from_env && !listen_addr.ip().is_loopback() {
             return Err(ConfigError(format!(
@@ -382,6 +420,9 @@ impl Config {
             public_url,
             jwt_secret,
             jwt_secret_from_env,
+            secrets_key,
+            secrets_key_from_env,
+            secrets_key_previous,
             jwt_issuer: var("JWT_ISSUER").unwrap_or_else(|| "leadgraph".into()),
             jwt_audience: var("JWT_AUDIENCE").unwrap_or_else(|| "leadgraph-api".into()),
             rate_limits: RateLimits {
@@ -524,15 +565,32 @@ impl Config {
         self.database_url.starts_with("sqlite:")
     }
 
-    /// Replaces a generated JWT secret by the one kept in `DATA_DIR/jwt_secret`, creating that
-    /// file (mode 0600) with 32 random bytes on first start. A no-op when `JWT_SECRET` was set.
-    /// Called once at start-up ([`crate::startup::build_state`]).
+    /// Replaces a generated JWT secret by the one kept in `DATA_DIR/jwt_secret`, and a
+    /// generated secrets key by the one in `DATA_DIR/secrets_key`, creating each file (mode
+    /// 0600) with 32 random bytes on first start. Variables that were set win. Called once at
+    /// start-up ([`crate::startup::build_state`]).
     pub fn resolve_secrets(&mut self) -> Result<(), ConfigError> {
-        if self.jwt_secret_from_env {
-            return Ok(());
+        if !self.jwt_secret_from_env {
+            self.jwt_secret = load_or_create_secret(&self.data_dir.join(JWT_SECRET_FILE))?;
         }
-        self.jwt_secret = load_or_create_secret(&self.data_dir.join(JWT_SECRET_FILE))?;
+        if !self.secrets_key_from_env {
+            self.secrets_key = load_or_create_secret(&self.data_dir.join(SECRETS_KEY_FILE))?;
+        }
         Ok(())
+    }
+
+    /// The box that encrypts stored secrets (after [`Self::resolve_secrets`]).
+    pub fn secrets_box(&self) -> Result<crate::platform::secrets_box::SecretsBox, ConfigError> {
+        crate::platform::secrets_box::SecretsBox::from_config(
+            &self.secrets_key,
+            &self.secrets_key_previous,
+        )
+        .map_err(|e| {
+            ConfigError(format!(
+                "{e} ({})",
+                self.data_dir.join(SECRETS_KEY_FILE).display()
+            ))
+        })
     }
 
     /// Hosts of the endpoints the operator configured (AI server, scraping APIs): trusted by
@@ -618,7 +676,7 @@ fn load_or_create_secret(path: &std::path::Path) -> Result<String, ConfigError> 
     let linked = std::fs::hard_link(&tmp, path);
     let _ = std::fs::remove_file(&tmp);
     match linked {
-        Ok(()) => tracing::info!(path = %path.display(), "generated a JWT secret"),
+        Ok(()) => tracing::info!(path = %path.display(), "generated a secret"),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
         Err(e) => return Err(fail("creating", &e)),
     }
@@ -679,9 +737,16 @@ mod tests {
     fn production_refuses_dev_secret() {
         let err = cfg(&[("LEADGRAPH_ENV", "production")]).unwrap_err();
         assert!(err.0.contains("JWT_SECRET"));
+        let err = cfg(&[
+            ("LEADGRAPH_ENV", "production"),
+            ("JWT_SECRET", &"x".repeat(40)),
+        ])
+        .unwrap_err();
+        assert!(err.0.contains("SECRETS_KEY"), "{}", err.0);
         let ok = cfg(&[
             ("LEADGRAPH_ENV", "production"),
             ("JWT_SECRET", &"x".repeat(40)),
+            ("SECRETS_KEY", &"ab".repeat(32)),
         ])
         .unwrap();
         assert!(!ok.graphiql_enabled && !ok.introspection_enabled);
@@ -732,6 +797,59 @@ mod tests {
         let c = cfg(&[("DATABASE_URL", "postgres://u:hunter2@db/x")]).unwrap();
         let s = format!("{c:?}");
         assert!(!s.contains("hunter2") && !s.contains(&c.jwt_secret));
+    }
+
+    const SECRETS_KEY_HEX: &str =
+        "0101010101010101010101010101010101010101010101010101010101010101";
+
+    #[test]
+    fn secrets_key_is_parsed_generated_into_data_dir_and_kept() {
+        assert!(cfg(&[("SECRETS_KEY", "too-short")])
+            .unwrap_err()
+            .0
+            .contains("SECRETS_KEY"));
+        assert!(cfg(&[
+            ("SECRETS_KEY", SECRETS_KEY_HEX),
+            ("SECRETS_KEY_PREVIOUS", "nope")
+        ])
+        .unwrap_err()
+        .0
+        .contains("SECRETS_KEY_PREVIOUS"));
+        let c = cfg(&[
+            ("SECRETS_KEY", SECRETS_KEY_HEX),
+            ("SECRETS_KEY_PREVIOUS", &format!(" {}, ", "02".repeat(32))),
+        ])
+        .unwrap();
+        assert_eq!(c.secrets_key_previous.len(), 1);
+        assert!(!format!("{c:?}").contains(SECRETS_KEY_HEX));
+
+        let dir = std::env::temp_dir().join(format!("lg-skey-{}", uuid::Uuid::now_v7()));
+        let dir_s = dir.display().to_string();
+        let mut first = cfg(&[("DATA_DIR", &dir_s)]).unwrap();
+        first.resolve_secrets().unwrap();
+        let file = dir.join(SECRETS_KEY_FILE);
+        assert_eq!(
+            std::fs::read_to_string(&file).unwrap().trim(),
+            first.secrets_key
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+        }
+        let sealed = first.secrets_box().unwrap().seal("pw", "ctx");
+        let mut second = cfg(&[("DATA_DIR", &dir_s)]).unwrap();
+        second.resolve_secrets().unwrap();
+        assert_eq!(
+            second.secrets_box().unwrap().open(&sealed, "ctx").unwrap(),
+            "pw"
+        );
+        // An explicit key wins over the file.
+        let mut third = cfg(&[("DATA_DIR", &dir_s), ("SECRETS_KEY", SECRETS_KEY_HEX)]).unwrap();
+        third.resolve_secrets().unwrap();
+        assert_eq!(third.secrets_key, SECRETS_KEY_HEX);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// The constant every install used to sign with when `JWT_SECRET` was unset.
@@ -801,6 +919,7 @@ mod tests {
             let mut pairs = vec![
                 ("LEADGRAPH_ENV", "production"),
                 ("JWT_SECRET", secret.as_str()),
+                ("SECRETS_KEY", SECRETS_KEY_HEX),
             ];
             pairs.extend_from_slice(extra);
             cfg(&pairs)

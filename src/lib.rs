@@ -13,6 +13,7 @@ pub mod http;
 pub mod ids;
 pub mod jobs;
 pub mod platform;
+pub mod rotate_secrets;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

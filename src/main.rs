@@ -1,4 +1,5 @@
-//! The `leadgraph` command: serve (default), migrate, export-schema, compile-query.
+//! The `leadgraph` command: serve (default), migrate, rotate-secrets, export-schema,
+//! compile-query.
 
 use std::path::PathBuf;
 
@@ -41,6 +42,10 @@ enum Command {
         #[arg(long, default_value = "{}")]
         variables: String,
     },
+    /// Re-encrypt every secret stored in the database (SMTP passwords, provider API keys,
+    /// webhook URLs) under the current SECRETS_KEY: values under a key of SECRETS_KEY_PREVIOUS
+    /// and plain text from before encryption. Safe to run while servers run.
+    RotateSecrets,
     /// Print the sorted GraphQL SDL, or write it to PATH.
     ExportSchema {
         /// Output file; stdout when omitted.
@@ -100,6 +105,28 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!(addr = %app.local_addr()?, "listening");
             app.run(true).await?;
             tracing::info!("stopped");
+        }
+        Command::RotateSecrets => {
+            let state = startup::build_state(config).await?;
+            startup::migrate(&state).await?;
+            let report = leadgraph::rotate_secrets::rotate_all(&state.db, &state.secrets).await?;
+            tracing::info!(
+                key_id = state.secrets.current_key_id(),
+                resealed = report.resealed,
+                already_current = report.current,
+                failed = report.failed.len(),
+                "secrets rotated"
+            );
+            for f in &report.failed {
+                tracing::error!("{f}");
+            }
+            if !report.failed.is_empty() {
+                anyhow::bail!(
+                    "{} stored secrets could not be decrypted with SECRETS_KEY or \
+                     SECRETS_KEY_PREVIOUS (left unchanged)",
+                    report.failed.len()
+                );
+            }
         }
         Command::ExportSchema { .. } | Command::CompileQuery { .. } => {}
     }

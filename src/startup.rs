@@ -40,6 +40,7 @@ fn err(context: &str) -> impl Fn(&dyn std::fmt::Display) -> StartupError + '_ {
 /// Builds the shared state (database, bus, mailer, clients). Does not migrate.
 pub async fn build_state(mut config: Config) -> Result<AppState, StartupError> {
     config.resolve_secrets().map_err(|e| err("secrets")(&e))?;
+    let secrets = Arc::new(config.secrets_box().map_err(|e| err("secrets")(&e))?);
     let sql_log = db::StatementLog::new(config.record_sql);
     let db = db::connect(&config, sql_log.clone())
         .await
@@ -88,6 +89,7 @@ pub async fn build_state(mut config: Config) -> Result<AppState, StartupError> {
     let http = OutboundClient::new(outbound).map_err(|e| err("outbound http")(&e))?;
     Ok(AppState {
         tokens: Arc::new(TokenKeys::new(&config)),
+        secrets,
         sessions: Arc::new(SessionChecks::new(config.session_check_ttl)),
         passwords: Passwords::new(),
         limiter,
@@ -118,7 +120,7 @@ pub fn job_registry(state: &AppState) -> JobRegistry {
     registry.register(mail_job::KIND, mail_job::SendMail(state.mailer.clone()));
     registry.register(
         notifications::webhook_job::KIND,
-        notifications::webhook_job::PostWebhook(state.http.clone()),
+        notifications::webhook_job::PostWebhook(state.http.clone(), state.secrets.clone()),
     );
     registry.register(
         leads::import::KIND,

@@ -10,7 +10,10 @@ use crate::{
     config::Config,
     db::StatementLog,
     events::EventBus,
-    platform::{cache::Cache, mailer::Mailer, outbound::OutboundClient, ratelimit::RateLimiter},
+    platform::{
+        cache::Cache, mailer::Mailer, outbound::OutboundClient, ratelimit::RateLimiter,
+        secrets_box::SecretsBox,
+    },
 };
 
 /// Everything a handler may need.
@@ -38,6 +41,8 @@ pub struct AppState {
     pub cache: Arc<dyn Cache>,
     /// Password hashing (bounded blocking pool).
     pub passwords: Passwords,
+    /// Encrypts and decrypts the secrets stored in the database (`SECRETS_KEY`).
+    pub secrets: Arc<SecretsBox>,
     /// Access-token keys.
     pub tokens: Arc<TokenKeys>,
     /// Live-session and API-key checks, cached briefly (`auth::sessions`).

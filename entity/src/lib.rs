@@ -39,3 +39,4 @@ pub mod smtp_setting;
 pub mod team;
 pub mod team_member;
 pub mod user;
+pub mod webhook_receipt;

@@ -13,7 +13,8 @@ pub struct Model {
     /// NONE | STARTTLS | TLS.
     pub security: String,
     pub username: Option<String>,
-    /// Stored as given (not encrypted; see docs/ARCHITECTURE.md). Never returned by the API.
+    /// Encrypted (`v1:<kid>:…`, see `platform::secrets_box`; rows from before encryption may
+    /// hold plain text until `leadgraph rotate-secrets`). Never returned by the API.
     pub password: Option<String>,
     pub updated_by: Option<Uuid>,
     pub created_at: DateTimeUtc,

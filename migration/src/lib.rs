@@ -19,7 +19,9 @@ mod m20261122_000013_run_search_goals;
 mod m20261122_000014_extend_outreach;
 mod m20261122_000015_create_scraping_settings;
 mod m20261202_000016_scrape_pages_hot_updates;
-mod m20261223_000017_create_sending_domains;
+mod m20261205_000017_create_sending_domains;
+mod m20261205_000018_widen_webhook_url;
+mod m20261205_000019_create_webhook_receipts;
 
 /// Runs the migrations in order.
 pub struct Migrator;
@@ -44,7 +46,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000014_extend_outreach::Migration),
             Box::new(m20261122_000015_create_scraping_settings::Migration),
             Box::new(m20261202_000016_scrape_pages_hot_updates::Migration),
-            Box::new(m20261223_000017_create_sending_domains::Migration),
+            Box::new(m20261205_000017_create_sending_domains::Migration),
+            Box::new(m20261205_000018_widen_webhook_url::Migration),
+            Box::new(m20261205_000019_create_webhook_receipts::Migration),
         ]
     }
 }

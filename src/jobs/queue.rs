@@ -255,7 +255,23 @@ pub async fn complete(
     worker_id: &str,
     result: serde_json::Value,
 ) -> AppResult<bool> {
-    let update = job::Entity::update_many()
+    complete_with_payload(conn, job, worker_id, result, None).await
+}
+
+/// [`complete`], replacing the payload with `payload` when given, in the same statement (a
+/// handler's redacted payload: nothing secret outlives the job).
+pub async fn complete_with_payload(
+    conn: &impl ConnectionTrait,
+    job: &job::Model,
+    worker_id: &str,
+    result: serde_json::Value,
+    payload: Option<serde_json::Value>,
+) -> AppResult<bool> {
+    let mut update = job::Entity::update_many();
+    if let Some(p) = payload {
+        update = update.col_expr(job::Column::Payload, Expr::value(p));
+    }
+    let update = update
         .col_expr(
             job::Column::State,
             Expr::value(JobState::Succeeded.as_str()),
@@ -275,11 +291,27 @@ pub async fn fail(
     error: &str,
     retryable: bool,
 ) -> AppResult<bool> {
+    fail_with_payload(conn, job, worker_id, error, retryable, None).await
+}
+
+/// [`fail`], replacing the payload with `final_payload` in the same statement when this was the
+/// last attempt (a retried job keeps the payload it needs).
+pub async fn fail_with_payload(
+    conn: &impl ConnectionTrait,
+    job: &job::Model,
+    worker_id: &str,
+    error: &str,
+    retryable: bool,
+    final_payload: Option<serde_json::Value>,
+) -> AppResult<bool> {
     let last = !retryable || job.attempts >= job.max_attempts;
     let mut update = job::Entity::update_many()
         .col_expr(job::Column::LastError, Expr::value(error.to_string()))
         .col_expr(job::Column::LeaseUntilMs, Expr::value(Option::<i64>::None));
     if last {
+        if let Some(p) = final_payload {
+            update = update.col_expr(job::Column::Payload, Expr::value(p));
+        }
         update = update
             .col_expr(job::Column::State, Expr::value(JobState::Failed.as_str()))
             .col_expr(job::Column::FinishedAt, Expr::value(Utc::now()));

@@ -60,6 +60,13 @@ impl JobContext {
 pub trait JobHandler: Send + Sync + 'static {
     /// Does the work; the returned JSON is stored as the job's result.
     async fn run(&self, ctx: &JobContext) -> Result<serde_json::Value, JobError>;
+
+    /// The payload to keep once the job is finished (succeeded, or failed for good), when it
+    /// must not stay as enqueued: a handler whose payload carries a secret (a mailed sign-in
+    /// link) returns a redacted copy, written by the statement that records the outcome.
+    fn finished_payload(&self, _payload: &serde_json::Value) -> Option<serde_json::Value> {
+        None
+    }
 }
 
 /// Aborts the task when dropped.
@@ -202,12 +209,18 @@ impl Worker {
         }));
         let outcome = tracing::Instrument::instrument(handler.run(&ctx), span).await;
         drop(heartbeat);
+        let scrubbed = || handler.finished_payload(&job.payload);
         let recorded = match &outcome {
-            Ok(result) => queue::complete(&self.db, &job, &self.id, result.clone()).await,
+            Ok(result) => {
+                queue::complete_with_payload(&self.db, &job, &self.id, result.clone(), scrubbed())
+                    .await
+            }
             Err(JobError::Cancelled) => Ok(true),
-            Err(JobError::Retryable(msg)) => queue::fail(&self.db, &job, &self.id, msg, true).await,
+            Err(JobError::Retryable(msg)) => {
+                queue::fail_with_payload(&self.db, &job, &self.id, msg, true, scrubbed()).await
+            }
             Err(JobError::Permanent(msg)) => {
-                queue::fail(&self.db, &job, &self.id, msg, false).await
+                queue::fail_with_payload(&self.db, &job, &self.id, msg, false, scrubbed()).await
             }
         };
         match recorded {

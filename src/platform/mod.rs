@@ -5,4 +5,5 @@ pub mod mail_job;
 pub mod mailer;
 pub mod outbound;
 pub mod ratelimit;
+pub mod secrets_box;
 pub mod smtp_pool;

@@ -20,6 +20,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+use std::net::SocketAddr;
+
 use lettre::{
     address::Envelope,
     transport::smtp::{
@@ -33,23 +35,36 @@ use lettre::{
 /// A failed send.
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
-    /// What lettre reported: a reply from the server, or a protocol/TLS/network failure.
+    /// What lettre reported: a reply from the server, or a protocol/network failure.
     #[error("{0}")]
     Smtp(#[from] SmtpError),
+    /// The TLS handshake (implicit TLS or STARTTLS) failed, or the server offers no STARTTLS.
+    #[error("{0}")]
+    Tls(SmtpError),
+    /// AUTH failed (refused credentials, or no mechanism both sides support).
+    #[error("{0}")]
+    Auth(SmtpError),
     /// The server could not be reached, or stopped answering (no reply to blame).
     #[error("{0}")]
     Connect(String),
 }
 
 impl SendError {
+    fn smtp(&self) -> Option<&SmtpError> {
+        match self {
+            SendError::Smtp(e) | SendError::Tls(e) | SendError::Auth(e) => Some(e),
+            SendError::Connect(_) => None,
+        }
+    }
+
     /// A 5xx reply: retrying cannot help.
     pub fn is_permanent(&self) -> bool {
-        matches!(self, SendError::Smtp(e) if e.is_permanent())
+        self.smtp().is_some_and(SmtpError::is_permanent)
     }
 
     /// A 4xx reply: try again later.
     pub fn is_transient(&self) -> bool {
-        matches!(self, SendError::Smtp(e) if e.is_transient())
+        self.smtp().is_some_and(SmtpError::is_transient)
     }
 }
 use tokio::sync::Semaphore;
@@ -70,8 +85,13 @@ pub enum Security {
 /// Where and how to connect.
 #[derive(Clone)]
 pub struct SmtpTarget {
-    /// Host name or address.
+    /// Host name or address (also the TLS server name).
     pub host: String,
+    /// Addresses to connect to, resolved and checked once by the caller (the SSRF guard for
+    /// user-supplied hosts): the connection never resolves `host` again, so DNS cannot change
+    /// the answer between the check and the connect. Empty = resolve `host` (operator-configured
+    /// `SMTP_URL`).
+    pub addrs: Vec<SocketAddr>,
     /// TCP port.
     pub port: u16,
     /// Transport security.
@@ -88,6 +108,7 @@ impl std::fmt::Debug for SmtpTarget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SmtpTarget")
             .field("host", &self.host)
+            .field("addrs", &self.addrs)
             .field("port", &self.port)
             .field("security", &self.security)
             .field(
@@ -146,6 +167,7 @@ impl SmtpTarget {
         };
         Ok(SmtpTarget {
             host,
+            addrs: Vec::new(),
             port: url.port().unwrap_or(default_port),
             security,
             credentials,
@@ -281,17 +303,40 @@ impl SmtpPool {
         let t = &self.0.target;
         let mut conn = match t.security {
             Security::Tls => {
-                AsyncSmtpConnection::connect_tokio1(
-                    (t.host.as_str(), t.port),
-                    Some(t.timeout),
-                    &t.hello,
-                    Some(tls_parameters(&t.host)?),
-                    None,
-                )
-                .await?
+                // lettre connects the socket itself here; it is given the checked addresses
+                // (never the name) and the name only for SNI and certificate verification.
+                let tls = tls_parameters(&t.host).map_err(SendError::Tls)?;
+                let connected = if t.addrs.is_empty() {
+                    AsyncSmtpConnection::connect_tokio1(
+                        (t.host.as_str(), t.port),
+                        Some(t.timeout),
+                        &t.hello,
+                        Some(tls),
+                        None,
+                    )
+                    .await
+                } else {
+                    AsyncSmtpConnection::connect_tokio1(
+                        &t.addrs[..],
+                        Some(t.timeout),
+                        &t.hello,
+                        Some(tls),
+                        None,
+                    )
+                    .await
+                };
+                connected.map_err(|e| {
+                    if e.is_tls() {
+                        SendError::Tls(e)
+                    } else if e.is_response() || e.is_permanent() || e.is_transient() {
+                        SendError::Smtp(e)
+                    } else {
+                        connection_error(e)
+                    }
+                })?
             }
             _ => {
-                let tcp = tokio::time::timeout(t.timeout, connect_tcp(&t.host, t.port))
+                let tcp = tokio::time::timeout(t.timeout, connect_tcp(&t.host, t.port, &t.addrs))
                     .await
                     .map_err(|_| connection_error("connecting to the SMTP server timed out"))?
                     .map_err(connection_error)?;
@@ -308,13 +353,17 @@ impl SmtpPool {
                     _ => false,
                 };
                 if starttls {
-                    conn.starttls(tls_parameters(&t.host)?, &t.hello).await?;
+                    // lettre refuses (a client error) when the server offers no STARTTLS.
+                    let tls = tls_parameters(&t.host).map_err(SendError::Tls)?;
+                    conn.starttls(tls, &t.hello).await.map_err(SendError::Tls)?;
                 }
                 conn
             }
         };
         if let Some(c) = &t.credentials {
-            conn.auth(&[Mechanism::Plain, Mechanism::Login], c).await?;
+            conn.auth(&[Mechanism::Plain, Mechanism::Login], c)
+                .await
+                .map_err(SendError::Auth)?;
         }
         Ok(conn)
     }
@@ -324,10 +373,19 @@ fn tls_parameters(host: &str) -> Result<TlsParameters, SmtpError> {
     TlsParameters::new(host.to_string())
 }
 
-/// Connects to the first address of `host` that answers.
-async fn connect_tcp(host: &str, port: u16) -> std::io::Result<tokio::net::TcpStream> {
+/// Connects to the first of `addrs` that answers, or (none given) the first address of `host`.
+async fn connect_tcp(
+    host: &str,
+    port: u16,
+    addrs: &[SocketAddr],
+) -> std::io::Result<tokio::net::TcpStream> {
     let mut last = None;
-    for addr in tokio::net::lookup_host((host, port)).await? {
+    let resolved: Vec<SocketAddr> = if addrs.is_empty() {
+        tokio::net::lookup_host((host, port)).await?.collect()
+    } else {
+        addrs.to_vec()
+    };
+    for addr in resolved {
         match tokio::net::TcpStream::connect(addr).await {
             Ok(s) => return Ok(s),
             Err(e) => last = Some(e),

@@ -32,5 +32,6 @@ mod security_input;
 mod security_outreach;
 mod security_outreach_mail;
 mod security_realtime;
+mod security_secrets;
 mod security_sessions;
 mod ws_protocol;

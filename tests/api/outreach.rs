@@ -676,8 +676,10 @@ async fn tracking_webhooks_suppression_stats_and_events() {
     );
     // Mailgun: a configured signing key is enforced.
     let mid = b_rec.message_id.trim_matches(['<', '>']).to_string();
+    // Signed events must be fresh (5 minutes) and new (the token is remembered).
+    let ts = Utc::now().timestamp().to_string();
     let event = |sig: String| {
-        json!({"signature": {"timestamp": "1700000000", "token": "tok", "signature": sig},
+        json!({"signature": {"timestamp": ts, "token": "tok", "signature": sig},
         "event-data": {"event": "failed", "severity": "temporary", "message": {"headers": {"message-id": mid}}, "delivery-status": {"description": "mailbox full"}}})
     };
     let r = http
@@ -689,7 +691,7 @@ async fn tracking_webhooks_suppression_stats_and_events() {
     assert_eq!(r.status(), 401);
     use hmac::Mac;
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
-    mac.update(b"1700000000tok");
+    mac.update(format!("{ts}tok").as_bytes());
     let good = hex::encode(mac.finalize().into_bytes());
     let r = http
         .post(app.url("/webhooks/email/mailgun"))

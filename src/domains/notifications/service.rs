@@ -143,6 +143,27 @@ pub async fn clear(state: &AppState, viewer: &Viewer) -> AppResult<u64> {
     Ok(res.rows_affected)
 }
 
+/// The encryption context of a webhook URL: its row's organization, user and type (unique for
+/// the WEBHOOK channel, the only one with a URL).
+pub fn webhook_url_context(org: Uuid, user: Uuid, notification_type: &str) -> String {
+    crate::platform::secrets_box::context(
+        "notification_preferences",
+        "webhook_url",
+        format!("{org}:{user}:{notification_type}"),
+    )
+}
+
+/// The stored webhook URL of `row` in clear (legacy plain-text rows as they are).
+pub fn open_webhook_url(
+    secrets: &crate::platform::secrets_box::SecretsBox,
+    row: &notification_preference::Model,
+) -> Result<Option<String>, crate::platform::secrets_box::SecretsError> {
+    secrets.open_opt(
+        row.webhook_url.as_deref(),
+        &webhook_url_context(row.org_id, row.user_id, &row.notification_type),
+    )
+}
+
 fn host_of(url: &str) -> Option<String> {
     url::Url::parse(url)
         .ok()
@@ -169,7 +190,16 @@ pub async fn preferences(
                 channel: ch,
                 enabled: row.map_or(ch.default_enabled(), |r| r.enabled),
                 is_default: row.is_none(),
-                webhook_host: row.and_then(|r| r.webhook_url.as_deref()).and_then(host_of),
+                webhook_host: row
+                    .and_then(|r| match open_webhook_url(&state.secrets, r) {
+                        Ok(url) => url,
+                        Err(e) => {
+                            tracing::error!(pref = %r.id, error = %e, "webhook URL does not decrypt");
+                            None
+                        }
+                    })
+                    .as_deref()
+                    .and_then(host_of),
             });
         }
     }
@@ -237,7 +267,10 @@ pub async fn update_preferences(
             }
             Some("") => Some(None),
             Some(raw) => match clean_webhook_url(state, raw) {
-                Ok(u) => Some(Some(u)),
+                Ok(u) => Some(Some(state.secrets.seal(
+                    &u,
+                    &webhook_url_context(viewer.org_id, viewer.user_id, &key.0),
+                ))),
                 Err(m) => {
                     errors.push(FieldError {
                         field: field(".webhookUrl"),

@@ -18,7 +18,10 @@ use super::types::{NotificationChannel, NotificationType};
 use crate::{
     error::AppResult,
     jobs::{queue, JobContext, JobError, JobHandler, NewJob},
-    platform::outbound::{OutboundClient, OutboundError},
+    platform::{
+        outbound::{OutboundClient, OutboundError},
+        secrets_box::SecretsBox,
+    },
 };
 
 /// Job kind.
@@ -67,8 +70,8 @@ pub fn slack_escape(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// Posts queued webhook notifications.
-pub struct PostWebhook(pub OutboundClient);
+/// Posts queued webhook notifications (the URL is stored encrypted; the box opens it).
+pub struct PostWebhook(pub OutboundClient, pub std::sync::Arc<SecretsBox>);
 
 #[async_trait]
 impl JobHandler for PostWebhook {
@@ -85,7 +88,12 @@ impl JobHandler for PostWebhook {
             .one(&ctx.db)
             .await
             .map_err(|e| JobError::Retryable(e.to_string()))?;
-        let Some(url) = pref.filter(|p| p.enabled).and_then(|p| p.webhook_url) else {
+        let Some(pref) = pref.filter(|p| p.enabled && p.webhook_url.is_some()) else {
+            return Ok(json!({"skipped": "the webhook preference is off"}));
+        };
+        let Some(url) = super::service::open_webhook_url(&self.1, &pref)
+            .map_err(|e| JobError::Permanent(format!("webhook URL: {e}")))?
+        else {
             return Ok(json!({"skipped": "the webhook preference is off"}));
         };
         let request = self

@@ -2,13 +2,19 @@
 //! `testSmtpSettings`, and the transport campaign sends use ([`Sender`]: the organization's
 //! server when it has settings, else the server-wide mailer from `SMTP_URL`).
 //!
-//! The password is stored as given (the project has no encryption-at-rest helper yet; see
-//! docs/ARCHITECTURE.md) and never returned: the API only says `hasPassword`. Hosts that resolve
-//! to loopback, private, link-local or metadata addresses are refused unless
-//! `OUTBOUND_ALLOW_PRIVATE_NETWORKS` is on or `OUTBOUND_ALLOW_HOSTS` lists the host and port (the
-//! outbound guard's rules), checked when the settings are saved, tested and used.
+//! The password is stored encrypted (AES-256-GCM under `SECRETS_KEY`, `platform::secrets_box`,
+//! bound to the organization) and never returned: the API only says `hasPassword`.
+//!
+//! The host is user-supplied, so it goes through the outbound guard's rules
+//! (`OutboundClient::resolve_checked`): resolved once, loopback, private, link-local, CGNAT and
+//! metadata addresses dropped unless `OUTBOUND_ALLOW_PRIVATE_NETWORKS` is on or
+//! `OUTBOUND_ALLOW_HOSTS` lists the host and port, and the connection goes to exactly the
+//! checked addresses (`SmtpTarget::addrs`; the name is kept for TLS SNI and certificate
+//! verification), so DNS cannot answer differently between check and connect. Checked when the
+//! settings are saved, tested and used. `testSmtpSettings` reports a coarse
+//! [`SmtpTestOutcome`], never the server's or the network's own error text.
 
-use std::time::Duration;
+use std::{net::SocketAddr, time::Duration};
 
 use async_graphql::{Enum, InputObject, MaybeUndefined, SimpleObject};
 use chrono::{DateTime, Utc};
@@ -26,8 +32,9 @@ use crate::{
     error::{AppError, AppResult, FieldError},
     platform::{
         mailer::{send_pooled, MailError, Mailer},
-        outbound::is_forbidden_ip,
-        smtp_pool::{self, SmtpPool, SmtpTarget},
+        outbound::OutboundError,
+        secrets_box::{self, SecretsBox},
+        smtp_pool::{self, SendError, SmtpPool, SmtpTarget},
     },
     state::AppState,
 };
@@ -111,16 +118,75 @@ impl From<smtp_setting::Model> for SmtpSettings {
     }
 }
 
+/// What `testSmtpSettings` found, coarse on purpose: the server's and the network's own error
+/// texts are never returned (they would map the network behind the server).
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTestOutcome {
+    /// Connected and greeted (STARTTLS/AUTH as configured); the test message, when asked for,
+    /// was accepted.
+    Connected,
+    /// The server refused the credentials (or offers no AUTH mechanism we speak).
+    AuthFailed,
+    /// The TLS handshake failed (implicit TLS or STARTTLS), or STARTTLS is not offered.
+    TlsFailed,
+    /// The host did not resolve, nothing answered, no SMTP server greeted, or it timed out.
+    Unreachable,
+    /// The host is or resolves to a loopback, private, link-local or otherwise reserved address.
+    RefusedAddress,
+    /// Connected, but the server refused the test message.
+    MessageRejected,
+}
+
+impl SmtpTestOutcome {
+    /// A fixed sentence per outcome (no server or network text).
+    fn message(self) -> Option<&'static str> {
+        Some(match self {
+            SmtpTestOutcome::Connected => return None,
+            SmtpTestOutcome::AuthFailed => "the server refused the credentials",
+            SmtpTestOutcome::TlsFailed => "the TLS handshake failed",
+            SmtpTestOutcome::Unreachable => "no SMTP server answered at this host and port",
+            SmtpTestOutcome::RefusedAddress => "the host is a private or reserved network address",
+            SmtpTestOutcome::MessageRejected => "the server refused the test message",
+        })
+    }
+
+    /// Classifies a failed check or send.
+    fn of(e: &SendError, sending: bool) -> SmtpTestOutcome {
+        match e {
+            SendError::Auth(_) => SmtpTestOutcome::AuthFailed,
+            SendError::Tls(_) => SmtpTestOutcome::TlsFailed,
+            SendError::Smtp(e) if e.is_tls() => SmtpTestOutcome::TlsFailed,
+            SendError::Smtp(e) if sending && (e.is_permanent() || e.is_transient()) => {
+                SmtpTestOutcome::MessageRejected
+            }
+            SendError::Smtp(_) | SendError::Connect(_) => SmtpTestOutcome::Unreachable,
+        }
+    }
+}
+
 /// Result of `testSmtpSettings`.
 #[derive(SimpleObject, Debug, Clone)]
 pub struct SmtpTestResult {
     /// Connected, greeted (EHLO, STARTTLS/AUTH as configured) and, when asked, the test message
     /// was accepted.
     pub ok: bool,
-    /// What went wrong.
+    /// What happened.
+    pub outcome: SmtpTestOutcome,
+    /// A fixed sentence describing a failed `outcome` (never the server's own text).
     pub error: Option<String>,
     /// The address the test message was sent to.
     pub sent_to: Option<String>,
+}
+
+impl SmtpTestResult {
+    fn with(outcome: SmtpTestOutcome, sent_to: Option<String>) -> SmtpTestResult {
+        SmtpTestResult {
+            ok: outcome == SmtpTestOutcome::Connected,
+            outcome,
+            error: outcome.message().map(String::from),
+            sent_to,
+        }
+    }
 }
 
 /// Connection parameters (saved or given).
@@ -133,24 +199,38 @@ struct Params {
     password: Option<String>,
 }
 
-impl From<&smtp_setting::Model> for Params {
-    fn from(m: &smtp_setting::Model) -> Self {
-        Params {
+impl Params {
+    /// The saved settings with the password decrypted.
+    fn saved(m: &smtp_setting::Model, secrets: &SecretsBox) -> AppResult<Params> {
+        Ok(Params {
             host: m.host.clone(),
             port: u16::try_from(m.port).unwrap_or(25),
             security: SmtpSecurity::parse(&m.security),
             username: m.username.clone(),
-            password: m.password.clone(),
-        }
+            password: open_password(secrets, m)?,
+        })
     }
 }
 
-/// The connection pool a campaign run (and `testSmtpSettings`) sends through (`TCP_NODELAY` sockets; see
-/// `platform::smtp_pool`), at most `max_connections` open.
-fn pool(p: &Params, max_connections: usize) -> SmtpPool {
+/// The encryption context of an organization's SMTP password.
+pub fn password_context(org: Uuid) -> String {
+    secrets_box::context("smtp_settings", "password", org)
+}
+
+/// The saved password in clear (legacy plain-text rows are read as they are).
+fn open_password(secrets: &SecretsBox, m: &smtp_setting::Model) -> AppResult<Option<String>> {
+    secrets
+        .open_opt(m.password.as_deref(), &password_context(m.org_id))
+        .map_err(|e| AppError::internal(format!("smtp_settings.password of {}: {e}", m.org_id)))
+}
+
+/// The connection pool a campaign run (and `testSmtpSettings`) sends through (`TCP_NODELAY`
+/// sockets; see `platform::smtp_pool`) to the checked `addrs`, at most `max_connections` open.
+fn pool(p: &Params, addrs: Vec<SocketAddr>, max_connections: usize) -> SmtpPool {
     SmtpPool::new(
         SmtpTarget {
             host: p.host.clone(),
+            addrs,
             port: p.port,
             security: match p.security {
                 SmtpSecurity::None => smtp_pool::Security::None,
@@ -168,24 +248,21 @@ fn pool(p: &Params, max_connections: usize) -> SmtpPool {
     )
 }
 
-/// Refuses hosts that resolve to addresses the outbound guard forbids (unless allowed).
-async fn check_host(state: &AppState, host: &str, port: u16) -> Result<(), String> {
-    if state.http.allows_host(host, port) {
-        return Ok(());
-    }
-    let addrs = tokio::time::timeout(TIMEOUT, tokio::net::lookup_host((host, port)))
+/// Resolves the host once with the outbound guard's rules: the addresses to connect to, or
+/// why not (coarse).
+async fn resolve_host(
+    state: &AppState,
+    host: &str,
+    port: u16,
+) -> Result<Vec<SocketAddr>, SmtpTestOutcome> {
+    state
+        .http
+        .resolve_checked(host, port, TIMEOUT)
         .await
-        .map_err(|_| format!("resolving {host} timed out"))?
-        .map_err(|e| format!("cannot resolve {host}: {e}"))?;
-    for a in addrs {
-        if is_forbidden_ip(a.ip()) {
-            return Err(format!(
-                "{host} resolves to a private or reserved address ({})",
-                a.ip()
-            ));
-        }
-    }
-    Ok(())
+        .map_err(|e| match e {
+            OutboundError::ForbiddenAddress { .. } => SmtpTestOutcome::RefusedAddress,
+            _ => SmtpTestOutcome::Unreachable,
+        })
 }
 
 fn validate(input: &SmtpSettingsInput) -> AppResult<Params> {
@@ -252,14 +329,32 @@ pub async fn update(
 ) -> AppResult<SmtpSettings> {
     viewer.require(PERMISSION)?;
     let p = validate(&input)?;
-    if let Err(e) = check_host(state, &p.host, p.port).await {
-        return Err(AppError::invalid("input.host", e));
+    match resolve_host(state, &p.host, p.port).await {
+        Ok(_) => {}
+        Err(SmtpTestOutcome::RefusedAddress) => {
+            return Err(AppError::invalid(
+                "input.host",
+                "is a private or reserved network address",
+            ))
+        }
+        Err(_) => return Err(AppError::invalid("input.host", "does not resolve")),
     }
     let existing = saved(state, viewer.org_id).await?;
+    let context = password_context(viewer.org_id);
     let password = match input.password {
-        MaybeUndefined::Value(v) => Some(v),
+        MaybeUndefined::Value(v) => Some(state.secrets.seal(&v, &context)),
         MaybeUndefined::Null => None,
-        MaybeUndefined::Undefined => existing.as_ref().and_then(|e| e.password.clone()),
+        // Kept; a legacy plain-text password is encrypted now.
+        MaybeUndefined::Undefined => match existing.as_ref().and_then(|e| e.password.as_deref()) {
+            Some(stored) => Some(
+                state
+                    .secrets
+                    .reseal(stored, &context)
+                    .map_err(|e| AppError::internal(format!("smtp_settings.password: {e}")))?
+                    .unwrap_or_else(|| stored.to_string()),
+            ),
+            None => None,
+        },
     };
     let now = Utc::now();
     let model = smtp_setting::ActiveModel {
@@ -314,12 +409,15 @@ pub async fn test(
             p.password = match i.password {
                 MaybeUndefined::Value(v) => Some(v),
                 MaybeUndefined::Null => None,
-                MaybeUndefined::Undefined => existing.as_ref().and_then(|e| e.password.clone()),
+                MaybeUndefined::Undefined => match &existing {
+                    Some(m) => open_password(&state.secrets, m)?,
+                    None => None,
+                },
             };
             p
         }
         None => match &existing {
-            Some(m) => Params::from(m),
+            Some(m) => Params::saved(m, &state.secrets)?,
             None => {
                 return Err(AppError::invalid(
                     "input",
@@ -328,26 +426,22 @@ pub async fn test(
             }
         },
     };
-    let fail = |e: String| SmtpTestResult {
-        ok: false,
-        error: Some(e),
-        sent_to: None,
+    let fail = |outcome: SmtpTestOutcome| Ok(SmtpTestResult::with(outcome, None));
+    let addrs = match resolve_host(state, &params.host, params.port).await {
+        Ok(a) => a,
+        Err(outcome) => return fail(outcome),
     };
-    if let Err(e) = check_host(state, &params.host, params.port).await {
-        return Ok(fail(e));
-    }
-    let t = pool(&params, 1);
+    let t = pool(&params, addrs, 1);
     match tokio::time::timeout(TIMEOUT * 2, t.check()).await {
         Ok(Ok(())) => {}
-        Ok(Err(e)) => return Ok(fail(e.to_string())),
-        Err(_) => return Ok(fail("timed out".into())),
+        Ok(Err(e)) => {
+            tracing::info!(org = %viewer.org_id, error = %e, "SMTP settings test failed");
+            return fail(SmtpTestOutcome::of(&e, false));
+        }
+        Err(_) => return fail(SmtpTestOutcome::Unreachable),
     }
     let Some(to) = to else {
-        return Ok(SmtpTestResult {
-            ok: true,
-            error: None,
-            sent_to: None,
-        });
+        return Ok(SmtpTestResult::with(SmtpTestOutcome::Connected, None));
     };
     let sent_to = to.email.to_string();
     let message = Message::builder()
@@ -358,7 +452,10 @@ pub async fn test(
         .body("This is a test message from Leadgraph: your SMTP settings work.\n".to_string());
     let message = match message {
         Ok(m) => m,
-        Err(e) => return Ok(fail(format!("message: {e}"))),
+        Err(e) => {
+            tracing::warn!(error = %e, "building the SMTP test message failed");
+            return fail(SmtpTestOutcome::MessageRejected);
+        }
     };
     match tokio::time::timeout(
         TIMEOUT * 2,
@@ -366,13 +463,15 @@ pub async fn test(
     )
     .await
     {
-        Ok(Ok(())) => Ok(SmtpTestResult {
-            ok: true,
-            error: None,
-            sent_to: Some(sent_to),
-        }),
-        Ok(Err(e)) => Ok(fail(e.to_string())),
-        Err(_) => Ok(fail("timed out".into())),
+        Ok(Ok(())) => Ok(SmtpTestResult::with(
+            SmtpTestOutcome::Connected,
+            Some(sent_to),
+        )),
+        Ok(Err(e)) => {
+            tracing::info!(org = %viewer.org_id, error = %e, "SMTP test message failed");
+            fail(SmtpTestOutcome::of(&e, true))
+        }
+        Err(_) => fail(SmtpTestOutcome::Unreachable),
     }
 }
 
@@ -392,10 +491,16 @@ impl Sender {
         let Some(m) = saved(state, org).await.map_err(|e| e.public_message())? else {
             return Ok(Sender::Default(state.mailer.clone()));
         };
-        let p = Params::from(&m);
-        check_host(state, &p.host, p.port).await?;
+        let p = Params::saved(&m, &state.secrets).map_err(|e| {
+            tracing::error!(org = %org, error = ?e, "the saved SMTP password cannot be used");
+            "the saved SMTP password cannot be decrypted (SECRETS_KEY changed?)".to_string()
+        })?;
+        let addrs = resolve_host(state, &p.host, p.port)
+            .await
+            .map_err(|o| o.message().unwrap_or_default().to_string())?;
         Ok(Sender::Org(pool(
             &p,
+            addrs,
             state.config.campaign_send_concurrency.max(1),
         )))
     }

@@ -4,8 +4,22 @@
 //!
 //! Signatures: SendGrid's Signed Event Webhook (ECDSA P-256 over timestamp + body, key from
 //! `SENDGRID_WEBHOOK_PUBLIC_KEY`) and Mailgun's HMAC-SHA256 over timestamp + token
-//! (`MAILGUN_WEBHOOK_SIGNING_KEY`) are verified when the key is configured; the inbound-email
-//! endpoint requires `INBOUND_EMAIL_SECRET` when it is set.
+//! (`MAILGUN_WEBHOOK_SIGNING_KEY`); the inbound-email endpoint takes a shared secret
+//! (`INBOUND_EMAIL_SECRET`, `?secret=` or `X-Webhook-Secret`).
+//!
+//! A route is *enabled* when its key is configured. In production (`LEADGRAPH_ENV=production`)
+//! a route whose key is not configured answers 404: nothing unsigned is ever accepted there. In
+//! development an unconfigured route accepts unsigned events (local testing).
+//!
+//! With a key, an event must be (401 otherwise) correctly signed and *fresh*: the provider's
+//! signed timestamp (Mailgun `signature.timestamp`, SendGrid
+//! `X-Twilio-Email-Event-Webhook-Timestamp`) within [`MAX_AGE_SECS`] of our clock, either way.
+//! And it must be *new* (409 otherwise): each accepted request claims a row in
+//! `webhook_receipts` keyed by provider + Mailgun's signature token / a SHA-256 of SendGrid's
+//! signed timestamp and body / a SHA-256 of the inbound message. The primary key makes the claim
+//! one `INSERT … ON CONFLICT DO NOTHING`, so it holds across instances. A claim is given back
+//! when processing fails (500), so the provider's retry is accepted; receipts are pruned after
+//! [`RECEIPT_TTL_SECS`], longer than any event stays fresh.
 
 use axum::{
     body::Bytes,
@@ -22,10 +36,104 @@ use sha2::Sha256;
 use uuid::Uuid;
 
 use super::tracking::{recipient_by_message_id, record, Activity};
-use crate::{error::AppResult, http::HttpState, state::AppState};
+use crate::{config::Environment, error::AppResult, http::HttpState, state::AppState};
+
+/// How far a signed event's timestamp may be from our clock (either way).
+pub const MAX_AGE_SECS: i64 = 300;
+/// How long accepted events are remembered (longer than any event stays fresh: 2 × 5 minutes).
+pub const RECEIPT_TTL_SECS: i64 = 15 * 60;
 
 fn answer(status: StatusCode, v: Value) -> Response {
     (status, Json(v)).into_response()
+}
+
+/// The answer of a route whose key is not configured in production.
+fn not_enabled() -> Response {
+    answer(StatusCode::NOT_FOUND, json!({"error": "not enabled"}))
+}
+
+fn production(state: &AppState) -> bool {
+    state.config.environment == Environment::Production
+}
+
+/// Whether a provider's signed timestamp (seconds since the epoch) is within [`MAX_AGE_SECS`].
+pub fn is_fresh(timestamp: &str, now: i64) -> bool {
+    timestamp
+        .trim()
+        .parse::<i64>()
+        .is_ok_and(|ts| (now - ts).abs() <= MAX_AGE_SECS)
+}
+
+fn sha256_hex(parts: &[&[u8]]) -> String {
+    use sha2::Digest;
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p);
+    }
+    hex::encode(h.finalize())
+}
+
+/// Claims `(provider, key)` for this request: false when it was already claimed (a replay).
+/// Prunes receipts older than [`RECEIPT_TTL_SECS`] first.
+async fn claim(state: &AppState, provider: &str, key: &str) -> Result<bool, sea_orm::DbErr> {
+    use entity::webhook_receipt;
+    use sea_orm::{sea_query::OnConflict, ColumnTrait, EntityTrait, QueryFilter, Set};
+    let now = chrono::Utc::now();
+    webhook_receipt::Entity::delete_many()
+        .filter(
+            webhook_receipt::Column::ReceivedAt
+                .lt(now - chrono::Duration::seconds(RECEIPT_TTL_SECS)),
+        )
+        .exec(&state.db)
+        .await?;
+    let inserted = webhook_receipt::Entity::insert(webhook_receipt::ActiveModel {
+        provider: Set(provider.to_string()),
+        event_key: Set(key.to_string()),
+        received_at: Set(now),
+    })
+    .on_conflict(
+        OnConflict::columns([
+            webhook_receipt::Column::Provider,
+            webhook_receipt::Column::EventKey,
+        ])
+        .do_nothing()
+        .to_owned(),
+    )
+    .exec_without_returning(&state.db)
+    .await?;
+    Ok(inserted == 1)
+}
+
+/// Gives a claim back (processing failed; the provider will retry).
+async fn release(state: &AppState, provider: &str, key: &str) {
+    use entity::webhook_receipt;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let res = webhook_receipt::Entity::delete_many()
+        .filter(webhook_receipt::Column::Provider.eq(provider))
+        .filter(webhook_receipt::Column::EventKey.eq(key))
+        .exec(&state.db)
+        .await;
+    if let Err(e) = res {
+        tracing::error!(error = ?e, provider, "releasing a webhook receipt failed");
+    }
+}
+
+/// Claims the receipt or answers: 409 for a replay, 500 when the database fails.
+async fn claim_or_refuse(state: &AppState, provider: &str, key: &str) -> Result<(), Response> {
+    match claim(state, provider, key).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(answer(
+            StatusCode::CONFLICT,
+            json!({"error": "already received"}),
+        )),
+        Err(e) => {
+            tracing::error!(error = ?e, provider, "claiming a webhook receipt failed");
+            Err(answer(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({"error": "try again"}),
+            ))
+        }
+    }
 }
 
 /// Verifies a SendGrid signature: base64 DER ECDSA P-256/SHA-256 over `timestamp || body`.
@@ -148,18 +256,42 @@ pub async fn provider(
         );
     };
     let mut events: Vec<(Option<String>, Option<String>, Activity)> = Vec::new();
+    let now = chrono::Utc::now().timestamp();
+    let stale = || {
+        answer(
+            StatusCode::UNAUTHORIZED,
+            json!({"error": "stale timestamp"}),
+        )
+    };
+    // The receipt this request claimed, given back if processing fails.
+    let receipt: Option<(&str, String)>;
     match provider.as_str() {
         "sendgrid" => {
-            if let Some(key) = &state.config.sendgrid_webhook_public_key {
-                let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("");
-                if !sendgrid_signature_ok(
-                    key,
-                    h("x-twilio-email-event-webhook-signature"),
-                    h("x-twilio-email-event-webhook-timestamp"),
-                    &body,
-                ) {
-                    return answer(StatusCode::UNAUTHORIZED, json!({"error": "bad signature"}));
+            match &state.config.sendgrid_webhook_public_key {
+                Some(key) => {
+                    let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("");
+                    let ts = h("x-twilio-email-event-webhook-timestamp");
+                    if !sendgrid_signature_ok(
+                        key,
+                        h("x-twilio-email-event-webhook-signature"),
+                        ts,
+                        &body,
+                    ) {
+                        return answer(StatusCode::UNAUTHORIZED, json!({"error": "bad signature"}));
+                    }
+                    if !is_fresh(ts, now) {
+                        return stale();
+                    }
+                    // The signed content itself (not the signature, which ECDSA lets a third
+                    // party re-encode): a replay carries the same timestamp and body.
+                    let key = sha256_hex(&[ts.as_bytes(), b"\n", &body]);
+                    if let Err(r) = claim_or_refuse(state, "sendgrid", &key).await {
+                        return r;
+                    }
+                    receipt = Some(("sendgrid", key));
                 }
+                None if production(state) => return not_enabled(),
+                None => receipt = None,
             }
             let Some(list) = v.as_array() else {
                 return answer(
@@ -176,16 +308,35 @@ pub async fn provider(
             }
         }
         "mailgun" => {
-            if let Some(key) = &state.config.mailgun_webhook_signing_key {
-                let sig = &v["signature"];
-                if !mailgun_signature_ok(
-                    key,
-                    sig["timestamp"].as_str().unwrap_or(""),
-                    sig["token"].as_str().unwrap_or(""),
-                    sig["signature"].as_str().unwrap_or(""),
-                ) {
-                    return answer(StatusCode::UNAUTHORIZED, json!({"error": "bad signature"}));
+            match &state.config.mailgun_webhook_signing_key {
+                Some(key) => {
+                    let sig = &v["signature"];
+                    let (ts, token) = (
+                        sig["timestamp"].as_str().unwrap_or(""),
+                        sig["token"].as_str().unwrap_or(""),
+                    );
+                    if token.is_empty()
+                        || !mailgun_signature_ok(
+                            key,
+                            ts,
+                            token,
+                            sig["signature"].as_str().unwrap_or(""),
+                        )
+                    {
+                        return answer(StatusCode::UNAUTHORIZED, json!({"error": "bad signature"}));
+                    }
+                    if !is_fresh(ts, now) {
+                        return stale();
+                    }
+                    // Mailgun's advice: remember the token, refuse it the second time.
+                    let key = sha256_hex(&[token.as_bytes()]);
+                    if let Err(r) = claim_or_refuse(state, "mailgun", &key).await {
+                        return r;
+                    }
+                    receipt = Some(("mailgun", key));
                 }
+                None if production(state) => return not_enabled(),
+                None => receipt = None,
             }
             let e = &v["event-data"];
             if let Some(a) = mailgun_activity(e) {
@@ -202,26 +353,27 @@ pub async fn provider(
     }
     let mut matched = 0;
     for (mid, custom, activity) in events {
-        match find(state, mid.as_deref(), custom.as_deref()).await {
+        let failed = match find(state, mid.as_deref(), custom.as_deref()).await {
             Ok(Some(rid)) => match record(state, rid, activity).await {
-                Ok(true) => matched += 1,
-                Ok(false) => {}
-                Err(e) => {
-                    tracing::error!(error = ?e, "provider event failed");
-                    return answer(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        json!({"error": "try again"}),
-                    );
+                Ok(true) => {
+                    matched += 1;
+                    None
                 }
+                Ok(false) => None,
+                Err(e) => Some(("provider event failed", format!("{e:?}"))),
             },
-            Ok(None) => {}
-            Err(e) => {
-                tracing::error!(error = ?e, "provider event lookup failed");
-                return answer(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    json!({"error": "try again"}),
-                );
+            Ok(None) => None,
+            Err(e) => Some(("provider event lookup failed", format!("{e:?}"))),
+        };
+        if let Some((what, error)) = failed {
+            tracing::error!(error, "{what}");
+            if let Some((provider, key)) = &receipt {
+                release(state, provider, key).await;
             }
+            return answer(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({"error": "try again"}),
+            );
         }
     }
     answer(StatusCode::OK, json!({"matched": matched}))
@@ -327,25 +479,46 @@ pub async fn inbound(
     body: Bytes,
 ) -> Response {
     let state = &s.app;
-    if let Some(secret) = &state.config.inbound_email_secret {
-        let given = q.secret.as_deref().or_else(|| {
-            headers
-                .get("x-webhook-secret")
-                .and_then(|v| v.to_str().ok())
-        });
-        let ok = given.is_some_and(|g| {
-            crate::auth::secrets::digest(g) == crate::auth::secrets::digest(secret)
-        });
-        if !ok {
-            return answer(StatusCode::UNAUTHORIZED, json!({"error": "bad secret"}));
+    let receipt = match &state.config.inbound_email_secret {
+        Some(secret) => {
+            let given = q.secret.as_deref().or_else(|| {
+                headers
+                    .get("x-webhook-secret")
+                    .and_then(|v| v.to_str().ok())
+            });
+            let ok = given.is_some_and(|g| {
+                crate::auth::secrets::digest(g) == crate::auth::secrets::digest(secret)
+            });
+            if !ok {
+                return answer(StatusCode::UNAUTHORIZED, json!({"error": "bad secret"}));
+            }
+            // No provider timestamp to check; the same message posted again is a replay.
+            let key = sha256_hex(&[&body]);
+            if let Err(r) = claim_or_refuse(state, "inbound", &key).await {
+                return r;
+            }
+            Some(key)
+        }
+        None if production(state) => return not_enabled(),
+        None => None,
+    };
+    let response = inbound_message(state, &headers, &body).await;
+    if response.status().is_server_error() {
+        if let Some(key) = &receipt {
+            release(state, "inbound", key).await;
         }
     }
+    response
+}
+
+/// Parses and records one inbound message (after the secret and replay checks).
+async fn inbound_message(state: &AppState, headers: &HeaderMap, body: &Bytes) -> Response {
     let is_json = headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|c| c.starts_with("application/json"));
     let parsed = if is_json {
-        let Ok(v) = serde_json::from_slice::<Value>(&body) else {
+        let Ok(v) = serde_json::from_slice::<Value>(body) else {
             return answer(StatusCode::BAD_REQUEST, json!({"error": "invalid JSON"}));
         };
         match v["raw"].as_str() {
@@ -363,7 +536,7 @@ pub async fn inbound(
             }
         }
     } else {
-        parse_raw(&body)
+        parse_raw(body)
     };
     let Some(parsed) = parsed else {
         return answer(
@@ -412,6 +585,18 @@ pub async fn inbound(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn freshness_window_is_five_minutes_either_way() {
+        let now = 1_800_000_000;
+        assert!(is_fresh("1800000000", now));
+        assert!(is_fresh("1799999700", now));
+        assert!(is_fresh("1800000300", now));
+        assert!(!is_fresh("1799999699", now));
+        assert!(!is_fresh("1800000301", now));
+        assert!(!is_fresh("", now));
+        assert!(!is_fresh("soon", now));
+    }
 
     #[test]
     fn mailgun_signatures() {

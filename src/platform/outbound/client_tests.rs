@@ -418,3 +418,50 @@ fn allowed_host_entries_parse_hosts_ports_and_urls() {
     assert!(check_url_allowing("http://127.0.0.1:8081/", false, &a[..1]).is_err());
     assert!(check_url_allowing("http://[::1]:9000/x", false, &a).is_ok());
 }
+
+/// S11: a non-HTTP connection (SMTP) resolves once through the guard's rules and gets the
+/// checked addresses to connect to.
+#[tokio::test]
+async fn resolve_checked_refuses_private_hosts_unless_allowed() {
+    let t = Duration::from_secs(5);
+    let guarded = OutboundClient::new(OutboundConfig::default()).unwrap();
+    for host in [
+        "127.0.0.1",
+        "localhost",
+        "[::1]",
+        "169.254.169.254",
+        "10.1.2.3",
+    ] {
+        let err = guarded.resolve_checked(host, 25, t).await.unwrap_err();
+        assert!(
+            matches!(err, OutboundError::ForbiddenAddress { .. }),
+            "{host}: {err:?}"
+        );
+    }
+    assert!(matches!(
+        guarded.resolve_checked("nonexistent.invalid", 25, t).await,
+        Err(OutboundError::Unresolvable { .. })
+    ));
+    // A public literal passes unchanged (no network needed for a literal).
+    assert_eq!(
+        guarded
+            .resolve_checked("93.184.216.34", 587, t)
+            .await
+            .unwrap(),
+        vec!["93.184.216.34:587".parse().unwrap()]
+    );
+    // The allow-list opens exactly host:port.
+    let allowing = OutboundClient::new(OutboundConfig {
+        allowed_hosts: vec![AllowedHost::parse("127.0.0.1:2525").unwrap()],
+        ..OutboundConfig::default()
+    })
+    .unwrap();
+    assert_eq!(
+        allowing
+            .resolve_checked("127.0.0.1", 2525, t)
+            .await
+            .unwrap(),
+        vec!["127.0.0.1:2525".parse().unwrap()]
+    );
+    assert!(allowing.resolve_checked("127.0.0.1", 25, t).await.is_err());
+}

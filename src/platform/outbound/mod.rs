@@ -634,6 +634,28 @@ impl OutboundClient {
             })
     }
 
+    /// Resolves a user-supplied `host` (a name or an IP literal) once for a non-HTTP connection
+    /// (an organization's SMTP server) and returns the addresses the guard allows, to connect to
+    /// exactly those: the caller must never resolve the name again (no DNS-rebinding window).
+    /// Forbidden addresses are dropped as [`GuardedResolver`] drops them; none left is
+    /// [`OutboundError::ForbiddenAddress`]. An allowed `host:port` ([`Self::allows_host`]) keeps
+    /// every address.
+    pub async fn resolve_checked(
+        &self,
+        host: &str,
+        port: u16,
+        timeout: Duration,
+    ) -> Result<Vec<SocketAddr>, OutboundError> {
+        let host = host.trim_matches(['[', ']']);
+        let resolved: Vec<SocketAddr> =
+            match tokio::time::timeout(timeout, tokio::net::lookup_host((host, port))).await {
+                Ok(Ok(addrs)) => addrs.collect(),
+                Ok(Err(_)) => Vec::new(),
+                Err(_) => return Err(OutboundError::Timeout),
+            };
+        filter_resolved(host, resolved, self.allows_host(host, port))
+    }
+
     /// The body size limit in bytes.
     pub fn max_body_bytes(&self) -> usize {
         self.max_body_bytes

@@ -90,7 +90,13 @@ pub async fn validate_for(
     viewer: &Viewer,
     input: &CreateScrapeJobInput,
 ) -> AppResult<(Params, String)> {
-    let keys = Keys::load(&state.db, Some(viewer.org_id), &state.config).await?;
+    let keys = Keys::load(
+        &state.db,
+        Some(viewer.org_id),
+        &state.config,
+        &state.secrets,
+    )
+    .await?;
     let (mut params, name) = validate_with(input, &state.config, &keys)?;
     match &mut params {
         Params::Search { search, .. } => search.org_id = Some(viewer.org_id),

@@ -3,8 +3,9 @@
 //! which are set (never a secret). A source uses the organization's key, else the server's env
 //! key ([`Keys::load`]).
 //!
-//! The keys are stored as given (plain text in `scraping_settings`); encryption at rest is not
-//! built.
+//! The keys are stored encrypted (AES-256-GCM under `SECRETS_KEY`, bound to the organization and
+//! column; `platform::secrets_box`); rows written before that are read as plain text until
+//! `leadgraph rotate-secrets` or the next save encrypts them.
 
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
@@ -20,8 +21,35 @@ use crate::{
     domains::audit::note_ref,
     error::{AppError, AppResult, FieldError},
     graphql::ContextExt,
+    platform::secrets_box::{self, SecretsBox},
     state::AppState,
 };
+
+/// The encryption context of one key column of an organization's row.
+pub fn key_context(column: &str, org: Uuid) -> String {
+    secrets_box::context("scraping_settings", column, org)
+}
+
+/// The row with its keys decrypted.
+fn open_row(
+    row: scraping_settings::Model,
+    secrets: &SecretsBox,
+) -> Result<scraping_settings::Model, sea_orm::DbErr> {
+    let org = row.org_id;
+    let open = |column: &str, v: Option<String>| {
+        secrets
+            .open_opt(v.as_deref(), &key_context(column, org))
+            .map_err(|e| {
+                sea_orm::DbErr::Custom(format!("scraping_settings.{column} of {org}: {e}"))
+            })
+    };
+    Ok(scraping_settings::Model {
+        brave_api_key: open("brave_api_key", row.brave_api_key)?,
+        google_places_api_key: open("google_places_api_key", row.google_places_api_key)?,
+        social_api_key: open("social_api_key", row.social_api_key)?,
+        ..row
+    })
+}
 
 /// Where a key came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,23 +115,29 @@ impl Keys {
     /// paused in the middle would keep SQLite's only pooled connection from the tick until the
     /// pool's acquire timeout; on its own task the query finishes and gives the connection back.
     pub async fn load_detached(state: &AppState, org_id: Option<Uuid>) -> Result<Self, String> {
-        let (db, config) = (state.db.clone(), state.config.clone());
-        tokio::spawn(async move { Keys::load(&db, org_id, &config).await })
+        let (db, config, secrets) = (
+            state.db.clone(),
+            state.config.clone(),
+            state.secrets.clone(),
+        );
+        tokio::spawn(async move { Keys::load(&db, org_id, &config, &secrets).await })
             .await
             .map_err(|e| format!("key lookup: {e}"))?
             .map_err(|e| format!("database: {e}"))
     }
 
-    /// The organization's keys, each falling back to the env key.
+    /// The organization's keys (decrypted), each falling back to the env key.
     pub async fn load(
         conn: &impl ConnectionTrait,
         org_id: Option<Uuid>,
         config: &Config,
+        secrets: &SecretsBox,
     ) -> Result<Self, sea_orm::DbErr> {
         let row = match org_id {
             Some(id) => scraping_settings::Entity::find_by_id(id).one(conn).await?,
             None => None,
         };
+        let row = row.map(|r| open_row(r, secrets)).transpose()?;
         Ok(Self::merge(row.as_ref(), config))
     }
 }
@@ -161,12 +195,14 @@ pub async fn get(state: &AppState, viewer: &Viewer) -> AppResult<ScrapingSetting
     Ok(view(row.as_ref(), &state.config))
 }
 
-/// Checks one key: printable ASCII without spaces, 8–512 characters.
+/// Checks one key: printable ASCII without spaces, 8–512 characters. Returns the value to store:
+/// a new key sealed with `seal`, or `current` (as stored) when unchanged.
 fn key_value(
     errors: &mut Vec<FieldError>,
     field: &str,
     v: &async_graphql::MaybeUndefined<String>,
     current: Option<String>,
+    seal: impl Fn(&str) -> String,
 ) -> Option<String> {
     match v {
         async_graphql::MaybeUndefined::Undefined => current,
@@ -183,7 +219,7 @@ fn key_value(
                 });
                 return current;
             }
-            Some(s.to_string())
+            Some(seal(s))
         }
     }
 }
@@ -200,11 +236,17 @@ pub async fn update(
         .one(&txn)
         .await?;
     let mut errors = Vec::new();
+    let org = viewer.org_id;
+    let sealer = |column: &'static str| {
+        let secrets = state.secrets.clone();
+        move |plain: &str| secrets.seal(plain, &key_context(column, org))
+    };
     let brave = key_value(
         &mut errors,
         "input.braveApiKey",
         &input.brave_api_key,
         current.as_ref().and_then(|c| c.brave_api_key.clone()),
+        sealer("brave_api_key"),
     );
     let places = key_value(
         &mut errors,
@@ -213,12 +255,14 @@ pub async fn update(
         current
             .as_ref()
             .and_then(|c| c.google_places_api_key.clone()),
+        sealer("google_places_api_key"),
     );
     let social = key_value(
         &mut errors,
         "input.socialApiKey",
         &input.social_api_key,
         current.as_ref().and_then(|c| c.social_api_key.clone()),
+        sealer("social_api_key"),
     );
     if !errors.is_empty() {
         return Err(AppError::invalid_fields(errors));
