@@ -6,7 +6,8 @@
 # Needs TEST_POSTGRES_URL and TEST_REDIS_URL (scripts/test --with-services provides throwaway
 # instances). Builds release binaries and starts the server on Postgres with REDIS_URL set (so
 # the event bus is Redis: relay → PUBLISH → the process's one PSUBSCRIBE connection → local
-# fan-out), with the per-viewer rate limit raised. Per round:
+# fan-out), with the per-viewer rate limit and the per-viewer connection cap raised (all
+# subscribers share one user's token, where production caps a viewer at 20 sockets per process). Per round:
 #   1. the raw Redis hop: lg-bench redis-hop, PUBLISH → pattern subscriber, same machine;
 #   2. SMALL subscribers, then 3. LARGE subscribers: a fresh server each (so the RSS delta starts
 #      from a clean heap), lg-bench ws opens the graphql-transport-ws connections (ramped,
@@ -61,6 +62,7 @@ start_server() {
     env -i PATH="$PATH" HOME="$HOME" LISTEN_ADDR="127.0.0.1:$PORT" DATA_DIR="$DATA" PUBLIC_URL="$URL" \
         DATABASE_URL="$TEST_POSTGRES_URL" REDIS_URL="$TEST_REDIS_URL" REQUIRE_EMAIL_VERIFICATION=false \
         RATE_LIMIT_VIEWER_PER_MINUTE=100000000 RATE_LIMIT_LOGIN_PER_MINUTE=100000000 \
+        WS_MAX_CONNECTIONS_PER_VIEWER=20000 \
         DATABASE_MAX_CONNECTIONS=20 RUST_LOG=warn "$BIN" serve >"$DATA/server-$1.log" 2>&1 &
     SERVER=$!
     for _ in $(seq 1 150); do curl -fsS "$URL/health" >/dev/null 2>&1 && return 0; sleep 0.2; done

@@ -759,7 +759,13 @@ mod tests {
     #[test]
     fn production_has_an_ai_budget_by_default() {
         let secret = "x".repeat(40);
-        let prod = cfg(&[("LEADGRAPH_ENV", "production"), ("JWT_SECRET", &secret)]).unwrap();
+        let key = "ab".repeat(32);
+        let prod = cfg(&[
+            ("LEADGRAPH_ENV", "production"),
+            ("JWT_SECRET", &secret),
+            ("SECRETS_KEY", &key),
+        ])
+        .unwrap();
         assert_eq!(
             prod.ai_monthly_token_budget,
             PRODUCTION_AI_MONTHLY_TOKEN_BUDGET
@@ -769,6 +775,7 @@ mod tests {
         let unlimited = cfg(&[
             ("LEADGRAPH_ENV", "production"),
             ("JWT_SECRET", &secret),
+            ("SECRETS_KEY", &key),
             ("AI_MONTHLY_TOKEN_BUDGET", "0"),
         ])
         .unwrap();
