@@ -37,35 +37,7 @@ async fn org(app: &TestApp) -> Uuid {
 
 /// A user who is a member of `org` with `role`.
 async fn member(app: &TestApp, org: Uuid, role: Role, name: &str) -> Person {
-    let now = Utc::now();
-    let id = Uuid::now_v7();
-    entity::user::ActiveModel {
-        id: Set(id),
-        email: Set(format!(
-            "{}+{}@example.com",
-            name.to_lowercase(),
-            id.simple()
-        )),
-        name: Set(name.to_string()),
-        password_hash: Set("not-a-hash".into()),
-        email_verified_at: Set(Some(now)),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(&app.state.db)
-    .await
-    .unwrap();
-    entity::membership::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        org_id: Set(org),
-        user_id: Set(id),
-        role: Set(role.as_str().to_string()),
-        created_at: Set(now),
-    }
-    .insert(&app.state.db)
-    .await
-    .unwrap();
-    let token = app.session_token(id, org, role).await;
+    let (id, token) = app.member(org, role, name).await;
     Person { token, id }
 }
 

@@ -192,11 +192,7 @@ impl TestApp {
         let id = Uuid::now_v7();
         entity::user::ActiveModel {
             id: Set(id),
-            email: Set(format!(
-                "{}+{}@example.com",
-                name.to_lowercase(),
-                id.simple()
-            )),
+            email: Set(member_email(name, id)),
             name: Set(name.to_string()),
             password_hash: Set("not-a-hash".into()),
             email_verified_at: Set(Some(now)),
@@ -319,6 +315,16 @@ impl Drop for TestApp {
         self.shutdown.shutdown();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// The email address [`TestApp::member`] gives a member named `name` with id `id`.
+pub fn member_email(name: &str, id: Uuid) -> String {
+    let local: String = name
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
+    format!("{local}+{}@example.com", id.simple())
 }
 
 pub fn code(body: &Value) -> Option<&str> {

@@ -6,12 +6,10 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::Utc;
 use leadgraph::{
     auth::Role,
     jobs::{queue, JobContext, JobError, JobHandler, JobRegistry, NewJob},
 };
-use sea_orm::{ActiveModelTrait, ActiveValue::Set};
 use serde_json::{json, Value};
 use uuid::Uuid;
 use wiremock::{
@@ -48,32 +46,8 @@ async fn owner(app: &TestApp) -> (Person, Uuid) {
 
 /// A user who is a member of `org` with `role` (rows written directly; the token has no session).
 async fn member(app: &TestApp, org: Uuid, role: Role, name: &str) -> Person {
-    let now = Utc::now();
-    let id = Uuid::now_v7();
-    let email = format!("{}+{}@example.com", name.to_lowercase(), id.simple());
-    entity::user::ActiveModel {
-        id: Set(id),
-        email: Set(email.clone()),
-        name: Set(name.to_string()),
-        password_hash: Set("not-a-hash".into()),
-        email_verified_at: Set(Some(now)),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(&app.state.db)
-    .await
-    .unwrap();
-    entity::membership::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        org_id: Set(org),
-        user_id: Set(id),
-        role: Set(role.as_str().to_string()),
-        created_at: Set(now),
-    }
-    .insert(&app.state.db)
-    .await
-    .unwrap();
-    let token = app.session_token(id, org, role).await;
+    let (id, token) = app.member(org, role, name).await;
+    let email = crate::helpers::member_email(name, id);
     Person { token, id, email }
 }
 

@@ -517,32 +517,7 @@ async fn smtp_settings_test_and_campaign_sends_through_them() {
 }
 
 async fn real_member(app: &TestApp, org: Uuid, role: Role) -> String {
-    use sea_orm::{ActiveModelTrait, ActiveValue::Set};
-    let now = chrono::Utc::now();
-    let id = Uuid::now_v7();
-    entity::user::ActiveModel {
-        id: Set(id),
-        email: Set(format!("u{}@example.com", id.simple())),
-        name: Set("Casey Creator".into()),
-        password_hash: Set("not-a-hash".into()),
-        email_verified_at: Set(Some(now)),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(&app.state.db)
-    .await
-    .unwrap();
-    entity::membership::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        org_id: Set(org),
-        user_id: Set(id),
-        role: Set(role.as_str().to_string()),
-        created_at: Set(now),
-    }
-    .insert(&app.state.db)
-    .await
-    .unwrap();
-    app.session_token(id, org, role).await
+    app.member(org, role, "Casey").await.1
 }
 
 /// CAMPAIGN_FINISHED goes to the campaign's creator (not to other members) when it completes.
