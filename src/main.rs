@@ -102,7 +102,11 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve => {
             tracing::info!(config = ?config, "starting");
             let app = Application::build(config).await?;
-            tracing::info!(addr = %app.local_addr()?, "listening");
+            let addr = app.local_addr()?;
+            tracing::info!(addr = %addr, "listening");
+            if app.state().config.graphiql_enabled {
+                tracing::info!("GraphiQL at http://{addr}/graphiql");
+            }
             app.run(true).await?;
             tracing::info!("stopped");
         }

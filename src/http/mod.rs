@@ -3,6 +3,7 @@
 pub mod graphiql;
 pub mod graphql;
 pub mod health;
+pub mod landing;
 pub mod upload;
 pub mod ws;
 
@@ -46,6 +47,11 @@ pub fn router(app: AppState, schema: AppSchema) -> Router {
     let max_body = app.config.limits.max_body_bytes;
     let request_timeout = app.config.request_timeout;
     let graphiql_enabled = app.config.graphiql_enabled;
+    let landing = app.config.environment == crate::config::Environment::Development;
+    let sdl: Option<std::sync::Arc<str>> = app
+        .config
+        .introspection_enabled
+        .then(|| schema.sdl().into());
     let cors = cors_layer(&app.config.cors_allowed_origins);
     let query_schema = crate::graphql::schema::build_query_schema(app.clone());
     let state = HttpState {
@@ -89,6 +95,7 @@ pub fn router(app: AppState, schema: AppSchema) -> Router {
         .route("/readyz", get(health::health))
         .route("/livez", get(health::livez))
         .route("/metrics", get(health::metrics))
+        .merge(landing::router(landing, graphiql_enabled, sdl))
         .with_state(state);
     if graphiql_enabled {
         router = router.merge(graphiql::router());

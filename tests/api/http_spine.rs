@@ -286,3 +286,49 @@ async fn graphiql_is_self_hosted_and_can_be_turned_off() {
         404
     );
 }
+
+/// `GET /` links a developer to GraphiQL, the schema and health; `/schema.graphql` is the SDL.
+/// Production serves neither (404): no landing page, and no schema where introspection is off.
+#[tokio::test]
+async fn development_landing_page_and_schema_download_are_absent_in_production() {
+    let app = TestApp::spawn().await;
+    let res = app.http.get(app.url("/")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let page = res.text().await.unwrap();
+    for link in ["/graphiql", "/schema.graphql", "/health"] {
+        assert!(
+            page.contains(&format!("href=\"{link}\"")),
+            "{link} in {page}"
+        );
+    }
+    let sdl = app
+        .http
+        .get(app.url("/schema.graphql"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(sdl.contains("createLead("), "{sdl}");
+
+    let prod = TestApp::spawn_with(crate::helpers::Options {
+        env: [
+            ("LEADGRAPH_ENV", "production"),
+            ("JWT_SECRET", "a-production-secret-of-forty-characters!!"),
+            (
+                "SECRETS_KEY",
+                "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect(),
+        ..Default::default()
+    })
+    .await;
+    for path in ["/", "/schema.graphql", "/graphiql"] {
+        let res = prod.http.get(prod.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), 404, "{path}");
+    }
+}
