@@ -55,7 +55,31 @@ pub struct AppState {
     pub plans: Arc<crate::graphql::compiled::PlanCache>,
 }
 
+/// What a committed unit of work made work for: whom [`AppState::commit`] wakes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wakes {
+    /// It recorded events: the outbox relay publishes them now, not at its next poll.
+    Events,
+    /// It enqueued jobs (and maybe recorded events): idle job runners and the relay.
+    Jobs,
+}
+
 impl AppState {
+    /// Commits `txn` and then wakes whom it made work for: one unit of work, so no change is
+    /// committed without its wake-up or woken before its commit.
+    pub async fn commit(
+        &self,
+        txn: sea_orm::DatabaseTransaction,
+        wakes: Wakes,
+    ) -> Result<(), sea_orm::DbErr> {
+        txn.commit().await?;
+        match wakes {
+            Wakes::Events => self.events_committed(),
+            Wakes::Jobs => self.jobs_enqueued(),
+        }
+        Ok(())
+    }
+
     /// Call after committing a transaction that recorded events: the relay publishes them now
     /// instead of at its next poll.
     pub fn events_committed(&self) {

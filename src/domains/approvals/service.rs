@@ -39,6 +39,7 @@ use crate::{
     graphql::pagination::{page_by_id_desc, IdConnection, PageArgs},
     ids::parse_id,
     state::AppState,
+    state::Wakes,
 };
 
 /// Longest title.
@@ -663,9 +664,7 @@ pub async fn update(
 }
 
 async fn commit(state: &AppState, txn: DatabaseTransaction) -> AppResult<()> {
-    txn.commit().await?;
-    state.jobs_enqueued();
-    state.events_committed();
+    state.commit(txn, Wakes::Jobs).await?;
     Ok(())
 }
 

@@ -17,6 +17,7 @@ use crate::{
     events::{outbox, ApiKeyRevoked, DomainEvent, EventEnvelope},
     graphql::pagination::{page_by_id_desc, IdConnection, PageArgs},
     state::AppState,
+    state::Wakes,
 };
 
 fn scoped(viewer: &Viewer) -> Select<api_key::Entity> {
@@ -167,8 +168,7 @@ pub async fn revoke(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<ap
         DomainEvent::ApiKeyRevoked(ApiKeyRevoked { api_key_id: key.id }),
     );
     outbox::record(&txn, &event).await?;
-    txn.commit().await?;
+    state.commit(txn, Wakes::Events).await?;
     state.sessions.forget_key(key.id);
-    state.events_committed();
     Ok(key)
 }

@@ -19,6 +19,7 @@ use crate::{
     graphql::pagination::{page_by_id_desc, IdConnection, PageArgs},
     platform::{mail_job, mailer::OutgoingEmail},
     state::AppState,
+    state::Wakes,
 };
 
 /// Invitations live this long.
@@ -144,8 +145,7 @@ pub async fn invite(
         },
     )
     .await?;
-    txn.commit().await?;
-    state.jobs_enqueued();
+    state.commit(txn, Wakes::Jobs).await?;
     Ok(inv)
 }
 
@@ -367,9 +367,8 @@ pub async fn update_role(
         )
         .await?;
     }
-    txn.commit().await?;
+    state.commit(txn, Wakes::Events).await?;
     state.sessions.forget_user(Some(viewer.org_id), user_id);
-    state.events_committed();
     Ok((before, after))
 }
 
@@ -418,9 +417,8 @@ pub async fn remove(
         },
     )
     .await?;
-    txn.commit().await?;
+    state.commit(txn, Wakes::Events).await?;
     state.sessions.forget_user(Some(viewer.org_id), user_id);
-    state.events_committed();
     Ok(m)
 }
 

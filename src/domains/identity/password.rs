@@ -15,6 +15,7 @@ use crate::{
     events::AccessRevoked,
     platform::{mail_job, mailer::OutgoingEmail},
     state::AppState,
+    state::Wakes,
 };
 
 /// Reset links live this long.
@@ -50,8 +51,7 @@ pub async fn request_reset(state: &AppState, raw_email: &str) -> AppResult<bool>
         },
     )
     .await?;
-    txn.commit().await?;
-    state.jobs_enqueued();
+    state.commit(txn, Wakes::Jobs).await?;
     Ok(true)
 }
 
@@ -129,9 +129,8 @@ pub async fn reset(state: &AppState, token: &str, new_password: String) -> AppRe
     active.updated_at = Set(now);
     let user = active.update(&txn).await?;
     revoke_sessions(&txn, user.id, None).await?;
-    txn.commit().await?;
+    state.commit(txn, Wakes::Events).await?;
     state.sessions.forget_user(None, user.id);
-    state.events_committed();
     Ok(user)
 }
 
@@ -166,9 +165,8 @@ pub async fn change(
     active.updated_at = Set(Utc::now());
     active.update(&txn).await?;
     revoke_sessions(&txn, viewer.user_id, viewer.session_id).await?;
-    txn.commit().await?;
+    state.commit(txn, Wakes::Events).await?;
     state.sessions.forget_user(None, viewer.user_id);
-    state.events_committed();
     Ok(true)
 }
 

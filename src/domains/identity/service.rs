@@ -15,6 +15,7 @@ use crate::{
     events::{outbox, AccessRevoked, DomainEvent, EventEnvelope},
     platform::{mail_job, mailer::OutgoingEmail},
     state::AppState,
+    state::Wakes,
 };
 
 /// Refresh tokens live this long.
@@ -137,8 +138,7 @@ pub async fn register(
             },
         )
         .await?;
-        txn.commit().await?;
-        state.jobs_enqueued();
+        state.commit(txn, Wakes::Jobs).await?;
         let payload = RegisterPayload {
             user: None,
             organization: None,
@@ -196,8 +196,7 @@ pub async fn register(
         )
         .await?;
     }
-    txn.commit().await?;
-    state.jobs_enqueued();
+    state.commit(txn, Wakes::Jobs).await?;
     // With verification on, the answer must not differ from the one for a taken address.
     let shown = !state.config.require_email_verification;
     let ids = Some((user.id, org.id));
@@ -446,9 +445,8 @@ pub async fn refresh(state: &AppState, raw: &str) -> AppResult<AuthPayload> {
     if row.replaced_by.is_some() {
         tracing::warn!(family = %row.family_id, user = %row.user_id, "refresh token reuse; revoking session");
         revoke_family(&txn, &row, "token_reuse").await?;
-        txn.commit().await?;
+        state.commit(txn, Wakes::Events).await?;
         state.sessions.forget_session(row.family_id);
-        state.events_committed();
         return Err(session_invalid());
     }
     if row.revoked_at.is_some() || row.expires_at <= now {
@@ -489,9 +487,8 @@ pub async fn logout(state: &AppState, raw: &str) -> AppResult<bool> {
     if let Some(row) = row {
         let txn = state.db.begin().await?;
         revoke_family(&txn, &row, "logout").await?;
-        txn.commit().await?;
+        state.commit(txn, Wakes::Events).await?;
         state.sessions.forget_session(row.family_id);
-        state.events_committed();
     }
     Ok(true)
 }

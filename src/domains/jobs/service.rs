@@ -12,6 +12,7 @@ use crate::{
     graphql::pagination::{page_by_id_desc, IdConnection, PageArgs},
     jobs::{queue, JobState},
     state::AppState,
+    state::Wakes,
 };
 
 /// Every job query starts here, so none can forget the organization.
@@ -126,7 +127,6 @@ async fn transition(
         .await?
         .ok_or(AppError::NotFound("job"))?;
     queue::record_job_event(&txn, &fresh).await?;
-    txn.commit().await?;
-    state.events_committed();
+    state.commit(txn, Wakes::Events).await?;
     Ok(fresh)
 }

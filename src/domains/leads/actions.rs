@@ -18,6 +18,7 @@ use crate::{
     error::{AppError, AppResult},
     events::{DomainEvent, LeadChanged},
     state::AppState,
+    state::Wakes,
 };
 
 use super::service::{add_tag_rows, check_owner, emit, get, record, rescore, Origin};
@@ -65,8 +66,7 @@ pub async fn change_tags(
         )
         .await?;
     }
-    txn.commit().await?;
-    state.events_committed();
+    state.commit(txn, Wakes::Events).await?;
     Ok(lead)
 }
 
@@ -115,8 +115,7 @@ pub async fn assign(
         }),
     )
     .await?;
-    txn.commit().await?;
-    state.events_committed();
+    state.commit(txn, Wakes::Events).await?;
     Ok(lead)
 }
 
@@ -170,8 +169,7 @@ pub async fn mark_contacted(
         }),
     )
     .await?;
-    txn.commit().await?;
-    state.events_committed();
+    state.commit(txn, Wakes::Events).await?;
     Ok(lead)
 }
 
@@ -228,8 +226,7 @@ pub async fn add_note(
         }),
     )
     .await?;
-    txn.commit().await?;
-    state.events_committed();
+    state.commit(txn, Wakes::Events).await?;
     Ok(note)
 }
 
@@ -449,7 +446,6 @@ pub async fn update(
         }),
     )
     .await?;
-    txn.commit().await?;
-    state.events_committed();
+    state.commit(txn, Wakes::Events).await?;
     Ok((before, after))
 }

@@ -17,6 +17,7 @@ use crate::{
     error::{AppError, AppResult},
     events::{outbox, DomainEvent, EventEnvelope, LeadChanged},
     state::AppState,
+    state::Wakes,
 };
 
 /// Most duplicates merged at once.
@@ -232,8 +233,7 @@ pub async fn merge(
     )
     .await?;
     let lead = super::service::rescore_in(&txn, lead).await?;
-    txn.commit().await?;
-    state.events_committed();
+    state.commit(txn, Wakes::Events).await?;
     Ok(Merged {
         lead,
         changed_fields,

@@ -21,6 +21,7 @@ use crate::{
     events::{outbox, DomainEvent, EventEnvelope, LeadChanged},
     ids::parse_id,
     state::AppState,
+    state::Wakes,
 };
 
 /// Every lead query starts here.
@@ -313,8 +314,7 @@ pub async fn create(
         &Origin::manual(viewer),
     )
     .await?;
-    txn.commit().await?;
-    state.events_committed();
+    state.commit(txn, Wakes::Events).await?;
     Ok(created.into_model())
 }
 
@@ -479,7 +479,6 @@ pub async fn delete(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<le
         }),
     )
     .await?;
-    txn.commit().await?;
-    state.events_committed();
+    state.commit(txn, Wakes::Events).await?;
     Ok(lead)
 }

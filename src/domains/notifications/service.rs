@@ -27,6 +27,7 @@ use crate::{
     graphql::pagination::{page_by_id_desc, IdConnection, PageArgs},
     ids::parse_id,
     state::AppState,
+    state::Wakes,
 };
 
 /// Longest title.
@@ -462,8 +463,7 @@ pub async fn send(
         resource: None,
     };
     deliver(&txn, &n, &recipients).await?;
-    txn.commit().await?;
-    state.jobs_enqueued();
+    state.commit(txn, Wakes::Jobs).await?;
     Ok(recipients.len() as u64)
 }
 

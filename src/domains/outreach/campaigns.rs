@@ -36,6 +36,7 @@ use crate::{
     graphql::pagination::{IdConnection, KeyCursor, PageArgs, TotalCount},
     ids::parse_id,
     state::AppState,
+    state::Wakes,
 };
 
 pub use super::lifecycle::{
@@ -406,8 +407,7 @@ pub async fn update(
     let txn = state.db.begin().await?;
     let c = a.update(&txn).await?;
     let c = super::lifecycle::regate(&txn, viewer, c).await?;
-    txn.commit().await?;
-    state.events_committed();
+    state.commit(txn, Wakes::Events).await?;
     Ok(c)
 }
 

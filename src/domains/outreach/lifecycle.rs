@@ -29,6 +29,7 @@ use crate::{
     error::{AppError, AppResult},
     ids::parse_id,
     state::AppState,
+    state::Wakes,
 };
 
 /// The template content (and the variants' overrides) a start would freeze on the campaign.
@@ -215,9 +216,7 @@ async fn sender_allowed(
 }
 
 async fn commit(state: &AppState, txn: DatabaseTransaction) -> AppResult<()> {
-    txn.commit().await?;
-    state.jobs_enqueued();
-    state.events_committed();
+    state.commit(txn, Wakes::Jobs).await?;
     Ok(())
 }
 

@@ -27,6 +27,7 @@ use crate::{
     graphql::pagination::{page_by_id_desc, IdConnection, PageArgs},
     ids::parse_id,
     state::AppState,
+    state::Wakes,
 };
 
 /// Most lead ids in one `addCampaignRecipients`.
@@ -220,8 +221,7 @@ async fn commit_held(
         record_status(&txn, c.org_id, Some(viewer.user_id), c.id, status_of(&c)).await?;
         lifecycle::regate(&txn, viewer, c).await?;
     }
-    txn.commit().await?;
-    state.events_committed();
+    state.commit(txn, Wakes::Events).await?;
     Ok(())
 }
 

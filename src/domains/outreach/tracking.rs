@@ -36,6 +36,7 @@ use crate::{
     events::{outbox, CampaignActivity, DomainEvent, EventEnvelope},
     http::HttpState,
     state::AppState,
+    state::Wakes,
 };
 
 const AUDIENCE: &str = "leadgraph-track";
@@ -459,8 +460,7 @@ pub async fn record(state: &AppState, recipient_id: Uuid, activity: Activity) ->
         ),
     )
     .await?;
-    txn.commit().await?;
-    state.events_committed();
+    state.commit(txn, Wakes::Events).await?;
     Ok(true)
 }
 

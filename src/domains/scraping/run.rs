@@ -62,6 +62,7 @@ use crate::{
     events::ScrapeProgress,
     jobs::{JobContext, JobError, JobHandler},
     state::AppState,
+    state::Wakes,
 };
 
 /// Job kind.
@@ -228,8 +229,7 @@ impl Run<'_> {
         if job.status != ScrapeJobStatus::Running.as_str() {
             record_progress(&txn, &fresh, false).await?;
         }
-        txn.commit().await?;
-        self.state.events_committed();
+        self.state.commit(txn, Wakes::Events).await?;
         *self.last.lock().map_err(|_| poisoned())? = Some(progress(&fresh));
         Ok(Claim::Run(Box::new(fresh)))
     }

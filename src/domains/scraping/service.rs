@@ -31,6 +31,7 @@ use crate::{
     },
     jobs::{queue, JobState, NewJob},
     state::AppState,
+    state::Wakes,
 };
 
 /// Attempts of one run before the job fails (each resumes where the last stopped).
@@ -132,8 +133,7 @@ pub async fn create(
     let (params, name) = validate_for(state, viewer, input).await?;
     let txn = state.db.begin().await?;
     let model = create_in(&txn, viewer, &params, name).await?;
-    txn.commit().await?;
-    state.jobs_enqueued();
+    state.commit(txn, Wakes::Jobs).await?;
     Ok(model)
 }
 
@@ -262,8 +262,7 @@ pub async fn cancel(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<sc
     cancel_queue_job(&txn, current.job_id).await?;
     let fresh = get(&txn, viewer, id).await?;
     record_progress(&txn, &fresh, true).await?;
-    txn.commit().await?;
-    state.events_committed();
+    state.commit(txn, Wakes::Events).await?;
     Ok(fresh)
 }
 
@@ -328,8 +327,7 @@ pub async fn retry(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<scr
     }
     let fresh = get(&txn, viewer, id).await?;
     record_progress(&txn, &fresh, false).await?;
-    txn.commit().await?;
-    state.jobs_enqueued();
+    state.commit(txn, Wakes::Jobs).await?;
     Ok(fresh)
 }
 
@@ -354,8 +352,7 @@ pub async fn delete(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<sc
         current.status = ScrapeJobStatus::Cancelled.as_str().into();
         record_progress(&txn, &current, true).await?;
     }
-    txn.commit().await?;
-    state.events_committed();
+    state.commit(txn, Wakes::Events).await?;
     Ok(current)
 }
 

@@ -27,6 +27,7 @@ use crate::{
         page_by_id_desc, page_size, IdConnection, KeyCursor, PageArgs, TotalCount,
     },
     state::AppState,
+    state::Wakes,
 };
 
 /// Every search goal query starts here.
@@ -255,9 +256,7 @@ pub async fn run_goal(
     let fresh = find_goal(&txn, viewer, id).await?;
     saga::record_progress(&txn, &fresh, saga::Counts::default(), None).await?;
     let fresh = find_goal(&txn, viewer, id).await?;
-    txn.commit().await?;
-    state.events_committed();
-    state.jobs_enqueued();
+    state.commit(txn, Wakes::Jobs).await?;
     Ok(fresh)
 }
 
@@ -296,8 +295,7 @@ pub async fn cancel_goal(
     let fresh = find_goal(&txn, viewer, id).await?;
     let counts = saga::counts(&txn, &fresh).await?;
     saga::record_progress(&txn, &fresh, counts, None).await?;
-    txn.commit().await?;
-    state.events_committed();
+    state.commit(txn, Wakes::Events).await?;
     for link in goal_jobs(state, id).await? {
         let Some(job_id) = link.scrape_job_id else {
             continue;

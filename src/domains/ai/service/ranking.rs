@@ -26,6 +26,7 @@ use crate::{
     },
     error::{AppError, AppResult},
     state::AppState,
+    state::Wakes,
 };
 
 /// Leads per ranking request.
@@ -188,7 +189,6 @@ pub async fn rank(
         let c = counts(&txn, &fresh).await?;
         record_progress(&txn, &fresh, c, None).await?;
     }
-    txn.commit().await?;
-    state.events_committed();
+    state.commit(txn, Wakes::Events).await?;
     Ok(json!({"ranked": stored}))
 }

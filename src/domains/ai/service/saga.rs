@@ -45,6 +45,7 @@ use crate::{
     events::{outbox, DomainEvent, EventEnvelope, SearchGoalProgress},
     jobs::{queue, JobContext, JobError, JobHandler, NewJob},
     state::AppState,
+    state::Wakes,
 };
 
 /// Job kind.
@@ -245,8 +246,7 @@ pub(super) async fn fail_goal(
             record_progress(&txn, &fresh, c, None).await?;
         }
     }
-    txn.commit().await?;
-    state.events_committed();
+    state.commit(txn, Wakes::Events).await?;
     Ok(())
 }
 
@@ -337,8 +337,7 @@ async fn step(
                     record_progress(&txn, &fresh, c, None).await?;
                 }
             }
-            txn.commit().await?;
-            state.events_committed();
+            state.commit(txn, Wakes::Events).await?;
             super::ranking::rank(state, viewer, &goal).await
         }
         Some(SearchGoalStatus::Ranking) => super::ranking::rank(state, viewer, &goal).await,
@@ -471,9 +470,7 @@ async fn launch(state: &AppState, viewer: &Viewer, goal: &search_goal::Model) ->
         let c = counts(&txn, &fresh).await?;
         record_progress(&txn, &fresh, c, None).await?;
     }
-    txn.commit().await?;
-    state.events_committed();
-    state.jobs_enqueued();
+    state.commit(txn, Wakes::Jobs).await?;
     Ok(ok)
 }
 
@@ -519,8 +516,6 @@ async fn wait(
         )?,
     )
     .await?;
-    txn.commit().await?;
-    state.events_committed();
-    state.jobs_enqueued();
+    state.commit(txn, Wakes::Jobs).await?;
     Ok(())
 }

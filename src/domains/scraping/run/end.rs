@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::{progress, record_progress, Run, ScrapeJobStatus, ScrapePageStatus, Stop};
 use crate::jobs::JobError;
+use crate::state::Wakes;
 
 impl Run<'_> {
     /// Marks the job succeeded (or failed, when no page could be fetched at all).
@@ -56,8 +57,7 @@ impl Run<'_> {
         }
         let done = self.fresh(&txn).await?;
         record_progress(&txn, &done, true).await?;
-        txn.commit().await?;
-        self.state.events_committed();
+        self.state.commit(txn, Wakes::Events).await?;
         crate::db::spawn_analyze_if_grown(
             &self.state.db,
             "leads",
@@ -112,8 +112,7 @@ impl Run<'_> {
         }
         let fresh = self.fresh(&txn).await?;
         record_progress(&txn, &fresh, last).await?;
-        txn.commit().await?;
-        self.state.events_committed();
+        self.state.commit(txn, Wakes::Events).await?;
         Ok(())
     }
 }
