@@ -6,6 +6,7 @@ pub mod health;
 pub mod landing;
 pub mod upload;
 pub mod ws;
+pub mod ws_slots;
 
 use std::time::Duration;
 
@@ -39,7 +40,7 @@ pub struct HttpState {
     /// (`graphql::build_query_schema`).
     pub query_schema: AppSchema,
     /// WebSocket connections held per viewer in this process.
-    pub ws_slots: std::sync::Arc<ws::Slots>,
+    pub ws_slots: std::sync::Arc<ws_slots::Slots>,
 }
 
 /// Builds the router.

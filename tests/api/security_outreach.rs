@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use chrono::Utc;
 use leadgraph::auth::Role;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
+use sea_orm::EntityTrait;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -34,46 +34,14 @@ pub(crate) async fn ok(app: &TestApp, token: &str, q: &str, vars: Value) -> Valu
     v["data"].clone()
 }
 
-/// `n` leads with emails `lead{i}@{domain}`.
+/// `n` leads with emails `lead{i}@` a fresh domain, as id strings.
 pub(crate) async fn insert_leads(app: &TestApp, org: Uuid, n: usize) -> Vec<String> {
     let domain = format!("d{}.test", Uuid::now_v7().simple());
-    let now = Utc::now();
-    let mut out = Vec::new();
-    for i in 0..n {
-        let id = Uuid::now_v7();
-        entity::lead::ActiveModel {
-            id: Set(id),
-            org_id: Set(org),
-            first_name: Set(Some(format!("First{i}"))),
-            last_name: Set(None),
-            email: Set(Some(format!("lead{i}@{domain}"))),
-            phone: Set(None),
-            company: Set(format!("Co{i}")),
-            title: Set(None),
-            website: Set(None),
-            industry: Set(None),
-            city: Set(None),
-            region: Set(None),
-            country: Set(None),
-            latitude: Set(None),
-            longitude: Set(None),
-            source: Set("MANUAL".into()),
-            status: Set("NEW".into()),
-            score: Set(0),
-            score_reasons: Set(json!([])),
-            custom_fields: Set(json!({})),
-            provenance: Set(json!({})),
-            owner_id: Set(None),
-            last_contacted_at: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-        }
-        .insert(&app.state.db)
+    crate::outreach::insert_leads(app, org, &domain, n)
         .await
-        .unwrap();
-        out.push(id.to_string());
-    }
-    out
+        .into_iter()
+        .map(|id| id.to_string())
+        .collect()
 }
 
 pub(crate) const CREATE_TEMPLATE: &str =
