@@ -185,6 +185,7 @@ pub fn spawn_analyze_if_grown(db: &DatabaseConnection, table: &'static str, adde
 }
 
 pub mod fast;
+pub mod wire;
 
 #[cfg(test)]
 mod tests {

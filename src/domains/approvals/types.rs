@@ -13,21 +13,6 @@ use crate::{
     graphql::ContextExt,
 };
 
-macro_rules! wire {
-    ($t:ty { $($v:ident => $s:literal),* $(,)? }) => {
-        impl $t {
-            /// Storage form.
-            pub fn as_str(self) -> &'static str {
-                match self { $(Self::$v => $s),* }
-            }
-            /// Parses the storage form.
-            pub fn parse(s: &str) -> Option<Self> {
-                match s { $($s => Some(Self::$v),)* _ => None }
-            }
-        }
-    };
-}
-
 /// Where an approval request is. Everything but PENDING is final.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ApprovalStatus {
@@ -45,7 +30,7 @@ pub enum ApprovalStatus {
     Expired,
 }
 
-wire!(ApprovalStatus { Pending => "PENDING", Approved => "APPROVED", Rejected => "REJECTED", ChangesRequested => "CHANGES_REQUESTED", Cancelled => "CANCELLED", Expired => "EXPIRED" });
+crate::wire_enum!(ApprovalStatus { Pending => "PENDING", Approved => "APPROVED", Rejected => "REJECTED", ChangesRequested => "CHANGES_REQUESTED", Cancelled => "CANCELLED", Expired => "EXPIRED" });
 
 /// How pressing a request is.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -61,7 +46,7 @@ pub enum ApprovalPriority {
     Urgent,
 }
 
-wire!(ApprovalPriority { Low => "LOW", Normal => "NORMAL", High => "HIGH", Urgent => "URGENT" });
+crate::wire_enum!(ApprovalPriority { Low => "LOW", Normal => "NORMAL", High => "HIGH", Urgent => "URGENT" });
 
 /// What kind of thing awaits approval. Only CAMPAIGN is gated today (its launch); the others can
 /// be used for requests made by hand and for rules the later domains will evaluate.
@@ -77,7 +62,7 @@ pub enum ApprovalResourceType {
     Other,
 }
 
-wire!(ApprovalResourceType { Campaign => "CAMPAIGN", AiReply => "AI_REPLY", DemoSite => "DEMO_SITE", Other => "OTHER" });
+crate::wire_enum!(ApprovalResourceType { Campaign => "CAMPAIGN", AiReply => "AI_REPLY", DemoSite => "DEMO_SITE", Other => "OTHER" });
 
 /// One entry of a request's history.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -102,7 +87,7 @@ pub enum ApprovalActionKind {
     Escalate,
 }
 
-wire!(ApprovalActionKind { Create => "CREATE", Update => "UPDATE", Approve => "APPROVE", Reject => "REJECT", RequestChanges => "REQUEST_CHANGES", Delegate => "DELEGATE", Cancel => "CANCEL", Expire => "EXPIRE", Escalate => "ESCALATE" });
+crate::wire_enum!(ApprovalActionKind { Create => "CREATE", Update => "UPDATE", Approve => "APPROVE", Reject => "REJECT", RequestChanges => "REQUEST_CHANGES", Delegate => "DELEGATE", Cancel => "CANCEL", Expire => "EXPIRE", Escalate => "ESCALATE" });
 
 async fn load_user(ctx: &Context<'_>, id: Option<Uuid>) -> AppResult<Option<User>> {
     let Some(id) = id else {

@@ -47,25 +47,8 @@ pub enum LeadSource {
     Other,
 }
 
-macro_rules! wire {
-    ($t:ty { $($v:ident => $s:literal),* $(,)? }) => {
-        impl $t {
-            /// Every storage form, in declaration order.
-            pub const ALL: &'static [&'static str] = &[$($s),*];
-            /// Storage form.
-            pub fn as_str(self) -> &'static str {
-                match self { $(Self::$v => $s),* }
-            }
-            /// Parses the storage form.
-            pub fn parse(s: &str) -> Option<Self> {
-                match s { $($s => Some(Self::$v),)* _ => None }
-            }
-        }
-    };
-}
-
-wire!(LeadStatus { New => "NEW", Contacted => "CONTACTED", Qualified => "QUALIFIED", Unqualified => "UNQUALIFIED", Converted => "CONVERTED", Lost => "LOST" });
-wire!(LeadSource { Manual => "MANUAL", Import => "IMPORT", Website => "WEBSITE", Search => "SEARCH", GoogleMaps => "GOOGLE_MAPS", Craigslist => "CRAIGSLIST", JobBoards => "JOB_BOARDS", Social => "SOCIAL", Referral => "REFERRAL", Api => "API", Other => "OTHER" });
+crate::wire_enum!(LeadStatus { New => "NEW", Contacted => "CONTACTED", Qualified => "QUALIFIED", Unqualified => "UNQUALIFIED", Converted => "CONVERTED", Lost => "LOST" });
+crate::wire_enum!(LeadSource { Manual => "MANUAL", Import => "IMPORT", Website => "WEBSITE", Search => "SEARCH", GoogleMaps => "GOOGLE_MAPS", Craigslist => "CRAIGSLIST", JobBoards => "JOB_BOARDS", Social => "SOCIAL", Referral => "REFERRAL", Api => "API", Other => "OTHER" });
 
 /// A place.
 #[derive(SimpleObject, InputObject, Debug, Clone, Default, PartialEq)]

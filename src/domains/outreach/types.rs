@@ -6,23 +6,6 @@ use chrono::{DateTime, Utc};
 
 use crate::domains::leads::types::{ItemError, LeadFilter};
 
-macro_rules! wire {
-    ($t:ty { $($v:ident => $s:literal),* $(,)? }) => {
-        impl $t {
-            /// Every storage form, in declaration order.
-            pub const ALL: &'static [&'static str] = &[$($s),*];
-            /// Storage form.
-            pub fn as_str(self) -> &'static str {
-                match self { $(Self::$v => $s),* }
-            }
-            /// Parses the storage form.
-            pub fn parse(s: &str) -> Option<Self> {
-                match s { $($s => Some(Self::$v),)* _ => None }
-            }
-        }
-    };
-}
-
 /// Where a campaign is in its lifecycle.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CampaignStatus {
@@ -44,7 +27,7 @@ pub enum CampaignStatus {
     Failed,
 }
 
-wire!(CampaignStatus { Draft => "DRAFT", PendingApproval => "PENDING_APPROVAL", Scheduled => "SCHEDULED", Running => "RUNNING", Paused => "PAUSED", Completed => "COMPLETED", Stopped => "STOPPED", Failed => "FAILED" });
+crate::wire_enum!(CampaignStatus { Draft => "DRAFT", PendingApproval => "PENDING_APPROVAL", Scheduled => "SCHEDULED", Running => "RUNNING", Paused => "PAUSED", Completed => "COMPLETED", Stopped => "STOPPED", Failed => "FAILED" });
 
 /// What happened to one recipient's email (the furthest step reached).
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -75,7 +58,7 @@ pub enum RecipientStatus {
     Uncertain,
 }
 
-wire!(RecipientStatus { Pending => "PENDING", Sending => "SENDING", Sent => "SENT", Opened => "OPENED", Clicked => "CLICKED", Replied => "REPLIED", Bounced => "BOUNCED", Unsubscribed => "UNSUBSCRIBED", Failed => "FAILED", Suppressed => "SUPPRESSED", Uncertain => "UNCERTAIN" });
+crate::wire_enum!(RecipientStatus { Pending => "PENDING", Sending => "SENDING", Sent => "SENT", Opened => "OPENED", Clicked => "CLICKED", Replied => "REPLIED", Bounced => "BOUNCED", Unsubscribed => "UNSUBSCRIBED", Failed => "FAILED", Suppressed => "SUPPRESSED", Uncertain => "UNCERTAIN" });
 
 impl RecipientStatus {
     /// Engagement rank: an event only ever moves a recipient forward along
