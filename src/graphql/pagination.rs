@@ -68,29 +68,46 @@ pub fn page_size(first: Option<i32>, last: Option<i32>) -> AppResult<(u64, bool)
     Ok((n as u64, last.is_some()))
 }
 
-/// The four Relay arguments, validated.
-#[derive(Debug, Clone, Default)]
-pub struct PageArgs {
+/// The four Relay arguments, validated, with cursors decoded to the list's sort key `K`.
+#[derive(Debug, Clone)]
+pub struct KeysetArgs<K> {
     /// Page size.
     pub limit: u64,
     /// Items strictly after this key (in list order).
-    pub after: Option<Uuid>,
+    pub after: Option<K>,
     /// Items strictly before this key (in list order).
-    pub before: Option<Uuid>,
+    pub before: Option<K>,
     /// True when paging from the end (`last`).
     pub backward: bool,
 }
 
-fn decode_id_cursor(field: &str, raw: Option<String>) -> AppResult<Option<Uuid>> {
+impl<K> Default for KeysetArgs<K> {
+    fn default() -> Self {
+        KeysetArgs {
+            limit: DEFAULT_PAGE as u64,
+            after: None,
+            before: None,
+            backward: false,
+        }
+    }
+}
+
+/// The Relay arguments of a list ordered newest first by a UUID v7 id.
+pub type PageArgs = KeysetArgs<Uuid>;
+
+fn decode_key<K: Serialize + DeserializeOwned>(
+    field: &str,
+    raw: Option<String>,
+) -> AppResult<Option<K>> {
     raw.map(|s| {
-        KeyCursor::<Uuid>::decode_cursor(&s)
+        KeyCursor::<K>::decode_cursor(&s)
             .map(|c| c.0)
             .map_err(|_| AppError::invalid(field, "invalid cursor"))
     })
     .transpose()
 }
 
-impl PageArgs {
+impl<K: Serialize + DeserializeOwned> KeysetArgs<K> {
     /// Validates `first/after/last/before`.
     pub fn new(
         first: Option<i32>,
@@ -99,13 +116,147 @@ impl PageArgs {
         before: Option<String>,
     ) -> AppResult<Self> {
         let (limit, backward) = page_size(first, last)?;
-        Ok(PageArgs {
+        Ok(KeysetArgs {
             limit,
-            after: decode_id_cursor("after", after)?,
-            before: decode_id_cursor("before", before)?,
+            after: decode_key("after", after)?,
+            before: decode_key("before", before)?,
             backward,
         })
     }
+
+    /// `(hasPreviousPage, hasNextPage)` of a page that read `fetched` rows (at most limit + 1).
+    pub fn page_info(&self, fetched: usize) -> (bool, bool) {
+        let more = fetched as u64 > self.limit;
+        if self.backward {
+            (more, self.before.is_some())
+        } else {
+            (self.after.is_some(), more)
+        }
+    }
+}
+
+/// How a list is ordered by its sort key: all that [`keyset_page`] needs to know about it.
+/// The key must end with a unique column (the id) so that the order is total.
+pub trait KeysetOrder<E: EntityTrait> {
+    /// The sort key that cursors carry.
+    type Key: Serialize + DeserializeOwned + Send + Sync;
+    /// The key of a row.
+    fn key_of(&self, row: &E::Model) -> Self::Key;
+    /// `select` narrowed to rows strictly after (`after`) or strictly before `key`, in list
+    /// order.
+    fn bound(&self, select: Select<E>, key: &Self::Key, after: bool) -> Select<E>;
+    /// `select` in list order, or in reverse (reading a page from the end).
+    fn order(&self, select: Select<E>, reversed: bool) -> Select<E>;
+}
+
+/// Newest first by a UUID v7 id column (ids sort by creation).
+pub struct IdDesc<C, F> {
+    /// The id column.
+    pub column: C,
+    /// The id of a row.
+    pub id_of: F,
+}
+
+impl<E, F> KeysetOrder<E> for IdDesc<E::Column, F>
+where
+    E: EntityTrait,
+    F: Fn(&E::Model) -> Uuid,
+{
+    type Key = Uuid;
+
+    fn key_of(&self, row: &E::Model) -> Uuid {
+        (self.id_of)(row)
+    }
+
+    fn bound(&self, select: Select<E>, key: &Uuid, after: bool) -> Select<E> {
+        if after {
+            select.filter(self.column.lt(*key))
+        } else {
+            select.filter(self.column.gt(*key))
+        }
+    }
+
+    fn order(&self, select: Select<E>, reversed: bool) -> Select<E> {
+        if reversed {
+            select.order_by_asc(self.column)
+        } else {
+            select.order_by_desc(self.column)
+        }
+    }
+}
+
+/// `select` bounded by the page's cursors and ordered for reading it, without a limit: the
+/// statement [`keyset_page`] runs, for callers that must add columns or joins of their own.
+pub fn keyset_select<E: EntityTrait, O: KeysetOrder<E>>(
+    select: Select<E>,
+    order: &O,
+    args: &KeysetArgs<O::Key>,
+) -> Select<E> {
+    let mut q = select;
+    if let Some(a) = &args.after {
+        q = order.bound(q, a, true);
+    }
+    if let Some(b) = &args.before {
+        q = order.bound(q, b, false);
+    }
+    order.order(q, args.backward)
+}
+
+/// Rows fetched by a keyset statement (limit + 1 of them at most) as a Relay connection:
+/// the extra row only tells that there is a next page, and a backward page is put back in
+/// list order.
+pub fn keyset_connection<M, K, N>(
+    mut rows: Vec<M>,
+    args: &KeysetArgs<K>,
+    total: TotalCount,
+    key_of: impl Fn(&M) -> K,
+    to_node: impl Fn(M) -> N,
+) -> Connection<KeyCursor<K>, N, TotalCount>
+where
+    K: Serialize + DeserializeOwned + Send + Sync,
+    N: OutputType,
+{
+    let (has_prev, has_next) = args.page_info(rows.len());
+    rows.truncate(args.limit as usize);
+    if args.backward {
+        rows.reverse();
+    }
+    let mut connection = Connection::with_additional_fields(has_prev, has_next, total);
+    connection.edges.extend(
+        rows.into_iter()
+            .map(|m| Edge::new(KeyCursor(key_of(&m)), to_node(m))),
+    );
+    connection
+}
+
+/// The one keyset pager: a page of `select` in `order`, bounded by the cursors in `args`.
+/// Runs one statement (limit + 1 rows, the LIMIT written as a literal, see
+/// [`crate::db::with_literal_limit`]); `totalCount` runs a count only when selected.
+pub async fn keyset_page<E, C, O, N>(
+    conn: &C,
+    select: Select<E>,
+    order: &O,
+    args: &KeysetArgs<O::Key>,
+    to_node: impl Fn(E::Model) -> N,
+) -> AppResult<Connection<KeyCursor<O::Key>, N, TotalCount>>
+where
+    E: EntityTrait,
+    E::Model: Sync,
+    C: ConnectionTrait + Clone + Send + Sync + 'static,
+    O: KeysetOrder<E>,
+    N: OutputType,
+{
+    let total = TotalCount::of(conn.clone(), select.clone());
+    let q = keyset_select(select, order, args);
+    let stmt = crate::db::with_literal_limit(conn.get_database_backend(), q, args.limit + 1);
+    let rows = E::find().from_raw_sql(stmt).all(conn).await?;
+    Ok(keyset_connection(
+        rows,
+        args,
+        total,
+        |m| order.key_of(m),
+        to_node,
+    ))
 }
 
 type CountFn = dyn Fn() -> Pin<Box<dyn Future<Output = AppResult<u64>> + Send>> + Send + Sync;
@@ -157,7 +308,7 @@ impl TotalCount {
 /// A connection whose nodes are ordered newest first by a UUID v7 id.
 pub type IdConnection<N> = Connection<KeyCursor<Uuid>, N, TotalCount>;
 
-/// Runs a keyset page over `select`, newest first by `id_col` (UUID v7 ids sort by creation).
+/// A keyset page of `select`, newest first by `id_col` (UUID v7 ids sort by creation).
 pub async fn page_by_id_desc<E, C, N, F>(
     conn: &C,
     select: Select<E>,
@@ -173,35 +324,11 @@ where
     N: OutputType,
     F: Fn(E::Model) -> N,
 {
-    let total = TotalCount::of(conn.clone(), select.clone());
-    let mut q = select;
-    if let Some(a) = args.after {
-        q = q.filter(id_col.lt(a));
-    }
-    if let Some(b) = args.before {
-        q = q.filter(id_col.gt(b));
-    }
-    q = if args.backward {
-        q.order_by_asc(id_col)
-    } else {
-        q.order_by_desc(id_col)
+    let order = IdDesc {
+        column: id_col,
+        id_of,
     };
-    let stmt = crate::db::with_literal_limit(conn.get_database_backend(), q, args.limit + 1);
-    let mut rows = E::find().from_raw_sql(stmt).all(conn).await?;
-    let more = rows.len() as u64 > args.limit;
-    rows.truncate(args.limit as usize);
-    let (has_prev, has_next) = if args.backward {
-        rows.reverse();
-        (more, args.before.is_some())
-    } else {
-        (args.after.is_some(), more)
-    };
-    let mut connection = Connection::with_additional_fields(has_prev, has_next, total);
-    connection.edges.extend(
-        rows.into_iter()
-            .map(|m| Edge::new(KeyCursor(id_of(&m)), to_node(m))),
-    );
-    Ok(connection)
+    keyset_page(conn, select, &order, args, to_node).await
 }
 
 #[cfg(test)]
@@ -214,6 +341,24 @@ mod tests {
         let c = KeyCursor(id).encode_cursor();
         assert_eq!(KeyCursor::<Uuid>::decode_cursor(&c).unwrap().0, id);
         assert!(KeyCursor::<Uuid>::decode_cursor("not-a-cursor").is_err());
+    }
+
+    #[test]
+    fn page_info_reads_the_extra_row_and_the_cursor_side() {
+        let fwd = PageArgs::new(
+            Some(2),
+            Some(KeyCursor(Uuid::nil()).encode_cursor()),
+            None,
+            None,
+        )
+        .unwrap();
+        assert_eq!(fwd.page_info(3), (true, true));
+        assert_eq!(fwd.page_info(2), (true, false));
+        let first = PageArgs::new(Some(2), None, None, None).unwrap();
+        assert_eq!(first.page_info(1), (false, false));
+        let back = KeysetArgs::<(i64, Uuid)>::new(None, None, Some(2), None).unwrap();
+        assert_eq!(back.page_info(3), (true, false));
+        assert!(KeysetArgs::<(i64, Uuid)>::new(Some(1), Some("x".into()), None, None).is_err());
     }
 
     #[test]
