@@ -195,7 +195,7 @@ impl Viewer {
 mod tests {
     use super::*;
 
-    /// The role table as docs/ARCHITECTURE.md shows it: one row per permission.
+    /// The role table as docs/SECURITY.md shows it: one row per permission.
     fn table_rows() -> Vec<String> {
         Permission::ALL
             .iter()
@@ -207,14 +207,14 @@ mod tests {
     fn every_permission_is_documented_with_its_role() {
         // `ALL` is generated from the same list as `minimum_role` (the `permissions!` macro), so
         // this walks every permission there is. The documented table must match the code's.
-        let doc = include_str!("../../docs/ARCHITECTURE.md");
+        let doc = include_str!("../../docs/SECURITY.md");
         let missing: Vec<String> = table_rows()
             .into_iter()
             .filter(|row| !doc.contains(row.as_str()))
             .collect();
         assert!(
             missing.is_empty(),
-            "docs/ARCHITECTURE.md's role table lacks or contradicts these rows:\n{}",
+            "docs/SECURITY.md's role table lacks or contradicts these rows:\n{}",
             missing.join("\n")
         );
         let mut seen = std::collections::HashSet::new();
