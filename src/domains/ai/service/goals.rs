@@ -14,12 +14,12 @@ use super::{run, saga};
 use crate::{
     auth::{Permission, Viewer},
     domains::{
-        ai::provider::Task,
+        ai::service::provider::Task,
         ai::types::{
             AiMeta, CreateSearchGoalInput, GoalPrompt, SearchGoalStatus, SearchStrategy,
             StrategySource,
         },
-        leads::object::{Lead, LeadPage},
+        leads::{self, Lead, LeadPage},
         scraping,
     },
     error::{AppError, AppResult, FieldError},
@@ -394,7 +394,7 @@ pub async fn results_page<N: async_graphql::OutputType>(
     let leads = if ids.is_empty() || viewer.require(Permission::ReadLeads).is_err() {
         Vec::new()
     } else {
-        crate::domains::leads::service::scoped(viewer)
+        leads::scoped(viewer)
             .filter(lead::Column::Id.is_in(ids))
             .all(&state.db)
             .await?
