@@ -94,8 +94,8 @@ impl OpenAiCompatible {
         let last = attempt >= MAX_ATTEMPTS;
         match state.operator_http.execute(builder).await {
             Ok(r) if r.is_success() => {
-                let resp: CreateChatCompletionResponse = serde_json::from_slice(&r.body)
-                    .map_err(|e| {
+                let resp: CreateChatCompletionResponse =
+                    serde_json::from_slice(&r.body).map_err(|e| {
                         fail(format!(
                             "{model}: the response is not a chat completion ({e})"
                         ))
@@ -109,7 +109,9 @@ impl OpenAiCompatible {
                         r.status
                     )));
                 }
-                Ok(Err(retry_after(&r.headers).unwrap_or_else(|| backoff(attempt))))
+                Ok(Err(
+                    retry_after(&r.headers).unwrap_or_else(|| backoff(attempt))
+                ))
             }
             Ok(r) => Err(fail(format!("{model}: HTTP {}", r.status))),
             Err(OutboundError::Timeout | OutboundError::Http(_)) if !last => {

@@ -210,7 +210,12 @@ fn without_exclusions(goal: &GoalPrompt) -> (String, Vec<String>) {
 }
 
 /// Up to 8 other words of the goal: not stopwords, titles, places or URL parts.
-fn keywords(text: &str, job_titles: &[String], locations: &[String], urls: &[String]) -> Vec<String> {
+fn keywords(
+    text: &str,
+    job_titles: &[String],
+    locations: &[String],
+    urls: &[String],
+) -> Vec<String> {
     let covered: Vec<String> = job_titles
         .iter()
         .chain(locations)

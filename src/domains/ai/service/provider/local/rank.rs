@@ -190,8 +190,7 @@ fn verdict(
     } else if c.email.is_none() && !c.has_phone {
         "rejected: no email address or phone number".into()
     } else if criteria && !matched {
-        "rejected: matches none of the goal's industries, keywords, job titles or locations"
-            .into()
+        "rejected: matches none of the goal's industries, keywords, job titles or locations".into()
     } else {
         return true;
     };
