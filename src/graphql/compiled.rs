@@ -29,7 +29,9 @@ use async_graphql::{
 };
 use async_graphql_value::Value as DocValue;
 
-use crate::{auth::Viewer, domains::leads::compiled as leads, state::AppState};
+use crate::{auth::Viewer, state::AppState};
+
+mod leads;
 
 /// One selected field after fragments are inlined.
 #[derive(Debug)]

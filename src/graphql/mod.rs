@@ -8,6 +8,7 @@ pub mod metrics_label;
 pub mod pagination;
 pub mod roots;
 pub mod schema;
+pub mod slot;
 
 pub use context::{prepare_request, ContextExt, RequestMeta};
 pub use schema::{build_schema, export_sdl, AppSchema};

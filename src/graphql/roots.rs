@@ -42,3 +42,10 @@ pub struct SubscriptionRoot(
     scraping::ScrapingSubscription,
     approvals::ApprovalSubscription,
 );
+
+/// Registers the fields higher domains contribute to lower domains' objects
+/// (`graphql::slot`); every schema builder calls it first (idempotent).
+pub fn register_slots() {
+    outreach::register_lead_fields();
+    ai::register_lead_fields();
+}

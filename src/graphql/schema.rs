@@ -17,6 +17,7 @@ pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 type Builder = async_graphql::SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 fn builder(limits: &GraphqlLimits, introspection: bool) -> Builder {
+    super::roots::register_slots();
     bare_builder(
         Schema::build(
             QueryRoot::default(),
@@ -68,6 +69,7 @@ pub fn build_schema(state: AppState) -> AppSchema {
 /// metrics the policy extension would (`extension::finish_errors`, `record_metrics`).
 pub fn build_query_schema(state: AppState) -> AppSchema {
     let limits = state.config.limits.clone();
+    super::roots::register_slots();
     bare_builder(
         Schema::build(
             QueryRoot::default(),
@@ -91,6 +93,7 @@ pub const DEFAULT_MAX_COMPLEXITY: usize = 50_000;
 pub(crate) fn limited_schema_for_tests(limit: usize) -> AppSchema {
     let mut limits = fixed_limits();
     limits.max_complexity = limit;
+    super::roots::register_slots();
     bare_builder(
         Schema::build(
             QueryRoot::default(),

@@ -43,6 +43,13 @@ pub struct HttpState {
     pub ws_slots: std::sync::Arc<ws_slots::Slots>,
 }
 
+/// Handlers that need only the application state take `State<AppState>`.
+impl axum::extract::FromRef<HttpState> for AppState {
+    fn from_ref(s: &HttpState) -> AppState {
+        s.app.clone()
+    }
+}
+
 /// Builds the router.
 pub fn router(app: AppState, schema: AppSchema) -> Router {
     let max_body = app.config.limits.max_body_bytes;
@@ -69,7 +76,7 @@ pub fn router(app: AppState, schema: AppSchema) -> Router {
         .route("/graphql/ws", get(ws::handler))
         .route(
             "/exports/leads",
-            get(crate::domains::leads::export::download),
+            get(crate::domains::leads::download_export),
         )
         .route(
             "/t/o/{token}",

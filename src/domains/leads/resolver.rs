@@ -1,14 +1,13 @@
-//! Lead queries and mutations.
+//! The leads domain's root objects: `LeadQuery` and `LeadMutation`.
 
-use async_graphql::{Context, Object, SimpleObject, ID};
+use async_graphql::{Context, Object, ID};
 
 use super::{
-    actions,
-    object::{Lead, LeadNote},
-    query::{self, LeadConnection},
-    service, stats,
+    service::{self, actions, export, import, merge, query, stats, LeadConnection},
     types::{
-        CreateLeadInput, ItemError, LeadFilter, LeadOrder, LeadStatus, OnConflict, UpdateLeadInput,
+        ColumnMappingInput, CreateLeadInput, DeleteResult, ExportFormat, ExportLink, Lead,
+        LeadFilter, LeadNote, LeadOrder, LeadResult, LeadStats, LeadStatus, MergeLeadsPayload,
+        OnConflict, UpdateLeadInput,
     },
 };
 use crate::{
@@ -17,31 +16,6 @@ use crate::{
     graphql::ContextExt,
     ids::parse_id,
 };
-
-/// Most items in one batch mutation.
-const MAX_BATCH: usize = 200;
-
-/// Per-item outcome of a batch mutation.
-#[derive(SimpleObject)]
-pub struct LeadResult {
-    /// Position in the input list.
-    pub index: i32,
-    /// The lead, on success.
-    pub lead: Option<Lead>,
-    /// The error, on failure.
-    pub error: Option<ItemError>,
-}
-
-/// Per-item outcome of `deleteLeads`.
-#[derive(SimpleObject)]
-pub struct DeleteResult {
-    /// The id asked for.
-    pub id: ID,
-    /// Whether it was deleted.
-    pub deleted: bool,
-    /// The error, on failure.
-    pub error: Option<ItemError>,
-}
 
 fn note(ctx: &Context<'_>, id: uuid::Uuid, changes: Option<serde_json::Value>) {
     audit::note(
@@ -53,40 +27,6 @@ fn note(ctx: &Context<'_>, id: uuid::Uuid, changes: Option<serde_json::Value>) {
             ..Default::default()
         },
     );
-}
-
-fn check_batch(n: usize) -> AppResult<()> {
-    if n == 0 || n > MAX_BATCH {
-        return Err(AppError::invalid(
-            "inputs",
-            format!("must hold 1–{MAX_BATCH} items"),
-        ));
-    }
-    Ok(())
-}
-
-/// Result of `mergeLeads`.
-#[derive(SimpleObject)]
-pub struct MergeLeadsPayload {
-    /// The primary lead after the merge (with `dryRun`: as it would be).
-    pub lead: Lead,
-    /// Fields that took a duplicate's value.
-    pub changed_fields: Vec<String>,
-    /// Tags added to the primary.
-    pub added_tags: Vec<String>,
-    /// Notes moved to the primary.
-    pub moved_notes: i64,
-    /// Whether nothing was written.
-    pub dry_run: bool,
-}
-
-/// A download link.
-#[derive(SimpleObject)]
-pub struct ExportLink {
-    /// GET this URL for the file (no further authentication needed).
-    pub url: String,
-    /// When the link stops working.
-    pub expires_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// Lead queries.
@@ -141,7 +81,7 @@ impl LeadQuery {
         &self,
         ctx: &Context<'_>,
         filter: Option<LeadFilter>,
-    ) -> AppResult<stats::LeadStats> {
+    ) -> AppResult<LeadStats> {
         let (state, viewer) = ctx.state_and_viewer()?;
         stats::compute(state, viewer, &filter.unwrap_or_default()).await
     }
@@ -182,35 +122,12 @@ impl LeadMutation {
         on_conflict: Option<OnConflict>,
     ) -> AppResult<Vec<LeadResult>> {
         let (state, viewer) = ctx.state_and_viewer()?;
-        viewer.require(crate::auth::Permission::WriteLeads)?;
-        check_batch(inputs.len())?;
-        let mut out = Vec::with_capacity(inputs.len());
-        for (i, input) in inputs.into_iter().enumerate() {
-            let r = service::create(
-                state,
-                viewer,
-                &format!("inputs[{i}]."),
-                input,
-                on_conflict.unwrap_or_default(),
-            )
-            .await;
-            out.push(match r {
-                Ok(l) => {
-                    note(ctx, l.id, None);
-                    LeadResult {
-                        index: i as i32,
-                        lead: Some(l.into()),
-                        error: None,
-                    }
-                }
-                Err(e) => LeadResult {
-                    index: i as i32,
-                    lead: None,
-                    error: Some(e.into()),
-                },
-            });
-        }
-        Ok(out)
+        let on_conflict = on_conflict.unwrap_or_default();
+        let results = service::create_many(state, viewer, inputs, on_conflict).await?;
+        Ok(lead_results(
+            ctx,
+            results.into_iter().map(|r| r.map(|l| (l, None))),
+        ))
     }
 
     /// Changes the fields present in `input` (`null` clears a field).
@@ -231,31 +148,14 @@ impl LeadMutation {
         input: UpdateLeadInput,
     ) -> AppResult<Vec<LeadResult>> {
         let (state, viewer) = ctx.state_and_viewer()?;
-        viewer.require(crate::auth::Permission::WriteLeads)?;
-        check_batch(ids.len())?;
-        let mut out = Vec::with_capacity(ids.len());
-        for (i, id) in ids.iter().enumerate() {
-            let r = match parse_id(id) {
-                Ok(id) => actions::update(state, viewer, id, "input.", input.clone()).await,
-                Err(e) => Err(e),
-            };
-            out.push(match r {
-                Ok((b, a)) => {
-                    note(ctx, a.id, lead_diff(&b, &a));
-                    LeadResult {
-                        index: i as i32,
-                        lead: Some(a.into()),
-                        error: None,
-                    }
-                }
-                Err(e) => LeadResult {
-                    index: i as i32,
-                    lead: None,
-                    error: Some(e.into()),
-                },
-            });
-        }
-        Ok(out)
+        let results = service::update_many(state, viewer, &ids, input).await?;
+        let results = results.into_iter().map(|r| {
+            r.map(|(before, after)| {
+                let diff = lead_diff(&before, &after);
+                (after, diff)
+            })
+        });
+        Ok(lead_results(ctx, results))
     }
 
     /// Deletes a lead with its notes, tags and timeline (MANAGER+).
@@ -269,15 +169,11 @@ impl LeadMutation {
     /// Deletes up to 200 leads (MANAGER+); per-item results.
     async fn delete_leads(&self, ctx: &Context<'_>, ids: Vec<ID>) -> AppResult<Vec<DeleteResult>> {
         let (state, viewer) = ctx.state_and_viewer()?;
-        viewer.require(crate::auth::Permission::DeleteLeads)?;
-        check_batch(ids.len())?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            let r = match parse_id(&id) {
-                Ok(u) => service::delete(state, viewer, u).await,
-                Err(e) => Err(e),
-            };
-            out.push(match r {
+        let results = service::delete_many(state, viewer, &ids).await?;
+        Ok(ids
+            .into_iter()
+            .zip(results)
+            .map(|(id, r)| match r {
                 Ok(l) => {
                     note(ctx, l.id, None);
                     DeleteResult {
@@ -291,9 +187,8 @@ impl LeadMutation {
                     deleted: false,
                     error: Some(e.into()),
                 },
-            });
-        }
-        Ok(out)
+            })
+            .collect())
     }
 
     /// Sets the pipeline status.
@@ -407,7 +302,7 @@ impl LeadMutation {
             .map(parse_id)
             .collect::<AppResult<Vec<_>>>()?;
         let dry_run = dry_run.unwrap_or(false);
-        let m = super::merge::merge(state, viewer, parse_id(&primary_id)?, &dups, dry_run).await?;
+        let m = merge::merge(state, viewer, parse_id(&primary_id)?, &dups, dry_run).await?;
         if !dry_run {
             note(ctx, m.lead.id, None);
         }
@@ -426,10 +321,10 @@ impl LeadMutation {
         &self,
         ctx: &Context<'_>,
         filter: Option<LeadFilter>,
-        format: Option<super::export::ExportFormat>,
+        format: Option<ExportFormat>,
     ) -> AppResult<ExportLink> {
         let (state, viewer) = ctx.state_and_viewer()?;
-        let (url, expires_at) = super::export::sign(
+        let (url, expires_at) = export::sign(
             state,
             viewer,
             filter.unwrap_or_default(),
@@ -453,7 +348,7 @@ impl LeadMutation {
         &self,
         ctx: &Context<'_>,
         file: async_graphql::Upload,
-        mapping: Option<Vec<super::import::ColumnMappingInput>>,
+        mapping: Option<Vec<ColumnMappingInput>>,
         on_conflict: Option<OnConflict>,
     ) -> AppResult<crate::domains::jobs::types::Job> {
         let (state, viewer) = ctx.state_and_viewer()?;
@@ -461,7 +356,7 @@ impl LeadMutation {
         let upload = file
             .value(ctx)
             .map_err(|_| AppError::invalid("file", "missing upload"))?;
-        let job = super::import::start(
+        let job = import::start(
             state,
             viewer,
             upload,
@@ -491,9 +386,34 @@ impl LeadMutation {
 
 async fn update_one(ctx: &Context<'_>, id: &ID, input: UpdateLeadInput) -> AppResult<Lead> {
     let (state, viewer) = ctx.state_and_viewer()?;
-    let (before, after) = actions::update(state, viewer, parse_id(id)?, "input.", input).await?;
+    let (before, after) = service::update(state, viewer, parse_id(id)?, "input.", input).await?;
     note(ctx, after.id, lead_diff(&before, &after));
     Ok(after.into())
+}
+
+/// Per-item results of a batch, with an audit note (and its diff) per changed lead.
+fn lead_results(
+    ctx: &Context<'_>,
+    results: impl Iterator<Item = AppResult<(entity::lead::Model, Option<serde_json::Value>)>>,
+) -> Vec<LeadResult> {
+    results
+        .enumerate()
+        .map(|(i, r)| match r {
+            Ok((l, diff)) => {
+                note(ctx, l.id, diff);
+                LeadResult {
+                    index: i as i32,
+                    lead: Some(l.into()),
+                    error: None,
+                }
+            }
+            Err(e) => LeadResult {
+                index: i as i32,
+                lead: None,
+                error: Some(e.into()),
+            },
+        })
+        .collect()
 }
 
 fn lead_diff(

@@ -9,6 +9,7 @@ pub mod campaign_resolver;
 pub mod campaigns;
 pub mod email_events;
 pub mod gate;
+mod lead_fields;
 pub mod lifecycle;
 pub mod message;
 pub mod notify;
@@ -48,3 +49,9 @@ pub struct OutreachMutation(
 /// Outreach subscriptions.
 #[derive(MergedSubscription, Default)]
 pub struct OutreachSubscription(campaign_resolver::CampaignSubscription);
+
+/// Contributes `Lead.campaigns` to the leads domain (`graphql::slot`); called before any
+/// schema is built.
+pub fn register_lead_fields() {
+    lead_fields::register();
+}

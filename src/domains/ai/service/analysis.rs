@@ -10,10 +10,10 @@ use crate::{
     auth::{Permission, Viewer},
     domains::{
         ai::{
-            provider::Task,
+            service::provider::Task,
             types::{AiMeta, LeadAnalysisOutput, LeadFacts},
         },
-        leads::{service as leads, types::ScoreReason},
+        leads::{self, types::ScoreReason},
     },
     error::AppResult,
     state::AppState,

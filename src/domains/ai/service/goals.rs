@@ -5,8 +5,8 @@ use async_graphql::connection::{Connection, CursorType, Edge};
 use chrono::Utc;
 use entity::{lead, search_goal, search_goal_job, search_goal_result};
 use sea_orm::{
-    sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Select, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Select, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -14,12 +14,12 @@ use super::{run, saga};
 use crate::{
     auth::{Permission, Viewer},
     domains::{
-        ai::provider::Task,
+        ai::service::provider::Task,
         ai::types::{
             AiMeta, CreateSearchGoalInput, GoalPrompt, SearchGoalStatus, SearchStrategy,
             StrategySource,
         },
-        leads::object::{Lead, LeadPage},
+        leads::{self, Lead, LeadPage},
         scraping,
     },
     error::{AppError, AppResult, FieldError},
@@ -234,19 +234,8 @@ pub async fn run_goal(
     viewer.require(Permission::RunScrapeJobs)?;
     let txn = state.db.begin().await?;
     let goal = find_goal(&txn, viewer, id).await?;
-    let now = Utc::now();
-    let res = search_goal::Entity::update_many()
-        .col_expr(
-            search_goal::Column::Status,
-            Expr::value(SearchGoalStatus::Running.as_str()),
-        )
-        .col_expr(search_goal::Column::StartedAt, Expr::value(now))
-        .col_expr(search_goal::Column::UpdatedAt, Expr::value(now))
-        .filter(search_goal::Column::Id.eq(id))
-        .filter(search_goal::Column::Status.eq(SearchGoalStatus::Draft.as_str()))
-        .exec(&txn)
-        .await?;
-    if res.rows_affected != 1 {
+    let from = [SearchGoalStatus::Draft];
+    if !saga::transition_from(&txn, id, &from, SearchGoalStatus::Running, None).await? {
         return Err(AppError::Conflict(format!(
             "search goal is {}; only a DRAFT goal can be run (a goal runs once)",
             goal.status.to_uppercase()
@@ -271,22 +260,8 @@ pub async fn cancel_goal(
     viewer.require(Permission::RunScrapeJobs)?;
     let txn = state.db.begin().await?;
     let goal = find_goal(&txn, viewer, id).await?;
-    let now = Utc::now();
-    let res = search_goal::Entity::update_many()
-        .col_expr(
-            search_goal::Column::Status,
-            Expr::value(SearchGoalStatus::Cancelled.as_str()),
-        )
-        .col_expr(search_goal::Column::FinishedAt, Expr::value(now))
-        .col_expr(search_goal::Column::UpdatedAt, Expr::value(now))
-        .filter(search_goal::Column::Id.eq(id))
-        .filter(search_goal::Column::Status.is_in([
-            SearchGoalStatus::Running.as_str(),
-            SearchGoalStatus::Ranking.as_str(),
-        ]))
-        .exec(&txn)
-        .await?;
-    if res.rows_affected != 1 {
+    let from = [SearchGoalStatus::Running, SearchGoalStatus::Ranking];
+    if !saga::transition_from(&txn, id, &from, SearchGoalStatus::Cancelled, None).await? {
         return Err(AppError::Conflict(format!(
             "search goal is {}; only a RUNNING or RANKING goal can be cancelled",
             goal.status.to_uppercase()
@@ -394,7 +369,7 @@ pub async fn results_page<N: async_graphql::OutputType>(
     let leads = if ids.is_empty() || viewer.require(Permission::ReadLeads).is_err() {
         Vec::new()
     } else {
-        crate::domains::leads::service::scoped(viewer)
+        leads::scoped(viewer)
             .filter(lead::Column::Id.is_in(ids))
             .all(&state.db)
             .await?

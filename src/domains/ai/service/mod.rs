@@ -5,6 +5,7 @@
 
 pub mod analysis;
 pub mod goals;
+pub mod provider;
 pub mod ranking;
 pub mod reply;
 pub mod saga;
@@ -27,12 +28,8 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::{
-    local::LocalHeuristic,
-    openai::OpenAiCompatible,
-    provider::{AiError, AiProvider, Task},
-    types::AiMeta,
-};
+use self::provider::{local::LocalHeuristic, openai::OpenAiCompatible, AiError, AiProvider, Task};
+use super::types::AiMeta;
 use crate::{
     auth::{Permission, Viewer},
     config::AiProviderKind,
@@ -243,6 +240,17 @@ async fn cache_put(state: &AppState, key: &str, value: &str) -> AppResult<()> {
     .exec_without_returning(&state.db)
     .await?;
     Ok(())
+}
+
+/// Checks the `text` argument ([`check_text`]) and runs the task built from it.
+pub async fn run_on_text<T: DeserializeOwned>(
+    state: &AppState,
+    viewer: &Viewer,
+    text: &str,
+    task: impl FnOnce(String) -> Task,
+) -> AppResult<(T, AiMeta)> {
+    let text = check_text("text", text)?;
+    run(state, viewer, task(text)).await
 }
 
 /// Runs `task` for the viewer: permission, budget, cache, provider, usage. Returns the

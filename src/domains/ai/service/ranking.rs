@@ -19,7 +19,7 @@ use crate::{
     auth::Viewer,
     domains::{
         ai::{
-            provider::Task,
+            service::provider::Task,
             types::{AiMeta, Candidate, RankedLead, Ranking, SearchGoalStatus, SearchStrategy},
         },
         scraping::types::ScrapeJobStatus,
@@ -54,6 +54,46 @@ pub async fn rank(
     viewer: &Viewer,
     goal: &search_goal::Model,
 ) -> AppResult<Value> {
+    let leads = match found_leads(state, goal).await? {
+        Ok(leads) => leads,
+        Err(why) => {
+            let reason = format!("no scrape job of the goal succeeded: {why}");
+            fail_goal(state, goal, SearchGoalStatus::Ranking, reason).await?;
+            return Ok(json!({"failed": "no scrape job succeeded"}));
+        }
+    };
+    let (mut ranked, meta) = match rank_all(state, viewer, goal, &leads).await {
+        Ok(r) => r,
+        Err(e @ AppError::Internal(_)) => return Err(e),
+        Err(e) => {
+            let reason = format!("ranking failed: {}", e.public_message());
+            fail_goal(state, goal, SearchGoalStatus::Ranking, reason).await?;
+            return Ok(json!({"failed": "ranking"}));
+        }
+    };
+    ranked.sort_by(|a, b| {
+        b.valid
+            .cmp(&a.valid)
+            .then(b.score.cmp(&a.score))
+            .then(a.lead_id.cmp(&b.lead_id))
+    });
+    ranked.truncate(usize::try_from(goal.max_leads).unwrap_or(0));
+    let (provider, model) = meta.map(|m| (m.provider, m.model)).unwrap_or_else(|| {
+        (
+            super::provider(state).name().to_string(),
+            super::provider(state).model().to_string(),
+        )
+    });
+    let rows = result_rows(goal, &ranked, &provider, &model);
+    store(state, goal, rows).await
+}
+
+/// The distinct leads the goal's scrape jobs found, by id; `Err` with a reason when none of
+/// its jobs succeeded.
+async fn found_leads(
+    state: &AppState,
+    goal: &search_goal::Model,
+) -> AppResult<Result<Vec<lead::Model>, String>> {
     let links = search_goal_job::Entity::find()
         .filter(search_goal_job::Column::GoalId.eq(goal.id))
         .all(&state.db)
@@ -71,14 +111,7 @@ pub async fn rank(
             .iter()
             .find_map(|j| j.error.clone())
             .unwrap_or_else(|| "cancelled or deleted".into());
-        fail_goal(
-            state,
-            goal,
-            SearchGoalStatus::Ranking,
-            format!("no scrape job of the goal succeeded: {why}"),
-        )
-        .await?;
-        return Ok(json!({"failed": "no scrape job succeeded"}));
+        return Ok(Err(why));
     }
     let lead_ids: Vec<Uuid> = scrape_job_lead::Entity::find()
         .select_only()
@@ -88,16 +121,25 @@ pub async fn rank(
         .into_tuple()
         .all(&state.db)
         .await?;
-    let leads = if lead_ids.is_empty() {
-        Vec::new()
-    } else {
-        lead::Entity::find()
-            .filter(lead::Column::OrgId.eq(goal.org_id))
-            .filter(lead::Column::Id.is_in(lead_ids))
-            .order_by_asc(lead::Column::Id)
-            .all(&state.db)
-            .await?
-    };
+    if lead_ids.is_empty() {
+        return Ok(Ok(Vec::new()));
+    }
+    Ok(Ok(lead::Entity::find()
+        .filter(lead::Column::OrgId.eq(goal.org_id))
+        .filter(lead::Column::Id.is_in(lead_ids))
+        .order_by_asc(lead::Column::Id)
+        .all(&state.db)
+        .await?))
+}
+
+/// Asks the provider to rank `leads` in batches of [`RANK_BATCH`] (through `run`: budget,
+/// cache, usage); the answers and who gave the last one.
+async fn rank_all(
+    state: &AppState,
+    viewer: &Viewer,
+    goal: &search_goal::Model,
+    leads: &[lead::Model],
+) -> AppResult<(Vec<RankedLead>, Option<AiMeta>)> {
     let strategy: SearchStrategy = serde_json::from_value(goal.strategy.clone())?;
     let mut ranked: Vec<RankedLead> = Vec::new();
     let mut meta: Option<AiMeta> = None;
@@ -107,39 +149,22 @@ pub async fn rank(
             strategy: strategy.clone(),
             leads: chunk.iter().map(candidate).collect(),
         };
-        match run::<Ranking>(state, viewer, task).await {
-            Ok((r, m)) => {
-                ranked.extend(r.leads);
-                meta = Some(m);
-            }
-            Err(e @ AppError::Internal(_)) => return Err(e),
-            Err(e) => {
-                fail_goal(
-                    state,
-                    goal,
-                    SearchGoalStatus::Ranking,
-                    format!("ranking failed: {}", e.public_message()),
-                )
-                .await?;
-                return Ok(json!({"failed": "ranking"}));
-            }
-        }
+        let (r, m) = run::<Ranking>(state, viewer, task).await?;
+        ranked.extend(r.leads);
+        meta = Some(m);
     }
-    ranked.sort_by(|a, b| {
-        b.valid
-            .cmp(&a.valid)
-            .then(b.score.cmp(&a.score))
-            .then(a.lead_id.cmp(&b.lead_id))
-    });
-    ranked.truncate(usize::try_from(goal.max_leads).unwrap_or(0));
-    let (provider, model) = meta.map(|m| (m.provider, m.model)).unwrap_or_else(|| {
-        (
-            super::provider(state).name().to_string(),
-            super::provider(state).model().to_string(),
-        )
-    });
+    Ok((ranked, meta))
+}
+
+/// The result rows, ranked 1…n in order.
+fn result_rows(
+    goal: &search_goal::Model,
+    ranked: &[RankedLead],
+    provider: &str,
+    model: &str,
+) -> Vec<search_goal_result::ActiveModel> {
     let now = Utc::now();
-    let rows: Vec<search_goal_result::ActiveModel> = ranked
+    ranked
         .iter()
         .enumerate()
         .filter_map(|(i, r)| {
@@ -152,12 +177,20 @@ pub async fn rank(
                 score: Set(r.score),
                 validation: Set(if r.valid { "valid" } else { "rejected" }.into()),
                 reasons: Set(json!(r.reasons)),
-                provider: Set(provider.clone()),
-                model: Set(model.clone()),
+                provider: Set(provider.to_string()),
+                model: Set(model.to_string()),
                 created_at: Set(now),
             })
         })
-        .collect();
+        .collect()
+}
+
+/// Stores the results and completes the goal, with its progress event, in one transaction.
+async fn store(
+    state: &AppState,
+    goal: &search_goal::Model,
+    rows: Vec<search_goal_result::ActiveModel>,
+) -> AppResult<Value> {
     let txn = state.db.begin().await?;
     if !transition(
         &txn,

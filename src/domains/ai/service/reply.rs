@@ -12,13 +12,13 @@ use crate::{
     auth::{Permission, Viewer},
     domains::{
         ai::{
-            provider::Task,
+            service::provider::Task,
             types::{
                 AiMeta, ConversationSuggestion, GenerateReplyInput, RenderedTemplate, ReplyDraft,
                 ReplyTone, Suggestions, TimelineFact,
             },
         },
-        leads::service as leads,
+        leads,
         outreach::templates,
     },
     error::{AppError, AppResult},

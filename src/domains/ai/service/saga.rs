@@ -214,22 +214,40 @@ pub(super) async fn transition(
     to: SearchGoalStatus,
     error: Option<String>,
 ) -> AppResult<bool> {
+    transition_from(conn, goal_id, &[from], to, error).await
+}
+
+/// [`transition`] from any of `from`; RUNNING stamps `startedAt`, the final statuses
+/// `finishedAt`.
+pub(super) async fn transition_from(
+    conn: &impl ConnectionTrait,
+    goal_id: Uuid,
+    from: &[SearchGoalStatus],
+    to: SearchGoalStatus,
+    error: Option<String>,
+) -> AppResult<bool> {
     let now = Utc::now();
     let mut q = search_goal::Entity::update_many()
-        .col_expr(search_goal::Column::Status, Expr::value(to.as_str()))
-        .col_expr(search_goal::Column::UpdatedAt, Expr::value(now));
-    if matches!(to, SearchGoalStatus::Completed | SearchGoalStatus::Failed) {
-        q = q.col_expr(search_goal::Column::FinishedAt, Expr::value(now));
+        .col_expr(search_goal::Column::Status, Expr::value(to.as_str()));
+    match to {
+        SearchGoalStatus::Running => {
+            q = q.col_expr(search_goal::Column::StartedAt, Expr::value(now));
+        }
+        SearchGoalStatus::Completed | SearchGoalStatus::Failed | SearchGoalStatus::Cancelled => {
+            q = q.col_expr(search_goal::Column::FinishedAt, Expr::value(now));
+        }
+        _ => {}
     }
+    q = q.col_expr(search_goal::Column::UpdatedAt, Expr::value(now));
     if let Some(e) = error {
         q = q.col_expr(search_goal::Column::Error, Expr::value(e));
     }
-    let res = q
-        .filter(search_goal::Column::Id.eq(goal_id))
-        .filter(search_goal::Column::Status.eq(from.as_str()))
-        .exec(conn)
-        .await?;
-    Ok(res.rows_affected == 1)
+    let q = q.filter(search_goal::Column::Id.eq(goal_id));
+    let q = match from {
+        [one] => q.filter(search_goal::Column::Status.eq(one.as_str())),
+        many => q.filter(search_goal::Column::Status.is_in(many.iter().map(|s| s.as_str()))),
+    };
+    Ok(q.exec(conn).await?.rows_affected == 1)
 }
 
 /// FAILED with `error` (if still in `from`), with its event.

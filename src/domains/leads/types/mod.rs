@@ -1,4 +1,14 @@
-//! GraphQL inputs and enums for leads (the `Lead` object itself is in `object.rs`).
+//! The leads domain's GraphQL types: inputs, enums and small objects here, the `Lead` object
+//! with its page-wide batches in [`lead`], operation payloads in `payloads.rs`.
+
+pub mod lead;
+mod payloads;
+
+pub use lead::{Lead, LeadAnalysisSlot, LeadCampaignsSlot, LeadInteraction, LeadNote, LeadPage};
+pub use payloads::{
+    ColumnMappingInput, DeleteResult, ExportFormat, ExportLink, KeyCount, LeadImportField,
+    LeadResult, LeadStats, MergeLeadsPayload,
+};
 
 use async_graphql::{Enum, InputObject, Json, MaybeUndefined, SimpleObject, ID};
 use chrono::{DateTime, Utc};

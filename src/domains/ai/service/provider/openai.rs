@@ -20,7 +20,7 @@ use async_openai::types::chat::{
 use async_trait::async_trait;
 use serde_json::Value;
 
-use super::provider::{AiError, AiProvider, Completion, Task, Usage};
+use super::{AiError, AiProvider, Completion, Task, Usage};
 use crate::{
     domains::scraping::sources::api::{backoff, retry_after, MAX_ATTEMPTS},
     platform::outbound::OutboundError,
@@ -53,87 +53,13 @@ impl OpenAiCompatible {
         task: &Task,
     ) -> Result<(String, Usage), CallError> {
         let url = format!("{}/chat/completions", self.base_url);
-        let body = CreateChatCompletionRequest {
-            model: model.to_string(),
-            messages: messages.to_vec(),
-            temperature: Some(0.2),
-            response_format: Some(ResponseFormat::JsonSchema {
-                json_schema: ResponseFormatJsonSchema {
-                    description: None,
-                    name: task.operation().to_string(),
-                    schema: task.schema(),
-                    strict: None,
-                },
-            }),
-            ..Default::default()
-        };
+        let body = request_body(model, messages, task);
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let mut builder = state
-                .operator_http
-                .request(reqwest::Method::POST, &url)
-                .map_err(|e| CallError {
-                    message: e.to_string(),
-                })?
-                .timeout(REQUEST_TIMEOUT)
-                .json(&body);
-            if let Some(key) = &self.api_key {
-                builder = builder.bearer_auth(key);
-            }
-            let last = attempt >= MAX_ATTEMPTS;
-            let wait = match state.operator_http.execute(builder).await {
-                Ok(r) if r.is_success() => {
-                    let resp: CreateChatCompletionResponse = serde_json::from_slice(&r.body)
-                        .map_err(|e| CallError {
-                            message: format!(
-                                "{model}: the response is not a chat completion ({e})"
-                            ),
-                        })?;
-                    let (prompt_tokens, completion_tokens) = resp
-                        .usage
-                        .as_ref()
-                        .map_or((0, 0), |u| (u.prompt_tokens, u.completion_tokens));
-                    let content = resp
-                        .choices
-                        .into_iter()
-                        .next()
-                        .and_then(|c| c.message.content)
-                        .unwrap_or_default();
-                    return Ok((
-                        content,
-                        Usage {
-                            prompt_tokens: u64::from(prompt_tokens),
-                            completion_tokens: u64::from(completion_tokens),
-                        },
-                    ));
-                }
-                Ok(r) if r.status == 429 || r.status >= 500 => {
-                    if last {
-                        return Err(CallError {
-                            message: format!("{model}: HTTP {} {MAX_ATTEMPTS} times", r.status),
-                        });
-                    }
-                    retry_after(&r.headers).unwrap_or_else(|| backoff(attempt))
-                }
-                Ok(r) => {
-                    return Err(CallError {
-                        message: format!("{model}: HTTP {}", r.status),
-                    })
-                }
-                Err(e @ (OutboundError::Timeout | OutboundError::Http(_))) => {
-                    if last {
-                        return Err(CallError {
-                            message: format!("{model}: {e}"),
-                        });
-                    }
-                    backoff(attempt)
-                }
-                Err(e) => {
-                    return Err(CallError {
-                        message: format!("{model}: {e}"),
-                    })
-                }
+            let wait = match self.send(state, &url, &body, model, attempt).await? {
+                Ok(answer) => return Ok(answer),
+                Err(wait) => wait,
             };
             tracing::info!(
                 model,
@@ -142,6 +68,56 @@ impl OpenAiCompatible {
                 "AI request retried"
             );
             tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// One attempt: the answer, or how long to wait before the next attempt, or the failure
+    /// (after the last attempt, or a status not worth retrying).
+    async fn send(
+        &self,
+        state: &AppState,
+        url: &str,
+        body: &CreateChatCompletionRequest,
+        model: &str,
+        attempt: u32,
+    ) -> Result<Result<(String, Usage), Duration>, CallError> {
+        let fail = |message: String| CallError { message };
+        let mut builder = state
+            .operator_http
+            .request(reqwest::Method::POST, url)
+            .map_err(|e| fail(e.to_string()))?
+            .timeout(REQUEST_TIMEOUT)
+            .json(body);
+        if let Some(key) = &self.api_key {
+            builder = builder.bearer_auth(key);
+        }
+        let last = attempt >= MAX_ATTEMPTS;
+        match state.operator_http.execute(builder).await {
+            Ok(r) if r.is_success() => {
+                let resp: CreateChatCompletionResponse =
+                    serde_json::from_slice(&r.body).map_err(|e| {
+                        fail(format!(
+                            "{model}: the response is not a chat completion ({e})"
+                        ))
+                    })?;
+                Ok(Ok(answer(resp)))
+            }
+            Ok(r) if r.status == 429 || r.status >= 500 => {
+                if last {
+                    return Err(fail(format!(
+                        "{model}: HTTP {} {MAX_ATTEMPTS} times",
+                        r.status
+                    )));
+                }
+                Ok(Err(
+                    retry_after(&r.headers).unwrap_or_else(|| backoff(attempt))
+                ))
+            }
+            Ok(r) => Err(fail(format!("{model}: HTTP {}", r.status))),
+            Err(OutboundError::Timeout | OutboundError::Http(_)) if !last => {
+                Ok(Err(backoff(attempt)))
+            }
+            Err(e) => Err(fail(format!("{model}: {e}"))),
         }
     }
 
@@ -196,6 +172,48 @@ impl OpenAiCompatible {
         }
         Err(AiError::InvalidOutput("no answer".into()))
     }
+}
+
+/// The chat-completions request: the messages, a low temperature and the task's JSON schema
+/// as the response format.
+fn request_body(
+    model: &str,
+    messages: &[ChatCompletionRequestMessage],
+    task: &Task,
+) -> CreateChatCompletionRequest {
+    CreateChatCompletionRequest {
+        model: model.to_string(),
+        messages: messages.to_vec(),
+        temperature: Some(0.2),
+        response_format: Some(ResponseFormat::JsonSchema {
+            json_schema: ResponseFormatJsonSchema {
+                description: None,
+                name: task.operation().to_string(),
+                schema: task.schema(),
+                strict: None,
+            },
+        }),
+        ..Default::default()
+    }
+}
+
+/// The first choice's content and the token usage.
+fn answer(resp: CreateChatCompletionResponse) -> (String, Usage) {
+    let (prompt_tokens, completion_tokens) = resp
+        .usage
+        .as_ref()
+        .map_or((0, 0), |u| (u.prompt_tokens, u.completion_tokens));
+    let content = resp
+        .choices
+        .into_iter()
+        .next()
+        .and_then(|c| c.message.content)
+        .unwrap_or_default();
+    let usage = Usage {
+        prompt_tokens: u64::from(prompt_tokens),
+        completion_tokens: u64::from(completion_tokens),
+    };
+    (content, usage)
 }
 
 /// Models sometimes wrap JSON in a Markdown code fence.

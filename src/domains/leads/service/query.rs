@@ -10,13 +10,12 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{
-    object::{Lead, LeadPage},
-    service::scoped,
-    types::{LeadFilter, LeadOrder, LeadOrderField, OrderDirection},
-};
+use super::scoped;
 use crate::{
     auth::{Permission, Viewer},
+    domains::leads::types::{
+        Lead, LeadFilter, LeadOrder, LeadOrderField, LeadPage, OrderDirection, TagFilter,
+    },
     error::{AppError, AppResult},
     graphql::pagination::{page_size, KeyCursor, TotalCount},
     ids::parse_id,
@@ -182,33 +181,7 @@ pub fn filtered(
         q = q.filter(lead::Column::Source.is_in(s.iter().map(|x| x.as_str())));
     }
     if let Some(t) = &f.tags {
-        let norm = |v: &Vec<String>| {
-            v.iter()
-                .map(|t| t.trim().to_lowercase())
-                .collect::<Vec<_>>()
-        };
-        if let Some(any) = t.any.as_ref().filter(|v| !v.is_empty()) {
-            let sub = Query::select()
-                .column(lead_tag::Column::LeadId)
-                .from(lead_tag::Entity)
-                .and_where(lead_tag::Column::OrgId.eq(viewer.org_id))
-                .and_where(lead_tag::Column::Tag.is_in(norm(any)))
-                .to_owned();
-            q = q.filter(lead::Column::Id.in_subquery(sub));
-        }
-        if let Some(all) = t.all.as_ref().filter(|v| !v.is_empty()) {
-            let tags = norm(all);
-            let n = tags.len() as i64;
-            let sub = Query::select()
-                .column(lead_tag::Column::LeadId)
-                .from(lead_tag::Entity)
-                .and_where(lead_tag::Column::OrgId.eq(viewer.org_id))
-                .and_where(lead_tag::Column::Tag.is_in(tags))
-                .group_by_col(lead_tag::Column::LeadId)
-                .and_having(Expr::col(lead_tag::Column::Tag).count().eq(n))
-                .to_owned();
-            q = q.filter(lead::Column::Id.in_subquery(sub));
-        }
+        q = tag_filter(q, viewer, t);
     }
     if let Some(min) = f.min_score {
         q = q.filter(lead::Column::Score.gte(min));
@@ -246,6 +219,43 @@ pub fn filtered(
         }
         q = q.filter(search_condition(backend, viewer, s));
     }
+    Ok(place_filter(q, f))
+}
+
+/// Leads with any / all of the tags.
+fn tag_filter(mut q: Select<lead::Entity>, viewer: &Viewer, t: &TagFilter) -> Select<lead::Entity> {
+    let norm = |v: &Vec<String>| {
+        v.iter()
+            .map(|t| t.trim().to_lowercase())
+            .collect::<Vec<_>>()
+    };
+    if let Some(any) = t.any.as_ref().filter(|v| !v.is_empty()) {
+        let sub = Query::select()
+            .column(lead_tag::Column::LeadId)
+            .from(lead_tag::Entity)
+            .and_where(lead_tag::Column::OrgId.eq(viewer.org_id))
+            .and_where(lead_tag::Column::Tag.is_in(norm(any)))
+            .to_owned();
+        q = q.filter(lead::Column::Id.in_subquery(sub));
+    }
+    if let Some(all) = t.all.as_ref().filter(|v| !v.is_empty()) {
+        let tags = norm(all);
+        let n = tags.len() as i64;
+        let sub = Query::select()
+            .column(lead_tag::Column::LeadId)
+            .from(lead_tag::Entity)
+            .and_where(lead_tag::Column::OrgId.eq(viewer.org_id))
+            .and_where(lead_tag::Column::Tag.is_in(tags))
+            .group_by_col(lead_tag::Column::LeadId)
+            .and_having(Expr::col(lead_tag::Column::Tag).count().eq(n))
+            .to_owned();
+        q = q.filter(lead::Column::Id.in_subquery(sub));
+    }
+    q
+}
+
+/// City and region (case-insensitive) and country.
+fn place_filter(mut q: Select<lead::Entity>, f: &LeadFilter) -> Select<lead::Entity> {
     for (col, v) in [
         (lead::Column::City, &f.city),
         (lead::Column::Region, &f.region),
@@ -262,7 +272,7 @@ pub fn filtered(
     {
         q = q.filter(lead::Column::Country.eq(c.to_uppercase()));
     }
-    Ok(q)
+    q
 }
 
 fn decode(field: LeadOrderField, name: &str, raw: Option<String>) -> AppResult<Option<LeadKey>> {
@@ -280,7 +290,7 @@ fn decode(field: LeadOrderField, name: &str, raw: Option<String>) -> AppResult<O
 }
 
 /// The statements of one page: the ordered, limited page select and the filtered base (for
-/// `totalCount`). Shared by the resolvers and the compiled read path (`super::compiled`).
+/// `totalCount`). Shared by the resolvers and the compiled read path (`graphql::compiled::leads`).
 pub struct PageQuery {
     /// Filtered, keyset-bounded, ordered, `limit + 1` rows.
     pub select: Select<lead::Entity>,

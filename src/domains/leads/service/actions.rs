@@ -1,7 +1,7 @@
-//! Focused lead actions: tags, assignment, contacts, rescoring and notes.
+//! Focused lead actions: tags, assignment, contacts, rescoring, notes and delete.
 
 use chrono::Utc;
-use entity::{lead, lead_note, lead_tag};
+use entity::{lead, lead_interaction, lead_note, lead_tag};
 use sea_orm::{
     sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait,
     DatabaseTransaction, EntityTrait, QueryFilter, TransactionTrait,
@@ -10,18 +10,17 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{
-    types::{LeadStatus, UpdateLeadInput},
+    add_tag_rows, check_batch, check_owner, emit, emit_updated, get, record, rescore,
     validate::Check,
 };
 use crate::{
     auth::{Permission, Viewer},
+    domains::leads::types::LeadStatus,
     error::{AppError, AppResult},
     events::{DomainEvent, LeadChanged},
-    state::AppState,
-    state::Wakes,
+    ids::parse_id,
+    state::{AppState, Wakes},
 };
-
-use super::service::{add_tag_rows, check_owner, emit, get, record, rescore, Origin};
 
 /// Adds (`add = true`) or removes tags.
 pub async fn change_tags(
@@ -55,16 +54,7 @@ pub async fn change_tags(
         let kind = if add { "tags_added" } else { "tags_removed" };
         record(&txn, viewer, id, kind, json!({"tags": changed})).await?;
         touch(&txn, id).await?;
-        emit(
-            &txn,
-            viewer,
-            DomainEvent::LeadUpdated(LeadChanged {
-                lead_id: id,
-                changed_fields: vec!["tags".into()],
-                owner_id: None,
-            }),
-        )
-        .await?;
+        emit_updated(&txn, viewer, id, vec!["tags".into()]).await?;
     }
     state.commit(txn, Wakes::Events).await?;
     Ok(lead)
@@ -159,16 +149,7 @@ pub async fn mark_contacted(
     )
     .await?;
     let lead = rescore(&txn, lead).await?;
-    emit(
-        &txn,
-        viewer,
-        DomainEvent::LeadUpdated(LeadChanged {
-            lead_id: id,
-            changed_fields: changed,
-            owner_id: None,
-        }),
-    )
-    .await?;
+    emit_updated(&txn, viewer, id, changed).await?;
     state.commit(txn, Wakes::Events).await?;
     Ok(lead)
 }
@@ -216,16 +197,7 @@ pub async fn add_note(
     .await?;
     touch(&txn, lead_id).await?;
     rescore(&txn, lead).await?;
-    emit(
-        &txn,
-        viewer,
-        DomainEvent::LeadUpdated(LeadChanged {
-            lead_id,
-            changed_fields: vec!["notes".into()],
-            owner_id: None,
-        }),
-    )
-    .await?;
+    emit_updated(&txn, viewer, lead_id, vec!["notes".into()]).await?;
     state.commit(txn, Wakes::Events).await?;
     Ok(note)
 }
@@ -288,164 +260,52 @@ pub async fn delete_note(
     Ok(note)
 }
 
-/// Partial update; returns (before, after).
-pub async fn update(
-    state: &AppState,
-    viewer: &Viewer,
-    id: Uuid,
-    prefix: &str,
-    input: UpdateLeadInput,
-) -> AppResult<(lead::Model, lead::Model)> {
-    viewer.require(Permission::WriteLeads)?;
+/// Deletes a lead with its notes, tags and timeline (MANAGER+).
+pub async fn delete(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<lead::Model> {
+    viewer.require(Permission::DeleteLeads)?;
     let txn = state.db.begin().await?;
-    let before = get(&txn, viewer, id).await?;
-    let mut c = Check::new(prefix);
-    let mut a: lead::ActiveModel = before.clone().into();
-    let mut changed: Vec<&str> = Vec::new();
-    use async_graphql::MaybeUndefined as M;
-    macro_rules! text {
-        ($f:ident, $name:literal, $max:expr) => {
-            match &input.$f {
-                M::Undefined => {}
-                M::Null => {
-                    a.$f = Set(None);
-                    changed.push($name);
-                }
-                M::Value(v) => {
-                    a.$f = Set(c.text($name, Some(v), $max));
-                    changed.push($name);
-                }
-            }
-        };
-    }
-    text!(first_name, "firstName", 200);
-    text!(last_name, "lastName", 200);
-    text!(title, "title", 200);
-    text!(industry, "industry", 200);
-    match &input.company {
-        M::Undefined => {}
-        M::Null => {
-            a.company = Set(String::new());
-            changed.push("company");
-        }
-        M::Value(v) => {
-            a.company = Set(c.text("company", Some(v), 300).unwrap_or_default());
-            changed.push("company");
-        }
-    }
-    match &input.email {
-        M::Undefined => {}
-        M::Null => {
-            a.email = Set(None);
-            changed.push("email");
-        }
-        M::Value(v) => {
-            a.email = Set(c.email("email", Some(v)));
-            changed.push("email");
-        }
-    }
-    match &input.website {
-        M::Undefined => {}
-        M::Null => {
-            a.website = Set(None);
-            changed.push("website");
-        }
-        M::Value(v) => {
-            a.website = Set(c.website("website", Some(v)));
-            changed.push("website");
-        }
-    }
-    match &input.location {
-        M::Undefined => {}
-        M::Null => {
-            a.city = Set(None);
-            a.region = Set(None);
-            a.country = Set(None);
-            a.latitude = Set(None);
-            a.longitude = Set(None);
-            changed.push("location");
-        }
-        M::Value(l) => {
-            a.city = Set(c.text("location.city", l.city.as_deref(), 200));
-            a.region = Set(c.text("location.region", l.region.as_deref(), 200));
-            a.country = Set(c.country("location.country", l.country.as_deref()));
-            a.latitude = Set(c.coordinate("location.latitude", l.latitude, 90.0));
-            a.longitude = Set(c.coordinate("location.longitude", l.longitude, 180.0));
-            changed.push("location");
-        }
-    }
-    let country = a.country.clone().take().flatten();
-    match &input.phone {
-        M::Undefined => {}
-        M::Null => {
-            a.phone = Set(None);
-            changed.push("phone");
-        }
-        M::Value(v) => {
-            a.phone = Set(c.phone("phone", Some(v), country.as_deref()));
-            changed.push("phone");
-        }
-    }
-    match &input.custom_fields {
-        M::Undefined => {}
-        M::Null => {
-            a.custom_fields = Set(json!({}));
-            changed.push("customFields");
-        }
-        M::Value(v) => {
-            a.custom_fields = Set(c.object("customFields", Some(&v.0)));
-            changed.push("customFields");
-        }
-    }
-    if let Some(s) = input.source {
-        a.source = Set(s.as_str().into());
-        changed.push("source");
-    }
-    let status_change = input.status.filter(|s| s.as_str() != before.status);
-    if let Some(s) = input.status {
-        a.status = Set(s.as_str().into());
-        changed.push("status");
-    }
-    c.finish()?;
-    let mut prov = before.provenance.as_object().cloned().unwrap_or_default();
-    for f in &changed {
-        prov.insert((*f).to_string(), Origin::manual(viewer).entry());
-    }
-    a.provenance = Set(serde_json::Value::Object(prov));
-    a.updated_at = Set(Utc::now());
-    let after = a.update(&txn).await?;
-    let changed: Vec<String> = changed.into_iter().map(String::from).collect();
-    if !changed.is_empty() {
-        record(
-            &txn,
-            viewer,
-            id,
-            "updated",
-            json!({"changedFields": changed}),
-        )
+    let lead = get(&txn, viewer, id).await?;
+    lead_tag::Entity::delete_many()
+        .filter(lead_tag::Column::LeadId.eq(id))
+        .exec(&txn)
         .await?;
-    }
-    if let Some(s) = status_change {
-        record(
-            &txn,
-            viewer,
-            id,
-            "status_changed",
-            json!({"from": before.status, "to": s.as_str()}),
-        )
+    lead_note::Entity::delete_many()
+        .filter(lead_note::Column::LeadId.eq(id))
+        .exec(&txn)
         .await?;
-    }
-    let after = rescore(&txn, after).await?;
+    lead_interaction::Entity::delete_many()
+        .filter(lead_interaction::Column::LeadId.eq(id))
+        .exec(&txn)
+        .await?;
+    lead::Entity::delete_by_id(id).exec(&txn).await?;
     emit(
         &txn,
         viewer,
-        DomainEvent::LeadUpdated(LeadChanged {
+        DomainEvent::LeadDeleted(LeadChanged {
             lead_id: id,
-            changed_fields: changed,
+            changed_fields: vec![],
             owner_id: None,
         }),
     )
     .await?;
     state.commit(txn, Wakes::Events).await?;
-    Ok((before, after))
+    Ok(lead)
+}
+
+/// Deletes up to [`super::MAX_BATCH`] leads (MANAGER+): one result per id.
+pub async fn delete_many(
+    state: &AppState,
+    viewer: &Viewer,
+    ids: &[async_graphql::ID],
+) -> AppResult<Vec<AppResult<lead::Model>>> {
+    viewer.require(Permission::DeleteLeads)?;
+    check_batch(ids.len())?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        out.push(match parse_id(id) {
+            Ok(u) => delete(state, viewer, u).await,
+            Err(e) => Err(e),
+        });
+    }
+    Ok(out)
 }

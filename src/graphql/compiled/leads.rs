@@ -1,6 +1,8 @@
 //! The `leads` connection compiled to one statement (see `graphql::compiled`).
 //!
-//! The page statement is the resolvers' own (`query::page_query`: filter, organization scope,
+//! This composes several domains (leads' page statement and `Lead` fields, identity's users,
+//! outreach's campaign tables and enums), so it lives in the graphql layer, which may name
+//! them all. The page statement is the resolvers' own (`leads::page_query`: filter, organization scope,
 //! keyset bounds, order, limit + 1) with its column list replaced by the id, the sort key (for
 //! cursors) and the node's JSON. Nested relations are correlated subqueries that mirror the
 //! resolvers' loaders: tags sorted, the owner by id, the newest notes by id, the lead's campaign
@@ -19,17 +21,18 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{
-    query::{page_query, sort_expr, PageQuery, SortValue},
-    types::{LeadFilter, LeadOrder, LeadOrderField, LeadSource, LeadStatus},
-};
+use super::{enum_sql, leaf_object_sql, object_sql, push_key, timestamp_sql, Sel};
 use crate::{
     auth::{Permission, Viewer},
-    domains::outreach::types::{CampaignStatus, RecipientStatus},
-    graphql::{
-        compiled::{enum_sql, leaf_object_sql, object_sql, push_key, timestamp_sql, Sel},
-        pagination::KeyCursor,
+    domains::{
+        leads::{
+            page_query, sort_expr,
+            types::{LeadFilter, LeadOrder, LeadOrderField, LeadSource, LeadStatus},
+            PageQuery, SortValue,
+        },
+        outreach::types::{CampaignStatus, RecipientStatus},
     },
+    graphql::pagination::KeyCursor,
     state::AppState,
 };
 
@@ -110,55 +113,15 @@ pub fn plan(viewer: &Viewer, field: &Sel) -> Option<LeadsPlan> {
             }
         })
     };
-    let mut layout = Vec::new();
     if field.children.is_empty() {
         return None;
     }
+    let mut layout = Vec::new();
     for f in &field.children {
         if !f.applies_to("LeadConnection") {
             return None;
         }
-        let item = match f.name.as_str() {
-            "__typename" if f.is_leaf() => Item::Typename,
-            "totalCount" if f.is_leaf() => Item::TotalCount,
-            "nodes" if f.args.is_empty() => Item::Nodes(add_node(&f.children)?),
-            "edges" if f.args.is_empty() && !f.children.is_empty() => {
-                let mut items = Vec::new();
-                for e in &f.children {
-                    if !e.applies_to("LeadEdge") {
-                        return None;
-                    }
-                    let field = match e.name.as_str() {
-                        "__typename" if e.is_leaf() => EdgeField::Typename,
-                        "cursor" if e.is_leaf() => EdgeField::Cursor,
-                        "node" if e.args.is_empty() => EdgeField::Node(add_node(&e.children)?),
-                        _ => return None,
-                    };
-                    items.push((e.key.clone(), field));
-                }
-                Item::Edges(items)
-            }
-            "pageInfo" if f.args.is_empty() && !f.children.is_empty() => {
-                let mut items = Vec::new();
-                for p in &f.children {
-                    if !p.applies_to("PageInfo") || !p.is_leaf() {
-                        return None;
-                    }
-                    let pf = match p.name.as_str() {
-                        "__typename" => PageField::Typename,
-                        "hasNextPage" => PageField::HasNext,
-                        "hasPreviousPage" => PageField::HasPrevious,
-                        "startCursor" => PageField::StartCursor,
-                        "endCursor" => PageField::EndCursor,
-                        _ => return None,
-                    };
-                    items.push((p.key.clone(), pf));
-                }
-                Item::PageInfo(items)
-            }
-            _ => return None,
-        };
-        layout.push((f.key.clone(), item));
+        layout.push((f.key.clone(), plan_item(f, &mut add_node)?));
     }
     let cursors = layout.iter().any(|(_, i)| match i {
         Item::Edges(items) => items.iter().any(|(_, e)| matches!(e, EdgeField::Cursor)),
@@ -174,6 +137,50 @@ pub fn plan(viewer: &Viewer, field: &Sel) -> Option<LeadsPlan> {
         layout,
         cursors,
         statement,
+    })
+}
+
+/// One selected `LeadConnection` field; `add_node` plans a node selection.
+fn plan_item(f: &Sel, add_node: &mut impl FnMut(&[Sel]) -> Option<usize>) -> Option<Item> {
+    Some(match f.name.as_str() {
+        "__typename" if f.is_leaf() => Item::Typename,
+        "totalCount" if f.is_leaf() => Item::TotalCount,
+        "nodes" if f.args.is_empty() => Item::Nodes(add_node(&f.children)?),
+        "edges" if f.args.is_empty() && !f.children.is_empty() => {
+            let mut items = Vec::new();
+            for e in &f.children {
+                if !e.applies_to("LeadEdge") {
+                    return None;
+                }
+                let field = match e.name.as_str() {
+                    "__typename" if e.is_leaf() => EdgeField::Typename,
+                    "cursor" if e.is_leaf() => EdgeField::Cursor,
+                    "node" if e.args.is_empty() => EdgeField::Node(add_node(&e.children)?),
+                    _ => return None,
+                };
+                items.push((e.key.clone(), field));
+            }
+            Item::Edges(items)
+        }
+        "pageInfo" if f.args.is_empty() && !f.children.is_empty() => {
+            let mut items = Vec::new();
+            for p in &f.children {
+                if !p.applies_to("PageInfo") || !p.is_leaf() {
+                    return None;
+                }
+                let pf = match p.name.as_str() {
+                    "__typename" => PageField::Typename,
+                    "hasNextPage" => PageField::HasNext,
+                    "hasPreviousPage" => PageField::HasPrevious,
+                    "startCursor" => PageField::StartCursor,
+                    "endCursor" => PageField::EndCursor,
+                    _ => return None,
+                };
+                items.push((p.key.clone(), pf));
+            }
+            Item::PageInfo(items)
+        }
+        _ => return None,
     })
 }
 
@@ -358,23 +365,7 @@ impl LeadsPlan {
         let (has_prev, has_next) = self.page.page_info(rows.len());
         let mut decoded: Vec<Row> = Vec::with_capacity(rows.len());
         for row in rows.iter().take(self.page.limit as usize) {
-            let pg = row
-                .try_as_pg_row()
-                .ok_or_else(|| DbErr::Type("compiled reads need PostgreSQL rows".into()))?;
-            let err = |e: sea_orm::sqlx::Error| DbErr::Type(e.to_string());
-            let id: Uuid = pg.try_get(0).map_err(err)?;
-            let sort = match self.page.field {
-                LeadOrderField::Score => {
-                    SortValue::Int(i64::from(pg.try_get::<i32, _>(1).map_err(err)?))
-                }
-                LeadOrderField::Company => SortValue::Text(pg.try_get(1).map_err(err)?),
-                _ => SortValue::Time(pg.try_get::<DateTime<Utc>, _>(1).map_err(err)?),
-            };
-            let mut json = Vec::with_capacity(self.nodes.len());
-            for i in 0..self.nodes.len() {
-                json.push(pg.try_get::<String, _>(2 + i).map_err(err)?);
-            }
-            decoded.push(Row { id, sort, json });
+            decoded.push(self.decode(row)?);
         }
         if self.page.backward {
             decoded.reverse();
@@ -387,6 +378,12 @@ impl LeadsPlan {
         } else {
             Vec::new()
         };
+        let page = Page {
+            rows: &decoded,
+            cursors: &cursors,
+            has_prev,
+            has_next,
+        };
         out.push('{');
         for (k, (key, item)) in self.layout.iter().enumerate() {
             if k > 0 {
@@ -396,79 +393,118 @@ impl LeadsPlan {
             match item {
                 Item::Typename => out.push_str("\"LeadConnection\""),
                 Item::TotalCount => {
-                    let total = match self.count_statement() {
-                        Some(stmt) => state
-                            .db
-                            .query_one_raw(stmt)
-                            .await?
-                            .map(|r| r.try_get::<i64>("", "num_items"))
-                            .transpose()?
-                            .unwrap_or(0),
-                        None => 0,
-                    };
+                    let total = self.total(state).await?;
                     out.push_str(&total.to_string());
                 }
-                Item::Nodes(n) => {
-                    out.push('[');
-                    for (i, row) in decoded.iter().enumerate() {
-                        if i > 0 {
-                            out.push(',');
-                        }
-                        out.push_str(row.node(*n));
-                    }
-                    out.push(']');
-                }
-                Item::Edges(items) => {
-                    out.push('[');
-                    for (i, row) in decoded.iter().enumerate() {
-                        if i > 0 {
-                            out.push(',');
-                        }
-                        out.push('{');
-                        for (j, (k, e)) in items.iter().enumerate() {
-                            if j > 0 {
-                                out.push(',');
-                            }
-                            push_key(out, k);
-                            match e {
-                                EdgeField::Typename => out.push_str("\"LeadEdge\""),
-                                EdgeField::Cursor => {
-                                    push_str(out, cursors.get(i).map_or("", String::as_str))
-                                }
-                                EdgeField::Node(n) => out.push_str(row.node(*n)),
-                            }
-                        }
-                        out.push('}');
-                    }
-                    out.push(']');
-                }
-                Item::PageInfo(items) => {
-                    out.push('{');
-                    for (j, (k, p)) in items.iter().enumerate() {
-                        if j > 0 {
-                            out.push(',');
-                        }
-                        push_key(out, k);
-                        match p {
-                            PageField::Typename => out.push_str("\"PageInfo\""),
-                            PageField::HasNext => out.push_str(bool_str(has_next)),
-                            PageField::HasPrevious => out.push_str(bool_str(has_prev)),
-                            PageField::StartCursor => match cursors.first() {
-                                Some(c) => push_str(out, c),
-                                None => out.push_str("null"),
-                            },
-                            PageField::EndCursor => match cursors.last() {
-                                Some(c) => push_str(out, c),
-                                None => out.push_str("null"),
-                            },
-                        }
-                    }
-                    out.push('}');
-                }
+                Item::Nodes(n) => list(out, page.rows, |out, _, row| out.push_str(row.node(*n))),
+                Item::Edges(items) => page.write_edges(out, items),
+                Item::PageInfo(items) => page.write_page_info(out, items),
             }
         }
         out.push('}');
         Ok(())
+    }
+
+    /// One page row: id, sort key and the node selections' JSON.
+    fn decode(&self, row: &sea_orm::QueryResult) -> Result<Row, DbErr> {
+        let pg = row
+            .try_as_pg_row()
+            .ok_or_else(|| DbErr::Type("compiled reads need PostgreSQL rows".into()))?;
+        let err = |e: sea_orm::sqlx::Error| DbErr::Type(e.to_string());
+        let id: Uuid = pg.try_get(0).map_err(err)?;
+        let sort = match self.page.field {
+            LeadOrderField::Score => {
+                SortValue::Int(i64::from(pg.try_get::<i32, _>(1).map_err(err)?))
+            }
+            LeadOrderField::Company => SortValue::Text(pg.try_get(1).map_err(err)?),
+            _ => SortValue::Time(pg.try_get::<DateTime<Utc>, _>(1).map_err(err)?),
+        };
+        let mut json = Vec::with_capacity(self.nodes.len());
+        for i in 0..self.nodes.len() {
+            json.push(pg.try_get::<String, _>(2 + i).map_err(err)?);
+        }
+        Ok(Row { id, sort, json })
+    }
+
+    /// `totalCount` (the resolvers' count statement).
+    async fn total(&self, state: &AppState) -> Result<i64, DbErr> {
+        Ok(match self.count_statement() {
+            Some(stmt) => state
+                .db
+                .query_one_raw(stmt)
+                .await?
+                .map(|r| r.try_get::<i64>("", "num_items"))
+                .transpose()?
+                .unwrap_or(0),
+            None => 0,
+        })
+    }
+}
+
+/// The decoded page, for writing `edges` and `pageInfo`.
+struct Page<'a> {
+    rows: &'a [Row],
+    cursors: &'a [String],
+    has_prev: bool,
+    has_next: bool,
+}
+
+impl Page<'_> {
+    fn write_edges(&self, out: &mut String, items: &[(String, EdgeField)]) {
+        list(out, self.rows, |out, i, row| {
+            out.push('{');
+            for (j, (k, e)) in items.iter().enumerate() {
+                if j > 0 {
+                    out.push(',');
+                }
+                push_key(out, k);
+                match e {
+                    EdgeField::Typename => out.push_str("\"LeadEdge\""),
+                    EdgeField::Cursor => {
+                        push_str(out, self.cursors.get(i).map_or("", String::as_str))
+                    }
+                    EdgeField::Node(n) => out.push_str(row.node(*n)),
+                }
+            }
+            out.push('}');
+        });
+    }
+
+    fn write_page_info(&self, out: &mut String, items: &[(String, PageField)]) {
+        out.push('{');
+        for (j, (k, p)) in items.iter().enumerate() {
+            if j > 0 {
+                out.push(',');
+            }
+            push_key(out, k);
+            match p {
+                PageField::Typename => out.push_str("\"PageInfo\""),
+                PageField::HasNext => out.push_str(bool_str(self.has_next)),
+                PageField::HasPrevious => out.push_str(bool_str(self.has_prev)),
+                PageField::StartCursor => push_opt(out, self.cursors.first()),
+                PageField::EndCursor => push_opt(out, self.cursors.last()),
+            }
+        }
+        out.push('}');
+    }
+}
+
+/// `[…]` of `rows`, each written by `item` (with its index).
+fn list(out: &mut String, rows: &[Row], mut item: impl FnMut(&mut String, usize, &Row)) {
+    out.push('[');
+    for (i, row) in rows.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        item(out, i, row);
+    }
+    out.push(']');
+}
+
+fn push_opt(out: &mut String, s: Option<&String>) {
+    match s {
+        Some(c) => push_str(out, c),
+        None => out.push_str("null"),
     }
 }
 

@@ -6,23 +6,24 @@
 
 use std::collections::HashMap;
 
-use async_graphql::{Enum, InputObject};
 use async_trait::async_trait;
 use entity::job;
-use sea_orm::{sea_query::Expr, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{
+    sea_query::Expr, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, TransactionTrait,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::{
-    service::{create_in, Created, Origin},
-    types::{CreateLeadInput, Location, OnConflict},
-};
+use super::{create_in, Created, Origin};
 use crate::{
     auth::{Permission, Role, Viewer, ViewerVia},
+    domains::leads::types::{
+        ColumnMappingInput, CreateLeadInput, LeadImportField, LeadSource, Location, OnConflict,
+    },
     error::{AppError, AppResult},
     jobs::{queue, JobContext, JobError, JobHandler, NewJob},
-    state::AppState,
+    state::{AppState, Wakes},
 };
 
 /// Job kind.
@@ -31,46 +32,6 @@ pub const KIND: &str = "leads.import";
 pub const CHUNK: usize = 500;
 /// Row errors kept in the result.
 pub const MAX_ERRORS: usize = 1000;
-
-/// Lead fields a CSV column can feed.
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum LeadImportField {
-    /// Given name.
-    FirstName,
-    /// Family name.
-    LastName,
-    /// Email.
-    Email,
-    /// Phone.
-    Phone,
-    /// Company.
-    Company,
-    /// Job title.
-    Title,
-    /// Website.
-    Website,
-    /// Industry.
-    Industry,
-    /// City.
-    City,
-    /// Region.
-    Region,
-    /// Country code.
-    Country,
-    /// Tags, separated by `;` or `,`.
-    Tags,
-    /// Leave the column out.
-    Ignore,
-}
-
-/// Which CSV column feeds which field.
-#[derive(InputObject, Debug, Clone, Serialize, Deserialize)]
-pub struct ColumnMappingInput {
-    /// Header of the column, as in the file.
-    pub column: String,
-    /// Target field.
-    pub field: LeadImportField,
-}
 
 /// The field a header maps to when no mapping is given.
 pub fn guess(header: &str) -> LeadImportField {
@@ -140,17 +101,15 @@ pub async fn start(
         mapping: mapping.unwrap_or_default(),
         on_conflict,
     };
-    let job = queue::enqueue(
-        &state.db,
-        NewJob {
-            org_id: Some(viewer.org_id),
-            created_by: Some(viewer.user_id),
-            max_attempts: 5,
-            ..NewJob::new(KIND, serde_json::to_value(&payload)?)
-        },
-    )
-    .await?;
-    state.jobs_enqueued();
+    let new = NewJob {
+        org_id: Some(viewer.org_id),
+        created_by: Some(viewer.user_id),
+        max_attempts: 5,
+        ..NewJob::new(KIND, serde_json::to_value(&payload)?)
+    };
+    let txn = state.db.begin().await?;
+    let job = queue::enqueue(&txn, new).await?;
+    state.commit(txn, Wakes::Jobs).await?;
     Ok(job)
 }
 
@@ -188,6 +147,32 @@ fn parse(bytes: &[u8], mapping: &[ColumnMappingInput]) -> Result<Vec<Row>, Strin
         .map(|h| String::from_utf8(h.to_vec()).map(|s| s.trim().to_string()))
         .collect::<Result<_, _>>()
         .map_err(|_| "the header row is not valid UTF-8".to_string())?;
+    let fields = column_fields(&headers, mapping)?;
+    let mut rows = Vec::new();
+    for (i, rec) in rdr.byte_records().enumerate() {
+        let n = i + 1;
+        let parsed = match rec {
+            Ok(rec) if rec.len() > headers.len() => Err(vec![(
+                String::new(),
+                format!(
+                    "row has {} fields, the header has {}",
+                    rec.len(),
+                    headers.len()
+                ),
+            )]),
+            Ok(rec) => parse_row(&rec, &headers, &fields),
+            Err(e) => Err(vec![(String::new(), format!("unreadable row: {e}"))]),
+        };
+        rows.push((n, parsed));
+    }
+    Ok(rows)
+}
+
+/// The field each column feeds: the explicit mapping, else a guess from the header.
+fn column_fields(
+    headers: &[String],
+    mapping: &[ColumnMappingInput],
+) -> Result<Vec<LeadImportField>, String> {
     let explicit: HashMap<&str, LeadImportField> =
         mapping.iter().map(|m| (m.column.trim(), m.field)).collect();
     if let Some(missing) = mapping
@@ -215,83 +200,66 @@ fn parse(bytes: &[u8], mapping: &[ColumnMappingInput]) -> Result<Vec<Row>, Strin
     if fields.iter().all(|f| *f == LeadImportField::Ignore) {
         return Err("no column maps to a lead field; pass a mapping".into());
     }
-    let mut rows = Vec::new();
-    for (i, rec) in rdr.byte_records().enumerate() {
-        let n = i + 1;
-        let rec = match rec {
-            Ok(r) => r,
-            Err(e) => {
-                rows.push((n, Err(vec![("".into(), format!("unreadable row: {e}"))])));
-                continue;
-            }
-        };
-        if rec.len() > headers.len() {
-            rows.push((
-                n,
-                Err(vec![(
-                    "".into(),
-                    format!(
-                        "row has {} fields, the header has {}",
-                        rec.len(),
-                        headers.len()
-                    ),
-                )]),
-            ));
+    Ok(fields)
+}
+
+/// One record as a lead input, or its problems (column, reason).
+fn parse_row(
+    rec: &csv::ByteRecord,
+    headers: &[String],
+    fields: &[LeadImportField],
+) -> Result<CreateLeadInput, Vec<(String, String)>> {
+    let mut input = CreateLeadInput {
+        source: Some(LeadSource::Import),
+        ..Default::default()
+    };
+    let mut loc = Location::default();
+    let mut problems = Vec::new();
+    for (j, raw) in rec.iter().enumerate() {
+        let Ok(v) = std::str::from_utf8(raw) else {
+            problems.push((headers[j].clone(), "is not valid UTF-8".to_string()));
             continue;
-        }
-        let mut input = CreateLeadInput {
-            source: Some(super::types::LeadSource::Import),
-            ..Default::default()
         };
-        let mut loc = Location::default();
-        let mut problems = Vec::new();
-        for (j, raw) in rec.iter().enumerate() {
-            let Ok(v) = std::str::from_utf8(raw) else {
-                problems.push((headers[j].clone(), "is not valid UTF-8".to_string()));
-                continue;
-            };
-            let v = v.trim();
-            if v.is_empty() {
-                continue;
-            }
-            let s = Some(v.to_string());
-            match fields[j] {
-                LeadImportField::FirstName => input.first_name = s,
-                LeadImportField::LastName => input.last_name = s,
-                LeadImportField::Email => input.email = s,
-                LeadImportField::Phone => input.phone = s,
-                LeadImportField::Company => input.company = s,
-                LeadImportField::Title => input.title = s,
-                LeadImportField::Website => input.website = s,
-                LeadImportField::Industry => input.industry = s,
-                LeadImportField::City => loc.city = s,
-                LeadImportField::Region => loc.region = s,
-                LeadImportField::Country => loc.country = s,
-                LeadImportField::Tags => {
-                    input.tags = Some(
-                        v.split([';', ','])
-                            .map(str::trim)
-                            .filter(|t| !t.is_empty())
-                            .map(String::from)
-                            .collect(),
-                    )
-                }
-                LeadImportField::Ignore => {}
-            }
+        let v = v.trim();
+        if !v.is_empty() {
+            set_field(&mut input, &mut loc, fields[j], v);
         }
-        if loc != Location::default() {
-            input.location = Some(loc);
-        }
-        rows.push((
-            n,
-            if problems.is_empty() {
-                Ok(input)
-            } else {
-                Err(problems)
-            },
-        ));
     }
-    Ok(rows)
+    if loc != Location::default() {
+        input.location = Some(loc);
+    }
+    if problems.is_empty() {
+        Ok(input)
+    } else {
+        Err(problems)
+    }
+}
+
+fn set_field(input: &mut CreateLeadInput, loc: &mut Location, field: LeadImportField, v: &str) {
+    let s = Some(v.to_string());
+    match field {
+        LeadImportField::FirstName => input.first_name = s,
+        LeadImportField::LastName => input.last_name = s,
+        LeadImportField::Email => input.email = s,
+        LeadImportField::Phone => input.phone = s,
+        LeadImportField::Company => input.company = s,
+        LeadImportField::Title => input.title = s,
+        LeadImportField::Website => input.website = s,
+        LeadImportField::Industry => input.industry = s,
+        LeadImportField::City => loc.city = s,
+        LeadImportField::Region => loc.region = s,
+        LeadImportField::Country => loc.country = s,
+        LeadImportField::Tags => {
+            input.tags = Some(
+                v.split([';', ','])
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                    .map(String::from)
+                    .collect(),
+            )
+        }
+        LeadImportField::Ignore => {}
+    }
 }
 
 /// The `leads.import` handler.
@@ -302,13 +270,6 @@ impl JobHandler for ImportLeads {
     async fn run(&self, ctx: &JobContext) -> Result<Value, JobError> {
         let p: Payload = serde_json::from_value(ctx.job.payload.clone())
             .map_err(|e| JobError::Permanent(format!("bad payload: {e}")))?;
-        let viewer = Viewer {
-            user_id: p.user_id,
-            org_id: p.org_id,
-            role: p.role,
-            via: ViewerVia::Jwt,
-            session_id: None,
-        };
         let bytes = tokio::fs::read(&p.path)
             .await
             .map_err(|e| JobError::Permanent(format!("upload missing: {e}")))?;
@@ -320,7 +281,6 @@ impl JobHandler for ImportLeads {
             .and_then(|v| serde_json::from_value(v).ok())
             .unwrap_or_default();
         progress.total_rows = rows.len();
-        let db = &self.0.db;
         for chunk in rows.chunks(CHUNK) {
             if chunk
                 .last()
@@ -331,74 +291,101 @@ impl JobHandler for ImportLeads {
             if ctx.is_cancelled() {
                 return Err(JobError::Cancelled);
             }
-            let txn = db
-                .begin()
-                .await
-                .map_err(|e| JobError::Retryable(e.to_string()))?;
-            let mut next = Progress {
-                errors: progress.errors.clone(),
-                ..progress
-            };
-            for (n, row) in chunk {
-                if *n <= next.committed_rows {
-                    continue;
-                }
-                match row {
-                    Err(problems) => {
-                        next.failed += 1;
-                        for (field, reason) in problems {
-                            next.fail(*n, field, reason);
-                        }
-                    }
-                    Ok(input) => {
-                        let origin = Origin {
-                            kind: "import",
-                            reference: format!("file:{}#row{n}", p.filename),
-                        };
-                        match create_in(&txn, &viewer, "", input, p.on_conflict, &origin).await {
-                            Ok(Created::New(_)) => next.imported += 1,
-                            Ok(Created::Merged(_)) => next.merged += 1,
-                            Ok(Created::Skipped(_)) => next.skipped += 1,
-                            Err(AppError::BadUserInput { fields, .. }) => {
-                                next.failed += 1;
-                                for f in fields {
-                                    next.fail(*n, &f.field, &f.message);
-                                }
-                            }
-                            Err(AppError::Conflict(m)) => {
-                                next.failed += 1;
-                                next.fail(*n, "email", &m);
-                            }
-                            // Anything else aborts the chunk; the job retries from the last commit.
-                            Err(e) => {
-                                return Err(JobError::Retryable(format!(
-                                    "row {n}: {}",
-                                    e.public_message()
-                                )))
-                            }
-                        }
-                    }
-                }
-            }
-            next.committed_rows = chunk.last().map(|(n, _)| *n).unwrap_or(next.committed_rows);
-            let snapshot =
-                serde_json::to_value(&next).map_err(|e| JobError::Permanent(e.to_string()))?;
-            job::Entity::update_many()
-                .col_expr(job::Column::Progress, Expr::value(snapshot.clone()))
-                .filter(job::Column::Id.eq(ctx.job.id))
-                .exec(&txn)
-                .await
-                .map_err(|e| JobError::Retryable(e.to_string()))?;
-            txn.commit()
-                .await
-                .map_err(|e| JobError::Retryable(e.to_string()))?;
-            self.0.events_committed();
-            progress = next;
+            progress = self.commit_chunk(ctx, &p, chunk, progress).await?;
         }
         let _ = tokio::fs::remove_file(&p.path).await;
-        crate::db::spawn_analyze_if_grown(db, "leads", progress.imported as u64);
+        crate::db::spawn_analyze_if_grown(&self.0.db, "leads", progress.imported as u64);
         Ok(serde_json::to_value(&progress).map_err(|e| JobError::Permanent(e.to_string()))?)
     }
+}
+
+fn retryable(e: impl std::fmt::Display) -> JobError {
+    JobError::Retryable(e.to_string())
+}
+
+impl ImportLeads {
+    /// Imports one chunk and records the job's progress, all in one transaction.
+    async fn commit_chunk(
+        &self,
+        ctx: &JobContext,
+        p: &Payload,
+        chunk: &[Row],
+        progress: Progress,
+    ) -> Result<Progress, JobError> {
+        let viewer = Viewer {
+            user_id: p.user_id,
+            org_id: p.org_id,
+            role: p.role,
+            via: ViewerVia::Jwt,
+            session_id: None,
+        };
+        let txn = self.0.db.begin().await.map_err(retryable)?;
+        let mut next = progress;
+        for (n, row) in chunk {
+            if *n > next.committed_rows {
+                import_row(&txn, &viewer, p, *n, row, &mut next).await?;
+            }
+        }
+        next.committed_rows = chunk.last().map(|(n, _)| *n).unwrap_or(next.committed_rows);
+        let snapshot =
+            serde_json::to_value(&next).map_err(|e| JobError::Permanent(e.to_string()))?;
+        job::Entity::update_many()
+            .col_expr(job::Column::Progress, Expr::value(snapshot))
+            .filter(job::Column::Id.eq(ctx.job.id))
+            .exec(&txn)
+            .await
+            .map_err(retryable)?;
+        self.0.commit(txn, Wakes::Events).await.map_err(retryable)?;
+        Ok(next)
+    }
+}
+
+/// Imports row `n` inside `txn`, counting the outcome in `next`. Only unexpected errors abort
+/// (the chunk rolls back; the job retries from the last commit).
+async fn import_row(
+    txn: &DatabaseTransaction,
+    viewer: &Viewer,
+    p: &Payload,
+    n: usize,
+    row: &Result<CreateLeadInput, Vec<(String, String)>>,
+    next: &mut Progress,
+) -> Result<(), JobError> {
+    let input = match row {
+        Ok(input) => input,
+        Err(problems) => {
+            next.failed += 1;
+            for (field, reason) in problems {
+                next.fail(n, field, reason);
+            }
+            return Ok(());
+        }
+    };
+    let origin = Origin {
+        kind: "import",
+        reference: format!("file:{}#row{n}", p.filename),
+    };
+    match create_in(txn, viewer, "", input, p.on_conflict, &origin).await {
+        Ok(Created::New(_)) => next.imported += 1,
+        Ok(Created::Merged(_)) => next.merged += 1,
+        Ok(Created::Skipped(_)) => next.skipped += 1,
+        Err(AppError::BadUserInput { fields, .. }) => {
+            next.failed += 1;
+            for f in fields {
+                next.fail(n, &f.field, &f.message);
+            }
+        }
+        Err(AppError::Conflict(m)) => {
+            next.failed += 1;
+            next.fail(n, "email", &m);
+        }
+        Err(e) => {
+            return Err(JobError::Retryable(format!(
+                "row {n}: {}",
+                e.public_message()
+            )))
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -2,41 +2,17 @@
 
 use std::collections::BTreeMap;
 
-use async_graphql::SimpleObject;
 use chrono::{Duration, Utc};
 use entity::lead;
 use sea_orm::{FromQueryResult, QuerySelect};
 
-use super::{query::filtered, types::LeadFilter};
+use super::query::filtered;
 use crate::{
     auth::{Permission, Viewer},
+    domains::leads::types::{KeyCount, LeadFilter, LeadStats},
     error::AppResult,
     state::AppState,
 };
-
-/// A count for one key.
-#[derive(SimpleObject, Debug, Clone, PartialEq, Eq)]
-pub struct KeyCount {
-    /// The key (status, source, score band `0-19`…`80-100`, or day `YYYY-MM-DD`).
-    pub key: String,
-    /// How many leads.
-    pub count: i64,
-}
-
-/// Aggregates over leads.
-#[derive(SimpleObject, Debug, Clone)]
-pub struct LeadStats {
-    /// Matching leads.
-    pub total: i64,
-    /// By status.
-    pub by_status: Vec<KeyCount>,
-    /// By source.
-    pub by_source: Vec<KeyCount>,
-    /// By score band.
-    pub by_score_band: Vec<KeyCount>,
-    /// Created per day over the last 30 days (UTC).
-    pub created_per_day: Vec<KeyCount>,
-}
 
 #[derive(FromQueryResult)]
 struct Row {

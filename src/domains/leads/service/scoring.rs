@@ -2,7 +2,7 @@
 
 use entity::lead;
 
-use super::types::ScoreReason;
+use crate::domains::leads::types::ScoreReason;
 
 fn reason(rule: &str, points: i32, detail: impl Into<String>) -> ScoreReason {
     ScoreReason {

@@ -18,7 +18,7 @@ pub use rank::rank;
 pub use reply::{reply, suggestions};
 pub use text::{classify, entities, lead_info, sentiment, summarize};
 
-use super::provider::{AiError, AiProvider, Completion, Task, Usage};
+use super::{AiError, AiProvider, Completion, Task, Usage};
 use crate::state::AppState;
 
 /// The model name reported for local results.

@@ -1,5 +1,13 @@
 //! What the AI operations return (the provider's JSON is deserialized into these, which is how
-//! an answer's shape is validated) and their GraphQL inputs.
+//! an answer's shape is validated) and their GraphQL inputs; the objects with field resolvers
+//! (search goals, lead analyses) and the operations' result objects are in `objects.rs`.
+
+mod objects;
+
+pub use objects::{
+    ClassificationResult, ConversationSuggestions, EntitiesResult, GeneratedReply, LeadAnalysis,
+    LeadInfoResult, SearchGoal, SearchGoalJob, SearchGoalResult, SentimentResult, SummaryResult,
+};
 
 use async_graphql::{InputObject, SimpleObject};
 use serde::{Deserialize, Serialize};

@@ -1,11 +1,14 @@
-//! The provider abstraction: a [`Task`] (what to do, its input and the JSON schema of the
+//! The provider abstraction (implementations: [`local`], the default, and [`openai`]): a [`Task`] (what to do, its input and the JSON schema of the
 //! answer) goes to an [`AiProvider`], which returns JSON of that shape plus token usage.
+
+pub mod local;
+pub mod openai;
 
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
-use super::types::{
+use crate::domains::ai::types::{
     Candidate, Classification, Entities, GoalPrompt, LeadAnalysisOutput, LeadFacts, LeadInfo,
     Ranking, RenderedTemplate, ReplyDraft, ReplyTone, SearchStrategy, Sentiment, Suggestions,
     Summary, TimelineFact,

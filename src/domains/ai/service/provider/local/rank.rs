@@ -100,42 +100,67 @@ pub fn rank_one(s: &SearchStrategy, c: &Candidate) -> RankedLead {
     let mut score = 0;
     let mut reasons = Vec::new();
     let mut matched = false;
-    if let Some((i, how)) = s.industries.iter().find_map(|i| {
-        if c.industry
-            .as_deref()
-            .is_some_and(|x| x.eq_ignore_ascii_case(i))
-            || has_phrase(&ws, i)
-        {
-            Some((i, format!("industry {i}")))
-        } else {
-            has_trigger(&ws, i).map(|t| (i, format!("industry {i} (\"{t}\")")))
-        }
-    }) {
-        let _ = i;
-        score += 35;
-        matched = true;
-        reasons.push(format!("+35 {how}"));
+    let mut add = |pts: i32, why: String, criterion: bool| {
+        score += pts;
+        matched |= criterion;
+        reasons.push(format!("+{pts} {why}"));
+    };
+    if let Some(how) = industry_match(s, c, &ws) {
+        add(35, how, true);
     }
     let kw: Vec<&String> = s.keywords.iter().filter(|k| has_phrase(&ws, k)).collect();
     if !kw.is_empty() {
         let pts = (kw.len() as i32 * 10).min(30);
-        score += pts;
-        matched = true;
         let names: Vec<&str> = kw.iter().map(|k| k.as_str()).collect();
-        reasons.push(format!("+{pts} keywords: {}", names.join(", ")));
+        add(pts, format!("keywords: {}", names.join(", ")), true);
     }
     if let Some(t) = c.title.as_deref().and_then(|title| {
         s.job_titles
             .iter()
             .find(|j| title.to_lowercase().contains(&j.to_lowercase()))
     }) {
-        score += 20;
-        matched = true;
-        reasons.push(format!("+20 job title {t}"));
+        add(20, format!("job title {t}"), true);
     }
+    if let Some((pts, why)) = place_match(s, c) {
+        add(pts, why, true);
+    }
+    if c.email.is_some() {
+        add(10, "has an email address".into(), false);
+    }
+    if c.has_phone {
+        add(5, "has a phone number".into(), false);
+    }
+    let valid = verdict(s, c, &ws, matched, &mut reasons);
+    RankedLead {
+        lead_id: c.id.clone(),
+        score: score.clamp(0, 100),
+        valid,
+        reasons,
+    }
+}
+
+/// How the lead matches one of the strategy's industries (its industry, the industry's name
+/// or a trigger word among its words).
+fn industry_match(s: &SearchStrategy, c: &Candidate, ws: &[String]) -> Option<String> {
+    s.industries.iter().find_map(|i| {
+        if c.industry
+            .as_deref()
+            .is_some_and(|x| x.eq_ignore_ascii_case(i))
+            || has_phrase(ws, i)
+        {
+            Some(format!("industry {i}"))
+        } else {
+            has_trigger(ws, i).map(|t| format!("industry {i} (\"{t}\")"))
+        }
+    })
+}
+
+/// Points and reason for a strategy location: in the lead's location text (15), or only the
+/// same country as a built-in place (8).
+fn place_match(s: &SearchStrategy, c: &Candidate) -> Option<(i32, String)> {
     let loc = c.location.clone().unwrap_or_default().to_lowercase();
     let country = loc.rsplit(", ").next().unwrap_or_default().to_uppercase();
-    let place = s.locations.iter().find_map(|l| {
+    s.locations.iter().find_map(|l| {
         let l_lower = l.to_lowercase();
         if !loc.is_empty() && loc.contains(&l_lower) {
             return Some((15, format!("located in {l}")));
@@ -144,46 +169,33 @@ pub fn rank_one(s: &SearchStrategy, c: &Candidate) -> RankedLead {
             .iter()
             .find(|(p, cc)| *p == l_lower && country == *cc)
             .map(|(_, cc)| (8, format!("same country as {l} ({cc})")))
-    });
-    if let Some((pts, why)) = place {
-        score += pts;
-        matched = true;
-        reasons.push(format!("+{pts} {why}"));
-    }
-    if c.email.is_some() {
-        score += 10;
-        reasons.push("+10 has an email address".into());
-    }
-    if c.has_phone {
-        score += 5;
-        reasons.push("+5 has a phone number".into());
-    }
+    })
+}
+
+/// VALID unless an exclusion matches, the lead cannot be reached, or the strategy has criteria
+/// and none matched (the reason is added to `reasons`).
+fn verdict(
+    s: &SearchStrategy,
+    c: &Candidate,
+    ws: &[String],
+    matched: bool,
+    reasons: &mut Vec<String>,
+) -> bool {
     let criteria = !(s.industries.is_empty()
         && s.keywords.is_empty()
         && s.job_titles.is_empty()
         && s.locations.is_empty());
-    let excluded = s.exclusions.iter().find(|x| has_phrase(&ws, x));
-    let valid = if let Some(x) = excluded {
-        reasons.push(format!("rejected: matches the exclusion \"{x}\""));
-        false
+    let rejected = if let Some(x) = s.exclusions.iter().find(|x| has_phrase(ws, x)) {
+        format!("rejected: matches the exclusion \"{x}\"")
     } else if c.email.is_none() && !c.has_phone {
-        reasons.push("rejected: no email address or phone number".into());
-        false
+        "rejected: no email address or phone number".into()
     } else if criteria && !matched {
-        reasons.push(
-            "rejected: matches none of the goal's industries, keywords, job titles or locations"
-                .into(),
-        );
-        false
+        "rejected: matches none of the goal's industries, keywords, job titles or locations".into()
     } else {
-        true
+        return true;
     };
-    RankedLead {
-        lead_id: c.id.clone(),
-        score: score.clamp(0, 100),
-        valid,
-        reasons,
-    }
+    reasons.push(rejected);
+    false
 }
 
 /// Every candidate, in the given order.

@@ -152,24 +152,7 @@ const STOPWORDS: &[&str] = &[
 /// WEBSITE sources, one SEARCH query per location (or one without), and a GOOGLE_MAPS query per
 /// location for local-business industries.
 pub fn strategy(goal: &GoalPrompt) -> SearchStrategy {
-    let mut text = goal.text.clone();
-    let exclusions = unique(
-        group1(&EXCLUDE, &goal.text)
-            .into_iter()
-            .map(|m| m.to_lowercase()),
-    );
-    for x in &exclusions {
-        if let Some(r) = re(&format!(
-            r"(?i)\b(?:excluding|except|but not|without|no)\s+{}",
-            regex::escape(x)
-        )) {
-            text = r.replace_all(&text, " ").into_owned();
-        }
-    }
-    if let Some(m) = &goal.target_market {
-        text.push_str(". ");
-        text.push_str(m);
-    }
+    let (text, exclusions) = without_exclusions(goal);
     let lower = text.to_lowercase();
     let industries = unique(
         INDUSTRIES
@@ -189,15 +172,58 @@ pub fn strategy(goal: &GoalPrompt) -> SearchStrategy {
             locations.push(l.trim().to_string());
         }
     }
+    let urls = entities(&goal.text).urls;
+    let keywords = keywords(&text, &job_titles, &locations, &urls);
+    let sources = sources(&industries, &keywords, &job_titles, &locations, &urls);
+    SearchStrategy {
+        industries,
+        keywords,
+        job_titles,
+        locations,
+        sources,
+        exclusions,
+    }
+}
+
+/// The goal's text (with the target market) without its "excluding …" phrases, and those
+/// exclusions.
+fn without_exclusions(goal: &GoalPrompt) -> (String, Vec<String>) {
+    let mut text = goal.text.clone();
+    let exclusions = unique(
+        group1(&EXCLUDE, &goal.text)
+            .into_iter()
+            .map(|m| m.to_lowercase()),
+    );
+    for x in &exclusions {
+        if let Some(r) = re(&format!(
+            r"(?i)\b(?:excluding|except|but not|without|no)\s+{}",
+            regex::escape(x)
+        )) {
+            text = r.replace_all(&text, " ").into_owned();
+        }
+    }
+    if let Some(m) = &goal.target_market {
+        text.push_str(". ");
+        text.push_str(m);
+    }
+    (text, exclusions)
+}
+
+/// Up to 8 other words of the goal: not stopwords, titles, places or URL parts.
+fn keywords(
+    text: &str,
+    job_titles: &[String],
+    locations: &[String],
+    urls: &[String],
+) -> Vec<String> {
     let covered: Vec<String> = job_titles
         .iter()
-        .chain(&locations)
+        .chain(locations)
         .flat_map(|s| words(s))
         .collect();
-    let urls = entities(&goal.text).urls;
     let url_words: Vec<String> = urls.iter().flat_map(|u| words(u)).collect();
-    let keywords: Vec<String> = unique(
-        words(&text)
+    unique(
+        words(text)
             .into_iter()
             .map(|w| w.trim_end_matches('\'').to_string())
             .filter(|w| {
@@ -210,11 +236,22 @@ pub fn strategy(goal: &GoalPrompt) -> SearchStrategy {
     )
     .into_iter()
     .take(8)
-    .collect();
+    .collect()
+}
+
+/// URLs as WEBSITE sources, one SEARCH query per location (≤ 3, or one without), and a
+/// GOOGLE_MAPS query per location for local-business industries.
+fn sources(
+    industries: &[String],
+    keywords: &[String],
+    job_titles: &[String],
+    locations: &[String],
+    urls: &[String],
+) -> Vec<StrategySource> {
     let topic = industries
         .first()
+        .or_else(|| keywords.first())
         .cloned()
-        .or_else(|| keywords.first().cloned())
         .unwrap_or_default();
     let mut sources: Vec<StrategySource> = urls
         .iter()
@@ -223,6 +260,9 @@ pub fn strategy(goal: &GoalPrompt) -> SearchStrategy {
             query: u.clone(),
         })
         .collect();
+    if topic.is_empty() {
+        return sources;
+    }
     let title = job_titles
         .first()
         .map(|t| format!(" {t}"))
@@ -232,34 +272,25 @@ pub fn strategy(goal: &GoalPrompt) -> SearchStrategy {
     } else {
         locations.iter().take(3).map(Some).collect()
     };
-    if !topic.is_empty() {
-        for l in &places {
-            let at = l.map(|l| format!(" {l}")).unwrap_or_default();
+    for l in &places {
+        let at = l.map(|l| format!(" {l}")).unwrap_or_default();
+        sources.push(StrategySource {
+            source: "SEARCH".into(),
+            query: format!("{topic}{title}{at}").to_lowercase(),
+        });
+    }
+    if industries
+        .iter()
+        .any(|i| LOCAL_BUSINESS.contains(&i.as_str()))
+    {
+        for l in places.iter().flatten() {
             sources.push(StrategySource {
-                source: "SEARCH".into(),
-                query: format!("{topic}{title}{at}").to_lowercase(),
+                source: "GOOGLE_MAPS".into(),
+                query: format!("{} in {l}", topic.to_lowercase()),
             });
         }
-        if industries
-            .iter()
-            .any(|i| LOCAL_BUSINESS.contains(&i.as_str()))
-        {
-            for l in places.iter().flatten() {
-                sources.push(StrategySource {
-                    source: "GOOGLE_MAPS".into(),
-                    query: format!("{} in {l}", topic.to_lowercase()),
-                });
-            }
-        }
     }
-    SearchStrategy {
-        industries,
-        keywords,
-        job_titles,
-        locations,
-        sources,
-        exclusions,
-    }
+    sources
 }
 
 /// Lead analysis from the lead's own fields: the summary joins name, title, company, industry

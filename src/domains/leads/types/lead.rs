@@ -1,4 +1,10 @@
 //! The `Lead` GraphQL object and its children (notes, timeline entries).
+//!
+//! Leads resolved together (a page, or one lead) share a [`LeadPage`]: the first lead that
+//! needs owners, tags, the newest notes or timeline entries, campaigns or the analysis loads
+//! them for all its siblings in one statement. `campaigns` and `analysis` show data of higher
+//! domains (outreach, ai): they are field slots (`graphql::slot`) whose item type and batch
+//! those domains register at start-up ([`LeadCampaignsSlot`], [`LeadAnalysisSlot`]).
 
 use std::{
     collections::HashMap,
@@ -15,18 +21,44 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
-use super::{
-    loader,
-    types::{FieldProvenance, LeadSource, LeadStatus, Location, ScoreReason},
-};
+use super::{FieldProvenance, LeadSource, LeadStatus, Location, ScoreReason};
 use crate::{
-    domains::identity::{loader::users_by_id, types::User},
+    db::fast::ByIndex,
+    domains::{
+        identity::{loader::users_by_id, types::User},
+        leads::loader,
+    },
     error::AppResult,
     graphql::{
         pagination::{page_by_id_desc, IdConnection, KeyCursor, PageArgs, TotalCount},
+        slot::{Contributed, Slot, SlotBatch, SlotCell},
         ContextExt,
     },
 };
+
+/// `Lead.campaigns: [LeadCampaign!]!`: the campaigns a lead is a recipient of (outreach
+/// provides them).
+pub struct LeadCampaignsSlot;
+
+impl Slot for LeadCampaignsSlot {
+    const TYPE_NAME: &'static str = "LeadCampaign";
+    fn cell() -> &'static SlotCell {
+        static CELL: SlotCell = SlotCell::new();
+        &CELL
+    }
+}
+
+/// `Lead.analysis: LeadAnalysis`: the newest AI analysis of a lead (ai provides it, at most one
+/// item per lead).
+pub struct LeadAnalysisSlot;
+
+impl Slot for LeadAnalysisSlot {
+    const TYPE_NAME: &'static str = "LeadAnalysis";
+    fn cell() -> &'static SlotCell {
+        static CELL: SlotCell = SlotCell::new();
+        &CELL
+    }
+}
 
 /// Largest `first` served by the page-wide batch (beyond it, or with a cursor, a direct query).
 const BATCHED_MAX: i32 = 50;
@@ -98,8 +130,8 @@ pub struct LeadPage {
     owners: OnceCell<HashMap<Uuid, user::Model>>,
     notes: Mutex<HashMap<u64, Shared<PerLead<lead_note::Model>>>>,
     timeline: Mutex<HashMap<u64, Shared<PerLead<lead_interaction::Model>>>>,
-    campaigns: OnceCell<PerLead<crate::domains::outreach::object::LeadCampaign>>,
-    analyses: OnceCell<PerLead<entity::lead_analysis::Model>>,
+    campaigns: SlotBatch<LeadCampaignsSlot>,
+    analyses: SlotBatch<LeadAnalysisSlot>,
 }
 
 impl LeadPage {
@@ -114,8 +146,8 @@ impl LeadPage {
             owners: OnceCell::new(),
             notes: Mutex::new(HashMap::new()),
             timeline: Mutex::new(HashMap::new()),
-            campaigns: OnceCell::new(),
-            analyses: OnceCell::new(),
+            campaigns: SlotBatch::default(),
+            analyses: SlotBatch::default(),
         })
     }
 
@@ -305,84 +337,29 @@ impl Lead {
         first: Option<i32>,
         after: Option<String>,
     ) -> AppResult<IdConnection<LeadNote>> {
-        let id = self.0.id;
-        let db = ctx.state()?.db.clone();
-        let base = move || lead_note::Entity::find().filter(lead_note::Column::LeadId.eq(id));
-        if let Some(n) = batched(first, &after) {
-            let slot = LeadPage::slot(&self.1.notes, n);
-            let all = slot
-                .get_or_try_init(|| {
-                    loader::newest_per_lead(
-                        &db,
-                        "lead_notes",
-                        &self.1.ids,
-                        n + 1,
-                        |m: &lead_note::Model| m.lead_id,
-                    )
-                })
-                .await?;
-            let rows = all.get(&id).cloned().unwrap_or_default();
-            return Ok(first_page(
-                rows,
-                n,
-                TotalCount::lazy(db, base),
-                |m| m.id,
-                LeadNote::from,
-            ));
-        }
-        let args = PageArgs::new(first, after, None, None)?;
-        page_by_id_desc(
-            &db,
-            base(),
-            lead_note::Column::Id,
-            &args,
-            |m| m.id,
-            LeadNote::from,
-        )
-        .await
+        let children: Children<'_, lead_note::Entity> = Children {
+            slots: &self.1.notes,
+            table: "lead_notes",
+            lead_col: lead_note::Column::LeadId,
+            id_col: lead_note::Column::Id,
+            id_of: |m: &lead_note::Model| m.id,
+            lead_of: |m: &lead_note::Model| m.lead_id,
+        };
+        self.child_page(ctx, children, first, after, LeadNote::from)
+            .await
     }
     /// Campaigns the lead is a recipient of, newest first, with its status in each (loaded
     /// once for the whole page).
-    async fn campaigns(
-        &self,
-        ctx: &Context<'_>,
-    ) -> AppResult<Vec<crate::domains::outreach::object::LeadCampaign>> {
-        crate::domains::outreach::object::can_read(ctx)?;
-        let db = &ctx.state()?.db;
-        let all = self
-            .1
-            .campaigns
-            .get_or_try_init(|| {
-                crate::domains::outreach::object::LeadCampaign::for_leads(db, &self.1.ids)
-            })
-            .await?;
-        Ok(all.get(&self.0.id).cloned().unwrap_or_default())
+    async fn campaigns(&self, ctx: &Context<'_>) -> AppResult<Vec<Contributed<LeadCampaignsSlot>>> {
+        self.1.campaigns.get(ctx, &self.1.ids, self.0.id).await
     }
     /// The newest AI analysis (`analyzeLead`), if any; loaded once for the whole page.
     async fn analysis(
         &self,
         ctx: &Context<'_>,
-    ) -> AppResult<Option<crate::domains::ai::resolver::LeadAnalysis>> {
-        ctx.viewer()?.require(crate::auth::Permission::ReadAi)?;
-        let db = &ctx.state()?.db;
-        let all = self
-            .1
-            .analyses
-            .get_or_try_init(|| {
-                loader::newest_per_lead(
-                    db,
-                    "lead_analyses",
-                    &self.1.ids,
-                    1,
-                    |m: &entity::lead_analysis::Model| m.lead_id,
-                )
-            })
-            .await?;
-        Ok(all
-            .get(&self.0.id)
-            .and_then(|v| v.first())
-            .cloned()
-            .map(crate::domains::ai::resolver::LeadAnalysis))
+    ) -> AppResult<Option<Contributed<LeadAnalysisSlot>>> {
+        let mut items = self.1.analyses.get(ctx, &self.1.ids, self.0.id).await?;
+        Ok((!items.is_empty()).then(|| items.swap_remove(0)))
     }
     /// Timeline, newest first. First pages (first ≤ 50, no cursor) are loaded once for the page.
     async fn timeline(
@@ -391,42 +368,68 @@ impl Lead {
         first: Option<i32>,
         after: Option<String>,
     ) -> AppResult<IdConnection<LeadInteraction>> {
+        let children: Children<'_, lead_interaction::Entity> = Children {
+            slots: &self.1.timeline,
+            table: "lead_interactions",
+            lead_col: lead_interaction::Column::LeadId,
+            id_col: lead_interaction::Column::Id,
+            id_of: |m: &lead_interaction::Model| m.id,
+            lead_of: |m: &lead_interaction::Model| m.lead_id,
+        };
+        self.child_page(ctx, children, first, after, LeadInteraction::from)
+            .await
+    }
+}
+
+/// A child relation of leads paged newest first (notes, timeline entries).
+struct Children<'a, E: EntityTrait> {
+    /// The page-wide batches, by page size.
+    slots: &'a Mutex<HashMap<u64, Shared<PerLead<E::Model>>>>,
+    table: &'static str,
+    lead_col: E::Column,
+    id_col: E::Column,
+    id_of: fn(&E::Model) -> Uuid,
+    lead_of: fn(&E::Model) -> Uuid,
+}
+
+impl Lead {
+    /// A page of `children` of this lead: a first page (first ≤ 50, no cursor) from the
+    /// page-wide batch, any other by a direct query.
+    async fn child_page<E, N>(
+        &self,
+        ctx: &Context<'_>,
+        children: Children<'_, E>,
+        first: Option<i32>,
+        after: Option<String>,
+        to_node: fn(E::Model) -> N,
+    ) -> AppResult<IdConnection<N>>
+    where
+        E: EntityTrait,
+        E::Model: ByIndex + Clone + Send + Sync,
+        N: async_graphql::OutputType,
+    {
         let id = self.0.id;
         let db = ctx.state()?.db.clone();
-        let base = move || {
-            lead_interaction::Entity::find().filter(lead_interaction::Column::LeadId.eq(id))
-        };
+        let lead_col = children.lead_col;
+        let base = move || E::find().filter(lead_col.eq(id));
         if let Some(n) = batched(first, &after) {
-            let slot = LeadPage::slot(&self.1.timeline, n);
+            let slot = LeadPage::slot(children.slots, n);
             let all = slot
                 .get_or_try_init(|| {
                     loader::newest_per_lead(
                         &db,
-                        "lead_interactions",
+                        children.table,
                         &self.1.ids,
                         n + 1,
-                        |m: &lead_interaction::Model| m.lead_id,
+                        children.lead_of,
                     )
                 })
                 .await?;
             let rows = all.get(&id).cloned().unwrap_or_default();
-            return Ok(first_page(
-                rows,
-                n,
-                TotalCount::lazy(db, base),
-                |m| m.id,
-                LeadInteraction::from,
-            ));
+            let total = TotalCount::lazy(db, base);
+            return Ok(first_page(rows, n, total, children.id_of, to_node));
         }
         let args = PageArgs::new(first, after, None, None)?;
-        page_by_id_desc(
-            &db,
-            base(),
-            lead_interaction::Column::Id,
-            &args,
-            |m| m.id,
-            LeadInteraction::from,
-        )
-        .await
+        page_by_id_desc(&db, base(), children.id_col, &args, children.id_of, to_node).await
     }
 }

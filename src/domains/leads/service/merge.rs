@@ -5,19 +5,18 @@ use std::collections::BTreeSet;
 use chrono::Utc;
 use entity::{lead, lead_interaction, lead_note, lead_tag};
 use sea_orm::{
-    sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter,
-    TransactionTrait,
+    sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction,
+    EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait,
 };
 use serde_json::json;
 use uuid::Uuid;
 
-use super::service::{get, scoped};
+use super::{emit, emit_updated, get, record, rescore, scoped};
 use crate::{
     auth::{Permission, Viewer},
     error::{AppError, AppResult},
-    events::{outbox, DomainEvent, EventEnvelope, LeadChanged},
-    state::AppState,
-    state::Wakes,
+    events::{DomainEvent, LeadChanged},
+    state::{AppState, Wakes},
 };
 
 /// Most duplicates merged at once.
@@ -92,6 +91,38 @@ pub async fn merge(
     dry_run: bool,
 ) -> AppResult<Merged> {
     viewer.require(Permission::DeleteLeads)?;
+    let dups = check_ids(primary_id, duplicate_ids)?;
+    let txn = state.db.begin().await?;
+    let before = get(&txn, viewer, primary_id).await?;
+    let mut planned = plan(&txn, viewer, &before, &dups).await?;
+    if dry_run {
+        // Dropping the transaction rolls it back; nothing was written anyway.
+        return Ok(planned);
+    }
+    move_children(&txn, viewer, primary_id, &dups, &planned.added_tags).await?;
+    let lead = write_primary(&txn, before, &planned.lead).await?;
+    let data = json!({
+        "mergedIds": dups,
+        "changedFields": planned.changed_fields,
+        "addedTags": planned.added_tags,
+    });
+    record(&txn, viewer, primary_id, "merged", data).await?;
+    for d in &dups {
+        let deleted = LeadChanged {
+            lead_id: *d,
+            changed_fields: vec![],
+            owner_id: None,
+        };
+        emit(&txn, viewer, DomainEvent::LeadDeleted(deleted)).await?;
+    }
+    emit_updated(&txn, viewer, primary_id, planned.changed_fields.clone()).await?;
+    planned.lead = rescore(&txn, lead).await?;
+    state.commit(txn, Wakes::Events).await?;
+    Ok(planned)
+}
+
+/// The duplicate ids, sorted and deduplicated: 1–[`MAX_DUPLICATES`], without the primary.
+fn check_ids(primary_id: Uuid, duplicate_ids: &[Uuid]) -> AppResult<Vec<Uuid>> {
     let mut dups: Vec<Uuid> = duplicate_ids.to_vec();
     dups.sort();
     dups.dedup();
@@ -107,11 +138,19 @@ pub async fn merge(
             "must not contain the primary",
         ));
     }
-    let txn = state.db.begin().await?;
-    let before = get(&txn, viewer, primary_id).await?;
+    Ok(dups)
+}
+
+/// The primary as it would be after the merge (nothing written).
+async fn plan(
+    txn: &DatabaseTransaction,
+    viewer: &Viewer,
+    before: &lead::Model,
+    dups: &[Uuid],
+) -> AppResult<Merged> {
     let dup_rows = scoped(viewer)
-        .filter(lead::Column::Id.is_in(dups.clone()))
-        .all(&txn)
+        .filter(lead::Column::Id.is_in(dups.to_vec()))
+        .all(txn)
         .await?;
     if dup_rows.len() != dups.len() {
         return Err(AppError::NotFound("lead"));
@@ -121,55 +160,56 @@ pub async fn merge(
     for d in &dup_rows {
         fill(&mut merged, d, &mut changed);
     }
-    let have: BTreeSet<String> = lead_tag::Entity::find()
-        .filter(lead_tag::Column::LeadId.eq(primary_id))
-        .all(&txn)
-        .await?
-        .into_iter()
-        .map(|t| t.tag)
-        .collect();
-    let dup_tags: BTreeSet<String> = lead_tag::Entity::find()
-        .filter(lead_tag::Column::LeadId.is_in(dups.clone()))
-        .all(&txn)
-        .await?
-        .into_iter()
-        .map(|t| t.tag)
-        .collect();
-    let added_tags: Vec<String> = dup_tags.difference(&have).cloned().collect();
+    let have = tag_set(txn, &[before.id]).await?;
+    let dup_tags = tag_set(txn, dups).await?;
     let moved_notes = lead_note::Entity::find()
-        .filter(lead_note::Column::LeadId.is_in(dups.clone()))
-        .all(&txn)
+        .filter(lead_note::Column::LeadId.is_in(dups.to_vec()))
+        .count(txn)
+        .await?;
+    Ok(Merged {
+        lead: merged,
+        changed_fields: changed.into_iter().collect(),
+        added_tags: dup_tags.difference(&have).cloned().collect(),
+        moved_notes,
+    })
+}
+
+async fn tag_set(txn: &DatabaseTransaction, leads: &[Uuid]) -> AppResult<BTreeSet<String>> {
+    Ok(lead_tag::Entity::find()
+        .filter(lead_tag::Column::LeadId.is_in(leads.to_vec()))
+        .all(txn)
         .await?
-        .len() as u64;
-    let changed_fields: Vec<String> = changed.into_iter().collect();
-    if dry_run {
-        // Dropping the transaction rolls it back; nothing was written anyway.
-        return Ok(Merged {
-            lead: merged,
-            changed_fields,
-            added_tags,
-            moved_notes,
-        });
-    }
-    // Move children first, then remove the duplicates (freeing their unique email/phone), then
-    // write the primary.
+        .into_iter()
+        .map(|t| t.tag)
+        .collect())
+}
+
+/// Moves notes and timeline to the primary, then removes the duplicates (freeing their unique
+/// email/phone) and gives the primary the tags it lacked.
+async fn move_children(
+    txn: &DatabaseTransaction,
+    viewer: &Viewer,
+    primary_id: Uuid,
+    dups: &[Uuid],
+    added_tags: &[String],
+) -> AppResult<()> {
     lead_note::Entity::update_many()
         .col_expr(lead_note::Column::LeadId, Expr::value(primary_id))
-        .filter(lead_note::Column::LeadId.is_in(dups.clone()))
-        .exec(&txn)
+        .filter(lead_note::Column::LeadId.is_in(dups.to_vec()))
+        .exec(txn)
         .await?;
     lead_interaction::Entity::update_many()
         .col_expr(lead_interaction::Column::LeadId, Expr::value(primary_id))
-        .filter(lead_interaction::Column::LeadId.is_in(dups.clone()))
-        .exec(&txn)
+        .filter(lead_interaction::Column::LeadId.is_in(dups.to_vec()))
+        .exec(txn)
         .await?;
     lead_tag::Entity::delete_many()
-        .filter(lead_tag::Column::LeadId.is_in(dups.clone()))
-        .exec(&txn)
+        .filter(lead_tag::Column::LeadId.is_in(dups.to_vec()))
+        .exec(txn)
         .await?;
     lead::Entity::delete_many()
-        .filter(lead::Column::Id.is_in(dups.clone()))
-        .exec(&txn)
+        .filter(lead::Column::Id.is_in(dups.to_vec()))
+        .exec(txn)
         .await?;
     if !added_tags.is_empty() {
         lead_tag::Entity::insert_many(added_tags.iter().map(|t| lead_tag::ActiveModel {
@@ -177,9 +217,18 @@ pub async fn merge(
             tag: Set(t.clone()),
             org_id: Set(viewer.org_id),
         }))
-        .exec(&txn)
+        .exec(txn)
         .await?;
     }
+    Ok(())
+}
+
+/// Writes the merged fields onto the primary.
+async fn write_primary(
+    txn: &DatabaseTransaction,
+    before: lead::Model,
+    merged: &lead::Model,
+) -> AppResult<lead::Model> {
     let mut a: lead::ActiveModel = before.into();
     a.first_name = Set(merged.first_name.clone());
     a.last_name = Set(merged.last_name.clone());
@@ -197,47 +246,5 @@ pub async fn merge(
     a.custom_fields = Set(merged.custom_fields.clone());
     a.provenance = Set(merged.provenance.clone());
     a.updated_at = Set(Utc::now());
-    let lead = a.update(&txn).await?;
-    lead_interaction::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        lead_id: Set(primary_id),
-        org_id: Set(viewer.org_id),
-        kind: Set("merged".into()),
-        actor_id: Set(Some(viewer.user_id)),
-        data: Set(
-            json!({"mergedIds": dups, "changedFields": changed_fields, "addedTags": added_tags}),
-        ),
-        created_at: Set(Utc::now()),
-    }
-    .insert(&txn)
-    .await?;
-    let emit = |e| EventEnvelope::new(viewer.org_id, Some(viewer.user_id), e);
-    for d in &dups {
-        outbox::record(
-            &txn,
-            &emit(DomainEvent::LeadDeleted(LeadChanged {
-                lead_id: *d,
-                changed_fields: vec![],
-                owner_id: None,
-            })),
-        )
-        .await?;
-    }
-    outbox::record(
-        &txn,
-        &emit(DomainEvent::LeadUpdated(LeadChanged {
-            lead_id: primary_id,
-            changed_fields: changed_fields.clone(),
-            owner_id: None,
-        })),
-    )
-    .await?;
-    let lead = super::service::rescore_in(&txn, lead).await?;
-    state.commit(txn, Wakes::Events).await?;
-    Ok(Merged {
-        lead,
-        changed_fields,
-        added_tags,
-        moved_notes,
-    })
+    Ok(a.update(txn).await?)
 }
