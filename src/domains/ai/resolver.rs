@@ -4,11 +4,11 @@
 use async_graphql::{Context, Object, ID};
 
 use super::{
-    service::{self, provider::Task, AiUsagePeriod, AiUsageReport},
+    service::{self, provider::Task},
     types::{
-        ClassificationResult, ConversationSuggestions, CreateSearchGoalInput, EntitiesResult,
-        GenerateReplyInput, GeneratedReply, LeadAnalysis, LeadInfoResult, SearchGoal,
-        SearchStrategy, SentimentResult, SummaryResult,
+        AiUsagePeriod, AiUsageReport, ClassificationResult, ConversationSuggestions,
+        CreateSearchGoalInput, EntitiesResult, GenerateReplyInput, GeneratedReply, LeadAnalysis,
+        LeadInfoResult, SearchGoal, SearchStrategy, SentimentResult, SummaryResult,
     },
 };
 use crate::{

@@ -13,7 +13,7 @@ pub mod usage;
 
 pub use analysis::{analyze_lead, lead_facts};
 pub use goals::{cancel_goal, create_goal, get_goal, list_goals, run_goal, update_strategy};
-pub use usage::{usage, AiUsagePeriod, AiUsageReport, AiUsageRow};
+pub use usage::usage;
 
 use chrono::{DateTime, Datelike, Duration as ChronoDuration, TimeZone, Utc};
 use entity::{ai_cache, ai_usage};

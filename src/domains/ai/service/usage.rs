@@ -1,57 +1,16 @@
 //! `aiUsage(period)`: calls, tokens and estimated cost per operation × provider × model.
 
-use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use chrono::{Duration as ChronoDuration, Utc};
 use entity::ai_usage;
 use sea_orm::{sea_query::Expr, ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use super::{month_start, tokens_since};
 use crate::{
     auth::{Permission, Viewer},
+    domains::ai::types::{AiUsagePeriod, AiUsageReport, AiUsageRow},
     error::AppResult,
     state::AppState,
 };
-
-/// The window of `aiUsage`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
-pub enum AiUsagePeriod {
-    /// The last 24 hours.
-    Day,
-    /// The last 7 days.
-    Week,
-    /// The current calendar month (UTC), the budget period.
-    Month,
-}
-
-/// Totals of one operation × provider × model.
-#[derive(Debug, Clone, async_graphql::SimpleObject)]
-pub struct AiUsageRow {
-    pub operation: String,
-    pub provider: String,
-    pub model: String,
-    /// Calls, cache hits included.
-    pub calls: i64,
-    pub cached_calls: i64,
-    pub prompt_tokens: i64,
-    pub completion_tokens: i64,
-    /// Estimated, in millionths of a US dollar.
-    pub cost_micros: i64,
-}
-
-/// `aiUsage(period)`.
-#[derive(Debug, Clone, async_graphql::SimpleObject)]
-pub struct AiUsageReport {
-    pub since: DateTime<Utc>,
-    pub calls: i64,
-    pub cached_calls: i64,
-    pub prompt_tokens: i64,
-    pub completion_tokens: i64,
-    pub cost_micros: i64,
-    /// `AI_MONTHLY_TOKEN_BUDGET` (0 = unlimited).
-    pub monthly_token_budget: u64,
-    /// Tokens used this calendar month.
-    pub month_tokens_used: i64,
-    pub by_operation: Vec<AiUsageRow>,
-}
 
 /// operation, provider, model, calls, cached calls, prompt, completion tokens, cost.
 type UsageTuple = (String, String, String, i64, i64, i64, i64, i64);

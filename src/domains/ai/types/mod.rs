@@ -5,8 +5,9 @@
 mod objects;
 
 pub use objects::{
-    ClassificationResult, ConversationSuggestions, EntitiesResult, GeneratedReply, LeadAnalysis,
-    LeadInfoResult, SearchGoal, SearchGoalJob, SearchGoalResult, SentimentResult, SummaryResult,
+    AiUsagePeriod, AiUsageReport, AiUsageRow, ClassificationResult, ConversationSuggestions,
+    EntitiesResult, GeneratedReply, LeadAnalysis, LeadInfoResult, SearchGoal, SearchGoalJob,
+    SearchGoalResult, SentimentResult, SummaryResult,
 };
 
 use async_graphql::{InputObject, SimpleObject};
