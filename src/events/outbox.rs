@@ -1,4 +1,5 @@
-//! The transactional outbox: events are stored with the change that caused them.
+//! The transactional outbox: events are stored with the change that caused them, and the
+//! registered [`handlers`] run in the same transaction.
 
 use entity::outbox_event;
 use sea_orm::{
@@ -7,7 +8,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::EventEnvelope;
+use super::{handlers, EventEnvelope};
 use crate::error::{AppError, AppResult};
 
 /// Stores `event` using `conn` (pass the service's transaction).
@@ -24,12 +25,10 @@ pub async fn record(conn: &impl ConnectionTrait, event: &EventEnvelope) -> AppRe
         position: Set(None),
     };
     outbox_event::Entity::insert(row).exec(conn).await?;
-    // Notifications the event calls for, in the same transaction. Boxed: delivering one records
-    // `notification.new` through here again (which derives nothing), an async recursion.
-    if !matches!(event.event, super::DomainEvent::NotificationCreated(_)) {
-        Box::pin(crate::domains::notifications::rules::derive(conn, event)).await?;
-    }
-    Ok(())
+    // What other domains do about the event, in the same transaction (see `handlers`). Boxed:
+    // a handler may record events through here again (notifications record
+    // `notification.new`), an async recursion.
+    Box::pin(handlers::dispatch(conn, event)).await
 }
 
 /// Stores `events` like [`record`], with one multi-row `INSERT` per 200 events (for batch
@@ -57,9 +56,7 @@ pub async fn record_many(conn: &impl ConnectionTrait, events: &[EventEnvelope]) 
             .await?;
     }
     for event in events {
-        if !matches!(event.event, super::DomainEvent::NotificationCreated(_)) {
-            Box::pin(crate::domains::notifications::rules::derive(conn, event)).await?;
-        }
+        Box::pin(handlers::dispatch(conn, event)).await?;
     }
     Ok(())
 }
