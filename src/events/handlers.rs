@@ -54,21 +54,24 @@ pub fn registered() -> Vec<&'static str> {
     handlers.iter().map(|(n, _)| *n).collect()
 }
 
-/// Runs every registered handler that wants `event`, in `conn`.
-pub(super) async fn dispatch(conn: &impl ConnectionTrait, event: &EventEnvelope) -> AppResult<()> {
-    let wanted: Vec<Arc<dyn EventHandler>> = {
-        let handlers = HANDLERS.read().unwrap_or_else(|e| e.into_inner());
-        handlers
-            .iter()
-            .filter(|(_, h)| h.wants(event))
-            .map(|(_, h)| h.clone())
-            .collect()
-    };
-    if wanted.is_empty() {
-        return Ok(());
-    }
+/// The registered handlers that want `event`, in order (no allocation when none does).
+pub(super) fn wanted(event: &EventEnvelope) -> Vec<Arc<dyn EventHandler>> {
+    let handlers = HANDLERS.read().unwrap_or_else(|e| e.into_inner());
+    handlers
+        .iter()
+        .filter(|(_, h)| h.wants(event))
+        .map(|(_, h)| h.clone())
+        .collect()
+}
+
+/// Runs `handlers` (from [`wanted`]) on `event`, in `conn`.
+pub(super) async fn run(
+    conn: &impl ConnectionTrait,
+    handlers: Vec<Arc<dyn EventHandler>>,
+    event: &EventEnvelope,
+) -> AppResult<()> {
     let conn = HandlerConn(conn);
-    for handler in wanted {
+    for handler in handlers {
         handler.handle(&conn, event).await?;
     }
     Ok(())
