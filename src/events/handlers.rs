@@ -142,3 +142,28 @@ impl ConnectionTrait for HandlerConn<'_> {
         self.0.mock()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Nobody;
+
+    #[async_trait]
+    impl EventHandler for Nobody {
+        fn wants(&self, _: &EventEnvelope) -> bool {
+            false
+        }
+        async fn handle(&self, _: &HandlerConn<'_>, _: &EventEnvelope) -> AppResult<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn registering_twice_under_one_name_keeps_one_handler() {
+        register("test.nobody", Nobody);
+        register("test.nobody", Nobody);
+        let names = registered();
+        assert_eq!(names.iter().filter(|n| **n == "test.nobody").count(), 1);
+    }
+}

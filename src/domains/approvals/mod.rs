@@ -12,6 +12,13 @@
 //!   its own `register()` (outreach: CAMPAIGN). Approvals imports no higher domain.
 //! - **Start-up**: [`register`] registers the notification rules with the event-handler registry;
 //!   `sla::spawn` runs the SLA sweep next to the workers.
+//! - **Tests** (`tests/api/approvals.rs`): the acceptance scenario (rule "recipients > 500 needs
+//!   2 approvals from MANAGER+", 600 recipients → PENDING_APPROVAL, the requester is FORBIDDEN,
+//!   one approval keeps it pending, the second launches and all 600 are SENT, a WebSocket
+//!   subscriber gets PENDING and RESOLVED), delegation, reject / changes requested / withdraw
+//!   returning the campaign to DRAFT, SLA escalation and expiry with a controlled clock, rule
+//!   validation, `testApprovalRule`, requests by hand, isolation and the role table; unit tests
+//!   cover the evaluator, the parser's paths and who may act.
 //! - **Not built**: only campaigns are gated (AI replies and demo-site deploys have resource
 //!   types but no gate call yet); per-request SLA reminders beyond the one escalation; `history`
 //!   and `requestedBy`/`assignees` are loaded per request (users through the DataLoader, history
