@@ -39,6 +39,9 @@ fn err(context: &str) -> impl Fn(&dyn std::fmt::Display) -> StartupError + '_ {
 
 /// Builds the shared state (database, bus, mailer, clients). Does not migrate.
 pub async fn build_state(mut config: Config) -> Result<AppState, StartupError> {
+    notifications::register();
+    approvals::register();
+    outreach::register();
     config.resolve_secrets().map_err(|e| err("secrets")(&e))?;
     let secrets = Arc::new(config.secrets_box().map_err(|e| err("secrets")(&e))?);
     let sql_log = db::StatementLog::new(config.record_sql);

@@ -2,10 +2,39 @@
 //! organization, optional user, an event id and the time it happened.
 //!
 //! Flow: a service writes the event to the outbox inside the transaction of its change
-//! ([`outbox::record`]); the [`relay`] publishes committed events to the [`EventBus`] and marks
-//! them published; every process fans bus events out to its WebSocket subscribers.
+//! ([`outbox::record`], or [`outbox::record_many`] for batch writers) and ends the transaction
+//! with `state.commit(txn, Wakes::Events)` (`Wakes::Jobs` when it also enqueued jobs), which
+//! commits and wakes the relay. The [`relay`] publishes committed events to the [`EventBus`] and
+//! marks them published; every process fans bus events out to its WebSocket subscribers.
+//!
+//! - **Wire form**: `{"type": "job.updated", "data": {…}}` inside an [`EventEnvelope`]
+//!   `{id (UUID v7), seq, position, org_id, user_id, occurred_at}`.
+//! - **Handlers** ([`handlers`]): `events` names no domain. A domain that reacts to events inside
+//!   the writer's transaction (notifications, approvals and outreach derive notifications)
+//!   implements [`handlers::EventHandler`] and registers it at start-up with
+//!   [`handlers::register`], from its `mod.rs` `register()` called by `startup.rs`. `record` runs
+//!   every handler that `wants` the event right after storing it, with the same connection, so
+//!   what handlers write commits or rolls back with the change. Registration is process-wide and
+//!   idempotent by name.
+//! - **Positions** (`relay.rs`): the relay first gives committed rows their publication
+//!   `position` (one `UPDATE … FROM (ROW_NUMBER() …)` in its own transaction), then publishes
+//!   positioned, unpublished rows in position order and stamps `published_at`. Both steps hold
+//!   one advisory lock on Postgres, so relays of several instances take turns and the bus sees
+//!   positions in order. Positions are gap-free across organizations and committed before
+//!   anything is published; `seq` is taken at insert and two transactions can commit out of `seq`
+//!   order, which is why cursors use `position`. If the bus is down the rows stay unpublished and
+//!   the relay retries with backoff; delivery is at-least-once and clients dedupe by event id.
+//! - **Bus** (`bus.rs`): [`MemoryBus`] (tokio broadcast) and [`RedisBus`] (one `PUBLISH` per
+//!   event on `lg:org:{org_id}`; per process one pub/sub connection on `PSUBSCRIBE lg:org:*`,
+//!   fanned out locally as [`BusMessage`]`::{Event, Resync}`; after a reconnect it sends `Resync`,
+//!   because anything published meanwhile is gone).
+//! - **Visibility**: [`DomainEvent::visible_to`] is the one place that decides who may receive an
+//!   event; [`DomainEvent::revokes`] decides which events end a live connection.
+//! - **Retention**: published events older than `EVENT_RETENTION_HOURS` are pruned hourly
+//!   ([`outbox::spawn_pruner`]); replay (`after`) never reaches past that window.
 
 pub mod bus;
+pub mod handlers;
 pub mod outbox;
 pub mod relay;
 

@@ -1,4 +1,5 @@
-//! The transactional outbox: events are stored with the change that caused them.
+//! The transactional outbox: events are stored with the change that caused them, and the
+//! registered [`handlers`] run in the same transaction.
 
 use entity::outbox_event;
 use sea_orm::{
@@ -7,12 +8,12 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::EventEnvelope;
+use super::{handlers, EventEnvelope};
 use crate::error::{AppError, AppResult};
 
-/// Stores `event` using `conn` (pass the service's transaction).
-pub async fn record(conn: &impl ConnectionTrait, event: &EventEnvelope) -> AppResult<()> {
-    let row = outbox_event::ActiveModel {
+/// The unpublished outbox row of `event`.
+fn row(event: &EventEnvelope) -> AppResult<outbox_event::ActiveModel> {
+    Ok(outbox_event::ActiveModel {
         seq: NotSet,
         id: Set(event.id),
         org_id: Set(event.org_id),
@@ -22,44 +23,37 @@ pub async fn record(conn: &impl ConnectionTrait, event: &EventEnvelope) -> AppRe
         occurred_at: Set(event.occurred_at),
         published_at: Set(None),
         position: Set(None),
-    };
-    outbox_event::Entity::insert(row).exec(conn).await?;
-    // Notifications the event calls for, in the same transaction. Boxed: delivering one records
-    // `notification.new` through here again (which derives nothing), an async recursion.
-    if !matches!(event.event, super::DomainEvent::NotificationCreated(_)) {
-        Box::pin(crate::domains::notifications::rules::derive(conn, event)).await?;
+    })
+}
+
+/// Stores `event` using `conn` (pass the service's transaction).
+pub async fn record(conn: &impl ConnectionTrait, event: &EventEnvelope) -> AppResult<()> {
+    outbox_event::Entity::insert(row(event)?).exec(conn).await?;
+    dispatch(conn, event).await
+}
+
+/// Runs the registered handlers that want `event` (see [`handlers`]), in `conn`. Boxed only when
+/// one does: a handler may record events through [`record`] again (notifications record
+/// `notification.new`), an async recursion.
+async fn dispatch(conn: &impl ConnectionTrait, event: &EventEnvelope) -> AppResult<()> {
+    let wanted = handlers::wanted(event);
+    if wanted.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    Box::pin(handlers::run(conn, wanted, event)).await
 }
 
 /// Stores `events` like [`record`], with one multi-row `INSERT` per 200 events (for batch
 /// writers such as the crawler's group commit).
 pub async fn record_many(conn: &impl ConnectionTrait, events: &[EventEnvelope]) -> AppResult<()> {
     for chunk in events.chunks(200) {
-        let rows = chunk
-            .iter()
-            .map(|event| {
-                Ok(outbox_event::ActiveModel {
-                    seq: NotSet,
-                    id: Set(event.id),
-                    org_id: Set(event.org_id),
-                    user_id: Set(event.user_id),
-                    event_type: Set(event.event.type_name().to_string()),
-                    payload: Set(serde_json::to_value(event)?),
-                    occurred_at: Set(event.occurred_at),
-                    published_at: Set(None),
-                    position: Set(None),
-                })
-            })
-            .collect::<AppResult<Vec<_>>>()?;
+        let rows = chunk.iter().map(row).collect::<AppResult<Vec<_>>>()?;
         outbox_event::Entity::insert_many(rows)
             .exec_without_returning(conn)
             .await?;
     }
     for event in events {
-        if !matches!(event.event, super::DomainEvent::NotificationCreated(_)) {
-            Box::pin(crate::domains::notifications::rules::derive(conn, event)).await?;
-        }
+        dispatch(conn, event).await?;
     }
     Ok(())
 }

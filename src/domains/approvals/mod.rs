@@ -1,15 +1,48 @@
-//! Approvals: rules with typed conditions ([`condition`]), the gate other domains call before a
-//! risky action ([`gate::approval_gate`]; campaign launches today), requests with N distinct
-//! approvals, reject / request changes / delegate / withdraw, a history of every action, SLA
-//! escalation and expiry ([`sla`]), statistics, live events and notifications ([`notify`]).
+//! Approvals: rules with typed conditions decide which actions need an approval and from whom
+//! ([`rules`]); the gate other domains call before a risky action creates requests with N distinct
+//! approvals, reject / request changes / delegate / withdraw and a history of every action
+//! ([`requests`]); overdue requests escalate and old ones expire ([`sla`]).
+//!
+//! - **Roles** (`Permission`): ReadApprovals VIEWER, ActOnApprovals MEMBER (create/update/withdraw
+//!   one's own, and decide as an assignee), ManageApprovalRules ADMIN. Another organization's
+//!   request or rule is NOT_FOUND everywhere.
+//! - **Other domains** call [`approval_gate`] in the transaction of their action and
+//!   [`approved_snapshot`] before acting again on an approved resource; a domain owning a gated
+//!   resource type implements [`ApprovalSubject`] and registers it with [`register_subject`] from
+//!   its own `register()` (outreach: CAMPAIGN). Approvals imports no higher domain.
+//! - **Start-up**: [`register`] registers the notification rules with the event-handler registry;
+//!   `sla::spawn` runs the SLA sweep next to the workers.
+//! - **Tests** (`tests/api/approvals.rs`): the acceptance scenario (rule "recipients > 500 needs
+//!   2 approvals from MANAGER+", 600 recipients → PENDING_APPROVAL, the requester is FORBIDDEN,
+//!   one approval keeps it pending, the second launches and all 600 are SENT, a WebSocket
+//!   subscriber gets PENDING and RESOLVED), delegation, reject / changes requested / withdraw
+//!   returning the campaign to DRAFT, SLA escalation and expiry with a controlled clock, rule
+//!   validation, `testApprovalRule`, requests by hand, isolation and the role table; unit tests
+//!   cover the evaluator, the parser's paths and who may act.
+//! - **Not built**: only campaigns are gated (AI replies and demo-site deploys have resource
+//!   types but no gate call yet); per-request SLA reminders beyond the one escalation; `history`
+//!   and `requestedBy`/`assignees` are loaded per request (users through the DataLoader, history
+//!   one query per request); partial approvals emit no live event.
 
-pub mod condition;
-pub mod gate;
-pub mod notify;
+pub mod requests;
 pub mod resolver;
 pub mod rules;
-pub mod service;
 pub mod sla;
 pub mod types;
 
+pub use requests::{
+    service::{
+        gate::{approval_gate, approved_snapshot, GateOutcome, GatedResource},
+        subject::{register_subject, ApprovalSubject, Decision},
+    },
+    types::ApprovalPreview,
+};
 pub use resolver::{ApprovalMutation, ApprovalQuery, ApprovalSubscription};
+
+/// Registers approvals' event handler (its notification rules); called once per start-up.
+pub fn register() {
+    crate::events::handlers::register(
+        "approvals.notify",
+        requests::service::notify::ApprovalNotifications,
+    );
+}

@@ -1,52 +1,11 @@
-//! GraphQL enums, objects, inputs and payloads of approvals.
+//! GraphQL types shared by the approval sub-domains: the resource type, the preview's rendered
+//! email (outreach's template previews use it too), and the helpers their objects use (stored id
+//! lists, user loading).
 
-use async_graphql::{ComplexObject, Context, Enum, InputObject, Json, SimpleObject, ID};
-use chrono::{DateTime, Utc};
-use entity::{approval_action, approval_request, approval_rule};
+use async_graphql::{Context, Enum, SimpleObject};
 use uuid::Uuid;
 
-use super::condition::LeafExplanation;
-use crate::{
-    auth::Role,
-    domains::{identity::types::User, outreach::types::RenderedEmail},
-    error::{AppError, AppResult},
-    graphql::ContextExt,
-};
-
-/// Where an approval request is. Everything but PENDING is final.
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ApprovalStatus {
-    /// Waiting for decisions.
-    Pending,
-    /// Enough distinct approvers approved; a gated action went ahead.
-    Approved,
-    /// An approver rejected it; a gated campaign went back to DRAFT.
-    Rejected,
-    /// An approver asked for changes; a gated campaign went back to DRAFT.
-    ChangesRequested,
-    /// Withdrawn (`deleteApprovalRequest`).
-    Cancelled,
-    /// Nobody decided within `APPROVAL_EXPIRE_HOURS`.
-    Expired,
-}
-
-crate::wire_enum!(ApprovalStatus { Pending => "PENDING", Approved => "APPROVED", Rejected => "REJECTED", ChangesRequested => "CHANGES_REQUESTED", Cancelled => "CANCELLED", Expired => "EXPIRED" });
-
-/// How pressing a request is.
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum ApprovalPriority {
-    /// Whenever convenient.
-    Low,
-    /// The default.
-    #[default]
-    Normal,
-    /// Soon.
-    High,
-    /// Now.
-    Urgent,
-}
-
-crate::wire_enum!(ApprovalPriority { Low => "LOW", Normal => "NORMAL", High => "HIGH", Urgent => "URGENT" });
+use crate::{domains::identity::types::User, error::AppResult, graphql::ContextExt};
 
 /// What kind of thing awaits approval. Only CAMPAIGN is gated today (its launch); the others can
 /// be used for requests made by hand and for rules the later domains will evaluate.
@@ -64,32 +23,19 @@ pub enum ApprovalResourceType {
 
 crate::wire_enum!(ApprovalResourceType { Campaign => "CAMPAIGN", AiReply => "AI_REPLY", DemoSite => "DEMO_SITE", Other => "OTHER" });
 
-/// One entry of a request's history.
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ApprovalActionKind {
-    /// The request was created.
-    Create,
-    /// Its title, description, due time, priority or assignees changed.
-    Update,
-    /// An approver approved.
-    Approve,
-    /// An approver rejected.
-    Reject,
-    /// An approver asked for changes.
-    RequestChanges,
-    /// An assignee handed their part to someone else (`toUser`).
-    Delegate,
-    /// It was withdrawn.
-    Cancel,
-    /// It expired.
-    Expire,
-    /// It became overdue: marked urgent, assignees and their managers notified.
-    Escalate,
+/// An email rendered for one recipient.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct RenderedEmail {
+    /// Subject.
+    pub subject: String,
+    /// HTML body.
+    pub html: String,
+    /// Text body.
+    pub text: String,
 }
 
-crate::wire_enum!(ApprovalActionKind { Create => "CREATE", Update => "UPDATE", Approve => "APPROVE", Reject => "REJECT", RequestChanges => "REQUEST_CHANGES", Delegate => "DELEGATE", Cancel => "CANCEL", Expire => "EXPIRE", Escalate => "ESCALATE" });
-
-async fn load_user(ctx: &Context<'_>, id: Option<Uuid>) -> AppResult<Option<User>> {
+/// The user `id` (through the page's loader), for field resolvers.
+pub async fn load_user(ctx: &Context<'_>, id: Option<Uuid>) -> AppResult<Option<User>> {
     let Some(id) = id else {
         return Ok(None);
     };
@@ -102,7 +48,8 @@ async fn load_user(ctx: &Context<'_>, id: Option<Uuid>) -> AppResult<Option<User
     Ok(u.map(User::from))
 }
 
-async fn load_users(ctx: &Context<'_>, ids: &[Uuid]) -> AppResult<Vec<User>> {
+/// The users `ids`, in order (through the page's loader), for field resolvers.
+pub async fn load_users(ctx: &Context<'_>, ids: &[Uuid]) -> AppResult<Vec<User>> {
     let users = ctx
         .loaders()?
         .users()
@@ -126,413 +73,20 @@ pub fn ids_of(v: &serde_json::Value) -> Vec<Uuid> {
         .unwrap_or_default()
 }
 
-/// A rule: when an action on `resourceType` whose facts satisfy `condition` needs approval, and
-/// from whom.
-#[derive(SimpleObject, Debug, Clone)]
-#[graphql(complex)]
-pub struct ApprovalRule {
-    /// Rule id.
-    pub id: ID,
-    /// Name.
-    pub name: String,
-    /// What it applies to.
-    pub resource_type: ApprovalResourceType,
-    /// The condition (`{all: [...]}`, `{any: [...]}`, `{field, operator, value}`).
-    pub condition: Json<serde_json::Value>,
-    /// Anyone at or above this role may approve (null when `approvers` are named).
-    pub approver_role: Option<Role>,
-    /// Distinct approvals needed.
-    pub required_approvals: i32,
-    /// Hours until a request becomes overdue (urgent); null = no SLA.
-    pub sla_hours: Option<i32>,
-    /// Whether the gate evaluates it.
-    pub enabled: bool,
-    /// Created.
-    pub created_at: DateTime<Utc>,
-    /// Last change.
-    pub updated_at: DateTime<Utc>,
-    #[graphql(skip)]
-    pub approver_ids: Vec<Uuid>,
-    #[graphql(skip)]
-    pub created_by: Option<Uuid>,
+/// The stored form of an id list: a JSON array of UUID strings.
+pub fn ids_json(ids: &[Uuid]) -> serde_json::Value {
+    serde_json::Value::Array(
+        ids.iter()
+            .map(|u| serde_json::Value::String(u.to_string()))
+            .collect(),
+    )
 }
 
-#[ComplexObject]
-impl ApprovalRule {
-    /// Named approvers (empty when `approverRole` is set).
-    async fn approvers(&self, ctx: &Context<'_>) -> AppResult<Vec<User>> {
-        load_users(ctx, &self.approver_ids).await
+/// A lookup's model as its GraphQL object, or null when it does not exist (NOT_FOUND).
+pub fn found<M, T: From<M>>(r: AppResult<M>) -> AppResult<Option<T>> {
+    match r {
+        Ok(m) => Ok(Some(m.into())),
+        Err(crate::error::AppError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
     }
-    /// Who created it.
-    async fn created_by(&self, ctx: &Context<'_>) -> AppResult<Option<User>> {
-        load_user(ctx, self.created_by).await
-    }
-}
-
-impl From<approval_rule::Model> for ApprovalRule {
-    fn from(m: approval_rule::Model) -> Self {
-        ApprovalRule {
-            id: ID(m.id.to_string()),
-            name: m.name,
-            resource_type: ApprovalResourceType::parse(&m.resource_type)
-                .unwrap_or(ApprovalResourceType::Other),
-            condition: Json(m.condition),
-            approver_role: m.approver_role.as_deref().and_then(Role::parse),
-            required_approvals: m.required_approvals,
-            sla_hours: m.sla_hours,
-            enabled: m.enabled,
-            created_at: m.created_at,
-            updated_at: m.updated_at,
-            approver_ids: ids_of(&m.approver_ids),
-            created_by: m.created_by,
-        }
-    }
-}
-
-/// A decision to take about one resource.
-#[derive(SimpleObject, Debug, Clone)]
-#[graphql(complex)]
-pub struct ApprovalRequest {
-    /// Request id.
-    pub id: ID,
-    /// What it is about.
-    pub resource_type: ApprovalResourceType,
-    /// The resource's id (a campaign id for CAMPAIGN).
-    pub resource_id: String,
-    /// Headline.
-    pub title: String,
-    /// Details.
-    pub description: Option<String>,
-    /// Where it is.
-    pub status: ApprovalStatus,
-    /// How pressing.
-    pub priority: ApprovalPriority,
-    /// Overdue after this time (then `urgent` becomes true).
-    pub due_at: Option<DateTime<Utc>>,
-    /// Overdue and escalated.
-    pub urgent: bool,
-    /// When it was escalated.
-    pub escalated_at: Option<DateTime<Utc>>,
-    /// Distinct approvals needed.
-    pub required_approvals: i32,
-    /// Distinct approvals so far.
-    pub approval_count: i32,
-    /// Everybody at or above this role is an assignee (besides `assignees`).
-    pub assignee_role: Option<Role>,
-    /// Created by a gate: the decision resumes (approve) or returns (reject, changes, cancel,
-    /// expiry) the gated action.
-    pub gated: bool,
-    /// The facts the rule saw (gate requests), e.g. `{recipientCount, aiGenerated, ...}`.
-    pub payload: Json<serde_json::Value>,
-    /// When it was decided (or cancelled, or expired).
-    pub resolved_at: Option<DateTime<Utc>>,
-    /// The deciding comment (reject reason, requested changes, ...).
-    pub resolution_comment: Option<String>,
-    /// Created.
-    pub created_at: DateTime<Utc>,
-    /// Last change.
-    pub updated_at: DateTime<Utc>,
-    #[graphql(skip)]
-    pub uuid: Uuid,
-    #[graphql(skip)]
-    pub rule_id: Option<Uuid>,
-    #[graphql(skip)]
-    pub requested_by: Option<Uuid>,
-    #[graphql(skip)]
-    pub assignee_ids: Vec<Uuid>,
-}
-
-#[ComplexObject]
-impl ApprovalRequest {
-    /// Who asked.
-    async fn requested_by(&self, ctx: &Context<'_>) -> AppResult<Option<User>> {
-        load_user(ctx, self.requested_by).await
-    }
-    /// Named assignees (members at or above `assigneeRole` may act too).
-    async fn assignees(&self, ctx: &Context<'_>) -> AppResult<Vec<User>> {
-        load_users(ctx, &self.assignee_ids).await
-    }
-    /// The rule that created it; null for requests made by hand or once the rule is deleted.
-    async fn rule(&self, ctx: &Context<'_>) -> AppResult<Option<ApprovalRule>> {
-        let Some(id) = self.rule_id else {
-            return Ok(None);
-        };
-        let (state, viewer) = ctx.state_and_viewer()?;
-        match super::rules::get(&state.db, viewer, id).await {
-            Ok(r) => Ok(Some(r.into())),
-            Err(AppError::NotFound(_)) => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-    /// Every action on it, oldest first (one query per request).
-    async fn history(&self, ctx: &Context<'_>) -> AppResult<Vec<ApprovalAction>> {
-        let (state, viewer) = ctx.state_and_viewer()?;
-        super::service::history_of(&state.db, viewer, self.uuid).await
-    }
-    /// Whether the viewer may approve, reject, ask for changes or delegate it now.
-    async fn can_act(&self, ctx: &Context<'_>) -> AppResult<bool> {
-        let viewer = ctx.viewer()?;
-        Ok(self.status == ApprovalStatus::Pending && super::service::may_act(viewer, self).is_ok())
-    }
-}
-
-impl From<approval_request::Model> for ApprovalRequest {
-    fn from(m: approval_request::Model) -> Self {
-        ApprovalRequest {
-            id: ID(m.id.to_string()),
-            resource_type: ApprovalResourceType::parse(&m.resource_type)
-                .unwrap_or(ApprovalResourceType::Other),
-            resource_id: m.resource_id,
-            title: m.title,
-            description: m.description,
-            status: ApprovalStatus::parse(&m.status).unwrap_or(ApprovalStatus::Pending),
-            priority: ApprovalPriority::parse(&m.priority).unwrap_or_default(),
-            due_at: m.due_at,
-            urgent: m.urgent,
-            escalated_at: m.escalated_at,
-            required_approvals: m.required_approvals,
-            approval_count: m.approval_count,
-            assignee_role: m.assignee_role.as_deref().and_then(Role::parse),
-            gated: m.gated,
-            payload: Json(m.payload),
-            resolved_at: m.resolved_at,
-            resolution_comment: m.resolution_comment,
-            created_at: m.created_at,
-            updated_at: m.updated_at,
-            uuid: m.id,
-            rule_id: m.rule_id,
-            requested_by: m.requested_by,
-            assignee_ids: ids_of(&m.assignee_ids),
-        }
-    }
-}
-
-/// One entry of a request's history.
-#[derive(SimpleObject, Debug, Clone)]
-#[graphql(complex)]
-pub struct ApprovalAction {
-    /// Entry id.
-    pub id: ID,
-    /// The request.
-    pub request_id: ID,
-    /// What happened.
-    pub action: ApprovalActionKind,
-    /// The comment (reason, requested changes, ...).
-    pub comment: Option<String>,
-    /// When.
-    pub at: DateTime<Utc>,
-    #[graphql(skip)]
-    pub actor_id: Option<Uuid>,
-    #[graphql(skip)]
-    pub to_user_id: Option<Uuid>,
-}
-
-#[ComplexObject]
-impl ApprovalAction {
-    /// Who did it; null for the system (ESCALATE, EXPIRE).
-    async fn actor(&self, ctx: &Context<'_>) -> AppResult<Option<User>> {
-        load_user(ctx, self.actor_id).await
-    }
-    /// The delegate (DELEGATE).
-    async fn to_user(&self, ctx: &Context<'_>) -> AppResult<Option<User>> {
-        load_user(ctx, self.to_user_id).await
-    }
-}
-
-impl From<approval_action::Model> for ApprovalAction {
-    fn from(m: approval_action::Model) -> Self {
-        ApprovalAction {
-            id: ID(m.id.to_string()),
-            request_id: ID(m.request_id.to_string()),
-            action: ApprovalActionKind::parse(&m.action).unwrap_or(ApprovalActionKind::Update),
-            comment: m.comment,
-            at: m.created_at,
-            actor_id: m.actor_id,
-            to_user_id: m.to_user_id,
-        }
-    }
-}
-
-/// Filter of `approvalRequests`.
-#[derive(InputObject, Debug, Clone, Default)]
-pub struct ApprovalRequestFilter {
-    /// Any of these statuses.
-    pub status: Option<Vec<ApprovalStatus>>,
-    /// This resource type.
-    pub resource_type: Option<ApprovalResourceType>,
-    /// Only requests the viewer is an assignee of (named, or by role).
-    pub assigned_to_me: Option<bool>,
-    /// Only urgent (true) or only not urgent (false) requests.
-    pub urgent: Option<bool>,
-}
-
-/// Input of `createApprovalRequest`.
-#[derive(InputObject, Debug, Clone)]
-pub struct CreateApprovalRequestInput {
-    /// What it is about.
-    pub resource_type: ApprovalResourceType,
-    /// The resource's id (for CAMPAIGN, a campaign of the organization).
-    pub resource_id: String,
-    /// Headline (1–200 characters).
-    pub title: String,
-    /// Details (up to 5,000 characters).
-    pub description: Option<String>,
-    /// Named assignees (members of the organization; not yourself). Give these, `assigneeRole`,
-    /// or both.
-    pub assignee_ids: Option<Vec<ID>>,
-    /// Everybody at or above this role (MEMBER or higher) is an assignee.
-    pub assignee_role: Option<Role>,
-    /// Distinct approvals needed (1–10, default 1).
-    pub required_approvals: Option<i32>,
-    /// Overdue after this time (future).
-    pub due_at: Option<DateTime<Utc>>,
-    /// Default NORMAL.
-    pub priority: Option<ApprovalPriority>,
-}
-
-/// Input of `updateApprovalRequest` (pending requests only; absent fields stay).
-#[derive(InputObject, Debug, Clone, Default)]
-pub struct UpdateApprovalRequestInput {
-    /// Headline (1–200 characters).
-    pub title: Option<String>,
-    /// Details (up to 5,000 characters).
-    pub description: Option<String>,
-    /// Named assignees (replaces the list).
-    pub assignee_ids: Option<Vec<ID>>,
-    /// Everybody at or above this role is an assignee.
-    pub assignee_role: Option<Role>,
-    /// Overdue after this time.
-    pub due_at: Option<DateTime<Utc>>,
-    /// Priority.
-    pub priority: Option<ApprovalPriority>,
-}
-
-/// Input of `createApprovalRule` and `testApprovalRule`.
-#[derive(InputObject, Debug, Clone)]
-pub struct ApprovalRuleInput {
-    /// Name (1–200 characters).
-    pub name: String,
-    /// What it applies to.
-    pub resource_type: ApprovalResourceType,
-    /// `{all: [...]}`, `{any: [...]}` or `{field, operator, value}`; operators EQ, NE, GT, GTE,
-    /// LT, LTE, IN, CONTAINS, EXISTS. Campaign facts: `recipientCount`, `aiGenerated`,
-    /// `firstCampaign`, `fromDomain`, `fromEmail`, `scheduled`, `variantCount`.
-    pub condition: Json<serde_json::Value>,
-    /// Anyone at or above this role (MEMBER or higher) may approve. Exactly one of this and
-    /// `approverIds`.
-    pub approver_role: Option<Role>,
-    /// Named approvers (members of the organization).
-    pub approver_ids: Option<Vec<ID>>,
-    /// Distinct approvals needed (1–10, default 1; at most the number of named approvers).
-    pub required_approvals: Option<i32>,
-    /// Hours until a request becomes overdue (1–8,760); none = no SLA.
-    pub sla_hours: Option<i32>,
-    /// Default true.
-    pub enabled: Option<bool>,
-}
-
-/// Input of `updateApprovalRule` (absent fields stay).
-#[derive(InputObject, Debug, Clone, Default)]
-pub struct UpdateApprovalRuleInput {
-    /// Name.
-    pub name: Option<String>,
-    /// Condition.
-    pub condition: Option<Json<serde_json::Value>>,
-    /// Approver role (clears named approvers).
-    pub approver_role: Option<Role>,
-    /// Named approvers (clears the approver role).
-    pub approver_ids: Option<Vec<ID>>,
-    /// Distinct approvals needed.
-    pub required_approvals: Option<i32>,
-    /// Hours until overdue.
-    pub sla_hours: Option<i32>,
-    /// Whether the gate evaluates it.
-    pub enabled: Option<bool>,
-}
-
-/// Result of `testApprovalRule`.
-#[derive(SimpleObject, Debug, Clone)]
-pub struct ApprovalRuleTest {
-    /// Whether the sample satisfies the condition.
-    pub matched: bool,
-    /// Every comparison with its outcome.
-    pub explanation: Vec<LeafExplanation>,
-}
-
-/// What awaits approval (`approvalPreview`).
-#[derive(SimpleObject, Debug, Clone)]
-pub struct ApprovalPreview {
-    /// The request.
-    pub request_id: ID,
-    /// What it is about.
-    pub resource_type: ApprovalResourceType,
-    /// Headline.
-    pub title: String,
-    /// Facts the rule saw.
-    pub facts: Json<serde_json::Value>,
-    /// CAMPAIGN: recipients that would be sent to now.
-    pub recipient_count: Option<i64>,
-    /// CAMPAIGN: when it would start (null = at approval).
-    pub schedule_at: Option<DateTime<Utc>>,
-    /// CAMPAIGN: sending pace (null = unlimited).
-    pub send_rate_per_minute: Option<i32>,
-    /// CAMPAIGN: the email as the sample recipient would get it (the template as it is now).
-    pub email: Option<RenderedEmail>,
-    /// CAMPAIGN: the sample recipient's address (null: sample data was used).
-    pub sample_recipient: Option<String>,
-}
-
-/// Decisions of one approver.
-#[derive(SimpleObject, Debug, Clone)]
-#[graphql(complex)]
-pub struct ApproverStats {
-    /// Approvals given.
-    pub approved: i64,
-    /// Rejections.
-    pub rejected: i64,
-    /// Changes requested.
-    pub changes_requested: i64,
-    #[graphql(skip)]
-    pub user_id: Uuid,
-}
-
-#[ComplexObject]
-impl ApproverStats {
-    /// The approver.
-    async fn user(&self, ctx: &Context<'_>) -> AppResult<Option<User>> {
-        load_user(ctx, Some(self.user_id)).await
-    }
-}
-
-/// `approvalStats`.
-#[derive(SimpleObject, Debug, Clone, Default)]
-pub struct ApprovalStats {
-    /// Waiting.
-    pub pending: i64,
-    /// Waiting and overdue.
-    pub urgent: i64,
-    /// Approved.
-    pub approved: i64,
-    /// Rejected.
-    pub rejected: i64,
-    /// Changes requested.
-    pub changes_requested: i64,
-    /// Cancelled.
-    pub cancelled: i64,
-    /// Expired.
-    pub expired: i64,
-    /// Median hours from creation to decision (approved, rejected, changes requested); null
-    /// when nothing was decided.
-    pub median_hours_to_decision: Option<f64>,
-    /// Decisions per approver, most first.
-    pub by_approver: Vec<ApproverStats>,
-}
-
-/// Live approval event kind.
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ApprovalEventKind {
-    /// A request waits (created, delegated or escalated: see `reason`).
-    Pending,
-    /// A request was decided, cancelled or expired.
-    Resolved,
 }

@@ -59,7 +59,7 @@ impl NotificationQuery {
         ctx: &Context<'_>,
     ) -> AppResult<Vec<NotificationPreference>> {
         let (state, viewer) = ctx.state_and_person()?;
-        service::preferences(state, viewer).await
+        service::preferences::preferences(state, viewer).await
     }
 
     /// In-app notifications sent and read, per type (every type listed). The viewer's own, or
@@ -117,7 +117,7 @@ impl NotificationMutation {
         input: Vec<NotificationPreferenceInput>,
     ) -> AppResult<Vec<NotificationPreference>> {
         let (state, viewer) = ctx.state_and_person()?;
-        service::update_preferences(state, viewer, input).await
+        service::preferences::update_preferences(state, viewer, input).await
     }
 
     /// Sends an ANNOUNCEMENT (ADMIN+) to exactly one of: a member (`userId`), a team
@@ -134,7 +134,7 @@ impl NotificationMutation {
             (_, Some(t)) => ("team", t.to_string()),
             _ => ("organization", viewer.org_id.to_string()),
         };
-        let n = service::send(state, viewer, input).await?;
+        let n = service::send::send(state, viewer, input).await?;
         note(ctx, target.0, target.1);
         Ok(n)
     }

@@ -25,36 +25,21 @@ pub enum NotificationType {
     Announcement,
 }
 
+crate::wire_enum!(NotificationType {
+    LeadAssigned => "LEAD_ASSIGNED",
+    ImportFinished => "IMPORT_FINISHED",
+    JobFailed => "JOB_FAILED",
+    ScrapeFinished => "SCRAPE_FINISHED",
+    ApprovalPending => "APPROVAL_PENDING",
+    ApprovalResolved => "APPROVAL_RESOLVED",
+    CampaignFinished => "CAMPAIGN_FINISHED",
+    Announcement => "ANNOUNCEMENT",
+});
+
 impl NotificationType {
     /// Every type, in schema order.
-    pub const ALL: [NotificationType; 8] = [
-        NotificationType::LeadAssigned,
-        NotificationType::ImportFinished,
-        NotificationType::JobFailed,
-        NotificationType::ScrapeFinished,
-        NotificationType::ApprovalPending,
-        NotificationType::ApprovalResolved,
-        NotificationType::CampaignFinished,
-        NotificationType::Announcement,
-    ];
-
-    /// Storage (and event payload) form.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            NotificationType::LeadAssigned => "LEAD_ASSIGNED",
-            NotificationType::ImportFinished => "IMPORT_FINISHED",
-            NotificationType::JobFailed => "JOB_FAILED",
-            NotificationType::ScrapeFinished => "SCRAPE_FINISHED",
-            NotificationType::ApprovalPending => "APPROVAL_PENDING",
-            NotificationType::ApprovalResolved => "APPROVAL_RESOLVED",
-            NotificationType::CampaignFinished => "CAMPAIGN_FINISHED",
-            NotificationType::Announcement => "ANNOUNCEMENT",
-        }
-    }
-
-    /// Parses the storage form.
-    pub fn parse(s: &str) -> Option<NotificationType> {
-        Self::ALL.into_iter().find(|t| t.as_str() == s)
+    pub fn every() -> impl Iterator<Item = NotificationType> {
+        Self::ALL.iter().filter_map(|s| Self::parse(s))
     }
 }
 
@@ -69,26 +54,16 @@ pub enum NotificationChannel {
     Webhook,
 }
 
+crate::wire_enum!(NotificationChannel {
+    InApp => "IN_APP",
+    Email => "EMAIL",
+    Webhook => "WEBHOOK",
+});
+
 impl NotificationChannel {
     /// Every channel, in schema order.
-    pub const ALL: [NotificationChannel; 3] = [
-        NotificationChannel::InApp,
-        NotificationChannel::Email,
-        NotificationChannel::Webhook,
-    ];
-
-    /// Storage form.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            NotificationChannel::InApp => "IN_APP",
-            NotificationChannel::Email => "EMAIL",
-            NotificationChannel::Webhook => "WEBHOOK",
-        }
-    }
-
-    /// Parses the storage form.
-    pub fn parse(s: &str) -> Option<NotificationChannel> {
-        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    pub fn every() -> impl Iterator<Item = NotificationChannel> {
+        Self::ALL.iter().filter_map(|s| Self::parse(s))
     }
 
     /// Whether the channel is on when the user never chose.

@@ -1,7 +1,7 @@
 //! The approval gate of `launchCampaign` and `scheduleCampaign`.
 //!
 //! `check_launch` computes the launch's facts and asks
-//! [`crate::domains::approvals::gate::approval_gate`]: when an enabled CAMPAIGN rule of the
+//! [`crate::domains::approvals::approval_gate`]: when an enabled CAMPAIGN rule of the
 //! organization matches, the approval request is created in the caller's transaction and the
 //! answer is [`GateDecision::PendingApproval`]; the campaign then waits in PENDING_APPROVAL.
 //! Approving calls [`super::campaigns::launch_approved`], rejecting, asking for changes,
@@ -34,8 +34,7 @@ use super::types::CampaignVariant;
 use crate::{
     auth::Viewer,
     domains::approvals::{
-        gate::{approval_gate, approved_snapshot, GateOutcome, GatedResource},
-        types::ApprovalResourceType,
+        approval_gate, approved_snapshot, types::ApprovalResourceType, GateOutcome, GatedResource,
     },
     error::AppResult,
 };

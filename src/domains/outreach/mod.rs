@@ -5,6 +5,7 @@
 
 pub mod ab;
 pub mod ab_run;
+mod approval_subject;
 pub mod campaign_resolver;
 pub mod campaigns;
 pub mod email_events;
@@ -29,6 +30,13 @@ pub mod types;
 pub mod webhooks;
 
 use async_graphql::{MergedObject, MergedSubscription};
+
+/// Registers outreach's start-up handlers: the CAMPAIGN approval subject and the notification
+/// rules.
+pub fn register() {
+    approval_subject::register();
+    notify::register();
+}
 
 /// Outreach queries.
 #[derive(MergedObject, Default)]

@@ -1,18 +1,42 @@
 //! Notifications outreach causes: CAMPAIGN_FINISHED to a campaign's creator when it completes.
-//! Called by `notifications::rules::derive` inside the transaction that records the event.
+//! An event handler ([`CampaignNotifications`], registered by [`register`] at start-up) that runs
+//! inside the transaction that records the event.
 
+use async_trait::async_trait;
 use entity::campaign;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use super::stats;
 use crate::{
-    domains::notifications::{
-        deliver::{deliver, NewNotification},
-        types::NotificationType,
-    },
+    domains::notifications::{deliver, types::NotificationType, NewNotification},
     error::AppResult,
-    events::{CampaignStatusChanged, EventEnvelope},
+    events::{
+        handlers::{self, EventHandler, HandlerConn},
+        CampaignStatusChanged, DomainEvent, EventEnvelope,
+    },
 };
+
+/// The event handler of outreach's notification rules.
+pub struct CampaignNotifications;
+
+/// Registers [`CampaignNotifications`] with the event-handler registry.
+pub fn register() {
+    handlers::register("outreach.notify", CampaignNotifications);
+}
+
+#[async_trait]
+impl EventHandler for CampaignNotifications {
+    fn wants(&self, env: &EventEnvelope) -> bool {
+        matches!(&env.event, DomainEvent::CampaignStatus(c) if c.status == "COMPLETED")
+    }
+
+    async fn handle(&self, conn: &HandlerConn<'_>, env: &EventEnvelope) -> AppResult<()> {
+        match &env.event {
+            DomainEvent::CampaignStatus(c) => campaign_finished(conn, env, c).await,
+            _ => Ok(()),
+        }
+    }
+}
 
 /// CAMPAIGN_FINISHED to the creator of a campaign that just became COMPLETED.
 pub async fn campaign_finished(

@@ -317,16 +317,8 @@ pub struct TemplateResult {
     pub error: Option<ItemError>,
 }
 
-/// An email rendered for one recipient.
-#[derive(SimpleObject, Debug, Clone)]
-pub struct RenderedEmail {
-    /// Subject.
-    pub subject: String,
-    /// HTML body.
-    pub html: String,
-    /// Text body.
-    pub text: String,
-}
+/// An email rendered for one recipient (defined by approvals, whose preview shows one).
+pub use crate::domains::approvals::types::RenderedEmail;
 
 /// Result of `validateTemplate`.
 #[derive(SimpleObject, Debug, Clone)]

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::types::{NotificationChannel, NotificationType};
+use crate::domains::notifications::types::{NotificationChannel, NotificationType};
 use crate::{
     error::AppResult,
     jobs::{queue, JobContext, JobError, JobHandler, NewJob},
@@ -91,7 +91,7 @@ impl JobHandler for PostWebhook {
         let Some(pref) = pref.filter(|p| p.enabled && p.webhook_url.is_some()) else {
             return Ok(json!({"skipped": "the webhook preference is off"}));
         };
-        let Some(url) = super::service::open_webhook_url(&self.1, &pref)
+        let Some(url) = super::preferences::open_webhook_url(&self.1, &pref)
             .map_err(|e| JobError::Permanent(format!("webhook URL: {e}")))?
         else {
             return Ok(json!({"skipped": "the webhook preference is off"}));

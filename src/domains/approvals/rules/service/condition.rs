@@ -12,70 +12,17 @@
 //! never matches (except with `NE` and `EXISTS: false`). Parse errors name their path, e.g.
 //! `input.condition.all[0].operator`.
 
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
-use crate::error::FieldError;
+use crate::{
+    domains::approvals::rules::types::{LeafExplanation, Operator},
+    error::FieldError,
+};
 
 /// Deepest nesting of `all`/`any`.
 pub const MAX_DEPTH: usize = 8;
 /// Most leaves in one condition.
 pub const MAX_LEAVES: usize = 50;
-
-/// A comparison operator.
-#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Operator {
-    /// Equal (numbers compare by value: 1 = 1.0).
-    Eq,
-    /// Not equal (also true when the fact is missing).
-    Ne,
-    /// Greater than (numbers, or strings in lexical order).
-    Gt,
-    /// Greater than or equal.
-    Gte,
-    /// Less than.
-    Lt,
-    /// Less than or equal.
-    Lte,
-    /// The fact is one of the values (`value` is an array).
-    In,
-    /// The fact (a string) contains `value` (a string), or the fact (an array) contains `value`.
-    Contains,
-    /// The fact is present and not null (`value: false`: absent or null). `value` defaults to true.
-    Exists,
-}
-
-impl Operator {
-    /// The wire form.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Operator::Eq => "EQ",
-            Operator::Ne => "NE",
-            Operator::Gt => "GT",
-            Operator::Gte => "GTE",
-            Operator::Lt => "LT",
-            Operator::Lte => "LTE",
-            Operator::In => "IN",
-            Operator::Contains => "CONTAINS",
-            Operator::Exists => "EXISTS",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Operator> {
-        [
-            Operator::Eq,
-            Operator::Ne,
-            Operator::Gt,
-            Operator::Gte,
-            Operator::Lt,
-            Operator::Lte,
-            Operator::In,
-            Operator::Contains,
-            Operator::Exists,
-        ]
-        .into_iter()
-        .find(|o| o.as_str() == s)
-    }
-}
 
 /// One comparison.
 #[derive(Debug, Clone, PartialEq)]
@@ -97,25 +44,6 @@ pub enum Condition {
     Any(Vec<Condition>),
     /// A comparison.
     Leaf(Leaf),
-}
-
-/// Why one leaf matched or not.
-#[derive(async_graphql::SimpleObject, Debug, Clone, PartialEq)]
-pub struct LeafExplanation {
-    /// Where the leaf is in the condition (`condition.all[0]`).
-    pub path: String,
-    /// The fact compared.
-    pub field: String,
-    /// The operator.
-    pub operator: Operator,
-    /// The value in the rule.
-    pub expected: async_graphql::Json<Value>,
-    /// The fact's value in the sample (null when missing).
-    pub actual: async_graphql::Json<Value>,
-    /// Whether this leaf matched.
-    pub matched: bool,
-    /// The comparison in words, e.g. `recipientCount = 600 > 500`.
-    pub reason: String,
 }
 
 fn err(path: &str, message: impl Into<String>) -> FieldError {
@@ -168,6 +96,16 @@ impl Condition {
                 return Ok(ctor(parsed));
             }
         }
+        let leaf = Self::parse_leaf(obj, path)?;
+        *leaves += 1;
+        if *leaves > MAX_LEAVES {
+            return Err(err(path, format!("more than {MAX_LEAVES} comparisons")));
+        }
+        Ok(Condition::Leaf(leaf))
+    }
+
+    /// A leaf `{field, operator, value}`.
+    fn parse_leaf(obj: &Map<String, Value>, path: &str) -> Result<Leaf, FieldError> {
         for k in obj.keys() {
             if !matches!(k.as_str(), "field" | "operator" | "value") {
                 return Err(err(
@@ -197,37 +135,41 @@ impl Condition {
             Some(_) => return Err(err(&format!("{path}.operator"), "must be a string")),
             None => return Err(err(&format!("{path}.operator"), "is required")),
         };
-        let value = obj.get("value").cloned();
         let vpath = format!("{path}.value");
-        let value = match (operator, value) {
+        let value = Self::leaf_value(operator, obj.get("value").cloned(), &vpath)?;
+        Ok(Leaf {
+            field,
+            operator,
+            value,
+        })
+    }
+
+    /// A leaf's value, checked against its operator (EXISTS defaults to true).
+    fn leaf_value(
+        operator: Operator,
+        value: Option<Value>,
+        vpath: &str,
+    ) -> Result<Value, FieldError> {
+        Ok(match (operator, value) {
             (Operator::Exists, None) => Value::Bool(true),
             (Operator::Exists, Some(Value::Bool(b))) => Value::Bool(b),
-            (Operator::Exists, Some(_)) => return Err(err(&vpath, "must be true or false")),
-            (_, None) => return Err(err(&vpath, "is required")),
+            (Operator::Exists, Some(_)) => return Err(err(vpath, "must be true or false")),
+            (_, None) => return Err(err(vpath, "is required")),
             (Operator::In, Some(Value::Array(a))) => Value::Array(a),
-            (Operator::In, Some(_)) => return Err(err(&vpath, "must be an array for IN")),
+            (Operator::In, Some(_)) => return Err(err(vpath, "must be an array for IN")),
             (Operator::Gt | Operator::Gte | Operator::Lt | Operator::Lte, Some(v))
                 if !(v.is_number() || v.is_string()) =>
             {
-                return Err(err(&vpath, "must be a number or a string for ordering"))
+                return Err(err(vpath, "must be a number or a string for ordering"))
             }
             (Operator::Contains, Some(v)) if v.is_array() || v.is_object() => {
                 return Err(err(
-                    &vpath,
+                    vpath,
                     "must be a string, number or boolean for CONTAINS",
                 ))
             }
             (_, Some(v)) => v,
-        };
-        *leaves += 1;
-        if *leaves > MAX_LEAVES {
-            return Err(err(path, format!("more than {MAX_LEAVES} comparisons")));
-        }
-        Ok(Condition::Leaf(Leaf {
-            field,
-            operator,
-            value,
-        }))
+        })
     }
 
     /// The JSON form (what [`Condition::parse`] reads).

@@ -15,13 +15,14 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::{
-    rules,
-    service::{self, NewRequest},
-    types::{ids_of, ApprovalPriority, ApprovalResourceType, ApprovalStatus},
-};
+use super::{insert, NewRequest, MAX_TITLE};
 use crate::{
     auth::{Role, Viewer},
+    domains::approvals::{
+        requests::types::{ApprovalPriority, ApprovalStatus},
+        rules::service as rules,
+        types::{ids_of, ApprovalResourceType},
+    },
     error::AppResult,
 };
 
@@ -65,14 +66,14 @@ pub async fn approval_gate(
         return Ok(GateOutcome::Proceed);
     };
     let now = Utc::now();
-    let r = service::insert(
+    let r = insert(
         conn,
         NewRequest {
             org_id: viewer.org_id,
             rule_id: Some(rule.id),
             resource_type: resource.resource_type,
             resource_id: resource.resource_id,
-            title: resource.title.chars().take(service::MAX_TITLE).collect(),
+            title: resource.title.chars().take(MAX_TITLE).collect(),
             description: resource.description,
             requested_by: Some(viewer.user_id),
             assignee_ids: ids_of(&rule.approver_ids),

@@ -1,5 +1,6 @@
-//! Notification rules of approvals, called by `notifications::rules::derive` for
-//! `approval.pending` and `approval.resolved` inside the transaction that recorded the event:
+//! Notification rules of approvals, an event handler ([`ApprovalNotifications`], registered by
+//! `approvals::register`) for `approval.pending` and `approval.resolved` that runs inside the
+//! transaction that recorded the event:
 //! a new request notifies its assignees (APPROVAL_PENDING), a delegation the delegate, an
 //! escalation the assignees and their managers; a final outcome notifies the requester
 //! (APPROVAL_RESOLVED) unless they caused it themselves.
@@ -7,15 +8,38 @@
 use entity::{approval_request, user};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
-use super::service::{assignees, managers_of};
+use async_trait::async_trait;
+
+use super::access::{assignees, managers_of};
 use crate::{
-    domains::notifications::{
-        deliver::{deliver, NewNotification},
-        types::NotificationType,
-    },
+    domains::notifications::{deliver, types::NotificationType, NewNotification},
     error::AppResult,
-    events::{ApprovalChanged, EventEnvelope},
+    events::{
+        handlers::{EventHandler, HandlerConn},
+        ApprovalChanged, DomainEvent, EventEnvelope,
+    },
 };
+
+/// The event handler of approvals' notification rules.
+pub struct ApprovalNotifications;
+
+#[async_trait]
+impl EventHandler for ApprovalNotifications {
+    fn wants(&self, env: &EventEnvelope) -> bool {
+        matches!(
+            env.event,
+            DomainEvent::ApprovalPending(_) | DomainEvent::ApprovalResolved(_)
+        )
+    }
+
+    async fn handle(&self, conn: &HandlerConn<'_>, env: &EventEnvelope) -> AppResult<()> {
+        match &env.event {
+            DomainEvent::ApprovalPending(a) => pending(conn, env, a).await,
+            DomainEvent::ApprovalResolved(a) => resolved(conn, env, a).await,
+            _ => Ok(()),
+        }
+    }
+}
 
 async fn request(
     conn: &impl ConnectionTrait,

@@ -12,15 +12,18 @@ use sea_orm::{
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{
-    condition::Condition,
-    types::{
-        ApprovalResourceType, ApprovalRule, ApprovalRuleInput, ApprovalRuleTest,
-        UpdateApprovalRuleInput,
-    },
-};
+pub mod condition;
+
+use condition::Condition;
+
 use crate::{
     auth::{Permission, Role, Viewer},
+    domains::approvals::{
+        rules::types::{
+            ApprovalRule, ApprovalRuleInput, ApprovalRuleTest, UpdateApprovalRuleInput,
+        },
+        types::{ids_json, ApprovalResourceType},
+    },
     error::{AppError, AppResult, FieldError},
     graphql::pagination::{page_by_id_desc, IdConnection, PageArgs},
     ids::parse_id,
@@ -243,10 +246,6 @@ async fn validate(
     })
 }
 
-fn ids_json(ids: &[Uuid]) -> Value {
-    Value::Array(ids.iter().map(|u| Value::String(u.to_string())).collect())
-}
-
 /// `createApprovalRule` (ADMIN+).
 pub async fn create(
     state: &AppState,
@@ -370,12 +369,7 @@ pub async fn test(
         ));
     }
     let condition = match (id, input) {
-        (Some(id), None) => {
-            let r = get(&state.db, viewer, id).await?;
-            Condition::parse(&r.condition, "condition").map_err(|e| {
-                AppError::internal(format!("stored rule {} does not parse: {e:?}", r.id))
-            })?
-        }
+        (Some(id), None) => stored_condition(&get(&state.db, viewer, id).await?)?,
         (None, Some(input)) => {
             let v = validate(&state.db, viewer, &input).await?;
             Condition::parse(&v.condition, "input.condition")
@@ -406,12 +400,15 @@ pub async fn matching(
         .all(conn)
         .await?;
     for r in rules {
-        let c = Condition::parse(&r.condition, "condition").map_err(|e| {
-            AppError::internal(format!("stored rule {} does not parse: {e:?}", r.id))
-        })?;
-        if c.matches(facts) {
+        if stored_condition(&r)?.matches(facts) {
             return Ok(Some(r));
         }
     }
     Ok(None)
+}
+
+/// The condition of a stored rule (stored in normalized form, so it parses).
+fn stored_condition(r: &approval_rule::Model) -> AppResult<Condition> {
+    Condition::parse(&r.condition, "condition")
+        .map_err(|e| AppError::internal(format!("stored rule {} does not parse: {e:?}", r.id)))
 }

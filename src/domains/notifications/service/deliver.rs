@@ -12,11 +12,9 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{
-    types::{NotificationChannel, NotificationType},
-    webhook_job,
-};
+use super::webhook_job;
 use crate::{
+    domains::notifications::types::{NotificationChannel, NotificationType},
     error::AppResult,
     events::{outbox, DomainEvent, EventEnvelope, NotificationCreated},
     platform::{mail_job, mailer::OutgoingEmail},
@@ -94,47 +92,96 @@ async fn deliver_batch(
     recipients: &[Uuid],
     out: &mut Delivered,
 ) -> AppResult<()> {
+    let recipients = members_among(conn, n.org_id, recipients).await?;
+    if recipients.is_empty() {
+        return Ok(());
+    }
+    let prefs = Prefs::load(conn, n, &recipients).await?;
+    in_app(conn, n, &recipients, &prefs, out).await?;
+    email(conn, n, &recipients, &prefs, out).await?;
+    // WEBHOOK: only where a URL is configured; the job reads the URL when it runs.
+    for u in &recipients {
+        let has_url = prefs
+            .get(*u, NotificationChannel::Webhook)
+            .is_some_and(|p| p.enabled && p.webhook_url.is_some());
+        if has_url {
+            webhook_job::enqueue(conn, n.org_id, *u, n.notification_type, &n.text()).await?;
+            out.webhooks += 1;
+        }
+    }
+    Ok(())
+}
+
+/// The members of `org_id` among `recipients`, in their order.
+async fn members_among(
+    conn: &impl ConnectionTrait,
+    org_id: Uuid,
+    recipients: &[Uuid],
+) -> AppResult<Vec<Uuid>> {
     let members: HashSet<Uuid> = membership::Entity::find()
         .select_only()
         .column(membership::Column::UserId)
-        .filter(membership::Column::OrgId.eq(n.org_id))
+        .filter(membership::Column::OrgId.eq(org_id))
         .filter(membership::Column::UserId.is_in(recipients.to_vec()))
         .into_tuple::<Uuid>()
         .all(conn)
         .await?
         .into_iter()
         .collect();
-    let recipients: Vec<Uuid> = recipients
+    Ok(recipients
         .iter()
         .copied()
         .filter(|u| members.contains(u))
-        .collect();
-    if recipients.is_empty() {
-        return Ok(());
-    }
-    let recipients = recipients.as_slice();
-    let prefs: HashMap<(Uuid, String), notification_preference::Model> =
-        notification_preference::Entity::find()
-            .filter(notification_preference::Column::OrgId.eq(n.org_id))
-            .filter(
-                notification_preference::Column::NotificationType.eq(n.notification_type.as_str()),
-            )
-            .filter(notification_preference::Column::UserId.is_in(recipients.to_vec()))
-            .all(conn)
-            .await?
-            .into_iter()
-            .map(|p| ((p.user_id, p.channel.clone()), p))
-            .collect();
-    let pref = |user: Uuid, ch: NotificationChannel| prefs.get(&(user, ch.as_str().to_string()));
-    let enabled = |user: Uuid, ch: NotificationChannel| {
-        pref(user, ch).map_or(ch.default_enabled(), |p| p.enabled)
-    };
+        .collect())
+}
 
-    // IN_APP: one row per recipient, and an event only that recipient receives.
+/// The recipients' stored preferences for the notification's type.
+struct Prefs(HashMap<(Uuid, String), notification_preference::Model>);
+
+impl Prefs {
+    async fn load(
+        conn: &impl ConnectionTrait,
+        n: &NewNotification,
+        recipients: &[Uuid],
+    ) -> AppResult<Prefs> {
+        Ok(Prefs(
+            notification_preference::Entity::find()
+                .filter(notification_preference::Column::OrgId.eq(n.org_id))
+                .filter(
+                    notification_preference::Column::NotificationType
+                        .eq(n.notification_type.as_str()),
+                )
+                .filter(notification_preference::Column::UserId.is_in(recipients.to_vec()))
+                .all(conn)
+                .await?
+                .into_iter()
+                .map(|p| ((p.user_id, p.channel.clone()), p))
+                .collect(),
+        ))
+    }
+
+    fn get(&self, user: Uuid, ch: NotificationChannel) -> Option<&notification_preference::Model> {
+        self.0.get(&(user, ch.as_str().to_string()))
+    }
+
+    fn enabled(&self, user: Uuid, ch: NotificationChannel) -> bool {
+        self.get(user, ch)
+            .map_or(ch.default_enabled(), |p| p.enabled)
+    }
+}
+
+/// IN_APP: one row per recipient, and an event only that recipient receives.
+async fn in_app(
+    conn: &impl ConnectionTrait,
+    n: &NewNotification,
+    recipients: &[Uuid],
+    prefs: &Prefs,
+    out: &mut Delivered,
+) -> AppResult<()> {
     let now = Utc::now();
     let rows: Vec<notification::Model> = recipients
         .iter()
-        .filter(|u| enabled(**u, NotificationChannel::InApp))
+        .filter(|u| prefs.enabled(**u, NotificationChannel::InApp))
         .map(|u| notification::Model {
             id: Uuid::now_v7(),
             org_id: n.org_id,
@@ -179,47 +226,47 @@ async fn deliver_batch(
         }
     }
     out.in_app.extend(rows);
+    Ok(())
+}
 
-    // EMAIL: to the account's address, through the job queue.
+/// EMAIL: to the account's address, through the job queue.
+async fn email(
+    conn: &impl ConnectionTrait,
+    n: &NewNotification,
+    recipients: &[Uuid],
+    prefs: &Prefs,
+    out: &mut Delivered,
+) -> AppResult<()> {
     let email_to: Vec<Uuid> = recipients
         .iter()
         .copied()
-        .filter(|u| enabled(*u, NotificationChannel::Email))
+        .filter(|u| prefs.enabled(*u, NotificationChannel::Email))
         .collect();
-    if !email_to.is_empty() {
-        let users = user::Entity::find()
-            .filter(user::Column::Id.is_in(email_to))
-            .all(conn)
-            .await?;
-        for u in users {
-            mail_job::enqueue(
-                conn,
-                &OutgoingEmail {
-                    to: u.email,
-                    to_name: Some(u.name),
-                    from: None,
-                    reply_to: None,
-                    subject: format!("[Leadgraph] {}", n.title),
-                    text: format!(
-                        "{}\n\nYou receive this because email notifications of this kind are on in your Leadgraph notification preferences.\n",
-                        n.text()
-                    ),
-                    html: None,
-                },
-            )
-            .await?;
-            out.emails += 1;
-        }
+    if email_to.is_empty() {
+        return Ok(());
     }
-
-    // WEBHOOK: only where a URL is configured; the job reads the URL when it runs.
-    for u in recipients {
-        let has_url = pref(*u, NotificationChannel::Webhook)
-            .is_some_and(|p| p.enabled && p.webhook_url.is_some());
-        if has_url {
-            webhook_job::enqueue(conn, n.org_id, *u, n.notification_type, &n.text()).await?;
-            out.webhooks += 1;
-        }
+    let users = user::Entity::find()
+        .filter(user::Column::Id.is_in(email_to))
+        .all(conn)
+        .await?;
+    for u in users {
+        mail_job::enqueue(
+            conn,
+            &OutgoingEmail {
+                to: u.email,
+                to_name: Some(u.name),
+                from: None,
+                reply_to: None,
+                subject: format!("[Leadgraph] {}", n.title),
+                text: format!(
+                    "{}\n\nYou receive this because email notifications of this kind are on in your Leadgraph notification preferences.\n",
+                    n.text()
+                ),
+                html: None,
+            },
+        )
+        .await?;
+        out.emails += 1;
     }
     Ok(())
 }

@@ -1,41 +1,51 @@
-//! Rules that turn domain events into notifications. [`derive`] runs inside
-//! [`crate::events::outbox::record`], right after the event is stored, so the notifications (and
+//! Notifications' own rules, an event handler ([`NotificationRules`]) that runs inside
+//! [`crate::events::outbox::record`] right after the event is stored, so the notifications (and
 //! their `notification.new` events, mails and webhook jobs) commit or roll back with the change
-//! that caused them.
-//!
-//! Every rule is a cheap match on the event first: events that notify nobody (most of them, e.g.
-//! the thousands of `lead.created` of an import) cost no query.
+//! that caused them: `lead.updated` with `owner` among the changed fields → LEAD_ASSIGNED to the
+//! new owner (not for self-assignment); `job.updated` → IMPORT_FINISHED when a lead import
+//! succeeds, JOB_FAILED when any job fails for good, to the job's creator (delivery jobs
+//! excepted: a failing delivery must not notify, and so re-trigger, itself). Higher domains
+//! register their own handlers (approvals, outreach).
 
 use entity::{job, lead, user};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
+use async_trait::async_trait;
+
 use super::{
     deliver::{deliver, NewNotification},
-    types::NotificationType,
     webhook_job,
 };
 use crate::{
-    domains::{approvals, leads},
+    domains::{leads, notifications::types::NotificationType},
     error::AppResult,
-    events::{DomainEvent, EventEnvelope, JobUpdated, LeadChanged},
+    events::{
+        handlers::{EventHandler, HandlerConn},
+        DomainEvent, EventEnvelope, JobUpdated, LeadChanged,
+    },
     platform::mail_job,
 };
 
-/// Creates the notifications `env` calls for, using `conn` (the transaction that recorded it).
-pub async fn derive(conn: &impl ConnectionTrait, env: &EventEnvelope) -> AppResult<()> {
-    match &env.event {
-        DomainEvent::LeadUpdated(c) if c.changed_fields.iter().any(|f| f == "owner") => {
-            lead_assigned(conn, env, c).await
+/// The event handler of notifications' own rules (registered by `notifications::register`).
+pub struct NotificationRules;
+
+#[async_trait]
+impl EventHandler for NotificationRules {
+    fn wants(&self, env: &EventEnvelope) -> bool {
+        match &env.event {
+            DomainEvent::LeadUpdated(c) => c.changed_fields.iter().any(|f| f == "owner"),
+            DomainEvent::JobUpdated(j) => env.user_id.is_some() && job_notifies(j),
+            _ => false,
         }
-        DomainEvent::JobUpdated(j) => job_finished(conn, env, j).await,
-        DomainEvent::ApprovalPending(a) => approvals::notify::pending(conn, env, a).await,
-        DomainEvent::ApprovalResolved(a) => approvals::notify::resolved(conn, env, a).await,
-        DomainEvent::CampaignStatus(c) if c.status == "COMPLETED" => {
-            crate::domains::outreach::notify::campaign_finished(conn, env, c).await
+    }
+
+    async fn handle(&self, conn: &HandlerConn<'_>, env: &EventEnvelope) -> AppResult<()> {
+        match &env.event {
+            DomainEvent::LeadUpdated(c) => lead_assigned(conn, env, c).await,
+            DomainEvent::JobUpdated(j) => job_finished(conn, env, j).await,
+            _ => Ok(()),
         }
-        // `notification.new` itself (and everything else) notifies nobody.
-        _ => Ok(()),
     }
 }
 
@@ -113,11 +123,10 @@ async fn job_finished(
     j: &JobUpdated,
 ) -> AppResult<()> {
     let finished_import = j.state == "succeeded" && j.kind == leads::import::KIND;
-    let failed = j.state == "failed" && j.kind != mail_job::KIND && j.kind != webhook_job::KIND;
     let Some(creator) = env.user_id else {
         return Ok(());
     };
-    if !(finished_import || failed) {
+    if !job_notifies(j) {
         return Ok(());
     }
     let Some(job) = job::Entity::find_by_id(j.job_id).one(conn).await? else {
@@ -142,6 +151,13 @@ async fn job_finished(
     };
     deliver(conn, &n, &[creator]).await?;
     Ok(())
+}
+
+/// Whether a job update notifies its creator: a lead import succeeded, or a job other than a
+/// delivery job failed for good.
+fn job_notifies(j: &JobUpdated) -> bool {
+    (j.state == "succeeded" && j.kind == leads::import::KIND)
+        || (j.state == "failed" && j.kind != mail_job::KIND && j.kind != webhook_job::KIND)
 }
 
 fn import_finished(org_id: Uuid, job: &job::Model) -> NewNotification {

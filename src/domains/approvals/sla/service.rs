@@ -1,7 +1,8 @@
 //! The SLA sweep: pending requests past `due_at` become urgent (an ESCALATE entry and
 //! `approval.pending` with reason `escalated`, which notifies the assignees and their managers);
 //! pending requests older than `APPROVAL_EXPIRE_HOURS` expire (a gated campaign returns to
-//! DRAFT). [`sweep`] takes `now`, so tests move time instead of sleeping; [`spawn`] runs it every
+//! DRAFT). Each request changes in its own unit of work (`state.commit`, which wakes the relay
+//! and the job runners). [`sweep`] takes `now`, so tests move time instead of sleeping; [`spawn`] runs it every
 //! `APPROVAL_SLA_SWEEP_SECS` on every instance — each change is a conditional update on
 //! `status = 'PENDING'` (and `urgent = false`), so two instances never escalate or expire one
 //! request twice.
@@ -16,11 +17,14 @@ use sea_orm::{
 };
 use tokio::{sync::watch, task::JoinHandle};
 
-use super::{
-    service::{record_action, record_event, resolve},
-    types::{ApprovalActionKind, ApprovalStatus},
+use crate::{
+    domains::approvals::requests::{
+        service::{record_action, record_event, resolve},
+        types::{ApprovalActionKind, ApprovalStatus},
+    },
+    error::AppResult,
+    state::{AppState, Wakes},
 };
-use crate::{error::AppResult, state::AppState};
 
 /// Requests handled per kind per sweep (the next sweep takes the rest).
 const BATCH: u64 = 500;
@@ -77,7 +81,7 @@ pub async fn sweep(state: &AppState, now: DateTime<Utc>) -> AppResult<SweepRepor
         )
         .await?;
         record_event(&txn, &r, None, true, "escalated", None).await?;
-        txn.commit().await?;
+        state.commit(txn, Wakes::Jobs).await?;
         report.escalated += 1;
     }
 
@@ -103,13 +107,9 @@ pub async fn sweep(state: &AppState, now: DateTime<Utc>) -> AppResult<SweepRepor
         .await?
         .is_some()
         {
-            txn.commit().await?;
+            state.commit(txn, Wakes::Jobs).await?;
             report.expired += 1;
         }
-    }
-    if report.escalated + report.expired > 0 {
-        state.jobs_enqueued();
-        state.events_committed();
     }
     Ok(report)
 }

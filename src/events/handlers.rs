@@ -1,0 +1,169 @@
+//! The transactional event-handler registry: how an event reaches other domains inside the
+//! transaction that records it, without `events/` naming any domain.
+//!
+//! A domain implements [`EventHandler`] and registers it once at start-up ([`register`], from its
+//! `mod.rs` `register()`, called by `startup.rs`). [`super::outbox::record`] and
+//! [`super::outbox::record_many`] run every registered handler that [`EventHandler::wants`] the
+//! event, right after storing it and with the same connection, so whatever the handlers write
+//! (notifications, their `notification.new` events, mail and webhook jobs) commits or rolls back
+//! with the change that caused the event. A handler error aborts the caller's transaction.
+//!
+//! The registry is process-wide (services record events with only a connection at hand) and
+//! registration is idempotent by name: tests build many applications in one process, and each
+//! build registers the same handlers again.
+//!
+//! Handlers get a [`HandlerConn`]: a `ConnectionTrait` over whatever connection the writer used
+//! (SeaORM's trait has generic methods, so it cannot be a trait object itself).
+
+use std::sync::{Arc, RwLock};
+
+use async_trait::async_trait;
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, ExecResult, QueryResult, Statement};
+
+use super::EventEnvelope;
+use crate::error::AppResult;
+
+/// Reacts to an event inside the transaction that recorded it.
+#[async_trait]
+pub trait EventHandler: Send + Sync + 'static {
+    /// Whether [`EventHandler::handle`] has anything to do for `event`: a cheap match, so events
+    /// nobody reacts to (most of them, e.g. the thousands of `lead.created` of an import) cost
+    /// no query and no allocation.
+    fn wants(&self, event: &EventEnvelope) -> bool;
+
+    /// Handles `event` using `conn`, the writer's transaction.
+    async fn handle(&self, conn: &HandlerConn<'_>, event: &EventEnvelope) -> AppResult<()>;
+}
+
+type Registered = (&'static str, Arc<dyn EventHandler>);
+
+static HANDLERS: RwLock<Vec<Registered>> = RwLock::new(Vec::new());
+
+/// Registers `handler` under `name`; a second registration under the same name is ignored.
+/// Handlers run in registration order.
+pub fn register(name: &'static str, handler: impl EventHandler) {
+    let mut handlers = HANDLERS.write().unwrap_or_else(|e| e.into_inner());
+    if handlers.iter().all(|(n, _)| *n != name) {
+        handlers.push((name, Arc::new(handler)));
+    }
+}
+
+/// The names of the registered handlers, in order.
+pub fn registered() -> Vec<&'static str> {
+    let handlers = HANDLERS.read().unwrap_or_else(|e| e.into_inner());
+    handlers.iter().map(|(n, _)| *n).collect()
+}
+
+/// The registered handlers that want `event`, in order (no allocation when none does).
+pub(super) fn wanted(event: &EventEnvelope) -> Vec<Arc<dyn EventHandler>> {
+    let handlers = HANDLERS.read().unwrap_or_else(|e| e.into_inner());
+    handlers
+        .iter()
+        .filter(|(_, h)| h.wants(event))
+        .map(|(_, h)| h.clone())
+        .collect()
+}
+
+/// Runs `handlers` (from [`wanted`]) on `event`, in `conn`.
+pub(super) async fn run(
+    conn: &impl ConnectionTrait,
+    handlers: Vec<Arc<dyn EventHandler>>,
+    event: &EventEnvelope,
+) -> AppResult<()> {
+    let conn = HandlerConn(conn);
+    for handler in handlers {
+        handler.handle(&conn, event).await?;
+    }
+    Ok(())
+}
+
+/// The object-safe part of [`ConnectionTrait`], implemented for every connection.
+#[async_trait]
+trait RawConnection: Sync {
+    fn backend(&self) -> DbBackend;
+    async fn exec_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr>;
+    async fn exec_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr>;
+    async fn one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr>;
+    async fn all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr>;
+    fn returning(&self) -> bool;
+    fn mock(&self) -> bool;
+}
+
+#[async_trait]
+impl<C: ConnectionTrait> RawConnection for C {
+    fn backend(&self) -> DbBackend {
+        ConnectionTrait::get_database_backend(self)
+    }
+    async fn exec_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        ConnectionTrait::execute_raw(self, stmt).await
+    }
+    async fn exec_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        ConnectionTrait::execute_unprepared(self, sql).await
+    }
+    async fn one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        ConnectionTrait::query_one_raw(self, stmt).await
+    }
+    async fn all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        ConnectionTrait::query_all_raw(self, stmt).await
+    }
+    fn returning(&self) -> bool {
+        ConnectionTrait::support_returning(self)
+    }
+    fn mock(&self) -> bool {
+        ConnectionTrait::is_mock_connection(self)
+    }
+}
+
+/// The connection a handler runs in (the writer's transaction), usable wherever an
+/// `impl ConnectionTrait` is.
+pub struct HandlerConn<'a>(&'a dyn RawConnection);
+
+#[async_trait]
+impl ConnectionTrait for HandlerConn<'_> {
+    fn get_database_backend(&self) -> DbBackend {
+        self.0.backend()
+    }
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        self.0.exec_raw(stmt).await
+    }
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        self.0.exec_unprepared(sql).await
+    }
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        self.0.one_raw(stmt).await
+    }
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        self.0.all_raw(stmt).await
+    }
+    fn support_returning(&self) -> bool {
+        self.0.returning()
+    }
+    fn is_mock_connection(&self) -> bool {
+        self.0.mock()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Nobody;
+
+    #[async_trait]
+    impl EventHandler for Nobody {
+        fn wants(&self, _: &EventEnvelope) -> bool {
+            false
+        }
+        async fn handle(&self, _: &HandlerConn<'_>, _: &EventEnvelope) -> AppResult<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn registering_twice_under_one_name_keeps_one_handler() {
+        register("test.nobody", Nobody);
+        register("test.nobody", Nobody);
+        let names = registered();
+        assert_eq!(names.iter().filter(|n| **n == "test.nobody").count(), 1);
+    }
+}
