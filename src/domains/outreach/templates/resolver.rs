@@ -131,6 +131,25 @@ fn check_batch(n: usize) -> AppResult<()> {
     Ok(())
 }
 
+/// One item's result of a batch mutation (an audit note for the template it touched).
+fn result(ctx: &Context<'_>, id: ID, r: AppResult<uuid::Uuid>) -> TemplateResult {
+    match r {
+        Ok(u) => {
+            note(ctx, "template", u);
+            TemplateResult {
+                id,
+                template_id: Some(ID(u.to_string())),
+                error: None,
+            }
+        }
+        Err(e) => TemplateResult {
+            id,
+            template_id: None,
+            error: Some(e.into()),
+        },
+    }
+}
+
 #[Object]
 impl TemplateMutation {
     /// Creates a template; syntax errors and unknown variables are BAD_USER_INPUT naming the
@@ -188,24 +207,10 @@ impl TemplateMutation {
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             let r = match parse_id(&id) {
-                Ok(u) => templates::duplicate(state, viewer, u).await,
+                Ok(u) => templates::duplicate(state, viewer, u).await.map(|t| t.id),
                 Err(e) => Err(e),
             };
-            out.push(match r {
-                Ok(t) => {
-                    note(ctx, "template", t.id);
-                    TemplateResult {
-                        id,
-                        template_id: Some(ID(t.id.to_string())),
-                        error: None,
-                    }
-                }
-                Err(e) => TemplateResult {
-                    id,
-                    template_id: None,
-                    error: Some(e.into()),
-                },
-            });
+            out.push(result(ctx, id, r));
         }
         Ok(out)
     }
@@ -225,21 +230,7 @@ impl TemplateMutation {
                 Ok(u) => templates::delete(state, viewer, u).await.map(|_| u),
                 Err(e) => Err(e),
             };
-            out.push(match r {
-                Ok(u) => {
-                    note(ctx, "template", u);
-                    TemplateResult {
-                        id,
-                        template_id: Some(ID(u.to_string())),
-                        error: None,
-                    }
-                }
-                Err(e) => TemplateResult {
-                    id,
-                    template_id: None,
-                    error: Some(e.into()),
-                },
-            });
+            out.push(result(ctx, id, r));
         }
         Ok(out)
     }

@@ -3,7 +3,7 @@
 //! records `campaign.status` in its transaction; starting to send enqueues the `campaign.send`
 //! job (and, for an A/B test's first launch, picks the test group) in it too.
 //!
-//! Every start passes the gate (`gate.rs`): launch and schedule, resume, the approval (which
+//! Every start passes the gate ([`super::gate`]): launch and schedule, resume, the approval (which
 //! launches only the snapshot it covered) and [`regate`] after a change to a SCHEDULED or
 //! RUNNING campaign (recipients added, sender changed).
 

@@ -332,6 +332,50 @@ pub async fn create(
     .await?)
 }
 
+/// The variants and A/B test of `updateCampaign`: fixed once an A/B campaign has started, and an
+/// A/B test needs at least 2 variants.
+async fn update_ab(
+    state: &AppState,
+    viewer: &Viewer,
+    existing: &campaign::Model,
+    input: &UpdateCampaignInput,
+    a: &mut campaign::ActiveModel,
+) -> AppResult<()> {
+    // Once an A/B campaign has started, its test is fixed: the test group has its variants.
+    let started_ab = existing.ab_test.is_some() && existing.content.is_some();
+    if started_ab && (input.variants.is_some() || !input.ab_test.is_undefined()) {
+        return Err(AppError::Conflict(
+            "the variants and A/B test of a started A/B campaign cannot change".into(),
+        ));
+    }
+    if let Some(v) = &input.variants {
+        a.variants = Set(check_variants(&state.db, viewer, v).await?);
+    }
+    let variant_count = match &input.variants {
+        Some(v) => v.len(),
+        None => ab::variants_of(existing).len(),
+    };
+    match &input.ab_test {
+        async_graphql::MaybeUndefined::Value(t) => {
+            let errors = ab::check("input.abTest", t, variant_count);
+            if !errors.is_empty() {
+                return Err(AppError::invalid_fields(errors));
+            }
+            a.ab_test = Set(Some(serde_json::to_value(t)?));
+        }
+        async_graphql::MaybeUndefined::Null => a.ab_test = Set(None),
+        async_graphql::MaybeUndefined::Undefined => {
+            if existing.ab_test.is_some() && variant_count < 2 {
+                return Err(AppError::invalid(
+                    "input.variants",
+                    "an A/B test needs at least 2 variants (remove abTest first)",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Changes the fields present in `input`. Only while DRAFT, SCHEDULED or PAUSED (CONFLICT
 /// otherwise); a new template takes effect at the next launch or resume. A SCHEDULED campaign
 /// whose sender, template or variants change passes the approval gate again.
@@ -393,38 +437,7 @@ pub async fn update(
         }
     }
     c.finish()?;
-    // Once an A/B campaign has started, its test is fixed: the test group has its variants.
-    let started_ab = existing.ab_test.is_some() && existing.content.is_some();
-    if started_ab && (input.variants.is_some() || !input.ab_test.is_undefined()) {
-        return Err(AppError::Conflict(
-            "the variants and A/B test of a started A/B campaign cannot change".into(),
-        ));
-    }
-    if let Some(v) = &input.variants {
-        a.variants = Set(check_variants(&state.db, viewer, v).await?);
-    }
-    let variant_count = match &input.variants {
-        Some(v) => v.len(),
-        None => ab::variants_of(&existing).len(),
-    };
-    match &input.ab_test {
-        async_graphql::MaybeUndefined::Value(t) => {
-            let errors = ab::check("input.abTest", t, variant_count);
-            if !errors.is_empty() {
-                return Err(AppError::invalid_fields(errors));
-            }
-            a.ab_test = Set(Some(serde_json::to_value(t)?));
-        }
-        async_graphql::MaybeUndefined::Null => a.ab_test = Set(None),
-        async_graphql::MaybeUndefined::Undefined => {
-            if existing.ab_test.is_some() && variant_count < 2 {
-                return Err(AppError::invalid(
-                    "input.variants",
-                    "an A/B test needs at least 2 variants (remove abTest first)",
-                ));
-            }
-        }
-    }
+    update_ab(state, viewer, &existing, &input, &mut a).await?;
     a.updated_at = Set(Utc::now());
     // A SCHEDULED campaign is cleared to send: a change to what it sends or from whom passes the
     // approval gate again, in the same transaction.

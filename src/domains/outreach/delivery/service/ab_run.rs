@@ -1,6 +1,6 @@
-//! The A/B steps of the `campaign.send` job (see `campaigns::service::ab` for the design): choosing the run's
-//! phase (deciding the winner when the wait is over), and handing over to a delayed run when the
-//! test group is sent or a run comes early.
+//! The A/B steps of the `campaign.send` job (see `campaigns::service::ab` for the design):
+//! choosing the run's phase (deciding the winner when the wait is over), and handing over to a
+//! delayed run when the test group is sent or a run comes early.
 
 use chrono::{DateTime, Utc};
 use entity::campaign;
@@ -20,8 +20,8 @@ use crate::{
 };
 
 impl SendCampaign {
-    /// The A/B phase of this run (see `ab.rs`), or the job's result when there is nothing to
-    /// send now (waiting for the decision, or superseded).
+    /// The A/B phase of this run (see `campaigns::service::ab`), or the job's result when there
+    /// is nothing to send now (waiting for the decision, or superseded).
     pub(super) async fn phase(
         &self,
         ctx: &JobContext,

@@ -41,7 +41,7 @@ pub(super) struct Run {
     pub(super) phase: Phase,
 }
 
-/// The A/B phase of a run (see `ab.rs`).
+/// The A/B phase of a run (see `campaigns::service::ab`).
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum Phase {
     /// No A/B test: each recipient's variant is a stable weighted choice by id.
@@ -150,19 +150,7 @@ pub(super) fn build(
     if !text.contains(&unsubscribe) {
         text.push_str(&format!("\n\n--\nUnsubscribe: {unsubscribe}\n"));
     }
-    let to_name = lead.and_then(|l| {
-        let n: Vec<&str> = [l.first_name.as_deref(), l.last_name.as_deref()]
-            .into_iter()
-            .flatten()
-            .collect();
-        (!n.is_empty()).then(|| n.join(" "))
-    });
-    let to = Mailbox::new(
-        to_name,
-        r.email
-            .parse()
-            .map_err(|_| format!("invalid recipient address {}", r.email))?,
-    );
+    let to = mailbox_of(r, lead)?;
     let mut b = Message::builder()
         .from(run.from.clone())
         .to(to)
@@ -182,16 +170,7 @@ pub(super) fn build(
     let message = if out.html.trim().is_empty() {
         b.header(ContentType::TEXT_PLAIN).body(text)
     } else {
-        let mut html = out.html;
-        if !html.contains(&unsubscribe) {
-            let footer = format!(
-                "<p style=\"font-size:12px;color:#888\"><a href=\"{unsubscribe}\">Unsubscribe</a></p>"
-            );
-            html = match html.rfind("</body>") {
-                Some(i) => format!("{}{footer}{}", &html[..i], &html[i..]),
-                None => format!("{html}{footer}"),
-            };
-        }
+        let html = with_footer(out.html, &unsubscribe);
         let html = instrument_html(&html, &links).map_err(|e| format!("html: {e}"))?;
         b.multipart(
             MultiPart::alternative()
@@ -208,4 +187,38 @@ pub(super) fn build(
         )
     };
     message.map_err(|e| format!("message: {e}"))
+}
+
+/// The recipient's mailbox, named after the lead when it has a name.
+fn mailbox_of(
+    r: &campaign_recipient::Model,
+    lead: Option<&lead::Model>,
+) -> Result<Mailbox, String> {
+    let to_name = lead.and_then(|l| {
+        let n: Vec<&str> = [l.first_name.as_deref(), l.last_name.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect();
+        (!n.is_empty()).then(|| n.join(" "))
+    });
+    Ok(Mailbox::new(
+        to_name,
+        r.email
+            .parse()
+            .map_err(|_| format!("invalid recipient address {}", r.email))?,
+    ))
+}
+
+/// The HTML body with an unsubscribe footer when the template has no unsubscribe link.
+fn with_footer(html: String, unsubscribe: &str) -> String {
+    if html.contains(unsubscribe) {
+        return html;
+    }
+    let footer = format!(
+        "<p style=\"font-size:12px;color:#888\"><a href=\"{unsubscribe}\">Unsubscribe</a></p>"
+    );
+    match html.rfind("</body>") {
+        Some(i) => format!("{}{footer}{}", &html[..i], &html[i..]),
+        None => format!("{html}{footer}"),
+    }
 }

@@ -1,6 +1,6 @@
 //! One recipient of a `campaign.send` run: claim (`PENDING → SENDING`, committed before
 //! anything leaves), build, send, record (`SENT` + the lead's timeline), and what a failed send
-//! does to the row (see `send_job.rs` for the exactly-once design).
+//! does to the row (see [`super::send_job`] for the exactly-once design).
 
 use std::{
     sync::atomic::{AtomicBool, Ordering},

@@ -281,6 +281,38 @@ pub async fn delete(state: &AppState, viewer: &Viewer) -> AppResult<bool> {
     Ok(res.rows_affected > 0)
 }
 
+/// The settings `testSmtpSettings` tries: `input` (an absent password meaning the saved one),
+/// else the saved settings.
+fn test_params(
+    state: &AppState,
+    input: Option<SmtpSettingsInput>,
+    existing: Option<&smtp_setting::Model>,
+) -> AppResult<Params> {
+    Ok(match input {
+        Some(i) => {
+            let mut p = validate(&i)?;
+            p.password = match i.password {
+                MaybeUndefined::Value(v) => Some(v),
+                MaybeUndefined::Null => None,
+                MaybeUndefined::Undefined => match existing {
+                    Some(m) => open_password(&state.secrets, m)?,
+                    None => None,
+                },
+            };
+            p
+        }
+        None => match existing {
+            Some(m) => Params::saved(m, &state.secrets)?,
+            None => {
+                return Err(AppError::invalid(
+                    "input",
+                    "no saved SMTP settings: give the settings to test",
+                ))
+            }
+        },
+    })
+}
+
 /// `testSmtpSettings`: connects with `input` (or the saved settings; an absent password in
 /// `input` means the saved one), says EHLO (and STARTTLS/AUTH as configured) and, when `to` is
 /// given, sends a short test message. Failures are reported in the result, never raised.
@@ -299,29 +331,7 @@ pub async fn test(
         },
         None => None,
     };
-    let params = match input {
-        Some(i) => {
-            let mut p = validate(&i)?;
-            p.password = match i.password {
-                MaybeUndefined::Value(v) => Some(v),
-                MaybeUndefined::Null => None,
-                MaybeUndefined::Undefined => match &existing {
-                    Some(m) => open_password(&state.secrets, m)?,
-                    None => None,
-                },
-            };
-            p
-        }
-        None => match &existing {
-            Some(m) => Params::saved(m, &state.secrets)?,
-            None => {
-                return Err(AppError::invalid(
-                    "input",
-                    "no saved SMTP settings: give the settings to test",
-                ))
-            }
-        },
-    };
+    let params = test_params(state, input, existing.as_ref())?;
     let fail = |outcome: SmtpTestOutcome| Ok(SmtpTestResult::with(outcome, None));
     let addrs = match resolve_host(state, &params.host, params.port).await {
         Ok(a) => a,

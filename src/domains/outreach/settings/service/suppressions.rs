@@ -9,8 +9,10 @@
 
 use chrono::Utc;
 use entity::email_suppression;
-use sea_orm::{sea_query::OnConflict, ColumnTrait, EntityTrait, QueryFilter};
-use serde_json::json;
+use sea_orm::{
+    sea_query::OnConflict, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+};
+use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::{
@@ -73,24 +75,22 @@ pub async fn list(
     .await
 }
 
-/// Adds `email` (idempotent: an address already on the list keeps its entry and reason).
-pub async fn add(
-    state: &AppState,
-    viewer: &Viewer,
+/// Puts a lowercase `email` on `org_id`'s list in `conn` (idempotent: an address already listed
+/// keeps its entry and reason). Tracking adds unsubscribes, hard bounces and complaints this way.
+pub async fn insert(
+    conn: &impl ConnectionTrait,
+    org_id: Uuid,
     email: &str,
-    reason: Option<SuppressionReason>,
-) -> AppResult<email_suppression::Model> {
-    viewer.require(Permission::WriteOutreach)?;
-    let email = address("email", email)?;
+    reason: SuppressionReason,
+    data: Value,
+) -> AppResult<()> {
     email_suppression::Entity::insert(email_suppression::ActiveModel {
-        id: sea_orm::ActiveValue::Set(Uuid::now_v7()),
-        org_id: sea_orm::ActiveValue::Set(viewer.org_id),
-        email: sea_orm::ActiveValue::Set(email.clone()),
-        reason: sea_orm::ActiveValue::Set(
-            reason.unwrap_or(SuppressionReason::Manual).as_str().into(),
-        ),
-        data: sea_orm::ActiveValue::Set(json!({"addedBy": viewer.user_id})),
-        created_at: sea_orm::ActiveValue::Set(Utc::now()),
+        id: Set(Uuid::now_v7()),
+        org_id: Set(org_id),
+        email: Set(email.to_string()),
+        reason: Set(reason.as_str().into()),
+        data: Set(data),
+        created_at: Set(Utc::now()),
     })
     .on_conflict(
         OnConflict::columns([
@@ -100,8 +100,23 @@ pub async fn add(
         .do_nothing()
         .to_owned(),
     )
-    .exec_without_returning(&state.db)
+    .exec_without_returning(conn)
     .await?;
+    Ok(())
+}
+
+/// Adds `email` (idempotent: an address already on the list keeps its entry and reason).
+pub async fn add(
+    state: &AppState,
+    viewer: &Viewer,
+    email: &str,
+    reason: Option<SuppressionReason>,
+) -> AppResult<email_suppression::Model> {
+    viewer.require(Permission::WriteOutreach)?;
+    let email = address("email", email)?;
+    let reason = reason.unwrap_or(SuppressionReason::Manual);
+    let data = json!({"addedBy": viewer.user_id});
+    insert(&state.db, viewer.org_id, &email, reason, data).await?;
     email_suppression::Entity::find()
         .filter(email_suppression::Column::OrgId.eq(viewer.org_id))
         .filter(email_suppression::Column::Email.eq(email))

@@ -6,16 +6,19 @@
 //! first open, every click, reply, bounce, unsubscribe) and a `campaign.activity` event.
 
 use chrono::Utc;
-use entity::{campaign_recipient, email_event, email_suppression, lead, lead_interaction};
+use entity::{campaign_recipient, email_event, lead, lead_interaction};
 use sea_orm::{
-    sea_query::OnConflict, ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction,
-    EntityTrait, QueryFilter, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    TransactionTrait,
 };
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::{
-    domains::outreach::types::RecipientStatus,
+    domains::outreach::{
+        settings::{suppressions, SuppressionReason},
+        types::RecipientStatus,
+    },
     error::AppResult,
     events::{outbox, CampaignActivity, DomainEvent, EventEnvelope},
     state::{AppState, Wakes},
@@ -87,7 +90,7 @@ struct Change {
     /// Whether the lead timeline gets an entry (e.g. only the first open).
     timeline: bool,
     /// The suppression reason to add, if any.
-    suppress: Option<&'static str>,
+    suppress: Option<SuppressionReason>,
 }
 
 /// The recipient row after `activity`: counters, first-event times and the status (only moved
@@ -103,7 +106,7 @@ fn apply(
     };
     let mut a: campaign_recipient::ActiveModel = r.clone().into();
     let mut timeline = true;
-    let mut suppress: Option<&'static str> = None;
+    let mut suppress: Option<SuppressionReason> = None;
     match activity {
         Activity::Open => {
             a.open_count = Set(r.open_count + 1);
@@ -145,9 +148,9 @@ fn apply(
                 a.status = Set(RecipientStatus::Unsubscribed.as_str().into());
             }
             suppress = Some(if matches!(activity, Activity::Complaint(_)) {
-                "complaint"
+                SuppressionReason::Complaint
             } else {
-                "unsubscribe"
+                SuppressionReason::Unsubscribe
             });
         }
         Activity::Bounce { hard, .. } => {
@@ -158,7 +161,7 @@ fn apply(
             }
             if *hard {
                 a.status = Set(RecipientStatus::Bounced.as_str().into());
-                suppress = Some("hard_bounce");
+                suppress = Some(SuppressionReason::HardBounce);
             }
         }
     }
@@ -169,35 +172,6 @@ fn apply(
         timeline,
         suppress,
     }
-}
-
-/// Adds the recipient's address to the suppression list (an address already listed keeps its
-/// entry).
-async fn suppress(
-    txn: &DatabaseTransaction,
-    r: &campaign_recipient::Model,
-    reason: &str,
-    now: chrono::DateTime<Utc>,
-) -> AppResult<()> {
-    email_suppression::Entity::insert(email_suppression::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        org_id: Set(r.org_id),
-        email: Set(r.email.to_lowercase()),
-        reason: Set(reason.into()),
-        data: Set(json!({"campaignId": r.campaign_id, "recipientId": r.id})),
-        created_at: Set(now),
-    })
-    .on_conflict(
-        OnConflict::columns([
-            email_suppression::Column::OrgId,
-            email_suppression::Column::Email,
-        ])
-        .do_nothing()
-        .to_owned(),
-    )
-    .exec_without_returning(txn)
-    .await?;
-    Ok(())
 }
 
 /// Writes `email_<kind>` on the lead's timeline, when the lead still exists in the recipient's
@@ -266,7 +240,8 @@ pub async fn record(state: &AppState, recipient_id: Uuid, activity: Activity) ->
     let change = apply(&activity, &r, status, now);
     change.row.update(&txn).await?;
     if let Some(reason) = change.suppress {
-        suppress(&txn, &r, reason, now).await?;
+        let data = json!({"campaignId": r.campaign_id, "recipientId": r.id});
+        suppressions::insert(&txn, r.org_id, &r.email.to_lowercase(), reason, data).await?;
     }
     if let (true, Some(lead_id)) = (change.timeline, r.lead_id) {
         timeline(&txn, &r, lead_id, kind, data, now).await?;
