@@ -275,7 +275,7 @@ async fn positional_and_named_decoding_read_the_same_models() {
     .await
     .unwrap();
     assert_eq!(newest[&full_lead.id], vec![analysis]);
-    let campaigns = leadgraph::domains::outreach::recipients::campaigns_of_leads(db, &ids)
+    let campaigns = leadgraph::domains::outreach::campaigns::campaigns_of_leads(db, &ids)
         .await
         .unwrap();
     assert_eq!(campaigns[&full_lead.id], vec![(recipient, full_campaign)]);

@@ -14,7 +14,7 @@ use std::{
 use chrono::Utc;
 use leadgraph::{
     auth::Role,
-    domains::outreach::send_job::{self, SendCampaign},
+    domains::outreach::delivery::{self, SendCampaign},
     jobs::{JobRegistry, Worker},
 };
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
@@ -274,7 +274,7 @@ pub(crate) async fn campaign_status(app: &TestApp, id: &str) -> String {
 
 fn registry(app: &TestApp) -> JobRegistry {
     let mut r = JobRegistry::new();
-    r.register(send_job::KIND, SendCampaign(app.state.clone()));
+    r.register(delivery::KIND, SendCampaign(app.state.clone()));
     r
 }
 

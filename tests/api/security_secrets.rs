@@ -260,7 +260,7 @@ async fn s13_smtp_password_is_encrypted_at_rest_and_still_authenticates() {
     assert_ne!(sealed_a, sealed_b);
     assert!(sealed_b.contains(rotated.state.secrets.current_key_id()));
     let only_b = SecretsBox::from_config(KEY_B, &[]).unwrap();
-    let ctx = leadgraph::domains::outreach::smtp::password_context(org);
+    let ctx = leadgraph::domains::outreach::settings::password_context(org);
     assert_eq!(only_b.open(&sealed_b, &ctx).unwrap(), "s3cret-pass");
     assert!(only_b.open(&sealed_a, &ctx).is_err());
     // A second run has nothing left to do.

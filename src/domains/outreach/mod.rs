@@ -1,35 +1,43 @@
-//! Outreach: email templates (minijinja, sandboxed), campaigns with an approval gate at launch,
-//! exactly-once SMTP delivery through the `campaign.send` job, tracking (open pixel, click
-//! redirects, unsubscribe with RFC 8058 one-click), provider and inbound-email webhooks (bounces,
-//! complaints, replies), the suppression list and statistics.
+//! Outreach: email templates, campaigns with an approval gate at launch, exactly-once SMTP
+//! delivery through the `campaign.send` job, tracking (open pixel, click redirects, unsubscribe
+//! with RFC 8058 one-click), provider and inbound-email webhooks (bounces, complaints,
+//! replies), the suppression list and statistics.
+//!
+//! Tables: `email_templates`, `campaigns` (settings, status, `variants` JSON, `content` = the
+//! template frozen at launch/resume, `job_id` = the send job currently responsible, `ab_test`,
+//! `ab_winner`), `campaign_recipients` (one row per lead per campaign, unique
+//! `(campaign_id, lead_id)`, the address as it was when added, status, attempts, first event
+//! times, counts, unique derived `message_id`; `lead_id` is set NULL when the lead is deleted so
+//! statistics stay), `email_events`, `email_suppressions` (unique `(org_id, lowercase email)`),
+//! `sending_domains`, `smtp_settings`, `webhook_receipts`. Roles: `ReadOutreach` (VIEWER),
+//! `WriteOutreach` (MEMBER: templates, campaigns, recipients, test sends, the lifecycle),
+//! `DeleteOutreach` (MANAGER). Everything is scoped by organization; another organization's
+//! template, campaign or lead reads as missing.
+//!
+//! Sub-domains, low → high (a sub-domain imports lower ones only through their `mod.rs` API):
+//! 1. [`types`] — the status enums every sub-domain shares;
+//! 2. [`templates`] — template CRUD, rendering (sandboxed minijinja), test sends;
+//! 3. [`settings`] — SMTP settings and the transport, sending domains, the suppression list;
+//! 4. [`tracking`] — tokens, open/click/unsubscribe endpoints, provider webhooks, inbound
+//!    email, [`tracking::record`], per-campaign event lists;
+//! 5. [`campaigns`] — campaigns, recipients, lifecycle and approval gate, A/B, statistics,
+//!    `campaignEvents`;
+//! 6. [`delivery`] — the `campaign.send` job and message building.
+//!
+//! Outreach sits above approvals in the domain order and imports only lower domains.
 
-pub mod ab;
-pub mod ab_run;
 mod approval_subject;
-pub mod campaign_resolver;
 pub mod campaigns;
-pub mod email_events;
-pub mod gate;
+pub mod delivery;
 mod lead_fields;
-pub mod lifecycle;
-pub mod message;
 pub mod notify;
-pub mod object;
-pub mod recipients;
-pub mod render;
-pub mod send_job;
-pub mod sending_domains;
-pub mod settings_resolver;
-pub mod smtp;
-pub mod stats;
-pub mod suppressions;
-pub mod template_resolver;
+mod resolver;
+pub mod settings;
 pub mod templates;
 pub mod tracking;
 pub mod types;
-pub mod webhooks;
 
-use async_graphql::{MergedObject, MergedSubscription};
+pub use resolver::{OutreachMutation, OutreachQuery, OutreachSubscription};
 
 /// Registers outreach's start-up handlers: the CAMPAIGN approval subject and the notification
 /// rules.
@@ -38,28 +46,30 @@ pub fn register() {
     notify::register();
 }
 
-/// Outreach queries.
-#[derive(MergedObject, Default)]
-pub struct OutreachQuery(
-    template_resolver::TemplateQuery,
-    campaign_resolver::CampaignQuery,
-    settings_resolver::OutreachSettingsQuery,
-);
-
-/// Outreach mutations.
-#[derive(MergedObject, Default)]
-pub struct OutreachMutation(
-    template_resolver::TemplateMutation,
-    campaign_resolver::CampaignMutation,
-    settings_resolver::OutreachSettingsMutation,
-);
-
-/// Outreach subscriptions.
-#[derive(MergedSubscription, Default)]
-pub struct OutreachSubscription(campaign_resolver::CampaignSubscription);
-
 /// Contributes `Lead.campaigns` to the leads domain (`graphql::slot`); called before any
 /// schema is built.
 pub fn register_lead_fields() {
     lead_fields::register();
+}
+
+// Old paths kept so other packages compile until the lead rewires them (remove at merge):
+// `outreach::{smtp, render, stats}` (rotate_secrets, approvals, notify), `outreach::object`
+// (leads), `outreach::webhooks` (http), `outreach::send_job` (startup).
+pub use campaigns::stats;
+pub use settings::smtp;
+pub use templates::render;
+
+/// Old path of the campaign objects (shim, removed at merge).
+pub mod object {
+    pub use super::campaigns::{can_read, LeadCampaign};
+}
+
+/// Old path of the webhook endpoints (shim, removed at merge).
+pub mod webhooks {
+    pub use super::tracking::{inbound, provider};
+}
+
+/// Old path of the send job (shim, removed at merge).
+pub mod send_job {
+    pub use super::delivery::{SendCampaign, KIND};
 }
