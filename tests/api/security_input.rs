@@ -245,7 +245,7 @@ async fn multipart_parts_are_capped_and_ordered() {
     .json()
     .await
     .unwrap();
-    assert_eq!(v["data"]["__typename"], "QueryRoot", "{v}");
+    assert_eq!(v["data"]["__typename"], "Query", "{v}");
 }
 
 #[tokio::test]
