@@ -66,6 +66,17 @@ pub struct Options {
 }
 
 impl Options {
+    /// Default options with these environment variables set for the app.
+    pub fn with_env(pairs: &[(&str, &str)]) -> Options {
+        Options {
+            env: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Default::default()
+        }
+    }
+
     /// Default options that open exactly these fixture addresses to the outbound client.
     pub fn allowing<S: ToString>(hosts: &[S]) -> Options {
         Options {
