@@ -303,7 +303,7 @@ pub fn plan_for(
     let (operation_name, roots) = selection(limits, request)?;
     let mut planned = Vec::with_capacity(roots.len());
     for root in &roots {
-        if !root.applies_to("QueryRoot") {
+        if !root.applies_to("Query") {
             return None;
         }
         let p = match root.name.as_str() {
@@ -372,7 +372,7 @@ fn selection(
         || walk.used_fragments.len() != doc.fragments.len()
         || walk.depth >= limits.max_depth
         // The resolvers refuse it (GRAPHQL_VALIDATION_FAILED) with the same number.
-        || super::cost::selection_cost("QueryRoot", &roots) > limits.max_complexity
+        || super::cost::selection_cost("Query", &roots) > limits.max_complexity
     {
         return None;
     }
@@ -416,7 +416,7 @@ impl Plan {
             }
             push_key(&mut out, key);
             match root {
-                Root::Typename => out.push_str("\"QueryRoot\""),
+                Root::Typename => out.push_str("\"Query\""),
                 Root::Leads(p) => p.execute(state, &mut out).await?,
             }
         }

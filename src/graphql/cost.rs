@@ -218,7 +218,7 @@ mod tests {
         let mut r = async_graphql::Request::new(query);
         let roots =
             crate::graphql::compiled::selection_for_cost(&mut r).expect("a compilable shape");
-        selection_cost("QueryRoot", &roots)
+        selection_cost("Query", &roots)
     }
 
     /// async-graphql's own number: the smallest limit the document passes validation under.

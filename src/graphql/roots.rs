@@ -6,8 +6,11 @@ use crate::domains::{
     ai, approvals, audit, identity, jobs, leads, notifications, outreach, realtime, scraping,
 };
 
+// The schema names the roots `Query`, `Mutation` and `Subscription`: the GraphQL spec's
+// defaults, which clients and codegen expect. (`///` text would become the SDL description.)
 /// Root query.
 #[derive(MergedObject, Default)]
+#[graphql(name = "Query")]
 pub struct QueryRoot(
     ai::AiQuery,
     approvals::ApprovalQuery,
@@ -22,6 +25,7 @@ pub struct QueryRoot(
 
 /// Root mutation.
 #[derive(MergedObject, Default)]
+#[graphql(name = "Mutation")]
 pub struct MutationRoot(
     ai::AiMutation,
     approvals::ApprovalMutation,
@@ -35,6 +39,7 @@ pub struct MutationRoot(
 
 /// Root subscription.
 #[derive(MergedSubscription, Default)]
+#[graphql(name = "Subscription")]
 pub struct SubscriptionRoot(
     realtime::RealtimeSubscription,
     notifications::NotificationSubscription,

@@ -14,8 +14,8 @@ use wiremock::{
 };
 
 use crate::{
+    fixtures::{data, owner_token},
     helpers::{code, Options, TestApp},
-    identity::signed_up,
 };
 
 const SENTIMENT: &str =
@@ -29,19 +29,6 @@ const GOAL: &str =
     "query($id: ID!) { searchGoal(id: $id) { id strategy { keywords sources { source query } } } }";
 const UPDATE_STRATEGY: &str = "mutation($id: ID!, $s: SearchStrategyInput!) { updateSearchStrategy(id: $id, strategy: $s) { id strategy { industries keywords sources { source query } } } }";
 const USAGE: &str = "query($p: AiUsagePeriod) { aiUsage(period: $p) { calls cachedCalls promptTokens completionTokens costMicros monthTokensUsed monthlyTokenBudget byOperation { operation provider model calls cachedCalls promptTokens completionTokens costMicros } } }";
-
-/// A signed-up OWNER's token and organization.
-async fn owner(app: &TestApp) -> (String, Uuid) {
-    let (_, login) = signed_up(app).await;
-    let token = login["accessToken"].as_str().unwrap().to_string();
-    let org = Uuid::parse_str(login["organization"]["id"].as_str().unwrap()).unwrap();
-    (token, org)
-}
-
-fn data<'a>(v: &'a Value, field: &str) -> &'a Value {
-    assert!(v["errors"].is_null(), "{v}");
-    &v["data"][field]
-}
 
 /// A chat-completions answer whose message content is `content`.
 fn completion(model: &str, content: &str, prompt: u64, completion: u64) -> ResponseTemplate {
@@ -87,7 +74,7 @@ async fn requests(fake: &MockServer) -> Vec<Value> {
 #[tokio::test]
 async fn local_provider_gives_stable_results_for_fixtures() {
     let app = TestApp::spawn().await;
-    let (token, _) = owner(&app).await;
+    let (token, _) = owner_token(&app).await;
     let t = Some(token.as_str());
 
     let cases = [
@@ -263,7 +250,7 @@ async fn openai_goal_produces_the_strategy_and_repeats_are_cache_hits() {
         .mount(&fake)
         .await;
     let app = openai_app(&fake, &[]).await;
-    let (token, _) = owner(&app).await;
+    let (token, _) = owner_token(&app).await;
     let t = Some(token.as_str());
     let input = json!({"i": {"text": "Technical founders of devtools startups in Berlin", "targetMarket": "B2B SaaS", "maxLeads": 20}});
     let v = app.gql(t, CREATE_GOAL, input.clone()).await;
@@ -379,7 +366,7 @@ async fn openai_malformed_answer_is_repaired_once_then_reported() {
         .mount(&fake)
         .await;
     let app = openai_app(&fake, &[]).await;
-    let (token, _) = owner(&app).await;
+    let (token, _) = owner_token(&app).await;
     let t = Some(token.as_str());
 
     let v = app.gql(t, SENTIMENT, json!({"t": "We love it"})).await;
@@ -435,7 +422,7 @@ async fn openai_429_is_retried_after_the_wait() {
         .mount(&fake)
         .await;
     let app = openai_app(&fake, &[]).await;
-    let (token, _) = owner(&app).await;
+    let (token, _) = owner_token(&app).await;
     let started = Instant::now();
     let v = app
         .gql(
@@ -480,7 +467,7 @@ async fn openai_primary_failing_falls_back_to_the_fallback_model() {
         ],
     )
     .await;
-    let (token, _) = owner(&app).await;
+    let (token, _) = owner_token(&app).await;
     let v = app
         .gql(
             Some(&token),
@@ -528,8 +515,8 @@ async fn budget_exhaustion_is_a_coded_error_without_a_call() {
         .mount(&fake)
         .await;
     let app = openai_app(&fake, &[("AI_MONTHLY_TOKEN_BUDGET", "100")]).await;
-    let (token, _) = owner(&app).await;
-    let (other, _) = owner(&app).await;
+    let (token, _) = owner_token(&app).await;
+    let (other, _) = owner_token(&app).await;
     let v = app
         .gql(Some(&token), SENTIMENT, json!({"t": "first"}))
         .await;
@@ -565,8 +552,8 @@ async fn budget_exhaustion_is_a_coded_error_without_a_call() {
 #[tokio::test]
 async fn auth_roles_isolation_and_validation() {
     let app = TestApp::spawn().await;
-    let (token, org) = owner(&app).await;
-    let (other, _) = owner(&app).await;
+    let (token, org) = owner_token(&app).await;
+    let (other, _) = owner_token(&app).await;
     let t = Some(token.as_str());
 
     let v = app.gql(None, SENTIMENT, json!({"t": "hello"})).await;
@@ -708,8 +695,8 @@ const LEAD_ANALYSIS: &str =
 #[tokio::test]
 async fn analyze_lead_stores_the_analysis_and_scopes_by_organization() {
     let app = TestApp::spawn().await;
-    let (token, org) = owner(&app).await;
-    let (other, _) = owner(&app).await;
+    let (token, org) = owner_token(&app).await;
+    let (other, _) = owner_token(&app).await;
     let t = Some(token.as_str());
     let v = app
         .gql(
@@ -797,7 +784,7 @@ async fn analyze_lead_through_openai_sends_the_lead_facts() {
         .mount(&fake)
         .await;
     let app = openai_app(&fake, &[]).await;
-    let (token, _) = owner(&app).await;
+    let (token, _) = owner_token(&app).await;
     let v = app
         .gql(
             Some(&token),
@@ -840,7 +827,7 @@ async fn a_loopback_openai_base_url_is_reachable_without_opening_private_network
         .await;
     let app = openai_app(&fake, &[("OUTBOUND_ALLOW_PRIVATE_NETWORKS", "false")]).await;
     assert!(!app.state.http.allow_private_networks());
-    let (token, _) = owner(&app).await;
+    let (token, _) = owner_token(&app).await;
     let input =
         json!({"i": {"text": "Technical founders of devtools startups in Berlin", "maxLeads": 5}});
     let v = app.gql(Some(&token), CREATE_GOAL, input).await;

@@ -19,7 +19,10 @@ use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::helpers::{code, host_of, Options, TestApp, Ws};
+use crate::{
+    fixtures::{data, signed_up_org},
+    helpers::{code, host_of, Options, TestApp, Ws},
+};
 
 const CREATE_GOAL: &str = "mutation($i: CreateSearchGoalInput!) { createSearchGoal(input: $i) { id status strategy { industries locations exclusions sources { source query } } } }";
 const UPDATE_STRATEGY: &str = "mutation($id: ID!, $s: SearchStrategyInput!) { updateSearchStrategy(id: $id, strategy: $s) { id } }";
@@ -87,23 +90,12 @@ async fn chain_site() -> String {
     .await
 }
 
-/// A new organization (signed up by its owner).
-async fn new_org(app: &TestApp) -> Uuid {
-    let (_, login) = crate::identity::signed_up(app).await;
-    Uuid::parse_str(login["organization"]["id"].as_str().unwrap()).unwrap()
-}
-
 /// rank, email, phone, score, validation status.
 type ResultRow<'a> = (i64, Option<&'a str>, Option<&'a str>, i64, &'a str);
 
-fn ok<'a>(v: &'a Value, field: &str) -> &'a Value {
-    assert!(v["errors"].is_null(), "{v}");
-    &v["data"][field]
-}
-
 async fn goal(app: &TestApp, token: &str, id: &str) -> Value {
     let v = app.gql(Some(token), GOAL, json!({"id": id})).await;
-    ok(&v, "searchGoal").clone()
+    data(&v, "searchGoal").clone()
 }
 
 async fn wait_goal(app: &TestApp, token: &str, id: &str, statuses: &[&str], secs: u64) -> Value {
@@ -125,7 +117,7 @@ async fn create_goal(app: &TestApp, token: &str, text: &str) -> Value {
     let v = app
         .gql(Some(token), CREATE_GOAL, json!({"i": {"text": text}}))
         .await;
-    ok(&v, "createSearchGoal").clone()
+    data(&v, "createSearchGoal").clone()
 }
 
 async fn subscribe(app: &TestApp, token: &str) -> Ws {
@@ -160,7 +152,7 @@ async fn progress_until_final(ws: &mut Ws, secs: u64) -> Vec<Value> {
 async fn a_goal_over_fixture_sites_yields_ranked_validated_leads_and_progress_events() {
     let (a, b) = (dental_site().await, chain_site().await);
     let app = TestApp::spawn_with(Options::allowing(&[host_of(&a), host_of(&b)])).await;
-    let org = new_org(&app).await;
+    let org = signed_up_org(&app).await;
     let token = app.token(org, Role::Member).await;
 
     // The local provider turns the goal into a strategy with both sites as WEBSITE sources.
@@ -198,11 +190,11 @@ async fn a_goal_over_fixture_sites_yields_ranked_validated_leads_and_progress_ev
             ]}}),
         )
         .await;
-    ok(&v, "updateSearchStrategy");
+    data(&v, "updateSearchStrategy");
 
     let mut ws = subscribe(&app, &token).await;
     let v = app.gql(Some(&token), RUN, json!({"id": id})).await;
-    assert_eq!(ok(&v, "runSearchGoal")["status"], "RUNNING");
+    assert_eq!(data(&v, "runSearchGoal")["status"], "RUNNING");
     let events = progress_until_final(&mut ws, 60).await;
     let g = wait_goal(&app, &token, &id, &["COMPLETED"], 10).await;
 
@@ -355,7 +347,7 @@ async fn a_repeated_saga_step_creates_no_second_job_or_result() {
     };
     let a = dental_site().await;
     let app = TestApp::spawn_with(Options::allowing(&[host_of(&a)])).await;
-    let org = new_org(&app).await;
+    let org = signed_up_org(&app).await;
     let token = app.token(org, Role::Owner).await;
     let g = create_goal(
         &app,
@@ -365,7 +357,7 @@ async fn a_repeated_saga_step_creates_no_second_job_or_result() {
     .await;
     let id = g["id"].as_str().unwrap().to_string();
     let v = app.gql(Some(&token), RUN, json!({"id": id})).await;
-    ok(&v, "runSearchGoal");
+    data(&v, "runSearchGoal");
     let g = wait_goal(&app, &token, &id, &["COMPLETED"], 60).await;
     let results = g["ranked"].as_i64().unwrap();
     assert_eq!(results, 2, "{g}");
@@ -420,7 +412,7 @@ async fn cancel_stops_the_goal_and_its_jobs_and_unrunnable_goals_fail() {
     )])
     .await;
     let app = TestApp::spawn_with(Options::allowing(&[host_of(&slow)])).await;
-    let org = new_org(&app).await;
+    let org = signed_up_org(&app).await;
     let token = app.token(org, Role::Member).await;
 
     // Cancel: the goal and its running scrape job.
@@ -432,7 +424,7 @@ async fn cancel_stops_the_goal_and_its_jobs_and_unrunnable_goals_fail() {
         Some("CONFLICT"),
         "a DRAFT goal is not running: {v}"
     );
-    ok(
+    data(
         &app.gql(Some(&token), RUN, json!({"id": id})).await,
         "runSearchGoal",
     );
@@ -447,7 +439,7 @@ async fn cancel_stops_the_goal_and_its_jobs_and_unrunnable_goals_fail() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let v = app.gql(Some(&token), CANCEL, json!({"id": id})).await;
-    assert_eq!(ok(&v, "cancelSearchGoal")["status"], "CANCELLED");
+    assert_eq!(data(&v, "cancelSearchGoal")["status"], "CANCELLED");
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let g = goal(&app, &token, &id).await;
     assert_eq!(g["status"], "CANCELLED", "the saga stopped: {g}");
@@ -471,7 +463,7 @@ async fn cancel_stops_the_goal_and_its_jobs_and_unrunnable_goals_fail() {
         .map(|s| s["source"].as_str().unwrap())
         .collect();
     assert_eq!(sources, ["SEARCH", "GOOGLE_MAPS"]);
-    ok(
+    data(
         &app.gql(Some(&token), RUN, json!({"id": id})).await,
         "runSearchGoal",
     );
@@ -490,10 +482,10 @@ async fn cancel_stops_the_goal_and_its_jobs_and_unrunnable_goals_fail() {
 #[tokio::test]
 async fn run_and_cancel_are_authenticated_authorized_and_scoped() {
     let app = TestApp::spawn().await;
-    let org = new_org(&app).await;
+    let org = signed_up_org(&app).await;
     let member = app.token(org, Role::Member).await;
     let viewer = app.token(org, Role::Viewer).await;
-    let stranger = app.token(new_org(&app).await, Role::Owner).await;
+    let stranger = app.token(signed_up_org(&app).await, Role::Owner).await;
     let g = create_goal(&app, &member, "Dentists in Berlin").await;
     let id = g["id"].as_str().unwrap().to_string();
 
@@ -511,7 +503,7 @@ async fn run_and_cancel_are_authenticated_authorized_and_scoped() {
     assert_eq!(code(&v), Some("NOT_FOUND"), "{v}");
     // A VIEWER reads the goal (and its, here empty, jobs and results).
     let v = app.gql(Some(&viewer), GOAL, json!({"id": id})).await;
-    assert_eq!(ok(&v, "searchGoal")["status"], "DRAFT");
+    assert_eq!(data(&v, "searchGoal")["status"], "DRAFT");
     assert_eq!(v["data"]["searchGoal"]["results"]["totalCount"], 0);
     // Bad page arguments are BAD_USER_INPUT.
     let v = app
@@ -532,7 +524,7 @@ async fn run_and_cancel_are_authenticated_authorized_and_scoped() {
     assert_eq!(code(&v), Some("BAD_USER_INPUT"), "{v}");
     // The stranger sees no progress events of this organization.
     let mut ws = subscribe(&app, &stranger).await;
-    ok(
+    data(
         &app.gql(Some(&member), RUN, json!({"id": id})).await,
         "runSearchGoal",
     );

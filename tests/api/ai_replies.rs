@@ -6,30 +6,21 @@ use std::collections::HashMap;
 
 use leadgraph::auth::Role;
 use serde_json::{json, Value};
-use uuid::Uuid;
 use wiremock::{
     matchers::{body_partial_json, method, path},
     Mock, MockServer, ResponseTemplate,
 };
 
-use crate::helpers::{code, Options, TestApp};
+use crate::{
+    fixtures::{data, signed_up_org},
+    helpers::{code, Options, TestApp},
+};
 
 const REPLY: &str = "mutation($i: GenerateReplyInput!) { generateReply(input: $i) { subject body aiGenerated provider model cached } }";
 const SUGGEST: &str = "query($id: ID!) { conversationSuggestions(leadId: $id) { aiGenerated provider model suggestions { action message reason } } }";
 const CREATE_LEAD: &str = "mutation($i: CreateLeadInput!) { createLead(input: $i) { id } }";
 const CREATE_TEMPLATE: &str =
     "mutation($i: CreateTemplateInput!) { createTemplate(input: $i) { id } }";
-
-/// A new organization (signed up by its owner).
-async fn new_org(app: &TestApp) -> Uuid {
-    let (_, login) = crate::identity::signed_up(app).await;
-    Uuid::parse_str(login["organization"]["id"].as_str().unwrap()).unwrap()
-}
-
-fn ok<'a>(v: &'a Value, field: &str) -> &'a Value {
-    assert!(v["errors"].is_null(), "{v}");
-    &v["data"][field]
-}
 
 async fn maria(app: &TestApp, token: &str) -> String {
     let v = app
@@ -40,13 +31,13 @@ async fn maria(app: &TestApp, token: &str) -> String {
                 "industry": "Dental", "email": "maria@acme-dental.com"}}),
         )
         .await;
-    ok(&v, "createLead")["id"].as_str().unwrap().to_string()
+    data(&v, "createLead")["id"].as_str().unwrap().to_string()
 }
 
 #[tokio::test]
 async fn local_replies_follow_tone_context_and_template() {
     let app = TestApp::spawn().await;
-    let org = new_org(&app).await;
+    let org = signed_up_org(&app).await;
     let token = app.token(org, Role::Member).await;
     let lead = maria(&app, &token).await;
 
@@ -59,7 +50,7 @@ async fn local_replies_follow_tone_context_and_template() {
                 "conversationContext": "Hi, what does it cost for a team of 10?"}}),
         )
         .await;
-    let r = ok(&v, "generateReply");
+    let r = data(&v, "generateReply");
     assert_eq!(r["subject"], "Re: our conversation");
     assert_eq!(
         r["body"],
@@ -80,7 +71,7 @@ async fn local_replies_follow_tone_context_and_template() {
         )
         .await;
     assert_eq!(
-        ok(&v, "generateReply")["body"],
+        data(&v, "generateReply")["body"],
         "Dear Maria,\n\nThank you for your message.\n\nUnderstood — I won't follow up on this again. If anything changes, just reply to this email.\n\nKind regards"
     );
 
@@ -94,7 +85,10 @@ async fn local_replies_follow_tone_context_and_template() {
                 "bodyText": "We help {{ lead.industry }} teams grow."}}),
         )
         .await;
-    let template = ok(&v, "createTemplate")["id"].as_str().unwrap().to_string();
+    let template = data(&v, "createTemplate")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let v = app
         .gql(
             Some(&token),
@@ -102,7 +96,7 @@ async fn local_replies_follow_tone_context_and_template() {
             json!({"i": {"leadId": lead, "tone": "CASUAL", "templateId": template}}),
         )
         .await;
-    let r = ok(&v, "generateReply");
+    let r = data(&v, "generateReply");
     assert_eq!(r["subject"], "Ideas for Acme Dental");
     assert_eq!(
         r["body"],
@@ -111,7 +105,7 @@ async fn local_replies_follow_tone_context_and_template() {
 
     // Suggestions for a new, never contacted lead.
     let v = app.gql(Some(&token), SUGGEST, json!({"id": lead})).await;
-    let s = ok(&v, "conversationSuggestions");
+    let s = data(&v, "conversationSuggestions");
     assert_eq!(s["aiGenerated"], true);
     assert_eq!(
         s["suggestions"],
@@ -126,10 +120,10 @@ async fn local_replies_follow_tone_context_and_template() {
 #[tokio::test]
 async fn replies_are_authenticated_authorized_scoped_and_validated() {
     let app = TestApp::spawn().await;
-    let org = new_org(&app).await;
+    let org = signed_up_org(&app).await;
     let member = app.token(org, Role::Member).await;
     let viewer = app.token(org, Role::Viewer).await;
-    let stranger = app.token(new_org(&app).await, Role::Owner).await;
+    let stranger = app.token(signed_up_org(&app).await, Role::Owner).await;
     let lead = maria(&app, &member).await;
     let theirs = maria(&app, &stranger).await;
     let v = app
@@ -139,7 +133,10 @@ async fn replies_are_authenticated_authorized_scoped_and_validated() {
             json!({"i": {"name": "T", "subject": "S", "bodyHtml": "<p>B</p>"}}),
         )
         .await;
-    let their_template = ok(&v, "createTemplate")["id"].as_str().unwrap().to_string();
+    let their_template = data(&v, "createTemplate")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     let input = json!({"i": {"leadId": lead}});
     let v = app.gql(None, REPLY, input.clone()).await;
@@ -230,7 +227,7 @@ async fn openai_writes_replies_and_suggestions_through_structured_tasks() {
         ..Default::default()
     })
     .await;
-    let token = app.token(new_org(&app).await, Role::Member).await;
+    let token = app.token(signed_up_org(&app).await, Role::Member).await;
     let lead = maria(&app, &token).await;
     let v = app
         .gql(
@@ -239,7 +236,7 @@ async fn openai_writes_replies_and_suggestions_through_structured_tasks() {
             json!({"i": {"leadId": lead, "tone": "FRIENDLY", "conversationContext": "How much is it?"}}),
         )
         .await;
-    let r = ok(&v, "generateReply");
+    let r = data(&v, "generateReply");
     assert_eq!(r["subject"], "About your pricing question");
     assert_eq!(r["body"], "Hi Maria, here are our prices.");
     assert_eq!(
@@ -254,9 +251,9 @@ async fn openai_writes_replies_and_suggestions_through_structured_tasks() {
             json!({"i": {"leadId": lead, "tone": "FRIENDLY", "conversationContext": "How much is it?"}}),
         )
         .await;
-    assert_eq!(ok(&v, "generateReply")["cached"], true);
+    assert_eq!(data(&v, "generateReply")["cached"], true);
     let v = app.gql(Some(&token), SUGGEST, json!({"id": lead})).await;
-    let s = ok(&v, "conversationSuggestions");
+    let s = data(&v, "conversationSuggestions");
     assert_eq!(s["suggestions"][0]["action"], "Introduce");
     assert_eq!(s["provider"], "openai");
 

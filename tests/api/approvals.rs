@@ -13,83 +13,10 @@ use sea_orm::{
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::helpers::{code, TestApp};
-
-struct Person {
-    token: String,
-    id: Uuid,
-}
-
-async fn org(app: &TestApp) -> Uuid {
-    let org = Uuid::now_v7();
-    entity::organization::ActiveModel {
-        id: Set(org),
-        name: Set("Acme Approvals".into()),
-        slug: Set(format!("acme-{}", org.simple())),
-        created_at: Set(Utc::now()),
-        updated_at: Set(Utc::now()),
-    }
-    .insert(&app.state.db)
-    .await
-    .unwrap();
-    org
-}
-
-/// A user who is a member of `org` with `role`.
-async fn member(app: &TestApp, org: Uuid, role: Role, name: &str) -> Person {
-    let (id, token) = app.member(org, role, name).await;
-    Person { token, id }
-}
-
-/// `n` leads with email `lead{i}@{domain}`, inserted directly.
-async fn insert_leads(app: &TestApp, org: Uuid, domain: &str, n: usize) -> Vec<Uuid> {
-    let now = Utc::now();
-    let ids: Vec<Uuid> = (0..n).map(|_| Uuid::now_v7()).collect();
-    let rows: Vec<entity::lead::ActiveModel> = ids
-        .iter()
-        .enumerate()
-        .map(|(i, id)| entity::lead::ActiveModel {
-            id: Set(*id),
-            org_id: Set(org),
-            first_name: Set(Some(format!("First{i}"))),
-            last_name: Set(None),
-            email: Set(Some(format!("lead{i}@{domain}"))),
-            phone: Set(None),
-            company: Set(format!("Co{i}")),
-            title: Set(None),
-            website: Set(None),
-            industry: Set(None),
-            city: Set(None),
-            region: Set(None),
-            country: Set(None),
-            latitude: Set(None),
-            longitude: Set(None),
-            source: Set("MANUAL".into()),
-            status: Set("NEW".into()),
-            score: Set(0),
-            score_reasons: Set(json!([])),
-            custom_fields: Set(json!({})),
-            provenance: Set(json!({})),
-            owner_id: Set(None),
-            last_contacted_at: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-        })
-        .collect();
-    for chunk in rows.chunks(200) {
-        entity::lead::Entity::insert_many(chunk.to_vec())
-            .exec(&app.state.db)
-            .await
-            .unwrap();
-    }
-    ids
-}
-
-async fn ok(app: &TestApp, token: &str, q: &str, vars: Value) -> Value {
-    let v = app.gql(Some(token), q, vars).await;
-    assert!(v["errors"].is_null(), "{q}: {v}");
-    v["data"].clone()
-}
+use crate::{
+    fixtures::{campaign_row, field_errors, insert_leads, member, ok, org_named},
+    helpers::{code, TestApp},
+};
 
 /// A DRAFT campaign of `n` fresh leads (template by `token`'s user), ready to launch.
 async fn campaign_with(app: &TestApp, org: Uuid, token: &str, n: usize) -> String {
@@ -150,14 +77,6 @@ async fn launch(app: &TestApp, token: &str, c: &str) -> String {
     v["launchCampaign"]["status"].as_str().unwrap().to_string()
 }
 
-async fn campaign_row(app: &TestApp, id: &str) -> entity::campaign::Model {
-    entity::campaign::Entity::find_by_id(Uuid::parse_str(id).unwrap())
-        .one(&app.state.db)
-        .await
-        .unwrap()
-        .unwrap()
-}
-
 /// The only pending request about campaign `c`.
 async fn request_for(app: &TestApp, token: &str, c: &str) -> String {
     let v = ok(
@@ -190,16 +109,6 @@ fn has(notes: &[Value], ty: &str, title_part: &str) -> bool {
         .any(|n| n["type"] == ty && n["title"].as_str().unwrap().contains(title_part))
 }
 
-fn field_errors(v: &Value) -> Vec<String> {
-    assert_eq!(code(v), Some("BAD_USER_INPUT"), "{v}");
-    v["errors"][0]["extensions"]["fields"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no field errors: {v}"))
-        .iter()
-        .map(|f| f["field"].as_str().unwrap().to_string())
-        .collect()
-}
-
 async fn next_approval_event(ws: &mut crate::helpers::Ws) -> Value {
     let m = ws.next_json(10).await;
     assert_eq!(m["type"], "next", "{m}");
@@ -210,7 +119,7 @@ async fn next_approval_event(ws: &mut crate::helpers::Ws) -> Value {
 #[tokio::test]
 async fn a_600_recipient_campaign_needs_two_manager_approvals_then_launches() {
     let app = TestApp::spawn().await;
-    let org = org(&app).await;
+    let org = org_named(&app, "Acme Approvals").await;
     let owner = member(&app, org, Role::Owner, "Olga").await;
     let rita = member(&app, org, Role::Manager, "Rita").await; // requester, a manager herself
     let ann = member(&app, org, Role::Manager, "Ann").await;
@@ -441,13 +350,13 @@ async fn a_600_recipient_campaign_needs_two_manager_approvals_then_launches() {
 #[tokio::test]
 async fn delegation_moves_the_request_reject_and_changes_return_the_campaign_to_draft() {
     let app = TestApp::spawn().await;
-    let org = org(&app).await;
+    let org = org_named(&app, "Acme Approvals").await;
     let owner = member(&app, org, Role::Owner, "Olga").await;
     let rita = member(&app, org, Role::Member, "Rita").await;
     let ann = member(&app, org, Role::Manager, "Ann").await;
     let carl = member(&app, org, Role::Member, "Carl").await;
     let vic = member(&app, org, Role::Viewer, "Vic").await;
-    let other_org = self::org(&app).await;
+    let other_org = org_named(&app, "Acme Approvals").await;
     let stranger = member(&app, other_org, Role::Manager, "Stan").await;
 
     ok(
@@ -569,7 +478,7 @@ async fn delegation_moves_the_request_reject_and_changes_return_the_campaign_to_
 #[tokio::test]
 async fn an_overdue_request_becomes_urgent_notifies_and_later_expires() {
     let app = TestApp::spawn().await;
-    let org = org(&app).await;
+    let org = org_named(&app, "Acme Approvals").await;
     let owner = member(&app, org, Role::Owner, "Olga").await;
     let rita = member(&app, org, Role::Member, "Rita").await;
     let ann = member(&app, org, Role::Member, "Ann").await; // the approver
@@ -677,12 +586,18 @@ async fn an_overdue_request_becomes_urgent_notifies_and_later_expires() {
 #[tokio::test]
 async fn rules_crud_toggle_test_and_condition_errors() {
     let app = TestApp::spawn().await;
-    let org = org(&app).await;
+    let org = org_named(&app, "Acme Approvals").await;
     let admin = member(&app, org, Role::Admin, "Ada").await;
     let manager = member(&app, org, Role::Manager, "Max").await;
     let viewer = member(&app, org, Role::Viewer, "Vic").await;
     let rita = member(&app, org, Role::Member, "Rita").await;
-    let stranger = member(&app, self::org(&app).await, Role::Admin, "Stan").await;
+    let stranger = member(
+        &app,
+        org_named(&app, "Acme Approvals").await,
+        Role::Admin,
+        "Stan",
+    )
+    .await;
 
     // Condition parse errors name their path; every bad field is reported.
     let v = app
@@ -882,13 +797,13 @@ async fn rules_crud_toggle_test_and_condition_errors() {
 #[tokio::test]
 async fn manual_requests_isolation_authentication_and_roles() {
     let app = TestApp::spawn().await;
-    let org_a = org(&app).await;
+    let org_a = org_named(&app, "Acme Approvals").await;
     let mel = member(&app, org_a, Role::Member, "Mel").await;
     let ann = member(&app, org_a, Role::Member, "Ann").await;
     let carl = member(&app, org_a, Role::Member, "Carl").await;
     let vic = member(&app, org_a, Role::Viewer, "Vic").await;
     let admin_a = member(&app, org_a, Role::Admin, "Ada").await;
-    let org_b = org(&app).await;
+    let org_b = org_named(&app, "Acme Approvals").await;
     let admin_b = member(&app, org_b, Role::Owner, "Bea").await;
 
     let create = "mutation($i: CreateApprovalRequestInput!) { createApprovalRequest(input: $i) { id status gated priority assignees { id } requiredApprovals } }";
@@ -1064,7 +979,7 @@ async fn manual_requests_isolation_authentication_and_roles() {
 #[tokio::test]
 async fn the_role_table_is_enforced_for_every_approval_operation() {
     let app = TestApp::spawn().await;
-    let org = org(&app).await;
+    let org = org_named(&app, "Acme Approvals").await;
     let r = || Uuid::now_v7().to_string();
     let rule = json!({"name": "r", "resourceType": "OTHER", "condition": {"all": []}, "approverRole": "MEMBER"});
     let ops: Vec<(&str, Value, Role)> = vec![

@@ -47,7 +47,7 @@ async fn the_binary_serves_on_embedded_defaults() {
         .json()
         .await
         .unwrap();
-    assert_eq!(v["data"]["__typename"], "QueryRoot");
+    assert_eq!(v["data"]["__typename"], "Query");
     assert!(
         dir.join("data/leadgraph.db").exists(),
         "SQLite file under ./data"

@@ -16,10 +16,9 @@ use tokio::{
     sync::mpsc,
 };
 
-use crate::{helpers::TestApp, identity::signed_up};
+use crate::{fixtures, helpers::TestApp, identity::signed_up};
 
 const EVENTS: &str = "subscription($types: [EventType!], $after: ID) { events(types: $types, after: $after) { id type userId occurredAt data } }";
-const CREATE: &str = "mutation($i: CreateLeadInput!) { createLead(input: $i) { id } }";
 const UPDATE: &str =
     "mutation($id: ID!, $i: UpdateLeadInput!) { updateLead(id: $id, input: $i) { id } }";
 const TYPES: [&str; 2] = ["LEAD_CREATED", "LEAD_UPDATED"];
@@ -166,20 +165,6 @@ fn collect(stream: impl AsyncRead + Unpin + Send + 'static, into: Arc<Mutex<Stri
     });
 }
 
-async fn create_lead(app: &TestApp, token: &str, name: &str) -> String {
-    let v = app
-        .gql(
-            Some(token),
-            CREATE,
-            json!({"i": {"firstName": name, "lastName": "Node"}}),
-        )
-        .await;
-    v["data"]["createLead"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("createLead failed: {v}"))
-        .to_string()
-}
-
 /// (type, leadId) of an event, with its shape checked.
 fn key(ev: &Value) -> (String, String) {
     assert!(ev["id"].is_string(), "event without id: {ev}");
@@ -210,7 +195,14 @@ async fn npm_graphql_ws_client_receives_events_and_resumes_after_reconnect() {
     let mut probes = Vec::new();
     let first = loop {
         assert!(probes.len() < 20, "no event reached the node client");
-        probes.push(create_lead(&app, &token, &format!("Probe {}", probes.len())).await);
+        probes.push(
+            fixtures::lead(
+                &app,
+                &token,
+                json!({"firstName": &format!("Probe {}", probes.len()), "lastName": "Node"}),
+            )
+            .await,
+        );
         if let Some(ev) = client.try_next_event(1500).await {
             break ev;
         }
@@ -226,7 +218,12 @@ async fn npm_graphql_ws_client_receives_events_and_resumes_after_reconnect() {
     let mut expected: Vec<(String, String)> = probes[at + 1..].iter().map(|p| created(p)).collect();
     let mut leads = Vec::new();
     for i in 0..3 {
-        let id = create_lead(&app, &token, &format!("Live {i}")).await;
+        let id = fixtures::lead(
+            &app,
+            &token,
+            json!({"firstName": &format!("Live {i}"), "lastName": "Node"}),
+        )
+        .await;
         expected.push(created(&id));
         leads.push(id);
     }
@@ -256,7 +253,14 @@ async fn npm_graphql_ws_client_receives_events_and_resumes_after_reconnect() {
     client.kill().await;
     let mut missed = Vec::new();
     for i in 0..3 {
-        missed.push(create_lead(&app, &token, &format!("Missed {i}")).await);
+        missed.push(
+            fixtures::lead(
+                &app,
+                &token,
+                json!({"firstName": &format!("Missed {i}"), "lastName": "Node"}),
+            )
+            .await,
+        );
     }
     let mut client = NodeClient::start(&app, &token, Some(&last_id), 4).await;
     let mut replayed = Vec::new();
@@ -275,7 +279,12 @@ async fn npm_graphql_ws_client_receives_events_and_resumes_after_reconnect() {
         );
     }
     client.assert_quiet("after the replay").await;
-    let live = create_lead(&app, &token, "After reconnect").await;
+    let live = fixtures::lead(
+        &app,
+        &token,
+        json!({"firstName": "After reconnect", "lastName": "Node"}),
+    )
+    .await;
     let ev = client.next_event(10).await;
     assert_eq!(key(&ev), created(&live), "live event after the replay");
     let (status, stderr) = client.wait().await;

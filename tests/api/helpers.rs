@@ -24,23 +24,141 @@ pub fn redis_url() -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
-/// A database URL for a fresh, empty database (or SQLite file).
+/// A database URL for a fresh database (or SQLite file) with every migration applied.
+///
+/// On PostgreSQL the first call of the test process migrates one template database
+/// (`leadgraph_tpl_<run id>`), and every call creates its database with
+/// `CREATE DATABASE … TEMPLATE` from it: a file copy instead of ~20 migrations per app. The app's
+/// own start-up migration then finds nothing pending. On SQLite the same holds with a file:
+/// the first call migrates `lg-sqlite-tpl-<run id>.db` and every call copies it.
+/// `LG_TEST_PG_TEMPLATE=0` / `LG_TEST_SQLITE_TEMPLATE=0` turn the templates off (an empty
+/// database that the app migrates), to compare the two.
 pub async fn fresh_database(dir: &std::path::Path) -> String {
     match postgres_url() {
         Some(admin) => {
+            let template = match std::env::var("LG_TEST_PG_TEMPLATE").as_deref() {
+                Ok("0") => None,
+                _ => Some(postgres_template(&admin).await),
+            };
             let name = format!("lg_test_{}", Uuid::now_v7().simple());
             let conn = Database::connect(admin.clone())
                 .await
                 .expect("connect admin postgres");
-            conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
-                .await
-                .expect("create db");
+            create_database(&conn, &name, template).await;
             conn.close().await.ok();
-            let mut url = url::Url::parse(&admin).unwrap();
-            url.set_path(&format!("/{name}"));
-            url.to_string()
+            database_url(&admin, &name)
         }
-        None => format!("sqlite://{}/test.db?mode=rwc", dir.display()),
+        None => {
+            let path = dir.join("test.db");
+            if std::env::var("LG_TEST_SQLITE_TEMPLATE").as_deref() != Ok("0") {
+                std::fs::copy(sqlite_template().await, &path).expect("copy the SQLite template");
+            }
+            format!("sqlite://{}?mode=rwc", path.display())
+        }
+    }
+}
+
+/// Removes SQLite templates that earlier test runs left over a day ago.
+fn remove_stale_templates(dir: &std::path::Path) {
+    let day = Duration::from_secs(24 * 3600);
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > day));
+        if old
+            && entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with("lg-sqlite-tpl-")
+        {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// The migrated SQLite template file of this test process, made by the first caller with the
+/// app's own connection settings (one connection, WAL, foreign keys on), then switched to
+/// rollback-journal mode so that the one file holds everything (the app turns WAL back on).
+async fn sqlite_template() -> &'static std::path::Path {
+    static TEMPLATE: tokio::sync::OnceCell<std::path::PathBuf> = tokio::sync::OnceCell::const_new();
+    TEMPLATE
+        .get_or_init(|| async {
+            use migration::MigratorTrait;
+            let path = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+                .join(format!("lg-sqlite-tpl-{}.db", std::process::id()));
+            remove_stale_templates(path.parent().unwrap());
+            let _ = std::fs::remove_file(&path);
+            let mut opts =
+                sea_orm::ConnectOptions::new(format!("sqlite://{}?mode=rwc", path.display()));
+            opts.max_connections(1)
+                .min_connections(1)
+                .sqlx_logging(false);
+            let db = Database::connect(opts)
+                .await
+                .expect("open the SQLite template");
+            for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA foreign_keys=ON"] {
+                db.execute_unprepared(pragma).await.expect(pragma);
+            }
+            migration::Migrator::up(&db, None)
+                .await
+                .expect("migrate the SQLite template");
+            db.execute_unprepared("PRAGMA journal_mode=DELETE")
+                .await
+                .expect("checkpoint the SQLite template");
+            db.close().await.expect("close the SQLite template");
+            path
+        })
+        .await
+}
+
+/// `admin` with the database name replaced by `name`.
+fn database_url(admin: &str, name: &str) -> String {
+    let mut url = url::Url::parse(admin).unwrap();
+    url.set_path(&format!("/{name}"));
+    url.to_string()
+}
+
+/// The migrated template database of this test process, made by the first caller.
+async fn postgres_template(admin: &str) -> &'static str {
+    static TEMPLATE: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    TEMPLATE
+        .get_or_init(|| async {
+            use migration::MigratorTrait;
+            let name = format!("leadgraph_tpl_{}", Uuid::now_v7().simple());
+            let conn = Database::connect(admin.to_string())
+                .await
+                .expect("connect admin postgres");
+            create_database(&conn, &name, None).await;
+            conn.close().await.ok();
+            let tpl = Database::connect(database_url(admin, &name))
+                .await
+                .expect("connect template database");
+            migration::Migrator::up(&tpl, None)
+                .await
+                .expect("migrate the template database");
+            // CREATE DATABASE … TEMPLATE refuses a template that has other sessions.
+            tpl.close().await.expect("close the template database");
+            name
+        })
+        .await
+}
+
+/// `CREATE DATABASE name [TEMPLATE template]`. PostgreSQL refuses a copy while another session
+/// is connected to the template (a just-closed pool's backends may still be exiting): retry.
+async fn create_database(conn: &sea_orm::DatabaseConnection, name: &str, template: Option<&str>) {
+    let sql = match template {
+        Some(t) => format!("CREATE DATABASE {name} TEMPLATE {t}"),
+        None => format!("CREATE DATABASE {name}"),
+    };
+    for attempt in 0.. {
+        match conn.execute_unprepared(&sql).await {
+            Ok(_) => return,
+            Err(e) if attempt < 50 && e.to_string().contains("being accessed by other users") => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("{sql}: {e}"),
+        }
     }
 }
 
@@ -66,6 +184,17 @@ pub struct Options {
 }
 
 impl Options {
+    /// Default options with these environment variables set for the app.
+    pub fn with_env(pairs: &[(&str, &str)]) -> Options {
+        Options {
+            env: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Default::default()
+        }
+    }
+
     /// Default options that open exactly these fixture addresses to the outbound client.
     pub fn allowing<S: ToString>(hosts: &[S]) -> Options {
         Options {
@@ -100,12 +229,14 @@ impl TestApp {
     }
 
     pub async fn spawn_with(opts: Options) -> TestApp {
+        let started = std::time::Instant::now();
         let dir = std::env::temp_dir().join(format!("lg-test-{}", Uuid::now_v7().simple()));
         std::fs::create_dir_all(&dir).unwrap();
         let db_url = match opts.db_url {
             Some(u) => u,
             None => fresh_database(&dir).await,
         };
+        let database_ms = started.elapsed().as_millis();
         let mut env: HashMap<String, String> = HashMap::from([
             ("LISTEN_ADDR".into(), "127.0.0.1:0".into()),
             ("DATA_DIR".into(), dir.display().to_string()),
@@ -136,6 +267,14 @@ impl TestApp {
         })
         .await
         .expect("build app");
+        // `LG_TEST_SPAWN_TIMING=1` (with --nocapture) prints what each spawn spent on its
+        // database: creating it and the app's build including its start-up migration.
+        if std::env::var_os("LG_TEST_SPAWN_TIMING").is_some() {
+            eprintln!(
+                "lg-spawn-timing: database {database_ms} ms, build+migrate {} ms",
+                started.elapsed().as_millis() - database_ms
+            );
+        }
         let addr = format!("127.0.0.1:{}", app.port());
         let state = app.state().clone();
         let shutdown = app.shutdown_handle();

@@ -10,7 +10,7 @@ use crate::helpers::{code, postgres_url, redis_url, TestApp};
 async fn typename_and_health_name_the_backends() {
     let app = TestApp::spawn().await;
     let body = app.gql(None, "{ __typename }", json!({})).await;
-    assert_eq!(body["data"]["__typename"], "QueryRoot");
+    assert_eq!(body["data"]["__typename"], "Query");
 
     let res = app.http.get(app.url("/health")).send().await.unwrap();
     assert_eq!(res.status(), 200);
@@ -48,7 +48,7 @@ async fn get_runs_queries_but_refuses_mutations_with_405() {
         .unwrap();
     assert_eq!(res.status(), 200);
     let v: Value = res.json().await.unwrap();
-    assert_eq!(v["data"]["__typename"], "QueryRoot");
+    assert_eq!(v["data"]["__typename"], "Query");
 
     let m = format!(
         "mutation {{ cancelJob(id: \"{}\") {{ id }} }}",
@@ -134,7 +134,7 @@ async fn bad_input_gets_4xx_or_coded_errors_and_the_server_stays_up() {
 
     // Still up.
     let v = app.gql(None, "{ __typename }", json!({})).await;
-    assert_eq!(v["data"]["__typename"], "QueryRoot");
+    assert_eq!(v["data"]["__typename"], "Query");
 }
 
 #[tokio::test]

@@ -2,6 +2,7 @@
 //! against Postgres + Redis + SMTP (scripts/test sets TEST_POSTGRES_URL, TEST_REDIS_URL, ...).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod fixtures;
 mod helpers;
 
 mod binary;

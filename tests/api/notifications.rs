@@ -18,8 +18,8 @@ use wiremock::{
 };
 
 use crate::{
+    fixtures::{field_errors, member, owner},
     helpers::{code, host_of, wait_for_mail_containing, Frame, Options, TestApp},
-    identity::signed_up,
 };
 
 const LIST: &str = "query($first: Int, $after: String, $unread: Boolean) { notifications(first: $first, after: $after, unreadOnly: $unread) { totalCount pageInfo { hasNextPage endCursor } nodes { id type title body link resourceType resourceId read readAt } } }";
@@ -27,29 +27,6 @@ const SEND: &str = "mutation($i: SendNotificationInput!) { sendNotification(inpu
 const UNREAD: &str = "{ unreadNotificationCount }";
 const PREFS: &str = "{ notificationPreferences { type channel enabled isDefault webhookHost } }";
 const UPDATE_PREFS: &str = "mutation($i: [NotificationPreferenceInput!]!) { updateNotificationPreferences(input: $i) { type channel enabled isDefault webhookHost } }";
-
-struct Person {
-    token: String,
-    id: Uuid,
-    email: String,
-}
-
-/// A signed-up OWNER and their organization.
-async fn owner(app: &TestApp) -> (Person, Uuid) {
-    let (email, login) = signed_up(app).await;
-    let token = login["accessToken"].as_str().unwrap().to_string();
-    let org = Uuid::parse_str(login["organization"]["id"].as_str().unwrap()).unwrap();
-    let me = app.gql(Some(&token), "{ me { id } }", json!({})).await;
-    let id = Uuid::parse_str(me["data"]["me"]["id"].as_str().unwrap()).unwrap();
-    (Person { token, id, email }, org)
-}
-
-/// A user who is a member of `org` with `role` (rows written directly; the token has no session).
-async fn member(app: &TestApp, org: Uuid, role: Role, name: &str) -> Person {
-    let (id, token) = app.member(org, role, name).await;
-    let email = crate::helpers::member_email(name, id);
-    Person { token, id, email }
-}
 
 async fn list(app: &TestApp, token: &str, vars: Value) -> Value {
     let v = app.gql(Some(token), LIST, vars).await;
@@ -80,15 +57,6 @@ async fn wait_for_notifications(app: &TestApp, token: &str, n: usize) -> Vec<Val
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("fewer than {n} notifications arrived");
-}
-
-fn field_errors(v: &Value) -> Vec<String> {
-    v["errors"][0]["extensions"]["fields"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no field errors: {v}"))
-        .iter()
-        .map(|f| f["field"].as_str().unwrap().to_string())
-        .collect()
 }
 
 #[tokio::test]

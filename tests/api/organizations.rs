@@ -9,15 +9,12 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::{
+    fixtures::token_of,
     helpers::{code, extract_after, wait_for_mail, wait_for_mail_containing, TestApp},
     identity::signed_up,
 };
 
 const LOGIN: &str = "mutation($e: String!, $p: String!) { login(input: {email: $e, password: $p}) { accessToken refreshToken role organization { id } } }";
-
-fn token_of(login: &Value) -> String {
-    login["accessToken"].as_str().unwrap().to_string()
-}
 
 #[tokio::test]
 async fn invite_accept_roles_teams_and_switching() {

@@ -25,7 +25,10 @@ use tokio::{
 };
 use uuid::Uuid;
 
-use crate::helpers::{code, wait_for_mail_containing, Options, TestApp};
+use crate::{
+    fixtures::{campaign, insert_leads, org_with, template, CREATE_CAMPAIGN, CREATE_TEMPLATE},
+    helpers::{code, wait_for_mail_containing, Options, TestApp},
+};
 
 // ---------------------------------------------------------------------------------------------
 // A tiny SMTP sink.
@@ -142,108 +145,9 @@ pub(crate) async fn free_listener() -> TcpListener {
 // ---------------------------------------------------------------------------------------------
 // Fixtures.
 
-/// An organization row (its name appears in emails) and a token of `role` in it.
-pub(crate) async fn org_with(app: &TestApp, role: Role) -> (Uuid, String) {
-    let org = Uuid::now_v7();
-    entity::organization::ActiveModel {
-        id: Set(org),
-        name: Set("Acme Outreach".into()),
-        slug: Set(format!("acme-{}", org.simple())),
-        created_at: Set(Utc::now()),
-        updated_at: Set(Utc::now()),
-    }
-    .insert(&app.state.db)
-    .await
-    .unwrap();
-    (org, app.token(org, role).await)
-}
-
-/// `n` leads inserted directly (fast): `lead{i}@{domain}`, first name `First{i}`, company `Co{i}`.
-pub(crate) async fn insert_leads(app: &TestApp, org: Uuid, domain: &str, n: usize) -> Vec<Uuid> {
-    let now = Utc::now();
-    let mut ids = Vec::new();
-    let rows: Vec<entity::lead::ActiveModel> = (0..n)
-        .map(|i| {
-            let id = Uuid::now_v7();
-            ids.push(id);
-            entity::lead::ActiveModel {
-                id: Set(id),
-                org_id: Set(org),
-                first_name: Set(Some(format!("First{i}"))),
-                last_name: Set(None),
-                email: Set(Some(format!("lead{i}@{domain}"))),
-                phone: Set(None),
-                company: Set(format!("Co{i}")),
-                title: Set(None),
-                website: Set(None),
-                industry: Set(None),
-                city: Set(None),
-                region: Set(None),
-                country: Set(None),
-                latitude: Set(None),
-                longitude: Set(None),
-                source: Set("MANUAL".into()),
-                status: Set("NEW".into()),
-                score: Set(0),
-                score_reasons: Set(json!([])),
-                custom_fields: Set(json!({})),
-                provenance: Set(json!({})),
-                owner_id: Set(None),
-                last_contacted_at: Set(None),
-                created_at: Set(now),
-                updated_at: Set(now),
-            }
-        })
-        .collect();
-    for chunk in rows.chunks(200) {
-        entity::lead::Entity::insert_many(chunk.to_vec())
-            .exec(&app.state.db)
-            .await
-            .unwrap();
-    }
-    ids
-}
-
-pub(crate) const CREATE_TEMPLATE: &str = "mutation($i: CreateTemplateInput!) { createTemplate(input: $i) { id name category favorite variables } }";
-pub(crate) const CREATE_CAMPAIGN: &str =
-    "mutation($i: CreateCampaignInput!) { createCampaign(input: $i) { id status } }";
 pub(crate) const ADD: &str = "mutation($c: ID!, $i: RecipientSourceInput!) { addCampaignRecipients(campaignId: $c, input: $i) { added alreadyPresent suppressed withoutEmail total } }";
 pub(crate) const LAUNCH: &str = "mutation($id: ID!) { launchCampaign(id: $id) { id status } }";
 const STATS: &str = "query($id: ID!) { campaignStats(id: $id) { total pending sent delivered failed suppressed uncertain uniqueOpens totalOpens uniqueClicks totalClicks replies hardBounces softBounces unsubscribes openRate clickRate replyRate bounceRate } }";
-
-pub(crate) async fn template(app: &TestApp, token: &str, html: &str, text: &str) -> String {
-    let v = app
-        .gql(
-            Some(token),
-            CREATE_TEMPLATE,
-            json!({"i": {"name": "Intro", "category": "Intro", "subject": "Hi {{ lead.firstName }} from {{ organization.name }}",
-                         "bodyHtml": html, "bodyText": text}}),
-        )
-        .await;
-    v["data"]["createTemplate"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{v}"))
-        .to_string()
-}
-
-pub(crate) async fn campaign(
-    app: &TestApp,
-    token: &str,
-    template: &str,
-    rate: Option<i32>,
-) -> String {
-    let v = app
-        .gql(
-            Some(token),
-            CREATE_CAMPAIGN,
-            json!({"i": {"name": "Launch", "templateId": template, "fromName": "Sam Sender",
-                         "fromEmail": "sam@sender.test", "replyTo": "replies@sender.test", "sendRatePerMinute": rate}}),
-        )
-        .await;
-    let c = &v["data"]["createCampaign"];
-    assert_eq!(c["status"], "DRAFT", "{v}");
-    c["id"].as_str().unwrap().to_string()
-}
 
 pub(crate) async fn recipients_by_status(
     app: &TestApp,

@@ -13,21 +13,12 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::{
+    fixtures::{campaign_row, insert_leads, org_with, template},
     helpers::{code, Options, TestApp},
-    outreach::{
-        free_listener, insert_leads, org_with, recipients_by_status, template, Sink, ADD, LAUNCH,
-    },
+    outreach::{free_listener, recipients_by_status, Sink, ADD, LAUNCH},
 };
 
 const CREATE: &str = "mutation($i: CreateCampaignInput!) { createCampaign(input: $i) { id status abTest { testFraction metric waitMinutes } } }";
-
-async fn campaign_row(app: &TestApp, id: &str) -> entity::campaign::Model {
-    entity::campaign::Entity::find_by_id(Uuid::parse_str(id).unwrap())
-        .one(&app.state.db)
-        .await
-        .unwrap()
-        .unwrap()
-}
 
 #[tokio::test]
 async fn ab_test_sends_the_fraction_then_the_winner_by_opens_to_the_rest() {

@@ -10,11 +10,9 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::{
+    fixtures::{campaign, insert_leads, org_with, template},
     helpers::{code, Options, TestApp},
-    outreach::{
-        campaign, campaign_status, free_listener, insert_leads, org_with, recipients_by_status,
-        template, Sink, ADD, LAUNCH,
-    },
+    outreach::{campaign_status, free_listener, recipients_by_status, Sink, ADD, LAUNCH},
 };
 
 const SUPPRESSIONS: &str = "query($f: SuppressionFilter, $first: Int, $after: String) { suppressions(filter: $f, first: $first, after: $after) { totalCount pageInfo { hasNextPage endCursor } nodes { id email reason source createdAt } } }";

@@ -7,27 +7,13 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::{
+    fixtures::{self, token_of},
     helpers::{extract_after, wait_for_mail, Frame, Options, TestApp, Ws},
     identity::signed_up,
 };
 
-const CREATE: &str = "mutation($i: CreateLeadInput!) { createLead(input: $i) { id } }";
 const CREATE_MANY: &str =
     "mutation($i: [CreateLeadInput!]!) { createLeads(inputs: $i) { lead { id } error { code } } }";
-
-fn token_of(login: &Value) -> String {
-    login["accessToken"].as_str().unwrap().to_string()
-}
-
-async fn create_lead(app: &TestApp, token: &str, company: &str) -> String {
-    let v = app
-        .gql(Some(token), CREATE, json!({"i": {"company": company}}))
-        .await;
-    v["data"]["createLead"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("createLead failed: {v}"))
-        .to_string()
-}
 
 async fn subscribed(app: &TestApp, token: &str, query: &str, variables: Value) -> Ws {
     let mut ws = app.ws("graphql-transport-ws").await;
@@ -74,7 +60,7 @@ async fn lead_events_carry_the_lead_and_replay_after_an_id() {
     let q = "subscription($a: ID) { leadEvents(after: $a) { id kind leadId changedFields lead { company status } } }";
     let mut ws = subscribed(&app, &token, q, json!({})).await;
 
-    let id = create_lead(&app, &token, "Acme").await;
+    let id = fixtures::lead(&app, &token, json!({"company": "Acme"})).await;
     let v = app
         .gql(
             Some(&token),
@@ -118,7 +104,7 @@ async fn lead_events_carry_the_lead_and_replay_after_an_id() {
         let m = again.next_json(5).await;
         assert_eq!(m["payload"]["data"]["leadEvents"]["id"], want["id"]);
     }
-    let next = create_lead(&app, &token, "Globex").await;
+    let next = fixtures::lead(&app, &token, json!({"company": "Globex"})).await;
     let m = again.next_json(5).await;
     assert_eq!(m["payload"]["data"]["leadEvents"]["leadId"], next.as_str());
 
@@ -149,8 +135,8 @@ async fn interleaved_organizations_never_see_each_others_events() {
 
     let (mut ids_a, mut ids_b) = (Vec::new(), Vec::new());
     for i in 0..10 {
-        ids_a.push(create_lead(&app, &ta, &format!("A{i}")).await);
-        ids_b.push(create_lead(&app, &tb, &format!("B{i}")).await);
+        ids_a.push(fixtures::lead(&app, &ta, json!({"company": &format!("A{i}")})).await);
+        ids_b.push(fixtures::lead(&app, &tb, json!({"company": &format!("B{i}")})).await);
     }
     for (ws, want) in [(&mut sa, &ids_a), (&mut sb, &ids_b)] {
         let mut got = Vec::new();
@@ -233,7 +219,7 @@ async fn logout_password_change_and_removal_close_live_connections() {
     assert!(v["errors"].is_null(), "{v}");
     assert_eq!(other_ws.expect_close(5).await, 4403);
     // The owner's own connection saw the member removal and password change and is still open.
-    create_lead(&app, &owner, "Still here").await;
+    fixtures::lead(&app, &owner, json!({"company": "Still here"})).await;
     loop {
         let m = owner_ws.next_json(5).await;
         if m["type"] == "next" && m["payload"]["data"]["events"]["id"].is_string() {
@@ -345,7 +331,8 @@ async fn pg_only_a_redis_outage_loses_no_event() {
                 stopped_at = None;
             }
         }
-        created.push(create_lead(&app, &token, &format!("Outage {i}")).await);
+        created
+            .push(fixtures::lead(&app, &token, json!({"company": &format!("Outage {i}")})).await);
         tokio::time::sleep(Duration::from_millis(120)).await;
     }
     if stopped_at.is_some() {

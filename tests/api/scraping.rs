@@ -28,7 +28,10 @@ use wiremock::{
     Mock, MockServer, ResponseTemplate,
 };
 
-use crate::helpers::{code, Options, TestApp, Ws};
+use crate::{
+    fixtures::scrape_job,
+    helpers::{code, Options, TestApp, Ws},
+};
 
 mod crawl;
 
@@ -251,14 +254,6 @@ const JOB: &str = "query($id: ID!) { scrapeJob(id: $id) { id status error starte
   pages(first: 200) { totalCount nodes { url status depth httpStatus error } }
   leads(first: 200) { totalCount nodes { email phone company website source tags provenance { field kind reference } } } } }";
 
-async fn create_job(app: &TestApp, token: &str, input: Value) -> String {
-    let v = app.gql(Some(token), CREATE, json!({"i": input})).await;
-    v["data"]["createScrapeJob"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("createScrapeJob failed: {v}"))
-        .to_string()
-}
-
 async fn job(app: &TestApp, token: &str, id: &str) -> Value {
     let v = app.gql(Some(token), JOB, json!({"id": id})).await;
     assert!(v["errors"].is_null(), "{v}");
@@ -362,7 +357,7 @@ async fn crawl_finds_exactly_the_expected_leads_skips_disallowed_survives_bad_pa
         .await;
     assert!(v["errors"].is_null(), "{v}");
 
-    let id = create_job(
+    let id = scrape_job(
         &app,
         &token,
         json!({"source": "WEBSITE", "name": "Acme", "website": {
@@ -519,7 +514,7 @@ async fn cancel_stops_within_a_second_and_retry_resumes_without_refetching() {
     let site = many_site(30, Duration::from_millis(50)).await;
     let app = TestApp::spawn_with(Options::allowing(&[site.host()])).await;
     let token = app.token(Uuid::now_v7(), Role::Member).await;
-    let id = create_job(
+    let id = scrape_job(
         &app,
         &token,
         json!({"source": "WEBSITE", "website": {"urls": [site.url("/")], "maxDepth": 1,
@@ -622,7 +617,7 @@ async fn a_worker_dying_mid_job_is_resumed_after_its_lease_with_no_duplicate_lea
     })
     .await;
     let token = app.token(Uuid::now_v7(), Role::Owner).await;
-    let id = create_job(
+    let id = scrape_job(
         &app,
         &token,
         json!({"source": "WEBSITE", "website": {"urls": [site.url("/")], "maxDepth": 1,
@@ -714,7 +709,7 @@ async fn politeness_spaces_requests_to_a_host() {
     let site = many_site(10, Duration::ZERO).await;
     let app = TestApp::spawn_with(Options::allowing(&[site.host()])).await;
     let token = app.token(Uuid::now_v7(), Role::Owner).await;
-    let id = create_job(
+    let id = scrape_job(
         &app,
         &token,
         json!({"source": "WEBSITE", "website": {"urls": [site.url("/")], "maxDepth": 1,
@@ -774,7 +769,7 @@ async fn ssrf_guard_refuses_loopback_seeds_and_the_canary_sees_nothing() {
         "input.website.urls[0]"
     );
     // A name resolving to loopback passes the syntax check and is refused at connect time.
-    let id = create_job(
+    let id = scrape_job(
         &app,
         &token,
         fast_website(vec![format!("http://localhost:{canary_port}/")]),
@@ -865,7 +860,7 @@ async fn brave_search_pages_backs_off_on_429_caches_and_crawls_the_results() {
     let token = app.token(Uuid::now_v7(), Role::Owner).await;
     let input = json!({"source": "SEARCH", "search": {"query": "acme dentists", "count": 2, "pages": 5, "requestsPerSecond": 50}});
     let started = Instant::now();
-    let id = create_job(&app, &token, input.clone()).await;
+    let id = scrape_job(&app, &token, input.clone()).await;
     let j = wait_status(&app, &token, &id, &["SUCCEEDED", "FAILED"], 30).await;
     assert_eq!(j["status"], "SUCCEEDED", "{j}");
     assert!(
@@ -890,7 +885,7 @@ async fn brave_search_pages_backs_off_on_429_caches_and_crawls_the_results() {
     assert_eq!(brave.received_requests().await.unwrap().len(), 3);
 
     // The same search again: answered from the cache; the leads are found again, not duplicated.
-    let id2 = create_job(&app, &token, input).await;
+    let id2 = scrape_job(&app, &token, input).await;
     let j2 = wait_status(&app, &token, &id2, &["SUCCEEDED", "FAILED"], 30).await;
     assert_eq!(j2["status"], "SUCCEEDED", "{j2}");
     assert_eq!(
@@ -981,7 +976,7 @@ async fn google_places_pages_fills_in_details_backs_off_and_caches() {
     let token = app.token(Uuid::now_v7(), Role::Owner).await;
     let input = json!({"source": "GOOGLE_MAPS", "googleMaps": {"query": "dentists in austin",
         "location": {"latitude": 30.27, "longitude": -97.74}, "radius": 10000, "maxResults": 40}});
-    let id = create_job(&app, &token, input.clone()).await;
+    let id = scrape_job(&app, &token, input.clone()).await;
     let j = wait_status(&app, &token, &id, &["SUCCEEDED", "FAILED"], 30).await;
     assert_eq!(j["status"], "SUCCEEDED", "{j}");
     let mut got: Vec<(String, String, String)> = j["leads"]["nodes"]
@@ -1038,7 +1033,7 @@ async fn google_places_pages_fills_in_details_backs_off_and_caches() {
     let first: Value = serde_json::from_slice(&calls[1].body).unwrap();
     assert_eq!(first["locationBias"]["circle"]["radius"], 10000.0);
 
-    let id2 = create_job(&app, &token, input).await;
+    let id2 = scrape_job(&app, &token, input).await;
     let j2 = wait_status(&app, &token, &id2, &["SUCCEEDED", "FAILED"], 30).await;
     assert_eq!(j2["progress"]["leadsUpdated"], 3, "{j2}");
     assert_eq!(
@@ -1065,8 +1060,8 @@ async fn scrape_api_is_authenticated_scoped_authorized_and_validated() {
     assert_eq!(code(&v), Some("UNAUTHENTICATED"));
     let v = app.gql(Some(&viewer_a), CREATE, json!({"i": input})).await;
     assert_eq!(code(&v), Some("FORBIDDEN"));
-    let id = create_job(&app, &member_a, input.clone()).await;
-    let other = create_job(&app, &owner_b, input.clone()).await;
+    let id = scrape_job(&app, &member_a, input.clone()).await;
+    let other = scrape_job(&app, &owner_b, input.clone()).await;
     wait_status(&app, &owner_a, &id, &["SUCCEEDED"], 20).await;
 
     // Lists are per organization and filterable.

@@ -37,7 +37,10 @@ use wiremock::{
     Mock, MockServer, ResponseTemplate,
 };
 
-use crate::helpers::{code, Options, TestApp};
+use crate::{
+    fixtures::{field_errors, scrape_job},
+    helpers::{code, Options, TestApp},
+};
 
 // ---- helpers ---------------------------------------------------------------------------------
 
@@ -199,14 +202,6 @@ const JOB: &str = "query($id: ID!) { scrapeJob(id: $id) { id status error
 const SETTINGS: &str = "{ scrapingSettings { hasBraveApiKey hasGooglePlacesApiKey hasSocialApiKey searchAvailable googleMapsAvailable socialAvailable updatedAt } }";
 const UPDATE: &str = "mutation($i: UpdateScrapingSettingsInput!) { updateScrapingSettings(input: $i) { hasBraveApiKey hasGooglePlacesApiKey hasSocialApiKey searchAvailable googleMapsAvailable socialAvailable } }";
 
-async fn create_job(app: &TestApp, token: &str, input: Value) -> String {
-    let v = app.gql(Some(token), CREATE, json!({"i": input})).await;
-    v["data"]["createScrapeJob"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("createScrapeJob failed: {v}"))
-        .to_string()
-}
-
 async fn wait_done(app: &TestApp, token: &str, id: &str, secs: u64) -> Value {
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
@@ -251,17 +246,6 @@ fn sorted_emails(j: &Value) -> Vec<String> {
     let mut e: Vec<String> = leads_by_email(j).into_keys().collect();
     e.sort();
     e
-}
-
-fn fields(v: &Value) -> Vec<String> {
-    v["errors"][0]["extensions"]["fields"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|f| f["field"].as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 // ---- CRAIGSLIST ------------------------------------------------------------------------------
@@ -339,7 +323,7 @@ async fn craigslist_search_pages_seed_the_listing_pages_with_backoff_and_robots(
     assert_eq!(code(&v), Some("FORBIDDEN"));
 
     let started = Instant::now();
-    let id = create_job(&app, &member, input.clone()).await;
+    let id = scrape_job(&app, &member, input.clone()).await;
     let j = wait_done(&app, &member, &id, 30).await;
     assert_eq!(j["status"], "SUCCEEDED", "{j}");
     assert!(
@@ -401,7 +385,7 @@ async fn craigslist_search_pages_seed_the_listing_pages_with_backoff_and_robots(
         .await;
     assert_eq!(code(&v), Some("BAD_USER_INPUT"), "{v}");
     assert_eq!(
-        fields(&v),
+        field_errors(&v),
         [
             "input.craigslist.city",
             "input.craigslist.category",
@@ -415,7 +399,7 @@ async fn craigslist_search_pages_seed_the_listing_pages_with_backoff_and_robots(
             json!({"i": {"source": "CRAIGSLIST"}}),
         )
         .await;
-    assert_eq!(fields(&v), ["input.craigslist"]);
+    assert_eq!(field_errors(&v), ["input.craigslist"]);
 }
 
 #[tokio::test]
@@ -438,7 +422,7 @@ async fn craigslist_search_page_disallowed_by_robots_fails_the_job_without_fetch
     })
     .await;
     let token = app.token(Uuid::now_v7(), Role::Owner).await;
-    let id = create_job(
+    let id = scrape_job(
         &app,
         &token,
         json!({"source": "CRAIGSLIST", "craigslist": {"city": "austin", "category": "sss"}}),
@@ -528,7 +512,7 @@ async fn job_boards_greenhouse_and_lever_become_hiring_leads_and_crawl_company_s
     })
     .await;
     let token = app.token(Uuid::now_v7(), Role::Member).await;
-    let id = create_job(
+    let id = scrape_job(
         &app,
         &token,
         json!({"source": "JOB_BOARDS", "jobBoards": {"provider": "GREENHOUSE",
@@ -575,7 +559,7 @@ async fn job_boards_greenhouse_and_lever_become_hiring_leads_and_crawl_company_s
     assert_eq!(jobs_calls, 2);
 
     // Lever.
-    let id = create_job(
+    let id = scrape_job(
         &app,
         &token,
         json!({"source": "JOB_BOARDS", "jobBoards": {"provider": "LEVER", "boards": ["beta"]}}),
@@ -589,7 +573,7 @@ async fn job_boards_greenhouse_and_lever_become_hiring_leads_and_crawl_company_s
     assert_eq!(l["customFields"]["jobTitles"], json!(["Rust Engineer"]));
 
     // Only unknown boards: the job fails with the provider's answer.
-    let id = create_job(
+    let id = scrape_job(
         &app,
         &token,
         json!({"source": "JOB_BOARDS", "jobBoards": {"provider": "GREENHOUSE", "boards": ["ghost"]}}),
@@ -610,7 +594,7 @@ async fn job_boards_greenhouse_and_lever_become_hiring_leads_and_crawl_company_s
         .await;
     assert_eq!(code(&v), Some("BAD_USER_INPUT"));
     assert_eq!(
-        fields(&v),
+        field_errors(&v),
         [
             "input.jobBoards.boards[1]",
             "input.jobBoards.keywords[0]",
@@ -624,7 +608,7 @@ async fn job_boards_greenhouse_and_lever_become_hiring_leads_and_crawl_company_s
             json!({"i": {"source": "JOB_BOARDS", "jobBoards": {"provider": "LEVER", "boards": []}}}),
         )
         .await;
-    assert_eq!(fields(&v), ["input.jobBoards.boards"]);
+    assert_eq!(field_errors(&v), ["input.jobBoards.boards"]);
 }
 
 // ---- SOCIAL, organization keys, MX -----------------------------------------------------------
@@ -691,7 +675,7 @@ async fn social_needs_a_key_uses_the_organization_key_pages_backs_off_and_flags_
     // No key anywhere: refused with a clear message.
     let v = app.gql(Some(&member), CREATE, json!({"i": input})).await;
     assert_eq!(code(&v), Some("BAD_USER_INPUT"), "{v}");
-    assert_eq!(fields(&v), ["input.source"]);
+    assert_eq!(field_errors(&v), ["input.source"]);
     assert!(v.to_string().contains("LinkedIn"), "{v}");
 
     // Settings: authenticated, ADMIN+ to change, validated, never returning the secret.
@@ -721,7 +705,10 @@ async fn social_needs_a_key_uses_the_organization_key_pages_backs_off_and_flags_
         )
         .await;
     assert_eq!(code(&v), Some("BAD_USER_INPUT"));
-    assert_eq!(fields(&v), ["input.braveApiKey", "input.socialApiKey"]);
+    assert_eq!(
+        field_errors(&v),
+        ["input.braveApiKey", "input.socialApiKey"]
+    );
     let v = app
         .gql(
             Some(&admin),
@@ -750,7 +737,7 @@ async fn social_needs_a_key_uses_the_organization_key_pages_backs_off_and_flags_
 
     // The run uses the organization's key (the fake only answers to it).
     let started = Instant::now();
-    let id = create_job(&app, &member, input.clone()).await;
+    let id = scrape_job(&app, &member, input.clone()).await;
     let j = wait_done(&app, &member, &id, 30).await;
     assert_eq!(j["status"], "SUCCEEDED", "{j}");
     assert!(
@@ -813,7 +800,7 @@ async fn social_needs_a_key_uses_the_organization_key_pages_backs_off_and_flags_
         )
         .await;
     assert_eq!(
-        fields(&v),
+        field_errors(&v),
         [
             "input.social.jobTitle",
             "input.social.country",
@@ -847,7 +834,7 @@ async fn crawled_emails_are_flagged_by_their_mx_answer() {
     })
     .await;
     let token = app.token(Uuid::now_v7(), Role::Member).await;
-    let id = create_job(
+    let id = scrape_job(
         &app,
         &token,
         json!({"source": "WEBSITE", "website": {"urls": [format!("{}/", site.base())],
@@ -911,7 +898,7 @@ async fn organization_brave_key_is_used_instead_of_the_server_key() {
         "{v}"
     );
     let input = json!({"source": "SEARCH", "search": {"query": "dentists austin"}});
-    let id = create_job(&app, &owner, input.clone()).await;
+    let id = scrape_job(&app, &owner, input.clone()).await;
     let j = wait_done(&app, &owner, &id, 20).await;
     assert_eq!(j["status"], "SUCCEEDED", "{j}");
     let reqs = brave.received_requests().await.unwrap();
@@ -919,7 +906,7 @@ async fn organization_brave_key_is_used_instead_of_the_server_key() {
     assert_eq!(reqs[0].headers["x-subscription-token"], "org-brave-key-1");
     // Another organization runs on the server key (which the fake refuses: 404 = permanent).
     let other = app.token(org_b, Role::Owner).await;
-    let id = create_job(
+    let id = scrape_job(
         &app,
         &other,
         json!({"source": "SEARCH", "search": {"query": "plumbers austin"}}),

@@ -9,9 +9,10 @@ use std::collections::HashMap;
 use chrono::Utc;
 use leadgraph::auth::Role;
 use sea_orm::EntityTrait;
-use serde_json::{json, Value};
+use serde_json::json;
 use uuid::Uuid;
 
+pub(crate) use crate::fixtures::ok;
 use crate::helpers::{Options, TestApp};
 
 /// An app whose workers are off: a RUNNING campaign stays RUNNING, nothing is sent.
@@ -28,16 +29,10 @@ pub(crate) async fn quiet_app(extra: &[(&str, &str)]) -> TestApp {
     .await
 }
 
-pub(crate) async fn ok(app: &TestApp, token: &str, q: &str, vars: Value) -> Value {
-    let v = app.gql(Some(token), q, vars).await;
-    assert!(v["errors"].is_null(), "{q}: {v}");
-    v["data"].clone()
-}
-
 /// `n` leads with emails `lead{i}@` a fresh domain, as id strings.
 pub(crate) async fn insert_leads(app: &TestApp, org: Uuid, n: usize) -> Vec<String> {
     let domain = format!("d{}.test", Uuid::now_v7().simple());
-    crate::outreach::insert_leads(app, org, &domain, n)
+    crate::fixtures::insert_leads(app, org, &domain, n)
         .await
         .into_iter()
         .map(|id| id.to_string())

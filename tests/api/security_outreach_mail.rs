@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::{
+    fixtures::field_errors,
     helpers::{code, TestApp},
     security_outreach::{
         insert_leads, ok, quiet_app, ADD, CREATE_CAMPAIGN, CREATE_TEMPLATE, LAUNCH, UPDATE_CAMPAIGN,
@@ -100,16 +101,6 @@ const REMOVE_DOMAIN: &str = "mutation($id: ID!) { removeSendingDomain(id: $id) }
 const DOMAINS: &str =
     "query { sendingDomains(first: 10) { totalCount nodes { id domain verified } } }";
 
-fn fields(v: &Value) -> Vec<String> {
-    assert_eq!(code(v), Some("BAD_USER_INPUT"), "{v}");
-    v["errors"][0]["extensions"]["fields"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no fields: {v}"))
-        .iter()
-        .map(|f| f["field"].as_str().unwrap().to_string())
-        .collect()
-}
-
 async fn domain_app() -> (TestApp, TxtDns) {
     let dns = TxtDns::start().await;
     let addr = dns.addr.to_string();
@@ -155,7 +146,7 @@ async fn s14_sending_domain_add_verify_use_and_remove() {
             campaign_input(&t, "news@acme-mail.io"),
         )
         .await;
-    assert_eq!(fields(&v), ["input.fromEmail"]);
+    assert_eq!(field_errors(&v), ["input.fromEmail"]);
     assert!(v.to_string().contains("acme-mail.io"), "{v}");
 
     // VIEWER and MEMBER cannot add; ADMIN can.
@@ -194,7 +185,7 @@ async fn s14_sending_domain_add_verify_use_and_remove() {
             campaign_input(&t, "news@acme-mail.io"),
         )
         .await;
-    assert_eq!(fields(&v), ["input.fromEmail"]);
+    assert_eq!(field_errors(&v), ["input.fromEmail"]);
     // A wrong token does not verify it either.
     dns.publish("_leadgraph.acme-mail.io", "leadgraph-verification=guess");
     let v = ok(&app, &admin, VERIFY_DOMAIN, json!({"id": id})).await;
@@ -230,7 +221,7 @@ async fn s14_sending_domain_add_verify_use_and_remove() {
             json!({"id": c, "i": {"fromEmail": "x@evilacme-mail.io"}}),
         )
         .await;
-    assert_eq!(fields(&v), ["input.fromEmail"]);
+    assert_eq!(field_errors(&v), ["input.fromEmail"]);
 
     // Removed: the campaign can no longer launch from it.
     let v = app
@@ -242,7 +233,7 @@ async fn s14_sending_domain_add_verify_use_and_remove() {
     let leads = insert_leads(&app, org, 1).await;
     ok(&app, &member, ADD, json!({"c": c, "i": {"leadIds": leads}})).await;
     let v = app.gql(Some(&member), LAUNCH, json!({"id": c})).await;
-    assert_eq!(fields(&v), ["fromEmail"]);
+    assert_eq!(field_errors(&v), ["fromEmail"]);
 
     // The apex TXT record works too.
     let v = ok(&app, &admin, ADD_DOMAIN, json!({"d": "apex.io"})).await;
@@ -289,7 +280,7 @@ async fn s14_sending_domains_are_per_organization_and_validated() {
             campaign_input(&t, "ceo@a-corp.io"),
         )
         .await;
-    assert_eq!(fields(&v), ["input.fromEmail"]);
+    assert_eq!(field_errors(&v), ["input.fromEmail"]);
 
     // Invalid domains name the argument.
     for bad in [
@@ -305,7 +296,7 @@ async fn s14_sending_domains_are_per_organization_and_validated() {
         &format!("{}.io", "a".repeat(64)),
     ] {
         let v = app.gql(Some(&admin_b), ADD_DOMAIN, json!({"d": bad})).await;
-        assert_eq!(fields(&v), ["domain"], "{bad}");
+        assert_eq!(field_errors(&v), ["domain"], "{bad}");
     }
     // Unauthenticated.
     let v = app.gql(None, DOMAINS, json!({})).await;
@@ -335,7 +326,7 @@ async fn s14_reserved_example_domains_need_no_verification_only_in_development()
             campaign_input(&t, "a@example.com.evil.io"),
         )
         .await;
-    assert_eq!(fields(&v), ["input.fromEmail"]);
+    assert_eq!(field_errors(&v), ["input.fromEmail"]);
 
     // The production setting: nothing passes unverified.
     let app = quiet_app(&[("SENDING_DOMAINS_ALLOW_RESERVED", "false")]).await;
@@ -348,7 +339,7 @@ async fn s14_reserved_example_domains_need_no_verification_only_in_development()
             campaign_input(&t, "a@example.com"),
         )
         .await;
-    assert_eq!(fields(&v), ["input.fromEmail"]);
+    assert_eq!(field_errors(&v), ["input.fromEmail"]);
 }
 
 #[tokio::test]
@@ -385,7 +376,7 @@ async fn s14_test_emails_go_only_to_members_of_the_organization() {
     let stranger = format!("victim+{}@example.com", Uuid::now_v7().simple());
     for to in [stranger, email_of(out_id).await] {
         let v = app.gql(Some(&sam), SEND, json!({"t": t, "to": to})).await;
-        assert_eq!(fields(&v), ["to"], "{v}");
+        assert_eq!(field_errors(&v), ["to"], "{v}");
         assert!(
             v["errors"][0]["extensions"]["fields"][0]["message"]
                 .as_str()

@@ -1,7 +1,7 @@
 //! Security review, WebSocket limits (S15): connections per viewer, operations per connection,
 //! the request budget over sockets, and the replay window of `events(after:)`.
 
-use std::{collections::HashMap, time::Duration};
+use std::time::Duration;
 
 use leadgraph::auth::Role;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -10,23 +10,14 @@ use uuid::Uuid;
 
 use crate::helpers::{Options, TestApp};
 
-fn env(pairs: &[(&str, &str)]) -> Options {
-    Options {
-        env: pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect::<HashMap<_, _>>(),
-        ..Default::default()
-    }
-}
-
 fn subscribe(id: &str, query: &str) -> Value {
     json!({"type": "subscribe", "id": id, "payload": {"query": query}})
 }
 
 #[tokio::test]
 async fn s15_connections_per_viewer_are_capped_with_4429() {
-    let app = TestApp::spawn_with(env(&[("WS_MAX_CONNECTIONS_PER_VIEWER", "2")])).await;
+    let app =
+        TestApp::spawn_with(Options::with_env(&[("WS_MAX_CONNECTIONS_PER_VIEWER", "2")])).await;
     let token = app.token(Uuid::now_v7(), Role::Member).await;
     let mut a = app.ws("graphql-transport-ws").await;
     a.init(&token).await;
@@ -60,7 +51,11 @@ async fn s15_connections_per_viewer_are_capped_with_4429() {
 
 #[tokio::test]
 async fn s15_operations_per_connection_are_capped() {
-    let app = TestApp::spawn_with(env(&[("WS_MAX_OPERATIONS_PER_CONNECTION", "2")])).await;
+    let app = TestApp::spawn_with(Options::with_env(&[(
+        "WS_MAX_OPERATIONS_PER_CONNECTION",
+        "2",
+    )]))
+    .await;
     let token = app.token(Uuid::now_v7(), Role::Member).await;
     let mut ws = app.ws("graphql-transport-ws").await;
     ws.init(&token).await;
@@ -89,7 +84,8 @@ async fn s15_operations_per_connection_are_capped() {
 
 #[tokio::test]
 async fn s15_socket_operations_spend_the_viewer_budget() {
-    let app = TestApp::spawn_with(env(&[("RATE_LIMIT_VIEWER_PER_MINUTE", "3")])).await;
+    let app =
+        TestApp::spawn_with(Options::with_env(&[("RATE_LIMIT_VIEWER_PER_MINUTE", "3")])).await;
     let token = app.token(Uuid::now_v7(), Role::Member).await;
     // Two HTTP requests and one socket operation use the budget of three...
     for _ in 0..2 {

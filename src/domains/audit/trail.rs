@@ -109,7 +109,7 @@ impl Extension for AuditExt {
         info: ResolveInfo<'_>,
         next: NextResolve<'_>,
     ) -> ServerResult<Option<Value>> {
-        if info.parent_type != "MutationRoot" {
+        if info.parent_type != "Mutation" {
             return next.run(ctx, info).await;
         }
         let action = info.name.to_string();

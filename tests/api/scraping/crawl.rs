@@ -34,7 +34,7 @@ async fn repeating_site(n: usize, delay: Duration) -> Fixture {
 
 /// Creates a depth-1 crawl of `site` (8 requests at a time).
 async fn crawl_site(app: &TestApp, token: &str, site: &Fixture) -> String {
-    create_job(
+    scrape_job(
         app,
         token,
         json!({"source": "WEBSITE", "website": {"urls": [site.url("/")], "maxDepth": 1,
@@ -361,7 +361,7 @@ async fn declared_charsets_base_href_and_nofollow_are_honoured() {
     .await;
     let app = TestApp::spawn_with(Options::allowing(&[site.host()])).await;
     let token = app.token(Uuid::now_v7(), Role::Member).await;
-    let id = create_job(
+    let id = scrape_job(
         &app,
         &token,
         json!({"source": "WEBSITE", "website": {"urls": [site.url("/")], "maxDepth": 2,
