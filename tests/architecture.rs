@@ -302,14 +302,26 @@ enum Unit {
     Domain(Vec<String>),
 }
 
-/// Sub-domain directories: under `domains/<d>/`, a directory with its own `resolver.rs`.
+/// Directories of a domain that are part of its template, not sub-domains.
+const TEMPLATE_DIRS: &[&str] = &["types", "service", "tests"];
+
+/// Sub-domain directories: a directory with its own `mod.rs` directly inside a domain (or a
+/// sub-domain), other than the template's `types/`, `service/` and `tests/`.
 fn subdomains(files: &Files) -> BTreeSet<String> {
-    files
-        .keys()
-        .filter_map(|f| f.strip_suffix("/resolver.rs"))
-        .filter(|d| d.starts_with("domains/") && d.matches('/').count() >= 2)
-        .map(str::to_string)
-        .collect()
+    let mut subs = BTreeSet::new();
+    for f in files.keys() {
+        let Some(dir) = f.strip_suffix("/mod.rs") else {
+            continue;
+        };
+        let parts: Vec<&str> = dir.split('/').collect();
+        if parts.len() < 3 || parts[0] != "domains" {
+            continue;
+        }
+        if parts[2..].iter().all(|p| !TEMPLATE_DIRS.contains(p)) {
+            subs.insert(dir.to_string());
+        }
+    }
+    subs
 }
 
 fn unit_of(file: &str, subs: &BTreeSet<String>) -> Unit {
@@ -475,17 +487,14 @@ fn template_violations(files: &Files) -> Vec<String> {
                 .keys()
                 .any(|f| f.starts_with(&format!("{dir}/{name}/")))
         };
-        let only_subs = subs.iter().any(|s| s.starts_with(&format!("{dir}/")));
+        let composed = subs.iter().any(|s| s.starts_with(&format!("{dir}/")));
+        let top_level = dir.matches('/').count() == 1;
         for (what, ok) in [
             ("mod.rs", has("mod.rs")),
-            ("resolver.rs", has("resolver.rs")),
-            (
-                "types.rs or types/",
-                only_subs || has("types.rs") || has_dir("types"),
-            ),
+            ("resolver.rs", !top_level || has("resolver.rs")),
             (
                 "service.rs or service/",
-                only_subs || has("service.rs") || has_dir("service"),
+                composed || has("service.rs") || has_dir("service"),
             ),
         ] {
             if !ok {
