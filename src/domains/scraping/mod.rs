@@ -6,7 +6,6 @@
 pub mod audiences;
 pub mod crawler;
 pub mod extract;
-pub mod mx;
 pub mod params;
 pub mod resolver;
 pub mod run;
@@ -15,4 +14,6 @@ pub mod sink;
 pub mod sources;
 pub mod types;
 
+/// Kept while outreach moves to [`crate::platform::mx`].
+pub use crate::platform::mx;
 pub use resolver::{ScrapingMutation, ScrapingQuery, ScrapingSubscription};

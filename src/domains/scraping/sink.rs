@@ -6,6 +6,7 @@
 //! to when a batch meets a concurrent writer.
 
 pub mod batch;
+pub mod mx;
 
 use std::collections::BTreeMap;
 

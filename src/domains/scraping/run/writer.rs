@@ -36,11 +36,10 @@ use crate::{
     domains::{
         leads::types::LeadSource,
         scraping::{
-            mx,
             sink::{
                 self,
                 batch::{save_batch, PageContact},
-                Contact, Saved,
+                mx, Contact, Saved,
             },
             types::ScrapePageStatus,
         },

@@ -35,9 +35,8 @@ use super::{
 use crate::domains::scraping::{
     crawler::canonical,
     extract::{check_email, extract, EmailVerdict},
-    mx,
     params::{Crawl, Params, DEFAULT_CONCURRENCY, DEFAULT_MAX_PAGES, DEFAULT_RPS, V},
-    sink::{Contact, ROLE_TAG},
+    sink::{mx, Contact, ROLE_TAG},
 };
 
 /// Tag on every contact found through a job board.

@@ -7,7 +7,6 @@
 //! network is scraped). API keys: the organization's (`settings`), else the server's env.
 
 pub mod api;
-pub mod config;
 pub mod craigslist;
 pub mod google_maps;
 pub mod job_boards;

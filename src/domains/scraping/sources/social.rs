@@ -41,9 +41,8 @@ use crate::domains::{
     leads::types::Location,
     scraping::{
         extract::{check_email, EmailVerdict},
-        mx,
         params::{Crawl, Params, DEFAULT_CONCURRENCY, DEFAULT_RPS, V},
-        sink::{Contact, ROLE_TAG},
+        sink::{mx, Contact, ROLE_TAG},
     },
 };
 

@@ -1,8 +1,8 @@
 //! Email deliverability: does the email's domain accept mail? One MX lookup per domain with
 //! `hickory-resolver`, bounded by a timeout (`EMAIL_MX_TIMEOUT_MS`, 2 s), against the system's
 //! nameservers or `DNS_NAMESERVER`. The answer goes on the lead as `customFields.mx`
-//! (`valid` | `none` | `unknown`, and the tag `no-mx` for `none`); it never rejects an email: a
-//! timeout or a server failure is `unknown`.
+//! (`valid` | `none` | `unknown`, and the tag `no-mx` for `none`, put there by scraping); it
+//! never rejects an email: a timeout or a server failure is `unknown`.
 //!
 //! - `valid`: at least one MX record, or no MX but an A/AAAA record (RFC 5321 §5.1 implicit MX).
 //! - `none`: NXDOMAIN, no MX and no address, or a "null MX" (`MX 0 .`, RFC 7505).
@@ -14,7 +14,7 @@
 //! costs one timeout per domain, not one per email.
 
 use std::{
-    collections::{BTreeSet, HashMap},
+    collections::HashMap,
     net::SocketAddr,
     sync::{Arc, Mutex, OnceLock},
     time::{Duration, Instant},
@@ -26,9 +26,8 @@ use hickory_resolver::{
     proto::rr::RData,
     TokioResolver,
 };
-use serde_json::json;
 
-use super::{sink::Contact, sources::config::SourcesConfig};
+use super::sources_config::SourcesConfig;
 
 /// Responses the resolver cache keeps at most.
 pub const CACHE_ENTRIES: u64 = 4096;
@@ -50,16 +49,8 @@ pub enum MxStatus {
     Unknown,
 }
 
-impl MxStatus {
-    /// The `customFields.mx` value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MxStatus::Valid => "valid",
-            MxStatus::None => "none",
-            MxStatus::Unknown => "unknown",
-        }
-    }
-}
+// The `customFields.mx` values.
+crate::wire_enum!(MxStatus { Valid => "valid", None => "none", Unknown => "unknown" });
 
 /// Resolvers by (nameserver, cached).
 type Resolvers = Mutex<HashMap<(Option<SocketAddr>, bool), Arc<TokioResolver>>>;
@@ -242,41 +233,5 @@ async fn implicit(r: &TokioResolver, fqdn: &str) -> MxStatus {
         Ok(_) => MxStatus::None,
         Err(e) if e.is_no_records_found() || e.is_nx_domain() => MxStatus::None,
         Err(_) => MxStatus::Unknown,
-    }
-}
-
-/// Puts `customFields.mx` (and the `no-mx` tag) on every contact with an email. Does nothing
-/// when the check is off. Each domain is looked up once (concurrently).
-pub async fn annotate(cfg: &SourcesConfig, contacts: &mut [Contact]) {
-    if !cfg.mx_check {
-        return;
-    }
-    let domains: BTreeSet<String> = contacts
-        .iter()
-        .filter_map(|c| c.email.as_deref())
-        .filter_map(|e| e.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()))
-        .collect();
-    let answers: HashMap<String, MxStatus> =
-        futures::future::join_all(domains.into_iter().map(|d| async move {
-            let s = check_domain(cfg, &d).await;
-            (d, s)
-        }))
-        .await
-        .into_iter()
-        .collect();
-    for c in contacts.iter_mut() {
-        let Some(domain) = c
-            .email
-            .as_deref()
-            .and_then(|e| e.rsplit_once('@'))
-            .map(|(_, d)| d.to_ascii_lowercase())
-        else {
-            continue;
-        };
-        let status = answers.get(&domain).copied().unwrap_or(MxStatus::Unknown);
-        c.custom.insert("mx".into(), json!(status.as_str()));
-        if status == MxStatus::None && !c.tags.iter().any(|t| t == NO_MX_TAG) {
-            c.tags.push(NO_MX_TAG.into());
-        }
     }
 }
