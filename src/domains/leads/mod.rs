@@ -1,6 +1,7 @@
 //! Leads: the core record — filters, keyset pages, dedupe, scoring, notes, timeline, provenance.
 
 pub mod actions;
+pub mod bulk;
 pub mod compiled;
 pub mod export;
 pub mod import;

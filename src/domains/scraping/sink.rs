@@ -1,23 +1,22 @@
-//! Contacts become leads: through the leads service (`create_in`, MERGE on a duplicate email or
-//! phone, so a lead is updated, never duplicated), with provenance `scrape` (job + URL), and a
+//! Contacts become leads through the leads domain's bulk API ([`bulk::save_one`] one at a
+//! time, [`bulk::save_many`] for a whole batch; MERGE on a duplicate email or phone, so a lead
+//! is updated, never duplicated), with provenance `scrape` (job + URL), and a
 //! `scrape_job_leads` row recording what the job did to each lead the first time it met it.
-//! The crawler saves whole batches of pages with [`batch::save_batch`] (same rules, a fixed
-//! number of statements per batch); [`save`] is the one-contact-at-a-time path it falls back
-//! to when a batch meets a concurrent writer.
+//! The crawler saves whole batches of pages with [`save_batch`] (a fixed number of statements
+//! per batch); [`save`] is the one-contact-at-a-time path it falls back to when a batch meets
+//! a concurrent writer.
 
-pub mod batch;
+mod links;
 pub mod mx;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
-use async_graphql::Json;
 use chrono::Utc;
-use entity::{lead, scrape_job_lead};
+use entity::scrape_job_lead;
 use sea_orm::{
-    sea_query::OnConflict as SqlOnConflict, ActiveValue::Set, ColumnTrait, DatabaseTransaction,
-    EntityTrait, QueryFilter, TransactionTrait,
+    sea_query::OnConflict as SqlOnConflict, ActiveValue::Set, DatabaseTransaction, EntityTrait,
 };
-use serde_json::{json, Value};
+use serde_json::json;
 use url::Url;
 use uuid::Uuid;
 
@@ -25,39 +24,18 @@ use super::extract::{check_email, EmailVerdict, PageData};
 use crate::{
     auth::Viewer,
     domains::leads::{
-        service::{create_in, scoped, Created, Origin},
-        types::{CreateLeadInput, LeadSource, Location, OnConflict},
-        validate::Check,
+        bulk::{self, Bulk, Origin, Outcome},
+        types::{LeadSource, Location, OnConflict},
     },
-    error::{AppError, AppResult},
+    error::AppResult,
 };
+use links::{insert_links, Link};
+
+/// One business contact found by a scrape (the leads domain's bulk contact).
+pub use crate::domains::leads::bulk::Contact;
 
 /// Tag put on leads whose email is a role address (`info@`, `sales@`, ...).
 pub const ROLE_TAG: &str = "role-address";
-
-/// One business contact found by a scrape.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Contact {
-    /// Email (lowercase).
-    pub email: Option<String>,
-    /// Phone (E.164, or national with `location.country`).
-    pub phone: Option<String>,
-    /// Company.
-    pub company: Option<String>,
-    /// Website.
-    pub website: Option<String>,
-    /// Location.
-    pub location: Option<Location>,
-    /// Tags.
-    pub tags: Vec<String>,
-    /// Custom fields (only set when the lead is created).
-    pub custom: BTreeMap<String, Value>,
-    /// Where it was found (page URL or API reference); the provenance reference.
-    pub url: String,
-    /// `phone` is already valid E.164, formatted by `phonenumber` (the page extractor's
-    /// phones): saving takes it as it is instead of parsing it a second time.
-    pub phone_e164: bool,
-}
 
 /// What saving a batch did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -70,6 +48,49 @@ pub struct Saved {
     pub updated: i32,
     /// Contacts refused by validation.
     pub rejected: i32,
+}
+
+impl Saved {
+    /// Counts a lead linked to the job for the first time, `created` or `updated`.
+    fn linked(&mut self, outcome: &str) {
+        self.found += 1;
+        if outcome == "created" {
+            self.created += 1;
+        } else {
+            self.updated += 1;
+        }
+    }
+}
+
+/// A contact of page `page` (an index into the batch's pages).
+pub struct PageContact {
+    /// The page's index in the batch.
+    pub page: usize,
+    /// The contact.
+    pub contact: Contact,
+}
+
+/// What a batch saved.
+pub struct BatchSaved {
+    /// Per page (same indexes as the input).
+    pub pages: Vec<Saved>,
+    /// Leads linked to the job by this batch (add them to the job's set after the commit).
+    pub linked: Vec<Uuid>,
+    /// Outbox events recorded (the relay only needs waking when there are some).
+    pub events: usize,
+}
+
+fn rules<'a>(
+    viewer: &'a Viewer,
+    source: LeadSource,
+    origin: &'a (dyn Fn(&str) -> Origin + Send + Sync),
+) -> Bulk<'a> {
+    Bulk {
+        viewer,
+        source,
+        on_conflict: OnConflict::Merge,
+        origin,
+    }
 }
 
 /// The contacts on a page. Emails are checked ([`check_email`]: invalid, no-reply and
@@ -137,8 +158,8 @@ pub fn contacts_from_page(
     (out, rejected)
 }
 
-/// Saves `contacts` as leads of `viewer`'s organization inside `txn`, each in a savepoint (a
-/// refused or conflicting contact does not spoil the others).
+/// Saves `contacts` as leads of `viewer`'s organization inside `txn`, one at a time, each in
+/// a savepoint (a refused or conflicting contact does not spoil the others).
 pub async fn save(
     txn: &DatabaseTransaction,
     viewer: &Viewer,
@@ -146,65 +167,25 @@ pub async fn save(
     source: LeadSource,
     contacts: Vec<Contact>,
 ) -> AppResult<Saved> {
+    let origin = move |url: &str| Origin::scrape(job_id, url);
+    let bulk = rules(viewer, source, &origin);
     let mut saved = Saved::default();
-    for mut c in contacts {
-        // Normalize up front: a bad optional field is dropped instead of losing the contact.
-        let mut check = Check::new("");
-        let country = c.location.as_ref().and_then(|l| l.country.clone());
-        c.email = check.email("email", c.email.as_deref());
-        c.phone = check.phone("phone", c.phone.as_deref(), country.as_deref());
-        c.website = check.website("website", c.website.as_deref());
-        c.company = c
-            .company
-            .map(|s| s.chars().take(300).collect::<String>())
-            .filter(|s| !s.trim().is_empty());
-        if c.email.is_none() && c.phone.is_none() {
-            saved.rejected += 1;
-            continue;
-        }
-        // A phone already on a lead with another email stays with that lead.
-        if let (Some(email), Some(phone)) = (&c.email, &c.phone) {
-            let taken = scoped(viewer)
-                .filter(lead::Column::Phone.eq(phone.as_str()))
-                .filter(lead::Column::Email.is_not_null())
-                .filter(lead::Column::Email.ne(email.as_str()))
-                .one(txn)
-                .await?;
-            if taken.is_some() {
-                c.phone = None;
+    for c in contacts {
+        let url: String = c.url.chars().take(2048).collect();
+        let (lead_id, outcome) = match bulk::save_one(txn, &bulk, c).await? {
+            Outcome::Created(id) => (id, "created"),
+            Outcome::Updated(id) => (id, "updated"),
+            Outcome::Rejected => {
+                saved.rejected += 1;
+                continue;
             }
-        }
-        let input = CreateLeadInput {
-            email: c.email.clone(),
-            phone: c.phone.clone(),
-            company: c.company.clone(),
-            website: c.website.clone(),
-            location: c.location.clone(),
-            source: Some(source),
-            tags: (!c.tags.is_empty()).then(|| c.tags.clone()),
-            custom_fields: (!c.custom.is_empty())
-                .then(|| Json(Value::Object(c.custom.clone().into_iter().collect()))),
-            ..Default::default()
         };
-        let sp = txn.begin().await?;
-        let origin = Origin::scrape(job_id, &c.url);
-        let (lead_id, outcome) =
-            match create_in(&sp, viewer, "", &input, OnConflict::Merge, &origin).await {
-                Ok(Created::New(m)) => (m.id, "created"),
-                Ok(Created::Merged(m)) | Ok(Created::Skipped(m)) => (m.id, "updated"),
-                Err(AppError::BadUserInput { .. }) | Err(AppError::Conflict(_)) => {
-                    sp.rollback().await?;
-                    saved.rejected += 1;
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
         let linked = scrape_job_lead::Entity::insert(scrape_job_lead::ActiveModel {
             scrape_job_id: Set(job_id),
             lead_id: Set(lead_id),
             org_id: Set(viewer.org_id),
             outcome: Set(outcome.into()),
-            url: Set(c.url.chars().take(2048).collect()),
+            url: Set(url),
             created_at: Set(Utc::now()),
         })
         .on_conflict(
@@ -215,19 +196,73 @@ pub async fn save(
             .do_nothing()
             .to_owned(),
         )
-        .exec_without_returning(&sp)
+        .exec_without_returning(txn)
         .await?;
-        sp.commit().await?;
         if linked == 1 {
-            saved.found += 1;
-            if outcome == "created" {
-                saved.created += 1;
-            } else {
-                saved.updated += 1;
-            }
+            saved.linked(outcome);
         }
     }
     Ok(saved)
+}
+
+/// Saves the contacts of a batch of `pages` pages with [`bulk::save_many`] and links the leads
+/// the job had not met (`linked` holds those it had). CONFLICT when a concurrent writer got in
+/// the way: redo the batch with [`save`].
+pub async fn save_batch(
+    txn: &DatabaseTransaction,
+    viewer: &Viewer,
+    job_id: Uuid,
+    source: LeadSource,
+    contacts: Vec<PageContact>,
+    linked: &HashSet<Uuid>,
+    pages: usize,
+) -> AppResult<BatchSaved> {
+    let origin = move |url: &str| Origin::scrape(job_id, url);
+    let bulk = rules(viewer, source, &origin);
+    let (meta, list): (Vec<(usize, String)>, Vec<Contact>) = contacts
+        .into_iter()
+        .map(|pc| {
+            let page = pc.page.min(pages.saturating_sub(1));
+            (
+                (page, pc.contact.url.chars().take(2048).collect()),
+                pc.contact,
+            )
+        })
+        .unzip();
+    let done = bulk::save_many(txn, &bulk, list).await?;
+    let mut saved = vec![Saved::default(); pages];
+    let mut links: Vec<Link> = Vec::new();
+    let mut newly: Vec<Uuid> = Vec::new();
+    for ((page, url), outcome) in meta.into_iter().zip(done.outcomes) {
+        let (lead_id, outcome) = match outcome {
+            Outcome::Created(id) => (id, "created"),
+            Outcome::Updated(id) => (id, "updated"),
+            Outcome::Rejected => {
+                if let Some(s) = saved.get_mut(page) {
+                    s.rejected += 1;
+                }
+                continue;
+            }
+        };
+        if linked.contains(&lead_id) || newly.contains(&lead_id) {
+            continue;
+        }
+        newly.push(lead_id);
+        links.push(Link {
+            lead_id,
+            outcome,
+            url,
+        });
+        if let Some(s) = saved.get_mut(page) {
+            s.linked(outcome);
+        }
+    }
+    insert_links(txn, job_id, viewer.org_id, Utc::now(), links).await?;
+    Ok(BatchSaved {
+        pages: saved,
+        linked: newly,
+        events: done.events,
+    })
 }
 
 #[cfg(test)]

@@ -36,11 +36,7 @@ use crate::{
     domains::{
         leads::types::LeadSource,
         scraping::{
-            sink::{
-                self,
-                batch::{save_batch, PageContact},
-                mx, Contact, Saved,
-            },
+            sink::{self, mx, save_batch, Contact, PageContact, Saved},
             types::ScrapePageStatus,
         },
     },

@@ -1,4 +1,4 @@
-//! The job's links to the leads it met (`scrape_job_leads`), written by the batch writer.
+//! The job's links to the leads it met (`scrape_job_leads`), written by [`super::save_batch`].
 
 use chrono::Utc;
 use entity::scrape_job_lead;
@@ -9,8 +9,7 @@ use sea_orm::{
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::chunked;
-use crate::error::AppResult;
+use crate::{domains::leads::bulk::CHUNK, error::AppResult};
 
 /// A lead met by the job, to link (`scrape_job_leads`).
 pub struct Link {
@@ -56,15 +55,15 @@ ON CONFLICT ("scrape_job_id", "lead_id") DO NOTHING"#,
         .await?;
         return Ok(());
     }
-    let rows = links.into_iter().map(|l| scrape_job_lead::ActiveModel {
-        scrape_job_id: Set(job_id),
-        lead_id: Set(l.lead_id),
-        org_id: Set(org_id),
-        outcome: Set(l.outcome.into()),
-        url: Set(l.url),
-        created_at: Set(now),
-    });
-    for rows in chunked(rows.collect()) {
+    for part in links.chunks(CHUNK) {
+        let rows = part.iter().map(|l| scrape_job_lead::ActiveModel {
+            scrape_job_id: Set(job_id),
+            lead_id: Set(l.lead_id),
+            org_id: Set(org_id),
+            outcome: Set(l.outcome.into()),
+            url: Set(l.url.clone()),
+            created_at: Set(now),
+        });
         scrape_job_lead::Entity::insert_many(rows)
             .on_conflict(
                 SqlOnConflict::columns([
