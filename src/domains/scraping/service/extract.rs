@@ -112,13 +112,44 @@ pub fn extract(html: &str, base: &Url, region: Option<&str>) -> PageData {
 /// for its link facts).
 pub fn extract_dom(doc: &Html, base: &Url, region: Option<&str>) -> PageData {
     let mut data = PageData::default();
-    let mut emails = Ordered::default();
-    let mut phones = Ordered::default();
-    let mut links = OrderedUrls::default();
-    let mut ld_phones = Vec::new();
-
+    let mut found = Found::default();
     // JSON-LD first: it may carry the country that national phone numbers need.
+    let (ld_company, ld_phones) = json_ld(doc, &mut data, &mut found.emails);
+    let region = region
+        .map(str::to_string)
+        .or_else(|| data.address.as_ref().and_then(|a| a.country.clone()));
+    for t in ld_phones {
+        if let Some(p) = phone(&t, region.as_deref()) {
+            found.phones.push(p);
+        }
+    }
+    anchors(doc, base, region.as_deref(), &mut data, &mut found);
+    text_contacts(doc, region.as_deref(), &mut found);
+    data.emails = found
+        .emails
+        .0
+        .into_iter()
+        .filter(|e| valid_syntax(e))
+        .collect();
+    data.phones = found.phones.0;
+    data.links = found.links.urls;
+    data.company = company(doc, ld_company);
+    data
+}
+
+/// What a page yields so far, in order of appearance.
+#[derive(Default)]
+struct Found {
+    emails: Ordered,
+    phones: Ordered,
+    links: OrderedUrls,
+}
+
+/// The JSON-LD organizations: emails, address, social profiles into `data`/`emails`; returns
+/// the first organization's name and the raw telephones (parsed once the region is known).
+fn json_ld(doc: &Html, data: &mut PageData, emails: &mut Ordered) -> (Option<String>, Vec<String>) {
     let mut ld_company = None;
+    let mut ld_phones = Vec::new();
     for script in select(doc, &JSON_LD) {
         let raw: String = script.text().collect();
         if let Ok(v) = serde_json::from_str::<Value>(raw.trim()) {
@@ -143,15 +174,11 @@ pub fn extract_dom(doc: &Html, base: &Url, region: Option<&str>) -> PageData {
             });
         }
     }
-    let region = region
-        .map(str::to_string)
-        .or_else(|| data.address.as_ref().and_then(|a| a.country.clone()));
-    for t in ld_phones {
-        if let Some(p) = phone(&t, region.as_deref()) {
-            phones.push(p);
-        }
-    }
+    (ld_company, ld_phones)
+}
 
+/// `mailto:` and `tel:` links, social profiles and the links to follow.
+fn anchors(doc: &Html, base: &Url, region: Option<&str>, data: &mut PageData, found: &mut Found) {
     for a in select(doc, &LINKS) {
         let Some(href) = a.value().attr("href").map(str::trim) else {
             continue;
@@ -161,27 +188,30 @@ pub fn extract_dom(doc: &Html, base: &Url, region: Option<&str>) -> PageData {
             let rest = &href[href.len() - rest.len()..];
             let addrs = rest.split('?').next().unwrap_or_default();
             for e in percent_decode(addrs).split([',', ';']) {
-                emails.push(e.trim().to_lowercase());
+                found.emails.push(e.trim().to_lowercase());
             }
         } else if let Some(rest) = lower.strip_prefix("tel:") {
             let rest = &href[href.len() - rest.len()..];
-            if let Some(p) = phone(&percent_decode(rest), region.as_deref()) {
-                phones.push(p);
+            if let Some(p) = phone(&percent_decode(rest), region) {
+                found.phones.push(p);
             }
         } else if let Ok(u) = base.join(href) {
             if matches!(u.scheme(), "http" | "https") {
                 add_social(&mut data.social, &u);
-                links.push_url(u);
+                found.links.push_url(u);
             }
         }
     }
+}
 
+/// Emails (after undoing obfuscation) and phones in the visible text.
+fn text_contacts(doc: &Html, region: Option<&str>, found: &mut Found) {
     let text = visible_text(doc);
     let deobfuscated = deobfuscate(&text);
     let mut finder = LinkFinder::new();
     finder.kinds(&[LinkKind::Email]);
     for l in finder.links(&deobfuscated) {
-        emails.push(l.as_str().to_lowercase());
+        found.emails.push(l.as_str().to_lowercase());
     }
     if let Some(re) = PHONE.as_ref() {
         for m in re.find_iter(&text) {
@@ -189,16 +219,16 @@ pub fn extract_dom(doc: &Html, base: &Url, region: Option<&str>) -> PageData {
             if DATE.as_ref().is_some_and(|d| d.is_match(candidate)) {
                 continue;
             }
-            if let Some(p) = phone(candidate, region.as_deref()) {
-                phones.push(p);
+            if let Some(p) = phone(candidate, region) {
+                found.phones.push(p);
             }
         }
     }
+}
 
-    data.emails = emails.0.into_iter().filter(|e| valid_syntax(e)).collect();
-    data.phones = phones.0;
-    data.links = links.urls;
-    data.company = select(doc, &OG_SITE)
+/// The company name: `og:site_name` > JSON-LD organization name > `<title>`.
+fn company(doc: &Html, ld_company: Option<String>) -> Option<Company> {
+    select(doc, &OG_SITE)
         .filter_map(|m| m.value().attr("content"))
         .map(clean)
         .find(|s| !s.is_empty())
@@ -222,8 +252,7 @@ pub fn extract_dom(doc: &Html, base: &Url, region: Option<&str>) -> PageData {
                     signal: CompanySignal::Title,
                 })
         })
-        .filter(|c| !c.name.is_empty());
-    data
+        .filter(|c| !c.name.is_empty())
 }
 
 /// Keeps first occurrences in order.
@@ -445,145 +474,4 @@ fn address(v: &Value) -> Option<Address> {
 }
 
 #[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-
-    fn base() -> Url {
-        Url::parse("https://acme.example/contact").unwrap()
-    }
-
-    #[test]
-    fn finds_emails_plain_mailto_and_obfuscated() {
-        let html = r#"<html><head><title>Contact | Acme Inc</title>
-            <script>var x = "hidden@script.example";</script></head><body>
-            <p>Write to Jane.Doe@Acme.example or sales [at] acme [dot] example.</p>
-            <p>Also bob (at) acme (dot) example, and carol{at}acme{dot}example</p>
-            <a href="mailto:Ops@acme.example?subject=Hi">mail</a>
-            <a href="mailto:a%40b.example,c@d.example">two</a>
-            <img src="logo@2x.png"> logo@2x.png
-            </body></html>"#;
-        let d = extract(html, &base(), None);
-        assert_eq!(
-            d.emails,
-            [
-                "ops@acme.example",
-                "a@b.example",
-                "c@d.example",
-                "jane.doe@acme.example",
-                "sales@acme.example",
-                "bob@acme.example",
-                "carol@acme.example",
-            ]
-        );
-        assert_eq!(
-            d.company,
-            Some(Company {
-                name: "Acme Inc".into(),
-                signal: CompanySignal::Title
-            })
-        );
-    }
-
-    #[test]
-    fn finds_phones_in_links_and_text_as_e164() {
-        let html = r#"<body><a href="tel:+1-415-555-2671">call</a>
-            <p>Berlin office: 030 901820. Fax +44 20 7946 0958.</p>
-            <p>Order 2024-01-15, zip 94107, id 12345678901234567890.</p></body>"#;
-        let d = extract(html, &base(), Some("DE"));
-        assert_eq!(d.phones, ["+14155552671", "+4930901820", "+442079460958"]);
-        // Without a region only international numbers parse.
-        let d = extract(html, &base(), None);
-        assert_eq!(d.phones, ["+14155552671", "+442079460958"]);
-    }
-
-    #[test]
-    fn company_address_and_social_from_json_ld_and_meta() {
-        let html = r#"<head><title>Home</title>
-            <script type="application/ld+json">{"@context":"https://schema.org","@graph":[
-              {"@type":"WebSite","name":"Not me"},
-              {"@type":"LocalBusiness","name":"Acme Robotics","telephone":"+1 415 555 2671",
-               "email":"mailto:hello@acme.example",
-               "address":{"@type":"PostalAddress","streetAddress":"1 Main St","addressLocality":"San Francisco","addressRegion":"CA","postalCode":"94107","addressCountry":"us"},
-               "sameAs":["https://www.linkedin.com/company/acme","https://twitter.com/acme"]}]}</script>
-            </head><body><a href="https://facebook.com/sharer/sharer.php?u=x">share</a>
-            <a href="https://github.com/acme">gh</a><a href="/about#team">About</a>
-            <a href="javascript:void(0)">js</a><a href="ftp://x.example/">ftp</a></body>"#;
-        let d = extract(html, &base(), None);
-        assert_eq!(d.company.as_ref().unwrap().name, "Acme Robotics");
-        assert_eq!(d.company.as_ref().unwrap().signal, CompanySignal::JsonLd);
-        assert_eq!(d.phones, ["+14155552671"]);
-        assert_eq!(d.emails, ["hello@acme.example"]);
-        let a = d.address.unwrap();
-        assert_eq!(a.city.as_deref(), Some("San Francisco"));
-        assert_eq!(a.country.as_deref(), Some("US"));
-        assert_eq!(
-            d.social.keys().collect::<Vec<_>>(),
-            ["github", "linkedin", "twitter"]
-        );
-        let links: Vec<&str> = d.links.iter().map(Url::as_str).collect();
-        assert_eq!(
-            links,
-            [
-                "https://facebook.com/sharer/sharer.php?u=x",
-                "https://github.com/acme",
-                "https://acme.example/about#team"
-            ]
-        );
-        let og =
-            r#"<head><meta property="og:site_name" content=" Acme  Corp "><title>x</title></head>"#;
-        assert_eq!(
-            extract(og, &base(), None).company.unwrap().name,
-            "Acme Corp"
-        );
-    }
-
-    #[test]
-    fn email_checks() {
-        assert_eq!(
-            check_email("jane@acme.example"),
-            EmailVerdict::Valid { role: false }
-        );
-        assert_eq!(
-            check_email("info@acme.example"),
-            EmailVerdict::Valid { role: true }
-        );
-        assert_eq!(
-            check_email("sales+eu@acme.example"),
-            EmailVerdict::Valid { role: true }
-        );
-        assert!(matches!(
-            check_email("x@mailinator.com"),
-            EmailVerdict::Rejected(_)
-        ));
-        assert!(matches!(
-            check_email("noreply@acme.example"),
-            EmailVerdict::Rejected(_)
-        ));
-        assert!(matches!(
-            check_email("a@localhost"),
-            EmailVerdict::Rejected(_)
-        ));
-        assert!(matches!(
-            check_email("img@2x.png"),
-            EmailVerdict::Rejected(_)
-        ));
-    }
-
-    #[test]
-    fn constant_patterns_parse() {
-        assert!(LINKS.is_some() && TITLE.is_some() && OG_SITE.is_some() && JSON_LD.is_some());
-        assert!(OBF_AT.is_some() && OBF_DOT.is_some() && PHONE.is_some() && DATE.is_some());
-    }
-
-    #[test]
-    fn titles() {
-        assert_eq!(
-            title_company("Contact | Acme Inc").as_deref(),
-            Some("Acme Inc")
-        );
-        assert_eq!(title_company("About – Acme").as_deref(), Some("Acme"));
-        assert_eq!(title_company("Acme").as_deref(), Some("Acme"));
-        assert_eq!(title_company("   ").as_deref(), None);
-    }
-}
+mod tests;

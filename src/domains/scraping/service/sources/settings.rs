@@ -7,8 +7,7 @@
 //! column; `platform::secrets_box`); rows written before that are read as plain text until
 //! `leadgraph rotate-secrets` or the next save encrypts them.
 
-use async_graphql::{Context, InputObject, Object, SimpleObject};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use entity::scraping_settings;
 use sea_orm::{
     sea_query::OnConflict, ActiveValue::Set, ConnectionTrait, EntityTrait, TransactionTrait,
@@ -18,9 +17,8 @@ use uuid::Uuid;
 use crate::{
     auth::{Permission, Viewer},
     config::Config,
-    domains::audit::note_ref,
+    domains::scraping::types::{ScrapingSettings, UpdateScrapingSettingsInput},
     error::{AppError, AppResult, FieldError},
-    graphql::ContextExt,
     platform::secrets_box::{self, SecretsBox},
     state::AppState,
 };
@@ -140,37 +138,6 @@ impl Keys {
         let row = row.map(|r| open_row(r, secrets)).transpose()?;
         Ok(Self::merge(row.as_ref(), config))
     }
-}
-
-/// Which provider keys are configured for the organization (never the keys themselves).
-#[derive(SimpleObject, Debug, Clone)]
-pub struct ScrapingSettings {
-    /// The organization has its own Brave Search API key (SEARCH).
-    pub has_brave_api_key: bool,
-    /// The organization has its own Google Places API key (GOOGLE_MAPS).
-    pub has_google_places_api_key: bool,
-    /// The organization has its own people-search provider key (SOCIAL).
-    pub has_social_api_key: bool,
-    /// SEARCH jobs can run (the organization's key or the server's).
-    pub search_available: bool,
-    /// GOOGLE_MAPS jobs can run (the organization's key or the server's).
-    pub google_maps_available: bool,
-    /// SOCIAL jobs can run (the organization's key or the server's).
-    pub social_available: bool,
-    /// Last change of the organization's keys.
-    pub updated_at: Option<DateTime<Utc>>,
-}
-
-/// Input of `updateScrapingSettings`. For each key: omitted = unchanged, `null` or `""` =
-/// removed (the server's key is used again), a value = replaced.
-#[derive(InputObject, Debug, Clone, Default)]
-pub struct UpdateScrapingSettingsInput {
-    /// Brave Search API key (`X-Subscription-Token`).
-    pub brave_api_key: async_graphql::MaybeUndefined<String>,
-    /// Google Places API (New) key (`X-Goog-Api-Key`).
-    pub google_places_api_key: async_graphql::MaybeUndefined<String>,
-    /// People-search provider key (`Authorization: Bearer`).
-    pub social_api_key: async_graphql::MaybeUndefined<String>,
 }
 
 fn view(row: Option<&scraping_settings::Model>, config: &Config) -> ScrapingSettings {
@@ -294,38 +261,4 @@ pub async fn update(
         .await?;
     txn.commit().await?;
     Ok(view(saved.as_ref(), &state.config))
-}
-
-/// `scrapingSettings`.
-#[derive(Default)]
-pub struct ScrapingSettingsQuery;
-
-#[Object]
-impl ScrapingSettingsQuery {
-    /// Which scraping provider keys the organization has set, and which key-based sources can
-    /// run. Never returns a key.
-    async fn scraping_settings(&self, ctx: &Context<'_>) -> AppResult<ScrapingSettings> {
-        let (state, viewer) = ctx.state_and_viewer()?;
-        get(state, viewer).await
-    }
-}
-
-/// `updateScrapingSettings`.
-#[derive(Default)]
-pub struct ScrapingSettingsMutation;
-
-#[Object]
-impl ScrapingSettingsMutation {
-    /// Sets or removes the organization's own provider keys (ADMIN+). The answer says only
-    /// which keys are set.
-    async fn update_scraping_settings(
-        &self,
-        ctx: &Context<'_>,
-        input: UpdateScrapingSettingsInput,
-    ) -> AppResult<ScrapingSettings> {
-        let (state, viewer) = ctx.state_and_viewer()?;
-        let out = update(state, viewer, &input).await?;
-        note_ref(ctx, "organization", viewer.org_id);
-        Ok(out)
-    }
 }

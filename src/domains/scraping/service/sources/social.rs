@@ -25,7 +25,6 @@
 
 use std::collections::BTreeMap;
 
-use async_graphql::InputObject;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -39,32 +38,19 @@ use super::{
 };
 use crate::domains::{
     leads::types::Location,
-    scraping::{
+    scraping::service::{
         extract::{check_email, EmailVerdict},
         params::{Crawl, Params, DEFAULT_CONCURRENCY, DEFAULT_RPS, V},
         sink::{mx, Contact, ROLE_TAG},
     },
 };
 
+pub use crate::domains::scraping::types::SocialScrapeInput;
+
 /// Tag on every contact from the people-search provider.
 pub const SOCIAL_TAG: &str = "social";
 /// The provider's largest page.
 pub const PAGE_SIZE: i32 = 10;
-
-/// People from a people-search provider API (no scraping of social networks).
-#[derive(InputObject, Debug, Clone, Default)]
-pub struct SocialScrapeInput {
-    /// Current job title, e.g. "Head of Marketing" (at most 200 characters).
-    pub job_title: Option<String>,
-    /// Current company name (at most 200 characters).
-    pub company: Option<String>,
-    /// ISO country code (required by the provider).
-    pub country: String,
-    /// City (at most 100 characters).
-    pub city: Option<String>,
-    /// People at most, 1–100 (default 25).
-    pub max_results: Option<i32>,
-}
 
 /// Validated SOCIAL parameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -20,7 +20,7 @@ use url::Url;
 use uuid::Uuid;
 
 use super::Stop;
-use crate::domains::scraping::{
+use crate::domains::scraping::service::{
     crawler::{document::Document, Fetched, Hosts},
     extract::{extract_dom, PageData},
 };

@@ -1,10 +1,25 @@
 //! GraphQL types of scraping: jobs, their progress and pages, the progress event.
 
+mod audiences;
+mod params;
+mod settings;
+mod sources;
+
+pub use audiences::{Audience, UpdateAudienceInput};
+pub use params::{
+    CreateScrapeJobInput, GeoPointInput, GoogleMapsScrapeInput, ScrapeSource, SearchScrapeInput,
+    WebsiteScrapeInput,
+};
+pub use settings::{ScrapingSettings, UpdateScrapingSettingsInput};
+pub use sources::{
+    CraigslistScrapeInput, JobBoardProvider, JobBoardsScrapeInput, SocialScrapeInput,
+};
+
 use async_graphql::{Context, Enum, InputObject, Json, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use entity::{scrape_job, scrape_page};
 
-use super::{params::ScrapeSource, service};
+use super::service;
 use crate::{
     domains::leads::{object::Lead, query::LeadConnection},
     error::AppResult,
@@ -30,30 +45,9 @@ pub enum ScrapeJobStatus {
     Cancelled,
 }
 
+crate::wire_enum!(ScrapeJobStatus { Queued => "queued", Running => "running", Succeeded => "succeeded", Failed => "failed", Cancelled => "cancelled" });
+
 impl ScrapeJobStatus {
-    /// Storage form.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ScrapeJobStatus::Queued => "queued",
-            ScrapeJobStatus::Running => "running",
-            ScrapeJobStatus::Succeeded => "succeeded",
-            ScrapeJobStatus::Failed => "failed",
-            ScrapeJobStatus::Cancelled => "cancelled",
-        }
-    }
-
-    /// Parses the storage form.
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "queued" => ScrapeJobStatus::Queued,
-            "running" => ScrapeJobStatus::Running,
-            "succeeded" => ScrapeJobStatus::Succeeded,
-            "failed" => ScrapeJobStatus::Failed,
-            "cancelled" => ScrapeJobStatus::Cancelled,
-            _ => return None,
-        })
-    }
-
     /// True when the job will not run again unless retried.
     pub fn is_terminal(self) -> bool {
         matches!(
@@ -76,28 +70,7 @@ pub enum ScrapePageStatus {
     Skipped,
 }
 
-impl ScrapePageStatus {
-    /// Storage form.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ScrapePageStatus::Queued => "queued",
-            ScrapePageStatus::Done => "done",
-            ScrapePageStatus::Failed => "failed",
-            ScrapePageStatus::Skipped => "skipped",
-        }
-    }
-
-    /// Parses the storage form.
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "queued" => ScrapePageStatus::Queued,
-            "done" => ScrapePageStatus::Done,
-            "failed" => ScrapePageStatus::Failed,
-            "skipped" => ScrapePageStatus::Skipped,
-            _ => return None,
-        })
-    }
-}
+crate::wire_enum!(ScrapePageStatus { Queued => "queued", Done => "done", Failed => "failed", Skipped => "skipped" });
 
 /// Filters for `scrapeJobs`.
 #[derive(InputObject, Debug, Clone, Default)]

@@ -20,16 +20,18 @@
 //!   record it too, and the end records `scrape.completed`.
 
 mod end;
+mod frontier;
 mod page;
 mod stop;
 mod writer;
 
-use page::{Outcome, PageResult, Workers};
+use frontier::Frontier;
+use page::{PageResult, Workers};
 use stop::{poisoned, Stop};
-use writer::{Batch, Finished, Writer};
+use writer::{Batch, Writer};
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::HashSet,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -48,14 +50,12 @@ use url::Url;
 use uuid::Uuid;
 
 use super::{
-    crawler::{canonical, site_of, Hosts},
-    extract::Company,
+    crawler::Hosts,
     params::{Params, ScrapeSource},
-    service::{progress, record_progress},
-    sink::contacts_from_page,
+    progress, record_progress,
     sources::{self, Seed, SeedEnv},
-    types::{ScrapeJobStatus, ScrapePageStatus},
 };
+use crate::domains::scraping::types::{ScrapeJobStatus, ScrapePageStatus};
 use crate::{
     auth::{Role, Viewer, ViewerVia},
     domains::leads::types::LeadSource,
@@ -315,8 +315,9 @@ impl Run<'_> {
             changed
         };
         if changed {
-            record_progress(&self.state.db, &row, false).await?;
-            self.state.events_committed();
+            let txn = self.state.db.begin().await?;
+            record_progress(&txn, &row, false).await?;
+            self.state.commit(txn, Wakes::Events).await?;
             self.ctx
                 .set_progress(serde_json::to_value(&snap).unwrap_or_default())
                 .await;
@@ -401,25 +402,10 @@ impl Run<'_> {
         committing: &mut Option<JoinHandle<Result<(), Stop>>>,
     ) -> Result<(), Stop> {
         let crawl = self.params.crawl();
-        let mut known: HashSet<String> = rows.iter().map(|r| r.1.clone()).collect();
-        let mut total = rows.len();
-        let max_pages = usize::try_from(crawl.max_pages).unwrap_or(0);
-        let sites: HashSet<String> = rows
-            .iter()
-            .filter(|r| r.2 == 0)
-            .filter_map(|r| Url::parse(&r.1).ok())
-            .map(|u| site_of(&u))
-            .collect();
-        let queued: Vec<(Uuid, Url, i32)> = rows
-            .into_iter()
-            .filter(|r| r.3)
-            .filter_map(|r| Url::parse(&r.1).ok().map(|u| (r.0, u, r.2)))
-            .collect();
-        let mut companies: HashMap<String, Company> = HashMap::new();
         let concurrency = usize::try_from(crawl.concurrency).unwrap_or(1).max(1);
         let region = crawl.default_country.clone();
         // The frontier: the loop sends the pages to fetch, the workers take them in order.
-        let (frontier, feed) = mpsc::unbounded_channel::<page::Queued>();
+        let (send, feed) = mpsc::unbounded_channel::<page::Queued>();
         let (done_tx, mut done) = mpsc::channel::<PageResult>(concurrency);
         let mut workers = Workers::start(
             concurrency,
@@ -429,12 +415,7 @@ impl Run<'_> {
             region,
             self.current.clone(),
         );
-        // Pages sent to the workers whose results the loop has not processed yet.
-        let mut outstanding = 0usize;
-        for row in queued {
-            outstanding += 1;
-            let _ = frontier.send(row);
-        }
+        let mut frontier = Frontier::new(rows, crawl, send);
         let mut pending = Batch::default();
         // When the first page of `pending` finished.
         let mut pending_since: Option<Instant> = None;
@@ -444,7 +425,7 @@ impl Run<'_> {
             // is a fair batch or its first page waited `LINGER` (or nothing else is coming).
             let due = pending_since.is_some_and(|t: Instant| {
                 pending.pages.len() >= writer::MIN_BATCH
-                    || outstanding == 0
+                    || frontier.outstanding == 0
                     || t.elapsed() >= writer::LINGER
             });
             if committing.is_none() && !pending.pages.is_empty() && due {
@@ -459,70 +440,19 @@ impl Run<'_> {
                 let w = writer.clone();
                 *committing = Some(tokio::spawn(async move { w.commit(batch).await }));
             }
-            if outstanding == 0 && committing.is_none() && pending.pages.is_empty() {
+            if frontier.outstanding == 0 && committing.is_none() && pending.pages.is_empty() {
                 return Ok(());
             }
             tokio::select! {
                 // A worker only ends before the loop does when it panicked.
-                stop = workers.failure(), if outstanding > 0 => return Err(stop),
-                page = done.recv(), if outstanding > 0 => {
+                stop = workers.failure(), if frontier.outstanding > 0 => return Err(stop),
+                page = done.recv(), if frontier.outstanding > 0 => {
                     let Some(page) = page else {
                         return Err(workers.failure().await);
                     };
-                    outstanding -= 1;
-                    // Links worth following: canonical, within depth, on the seeds' sites, new,
-                    // within the page budget. They are queued (and may be fetched) now; their
-                    // rows commit with this page's batch.
-                    let mut contacts = Vec::new();
-                    if let Outcome::Html { data, final_url, .. } = &page.outcome {
-                        known.insert(canonical(final_url).map(|u| u.to_string()).unwrap_or_default());
-                        if page.depth < crawl.max_depth {
-                            for l in &data.links {
-                                if total >= max_pages {
-                                    break;
-                                }
-                                let Some(c) = canonical(l) else { continue };
-                                if crawl.same_domain_only && !sites.contains(&site_of(&c)) {
-                                    continue;
-                                }
-                                if known.insert(c.to_string()) {
-                                    let row = (Uuid::now_v7(), c, page.depth + 1);
-                                    pending.new_pages.push(row.clone());
-                                    outstanding += 1;
-                                    let _ = frontier.send(row);
-                                    total += 1;
-                                }
-                            }
-                        }
-                        if let Some(c) = &data.company {
-                            let site = site_of(final_url);
-                            let better = companies.get(&site).is_none_or(|old| c.signal > old.signal);
-                            if better {
-                                companies.insert(site, c.clone());
-                            }
-                        }
-                        let company = companies.get(&site_of(final_url)).map(|c| c.name.clone());
-                        let (found, _rejected) = contacts_from_page(data, final_url, company.as_deref());
-                        contacts = found;
-                        for c in &mut contacts {
-                            c.url = page.url.to_string();
-                        }
-                    }
-                    let (status, http_status, error) = match page.outcome {
-                        Outcome::Html { status, .. } => (ScrapePageStatus::Done, Some(status), None),
-                        Outcome::Skipped { reason, status } => (ScrapePageStatus::Skipped, status, Some(reason)),
-                        Outcome::Failed { reason, status } => (ScrapePageStatus::Failed, status, Some(reason)),
-                    };
+                    let finished = frontier.finish(page, &mut pending);
                     pending_since.get_or_insert_with(Instant::now);
-                    pending.pages.push(Finished {
-                        id: page.id,
-                        url: page.url,
-                        depth: page.depth,
-                        status,
-                        http_status,
-                        error,
-                        contacts,
-                    });
+                    pending.pages.push(finished);
                 }
                 done = async {
                     match committing.as_mut() {

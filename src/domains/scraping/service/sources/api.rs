@@ -70,14 +70,7 @@ pub async fn call_json(state: &AppState, call: ApiCall<'_>) -> Result<Value, Sou
     loop {
         attempt += 1;
         if let Some(limit) = &call.limit {
-            loop {
-                let d = state.limiter.check(limit, "global").await;
-                if d.allowed {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_secs(d.retry_after_secs.max(1)).min(MAX_WAIT))
-                    .await;
-            }
+            wait_for_budget(state, limit).await;
         }
         let mut builder = state
             .operator_http
@@ -138,6 +131,17 @@ pub async fn call_json(state: &AppState, call: ApiCall<'_>) -> Result<Value, Sou
             "API call retried"
         );
         tokio::time::sleep(wait).await;
+    }
+}
+
+/// Waits until the provider-wide `limit` lets one more call through.
+async fn wait_for_budget(state: &AppState, limit: &Limit) {
+    loop {
+        let d = state.limiter.check(limit, "global").await;
+        if d.allowed {
+            return;
+        }
+        tokio::time::sleep(Duration::from_secs(d.retry_after_secs.max(1)).min(MAX_WAIT)).await;
     }
 }
 

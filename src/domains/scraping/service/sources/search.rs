@@ -15,7 +15,7 @@ use super::{
     ScrapeSource, Seed, SeedEnv, SourceError,
 };
 use crate::{
-    domains::scraping::{crawler::canonical, params::SearchParams},
+    domains::scraping::service::{crawler::canonical, params::SearchParams},
     platform::ratelimit::Limit,
 };
 

@@ -22,7 +22,6 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use async_graphql::{Enum, InputObject};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -32,47 +31,19 @@ use super::{
     api::{call_json, ApiCall},
     ScrapeSource, Seed, SeedEnv, SourceError,
 };
-use crate::domains::scraping::{
+use crate::domains::scraping::service::{
     crawler::canonical,
     extract::{check_email, extract, EmailVerdict},
     params::{Crawl, Params, DEFAULT_CONCURRENCY, DEFAULT_MAX_PAGES, DEFAULT_RPS, V},
     sink::{mx, Contact, ROLE_TAG},
 };
 
+pub use crate::domains::scraping::types::{JobBoardProvider, JobBoardsScrapeInput};
+
 /// Tag on every contact found through a job board.
 pub const HIRING_TAG: &str = "hiring";
 /// Job titles kept per company.
 pub const MAX_TITLES: usize = 50;
-
-/// A job-board provider with a public API.
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum JobBoardProvider {
-    /// Greenhouse Job Board API (`boards-api.greenhouse.io`).
-    Greenhouse,
-    /// Lever Postings API (`api.lever.co`).
-    Lever,
-}
-
-/// Hiring companies from public job boards.
-#[derive(InputObject, Debug, Clone)]
-pub struct JobBoardsScrapeInput {
-    /// Which provider.
-    pub provider: JobBoardProvider,
-    /// Board tokens (Greenhouse) or company names (Lever), as in their URLs; 1–50, each 1–100
-    /// letters, digits, `-`, `_` or `.`.
-    pub boards: Vec<String>,
-    /// Only jobs whose title contains one of these words (case-insensitive; at most 20).
-    pub keywords: Option<Vec<String>>,
-    /// Crawl each company's website for contacts (default true).
-    pub crawl_websites: Option<bool>,
-    /// Links followed on each website, 0–1 (default 0: its first page only).
-    pub crawl_depth: Option<i32>,
-    /// Pages fetched at most, 1–10,000 (default 500).
-    pub max_pages: Option<i32>,
-    /// Politeness: requests per second per host, 0.1–50 (default 5).
-    pub requests_per_second: Option<f64>,
-}
 
 /// Validated job-board parameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

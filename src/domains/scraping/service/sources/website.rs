@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use url::Url;
 
 use super::{ScrapeSource, Seed, SeedEnv, SourceError};
-use crate::domains::scraping::{
+use crate::domains::scraping::service::{
     crawler::{canonical, origin_of, site_of},
     params::Crawl,
 };

@@ -10,7 +10,6 @@
 
 use std::collections::HashSet;
 
-use async_graphql::InputObject;
 use async_trait::async_trait;
 use scraper::{Html, Selector};
 use serde::{Deserialize, Serialize};
@@ -19,33 +18,16 @@ use url::Url;
 use super::{api, ScrapeSource, Seed, SeedEnv, SourceError};
 use crate::{
     config::Config,
-    domains::scraping::{
+    domains::scraping::service::{
         crawler::{canonical, Fetched},
         params::{Crawl, Params, DEFAULT_CONCURRENCY, V},
     },
 };
 
+pub use crate::domains::scraping::types::CraigslistScrapeInput;
+
 /// Search result pages read at most.
 pub const MAX_SEARCH_PAGES: usize = 5;
-
-/// Craigslist listings of one city and category.
-#[derive(InputObject, Debug, Clone, Default)]
-pub struct CraigslistScrapeInput {
-    /// The Craigslist site, as in `https://{city}.craigslist.org` (e.g. `sfbay`, `newyork`;
-    /// 2–40 lowercase letters or digits).
-    pub city: String,
-    /// Category code (e.g. `sss` for sale, `bbb` services, `jjj` jobs, `hhh` housing; 3–10
-    /// lowercase letters).
-    pub category: String,
-    /// Search terms within the category (at most 200 characters).
-    pub query: Option<String>,
-    /// Listing pages crawled at most, 1–500 (default 100).
-    pub max_listings: Option<i32>,
-    /// Politeness: requests per second to the site, 0.1–5 (default 1).
-    pub requests_per_second: Option<f64>,
-    /// ISO country code for national phone numbers in listings (default US).
-    pub default_country: Option<String>,
-}
 
 /// Validated Craigslist parameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -15,7 +15,7 @@
 //!   the same under our agent name `Leadgraph`) means no link of the page is followed.
 //!
 //! Each page is parsed into a DOM once ([`Document::dom`]): the link facts are read from it here
-//! and the extractor ([`crate::domains::scraping::extract::extract_dom`]) reads the same tree.
+//! and the extractor ([`crate::domains::scraping::service::extract::extract_dom`]) reads the same tree.
 //! Only the `<meta charset>` prescan of the raw bytes uses `lol_html`'s streaming tokenizer.
 
 use std::{cell::RefCell, collections::HashSet, fmt, sync::LazyLock};

@@ -269,7 +269,7 @@ pub async fn save_batch(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::domains::scraping::extract::extract;
+    use crate::domains::scraping::service::extract::extract;
 
     #[test]
     fn pairs_one_email_with_one_phone_else_separate() {

@@ -36,12 +36,12 @@ use crate::{
     domains::{
         leads::types::LeadSource,
         scraping::{
-            sink::{self, mx, save_batch, Contact, PageContact, Saved},
+            service::sink::{self, mx, save_batch, Contact, PageContact, Saved},
             types::ScrapePageStatus,
         },
     },
     error::AppError,
-    state::AppState,
+    state::{AppState, Wakes},
 };
 
 /// Most pages per transaction.
@@ -201,59 +201,10 @@ impl Writer {
         self.bump(&txn, &delta, batch.current.clone(), batch.seeded)
             .await?;
         self.insert_pages(&txn, &batch.new_pages).await?;
-        let n = batch.pages.len();
-        // Whether the transaction recorded outbox events (the contact-by-contact path goes
-        // through `create_in`, which may; assume it did).
-        let mut recorded = !fast;
-        let per_page: Vec<Saved> = if fast {
-            let contacts: Vec<PageContact> = batch
-                .pages
-                .iter()
-                .enumerate()
-                .flat_map(|(i, p)| {
-                    p.contacts.iter().map(move |c| PageContact {
-                        page: i,
-                        contact: c.clone(),
-                    })
-                })
-                .chain(batch.contacts.iter().map(|c| PageContact {
-                    page: n,
-                    contact: c.clone(),
-                }))
-                .collect();
-            match save_batch(
-                &txn,
-                &self.viewer,
-                self.id,
-                self.source,
-                contacts,
-                linked,
-                n + 1,
-            )
-            .await
-            {
-                Ok(s) => {
-                    linked.extend(s.linked);
-                    recorded = s.events > 0;
-                    s.pages
-                }
-                Err(AppError::Conflict(_)) => {
-                    txn.rollback().await?;
-                    return Ok(Attempt::Conflict);
-                }
-                Err(e) => return Err(e.into()),
-            }
-        } else {
-            let mut out = Vec::with_capacity(n + 1);
-            for list in batch
-                .pages
-                .iter()
-                .map(|p| &p.contacts)
-                .chain(std::iter::once(&batch.contacts))
-            {
-                out.push(sink::save(&txn, &self.viewer, self.id, self.source, list.clone()).await?);
-            }
-            out
+        let Some((per_page, recorded)) = self.save_contacts(&txn, batch, linked, fast).await?
+        else {
+            txn.rollback().await?;
+            return Ok(Attempt::Conflict);
         };
         for s in &per_page {
             delta.saved.found += s.found;
@@ -279,13 +230,78 @@ impl Writer {
                 .exec(&txn)
                 .await?;
         }
-        txn.commit().await?;
         // Waking the relay costs it two transactions; a batch that only moved pages (a
         // re-crawl finding leads the job already has) has nothing for it.
         if recorded {
-            self.state.events_committed();
+            self.state.commit(txn, Wakes::Events).await?;
+        } else {
+            txn.commit().await?;
         }
         Ok(Attempt::Committed)
+    }
+
+    /// Saves the batch's contacts: with [`save_batch`] (`fast`), else contact by contact.
+    /// Returns the per-page counts and whether outbox events were recorded; `None` when a
+    /// concurrent writer got in the way of the fast path (roll back and retry slowly).
+    async fn save_contacts(
+        &self,
+        txn: &DatabaseTransaction,
+        batch: &Batch,
+        linked: &mut HashSet<Uuid>,
+        fast: bool,
+    ) -> Result<Option<(Vec<Saved>, bool)>, Stop> {
+        let n = batch.pages.len();
+        // Whether the transaction recorded outbox events (the contact-by-contact path goes
+        // through `create_in`, which may; assume it did).
+        let mut recorded = !fast;
+        let per_page: Vec<Saved> = if fast {
+            let contacts: Vec<PageContact> = batch
+                .pages
+                .iter()
+                .enumerate()
+                .flat_map(|(i, p)| {
+                    p.contacts.iter().map(move |c| PageContact {
+                        page: i,
+                        contact: c.clone(),
+                    })
+                })
+                .chain(batch.contacts.iter().map(|c| PageContact {
+                    page: n,
+                    contact: c.clone(),
+                }))
+                .collect();
+            match save_batch(
+                txn,
+                &self.viewer,
+                self.id,
+                self.source,
+                contacts,
+                linked,
+                n + 1,
+            )
+            .await
+            {
+                Ok(s) => {
+                    linked.extend(s.linked);
+                    recorded = s.events > 0;
+                    s.pages
+                }
+                Err(AppError::Conflict(_)) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            }
+        } else {
+            let mut out = Vec::with_capacity(n + 1);
+            for list in batch
+                .pages
+                .iter()
+                .map(|p| &p.contacts)
+                .chain(std::iter::once(&batch.contacts))
+            {
+                out.push(sink::save(txn, &self.viewer, self.id, self.source, list.clone()).await?);
+            }
+            out
+        };
+        Ok(Some((per_page, recorded)))
     }
 
     /// Applies the page counters, fenced. `Cancelled` when the job is no longer ours.
@@ -419,38 +435,7 @@ ON CONFLICT ("scrape_job_id", "url") DO NOTHING"#,
         let now = Utc::now();
         let found = |i: usize| saved.get(i).map(|s| s.found).unwrap_or(0);
         if txn.get_database_backend() == DbBackend::Postgres {
-            let json: Vec<Value> = pages
-                .iter()
-                .enumerate()
-                .map(|(i, p)| {
-                    json!({
-                        "id": p.id,
-                        "status": p.status.as_str(),
-                        "http_status": p.http_status,
-                        "leads_found": found(i),
-                        "error": p.error,
-                    })
-                })
-                .collect();
-            let updated = txn
-                .execute_raw(Statement::from_sql_and_values(
-                    DbBackend::Postgres,
-                    r#"UPDATE "scrape_pages" AS p SET "status" = r.status, "http_status" = r.http_status,
-    "leads_found" = r.leads_found, "error" = r.error, "fetched_at" = $2
-FROM jsonb_to_recordset($3::jsonb)
-    AS r(id uuid, status text, http_status int, leads_found int, error text)
-WHERE p."id" = r.id AND p."scrape_job_id" = $1"#,
-                    [self.id.into(), now.into(), Value::Array(json).into()],
-                ))
-                .await?
-                .rows_affected();
-            if updated != pages.len() as u64 {
-                return Err(Stop::Failed {
-                    message: "the crawl frontier is out of date; reloading it".into(),
-                    retryable: true,
-                });
-            }
-            return Ok(());
+            return self.record_pages_pg(txn, pages, saved, now).await;
         }
         let rows: Vec<scrape_page::ActiveModel> = pages
             .iter()
@@ -486,6 +471,49 @@ WHERE p."id" = r.id AND p."scrape_job_id" = $1"#,
                 )
                 .exec_without_returning(txn)
                 .await?;
+        }
+        Ok(())
+    }
+
+    /// [`Self::record_pages`] on PostgreSQL.
+    async fn record_pages_pg(
+        &self,
+        txn: &DatabaseTransaction,
+        pages: &[Finished],
+        saved: &[Saved],
+        now: chrono::DateTime<Utc>,
+    ) -> Result<(), Stop> {
+        let found = |i: usize| saved.get(i).map(|s| s.found).unwrap_or(0);
+        let json: Vec<Value> = pages
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                json!({
+                    "id": p.id,
+                    "status": p.status.as_str(),
+                    "http_status": p.http_status,
+                    "leads_found": found(i),
+                    "error": p.error,
+                })
+            })
+            .collect();
+        let updated = txn
+            .execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                r#"UPDATE "scrape_pages" AS p SET "status" = r.status, "http_status" = r.http_status,
+"leads_found" = r.leads_found, "error" = r.error, "fetched_at" = $2
+FROM jsonb_to_recordset($3::jsonb)
+AS r(id uuid, status text, http_status int, leads_found int, error text)
+WHERE p."id" = r.id AND p."scrape_job_id" = $1"#,
+                [self.id.into(), now.into(), Value::Array(json).into()],
+            ))
+            .await?
+            .rows_affected();
+        if updated != pages.len() as u64 {
+            return Err(Stop::Failed {
+                message: "the crawl frontier is out of date; reloading it".into(),
+                retryable: true,
+            });
         }
         Ok(())
     }

@@ -1,6 +1,14 @@
 //! Scrape job rules: create (with its queue job, in one transaction), list, cancel, retry,
 //! delete; progress snapshots and the `scrape.progress` / `scrape.completed` events.
 
+pub mod audiences;
+pub mod crawler;
+pub mod extract;
+pub mod params;
+pub mod run;
+pub mod sink;
+pub mod sources;
+
 use async_graphql::connection::{Connection, CursorType, Edge};
 use chrono::Utc;
 use entity::{job, lead, scrape_job, scrape_job_lead, scrape_page};
@@ -13,11 +21,11 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{
+use self::{
     params::{validate_for, CreateScrapeJobInput, ScrapeSource},
     run::{Payload, KIND},
-    types::{ScrapeJobFilter, ScrapeJobStatus, ScrapePageStatus},
 };
+use super::types::{ScrapeJobFilter, ScrapeJobStatus, ScrapePageStatus};
 use crate::{
     auth::{Permission, Viewer},
     domains::leads::{
@@ -144,7 +152,7 @@ pub async fn create(
 pub async fn create_in(
     txn: &impl ConnectionTrait,
     viewer: &Viewer,
-    params: &super::params::Params,
+    params: &self::params::Params,
     name: String,
 ) -> AppResult<scrape_job::Model> {
     viewer.require(Permission::RunScrapeJobs)?;

@@ -20,7 +20,7 @@ use super::{
 };
 use crate::domains::{
     leads::types::Location,
-    scraping::{crawler::canonical, params::MapsParams, sink::Contact},
+    scraping::service::{crawler::canonical, params::MapsParams, sink::Contact},
 };
 
 /// Fields asked of Text Search.
@@ -80,17 +80,10 @@ pub fn contact(place: &Value) -> Option<Contact> {
     })
 }
 
-#[async_trait]
-impl ScrapeSource for GooglePlaces {
-    async fn seed(&self, env: &SeedEnv<'_>) -> Result<Seed, SourceError> {
-        let cfg = &env.state.config;
-        let keys = Keys::load_detached(env.state, self.0.org_id)
-            .await
-            .map_err(SourceError::Retryable)?;
-        let (key, _) = keys.places.ok_or_else(|| {
-            SourceError::Permanent("no Google Places API key is configured".into())
-        })?;
-        let base = &cfg.google_places_base_url;
+impl GooglePlaces {
+    /// Text Search, page by page, up to `max_results` places.
+    async fn search(&self, env: &SeedEnv<'_>, key: &str) -> Result<Vec<Value>, SourceError> {
+        let base = &env.state.config.google_places_base_url;
         let max = usize::try_from(self.0.max_results).unwrap_or(0);
         let mut places: Vec<Value> = Vec::new();
         let mut token: Option<String> = None;
@@ -108,22 +101,8 @@ impl ScrapeSource for GooglePlaces {
             if let Some(t) = &token {
                 body["pageToken"] = json!(t);
             }
-            let v = call_json(
-                env.state,
-                ApiCall {
-                    provider: "places",
-                    method: reqwest::Method::POST,
-                    url: format!("{base}/v1/places:searchText"),
-                    headers: vec![
-                        ("X-Goog-Api-Key", key.clone()),
-                        ("X-Goog-FieldMask", SEARCH_FIELDS.into()),
-                    ],
-                    secret_headers: &["X-Goog-Api-Key"],
-                    body: Some(body),
-                    limit: None,
-                },
-            )
-            .await?;
+            let url = format!("{base}/v1/places:searchText");
+            let v = call_json(env.state, places_call(url, key, SEARCH_FIELDS, Some(body))).await?;
             let page = v["places"].as_array().cloned().unwrap_or_default();
             let empty = page.is_empty();
             places.extend(page);
@@ -133,41 +112,72 @@ impl ScrapeSource for GooglePlaces {
             }
         }
         places.truncate(max);
+        Ok(places)
+    }
+
+    /// Fills a place without website or phone from Place Details.
+    async fn complete(
+        &self,
+        env: &SeedEnv<'_>,
+        key: &str,
+        place: &mut Value,
+    ) -> Result<(), SourceError> {
+        let lacks_contact = place["websiteUri"].is_null()
+            && place["internationalPhoneNumber"].is_null()
+            && place["nationalPhoneNumber"].is_null();
+        let Some(id) = text(&place["id"]).filter(|_| lacks_contact) else {
+            return Ok(());
+        };
+        let base = &env.state.config.google_places_base_url;
+        let url = format!("{base}/v1/places/{}", urlencode(&id));
+        let details = call_json(env.state, places_call(url, key, DETAILS_FIELDS, None)).await?;
+        for f in [
+            "websiteUri",
+            "internationalPhoneNumber",
+            "nationalPhoneNumber",
+        ] {
+            if !details[f].is_null() {
+                place[f] = details[f].clone();
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A Places API call (POST with a body, else GET) asking for `fields`.
+fn places_call(url: String, key: &str, fields: &str, body: Option<Value>) -> ApiCall<'static> {
+    ApiCall {
+        provider: "places",
+        method: if body.is_some() {
+            reqwest::Method::POST
+        } else {
+            reqwest::Method::GET
+        },
+        url,
+        headers: vec![
+            ("X-Goog-Api-Key", key.to_string()),
+            ("X-Goog-FieldMask", fields.into()),
+        ],
+        secret_headers: &["X-Goog-Api-Key"],
+        body,
+        limit: None,
+    }
+}
+
+#[async_trait]
+impl ScrapeSource for GooglePlaces {
+    async fn seed(&self, env: &SeedEnv<'_>) -> Result<Seed, SourceError> {
+        let keys = Keys::load_detached(env.state, self.0.org_id)
+            .await
+            .map_err(SourceError::Retryable)?;
+        let (key, _) = keys.places.ok_or_else(|| {
+            SourceError::Permanent("no Google Places API key is configured".into())
+        })?;
+        let places = self.search(env, &key).await?;
         let mut seed = Seed::default();
         let mut sites = HashSet::new();
         for mut place in places {
-            let lacks_contact = place["websiteUri"].is_null()
-                && place["internationalPhoneNumber"].is_null()
-                && place["nationalPhoneNumber"].is_null();
-            if lacks_contact {
-                if let Some(id) = text(&place["id"]) {
-                    let details = call_json(
-                        env.state,
-                        ApiCall {
-                            provider: "places",
-                            method: reqwest::Method::GET,
-                            url: format!("{base}/v1/places/{}", urlencode(&id)),
-                            headers: vec![
-                                ("X-Goog-Api-Key", key.clone()),
-                                ("X-Goog-FieldMask", DETAILS_FIELDS.into()),
-                            ],
-                            secret_headers: &["X-Goog-Api-Key"],
-                            body: None,
-                            limit: None,
-                        },
-                    )
-                    .await?;
-                    for f in [
-                        "websiteUri",
-                        "internationalPhoneNumber",
-                        "nationalPhoneNumber",
-                    ] {
-                        if !details[f].is_null() {
-                            place[f] = details[f].clone();
-                        }
-                    }
-                }
-            }
+            self.complete(env, &key, &mut place).await?;
             let Some(c) = contact(&place) else { continue };
             if self.0.crawl_websites {
                 if let Some(u) = c

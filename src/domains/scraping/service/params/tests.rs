@@ -1,7 +1,10 @@
 //! Unit tests of the `createScrapeJob` input validation.
 #![allow(clippy::unwrap_used)]
 use super::*;
-use crate::error::AppError;
+use crate::{
+    domains::scraping::types::{CraigslistScrapeInput, SocialScrapeInput},
+    error::AppError,
+};
 
 fn cfg() -> Config {
     Config::from_lookup(|_| None).unwrap()
@@ -62,9 +65,8 @@ fn website_defaults_and_bounds() {
     );
 }
 
-#[test]
-fn new_sources_and_unconfigured_keys() {
-    let input = CreateScrapeJobInput {
+fn craigslist_input() -> CreateScrapeJobInput {
+    CreateScrapeJobInput {
         source: ScrapeSource::Craigslist,
         name: None,
         website: None,
@@ -73,7 +75,12 @@ fn new_sources_and_unconfigured_keys() {
         craigslist: None,
         job_boards: None,
         social: None,
-    };
+    }
+}
+
+#[test]
+fn craigslist_params() {
+    let input = craigslist_input();
     assert_eq!(
         fields(validate(&input, &cfg()).unwrap_err()),
         ["input.craigslist"]
@@ -111,7 +118,11 @@ fn new_sources_and_unconfigured_keys() {
             "input.craigslist.maxListings"
         ]
     );
+}
 
+#[test]
+fn unconfigured_keys_refuse_the_source() {
+    let input = craigslist_input();
     let social = CreateScrapeJobInput {
         source: ScrapeSource::Social,
         social: Some(SocialScrapeInput {
