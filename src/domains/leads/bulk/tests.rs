@@ -173,6 +173,64 @@ fn key(m: &lead::Model) -> String {
     format!("{:?}|{:?}|{}", m.email, m.phone, m.company)
 }
 
+async fn lead_view(txn: &DatabaseTransaction, viewer: &Viewer, m: &lead::Model) -> LeadView {
+    let tags = lead_tag::Entity::find()
+        .filter(lead_tag::Column::LeadId.eq(m.id))
+        .all(txn)
+        .await
+        .unwrap();
+    let timeline = lead_interaction::Entity::find()
+        .filter(lead_interaction::Column::LeadId.eq(m.id))
+        .filter(lead_interaction::Column::ActorId.eq(viewer.user_id))
+        .all(txn)
+        .await
+        .unwrap();
+    let provenance = m
+        .provenance
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| {
+            let s = |f: &str| v[f].as_str().unwrap_or_default().to_string();
+            (k.clone(), (s("kind"), s("reference")))
+        })
+        .collect();
+    let created = timeline
+        .iter()
+        .any(|t| t.kind == "created" && t.data["origin"] == "scrape");
+    let merged_fields = timeline
+        .iter()
+        .filter(|t| t.kind == "merged" && !created)
+        .flat_map(|t| {
+            t.data["changedFields"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
+    LeadView {
+        fields: json!([
+            m.city,
+            m.region,
+            m.country,
+            m.latitude,
+            m.longitude,
+            m.website,
+            m.source,
+            m.status,
+            m.score,
+            m.score_reasons,
+            m.custom_fields
+        ]),
+        tags: tags.into_iter().map(|t| t.tag).collect(),
+        provenance,
+        created,
+        merged_fields,
+        updated_fields: BTreeSet::new(),
+    }
+}
+
 async fn snapshot(txn: &DatabaseTransaction, viewer: &Viewer, outcomes: &[Outcome]) -> Snapshot {
     let rows = lead::Entity::find()
         .filter(lead::Column::OrgId.eq(viewer.org_id))
@@ -182,64 +240,7 @@ async fn snapshot(txn: &DatabaseTransaction, viewer: &Viewer, outcomes: &[Outcom
     let keys: BTreeMap<Uuid, String> = rows.iter().map(|m| (m.id, key(m))).collect();
     let mut leads = BTreeMap::new();
     for m in &rows {
-        let tags = lead_tag::Entity::find()
-            .filter(lead_tag::Column::LeadId.eq(m.id))
-            .all(txn)
-            .await
-            .unwrap();
-        let timeline = lead_interaction::Entity::find()
-            .filter(lead_interaction::Column::LeadId.eq(m.id))
-            .filter(lead_interaction::Column::ActorId.eq(viewer.user_id))
-            .all(txn)
-            .await
-            .unwrap();
-        let provenance = m
-            .provenance
-            .as_object()
-            .unwrap()
-            .iter()
-            .map(|(k, v)| {
-                let s = |f: &str| v[f].as_str().unwrap_or_default().to_string();
-                (k.clone(), (s("kind"), s("reference")))
-            })
-            .collect();
-        let created = timeline
-            .iter()
-            .any(|t| t.kind == "created" && t.data["origin"] == "scrape");
-        let merged_fields = timeline
-            .iter()
-            .filter(|t| t.kind == "merged" && !created)
-            .flat_map(|t| {
-                t.data["changedFields"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default()
-            })
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .collect();
-        leads.insert(
-            key(m),
-            LeadView {
-                fields: json!([
-                    m.city,
-                    m.region,
-                    m.country,
-                    m.latitude,
-                    m.longitude,
-                    m.website,
-                    m.source,
-                    m.status,
-                    m.score,
-                    m.score_reasons,
-                    m.custom_fields
-                ]),
-                tags: tags.into_iter().map(|t| t.tag).collect(),
-                provenance,
-                created,
-                merged_fields,
-                updated_fields: BTreeSet::new(),
-            },
-        );
+        leads.insert(key(m), lead_view(txn, viewer, m).await);
     }
     let mut created_events = BTreeSet::new();
     for e in outbox_event::Entity::find().all(txn).await.unwrap() {
