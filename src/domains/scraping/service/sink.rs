@@ -12,10 +12,7 @@ pub mod mx;
 use std::collections::{BTreeMap, HashSet};
 
 use chrono::Utc;
-use entity::scrape_job_lead;
-use sea_orm::{
-    sea_query::OnConflict as SqlOnConflict, ActiveValue::Set, DatabaseTransaction, EntityTrait,
-};
+use sea_orm::DatabaseTransaction;
 use serde_json::json;
 use url::Url;
 use uuid::Uuid;
@@ -180,24 +177,12 @@ pub async fn save(
                 continue;
             }
         };
-        let linked = scrape_job_lead::Entity::insert(scrape_job_lead::ActiveModel {
-            scrape_job_id: Set(job_id),
-            lead_id: Set(lead_id),
-            org_id: Set(viewer.org_id),
-            outcome: Set(outcome.into()),
-            url: Set(url),
-            created_at: Set(Utc::now()),
-        })
-        .on_conflict(
-            SqlOnConflict::columns([
-                scrape_job_lead::Column::ScrapeJobId,
-                scrape_job_lead::Column::LeadId,
-            ])
-            .do_nothing()
-            .to_owned(),
-        )
-        .exec_without_returning(txn)
-        .await?;
+        let link = Link {
+            lead_id,
+            outcome,
+            url,
+        };
+        let linked = insert_links(txn, job_id, viewer.org_id, Utc::now(), vec![link]).await?;
         if linked == 1 {
             saved.linked(outcome);
         }

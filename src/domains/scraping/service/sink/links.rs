@@ -21,7 +21,7 @@ pub struct Link {
     pub url: String,
 }
 
-/// Inserts the job's new lead links (existing ones stay). PostgreSQL gets all rows as one JSON
+/// Inserts the job's new lead links (existing ones stay); returns how many were new. PostgreSQL gets all rows as one JSON
 /// parameter (`jsonb_to_recordset`), so the statement's text, and the plan prepared for it, is
 /// the same whatever the batch size; SQLite gets multi-row `INSERT`s.
 pub async fn insert_links(
@@ -30,16 +30,17 @@ pub async fn insert_links(
     org_id: Uuid,
     now: chrono::DateTime<Utc>,
     links: Vec<Link>,
-) -> AppResult<()> {
+) -> AppResult<u64> {
     if links.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
     if txn.get_database_backend() == DbBackend::Postgres {
         let rows: Vec<Value> = links
             .iter()
             .map(|l| json!({"lead_id": l.lead_id, "outcome": l.outcome, "url": l.url}))
             .collect();
-        txn.execute_raw(Statement::from_sql_and_values(
+        let done = txn
+            .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             r#"INSERT INTO "scrape_job_leads" ("scrape_job_id", "lead_id", "org_id", "outcome", "url", "created_at")
 SELECT $1, r.lead_id, $2, r.outcome, r.url, $3
@@ -51,10 +52,11 @@ ON CONFLICT ("scrape_job_id", "lead_id") DO NOTHING"#,
                 now.into(),
                 Value::Array(rows).into(),
             ],
-        ))
-        .await?;
-        return Ok(());
+            ))
+            .await?;
+        return Ok(done.rows_affected());
     }
+    let mut inserted = 0;
     for part in links.chunks(CHUNK) {
         let rows = part.iter().map(|l| scrape_job_lead::ActiveModel {
             scrape_job_id: Set(job_id),
@@ -64,7 +66,7 @@ ON CONFLICT ("scrape_job_id", "lead_id") DO NOTHING"#,
             url: Set(l.url.clone()),
             created_at: Set(now),
         });
-        scrape_job_lead::Entity::insert_many(rows)
+        inserted += scrape_job_lead::Entity::insert_many(rows)
             .on_conflict(
                 SqlOnConflict::columns([
                     scrape_job_lead::Column::ScrapeJobId,
@@ -76,5 +78,5 @@ ON CONFLICT ("scrape_job_id", "lead_id") DO NOTHING"#,
             .exec_without_returning(txn)
             .await?;
     }
-    Ok(())
+    Ok(inserted)
 }
