@@ -233,7 +233,7 @@ pub struct Config {
     /// (`SENDING_DOMAINS_ALLOW_RESERVED`; default on in development, off in production).
     pub sending_domains_allow_reserved: bool,
     /// CRAIGSLIST / JOB_BOARDS / SOCIAL sources and the email MX check.
-    pub sources: crate::domains::scraping::sources::config::SourcesConfig,
+    pub sources: crate::platform::sources_config::SourcesConfig,
 }
 
 /// The AI provider behind the `ai` domain.
@@ -556,7 +556,7 @@ impl Config {
                 "SENDING_DOMAINS_ALLOW_RESERVED",
                 Some(dev),
             )?,
-            sources: crate::domains::scraping::sources::config::SourcesConfig::from_lookup(&var)?,
+            sources: crate::platform::sources_config::SourcesConfig::from_lookup(&var)?,
         })
     }
 

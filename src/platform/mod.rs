@@ -1,9 +1,12 @@
 //! Infrastructure adapters shared by all domains.
 
+pub mod backoff;
 pub mod cache;
 pub mod mail_job;
 pub mod mailer;
+pub mod mx;
 pub mod outbound;
 pub mod ratelimit;
 pub mod secrets_box;
 pub mod smtp_pool;
+pub mod sources_config;

@@ -18,7 +18,7 @@ use axum::{
 };
 use leadgraph::{
     auth::Role,
-    domains::scraping::run::ScrapeRun,
+    domains::scraping::ScrapeRun,
     jobs::{JobRegistry, Worker},
 };
 use serde_json::{json, Value};
@@ -627,7 +627,7 @@ async fn a_worker_dying_mid_job_is_resumed_after_its_lease_with_no_duplicate_lea
     let registry = || {
         let mut r = JobRegistry::new();
         r.register(
-            leadgraph::domains::scraping::run::KIND,
+            leadgraph::domains::scraping::RUN_KIND,
             ScrapeRun(app.state.clone()),
         );
         r
@@ -1028,7 +1028,7 @@ async fn google_places_pages_fills_in_details_backs_off_and_caches() {
             .unwrap()
             .to_str()
             .unwrap(),
-        leadgraph::domains::scraping::sources::google_maps::SEARCH_FIELDS
+        leadgraph::domains::scraping::SEARCH_FIELDS
     );
     let first: Value = serde_json::from_slice(&calls[1].body).unwrap();
     assert_eq!(first["locationBias"]["circle"]["radius"], 10000.0);

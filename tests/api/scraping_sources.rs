@@ -25,9 +25,9 @@ use hickory_proto::{
 };
 use leadgraph::{
     auth::Role,
-    domains::scraping::{
+    platform::{
         mx::{self, MxStatus},
-        sources::config::SourcesConfig,
+        sources_config::SourcesConfig,
     },
 };
 use serde_json::{json, Value};

@@ -308,7 +308,7 @@ async fn s13_provider_keys_and_webhook_urls_are_encrypted_at_rest() {
         stored.starts_with("v1:") && !stored.contains("brave-key"),
         "{stored}"
     );
-    let keys = leadgraph::domains::scraping::sources::settings::Keys::load(
+    let keys = leadgraph::domains::scraping::Keys::load(
         &app.state.db,
         Some(org),
         &app.state.config,

@@ -74,5 +74,5 @@ pub use types::{Lead, LeadAnalysisSlot, LeadCampaignsSlot, LeadPage};
 // The module paths other domains used before the template (`leads::object::Lead`,
 // `leads::query::filtered`, `leads::validate::Check`, `leads::import::KIND`,
 // `leads::export::download`); prefer the item re-exports above.
-pub use service::{export, import, query, validate};
+pub use service::{bulk, export, import, query, validate};
 pub use types::lead as object;

@@ -5,10 +5,16 @@ use async_graphql::{Context, MergedObject, Object, Subscription, ID};
 use futures::{Stream, StreamExt};
 
 use super::{
-    audiences::{self, Audience, UpdateAudienceInput},
-    params::CreateScrapeJobInput,
-    service,
-    types::{ScrapeJob, ScrapeJobFilter, ScrapeJobProgressEvent, ScrapeJobStatus},
+    service::{
+        self,
+        audiences::{self, Audience, UpdateAudienceInput},
+        params::CreateScrapeJobInput,
+        sources::settings,
+    },
+    types::{
+        ScrapeJob, ScrapeJobFilter, ScrapeJobProgressEvent, ScrapeJobStatus, ScrapingSettings,
+        UpdateScrapingSettingsInput,
+    },
 };
 use crate::{
     auth::Permission,
@@ -93,11 +99,7 @@ impl AudienceQuery {
 
 /// Scraping queries (jobs and audiences).
 #[derive(MergedObject, Default)]
-pub struct ScrapingQuery(
-    ScrapeJobQuery,
-    AudienceQuery,
-    super::sources::settings::ScrapingSettingsQuery,
-);
+pub struct ScrapingQuery(ScrapeJobQuery, AudienceQuery, ScrapingSettingsQuery);
 
 /// Scrape job mutations.
 #[derive(Default)]
@@ -193,7 +195,7 @@ impl AudienceMutation {
 pub struct ScrapingMutation(
     ScrapeJobMutation,
     AudienceMutation,
-    super::sources::settings::ScrapingSettingsMutation,
+    ScrapingSettingsMutation,
 );
 
 /// Scraping subscriptions.
@@ -270,5 +272,39 @@ impl ScrapingSubscription {
                 Some((ev, (s, fin)))
             },
         ))
+    }
+}
+
+/// `scrapingSettings`.
+#[derive(Default)]
+pub struct ScrapingSettingsQuery;
+
+#[Object]
+impl ScrapingSettingsQuery {
+    /// Which scraping provider keys the organization has set, and which key-based sources can
+    /// run. Never returns a key.
+    async fn scraping_settings(&self, ctx: &Context<'_>) -> AppResult<ScrapingSettings> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        settings::get(state, viewer).await
+    }
+}
+
+/// `updateScrapingSettings`.
+#[derive(Default)]
+pub struct ScrapingSettingsMutation;
+
+#[Object]
+impl ScrapingSettingsMutation {
+    /// Sets or removes the organization's own provider keys (ADMIN+). The answer says only
+    /// which keys are set.
+    async fn update_scraping_settings(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateScrapingSettingsInput,
+    ) -> AppResult<ScrapingSettings> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let out = settings::update(state, viewer, &input).await?;
+        note(ctx, "organization", viewer.org_id);
+        Ok(out)
     }
 }

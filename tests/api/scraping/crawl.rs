@@ -185,7 +185,7 @@ async fn a_worker_dying_with_a_batch_uncommitted_resumes_without_duplicates() {
     let registry = || {
         let mut r = JobRegistry::new();
         r.register(
-            leadgraph::domains::scraping::run::KIND,
+            leadgraph::domains::scraping::RUN_KIND,
             ScrapeRun(app.state.clone()),
         );
         r

@@ -3,6 +3,7 @@
 //! events, rescoring, tags); the operations are in the submodules.
 
 pub mod actions;
+pub mod bulk;
 mod create;
 pub mod export;
 pub mod import;

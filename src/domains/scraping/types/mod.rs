@@ -1,0 +1,298 @@
+//! GraphQL types of scraping: jobs, their progress and pages, the progress event.
+
+mod audiences;
+mod params;
+mod settings;
+mod sources;
+
+pub use audiences::{Audience, UpdateAudienceInput};
+pub use params::{
+    CreateScrapeJobInput, GeoPointInput, GoogleMapsScrapeInput, ScrapeSource, SearchScrapeInput,
+    WebsiteScrapeInput,
+};
+pub use settings::{ScrapingSettings, UpdateScrapingSettingsInput};
+pub use sources::{
+    CraigslistScrapeInput, JobBoardProvider, JobBoardsScrapeInput, SocialScrapeInput,
+};
+
+use async_graphql::{Context, Enum, InputObject, Json, Object, SimpleObject, ID};
+use chrono::{DateTime, Utc};
+use entity::{scrape_job, scrape_page};
+
+use super::service;
+use crate::{
+    domains::leads::{object::Lead, query::LeadConnection},
+    error::AppResult,
+    events::ScrapeProgress,
+    graphql::{
+        pagination::{IdConnection, PageArgs},
+        ContextExt,
+    },
+};
+
+/// Lifecycle of a scrape job.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScrapeJobStatus {
+    /// Waiting for a worker.
+    Queued,
+    /// Crawling.
+    Running,
+    /// Finished.
+    Succeeded,
+    /// Gave up (every page failed, an API refused, or the attempts ran out).
+    Failed,
+    /// Cancelled by a user.
+    Cancelled,
+}
+
+crate::wire_enum!(ScrapeJobStatus { Queued => "queued", Running => "running", Succeeded => "succeeded", Failed => "failed", Cancelled => "cancelled" });
+
+impl ScrapeJobStatus {
+    /// True when the job will not run again unless retried.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            ScrapeJobStatus::Succeeded | ScrapeJobStatus::Failed | ScrapeJobStatus::Cancelled
+        )
+    }
+}
+
+/// State of one page of a crawl.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScrapePageStatus {
+    /// Discovered, not fetched yet.
+    Queued,
+    /// Fetched and parsed.
+    Done,
+    /// The fetch failed (HTTP error, timeout, too large, refused address, redirect loop).
+    Failed,
+    /// Not fetched or not parsed on purpose (robots.txt, not HTML).
+    Skipped,
+}
+
+crate::wire_enum!(ScrapePageStatus { Queued => "queued", Done => "done", Failed => "failed", Skipped => "skipped" });
+
+/// Filters for `scrapeJobs`.
+#[derive(InputObject, Debug, Clone, Default)]
+pub struct ScrapeJobFilter {
+    /// Any of these statuses.
+    pub status: Option<Vec<ScrapeJobStatus>>,
+    /// Any of these sources.
+    pub source: Option<Vec<ScrapeSource>>,
+}
+
+/// Counters of a scrape job.
+#[derive(SimpleObject, Debug, Clone, PartialEq)]
+#[graphql(name = "ScrapeProgress")]
+pub struct ScrapeProgressObject {
+    /// Pages fetched and parsed.
+    pub pages_fetched: i32,
+    /// Pages discovered and not processed yet.
+    pub pages_queued: i32,
+    /// Pages that failed.
+    pub pages_failed: i32,
+    /// Pages skipped (robots.txt, not HTML).
+    pub pages_skipped: i32,
+    /// Leads the job matched (created + updated).
+    pub leads_found: i32,
+    /// New leads.
+    pub leads_created: i32,
+    /// Existing leads the job merged into (by email or phone).
+    pub leads_updated: i32,
+    /// Share of known pages processed (100 when succeeded).
+    pub percent: f64,
+    /// The page being fetched.
+    pub current_url: Option<String>,
+}
+
+impl From<&ScrapeProgress> for ScrapeProgressObject {
+    fn from(p: &ScrapeProgress) -> Self {
+        ScrapeProgressObject {
+            pages_fetched: p.pages_fetched,
+            pages_queued: p.pages_queued,
+            pages_failed: p.pages_failed,
+            pages_skipped: p.pages_skipped,
+            leads_found: p.leads_found,
+            leads_created: p.leads_created,
+            leads_updated: p.leads_updated,
+            percent: p.percent,
+            current_url: p.current_url.clone(),
+        }
+    }
+}
+
+/// A scrape: a website crawl, a web search or a Google Maps search, run in the background.
+pub struct ScrapeJob(pub scrape_job::Model);
+
+impl From<scrape_job::Model> for ScrapeJob {
+    fn from(m: scrape_job::Model) -> Self {
+        ScrapeJob(m)
+    }
+}
+
+#[Object]
+impl ScrapeJob {
+    /// Scrape job id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// Name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// Source.
+    async fn source(&self) -> ScrapeSource {
+        ScrapeSource::parse(&self.0.source).unwrap_or(ScrapeSource::Website)
+    }
+    /// Status.
+    async fn status(&self) -> ScrapeJobStatus {
+        ScrapeJobStatus::parse(&self.0.status).unwrap_or(ScrapeJobStatus::Failed)
+    }
+    /// The validated parameters, defaults filled in (`{"source": "WEBSITE", "crawl": {...}}`).
+    async fn params(&self) -> Json<serde_json::Value> {
+        Json(self.0.params.clone())
+    }
+    /// Counters and the current page.
+    async fn progress(&self) -> ScrapeProgressObject {
+        ScrapeProgressObject::from(&service::progress(&self.0))
+    }
+    /// Why the job failed (or why the last attempt failed, while it is retried).
+    async fn error(&self) -> Option<&str> {
+        self.0.error.as_deref()
+    }
+    /// The background job running it (see `job(id)`).
+    async fn job_id(&self) -> Option<ID> {
+        self.0.job_id.map(|j| ID(j.to_string()))
+    }
+    /// Who created it.
+    async fn created_by_id(&self) -> Option<ID> {
+        self.0.created_by.map(|u| ID(u.to_string()))
+    }
+    /// When a worker first started it.
+    async fn started_at(&self) -> Option<DateTime<Utc>> {
+        self.0.started_at
+    }
+    /// When it reached its final status.
+    async fn finished_at(&self) -> Option<DateTime<Utc>> {
+        self.0.finished_at
+    }
+    /// Created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// Last change.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    /// Leads this job created or updated, newest first.
+    async fn leads(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> AppResult<LeadConnection<Lead>> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        service::leads(state, viewer, self.0.id, first, after).await
+    }
+    /// Pages of the crawl, newest first, optionally only some statuses.
+    async fn pages(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<Vec<ScrapePageStatus>>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> AppResult<IdConnection<ScrapePage>> {
+        let state = ctx.state()?;
+        let args = PageArgs::new(first, after, None, None)?;
+        service::pages(state, self.0.id, status, args).await
+    }
+}
+
+/// One page of a crawl.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct ScrapePage {
+    /// Page id.
+    pub id: ID,
+    /// Canonical URL.
+    pub url: String,
+    /// Links followed from a seed to reach it (seeds 0, sitemap entries 1).
+    pub depth: i32,
+    /// Status.
+    pub status: ScrapePageStatus,
+    /// HTTP status of the response, when there was one.
+    pub http_status: Option<i32>,
+    /// Leads it yielded.
+    pub leads_found: i32,
+    /// When it was fetched (or given up).
+    pub fetched_at: Option<DateTime<Utc>>,
+    /// Why it failed or was skipped.
+    pub error: Option<String>,
+}
+
+impl From<scrape_page::Model> for ScrapePage {
+    fn from(m: scrape_page::Model) -> Self {
+        ScrapePage {
+            id: ID(m.id.to_string()),
+            status: ScrapePageStatus::parse(&m.status).unwrap_or(ScrapePageStatus::Failed),
+            url: m.url,
+            depth: m.depth,
+            http_status: m.http_status,
+            leads_found: m.leads_found,
+            fetched_at: m.fetched_at,
+            error: m.error,
+        }
+    }
+}
+
+/// One message of `scrapeJobProgress`.
+pub struct ScrapeJobProgressEvent {
+    /// Event id; `None` for the snapshot sent first.
+    pub event_id: Option<uuid::Uuid>,
+    /// When it happened.
+    pub occurred_at: DateTime<Utc>,
+    /// The payload.
+    pub progress: ScrapeProgress,
+    /// Whether this is the last message.
+    pub is_final: bool,
+}
+
+#[Object]
+impl ScrapeJobProgressEvent {
+    /// Event id (null for the current state sent first).
+    async fn event_id(&self) -> Option<ID> {
+        self.event_id.map(|i| ID(i.to_string()))
+    }
+    /// The scrape job.
+    async fn scrape_job_id(&self) -> ID {
+        ID(self.progress.scrape_job_id.to_string())
+    }
+    /// Its status at that moment.
+    async fn status(&self) -> ScrapeJobStatus {
+        ScrapeJobStatus::parse(&self.progress.status).unwrap_or(ScrapeJobStatus::Failed)
+    }
+    /// Its counters at that moment.
+    async fn progress(&self) -> ScrapeProgressObject {
+        ScrapeProgressObject::from(&self.progress)
+    }
+    /// Why it failed.
+    async fn error(&self) -> Option<&str> {
+        self.progress.error.as_deref()
+    }
+    /// True on the last message (the job finished); the subscription completes after it.
+    async fn is_final(&self) -> bool {
+        self.is_final
+    }
+    /// When it happened.
+    async fn occurred_at(&self) -> DateTime<Utc> {
+        self.occurred_at
+    }
+    /// The job as it is now; null once deleted.
+    async fn job(&self, ctx: &Context<'_>) -> AppResult<Option<ScrapeJob>> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        match service::get(&state.db, viewer, self.progress.scrape_job_id).await {
+            Ok(m) => Ok(Some(m.into())),
+            Err(crate::error::AppError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
