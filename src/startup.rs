@@ -125,10 +125,7 @@ pub fn job_registry(state: &AppState) -> JobRegistry {
         notifications::webhook_job::KIND,
         notifications::webhook_job::PostWebhook(state.http.clone(), state.secrets.clone()),
     );
-    registry.register(
-        leads::import::KIND,
-        leads::import::ImportLeads(state.clone()),
-    );
+    registry.register(leads::IMPORT_KIND, leads::ImportLeads(state.clone()));
     registry.register(scraping::run::KIND, scraping::run::ScrapeRun(state.clone()));
     registry.register(
         crate::domains::ai::service::saga::KIND,

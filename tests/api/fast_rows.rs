@@ -236,12 +236,10 @@ async fn positional_and_named_decoding_read_the_same_models() {
 
     // The page loaders built on it.
     let ids = [full_lead.id, bare_lead.id];
-    let tags = leadgraph::domains::leads::loader::tags(db, &ids)
-        .await
-        .unwrap();
+    let tags = leadgraph::domains::leads::tags(db, &ids).await.unwrap();
     assert_eq!(tags.get(&full_lead.id), Some(&vec!["vip".to_string()]));
     assert!(!tags.contains_key(&bare_lead.id));
-    let newest = leadgraph::domains::leads::loader::newest_per_lead(
+    let newest = leadgraph::domains::leads::newest_per_lead(
         db,
         "lead_notes",
         &ids,
@@ -255,7 +253,7 @@ async fn positional_and_named_decoding_read_the_same_models() {
         vec![notes[1].clone(), notes[0].clone()],
         "newest first"
     );
-    let newest = leadgraph::domains::leads::loader::newest_per_lead(
+    let newest = leadgraph::domains::leads::newest_per_lead(
         db,
         "lead_interactions",
         &ids,
@@ -265,7 +263,7 @@ async fn positional_and_named_decoding_read_the_same_models() {
     .await
     .unwrap();
     assert_eq!(newest[&full_lead.id], vec![event]);
-    let newest = leadgraph::domains::leads::loader::newest_per_lead(
+    let newest = leadgraph::domains::leads::newest_per_lead(
         db,
         "lead_analyses",
         &ids,

@@ -66,13 +66,11 @@ pub use service::{
     export::download as download_export,
     filtered, get,
     import::{ImportLeads, KIND as IMPORT_KIND},
-    page_query, rescore_in, scoped, scoring, sort_expr, Check, Created, LeadConnection, LeadKey,
-    Origin, PageQuery, SortValue,
+    page_query,
+    query::list,
+    rescore_in, scoped, scoring, sort_expr, Check, Created, LeadConnection, LeadKey, Origin,
+    PageQuery, SortValue,
 };
 pub use types::{Lead, LeadAnalysisSlot, LeadCampaignsSlot, LeadPage};
 
-// The module paths other domains used before the template (`leads::object::Lead`,
-// `leads::query::filtered`, `leads::validate::Check`, `leads::import::KIND`,
-// `leads::export::download`); prefer the item re-exports above.
-pub use service::{bulk, export, import, query, validate};
-pub use types::lead as object;
+pub use service::bulk::{self, Contact, CHUNK as BULK_CHUNK};

@@ -8,7 +8,7 @@ use futures::{Stream, StreamExt};
 use super::stream::{self, EventFilter};
 use crate::{
     auth::Permission,
-    domains::leads::{object::Lead, service as leads},
+    domains::leads::{self as leads, Lead},
     error::{AppError, AppResult},
     events::{outbox, DomainEvent as Event, EventEnvelope, EventType},
     graphql::ContextExt,

@@ -122,7 +122,7 @@ async fn job_finished(
     env: &EventEnvelope,
     j: &JobUpdated,
 ) -> AppResult<()> {
-    let finished_import = j.state == "succeeded" && j.kind == leads::import::KIND;
+    let finished_import = j.state == "succeeded" && j.kind == leads::IMPORT_KIND;
     let Some(creator) = env.user_id else {
         return Ok(());
     };
@@ -156,7 +156,7 @@ async fn job_finished(
 /// Whether a job update notifies its creator: a lead import succeeded, or a job other than a
 /// delivery job failed for good.
 fn job_notifies(j: &JobUpdated) -> bool {
-    (j.state == "succeeded" && j.kind == leads::import::KIND)
+    (j.state == "succeeded" && j.kind == leads::IMPORT_KIND)
         || (j.state == "failed" && j.kind != mail_job::KIND && j.kind != webhook_job::KIND)
 }
 

@@ -4,7 +4,7 @@ use async_graphql::{Enum, Json, Object, ID};
 use chrono::{DateTime, Utc};
 use entity::email_event;
 
-use crate::domains::leads::object::Lead;
+use crate::domains::leads::Lead;
 
 /// Kind of a campaign email event.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,7 +13,7 @@ pub use crate::domains::scraping::types::{Audience, UpdateAudienceInput};
 
 use crate::{
     auth::{Permission, Viewer},
-    domains::leads::{query, types::LeadFilter},
+    domains::leads::{self as leads, types::LeadFilter},
     error::{AppError, AppResult},
     graphql::pagination::{page_by_id_desc, IdConnection, PageArgs},
     state::AppState,
@@ -48,7 +48,7 @@ fn check_name(field: &str, name: &str) -> AppResult<String> {
 
 /// Validates the filter the way `leads(filter:)` does (owner id, search length) and stores it.
 fn check_filter(state: &AppState, viewer: &Viewer, f: &LeadFilter) -> AppResult<serde_json::Value> {
-    query::filtered(state.db.get_database_backend(), viewer, f)?;
+    leads::filtered(state.db.get_database_backend(), viewer, f)?;
     Ok(serde_json::to_value(f)?)
 }
 

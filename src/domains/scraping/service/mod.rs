@@ -28,10 +28,7 @@ use self::{
 use super::types::{ScrapeJobFilter, ScrapeJobStatus, ScrapePageStatus};
 use crate::{
     auth::{Permission, Viewer},
-    domains::leads::{
-        object::{Lead, LeadPage},
-        query::{LeadConnection, LeadKey, SortValue},
-    },
+    domains::leads::{Lead, LeadConnection, LeadKey, LeadPage, SortValue},
     error::{AppError, AppResult},
     events::{outbox, DomainEvent, EventEnvelope, ScrapeProgress},
     graphql::pagination::{
@@ -419,8 +416,7 @@ pub async fn leads(
         .from(scrape_job_lead::Entity)
         .and_where(scrape_job_lead::Column::ScrapeJobId.eq(job_id))
         .to_owned();
-    let base =
-        crate::domains::leads::service::scoped(viewer).filter(lead::Column::Id.in_subquery(linked));
+    let base = crate::domains::leads::scoped(viewer).filter(lead::Column::Id.in_subquery(linked));
     let total = TotalCount::of(state.db.clone(), base.clone());
     let mut q = base;
     if let Some((t, id)) = after {

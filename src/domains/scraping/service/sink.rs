@@ -29,7 +29,7 @@ use crate::{
 use links::{insert_links, Link};
 
 /// One business contact found by a scrape (the leads domain's bulk contact).
-pub use crate::domains::leads::bulk::Contact;
+pub use crate::domains::leads::Contact;
 
 /// Tag put on leads whose email is a role address (`info@`, `sales@`, ...).
 pub const ROLE_TAG: &str = "role-address";

@@ -6,9 +6,9 @@ use entity::audience;
 
 use crate::{
     domains::leads::{
-        object::Lead,
-        query::{self, LeadConnection},
+        self as leads,
         types::{LeadFilter, LeadOrder},
+        Lead, LeadConnection,
     },
     error::AppResult,
     graphql::ContextExt,
@@ -80,7 +80,7 @@ impl Audience {
         before: Option<String>,
     ) -> AppResult<LeadConnection<Lead>> {
         let (state, viewer) = ctx.state_and_viewer()?;
-        query::list(
+        leads::list(
             state,
             viewer,
             &self.lead_filter(),

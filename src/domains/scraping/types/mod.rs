@@ -21,7 +21,7 @@ use entity::{scrape_job, scrape_page};
 
 use super::service;
 use crate::{
-    domains::leads::{object::Lead, query::LeadConnection},
+    domains::leads::{Lead, LeadConnection},
     error::AppResult,
     events::ScrapeProgress,
     graphql::{

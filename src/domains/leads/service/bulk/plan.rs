@@ -13,7 +13,7 @@ use super::{keeps_phone, Bulk, Contact, Outcome};
 use crate::domains::leads::{
     service::Origin,
     types::{LeadStatus, OnConflict},
-    validate::Check,
+    Check,
 };
 
 /// A contact after validation, ready to become or fill a lead.

@@ -34,7 +34,7 @@ use super::types::{
 use crate::{
     auth::{Permission, Viewer},
     domains::{
-        leads::validate::Check,
+        leads::Check,
         outreach::{
             settings::sending_domains,
             templates::{self, Content},

@@ -21,7 +21,7 @@ use crate::domains::outreach::campaigns::{
 };
 use crate::{
     auth::{Permission, Viewer},
-    domains::leads::{object::LeadPage, query::filtered, service as leads, types::LeadFilter},
+    domains::leads::{self as leads, filtered, types::LeadFilter, LeadPage},
     error::{AppError, AppResult},
     graphql::pagination::{page_by_id_desc, IdConnection, PageArgs},
     ids::parse_id,
@@ -429,7 +429,7 @@ pub async fn list(
             .filter(lead::Column::Id.is_in(lead_ids))
             .all(db)
             .await?;
-        let mut by_id: HashMap<Uuid, crate::domains::leads::object::Lead> = LeadPage::wrap(models)
+        let mut by_id: HashMap<Uuid, crate::domains::leads::Lead> = LeadPage::wrap(models)
             .into_iter()
             .map(|l| (l.0.id, l))
             .collect();

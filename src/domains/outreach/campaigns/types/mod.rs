@@ -23,7 +23,7 @@ pub use crate::domains::outreach::types::{CampaignStatus, RecipientStatus};
 use crate::{
     auth::Permission,
     domains::{
-        leads::object::Lead,
+        leads::Lead,
         outreach::{
             templates::Template,
             tracking::{self, EmailEvent, EmailEventType},

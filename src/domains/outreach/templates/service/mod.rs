@@ -22,7 +22,7 @@ use super::types::{
 };
 use crate::{
     auth::{Permission, Viewer},
-    domains::leads::{service as leads, validate::Check},
+    domains::leads::{self as leads, Check},
     error::{AppError, AppResult},
     graphql::pagination::{page_by_id_desc, IdConnection, PageArgs},
     platform::mailer::OutgoingEmail,

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::{
     domains::{
-        leads::object::LeadPage,
+        leads::LeadPage,
         outreach::tracking::types::{EmailEvent, EmailEventType},
     },
     error::AppResult,

@@ -9,7 +9,7 @@ use sea_orm::{
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::{domains::leads::bulk::CHUNK, error::AppResult};
+use crate::{domains::leads::BULK_CHUNK, error::AppResult};
 
 /// A lead met by the job, to link (`scrape_job_leads`).
 pub struct Link {
@@ -57,7 +57,7 @@ ON CONFLICT ("scrape_job_id", "lead_id") DO NOTHING"#,
         return Ok(done.rows_affected());
     }
     let mut inserted = 0;
-    for part in links.chunks(CHUNK) {
+    for part in links.chunks(BULK_CHUNK) {
         let rows = part.iter().map(|l| scrape_job_lead::ActiveModel {
             scrape_job_id: Set(job_id),
             lead_id: Set(l.lead_id),
