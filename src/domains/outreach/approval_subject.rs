@@ -17,7 +17,10 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{campaigns, render, templates};
+use super::{
+    campaigns,
+    templates::{self, render},
+};
 use crate::{
     auth::Viewer,
     domains::approvals::{

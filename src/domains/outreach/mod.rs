@@ -55,14 +55,7 @@ pub fn register_lead_fields() {
 // Old paths kept so other packages compile until the lead rewires them (remove at merge):
 // `outreach::{smtp, render, stats}` (rotate_secrets, approvals, notify), `outreach::object`
 // (leads), `outreach::webhooks` (http), `outreach::send_job` (startup).
-pub use campaigns::stats;
 pub use settings::smtp;
-pub use templates::render;
-
-/// Old path of the campaign objects (shim, removed at merge).
-pub mod object {
-    pub use super::campaigns::{can_read, LeadCampaign};
-}
 
 /// Old path of the webhook endpoints (shim, removed at merge).
 pub mod webhooks {
