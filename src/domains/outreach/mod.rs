@@ -26,12 +26,10 @@
 //!
 //! Outreach sits above approvals in the domain order and imports only lower domains.
 
-mod approval_subject;
 pub mod campaigns;
 pub mod delivery;
-mod lead_fields;
-pub mod notify;
 mod resolver;
+pub mod service;
 pub mod settings;
 pub mod templates;
 pub mod tracking;
@@ -42,14 +40,14 @@ pub use resolver::{OutreachMutation, OutreachQuery, OutreachSubscription};
 /// Registers outreach's start-up handlers: the CAMPAIGN approval subject and the notification
 /// rules.
 pub fn register() {
-    approval_subject::register();
-    notify::register();
+    service::approval_subject::register();
+    service::notify::register();
 }
 
 /// Contributes `Lead.campaigns` to the leads domain (`graphql::slot`); called before any
 /// schema is built.
 pub fn register_lead_fields() {
-    lead_fields::register();
+    service::lead_fields::register();
 }
 
 // Old paths kept so other packages compile until the lead rewires them (remove at merge):

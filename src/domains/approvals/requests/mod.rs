@@ -42,3 +42,4 @@ pub mod service;
 pub mod types;
 
 pub use resolver::{RequestMutation, RequestQuery, RequestSubscription};
+pub use service::{record_action, record_event, resolve};

@@ -10,7 +10,7 @@ use crate::{
     auth::Role,
     domains::{
         approvals::{
-            rules::{service as rules, types::ApprovalRule},
+            rules::{self, types::ApprovalRule},
             types::{found, ids_of, load_user, load_users, ApprovalResourceType, RenderedEmail},
         },
         identity::types::User,

@@ -19,7 +19,7 @@ use tokio::{sync::watch, task::JoinHandle};
 
 use crate::{
     domains::approvals::requests::{
-        service::{record_action, record_event, resolve},
+        record_action, record_event, resolve,
         types::{ApprovalActionKind, ApprovalStatus},
     },
     error::AppResult,

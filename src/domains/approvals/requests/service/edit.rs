@@ -23,7 +23,7 @@ use crate::{
         requests::types::{
             ApprovalActionKind, CreateApprovalRequestInput, UpdateApprovalRequestInput,
         },
-        rules::service::{parse_members, MAX_APPROVERS, MAX_REQUIRED},
+        rules::{parse_members, MAX_APPROVERS, MAX_REQUIRED},
         types::{ids_json, ids_of, ApprovalResourceType},
     },
     error::{AppError, AppResult, FieldError},

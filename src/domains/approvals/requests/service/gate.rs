@@ -20,7 +20,7 @@ use crate::{
     auth::{Role, Viewer},
     domains::approvals::{
         requests::types::{ApprovalPriority, ApprovalStatus},
-        rules::service as rules,
+        rules,
         types::{ids_of, ApprovalResourceType},
     },
     error::AppResult,

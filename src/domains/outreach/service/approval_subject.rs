@@ -17,7 +17,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{
+use crate::domains::outreach::{
     campaigns,
     templates::{self, render},
 };

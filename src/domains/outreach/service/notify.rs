@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use entity::campaign;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
-use super::campaigns::stats;
+use crate::domains::outreach::campaigns::stats;
 use crate::{
     domains::notifications::{deliver, types::NotificationType, NewNotification},
     error::AppResult,

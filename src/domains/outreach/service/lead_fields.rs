@@ -6,7 +6,7 @@ use async_graphql::Context;
 use futures::future::BoxFuture;
 use uuid::Uuid;
 
-use super::campaigns::{can_read, LeadCampaign};
+use crate::domains::outreach::campaigns::{can_read, LeadCampaign};
 use crate::{
     domains::leads::LeadCampaignsSlot,
     error::AppResult,
