@@ -8,7 +8,10 @@ use uuid::Uuid;
 use super::condition::LeafExplanation;
 use crate::{
     auth::Role,
-    domains::{identity::types::User, outreach::types::RenderedEmail},
+    domains::{
+        identity::{types::User, IdentityLoaders},
+        outreach::types::RenderedEmail,
+    },
     error::{AppError, AppResult},
     graphql::ContextExt,
 };
