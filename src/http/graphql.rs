@@ -303,36 +303,6 @@ fn refuse_content_type(ct: Option<&str>, headers: &HeaderMap, media: Media) -> O
     None
 }
 
-/// Reads a multipart request (GraphQL multipart request spec, file uploads): only a viewer who
-/// may upload gets any part read; files stream to disk (`http::upload`).
-async fn read_upload(
-    s: &HttpState,
-    headers: &HeaderMap,
-    body: Body,
-    viewer: Option<&Viewer>,
-    media: Media,
-) -> Result<BatchRequest, Response> {
-    let Some(v) = viewer else {
-        return Err(error_response(
-            StatusCode::UNAUTHORIZED,
-            media,
-            ErrorCode::Unauthenticated.as_str(),
-            "sign in to upload files",
-        ));
-    };
-    if let Err(e) = v.require(super::upload::UPLOAD_PERMISSION) {
-        return Err(error_response(
-            StatusCode::FORBIDDEN,
-            media,
-            e.code().as_str(),
-            &e.public_message(),
-        ));
-    }
-    super::upload::read(&s.app, headers, body)
-        .await
-        .map_err(|r| error_response(r.status, media, r.code, &r.message))
-}
-
 /// `POST /graphql`.
 pub async fn post_handler(State(s): State<HttpState>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
@@ -360,7 +330,7 @@ pub async fn post_handler(State(s): State<HttpState>, req: Request) -> Response 
         return res;
     }
     let batch = if ct.as_deref() == Some("multipart/form-data") {
-        match read_upload(&s, &parts.headers, body, viewer.as_ref(), media).await {
+        match super::upload::read_checked(&s, &parts.headers, body, viewer.as_ref(), media).await {
             Ok(b) => b,
             Err(res) => return res,
         }

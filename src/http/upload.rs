@@ -11,11 +11,19 @@
 use std::io::SeekFrom;
 
 use async_graphql::{BatchRequest, UploadValue};
-use axum::body::Body;
+use axum::{body::Body, response::Response};
 use http::{header, HeaderMap, StatusCode};
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
-use crate::{auth::Permission, state::AppState};
+use super::{
+    graphql::{error_response, Media},
+    HttpState,
+};
+use crate::{
+    auth::{Permission, Viewer},
+    error::ErrorCode,
+    state::AppState,
+};
 
 /// The permission a viewer needs before any file part is read: that of `importLeads`, the
 /// only operation taking an `Upload`. An upload operation with another permission must
@@ -58,6 +66,36 @@ fn from_multer(e: multer::Error) -> Refusal {
         },
         e => bad(format!("malformed multipart request: {e}")),
     }
+}
+
+/// Reads a multipart request (GraphQL multipart request spec, file uploads): only a viewer who
+/// may upload gets any part read; files stream to disk (`http::upload`).
+pub async fn read_checked(
+    s: &HttpState,
+    headers: &HeaderMap,
+    body: Body,
+    viewer: Option<&Viewer>,
+    media: Media,
+) -> Result<BatchRequest, Response> {
+    let Some(v) = viewer else {
+        return Err(error_response(
+            StatusCode::UNAUTHORIZED,
+            media,
+            ErrorCode::Unauthenticated.as_str(),
+            "sign in to upload files",
+        ));
+    };
+    if let Err(e) = v.require(UPLOAD_PERMISSION) {
+        return Err(error_response(
+            StatusCode::FORBIDDEN,
+            media,
+            e.code().as_str(),
+            &e.public_message(),
+        ));
+    }
+    read(&s.app, headers, body)
+        .await
+        .map_err(|r| error_response(r.status, media, r.code, &r.message))
 }
 
 /// Reads a multipart GraphQL request whose viewer was already checked.
