@@ -30,7 +30,7 @@ use super::{
 use crate::{
     auth::{credentials, Viewer},
     events::BusMessage,
-    graphql::{extension, prepare_request, RequestMeta},
+    graphql::{extension, prepare_request, AppSchema, RequestMeta},
 };
 
 /// Interval of server keep-alive messages.
@@ -427,6 +427,52 @@ impl Connection {
         }
     }
 
+    /// Why the viewer may not start another operation now: the connection's cap or the
+    /// viewer's request budget (operations over a socket spend it like HTTP requests). The
+    /// message and `retryAfter`.
+    async fn over_budget(&self, viewer: &Viewer) -> Option<(String, Option<u64>)> {
+        // Operations over a socket spend the viewer's request budget like HTTP requests, and a
+        // connection holds a bounded number of live ones.
+        if self.subs.len() >= self.s.app.config.ws_max_operations_per_connection {
+            Some((
+                format!(
+                    "at most {} live operations per connection",
+                    self.s.app.config.ws_max_operations_per_connection
+                ),
+                None,
+            ))
+        } else {
+            let limit = super::graphql::viewer_limit(&self.s.app.config);
+            let d = self
+                .s
+                .app
+                .limiter
+                .check(&limit, &super::graphql::viewer_key(viewer))
+                .await;
+            (!d.allowed).then(|| {
+                (
+                    format!("too many requests; retry after {} s", d.retry_after_secs),
+                    Some(d.retry_after_secs),
+                )
+            })
+        }
+    }
+
+    /// Answers operation `id` with a RATE_LIMITED error.
+    async fn refuse(&self, out: &mpsc::Sender<Out>, id: &str, refusal: (String, Option<u64>)) {
+        let (message, retry_after) = refusal;
+        let mut ext = json!({"code": "RATE_LIMITED"});
+        if let Some(r) = retry_after {
+            ext["retryAfter"] = json!(r);
+        }
+        let payload = json!([{"message": message, "extensions": ext}]);
+        let msg = match self.proto {
+            Proto::TransportWs => json!({"type": "error", "id": id, "payload": payload}),
+            Proto::LegacyWs => json!({"type": "error", "id": id, "payload": payload[0]}),
+        };
+        self.send(out, msg).await;
+    }
+
     async fn on_subscribe(&mut self, msg: &Value, out: &mpsc::Sender<Out>) -> Step {
         if self.viewer.is_none() {
             return close(4401, "Unauthorized");
@@ -458,100 +504,77 @@ impl Connection {
         let Ok(request) = serde_json::from_value::<async_graphql::Request>(payload.clone()) else {
             return close(4400, "Invalid subscribe payload");
         };
-        // Operations over a socket spend the viewer's request budget like HTTP requests, and a
-        // connection holds a bounded number of live ones.
-        let refusal = if self.subs.len() >= self.s.app.config.ws_max_operations_per_connection {
-            Some((
-                format!(
-                    "at most {} live operations per connection",
-                    self.s.app.config.ws_max_operations_per_connection
-                ),
-                None,
-            ))
-        } else {
-            let limit = super::graphql::viewer_limit(&self.s.app.config);
-            let d = self
-                .s
-                .app
-                .limiter
-                .check(&limit, &super::graphql::viewer_key(&viewer))
-                .await;
-            (!d.allowed).then(|| {
-                (
-                    format!("too many requests; retry after {} s", d.retry_after_secs),
-                    Some(d.retry_after_secs),
-                )
-            })
-        };
-        if let Some((message, retry_after)) = refusal {
-            let mut ext = json!({"code": "RATE_LIMITED"});
-            if let Some(r) = retry_after {
-                ext["retryAfter"] = json!(r);
-            }
-            let payload = json!([{"message": message, "extensions": ext}]);
-            let msg = match self.proto {
-                Proto::TransportWs => json!({"type": "error", "id": id, "payload": payload}),
-                Proto::LegacyWs => json!({"type": "error", "id": id, "payload": payload[0]}),
-            };
-            self.send(out, msg).await;
+        if let Some(refusal) = self.over_budget(&viewer).await {
+            self.refuse(out, id, refusal).await;
             return Step::Continue;
         }
         let request = prepare_request(request, &self.s.app, Some(viewer), self.meta.clone());
         let schema = self.s.schema.clone();
         let (out, id_owned, proto) = (out.clone(), id.to_string(), self.proto);
         let send_timeout = self.s.app.config.ws_send_timeout;
-        let task = self.tasks.spawn(async move {
-            let stream = schema.execute_stream(request);
-            futures::pin_mut!(stream);
-            let mut first = true;
-            while let Some(resp) = stream.next().await {
-                if first && is_request_error(&resp) {
-                    let errors = serde_json::to_value(&resp.errors).unwrap_or(Value::Null);
-                    let _ = out
-                        .send(Out::Text(
-                            json!({"type": "error", "id": id_owned, "payload": errors}).to_string(),
-                        ))
-                        .await;
-                    return (id_owned, Done::Finished);
-                }
-                first = false;
-                let ty = if proto == Proto::TransportWs {
-                    "next"
-                } else {
-                    "data"
-                };
-                // Straight to text: no intermediate JSON tree per delivery.
-                let text = match serde_json::to_string(&Envelope {
-                    ty,
-                    id: &id_owned,
-                    payload: &resp,
-                }) {
-                    Ok(t) => t,
-                    Err(e) => {
-                        tracing::error!(error = %e, "serializing a subscription result failed");
-                        continue;
-                    }
-                };
-                match out.send_timeout(Out::Text(text), send_timeout).await {
-                    Ok(()) => {}
-                    Err(mpsc::error::SendTimeoutError::Timeout(_)) => {
-                        return (id_owned, Done::TooSlow);
-                    }
-                    Err(mpsc::error::SendTimeoutError::Closed(_)) => {
-                        return (id_owned, Done::Finished)
-                    }
-                }
-            }
-            let _ = out
-                .send(Out::Text(
-                    json!({"type": "complete", "id": id_owned}).to_string(),
-                ))
-                .await;
-            (id_owned, Done::Finished)
-        });
+        let task = self
+            .tasks
+            .spawn(pump(schema, request, out, id_owned, proto, send_timeout));
         self.subs.insert(id.to_string(), task);
         Step::Continue
     }
+}
+
+/// Runs one operation's response stream and forwards each result to the socket; the id and how
+/// it ended.
+async fn pump(
+    schema: AppSchema,
+    request: async_graphql::Request,
+    out: mpsc::Sender<Out>,
+    id_owned: String,
+    proto: Proto,
+    send_timeout: std::time::Duration,
+) -> (String, Done) {
+    let stream = schema.execute_stream(request);
+    futures::pin_mut!(stream);
+    let mut first = true;
+    while let Some(resp) = stream.next().await {
+        if first && is_request_error(&resp) {
+            let errors = serde_json::to_value(&resp.errors).unwrap_or(Value::Null);
+            let _ = out
+                .send(Out::Text(
+                    json!({"type": "error", "id": id_owned, "payload": errors}).to_string(),
+                ))
+                .await;
+            return (id_owned, Done::Finished);
+        }
+        first = false;
+        let ty = if proto == Proto::TransportWs {
+            "next"
+        } else {
+            "data"
+        };
+        // Straight to text: no intermediate JSON tree per delivery.
+        let text = match serde_json::to_string(&Envelope {
+            ty,
+            id: &id_owned,
+            payload: &resp,
+        }) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(error = %e, "serializing a subscription result failed");
+                continue;
+            }
+        };
+        match out.send_timeout(Out::Text(text), send_timeout).await {
+            Ok(()) => {}
+            Err(mpsc::error::SendTimeoutError::Timeout(_)) => {
+                return (id_owned, Done::TooSlow);
+            }
+            Err(mpsc::error::SendTimeoutError::Closed(_)) => return (id_owned, Done::Finished),
+        }
+    }
+    let _ = out
+        .send(Out::Text(
+            json!({"type": "complete", "id": id_owned}).to_string(),
+        ))
+        .await;
+    (id_owned, Done::Finished)
 }
 
 /// The instant an access token expiring at `exp` stops being accepted.
