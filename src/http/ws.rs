@@ -13,18 +13,19 @@ use std::{collections::HashMap, time::Duration};
 use async_graphql::Response as GqlResponse;
 use axum::{
     extract::{
-        ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade},
+        ws::{Message, WebSocket, WebSocketUpgrade},
         State,
     },
     response::Response,
 };
-use futures::{SinkExt, StreamExt};
+use futures::StreamExt;
 use http::HeaderMap;
 use serde_json::{json, Value};
 use tokio::sync::{broadcast, mpsc, watch};
 
 use super::{
     ws_slots::{Slot, Slots},
+    ws_writer::{close_connection, write_loop, Out},
     HttpState, REQUEST_ID,
 };
 use crate::{
@@ -37,35 +38,10 @@ use crate::{
 const KEEPALIVE: Duration = Duration::from_secs(15);
 /// Outgoing messages queued per connection before producers wait.
 const OUT_QUEUE: usize = 64;
-/// How long a close frame may take to go out before the socket is dropped.
-const CLOSE_GRACE: Duration = Duration::from_secs(5);
-
-/// Sends a close frame and closes, giving a client that does not read [`CLOSE_GRACE`].
-async fn close_sink(
-    sink: &mut futures::stream::SplitSink<WebSocket, Message>,
-    code: u16,
-    reason: String,
-) {
-    let frame = Message::Close(Some(CloseFrame {
-        code,
-        reason: reason.into(),
-    }));
-    let _ = tokio::time::timeout(CLOSE_GRACE, async {
-        let _ = sink.send(frame).await;
-        let _ = sink.close().await;
-    })
-    .await;
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Proto {
     TransportWs,
     LegacyWs,
-}
-
-enum Out {
-    Text(String),
-    Close(u16, String),
 }
 
 /// One outgoing operation message (`next`/`data`), serialized without building a JSON tree.
@@ -179,42 +155,12 @@ impl Connection {
     }
 
     async fn run(mut self, socket: WebSocket) {
-        let (mut sink, mut stream) = socket.split();
-        let (out_tx, mut out_rx) = mpsc::channel::<Out>(OUT_QUEUE);
+        let (sink, mut stream) = socket.split();
+        let (out_tx, out_rx) = mpsc::channel::<Out>(OUT_QUEUE);
         // Closes that cannot wait behind a full queue (a client too slow to read) jump it. A watch
         // channel, not another queue: it costs no slot block per connection.
-        let (kill_tx, mut kill_rx) = watch::channel::<Option<(u16, String)>>(None);
-        let mut writer = tokio::spawn(async move {
-            loop {
-                let out = tokio::select! {
-                    biased;
-                    Ok(()) = kill_rx.changed() => {
-                        let kill = kill_rx.borrow_and_update().clone();
-                        match kill {
-                            Some((code, reason)) => Out::Close(code, reason),
-                            None => continue,
-                        }
-                    }
-                    out = out_rx.recv() => match out { Some(out) => out, None => break },
-                };
-                match out {
-                    Out::Text(t) => tokio::select! {
-                        res = sink.send(Message::Text(t.into())) => if res.is_err() { break },
-                        Ok(()) = kill_rx.changed() => {
-                            let kill = kill_rx.borrow_and_update().clone();
-                            if let Some((code, reason)) = kill {
-                                close_sink(&mut sink, code, reason).await;
-                            }
-                            break;
-                        }
-                    },
-                    Out::Close(code, reason) => {
-                        close_sink(&mut sink, code, reason).await;
-                        break;
-                    }
-                }
-            }
-        });
+        let (kill_tx, kill_rx) = watch::channel::<Option<(u16, String)>>(None);
+        let writer = tokio::spawn(write_loop(sink, out_rx, kill_rx));
         let init_deadline = tokio::time::sleep(self.s.app.config.ws_init_timeout);
         tokio::pin!(init_deadline);
         let mut keepalive = tokio::time::interval(KEEPALIVE);
@@ -280,21 +226,7 @@ impl Connection {
         };
         self.subs.clear();
         self.tasks.abort_all();
-        // The close frame follows what is queued, unless the queue is full: then it goes first.
-        if let Some((code, reason)) = closing {
-            if let Err(mpsc::error::TrySendError::Full(Out::Close(code, reason))) =
-                out_tx.try_send(Out::Close(code, reason))
-            {
-                let _ = kill_tx.send(Some((code, reason)));
-            }
-        }
-        drop(out_tx);
-        if tokio::time::timeout(CLOSE_GRACE * 2, &mut writer)
-            .await
-            .is_err()
-        {
-            writer.abort();
-        }
+        close_connection(closing, out_tx, kill_tx, writer).await;
     }
 
     /// Whether a bus message (or missed ones) means this connection's credential was revoked:
