@@ -56,40 +56,14 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    if let Some(Command::ExportSchema { path }) = &cli.command {
-        let sdl = leadgraph::graphql::export_sdl();
-        match path {
-            Some(p) => {
-                std::fs::write(p, sdl).with_context(|| format!("writing {}", p.display()))?
-            }
-            None => print!("{sdl}"),
-        }
-        return Ok(());
-    }
-    if let Some(Command::CompileQuery {
-        org,
-        query,
-        variables,
-    }) = &cli.command
-    {
-        let variables: serde_json::Value =
-            serde_json::from_str(variables).context("--variables is not JSON")?;
-        let mut request = async_graphql::Request::new(query.as_str())
-            .variables(async_graphql::Variables::from_json(variables));
-        let viewer = leadgraph::auth::Viewer {
-            user_id: uuid::Uuid::nil(),
-            org_id: *org,
-            role: leadgraph::auth::Role::Owner,
-            via: leadgraph::auth::ViewerVia::Jwt,
-            session_id: None,
-        };
-        let limits = Config::from_env()?.limits;
-        let plan = leadgraph::graphql::compiled::plan_for(&limits, &mut request, &viewer)
-            .context("not compiled: this document runs through the resolvers")?;
-        for sql in plan.statements() {
-            println!("{sql};");
-        }
-        return Ok(());
+    match &cli.command {
+        Some(Command::ExportSchema { path }) => return export_schema(path.as_deref()),
+        Some(Command::CompileQuery {
+            org,
+            query,
+            variables,
+        }) => return compile_query(*org, query, variables),
+        _ => {}
     }
     let config = Config::from_env()?;
     telemetry::init_tracing(config.log_format);
@@ -110,29 +84,65 @@ async fn main() -> anyhow::Result<()> {
             app.run(true).await?;
             tracing::info!("stopped");
         }
-        Command::RotateSecrets => {
-            let state = startup::build_state(config).await?;
-            startup::migrate(&state).await?;
-            let report = leadgraph::rotate_secrets::rotate_all(&state.db, &state.secrets).await?;
-            tracing::info!(
-                key_id = state.secrets.current_key_id(),
-                resealed = report.resealed,
-                already_current = report.current,
-                failed = report.failed.len(),
-                "secrets rotated"
-            );
-            for f in &report.failed {
-                tracing::error!("{f}");
-            }
-            if !report.failed.is_empty() {
-                anyhow::bail!(
-                    "{} stored secrets could not be decrypted with SECRETS_KEY or \
-                     SECRETS_KEY_PREVIOUS (left unchanged)",
-                    report.failed.len()
-                );
-            }
-        }
+        Command::RotateSecrets => rotate_secrets(config).await?,
         Command::ExportSchema { .. } | Command::CompileQuery { .. } => {}
+    }
+    Ok(())
+}
+
+/// `export-schema [PATH]`: the sorted SDL to PATH or stdout.
+fn export_schema(path: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let sdl = leadgraph::graphql::export_sdl();
+    match path {
+        Some(p) => std::fs::write(p, sdl).with_context(|| format!("writing {}", p.display()))?,
+        None => print!("{sdl}"),
+    }
+    Ok(())
+}
+
+/// `compile-query`: prints the SQL the compiled read path would run for a document.
+fn compile_query(org: uuid::Uuid, query: &str, variables: &str) -> anyhow::Result<()> {
+    let variables: serde_json::Value =
+        serde_json::from_str(variables).context("--variables is not JSON")?;
+    let mut request = async_graphql::Request::new(query)
+        .variables(async_graphql::Variables::from_json(variables));
+    let viewer = leadgraph::auth::Viewer {
+        user_id: uuid::Uuid::nil(),
+        org_id: org,
+        role: leadgraph::auth::Role::Owner,
+        via: leadgraph::auth::ViewerVia::Jwt,
+        session_id: None,
+    };
+    let limits = Config::from_env()?.limits;
+    let plan = leadgraph::graphql::compiled::plan_for(&limits, &mut request, &viewer)
+        .context("not compiled: this document runs through the resolvers")?;
+    for sql in plan.statements() {
+        println!("{sql};");
+    }
+    Ok(())
+}
+
+/// `rotate-secrets`: re-encrypts every stored secret under `SECRETS_KEY`.
+async fn rotate_secrets(config: Config) -> anyhow::Result<()> {
+    let state = startup::build_state(config).await?;
+    startup::migrate(&state).await?;
+    let report = leadgraph::rotate_secrets::rotate_all(&state.db, &state.secrets).await?;
+    tracing::info!(
+        key_id = state.secrets.current_key_id(),
+        resealed = report.resealed,
+        already_current = report.current,
+        failed = report.failed.len(),
+        "secrets rotated"
+    );
+    for f in &report.failed {
+        tracing::error!("{f}");
+    }
+    if !report.failed.is_empty() {
+        anyhow::bail!(
+            "{} stored secrets could not be decrypted with SECRETS_KEY or \
+             SECRETS_KEY_PREVIOUS (left unchanged)",
+            report.failed.len()
+        );
     }
     Ok(())
 }

@@ -67,7 +67,18 @@ pub async fn rotate_all(
     secrets: &SecretsBox,
 ) -> Result<RotationReport, DbErr> {
     let mut report = RotationReport::default();
+    rotate_smtp_passwords(db, secrets, &mut report).await?;
+    rotate_scraping_keys(db, secrets, &mut report).await?;
+    rotate_webhook_urls(db, secrets, &mut report).await?;
+    Ok(report)
+}
 
+/// `smtp_settings.password`.
+async fn rotate_smtp_passwords(
+    db: &DatabaseConnection,
+    secrets: &SecretsBox,
+    report: &mut RotationReport,
+) -> Result<(), DbErr> {
     for row in smtp_setting::Entity::find()
         .filter(smtp_setting::Column::Password.is_not_null())
         .all(db)
@@ -88,7 +99,15 @@ pub async fn rotate_all(
             report.resealed += res.rows_affected as usize;
         }
     }
+    Ok(())
+}
 
+/// The API keys in `scraping_settings`.
+async fn rotate_scraping_keys(
+    db: &DatabaseConnection,
+    secrets: &SecretsBox,
+    report: &mut RotationReport,
+) -> Result<(), DbErr> {
     for row in scraping_settings::Entity::find().all(db).await? {
         let columns = [
             (
@@ -122,7 +141,15 @@ pub async fn rotate_all(
             }
         }
     }
+    Ok(())
+}
 
+/// `notification_preferences.webhook_url`.
+async fn rotate_webhook_urls(
+    db: &DatabaseConnection,
+    secrets: &SecretsBox,
+    report: &mut RotationReport,
+) -> Result<(), DbErr> {
     for row in notification_preference::Entity::find()
         .filter(notification_preference::Column::WebhookUrl.is_not_null())
         .all(db)
@@ -150,5 +177,5 @@ pub async fn rotate_all(
             report.resealed += res.rows_affected as usize;
         }
     }
-    Ok(report)
+    Ok(())
 }

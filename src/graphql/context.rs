@@ -1,13 +1,20 @@
 //! Per-request context: the viewer, request metadata and (per-request) loaders.
+//!
+//! The spine names no domain: [`Loaders`] is a registry keyed by loader type, filled on first
+//! use from a [`RequestLoader`] impl the domain provides (e.g. `identity::loader::UserById`),
+//! and per-request data a domain needs (the audit trail) is attached by that domain's schema
+//! extension in its `prepare_request` hook.
+
+use std::{
+    any::{Any, TypeId},
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
 
 use async_graphql::{dataloader::DataLoader, Context};
 
 use crate::{
     auth::Viewer,
-    domains::{
-        audit::AuditTrail,
-        identity::loader::{TeamMemberIds, UserById},
-    },
     error::{AppError, AppResult},
     platform::ratelimit::Limit,
     state::AppState,
@@ -26,61 +33,51 @@ pub struct RequestMeta {
     pub is_get: bool,
 }
 
-/// Per-request batch loaders.
+/// A batch loader built per request from the database connection. Domains implement it for
+/// their `DataLoader` types and reach them with [`Loaders::get`].
+pub trait RequestLoader: Send + Sync + 'static {
+    /// A fresh loader for one request.
+    fn new(db: sea_orm::DatabaseConnection) -> Self;
+}
+
+/// Per-request batch loaders, keyed by type.
 /// Built on first use: most operations (and every live subscription) never need one, and each
 /// loader holds its own maps and locks.
 pub struct Loaders {
     db: sea_orm::DatabaseConnection,
-    users: std::sync::OnceLock<DataLoader<UserById>>,
-    team_members: std::sync::OnceLock<DataLoader<TeamMemberIds>>,
+    built: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
 }
 
 impl Loaders {
     fn new(state: &AppState) -> Self {
         Loaders {
             db: state.db.clone(),
-            users: std::sync::OnceLock::new(),
-            team_members: std::sync::OnceLock::new(),
+            built: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Users by id.
-    pub fn users(&self) -> &DataLoader<UserById> {
-        self.users.get_or_init(|| {
-            DataLoader::new(
-                UserById {
-                    db: self.db.clone(),
-                },
-                tokio::spawn,
-            )
-        })
-    }
-
-    /// Team member ids by team id.
-    pub fn team_members(&self) -> &DataLoader<TeamMemberIds> {
-        self.team_members.get_or_init(|| {
-            DataLoader::new(
-                TeamMemberIds {
-                    db: self.db.clone(),
-                },
-                tokio::spawn,
-            )
-        })
+    /// The request's loader of type `L`, built on first use.
+    pub fn get<L: RequestLoader>(&self) -> Arc<DataLoader<L>> {
+        let build = || Arc::new(DataLoader::new(L::new(self.db.clone()), tokio::spawn));
+        let mut built = self.built.lock().unwrap_or_else(|e| e.into_inner());
+        let any = built
+            .entry(TypeId::of::<L>())
+            .or_insert_with(|| build() as Arc<dyn Any + Send + Sync>)
+            .clone();
+        // The entry for `TypeId::of::<L>()` always holds a `DataLoader<L>`.
+        any.downcast::<DataLoader<L>>().unwrap_or_else(|_| build())
     }
 }
 
-/// Attaches what every operation needs: viewer, request metadata, fresh loaders and an audit
-/// trail. HTTP, WebSocket and tests all go through here.
+/// Attaches what every operation needs: viewer, request metadata and fresh loaders. HTTP,
+/// WebSocket and tests all go through here.
 pub fn prepare_request(
     request: async_graphql::Request,
     state: &AppState,
     viewer: Option<Viewer>,
     meta: RequestMeta,
 ) -> async_graphql::Request {
-    let request = request
-        .data(meta)
-        .data(Loaders::new(state))
-        .data(AuditTrail::default());
+    let request = request.data(meta).data(Loaders::new(state));
     match viewer {
         Some(v) => request.data(v),
         None => request,

@@ -1,4 +1,5 @@
-//! Schema construction with limits on by default.
+//! Schema construction with limits on by default. Top-level composition (beside `roots`): the
+//! one place that registers a domain's schema extension (`audit::AuditExtension`).
 
 use async_graphql::{
     extensions::apollo_persisted_queries::{ApolloPersistedQueries, LruCacheStorage},

@@ -264,6 +264,45 @@ fn has_preflight_header(headers: &HeaderMap) -> bool {
         .any(|h| headers.get(*h).is_some_and(|v| !v.is_empty()))
 }
 
+/// Refuses a content type this endpoint does not take, or a CORS-simple one without a
+/// preflight header.
+fn refuse_content_type(ct: Option<&str>, headers: &HeaderMap, media: Media) -> Option<Response> {
+    match ct {
+        Some("application/json") | Some("application/graphql-response+json") => {}
+        None
+        | Some("text/plain")
+        | Some("application/x-www-form-urlencoded")
+        | Some("multipart/form-data") => {
+            if !has_preflight_header(headers) {
+                return Some(error_response(
+                    StatusCode::BAD_REQUEST,
+                    media,
+                    "BAD_REQUEST",
+                    "this request has a CORS-simple content type; send Content-Type: application/json \
+                     or an Apollo-Require-Preflight header",
+                ));
+            }
+            if ct == Some("application/x-www-form-urlencoded") {
+                return Some(error_response(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    media,
+                    "BAD_REQUEST",
+                    "unsupported content type; use application/json (or multipart for uploads)",
+                ));
+            }
+        }
+        Some(_) => {
+            return Some(error_response(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                media,
+                "BAD_REQUEST",
+                "unsupported content type; use application/json",
+            ))
+        }
+    }
+    None
+}
+
 /// `POST /graphql`.
 pub async fn post_handler(State(s): State<HttpState>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
@@ -279,38 +318,8 @@ pub async fn post_handler(State(s): State<HttpState>, req: Request) -> Response 
                 .trim()
                 .to_ascii_lowercase()
         });
-    match ct.as_deref() {
-        Some("application/json") | Some("application/graphql-response+json") => {}
-        None
-        | Some("text/plain")
-        | Some("application/x-www-form-urlencoded")
-        | Some("multipart/form-data") => {
-            if !has_preflight_header(&parts.headers) {
-                return error_response(
-                    StatusCode::BAD_REQUEST,
-                    media,
-                    "BAD_REQUEST",
-                    "this request has a CORS-simple content type; send Content-Type: application/json \
-                     or an Apollo-Require-Preflight header",
-                );
-            }
-            if ct.as_deref() == Some("application/x-www-form-urlencoded") {
-                return error_response(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    media,
-                    "BAD_REQUEST",
-                    "unsupported content type; use application/json (or multipart for uploads)",
-                );
-            }
-        }
-        Some(_) => {
-            return error_response(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                media,
-                "BAD_REQUEST",
-                "unsupported content type; use application/json",
-            )
-        }
+    if let Some(res) = refuse_content_type(ct.as_deref(), &parts.headers, media) {
+        return res;
     }
     // Credentials and the viewer's budget come before any of the body is read.
     let viewer = match viewer_from_headers(&s.app, &parts.headers).await {
@@ -321,27 +330,9 @@ pub async fn post_handler(State(s): State<HttpState>, req: Request) -> Response 
         return res;
     }
     let batch = if ct.as_deref() == Some("multipart/form-data") {
-        // GraphQL multipart request spec (file uploads): only a viewer who may upload gets
-        // any part read; files stream to disk (`http::upload`).
-        let Some(v) = viewer.as_ref() else {
-            return error_response(
-                StatusCode::UNAUTHORIZED,
-                media,
-                ErrorCode::Unauthenticated.as_str(),
-                "sign in to upload files",
-            );
-        };
-        if let Err(e) = v.require(super::upload::UPLOAD_PERMISSION) {
-            return error_response(
-                StatusCode::FORBIDDEN,
-                media,
-                e.code().as_str(),
-                &e.public_message(),
-            );
-        }
-        match super::upload::read(&s.app, &parts.headers, body).await {
+        match super::upload::read_checked(&s, &parts.headers, body, viewer.as_ref(), media).await {
             Ok(b) => b,
-            Err(r) => return error_response(r.status, media, r.code, &r.message),
+            Err(res) => return res,
         }
     } else {
         match read_json(

@@ -7,6 +7,7 @@ pub mod landing;
 pub mod upload;
 pub mod ws;
 pub mod ws_slots;
+mod ws_writer;
 
 use std::time::Duration;
 

@@ -11,11 +11,19 @@
 use std::io::SeekFrom;
 
 use async_graphql::{BatchRequest, UploadValue};
-use axum::body::Body;
+use axum::{body::Body, response::Response};
 use http::{header, HeaderMap, StatusCode};
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
-use crate::{auth::Permission, state::AppState};
+use super::{
+    graphql::{error_response, Media},
+    HttpState,
+};
+use crate::{
+    auth::{Permission, Viewer},
+    error::ErrorCode,
+    state::AppState,
+};
 
 /// The permission a viewer needs before any file part is read: that of `importLeads`, the
 /// only operation taking an `Upload`. An upload operation with another permission must
@@ -60,6 +68,36 @@ fn from_multer(e: multer::Error) -> Refusal {
     }
 }
 
+/// Reads a multipart request (GraphQL multipart request spec, file uploads): only a viewer who
+/// may upload gets any part read; files stream to disk (`http::upload`).
+pub async fn read_checked(
+    s: &HttpState,
+    headers: &HeaderMap,
+    body: Body,
+    viewer: Option<&Viewer>,
+    media: Media,
+) -> Result<BatchRequest, Response> {
+    let Some(v) = viewer else {
+        return Err(error_response(
+            StatusCode::UNAUTHORIZED,
+            media,
+            ErrorCode::Unauthenticated.as_str(),
+            "sign in to upload files",
+        ));
+    };
+    if let Err(e) = v.require(UPLOAD_PERMISSION) {
+        return Err(error_response(
+            StatusCode::FORBIDDEN,
+            media,
+            e.code().as_str(),
+            &e.public_message(),
+        ));
+    }
+    read(&s.app, headers, body)
+        .await
+        .map_err(|r| error_response(r.status, media, r.code, &r.message))
+}
+
 /// Reads a multipart GraphQL request whose viewer was already checked.
 pub async fn read(
     state: &AppState,
@@ -72,27 +110,14 @@ pub async fn read(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let boundary = multer::parse_boundary(content_type).map_err(from_multer)?;
-    let body_cap = limits.max_body_bytes as u64;
-    let file_cap = limits.max_upload_bytes as u64;
-    let whole = body_cap
-        .saturating_mul(2)
-        .saturating_add(file_cap.saturating_mul(limits.max_upload_files as u64))
-        // Part headers and boundaries.
-        .saturating_add(64 * 1024);
-    let constraints = multer::Constraints::new().size_limit(
-        multer::SizeLimit::new()
-            .whole_stream(whole)
-            .per_field(file_cap)
-            .for_field("operations", body_cap)
-            .for_field("map", body_cap),
-    );
+    let constraints = constraints(limits);
     let mut multipart =
         multer::Multipart::with_constraints(body.into_data_stream(), boundary, constraints);
 
     let mut request: Option<BatchRequest> = None;
     let mut map: Option<std::collections::HashMap<String, Vec<String>>> = None;
     let mut files = 0usize;
-    while let Some(mut field) = multipart.next_field().await.map_err(from_multer)? {
+    while let Some(field) = multipart.next_field().await.map_err(from_multer)? {
         let name = field.name().unwrap_or("").to_string();
         match name.as_str() {
             "operations" if request.is_none() => {
@@ -127,34 +152,7 @@ pub async fn read(
                         message: format!("at most {} files per request", limits.max_upload_files),
                     });
                 }
-                let filename = field.file_name().unwrap_or("").to_string();
-                let content_type = field.content_type().map(ToString::to_string);
-                let mut file = spool_file(state).await?;
-                while let Some(chunk) = field.chunk().await.map_err(from_multer)? {
-                    file.write_all(&chunk).await.map_err(io_refusal)?;
-                }
-                file.flush().await.map_err(io_refusal)?;
-                file.seek(SeekFrom::Start(0)).await.map_err(io_refusal)?;
-                let upload = UploadValue {
-                    filename,
-                    content_type,
-                    content: file.into_std().await,
-                };
-                for path in paths {
-                    let upload = upload.try_clone().map_err(io_refusal)?;
-                    match request {
-                        BatchRequest::Single(r) => r.set_upload(&path, upload),
-                        BatchRequest::Batch(rs) => {
-                            let mut s = path.splitn(2, '.');
-                            let idx = s.next().and_then(|i| i.parse::<usize>().ok());
-                            if let (Some(r), Some(path)) =
-                                (idx.and_then(|i| rs.get_mut(i)), s.next())
-                            {
-                                r.set_upload(path, upload);
-                            }
-                        }
-                    }
-                }
+                attach(state, request, field, paths).await?;
             }
         }
     }
@@ -167,6 +165,61 @@ pub async fn read(
         ))),
         None => Err(bad("multipart request without `map`")),
     }
+}
+
+/// Size limits of the multipart stream: the JSON parts as the body limit, each file as the
+/// upload limit.
+fn constraints(limits: &crate::config::GraphqlLimits) -> multer::Constraints {
+    let body_cap = limits.max_body_bytes as u64;
+    let file_cap = limits.max_upload_bytes as u64;
+    let whole = body_cap
+        .saturating_mul(2)
+        .saturating_add(file_cap.saturating_mul(limits.max_upload_files as u64))
+        // Part headers and boundaries.
+        .saturating_add(64 * 1024);
+    multer::Constraints::new().size_limit(
+        multer::SizeLimit::new()
+            .whole_stream(whole)
+            .per_field(file_cap)
+            .for_field("operations", body_cap)
+            .for_field("map", body_cap),
+    )
+}
+
+/// Spools one file part and sets it at each of its `paths` in the request.
+async fn attach(
+    state: &AppState,
+    request: &mut BatchRequest,
+    mut field: multer::Field<'_>,
+    paths: Vec<String>,
+) -> Result<(), Refusal> {
+    let filename = field.file_name().unwrap_or("").to_string();
+    let content_type = field.content_type().map(ToString::to_string);
+    let mut file = spool_file(state).await?;
+    while let Some(chunk) = field.chunk().await.map_err(from_multer)? {
+        file.write_all(&chunk).await.map_err(io_refusal)?;
+    }
+    file.flush().await.map_err(io_refusal)?;
+    file.seek(SeekFrom::Start(0)).await.map_err(io_refusal)?;
+    let upload = UploadValue {
+        filename,
+        content_type,
+        content: file.into_std().await,
+    };
+    for path in paths {
+        let upload = upload.try_clone().map_err(io_refusal)?;
+        match request {
+            BatchRequest::Single(r) => r.set_upload(&path, upload),
+            BatchRequest::Batch(rs) => {
+                let mut s = path.splitn(2, '.');
+                let idx = s.next().and_then(|i| i.parse::<usize>().ok());
+                if let (Some(r), Some(path)) = (idx.and_then(|i| rs.get_mut(i)), s.next()) {
+                    r.set_upload(path, upload);
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn io_refusal(e: std::io::Error) -> Refusal {

@@ -13,59 +13,35 @@ use std::{collections::HashMap, time::Duration};
 use async_graphql::Response as GqlResponse;
 use axum::{
     extract::{
-        ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade},
+        ws::{Message, WebSocket, WebSocketUpgrade},
         State,
     },
     response::Response,
 };
-use futures::{SinkExt, StreamExt};
+use futures::StreamExt;
 use http::HeaderMap;
 use serde_json::{json, Value};
 use tokio::sync::{broadcast, mpsc, watch};
 
 use super::{
     ws_slots::{Slot, Slots},
+    ws_writer::{close_connection, write_loop, Out},
     HttpState, REQUEST_ID,
 };
 use crate::{
     auth::{credentials, Viewer},
     events::BusMessage,
-    graphql::{extension, prepare_request, RequestMeta},
+    graphql::{extension, prepare_request, AppSchema, RequestMeta},
 };
 
 /// Interval of server keep-alive messages.
 const KEEPALIVE: Duration = Duration::from_secs(15);
 /// Outgoing messages queued per connection before producers wait.
 const OUT_QUEUE: usize = 64;
-/// How long a close frame may take to go out before the socket is dropped.
-const CLOSE_GRACE: Duration = Duration::from_secs(5);
-
-/// Sends a close frame and closes, giving a client that does not read [`CLOSE_GRACE`].
-async fn close_sink(
-    sink: &mut futures::stream::SplitSink<WebSocket, Message>,
-    code: u16,
-    reason: String,
-) {
-    let frame = Message::Close(Some(CloseFrame {
-        code,
-        reason: reason.into(),
-    }));
-    let _ = tokio::time::timeout(CLOSE_GRACE, async {
-        let _ = sink.send(frame).await;
-        let _ = sink.close().await;
-    })
-    .await;
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Proto {
     TransportWs,
     LegacyWs,
-}
-
-enum Out {
-    Text(String),
-    Close(u16, String),
 }
 
 /// One outgoing operation message (`next`/`data`), serialized without building a JSON tree.
@@ -179,42 +155,12 @@ impl Connection {
     }
 
     async fn run(mut self, socket: WebSocket) {
-        let (mut sink, mut stream) = socket.split();
-        let (out_tx, mut out_rx) = mpsc::channel::<Out>(OUT_QUEUE);
+        let (sink, mut stream) = socket.split();
+        let (out_tx, out_rx) = mpsc::channel::<Out>(OUT_QUEUE);
         // Closes that cannot wait behind a full queue (a client too slow to read) jump it. A watch
         // channel, not another queue: it costs no slot block per connection.
-        let (kill_tx, mut kill_rx) = watch::channel::<Option<(u16, String)>>(None);
-        let mut writer = tokio::spawn(async move {
-            loop {
-                let out = tokio::select! {
-                    biased;
-                    Ok(()) = kill_rx.changed() => {
-                        let kill = kill_rx.borrow_and_update().clone();
-                        match kill {
-                            Some((code, reason)) => Out::Close(code, reason),
-                            None => continue,
-                        }
-                    }
-                    out = out_rx.recv() => match out { Some(out) => out, None => break },
-                };
-                match out {
-                    Out::Text(t) => tokio::select! {
-                        res = sink.send(Message::Text(t.into())) => if res.is_err() { break },
-                        Ok(()) = kill_rx.changed() => {
-                            let kill = kill_rx.borrow_and_update().clone();
-                            if let Some((code, reason)) = kill {
-                                close_sink(&mut sink, code, reason).await;
-                            }
-                            break;
-                        }
-                    },
-                    Out::Close(code, reason) => {
-                        close_sink(&mut sink, code, reason).await;
-                        break;
-                    }
-                }
-            }
-        });
+        let (kill_tx, kill_rx) = watch::channel::<Option<(u16, String)>>(None);
+        let writer = tokio::spawn(write_loop(sink, out_rx, kill_rx));
         let init_deadline = tokio::time::sleep(self.s.app.config.ws_init_timeout);
         tokio::pin!(init_deadline);
         let mut keepalive = tokio::time::interval(KEEPALIVE);
@@ -280,21 +226,7 @@ impl Connection {
         };
         self.subs.clear();
         self.tasks.abort_all();
-        // The close frame follows what is queued, unless the queue is full: then it goes first.
-        if let Some((code, reason)) = closing {
-            if let Err(mpsc::error::TrySendError::Full(Out::Close(code, reason))) =
-                out_tx.try_send(Out::Close(code, reason))
-            {
-                let _ = kill_tx.send(Some((code, reason)));
-            }
-        }
-        drop(out_tx);
-        if tokio::time::timeout(CLOSE_GRACE * 2, &mut writer)
-            .await
-            .is_err()
-        {
-            writer.abort();
-        }
+        close_connection(closing, out_tx, kill_tx, writer).await;
     }
 
     /// Whether a bus message (or missed ones) means this connection's credential was revoked:
@@ -427,6 +359,52 @@ impl Connection {
         }
     }
 
+    /// Why the viewer may not start another operation now: the connection's cap or the
+    /// viewer's request budget (operations over a socket spend it like HTTP requests). The
+    /// message and `retryAfter`.
+    async fn over_budget(&self, viewer: &Viewer) -> Option<(String, Option<u64>)> {
+        // Operations over a socket spend the viewer's request budget like HTTP requests, and a
+        // connection holds a bounded number of live ones.
+        if self.subs.len() >= self.s.app.config.ws_max_operations_per_connection {
+            Some((
+                format!(
+                    "at most {} live operations per connection",
+                    self.s.app.config.ws_max_operations_per_connection
+                ),
+                None,
+            ))
+        } else {
+            let limit = super::graphql::viewer_limit(&self.s.app.config);
+            let d = self
+                .s
+                .app
+                .limiter
+                .check(&limit, &super::graphql::viewer_key(viewer))
+                .await;
+            (!d.allowed).then(|| {
+                (
+                    format!("too many requests; retry after {} s", d.retry_after_secs),
+                    Some(d.retry_after_secs),
+                )
+            })
+        }
+    }
+
+    /// Answers operation `id` with a RATE_LIMITED error.
+    async fn refuse(&self, out: &mpsc::Sender<Out>, id: &str, refusal: (String, Option<u64>)) {
+        let (message, retry_after) = refusal;
+        let mut ext = json!({"code": "RATE_LIMITED"});
+        if let Some(r) = retry_after {
+            ext["retryAfter"] = json!(r);
+        }
+        let payload = json!([{"message": message, "extensions": ext}]);
+        let msg = match self.proto {
+            Proto::TransportWs => json!({"type": "error", "id": id, "payload": payload}),
+            Proto::LegacyWs => json!({"type": "error", "id": id, "payload": payload[0]}),
+        };
+        self.send(out, msg).await;
+    }
+
     async fn on_subscribe(&mut self, msg: &Value, out: &mpsc::Sender<Out>) -> Step {
         if self.viewer.is_none() {
             return close(4401, "Unauthorized");
@@ -458,100 +436,77 @@ impl Connection {
         let Ok(request) = serde_json::from_value::<async_graphql::Request>(payload.clone()) else {
             return close(4400, "Invalid subscribe payload");
         };
-        // Operations over a socket spend the viewer's request budget like HTTP requests, and a
-        // connection holds a bounded number of live ones.
-        let refusal = if self.subs.len() >= self.s.app.config.ws_max_operations_per_connection {
-            Some((
-                format!(
-                    "at most {} live operations per connection",
-                    self.s.app.config.ws_max_operations_per_connection
-                ),
-                None,
-            ))
-        } else {
-            let limit = super::graphql::viewer_limit(&self.s.app.config);
-            let d = self
-                .s
-                .app
-                .limiter
-                .check(&limit, &super::graphql::viewer_key(&viewer))
-                .await;
-            (!d.allowed).then(|| {
-                (
-                    format!("too many requests; retry after {} s", d.retry_after_secs),
-                    Some(d.retry_after_secs),
-                )
-            })
-        };
-        if let Some((message, retry_after)) = refusal {
-            let mut ext = json!({"code": "RATE_LIMITED"});
-            if let Some(r) = retry_after {
-                ext["retryAfter"] = json!(r);
-            }
-            let payload = json!([{"message": message, "extensions": ext}]);
-            let msg = match self.proto {
-                Proto::TransportWs => json!({"type": "error", "id": id, "payload": payload}),
-                Proto::LegacyWs => json!({"type": "error", "id": id, "payload": payload[0]}),
-            };
-            self.send(out, msg).await;
+        if let Some(refusal) = self.over_budget(&viewer).await {
+            self.refuse(out, id, refusal).await;
             return Step::Continue;
         }
         let request = prepare_request(request, &self.s.app, Some(viewer), self.meta.clone());
         let schema = self.s.schema.clone();
         let (out, id_owned, proto) = (out.clone(), id.to_string(), self.proto);
         let send_timeout = self.s.app.config.ws_send_timeout;
-        let task = self.tasks.spawn(async move {
-            let stream = schema.execute_stream(request);
-            futures::pin_mut!(stream);
-            let mut first = true;
-            while let Some(resp) = stream.next().await {
-                if first && is_request_error(&resp) {
-                    let errors = serde_json::to_value(&resp.errors).unwrap_or(Value::Null);
-                    let _ = out
-                        .send(Out::Text(
-                            json!({"type": "error", "id": id_owned, "payload": errors}).to_string(),
-                        ))
-                        .await;
-                    return (id_owned, Done::Finished);
-                }
-                first = false;
-                let ty = if proto == Proto::TransportWs {
-                    "next"
-                } else {
-                    "data"
-                };
-                // Straight to text: no intermediate JSON tree per delivery.
-                let text = match serde_json::to_string(&Envelope {
-                    ty,
-                    id: &id_owned,
-                    payload: &resp,
-                }) {
-                    Ok(t) => t,
-                    Err(e) => {
-                        tracing::error!(error = %e, "serializing a subscription result failed");
-                        continue;
-                    }
-                };
-                match out.send_timeout(Out::Text(text), send_timeout).await {
-                    Ok(()) => {}
-                    Err(mpsc::error::SendTimeoutError::Timeout(_)) => {
-                        return (id_owned, Done::TooSlow);
-                    }
-                    Err(mpsc::error::SendTimeoutError::Closed(_)) => {
-                        return (id_owned, Done::Finished)
-                    }
-                }
-            }
-            let _ = out
-                .send(Out::Text(
-                    json!({"type": "complete", "id": id_owned}).to_string(),
-                ))
-                .await;
-            (id_owned, Done::Finished)
-        });
+        let task = self
+            .tasks
+            .spawn(pump(schema, request, out, id_owned, proto, send_timeout));
         self.subs.insert(id.to_string(), task);
         Step::Continue
     }
+}
+
+/// Runs one operation's response stream and forwards each result to the socket; the id and how
+/// it ended.
+async fn pump(
+    schema: AppSchema,
+    request: async_graphql::Request,
+    out: mpsc::Sender<Out>,
+    id_owned: String,
+    proto: Proto,
+    send_timeout: std::time::Duration,
+) -> (String, Done) {
+    let stream = schema.execute_stream(request);
+    futures::pin_mut!(stream);
+    let mut first = true;
+    while let Some(resp) = stream.next().await {
+        if first && is_request_error(&resp) {
+            let errors = serde_json::to_value(&resp.errors).unwrap_or(Value::Null);
+            let _ = out
+                .send(Out::Text(
+                    json!({"type": "error", "id": id_owned, "payload": errors}).to_string(),
+                ))
+                .await;
+            return (id_owned, Done::Finished);
+        }
+        first = false;
+        let ty = if proto == Proto::TransportWs {
+            "next"
+        } else {
+            "data"
+        };
+        // Straight to text: no intermediate JSON tree per delivery.
+        let text = match serde_json::to_string(&Envelope {
+            ty,
+            id: &id_owned,
+            payload: &resp,
+        }) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(error = %e, "serializing a subscription result failed");
+                continue;
+            }
+        };
+        match out.send_timeout(Out::Text(text), send_timeout).await {
+            Ok(()) => {}
+            Err(mpsc::error::SendTimeoutError::Timeout(_)) => {
+                return (id_owned, Done::TooSlow);
+            }
+            Err(mpsc::error::SendTimeoutError::Closed(_)) => return (id_owned, Done::Finished),
+        }
+    }
+    let _ = out
+        .send(Out::Text(
+            json!({"type": "complete", "id": id_owned}).to_string(),
+        ))
+        .await;
+    (id_owned, Done::Finished)
 }
 
 /// The instant an access token expiring at `exp` stops being accepted.

@@ -5,7 +5,11 @@
 use async_graphql::{Context, Enum, SimpleObject};
 use uuid::Uuid;
 
-use crate::{domains::identity::types::User, error::AppResult, graphql::ContextExt};
+use crate::{
+    domains::identity::{types::User, IdentityLoaders},
+    error::AppResult,
+    graphql::ContextExt,
+};
 
 /// What kind of thing awaits approval. Only CAMPAIGN is gated today (its launch); the others can
 /// be used for requests made by hand and for rules the later domains will evaluate.

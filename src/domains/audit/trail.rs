@@ -9,8 +9,10 @@
 use std::sync::{Arc, Mutex};
 
 use async_graphql::{
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo},
-    Context, ServerResult, Value,
+    extensions::{
+        Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest, NextResolve, ResolveInfo,
+    },
+    Context, Request, ServerResult, Value,
 };
 use chrono::Utc;
 use entity::audit_log;
@@ -103,6 +105,16 @@ struct AuditExt;
 
 #[async_trait::async_trait]
 impl Extension for AuditExt {
+    /// Every request gets its own trail (the spine's `prepare_request` names no domain).
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        next.run(ctx, request.data(AuditTrail::default())).await
+    }
+
     async fn resolve(
         &self,
         ctx: &ExtensionContext<'_>,

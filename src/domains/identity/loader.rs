@@ -1,13 +1,47 @@
-//! Batch loaders for identity objects (created per request in `prepare_request`).
+//! Batch loaders for identity objects, built per request by the spine's type-keyed
+//! [`Loaders`] registry; [`IdentityLoaders`] names them (`ctx.loaders()?.users()`).
 
 use std::{collections::HashMap, sync::Arc};
 
-use async_graphql::dataloader::Loader;
+use async_graphql::dataloader::{DataLoader, Loader};
 use entity::user;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
-use crate::error::AppError;
+use crate::{
+    error::AppError,
+    graphql::context::{Loaders, RequestLoader},
+};
+
+/// `loaders.users()` / `loaders.team_members()` on the request's loaders.
+pub trait IdentityLoaders {
+    /// Users by id.
+    fn users(&self) -> Arc<DataLoader<UserById>>;
+    /// Team member ids by team id.
+    fn team_members(&self) -> Arc<DataLoader<TeamMemberIds>>;
+}
+
+impl IdentityLoaders for Loaders {
+    fn users(&self) -> Arc<DataLoader<UserById>> {
+        self.get::<UserById>()
+    }
+
+    fn team_members(&self) -> Arc<DataLoader<TeamMemberIds>> {
+        self.get::<TeamMemberIds>()
+    }
+}
+
+impl RequestLoader for UserById {
+    fn new(db: DatabaseConnection) -> Self {
+        UserById { db }
+    }
+}
+
+impl RequestLoader for TeamMemberIds {
+    fn new(db: DatabaseConnection) -> Self {
+        TeamMemberIds { db }
+    }
+}
 
 /// Users by id, one query per batch.
 pub struct UserById {

@@ -10,6 +10,8 @@ pub mod service;
 pub mod teams;
 pub mod types;
 
+pub use loader::{users_by_id, IdentityLoaders};
+
 use async_graphql::MergedObject;
 
 /// Identity queries.

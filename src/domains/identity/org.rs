@@ -243,41 +243,7 @@ pub async fn accept(
         .filter(user::Column::Email.eq(&inv.email))
         .one(&state.db)
         .await?;
-    let new_hash = match (&existing, password) {
-        (Some(u), _) if viewer.is_some_and(|v| v.via == ViewerVia::Jwt && v.user_id == u.id) => {
-            None
-        }
-        (Some(u), Some(p)) => {
-            if !state
-                .passwords
-                .verify(p, Some(u.password_hash.clone()))
-                .await?
-            {
-                return Err(AppError::invalid(
-                    "password",
-                    "is not the password of the invited account",
-                ));
-            }
-            None
-        }
-        (Some(_), None) => {
-            return Err(AppError::Unauthenticated(
-                "this address has an account: sign in, or give its password, to accept".into(),
-            ))
-        }
-        (None, Some(p)) => {
-            if let Some(e) = check_password("password", &p, &inv.email) {
-                return Err(AppError::invalid_fields(vec![e]));
-            }
-            Some(state.passwords.hash(p).await?)
-        }
-        (None, None) => {
-            return Err(AppError::invalid(
-                "password",
-                "required to create your account",
-            ))
-        }
-    };
+    let new_hash = invitee_proof(state, viewer, existing.as_ref(), &inv.email, password).await?;
     let txn = state.db.begin().await?;
     let claimed = invitation::Entity::update_many()
         .col_expr(invitation::Column::AcceptedAt, Expr::value(now))
@@ -320,6 +286,53 @@ pub async fn accept(
     let payload = service::start_session(state, &txn, user, &m).await?;
     txn.commit().await?;
     Ok(payload)
+}
+
+/// What lets the invitee in: for an existing account, a session of it or its password (then
+/// `None`); for a new person, a valid password (its hash).
+async fn invitee_proof(
+    state: &AppState,
+    viewer: Option<&Viewer>,
+    existing: Option<&user::Model>,
+    email: &str,
+    password: Option<String>,
+) -> AppResult<Option<String>> {
+    let hash = match (existing, password) {
+        (Some(u), _) if viewer.is_some_and(|v| v.via == ViewerVia::Jwt && v.user_id == u.id) => {
+            None
+        }
+        (Some(u), Some(p)) => {
+            if !state
+                .passwords
+                .verify(p, Some(u.password_hash.clone()))
+                .await?
+            {
+                return Err(AppError::invalid(
+                    "password",
+                    "is not the password of the invited account",
+                ));
+            }
+            None
+        }
+        (Some(_), None) => {
+            return Err(AppError::Unauthenticated(
+                "this address has an account: sign in, or give its password, to accept".into(),
+            ))
+        }
+        (None, Some(p)) => {
+            if let Some(e) = check_password("password", &p, email) {
+                return Err(AppError::invalid_fields(vec![e]));
+            }
+            Some(state.passwords.hash(p).await?)
+        }
+        (None, None) => {
+            return Err(AppError::invalid(
+                "password",
+                "required to create your account",
+            ))
+        }
+    };
+    Ok(hash)
 }
 
 fn owner_count(viewer: &Viewer) -> Select<membership::Entity> {

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use entity::{invitation, membership, team};
 
 use super::{
+    loader::IdentityLoaders,
     org, teams,
     types::{AuthPayload, Organization, User},
 };

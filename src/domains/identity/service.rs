@@ -86,26 +86,7 @@ pub async fn register(
     state: &AppState,
     input: RegisterInput,
 ) -> AppResult<(RegisterPayload, Option<(Uuid, Uuid)>)> {
-    let mut errors = Vec::new();
-    let email = match normalize_email("input.email", &input.email) {
-        Ok(e) => e,
-        Err(AppError::BadUserInput { fields, .. }) => {
-            errors.extend(fields);
-            input.email.trim().to_lowercase()
-        }
-        Err(e) => return Err(e),
-    };
-    errors.extend(check_password("input.password", &input.password, &email));
-    required("input.name", &input.name, 200, &mut errors);
-    required(
-        "input.organizationName",
-        &input.organization_name,
-        200,
-        &mut errors,
-    );
-    if !errors.is_empty() {
-        return Err(AppError::invalid_fields(errors));
-    }
+    let email = check_registration(&input)?;
     let password_hash = state.passwords.hash(input.password).await?;
     let now = Utc::now();
     let txn = state.db.begin().await?;
@@ -122,22 +103,7 @@ pub async fn register(
             ));
         }
         // The same answer as for a new address; the owner of the address learns of the attempt.
-        mail_job::enqueue(
-            &txn,
-            &OutgoingEmail {
-                to: existing.email.clone(),
-                to_name: Some(existing.name.clone()),
-                from: None,
-                reply_to: None,
-                subject: "Someone tried to sign up with your email".into(),
-                text: format!(
-                    "Hello {},\n\nSomeone tried to create a Leadgraph account with this address, which already has one. If it was you, sign in at {}/login or reset your password there. If it was not you, you can ignore this email: nothing changed.\n",
-                    existing.name, state.config.public_url
-                ),
-                html: None,
-            },
-        )
-        .await?;
+        mail_taken_address(state, &txn, &existing).await?;
         state.commit(txn, Wakes::Jobs).await?;
         let payload = RegisterPayload {
             user: None,
@@ -177,24 +143,7 @@ pub async fn register(
     .insert(&txn)
     .await?;
     if state.config.require_email_verification {
-        let token = issue_email_token(&txn, user.id, PURPOSE_VERIFY, VERIFY_TTL).await?;
-        let link = format!("{}/verify-email?token={token}", state.config.public_url);
-        mail_job::enqueue(
-            &txn,
-            &OutgoingEmail {
-                to: email.clone(),
-                to_name: Some(user.name.clone()),
-                from: None,
-                reply_to: None,
-                subject: "Verify your email for Leadgraph".into(),
-                text: format!(
-                    "Hello {},\n\nConfirm your email address to start using Leadgraph:\n\n{link}\n\nThe link is valid for 48 hours.\n",
-                    user.name
-                ),
-                html: None,
-            },
-        )
-        .await?;
+        mail_verification_link(state, &txn, &user).await?;
     }
     state.commit(txn, Wakes::Jobs).await?;
     // With verification on, the answer must not differ from the one for a taken address.
@@ -206,6 +155,83 @@ pub async fn register(
         verification_required: state.config.require_email_verification,
     };
     Ok((payload, ids))
+}
+
+/// Validates a registration; the normalised email.
+fn check_registration(input: &RegisterInput) -> AppResult<String> {
+    let mut errors = Vec::new();
+    let email = match normalize_email("input.email", &input.email) {
+        Ok(e) => e,
+        Err(AppError::BadUserInput { fields, .. }) => {
+            errors.extend(fields);
+            input.email.trim().to_lowercase()
+        }
+        Err(e) => return Err(e),
+    };
+    errors.extend(check_password("input.password", &input.password, &email));
+    required("input.name", &input.name, 200, &mut errors);
+    required(
+        "input.organizationName",
+        &input.organization_name,
+        200,
+        &mut errors,
+    );
+    if !errors.is_empty() {
+        return Err(AppError::invalid_fields(errors));
+    }
+    Ok(email)
+}
+
+/// Tells the owner of an address already registered that someone tried to sign up with it.
+async fn mail_taken_address(
+    state: &AppState,
+    txn: &sea_orm::DatabaseTransaction,
+    existing: &user::Model,
+) -> AppResult<()> {
+    mail_job::enqueue(
+        txn,
+        &OutgoingEmail {
+            to: existing.email.clone(),
+            to_name: Some(existing.name.clone()),
+            from: None,
+            reply_to: None,
+            subject: "Someone tried to sign up with your email".into(),
+            text: format!(
+                "Hello {},\n\nSomeone tried to create a Leadgraph account with this address, which already has one. If it was you, sign in at {}/login or reset your password there. If it was not you, you can ignore this email: nothing changed.\n",
+                existing.name, state.config.public_url
+            ),
+            html: None,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Mails the new user their email verification link.
+async fn mail_verification_link(
+    state: &AppState,
+    txn: &sea_orm::DatabaseTransaction,
+    user: &user::Model,
+) -> AppResult<()> {
+    let token = issue_email_token(txn, user.id, PURPOSE_VERIFY, VERIFY_TTL).await?;
+    let link = format!("{}/verify-email?token={token}", state.config.public_url);
+    mail_job::enqueue(
+        txn,
+        &OutgoingEmail {
+            to: user.email.clone(),
+            to_name: Some(user.name.clone()),
+            from: None,
+            reply_to: None,
+            subject: "Verify your email for Leadgraph".into(),
+            text: format!(
+                "Hello {},\n\nConfirm your email address to start using Leadgraph:\n\n{link}\n\nThe link is valid for 48 hours.\n",
+                user.name
+            ),
+            html: None,
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 /// Stores a new single-use email token for `user_id` (only its digest) and returns the secret.

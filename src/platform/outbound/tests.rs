@@ -1,6 +1,7 @@
 //! Tests of the SSRF guard.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 use super::*;
+use reqwest::dns::{Name, Resolve};
 
 pub(super) fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
