@@ -2,7 +2,7 @@
 
 pub mod resolver;
 pub mod service;
-pub mod trail;
+pub mod types;
 
 pub use resolver::AuditQuery;
-pub use trail::{note, note_ref, AuditExtension, AuditNote, AuditTrail};
+pub use service::trail::{diff, note, note_ref, AuditExtension, AuditNote, AuditTrail};

@@ -255,7 +255,7 @@ fn note_change<T: serde::Serialize>(
         AuditNote {
             resource_type: kind,
             resource_id: id,
-            changes: audit::trail::diff(before, after),
+            changes: audit::diff(before, after),
             ..Default::default()
         },
     );

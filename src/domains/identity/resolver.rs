@@ -323,7 +323,7 @@ impl AccountMutation {
             AuditNote {
                 resource_type: "user",
                 resource_id: after.id.to_string(),
-                changes: audit::trail::diff(
+                changes: audit::diff(
                     &serde_json::json!({"name": before.name}),
                     &serde_json::json!({"name": after.name}),
                 ),

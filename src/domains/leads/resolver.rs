@@ -428,5 +428,5 @@ fn lead_diff(
             "status": m.status, "customFields": m.custom_fields,
         })
     };
-    audit::trail::diff(&snap(before), &snap(after))
+    audit::diff(&snap(before), &snap(after))
 }

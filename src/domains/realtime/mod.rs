@@ -1,6 +1,8 @@
 //! Live events over WebSocket subscriptions.
 
 pub mod resolver;
-pub mod stream;
+pub mod service;
+pub mod types;
 
-pub use resolver::{live, RealtimeSubscription};
+pub use resolver::RealtimeSubscription;
+pub use service::live;

@@ -217,7 +217,7 @@ impl ScrapingSubscription {
         viewer.require(Permission::ReadScrapeJobs)?;
         let id = parse_id(&job_id)?;
         // Subscribe before reading the job, so no event falls in between.
-        let events = realtime::resolver::live(
+        let events = realtime::live(
             ctx,
             &[EventType::ScrapeProgress, EventType::ScrapeCompleted],
             None,

@@ -1,9 +1,11 @@
 //! Reading the audit log (ADMIN+): filtered pages and CSV export.
 
+pub mod trail;
+
 use entity::audit_log;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select};
 
-use super::resolver::AuditLogFilter;
+use super::types::AuditLogFilter;
 use crate::{
     auth::{Permission, Viewer},
     error::{AppError, AppResult},

@@ -9,6 +9,7 @@
 
 use std::{collections::VecDeque, sync::Arc};
 
+use async_graphql::{Context, ID};
 use futures::Stream;
 use sea_orm::DatabaseConnection;
 use tokio::sync::{
@@ -17,9 +18,10 @@ use tokio::sync::{
 };
 
 use crate::{
-    auth::Viewer,
-    error::AppResult,
+    auth::{Permission, Viewer},
+    error::{AppError, AppResult},
     events::{outbox, BusMessage, EventEnvelope, EventType},
+    graphql::ContextExt,
 };
 
 /// Largest replay or catch-up page.
@@ -152,4 +154,33 @@ pub async fn events(
             }
         }
     }))
+}
+
+/// The viewer's live events of `types` (all when empty), replayed after event `after` first.
+/// Authentication, the subscribe permission and per-event visibility are applied here; typed
+/// subscription fields of other domains build on this.
+pub async fn live(
+    ctx: &Context<'_>,
+    types: &[EventType],
+    after: Option<ID>,
+) -> AppResult<impl Stream<Item = EventEnvelope> + use<>> {
+    let (state, viewer) = ctx.state_and_viewer()?;
+    viewer.require(Permission::SubscribeEvents)?;
+    // Subscribe before reading anything, so no event falls between the read and the feed.
+    let rx = state.bus.subscribe();
+    let after = match after {
+        Some(id) => {
+            let id = uuid::Uuid::parse_str(&id)
+                .map_err(|_| AppError::invalid("after", "unknown event id"))?;
+            Some(
+                outbox::position_of(&state.db, viewer.org_id, id, state.config.event_retention)
+                    .await?,
+            )
+        }
+        None => None,
+    };
+    let filter = EventFilter {
+        types: (!types.is_empty()).then(|| types.to_vec()),
+    };
+    events(rx, state.db.clone(), viewer.clone(), filter, after).await
 }
