@@ -87,7 +87,7 @@ async fn rotate_smtp_passwords(
         let Some(stored) = row.password.as_deref() else {
             continue;
         };
-        let context = outreach::smtp::password_context(row.org_id);
+        let context = outreach::settings::password_context(row.org_id);
         let what = format!("smtp_settings.password of {}", row.org_id);
         if let Some(new) = report.one(secrets, stored, &context, what) {
             let res = smtp_setting::Entity::update_many()
@@ -128,7 +128,7 @@ async fn rotate_scraping_keys(
         ];
         for (name, column, stored) in columns {
             let Some(stored) = stored else { continue };
-            let context = scraping::sources::settings::key_context(name, row.org_id);
+            let context = scraping::key_context(name, row.org_id);
             let what = format!("scraping_settings.{name} of {}", row.org_id);
             if let Some(new) = report.one(secrets, stored, &context, what) {
                 let res = scraping_settings::Entity::update_many()
@@ -158,11 +158,8 @@ async fn rotate_webhook_urls(
         let Some(stored) = row.webhook_url.as_deref() else {
             continue;
         };
-        let context = notifications::service::webhook_url_context(
-            row.org_id,
-            row.user_id,
-            &row.notification_type,
-        );
+        let context =
+            notifications::webhook_url_context(row.org_id, row.user_id, &row.notification_type);
         let what = format!("notification_preferences.webhook_url of {}", row.id);
         if let Some(new) = report.one(secrets, stored, &context, what) {
             let res = notification_preference::Entity::update_many()

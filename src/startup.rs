@@ -126,14 +126,14 @@ pub fn job_registry(state: &AppState) -> JobRegistry {
         notifications::webhook_job::PostWebhook(state.http.clone(), state.secrets.clone()),
     );
     registry.register(leads::IMPORT_KIND, leads::ImportLeads(state.clone()));
-    registry.register(scraping::run::KIND, scraping::run::ScrapeRun(state.clone()));
+    registry.register(scraping::RUN_KIND, scraping::ScrapeRun(state.clone()));
     registry.register(
-        crate::domains::ai::service::saga::KIND,
-        crate::domains::ai::service::saga::SearchGoalRun(state.clone()),
+        crate::domains::ai::SEARCH_GOAL_KIND,
+        crate::domains::ai::SearchGoalRun(state.clone()),
     );
     registry.register(
-        outreach::send_job::KIND,
-        outreach::send_job::SendCampaign(state.clone()),
+        outreach::delivery::KIND,
+        outreach::delivery::SendCampaign(state.clone()),
     );
     registry
 }
@@ -178,7 +178,7 @@ impl Application {
         crate::telemetry::prometheus();
         // Loads lazily built parsers off the request path (the phone metadata alone takes ~90 ms
         // on first use: the first scrape or the first lead with a phone would pay it).
-        tokio::task::spawn_blocking(crate::domains::scraping::extract::warm_up);
+        tokio::task::spawn_blocking(crate::domains::scraping::warm_up);
         let listener = TcpListener::bind(listen)
             .await
             .map_err(|e| err("bind")(&e))?;

@@ -94,11 +94,11 @@ pub fn router(app: AppState, schema: AppSchema) -> Router {
         )
         .route(
             "/webhooks/email/{provider}",
-            post(crate::domains::outreach::webhooks::provider),
+            post(crate::domains::outreach::tracking::provider),
         )
         .route(
             "/webhooks/inbound-email",
-            post(crate::domains::outreach::webhooks::inbound),
+            post(crate::domains::outreach::tracking::inbound),
         )
         .route("/health", get(health::health))
         .route("/readyz", get(health::health))

@@ -49,18 +49,3 @@ pub fn register() {
 pub fn register_lead_fields() {
     service::lead_fields::register();
 }
-
-// Old paths kept so other packages compile until the lead rewires them (remove at merge):
-// `outreach::{smtp, render, stats}` (rotate_secrets, approvals, notify), `outreach::object`
-// (leads), `outreach::webhooks` (http), `outreach::send_job` (startup).
-pub use settings::smtp;
-
-/// Old path of the webhook endpoints (shim, removed at merge).
-pub mod webhooks {
-    pub use super::tracking::{inbound, provider};
-}
-
-/// Old path of the send job (shim, removed at merge).
-pub mod send_job {
-    pub use super::delivery::{SendCampaign, KIND};
-}

@@ -222,15 +222,11 @@ pub mod service;
 pub mod types;
 
 /// Kept while outreach moves to [`crate::platform::mx`].
-pub use crate::platform::mx;
 pub use resolver::{ScrapingMutation, ScrapingQuery, ScrapingSubscription};
 pub use service::{
     cancel, create_in,
     extract::warm_up,
-    params::validate_for,
+    params::{validate_for, Params},
     run::{ScrapeRun, KIND as RUN_KIND},
     sources::{google_maps::SEARCH_FIELDS, settings::key_context, settings::Keys},
 };
-/// Kept while ai, startup and rotate_secrets move to the API above (and
-/// [`crate::platform::backoff`]): the old module paths.
-pub use service::{extract, params, run, sources};

@@ -275,7 +275,7 @@ pub async fn cancel_goal(
         let Some(job_id) = link.scrape_job_id else {
             continue;
         };
-        match scraping::service::cancel(state, viewer, job_id).await {
+        match scraping::cancel(state, viewer, job_id).await {
             Ok(_) | Err(AppError::Conflict(_)) | Err(AppError::NotFound(_)) => {}
             Err(e) => return Err(e),
         }

@@ -34,11 +34,11 @@ use crate::{
         ai::types::{SearchGoalStatus, SearchStrategy},
         scraping::{
             self,
-            params::{
-                CreateScrapeJobInput, GoogleMapsScrapeInput, Params, ScrapeSource,
+            types::{
+                CreateScrapeJobInput, GoogleMapsScrapeInput, ScrapeJobStatus, ScrapeSource,
                 SearchScrapeInput, WebsiteScrapeInput,
             },
-            types::ScrapeJobStatus,
+            Params,
         },
     },
     error::{AppError, AppResult},
@@ -423,7 +423,7 @@ async fn launch(state: &AppState, viewer: &Viewer, goal: &search_goal::Model) ->
     for src in &strategy.sources {
         let plan = match scrape_input(goal, &src.source, &src.query) {
             None => Plan::Skip(format!("{} is not a source a goal can run", src.source)),
-            Some(input) => match scraping::params::validate_for(state, viewer, &input).await {
+            Some(input) => match scraping::validate_for(state, viewer, &input).await {
                 Ok((params, name)) => Plan::Job(Box::new(params), name),
                 Err(e @ AppError::BadUserInput { .. }) => Plan::Skip(e.public_message()),
                 Err(e) => return Err(e),
@@ -445,7 +445,7 @@ async fn launch(state: &AppState, viewer: &Viewer, goal: &search_goal::Model) ->
     for (i, (src, plan)) in plans.into_iter().enumerate() {
         let (scrape_job_id, skipped_reason) = match plan {
             Plan::Job(params, name) => {
-                let job = scraping::service::create_in(&txn, viewer, &params, name).await?;
+                let job = scraping::create_in(&txn, viewer, &params, name).await?;
                 created += 1;
                 (Some(job.id), None)
             }

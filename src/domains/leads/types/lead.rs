@@ -25,7 +25,7 @@ use super::{FieldProvenance, LeadSource, LeadStatus, Location, ScoreReason};
 use crate::{
     db::fast::ByIndex,
     domains::{
-        identity::{loader::users_by_id, types::User},
+        identity::{types::User, users_by_id},
         leads::loader,
     },
     error::AppResult,

@@ -22,7 +22,7 @@ use serde_json::Value;
 
 use super::{AiError, AiProvider, Completion, Task, Usage};
 use crate::{
-    domains::scraping::sources::api::{backoff, retry_after, MAX_ATTEMPTS},
+    platform::backoff::{backoff, retry_after, MAX_ATTEMPTS},
     platform::outbound::OutboundError,
     state::AppState,
 };

@@ -25,9 +25,9 @@ use crate::{
     auth::{Permission, Viewer},
     config::Config,
     domains::outreach::settings::types::SendingDomain,
-    domains::scraping::mx,
     error::{AppError, AppResult},
     graphql::pagination::{page_by_id_desc, IdConnection, PageArgs},
+    platform::mx,
     state::AppState,
 };
 

@@ -2,7 +2,7 @@
 
 use sea_orm::DbErr;
 
-use crate::{domains::scraping::sources::SourceError, error::AppError};
+use crate::{domains::scraping::service::sources::SourceError, error::AppError};
 
 /// Why a run stopped early.
 #[derive(Debug)]
