@@ -2,17 +2,18 @@
 
 use std::time::Duration;
 
-use async_graphql::{Context, Object, SimpleObject, ID};
+use async_graphql::{Context, Object, ID};
 
 use super::{
-    api_keys, password, service,
+    organizations::{OrgMutation, OrgQuery},
+    service::{self, api_keys, password},
     types::{
-        ApiKey, AuthPayload, CreateApiKeyInput, CreateApiKeyPayload, LoginInput, Organization,
-        RegisterInput, RegisterPayload, UpdateMeInput, User,
+        ApiKey, AuthMethod, AuthPayload, CreateApiKeyInput, CreateApiKeyPayload, LoginInput,
+        Organization, RegisterInput, RegisterPayload, UpdateMeInput, User, ViewerInfo,
     },
 };
 use crate::{
-    auth::{Role, ViewerVia},
+    auth::ViewerVia,
     domains::audit::{self, AuditNote},
     error::{AppError, AppResult},
     graphql::{
@@ -26,28 +27,6 @@ use crate::{
 
 const MINUTE: Duration = Duration::from_secs(60);
 const HOUR: Duration = Duration::from_secs(3600);
-
-/// How the current request authenticated.
-#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthMethod {
-    /// A JWT access token from `login`.
-    AccessToken,
-    /// A partner API key.
-    ApiKey,
-}
-
-/// The authenticated principal of this request.
-#[derive(SimpleObject, Debug, Clone)]
-pub struct ViewerInfo {
-    /// The user id.
-    pub user_id: ID,
-    /// The organization every query is scoped to.
-    pub organization_id: ID,
-    /// The role in that organization.
-    pub role: Role,
-    /// How the request authenticated.
-    pub auth_method: AuthMethod,
-}
 
 /// Account and session queries.
 #[derive(Default)]
@@ -333,3 +312,11 @@ impl AccountMutation {
         Ok(after.into())
     }
 }
+
+/// Identity queries.
+#[derive(async_graphql::MergedObject, Default)]
+pub struct IdentityQuery(AccountQuery, OrgQuery);
+
+/// Identity mutations.
+#[derive(async_graphql::MergedObject, Default)]
+pub struct IdentityMutation(AccountMutation, OrgMutation);

@@ -190,3 +190,25 @@ pub struct UpdateMeInput {
     /// New display name.
     pub name: Option<String>,
 }
+
+/// How the current request authenticated.
+#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// A JWT access token from `login`.
+    AccessToken,
+    /// A partner API key.
+    ApiKey,
+}
+
+/// The authenticated principal of this request.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct ViewerInfo {
+    /// The user id.
+    pub user_id: ID,
+    /// The organization every query is scoped to.
+    pub organization_id: ID,
+    /// The role in that organization.
+    pub role: Role,
+    /// How the request authenticated.
+    pub auth_method: AuthMethod,
+}

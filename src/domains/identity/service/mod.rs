@@ -1,5 +1,8 @@
 //! Accounts and sessions: register, verify, login, refresh rotation with reuse detection, logout.
 
+pub mod api_keys;
+pub mod password;
+
 use chrono::{Duration, Utc};
 use entity::{email_token, membership, organization, refresh_token, user};
 use sea_orm::{
@@ -8,7 +11,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::types::{AuthPayload, LoginInput, RegisterInput, RegisterPayload};
+use crate::domains::identity::types::{AuthPayload, LoginInput, RegisterInput, RegisterPayload};
 use crate::{
     auth::{secrets, Role, Viewer},
     error::{AppError, AppResult, FieldError},

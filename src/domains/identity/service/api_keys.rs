@@ -10,7 +10,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::types::CreateApiKeyInput;
+use crate::domains::identity::types::CreateApiKeyInput;
 use crate::{
     auth::{credentials::API_KEY_PREFIX, secrets, Permission, Role, Viewer},
     error::{AppError, AppResult},

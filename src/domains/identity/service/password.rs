@@ -8,7 +8,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::service::{check_password, clean_name, issue_email_token, normalize_email};
+use super::{check_password, clean_name, issue_email_token, normalize_email};
 use crate::{
     auth::{secrets, Viewer},
     error::{AppError, AppResult},
@@ -77,7 +77,7 @@ async fn revoke_sessions(
         .all(conn)
         .await?;
     for org_id in orgs {
-        super::service::record_access_revoked(
+        super::record_access_revoked(
             conn,
             org_id,
             AccessRevoked {

@@ -1,5 +1,7 @@
 //! Organizations: settings, members and roles, invitations, switching.
 
+pub mod teams;
+
 use chrono::{Duration, Utc};
 use entity::{invitation, membership, organization, refresh_token, team_member, user};
 use sea_orm::{
@@ -8,7 +10,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{
+use crate::domains::identity::{
     service::{self, check_password, clean_name, normalize_email},
     types::AuthPayload,
 };
@@ -368,7 +370,7 @@ pub async fn update_role(
     if current != role {
         // The member's access tokens carry the old role: they stop working (the client refreshes
         // and gets the new one), and their live connections close.
-        super::service::record_access_revoked(
+        service::record_access_revoked(
             &txn,
             viewer.org_id,
             AccessRevoked {
@@ -419,7 +421,7 @@ pub async fn remove(
         .filter(refresh_token::Column::RevokedAt.is_null())
         .exec(&txn)
         .await?;
-    super::service::record_access_revoked(
+    service::record_access_revoked(
         &txn,
         viewer.org_id,
         AccessRevoked {

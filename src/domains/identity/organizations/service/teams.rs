@@ -8,7 +8,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::org::members_scoped;
+use super::members_scoped;
 use crate::{
     auth::{Permission, Viewer},
     error::{AppError, AppResult, FieldError},
