@@ -149,38 +149,41 @@ pub trait KeysetOrder<E: EntityTrait> {
     fn order(&self, select: Select<E>, reversed: bool) -> Select<E>;
 }
 
-/// Newest first by a UUID v7 id column (ids sort by creation).
-pub struct IdDesc<C, F> {
-    /// The id column.
+/// Ascending (or, with `desc`, descending) by one unique column whose value is the key.
+pub struct ByColumn<C, F> {
+    /// The column.
     pub column: C,
-    /// The id of a row.
-    pub id_of: F,
+    /// Largest first.
+    pub desc: bool,
+    /// The key of a row (the column's value).
+    pub key_of: F,
 }
 
-impl<E, F> KeysetOrder<E> for IdDesc<E::Column, F>
+impl<E, K, F> KeysetOrder<E> for ByColumn<E::Column, F>
 where
     E: EntityTrait,
-    F: Fn(&E::Model) -> Uuid,
+    K: Serialize + DeserializeOwned + Send + Sync + Clone + Into<sea_orm::Value>,
+    F: Fn(&E::Model) -> K,
 {
-    type Key = Uuid;
+    type Key = K;
 
-    fn key_of(&self, row: &E::Model) -> Uuid {
-        (self.id_of)(row)
+    fn key_of(&self, row: &E::Model) -> K {
+        (self.key_of)(row)
     }
 
-    fn bound(&self, select: Select<E>, key: &Uuid, after: bool) -> Select<E> {
-        if after {
-            select.filter(self.column.lt(*key))
+    fn bound(&self, select: Select<E>, key: &K, after: bool) -> Select<E> {
+        if after != self.desc {
+            select.filter(self.column.gt(key.clone()))
         } else {
-            select.filter(self.column.gt(*key))
+            select.filter(self.column.lt(key.clone()))
         }
     }
 
     fn order(&self, select: Select<E>, reversed: bool) -> Select<E> {
-        if reversed {
-            select.order_by_asc(self.column)
-        } else {
+        if reversed != self.desc {
             select.order_by_desc(self.column)
+        } else {
+            select.order_by_asc(self.column)
         }
     }
 }
@@ -202,36 +205,71 @@ pub fn keyset_select<E: EntityTrait, O: KeysetOrder<E>>(
     order.order(q, args.backward)
 }
 
-/// Rows fetched by a keyset statement (limit + 1 of them at most) as a Relay connection:
-/// the extra row only tells that there is a next page, and a backward page is put back in
-/// list order.
-pub fn keyset_connection<M, K, N>(
-    mut rows: Vec<M>,
-    args: &KeysetArgs<K>,
-    total: TotalCount,
-    key_of: impl Fn(&M) -> K,
-    to_node: impl Fn(M) -> N,
-) -> Connection<KeyCursor<K>, N, TotalCount>
+/// The rows of one keyset page, in list order, with its page info.
+pub struct KeysetRows<M> {
+    /// At most `limit` rows, in list order (a backward page is put back in order).
+    pub rows: Vec<M>,
+    /// `hasPreviousPage`.
+    pub has_prev: bool,
+    /// `hasNextPage`.
+    pub has_next: bool,
+}
+
+impl<M> KeysetRows<M> {
+    /// A connection of these rows: one edge per row, its cursor the row's key.
+    pub fn into_connection<K, N>(
+        self,
+        total: TotalCount,
+        key_of: impl Fn(&M) -> K,
+        to_node: impl Fn(M) -> N,
+    ) -> Connection<KeyCursor<K>, N, TotalCount>
+    where
+        K: Serialize + DeserializeOwned + Send + Sync,
+        N: OutputType,
+    {
+        let mut connection =
+            Connection::with_additional_fields(self.has_prev, self.has_next, total);
+        connection.edges.extend(
+            self.rows
+                .into_iter()
+                .map(|m| Edge::new(KeyCursor(key_of(&m)), to_node(m))),
+        );
+        connection
+    }
+}
+
+/// The rows of a keyset page of `select` in `order`, bounded by the cursors in `args`: one
+/// statement of limit + 1 rows (the extra row only tells that there is a next page), the LIMIT
+/// written as a literal (see [`crate::db::with_literal_limit`]).
+pub async fn keyset_rows<E, C, O>(
+    conn: &C,
+    select: Select<E>,
+    order: &O,
+    args: &KeysetArgs<O::Key>,
+) -> AppResult<KeysetRows<E::Model>>
 where
-    K: Serialize + DeserializeOwned + Send + Sync,
-    N: OutputType,
+    E: EntityTrait,
+    C: ConnectionTrait,
+    O: KeysetOrder<E>,
 {
+    let q = keyset_select(select, order, args);
+    let stmt = crate::db::with_literal_limit(conn.get_database_backend(), q, args.limit + 1);
+    let mut rows = E::find().from_raw_sql(stmt).all(conn).await?;
     let (has_prev, has_next) = args.page_info(rows.len());
     rows.truncate(args.limit as usize);
     if args.backward {
         rows.reverse();
     }
-    let mut connection = Connection::with_additional_fields(has_prev, has_next, total);
-    connection.edges.extend(
-        rows.into_iter()
-            .map(|m| Edge::new(KeyCursor(key_of(&m)), to_node(m))),
-    );
-    connection
+    Ok(KeysetRows {
+        rows,
+        has_prev,
+        has_next,
+    })
 }
 
-/// The one keyset pager: a page of `select` in `order`, bounded by the cursors in `args`.
-/// Runs one statement (limit + 1 rows, the LIMIT written as a literal, see
-/// [`crate::db::with_literal_limit`]); `totalCount` runs a count only when selected.
+/// The one keyset pager: a page of `select` in `order`, bounded by the cursors in `args`, as a
+/// Relay connection ([`keyset_rows`] + one edge per row); `totalCount` runs a count only when
+/// selected.
 pub async fn keyset_page<E, C, O, N>(
     conn: &C,
     select: Select<E>,
@@ -247,16 +285,8 @@ where
     N: OutputType,
 {
     let total = TotalCount::of(conn.clone(), select.clone());
-    let q = keyset_select(select, order, args);
-    let stmt = crate::db::with_literal_limit(conn.get_database_backend(), q, args.limit + 1);
-    let rows = E::find().from_raw_sql(stmt).all(conn).await?;
-    Ok(keyset_connection(
-        rows,
-        args,
-        total,
-        |m| order.key_of(m),
-        to_node,
-    ))
+    let page = keyset_rows(conn, select, order, args).await?;
+    Ok(page.into_connection(total, |m| order.key_of(m), to_node))
 }
 
 type CountFn = dyn Fn() -> Pin<Box<dyn Future<Output = AppResult<u64>> + Send>> + Send + Sync;
@@ -324,9 +354,10 @@ where
     N: OutputType,
     F: Fn(E::Model) -> N,
 {
-    let order = IdDesc {
+    let order = ByColumn {
         column: id_col,
-        id_of,
+        desc: true,
+        key_of: id_of,
     };
     keyset_page(conn, select, &order, args, to_node).await
 }

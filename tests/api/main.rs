@@ -24,6 +24,7 @@ mod organizations;
 mod outreach;
 mod outreach_ab;
 mod outreach_admin;
+mod pagination;
 mod realtime;
 mod schema_sdl;
 mod scraping;

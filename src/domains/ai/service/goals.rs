@@ -1,12 +1,12 @@
 //! Search goals: create (the provider derives the strategy), read, edit the strategy, run (the
 //! saga in [`super::saga`] does the work) and cancel; the goal's jobs and ranked results.
 
-use async_graphql::connection::{Connection, CursorType, Edge};
+use async_graphql::connection::{Connection, Edge};
 use chrono::Utc;
 use entity::{lead, search_goal, search_goal_job, search_goal_result};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Select, TransactionTrait,
+    QueryOrder, Select, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -24,7 +24,8 @@ use crate::{
     },
     error::{AppError, AppResult, FieldError},
     graphql::pagination::{
-        page_by_id_desc, page_size, IdConnection, KeyCursor, PageArgs, TotalCount,
+        keyset_rows, page_by_id_desc, ByColumn, IdConnection, KeyCursor, KeysetArgs, KeysetRows,
+        PageArgs, TotalCount,
     },
     state::AppState,
     state::Wakes,
@@ -319,15 +320,6 @@ pub struct ResultRow {
 /// Results connection: ordered by rank, cursors are ranks (unique per goal).
 pub type ResultConnection<N> = Connection<KeyCursor<i32>, N, TotalCount>;
 
-fn rank_cursor(field: &str, raw: Option<String>) -> AppResult<Option<i32>> {
-    raw.map(|s| {
-        KeyCursor::<i32>::decode_cursor(&s)
-            .map(|c| c.0)
-            .map_err(|_| AppError::invalid(field, "invalid cursor"))
-    })
-    .transpose()
-}
-
 /// A page of the goal's results, best rank first; the leads of the page load in one statement
 /// (a lead of another organization never shows: results are scoped by the goal's organization).
 pub async fn results_page<N: async_graphql::OutputType>(
@@ -337,34 +329,21 @@ pub async fn results_page<N: async_graphql::OutputType>(
     (first, after, last, before): (Option<i32>, Option<String>, Option<i32>, Option<String>),
     to_node: impl Fn(ResultRow) -> N,
 ) -> AppResult<ResultConnection<N>> {
-    let (limit, backward) = page_size(first, last)?;
-    let after = rank_cursor("after", after)?;
-    let before = rank_cursor("before", before)?;
+    let args = KeysetArgs::<i32>::new(first, after, last, before)?;
     let base = search_goal_result::Entity::find()
         .filter(search_goal_result::Column::GoalId.eq(goal_id))
         .filter(search_goal_result::Column::OrgId.eq(viewer.org_id));
     let total = TotalCount::of(state.db.clone(), base.clone());
-    let mut q = base;
-    if let Some(a) = after {
-        q = q.filter(search_goal_result::Column::Rank.gt(a));
-    }
-    if let Some(b) = before {
-        q = q.filter(search_goal_result::Column::Rank.lt(b));
-    }
-    q = if backward {
-        q.order_by_desc(search_goal_result::Column::Rank)
-    } else {
-        q.order_by_asc(search_goal_result::Column::Rank)
+    let order = ByColumn {
+        column: search_goal_result::Column::Rank,
+        desc: false,
+        key_of: |r: &search_goal_result::Model| r.rank,
     };
-    let mut rows = q.limit(limit + 1).all(&state.db).await?;
-    let more = rows.len() as u64 > limit;
-    rows.truncate(limit as usize);
-    let (has_prev, has_next) = if backward {
-        rows.reverse();
-        (more, before.is_some())
-    } else {
-        (after.is_some(), more)
-    };
+    let KeysetRows {
+        rows,
+        has_prev,
+        has_next,
+    } = keyset_rows(&state.db, base, &order, &args).await?;
     let ids: Vec<Uuid> = rows.iter().map(|r| r.lead_id).collect();
     let leads = if ids.is_empty() || viewer.require(Permission::ReadLeads).is_err() {
         Vec::new()

@@ -14,8 +14,7 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, Func},
     ActiveModelTrait,
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
-    TransactionTrait,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Select, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -42,7 +41,7 @@ use crate::{
     },
     error::{AppError, AppResult, FieldError},
     events::{outbox, CampaignStatusChanged, DomainEvent, EventEnvelope},
-    graphql::pagination::{IdConnection, KeyCursor, PageArgs, TotalCount},
+    graphql::pagination::{keyset_rows, ByColumn, IdConnection, KeyCursor, PageArgs, TotalCount},
     ids::parse_id,
     state::AppState,
     state::Wakes,
@@ -535,34 +534,19 @@ pub async fn list(
         let pattern = format!("%{}%", s.to_lowercase().replace(['%', '_'], ""));
         q = q.filter(Expr::expr(Func::lower(Expr::col(campaign::Column::Name))).like(pattern));
     }
-    // Like `page_by_id_desc`, but the page is wrapped together, so templates and counters load
-    // once for all of it.
+    // The page is wrapped together, so templates and counters load once for all of it.
     let total = TotalCount::of(state.db.clone(), q.clone());
-    if let Some(a) = args.after {
-        q = q.filter(campaign::Column::Id.lt(a));
-    }
-    if let Some(b) = args.before {
-        q = q.filter(campaign::Column::Id.gt(b));
-    }
-    q = if args.backward {
-        q.order_by_asc(campaign::Column::Id)
-    } else {
-        q.order_by_desc(campaign::Column::Id)
+    let order = ByColumn {
+        column: campaign::Column::Id,
+        desc: true,
+        key_of: |c: &campaign::Model| c.id,
     };
-    let mut rows = q.limit(args.limit + 1).all(&state.db).await?;
-    let more = rows.len() as u64 > args.limit;
-    rows.truncate(args.limit as usize);
-    let (has_prev, has_next) = if args.backward {
-        rows.reverse();
-        (more, args.before.is_some())
-    } else {
-        (args.after.is_some(), more)
-    };
-    let mut out = Connection::with_additional_fields(has_prev, has_next, total);
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let page = keyset_rows(&state.db, q, &order, &args).await?;
+    let ids: Vec<Uuid> = page.rows.iter().map(|r| r.id).collect();
+    let mut out = Connection::with_additional_fields(page.has_prev, page.has_next, total);
     out.edges.extend(
         ids.into_iter()
-            .zip(Campaign::wrap(rows))
+            .zip(Campaign::wrap(page.rows))
             .map(|(id, n)| Edge::new(KeyCursor(id), n)),
     );
     Ok(out)
