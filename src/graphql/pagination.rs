@@ -68,6 +68,23 @@ pub fn page_size(first: Option<i32>, last: Option<i32>) -> AppResult<(u64, bool)
     Ok((n as u64, last.is_some()))
 }
 
+/// `(hasPreviousPage, hasNextPage)` of a keyset page of `limit` that read `fetched` rows (at
+/// most limit + 1: the extra row only tells that there is more in the reading direction).
+pub fn page_info(
+    limit: u64,
+    backward: bool,
+    has_after: bool,
+    has_before: bool,
+    fetched: usize,
+) -> (bool, bool) {
+    let more = fetched as u64 > limit;
+    if backward {
+        (more, has_before)
+    } else {
+        (has_after, more)
+    }
+}
+
 /// The four Relay arguments, validated, with cursors decoded to the list's sort key `K`.
 #[derive(Debug, Clone)]
 pub struct KeysetArgs<K> {
@@ -126,12 +143,13 @@ impl<K: Serialize + DeserializeOwned> KeysetArgs<K> {
 
     /// `(hasPreviousPage, hasNextPage)` of a page that read `fetched` rows (at most limit + 1).
     pub fn page_info(&self, fetched: usize) -> (bool, bool) {
-        let more = fetched as u64 > self.limit;
-        if self.backward {
-            (more, self.before.is_some())
-        } else {
-            (self.after.is_some(), more)
-        }
+        page_info(
+            self.limit,
+            self.backward,
+            self.after.is_some(),
+            self.before.is_some(),
+            fetched,
+        )
     }
 }
 

@@ -17,7 +17,7 @@ use crate::{
         Lead, LeadFilter, LeadOrder, LeadOrderField, LeadPage, OrderDirection, TagFilter,
     },
     error::{AppError, AppResult},
-    graphql::pagination::{page_size, KeyCursor, TotalCount},
+    graphql::pagination::{self, page_size, KeyCursor, TotalCount},
     ids::parse_id,
     state::AppState,
 };
@@ -311,12 +311,13 @@ pub struct PageQuery {
 impl PageQuery {
     /// `(hasPreviousPage, hasNextPage)` for a page that read `fetched` rows (up to limit + 1).
     pub fn page_info(&self, fetched: usize) -> (bool, bool) {
-        let more = fetched as u64 > self.limit;
-        if self.backward {
-            (more, self.has_before)
-        } else {
-            (self.has_after, more)
-        }
+        pagination::page_info(
+            self.limit,
+            self.backward,
+            self.has_after,
+            self.has_before,
+            fetched,
+        )
     }
 
     /// The cursor key of a row with sort value `v`.
