@@ -11,7 +11,9 @@ use async_graphql::{
 };
 use base64::Engine;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Select,
+    sea_query::{Expr, ExprTrait, SimpleExpr},
+    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait, Order, PaginatorTrait,
+    QueryFilter, QueryOrder, Select, Statement,
 };
 use serde::{de::DeserializeOwned, Serialize};
 use uuid::Uuid;
@@ -140,7 +142,9 @@ impl<K: Serialize + DeserializeOwned> KeysetArgs<K> {
             backward,
         })
     }
+}
 
+impl<K> KeysetArgs<K> {
     /// `(hasPreviousPage, hasNextPage)` of a page that read `fetched` rows (at most limit + 1).
     pub fn page_info(&self, fetched: usize) -> (bool, bool) {
         page_info(
@@ -150,6 +154,17 @@ impl<K: Serialize + DeserializeOwned> KeysetArgs<K> {
             self.before.is_some(),
             fetched,
         )
+    }
+
+    /// Refuses (BAD_USER_INPUT on `after` / `before`, with `message`) a cursor whose key `fits`
+    /// rejects, e.g. a cursor of another ordering of the same list.
+    pub fn check(self, fits: impl Fn(&K) -> bool, message: &str) -> AppResult<Self> {
+        for (field, key) in [("after", &self.after), ("before", &self.before)] {
+            if key.as_ref().is_some_and(|k| !fits(k)) {
+                return Err(AppError::invalid(field, message));
+            }
+        }
+        Ok(self)
     }
 }
 
@@ -206,6 +221,66 @@ where
     }
 }
 
+/// The key of an order by a sort expression with a unique id as tie-break ([`ByExprThenId`]).
+pub trait ThenIdKey {
+    /// The sort value, as SQL.
+    fn sort_value(&self) -> SimpleExpr;
+    /// The id.
+    fn id_value(&self) -> sea_orm::Value;
+}
+
+/// Ascending (or, with `desc`, descending) by a sort expression that need not be unique, ties
+/// broken by a unique id column in the same direction: a multi-column keyset `(expr, id)`.
+pub struct ByExprThenId<C, F> {
+    /// What the list is ordered by first (a column, or e.g. `COALESCE(col, …)`).
+    pub expr: SimpleExpr,
+    /// The unique tie-break column.
+    pub id: C,
+    /// Largest first.
+    pub desc: bool,
+    /// The key of a row: its sort value and id, as [`ThenIdKey`].
+    pub key_of: F,
+}
+
+impl<E, K, F> KeysetOrder<E> for ByExprThenId<E::Column, F>
+where
+    E: EntityTrait,
+    K: ThenIdKey + Serialize + DeserializeOwned + Send + Sync,
+    F: Fn(&E::Model) -> K,
+{
+    type Key = K;
+
+    fn key_of(&self, row: &E::Model) -> K {
+        (self.key_of)(row)
+    }
+
+    /// `expr > v OR (expr = v AND id > id₀)` (or `<` when the side is the descending one).
+    fn bound(&self, select: Select<E>, key: &K, after: bool) -> Select<E> {
+        let (e, v, id) = (self.expr.clone(), key.sort_value(), key.id_value());
+        let (beyond, id_beyond) = if after != self.desc {
+            (e.clone().gt(v.clone()), Expr::col(self.id).gt(id))
+        } else {
+            (e.clone().lt(v.clone()), Expr::col(self.id).lt(id))
+        };
+        select.filter(
+            Condition::any()
+                .add(beyond)
+                .add(Condition::all().add(e.eq(v)).add(id_beyond)),
+        )
+    }
+
+    fn order(&self, select: Select<E>, reversed: bool) -> Select<E> {
+        let dir = if reversed != self.desc {
+            Order::Desc
+        } else {
+            Order::Asc
+        };
+        select
+            .order_by(self.expr.clone(), dir.clone())
+            .order_by(self.id, dir)
+    }
+}
+
 /// `select` bounded by the page's cursors and ordered for reading it, without a limit: the
 /// statement [`keyset_page`] runs, for callers that must add columns or joins of their own.
 pub fn keyset_select<E: EntityTrait, O: KeysetOrder<E>>(
@@ -223,6 +298,19 @@ pub fn keyset_select<E: EntityTrait, O: KeysetOrder<E>>(
     order.order(q, args.backward)
 }
 
+/// The one statement of a keyset page ([`keyset_select`] with limit + 1 rows, the extra row only
+/// telling that there is more), the LIMIT written as a literal (see
+/// [`crate::db::with_literal_limit`]). For callers that read rows their own way (a faster
+/// decoder, other columns): [`KeysetRows::new`] then makes the page of what it read.
+pub fn keyset_statement<E: EntityTrait, O: KeysetOrder<E>>(
+    backend: DatabaseBackend,
+    select: Select<E>,
+    order: &O,
+    args: &KeysetArgs<O::Key>,
+) -> Statement {
+    crate::db::with_literal_limit(backend, keyset_select(select, order, args), args.limit + 1)
+}
+
 /// The rows of one keyset page, in list order, with its page info.
 pub struct KeysetRows<M> {
     /// At most `limit` rows, in list order (a backward page is put back in order).
@@ -234,6 +322,52 @@ pub struct KeysetRows<M> {
 }
 
 impl<M> KeysetRows<M> {
+    /// The page of the rows a [`keyset_statement`] of `args` read, in reading order.
+    pub fn new<K>(args: &KeysetArgs<K>, mut rows: Vec<M>) -> Self {
+        let fetched = rows.len();
+        rows.truncate(args.limit as usize);
+        Self::read(args, fetched, rows)
+    }
+
+    /// The page of a statement that read `fetched` rows, of which the caller converted only the
+    /// first `limit`, `rows` (in reading order): the extra row needs no converting.
+    pub fn read<K>(args: &KeysetArgs<K>, fetched: usize, mut rows: Vec<M>) -> Self {
+        let (has_prev, has_next) = args.page_info(fetched);
+        if args.backward {
+            rows.reverse();
+        }
+        KeysetRows {
+            rows,
+            has_prev,
+            has_next,
+        }
+    }
+
+    /// A connection of these rows whose nodes are made for the whole page at once by `nodes`
+    /// (one node per row, in order: e.g. nodes that share page-wide loaders); the cursors are
+    /// the rows' keys.
+    pub fn into_connection_batch<K, N, I>(
+        self,
+        total: TotalCount,
+        key_of: impl Fn(&M) -> K,
+        nodes: impl FnOnce(Vec<M>) -> I,
+    ) -> Connection<KeyCursor<K>, N, TotalCount>
+    where
+        K: Serialize + DeserializeOwned + Send + Sync,
+        N: OutputType,
+        I: IntoIterator<Item = N>,
+    {
+        let mut connection =
+            Connection::with_additional_fields(self.has_prev, self.has_next, total);
+        let keys: Vec<K> = self.rows.iter().map(key_of).collect();
+        connection.edges.extend(
+            keys.into_iter()
+                .zip(nodes(self.rows))
+                .map(|(k, n)| Edge::new(KeyCursor(k), n)),
+        );
+        connection
+    }
+
     /// A connection of these rows: one edge per row, its cursor the row's key.
     pub fn into_connection<K, N>(
         self,
@@ -257,8 +391,7 @@ impl<M> KeysetRows<M> {
 }
 
 /// The rows of a keyset page of `select` in `order`, bounded by the cursors in `args`: one
-/// statement of limit + 1 rows (the extra row only tells that there is a next page), the LIMIT
-/// written as a literal (see [`crate::db::with_literal_limit`]).
+/// [`keyset_statement`].
 pub async fn keyset_rows<E, C, O>(
     conn: &C,
     select: Select<E>,
@@ -270,19 +403,9 @@ where
     C: ConnectionTrait,
     O: KeysetOrder<E>,
 {
-    let q = keyset_select(select, order, args);
-    let stmt = crate::db::with_literal_limit(conn.get_database_backend(), q, args.limit + 1);
-    let mut rows = E::find().from_raw_sql(stmt).all(conn).await?;
-    let (has_prev, has_next) = args.page_info(rows.len());
-    rows.truncate(args.limit as usize);
-    if args.backward {
-        rows.reverse();
-    }
-    Ok(KeysetRows {
-        rows,
-        has_prev,
-        has_next,
-    })
+    let stmt = keyset_statement(conn.get_database_backend(), select, order, args);
+    let rows = E::find().from_raw_sql(stmt).all(conn).await?;
+    Ok(KeysetRows::new(args, rows))
 }
 
 /// The one keyset pager: a page of `select` in `order`, bounded by the cursors in `args`, as a

@@ -66,7 +66,7 @@ pub use service::{
     export::download as download_export,
     filtered, get,
     import::{ImportLeads, KIND as IMPORT_KIND},
-    page_query,
+    page, page_query,
     query::list,
     rescore_in, scoped, scoring, sort_expr, Check, Created, LeadConnection, LeadKey, Origin,
     PageQuery, SortValue,

@@ -13,7 +13,7 @@ use super::{
 use crate::{
     domains::audit::{self, AuditNote},
     error::{AppError, AppResult},
-    graphql::ContextExt,
+    graphql::{pagination::KeysetArgs, ContextExt},
     ids::parse_id,
 };
 
@@ -54,10 +54,7 @@ impl LeadQuery {
             viewer,
             &filter,
             order_by.unwrap_or_default(),
-            first,
-            after,
-            last,
-            before,
+            KeysetArgs::new(first, after, last, before)?,
         )
         .await
     }

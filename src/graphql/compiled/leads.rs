@@ -32,7 +32,7 @@ use crate::{
         },
         outreach::types::{CampaignStatus, RecipientStatus},
     },
-    graphql::pagination::KeyCursor,
+    graphql::pagination::{KeyCursor, KeysetArgs, KeysetRows},
     state::AppState,
 };
 
@@ -91,15 +91,13 @@ pub fn plan(viewer: &Viewer, field: &Sel) -> Option<LeadsPlan> {
     let before: Option<String> = field.arg("before", "String", true)?;
     // Refused arguments (a bad cursor, a page too large, no permission) get their errors from
     // the resolvers.
+    let args = KeysetArgs::new(first, after, last, before).ok()?;
     let page = page_query(
         DatabaseBackend::Postgres,
         viewer,
         &filter.unwrap_or_default(),
         order.unwrap_or_default(),
-        first,
-        after,
-        last,
-        before,
+        args,
     )
     .ok()?;
     let mut nodes: Vec<String> = Vec::new();
@@ -184,19 +182,19 @@ fn plan_item(f: &Sel, add_node: &mut impl FnMut(&[Sel]) -> Option<usize>) -> Opt
     })
 }
 
-/// The page statement: id, sort key and one JSON column per node selection, with the page size
-/// as a literal `LIMIT` (`db::with_literal_limit`).
+/// The page statement: the pager's keyset statement of the page (`PageQuery::statement`: bounds,
+/// order, literal `LIMIT` of limit + 1) with id, sort key and one JSON column per node selection.
 fn page_statement(page: &PageQuery, nodes: &[String]) -> Statement {
-    let mut select = page
-        .select
-        .clone()
-        .select_only()
-        .expr_as(Expr::col((lead::Entity, lead::Column::Id)), "lg_id")
-        .expr_as(sort_expr(page.field), "lg_sort");
-    for (i, node) in nodes.iter().enumerate() {
-        select = select.expr_as(Expr::cust(format!("({node})::text")), format!("lg_node{i}"));
-    }
-    crate::db::with_literal_limit(DatabaseBackend::Postgres, select, page.limit + 1)
+    page.statement(DatabaseBackend::Postgres, |base| {
+        let mut select = base
+            .select_only()
+            .expr_as(Expr::col((lead::Entity, lead::Column::Id)), "lg_id")
+            .expr_as(sort_expr(page.order.field), "lg_sort");
+        for (i, node) in nodes.iter().enumerate() {
+            select = select.expr_as(Expr::cust(format!("({node})::text")), format!("lg_node{i}"));
+        }
+        select
+    })
 }
 
 fn col(c: &str) -> String {
@@ -362,14 +360,16 @@ impl LeadsPlan {
     /// Runs the page statement (and the count when selected) and writes the connection.
     pub async fn execute(&self, state: &AppState, out: &mut String) -> Result<(), DbErr> {
         let rows = state.db.query_all_raw(self.page_statement()).await?;
-        let (has_prev, has_next) = self.page.page_info(rows.len());
         let mut decoded: Vec<Row> = Vec::with_capacity(rows.len());
-        for row in rows.iter().take(self.page.limit as usize) {
+        // The extra row (limit + 1) only tells that there is more: not decoded.
+        for row in rows.iter().take(self.page.args.limit as usize) {
             decoded.push(self.decode(row)?);
         }
-        if self.page.backward {
-            decoded.reverse();
-        }
+        let KeysetRows {
+            rows: decoded,
+            has_prev,
+            has_next,
+        } = KeysetRows::read(&self.page.args, rows.len(), decoded);
         let cursors: Vec<String> = if self.cursors {
             decoded
                 .iter()
@@ -412,7 +412,7 @@ impl LeadsPlan {
             .ok_or_else(|| DbErr::Type("compiled reads need PostgreSQL rows".into()))?;
         let err = |e: sea_orm::sqlx::Error| DbErr::Type(e.to_string());
         let id: Uuid = pg.try_get(0).map_err(err)?;
-        let sort = match self.page.field {
+        let sort = match self.page.order.field {
             LeadOrderField::Score => {
                 SortValue::Int(i64::from(pg.try_get::<i32, _>(1).map_err(err)?))
             }

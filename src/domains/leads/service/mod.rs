@@ -16,7 +16,9 @@ pub mod validate;
 
 pub use actions::{delete, delete_many};
 pub use create::{create, create_in, create_many};
-pub use query::{filtered, page_query, sort_expr, LeadConnection, LeadKey, PageQuery, SortValue};
+pub use query::{
+    filtered, page, page_query, sort_expr, LeadConnection, LeadKey, PageQuery, SortValue,
+};
 pub use update::{update, update_many};
 pub use validate::Check;
 

@@ -1,11 +1,14 @@
-//! Listing leads: filters, ordering and keyset pagination over (sort key, id).
+//! Listing leads: filters, ordering and keyset pages over (sort key, id), read through the one
+//! keyset pager (`graphql::pagination`, `ByExprThenId`).
 
-use async_graphql::connection::{Connection, CursorType, Edge};
+use std::borrow::Cow;
+
+use async_graphql::connection::Connection;
 use chrono::{DateTime, Utc};
 use entity::{lead, lead_tag};
 use sea_orm::{
     sea_query::{Expr, ExprTrait, Func, Query, SimpleExpr},
-    ColumnTrait, Condition, DatabaseBackend, Order, QueryFilter, QueryOrder, QuerySelect, Select,
+    ColumnTrait, DatabaseBackend, QueryFilter, Select, Statement,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -17,7 +20,9 @@ use crate::{
         Lead, LeadFilter, LeadOrder, LeadOrderField, LeadPage, OrderDirection, TagFilter,
     },
     error::{AppError, AppResult},
-    graphql::pagination::{self, page_size, KeyCursor, TotalCount},
+    graphql::pagination::{
+        keyset_statement, ByExprThenId, KeyCursor, KeysetArgs, KeysetRows, ThenIdKey, TotalCount,
+    },
     ids::parse_id,
     state::AppState,
 };
@@ -37,11 +42,21 @@ pub enum SortValue {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LeadKey {
     /// Order field name, so a cursor from another ordering is refused.
-    pub o: String,
+    pub o: Cow<'static, str>,
     /// Sort value.
     pub v: SortValue,
     /// Row id (tie-breaker).
     pub id: Uuid,
+}
+
+impl ThenIdKey for LeadKey {
+    fn sort_value(&self) -> SimpleExpr {
+        value_expr(&self.v)
+    }
+
+    fn id_value(&self) -> sea_orm::Value {
+        self.id.into()
+    }
 }
 
 /// A page of leads.
@@ -94,26 +109,6 @@ fn field_name(f: LeadOrderField) -> &'static str {
         LeadOrderField::Company => "company",
         LeadOrderField::LastContactedAt => "lastContactedAt",
     }
-}
-
-/// Rows strictly after `key` in the (possibly reversed) order.
-fn after(field: LeadOrderField, key: &LeadKey, descending: bool) -> Condition {
-    let e = sort_expr(field);
-    let v = value_expr(&key.v);
-    let (beyond, id_beyond) = if descending {
-        (
-            e.clone().lt(v.clone()),
-            Expr::col(lead::Column::Id).lt(key.id),
-        )
-    } else {
-        (
-            e.clone().gt(v.clone()),
-            Expr::col(lead::Column::Id).gt(key.id),
-        )
-    };
-    Condition::any()
-        .add(beyond)
-        .add(Condition::all().add(e.eq(v)).add(id_beyond))
 }
 
 /// Search terms: alphanumeric runs, lowercased, at most 8.
@@ -275,151 +270,128 @@ fn place_filter(mut q: Select<lead::Entity>, f: &LeadFilter) -> Select<lead::Ent
     q
 }
 
-fn decode(field: LeadOrderField, name: &str, raw: Option<String>) -> AppResult<Option<LeadKey>> {
-    let Some(raw) = raw else { return Ok(None) };
-    let key = KeyCursor::<LeadKey>::decode_cursor(&raw)
-        .map_err(|_| AppError::invalid(name, "invalid cursor"))?
-        .0;
-    if key.o != field_name(field) {
-        return Err(AppError::invalid(
-            name,
-            "cursor belongs to another ordering",
-        ));
-    }
-    Ok(Some(key))
+/// Whether a cursor's key belongs to the ordering by `field`: its name and its kind of value.
+fn fits(field: LeadOrderField, key: &LeadKey) -> bool {
+    let kind = matches!(
+        (field, &key.v),
+        (LeadOrderField::Score, SortValue::Int(_))
+            | (LeadOrderField::Company, SortValue::Text(_))
+            | (
+                LeadOrderField::CreatedAt
+                    | LeadOrderField::UpdatedAt
+                    | LeadOrderField::LastContactedAt,
+                SortValue::Time(_)
+            )
+    );
+    kind && key.o == field_name(field)
 }
 
-/// The statements of one page: the ordered, limited page select and the filtered base (for
-/// `totalCount`). Shared by the resolvers and the compiled read path (`graphql::compiled::leads`).
+/// The cursor key of a row in the ordering by `field`.
+fn row_key(field: LeadOrderField, m: &lead::Model) -> LeadKey {
+    key(field, sort_value(field, m), m.id)
+}
+
+fn key(field: LeadOrderField, v: SortValue, id: Uuid) -> LeadKey {
+    LeadKey {
+        o: Cow::Borrowed(field_name(field)),
+        v,
+        id,
+    }
+}
+
+/// A lead ordering as the pager takes it: the sort expression, ties broken by id.
+fn ordering(order: LeadOrder) -> ByExprThenId<lead::Column, impl Fn(&lead::Model) -> LeadKey> {
+    let field = order.field;
+    ByExprThenId {
+        expr: sort_expr(field),
+        id: lead::Column::Id,
+        desc: order.direction == OrderDirection::Desc,
+        key_of: move |m: &lead::Model| row_key(field, m),
+    }
+}
+
+/// One page of a lead list, before it runs: the filtered base, the ordering and the validated
+/// page arguments. Shared by the resolvers ([`page`]) and the compiled read path
+/// (`graphql::compiled::leads`), which both read it through the one keyset pager.
 pub struct PageQuery {
-    /// Filtered, keyset-bounded, ordered, `limit + 1` rows.
-    pub select: Select<lead::Entity>,
     /// The filter alone (the connection's `totalCount`).
     pub base: Select<lead::Entity>,
-    /// Page size.
-    pub limit: u64,
-    /// Read from the end (`last`/`before`).
-    pub backward: bool,
-    /// Whether `after` / `before` cursors were given.
-    pub has_after: bool,
-    /// See `has_after`.
-    pub has_before: bool,
-    /// The order field (cursors carry it).
-    pub field: LeadOrderField,
+    /// Page size, direction and cursors (their keys belong to `order`).
+    pub args: KeysetArgs<LeadKey>,
+    /// The ordering.
+    pub order: LeadOrder,
 }
 
 impl PageQuery {
-    /// `(hasPreviousPage, hasNextPage)` for a page that read `fetched` rows (up to limit + 1).
-    pub fn page_info(&self, fetched: usize) -> (bool, bool) {
-        pagination::page_info(
-            self.limit,
-            self.backward,
-            self.has_after,
-            self.has_before,
-            fetched,
+    /// The page of `base` in `order`; refuses cursors of another ordering.
+    pub fn new(
+        base: Select<lead::Entity>,
+        order: LeadOrder,
+        args: KeysetArgs<LeadKey>,
+    ) -> AppResult<Self> {
+        let field = order.field;
+        let args = args.check(|k| fits(field, k), "cursor belongs to another ordering")?;
+        Ok(PageQuery { base, args, order })
+    }
+
+    /// The page's one statement: `columns` applied to the filtered base (the resolvers keep the
+    /// entity's columns; the compiled path selects its own), keyset-bounded, ordered, limit + 1.
+    pub fn statement(
+        &self,
+        backend: DatabaseBackend,
+        columns: impl FnOnce(Select<lead::Entity>) -> Select<lead::Entity>,
+    ) -> Statement {
+        keyset_statement(
+            backend,
+            columns(self.base.clone()),
+            &ordering(self.order),
+            &self.args,
         )
     }
 
     /// The cursor key of a row with sort value `v`.
     pub fn key(&self, v: SortValue, id: Uuid) -> LeadKey {
-        LeadKey {
-            o: field_name(self.field).into(),
-            v,
-            id,
-        }
+        key(self.order.field, v, id)
     }
 }
 
-/// Validates the page arguments and builds the page's statements.
-#[allow(clippy::too_many_arguments)]
+/// Validates the viewer's permission and the cursors' ordering, and builds the page of the
+/// viewer's leads that match `filter`.
 pub fn page_query(
     backend: DatabaseBackend,
     viewer: &Viewer,
     filter: &LeadFilter,
     order: LeadOrder,
-    first: Option<i32>,
-    after_cursor: Option<String>,
-    last: Option<i32>,
-    before_cursor: Option<String>,
+    args: KeysetArgs<LeadKey>,
 ) -> AppResult<PageQuery> {
     viewer.require(Permission::ReadLeads)?;
-    let (limit, backward) = page_size(first, last)?;
-    let field = order.field;
-    let after_key = decode(field, "after", after_cursor)?;
-    let before_key = decode(field, "before", before_cursor)?;
-    let base = filtered(backend, viewer, filter)?;
-    let desc = order.direction == OrderDirection::Desc;
-    let mut q = base.clone();
-    if let Some(k) = &after_key {
-        q = q.filter(after(field, k, desc));
-    }
-    if let Some(k) = &before_key {
-        q = q.filter(after(field, k, !desc));
-    }
-    // Backward pages read the reversed order, then flip.
-    let read_desc = desc != backward;
-    let dir = if read_desc { Order::Desc } else { Order::Asc };
-    q = q
-        .order_by(sort_expr(field), dir.clone())
-        .order_by(lead::Column::Id, dir)
-        .limit(limit + 1);
-    Ok(PageQuery {
-        select: q,
-        base,
-        limit,
-        backward,
-        has_after: after_key.is_some(),
-        has_before: before_key.is_some(),
-        field,
-    })
+    PageQuery::new(filtered(backend, viewer, filter)?, order, args)
 }
 
-/// A page of leads.
-#[allow(clippy::too_many_arguments)]
+/// A page of the viewer's leads that match `filter`.
 pub async fn list(
     state: &AppState,
     viewer: &Viewer,
     filter: &LeadFilter,
     order: LeadOrder,
-    first: Option<i32>,
-    after_cursor: Option<String>,
-    last: Option<i32>,
-    before_cursor: Option<String>,
+    args: KeysetArgs<LeadKey>,
 ) -> AppResult<LeadConnection<Lead>> {
-    let page = page_query(
-        state.db.get_database_backend(),
-        viewer,
-        filter,
-        order,
-        first,
-        after_cursor,
-        last,
-        before_cursor,
-    )?;
-    let total = TotalCount::of(state.db.clone(), page.base.clone());
-    let stmt = crate::db::with_literal_limit(
-        state.db.get_database_backend(),
-        page.select.clone(),
-        page.limit + 1,
-    );
-    let mut rows = crate::db::fast::all_by_statement(&state.db, stmt).await?;
-    let (has_prev, has_next) = page.page_info(rows.len());
-    rows.truncate(page.limit as usize);
-    if page.backward {
-        rows.reverse();
-    }
-    let mut conn = Connection::with_additional_fields(has_prev, has_next, total);
-    let keys: Vec<LeadKey> = rows
-        .iter()
-        .map(|m| page.key(sort_value(page.field, m), m.id))
-        .collect();
-    let leads = LeadPage::wrap(rows);
-    conn.edges.extend(
-        keys.into_iter()
-            .zip(leads)
-            .map(|(k, l)| Edge::new(KeyCursor(k), l)),
-    );
-    Ok(conn)
+    let backend = state.db.get_database_backend();
+    page(state, page_query(backend, viewer, filter, order, args)?).await
+}
+
+/// Runs a page query: one statement (rows decoded by position, `db::fast`), and the count only
+/// when `totalCount` is selected. The leads of the page are resolved together (`LeadPage`).
+pub async fn page(state: &AppState, q: PageQuery) -> AppResult<LeadConnection<Lead>> {
+    let total = TotalCount::of(state.db.clone(), q.base.clone());
+    let stmt = q.statement(state.db.get_database_backend(), |s| s);
+    let rows = crate::db::fast::all_by_statement(&state.db, stmt).await?;
+    let field = q.order.field;
+    Ok(KeysetRows::new(&q.args, rows).into_connection_batch(
+        total,
+        |m| row_key(field, m),
+        LeadPage::wrap,
+    ))
 }
 
 #[cfg(test)]

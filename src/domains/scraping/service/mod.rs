@@ -9,15 +9,13 @@ pub mod run;
 pub mod sink;
 pub mod sources;
 
-use async_graphql::connection::{Connection, CursorType, Edge};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use entity::{job, lead, scrape_job, scrape_job_lead, scrape_page};
 use sea_orm::{
     sea_query::{Expr, ExprTrait as _, Query},
     ActiveModelTrait,
     ActiveValue::Set,
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Select, TransactionTrait,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Select, TransactionTrait, UpdateMany,
 };
 use uuid::Uuid;
 
@@ -28,12 +26,14 @@ use self::{
 use super::types::{ScrapeJobFilter, ScrapeJobStatus, ScrapePageStatus};
 use crate::{
     auth::{Permission, Viewer},
-    domains::leads::{Lead, LeadConnection, LeadKey, LeadPage, SortValue},
+    domains::leads::{
+        self,
+        types::{LeadOrder, LeadOrderField, OrderDirection},
+        Lead, LeadConnection, PageQuery,
+    },
     error::{AppError, AppResult},
     events::{outbox, DomainEvent, EventEnvelope, ScrapeProgress},
-    graphql::pagination::{
-        page_by_id_desc, page_size, IdConnection, KeyCursor, PageArgs, TotalCount,
-    },
+    graphql::pagination::{page_by_id_desc, IdConnection, KeysetArgs, PageArgs},
     jobs::{queue, JobState, NewJob},
     state::AppState,
     state::Wakes,
@@ -212,6 +212,22 @@ pub async fn list(
     .await
 }
 
+/// The update that moves job `id` to status `to` at `now`, only from one of the statuses `from`
+/// (so a job another request or the runner moved meanwhile is left alone: zero rows). Callers
+/// add the columns their move sets, run it and check `rows_affected`.
+pub fn transition(
+    id: Uuid,
+    to: ScrapeJobStatus,
+    from: &[ScrapeJobStatus],
+    now: DateTime<Utc>,
+) -> UpdateMany<scrape_job::Entity> {
+    scrape_job::Entity::update_many()
+        .col_expr(scrape_job::Column::Status, Expr::value(to.as_str()))
+        .col_expr(scrape_job::Column::UpdatedAt, Expr::value(now))
+        .filter(scrape_job::Column::Id.eq(id))
+        .filter(scrape_job::Column::Status.is_in(from.iter().map(|s| s.as_str())))
+}
+
 /// Cancels the queue job behind a scrape job, if it is still active.
 async fn cancel_queue_job(conn: &impl ConnectionTrait, job_id: Option<Uuid>) -> AppResult<()> {
     let Some(job_id) = job_id else { return Ok(()) };
@@ -244,18 +260,9 @@ pub async fn cancel(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<sc
     let txn = state.db.begin().await?;
     let current = get(&txn, viewer, id).await?;
     let now = Utc::now();
-    let res = scrape_job::Entity::update_many()
-        .col_expr(
-            scrape_job::Column::Status,
-            Expr::value(ScrapeJobStatus::Cancelled.as_str()),
-        )
+    let active = [ScrapeJobStatus::Queued, ScrapeJobStatus::Running];
+    let res = transition(id, ScrapeJobStatus::Cancelled, &active, now)
         .col_expr(scrape_job::Column::FinishedAt, Expr::value(now))
-        .col_expr(scrape_job::Column::UpdatedAt, Expr::value(now))
-        .filter(scrape_job::Column::Id.eq(id))
-        .filter(scrape_job::Column::Status.is_in([
-            ScrapeJobStatus::Queued.as_str(),
-            ScrapeJobStatus::Running.as_str(),
-        ]))
         .exec(&txn)
         .await?;
     if res.rows_affected != 1 {
@@ -278,11 +285,8 @@ pub async fn retry(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<scr
     let txn = state.db.begin().await?;
     let current = get(&txn, viewer, id).await?;
     let queued = queue::enqueue(&txn, new_queue_job(viewer, id)?).await?;
-    let res = scrape_job::Entity::update_many()
-        .col_expr(
-            scrape_job::Column::Status,
-            Expr::value(ScrapeJobStatus::Queued.as_str()),
-        )
+    let ended = [ScrapeJobStatus::Failed, ScrapeJobStatus::Cancelled];
+    let res = transition(id, ScrapeJobStatus::Queued, &ended, Utc::now())
         .col_expr(scrape_job::Column::JobId, Expr::value(queued.id))
         .col_expr(
             scrape_job::Column::Error,
@@ -292,12 +296,6 @@ pub async fn retry(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<scr
             scrape_job::Column::FinishedAt,
             Expr::value(Option::<chrono::DateTime<Utc>>::None),
         )
-        .col_expr(scrape_job::Column::UpdatedAt, Expr::value(Utc::now()))
-        .filter(scrape_job::Column::Id.eq(id))
-        .filter(scrape_job::Column::Status.is_in([
-            ScrapeJobStatus::Failed.as_str(),
-            ScrapeJobStatus::Cancelled.as_str(),
-        ]))
         .exec(&txn)
         .await?;
     if res.rows_affected != 1 {
@@ -384,7 +382,8 @@ pub async fn pages(
 }
 
 /// The leads a job created or updated, newest first (the `leads` connection type and cursors,
-/// ordered by creation time); resolved together, so their tags and owners load once per page.
+/// ordered by creation time), through the leads' own page ([`leads::page`]): one statement,
+/// and their tags and owners load once per page.
 pub async fn leads(
     state: &AppState,
     viewer: &Viewer,
@@ -393,62 +392,16 @@ pub async fn leads(
     after: Option<String>,
 ) -> AppResult<LeadConnection<Lead>> {
     viewer.require(Permission::ReadLeads)?;
-    let (limit, _) = page_size(first, None)?;
-    let after = match after {
-        None => None,
-        Some(raw) => {
-            let key = KeyCursor::<LeadKey>::decode_cursor(&raw)
-                .map_err(|_| AppError::invalid("after", "invalid cursor"))?
-                .0;
-            match (key.o.as_str(), &key.v) {
-                ("createdAt", SortValue::Time(t)) => Some((*t, key.id)),
-                _ => {
-                    return Err(AppError::invalid(
-                        "after",
-                        "cursor belongs to another ordering",
-                    ))
-                }
-            }
-        }
-    };
+    let args = KeysetArgs::new(first, after, None, None)?;
     let linked = Query::select()
         .column(scrape_job_lead::Column::LeadId)
         .from(scrape_job_lead::Entity)
         .and_where(scrape_job_lead::Column::ScrapeJobId.eq(job_id))
         .to_owned();
-    let base = crate::domains::leads::scoped(viewer).filter(lead::Column::Id.in_subquery(linked));
-    let total = TotalCount::of(state.db.clone(), base.clone());
-    let mut q = base;
-    if let Some((t, id)) = after {
-        q = q.filter(
-            Condition::any().add(lead::Column::CreatedAt.lt(t)).add(
-                Condition::all()
-                    .add(lead::Column::CreatedAt.eq(t))
-                    .add(lead::Column::Id.lt(id)),
-            ),
-        );
-    }
-    let mut rows = q
-        .order_by_desc(lead::Column::CreatedAt)
-        .order_by_desc(lead::Column::Id)
-        .limit(limit + 1)
-        .all(&state.db)
-        .await?;
-    let more = rows.len() as u64 > limit;
-    rows.truncate(limit as usize);
-    let keys: Vec<LeadKey> = rows
-        .iter()
-        .map(|m| LeadKey {
-            o: "createdAt".into(),
-            v: SortValue::Time(m.created_at),
-            id: m.id,
-        })
-        .collect();
-    let mut conn = Connection::with_additional_fields(after.is_some(), more, total);
-    conn.edges.extend(
-        keys.into_iter()
-            .zip(LeadPage::wrap(rows))
-            .map(|(k, l)| Edge::new(KeyCursor(k), l)),
-    );
-    Ok(conn)
+    let base = leads::scoped(viewer).filter(lead::Column::Id.in_subquery(linked));
+    let newest_first = LeadOrder {
+        field: LeadOrderField::CreatedAt,
+        direction: OrderDirection::Desc,
+    };
+    leads::page(state, PageQuery::new(base, newest_first, args)?).await
 }

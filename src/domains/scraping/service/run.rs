@@ -54,6 +54,7 @@ use super::{
     params::{Params, ScrapeSource},
     progress, record_progress,
     sources::{self, Seed, SeedEnv},
+    transition,
 };
 use crate::domains::scraping::types::{ScrapeJobStatus, ScrapePageStatus};
 use crate::{
@@ -199,23 +200,14 @@ impl Run<'_> {
     async fn claim(&self, job: scrape_job::Model) -> Result<Claim, Stop> {
         let txn = self.state.db.begin().await?;
         let now = Utc::now();
-        let res = scrape_job::Entity::update_many()
-            .col_expr(
-                scrape_job::Column::Status,
-                Expr::value(ScrapeJobStatus::Running.as_str()),
-            )
+        let active = [ScrapeJobStatus::Queued, ScrapeJobStatus::Running];
+        let res = transition(self.id, ScrapeJobStatus::Running, &active, now)
             .col_expr(scrape_job::Column::RunAttempt, Expr::value(self.attempt))
             .col_expr(
                 scrape_job::Column::StartedAt,
                 Expr::value(job.started_at.unwrap_or(now)),
             )
-            .col_expr(scrape_job::Column::UpdatedAt, Expr::value(now))
-            .filter(scrape_job::Column::Id.eq(self.id))
             .filter(scrape_job::Column::JobId.eq(self.ctx.job.id))
-            .filter(scrape_job::Column::Status.is_in([
-                ScrapeJobStatus::Queued.as_str(),
-                ScrapeJobStatus::Running.as_str(),
-            ]))
             .exec(&txn)
             .await?;
         if res.rows_affected != 1 {

@@ -11,7 +11,7 @@ use crate::{
         Lead, LeadConnection,
     },
     error::AppResult,
-    graphql::ContextExt,
+    graphql::{pagination::KeysetArgs, ContextExt},
 };
 
 /// Input of `updateAudience`: what is given changes.
@@ -85,10 +85,7 @@ impl Audience {
             viewer,
             &self.lead_filter(),
             order_by.unwrap_or_default(),
-            first,
-            after,
-            last,
-            before,
+            KeysetArgs::new(first, after, last, before)?,
         )
         .await
     }
