@@ -122,8 +122,8 @@ pub fn job_registry(state: &AppState) -> JobRegistry {
     let mut registry = JobRegistry::new();
     registry.register(mail_job::KIND, mail_job::SendMail(state.mailer.clone()));
     registry.register(
-        notifications::webhook_job::KIND,
-        notifications::webhook_job::PostWebhook(state.http.clone(), state.secrets.clone()),
+        notifications::WEBHOOK_KIND,
+        notifications::PostWebhook(state.http.clone(), state.secrets.clone()),
     );
     registry.register(leads::IMPORT_KIND, leads::ImportLeads(state.clone()));
     registry.register(scraping::RUN_KIND, scraping::ScrapeRun(state.clone()));

@@ -14,6 +14,9 @@
 //!   needs just `mod.rs` and `resolver.rs`), optionally `loader.rs`, tests and sub-domains —
 //!   nothing else. GraphQL objects live in `types`; `resolver.rs` holds only the roots
 //!   (`…Query`, `…Mutation`, `…Subscription`).
+//! - **Domain API.** A (sub-)domain's `mod.rs` re-exports items (functions, types,
+//!   constants), never a module of its `service`: other domains see what it exports, not all
+//!   that a service module holds.
 //! - **Size.** No file in `src/` over [`MAX_FILE_LINES`], no function over [`MAX_FN_LINES`].
 //!
 //! Each rule is a function over an in-memory file set, so the tests at the bottom also show
@@ -443,6 +446,71 @@ fn check_api_use(files: &Files, file: &str, to: &[String], path: &[String], out:
     }
 }
 
+/// Violations of "a (sub-)domain's mod.rs re-exports items, not modules": a `pub use` in the
+/// API file of a domain or sub-domain that names a module under one of its `service`
+/// directories (`pub use service::{stats, smtp::{self, Sender}}` exports `stats` and `smtp`),
+/// which would let other domains reach everything inside it as `<domain>::stats::…`.
+fn module_reexport_violations(files: &Files) -> Vec<String> {
+    let mut apis: Vec<String> = subdomains(files).into_iter().collect();
+    apis.extend(
+        files
+            .keys()
+            .filter_map(|f| f.strip_suffix("/mod.rs"))
+            .filter(|d| d.starts_with("domains/") && d.matches('/').count() == 1)
+            .map(str::to_string),
+    );
+    let mut out = Vec::new();
+    for dir in apis {
+        let file = format!("{dir}/mod.rs");
+        let Some(text) = files.get(&file) else {
+            continue;
+        };
+        let code: Vec<char> = code_only(text).chars().collect();
+        let mut paths = Vec::new();
+        let mut i = 0;
+        while i < code.len() {
+            let rest: String = code[i..code.len().min(i + 8)].iter().collect();
+            if rest == "pub use " && !ident_before(&code, i) {
+                i = parse_tree(&code, i + 8, Vec::new(), &mut paths);
+            } else {
+                i += 1;
+            }
+        }
+        for path in paths {
+            if path.iter().any(|s| s == "service") && is_public_module(files, &dir, &path) {
+                out.push(format!(
+                    "{file}: re-exports the module `{}`; export the items other domains use",
+                    path.join("::")
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Whether `path` (relative to the directory `dir`) names a module that its parent declares
+/// `pub mod` (a private module of the same name as a re-exported function is not exported).
+fn is_public_module(files: &Files, dir: &str, path: &[String]) -> bool {
+    let Some((name, parents)) = path.split_last() else {
+        return false;
+    };
+    let rel = path.join("/");
+    let exists = [format!("{dir}/{rel}.rs"), format!("{dir}/{rel}/mod.rs")]
+        .iter()
+        .any(|f| files.contains_key(f));
+    let parent = [vec![dir.to_string()], parents.to_vec()].concat().join("/");
+    let declared = [format!("{parent}.rs"), format!("{parent}/mod.rs")]
+        .iter()
+        .filter_map(|f| files.get(f))
+        .any(|text| {
+            let code = code_only(text);
+            ["pub mod", "pub(crate) mod", "pub(super) mod"]
+                .iter()
+                .any(|p| code.contains(&format!("{p} {name};")))
+        });
+    exists && declared
+}
+
 /// Cycles among sub-domains of one domain.
 fn cycles(edges: &BTreeSet<(Vec<String>, Vec<String>)>) -> Vec<String> {
     fn reaches(
@@ -680,6 +748,11 @@ fn every_domain_follows_the_template() {
 }
 
 #[test]
+fn domain_apis_export_items_not_modules() {
+    report("domain API", module_reexport_violations(&read_src()));
+}
+
+#[test]
 fn files_and_functions_stay_small() {
     report("size limits", size_violations(&read_src()));
 }
@@ -762,6 +835,40 @@ fn reaching_into_another_domains_internals_fails() {
         v.iter()
             .any(|v| v.contains("reaches into `leads::service`")),
         "{v:?}"
+    );
+}
+
+#[test]
+fn re_exporting_a_service_module_fails() {
+    let module = "pub fn score() {}";
+    let service = "pub mod scoring;\nmod create;\npub use create::create;";
+    let whole = fixture(&[
+        ("domains/leads/service.rs", service),
+        ("domains/leads/service/create.rs", "pub fn create() {}"),
+        ("domains/leads/service/scoring.rs", module),
+        (
+            "domains/leads/mod.rs",
+            "pub use service::{create, scoring::{self, score}};",
+        ),
+    ]);
+    let v = module_reexport_violations(&whole);
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert!(
+        v[0].contains("re-exports the module `service::scoring`"),
+        "{v:?}"
+    );
+    let items = fixture(&[
+        ("domains/leads/service.rs", service),
+        ("domains/leads/service/scoring.rs", module),
+        (
+            "domains/leads/mod.rs",
+            "pub use service::{create, scoring::score as lead_score};",
+        ),
+    ]);
+    assert_eq!(module_reexport_violations(&items), Vec::<String>::new());
+    assert_eq!(
+        module_reexport_violations(&fixture(&[])),
+        Vec::<String>::new()
     );
 }
 

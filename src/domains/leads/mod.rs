@@ -68,9 +68,12 @@ pub use service::{
     import::{ImportLeads, KIND as IMPORT_KIND},
     page, page_query,
     query::list,
-    rescore_in, scoped, scoring, sort_expr, Check, Created, LeadConnection, LeadKey, Origin,
-    PageQuery, SortValue,
+    rescore_in, scoped, sort_expr, Check, Created, LeadConnection, LeadKey, Origin, PageQuery,
+    SortValue,
 };
 pub use types::{Lead, LeadAnalysisSlot, LeadCampaignsSlot, LeadPage};
 
-pub use service::bulk::{self, Contact, CHUNK as BULK_CHUNK};
+pub use service::bulk::{
+    save_many as save_contacts, save_one as save_contact, Bulk, Contact, Outcome,
+    CHUNK as BULK_CHUNK,
+};

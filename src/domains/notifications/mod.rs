@@ -39,7 +39,8 @@ pub mod types;
 pub use resolver::{NotificationMutation, NotificationQuery, NotificationSubscription};
 pub use service::{
     deliver::{deliver, Delivered, NewNotification},
-    webhook_job, webhook_url_context,
+    webhook_job::{PostWebhook, KIND as WEBHOOK_KIND},
+    webhook_url_context,
 };
 
 /// Registers notifications' event handler (its own rules); called once per start-up.

@@ -37,10 +37,15 @@ pub mod types;
 
 pub use resolver::{CampaignMutation, CampaignQuery, CampaignSubscription};
 pub use service::{
-    ab, announce_status, by_template, gate, get, launch_approved, lifecycle, recipients,
+    ab::{
+        decide as decide_ab_test, decision_due, test_of as ab_test_of, variants_of, winner_of,
+        with_test_sent_at,
+    },
+    announce_status, get, launch_approved,
     recipients::{campaigns_of_leads, suppressed},
     record_status, record_status_with, return_to_draft, scoped,
     send_run::{enqueue as enqueue_send, Payload as SendPayload, KIND as SEND_KIND},
-    stats, status_of, Approved,
+    stats::compute as compute_stats,
+    status_of, Approved,
 };
 pub use types::{can_read, Campaign, CampaignStatus, LeadCampaign, RecipientStatus};

@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use crate::domains::outreach::{
     campaigns,
-    templates::{self, render},
+    templates::{self, lead_vars, render_context, sample_lead},
 };
 use crate::{
     auth::Viewer,
@@ -162,10 +162,8 @@ async fn preview_campaign(
         .await?
         .map(|o| o.name)
         .unwrap_or_default();
-    let vars = lead
-        .as_ref()
-        .map_or_else(render::sample_lead, render::lead_vars);
-    let ctx = render::context(
+    let vars = lead.as_ref().map_or_else(sample_lead, lead_vars);
+    let ctx = render_context(
         vars,
         &c.from_name,
         &c.from_email,

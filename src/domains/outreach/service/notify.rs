@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use entity::campaign;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
-use crate::domains::outreach::campaigns::stats;
+use crate::domains::outreach::campaigns::compute_stats;
 use crate::{
     domains::notifications::{deliver, types::NotificationType, NewNotification},
     error::AppResult,
@@ -55,7 +55,7 @@ pub async fn campaign_finished(
         return Ok(());
     };
     let n = &s.counters;
-    let stats = stats::compute(conn, c.id).await?;
+    let stats = compute_stats(conn, c.id).await?;
     let pct = |r: Option<f64>| r.map_or("–".to_string(), |r| format!("{:.1} %", r * 100.0));
     let body = format!(
         "{} sent, {} failed or skipped; open rate {}, click rate {}.",

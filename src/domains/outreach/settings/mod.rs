@@ -23,8 +23,8 @@ pub mod types;
 
 pub use resolver::{OutreachSettingsMutation, OutreachSettingsQuery};
 pub use service::{
-    sending_domains::{self, check_from},
-    smtp::{self, password_context, Sender},
-    suppressions,
+    sending_domains::check_from,
+    smtp::{password_context, Sender},
+    suppressions::insert as insert_suppression,
 };
 pub use types::{SmtpSecurity, SuppressionReason};

@@ -25,8 +25,11 @@ pub mod types;
 
 pub use resolver::{TemplateMutation, TemplateQuery};
 pub use service::{
-    content_of, get, preview_context, render,
-    render::{Content, Rendered},
+    content_of, get, preview_context,
+    render::{
+        context as render_context, lead_vars, render, sample_lead, validate as validate_content,
+        Content, Rendered,
+    },
     render_or_invalid, scoped,
 };
 pub use types::{RenderedEmail, Template};

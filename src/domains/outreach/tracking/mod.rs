@@ -28,7 +28,7 @@ pub use service::{
     http::{click, open, unsubscribe, unsubscribe_page},
     inbound::inbound,
     record::{recipient_by_message_id, record, Activity},
-    token::{self, instrument_html, sign, verify, Links, TokenKind},
-    webhooks::{self, provider},
+    token::{instrument_html, sign, verify, Links, TokenKind},
+    webhooks::provider,
 };
 pub use types::{EmailEvent, EmailEventType};

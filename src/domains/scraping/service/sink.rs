@@ -1,5 +1,5 @@
-//! Contacts become leads through the leads domain's bulk API ([`bulk::save_one`] one at a
-//! time, [`bulk::save_many`] for a whole batch; MERGE on a duplicate email or phone, so a lead
+//! Contacts become leads through the leads domain's bulk API ([`save_contact`](crate::domains::leads::save_contact) one at a
+//! time, [`save_contacts`](crate::domains::leads::save_contacts) for a whole batch; MERGE on a duplicate email or phone, so a lead
 //! is updated, never duplicated), with provenance `scrape` (job + URL), and a
 //! `scrape_job_leads` row recording what the job did to each lead the first time it met it.
 //! The crawler saves whole batches of pages with [`save_batch`] (a fixed number of statements
@@ -21,8 +21,9 @@ use super::extract::{check_email, EmailVerdict, PageData};
 use crate::{
     auth::Viewer,
     domains::leads::{
-        bulk::{self, Bulk, Origin, Outcome},
+        save_contact, save_contacts,
         types::{LeadSource, Location, OnConflict},
+        Bulk, Origin, Outcome,
     },
     error::AppResult,
 };
@@ -169,7 +170,7 @@ pub async fn save(
     let mut saved = Saved::default();
     for c in contacts {
         let url: String = c.url.chars().take(2048).collect();
-        let (lead_id, outcome) = match bulk::save_one(txn, &bulk, c).await? {
+        let (lead_id, outcome) = match save_contact(txn, &bulk, c).await? {
             Outcome::Created(id) => (id, "created"),
             Outcome::Updated(id) => (id, "updated"),
             Outcome::Rejected => {
@@ -190,7 +191,7 @@ pub async fn save(
     Ok(saved)
 }
 
-/// Saves the contacts of a batch of `pages` pages with [`bulk::save_many`] and links the leads
+/// Saves the contacts of a batch of `pages` pages with [`save_contacts`](crate::domains::leads::save_contacts) and links the leads
 /// the job had not met (`linked` holds those it had). CONFLICT when a concurrent writer got in
 /// the way: redo the batch with [`save`].
 pub async fn save_batch(
@@ -214,7 +215,7 @@ pub async fn save_batch(
             )
         })
         .unzip();
-    let done = bulk::save_many(txn, &bulk, list).await?;
+    let done = save_contacts(txn, &bulk, list).await?;
     let mut saved = vec![Saved::default(); pages];
     let mut links: Vec<Link> = Vec::new();
     let mut newly: Vec<Uuid> = Vec::new();

@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::{known, plan::Touched, CHUNK};
 use crate::{
     auth::Viewer,
-    domains::leads::scoring,
+    domains::leads::service::scoring,
     error::{AppError, AppResult},
     events::{outbox, DomainEvent, EventEnvelope, LeadChanged},
 };

@@ -25,7 +25,7 @@ use crate::{
     auth::{Permission, Viewer},
     domains::outreach::{
         campaigns::types::{CampaignStatus, CampaignVariant},
-        settings::sending_domains,
+        settings::check_from,
         templates::{self, content_of},
     },
     error::{AppError, AppResult},
@@ -211,7 +211,7 @@ async fn sender_allowed(
     txn: &DatabaseTransaction,
     c: &campaign::Model,
 ) -> AppResult<()> {
-    match sending_domains::check_from(txn, &state.config, c.org_id, &c.from_email).await? {
+    match check_from(txn, &state.config, c.org_id, &c.from_email).await? {
         Ok(()) => Ok(()),
         Err(m) => Err(AppError::invalid("fromEmail", m)),
     }

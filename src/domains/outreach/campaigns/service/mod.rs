@@ -35,7 +35,7 @@ use crate::{
     domains::{
         leads::Check,
         outreach::{
-            settings::sending_domains,
+            settings::check_from,
             templates::{self, Content},
         },
     },
@@ -194,7 +194,7 @@ async fn check_variants(
                 body_html: "x".into(),
                 body_text: String::new(),
             };
-            if let Some(issue) = templates::render::validate(&c).into_iter().next() {
+            if let Some(issue) = templates::validate_content(&c).into_iter().next() {
                 errors.push(FieldError {
                     field: f("subject"),
                     message: issue.message,
@@ -252,9 +252,7 @@ async fn sender_domain(
     if from_email.is_empty() || c.errors.iter().any(|e| e.field == "input.fromEmail") {
         return Ok(());
     }
-    if let Err(message) =
-        sending_domains::check_from(&state.db, &state.config, viewer.org_id, from_email).await?
-    {
+    if let Err(message) = check_from(&state.db, &state.config, viewer.org_id, from_email).await? {
         c.errors.push(FieldError {
             field: "input.fromEmail".into(),
             message,
@@ -442,7 +440,7 @@ pub async fn update(
     // approval gate again, in the same transaction.
     let txn = state.db.begin().await?;
     let c = a.update(&txn).await?;
-    let c = super::lifecycle::regate(&txn, viewer, c).await?;
+    let c = self::lifecycle::regate(&txn, viewer, c).await?;
     state.commit(txn, Wakes::Events).await?;
     Ok(c)
 }

@@ -13,7 +13,8 @@ use super::{
 };
 use crate::{
     domains::outreach::campaigns::{
-        ab, enqueue_send as enqueue, record_status, record_status_with, CampaignStatus,
+        ab_test_of, decide_ab_test, decision_due, enqueue_send as enqueue, record_status,
+        record_status_with, variants_of, winner_of, with_test_sent_at, CampaignStatus,
     },
     jobs::{JobContext, JobError},
     state::Wakes,
@@ -27,13 +28,13 @@ impl SendCampaign {
         ctx: &JobContext,
         c: &campaign::Model,
     ) -> Result<Result<Phase, Value>, JobError> {
-        let Some(test) = ab::test_of(c).filter(|_| ab::variants_of(c).len() >= 2) else {
+        let Some(test) = ab_test_of(c).filter(|_| variants_of(c).len() >= 2) else {
             return Ok(Ok(Phase::Plain));
         };
-        if let Some(w) = ab::winner_of(c) {
+        if let Some(w) = winner_of(c) {
             return Ok(Ok(Phase::Rest(w.variant_id)));
         }
-        let Some(due) = ab::decision_due(c, &test) else {
+        let Some(due) = decision_due(c, &test) else {
             return Ok(Ok(Phase::Test));
         };
         if Utc::now() < due {
@@ -42,7 +43,7 @@ impl SendCampaign {
             return Ok(Err(json!({"abTest": "waiting", "decideAt": due})));
         }
         let db = &self.0.db;
-        let winner = ab::decide(db, c, &test)
+        let winner = decide_ab_test(db, c, &test)
             .await
             .map_err(|e| JobError::Retryable(e.public_message()))?
             .ok_or_else(|| JobError::Permanent("an A/B test without variants".into()))?;
@@ -85,10 +86,10 @@ impl SendCampaign {
         out: Value,
     ) -> Result<Value, JobError> {
         let now = Utc::now();
-        let wait = ab::test_of(c).map_or(0, |t| t.wait_minutes);
+        let wait = ab_test_of(c).map_or(0, |t| t.wait_minutes);
         let due = now + chrono::Duration::minutes(i64::from(wait));
         if self
-            .hand_over(ctx, c, due, Some(ab::with_test_sent_at(c, now)))
+            .hand_over(ctx, c, due, Some(with_test_sent_at(c, now)))
             .await?
         {
             Ok(json!({"abTest": "test sent", "decideAt": due, "test": out}))

@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::{
     config::Config,
     domains::outreach::{
-        templates::{render, Content},
+        templates::{lead_vars, render, render_context, Content},
         tracking::{instrument_html, Links},
     },
     jobs::JobError,
@@ -134,10 +134,10 @@ pub(super) fn build(
     let links = Links::new(&cfg.public_url, &cfg.jwt_secret, r.id);
     let unsubscribe = links.unsubscribe();
     let vars = match lead {
-        Some(l) => render::lead_vars(l),
+        Some(l) => lead_vars(l),
         None => json!({"email": r.email}),
     };
-    let ctx = render::context(
+    let ctx = render_context(
         vars,
         &run.campaign.from_name,
         &run.campaign.from_email,
@@ -145,7 +145,7 @@ pub(super) fn build(
         &unsubscribe,
     );
     let content = variant.map(|v| &v.content).unwrap_or(&run.content);
-    let out = render::render(content, &ctx).map_err(|i| format!("template: {}", i.message))?;
+    let out = render(content, &ctx).map_err(|i| format!("template: {}", i.message))?;
     let mut text = out.text;
     if !text.contains(&unsubscribe) {
         text.push_str(&format!("\n\n--\nUnsubscribe: {unsubscribe}\n"));

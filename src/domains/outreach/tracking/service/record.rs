@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::{
     domains::outreach::{
-        settings::{suppressions, SuppressionReason},
+        settings::{insert_suppression, SuppressionReason},
         types::RecipientStatus,
     },
     error::AppResult,
@@ -241,7 +241,7 @@ pub async fn record(state: &AppState, recipient_id: Uuid, activity: Activity) ->
     change.row.update(&txn).await?;
     if let Some(reason) = change.suppress {
         let data = json!({"campaignId": r.campaign_id, "recipientId": r.id});
-        suppressions::insert(&txn, r.org_id, &r.email.to_lowercase(), reason, data).await?;
+        insert_suppression(&txn, r.org_id, &r.email.to_lowercase(), reason, data).await?;
     }
     if let (true, Some(lead_id)) = (change.timeline, r.lead_id) {
         timeline(&txn, &r, lead_id, kind, data, now).await?;
