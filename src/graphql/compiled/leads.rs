@@ -2,9 +2,10 @@
 //!
 //! This composes several domains (leads' page statement and `Lead` fields, identity's users,
 //! outreach's campaign tables and enums), so it lives in the graphql layer, which may name
-//! them all. The page statement is the resolvers' own (`leads::page_query`: filter, organization scope,
-//! keyset bounds, order, limit + 1) with its column list replaced by the id, the sort key (for
-//! cursors) and the node's JSON. Nested relations are correlated subqueries that mirror the
+//! them all. The page statement is the resolvers' own (`leads::page_query`: filter, organization
+//! scope; `PageQuery::statement`: the one keyset pager's bounds, order and literal limit + 1)
+//! with its column list replaced by the id, the sort key (for cursors) and the node's JSON; the
+//! rows read become the page through the pager too (`KeysetRows::read`). Nested relations are correlated subqueries that mirror the
 //! resolvers' loaders: tags sorted, the owner by id, the newest notes by id, the lead's campaign
 //! rows newest first. Lists are `array_to_json(ARRAY(SELECT … ORDER BY …))`: the array
 //! constructor keeps the subquery's order, which the indexes already give, where `json_agg(…
