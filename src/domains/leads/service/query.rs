@@ -400,6 +400,22 @@ mod tests {
     use sea_orm::QueryTrait;
 
     #[test]
+    fn a_cursor_fits_only_its_own_ordering_and_kind_of_value() {
+        let id = Uuid::nil();
+        let score = key(LeadOrderField::Score, SortValue::Int(3), id);
+        assert!(fits(LeadOrderField::Score, &score));
+        assert!(!fits(LeadOrderField::CreatedAt, &score));
+        let forged = LeadKey {
+            v: SortValue::Text("x".into()),
+            ..score
+        };
+        assert!(!fits(LeadOrderField::Score, &forged));
+        let created = key(LeadOrderField::CreatedAt, SortValue::Time(never()), id);
+        assert!(fits(LeadOrderField::CreatedAt, &created));
+        assert!(!fits(LeadOrderField::UpdatedAt, &created));
+    }
+
+    #[test]
     fn search_binds_its_values_on_both_backends() {
         let v = Viewer {
             user_id: Uuid::nil(),
