@@ -213,14 +213,7 @@ impl AccountMutation {
     ) -> AppResult<CreateApiKeyPayload> {
         let (state, viewer) = ctx.state_and_viewer()?;
         let (key, secret) = api_keys::create(state, viewer, input).await?;
-        audit::note(
-            ctx,
-            AuditNote {
-                resource_type: "api_key",
-                resource_id: key.id.to_string(),
-                ..Default::default()
-            },
-        );
+        audit::note_ref(ctx, "api_key", key.id);
         Ok(CreateApiKeyPayload {
             api_key: key.into(),
             secret,
@@ -231,14 +224,7 @@ impl AccountMutation {
     async fn revoke_api_key(&self, ctx: &Context<'_>, id: ID) -> AppResult<ApiKey> {
         let (state, viewer) = ctx.state_and_viewer()?;
         let key = api_keys::revoke(state, viewer, parse_id(&id)?).await?;
-        audit::note(
-            ctx,
-            AuditNote {
-                resource_type: "api_key",
-                resource_id: key.id.to_string(),
-                ..Default::default()
-            },
-        );
+        audit::note_ref(ctx, "api_key", key.id);
         Ok(key.into())
     }
 
@@ -247,14 +233,7 @@ impl AccountMutation {
     async fn reassign_api_key(&self, ctx: &Context<'_>, id: ID, user_id: ID) -> AppResult<ApiKey> {
         let (state, viewer) = ctx.state_and_viewer()?;
         let key = api_keys::reassign(state, viewer, parse_id(&id)?, parse_id(&user_id)?).await?;
-        audit::note(
-            ctx,
-            AuditNote {
-                resource_type: "api_key",
-                resource_id: key.id.to_string(),
-                ..Default::default()
-            },
-        );
+        audit::note_ref(ctx, "api_key", key.id);
         Ok(key.into())
     }
 
