@@ -419,6 +419,18 @@ pub struct SearchGoalProgress {
     pub search_goal_id: Uuid,
     /// `RUNNING`, `RANKING`, `COMPLETED`, `FAILED` or `CANCELLED`.
     pub status: String,
+    /// The run's numbers (inline in the JSON).
+    #[serde(flatten)]
+    pub counts: GoalCounts,
+    /// Why the run failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The numbers of a search goal's run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GoalCounts {
     /// Scrape jobs created for the goal.
     pub jobs_total: i32,
     /// Of those, finished (succeeded, failed or cancelled).
@@ -431,9 +443,6 @@ pub struct SearchGoalProgress {
     pub ranked: i32,
     /// Of those, validated as matching the goal.
     pub valid: i32,
-    /// Why the run failed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
 }
 
 /// Payload of `access.revoked`: one session, or every session of a user (optionally but one).

@@ -17,27 +17,32 @@ pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 type Builder = async_graphql::SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot>;
 
-fn builder(limits: &GraphqlLimits, introspection: bool) -> Builder {
+/// The roots, after the field slots are registered (every schema needs both).
+fn roots() -> Builder {
     super::roots::register_slots();
-    bare_builder(
-        Schema::build(
-            QueryRoot::default(),
-            MutationRoot::default(),
-            SubscriptionRoot::default(),
-        )
-        // Registered first so it wraps the others and sees their errors.
-        .extension(RequestPolicy {
-            max_aliases: limits.max_aliases,
-        })
-        .extension(ApolloPersistedQueries::new(LruCacheStorage::new(1024)))
-        .extension(AuditExtension),
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        SubscriptionRoot::default(),
+    )
+}
+
+fn builder(limits: &GraphqlLimits, introspection: bool) -> Builder {
+    limited(
+        roots()
+            // Registered first so it wraps the others and sees their errors.
+            .extension(RequestPolicy {
+                max_aliases: limits.max_aliases,
+            })
+            .extension(ApolloPersistedQueries::new(LruCacheStorage::new(1024)))
+            .extension(AuditExtension),
         limits,
         introspection,
     )
 }
 
-/// The limits and introspection settings, without extensions.
-fn bare_builder(b: Builder, limits: &GraphqlLimits, introspection: bool) -> Builder {
+/// The limits and introspection settings on `b`.
+fn limited(b: Builder, limits: &GraphqlLimits, introspection: bool) -> Builder {
     let b = b
         // Installs the list-multiplying complexity functions (`graphql::cost`).
         .register_output_type::<super::cost::CostModel>()
@@ -70,18 +75,9 @@ pub fn build_schema(state: AppState) -> AppSchema {
 /// metrics the policy extension would (`extension::finish_errors`, `record_metrics`).
 pub fn build_query_schema(state: AppState) -> AppSchema {
     let limits = state.config.limits.clone();
-    super::roots::register_slots();
-    bare_builder(
-        Schema::build(
-            QueryRoot::default(),
-            MutationRoot::default(),
-            SubscriptionRoot::default(),
-        ),
-        &limits,
-        state.config.introspection_enabled,
-    )
-    .data(state)
-    .finish()
+    limited(roots(), &limits, state.config.introspection_enabled)
+        .data(state)
+        .finish()
 }
 
 /// Default `MAX_QUERY_COMPLEXITY` (see `graphql::cost`): figure (a) costs 2,101, a 200-lead
@@ -94,17 +90,7 @@ pub const DEFAULT_MAX_COMPLEXITY: usize = 50_000;
 pub(crate) fn limited_schema_for_tests(limit: usize) -> AppSchema {
     let mut limits = fixed_limits();
     limits.max_complexity = limit;
-    super::roots::register_slots();
-    bare_builder(
-        Schema::build(
-            QueryRoot::default(),
-            MutationRoot::default(),
-            SubscriptionRoot::default(),
-        ),
-        &limits,
-        true,
-    )
-    .finish()
+    limited(roots(), &limits, true).finish()
 }
 
 /// Fixed limits for work done without a configuration (the SDL export, unit tests).

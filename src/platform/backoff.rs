@@ -15,6 +15,18 @@ pub fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(base + jitter).min(MAX_WAIT)
 }
 
+/// Waits `wait` before attempt `attempt + 1` of a call to `peer` (a model, a provider), saying
+/// so in the log.
+pub async fn wait_before_retry(peer: &str, attempt: u32, wait: Duration) {
+    tracing::info!(
+        peer,
+        attempt,
+        wait_ms = wait.as_millis() as u64,
+        "outbound call retried"
+    );
+    tokio::time::sleep(wait).await;
+}
+
 /// `Retry-After` as seconds or an HTTP date.
 pub fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
     let v = headers

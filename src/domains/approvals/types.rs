@@ -1,15 +1,11 @@
 //! GraphQL types shared by the approval sub-domains: the resource type, the preview's rendered
 //! email (outreach's template previews use it too), and the helpers their objects use (stored id
-//! lists, user loading).
+//! lists).
 
-use async_graphql::{Context, Enum, SimpleObject};
+use async_graphql::{Enum, SimpleObject};
 use uuid::Uuid;
 
-use crate::{
-    domains::identity::{types::User, IdentityLoaders},
-    error::AppResult,
-    graphql::ContextExt,
-};
+use crate::error::AppResult;
 
 /// What kind of thing awaits approval. Only CAMPAIGN is gated today (its launch); the others can
 /// be used for requests made by hand and for rules the later domains will evaluate.
@@ -36,34 +32,6 @@ pub struct RenderedEmail {
     pub html: String,
     /// Text body.
     pub text: String,
-}
-
-/// The user `id` (through the page's loader), for field resolvers.
-pub async fn load_user(ctx: &Context<'_>, id: Option<Uuid>) -> AppResult<Option<User>> {
-    let Some(id) = id else {
-        return Ok(None);
-    };
-    let u = ctx
-        .loaders()?
-        .users()
-        .load_one(id)
-        .await
-        .map_err(|e| (*e).clone())?;
-    Ok(u.map(User::from))
-}
-
-/// The users `ids`, in order (through the page's loader), for field resolvers.
-pub async fn load_users(ctx: &Context<'_>, ids: &[Uuid]) -> AppResult<Vec<User>> {
-    let users = ctx
-        .loaders()?
-        .users()
-        .load_many(ids.iter().copied())
-        .await
-        .map_err(|e| (*e).clone())?;
-    Ok(ids
-        .iter()
-        .filter_map(|id| users.get(id).cloned().map(User::from))
-        .collect())
 }
 
 /// Ids stored as a JSON array of UUID strings.

@@ -28,6 +28,20 @@ use crate::{
 const MINUTE: Duration = Duration::from_secs(60);
 const HOUR: Duration = Duration::from_secs(3600);
 
+/// [`rate_limit`] to `max` calls of `name` an hour per `key`.
+async fn per_hour(ctx: &Context<'_>, name: &'static str, max: u32, key: &str) -> AppResult<()> {
+    rate_limit(
+        ctx,
+        Limit {
+            name,
+            max,
+            per: HOUR,
+        },
+        key,
+    )
+    .await
+}
+
 /// Account and session queries.
 #[derive(Default)]
 pub struct AccountQuery;
@@ -91,12 +105,8 @@ impl AccountMutation {
         input: RegisterInput,
     ) -> AppResult<RegisterPayload> {
         let state = ctx.state()?;
-        let limit = Limit {
-            name: "register",
-            max: state.config.rate_limits.register_per_hour,
-            per: HOUR,
-        };
-        rate_limit(ctx, limit, &client_ip(ctx)).await?;
+        let max = state.config.rate_limits.register_per_hour;
+        per_hour(ctx, "register", max, &client_ip(ctx)).await?;
         let (payload, created) = service::register(state, input).await?;
         if let Some((user_id, org_id)) = created {
             audit::note(
@@ -118,12 +128,8 @@ impl AccountMutation {
         let state = ctx.state()?;
         // Keyed by client IP: a token names its email only after a lookup, and guessing tokens
         // is what this limit must stop.
-        let limit = Limit {
-            name: "verify_email",
-            max: state.config.rate_limits.verify_email_per_hour,
-            per: HOUR,
-        };
-        rate_limit(ctx, limit, &client_ip(ctx)).await?;
+        let max = state.config.rate_limits.verify_email_per_hour;
+        per_hour(ctx, "verify_email", max, &client_ip(ctx)).await?;
         service::verify_email(state, &token).await.map(User::from)
     }
 
@@ -213,14 +219,7 @@ impl AccountMutation {
     ) -> AppResult<CreateApiKeyPayload> {
         let (state, viewer) = ctx.state_and_viewer()?;
         let (key, secret) = api_keys::create(state, viewer, input).await?;
-        audit::note(
-            ctx,
-            AuditNote {
-                resource_type: "api_key",
-                resource_id: key.id.to_string(),
-                ..Default::default()
-            },
-        );
+        audit::note_ref(ctx, "api_key", key.id);
         Ok(CreateApiKeyPayload {
             api_key: key.into(),
             secret,
@@ -231,14 +230,7 @@ impl AccountMutation {
     async fn revoke_api_key(&self, ctx: &Context<'_>, id: ID) -> AppResult<ApiKey> {
         let (state, viewer) = ctx.state_and_viewer()?;
         let key = api_keys::revoke(state, viewer, parse_id(&id)?).await?;
-        audit::note(
-            ctx,
-            AuditNote {
-                resource_type: "api_key",
-                resource_id: key.id.to_string(),
-                ..Default::default()
-            },
-        );
+        audit::note_ref(ctx, "api_key", key.id);
         Ok(key.into())
     }
 
@@ -247,14 +239,7 @@ impl AccountMutation {
     async fn reassign_api_key(&self, ctx: &Context<'_>, id: ID, user_id: ID) -> AppResult<ApiKey> {
         let (state, viewer) = ctx.state_and_viewer()?;
         let key = api_keys::reassign(state, viewer, parse_id(&id)?, parse_id(&user_id)?).await?;
-        audit::note(
-            ctx,
-            AuditNote {
-                resource_type: "api_key",
-                resource_id: key.id.to_string(),
-                ..Default::default()
-            },
-        );
+        audit::note_ref(ctx, "api_key", key.id);
         Ok(key.into())
     }
 
@@ -262,12 +247,8 @@ impl AccountMutation {
     /// account exists. Always true, so it cannot be used to discover accounts.
     async fn request_password_reset(&self, ctx: &Context<'_>, email: String) -> AppResult<bool> {
         let state = ctx.state()?;
-        let limit = Limit {
-            name: "password_reset",
-            max: state.config.rate_limits.password_reset_per_hour,
-            per: HOUR,
-        };
-        rate_limit(ctx, limit, &email.trim().to_lowercase()).await?;
+        let max = state.config.rate_limits.password_reset_per_hour;
+        per_hour(ctx, "password_reset", max, &email.trim().to_lowercase()).await?;
         password::request_reset(state, &email).await
     }
 

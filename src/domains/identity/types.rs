@@ -1,10 +1,12 @@
 //! GraphQL types for identity.
 
-use async_graphql::{InputObject, SimpleObject, ID};
+use async_graphql::{Context, InputObject, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use entity::{api_key, organization, user};
+use uuid::Uuid;
 
-use crate::auth::Role;
+use super::loader::IdentityLoaders;
+use crate::{auth::Role, error::AppResult, graphql::ContextExt};
 
 /// A person with an account.
 #[derive(SimpleObject, Debug, Clone)]
@@ -31,6 +33,34 @@ impl From<user::Model> for User {
             created_at: m.created_at,
         }
     }
+}
+
+/// The user `id` (through the page's loader), for field resolvers.
+pub async fn load_user(ctx: &Context<'_>, id: Option<Uuid>) -> AppResult<Option<User>> {
+    let Some(id) = id else {
+        return Ok(None);
+    };
+    let u = ctx
+        .loaders()?
+        .users()
+        .load_one(id)
+        .await
+        .map_err(|e| (*e).clone())?;
+    Ok(u.map(User::from))
+}
+
+/// The users `ids`, in order (through the page's loader), for field resolvers.
+pub async fn load_users(ctx: &Context<'_>, ids: &[Uuid]) -> AppResult<Vec<User>> {
+    let users = ctx
+        .loaders()?
+        .users()
+        .load_many(ids.iter().copied())
+        .await
+        .map_err(|e| (*e).clone())?;
+    Ok(ids
+        .iter()
+        .filter_map(|id| users.get(id).cloned().map(User::from))
+        .collect())
 }
 
 /// A tenant: every lead, campaign and job belongs to one.

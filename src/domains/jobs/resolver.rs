@@ -7,7 +7,7 @@ use super::{
     types::{Job, JobFilter},
 };
 use crate::{
-    domains::audit::{self, AuditNote},
+    domains::audit,
     error::AppResult,
     graphql::{
         pagination::{IdConnection, PageArgs},
@@ -57,15 +57,7 @@ impl JobMutation {
     async fn cancel_job(&self, ctx: &Context<'_>, id: ID) -> AppResult<Job> {
         let (state, viewer) = ctx.state_and_viewer()?;
         let job = service::cancel(state, viewer, parse_id(&id)?).await?;
-        let id = job.id.to_string();
-        audit::note(
-            ctx,
-            AuditNote {
-                resource_type: "job",
-                resource_id: id,
-                ..Default::default()
-            },
-        );
+        audit::note_ref(ctx, "job", job.id);
         Ok(job.into())
     }
 
@@ -73,15 +65,7 @@ impl JobMutation {
     async fn retry_job(&self, ctx: &Context<'_>, id: ID) -> AppResult<Job> {
         let (state, viewer) = ctx.state_and_viewer()?;
         let job = service::retry(state, viewer, parse_id(&id)?).await?;
-        let id = job.id.to_string();
-        audit::note(
-            ctx,
-            AuditNote {
-                resource_type: "job",
-                resource_id: id,
-                ..Default::default()
-            },
-        );
+        audit::note_ref(ctx, "job", job.id);
         Ok(job.into())
     }
 }

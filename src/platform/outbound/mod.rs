@@ -361,14 +361,8 @@ impl OutboundClient {
         &self,
         builder: reqwest::RequestBuilder,
     ) -> Result<OutboundResponse, OutboundError> {
-        let request = builder.build().map_err(map_reqwest_error)?;
-        self.check_url(request.url().as_str())?;
-        let response = self
-            .client
-            .execute(request)
-            .await
-            .map_err(map_reqwest_error)?;
-        self.read_capped(response).await
+        let (response, _) = self.execute_if(builder, |_, _| true).await?;
+        Ok(response)
     }
 
     /// Like [`Self::execute`], but `accept` sees the final status and headers first: when it

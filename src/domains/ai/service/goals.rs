@@ -5,8 +5,8 @@ use async_graphql::connection::{Connection, Edge};
 use chrono::Utc;
 use entity::{lead, search_goal, search_goal_job, search_goal_result};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, Select, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
+    EntityTrait, QueryFilter, QueryOrder, Select, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -23,6 +23,7 @@ use crate::{
         scraping,
     },
     error::{AppError, AppResult, FieldError},
+    events::GoalCounts,
     graphql::pagination::{
         keyset_rows, page_by_id_desc, ByColumn, IdConnection, KeyCursor, KeysetArgs, KeysetRows,
         PageArgs, TotalCount,
@@ -224,6 +225,30 @@ pub async fn update_strategy(
     Ok(am.update(&state.db).await?)
 }
 
+/// Opens the transaction that moves goal `id` from one of `from` to `to` (running or cancelling
+/// a goal needs UseAi and RunScrapeJobs); CONFLICT naming the goal's status and `rule` when it
+/// is in none of `from`.
+async fn begin_move(
+    state: &AppState,
+    viewer: &Viewer,
+    id: Uuid,
+    from: &[SearchGoalStatus],
+    to: SearchGoalStatus,
+    rule: &str,
+) -> AppResult<DatabaseTransaction> {
+    viewer.require(Permission::UseAi)?;
+    viewer.require(Permission::RunScrapeJobs)?;
+    let txn = state.db.begin().await?;
+    let goal = find_goal(&txn, viewer, id).await?;
+    if !saga::transition_from(&txn, id, from, to, None).await? {
+        return Err(AppError::Conflict(format!(
+            "search goal is {}; {rule}",
+            goal.status.to_uppercase()
+        )));
+    }
+    Ok(txn)
+}
+
 /// Starts a DRAFT goal: RUNNING, and the saga's first step queued, in one transaction. A goal
 /// that is not DRAFT (running, finished, cancelled) is CONFLICT: a goal runs once.
 pub async fn run_goal(
@@ -231,20 +256,18 @@ pub async fn run_goal(
     viewer: &Viewer,
     id: Uuid,
 ) -> AppResult<search_goal::Model> {
-    viewer.require(Permission::UseAi)?;
-    viewer.require(Permission::RunScrapeJobs)?;
-    let txn = state.db.begin().await?;
-    let goal = find_goal(&txn, viewer, id).await?;
-    let from = [SearchGoalStatus::Draft];
-    if !saga::transition_from(&txn, id, &from, SearchGoalStatus::Running, None).await? {
-        return Err(AppError::Conflict(format!(
-            "search goal is {}; only a DRAFT goal can be run (a goal runs once)",
-            goal.status.to_uppercase()
-        )));
-    }
+    let txn = begin_move(
+        state,
+        viewer,
+        id,
+        &[SearchGoalStatus::Draft],
+        SearchGoalStatus::Running,
+        "only a DRAFT goal can be run (a goal runs once)",
+    )
+    .await?;
     saga::enqueue_first(&txn, viewer, id).await?;
     let fresh = find_goal(&txn, viewer, id).await?;
-    saga::record_progress(&txn, &fresh, saga::Counts::default(), None).await?;
+    saga::record_progress(&txn, &fresh, GoalCounts::default(), None).await?;
     let fresh = find_goal(&txn, viewer, id).await?;
     state.commit(txn, Wakes::Jobs).await?;
     Ok(fresh)
@@ -257,17 +280,15 @@ pub async fn cancel_goal(
     viewer: &Viewer,
     id: Uuid,
 ) -> AppResult<search_goal::Model> {
-    viewer.require(Permission::UseAi)?;
-    viewer.require(Permission::RunScrapeJobs)?;
-    let txn = state.db.begin().await?;
-    let goal = find_goal(&txn, viewer, id).await?;
-    let from = [SearchGoalStatus::Running, SearchGoalStatus::Ranking];
-    if !saga::transition_from(&txn, id, &from, SearchGoalStatus::Cancelled, None).await? {
-        return Err(AppError::Conflict(format!(
-            "search goal is {}; only a RUNNING or RANKING goal can be cancelled",
-            goal.status.to_uppercase()
-        )));
-    }
+    let txn = begin_move(
+        state,
+        viewer,
+        id,
+        &[SearchGoalStatus::Running, SearchGoalStatus::Ranking],
+        SearchGoalStatus::Cancelled,
+        "only a RUNNING or RANKING goal can be cancelled",
+    )
+    .await?;
     let fresh = find_goal(&txn, viewer, id).await?;
     let counts = saga::counts(&txn, &fresh).await?;
     saga::record_progress(&txn, &fresh, counts, None).await?;

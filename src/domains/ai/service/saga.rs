@@ -42,7 +42,7 @@ use crate::{
         },
     },
     error::{AppError, AppResult},
-    events::{outbox, DomainEvent, EventEnvelope, SearchGoalProgress},
+    events::{outbox, DomainEvent, EventEnvelope, GoalCounts, SearchGoalProgress},
     jobs::{queue, JobContext, JobError, JobHandler, NewJob},
     state::AppState,
     state::Wakes,
@@ -96,24 +96,16 @@ pub async fn enqueue_first(
     Ok(())
 }
 
-/// The numbers of a goal's run.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Counts {
-    pub jobs_total: i32,
-    pub jobs_done: i32,
-    pub sources_skipped: i32,
-    pub leads_found: i32,
-    pub ranked: i32,
-    pub valid: i32,
-}
-
 fn n(x: u64) -> i32 {
     i32::try_from(x).unwrap_or(i32::MAX)
 }
 
 /// The goal's current counts: its jobs, how many finished, sources skipped, distinct leads
 /// found, results and valid results.
-pub async fn counts(conn: &impl ConnectionTrait, goal: &search_goal::Model) -> AppResult<Counts> {
+pub async fn counts(
+    conn: &impl ConnectionTrait,
+    goal: &search_goal::Model,
+) -> AppResult<GoalCounts> {
     let links = search_goal_job::Entity::find()
         .filter(search_goal_job::Column::GoalId.eq(goal.id))
         .all(conn)
@@ -154,7 +146,7 @@ pub async fn counts(conn: &impl ConnectionTrait, goal: &search_goal::Model) -> A
         .count();
     let results =
         search_goal_result::Entity::find().filter(search_goal_result::Column::GoalId.eq(goal.id));
-    Ok(Counts {
+    Ok(GoalCounts {
         jobs_total: n(jobs_total as u64),
         jobs_done: n((done + deleted) as u64),
         sources_skipped: n(skipped as u64),
@@ -171,18 +163,13 @@ pub async fn counts(conn: &impl ConnectionTrait, goal: &search_goal::Model) -> A
 pub async fn record_progress(
     conn: &impl ConnectionTrait,
     goal: &search_goal::Model,
-    c: Counts,
+    c: GoalCounts,
     error: Option<String>,
 ) -> AppResult<()> {
     let p = SearchGoalProgress {
         search_goal_id: goal.id,
         status: goal.status.to_uppercase(),
-        jobs_total: c.jobs_total,
-        jobs_done: c.jobs_done,
-        sources_skipped: c.sources_skipped,
-        leads_found: c.leads_found,
-        ranked: c.ranked,
-        valid: c.valid,
+        counts: c,
         error: error.or_else(|| goal.error.clone()),
     };
     search_goal::Entity::update_many()
@@ -499,7 +486,7 @@ async fn wait(
     p: &Payload,
     ctx: &JobContext,
     goal: &search_goal::Model,
-    c: Counts,
+    c: GoalCounts,
 ) -> AppResult<()> {
     let fresh = search_goal::Entity::find_by_id(goal.id)
         .one(&state.db)
@@ -510,6 +497,7 @@ async fn wait(
         .clone()
         .and_then(|v| serde_json::from_value(v).ok());
     let moved = stored.is_none_or(|s| {
+        let s = s.counts;
         (s.jobs_total, s.jobs_done, s.leads_found, s.sources_skipped)
             != (c.jobs_total, c.jobs_done, c.leads_found, c.sources_skipped)
     });

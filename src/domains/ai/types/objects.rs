@@ -220,27 +220,27 @@ impl SearchGoal {
     }
     /// Scrape jobs created for the goal.
     async fn jobs_total(&self) -> i32 {
-        self.progress().jobs_total
+        self.progress().counts.jobs_total
     }
     /// Of those, finished.
     async fn jobs_done(&self) -> i32 {
-        self.progress().jobs_done
+        self.progress().counts.jobs_done
     }
     /// Strategy sources skipped (see `jobs.skippedReason`).
     async fn sources_skipped(&self) -> i32 {
-        self.progress().sources_skipped
+        self.progress().counts.sources_skipped
     }
     /// Distinct leads the goal's jobs found.
     async fn leads_found(&self) -> i32 {
-        self.progress().leads_found
+        self.progress().counts.leads_found
     }
     /// Results stored.
     async fn ranked(&self) -> i32 {
-        self.progress().ranked
+        self.progress().counts.ranked
     }
     /// Results validated as matching the goal.
     async fn valid(&self) -> i32 {
-        self.progress().valid
+        self.progress().counts.valid
     }
     /// The strategy's sources once run: scrape jobs, or why a source was skipped.
     async fn jobs(

@@ -11,9 +11,9 @@ use crate::{
     domains::{
         approvals::{
             rules::{self, types::ApprovalRule},
-            types::{found, ids_of, load_user, load_users, ApprovalResourceType, RenderedEmail},
+            types::{found, ids_of, ApprovalResourceType, RenderedEmail},
         },
-        identity::types::User,
+        identity::types::{load_user, load_users, User},
     },
     error::AppResult,
     events::{ApprovalChanged, DomainEvent, EventEnvelope},

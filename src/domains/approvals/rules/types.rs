@@ -10,8 +10,8 @@ use uuid::Uuid;
 use crate::{
     auth::Role,
     domains::{
-        approvals::types::{ids_of, load_user, load_users, ApprovalResourceType},
-        identity::types::User,
+        approvals::types::{ids_of, ApprovalResourceType},
+        identity::types::{load_user, load_users, User},
     },
     error::AppResult,
 };

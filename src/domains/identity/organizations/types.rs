@@ -6,7 +6,10 @@ use entity::{invitation, membership, team};
 
 use crate::{
     auth::Role,
-    domains::identity::{loader::IdentityLoaders, types::User},
+    domains::identity::{
+        loader::IdentityLoaders,
+        types::{load_user, load_users, User},
+    },
     error::{AppError, AppResult},
     graphql::ContextExt,
 };
@@ -29,13 +32,9 @@ pub struct Member {
 impl Member {
     /// The member's account.
     async fn user(&self, ctx: &Context<'_>) -> AppResult<User> {
-        let user = ctx
-            .loaders()?
-            .users()
-            .load_one(self.user_id)
-            .await
-            .map_err(|e| (*e).clone())?;
-        user.map(User::from).ok_or(AppError::NotFound("user"))
+        load_user(ctx, Some(self.user_id))
+            .await?
+            .ok_or(AppError::NotFound("user"))
     }
 }
 
@@ -99,22 +98,14 @@ pub struct Team {
 impl Team {
     /// Members of the team (batched across teams).
     async fn members(&self, ctx: &Context<'_>) -> AppResult<Vec<User>> {
-        let loaders = ctx.loaders()?;
-        let ids = loaders
+        let ids = ctx
+            .loaders()?
             .team_members()
             .load_one(self.team_id)
             .await
             .map_err(|e| (*e).clone())?
             .unwrap_or_default();
-        let users = loaders
-            .users()
-            .load_many(ids.iter().copied())
-            .await
-            .map_err(|e| (*e).clone())?;
-        Ok(ids
-            .iter()
-            .filter_map(|id| users.get(id).cloned().map(User::from))
-            .collect())
+        load_users(ctx, &ids).await
     }
 }
 

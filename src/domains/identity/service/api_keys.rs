@@ -24,6 +24,18 @@ fn scoped(viewer: &Viewer) -> Select<api_key::Entity> {
     api_key::Entity::find().filter(api_key::Column::OrgId.eq(viewer.org_id))
 }
 
+async fn get(
+    conn: &impl sea_orm::ConnectionTrait,
+    viewer: &Viewer,
+    id: Uuid,
+) -> AppResult<api_key::Model> {
+    scoped(viewer)
+        .filter(api_key::Column::Id.eq(id))
+        .one(conn)
+        .await?
+        .ok_or(AppError::NotFound("API key"))
+}
+
 /// Creates a key; returns the row and the secret.
 pub async fn create(
     state: &AppState,
@@ -116,11 +128,7 @@ pub async fn reassign(
     user_id: Uuid,
 ) -> AppResult<api_key::Model> {
     viewer.require(Permission::ManageApiKeys)?;
-    let key = scoped(viewer)
-        .filter(api_key::Column::Id.eq(id))
-        .one(&state.db)
-        .await?
-        .ok_or(AppError::NotFound("API key"))?;
+    let key = get(&state.db, viewer, id).await?;
     let member_role = membership::Entity::find()
         .filter(membership::Column::OrgId.eq(viewer.org_id))
         .filter(membership::Column::UserId.eq(user_id))
@@ -150,11 +158,7 @@ pub async fn reassign(
 /// Revokes a key; it stops working on the next request.
 pub async fn revoke(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<api_key::Model> {
     viewer.require(Permission::ManageApiKeys)?;
-    let key = scoped(viewer)
-        .filter(api_key::Column::Id.eq(id))
-        .one(&state.db)
-        .await?
-        .ok_or(AppError::NotFound("API key"))?;
+    let key = get(&state.db, viewer, id).await?;
     if key.revoked_at.is_some() {
         return Ok(key);
     }

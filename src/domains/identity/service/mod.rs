@@ -3,7 +3,7 @@
 pub mod api_keys;
 pub mod password;
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use entity::{email_token, membership, organization, refresh_token, user};
 use sea_orm::{
     sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait,
@@ -273,25 +273,8 @@ pub fn clean_name(field: &str, name: &str) -> AppResult<String> {
 pub async fn verify_email(state: &AppState, token: &str) -> AppResult<user::Model> {
     let txn = state.db.begin().await?;
     let now = Utc::now();
-    let row = email_token::Entity::find()
-        .filter(email_token::Column::TokenHash.eq(secrets::digest(token.trim())))
-        .filter(email_token::Column::Purpose.eq(PURPOSE_VERIFY))
-        .one(&txn)
-        .await?
-        .filter(|t| t.used_at.is_none() && t.expires_at > now)
-        .ok_or_else(|| AppError::invalid("token", "invalid or expired verification token"))?;
-    let used = email_token::Entity::update_many()
-        .col_expr(email_token::Column::UsedAt, Expr::value(now))
-        .filter(email_token::Column::Id.eq(row.id))
-        .filter(email_token::Column::UsedAt.is_null())
-        .exec(&txn)
-        .await?;
-    if used.rows_affected != 1 {
-        return Err(AppError::invalid(
-            "token",
-            "invalid or expired verification token",
-        ));
-    }
+    let row = live_email_token(&txn, token, PURPOSE_VERIFY, "verification", now).await?;
+    use_email_token(&txn, &row, "verification", now).await?;
     let mut user: user::ActiveModel = user::Entity::find_by_id(row.user_id)
         .one(&txn)
         .await?
@@ -302,6 +285,48 @@ pub async fn verify_email(state: &AppState, token: &str) -> AppResult<user::Mode
     let user = user.update(&txn).await?;
     txn.commit().await?;
     Ok(user)
+}
+
+/// The live (unused, unexpired) email token `raw` of `purpose`; BAD_USER_INPUT on `token`
+/// ("invalid or expired {kind} token") otherwise.
+pub(crate) async fn live_email_token(
+    conn: &impl ConnectionTrait,
+    raw: &str,
+    purpose: &str,
+    kind: &str,
+    now: DateTime<Utc>,
+) -> AppResult<email_token::Model> {
+    email_token::Entity::find()
+        .filter(email_token::Column::TokenHash.eq(secrets::digest(raw.trim())))
+        .filter(email_token::Column::Purpose.eq(purpose))
+        .one(conn)
+        .await?
+        .filter(|t| t.used_at.is_none() && t.expires_at > now)
+        .ok_or_else(|| token_invalid(kind))
+}
+
+/// Uses up `token` (single use): of two requests presenting it at once, only one gets `Ok`;
+/// the other gets the same BAD_USER_INPUT as for an unknown token.
+pub(crate) async fn use_email_token(
+    conn: &impl ConnectionTrait,
+    token: &email_token::Model,
+    kind: &str,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let used = email_token::Entity::update_many()
+        .col_expr(email_token::Column::UsedAt, Expr::value(now))
+        .filter(email_token::Column::Id.eq(token.id))
+        .filter(email_token::Column::UsedAt.is_null())
+        .exec(conn)
+        .await?;
+    if used.rows_affected != 1 {
+        return Err(token_invalid(kind));
+    }
+    Ok(())
+}
+
+fn token_invalid(kind: &str) -> AppError {
+    AppError::invalid("token", format!("invalid or expired {kind} token"))
 }
 
 async fn issue_session(
@@ -437,6 +462,28 @@ async fn revoke_family(
             session_id: Some(row.family_id),
             user_id: None,
             except_session_id: None,
+            reason: reason.into(),
+        },
+    )
+    .await
+}
+
+/// Records that every session of `user_id` in `org_id` (but `except_session`, when given) lost
+/// its access for `reason`.
+pub(crate) async fn record_user_access_revoked(
+    conn: &impl ConnectionTrait,
+    org_id: Uuid,
+    user_id: Uuid,
+    except_session: Option<Uuid>,
+    reason: &str,
+) -> AppResult<()> {
+    record_access_revoked(
+        conn,
+        org_id,
+        AccessRevoked {
+            session_id: None,
+            user_id: Some(user_id),
+            except_session_id: except_session,
             reason: reason.into(),
         },
     )

@@ -1,18 +1,20 @@
 //! Password reset and change, profile updates.
 
 use chrono::{Duration, Utc};
-use entity::{email_token, membership, refresh_token, user};
+use entity::{membership, refresh_token, user};
 use sea_orm::{
     sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter,
     QuerySelect, TransactionTrait,
 };
 use uuid::Uuid;
 
-use super::{check_password, clean_name, issue_email_token, normalize_email};
+use super::{
+    check_password, clean_name, issue_email_token, live_email_token, normalize_email,
+    use_email_token,
+};
 use crate::{
-    auth::{secrets, Viewer},
+    auth::Viewer,
     error::{AppError, AppResult},
-    events::AccessRevoked,
     platform::{mail_job, mailer::OutgoingEmail},
     state::AppState,
     state::Wakes,
@@ -77,17 +79,8 @@ async fn revoke_sessions(
         .all(conn)
         .await?;
     for org_id in orgs {
-        super::record_access_revoked(
-            conn,
-            org_id,
-            AccessRevoked {
-                session_id: None,
-                user_id: Some(user_id),
-                except_session_id: except_family,
-                reason: "password_changed".into(),
-            },
-        )
-        .await?;
+        super::record_user_access_revoked(conn, org_id, user_id, except_family, "password_changed")
+            .await?;
     }
     Ok(())
 }
@@ -95,13 +88,7 @@ async fn revoke_sessions(
 /// Sets a new password with a reset token (single use, 1 h) and ends every session.
 pub async fn reset(state: &AppState, token: &str, new_password: String) -> AppResult<user::Model> {
     let now = Utc::now();
-    let row = email_token::Entity::find()
-        .filter(email_token::Column::TokenHash.eq(secrets::digest(token.trim())))
-        .filter(email_token::Column::Purpose.eq(PURPOSE_RESET))
-        .one(&state.db)
-        .await?
-        .filter(|t| t.used_at.is_none() && t.expires_at > now)
-        .ok_or_else(|| AppError::invalid("token", "invalid or expired reset token"))?;
+    let row = live_email_token(&state.db, token, PURPOSE_RESET, "reset", now).await?;
     let user = user::Entity::find_by_id(row.user_id)
         .one(&state.db)
         .await?
@@ -111,15 +98,7 @@ pub async fn reset(state: &AppState, token: &str, new_password: String) -> AppRe
     }
     let hash = state.passwords.hash(new_password).await?;
     let txn = state.db.begin().await?;
-    let used = email_token::Entity::update_many()
-        .col_expr(email_token::Column::UsedAt, Expr::value(now))
-        .filter(email_token::Column::Id.eq(row.id))
-        .filter(email_token::Column::UsedAt.is_null())
-        .exec(&txn)
-        .await?;
-    if used.rows_affected != 1 {
-        return Err(AppError::invalid("token", "invalid or expired reset token"));
-    }
+    use_email_token(&txn, &row, "reset", now).await?;
     let mut active: user::ActiveModel = user.into();
     active.password_hash = Set(hash);
     // Following the emailed link proves control of the address.

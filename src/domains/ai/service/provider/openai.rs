@@ -22,7 +22,7 @@ use serde_json::Value;
 
 use super::{AiError, AiProvider, Completion, Task, Usage};
 use crate::{
-    platform::backoff::{backoff, retry_after, MAX_ATTEMPTS},
+    platform::backoff::{backoff, retry_after, wait_before_retry, MAX_ATTEMPTS},
     platform::outbound::OutboundError,
     state::AppState,
 };
@@ -61,13 +61,7 @@ impl OpenAiCompatible {
                 Ok(answer) => return Ok(answer),
                 Err(wait) => wait,
             };
-            tracing::info!(
-                model,
-                attempt,
-                wait_ms = wait.as_millis() as u64,
-                "AI request retried"
-            );
-            tokio::time::sleep(wait).await;
+            wait_before_retry(model, attempt, wait).await;
         }
     }
 

@@ -10,8 +10,8 @@
 use chrono::{DateTime, Utc};
 use entity::{approval_action, approval_request, membership};
 use sea_orm::{
-    sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction,
-    EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait,
+    sea_query::Expr, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait,
+    PaginatorTrait, QueryFilter, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -19,7 +19,7 @@ use super::{
     access::{assignees, may_act_model, owner_or_admin},
     edit::text,
     gate::snapshot_of,
-    get, record_action, record_event,
+    get, record_action, record_event, save_change,
     subject::{subject_of_request, Decision},
     MAX_TEXT,
 };
@@ -199,19 +199,16 @@ pub async fn approve(
         let count = r.approval_count + 1;
         let mut a: approval_request::ActiveModel = r.into();
         a.approval_count = Set(count);
-        a.updated_at = Set(now);
-        let r = a.update(&txn).await?;
-        record_action(
+        save_change(
             &txn,
-            &r,
-            Some(viewer.user_id),
+            a,
+            viewer,
             ApprovalActionKind::Approve,
             comment,
             None,
             now,
         )
-        .await?;
-        r
+        .await?
     };
     commit(state, txn).await?;
     Ok(r)
@@ -325,12 +322,10 @@ pub async fn delegate(
     let mut a: approval_request::ActiveModel = r.into();
     a.assignee_ids = Set(ids_json(&ids));
     a.assignee_role = Set(None);
-    a.updated_at = Set(now);
-    let r = a.update(&txn).await?;
-    record_action(
+    let r = save_change(
         &txn,
-        &r,
-        Some(viewer.user_id),
+        a,
+        viewer,
         ApprovalActionKind::Delegate,
         comment,
         Some(to),

@@ -4,16 +4,14 @@
 
 use chrono::{DateTime, Utc};
 use entity::approval_request;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DatabaseTransaction, TransactionTrait,
-};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseTransaction, TransactionTrait};
 use serde_json::json;
 use uuid::Uuid;
 
 use super::{
     access::owner_or_admin,
     decide::{commit, lock_pending},
-    insert, record_action,
+    insert, save_change,
     subject::subject_of,
     NewRequest, MAX_TEXT, MAX_TITLE,
 };
@@ -293,10 +291,7 @@ pub async fn update(
     if let Some(p) = input.priority {
         a.priority = Set(p.as_str().into());
     }
-    a.updated_at = Set(now);
-    let r = a.update(&txn).await?;
-    let actor = Some(viewer.user_id);
-    record_action(&txn, &r, actor, ApprovalActionKind::Update, None, None, now).await?;
+    let r = save_change(&txn, a, viewer, ApprovalActionKind::Update, None, None, now).await?;
     commit(state, txn).await?;
     Ok(r)
 }

@@ -142,6 +142,23 @@ pub async fn history(
     .await
 }
 
+/// Saves the viewer's change `a` to a request, stamped `now`, with its `kind` history entry
+/// (same instant): every action on a request is both.
+pub(super) async fn save_change(
+    conn: &impl ConnectionTrait,
+    mut a: approval_request::ActiveModel,
+    viewer: &Viewer,
+    kind: ApprovalActionKind,
+    comment: Option<String>,
+    to_user: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> AppResult<approval_request::Model> {
+    a.updated_at = Set(now);
+    let r = a.update(conn).await?;
+    record_action(conn, &r, Some(viewer.user_id), kind, comment, to_user, now).await?;
+    Ok(r)
+}
+
 /// Appends a history entry.
 pub async fn record_action(
     conn: &impl ConnectionTrait,

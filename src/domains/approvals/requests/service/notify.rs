@@ -33,10 +33,19 @@ impl EventHandler for ApprovalNotifications {
     }
 
     async fn handle(&self, conn: &HandlerConn<'_>, env: &EventEnvelope) -> AppResult<()> {
-        match &env.event {
-            DomainEvent::ApprovalPending(a) => pending(conn, env, a).await,
-            DomainEvent::ApprovalResolved(a) => resolved(conn, env, a).await,
-            _ => Ok(()),
+        let (a, is_pending) = match &env.event {
+            DomainEvent::ApprovalPending(a) => (a, true),
+            DomainEvent::ApprovalResolved(a) => (a, false),
+            _ => return Ok(()),
+        };
+        // A request that is gone (or of another organization) notifies nobody.
+        let Some(r) = request(conn, env, a).await? else {
+            return Ok(());
+        };
+        if is_pending {
+            pending(conn, env, a, r).await
+        } else {
+            resolved(conn, env, a, r).await
         }
     }
 }
@@ -85,10 +94,8 @@ pub async fn pending(
     conn: &impl ConnectionTrait,
     env: &EventEnvelope,
     a: &ApprovalChanged,
+    r: approval_request::Model,
 ) -> AppResult<()> {
-    let Some(r) = request(conn, env, a).await? else {
-        return Ok(());
-    };
     let needed = format!(
         "{} of {} approvals so far.",
         r.approval_count, r.required_approvals
@@ -149,10 +156,8 @@ pub async fn resolved(
     conn: &impl ConnectionTrait,
     env: &EventEnvelope,
     a: &ApprovalChanged,
+    r: approval_request::Model,
 ) -> AppResult<()> {
-    let Some(r) = request(conn, env, a).await? else {
-        return Ok(());
-    };
     let Some(requester) = r.requested_by else {
         return Ok(());
     };

@@ -17,7 +17,6 @@ use crate::domains::identity::{
 use crate::{
     auth::{secrets, Permission, Role, Viewer, ViewerVia},
     error::{AppError, AppResult},
-    events::AccessRevoked,
     graphql::pagination::{page_by_id_desc, IdConnection, PageArgs},
     platform::{mail_job, mailer::OutgoingEmail},
     state::AppState,
@@ -370,17 +369,8 @@ pub async fn update_role(
     if current != role {
         // The member's access tokens carry the old role: they stop working (the client refreshes
         // and gets the new one), and their live connections close.
-        service::record_access_revoked(
-            &txn,
-            viewer.org_id,
-            AccessRevoked {
-                session_id: None,
-                user_id: Some(user_id),
-                except_session_id: None,
-                reason: "role_changed".into(),
-            },
-        )
-        .await?;
+        service::record_user_access_revoked(&txn, viewer.org_id, user_id, None, "role_changed")
+            .await?;
     }
     state.commit(txn, Wakes::Events).await?;
     state.sessions.forget_user(Some(viewer.org_id), user_id);
@@ -421,17 +411,8 @@ pub async fn remove(
         .filter(refresh_token::Column::RevokedAt.is_null())
         .exec(&txn)
         .await?;
-    service::record_access_revoked(
-        &txn,
-        viewer.org_id,
-        AccessRevoked {
-            session_id: None,
-            user_id: Some(user_id),
-            except_session_id: None,
-            reason: "member_removed".into(),
-        },
-    )
-    .await?;
+    service::record_user_access_revoked(&txn, viewer.org_id, user_id, None, "member_removed")
+        .await?;
     state.commit(txn, Wakes::Events).await?;
     state.sessions.forget_user(Some(viewer.org_id), user_id);
     Ok(m)

@@ -32,6 +32,16 @@ async fn get(
         .ok_or(AppError::NotFound("team"))
 }
 
+/// Team `id`, for a change to it or its members (MANAGER+).
+async fn to_change(
+    conn: &impl sea_orm::ConnectionTrait,
+    viewer: &Viewer,
+    id: Uuid,
+) -> AppResult<team::Model> {
+    viewer.require(Permission::ManageTeams)?;
+    get(conn, viewer, id).await
+}
+
 fn clean(
     name: Option<&str>,
     description: Option<&str>,
@@ -158,8 +168,7 @@ pub async fn add_member(
     team_id: Uuid,
     user_id: Uuid,
 ) -> AppResult<team::Model> {
-    viewer.require(Permission::ManageTeams)?;
-    let t = get(&state.db, viewer, team_id).await?;
+    let t = to_change(&state.db, viewer, team_id).await?;
     members_scoped(viewer)
         .filter(membership::Column::UserId.eq(user_id))
         .one(&state.db)
@@ -184,8 +193,7 @@ pub async fn remove_member(
     team_id: Uuid,
     user_id: Uuid,
 ) -> AppResult<team::Model> {
-    viewer.require(Permission::ManageTeams)?;
-    let t = get(&state.db, viewer, team_id).await?;
+    let t = to_change(&state.db, viewer, team_id).await?;
     let res = team_member::Entity::delete_many()
         .filter(team_member::Column::TeamId.eq(team_id))
         .filter(team_member::Column::UserId.eq(user_id))

@@ -124,13 +124,7 @@ pub async fn call_json(state: &AppState, call: ApiCall<'_>) -> Result<Value, Sou
             }
             Err(e) => return Err(SourceError::Permanent(format!("{provider}: {e}"))),
         };
-        tracing::info!(
-            provider,
-            attempt,
-            wait_ms = wait.as_millis() as u64,
-            "API call retried"
-        );
-        tokio::time::sleep(wait).await;
+        crate::platform::backoff::wait_before_retry(provider, attempt, wait).await;
     }
 }
 
