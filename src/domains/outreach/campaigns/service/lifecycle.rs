@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use super::{
     ab,
-    gate::{self, GateDecision},
+    gate::{self, GateDecision, Prior},
     get, record_status, send_run, status_of,
 };
 use crate::{
@@ -148,23 +148,19 @@ async fn hold_for_approval(
     Ok(c)
 }
 
-/// Starts `c` (or holds it for approval) through the gate. `first` = a launch from DRAFT, which
-/// always asks the rules; otherwise an approval of exactly the current snapshot lets it pass.
+/// Starts `c` (or holds it for approval) through the gate. A launch from DRAFT ignores `prior`
+/// approvals and always asks the rules; otherwise an approval of exactly the current snapshot
+/// lets it pass.
 async fn gated_start(
     txn: &DatabaseTransaction,
     viewer: &Viewer,
     c: campaign::Model,
     at: Option<DateTime<Utc>>,
-    first: bool,
+    prior: Prior,
 ) -> AppResult<campaign::Model> {
     let content = snapshot(txn, c.org_id, &c).await?;
     let pending = pending_count(txn, c.id).await?;
-    let decision = if first {
-        gate::check_launch(txn, viewer, &c, pending, &content).await?
-    } else {
-        gate::check(txn, viewer, &c, pending, &content).await?
-    };
-    match decision {
+    match gate::check(txn, viewer, &c, pending, &content, prior).await? {
         GateDecision::Proceed => start_sending(txn, c, Some(viewer.user_id), at, content).await,
         GateDecision::PendingApproval { .. } => {
             hold_for_approval(txn, c, Some(viewer.user_id), at, None).await
@@ -189,7 +185,7 @@ pub(super) async fn regate(
     }
     let content = snapshot(txn, c.org_id, &c).await?;
     let pending = pending_count(txn, c.id).await?;
-    match gate::check(txn, viewer, &c, pending, &content).await? {
+    match gate::check(txn, viewer, &c, pending, &content, Prior::Honored).await? {
         GateDecision::Proceed => Ok(c),
         GateDecision::PendingApproval { .. } => {
             hold_for_approval(
@@ -253,8 +249,12 @@ async fn launch_at(
         return Err(AppError::Conflict("the campaign has no template".into()));
     }
     sender_allowed(state, &txn, &c).await?;
-    let first = status_of(&c) == CampaignStatus::Draft;
-    let c = gated_start(&txn, viewer, c, at, first).await?;
+    let prior = if status_of(&c) == CampaignStatus::Draft {
+        Prior::Ignored
+    } else {
+        Prior::Honored
+    };
+    let c = gated_start(&txn, viewer, c, at, prior).await?;
     commit(state, txn).await?;
     Ok(c)
 }
@@ -324,7 +324,7 @@ pub async fn launch_approved(
         session_id: None,
     };
     let pending = pending_count(txn, c.id).await?;
-    match gate::check_launch(txn, &requester, &c, pending, &content).await? {
+    match gate::check(txn, &requester, &c, pending, &content, Prior::Ignored).await? {
         GateDecision::Proceed => start_sending(txn, c, approver, at, content).await,
         GateDecision::PendingApproval { .. } => {
             let mut a: campaign::ActiveModel = c.into();
@@ -389,7 +389,7 @@ async fn transition(
     let c = if to == CampaignStatus::Running {
         // Resuming passes the gate: what was approved may not be what would be sent now.
         sender_allowed(state, &txn, &c).await?;
-        gated_start(&txn, viewer, c, None, false).await?
+        gated_start(&txn, viewer, c, None, Prior::Honored).await?
     } else {
         let mut a: campaign::ActiveModel = c.into();
         a.status = Set(to.as_str().into());
