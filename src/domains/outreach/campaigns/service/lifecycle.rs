@@ -368,13 +368,43 @@ pub async fn return_to_draft(
     Ok(c)
 }
 
-async fn transition(
+/// A move a user makes on a campaign after its launch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Move {
+    /// Suspends sending (RUNNING or SCHEDULED); the send job stops after the message it is on.
+    Pause,
+    /// Continues a PAUSED (or FAILED) campaign with the recipients not sent yet (template content
+    /// taken again, so edits made while paused apply), through the gate: PENDING_APPROVAL when
+    /// the content, sender or recipients changed since the last approval and a rule applies.
+    Resume,
+    /// Stops for good anything not finished; recipients not sent yet stay PENDING and are never
+    /// sent.
+    Stop,
+}
+
+impl Move {
+    /// The statuses the move starts from, and the one it leads to.
+    fn states(self) -> (&'static [CampaignStatus], CampaignStatus) {
+        use CampaignStatus::{Failed, Paused, PendingApproval, Running, Scheduled, Stopped};
+        match self {
+            Move::Pause => (&[Running, Scheduled], Paused),
+            Move::Resume => (&[Paused, Failed], Running),
+            Move::Stop => (
+                &[Running, Paused, Scheduled, PendingApproval, Failed],
+                Stopped,
+            ),
+        }
+    }
+}
+
+/// Pauses, resumes or stops a campaign: CONFLICT unless its status is one the move starts from.
+pub async fn transition(
     state: &AppState,
     viewer: &Viewer,
     id: Uuid,
-    from: &[CampaignStatus],
-    to: CampaignStatus,
+    m: Move,
 ) -> AppResult<campaign::Model> {
+    let (from, to) = m.states();
     viewer.require(Permission::WriteOutreach)?;
     let txn = state.db.begin().await?;
     let c = get(&txn, viewer, id).await?;
@@ -403,48 +433,4 @@ async fn transition(
     };
     commit(state, txn).await?;
     Ok(c)
-}
-
-/// Suspends sending; the send job stops after the message it is on.
-pub async fn pause(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<campaign::Model> {
-    transition(
-        state,
-        viewer,
-        id,
-        &[CampaignStatus::Running, CampaignStatus::Scheduled],
-        CampaignStatus::Paused,
-    )
-    .await
-}
-
-/// Continues a PAUSED (or FAILED) campaign with the recipients not sent yet (template content
-/// taken again, so edits made while paused apply), through the gate: PENDING_APPROVAL when the
-/// content, sender or recipients changed since the last approval and a rule applies.
-pub async fn resume(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<campaign::Model> {
-    transition(
-        state,
-        viewer,
-        id,
-        &[CampaignStatus::Paused, CampaignStatus::Failed],
-        CampaignStatus::Running,
-    )
-    .await
-}
-
-/// Stops for good; recipients not sent yet stay PENDING and are never sent.
-pub async fn stop(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<campaign::Model> {
-    transition(
-        state,
-        viewer,
-        id,
-        &[
-            CampaignStatus::Running,
-            CampaignStatus::Paused,
-            CampaignStatus::Scheduled,
-            CampaignStatus::PendingApproval,
-            CampaignStatus::Failed,
-        ],
-        CampaignStatus::Stopped,
-    )
-    .await
 }

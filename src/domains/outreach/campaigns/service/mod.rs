@@ -47,7 +47,7 @@ use crate::{
 };
 
 pub use self::lifecycle::{
-    launch, launch_approved, pause, resume, return_to_draft, schedule, stop, Approved,
+    launch, launch_approved, return_to_draft, schedule, transition, Approved, Move,
 };
 
 /// Highest `sendRatePerMinute`.
