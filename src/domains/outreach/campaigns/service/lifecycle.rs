@@ -286,6 +286,27 @@ pub struct Approved {
     pub requested_by: Option<Uuid>,
 }
 
+/// The campaign an approval decides on: of `org_id` (NOT_FOUND otherwise) and PENDING_APPROVAL
+/// (CONFLICT otherwise).
+async fn awaiting_approval(
+    txn: &DatabaseTransaction,
+    org_id: Uuid,
+    campaign_id: Uuid,
+) -> AppResult<campaign::Model> {
+    let c = campaign::Entity::find_by_id(campaign_id)
+        .filter(campaign::Column::OrgId.eq(org_id))
+        .one(txn)
+        .await?
+        .ok_or(AppError::NotFound("campaign"))?;
+    if status_of(&c) != CampaignStatus::PendingApproval {
+        return Err(AppError::Conflict(format!(
+            "the campaign is {}, not waiting for approval",
+            c.status
+        )));
+    }
+    Ok(c)
+}
+
 /// The launch of a PENDING_APPROVAL campaign was approved: it starts now, or at its
 /// `scheduleAt` when that is still ahead — if it is still what was approved. When the content,
 /// sender or recipients changed since the request, the approval does not cover it: the gate is
@@ -299,17 +320,7 @@ pub async fn launch_approved(
     campaign_id: Uuid,
     approved: Approved,
 ) -> AppResult<campaign::Model> {
-    let c = campaign::Entity::find_by_id(campaign_id)
-        .filter(campaign::Column::OrgId.eq(org_id))
-        .one(txn)
-        .await?
-        .ok_or(AppError::NotFound("campaign"))?;
-    if status_of(&c) != CampaignStatus::PendingApproval {
-        return Err(AppError::Conflict(format!(
-            "the campaign is {}, not waiting for approval",
-            c.status
-        )));
-    }
+    let c = awaiting_approval(txn, org_id, campaign_id).await?;
     let at = c.schedule_at;
     let content = snapshot(txn, c.org_id, &c).await?;
     let now = gate::snapshot_hash(txn, &c, &content).await?;
@@ -348,17 +359,7 @@ pub async fn return_to_draft(
     campaign_id: Uuid,
     comment: Option<String>,
 ) -> AppResult<campaign::Model> {
-    let c = campaign::Entity::find_by_id(campaign_id)
-        .filter(campaign::Column::OrgId.eq(org_id))
-        .one(txn)
-        .await?
-        .ok_or(AppError::NotFound("campaign"))?;
-    if status_of(&c) != CampaignStatus::PendingApproval {
-        return Err(AppError::Conflict(format!(
-            "the campaign is {}, not waiting for approval",
-            c.status
-        )));
-    }
+    let c = awaiting_approval(txn, org_id, campaign_id).await?;
     let mut a: campaign::ActiveModel = c.into();
     a.status = Set(CampaignStatus::Draft.as_str().into());
     a.last_error = Set(comment);
