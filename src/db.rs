@@ -6,10 +6,14 @@ use std::{
 };
 
 use sea_orm::{
+    sea_query::{Expr, Func, IntoColumnRef, SimpleExpr},
     ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr,
 };
 
-use crate::config::Config;
+use crate::{
+    config::Config,
+    error::{AppError, AppResult},
+};
 
 /// `select` (ordered, without a limit of its own) as a statement ending in `LIMIT n`, written
 /// as a literal rather than a bind parameter.
@@ -46,6 +50,30 @@ pub fn placeholders(backend: DatabaseBackend, from: usize, n: usize) -> String {
         .map(|i| placeholder(backend, i))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The `search` text of a list filter, trimmed: `None` when absent or blank, BAD_USER_INPUT
+/// naming `filter.search` when longer than `max` characters.
+pub fn search_text(search: Option<&str>, max: usize) -> AppResult<Option<&str>> {
+    match search.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(s) if s.chars().count() > max => Err(AppError::invalid(
+            "filter.search",
+            format!("must be at most {max} characters"),
+        )),
+        s => Ok(s),
+    }
+}
+
+/// A `LIKE` pattern for values containing `s` (lowercased; `%` and `_` are dropped from `s`, so
+/// the client's text never acts as a wildcard).
+pub fn contains_pattern(s: &str) -> String {
+    format!("%{}%", s.to_lowercase().replace(['%', '_'], ""))
+}
+
+/// `lower(column) LIKE '%s%'`: a case-insensitive "contains" on a text column.
+pub fn lower_contains(column: impl IntoColumnRef, s: &str) -> SimpleExpr {
+    use sea_orm::sea_query::ExprTrait as _;
+    Expr::expr(Func::lower(Expr::col(column))).like(contains_pattern(s))
 }
 
 /// Records executed SQL when enabled (tests count statements per request with it).
@@ -202,6 +230,22 @@ mod tests {
             assert!(stmt.sql.ends_with("DESC LIMIT 51"), "{}", stmt.sql);
             assert_eq!(stmt.sql.matches("LIMIT").count(), 1, "{}", stmt.sql);
         }
+    }
+
+    #[test]
+    fn search_text_is_trimmed_and_bounded() {
+        assert_eq!(search_text(None, 5).ok(), Some(None));
+        assert_eq!(search_text(Some("  "), 5).ok(), Some(None));
+        assert_eq!(search_text(Some(" ab "), 5).ok(), Some(Some("ab")));
+        assert_eq!(search_text(Some("ééééé"), 5).ok(), Some(Some("ééééé")));
+        match search_text(Some("abcdef"), 5) {
+            Err(AppError::BadUserInput { fields, .. }) => {
+                assert_eq!(fields[0].field, "filter.search");
+                assert_eq!(fields[0].message, "must be at most 5 characters");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(contains_pattern("A%b_C"), "%abc%");
     }
 
     #[test]

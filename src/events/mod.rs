@@ -272,25 +272,33 @@ pub enum EventType {
     SearchGoalProgress,
 }
 
-/// Delivery counters of a campaign (carried by `campaign.status`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+// Carried by `campaign.status`, and the GraphQL `CampaignCounters` as it is: one definition, so
+// the live counters and the stored ones cannot drift apart. The doc comments are the schema's
+// descriptions.
+/// Counters of a campaign (also carried by live `campaignEvents`).
+#[derive(async_graphql::SimpleObject, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CampaignCounters {
-    /// Recipients in the campaign.
+    /// Recipients.
     pub total: i64,
     /// Not sent yet.
     pub pending: i64,
-    /// Accepted by the mail server (including those opened, clicked, replied, ...).
+    // Including those opened, clicked, replied, ...
+    /// Accepted by the mail server.
     pub sent: i64,
-    /// Refused for good, or not sent (suppressed, delivery uncertain).
+    // Refused for good, or not sent (suppressed, delivery uncertain).
+    /// Failed, suppressed or uncertain.
     pub failed: i64,
-    /// Opened at least once.
+    // At least once.
+    /// Opened.
     pub opened: i64,
-    /// Clicked at least once.
+    // At least once.
+    /// Clicked.
     pub clicked: i64,
     /// Replied.
     pub replied: i64,
-    /// Bounced (hard or soft).
+    // Hard or soft.
+    /// Bounced.
     pub bounced: i64,
     /// Unsubscribed.
     pub unsubscribed: i64,
@@ -379,19 +387,26 @@ pub struct NotificationCreated {
     pub title: String,
 }
 
-/// Payload of `scrape.progress` and `scrape.completed`: the job's status and counters.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+// Payload of `scrape.progress` and `scrape.completed`: the job's status and counters. Its
+// counters are the GraphQL `ScrapeProgress` as they are (the job, status and error are fields of
+// the `scrapeJobProgress` message instead): one definition, so the live counters and a job's
+// cannot drift apart. The doc comments are the schema's descriptions.
+/// Counters of a scrape job.
+#[derive(async_graphql::SimpleObject, Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ScrapeProgress {
     /// The scrape job.
+    #[graphql(skip)]
     pub scrape_job_id: Uuid,
     /// `queued`, `running`, `succeeded`, `failed` or `cancelled`.
+    #[graphql(skip)]
     pub status: String,
-    /// Pages fetched successfully.
+    /// Pages fetched and parsed.
     pub pages_fetched: i32,
     /// Pages discovered and not processed yet.
     pub pages_queued: i32,
-    /// Pages that failed (HTTP error, timeout, too large, refused).
+    // HTTP error, timeout, too large, refused.
+    /// Pages that failed.
     pub pages_failed: i32,
     /// Pages skipped (robots.txt, not HTML).
     pub pages_skipped: i32,
@@ -399,15 +414,17 @@ pub struct ScrapeProgress {
     pub leads_found: i32,
     /// New leads.
     pub leads_created: i32,
-    /// Existing leads the job merged into.
+    /// Existing leads the job merged into (by email or phone).
     pub leads_updated: i32,
-    /// Share of known pages processed, 0–100.
+    // 0–100.
+    /// Share of known pages processed (100 when succeeded).
     pub percent: f64,
     /// The page being fetched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_url: Option<String>,
     /// Why the job failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[graphql(skip)]
     pub error: Option<String>,
 }
 

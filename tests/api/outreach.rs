@@ -26,7 +26,9 @@ use tokio::{
 use uuid::Uuid;
 
 use crate::{
-    fixtures::{campaign, insert_leads, org_with, template, CREATE_CAMPAIGN, CREATE_TEMPLATE},
+    fixtures::{
+        campaign, field_errors, insert_leads, org_with, template, CREATE_CAMPAIGN, CREATE_TEMPLATE,
+    },
     helpers::{code, wait_for_mail_containing, Options, TestApp},
 };
 
@@ -1222,4 +1224,49 @@ async fn lead_campaigns_load_once_per_page() {
         counts.push(stmts);
     }
     assert_eq!(counts[0], counts[1], "statements for 10 vs 50 leads");
+}
+
+#[tokio::test]
+async fn list_searches_are_trimmed_wildcard_free_and_bounded() {
+    let app = TestApp::spawn().await;
+    let (_, token) = org_with(&app, Role::Manager).await;
+    let t = template(&app, &token, "<p>Hi</p>", "").await;
+    let c = campaign(&app, &token, &t, None).await;
+    let v = app
+        .gql(
+            Some(&token),
+            "mutation($id: ID!) { duplicateCampaign(id: $id) { name } }",
+            json!({"id": c}),
+        )
+        .await;
+    assert_eq!(
+        v["data"]["duplicateCampaign"]["name"], "Launch (copy)",
+        "{v}"
+    );
+    let q = "query($s: String!) { c: campaigns(filter: {search: $s}) { totalCount } t: templates(filter: {search: $s}) { totalCount } }";
+    for (s, campaigns, templates) in [
+        ("  COPY ", 1, 0),
+        ("la%un_ch", 2, 0),
+        ("%", 2, 1),
+        ("INTRO", 0, 1),
+    ] {
+        let v = app.gql(Some(&token), q, json!({"s": s})).await;
+        assert_eq!(v["data"]["c"]["totalCount"], campaigns, "{s}: {v}");
+        assert_eq!(v["data"]["t"]["totalCount"], templates, "{s}: {v}");
+    }
+    for (list, max) in [
+        ("campaigns", 200),
+        ("templates", 200),
+        ("suppressions", 320),
+    ] {
+        let q = format!("query($s: String!) {{ {list}(filter: {{search: $s}}) {{ totalCount }} }}");
+        let v = app
+            .gql(Some(&token), &q, json!({"s": "x".repeat(max + 1)}))
+            .await;
+        assert_eq!(field_errors(&v), ["filter.search"], "{list}: {v}");
+        let v = app
+            .gql(Some(&token), &q, json!({"s": "x".repeat(max)}))
+            .await;
+        assert!(v["errors"].is_null(), "{list}: {v}");
+    }
 }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
 
 use super::{
-    service::{self as campaigns, by_template, recipients, stats},
+    service::{self as campaigns, by_template, recipients, stats, Move},
     types::{
         campaign_of, AddRecipientsPayload, Campaign, CampaignEvent, CampaignFilter, CampaignStats,
         CampaignTimelinePoint, CreateCampaignInput, RecipientSourceInput, TemplatePerformance,
@@ -207,7 +207,7 @@ impl CampaignMutation {
     /// Suspends a RUNNING or SCHEDULED campaign after the messages in flight.
     async fn pause_campaign(&self, ctx: &Context<'_>, id: ID) -> AppResult<Campaign> {
         let (state, viewer) = ctx.state_and_viewer()?;
-        let c = campaigns::pause(state, viewer, parse_id(&id)?).await?;
+        let c = campaigns::transition(state, viewer, parse_id(&id)?, Move::Pause).await?;
         note(ctx, "campaign", c.id);
         Ok(c.into())
     }
@@ -215,7 +215,7 @@ impl CampaignMutation {
     /// Continues a PAUSED or FAILED campaign with the recipients not sent yet.
     async fn resume_campaign(&self, ctx: &Context<'_>, id: ID) -> AppResult<Campaign> {
         let (state, viewer) = ctx.state_and_viewer()?;
-        let c = campaigns::resume(state, viewer, parse_id(&id)?).await?;
+        let c = campaigns::transition(state, viewer, parse_id(&id)?, Move::Resume).await?;
         note(ctx, "campaign", c.id);
         Ok(c.into())
     }
@@ -223,7 +223,7 @@ impl CampaignMutation {
     /// Stops for good; recipients not sent yet are never sent.
     async fn stop_campaign(&self, ctx: &Context<'_>, id: ID) -> AppResult<Campaign> {
         let (state, viewer) = ctx.state_and_viewer()?;
-        let c = campaigns::stop(state, viewer, parse_id(&id)?).await?;
+        let c = campaigns::transition(state, viewer, parse_id(&id)?, Move::Stop).await?;
         note(ctx, "campaign", c.id);
         Ok(c.into())
     }

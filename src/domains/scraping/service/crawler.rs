@@ -129,19 +129,18 @@ pub struct Hosts {
     hosts: Mutex<HashMap<String, Arc<Host>>>,
 }
 
-/// How a fetch ended.
+/// How a fetch ended. An HTML page carries `P`: its [`Body`] as received, or what a later step
+/// made of it (a crawl parses it: `run::page::Outcome`).
 #[derive(Debug)]
-pub enum Fetched {
+pub enum Fetched<P = Body> {
     /// An HTML page.
     Html {
         /// HTTP status.
         status: u16,
         /// URL after redirects.
         final_url: Url,
-        /// Body, as received (decode it with [`document::Document::parse`]).
-        body: Vec<u8>,
-        /// The `Content-Type` header (its `charset` decides the decoding).
-        content_type: Option<String>,
+        /// The page.
+        page: P,
     },
     /// Not fetched or not usable, and not an error (robots.txt, not HTML).
     Skipped {
@@ -157,6 +156,15 @@ pub enum Fetched {
         /// HTTP status, when there was a response.
         status: Option<u16>,
     },
+}
+
+/// An HTML page as received.
+#[derive(Debug)]
+pub struct Body {
+    /// The bytes (decode them with [`document::Document::parse`]).
+    pub bytes: Vec<u8>,
+    /// The `Content-Type` header (its `charset` decides the decoding).
+    pub content_type: Option<String>,
 }
 
 fn is_html(content_type: Option<&str>) -> bool {
@@ -297,9 +305,11 @@ impl Hosts {
         match res {
             Ok((r, true)) => Fetched::Html {
                 status: r.status,
-                content_type: r.content_type().map(str::to_string),
+                page: Body {
+                    content_type: r.content_type().map(str::to_string),
+                    bytes: r.body,
+                },
                 final_url: r.final_url,
-                body: r.body,
             },
             Ok((r, false)) if r.is_success() => Fetched::Skipped {
                 reason: format!(

@@ -81,46 +81,6 @@ pub struct ScrapeJobFilter {
     pub source: Option<Vec<ScrapeSource>>,
 }
 
-/// Counters of a scrape job.
-#[derive(SimpleObject, Debug, Clone, PartialEq)]
-#[graphql(name = "ScrapeProgress")]
-pub struct ScrapeProgressObject {
-    /// Pages fetched and parsed.
-    pub pages_fetched: i32,
-    /// Pages discovered and not processed yet.
-    pub pages_queued: i32,
-    /// Pages that failed.
-    pub pages_failed: i32,
-    /// Pages skipped (robots.txt, not HTML).
-    pub pages_skipped: i32,
-    /// Leads the job matched (created + updated).
-    pub leads_found: i32,
-    /// New leads.
-    pub leads_created: i32,
-    /// Existing leads the job merged into (by email or phone).
-    pub leads_updated: i32,
-    /// Share of known pages processed (100 when succeeded).
-    pub percent: f64,
-    /// The page being fetched.
-    pub current_url: Option<String>,
-}
-
-impl From<&ScrapeProgress> for ScrapeProgressObject {
-    fn from(p: &ScrapeProgress) -> Self {
-        ScrapeProgressObject {
-            pages_fetched: p.pages_fetched,
-            pages_queued: p.pages_queued,
-            pages_failed: p.pages_failed,
-            pages_skipped: p.pages_skipped,
-            leads_found: p.leads_found,
-            leads_created: p.leads_created,
-            leads_updated: p.leads_updated,
-            percent: p.percent,
-            current_url: p.current_url.clone(),
-        }
-    }
-}
-
 /// A scrape: a website crawl, a web search or a Google Maps search, run in the background.
 pub struct ScrapeJob(pub scrape_job::Model);
 
@@ -153,8 +113,8 @@ impl ScrapeJob {
         Json(self.0.params.clone())
     }
     /// Counters and the current page.
-    async fn progress(&self) -> ScrapeProgressObject {
-        ScrapeProgressObject::from(&service::progress(&self.0))
+    async fn progress(&self) -> ScrapeProgress {
+        service::progress(&self.0)
     }
     /// Why the job failed (or why the last attempt failed, while it is retried).
     async fn error(&self) -> Option<&str> {
@@ -271,8 +231,8 @@ impl ScrapeJobProgressEvent {
         ScrapeJobStatus::parse(&self.progress.status).unwrap_or(ScrapeJobStatus::Failed)
     }
     /// Its counters at that moment.
-    async fn progress(&self) -> ScrapeProgressObject {
-        ScrapeProgressObject::from(&self.progress)
+    async fn progress(&self) -> &ScrapeProgress {
+        &self.progress
     }
     /// Why it failed.
     async fn error(&self) -> Option<&str> {

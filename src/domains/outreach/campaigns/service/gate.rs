@@ -1,6 +1,6 @@
 //! The approval gate of `launchCampaign` and `scheduleCampaign`.
 //!
-//! `check_launch` computes the launch's facts and asks
+//! [`check`] computes the launch's facts and asks
 //! [`crate::domains::approvals::approval_gate`]: when an enabled CAMPAIGN rule of the
 //! organization matches, the approval request is created in the caller's transaction and the
 //! answer is [`GateDecision::PendingApproval`]; the campaign then waits in PENDING_APPROVAL.
@@ -8,15 +8,17 @@
 //! withdrawing or expiry call [`super::campaigns::return_to_draft`].
 //!
 //! Every path that makes a campaign send, or send to more people, or send something else,
-//! passes here: launch and schedule ([`check_launch`] from DRAFT, [`check`] otherwise), resume
-//! after a pause or failure, recipients added to a SCHEDULED or RUNNING campaign (a PAUSED one is
-//! checked when it resumes), a SCHEDULED campaign's sender changed, and the approval itself
-//! (`campaigns::launch_approved`: what is approved must still be what would be sent). An approval
+//! passes [`check`]: launch and schedule, resume after a pause or failure, recipients added to a
+//! SCHEDULED or RUNNING campaign (a PAUSED one is checked when it resumes), a SCHEDULED
+//! campaign's sender changed, and the approval itself (`campaigns::launch_approved`: what is
+//! approved must still be what would be sent). A launch from DRAFT and the approval's own launch
+//! of a changed snapshot ask with [`Prior::Ignored`]. An approval
 //! covers a **snapshot** ([`snapshot_hash`]: SHA-256 of the content that would be frozen now — the
 //! template's subject and bodies and every variant's —, the sender `fromName`/`fromEmail`/
-//! `replyTo` and the sorted ids of all recipient rows). [`check`] proceeds without asking the
-//! rules only when the newest gated request about the campaign was approved for exactly the
-//! current snapshot; any other state asks the rules again, which may raise a new request.
+//! `replyTo` and the sorted ids of all recipient rows). With [`Prior::Honored`], [`check`]
+//! proceeds without asking the rules only when the newest gated request about the campaign was
+//! approved for exactly the current snapshot; any other state asks the rules again, which may
+//! raise a new request.
 //!
 //! Facts: `recipientCount` (recipients not sent yet), `aiGenerated` (the template or a variant's
 //! template is flagged AI-generated), `firstCampaign` (no other campaign of the organization was
@@ -123,42 +125,42 @@ pub async fn snapshot_hash(
     Ok(hex::encode(h.finalize()))
 }
 
-/// Decides whether `campaign` may send `content` to its recipients now, on any path but the
-/// first launch: proceeds when the newest gated request about it approved exactly this
-/// snapshot, otherwise asks the rules ([`check_launch`]). `recipient_count` = recipients not
-/// sent yet. Runs in the caller's transaction.
+/// Whether an earlier approval may let a campaign through [`check`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prior {
+    /// The first launch from DRAFT, and the approval's own launch of a snapshot it did not
+    /// cover: the rules are asked whatever was approved before.
+    Ignored,
+    /// Every other path: an approval of exactly the current snapshot (the newest gated request
+    /// about the campaign) lets it proceed without asking the rules.
+    Honored,
+}
+
+/// Decides whether `campaign` may send `content` to its `recipient_count` recipients not sent
+/// yet, now: proceeds when `prior` is honored and matches the snapshot, otherwise asks the rules.
+/// Runs in the caller's transaction (`conn`), so a request it creates commits with the status
+/// change.
 pub async fn check(
     conn: &impl ConnectionTrait,
     viewer: &Viewer,
     campaign: &campaign::Model,
     recipient_count: u64,
     content: &serde_json::Value,
+    prior: Prior,
 ) -> AppResult<GateDecision> {
     let snapshot = snapshot_hash(conn, campaign, content).await?;
-    let approved = approved_snapshot(
-        conn,
-        campaign.org_id,
-        ApprovalResourceType::Campaign,
-        &campaign.id.to_string(),
-    )
-    .await?;
-    if approved.as_deref() == Some(snapshot.as_str()) {
-        return Ok(GateDecision::Proceed);
+    if prior == Prior::Honored {
+        let approved = approved_snapshot(
+            conn,
+            campaign.org_id,
+            ApprovalResourceType::Campaign,
+            &campaign.id.to_string(),
+        )
+        .await?;
+        if approved.as_deref() == Some(snapshot.as_str()) {
+            return Ok(GateDecision::Proceed);
+        }
     }
-    ask_rules(conn, viewer, campaign, recipient_count, snapshot).await
-}
-
-/// Decides whether launching `campaign` to `recipient_count` recipients with `content` needs an
-/// approval, asking the rules whatever was approved before. Runs inside the launch transaction
-/// (`conn`), so a request it creates commits with the status change.
-pub async fn check_launch(
-    conn: &impl ConnectionTrait,
-    viewer: &Viewer,
-    campaign: &campaign::Model,
-    recipient_count: u64,
-    content: &serde_json::Value,
-) -> AppResult<GateDecision> {
-    let snapshot = snapshot_hash(conn, campaign, content).await?;
     ask_rules(conn, viewer, campaign, recipient_count, snapshot).await
 }
 

@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use super::{
     ab,
-    gate::{self, GateDecision},
+    gate::{self, GateDecision, Prior},
     get, record_status, send_run, status_of,
 };
 use crate::{
@@ -148,23 +148,19 @@ async fn hold_for_approval(
     Ok(c)
 }
 
-/// Starts `c` (or holds it for approval) through the gate. `first` = a launch from DRAFT, which
-/// always asks the rules; otherwise an approval of exactly the current snapshot lets it pass.
+/// Starts `c` (or holds it for approval) through the gate. A launch from DRAFT ignores `prior`
+/// approvals and always asks the rules; otherwise an approval of exactly the current snapshot
+/// lets it pass.
 async fn gated_start(
     txn: &DatabaseTransaction,
     viewer: &Viewer,
     c: campaign::Model,
     at: Option<DateTime<Utc>>,
-    first: bool,
+    prior: Prior,
 ) -> AppResult<campaign::Model> {
     let content = snapshot(txn, c.org_id, &c).await?;
     let pending = pending_count(txn, c.id).await?;
-    let decision = if first {
-        gate::check_launch(txn, viewer, &c, pending, &content).await?
-    } else {
-        gate::check(txn, viewer, &c, pending, &content).await?
-    };
-    match decision {
+    match gate::check(txn, viewer, &c, pending, &content, prior).await? {
         GateDecision::Proceed => start_sending(txn, c, Some(viewer.user_id), at, content).await,
         GateDecision::PendingApproval { .. } => {
             hold_for_approval(txn, c, Some(viewer.user_id), at, None).await
@@ -189,7 +185,7 @@ pub(super) async fn regate(
     }
     let content = snapshot(txn, c.org_id, &c).await?;
     let pending = pending_count(txn, c.id).await?;
-    match gate::check(txn, viewer, &c, pending, &content).await? {
+    match gate::check(txn, viewer, &c, pending, &content, Prior::Honored).await? {
         GateDecision::Proceed => Ok(c),
         GateDecision::PendingApproval { .. } => {
             hold_for_approval(
@@ -253,8 +249,12 @@ async fn launch_at(
         return Err(AppError::Conflict("the campaign has no template".into()));
     }
     sender_allowed(state, &txn, &c).await?;
-    let first = status_of(&c) == CampaignStatus::Draft;
-    let c = gated_start(&txn, viewer, c, at, first).await?;
+    let prior = if status_of(&c) == CampaignStatus::Draft {
+        Prior::Ignored
+    } else {
+        Prior::Honored
+    };
+    let c = gated_start(&txn, viewer, c, at, prior).await?;
     commit(state, txn).await?;
     Ok(c)
 }
@@ -286,6 +286,27 @@ pub struct Approved {
     pub requested_by: Option<Uuid>,
 }
 
+/// The campaign an approval decides on: of `org_id` (NOT_FOUND otherwise) and PENDING_APPROVAL
+/// (CONFLICT otherwise).
+async fn awaiting_approval(
+    txn: &DatabaseTransaction,
+    org_id: Uuid,
+    campaign_id: Uuid,
+) -> AppResult<campaign::Model> {
+    let c = campaign::Entity::find_by_id(campaign_id)
+        .filter(campaign::Column::OrgId.eq(org_id))
+        .one(txn)
+        .await?
+        .ok_or(AppError::NotFound("campaign"))?;
+    if status_of(&c) != CampaignStatus::PendingApproval {
+        return Err(AppError::Conflict(format!(
+            "the campaign is {}, not waiting for approval",
+            c.status
+        )));
+    }
+    Ok(c)
+}
+
 /// The launch of a PENDING_APPROVAL campaign was approved: it starts now, or at its
 /// `scheduleAt` when that is still ahead — if it is still what was approved. When the content,
 /// sender or recipients changed since the request, the approval does not cover it: the gate is
@@ -299,17 +320,7 @@ pub async fn launch_approved(
     campaign_id: Uuid,
     approved: Approved,
 ) -> AppResult<campaign::Model> {
-    let c = campaign::Entity::find_by_id(campaign_id)
-        .filter(campaign::Column::OrgId.eq(org_id))
-        .one(txn)
-        .await?
-        .ok_or(AppError::NotFound("campaign"))?;
-    if status_of(&c) != CampaignStatus::PendingApproval {
-        return Err(AppError::Conflict(format!(
-            "the campaign is {}, not waiting for approval",
-            c.status
-        )));
-    }
+    let c = awaiting_approval(txn, org_id, campaign_id).await?;
     let at = c.schedule_at;
     let content = snapshot(txn, c.org_id, &c).await?;
     let now = gate::snapshot_hash(txn, &c, &content).await?;
@@ -324,7 +335,7 @@ pub async fn launch_approved(
         session_id: None,
     };
     let pending = pending_count(txn, c.id).await?;
-    match gate::check_launch(txn, &requester, &c, pending, &content).await? {
+    match gate::check(txn, &requester, &c, pending, &content, Prior::Ignored).await? {
         GateDecision::Proceed => start_sending(txn, c, approver, at, content).await,
         GateDecision::PendingApproval { .. } => {
             let mut a: campaign::ActiveModel = c.into();
@@ -348,17 +359,7 @@ pub async fn return_to_draft(
     campaign_id: Uuid,
     comment: Option<String>,
 ) -> AppResult<campaign::Model> {
-    let c = campaign::Entity::find_by_id(campaign_id)
-        .filter(campaign::Column::OrgId.eq(org_id))
-        .one(txn)
-        .await?
-        .ok_or(AppError::NotFound("campaign"))?;
-    if status_of(&c) != CampaignStatus::PendingApproval {
-        return Err(AppError::Conflict(format!(
-            "the campaign is {}, not waiting for approval",
-            c.status
-        )));
-    }
+    let c = awaiting_approval(txn, org_id, campaign_id).await?;
     let mut a: campaign::ActiveModel = c.into();
     a.status = Set(CampaignStatus::Draft.as_str().into());
     a.last_error = Set(comment);
@@ -368,13 +369,43 @@ pub async fn return_to_draft(
     Ok(c)
 }
 
-async fn transition(
+/// A move a user makes on a campaign after its launch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Move {
+    /// Suspends sending (RUNNING or SCHEDULED); the send job stops after the message it is on.
+    Pause,
+    /// Continues a PAUSED (or FAILED) campaign with the recipients not sent yet (template content
+    /// taken again, so edits made while paused apply), through the gate: PENDING_APPROVAL when
+    /// the content, sender or recipients changed since the last approval and a rule applies.
+    Resume,
+    /// Stops for good anything not finished; recipients not sent yet stay PENDING and are never
+    /// sent.
+    Stop,
+}
+
+impl Move {
+    /// The statuses the move starts from, and the one it leads to.
+    fn states(self) -> (&'static [CampaignStatus], CampaignStatus) {
+        use CampaignStatus::{Failed, Paused, PendingApproval, Running, Scheduled, Stopped};
+        match self {
+            Move::Pause => (&[Running, Scheduled], Paused),
+            Move::Resume => (&[Paused, Failed], Running),
+            Move::Stop => (
+                &[Running, Paused, Scheduled, PendingApproval, Failed],
+                Stopped,
+            ),
+        }
+    }
+}
+
+/// Pauses, resumes or stops a campaign: CONFLICT unless its status is one the move starts from.
+pub async fn transition(
     state: &AppState,
     viewer: &Viewer,
     id: Uuid,
-    from: &[CampaignStatus],
-    to: CampaignStatus,
+    m: Move,
 ) -> AppResult<campaign::Model> {
+    let (from, to) = m.states();
     viewer.require(Permission::WriteOutreach)?;
     let txn = state.db.begin().await?;
     let c = get(&txn, viewer, id).await?;
@@ -389,7 +420,7 @@ async fn transition(
     let c = if to == CampaignStatus::Running {
         // Resuming passes the gate: what was approved may not be what would be sent now.
         sender_allowed(state, &txn, &c).await?;
-        gated_start(&txn, viewer, c, None, false).await?
+        gated_start(&txn, viewer, c, None, Prior::Honored).await?
     } else {
         let mut a: campaign::ActiveModel = c.into();
         a.status = Set(to.as_str().into());
@@ -403,48 +434,4 @@ async fn transition(
     };
     commit(state, txn).await?;
     Ok(c)
-}
-
-/// Suspends sending; the send job stops after the message it is on.
-pub async fn pause(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<campaign::Model> {
-    transition(
-        state,
-        viewer,
-        id,
-        &[CampaignStatus::Running, CampaignStatus::Scheduled],
-        CampaignStatus::Paused,
-    )
-    .await
-}
-
-/// Continues a PAUSED (or FAILED) campaign with the recipients not sent yet (template content
-/// taken again, so edits made while paused apply), through the gate: PENDING_APPROVAL when the
-/// content, sender or recipients changed since the last approval and a rule applies.
-pub async fn resume(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<campaign::Model> {
-    transition(
-        state,
-        viewer,
-        id,
-        &[CampaignStatus::Paused, CampaignStatus::Failed],
-        CampaignStatus::Running,
-    )
-    .await
-}
-
-/// Stops for good; recipients not sent yet stay PENDING and are never sent.
-pub async fn stop(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<campaign::Model> {
-    transition(
-        state,
-        viewer,
-        id,
-        &[
-            CampaignStatus::Running,
-            CampaignStatus::Paused,
-            CampaignStatus::Scheduled,
-            CampaignStatus::PendingApproval,
-            CampaignStatus::Failed,
-        ],
-        CampaignStatus::Stopped,
-    )
-    .await
 }

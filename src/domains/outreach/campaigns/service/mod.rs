@@ -11,10 +11,8 @@ use async_graphql::connection::{Connection, Edge};
 use chrono::Utc;
 use entity::{campaign, campaign_recipient, email_template};
 use sea_orm::{
-    sea_query::{Expr, ExprTrait, Func},
-    ActiveModelTrait,
-    ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Select, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    Select, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -32,6 +30,7 @@ use super::types::{
 };
 use crate::{
     auth::{Permission, Viewer},
+    db::{lower_contains, search_text},
     domains::{
         leads::Check,
         outreach::{
@@ -48,7 +47,7 @@ use crate::{
 };
 
 pub use self::lifecycle::{
-    launch, launch_approved, pause, resume, return_to_draft, schedule, stop, Approved,
+    launch, launch_approved, return_to_draft, schedule, transition, Approved, Move,
 };
 
 /// Highest `sendRatePerMinute`.
@@ -301,9 +300,7 @@ pub async fn create(
         }
         None => None,
     };
-    let now = Utc::now();
-    Ok(campaign::ActiveModel {
-        id: Set(Uuid::now_v7()),
+    let settings = campaign::ActiveModel {
         org_id: Set(viewer.org_id),
         name: Set(name),
         template_id: Set(Some(template.id)),
@@ -312,21 +309,30 @@ pub async fn create(
         reply_to: Set(reply_to),
         send_rate_per_minute: Set(rate),
         schedule_at: Set(input.schedule_at),
-        status: Set(CampaignStatus::Draft.as_str().into()),
         variants: Set(variants),
-        content: Set(None),
-        job_id: Set(None),
-        created_by: Set(Some(viewer.user_id)),
-        launched_at: Set(None),
-        completed_at: Set(None),
-        last_error: Set(None),
         ab_test: Set(ab_test),
-        ab_winner: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(&state.db)
-    .await?)
+        ..Default::default()
+    };
+    Ok(new_draft(viewer, settings).insert(&state.db).await?)
+}
+
+/// What every new DRAFT starts with, whatever its settings came from (`createCampaign`,
+/// `duplicateCampaign`): a new id, the viewer as creator, no run state (content, job, launch and
+/// completion times, error) and no A/B winner.
+fn new_draft(viewer: &Viewer, mut a: campaign::ActiveModel) -> campaign::ActiveModel {
+    let now = Utc::now();
+    a.id = Set(Uuid::now_v7());
+    a.status = Set(CampaignStatus::Draft.as_str().into());
+    a.content = Set(None);
+    a.job_id = Set(None);
+    a.created_by = Set(Some(viewer.user_id));
+    a.launched_at = Set(None);
+    a.completed_at = Set(None);
+    a.last_error = Set(None);
+    a.ab_winner = Set(None);
+    a.created_at = Set(now);
+    a.updated_at = Set(now);
+    a
 }
 
 /// The variants and A/B test of `updateCampaign`: fixed once an A/B campaign has started, and an
@@ -473,31 +479,18 @@ pub async fn delete(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<()
 pub async fn duplicate(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<campaign::Model> {
     viewer.require(Permission::WriteOutreach)?;
     let c = get(&state.db, viewer, id).await?;
-    let now = Utc::now();
     let name: String = format!("{} (copy)", c.name).chars().take(200).collect();
-    Ok(campaign::ActiveModel {
-        id: Set(Uuid::now_v7()),
+    let settings = campaign::ActiveModel {
         name: Set(name),
-        status: Set(CampaignStatus::Draft.as_str().into()),
-        content: Set(None),
-        job_id: Set(None),
-        created_by: Set(Some(viewer.user_id)),
-        launched_at: Set(None),
-        completed_at: Set(None),
-        last_error: Set(None),
-        ab_winner: Set(None),
         ab_test: Set(c.ab_test.clone().map(|mut v| {
             if let Some(o) = v.as_object_mut() {
                 o.remove("testSentAt");
             }
             v
         })),
-        created_at: Set(now),
-        updated_at: Set(now),
         ..c.into()
-    }
-    .insert(&state.db)
-    .await?)
+    };
+    Ok(new_draft(viewer, settings).insert(&state.db).await?)
 }
 
 /// A page of campaigns, newest first.
@@ -517,20 +510,8 @@ pub async fn list(
             parse_id(t).map_err(|_| AppError::invalid("filter.templateId", "is not a valid id"))?;
         q = q.filter(campaign::Column::TemplateId.eq(t));
     }
-    if let Some(s) = filter
-        .search
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        if s.chars().count() > 200 {
-            return Err(AppError::invalid(
-                "filter.search",
-                "must be at most 200 characters",
-            ));
-        }
-        let pattern = format!("%{}%", s.to_lowercase().replace(['%', '_'], ""));
-        q = q.filter(Expr::expr(Func::lower(Expr::col(campaign::Column::Name))).like(pattern));
+    if let Some(s) = search_text(filter.search.as_deref(), 200)? {
+        q = q.filter(lower_contains(campaign::Column::Name, s));
     }
     // The page is wrapped together, so templates and counters load once for all of it.
     let total = TotalCount::of(state.db.clone(), q.clone());

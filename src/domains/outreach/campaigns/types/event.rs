@@ -47,7 +47,7 @@ impl CampaignEvent {
     /// Live counters (STATUS events).
     async fn counters(&self) -> Option<CampaignCounters> {
         match &self.0.event {
-            DomainEvent::CampaignStatus(s) => Some(s.counters.clone().into()),
+            DomainEvent::CampaignStatus(s) => Some(s.counters.clone()),
             _ => None,
         }
     }

@@ -287,44 +287,8 @@ pub struct TemplatePerformance {
     pub reply_rate: Option<f64>,
 }
 
-/// Counters of a campaign (also carried by live `campaignEvents`).
-#[derive(SimpleObject, Debug, Clone, Default, PartialEq)]
-pub struct CampaignCounters {
-    /// Recipients.
-    pub total: i64,
-    /// Not sent yet.
-    pub pending: i64,
-    /// Accepted by the mail server.
-    pub sent: i64,
-    /// Failed, suppressed or uncertain.
-    pub failed: i64,
-    /// Opened.
-    pub opened: i64,
-    /// Clicked.
-    pub clicked: i64,
-    /// Replied.
-    pub replied: i64,
-    /// Bounced.
-    pub bounced: i64,
-    /// Unsubscribed.
-    pub unsubscribed: i64,
-}
-
-impl From<crate::events::CampaignCounters> for CampaignCounters {
-    fn from(c: crate::events::CampaignCounters) -> Self {
-        CampaignCounters {
-            total: c.total,
-            pending: c.pending,
-            sent: c.sent,
-            failed: c.failed,
-            opened: c.opened,
-            clicked: c.clicked,
-            replied: c.replied,
-            bounced: c.bounced,
-            unsubscribed: c.unsubscribed,
-        }
-    }
-}
+/// Counters of a campaign: the payload of `campaign.status` is the GraphQL object.
+pub use crate::events::CampaignCounters;
 
 /// Where a template is used.
 #[derive(SimpleObject)]

@@ -41,7 +41,7 @@ pub struct CampaignPage {
     ids: Vec<Uuid>,
     template_ids: Vec<Uuid>,
     templates: OnceCell<HashMap<Uuid, email_template::Model>>,
-    counters: OnceCell<HashMap<Uuid, crate::events::CampaignCounters>>,
+    counters: OnceCell<HashMap<Uuid, CampaignCounters>>,
 }
 
 /// An email campaign.
@@ -174,7 +174,7 @@ impl Campaign {
             .counters
             .get_or_try_init(|| stats::counters(db, &self.1.ids))
             .await?;
-        Ok(all.get(&self.0.id).cloned().unwrap_or_default().into())
+        Ok(all.get(&self.0.id).cloned().unwrap_or_default())
     }
     /// Full statistics (same as `campaignStats(id)`).
     async fn stats(&self, ctx: &Context<'_>) -> AppResult<CampaignStats> {

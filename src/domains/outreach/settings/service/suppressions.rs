@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::{Permission, Viewer},
+    db::{contains_pattern, search_text},
     domains::outreach::settings::types::{Suppression, SuppressionFilter, SuppressionReason},
     error::{AppError, AppResult},
     graphql::pagination::{page_by_id_desc, IdConnection, PageArgs},
@@ -48,21 +49,9 @@ pub async fn list(
     if let Some(r) = filter.reason.filter(|r| !r.is_empty()) {
         q = q.filter(email_suppression::Column::Reason.is_in(r.iter().map(|x| x.as_str())));
     }
-    if let Some(s) = filter
-        .search
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        if s.chars().count() > 320 {
-            return Err(AppError::invalid(
-                "filter.search",
-                "must be at most 320 characters",
-            ));
-        }
+    if let Some(s) = search_text(filter.search.as_deref(), 320)? {
         // Addresses are stored lowercase.
-        let pattern = format!("%{}%", s.to_lowercase().replace(['%', '_'], ""));
-        q = q.filter(email_suppression::Column::Email.like(pattern));
+        q = q.filter(email_suppression::Column::Email.like(contains_pattern(s)));
     }
     page_by_id_desc(
         &state.db,

@@ -22,6 +22,7 @@ use super::types::{
 };
 use crate::{
     auth::{Permission, Viewer},
+    db::{lower_contains, search_text},
     domains::leads::{self as leads, Check},
     error::{AppError, AppResult},
     graphql::pagination::{page_by_id_desc, IdConnection, PageArgs},
@@ -136,21 +137,8 @@ pub async fn list(
     if let Some(a) = filter.ai_generated {
         q = q.filter(email_template::Column::AiGenerated.eq(a));
     }
-    if let Some(s) = filter
-        .search
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        if s.chars().count() > 200 {
-            return Err(AppError::invalid(
-                "filter.search",
-                "must be at most 200 characters",
-            ));
-        }
-        let pattern = format!("%{}%", s.to_lowercase().replace(['%', '_'], ""));
-        q = q
-            .filter(Expr::expr(Func::lower(Expr::col(email_template::Column::Name))).like(pattern));
+    if let Some(s) = search_text(filter.search.as_deref(), 200)? {
+        q = q.filter(lower_contains(email_template::Column::Name, s));
     }
     page_by_id_desc(
         &state.db,

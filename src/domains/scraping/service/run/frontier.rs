@@ -80,7 +80,9 @@ impl Frontier {
         self.outstanding -= 1;
         let mut contacts = Vec::new();
         if let Outcome::Html {
-            data, final_url, ..
+            page: data,
+            final_url,
+            ..
         } = &page.outcome
         {
             self.known.insert(

@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use super::Stop;
 use crate::domains::scraping::service::{
-    crawler::{document::Document, Fetched, Hosts},
+    crawler::{document::Document, Body, Fetched, Hosts},
     extract::{extract_dom, PageData},
 };
 
@@ -132,32 +132,9 @@ pub struct PageResult {
     pub outcome: Outcome,
 }
 
-/// How a page's fetch ended.
-pub enum Outcome {
-    /// An HTML page, parsed (links already without the `nofollow` ones).
-    Html {
-        /// HTTP status.
-        status: u16,
-        /// URL after redirects.
-        final_url: Url,
-        /// What the page yields.
-        data: Box<PageData>,
-    },
-    /// Not fetched or not usable (robots.txt, not HTML).
-    Skipped {
-        /// Why.
-        reason: String,
-        /// HTTP status, when a request was made.
-        status: Option<u16>,
-    },
-    /// The fetch failed.
-    Failed {
-        /// Why.
-        reason: String,
-        /// HTTP status, when there was a response.
-        status: Option<u16>,
-    },
-}
+/// How a page's fetch ended: an HTML page carries what it yields, parsed (links already without
+/// the `nofollow` ones).
+pub type Outcome = Fetched<Box<PageData>>;
 
 /// Bodies up to this size are parsed on the task that fetched them; larger ones on the
 /// blocking pool. A small page parses in well under a millisecond, less than the two thread
@@ -180,8 +157,10 @@ async fn outcome(fetched: Fetched, region: Option<String>) -> Outcome {
         Fetched::Html {
             status,
             final_url,
-            body,
-            content_type,
+            page: Body {
+                bytes: body,
+                content_type,
+            },
         } => {
             let parsed = if body.len() <= INLINE_PARSE_BYTES {
                 Ok(parse(
@@ -201,7 +180,7 @@ async fn outcome(fetched: Fetched, region: Option<String>) -> Outcome {
                 Ok(data) => Outcome::Html {
                     status,
                     final_url,
-                    data: Box::new(data),
+                    page: Box::new(data),
                 },
                 Err(_) => Outcome::Failed {
                     reason: "the page could not be parsed".into(),

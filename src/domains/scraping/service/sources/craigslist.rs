@@ -226,10 +226,10 @@ async fn fetch(env: &SeedEnv<'_>, url: &Url) -> Result<Option<(String, Url)>, So
         attempt += 1;
         match env.hosts.fetch_page(url).await {
             Fetched::Html {
-                body, final_url, ..
+                page, final_url, ..
             } => {
                 return Ok(Some((
-                    String::from_utf8_lossy(&body).into_owned(),
+                    String::from_utf8_lossy(&page.bytes).into_owned(),
                     final_url,
                 )))
             }

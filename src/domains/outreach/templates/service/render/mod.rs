@@ -207,6 +207,29 @@ fn position(src: &str, at: usize) -> (i32, i32) {
     (line as i32, col as i32)
 }
 
+/// An issue with no position in the source.
+fn issue(part: TemplatePart, kind: TemplateIssueKind, message: String) -> TemplateIssue {
+    TemplateIssue {
+        part,
+        kind,
+        message,
+        line: None,
+        column: None,
+        variable: None,
+    }
+}
+
+/// The issue of a part over [`MAX_SOURCE`], which is never compiled.
+fn oversized_source(part: TemplatePart, src: &str) -> Option<TemplateIssue> {
+    (src.len() > MAX_SOURCE).then(|| {
+        issue(
+            part,
+            TemplateIssueKind::TooLarge,
+            format!("must be at most {MAX_SOURCE} bytes"),
+        )
+    })
+}
+
 fn issue_from_error(
     part: TemplatePart,
     src: &str,
@@ -264,15 +287,8 @@ pub fn validate(content: &Content) -> Vec<TemplateIssue> {
     let env = environment();
     let mut issues = Vec::new();
     for (part, src) in parts(content) {
-        if src.len() > MAX_SOURCE {
-            issues.push(TemplateIssue {
-                part,
-                kind: TemplateIssueKind::TooLarge,
-                message: format!("must be at most {MAX_SOURCE} bytes"),
-                line: None,
-                column: None,
-                variable: None,
-            });
+        if let Some(issue) = oversized_source(part, src) {
+            issues.push(issue);
             continue;
         }
         match compile(&env, part, src) {
@@ -307,7 +323,7 @@ pub fn variables(content: &Content) -> Vec<String> {
     let env = environment();
     let mut out = BTreeSet::new();
     for (part, src) in parts(content) {
-        if src.len() > MAX_SOURCE {
+        if oversized_source(part, src).is_some() {
             continue;
         }
         if let Ok(t) = compile(&env, part, src) {
@@ -321,25 +337,15 @@ pub fn variables(content: &Content) -> Vec<String> {
 pub fn render(content: &Content, ctx: &Value) -> Result<Rendered, TemplateIssue> {
     let env = environment();
     if let Some(path) = oversized(ctx, "") {
+        let message = format!("the value {path} is larger than {MAX_VALUE} bytes");
         return Err(TemplateIssue {
-            part: TemplatePart::Subject,
-            kind: TemplateIssueKind::TooLarge,
-            message: format!("the value {path} is larger than {MAX_VALUE} bytes"),
-            line: None,
-            column: None,
             variable: Some(path),
+            ..issue(TemplatePart::Subject, TemplateIssueKind::TooLarge, message)
         });
     }
     let one = |part: TemplatePart, src: &str| -> Result<String, TemplateIssue> {
-        if src.len() > MAX_SOURCE {
-            return Err(TemplateIssue {
-                part,
-                kind: TemplateIssueKind::TooLarge,
-                message: format!("must be at most {MAX_SOURCE} bytes"),
-                line: None,
-                column: None,
-                variable: None,
-            });
+        if let Some(issue) = oversized_source(part, src) {
+            return Err(issue);
         }
         let t = compile(&env, part, src)?;
         let mut out = CappedWriter {
@@ -349,24 +355,20 @@ pub fn render(content: &Content, ctx: &Value) -> Result<Rendered, TemplateIssue>
         };
         if let Err(e) = t.render_captured_to(ctx, &mut out) {
             if out.exceeded {
-                return Err(TemplateIssue {
+                return Err(issue(
                     part,
-                    kind: TemplateIssueKind::TooLarge,
-                    message: format!("rendered output exceeds {MAX_OUTPUT} bytes"),
-                    line: None,
-                    column: None,
-                    variable: None,
-                });
+                    TemplateIssueKind::TooLarge,
+                    format!("rendered output exceeds {MAX_OUTPUT} bytes"),
+                ));
             }
             return Err(issue_from_error(part, src, TemplateIssueKind::Render, &e));
         }
-        String::from_utf8(out.buf).map_err(|_| TemplateIssue {
-            part,
-            kind: TemplateIssueKind::Render,
-            message: "rendered output is not UTF-8".into(),
-            line: None,
-            column: None,
-            variable: None,
+        String::from_utf8(out.buf).map_err(|_| {
+            issue(
+                part,
+                TemplateIssueKind::Render,
+                "rendered output is not UTF-8".into(),
+            )
         })
     };
     let subject = one(TemplatePart::Subject, &content.subject)?;

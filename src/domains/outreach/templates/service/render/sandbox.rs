@@ -210,12 +210,12 @@ pub(super) fn guarded(
 
 pub(super) fn unsupported(part: TemplatePart, line: Option<usize>, what: &str) -> TemplateIssue {
     TemplateIssue {
-        part,
-        kind: TemplateIssueKind::Unsupported,
-        message: format!("{what} is not available in templates"),
         line: line.map(|l| l as i32),
-        column: None,
-        variable: None,
+        ..super::issue(
+            part,
+            TemplateIssueKind::Unsupported,
+            format!("{what} is not available in templates"),
+        )
     }
 }
 

@@ -14,6 +14,11 @@ fn ctx() -> Value {
     context(sample_lead(), "Sam", "sam@x.io", "Acme", "https://u/x")
 }
 
+/// What an HTML body renders to with [`ctx`].
+fn html(src: &str) -> String {
+    render(&content("", src, ""), &ctx()).unwrap().html
+}
+
 #[test]
 fn renders_escapes_and_uses_filters() {
     let mut lead = sample_lead();
@@ -109,16 +114,10 @@ fn amplifying_constructs_are_refused_before_they_build_anything() {
     let e = short_err(render(&content("", &chain, ""), &ctx()));
     assert_eq!(e.kind, TemplateIssueKind::Unsupported, "{e:?}");
     // Loops with loop targets and unpacking still work.
-    let r = render(
-        &content(
-            "",
-            "{% for k, v in {'a': 1}|items %}{{ k }}={{ v }}{% endfor %}{% for i in range(3) %}{{ i }}{% endfor %}",
-            "",
-        ),
-        &ctx(),
-    )
-    .unwrap();
-    assert_eq!(r.html, "a=1012");
+    assert_eq!(
+        html("{% for k, v in {'a': 1}|items %}{{ k }}={{ v }}{% endfor %}{% for i in range(3) %}{{ i }}{% endfor %}"),
+        "a=1012"
+    );
 }
 
 #[test]
@@ -152,16 +151,10 @@ fn filters_and_output_are_bounded_while_rendering() {
     let e = short_err(render(&content("{{ lead.company }}", "", ""), &big));
     assert_eq!(e.kind, TemplateIssueKind::TooLarge, "{e:?}");
     // Ordinary filters keep working.
-    let r = render(
-        &content(
-            "",
-            "{{ lead.company | replace('Ltd', 'Limited') | upper }} {{ ['a', 'b'] | join(', ') }} {{ '%s!' | format(lead.firstName) }}",
-            "",
-        ),
-        &ctx(),
-    )
-    .unwrap();
-    assert_eq!(r.html, "ANALYTICAL ENGINES LIMITED a, b Ada!");
+    assert_eq!(
+        html("{{ lead.company | replace('Ltd', 'Limited') | upper }} {{ ['a', 'b'] | join(', ') }} {{ '%s!' | format(lead.firstName) }}"),
+        "ANALYTICAL ENGINES LIMITED a, b Ada!"
+    );
 }
 
 #[tokio::test]
