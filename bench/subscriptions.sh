@@ -20,7 +20,8 @@
 # subscribed. Prints a Markdown section with every raw round.
 #
 # Knobs (environment): SMALL=1000 SMALL_MUTATIONS=100 SMALL_RATE=10 LARGE=10000
-# LARGE_MUTATIONS=40 LARGE_RATE=2 HANDSHAKES=200 HOP_MESSAGES=1000 HOP_RATE=200 PROFILE=release.
+# LARGE_MUTATIONS=40 LARGE_RATE=2 HANDSHAKES=200 HOP_MESSAGES=1000 HOP_RATE=200 PROFILE=release
+# SERVER_BIN= (a prebuilt server binary).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROUNDS="${1:-3}"
@@ -38,7 +39,12 @@ ulimit -n "$WANT"
 ((LARGE + 256 <= $(ulimit -n))) || { echo "ulimit -n $(ulimit -n) is too low for $LARGE sockets" >&2; exit 1; }
 
 # PROFILE=dev runs debug binaries: only to smoke-test this script, never for recorded figures.
-if [[ "${PROFILE:-release}" == dev ]]; then
+# SERVER_BIN=path: run that server binary instead of building one (e.g. an older commit's build,
+# for an interleaved A/B of two binaries: run the script alternately with each).
+if [[ -n "${SERVER_BIN:-}" ]]; then
+    cargo build --release -q -p leadgraph-bench
+    BIN="$SERVER_BIN" LG=target/release/lg-bench
+elif [[ "${PROFILE:-release}" == dev ]]; then
     cargo build -q -p leadgraph -p leadgraph-bench
     BIN=target/debug/leadgraph LG=target/debug/lg-bench
 else
