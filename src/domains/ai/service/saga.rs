@@ -357,16 +357,10 @@ fn scrape_input(
     query: &str,
 ) -> Option<CreateScrapeJobInput> {
     let short: String = goal.text.chars().take(60).collect();
-    let mut input = CreateScrapeJobInput {
-        source: ScrapeSource::parse(source)?,
-        name: Some(format!("Goal \"{short}\": {source} {query}")),
-        website: None,
-        search: None,
-        google_maps: None,
-        craigslist: None,
-        job_boards: None,
-        social: None,
-    };
+    let mut input = CreateScrapeJobInput::of(
+        ScrapeSource::parse(source)?,
+        Some(format!("Goal \"{short}\": {source} {query}")),
+    );
     let max_pages = Some(goal.max_leads.clamp(1, 1_000) * 5);
     match input.source {
         ScrapeSource::Website => {

@@ -110,4 +110,21 @@ pub struct CreateScrapeJobInput {
     pub social: Option<SocialScrapeInput>,
 }
 
+impl CreateScrapeJobInput {
+    /// An input for `source` named `name`, with no parameters set yet (the caller fills the
+    /// source's own).
+    pub fn of(source: ScrapeSource, name: Option<String>) -> Self {
+        Self {
+            source,
+            name,
+            website: None,
+            search: None,
+            google_maps: None,
+            craigslist: None,
+            job_boards: None,
+            social: None,
+        }
+    }
+}
+
 crate::wire_enum!(ScrapeSource { Website => "WEBSITE", Search => "SEARCH", GoogleMaps => "GOOGLE_MAPS", Craigslist => "CRAIGSLIST", JobBoards => "JOB_BOARDS", Social => "SOCIAL" });

@@ -20,17 +20,11 @@ fn fields(e: AppError) -> Vec<String> {
 #[test]
 fn website_defaults_and_bounds() {
     let input = CreateScrapeJobInput {
-        source: ScrapeSource::Website,
-        name: None,
         website: Some(WebsiteScrapeInput {
             urls: vec!["https://acme.example/".into()],
             ..Default::default()
         }),
-        search: None,
-        google_maps: None,
-        craigslist: None,
-        job_boards: None,
-        social: None,
+        ..CreateScrapeJobInput::of(ScrapeSource::Website, None)
     };
     let (p, name) = validate(&input, &cfg()).unwrap();
     assert_eq!(name, "acme.example");
@@ -66,16 +60,7 @@ fn website_defaults_and_bounds() {
 }
 
 fn craigslist_input() -> CreateScrapeJobInput {
-    CreateScrapeJobInput {
-        source: ScrapeSource::Craigslist,
-        name: None,
-        website: None,
-        search: None,
-        google_maps: None,
-        craigslist: None,
-        job_boards: None,
-        social: None,
-    }
+    CreateScrapeJobInput::of(ScrapeSource::Craigslist, None)
 }
 
 #[test]
