@@ -61,6 +61,6 @@ for round in $(seq 1 "$ROUNDS"); do
             --mutations "$MUTS" --rate 1 --drain-secs 90 >"$OUT/ws.$name.$round.json"
         stop
         total="$(grep -o 'summary: [0-9]*' "$OUT/cg.$name.$round.out" | cut -d' ' -f2)"
-        echo "$name ($bin) round $round: $total instructions, $(/usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(f"{d[\"delivered\"]}/{d[\"expected\"]} delivered")' "$OUT/ws.$name.$round.json")"
+        echo "$name ($bin) round $round: $total instructions, $(/usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(str(d["delivered"]) + "/" + str(d["expected"]) + " delivered")' "$OUT/ws.$name.$round.json")"
     done
 done
