@@ -39,7 +39,7 @@ enum Command {
     },
     /// A standalone TCP fault proxy with a line-based control port
     /// (`echo 'latency 500' | nc HOST CONTROL`; modes: pass, latency MS, bandwidth BPS,
-    /// blackhole, drop, down; action: reset). Runs until killed.
+    /// stall, blackhole, down; action: reset). Runs until killed.
     Proxy {
         #[arg(long)]
         listen: String,

@@ -6,12 +6,13 @@
 //! - `pass` — forward bytes as they come;
 //! - `latency` — every chunk is delivered `ms` later, in order, in both directions;
 //! - `bandwidth` — at most `bytes_per_sec` per direction and connection;
-//! - `blackhole` — a network partition: connections stay open, no byte passes either way, no
-//!   FIN, no RST; new connections are accepted and connect upstream only after healing. Bytes
-//!   held during the partition are delivered once it heals (as TCP retransmission would after a
-//!   partition shorter than its timeout); nothing is dropped;
-//! - `drop` — a middle box that lost the flow: bytes of connections open during it are read and
-//!   thrown away for the rest of their life (peers must notice by their own timeouts);
+//! - `blackhole` — packets dropped, not refused: connections stay open (no FIN, no RST) and every
+//!   byte of a connection open during it, or accepted during it, is thrown away for the rest of
+//!   that connection's life, as when a firewall, NAT or load balancer loses the flow: the peers
+//!   must find the connection dead by their own timeouts. Connections opened after it ends pass;
+//! - `stall` — a short partition that heals: nothing passes either way while it lasts, then
+//!   every held byte is delivered (what TCP retransmission does after a partition shorter than
+//!   its timeout); new connections reach the upstream only after healing;
 //! - `down` — the listener is closed (new connections are refused, ECONNREFUSED) and every open
 //!   connection is reset (RST), as when the dependency's process is killed.
 //!
@@ -24,7 +25,7 @@
 use std::{
     net::SocketAddr,
     sync::{
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
         Arc,
     },
     time::{Duration, Instant},
@@ -46,13 +47,13 @@ pub enum Mode {
     Pass,
     Latency(u64),
     Bandwidth(u64),
+    Stall,
     Blackhole,
-    Drop,
     Down,
 }
 
 impl Mode {
-    /// Parses `pass`, `latency MS`, `bandwidth BYTES_PER_SEC`, `blackhole`, `drop`, `down`.
+    /// Parses `pass`, `latency MS`, `bandwidth BYTES_PER_SEC`, `stall`, `blackhole`, `down`.
     pub fn parse(s: &str) -> anyhow::Result<Mode> {
         let mut words = s.split_whitespace();
         let name = words.next().unwrap_or_default();
@@ -63,8 +64,8 @@ impl Mode {
             "pass" => Mode::Pass,
             "latency" => Mode::Latency(arg(words.next())?),
             "bandwidth" => Mode::Bandwidth(arg(words.next())?.max(1)),
+            "stall" => Mode::Stall,
             "blackhole" => Mode::Blackhole,
-            "drop" => Mode::Drop,
             "down" => Mode::Down,
             other => bail!("unknown mode {other:?}"),
         })
@@ -182,11 +183,11 @@ async fn rebind(addr: SocketAddr, mode: &mut watch::Receiver<Mode>) -> Option<Tc
     }
 }
 
-/// Waits while the mode is `blackhole`.
-async fn while_blackholed(mode: &mut watch::Receiver<Mode>) {
+/// Waits while the mode is `stall`.
+async fn while_stalled(mode: &mut watch::Receiver<Mode>) {
     loop {
         let now = *mode.borrow_and_update();
-        if now != Mode::Blackhole {
+        if now != Mode::Stall {
             return;
         }
         if mode.changed().await.is_err() {
@@ -204,8 +205,8 @@ async fn connection(client: TcpStream, shared: Arc<Shared>) {
     let upstream = tokio::select! {
         _ = kill.changed() => None,
         up = async {
-            while_blackholed(&mut mode).await;
-            let dropping = *mode.borrow() == Mode::Drop;
+            while_stalled(&mut mode).await;
+            let dropping = *mode.borrow() == Mode::Blackhole;
             if dropping {
                 return None;
             }
@@ -213,7 +214,7 @@ async fn connection(client: TcpStream, shared: Arc<Shared>) {
         } => up,
     };
     let Some(upstream) = upstream else {
-        let dropping = *mode.borrow() == Mode::Drop;
+        let dropping = *mode.borrow() == Mode::Blackhole;
         if dropping {
             swallow(client, &mut kill).await;
         } else {
@@ -224,12 +225,26 @@ async fn connection(client: TcpStream, shared: Arc<Shared>) {
     let _ = upstream.set_nodelay(true);
     let (mut cr, mut cw) = client.into_split();
     let (mut ur, mut uw) = upstream.into_split();
+    // Once a blackhole has seen this connection, its bytes are lost for good, both ways.
+    let poisoned = AtomicBool::new(false);
+    let watch_poison = async {
+        loop {
+            let now = *mode.borrow_and_update();
+            if now == Mode::Blackhole {
+                poisoned.store(true, Ordering::Relaxed);
+            }
+            if mode.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    };
     let killed = tokio::select! {
         _ = kill.changed() => true,
+        _ = watch_poison => false,
         _ = async {
             tokio::join!(
-                pipe(&mut cr, &mut uw, &shared),
-                pipe(&mut ur, &mut cw, &shared)
+                pipe(&mut cr, &mut uw, &shared, &poisoned),
+                pipe(&mut ur, &mut cw, &shared, &poisoned)
             )
         } => false,
     };
@@ -259,21 +274,27 @@ async fn swallow(mut s: TcpStream, kill: &mut watch::Receiver<u64>) {
 
 /// One direction: a reader that stamps each chunk with its delivery time, a writer that holds
 /// it until then (and while black-holed), paced by the bandwidth cap.
-async fn pipe(r: &mut OwnedReadHalf, w: &mut OwnedWriteHalf, shared: &Shared) {
+async fn pipe(
+    r: &mut OwnedReadHalf,
+    w: &mut OwnedWriteHalf,
+    shared: &Shared,
+    poisoned: &AtomicBool,
+) {
     let (tx, mut rx) = mpsc::channel::<(Instant, Vec<u8>)>(64);
     let mut mode_r = shared.mode.subscribe();
     let mut mode_w = shared.mode.subscribe();
     let reader = async move {
         let mut buf = vec![0u8; 16 * 1024];
-        let mut dropping = false;
         loop {
             let n = match r.read(&mut buf).await {
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
             let mode = *mode_r.borrow_and_update();
-            dropping |= mode == Mode::Drop;
-            if dropping {
+            if mode == Mode::Blackhole {
+                poisoned.store(true, Ordering::Relaxed);
+            }
+            if poisoned.load(Ordering::Relaxed) {
                 continue;
             }
             let delay = match mode {
@@ -293,9 +314,9 @@ async fn pipe(r: &mut OwnedReadHalf, w: &mut OwnedWriteHalf, shared: &Shared) {
     let writer = async move {
         while let Some((at, bytes)) = rx.recv().await {
             tokio::time::sleep_until(at.into()).await;
-            while_blackholed(&mut mode_w).await;
+            while_stalled(&mut mode_w).await;
             let now = *mode_w.borrow();
-            if now == Mode::Drop {
+            if now == Mode::Blackhole || poisoned.load(Ordering::Relaxed) {
                 continue;
             }
             // Under a bandwidth cap, slices of 1/20 s worth of bytes, each after its time.

@@ -1,7 +1,9 @@
 //! Scenario `redis`: 200 held subscriptions (150 `events(types: [LEAD_CREATED])`, 50
 //! `leadEvents`) while leads are created one after another (so creation order is publication
 //! order) before, during and after a 10 s Redis fault: the proxy `down` (connections reset, new
-//! ones refused, as a killed Redis), `blackhole` (a partition), `latency 500`, and a real
+//! ones refused, as a killed Redis), `blackhole` (packets dropped: the connections open during
+//! it never carry a byte again and the server must find them dead itself), `latency 500`
+//! (`stall`, a partition that heals with every byte delivered, with FAULTS_LONG), and a real
 //! `redis-server` SIGKILLed and started again on the same port. Pass: every subscriber receives
 //! every lead created in the round, in creation order, once (a subscriber that the server ends
 //! with `error`/`complete` or a closed socket resumes with `after`, as a client should; the
@@ -82,29 +84,31 @@ impl OwnRedis {
 pub async fn run(env: &Env) -> anyhow::Result<Vec<Verdict>> {
     let outage = Duration::from_secs(if env.long { 30 } else { 10 });
     let db = env.fresh_db("redis").await?;
-    let proxy = Proxy::start("127.0.0.1:0", &host_port(&env.redis_url)?).await?;
-    let mut spec = ServerSpec::new("redis", &db)?;
-    spec.redis_url = Some(via(&env.redis_url, proxy.addr())?);
-    let mut server = Server::start(env, spec).await?;
-    let token = user(&server.url(), "redis@faults.example.com").await?;
     let mut faults = vec![
         Fault::Proxy(Mode::Down),
         Fault::Proxy(Mode::Blackhole),
         Fault::Proxy(Mode::Latency(500)),
     ];
     if env.long {
-        faults.push(Fault::Proxy(Mode::Drop));
+        faults.push(Fault::Proxy(Mode::Stall));
     }
     let mut verdicts = Vec::new();
+    // A fresh server (and proxy) per fault: a round that leaves the server broken must not fail
+    // the next one.
     for fault in faults {
+        let proxy = Proxy::start("127.0.0.1:0", &host_port(&env.redis_url)?).await?;
+        let mut spec = ServerSpec::new(&format!("redis-{}", fault.name()), &db)?;
+        spec.redis_url = Some(via(&env.redis_url, proxy.addr())?);
+        let mut server = Server::start(env, spec).await?;
+        let token = user(&server.url(), "redis@faults.example.com").await?;
         let p = proxy.clone();
         let apply = move |on: bool| {
             let Fault::Proxy(m) = fault else { return };
             p.set(if on { m } else { Mode::Pass });
         };
         verdicts.push(round(&server.url(), &token, fault, outage, apply).await?);
+        server.kill().await;
     }
-    server.kill().await;
 
     // The issue's own repro: a real Redis process killed and started again on the same port.
     let port = free_port()?;

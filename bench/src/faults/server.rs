@@ -228,7 +228,7 @@ fn spawn(env: &Env, spec: &ServerSpec, start: u32) -> anyhow::Result<(Child, u32
         ("JWT_SECRET", JWT_SECRET.into()),
         ("SECRETS_KEY", SECRETS_KEY.into()),
         ("SENDING_DOMAINS_ALLOW_RESERVED", "true".into()),
-        ("RUST_LOG", "info".into()),
+        ("RUST_LOG", "warn,leadgraph=info".into()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
