@@ -1,7 +1,7 @@
 //! Scenario `postgres`: 50 HTTP clients (half read a lead page, half create leads) and a
 //! `/health` probe every 250 ms while PostgreSQL goes away behind the proxy, twice: `down`
 //! (connections reset, new ones refused, as a stopped server) and `blackhole` (packets dropped:
-//! the pool's open connections never answer again), 8 s each, with 6 s of recovery after each.
+//! the pool's open connections never answer again), 8 s each, with 10 s of recovery after each.
 //! The server runs with `REQUEST_TIMEOUT_MS=5000`. Pass: no request takes longer than the timeout + 1 s; failed
 //! requests fail fast (median ≤ half the timeout); every failed request says
 //! SERVICE_UNAVAILABLE (or TIMEOUT); `/health` always answers within 1.5 s; after
@@ -47,7 +47,7 @@ pub async fn run(env: &Env) -> anyhow::Result<Vec<Verdict>> {
     let base = server.url();
     let token = user(&base, "postgres@faults.example.com").await?;
     let outage = Duration::from_secs(if env.long { 30 } else { 8 });
-    let recovery = Duration::from_secs(6);
+    let recovery = Duration::from_secs(10);
 
     let stop = Arc::new(AtomicBool::new(false));
     let samples: Arc<Mutex<Vec<Sample>>> = Arc::default();
