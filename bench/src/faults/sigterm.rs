@@ -2,7 +2,8 @@
 //! leads (a new connection per request, so every request is either refused or in flight), once
 //! with healthy dependencies and once with PostgreSQL black-holed. Pass: the process exits
 //! within 5 s, every subscriber gets a 1001 (going away) close, and (healthy round) no request
-//! in flight for 200 ms or more at the signal is cut off without an answer.
+//! in flight for 200 ms or more at the signal is cut off without an answer, and the send job of
+//! a campaign running at the signal gives up its lease (another instance may take it at once).
 
 use std::{
     collections::BTreeMap,
@@ -13,12 +14,14 @@ use std::{
     time::{Duration, Instant},
 };
 
-use serde_json::json;
+use serde_json::{json, Value};
 use tokio::sync::Mutex;
 
 use super::{
+    campaign,
     client::{self, Answer, Crowd},
-    server::{host_port, user, via, Env, Server, ServerSpec},
+    server::{host_port, psql, user, via, Env, Server, ServerSpec},
+    sink::Sink,
     Verdict,
 };
 use crate::proxy::{Mode, Proxy};
@@ -30,20 +33,30 @@ const EXIT_LIMIT: Duration = Duration::from_secs(5);
 pub async fn run(env: &Env) -> anyhow::Result<Vec<Verdict>> {
     let db = env.fresh_db("sigterm").await?;
     let mut out = Vec::new();
+    let sink = Sink::start().await?;
     for pg_down in [false, true] {
         let proxy = Proxy::start("127.0.0.1:0", &host_port(&db)?).await?;
         let name = if pg_down { "sigterm-pg" } else { "sigterm" };
         let mut spec = ServerSpec::new(name, &via(&db, proxy.addr())?)?;
         spec.redis_url = Some(env.redis_url.clone());
+        spec.smtp_url = Some(format!("smtp://{}", sink.addr));
         let server = Server::start(env, spec).await?;
-        out.push(round(server, &proxy, pg_down).await?);
+        out.push(round(server, &proxy, pg_down, &db).await?);
     }
     Ok(out)
 }
 
-async fn round(mut server: Server, pg: &Proxy, pg_down: bool) -> anyhow::Result<Verdict> {
+async fn round(mut server: Server, pg: &Proxy, pg_down: bool, db: &str) -> anyhow::Result<Verdict> {
     let base = server.url();
     let token = user(&base, "sigterm@faults.example.com").await?;
+    // A campaign sending at the signal (healthy round): its job must release its lease.
+    let http0 = client::http(Duration::from_secs(30))?;
+    let mut campaign_id = None;
+    if !pg_down {
+        let c = campaign::prepare(&http0, &base, &token, "sigterm", 100, Some(300)).await?;
+        campaign::launch(&http0, &base, &token, &c.id).await?;
+        campaign_id = Some(c.id);
+    }
     let crowd = Crowd::spawn(SUBSCRIBERS, 0, &base, &token, false);
     let warm = client::http(Duration::from_secs(30))?;
     let live = crowd
@@ -163,15 +176,34 @@ async fn round(mut server: Server, pg: &Proxy, pg_down: bool) -> anyhow::Result<
             format!("{closes_1001}/{SUBSCRIBERS} subscribers got a 1001 close ({live} were live); closes seen: {close_codes:?}"),
         ),
     ];
-    if !pg_down {
+    let mut lease = Value::Null;
+    if let (false, Some(id)) = (pg_down, campaign_id) {
         checks.push((
             cut == 0,
             format!("{cut} requests in flight for ≥ 200 ms at the signal got no answer"),
         ));
+        // Released = not `running`, or running with its lease already given up (expired).
+        let row = psql(
+            db,
+            &format!(
+                "SELECT state || ':' || coalesce((lease_until_ms - (extract(epoch from now()) * 1000)::bigint)::text, 'none') \
+                 FROM jobs WHERE kind = 'campaign.send' AND payload::text LIKE '%{id}%'"
+            ),
+        )
+        .await
+        .unwrap_or_default();
+        let released = row.split_once(':').is_some_and(|(state, left)| {
+            state != "running" || left.parse::<i64>().is_ok_and(|ms| ms <= 0)
+        });
+        lease = json!(row);
+        checks.push((
+            released,
+            format!("the running campaign's send job kept its lease after SIGTERM (state:ms of lease left = {row:?})"),
+        ));
     }
     let figures = json!({
         "exit_ms": exit_ms, "subscribers_live": live, "closes": close_codes,
-        "requests_at_or_after_signal": outcomes, "cut": cut,
+        "requests_at_or_after_signal": outcomes, "cut": cut, "send_job_after_exit": lease,
     });
     Ok(Verdict::from_checks(name, checks, figures))
 }
