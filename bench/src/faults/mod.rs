@@ -85,12 +85,13 @@ pub async fn run(names: &[String], env: Env) -> anyhow::Result<bool> {
         for v in verdicts {
             all_ok &= v.pass;
             let word = if v.pass { "PASS" } else { "FAIL" };
-            println!("{word} {} ({:.0} s)", v.name, t.elapsed().as_secs_f64());
+            println!("{word} {}", v.name);
             for f in &v.failures {
                 println!("     - {f}");
             }
             println!("     {}", v.figures);
         }
+        println!("faults: {name} took {:.0} s", t.elapsed().as_secs_f64());
     }
     println!(
         "faults: {} scenario group(s) in {:.0} s: {}",
