@@ -1,10 +1,13 @@
 //! `lg-bench`: measurements behind docs/BENCHMARKS.md. Every subcommand prints one JSON object
 //! so the driver scripts in bench/ can compute ratios per round.
 
+mod faults;
 mod gql;
 mod identity;
+mod proxy;
 mod redis_hop;
 mod smtp_sink;
+mod soak;
 mod ws;
 
 use clap::{Parser, Subcommand};
@@ -18,6 +21,48 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The fault-injection suite (issue 23): starts the release server as separate processes
+    /// behind fault proxies and prints PASS/FAIL per scenario; exits 1 when any failed. Needs
+    /// TEST_POSTGRES_URL and TEST_REDIS_URL (`scripts/faults` provides everything).
+    Faults {
+        /// Scenarios: redis, sigterm, postgres, smtp, crash, or all.
+        #[arg(default_value = "all")]
+        scenarios: Vec<String>,
+        #[arg(long, default_value = "target/release/leadgraph")]
+        server_bin: String,
+        /// Server logs and data go here (kept for inspection).
+        #[arg(long)]
+        work_dir: String,
+        /// More repetitions and longer outages (FAULTS_LONG=1).
+        #[arg(long)]
+        long: bool,
+    },
+    /// A standalone TCP fault proxy with a line-based control port
+    /// (`echo 'latency 500' | nc HOST CONTROL`; modes: pass, latency MS, bandwidth BPS,
+    /// stall, blackhole, down; action: reset). Runs until killed.
+    Proxy {
+        #[arg(long)]
+        listen: String,
+        #[arg(long)]
+        upstream: String,
+        #[arg(long)]
+        control: String,
+    },
+    /// The soak (issue 23, not in CI): 200 subscribers, 50 HTTP clients and a paced campaign
+    /// against one release server for `minutes`; samples RSS, open fds, threads, WebSocket and
+    /// database connections every `every_secs` to `csv`, and judges the growth.
+    Soak {
+        #[arg(long, default_value = "target/release/leadgraph")]
+        server_bin: String,
+        #[arg(long)]
+        work_dir: String,
+        #[arg(long, default_value_t = 30.0)]
+        minutes: f64,
+        #[arg(long, default_value_t = 10)]
+        every_secs: u64,
+        #[arg(long)]
+        csv: String,
+    },
     /// A fast SMTP sink that counts accepted messages (send benchmark, figure h); writes
     /// `{count, first, last}` to `status` every 100 ms; runs until killed.
     SmtpSink {
@@ -138,6 +183,34 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let out = match Cli::parse().command {
+        Command::Faults {
+            scenarios,
+            server_bin,
+            work_dir,
+            long,
+        } => {
+            let env = faults::Env::from_process(&server_bin, &work_dir, long)?;
+            let ok = faults::run(&scenarios, env).await?;
+            std::process::exit(if ok { 0 } else { 1 });
+        }
+        Command::Proxy {
+            listen,
+            upstream,
+            control,
+        } => {
+            proxy::run(&listen, &upstream, &control).await?;
+            return Ok(());
+        }
+        Command::Soak {
+            server_bin,
+            work_dir,
+            minutes,
+            every_secs,
+            csv,
+        } => {
+            let env = faults::Env::from_process(&server_bin, &work_dir, true)?;
+            soak::run(env, minutes, every_secs, &csv).await?
+        }
         Command::Argon2 { samples } => identity::argon2_limit(samples).await?,
         Command::SmtpSink { listen, status } => smtp_sink::run(&listen, &status).await?,
         Command::Query {

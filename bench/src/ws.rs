@@ -30,7 +30,7 @@ use tokio_tungstenite::{
 
 use crate::gql::{histogram, summary, Gql};
 
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 const SUBSCRIPTION: &str = "subscription { events(types: [LEAD_CREATED]) { id data } }";
 const CREATE: &str = "mutation($i: CreateLeadInput!) { createLead(input: $i) { id } }";
@@ -53,7 +53,7 @@ pub struct WsRun {
 }
 
 /// A lead id as a number (the event's `data.leadId`, the mutation's `id`).
-fn lead_key(s: &str) -> Option<u128> {
+pub(crate) fn lead_key(s: &str) -> Option<u128> {
     let hex: String = s.chars().filter(|c| *c != '-').collect();
     u128::from_str_radix(&hex, 16).ok()
 }
@@ -102,7 +102,7 @@ fn open_files_limit() -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
-fn ws_url(base: &str) -> anyhow::Result<String> {
+pub(crate) fn ws_url(base: &str) -> anyhow::Result<String> {
     let base = base.trim_end_matches('/');
     let rest = base
         .strip_prefix("http://")
@@ -112,12 +112,12 @@ fn ws_url(base: &str) -> anyhow::Result<String> {
     Ok(format!("{rest}/graphql/ws"))
 }
 
-fn text(v: Value) -> Message {
+pub(crate) fn text(v: Value) -> Message {
     Message::Text(v.to_string().into())
 }
 
 /// Connects, initialises with the token and waits for the ack.
-async fn open(url: &str, token: &str) -> anyhow::Result<Ws> {
+pub(crate) async fn open(url: &str, token: &str) -> anyhow::Result<Ws> {
     let mut req = url.into_client_request()?;
     req.headers_mut().insert(
         "sec-websocket-protocol",
