@@ -88,8 +88,8 @@ pub async fn connect(config: &Config, log: StatementLog) -> Result<DatabaseConne
     }
     let mut opts = ConnectOptions::new(config.database_url.clone());
     opts.sqlx_logging(false)
-        .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(10));
+        .connect_timeout(config.database_acquire_timeout)
+        .acquire_timeout(config.database_acquire_timeout);
     if config.is_sqlite() {
         opts.max_connections(1).min_connections(1);
     } else {

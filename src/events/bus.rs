@@ -3,6 +3,13 @@
 //! Redis: one PUBLISH per event on `lg:org:{org_id}`; each process holds exactly one pub/sub
 //! connection (PSUBSCRIBE `lg:org:*`) that feeds a local broadcast channel, so WebSocket
 //! subscribers never open Redis connections of their own.
+//!
+//! A Redis outage must never leave a subscriber silently stale. The subscriber connection is
+//! checked with a `PING` every [`PING_EVERY`] (a dead peer that sent no FIN, a black-holed
+//! address or a stalled server is noticed within [`PING_EVERY`] + [`PING_TIMEOUT`], not after TCP's
+//! own timeouts of many minutes); every (re)connection after the first sends
+//! [`BusMessage::Resync`], on which each stream reads what it missed from the outbox. Publishing
+//! is bounded by [`PUBLISH_TIMEOUT`], so the relay never holds its lock on a hung connection.
 
 use std::{
     sync::{
@@ -21,6 +28,14 @@ use super::EventEnvelope;
 
 /// Local fan-out capacity; a subscriber lagging further than this is told it lagged.
 const LOCAL_CAPACITY: usize = 4096;
+
+/// How often the subscriber connection is probed with `PING`.
+pub const PING_EVERY: Duration = Duration::from_secs(2);
+/// How long a `PING`, a connection attempt or a `PSUBSCRIBE` may take before the subscriber
+/// connection counts as dead and is replaced.
+pub const PING_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long one `PUBLISH` may take (the relay retries later).
+pub const PUBLISH_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What a local subscriber receives.
 #[derive(Debug, Clone)]
@@ -116,7 +131,14 @@ impl RedisBus {
     /// Connects the publisher and starts the single subscriber task (reconnects with backoff).
     pub async fn connect(url: &str) -> Result<Self, BusError> {
         let client = redis::Client::open(url)?;
-        let publisher = client.get_connection_manager().await?;
+        // Few, short retries: a request waits at most about a second for a dead Redis instead of
+        // the default ~9 s of reconnect attempts; the relay retries on its own schedule.
+        let manager = redis::aio::ConnectionManagerConfig::new()
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_millis(400))
+            .set_connection_timeout(Some(PING_TIMEOUT))
+            .set_response_timeout(Some(PUBLISH_TIMEOUT));
+        let publisher = client.get_connection_manager_with_config(manager).await?;
         let (tx, _) = broadcast::channel(LOCAL_CAPACITY);
         let subscribed = Arc::new(AtomicBool::new(false));
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
@@ -159,23 +181,57 @@ async fn listen(
 ) {
     let mut backoff = Duration::from_millis(100);
     loop {
-        let result: Result<(), redis::RedisError> = async {
-            let mut pubsub = client.get_async_pubsub().await?;
-            pubsub.psubscribe("lg:org:*").await?;
-            subscribed.store(true, Ordering::SeqCst);
-            match ready.take() {
-                Some(r) => {
-                    let _ = r.send(());
-                }
-                // Events published while we were away never reach us: tell subscribers.
-                None => {
-                    let _ = tx.send(BusMessage::Resync);
-                }
-            }
-            backoff = Duration::from_millis(100);
-            tracing::info!("redis event subscriber connected");
-            let mut stream = pubsub.into_on_message();
-            while let Some(msg) = stream.next().await {
+        let result =
+            subscribe_and_forward(&client, &tx, &subscribed, &mut ready, &mut backoff).await;
+        subscribed.store(false, Ordering::SeqCst);
+        match result {
+            Ok(()) => tracing::warn!("redis event subscription ended; reconnecting"),
+            Err(e) => tracing::warn!(error = %e, "redis event subscriber failed; reconnecting"),
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(2));
+    }
+}
+
+/// One subscriber connection: connects and subscribes (bounded by [`PING_TIMEOUT`]), announces
+/// itself (ready, or `Resync` after a reconnect), then forwards messages until the connection
+/// ends or fails a `PING`.
+async fn subscribe_and_forward(
+    client: &redis::Client,
+    tx: &broadcast::Sender<BusMessage>,
+    subscribed: &AtomicBool,
+    ready: &mut Option<tokio::sync::oneshot::Sender<()>>,
+    backoff: &mut Duration,
+) -> Result<(), BusError> {
+    let timed_out = || BusError::Unavailable("redis did not answer in time".into());
+    let connect = async {
+        let mut pubsub = client.get_async_pubsub().await?;
+        pubsub.psubscribe("lg:org:*").await?;
+        Ok::<_, redis::RedisError>(pubsub)
+    };
+    let pubsub = tokio::time::timeout(PING_TIMEOUT, connect)
+        .await
+        .map_err(|_| timed_out())??;
+    subscribed.store(true, Ordering::SeqCst);
+    match ready.take() {
+        Some(r) => {
+            let _ = r.send(());
+        }
+        // Events published while we were away never reach us: tell subscribers.
+        None => {
+            let _ = tx.send(BusMessage::Resync);
+        }
+    }
+    *backoff = Duration::from_millis(100);
+    tracing::info!("redis event subscriber connected");
+    let (mut sink, mut stream) = pubsub.split();
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ping.tick().await;
+    loop {
+        tokio::select! {
+            msg = stream.next() => {
+                let Some(msg) = msg else { return Ok(()) };
                 match serde_json::from_slice::<EventEnvelope>(msg.get_payload_bytes()) {
                     Ok(ev) => {
                         let _ = tx.send(BusMessage::Event(Arc::new(ev)));
@@ -183,16 +239,12 @@ async fn listen(
                     Err(e) => tracing::warn!(error = %e, "undecodable event on redis bus"),
                 }
             }
-            Ok(())
+            _ = ping.tick() => {
+                tokio::time::timeout(PING_TIMEOUT, sink.ping::<redis::Value>())
+                    .await
+                    .map_err(|_| timed_out())??;
+            }
         }
-        .await;
-        subscribed.store(false, Ordering::SeqCst);
-        match result {
-            Ok(()) => tracing::warn!("redis event subscription ended; reconnecting"),
-            Err(e) => tracing::warn!(error = %e, "redis event subscriber failed; reconnecting"),
-        }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(5));
     }
 }
 
@@ -205,7 +257,10 @@ impl EventBus for RedisBus {
     async fn publish(&self, event: &EventEnvelope) -> Result<(), BusError> {
         let payload = serde_json::to_string(event)?;
         let mut conn = self.publisher.clone();
-        let _: i64 = conn.publish(org_channel(event.org_id), payload).await?;
+        let publish = conn.publish::<_, _, i64>(org_channel(event.org_id), payload);
+        tokio::time::timeout(PUBLISH_TIMEOUT, publish)
+            .await
+            .map_err(|_| BusError::Unavailable("redis publish timed out".into()))??;
         Ok(())
     }
 
@@ -215,7 +270,11 @@ impl EventBus for RedisBus {
 
     async fn health(&self) -> Result<(), BusError> {
         let mut conn = self.publisher.clone();
-        let _: String = redis::cmd("PING").query_async(&mut conn).await?;
+        let cmd = redis::cmd("PING");
+        let ping = cmd.query_async::<String>(&mut conn);
+        tokio::time::timeout(PING_TIMEOUT, ping)
+            .await
+            .map_err(|_| BusError::Unavailable("redis ping timed out".into()))??;
         if !self.subscribed.load(Ordering::SeqCst) {
             return Err(BusError::Unavailable("subscriber reconnecting".into()));
         }
