@@ -21,7 +21,6 @@ use std::{
 
 use async_trait::async_trait;
 use futures::StreamExt;
-use redis::AsyncCommands;
 use tokio::sync::broadcast;
 
 use super::EventEnvelope;
@@ -116,7 +115,10 @@ impl EventBus for MemoryBus {
 
 /// Redis pub/sub bus.
 pub struct RedisBus {
-    publisher: redis::aio::ConnectionManager,
+    client: redis::Client,
+    /// The publishing connection; dropped after a timeout (a connection that stopped answering
+    /// without closing is never replaced by the manager itself) and made again on next use.
+    publisher: std::sync::Mutex<Option<redis::aio::ConnectionManager>>,
     tx: broadcast::Sender<BusMessage>,
     subscribed: Arc<AtomicBool>,
     listener: tokio::task::JoinHandle<()>,
@@ -131,19 +133,12 @@ impl RedisBus {
     /// Connects the publisher and starts the single subscriber task (reconnects with backoff).
     pub async fn connect(url: &str) -> Result<Self, BusError> {
         let client = redis::Client::open(url)?;
-        // Few, short retries: a request waits at most about a second for a dead Redis instead of
-        // the default ~9 s of reconnect attempts; the relay retries on its own schedule.
-        let manager = redis::aio::ConnectionManagerConfig::new()
-            .set_number_of_retries(2)
-            .set_max_delay(Duration::from_millis(400))
-            .set_connection_timeout(Some(PING_TIMEOUT))
-            .set_response_timeout(Some(PUBLISH_TIMEOUT));
-        let publisher = client.get_connection_manager_with_config(manager).await?;
+        let publisher = publisher_connection(&client).await?;
         let (tx, _) = broadcast::channel(LOCAL_CAPACITY);
         let subscribed = Arc::new(AtomicBool::new(false));
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let listener = tokio::spawn(listen(
-            client,
+            client.clone(),
             tx.clone(),
             subscribed.clone(),
             Some(ready_tx),
@@ -159,11 +154,53 @@ impl RedisBus {
             }
         }
         Ok(RedisBus {
-            publisher,
+            client,
+            publisher: std::sync::Mutex::new(Some(publisher)),
             tx,
             subscribed,
             listener,
         })
+    }
+}
+
+/// A publishing connection. Few, short retries: a request waits about a second for a dead Redis
+/// instead of the default ~9 s of reconnect attempts; the relay retries on its own schedule.
+async fn publisher_connection(
+    client: &redis::Client,
+) -> Result<redis::aio::ConnectionManager, BusError> {
+    let manager = redis::aio::ConnectionManagerConfig::new()
+        .set_number_of_retries(2)
+        .set_max_delay(Duration::from_millis(400))
+        .set_connection_timeout(Some(PING_TIMEOUT))
+        .set_response_timeout(Some(PUBLISH_TIMEOUT));
+    let connect = client.get_connection_manager_with_config(manager);
+    Ok(tokio::time::timeout(PING_TIMEOUT * 2, connect)
+        .await
+        .map_err(|_| BusError::Unavailable("redis did not answer in time".into()))??)
+}
+
+impl RedisBus {
+    /// Runs `cmd` on the publishing connection (made anew when the last one was dropped),
+    /// within `limit`; a timeout or an error drops the connection so the next call starts over.
+    async fn on_publisher<T: redis::FromRedisValue>(
+        &self,
+        cmd: redis::Cmd,
+        limit: Duration,
+    ) -> Result<T, BusError> {
+        let current = self.publisher.lock().ok().and_then(|g| g.clone());
+        let mut conn = match current {
+            Some(c) => c,
+            None => publisher_connection(&self.client).await?,
+        };
+        let outcome = match tokio::time::timeout(limit, cmd.query_async::<T>(&mut conn)).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(BusError::from(e)),
+            Err(_) => Err(BusError::Unavailable("redis did not answer in time".into())),
+        };
+        if let Ok(mut slot) = self.publisher.lock() {
+            *slot = outcome.is_ok().then_some(conn);
+        }
+        outcome
     }
 }
 
@@ -256,11 +293,9 @@ impl EventBus for RedisBus {
 
     async fn publish(&self, event: &EventEnvelope) -> Result<(), BusError> {
         let payload = serde_json::to_string(event)?;
-        let mut conn = self.publisher.clone();
-        let publish = conn.publish::<_, _, i64>(org_channel(event.org_id), payload);
-        tokio::time::timeout(PUBLISH_TIMEOUT, publish)
-            .await
-            .map_err(|_| BusError::Unavailable("redis publish timed out".into()))??;
+        let mut cmd = redis::cmd("PUBLISH");
+        cmd.arg(org_channel(event.org_id)).arg(payload);
+        self.on_publisher::<i64>(cmd, PUBLISH_TIMEOUT).await?;
         Ok(())
     }
 
@@ -269,12 +304,8 @@ impl EventBus for RedisBus {
     }
 
     async fn health(&self) -> Result<(), BusError> {
-        let mut conn = self.publisher.clone();
-        let cmd = redis::cmd("PING");
-        let ping = cmd.query_async::<String>(&mut conn);
-        tokio::time::timeout(PING_TIMEOUT, ping)
-            .await
-            .map_err(|_| BusError::Unavailable("redis ping timed out".into()))??;
+        self.on_publisher::<String>(redis::cmd("PING"), PING_TIMEOUT)
+            .await?;
         if !self.subscribed.load(Ordering::SeqCst) {
             return Err(BusError::Unavailable("subscriber reconnecting".into()));
         }

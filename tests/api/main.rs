@@ -39,4 +39,5 @@ mod security_outreach_mail;
 mod security_realtime;
 mod security_secrets;
 mod security_sessions;
+mod shutdown;
 mod ws_protocol;

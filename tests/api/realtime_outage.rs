@@ -81,18 +81,24 @@ async fn subscribe(app: &TestApp, token: &str, query: &str) -> Ws {
     ws
 }
 
-/// The next `next` payload's data under `field`, skipping pings; panics on close or silence.
+/// The next `next` payload's data under `field`, skipping pings; panics on an error, a close
+/// or `secs` without an event (pings do not count: a stale subscription still gets them).
 async fn next_event(ws: &mut Ws, field: &str, secs: u64) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
     loop {
-        match ws.next_frame(secs).await {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match ws.next_frame(left.as_secs().max(1)).await {
             Some(Frame::Json(m)) if m["type"] == "next" => {
                 assert!(m["payload"]["errors"].is_null(), "error {m}");
                 return m["payload"]["data"][field].clone();
             }
-            Some(Frame::Json(m)) if m["type"] == "ping" => continue,
+            Some(Frame::Json(m)) if m["type"] == "ping" && std::time::Instant::now() < deadline => {
+                continue
+            }
+            Some(Frame::Json(m)) if m["type"] == "ping" => panic!("{field}: no event for {secs} s"),
             Some(Frame::Json(m)) => panic!("unexpected {m}"),
             Some(Frame::Closed(c, r)) => panic!("closed {c:?} {r}"),
-            None => panic!("silent for {secs} s"),
+            None => panic!("{field}: no event for {secs} s"),
         }
     }
 }
@@ -114,7 +120,8 @@ async fn expect_leads(subs: &mut [(&mut Ws, &str)], want: &[String]) {
         let mut ids = HashSet::new();
         let mut got = Vec::new();
         while got.len() < want.len() {
-            let ev = next_event(ws, field, 20).await;
+            let ev = next_event(ws, field, 30).await;
+            eprintln!("{field}: {} of {}", got.len() + 1, want.len());
             assert!(
                 ids.insert(ev["id"].as_str().unwrap().to_string()),
                 "duplicate {ev}"
@@ -173,10 +180,12 @@ async fn pg_only_held_subscriptions_survive_a_blackholed_redis() {
     let (mut events, mut leads) = two_subscribers(&app, &token).await;
 
     proxy.blackhole();
+    let t = std::time::Instant::now();
     let (mut created, ()) = tokio::join!(create_leads(&app, &token, "During", 10), async {
         tokio::time::sleep(Duration::from_secs(10)).await;
         proxy.heal();
     });
+    eprintln!("created during the black hole in {:?}", t.elapsed());
     tokio::time::sleep(Duration::from_secs(3)).await;
     created.push(fixtures::lead(&app, &token, json!({"company": "After"})).await);
     expect_leads(
