@@ -320,8 +320,17 @@ async fn pg_only_a_redis_outage_loses_no_event() {
 
     let mut got = Vec::new();
     let mut ids = HashSet::new();
+    // Keep-alive pings arrive every 15 s whether events flow or not: silence is measured from
+    // the last event, not the last frame.
+    let mut last = std::time::Instant::now();
     while got.len() < created.len() {
-        match ws.next_frame(30).await {
+        assert!(
+            last.elapsed() < Duration::from_secs(30),
+            "only {} of {} events arrived",
+            got.len(),
+            created.len()
+        );
+        match ws.next_frame(5).await {
             Some(Frame::Json(m)) if m["type"] == "next" => {
                 let ev = &m["payload"]["data"]["events"];
                 assert!(
@@ -329,10 +338,10 @@ async fn pg_only_a_redis_outage_loses_no_event() {
                     "duplicate {ev}"
                 );
                 got.push(ev["data"]["leadId"].as_str().unwrap().to_string());
+                last = std::time::Instant::now();
             }
-            Some(Frame::Json(_)) => continue,
+            Some(Frame::Json(_)) | None => continue,
             Some(Frame::Closed(c, r)) => panic!("closed {c:?} {r}"),
-            None => panic!("only {} of {} events arrived", got.len(), created.len()),
         }
     }
     assert_eq!(got, created);
