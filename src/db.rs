@@ -116,8 +116,8 @@ pub async fn connect(config: &Config, log: StatementLog) -> Result<DatabaseConne
     }
     let mut opts = ConnectOptions::new(config.database_url.clone());
     opts.sqlx_logging(false)
-        .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(10));
+        .connect_timeout(config.database_acquire_timeout)
+        .acquire_timeout(config.database_acquire_timeout);
     if config.is_sqlite() {
         opts.max_connections(1).min_connections(1);
     } else {
@@ -230,6 +230,44 @@ mod tests {
             assert!(stmt.sql.ends_with("DESC LIMIT 51"), "{}", stmt.sql);
             assert_eq!(stmt.sql.matches("LIMIT").count(), 1, "{}", stmt.sql);
         }
+    }
+
+    #[tokio::test]
+    async fn a_database_that_accepts_and_never_answers_fails_within_the_acquire_timeout() {
+        // Accepts TCP connections and never says a word (a hung server, a black hole).
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let held = tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((s, _)) = listener.accept().await {
+                open.push(s);
+            }
+        });
+        let url = format!("postgres://app@127.0.0.1:{port}/db");
+        let env = [
+            ("DATABASE_URL", url.as_str()),
+            ("DATABASE_ACQUIRE_TIMEOUT_MS", "500"),
+        ];
+        let config = Config::from_lookup(|k| {
+            env.iter()
+                .find(|(name, _)| *name == k)
+                .map(|(_, v)| v.to_string())
+        })
+        .unwrap();
+        let started = std::time::Instant::now();
+        let err = connect(&config, StatementLog::default()).await.unwrap_err();
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
+        let app_err = crate::error::AppError::from(err);
+        assert_eq!(
+            app_err.code(),
+            crate::error::ErrorCode::Unavailable,
+            "{app_err:?}"
+        );
+        held.abort();
     }
 
     #[test]

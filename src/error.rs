@@ -234,6 +234,12 @@ impl From<DbErr> for AppError {
             }
             _ => match &err {
                 DbErr::RecordNotFound(_) => AppError::NotFound("record"),
+                // No connection could be had (pool acquire timed out, the server refused or
+                // vanished): the request is fine, the database is not; retrying later works.
+                DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => {
+                    tracing::warn!(error = %err, "database unavailable");
+                    AppError::Unavailable("the database is unavailable; retry shortly".into())
+                }
                 _ => AppError::Internal(format!("database: {err}")),
             },
         }

@@ -1,6 +1,6 @@
 //! Building and running the application: connect, migrate, start relay and workers, serve.
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{future::IntoFuture, net::SocketAddr, sync::Arc};
 
 use migration::{Migrator, MigratorTrait};
 use tokio::{
@@ -204,9 +204,19 @@ impl Application {
         let mut registry = job_registry(&state);
         configure(&state, &mut registry);
         if state.config.worker_enabled && !registry.kinds().is_empty() {
+            let identity = crate::jobs::Identity::claim(
+                state.config.instance_id.as_deref(),
+                &state.config.data_dir,
+            );
             let worker = Worker::new(state.db.clone(), registry, state.config.job_lease)
+                .with_identity(identity)
                 .with_notifier(state.job_notify.clone())
                 .with_event_notifier(state.outbox_notify.clone());
+            // A crash of this instance's previous process left its leases running: take them
+            // back now instead of after they expire.
+            if let Err(e) = worker.reclaim_previous().await {
+                tracing::warn!(error = ?e, "reclaiming this instance's previous leases failed");
+            }
             tasks.extend(worker.spawn(state.config.worker_concurrency, shutdown_rx.clone()));
             tasks.push(approvals::sla::spawn(state.clone(), shutdown_rx));
         }
@@ -242,9 +252,18 @@ impl Application {
         ShutdownHandle(self.shutdown_tx.clone())
     }
 
-    /// Serves until the shutdown handle fires or (with `ctrl_c`) the process is interrupted.
+    /// Serves until the shutdown handle fires or (with `ctrl_c`) the process gets SIGINT or
+    /// SIGTERM. Shutdown is bounded by `SHUTDOWN_TIMEOUT_MS` from the signal: new connections are
+    /// refused, in-flight requests finish, WebSockets close with 1001, job runners stop their
+    /// handlers and release their leases and the relay flushes, all at once; whatever is still
+    /// running at the deadline is dropped (a dependency that hangs cannot hold the exit).
     pub async fn run(self, ctrl_c: bool) -> Result<(), StartupError> {
-        let router = http::router(self.state.clone(), self.schema.clone());
+        let total = self.state.config.shutdown_timeout;
+        let router = http::router(
+            self.state.clone(),
+            self.schema.clone(),
+            self.shutdown_tx.subscribe(),
+        );
         let mut shutdown_rx = self.shutdown_tx.subscribe();
         let shutdown_tx = self.shutdown_tx.clone();
         let signal = async move {
@@ -252,17 +271,44 @@ impl Application {
                 _ = shutdown_rx.changed() => {}
                 _ = wait_for_signal(), if ctrl_c => {}
             }
+            tracing::info!("shutting down");
             let _ = shutdown_tx.send(true);
         };
-        axum::serve(
+        let mut stopped = self.shutdown_tx.subscribe();
+        let signalled = async move {
+            while !*stopped.borrow_and_update() {
+                if stopped.changed().await.is_err() {
+                    break;
+                }
+            }
+            tokio::time::Instant::now()
+        };
+        tokio::pin!(signalled);
+        let serve = axum::serve(
             self.listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(signal)
-        .await
-        .map_err(|e| err("serve")(&e))?;
+        .into_future();
+        tokio::pin!(serve);
+        // Requests get the budget less a margin for the tasks' last steps.
+        let drain = total.saturating_sub(std::time::Duration::from_millis(500));
+        let mut at = None;
+        tokio::select! {
+            r = &mut serve => r.map_err(|e| err("serve")(&e))?,
+            t = &mut signalled => {
+                at = Some(t);
+                if tokio::time::timeout(drain, &mut serve).await.is_err() {
+                    tracing::warn!("requests still running at the shutdown deadline; dropped");
+                }
+            }
+        }
+        let deadline = at.unwrap_or_else(tokio::time::Instant::now) + total;
         for t in self.tasks {
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(10), t).await;
+            let abort = t.abort_handle();
+            if tokio::time::timeout_at(deadline, t).await.is_err() {
+                abort.abort();
+            }
         }
         Ok(())
     }

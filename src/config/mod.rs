@@ -152,6 +152,18 @@ pub struct Config {
     pub worker_concurrency: usize,
     /// Job lease length; a job whose worker stops heart-beating is retried after this.
     pub job_lease: Duration,
+    /// This instance's stable lease identity (`INSTANCE_ID`; default: host name + a hash of
+    /// `DATA_DIR`). A restarted instance reclaims its previous process's leases at once; it must
+    /// be unique per live process (`jobs::instance`).
+    pub instance_id: Option<String>,
+    /// Longest wait for a pooled database connection (`DATABASE_ACQUIRE_TIMEOUT_MS`, default
+    /// 2000) and for a new one to connect: with the database down, requests fail with
+    /// SERVICE_UNAVAILABLE after this instead of hanging.
+    pub database_acquire_timeout: Duration,
+    /// Longest graceful shutdown (`SHUTDOWN_TIMEOUT_MS`, default 4500): in-flight requests,
+    /// WebSocket closes (1001), job lease releases and the relay's last flush share it; whatever
+    /// is left is dropped so the process exits even with a dependency down.
+    pub shutdown_timeout: Duration,
     /// Let the outbound client reach private/loopback networks (tests only).
     pub outbound_allow_private_networks: bool,
     /// `host[:port]` entries the guarded outbound client may reach although they are private
@@ -236,6 +248,7 @@ impl fmt::Debug for Config {
             .field("log_format", &self.log_format)
             .field("limits", &self.limits)
             .field("worker_enabled", &self.worker_enabled)
+            .field("instance_id", &self.instance_id)
             .finish_non_exhaustive()
     }
 }
@@ -249,6 +262,11 @@ pub fn redact_url(raw: &str) -> String {
         }
         _ => raw.to_string(),
     }
+}
+
+/// The default monthly AI token budget: unlimited (0) in development.
+fn default_ai_budget(dev: bool) -> u64 {
+    PRODUCTION_AI_MONTHLY_TOKEN_BUDGET * u64::from(!dev)
 }
 
 /// A configuration problem found at start-up.
@@ -275,8 +293,6 @@ impl Config {
         let default_db = format!("sqlite://{}/leadgraph.db?mode=rwc", data_dir.display());
         let secrets = security::Secrets::read(&v, dev)?;
         let net = security::Network::read(&v, dev, secrets.jwt_secret_from_env)?;
-        // Unlimited (0) in development.
-        let ai_budget = PRODUCTION_AI_MONTHLY_TOKEN_BUDGET * u64::from(!dev);
         Ok(Config {
             environment,
             listen_addr: net.listen_addr,
@@ -317,6 +333,9 @@ impl Config {
             worker_enabled: v.or("WORKER_ENABLED", true)?,
             worker_concurrency: v.or("WORKER_CONCURRENCY", 4)?,
             job_lease: v.secs("JOB_LEASE_SECS", 30)?,
+            instance_id: v.opt("INSTANCE_ID"),
+            database_acquire_timeout: v.millis("DATABASE_ACQUIRE_TIMEOUT_MS", 2000)?,
+            shutdown_timeout: v.millis("SHUTDOWN_TIMEOUT_MS", 4500)?,
             outbound_allow_private_networks: net.outbound_allow_private_networks,
             outbound_allow_hosts: net.outbound_allow_hosts,
             outbound_timeout: v.secs("OUTBOUND_TIMEOUT_SECS", 20)?,
@@ -340,7 +359,7 @@ impl Config {
             openai_model: v.str("OPENAI_MODEL", "gpt-4o-mini"),
             openai_fallback_model: v.opt("OPENAI_FALLBACK_MODEL"),
             ai_cache_ttl: v.secs("AI_CACHE_TTL_SECS", 86_400)?,
-            ai_monthly_token_budget: v.or("AI_MONTHLY_TOKEN_BUDGET", ai_budget)?,
+            ai_monthly_token_budget: v.or("AI_MONTHLY_TOKEN_BUDGET", default_ai_budget(dev))?,
             sending_domains_allow_reserved: v.or("SENDING_DOMAINS_ALLOW_RESERVED", dev)?,
             sources: crate::platform::sources_config::SourcesConfig::from_lookup(&var)?,
         })

@@ -42,6 +42,8 @@ pub struct HttpState {
     pub query_schema: AppSchema,
     /// WebSocket connections held per viewer in this process.
     pub ws_slots: std::sync::Arc<ws_slots::Slots>,
+    /// Flips to true on shutdown: WebSocket connections close with 1001 (going away).
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 /// Handlers that need only the application state take `State<AppState>`.
@@ -52,7 +54,11 @@ impl axum::extract::FromRef<HttpState> for AppState {
 }
 
 /// Builds the router.
-pub fn router(app: AppState, schema: AppSchema) -> Router {
+pub fn router(
+    app: AppState,
+    schema: AppSchema,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> Router {
     let max_body = app.config.limits.max_body_bytes;
     let request_timeout = app.config.request_timeout;
     let graphiql_enabled = app.config.graphiql_enabled;
@@ -68,6 +74,7 @@ pub fn router(app: AppState, schema: AppSchema) -> Router {
         schema,
         query_schema,
         ws_slots: std::sync::Arc::default(),
+        shutdown,
     };
     let mut router = Router::new()
         .route(

@@ -167,6 +167,8 @@ impl Connection {
         keepalive.tick().await;
         // Revocations of the credential behind this connection arrive on the bus.
         let mut revocations = self.s.app.bus.subscribe();
+        let going_away = until_true(self.s.shutdown.clone());
+        tokio::pin!(going_away);
         let closing: Option<(u16, String)> = loop {
             let expires = self.expires;
             tokio::select! {
@@ -177,6 +179,9 @@ impl Connection {
                     }
                 } => {
                     break Some((4403, "Forbidden: access token expired".into()));
+                }
+                _ = &mut going_away => {
+                    break Some((1001, "Going Away: server shutting down".into()));
                 }
                 _ = &mut init_deadline, if !self.init_received => {
                     break Some((4408, "Connection initialisation timeout".into()));
@@ -507,6 +512,15 @@ async fn pump(
         ))
         .await;
     (id_owned, Done::Finished)
+}
+
+/// Resolves once `rx` holds true (never, if its sender is gone first).
+async fn until_true(mut rx: watch::Receiver<bool>) {
+    while !*rx.borrow_and_update() {
+        if rx.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
 }
 
 /// The instant an access token expiring at `exp` stops being accepted.

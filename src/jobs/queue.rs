@@ -212,6 +212,48 @@ pub async fn lease(
     Ok(job::Model::find_by_statement(stmt).one(conn).await?)
 }
 
+/// Expires the leases of running jobs held by another incarnation of `instance` (a crashed
+/// predecessor of this process: `locked_by` = `<instance>/<other incarnation>`), so they can be
+/// leased again at once. `holder` is this process's own `locked_by`. Returns how many.
+pub async fn reclaim_previous(
+    conn: &impl ConnectionTrait,
+    instance: &str,
+    holder: &str,
+) -> AppResult<u64> {
+    let backend = conn.get_database_backend();
+    let ph = |i: usize| crate::db::placeholder(backend, i);
+    let prefix = format!("{instance}/");
+    let sql = format!(
+        "UPDATE jobs SET lease_until_ms = 0 WHERE state = 'running' \
+         AND substr(locked_by, 1, {len}) = {prefix} AND locked_by <> {holder}",
+        len = prefix.chars().count(),
+        prefix = ph(1),
+        holder = ph(2),
+    );
+    let stmt =
+        Statement::from_sql_and_values(backend, sql, [prefix.into(), holder.to_string().into()]);
+    Ok(conn.execute_raw(stmt).await?.rows_affected())
+}
+
+/// Gives back the lease of a job this holder stops running (shutdown): queued again at once,
+/// this attempt not counted. False when the lease was already lost.
+pub async fn release(
+    conn: &impl ConnectionTrait,
+    job: &job::Model,
+    worker_id: &str,
+) -> AppResult<bool> {
+    let update = job::Entity::update_many()
+        .col_expr(job::Column::State, Expr::value(JobState::Queued.as_str()))
+        .col_expr(job::Column::LeaseUntilMs, Expr::value(Option::<i64>::None))
+        .col_expr(job::Column::LockedBy, Expr::value(Option::<String>::None))
+        .col_expr(job::Column::RunAtMs, Expr::value(now_ms()))
+        .col_expr(
+            job::Column::Attempts,
+            sea_orm::sea_query::ExprTrait::sub(Expr::col(job::Column::Attempts), 1),
+        );
+    Ok(fenced_update(conn, job.id, worker_id, job.attempts, update).await?)
+}
+
 /// Fenced update of a running job leased by `worker_id` on attempt `attempt`.
 /// Returns false when the lease was lost (expired and taken, or the job was cancelled).
 async fn fenced_update(

@@ -7,7 +7,11 @@ use entity::job;
 use sea_orm::DatabaseConnection;
 use tokio::sync::{watch, Mutex, Notify};
 
-use super::queue;
+use super::{instance::Identity, queue};
+
+/// How long a running handler gets to stop on shutdown (it sees `cancelled()`) before it is
+/// dropped; its lease is released either way.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 /// A handler failure.
 #[derive(Debug, thiserror::Error)]
@@ -109,25 +113,51 @@ impl JobRegistry {
 pub struct Worker {
     db: DatabaseConnection,
     registry: Arc<JobRegistry>,
+    identity: Identity,
     id: String,
     lease: Duration,
     poll: Duration,
     wake: Arc<Notify>,
     events: Option<Arc<Notify>>,
+    /// Set in spawned runners: flips on shutdown.
+    stop: Option<watch::Receiver<bool>>,
 }
 
 impl Worker {
-    /// A worker with a unique id.
+    /// A worker with a one-off identity (it reclaims nothing; see [`Self::with_identity`]).
     pub fn new(db: DatabaseConnection, registry: JobRegistry, lease: Duration) -> Self {
+        let identity = Identity::ephemeral();
         Worker {
             db,
             registry: Arc::new(registry),
-            id: format!("w-{}", uuid::Uuid::now_v7().simple()),
+            id: identity.holder(),
+            identity,
             lease,
             poll: Duration::from_millis(500),
             wake: Arc::new(Notify::new()),
             events: None,
+            stop: None,
         }
+    }
+
+    /// Leases under `identity` (`<instance>/<incarnation>`), so a successor process of the same
+    /// instance can reclaim them.
+    pub fn with_identity(mut self, identity: Identity) -> Self {
+        self.id = identity.holder();
+        self.identity = identity;
+        self
+    }
+
+    /// Expires at once the leases a previous process of this instance held (it crashed: this
+    /// process holds the instance identity now); other instances' leases are untouched. Returns
+    /// how many jobs become runnable again.
+    pub async fn reclaim_previous(&self) -> crate::error::AppResult<u64> {
+        let n = queue::reclaim_previous(&self.db, &self.identity.instance, &self.id).await?;
+        if n > 0 {
+            tracing::info!(jobs = n, instance = %self.identity.instance, "reclaimed the leases of this instance's previous process");
+            self.wake.notify_waiters();
+        }
+        Ok(n)
     }
 
     /// Uses `notify` (shared with enqueuers) to wake idle runners.
@@ -184,6 +214,7 @@ impl Worker {
         let span =
             tracing::info_span!("job", job_id = %job.id, kind = %job.kind, attempt = job.attempts);
         let (cancel_tx, cancel_rx) = watch::channel(false);
+        let cancel_tx = Arc::new(cancel_tx);
         let ctx = Arc::new(JobContext {
             job: job.clone(),
             db: self.db.clone(),
@@ -194,7 +225,7 @@ impl Worker {
         // never blocks it) and is aborted when this task ends or is dropped: if the worker dies,
         // heart-beating stops with it and the lease expires for another worker to take.
         let heartbeat = AbortOnDrop(tokio::spawn({
-            let (worker, ctx) = (self.clone(), ctx.clone());
+            let (worker, ctx, cancel_tx) = (self.clone(), ctx.clone(), cancel_tx.clone());
             async move {
                 let mut ticker = tokio::time::interval(worker.lease / 3);
                 ticker.tick().await;
@@ -207,8 +238,18 @@ impl Worker {
                 }
             }
         }));
-        let outcome = tracing::Instrument::instrument(handler.run(&ctx), span).await;
+        let run = tracing::Instrument::instrument(handler.run(&ctx), span);
+        let Some(outcome) = self.run_or_stop(run, &cancel_tx).await else {
+            drop(heartbeat);
+            self.release(&job).await;
+            return;
+        };
         drop(heartbeat);
+        if matches!(outcome, Err(JobError::Cancelled)) && self.stopping() {
+            // Stopped by shutdown, not by a user: give the job back.
+            self.release(&job).await;
+            return;
+        }
         let scrubbed = || handler.finished_payload(&job.payload);
         let recorded = match &outcome {
             Ok(result) => {
@@ -227,6 +268,40 @@ impl Worker {
             Ok(true) => self.notify_events(),
             Ok(false) => tracing::warn!(job_id = %job.id, "job lease lost; outcome discarded"),
             Err(e) => tracing::error!(job_id = %job.id, error = ?e, "recording job outcome failed"),
+        }
+    }
+
+    /// Runs the handler; on shutdown tells it to stop and waits [`SHUTDOWN_GRACE`] for it.
+    /// `None` when it did not stop in time (it is dropped, as a crash would).
+    async fn run_or_stop<F>(
+        &self,
+        run: F,
+        cancel_tx: &watch::Sender<bool>,
+    ) -> Option<Result<serde_json::Value, JobError>>
+    where
+        F: std::future::Future<Output = Result<serde_json::Value, JobError>>,
+    {
+        tokio::pin!(run);
+        let Some(stop) = self.stop.clone() else {
+            return Some(run.await);
+        };
+        tokio::select! {
+            outcome = &mut run => return Some(outcome),
+            () = until_true(stop) => {}
+        }
+        let _ = cancel_tx.send(true);
+        tokio::time::timeout(SHUTDOWN_GRACE, run).await.ok()
+    }
+
+    fn stopping(&self) -> bool {
+        self.stop.as_ref().is_some_and(|s| *s.borrow())
+    }
+
+    /// Gives the lease of `job` back (shutdown), logging a failure: the lease then expires.
+    async fn release(&self, job: &job::Model) {
+        match queue::release(&self.db, job, &self.id).await {
+            Ok(_) => tracing::info!(job_id = %job.id, "job lease released on shutdown"),
+            Err(e) => tracing::warn!(job_id = %job.id, error = ?e, "releasing a job lease failed"),
         }
     }
 
@@ -271,7 +346,8 @@ impl Worker {
     ) -> Vec<tokio::task::JoinHandle<()>> {
         (0..concurrency.max(1))
             .map(|_| {
-                let worker = self.clone();
+                let mut worker = self.clone();
+                worker.stop = Some(shutdown.clone());
                 let mut shutdown = shutdown.clone();
                 tokio::spawn(async move {
                     loop {
@@ -290,5 +366,14 @@ impl Worker {
                 })
             })
             .collect()
+    }
+}
+
+/// Resolves once `rx` holds true (never, if its sender is gone first).
+async fn until_true(mut rx: watch::Receiver<bool>) {
+    while !*rx.borrow_and_update() {
+        if rx.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
     }
 }

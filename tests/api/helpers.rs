@@ -290,6 +290,11 @@ impl TestApp {
         }
     }
 
+    /// Asks the application to shut down (as SIGTERM would).
+    pub fn shutdown(&self) {
+        self.shutdown.shutdown();
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }

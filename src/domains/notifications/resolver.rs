@@ -2,7 +2,7 @@
 //! call the service, map.
 
 use async_graphql::{Context, Object, Subscription, ID};
-use futures::{Stream, StreamExt};
+use futures::Stream;
 
 use super::{
     service,
@@ -150,11 +150,11 @@ impl NotificationSubscription {
     async fn notification_received(
         &self,
         ctx: &Context<'_>,
-    ) -> Result<impl Stream<Item = Notification>, AppError> {
+    ) -> Result<impl Stream<Item = Result<Notification, AppError>>, AppError> {
         let (state, viewer) = ctx.state_and_person()?;
         let (db, viewer) = (state.db.clone(), viewer.clone());
         let events = realtime::live(ctx, &[EventType::NotificationNew], None).await?;
-        Ok(events.filter_map(move |env| {
+        Ok(realtime::filter_live(events, move |env| {
             let (db, viewer) = (db.clone(), viewer.clone());
             async move {
                 let DomainEvent::NotificationCreated(n) = &env.event else {

@@ -5,4 +5,4 @@ pub mod service;
 pub mod types;
 
 pub use resolver::RealtimeSubscription;
-pub use service::live;
+pub use service::{filter_live, live};

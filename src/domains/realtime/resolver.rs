@@ -5,7 +5,7 @@ use async_graphql::{Context, Subscription, ID};
 use futures::{Stream, StreamExt};
 
 use super::{
-    service::live,
+    service::{filter_live, live},
     types::{DomainEvent, LeadEvent},
 };
 use crate::{error::AppError, events::EventType};
@@ -24,9 +24,9 @@ impl RealtimeSubscription {
         ctx: &Context<'_>,
         types: Option<Vec<EventType>>,
         after: Option<ID>,
-    ) -> Result<impl Stream<Item = DomainEvent>, AppError> {
+    ) -> Result<impl Stream<Item = Result<DomainEvent, AppError>>, AppError> {
         let s = live(ctx, &types.unwrap_or_default(), after).await?;
-        Ok(s.map(DomainEvent::from))
+        Ok(s.map(|r| r.map(DomainEvent::from)))
     }
 
     /// Lead created, updated and deleted events, with the lead itself.
@@ -34,13 +34,15 @@ impl RealtimeSubscription {
         &self,
         ctx: &Context<'_>,
         after: Option<ID>,
-    ) -> Result<impl Stream<Item = LeadEvent>, AppError> {
+    ) -> Result<impl Stream<Item = Result<LeadEvent, AppError>>, AppError> {
         let types = [
             EventType::LeadCreated,
             EventType::LeadUpdated,
             EventType::LeadDeleted,
         ];
         let s = live(ctx, &types, after).await?;
-        Ok(s.filter_map(|env| futures::future::ready(LeadEvent::from_envelope(env))))
+        Ok(filter_live(s, |env| {
+            futures::future::ready(LeadEvent::from_envelope(env))
+        }))
     }
 }

@@ -6,11 +6,17 @@
 //! position of its own organization it has handled. A jump in the first, a lagging local buffer
 //! or a bus resync (Redis reconnected) makes it read the missed events of its organization from
 //! the outbox; positions at or below the second cursor are dropped, so nothing is delivered twice.
+//!
+//! A stream never goes silent: when it cannot catch up (the outbox read fails [`CATCH_UP_TRIES`]
+//! times in a row, or the bus is gone) it yields one SERVICE_UNAVAILABLE error and completes, so
+//! the client resubscribes with `after` set to the last event id it received and loses nothing.
 
 use std::{collections::VecDeque, sync::Arc};
 
+use std::future::Future;
+
 use async_graphql::{Context, ID};
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use sea_orm::DatabaseConnection;
 use tokio::sync::{
     broadcast::{self, error::RecvError},
@@ -26,6 +32,13 @@ use crate::{
 
 /// Largest replay or catch-up page.
 pub const REPLAY_LIMIT: u64 = 1000;
+
+/// Outbox reads tried (with a growing pause) before a stream gives up with an error.
+pub const CATCH_UP_TRIES: u32 = 5;
+
+/// What a client that must resubscribe is told.
+const RESUBSCRIBE: &str =
+    "live events interrupted; subscribe again with `after` set to the last event id received";
 
 /// Catch-up queries running at once per process: a Redis reconnect with 10,000 subscribers must
 /// not fire 10,000 queries together.
@@ -59,6 +72,8 @@ struct State {
     seen: i64,
     /// Last position of the viewer's organization handled (delivered or filtered out).
     cursor: i64,
+    /// The stream yielded its final error: end it.
+    done: bool,
 }
 
 impl State {
@@ -74,6 +89,27 @@ impl State {
         Ok(())
     }
 
+    /// [`Self::read_outbox`], retried [`CATCH_UP_TRIES`] times with a growing pause (a database
+    /// blip must not end every live stream); the last error when every try failed.
+    async fn catch_up(&mut self) -> AppResult<()> {
+        let mut pause = std::time::Duration::from_millis(200);
+        let mut tries = 0;
+        loop {
+            match self.read_outbox().await {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    tries += 1;
+                    if tries >= CATCH_UP_TRIES {
+                        return Err(e);
+                    }
+                    tracing::warn!(error = ?e, tries, "outbox read failed; retrying");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(std::time::Duration::from_secs(3));
+                }
+            }
+        }
+    }
+
     /// Handles one event in position order; returns it when it is to be delivered.
     fn take(&mut self, ev: &EventEnvelope) -> bool {
         if ev.org_id != self.viewer.org_id || ev.position <= self.cursor {
@@ -86,13 +122,15 @@ impl State {
 
 /// Builds the stream. `rx` must be taken before this is called so nothing falls in between.
 /// `after` is the position to replay after (see [`outbox::position_of`]); `None` = live only.
+/// Yields events in position order, each once; ends with one SERVICE_UNAVAILABLE error when it
+/// cannot continue.
 pub async fn events(
     rx: broadcast::Receiver<BusMessage>,
     db: DatabaseConnection,
     viewer: Viewer,
     filter: EventFilter,
     after: Option<i64>,
-) -> AppResult<impl Stream<Item = EventEnvelope>> {
+) -> AppResult<impl Stream<Item = AppResult<EventEnvelope>>> {
     let now = outbox::last_position(&db).await?;
     let mut state = State {
         rx,
@@ -103,57 +141,96 @@ pub async fn events(
         more: false,
         seen: now,
         cursor: after.unwrap_or(now),
+        done: false,
     };
     if after.is_some() {
         state.read_outbox().await?;
     }
     Ok(futures::stream::unfold(state, |mut st| async move {
-        loop {
-            if let Some(ev) = st.pending.pop_front() {
-                if st.take(&ev) {
-                    return Some((ev, st));
-                }
-                continue;
-            }
-            let resync = if st.more {
-                true
-            } else {
-                match st.rx.recv().await {
-                    Ok(BusMessage::Event(ev)) => {
-                        let gap = ev.position > st.seen + 1;
-                        st.seen = st.seen.max(ev.position);
-                        if gap {
-                            tracing::debug!(
-                                position = ev.position,
-                                "gap in bus positions; reading the outbox"
-                            );
-                            // The outbox read covers this event too (or it is another org's).
-                            true
-                        } else {
-                            if st.take(&ev) {
-                                return Some((Arc::unwrap_or_clone(ev), st));
-                            }
-                            continue;
-                        }
-                    }
-                    Ok(BusMessage::Resync) => true,
-                    Err(RecvError::Lagged(n)) => {
-                        tracing::warn!(skipped = n, "subscriber lagged; reading the outbox");
-                        true
-                    }
-                    Err(RecvError::Closed) => return None,
-                }
-            };
-            if resync {
-                // Boxed: the query's future is large and rarely needed, so it is not kept inline
-                // in every idle subscriber's state.
-                if let Err(e) = Box::pin(st.read_outbox()).await {
-                    tracing::error!(error = ?e, "outbox read failed; ending subscription");
-                    return None;
-                }
+        if st.done {
+            return None;
+        }
+        match next_event(&mut st).await {
+            Ok(ev) => Some((Ok(ev), st)),
+            Err(e) => {
+                st.done = true;
+                Some((Err(e), st))
             }
         }
     }))
+}
+
+/// The next event to deliver: from the pending outbox page, else from the bus, reading the
+/// outbox after any gap, lag or resync. An error means the stream cannot continue.
+async fn next_event(st: &mut State) -> AppResult<EventEnvelope> {
+    loop {
+        if let Some(ev) = st.pending.pop_front() {
+            if st.take(&ev) {
+                return Ok(ev);
+            }
+            continue;
+        }
+        let resync = if st.more {
+            true
+        } else {
+            match st.rx.recv().await {
+                Ok(BusMessage::Event(ev)) => {
+                    let gap = ev.position > st.seen + 1;
+                    st.seen = st.seen.max(ev.position);
+                    if gap {
+                        tracing::debug!(
+                            position = ev.position,
+                            "gap in bus positions; reading the outbox"
+                        );
+                        // The outbox read covers this event too (or it is another org's).
+                        true
+                    } else {
+                        if st.take(&ev) {
+                            return Ok(Arc::unwrap_or_clone(ev));
+                        }
+                        continue;
+                    }
+                }
+                Ok(BusMessage::Resync) => true,
+                Err(RecvError::Lagged(n)) => {
+                    tracing::warn!(skipped = n, "subscriber lagged; reading the outbox");
+                    true
+                }
+                Err(RecvError::Closed) => {
+                    tracing::warn!("event bus closed; ending subscription with an error");
+                    return Err(AppError::Unavailable(RESUBSCRIBE.into()));
+                }
+            }
+        };
+        if resync {
+            // Boxed: the query's future is large and rarely needed, so it is not kept inline
+            // in every idle subscriber's state.
+            if let Err(e) = Box::pin(st.catch_up()).await {
+                tracing::error!(error = ?e, "outbox read failed; ending subscription with an error");
+                return Err(AppError::Unavailable(RESUBSCRIBE.into()));
+            }
+        }
+    }
+}
+
+/// Maps a [`live`] stream with `f` (dropping events it returns `None` for) and passes its final
+/// error through, so typed subscriptions end the way `events` does.
+pub fn filter_live<T, Fut>(
+    s: impl Stream<Item = AppResult<EventEnvelope>>,
+    mut f: impl FnMut(EventEnvelope) -> Fut,
+) -> impl Stream<Item = AppResult<T>>
+where
+    Fut: Future<Output = Option<T>>,
+{
+    s.filter_map(move |item| {
+        let mapped = item.map(&mut f);
+        async move {
+            match mapped {
+                Ok(fut) => fut.await.map(Ok),
+                Err(e) => Some(Err(e)),
+            }
+        }
+    })
 }
 
 /// The viewer's live events of `types` (all when empty), replayed after event `after` first.
@@ -163,7 +240,7 @@ pub async fn live(
     ctx: &Context<'_>,
     types: &[EventType],
     after: Option<ID>,
-) -> AppResult<impl Stream<Item = EventEnvelope> + use<>> {
+) -> AppResult<impl Stream<Item = AppResult<EventEnvelope>> + use<>> {
     let (state, viewer) = ctx.state_and_viewer()?;
     viewer.require(Permission::SubscribeEvents)?;
     // Subscribe before reading anything, so no event falls between the read and the feed.

@@ -212,7 +212,7 @@ impl ScrapingSubscription {
         &self,
         ctx: &Context<'_>,
         job_id: ID,
-    ) -> Result<impl Stream<Item = ScrapeJobProgressEvent>, AppError> {
+    ) -> Result<impl Stream<Item = AppResult<ScrapeJobProgressEvent>>, AppError> {
         let (state, viewer) = ctx.state_and_viewer()?;
         viewer.require(Permission::ReadScrapeJobs)?;
         let id = parse_id(&job_id)?;
@@ -233,7 +233,7 @@ impl ScrapingSubscription {
             is_final: terminal,
         };
         let since = job.updated_at;
-        let rest = events.filter_map(move |env| {
+        let rest = realtime::filter_live(events, move |env| {
             let ev = match env.event {
                 DomainEvent::ScrapeProgress(p)
                     if p.scrape_job_id == id && env.occurred_at >= since =>
@@ -257,7 +257,7 @@ impl ScrapingSubscription {
             };
             futures::future::ready(ev)
         });
-        let all = futures::stream::once(futures::future::ready(first))
+        let all = futures::stream::once(futures::future::ready(Ok(first)))
             .chain(rest)
             .boxed();
         // End right after the final message (without waiting for another event).
@@ -268,7 +268,8 @@ impl ScrapingSubscription {
                     return None;
                 }
                 let ev = s.next().await?;
-                let fin = ev.is_final;
+                // A stream error is final too (the live stream ends after it).
+                let fin = ev.as_ref().map_or(true, |e| e.is_final);
                 Some((ev, (s, fin)))
             },
         ))

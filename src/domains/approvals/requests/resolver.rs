@@ -3,7 +3,7 @@
 
 use async_graphql::{Context, Object, Subscription, ID};
 use entity::approval_request;
-use futures::{Stream, StreamExt};
+use futures::Stream;
 
 use super::{
     service,
@@ -246,7 +246,7 @@ impl RequestSubscription {
         &self,
         ctx: &Context<'_>,
         after: Option<ID>,
-    ) -> Result<impl Stream<Item = ApprovalEvent>, AppError> {
+    ) -> Result<impl Stream<Item = Result<ApprovalEvent, AppError>>, AppError> {
         ctx.viewer()?.require(Permission::ReadApprovals)?;
         let s = realtime::live(
             ctx,
@@ -254,6 +254,8 @@ impl RequestSubscription {
             after,
         )
         .await?;
-        Ok(s.filter_map(|env| futures::future::ready(ApprovalEvent::from_envelope(env))))
+        Ok(realtime::filter_live(s, |env| {
+            futures::future::ready(ApprovalEvent::from_envelope(env))
+        }))
     }
 }

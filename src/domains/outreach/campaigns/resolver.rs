@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, Object, Subscription, ID};
 use chrono::{DateTime, Utc};
-use futures::{Stream, StreamExt};
+use futures::Stream;
 
 use super::{
     service::{self as campaigns, by_template, recipients, stats, Move},
@@ -240,7 +240,7 @@ impl CampaignSubscription {
         &self,
         ctx: &Context<'_>,
         campaign_id: ID,
-    ) -> Result<impl Stream<Item = CampaignEvent>, AppError> {
+    ) -> Result<impl Stream<Item = Result<CampaignEvent, AppError>>, AppError> {
         let (state, viewer) = ctx.state_and_viewer()?;
         viewer.require(Permission::ReadOutreach)?;
         let id = parse_id(&campaign_id)?;
@@ -251,7 +251,7 @@ impl CampaignSubscription {
             None,
         )
         .await?;
-        Ok(s.filter_map(move |env| {
+        Ok(realtime::filter_live(s, move |env| {
             futures::future::ready((campaign_of(&env) == Some(id)).then_some(CampaignEvent(env)))
         }))
     }
