@@ -36,4 +36,5 @@ mod security_outreach_mail;
 mod security_realtime;
 mod security_secrets;
 mod security_sessions;
+mod statement_walk;
 mod ws_protocol;
