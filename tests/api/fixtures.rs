@@ -243,7 +243,7 @@ where
 /// one of `per` campaigns (each with its template, `per` recipients and `per` email events);
 /// `per` audiences (matching every lead), scrape jobs (each linked to every lead, `per`
 /// pages), search goals (`per` strategy jobs, `per` ranked results), approval rules and
-/// requests (two history entries each, assigned to `owner`), notifications for `owner`, audit
+/// requests (made by a MEMBER, two history entries each, assigned to `owner`), notifications for `owner`, audit
 /// rows, teams (with `owner`), suppressions and sending domains. Written directly (fast).
 pub async fn rich_dataset(app: &TestApp, org: Uuid, owner: Uuid, per: usize) {
     let leads = insert_leads(app, org, "rich.test", per).await;
@@ -252,7 +252,8 @@ pub async fn rich_dataset(app: &TestApp, org: Uuid, owner: Uuid, per: usize) {
     let campaigns = rich_campaigns(app, org, owner, &templates, &leads).await;
     rich_scraping(app, org, owner, &leads).await;
     rich_goals(app, org, owner, &leads).await;
-    rich_approvals(app, org, owner, &campaigns).await;
+    let requester = member(app, org, Role::Member, "requester").await.id;
+    rich_approvals(app, org, owner, requester, &campaigns).await;
     rich_org_lists(app, org, owner, per).await;
 }
 
@@ -484,7 +485,13 @@ async fn rich_goals(app: &TestApp, org: Uuid, owner: Uuid, leads: &[Uuid]) {
     insert_chunks(app, results).await;
 }
 
-async fn rich_approvals(app: &TestApp, org: Uuid, owner: Uuid, campaigns: &[Uuid]) {
+async fn rich_approvals(
+    app: &TestApp,
+    org: Uuid,
+    owner: Uuid,
+    requester: Uuid,
+    campaigns: &[Uuid],
+) {
     let now = Utc::now();
     let (mut rules, mut requests, mut actions) = (Vec::new(), Vec::new(), Vec::new());
     for (i, campaign) in campaigns.iter().enumerate() {
@@ -511,7 +518,7 @@ async fn rich_approvals(app: &TestApp, org: Uuid, owner: Uuid, campaigns: &[Uuid
             resource_type: Set("CAMPAIGN".into()),
             resource_id: Set(campaign.to_string()),
             title: Set(format!("Launch campaign {i}")),
-            requested_by: Set(Some(owner)),
+            requested_by: Set(Some(requester)),
             assignee_ids: Set(json!([owner])),
             required_approvals: Set(1),
             approval_count: Set(0),

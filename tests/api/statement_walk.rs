@@ -21,7 +21,8 @@
 //! Where a field's count grows with the page size today (an N+1), it is listed in
 //! [`KNOWN_N_PLUS_ONE`], with what grows. The test asserts that the set of growing fields is
 //! exactly that list: fixing one fails the test until its line is removed, and a new N+1 fails
-//! it too.
+//! it too. Roots that answer with errors are the explicit [`KNOWN_ERRORS`] list (the walk still
+//! counts their statements), asserted the same way.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -41,12 +42,61 @@ const SIZES: [i64; 2] = [10, 50];
 
 /// Root connections (by `Query` field) whose statement count grows with the page size today,
 /// and why. Asserted to be exactly the set that grows: remove a line when its N+1 is fixed.
-const KNOWN_N_PLUS_ONE: &[(&str, &str)] = &[];
+const KNOWN_N_PLUS_ONE: &[(&str, &str)] = &[
+    // Statements at 10 / 50 measured on SQLite, resolvers (session 11). The approval roots'
+    // counts vary from run to run (22–31 / 104–130 over three runs): a timer-batched DataLoader.
+    // approvalRequests 24–31 / 117–123: rule, history, assignees, requestedBy per request.
+    (
+        "approvalRequests",
+        "per-request lookups of rule, history, assignees, requestedBy",
+    ),
+    // 41 / 201: each audience's `leads` page and its lead loaders, per audience.
+    (
+        "audiences",
+        "nested leads page (and its lead batches) per audience",
+    ),
+    // 83 / 403: recipients and events pages, template, stats, counters… per campaign.
+    (
+        "campaigns",
+        "recipients/events pages and per-campaign fields, per campaign",
+    ),
+    // 51 / 252: leads and pages pages (and the leads' batches) per job.
+    (
+        "scrapeJobs",
+        "nested leads/pages pages (and lead batches) per job",
+    ),
+    // 42 / 201: jobs and results pages (and result leads) per goal.
+    ("searchGoals", "nested jobs/results pages per goal"),
+    // pendingApprovals (30 / 130), urgentApprovals (22–29 / 104–127): as approvalRequests.
+    (
+        "pendingApprovals",
+        "per-request lookups, as approvalRequests",
+    ),
+    (
+        "urgentApprovals",
+        "per-request lookups, as approvalRequests",
+    ),
+];
+
+/// Roots that answer with errors on this dataset, and why (a server bug each; the walk still
+/// counts their statements). Asserted exactly, like [`KNOWN_N_PLUS_ONE`].
+const KNOWN_ERRORS: &[(&str, &str)] = &[
+    // At first = 50 (SQLite): INTERNAL on the nested leads' `analysis`, `campaigns` and `tags`
+    // once the same leads appear in many nested pages (2,550 lead slots in one request).
+    (
+        "audiences",
+        "INTERNAL on nested leads' analysis/campaigns/tags at 50",
+    ),
+    (
+        "scrapeJobs",
+        "INTERNAL on nested leads' analysis/campaigns/tags at 50",
+    ),
+];
 
 /// Connection paths (`root.nested`) whose pages the dataset does not fill, and why. Asserted
 /// exactly, like [`KNOWN_N_PLUS_ONE`].
 const NOT_FULL: &[(&str, &str)] = &[
-    // One OWNER: the organization has one member (rows for 50 more users are not worth it;
+    // The OWNER and one MEMBER (the approval requester): two members (rows for 50 more users are not worth it;
     // `members` is not nested anywhere, so its count is still walked on a one-row page).
     ("members", "one member"),
     // Invitations, API keys and background jobs are not seeded (none is nested anywhere).
@@ -198,8 +248,16 @@ fn short_pages(v: &Value, path: &str, n: usize, out: &mut BTreeSet<String>) {
     }
 }
 
-/// Walks every root connection on a fresh app with `env`; returns root → statements per size.
-async fn walk(env: &[(&str, &str)]) -> BTreeMap<String, Vec<usize>> {
+/// What a walk found: statements per page size, short pages and the roots that answered with
+/// errors, by root connection.
+struct Found {
+    counts: BTreeMap<String, Vec<usize>>,
+    short: BTreeSet<String>,
+    errors: BTreeMap<String, String>,
+}
+
+/// Walks every root connection on a fresh app with `env`.
+async fn walk(env: &[(&str, &str)]) -> Found {
     let mut env: Vec<(&str, &str)> = env.to_vec();
     // The walk's documents are deliberately wide (every field at 50 × 50): lift the cost and
     // rate limits, which have their own tests.
@@ -212,31 +270,50 @@ async fn walk(env: &[(&str, &str)]) -> BTreeMap<String, Vec<usize>> {
     let (me, org) = owner(&app).await;
     rich_dataset(&app, org, me.id, SIZES[1] as usize + 1).await;
     let walk = Walk::new();
-    let mut counts = BTreeMap::new();
-    let mut short = BTreeSet::new();
+    let mut found = Found {
+        counts: BTreeMap::new(),
+        short: BTreeSet::new(),
+        errors: BTreeMap::new(),
+    };
     for root in walk.roots() {
         let doc = walk.document(&root);
         let mut per_size = Vec::new();
         for n in SIZES {
             app.state.sql_log.take();
             let v = app.gql(Some(&me.token), &doc, json!({ "n": n })).await;
-            assert!(v.get("errors").is_none(), "{root} at {n}: {v}\n{doc}");
-            short_pages(&v["data"][&root], &root, n as usize, &mut short);
+            if let Some(e) = v.get("errors") {
+                let first = e.get(0).cloned().unwrap_or_default();
+                found
+                    .errors
+                    .insert(root.clone(), format!("at {n}: {first}\n{doc}"));
+            }
+            short_pages(&v["data"][&root], &root, n as usize, &mut found.short);
             per_size.push(app.request_statements().len());
         }
         eprintln!("walk: {root}: statements at first = {SIZES:?}: {per_size:?}");
-        counts.insert(root, per_size);
+        found.counts.insert(root, per_size);
     }
-    let expected_short: BTreeSet<String> = NOT_FULL.iter().map(|(p, _)| p.to_string()).collect();
-    assert_eq!(
-        short, expected_short,
-        "connections whose pages are not full"
-    );
-    counts
+    eprintln!("walk: short pages: {:?}", found.short);
+    eprintln!("walk: errors: {:#?}", found.errors);
+    found
 }
 
-fn assert_constant(counts: &BTreeMap<String, Vec<usize>>) {
-    let growing: BTreeSet<&str> = counts
+/// The walk's findings are exactly the declared lists.
+fn assert_as_declared(found: &Found) {
+    let errored: BTreeSet<&str> = found.errors.keys().map(String::as_str).collect();
+    let known: BTreeSet<&str> = KNOWN_ERRORS.iter().map(|(r, _)| *r).collect();
+    assert_eq!(
+        errored, known,
+        "roots answering with errors: {:#?}",
+        found.errors
+    );
+    let expected_short: BTreeSet<String> = NOT_FULL.iter().map(|(p, _)| p.to_string()).collect();
+    assert_eq!(
+        found.short, expected_short,
+        "connections whose pages are not full"
+    );
+    let growing: BTreeSet<&str> = found
+        .counts
         .iter()
         .filter(|(_, c)| c.iter().any(|x| *x != c[0]))
         .map(|(r, _)| r.as_str())
@@ -244,16 +321,17 @@ fn assert_constant(counts: &BTreeMap<String, Vec<usize>>) {
     let known: BTreeSet<&str> = KNOWN_N_PLUS_ONE.iter().map(|(r, _)| *r).collect();
     assert_eq!(
         growing, known,
-        "root connections whose statement count grows with the page size: {counts:#?}"
+        "root connections whose statement count grows with the page size: {:#?}",
+        found.counts
     );
 }
 
 /// The resolvers (both backends; the PostgreSQL run of the suite covers PostgreSQL).
 #[tokio::test]
 async fn every_connection_costs_the_same_statements_at_page_sizes_10_and_50() {
-    let counts = walk(&[("COMPILED_READS", "false")]).await;
-    assert!(counts.len() >= 20, "{counts:?}");
-    assert_constant(&counts);
+    let found = walk(&[("COMPILED_READS", "false")]).await;
+    assert!(found.counts.len() >= 20, "{:?}", found.counts);
+    assert_as_declared(&found);
 }
 
 /// PostgreSQL with the default configuration: lead lists take the compiled single statement.
@@ -261,6 +339,5 @@ async fn every_connection_costs_the_same_statements_at_page_sizes_10_and_50() {
 #[ignore = "postgres-only: needs TEST_POSTGRES_URL (the compiled path is PostgreSQL only)"]
 async fn pg_only_every_connection_costs_the_same_statements_with_compiled_reads() {
     crate::helpers::require_postgres();
-    let counts = walk(&[]).await;
-    assert_constant(&counts);
+    assert_as_declared(&walk(&[]).await);
 }
