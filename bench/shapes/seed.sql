@@ -49,7 +49,7 @@ FROM shape_requests q, unnest(ARRAY['CREATE', 'UPDATE']) WITH ORDINALITY AS x(a,
 
 -- 200 notifications for the bench user, 1000 audit rows.
 DELETE FROM notifications WHERE org_id = :'org';
-INSERT INTO notifications (id, org_id, user_id, notification_type, title, body, created_at)
+INSERT INTO notifications (id, org_id, user_id, type, title, body, created_at)
 SELECT gen_random_uuid(), :'org', :'owner', 'ANNOUNCEMENT', 'Notice ' || g, 'Body ' || g, now() - make_interval(mins => g)
 FROM generate_series(1, 200) AS g;
 INSERT INTO audit_logs (id, org_id, actor_user_id, action, resource_type, resource_id, outcome, created_at)

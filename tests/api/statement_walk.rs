@@ -43,8 +43,10 @@ const SIZES: [i64; 2] = [10, 50];
 /// Root connections (by `Query` field) whose statement count grows with the page size today,
 /// and why. Asserted to be exactly the set that grows: remove a line when its N+1 is fixed.
 const KNOWN_N_PLUS_ONE: &[(&str, &str)] = &[
-    // Statements at 10 / 50 measured on SQLite, resolvers (session 11). The approval roots'
-    // counts vary from run to run (22–31 / 104–130 over three runs): a timer-batched DataLoader.
+    // Statements at 10 / 50 measured on SQLite, resolvers (session 11); PostgreSQL gives the
+    // same counts for the others and 23–27 / 109–113 for the approval roots, with or without
+    // compiled reads. The approval roots' counts vary from run to run (22–31 / 104–130 over
+    // three runs): a timer-batched DataLoader.
     // approvalRequests 24–31 / 117–123: rule, history, assignees, requestedBy per request.
     (
         "approvalRequests",
@@ -79,9 +81,11 @@ const KNOWN_N_PLUS_ONE: &[(&str, &str)] = &[
 ];
 
 /// Roots that answer with errors on this dataset, and why (a server bug each; the walk still
-/// counts their statements). Asserted exactly, like [`KNOWN_N_PLUS_ONE`].
+/// counts their statements). On SQLite they fail every run and the list is asserted exactly,
+/// like [`KNOWN_N_PLUS_ONE`]; on PostgreSQL they fail only under load (1 run of 3 in session
+/// 11, when both walks ran at once), so there the errors must be a subset of this list.
 const KNOWN_ERRORS: &[(&str, &str)] = &[
-    // At first = 50 (SQLite): INTERNAL on the nested leads' `analysis`, `campaigns` and `tags`
+    // At first = 50: INTERNAL on the nested leads' `analysis`, `campaigns` and `tags`
     // once the same leads appear in many nested pages (2,550 lead slots in one request).
     (
         "audiences",
@@ -279,16 +283,22 @@ async fn walk(env: &[(&str, &str)]) -> Found {
         let doc = walk.document(&root);
         let mut per_size = Vec::new();
         for n in SIZES {
-            app.state.sql_log.take();
-            let v = app.gql(Some(&me.token), &doc, json!({ "n": n })).await;
-            if let Some(e) = v.get("errors") {
-                let first = e.get(0).cloned().unwrap_or_default();
-                found
-                    .errors
-                    .insert(root.clone(), format!("at {n}: {first}\n{doc}"));
+            // The fewer of two runs: a timer-batched DataLoader may split a batch when the
+            // machine is loaded (seen once for `teams`, 3 → 4); an N+1 grows in both runs.
+            let mut fewest = usize::MAX;
+            for _ in 0..2 {
+                app.state.sql_log.take();
+                let v = app.gql(Some(&me.token), &doc, json!({ "n": n })).await;
+                if let Some(e) = v.get("errors") {
+                    let first = e.get(0).cloned().unwrap_or_default();
+                    found
+                        .errors
+                        .insert(root.clone(), format!("at {n}: {first}\n{doc}"));
+                }
+                short_pages(&v["data"][&root], &root, n as usize, &mut found.short);
+                fewest = fewest.min(app.request_statements().len());
             }
-            short_pages(&v["data"][&root], &root, n as usize, &mut found.short);
-            per_size.push(app.request_statements().len());
+            per_size.push(fewest);
         }
         eprintln!("walk: {root}: statements at first = {SIZES:?}: {per_size:?}");
         found.counts.insert(root, per_size);
@@ -302,11 +312,19 @@ async fn walk(env: &[(&str, &str)]) -> Found {
 fn assert_as_declared(found: &Found) {
     let errored: BTreeSet<&str> = found.errors.keys().map(String::as_str).collect();
     let known: BTreeSet<&str> = KNOWN_ERRORS.iter().map(|(r, _)| *r).collect();
-    assert_eq!(
-        errored, known,
-        "roots answering with errors: {:#?}",
-        found.errors
-    );
+    if crate::helpers::postgres_url().is_some() {
+        assert!(
+            errored.is_subset(&known),
+            "roots answering with errors: {:#?}",
+            found.errors
+        );
+    } else {
+        assert_eq!(
+            errored, known,
+            "roots answering with errors: {:#?}",
+            found.errors
+        );
+    }
     let expected_short: BTreeSet<String> = NOT_FULL.iter().map(|(p, _)| p.to_string()).collect();
     assert_eq!(
         found.short, expected_short,
