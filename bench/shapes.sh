@@ -190,18 +190,22 @@ run_pgbench() { # SCRIPT → "rps errors"
     echo "${tps:-0} ${failed:-0}"
 }
 declare -A RPS_A RPS_B ERR_A ERR_B
+# lg-bench stops at its warm-up when an answer has errors: the side counts 0 rps and 1 error.
+FAILED='{"requests_per_sec": 0, "requests": 0, "errors": 1}'
+
 LOADS=()
 for r in $(seq 1 "$ROUNDS"); do
     for name in "${NAMES[@]}"; do
         B_DOC="$(doc "bench/shapes/$name.graphql")"
         if [[ "${KIND[$name]}" == postgraphile ]]; then
             A="$("$LG" query --url "$PGL_URL" --token unused --query "$(doc "bench/shapes/$name.pgl.graphql")" \
-                --concurrency "$CONCURRENCY" --seconds "$SECONDS_PER_SIDE")"
+                --concurrency "$CONCURRENCY" --seconds "$SECONDS_PER_SIDE" 2>>"$DATA/lg-bench.err")" || A="$FAILED"
             read -r a_rps a_err <<<"$(field "$A" requests_per_sec) $(field "$A" errors)"
         else
             read -r a_rps a_err <<<"$(run_pgbench "$DATA/$name.sql")"
         fi
-        B="$("$LG" query --url "$URL" --token "$TOKEN" --query "$B_DOC" --concurrency "$CONCURRENCY" --seconds "$SECONDS_PER_SIDE")"
+        B="$("$LG" query --url "$URL" --token "$TOKEN" --query "$B_DOC" --concurrency "$CONCURRENCY" \
+            --seconds "$SECONDS_PER_SIDE" 2>>"$DATA/lg-bench.err")" || B="$FAILED"
         RPS_A[$name]+="$a_rps "
         ERR_A[$name]=$(( ${ERR_A[$name]:-0} + ${a_err%.*} ))
         RPS_B[$name]+="$(field "$B" requests_per_sec) "
@@ -224,7 +228,7 @@ echo '| --- | --- | --- | --- | --- | --- | --- | --- |'
 for name in "${NAMES[@]}"; do
     b="$(median "${RPS_B[$name]}")"
     a="$(median "${RPS_A[$name]}")"
-    ratio="$($PY -c "print(round($b/$a, 2) if $a else 'n/a')")"
+    ratio="$($PY -c "print(round($b/$a, 2) if $a and $b else 'n/a')")"
     printf '| %s | %.0f | %.0f | %s | %s | %s / %s | %s / %s | %s / %s |\n' "$name" "$b" "$a" "${KIND[$name]}" "$ratio" \
         "${STMTS_B[$name]}" "${STMTS_A[$name]}" "${ERR_B[$name]}" "${ERR_A[$name]}" "${CHECK_B[$name]}" "${CHECK_A[$name]}"
 done
