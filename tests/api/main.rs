@@ -40,4 +40,5 @@ mod security_realtime;
 mod security_secrets;
 mod security_sessions;
 mod shutdown;
+mod statement_walk;
 mod ws_protocol;
