@@ -236,7 +236,7 @@ impl From<DbErr> for AppError {
                 DbErr::RecordNotFound(_) => AppError::NotFound("record"),
                 // No connection could be had (pool acquire timed out, the server refused or
                 // vanished): the request is fine, the database is not; retrying later works.
-                DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => {
+                _ if is_connection_loss(&err) => {
                     tracing::warn!(error = %err, "database unavailable");
                     AppError::Unavailable("the database is unavailable; retry shortly".into())
                 }
@@ -246,8 +246,53 @@ impl From<DbErr> for AppError {
     }
 }
 
+/// Whether `err` says the database could not be reached (no connection could be had, or the one
+/// in use was lost mid-statement) rather than that the statement was wrong.
+fn is_connection_loss(err: &DbErr) -> bool {
+    use sea_orm::{sqlx::Error as Sqlx, RuntimeErr};
+    let runtime = match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => return true,
+        DbErr::Exec(r) | DbErr::Query(r) => r,
+        _ => return false,
+    };
+    matches!(runtime, RuntimeErr::SqlxError(e)
+        if matches!(**e, Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::WorkerCrashed))
+}
+
 impl From<serde_json::Error> for AppError {
     fn from(err: serde_json::Error) -> Self {
         AppError::Internal(format!("json: {err}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use sea_orm::{sqlx, DbErr, RuntimeErr};
+
+    use super::{AppError, ErrorCode};
+
+    fn code(err: DbErr) -> ErrorCode {
+        AppError::from(err).code()
+    }
+
+    #[test]
+    fn a_connection_lost_mid_statement_is_unavailable_and_a_bad_statement_is_internal() {
+        let io = || {
+            RuntimeErr::SqlxError(Arc::new(sqlx::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "expected to read 5 bytes, got 0 bytes at EOF",
+            ))))
+        };
+        assert!(matches!(code(DbErr::Query(io())), ErrorCode::Unavailable));
+        assert!(matches!(code(DbErr::Exec(io())), ErrorCode::Unavailable));
+        let timed_out = RuntimeErr::SqlxError(Arc::new(sqlx::Error::PoolTimedOut));
+        assert!(matches!(
+            code(DbErr::Query(timed_out)),
+            ErrorCode::Unavailable
+        ));
+        let syntax = RuntimeErr::Internal("syntax error at or near \"SELEC\"".into());
+        assert!(matches!(code(DbErr::Query(syntax)), ErrorCode::Internal));
     }
 }
