@@ -114,9 +114,8 @@ pub struct Config {
     pub require_email_verification: bool,
     /// Keep executed SQL in memory (tests count statements per request; never in production).
     pub record_sql: bool,
-    /// Answer the plain read queries the SQL compiler covers (`graphql::compiled`) with one
-    /// statement on PostgreSQL; off, every query runs through the resolvers.
-    pub compiled_reads: bool,
+    /// Which fast read paths are on.
+    pub reads: ReadPaths,
     /// Log format.
     pub log_format: LogFormat,
     /// Serve GraphiQL at /graphiql.
@@ -274,6 +273,27 @@ fn default_ai_budget(dev: bool) -> u64 {
 #[error("configuration: {0}")]
 pub struct ConfigError(pub String);
 
+/// The fast read paths, each checked against the slow one by a differential test
+/// (`COMPILED_READS=false` / `NESTED_BATCHES=false` turn them off for it).
+#[derive(Debug, Clone)]
+pub struct ReadPaths {
+    /// Answer the plain read queries the SQL compiler covers (`graphql::compiled`) with one
+    /// statement on PostgreSQL; off, every query runs through the resolvers.
+    pub compiled: bool,
+    /// Load the first page of a nested connection for all the parents of a page in one
+    /// statement (`graphql::siblings`); off, each parent reads its own.
+    pub nested_batches: bool,
+}
+
+impl ReadPaths {
+    fn read(v: &Vars<'_>) -> Result<Self, ConfigError> {
+        Ok(ReadPaths {
+            compiled: v.or("COMPILED_READS", true)?,
+            nested_batches: v.or("NESTED_BATCHES", true)?,
+        })
+    }
+}
+
 impl Config {
     /// Reads the process environment (after loading `.env` if present).
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -317,7 +337,7 @@ impl Config {
             rate_limit_namespace: v.str("RATE_LIMIT_NAMESPACE", ""),
             metrics_token: v.opt("METRICS_TOKEN"),
             record_sql: net.record_sql,
-            compiled_reads: v.or("COMPILED_READS", true)?,
+            reads: ReadPaths::read(&v)?,
             require_email_verification: v.or("REQUIRE_EMAIL_VERIFICATION", true)?,
             log_format: LogFormat::read(&v)?,
             graphiql_enabled: v.or("GRAPHIQL_ENABLED", dev)?,

@@ -266,7 +266,7 @@ impl PlanCache {
 
 /// Plans `request` for `viewer`, or `None` when the resolvers must run it.
 pub fn plan(state: &AppState, request: &mut Request, viewer: Option<&Viewer>) -> Option<Arc<Plan>> {
-    if !state.config.compiled_reads
+    if !state.config.reads.compiled
         || state.db.get_database_backend() != sea_orm::DatabaseBackend::Postgres
         || request.extensions.contains_key("persistedQuery")
     {

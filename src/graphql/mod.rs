@@ -21,6 +21,7 @@ pub mod metrics_label;
 pub mod pagination;
 pub mod roots;
 pub mod schema;
+pub mod siblings;
 pub mod slot;
 
 pub use context::{prepare_request, ContextExt, RequestMeta};

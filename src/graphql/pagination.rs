@@ -12,8 +12,8 @@ use async_graphql::{
 use base64::Engine;
 use sea_orm::{
     sea_query::{Expr, ExprTrait, SimpleExpr},
-    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait, Order, PaginatorTrait,
-    QueryFilter, QueryOrder, Select, Statement,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait, IntoSimpleExpr, Order,
+    PaginatorTrait, QueryFilter, QueryOrder, Select, Statement,
 };
 use serde::{de::DeserializeOwned, Serialize};
 use uuid::Uuid;
@@ -178,8 +178,24 @@ pub trait KeysetOrder<E: EntityTrait> {
     /// `select` narrowed to rows strictly after (`after`) or strictly before `key`, in list
     /// order.
     fn bound(&self, select: Select<E>, key: &Self::Key, after: bool) -> Select<E>;
+    /// The sort expressions of the list order, or of its reverse (reading a page from the end),
+    /// most significant first.
+    fn order_by(&self, reversed: bool) -> Vec<(SimpleExpr, Order)>;
     /// `select` in list order, or in reverse (reading a page from the end).
-    fn order(&self, select: Select<E>, reversed: bool) -> Select<E>;
+    fn order(&self, select: Select<E>, reversed: bool) -> Select<E> {
+        self.order_by(reversed)
+            .into_iter()
+            .fold(select, |q, (e, dir)| q.order_by(e, dir))
+    }
+}
+
+/// The direction of one sort expression: `desc` in list order, flipped when `reversed`.
+fn direction(desc: bool, reversed: bool) -> Order {
+    if reversed != desc {
+        Order::Desc
+    } else {
+        Order::Asc
+    }
 }
 
 /// Ascending (or, with `desc`, descending) by one unique column whose value is the key.
@@ -212,12 +228,11 @@ where
         }
     }
 
-    fn order(&self, select: Select<E>, reversed: bool) -> Select<E> {
-        if reversed != self.desc {
-            select.order_by_desc(self.column)
-        } else {
-            select.order_by_asc(self.column)
-        }
+    fn order_by(&self, reversed: bool) -> Vec<(SimpleExpr, Order)> {
+        vec![(
+            self.column.into_simple_expr(),
+            direction(self.desc, reversed),
+        )]
     }
 }
 
@@ -269,15 +284,12 @@ where
         )
     }
 
-    fn order(&self, select: Select<E>, reversed: bool) -> Select<E> {
-        let dir = if reversed != self.desc {
-            Order::Desc
-        } else {
-            Order::Asc
-        };
-        select
-            .order_by(self.expr.clone(), dir.clone())
-            .order_by(self.id, dir)
+    fn order_by(&self, reversed: bool) -> Vec<(SimpleExpr, Order)> {
+        let dir = direction(self.desc, reversed);
+        vec![
+            (self.expr.clone(), dir.clone()),
+            (self.id.into_simple_expr(), dir),
+        ]
     }
 }
 
@@ -312,6 +324,7 @@ pub fn keyset_statement<E: EntityTrait, O: KeysetOrder<E>>(
 }
 
 /// The rows of one keyset page, in list order, with its page info.
+#[derive(Clone)]
 pub struct KeysetRows<M> {
     /// At most `limit` rows, in list order (a backward page is put back in order).
     pub rows: Vec<M>,

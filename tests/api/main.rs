@@ -21,6 +21,7 @@ mod jobs;
 mod jobs_reclaim;
 mod leads;
 mod multi_instance;
+mod nested_batches;
 mod notifications;
 mod organizations;
 mod outreach;

@@ -166,6 +166,7 @@ impl LeadPage {
 }
 
 /// A business contact in the pipeline.
+#[derive(Clone)]
 pub struct Lead(pub lead::Model, Arc<LeadPage>);
 
 impl From<lead::Model> for Lead {

@@ -10,7 +10,7 @@ use sea_orm::{
     sea_query::{Expr, OnConflict},
     ActiveValue::Set,
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -21,9 +21,12 @@ use crate::domains::outreach::campaigns::{
 };
 use crate::{
     auth::{Permission, Viewer},
-    domains::leads::{self as leads, filtered, types::LeadFilter, LeadPage},
+    domains::leads::{self as leads, filtered, types::LeadFilter, Lead, LeadPage},
     error::{AppError, AppResult},
-    graphql::pagination::{page_by_id_desc, IdConnection, PageArgs},
+    graphql::{
+        pagination::{keyset_rows, ByColumn, IdConnection, KeysetRows, PageArgs, TotalCount},
+        siblings::first_pages,
+    },
     ids::parse_id,
     state::AppState,
     state::Wakes,
@@ -398,48 +401,125 @@ pub async fn remove(
     Ok(())
 }
 
-/// A page of a campaign's recipients, newest first, with their leads loaded in one statement.
+/// Recipients of some statuses (all when `statuses` is empty or absent).
+fn of_statuses(statuses: &Option<Vec<RecipientStatus>>) -> Select<campaign_recipient::Entity> {
+    let q = campaign_recipient::Entity::find();
+    match statuses.as_ref().filter(|s| !s.is_empty()) {
+        Some(s) => q.filter(campaign_recipient::Column::Status.is_in(s.iter().map(|x| x.as_str()))),
+        None => q,
+    }
+}
+
+type RecipientOrder = ByColumn<campaign_recipient::Column, fn(&campaign_recipient::Model) -> Uuid>;
+
+/// Newest first (UUID v7 ids sort by creation).
+fn newest_first() -> RecipientOrder {
+    ByColumn {
+        column: campaign_recipient::Column::Id,
+        desc: true,
+        key_of: |m| m.id,
+    }
+}
+
+/// The leads of some recipient rows, by id, resolved together (one statement, one `LeadPage`).
+async fn leads_of<'a>(
+    db: &DatabaseConnection,
+    rows: impl Iterator<Item = &'a campaign_recipient::Model>,
+) -> AppResult<HashMap<Uuid, Lead>> {
+    let mut ids: Vec<Uuid> = rows.filter_map(|r| r.lead_id).collect();
+    ids.sort();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let models = lead::Entity::find()
+        .filter(lead::Column::Id.is_in(ids))
+        .all(db)
+        .await?;
+    Ok(LeadPage::wrap(models)
+        .into_iter()
+        .map(|l| (l.0.id, l))
+        .collect())
+}
+
+/// The recipients pages of a page of campaigns and their leads, for `Campaign.recipients`:
+/// a first (or last) page per campaign in one statement, their leads in one more
+/// (`graphql::siblings`). A page with a cursor is read by [`list`] instead.
+pub struct RecipientPages {
+    pages: HashMap<Uuid, KeysetRows<campaign_recipient::Model>>,
+    leads: HashMap<Uuid, Lead>,
+}
+
+impl RecipientPages {
+    /// Loads the pages of `campaign_ids` (`args` must be `siblings::batchable`).
+    pub async fn load(
+        db: &DatabaseConnection,
+        campaign_ids: &[Uuid],
+        statuses: &Option<Vec<RecipientStatus>>,
+        args: &PageArgs,
+    ) -> AppResult<Self> {
+        let pages = first_pages(
+            db,
+            of_statuses(statuses),
+            campaign_recipient::Column::CampaignId,
+            |m| m.campaign_id,
+            &newest_first(),
+            args,
+            campaign_ids,
+        )
+        .await?;
+        let leads = leads_of(db, pages.values().flat_map(|p| p.rows.iter())).await?;
+        Ok(RecipientPages { pages, leads })
+    }
+
+    /// The page of one campaign of the batch.
+    pub fn connection(
+        &self,
+        db: &DatabaseConnection,
+        campaign_id: Uuid,
+        statuses: Option<Vec<RecipientStatus>>,
+        args: &PageArgs,
+    ) -> IdConnection<CampaignRecipient> {
+        let page = match self.pages.get(&campaign_id) {
+            Some(p) => p.clone(),
+            None => KeysetRows::new(args, Vec::new()),
+        };
+        to_connection(db, campaign_id, statuses, page, &self.leads)
+    }
+}
+
+fn to_connection(
+    db: &DatabaseConnection,
+    campaign_id: Uuid,
+    statuses: Option<Vec<RecipientStatus>>,
+    page: KeysetRows<campaign_recipient::Model>,
+    leads: &HashMap<Uuid, Lead>,
+) -> IdConnection<CampaignRecipient> {
+    let total = TotalCount::lazy(db.clone(), move || {
+        of_statuses(&statuses).filter(campaign_recipient::Column::CampaignId.eq(campaign_id))
+    });
+    page.into_connection(
+        total,
+        |m| m.id,
+        |m| CampaignRecipient {
+            lead: m.lead_id.and_then(|id| leads.get(&id).cloned()),
+            row: m,
+        },
+    )
+}
+
+/// One page of a campaign's recipients, newest first; optionally only some statuses.
 pub async fn list(
     db: &DatabaseConnection,
     campaign_id: Uuid,
     statuses: Option<Vec<RecipientStatus>>,
     args: PageArgs,
 ) -> AppResult<IdConnection<CampaignRecipient>> {
-    let mut q = campaign_recipient::Entity::find()
-        .filter(campaign_recipient::Column::CampaignId.eq(campaign_id));
-    if let Some(s) = statuses.filter(|s| !s.is_empty()) {
-        q = q.filter(campaign_recipient::Column::Status.is_in(s.iter().map(|x| x.as_str())));
-    }
-    let mut conn = page_by_id_desc(
-        db,
-        q,
-        campaign_recipient::Column::Id,
-        &args,
-        |m| m.id,
-        |m| CampaignRecipient { row: m, lead: None },
-    )
-    .await?;
-    let lead_ids: Vec<Uuid> = conn
-        .edges
-        .iter()
-        .filter_map(|e| e.node.row.lead_id)
-        .collect();
-    if !lead_ids.is_empty() {
-        let models = lead::Entity::find()
-            .filter(lead::Column::Id.is_in(lead_ids))
-            .all(db)
-            .await?;
-        let mut by_id: HashMap<Uuid, crate::domains::leads::Lead> = LeadPage::wrap(models)
-            .into_iter()
-            .map(|l| (l.0.id, l))
-            .collect();
-        for e in conn.edges.iter_mut() {
-            if let Some(id) = e.node.row.lead_id {
-                e.node.lead = by_id.remove(&id);
-            }
-        }
-    }
-    Ok(conn)
+    let select =
+        of_statuses(&statuses).filter(campaign_recipient::Column::CampaignId.eq(campaign_id));
+    let page = keyset_rows(db, select, &newest_first(), &args).await?;
+    let leads = leads_of(db, page.rows.iter()).await?;
+    Ok(to_connection(db, campaign_id, statuses, page, &leads))
 }
 
 /// For `Lead.campaigns`: the recipient rows of `lead_ids` with their campaigns, newest first per

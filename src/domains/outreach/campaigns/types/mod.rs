@@ -32,6 +32,7 @@ use crate::{
     error::AppResult,
     graphql::{
         pagination::{IdConnection, PageArgs},
+        siblings::{batchable, question, PageCells},
         ContextExt,
     },
 };
@@ -42,6 +43,7 @@ pub struct CampaignPage {
     template_ids: Vec<Uuid>,
     templates: OnceCell<HashMap<Uuid, email_template::Model>>,
     counters: OnceCell<HashMap<Uuid, CampaignCounters>>,
+    recipients: PageCells<recipients::RecipientPages>,
 }
 
 /// An email campaign.
@@ -59,6 +61,7 @@ impl Campaign {
             template_ids,
             templates: OnceCell::new(),
             counters: OnceCell::new(),
+            recipients: PageCells::default(),
         });
         models
             .into_iter()
@@ -74,6 +77,7 @@ impl From<campaign::Model> for Campaign {
             template_ids: m.template_id.into_iter().collect(),
             templates: OnceCell::new(),
             counters: OnceCell::new(),
+            recipients: PageCells::default(),
         });
         Campaign(m, page)
     }
@@ -213,7 +217,19 @@ impl Campaign {
         status: Option<Vec<RecipientStatus>>,
     ) -> AppResult<IdConnection<CampaignRecipient>> {
         let args = PageArgs::new(first, after, last, before)?;
-        recipients::list(&ctx.state()?.db, self.0.id, status, args).await
+        let state = ctx.state()?;
+        let db = &state.db;
+        if !batchable(state, &args) {
+            return recipients::list(db, self.0.id, status, args).await;
+        }
+        let cell = self
+            .1
+            .recipients
+            .cell(question((args.limit, args.backward, &status)));
+        let pages = cell
+            .get_or_try_init(|| recipients::RecipientPages::load(db, &self.1.ids, &status, &args))
+            .await?;
+        Ok(pages.connection(db, self.0.id, status, &args))
     }
 }
 
