@@ -4,9 +4,10 @@
 //! requests), and campaigns of 50 recipients at 120/min one after another. Every `every_secs`
 //! one CSV row: elapsed seconds, server RSS (kB), open fds, threads, `ws_connections_active`
 //! from /metrics, database connections (pg_stat_activity), requests and errors so far, events
-//! received, emails received. The verdict: RSS of the last sample within 10 % of the sample
-//! taken after the warm-up (the first 10 % of the run), fds and DB connections bounded (last
-//! ≤ warm-up + 20), every subscriber still receiving.
+//! received, emails received, and `tokio_tasks_alive` from /metrics. The verdict: RSS of the
+//! last sample within 10 % of the sample taken after the warm-up (the first 10 % of the run),
+//! fds and DB connections bounded (last ≤ warm-up + 20), tasks bounded (last ≤ warm-up + 10 %
+//! or + 50), every subscriber still receiving.
 
 use std::{
     io::Write,
@@ -117,11 +118,11 @@ pub async fn run(env: Env, minutes: f64, every_secs: u64, csv: &str) -> anyhow::
     let mut out = std::fs::File::create(csv).with_context(|| format!("create {csv}"))?;
     writeln!(
         out,
-        "secs,rss_kb,fds,threads,ws_connections,db_connections,requests,errors,events,emails"
+        "secs,rss_kb,fds,threads,ws_connections,db_connections,requests,errors,events,emails,tasks"
     )?;
     let started = Instant::now();
     let total = Duration::from_secs_f64(minutes * 60.0);
-    let mut rows: Vec<[u64; 10]> = Vec::new();
+    let mut rows: Vec<[u64; 11]> = Vec::new();
     let metrics = http(Duration::from_secs(5))?;
     while started.elapsed() < total {
         tokio::time::sleep(Duration::from_secs(every_secs)).await;
@@ -131,11 +132,14 @@ pub async fn run(env: Env, minutes: f64, every_secs: u64, csv: &str) -> anyhow::
             Some(r) => r.text().await.unwrap_or_default(),
             None => String::new(),
         };
-        let ws_active = ws
-            .lines()
-            .filter(|l| l.starts_with("ws_connections_active"))
-            .filter_map(|l| l.split_whitespace().last()?.parse::<f64>().ok())
-            .sum::<f64>() as u64;
+        let gauge = |name: &str| {
+            ws.lines()
+                .filter(|l| l.starts_with(name))
+                .filter_map(|l| l.split_whitespace().last()?.parse::<f64>().ok())
+                .sum::<f64>() as u64
+        };
+        let ws_active = gauge("ws_connections_active");
+        let tasks_alive = gauge("tokio_tasks_alive");
         let dbc: u64 = psql(
             &env.postgres_url,
             &format!("SELECT count(*) FROM pg_stat_activity WHERE datname = '{db_name}'"),
@@ -155,6 +159,7 @@ pub async fn run(env: Env, minutes: f64, every_secs: u64, csv: &str) -> anyhow::
             errors.load(Ordering::Relaxed),
             crowd.live.events.load(Ordering::Relaxed) as u64,
             sink.received().len() as u64,
+            tasks_alive,
         ];
         writeln!(out, "{}", row.map(|v| v.to_string()).join(","))?;
         out.flush()?;
@@ -176,7 +181,13 @@ pub async fn run(env: Env, minutes: f64, every_secs: u64, csv: &str) -> anyhow::
         0.0
     };
     let receiving = logs.iter().filter(|l| !l.leads.is_empty()).count();
-    let pass = rss_growth_pct <= 10.0 && last[2] <= warm[2] + 20 && last[5] <= warm[5] + 20;
+    // Tasks: bounded when the last sample is within 10 % (or 50 tasks) of the post-warm-up one.
+    let tasks_bounded = last[10] <= warm[10] + (warm[10] / 10).max(50);
+    let pass = rss_growth_pct <= 10.0
+        && last[2] <= warm[2] + 20
+        && last[5] <= warm[5] + 20
+        && tasks_bounded;
+    let tasks_max = rows.iter().map(|r| r[10]).max().unwrap_or(0);
     Ok(json!({
         "pass": pass, "minutes": minutes, "samples": rows.len(), "csv": csv,
         "subscribers_live_at_start": live, "subscribers_receiving": receiving,
@@ -184,5 +195,6 @@ pub async fn run(env: Env, minutes: f64, every_secs: u64, csv: &str) -> anyhow::
         "fds_after_warmup": warm[2], "fds_last": last[2],
         "threads_last": last[3], "db_connections_after_warmup": warm[5], "db_connections_last": last[5],
         "requests": last[6], "errors": last[7], "events": last[8], "emails": last[9],
+        "tasks_after_warmup": warm[10], "tasks_last": last[10], "tasks_max": tasks_max,
     }))
 }

@@ -232,6 +232,14 @@ async fn metrics_count_operations_by_name() {
         .unwrap();
     assert!(text.contains("graphql_requests_total"), "{text}");
     assert!(text.contains("operation=\"viewer\""), "{text}");
+    // The runtime's live task count (the soak's "task count stays bounded"): at least the
+    // server's own accept loop and this request.
+    let tasks: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("tokio_tasks_alive "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no tokio_tasks_alive in {text}"));
+    assert!(tasks >= 1.0, "{text}");
 }
 
 fn get_url(app: &TestApp, query: &str) -> url::Url {
