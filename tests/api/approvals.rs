@@ -1016,3 +1016,115 @@ async fn the_role_table_is_enforced_for_every_approval_operation() {
         }
     }
 }
+
+/// `n` rule + request + two history entries (CREATE by `requester`, DELEGATE by `actor` to
+/// `delegate`), written directly.
+async fn insert_requests(app: &TestApp, org: Uuid, people: [Uuid; 3], n: usize) {
+    let [requester, actor, delegate] = people;
+    let now = Utc::now();
+    for i in 0..n {
+        let (rule, request) = (Uuid::now_v7(), Uuid::now_v7());
+        entity::approval_rule::ActiveModel {
+            id: Set(rule),
+            org_id: Set(org),
+            name: Set(format!("Rule {i}")),
+            resource_type: Set("OTHER".into()),
+            condition: Set(json!({})),
+            approver_role: Set(None),
+            approver_ids: Set(json!([actor, delegate])),
+            required_approvals: Set(1),
+            sla_hours: Set(None),
+            enabled: Set(false),
+            created_by: Set(Some(actor)),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(&app.state.db)
+        .await
+        .unwrap();
+        entity::approval_request::ActiveModel {
+            id: Set(request),
+            org_id: Set(org),
+            rule_id: Set(Some(rule)),
+            resource_type: Set("OTHER".into()),
+            resource_id: Set(format!("doc-{i}")),
+            title: Set(format!("Request {i}")),
+            requested_by: Set(Some(requester)),
+            assignee_ids: Set(json!([actor, delegate])),
+            required_approvals: Set(1),
+            approval_count: Set(0),
+            status: Set("PENDING".into()),
+            priority: Set("URGENT".into()),
+            urgent: Set(true),
+            gated: Set(false),
+            payload: Set(json!({})),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&app.state.db)
+        .await
+        .unwrap();
+        for (action, by, to) in [
+            ("CREATE", requester, None),
+            ("DELEGATE", actor, Some(delegate)),
+        ] {
+            entity::approval_action::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                request_id: Set(request),
+                org_id: Set(org),
+                actor_id: Set(Some(by)),
+                action: Set(action.into()),
+                comment: Set(None),
+                to_user_id: Set(to),
+                created_at: Set(now),
+            }
+            .insert(&app.state.db)
+            .await
+            .unwrap();
+        }
+    }
+}
+
+/// Issue 22: a page of requests with their requester, assignees, rule (with its approvers and
+/// author) and history (with actors and delegates) costs the same statements for 5 requests as
+/// for 30, on every request list: each relation is loaded once for the whole page.
+#[tokio::test]
+async fn request_lists_cost_the_same_statements_at_any_page_size() {
+    let app =
+        TestApp::spawn_with(crate::helpers::Options::with_env(&[("RECORD_SQL", "true")])).await;
+    let org = org_named(&app, "Acme Approvals").await;
+    let ada = member(&app, org, Role::Admin, "Ada").await;
+    let mel = member(&app, org, Role::Member, "Mel").await;
+    let ann = member(&app, org, Role::Member, "Ann").await;
+    insert_requests(&app, org, [mel.id, ada.id, ann.id], 31).await;
+    let nodes = "nodes { id requestedBy { id } assignees { id } \
+        rule { id approvers { id } createdBy { id } } \
+        history { action actor { id } toUser { id } } }";
+    for root in ["approvalRequests", "pendingApprovals", "urgentApprovals"] {
+        let q = format!("query($n: Int!) {{ {root}(first: $n) {{ {nodes} }} }}");
+        let mut counts = Vec::new();
+        for n in [5, 30] {
+            app.state.sql_log.take();
+            let v = ok(&app, &ada.token, &q, json!({ "n": n })).await;
+            let got = v[root]["nodes"].as_array().unwrap();
+            assert_eq!(got.len(), n, "{root}: {v}");
+            let first = &got[0];
+            assert_eq!(first["requestedBy"]["id"], mel.id.to_string(), "{first}");
+            let assignees = json!([{"id": ada.id.to_string()}, {"id": ann.id.to_string()}]);
+            assert_eq!(first["assignees"], assignees, "{first}");
+            assert_eq!(first["rule"]["approvers"], assignees, "{first}");
+            assert_eq!(first["rule"]["createdBy"]["id"], ada.id.to_string());
+            assert_eq!(
+                first["history"],
+                json!([
+                    {"action": "CREATE", "actor": {"id": mel.id.to_string()}, "toUser": null},
+                    {"action": "DELEGATE", "actor": {"id": ada.id.to_string()},
+                     "toUser": {"id": ann.id.to_string()}},
+                ]),
+            );
+            counts.push(app.request_statements().len());
+        }
+        assert_eq!(counts[0], counts[1], "{root}: statements at first = 5 / 30");
+    }
+}

@@ -77,4 +77,11 @@ async fn batched_nested_pages_answer_as_each_parent_reading_its_own() {
         fewer.iter().any(|r| r.starts_with("campaigns(")),
         "no root ran fewer statements batched: {fewer:?}"
     );
+    // The approval lists' page-wide batches (`ApprovalRequestPage`) likewise.
+    for root in ["approvalRequests(", "pendingApprovals(", "urgentApprovals("] {
+        assert!(
+            fewer.iter().any(|r| r.starts_with(root)),
+            "{root} did not run fewer statements batched: {fewer:?}"
+        );
+    }
 }

@@ -44,14 +44,8 @@ const SIZES: [i64; 2] = [10, 50];
 /// and why. Asserted to be exactly the set that grows: remove a line when its N+1 is fixed.
 const KNOWN_N_PLUS_ONE: &[(&str, &str)] = &[
     // Statements at 10 / 50 measured on SQLite, resolvers (session 11); PostgreSQL gives the
-    // same counts for the others and 23–27 / 109–113 for the approval roots, with or without
-    // compiled reads. The approval roots' counts vary from run to run (22–31 / 104–130 over
-    // three runs): a timer-batched DataLoader.
-    // approvalRequests 24–31 / 117–123: rule, history, assignees, requestedBy per request.
-    (
-        "approvalRequests",
-        "per-request lookups of rule, history, assignees, requestedBy",
-    ),
+    // same counts. (The approval roots, 22–31 / 104–130 from a timer-batched DataLoader, share
+    // page-wide batches since session 12: `ApprovalRequestPage`.)
     // 41 / 201: each audience's `leads` page and its lead loaders, per audience.
     (
         "audiences",
@@ -69,15 +63,6 @@ const KNOWN_N_PLUS_ONE: &[(&str, &str)] = &[
     ),
     // 42 / 201: jobs and results pages (and result leads) per goal.
     ("searchGoals", "nested jobs/results pages per goal"),
-    // pendingApprovals (30 / 130), urgentApprovals (22–29 / 104–127): as approvalRequests.
-    (
-        "pendingApprovals",
-        "per-request lookups, as approvalRequests",
-    ),
-    (
-        "urgentApprovals",
-        "per-request lookups, as approvalRequests",
-    ),
 ];
 
 /// Roots that answer with errors on this dataset, and why (a server bug each; the walk still

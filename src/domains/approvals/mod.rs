@@ -19,10 +19,15 @@
 //!   returning the campaign to DRAFT, SLA escalation and expiry with a controlled clock, rule
 //!   validation, `testApprovalRule`, requests by hand, isolation and the role table; unit tests
 //!   cover the evaluator, the parser's paths and who may act.
+//! - **Reads**: a page of requests shares an `ApprovalRequestPage` (`requests/types.rs`):
+//!   requesters and assignees, rules (with their approvers and authors) and histories (with
+//!   their actors) each load in one statement for the whole page, so every request list costs
+//!   the same statements at any page size (`NESTED_BATCHES=false`: per request, for the
+//!   differential test). Lists of rules and of history entries share their users the same way.
 //! - **Not built**: only campaigns are gated (AI replies and demo-site deploys have resource
-//!   types but no gate call yet); per-request SLA reminders beyond the one escalation; `history`
-//!   and `requestedBy`/`assignees` are loaded per request (users through the DataLoader, history
-//!   one query per request); partial approvals emit no live event.
+//!   types but no gate call yet); per-request SLA reminders beyond the one escalation; a
+//!   request does not show its subject (a campaign is only `resourceId`: showing it would be a
+//!   field slot that outreach fills, `graphql/slot.rs`); partial approvals emit no live event.
 
 pub mod requests;
 pub mod resolver;

@@ -22,4 +22,4 @@ pub mod service;
 pub mod types;
 
 pub use resolver::{RuleMutation, RuleQuery};
-pub use service::{get, matching, parse_members, MAX_APPROVERS, MAX_REQUIRED};
+pub use service::{by_ids, get, matching, parse_members, MAX_APPROVERS, MAX_REQUIRED};

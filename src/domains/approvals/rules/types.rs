@@ -1,6 +1,8 @@
 //! GraphQL types of approval rules: the rule, its inputs, the condition's operators and the
 //! explanation `testApprovalRule` gives.
 
+use std::sync::Arc;
+
 use async_graphql::{ComplexObject, Context, Enum, InputObject, Json, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use entity::approval_rule;
@@ -10,8 +12,8 @@ use uuid::Uuid;
 use crate::{
     auth::Role,
     domains::{
-        approvals::types::{ids_of, ApprovalResourceType},
-        identity::types::{load_user, load_users, User},
+        approvals::types::{ids_of, ApprovalResourceType, PageUsers},
+        identity::types::User,
     },
     error::AppResult,
 };
@@ -45,22 +47,46 @@ pub struct ApprovalRule {
     pub approver_ids: Vec<Uuid>,
     #[graphql(skip)]
     pub created_by: Option<Uuid>,
+    /// The approvers and authors of the rules resolved together (loaded once for all).
+    #[graphql(skip)]
+    pub users: Arc<PageUsers>,
 }
 
 #[ComplexObject]
 impl ApprovalRule {
     /// Named approvers (empty when `approverRole` is set).
     async fn approvers(&self, ctx: &Context<'_>) -> AppResult<Vec<User>> {
-        load_users(ctx, &self.approver_ids).await
+        self.users.many(ctx, &self.approver_ids).await
     }
     /// Who created it.
     async fn created_by(&self, ctx: &Context<'_>) -> AppResult<Option<User>> {
-        load_user(ctx, self.created_by).await
+        self.users.one(ctx, self.created_by).await
+    }
+}
+
+impl ApprovalRule {
+    /// Rules resolved together (a page): their approvers and authors load in one statement.
+    pub fn wrap(models: Vec<approval_rule::Model>) -> Vec<ApprovalRule> {
+        let rules: Vec<ApprovalRule> = models.into_iter().map(ApprovalRule::from).collect();
+        let users = PageUsers::new(
+            rules
+                .iter()
+                .flat_map(|r| r.approver_ids.iter().copied().chain(r.created_by)),
+        );
+        rules
+            .into_iter()
+            .map(|r| ApprovalRule {
+                users: users.clone(),
+                ..r
+            })
+            .collect()
     }
 }
 
 impl From<approval_rule::Model> for ApprovalRule {
     fn from(m: approval_rule::Model) -> Self {
+        let approver_ids = ids_of(&m.approver_ids);
+        let users = PageUsers::new(approver_ids.iter().copied().chain(m.created_by));
         ApprovalRule {
             id: ID(m.id.to_string()),
             name: m.name,
@@ -73,8 +99,9 @@ impl From<approval_rule::Model> for ApprovalRule {
             enabled: m.enabled,
             created_at: m.created_at,
             updated_at: m.updated_at,
-            approver_ids: ids_of(&m.approver_ids),
+            approver_ids,
             created_by: m.created_by,
+            users,
         }
     }
 }

@@ -19,6 +19,8 @@ pub use edit::{create, update};
 pub use preview::preview;
 pub use stats::stats;
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use entity::{approval_action, approval_request};
 use sea_orm::{
@@ -39,7 +41,7 @@ use crate::{
     },
     error::{AppError, AppResult},
     events::{outbox, ApprovalChanged, DomainEvent, EventEnvelope},
-    graphql::pagination::{page_by_id_desc, IdConnection, PageArgs},
+    graphql::pagination::{keyset_rows, ByColumn, IdConnection, PageArgs, TotalCount},
     state::AppState,
 };
 use access::assigned_to;
@@ -88,15 +90,41 @@ pub async fn list(
     if filter.assigned_to_me == Some(true) {
         q = q.filter(assigned_to(state.db.get_database_backend(), viewer));
     }
-    page_by_id_desc(
-        &state.db,
+    // Wrapped together: users, rules and histories load once for the page.
+    page_newest_first(
+        state,
         q,
         approval_request::Column::Id,
         &args,
         |m| m.id,
-        ApprovalRequest::from,
+        ApprovalRequest::wrap,
     )
     .await
+}
+
+/// A keyset page of `select`, newest first by `id_col`, whose nodes are made for the whole
+/// page at once by `wrap` (so they share page-wide batches).
+async fn page_newest_first<E, N>(
+    state: &AppState,
+    select: Select<E>,
+    id_col: E::Column,
+    args: &PageArgs,
+    id_of: fn(&E::Model) -> Uuid,
+    wrap: fn(Vec<E::Model>) -> Vec<N>,
+) -> AppResult<IdConnection<N>>
+where
+    E: EntityTrait,
+    E::Model: Sync,
+    N: async_graphql::OutputType,
+{
+    let total = TotalCount::of(state.db.clone(), select.clone());
+    let order = ByColumn {
+        column: id_col,
+        desc: true,
+        key_of: id_of,
+    };
+    let page = keyset_rows(&state.db, select, &order, args).await?;
+    Ok(page.into_connection_batch(total, id_of, wrap))
 }
 
 /// The history of one request, oldest first.
@@ -105,16 +133,35 @@ pub async fn history_of(
     viewer: &Viewer,
     request_id: Uuid,
 ) -> AppResult<Vec<ApprovalAction>> {
+    Ok(histories_of(conn, viewer, &[request_id])
+        .await?
+        .remove(&request_id)
+        .unwrap_or_default())
+}
+
+/// The histories of the requests `request_ids`, oldest first each, in one statement; every
+/// entry is wrapped together (their users load once).
+pub async fn histories_of(
+    conn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    request_ids: &[Uuid],
+) -> AppResult<HashMap<Uuid, Vec<ApprovalAction>>> {
     viewer.require(Permission::ReadApprovals)?;
-    Ok(approval_action::Entity::find()
+    let mut out: HashMap<Uuid, Vec<ApprovalAction>> = HashMap::new();
+    if request_ids.is_empty() {
+        return Ok(out);
+    }
+    let models = approval_action::Entity::find()
         .filter(approval_action::Column::OrgId.eq(viewer.org_id))
-        .filter(approval_action::Column::RequestId.eq(request_id))
+        .filter(approval_action::Column::RequestId.is_in(request_ids.iter().copied()))
         .order_by_asc(approval_action::Column::Id)
         .all(conn)
-        .await?
-        .into_iter()
-        .map(ApprovalAction::from)
-        .collect())
+        .await?;
+    let requests: Vec<Uuid> = models.iter().map(|m| m.request_id).collect();
+    for (request, action) in requests.into_iter().zip(ApprovalAction::wrap(models)) {
+        out.entry(request).or_default().push(action);
+    }
+    Ok(out)
 }
 
 /// `approvalHistory`: actions of the organization (or of one request), newest first.
@@ -131,13 +178,13 @@ pub async fn history(
         get(&state.db, viewer, id).await?;
         q = q.filter(approval_action::Column::RequestId.eq(id));
     }
-    page_by_id_desc(
-        &state.db,
+    page_newest_first(
+        state,
         q,
         approval_action::Column::Id,
         &args,
         |m| m.id,
-        ApprovalAction::from,
+        ApprovalAction::wrap,
     )
     .await
 }

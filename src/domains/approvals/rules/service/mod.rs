@@ -25,7 +25,7 @@ use crate::{
         types::{ids_json, ApprovalResourceType},
     },
     error::{AppError, AppResult, FieldError},
-    graphql::pagination::{page_by_id_desc, IdConnection, PageArgs},
+    graphql::pagination::{keyset_rows, ByColumn, IdConnection, PageArgs, TotalCount},
     ids::parse_id,
     state::AppState,
 };
@@ -67,15 +67,31 @@ pub async fn list(
     if let Some(t) = resource_type {
         q = q.filter(approval_rule::Column::ResourceType.eq(t.as_str()));
     }
-    page_by_id_desc(
-        &state.db,
-        q,
-        approval_rule::Column::Id,
-        &args,
-        |m| m.id,
-        ApprovalRule::from,
-    )
-    .await
+    // Wrapped together: the rules' approvers and authors load once for the page.
+    let total = TotalCount::of(state.db.clone(), q.clone());
+    let order = ByColumn {
+        column: approval_rule::Column::Id,
+        desc: true,
+        key_of: |m: &approval_rule::Model| m.id,
+    };
+    let page = keyset_rows(&state.db, q, &order, &args).await?;
+    Ok(page.into_connection_batch(total, |m| m.id, ApprovalRule::wrap))
+}
+
+/// The rules `ids` of the viewer's organization (those that still exist), in one statement: the
+/// `rule` of a page of requests.
+pub async fn by_ids(
+    conn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    ids: &[Uuid],
+) -> AppResult<Vec<approval_rule::Model>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(scoped(viewer)
+        .filter(approval_rule::Column::Id.is_in(ids.iter().copied()))
+        .all(conn)
+        .await?)
 }
 
 /// The user ids among `ids` that are members of `org_id`.
