@@ -221,9 +221,7 @@ impl ApprovalRequest {
             .await?;
         Ok(all.get(&id).cloned())
     }
-    // The schema's description is kept (schema.graphql must not change in session 12): the
-    // history is now loaded once for the whole page, not one query per request.
-    /// Every action on it, oldest first (one query per request).
+    /// Every action on it, oldest first (loaded once for the whole page).
     async fn history(&self, ctx: &Context<'_>) -> AppResult<Vec<ApprovalAction>> {
         let (state, viewer) = ctx.state_and_viewer()?;
         if !state.config.reads.nested_batches {
