@@ -84,4 +84,12 @@ async fn batched_nested_pages_answer_as_each_parent_reading_its_own() {
             "{root} did not run fewer statements batched: {fewer:?}"
         );
     }
+    // Every nested connection of a campaign (recipients, events) is batched, whatever the shape
+    // of the nested page.
+    for nested in NESTED {
+        assert!(
+            fewer.contains(&format!("campaigns({nested})")),
+            "campaigns ({nested}) ran no fewer statements batched: {fewer:?}"
+        );
+    }
 }

@@ -1226,6 +1226,51 @@ async fn lead_campaigns_load_once_per_page() {
     assert_eq!(counts[0], counts[1], "statements for 10 vs 50 leads");
 }
 
+/// A page of campaigns with their events (two questions), statistics, counters and recipients
+/// costs the same number of statements for 4 campaigns as for 12: every nested field loads once
+/// for the whole page (issue 22).
+#[tokio::test]
+async fn campaign_page_fields_load_once_per_page() {
+    let app = TestApp::spawn_with(Options::with_env(&[
+        ("RECORD_SQL", "true"),
+        ("COMPILED_READS", "false"),
+    ]))
+    .await;
+    let (me, org) = crate::fixtures::owner(&app).await;
+    crate::fixtures::rich_dataset(&app, org, me.id, 12).await;
+    let q = "query($n: Int!) { campaigns(first: $n) { nodes { id \
+        stats { total sent uniqueOpens openRate variants { name } } counters { total opened } \
+        events(first: 3) { nodes { type email lead { id email tags } } } \
+        opens: events(type: OPEN, first: 2) { pageInfo { hasNextPage } nodes { id } } \
+        recipients(first: 3) { nodes { email lead { id tags } } } } } }";
+    let mut counts = Vec::new();
+    for n in [4, 12] {
+        app.request_statements();
+        let v = app.gql(Some(&me.token), q, json!({"n": n})).await;
+        let nodes = v["data"]["campaigns"]["nodes"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{v}"));
+        assert_eq!(nodes.len(), n, "{v}");
+        for c in nodes {
+            assert_eq!(c["stats"]["total"], 12, "{c}");
+            assert_eq!(c["stats"]["uniqueOpens"], 12, "{c}");
+            assert_eq!(c["counters"]["opened"], 12, "{c}");
+            let events = c["events"]["nodes"].as_array().unwrap();
+            assert_eq!(events.len(), 3, "{c}");
+            assert!(events.iter().all(|e| e["type"] == "OPEN"
+                && e["email"]
+                    .as_str()
+                    .is_some_and(|m| m.ends_with("@rich.test"))
+                && e["lead"]["id"].is_string()));
+            assert_eq!(c["opens"]["nodes"].as_array().unwrap().len(), 2, "{c}");
+            assert_eq!(c["opens"]["pageInfo"]["hasNextPage"], true, "{c}");
+            assert_eq!(c["recipients"]["nodes"].as_array().unwrap().len(), 3);
+        }
+        counts.push(app.request_statements().len());
+    }
+    assert_eq!(counts[0], counts[1], "statements for 4 vs 12 campaigns");
+}
+
 #[tokio::test]
 async fn list_searches_are_trimmed_wildcard_free_and_bounded() {
     let app = TestApp::spawn().await;

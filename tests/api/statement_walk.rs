@@ -51,11 +51,6 @@ const KNOWN_N_PLUS_ONE: &[(&str, &str)] = &[
         "audiences",
         "nested leads page (and its lead batches) per audience",
     ),
-    // 56 / 256 (83 / 403 before recipients were batched): events pages, stats… per campaign.
-    (
-        "campaigns",
-        "events pages and per-campaign fields (stats), per campaign",
-    ),
     // 51 / 252: leads and pages pages (and the leads' batches) per job.
     (
         "scrapeJobs",

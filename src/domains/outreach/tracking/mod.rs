@@ -15,7 +15,7 @@
 //! - [`record`] applies any event in one transaction (event row, recipient status moving only
 //!   forward, suppressions, lead timeline, `campaign.activity`).
 //! - `Campaign.events(type)` ([`service::events`]): newest first, addresses and leads loaded
-//!   once per page.
+//!   once per page; [`EventPages`] loads the first pages of a whole page of campaigns at once.
 //!
 //! Sub-domain order: above `settings`; imports only `outreach::types` and lower domains. It has
 //! no GraphQL root objects (its entry points are HTTP routes), so no `resolver.rs`.
@@ -24,7 +24,7 @@ pub mod service;
 pub mod types;
 
 pub use service::{
-    events::list as events_of_campaign,
+    events::{list as events_of_campaign, EventPages},
     http::{click, open, unsubscribe, unsubscribe_page},
     inbound::inbound,
     record::{recipient_by_message_id, record, Activity},

@@ -1,5 +1,6 @@
-//! Campaign statistics: counters for many campaigns in one grouped statement, full statistics
-//! (with per-variant numbers) and the timeline in buckets.
+//! Campaign statistics: counters and full statistics (with per-variant numbers) for many
+//! campaigns in one grouped statement ([`PageStats`], shared by a page of campaigns), and the
+//! timeline in buckets.
 
 use std::collections::HashMap;
 
@@ -107,26 +108,63 @@ pub async fn counters(
     conn: &impl ConnectionTrait,
     ids: &[Uuid],
 ) -> AppResult<HashMap<Uuid, CampaignCounters>> {
-    let mut sums: HashMap<Uuid, Row> = HashMap::new();
-    for r in rows(conn, ids).await? {
-        add(sums.entry(r.cid).or_default(), &r);
-    }
-    Ok(sums
-        .into_iter()
-        .map(|(k, v)| (k, counters_of(&v)))
+    let page = PageStats::load(conn, ids).await?;
+    Ok(page
+        .0
+        .iter()
+        .map(|(k, rows)| (*k, counters_of(&sum(rows))))
         .collect())
 }
 
 /// Full statistics of one campaign.
 pub async fn compute(conn: &impl ConnectionTrait, campaign_id: Uuid) -> AppResult<CampaignStats> {
-    let rows = rows(conn, &[campaign_id]).await?;
+    Ok(PageStats::load(conn, &[campaign_id])
+        .await?
+        .stats(campaign_id))
+}
+
+/// The statistics rows (per variant) of a page of campaigns, read in one grouped statement:
+/// `Campaign.counters` and `Campaign.stats` of every campaign of the page come from it.
+pub struct PageStats(HashMap<Uuid, Vec<Row>>);
+
+impl PageStats {
+    /// The rows of `ids`, one statement (none when `ids` is empty).
+    pub async fn load(conn: &impl ConnectionTrait, ids: &[Uuid]) -> AppResult<Self> {
+        let mut by_campaign: HashMap<Uuid, Vec<Row>> = HashMap::new();
+        for r in rows(conn, ids).await? {
+            by_campaign.entry(r.cid).or_default().push(r);
+        }
+        Ok(PageStats(by_campaign))
+    }
+
+    /// Counters of one campaign of the page (zero without recipients).
+    pub fn counters(&self, id: Uuid) -> CampaignCounters {
+        self.0
+            .get(&id)
+            .map(|rows| counters_of(&sum(rows)))
+            .unwrap_or_default()
+    }
+
+    /// Full statistics of one campaign of the page.
+    pub fn stats(&self, id: Uuid) -> CampaignStats {
+        stats_of(self.0.get(&id).map(Vec::as_slice).unwrap_or_default())
+    }
+}
+
+fn sum(rows: &[Row]) -> Row {
     let mut all = Row::default();
-    let mut variants = Vec::new();
-    for r in &rows {
+    for r in rows {
         add(&mut all, r);
-        if let Some(name) = &r.variant {
-            let n = |v: Option<i64>| v.unwrap_or(0);
-            variants.push(VariantStats {
+    }
+    all
+}
+
+fn variant_stats(rows: &[Row]) -> Vec<VariantStats> {
+    let n = |v: Option<i64>| v.unwrap_or(0);
+    let mut variants: Vec<VariantStats> = rows
+        .iter()
+        .filter_map(|r| {
+            r.variant.as_ref().map(|name| VariantStats {
                 name: name.clone(),
                 total: r.total,
                 sent: n(r.sent),
@@ -135,15 +173,20 @@ pub async fn compute(conn: &impl ConnectionTrait, campaign_id: Uuid) -> AppResul
                 replies: n(r.replied),
                 open_rate: rate(n(r.opened), n(r.sent)),
                 click_rate: rate(n(r.clicked), n(r.sent)),
-            });
-        }
-    }
+            })
+        })
+        .collect();
     variants.sort_by(|a, b| a.name.cmp(&b.name));
+    variants
+}
+
+fn stats_of(rows: &[Row]) -> CampaignStats {
+    let all = sum(rows);
     let n = |v: Option<i64>| v.unwrap_or(0);
     let sent = n(all.sent);
     let bounces = n(all.hard) + n(all.soft);
     let delivered = (sent - n(all.hard)).max(0);
-    Ok(CampaignStats {
+    CampaignStats {
         total: all.total,
         pending: n(all.pending),
         sent,
@@ -165,8 +208,8 @@ pub async fn compute(conn: &impl ConnectionTrait, campaign_id: Uuid) -> AppResul
         reply_rate: rate(n(all.replied), delivered),
         bounce_rate: rate(bounces, sent),
         unsubscribe_rate: rate(n(all.unsubscribed), delivered),
-        variants,
-    })
+        variants: variant_stats(rows),
+    }
 }
 
 #[derive(FromQueryResult)]

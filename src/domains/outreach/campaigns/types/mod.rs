@@ -37,13 +37,15 @@ use crate::{
     },
 };
 
-/// Campaigns resolved together, with their templates and counters loaded once for all.
+/// Campaigns resolved together, with their templates, statistics (counters and stats) and
+/// first pages of recipients and events loaded once for all.
 pub struct CampaignPage {
     ids: Vec<Uuid>,
     template_ids: Vec<Uuid>,
     templates: OnceCell<HashMap<Uuid, email_template::Model>>,
-    counters: OnceCell<HashMap<Uuid, CampaignCounters>>,
+    stats: OnceCell<stats::PageStats>,
     recipients: PageCells<recipients::RecipientPages>,
+    events: PageCells<tracking::EventPages>,
 }
 
 /// An email campaign.
@@ -60,13 +62,25 @@ impl Campaign {
             ids: models.iter().map(|m| m.id).collect(),
             template_ids,
             templates: OnceCell::new(),
-            counters: OnceCell::new(),
+            stats: OnceCell::new(),
             recipients: PageCells::default(),
+            events: PageCells::default(),
         });
         models
             .into_iter()
             .map(|m| Campaign(m, page.clone()))
             .collect()
+    }
+}
+
+impl Campaign {
+    /// The statistics rows of the whole page (one grouped statement, on first use).
+    async fn page_stats(&self, ctx: &Context<'_>) -> AppResult<&stats::PageStats> {
+        let db = &ctx.state()?.db;
+        self.1
+            .stats
+            .get_or_try_init(|| stats::PageStats::load(db, &self.1.ids))
+            .await
     }
 }
 
@@ -76,8 +90,9 @@ impl From<campaign::Model> for Campaign {
             ids: vec![m.id],
             template_ids: m.template_id.into_iter().collect(),
             templates: OnceCell::new(),
-            counters: OnceCell::new(),
+            stats: OnceCell::new(),
             recipients: PageCells::default(),
+            events: PageCells::default(),
         });
         Campaign(m, page)
     }
@@ -172,17 +187,11 @@ impl Campaign {
     }
     /// Delivery counters (loaded once for the whole page).
     async fn counters(&self, ctx: &Context<'_>) -> AppResult<CampaignCounters> {
-        let db = &ctx.state()?.db;
-        let all = self
-            .1
-            .counters
-            .get_or_try_init(|| stats::counters(db, &self.1.ids))
-            .await?;
-        Ok(all.get(&self.0.id).cloned().unwrap_or_default())
+        Ok(self.page_stats(ctx).await?.counters(self.0.id))
     }
     /// Full statistics (same as `campaignStats(id)`).
     async fn stats(&self, ctx: &Context<'_>) -> AppResult<CampaignStats> {
-        stats::compute(&ctx.state()?.db, self.0.id).await
+        Ok(self.page_stats(ctx).await?.stats(self.0.id))
     }
     /// A/B winner selection settings (null = variants are split by weight for everybody).
     async fn ab_test(&self) -> Option<AbTest> {
@@ -204,7 +213,20 @@ impl Campaign {
         before: Option<String>,
     ) -> AppResult<IdConnection<EmailEvent>> {
         let args = PageArgs::new(first, after, last, before)?;
-        tracking::events_of_campaign(&ctx.state()?.db, self.0.id, kind, args).await
+        let state = ctx.state()?;
+        let db = &state.db;
+        if !batchable(state, &args) {
+            return tracking::events_of_campaign(db, self.0.id, kind, args).await;
+        }
+        let cell = self.1.events.cell(question((
+            args.limit,
+            args.backward,
+            kind.map(|k| k.as_str()),
+        )));
+        let pages = cell
+            .get_or_try_init(|| tracking::EventPages::load(db, &self.1.ids, kind, &args))
+            .await?;
+        Ok(pages.connection(db, self.0.id, kind, &args))
     }
     /// Recipients, newest first; optionally only some statuses.
     async fn recipients(
