@@ -21,8 +21,8 @@ use crate::{
     },
     error::{AppError, AppResult},
     graphql::pagination::{
-        keyset_select, keyset_statement, ByExprThenId, KeyCursor, KeysetArgs, KeysetOrder, KeysetRows,
-        ThenIdKey, TotalCount,
+        keyset_select, keyset_statement, ByExprThenId, KeyCursor, KeysetArgs, KeysetOrder,
+        KeysetRows, ThenIdKey, TotalCount,
     },
     ids::parse_id,
     state::AppState,

@@ -101,7 +101,11 @@ impl LeadPages {
 
     /// The page of `parent`, or `None` when it was not part of the batch (its query could not
     /// be built: the caller reads it alone and gets the error).
-    pub fn connection(&self, db: &DatabaseConnection, parent: Uuid) -> Option<LeadConnection<Lead>> {
+    pub fn connection(
+        &self,
+        db: &DatabaseConnection,
+        parent: Uuid,
+    ) -> Option<LeadConnection<Lead>> {
         let (q, page) = self.pages.get(&parent)?;
         let total = TotalCount::of(db.clone(), q.base.clone());
         Some(page.clone().into_connection(
