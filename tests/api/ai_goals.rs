@@ -534,3 +534,35 @@ async fn run_and_cancel_are_authenticated_authorized_and_scoped() {
         "another organization's event leaked"
     );
 }
+
+/// `SearchGoal.jobs` and `.results` (with the results' leads) load for the whole page of goals:
+/// the statement count does not grow with the page size (issue 22).
+#[tokio::test]
+async fn nested_goal_jobs_and_results_cost_the_same_statements_at_any_page_size() {
+    let app = TestApp::spawn_with(Options::with_env(&[
+        ("RECORD_SQL", "true"),
+        ("COMPILED_READS", "false"),
+        ("MAX_QUERY_COMPLEXITY", "100000000"),
+    ]))
+    .await;
+    let (me, org) = crate::fixtures::owner(&app).await;
+    crate::fixtures::rich_dataset(&app, org, me.id, 12).await;
+    let doc = "query($n: Int!) { searchGoals(first: $n) { nodes { id
+        jobs(first: $n) { nodes { id position } }
+        results(first: $n) { nodes { rank lead { id tags owner { id } } } } } } }";
+    let mut counts = Vec::new();
+    for n in [4, 10] {
+        app.state.sql_log.take();
+        let v = app.gql(Some(&me.token), doc, json!({ "n": n })).await;
+        assert!(v.get("errors").is_none(), "{v}");
+        let nodes = v["data"]["searchGoals"]["nodes"].as_array().expect("nodes");
+        assert_eq!(nodes.len(), n);
+        let results = nodes[n - 1]["results"]["nodes"]
+            .as_array()
+            .expect("results");
+        assert_eq!(results.len(), n);
+        assert!(results[0]["lead"]["id"].is_string(), "{v}");
+        counts.push(app.request_statements().len());
+    }
+    assert_eq!(counts[0], counts[1], "statements at 4 / 10 goals");
+}

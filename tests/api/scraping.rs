@@ -1317,3 +1317,54 @@ async fn audiences_save_list_resolve_update_delete() {
     let v = app.gql(Some(&a), q, json!({"id": id})).await;
     assert!(v["data"]["audience"].is_null());
 }
+
+// ---- statement counts of nested lists (issue 22) ---------------------------------------------
+
+/// Statements of `doc` at root and nested page sizes 4 and 10 on `crate::fixtures::rich_dataset`
+/// (12 of everything); the pages must be full.
+async fn nested_statements(root: &str, doc: &str) -> Vec<usize> {
+    let app = TestApp::spawn_with(Options::with_env(&[
+        ("RECORD_SQL", "true"),
+        ("COMPILED_READS", "false"),
+        ("MAX_QUERY_COMPLEXITY", "100000000"),
+    ]))
+    .await;
+    let (me, org) = crate::fixtures::owner(&app).await;
+    crate::fixtures::rich_dataset(&app, org, me.id, 12).await;
+    let mut counts = Vec::new();
+    for n in [4, 10] {
+        app.state.sql_log.take();
+        let v = app.gql(Some(&me.token), doc, json!({ "n": n })).await;
+        assert!(v.get("errors").is_none(), "{v}");
+        let nodes = v["data"][root]["nodes"].as_array().expect("nodes");
+        assert_eq!(nodes.len(), n);
+        assert_eq!(
+            nodes[n - 1]["leads"]["nodes"].as_array().map(Vec::len),
+            Some(n)
+        );
+        counts.push(app.request_statements().len());
+    }
+    counts
+}
+
+/// `ScrapeJob.leads` and `.pages` load for the whole page of jobs (one statement each), and the
+/// leads shown under every job are one page: their tags, owners, campaigns and analyses load
+/// once for the request.
+#[tokio::test]
+async fn nested_job_leads_and_pages_cost_the_same_statements_at_any_page_size() {
+    let doc = "query($n: Int!) { scrapeJobs(first: $n) { nodes { id
+        leads(first: $n) { nodes { id tags owner { id } campaigns { status } analysis { id } } }
+        pages(first: $n) { nodes { id url } } } } }";
+    let counts = nested_statements("scrapeJobs", doc).await;
+    assert_eq!(counts[0], counts[1], "statements at 4 / 10 jobs");
+}
+
+/// `Audience.leads` for a whole page of audiences is one statement (a `UNION ALL` of each
+/// audience's own filtered page), and their leads one page.
+#[tokio::test]
+async fn nested_audience_leads_cost_the_same_statements_at_any_page_size() {
+    let doc = "query($n: Int!) { audiences(first: $n) { nodes { id
+        leads(first: $n) { nodes { id tags owner { id } campaigns { status } analysis { id } } } } } }";
+    let counts = nested_statements("audiences", doc).await;
+    assert_eq!(counts[0], counts[1], "statements at 4 / 10 audiences");
+}

@@ -48,7 +48,7 @@ impl AiQuery {
     ) -> AppResult<IdConnection<SearchGoal>> {
         let (state, viewer) = ctx.state_and_viewer()?;
         let args = PageArgs::new(first, after, last, before)?;
-        service::list_goals(state, viewer, args, SearchGoal).await
+        service::list_goals(state, viewer, args, SearchGoal::wrap).await
     }
 
     /// One search goal.
@@ -56,7 +56,7 @@ impl AiQuery {
         let (state, viewer) = ctx.state_and_viewer()?;
         service::get_goal(state, viewer, parse_id(&id)?)
             .await
-            .map(SearchGoal)
+            .map(SearchGoal::from)
     }
 
     /// Up to three next messages for a lead, from its status and timeline (MEMBER+; spends
@@ -165,7 +165,7 @@ impl AiMutation {
         let (state, viewer) = ctx.state_and_viewer()?;
         service::create_goal(state, viewer, input)
             .await
-            .map(SearchGoal)
+            .map(SearchGoal::from)
     }
 
     /// Runs a DRAFT goal: creates the scrape jobs of its strategy, then ranks and validates
@@ -175,7 +175,7 @@ impl AiMutation {
         let (state, viewer) = ctx.state_and_viewer()?;
         service::run_goal(state, viewer, parse_id(&id)?)
             .await
-            .map(SearchGoal)
+            .map(SearchGoal::from)
     }
 
     /// Cancels a RUNNING or RANKING goal and its unfinished scrape jobs.
@@ -183,7 +183,7 @@ impl AiMutation {
         let (state, viewer) = ctx.state_and_viewer()?;
         service::cancel_goal(state, viewer, parse_id(&id)?)
             .await
-            .map(SearchGoal)
+            .map(SearchGoal::from)
     }
 
     /// Writes an email to a lead (a reply to `conversationContext`, or a first message),
@@ -212,6 +212,6 @@ impl AiMutation {
         let (state, viewer) = ctx.state_and_viewer()?;
         service::update_strategy(state, viewer, parse_id(&id)?, strategy)
             .await
-            .map(SearchGoal)
+            .map(SearchGoal::from)
     }
 }

@@ -1,12 +1,14 @@
 //! Search goals: create (the provider derives the strategy), read, edit the strategy, run (the
 //! saga in [`super::saga`] does the work) and cancel; the goal's jobs and ranked results.
 
-use async_graphql::connection::{Connection, Edge};
+use std::collections::HashMap;
+
+use async_graphql::connection::Connection;
 use chrono::Utc;
 use entity::{lead, search_goal, search_goal_job, search_goal_result};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
-    EntityTrait, QueryFilter, QueryOrder, Select, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, Select, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -24,9 +26,12 @@ use crate::{
     },
     error::{AppError, AppResult, FieldError},
     events::GoalCounts,
-    graphql::pagination::{
-        keyset_rows, page_by_id_desc, ByColumn, IdConnection, KeyCursor, KeysetArgs, KeysetRows,
-        PageArgs, TotalCount,
+    graphql::{
+        pagination::{
+            keyset_rows, page_by_id_desc, ByColumn, IdConnection, KeyCursor, KeysetArgs,
+            KeysetRows, PageArgs, TotalCount,
+        },
+        siblings::first_pages,
     },
     state::AppState,
     state::Wakes,
@@ -60,23 +65,27 @@ pub async fn find_goal(
         .ok_or(AppError::NotFound("search goal"))
 }
 
-/// The organization's goals, newest first.
-pub async fn list_goals<N: async_graphql::OutputType>(
+/// The organization's goals, newest first; the nodes of the page are made together by `wrap`
+/// (they share one `SearchGoalPage`).
+pub async fn list_goals<N, I>(
     state: &AppState,
     viewer: &Viewer,
     args: PageArgs,
-    to_node: impl Fn(search_goal::Model) -> N,
-) -> AppResult<IdConnection<N>> {
+    wrap: impl FnOnce(Vec<search_goal::Model>) -> I,
+) -> AppResult<IdConnection<N>>
+where
+    N: async_graphql::OutputType,
+    I: IntoIterator<Item = N>,
+{
     viewer.require(Permission::ReadAi)?;
-    page_by_id_desc(
-        &state.db,
-        scoped(viewer),
-        search_goal::Column::Id,
-        &args,
-        |m| m.id,
-        to_node,
-    )
-    .await
+    let order = ByColumn {
+        column: search_goal::Column::Id,
+        desc: true,
+        key_of: |m: &search_goal::Model| m.id,
+    };
+    let total = TotalCount::of(state.db.clone(), scoped(viewer));
+    let page = keyset_rows(&state.db, scoped(viewer), &order, &args).await?;
+    Ok(page.into_connection_batch(total, |m| m.id, wrap))
 }
 
 fn check_goal(input: &CreateSearchGoalInput) -> AppResult<GoalPrompt> {
@@ -314,6 +323,17 @@ pub async fn goal_jobs(state: &AppState, goal_id: Uuid) -> AppResult<Vec<search_
         .await?)
 }
 
+type JobOrder = ByColumn<search_goal_job::Column, fn(&search_goal_job::Model) -> Uuid>;
+
+/// Newest first (UUID v7 ids sort by creation).
+fn newest_jobs() -> JobOrder {
+    ByColumn {
+        column: search_goal_job::Column::Id,
+        desc: true,
+        key_of: |m| m.id,
+    }
+}
+
 /// A page of the goal's sources, newest first (the order they were created in, reversed).
 pub async fn goal_jobs_page<N: async_graphql::OutputType>(
     state: &AppState,
@@ -332,6 +352,38 @@ pub async fn goal_jobs_page<N: async_graphql::OutputType>(
     .await
 }
 
+/// The sources pages of a page of goals (`SearchGoal.jobs`): a first (or last) page per goal
+/// in one statement (`graphql::siblings`; `args` must be `siblings::batchable`).
+pub async fn jobs_of_goals(
+    db: &DatabaseConnection,
+    goal_ids: &[Uuid],
+    args: &PageArgs,
+) -> AppResult<HashMap<Uuid, KeysetRows<search_goal_job::Model>>> {
+    first_pages(
+        db,
+        search_goal_job::Entity::find(),
+        search_goal_job::Column::GoalId,
+        |m| m.goal_id,
+        &newest_jobs(),
+        args,
+        goal_ids,
+    )
+    .await
+}
+
+/// The connection of one goal's sources from its batched page.
+pub fn goal_jobs_connection<N: async_graphql::OutputType>(
+    db: &DatabaseConnection,
+    goal_id: Uuid,
+    page: KeysetRows<search_goal_job::Model>,
+    to_node: impl Fn(search_goal_job::Model) -> N,
+) -> IdConnection<N> {
+    let total = TotalCount::lazy(db.clone(), move || {
+        search_goal_job::Entity::find().filter(search_goal_job::Column::GoalId.eq(goal_id))
+    });
+    page.into_connection(total, |m| m.id, to_node)
+}
+
 /// A ranked lead with its lead (loaded for the whole page at once).
 pub struct ResultRow {
     pub result: search_goal_result::Model,
@@ -341,54 +393,126 @@ pub struct ResultRow {
 /// Results connection: ordered by rank, cursors are ranks (unique per goal).
 pub type ResultConnection<N> = Connection<KeyCursor<i32>, N, TotalCount>;
 
+type ResultOrder = ByColumn<search_goal_result::Column, fn(&search_goal_result::Model) -> i32>;
+
+/// Best rank first.
+fn best_first() -> ResultOrder {
+    ByColumn {
+        column: search_goal_result::Column::Rank,
+        desc: false,
+        key_of: |r| r.rank,
+    }
+}
+
+/// Results of the viewer's organization (a lead of another organization never shows).
+fn org_results(viewer: &Viewer) -> Select<search_goal_result::Entity> {
+    search_goal_result::Entity::find().filter(search_goal_result::Column::OrgId.eq(viewer.org_id))
+}
+
+/// The leads of some results, by id, resolved together (one statement, one `LeadPage`); none
+/// without READ on leads.
+async fn leads_of<'a>(
+    state: &AppState,
+    viewer: &Viewer,
+    rows: impl Iterator<Item = &'a search_goal_result::Model>,
+) -> AppResult<HashMap<Uuid, Lead>> {
+    let mut ids: Vec<Uuid> = rows.map(|r| r.lead_id).collect();
+    ids.sort();
+    ids.dedup();
+    if ids.is_empty() || viewer.require(Permission::ReadLeads).is_err() {
+        return Ok(HashMap::new());
+    }
+    let models = leads::scoped(viewer)
+        .filter(lead::Column::Id.is_in(ids))
+        .all(&state.db)
+        .await?;
+    Ok(LeadPage::wrap(models)
+        .into_iter()
+        .map(|l| (l.0.id, l))
+        .collect())
+}
+
+/// The connection of one goal's results page, with the leads loaded for it.
+fn results_connection<N: async_graphql::OutputType>(
+    state: &AppState,
+    viewer: &Viewer,
+    goal_id: Uuid,
+    page: KeysetRows<search_goal_result::Model>,
+    leads: &HashMap<Uuid, Lead>,
+    to_node: impl Fn(ResultRow) -> N,
+) -> ResultConnection<N> {
+    let base = org_results(viewer).filter(search_goal_result::Column::GoalId.eq(goal_id));
+    let total = TotalCount::of(state.db.clone(), base);
+    page.into_connection(
+        total,
+        |r| r.rank,
+        |result| {
+            let lead = leads.get(&result.lead_id).cloned();
+            to_node(ResultRow { result, lead })
+        },
+    )
+}
+
 /// A page of the goal's results, best rank first; the leads of the page load in one statement
 /// (a lead of another organization never shows: results are scoped by the goal's organization).
 pub async fn results_page<N: async_graphql::OutputType>(
     state: &AppState,
     viewer: &Viewer,
     goal_id: Uuid,
-    (first, after, last, before): (Option<i32>, Option<String>, Option<i32>, Option<String>),
+    args: KeysetArgs<i32>,
     to_node: impl Fn(ResultRow) -> N,
 ) -> AppResult<ResultConnection<N>> {
-    let args = KeysetArgs::<i32>::new(first, after, last, before)?;
-    let base = search_goal_result::Entity::find()
-        .filter(search_goal_result::Column::GoalId.eq(goal_id))
-        .filter(search_goal_result::Column::OrgId.eq(viewer.org_id));
-    let total = TotalCount::of(state.db.clone(), base.clone());
-    let order = ByColumn {
-        column: search_goal_result::Column::Rank,
-        desc: false,
-        key_of: |r: &search_goal_result::Model| r.rank,
-    };
-    let KeysetRows {
-        rows,
-        has_prev,
-        has_next,
-    } = keyset_rows(&state.db, base, &order, &args).await?;
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.lead_id).collect();
-    let leads = if ids.is_empty() || viewer.require(Permission::ReadLeads).is_err() {
-        Vec::new()
-    } else {
-        leads::scoped(viewer)
-            .filter(lead::Column::Id.is_in(ids))
-            .all(&state.db)
-            .await?
-    };
-    let mut wrapped: Vec<Option<Lead>> = Vec::new();
-    let by_id: Vec<Uuid> = leads.iter().map(|l| l.id).collect();
-    let mut pool: Vec<Option<Lead>> = LeadPage::wrap(leads).into_iter().map(Some).collect();
-    for r in &rows {
-        wrapped.push(
-            by_id
-                .iter()
-                .position(|id| *id == r.lead_id)
-                .and_then(|i| pool.get_mut(i).and_then(Option::take)),
-        );
+    let base = org_results(viewer).filter(search_goal_result::Column::GoalId.eq(goal_id));
+    let page = keyset_rows(&state.db, base, &best_first(), &args).await?;
+    let leads = leads_of(state, viewer, page.rows.iter()).await?;
+    Ok(results_connection(
+        state, viewer, goal_id, page, &leads, to_node,
+    ))
+}
+
+/// The results pages of a page of goals and their leads, for `SearchGoal.results`: a first (or
+/// last) page per goal in one statement, their leads in one more, wrapped once
+/// (`graphql::siblings`). A page with a cursor is read by [`results_page`] instead.
+pub struct GoalResults {
+    pages: HashMap<Uuid, KeysetRows<search_goal_result::Model>>,
+    leads: HashMap<Uuid, Lead>,
+}
+
+impl GoalResults {
+    /// Loads the pages of `goal_ids` (`args` must be `siblings::batchable`).
+    pub async fn load(
+        state: &AppState,
+        viewer: &Viewer,
+        goal_ids: &[Uuid],
+        args: &KeysetArgs<i32>,
+    ) -> AppResult<Self> {
+        let pages = first_pages(
+            &state.db,
+            org_results(viewer),
+            search_goal_result::Column::GoalId,
+            |m| m.goal_id,
+            &best_first(),
+            args,
+            goal_ids,
+        )
+        .await?;
+        let leads = leads_of(state, viewer, pages.values().flat_map(|p| p.rows.iter())).await?;
+        Ok(GoalResults { pages, leads })
     }
-    let mut conn = Connection::with_additional_fields(has_prev, has_next, total);
-    conn.edges
-        .extend(rows.into_iter().zip(wrapped).map(|(result, lead)| {
-            Edge::new(KeyCursor(result.rank), to_node(ResultRow { result, lead }))
-        }));
-    Ok(conn)
+
+    /// The page of one goal of the batch.
+    pub fn connection<N: async_graphql::OutputType>(
+        &self,
+        state: &AppState,
+        viewer: &Viewer,
+        goal_id: Uuid,
+        args: &KeysetArgs<i32>,
+        to_node: impl Fn(ResultRow) -> N,
+    ) -> ResultConnection<N> {
+        let page = match self.pages.get(&goal_id) {
+            Some(p) => p.clone(),
+            None => KeysetRows::new(args, Vec::new()),
+        };
+        results_connection(state, viewer, goal_id, page, &self.leads, to_node)
+    }
 }

@@ -1,9 +1,12 @@
 //! The ai domain's GraphQL objects: text-tool results, search goals with their jobs and
 //! ranked results, reply drafts and lead analyses.
 
+use std::{collections::HashMap, sync::Arc};
+
 use async_graphql::{Context, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use entity::{lead_analysis, scrape_job, search_goal, search_goal_job};
+use uuid::Uuid;
 
 use super::{
     AiMeta, Classification, ConversationSuggestion, Entities, LeadInfo, ReplyDraft,
@@ -19,7 +22,8 @@ use crate::{
     error::AppResult,
     events::SearchGoalProgress,
     graphql::{
-        pagination::{IdConnection, PageArgs},
+        pagination::{IdConnection, KeysetArgs, KeysetRows, PageArgs},
+        siblings::{batchable, question, PageCells},
         ContextExt,
     },
 };
@@ -69,10 +73,39 @@ pub struct LeadInfoResult {
     pub meta: AiMeta,
 }
 
+/// Search goals resolved together (one page): their nested `jobs` and `results` pages (and the
+/// results' leads) load once for all of them (`graphql::siblings`), per distinct arguments.
+pub struct SearchGoalPage {
+    ids: Vec<Uuid>,
+    jobs: PageCells<HashMap<Uuid, KeysetRows<search_goal_job::Model>>>,
+    results: PageCells<goals::GoalResults>,
+}
+
 /// A lead-search goal and its strategy.
-pub struct SearchGoal(pub search_goal::Model);
+#[derive(Clone)]
+pub struct SearchGoal(pub search_goal::Model, Arc<SearchGoalPage>);
+
+impl From<search_goal::Model> for SearchGoal {
+    fn from(m: search_goal::Model) -> Self {
+        let mut all = SearchGoal::wrap(vec![m]);
+        all.remove(0)
+    }
+}
 
 impl SearchGoal {
+    /// Wraps models that are resolved together.
+    pub fn wrap(models: Vec<search_goal::Model>) -> Vec<SearchGoal> {
+        let page = Arc::new(SearchGoalPage {
+            ids: models.iter().map(|m| m.id).collect(),
+            jobs: PageCells::default(),
+            results: PageCells::default(),
+        });
+        models
+            .into_iter()
+            .map(|m| SearchGoal(m, page.clone()))
+            .collect()
+    }
+
     fn progress(&self) -> SearchGoalProgress {
         self.0
             .progress
@@ -253,7 +286,24 @@ impl SearchGoal {
     ) -> AppResult<IdConnection<SearchGoalJob>> {
         let (state, _) = ctx.state_and_viewer()?;
         let args = PageArgs::new(first, after, last, before)?;
-        goals::goal_jobs_page(state, self.0.id, args, SearchGoalJob).await
+        if !batchable(state, &args) {
+            return goals::goal_jobs_page(state, self.0.id, args, SearchGoalJob).await;
+        }
+        let db = &state.db;
+        let cell = self.1.jobs.cell(question((args.limit, args.backward)));
+        let all = cell
+            .get_or_try_init(|| goals::jobs_of_goals(db, &self.1.ids, &args))
+            .await?;
+        let page = match all.get(&self.0.id) {
+            Some(p) => p.clone(),
+            None => KeysetRows::new(&args, Vec::new()),
+        };
+        Ok(goals::goal_jobs_connection(
+            db,
+            self.0.id,
+            page,
+            SearchGoalJob,
+        ))
     }
     /// The ranked leads, best first.
     async fn results(
@@ -265,14 +315,15 @@ impl SearchGoal {
         before: Option<String>,
     ) -> AppResult<ResultConnection<SearchGoalResult>> {
         let (state, viewer) = ctx.state_and_viewer()?;
-        goals::results_page(
-            state,
-            viewer,
-            self.0.id,
-            (first, after, last, before),
-            SearchGoalResult,
-        )
-        .await
+        let args = KeysetArgs::<i32>::new(first, after, last, before)?;
+        if !batchable(state, &args) {
+            return goals::results_page(state, viewer, self.0.id, args, SearchGoalResult).await;
+        }
+        let cell = self.1.results.cell(question((args.limit, args.backward)));
+        let pages = cell
+            .get_or_try_init(|| goals::GoalResults::load(state, viewer, &self.1.ids, &args))
+            .await?;
+        Ok(pages.connection(state, viewer, self.0.id, &args, SearchGoalResult))
     }
     /// Who derived the strategy.
     async fn provider(&self) -> &str {

@@ -21,7 +21,8 @@ use crate::{
     },
     error::{AppError, AppResult},
     graphql::pagination::{
-        keyset_statement, ByExprThenId, KeyCursor, KeysetArgs, KeysetRows, ThenIdKey, TotalCount,
+        keyset_select, keyset_statement, ByExprThenId, KeyCursor, KeysetArgs, KeysetOrder,
+        KeysetRows, ThenIdKey, TotalCount,
     },
     ids::parse_id,
     state::AppState,
@@ -352,6 +353,21 @@ impl PageQuery {
     /// The cursor key of a row with sort value `v`.
     pub fn key(&self, v: SortValue, id: Uuid) -> LeadKey {
         key(self.order.field, v, id)
+    }
+
+    /// The cursor key of a row.
+    pub fn key_of(&self, m: &lead::Model) -> LeadKey {
+        row_key(self.order.field, m)
+    }
+
+    /// The page's select without its LIMIT (keyset-bounded, in reading order), and that order's
+    /// sort expressions: for callers that read the pages of several lists in one statement
+    /// (the leads of a page of scrape jobs or audiences).
+    pub fn select(&self) -> (Select<lead::Entity>, Vec<(SimpleExpr, sea_orm::Order)>) {
+        let order = ordering(self.order);
+        let select = keyset_select(self.base.clone(), &order, &self.args);
+        let by = KeysetOrder::<lead::Entity>::order_by(&order, self.args.backward);
+        (select, by)
     }
 }
 

@@ -4,10 +4,13 @@
 pub mod audiences;
 pub mod crawler;
 pub mod extract;
+pub mod lead_pages;
 pub mod params;
 pub mod run;
 pub mod sink;
 pub mod sources;
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use entity::{job, lead, scrape_job, scrape_job_lead, scrape_page};
@@ -15,11 +18,13 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait as _, Query},
     ActiveModelTrait,
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Select, TransactionTrait, UpdateMany,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Select,
+    TransactionTrait, UpdateMany,
 };
 use uuid::Uuid;
 
 use self::{
+    lead_pages::LeadPages,
     params::{validate_for, CreateScrapeJobInput, ScrapeSource},
     run::{Payload, KIND},
 };
@@ -29,11 +34,16 @@ use crate::{
     domains::leads::{
         self,
         types::{LeadOrder, LeadOrderField, OrderDirection},
-        Lead, LeadConnection, PageQuery,
+        Lead, LeadConnection, LeadKey, PageQuery,
     },
     error::{AppError, AppResult},
     events::{outbox, DomainEvent, EventEnvelope, ScrapeProgress},
-    graphql::pagination::{page_by_id_desc, IdConnection, KeysetArgs, PageArgs},
+    graphql::{
+        pagination::{
+            keyset_rows, ByColumn, IdConnection, KeysetArgs, KeysetRows, PageArgs, TotalCount,
+        },
+        siblings::first_pages,
+    },
     jobs::{queue, JobState, NewJob},
     state::AppState,
     state::Wakes,
@@ -201,15 +211,15 @@ pub async fn list(
     if let Some(s) = filter.source.filter(|s| !s.is_empty()) {
         q = q.filter(scrape_job::Column::Source.is_in(s.iter().map(|x: &ScrapeSource| x.as_str())));
     }
-    page_by_id_desc(
-        &state.db,
-        q,
-        scrape_job::Column::Id,
-        &args,
-        |m| m.id,
-        super::types::ScrapeJob::from,
-    )
-    .await
+    let order = ByColumn {
+        column: scrape_job::Column::Id,
+        desc: true,
+        key_of: |m: &scrape_job::Model| m.id,
+    };
+    let total = TotalCount::of(state.db.clone(), q.clone());
+    let page = keyset_rows(&state.db, q, &order, &args).await?;
+    // The jobs of the page share one `ScrapeJobPage`: their nested lists load together.
+    Ok(page.into_connection_batch(total, |m| m.id, super::types::ScrapeJob::wrap))
 }
 
 /// The update that moves job `id` to status `to` at `now`, only from one of the statuses `from`
@@ -359,6 +369,26 @@ pub async fn delete(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<sc
     Ok(current)
 }
 
+/// Pages of some statuses (all when `status` is empty or absent).
+fn pages_of(status: &Option<Vec<ScrapePageStatus>>) -> Select<scrape_page::Entity> {
+    let q = scrape_page::Entity::find();
+    match status.as_ref().filter(|s| !s.is_empty()) {
+        Some(s) => q.filter(scrape_page::Column::Status.is_in(s.iter().map(|x| x.as_str()))),
+        None => q,
+    }
+}
+
+type PageOrder = ByColumn<scrape_page::Column, fn(&scrape_page::Model) -> Uuid>;
+
+/// Newest first (UUID v7 ids sort by creation).
+fn newest_pages() -> PageOrder {
+    ByColumn {
+        column: scrape_page::Column::Id,
+        desc: true,
+        key_of: |m| m.id,
+    }
+}
+
 /// The pages of a job, newest first, optionally only some statuses.
 pub async fn pages(
     state: &AppState,
@@ -366,33 +396,51 @@ pub async fn pages(
     status: Option<Vec<ScrapePageStatus>>,
     args: PageArgs,
 ) -> AppResult<IdConnection<super::types::ScrapePage>> {
-    let mut q = scrape_page::Entity::find().filter(scrape_page::Column::ScrapeJobId.eq(job_id));
-    if let Some(s) = status.filter(|s| !s.is_empty()) {
-        q = q.filter(scrape_page::Column::Status.is_in(s.iter().map(|x| x.as_str())));
-    }
-    page_by_id_desc(
-        &state.db,
-        q,
-        scrape_page::Column::Id,
-        &args,
-        |m| m.id,
-        super::types::ScrapePage::from,
+    let q = pages_of(&status).filter(scrape_page::Column::ScrapeJobId.eq(job_id));
+    let page = keyset_rows(&state.db, q, &newest_pages(), &args).await?;
+    Ok(pages_connection(&state.db, job_id, status, page))
+}
+
+/// The crawl pages of every job of a page of jobs (`ScrapeJob.pages`), a first page per job in
+/// one statement (`graphql::siblings`; `args` must be `siblings::batchable`).
+pub async fn pages_of_jobs(
+    db: &DatabaseConnection,
+    job_ids: &[Uuid],
+    status: &Option<Vec<ScrapePageStatus>>,
+    args: &PageArgs,
+) -> AppResult<HashMap<Uuid, KeysetRows<scrape_page::Model>>> {
+    first_pages(
+        db,
+        pages_of(status),
+        scrape_page::Column::ScrapeJobId,
+        |m| m.scrape_job_id,
+        &newest_pages(),
+        args,
+        job_ids,
     )
     .await
 }
 
-/// The leads a job created or updated, newest first (the `leads` connection type and cursors,
-/// ordered by creation time), through the leads' own page ([`leads::page`]): one statement,
-/// and their tags and owners load once per page.
-pub async fn leads(
-    state: &AppState,
+/// The connection of one job's crawl pages (`totalCount` counted only when selected).
+pub fn pages_connection(
+    db: &DatabaseConnection,
+    job_id: Uuid,
+    status: Option<Vec<ScrapePageStatus>>,
+    page: KeysetRows<scrape_page::Model>,
+) -> IdConnection<super::types::ScrapePage> {
+    let total = TotalCount::lazy(db.clone(), move || {
+        pages_of(&status).filter(scrape_page::Column::ScrapeJobId.eq(job_id))
+    });
+    page.into_connection(total, |m| m.id, super::types::ScrapePage::from)
+}
+
+/// The page query of the leads a job created or updated, newest first (the `leads`
+/// connection type and cursors, ordered by creation time).
+fn job_leads_query(
     viewer: &Viewer,
     job_id: Uuid,
-    first: Option<i32>,
-    after: Option<String>,
-) -> AppResult<LeadConnection<Lead>> {
-    viewer.require(Permission::ReadLeads)?;
-    let args = KeysetArgs::new(first, after, None, None)?;
+    args: KeysetArgs<LeadKey>,
+) -> AppResult<PageQuery> {
     let linked = Query::select()
         .column(scrape_job_lead::Column::LeadId)
         .from(scrape_job_lead::Entity)
@@ -403,5 +451,33 @@ pub async fn leads(
         field: LeadOrderField::CreatedAt,
         direction: OrderDirection::Desc,
     };
-    leads::page(state, PageQuery::new(base, newest_first, args)?).await
+    PageQuery::new(base, newest_first, args)
+}
+
+/// The leads a job created or updated, newest first, through the leads' own page
+/// ([`leads::page`]): one statement, and their tags and owners load once per page.
+pub async fn leads(
+    state: &AppState,
+    viewer: &Viewer,
+    job_id: Uuid,
+    args: KeysetArgs<LeadKey>,
+) -> AppResult<LeadConnection<Lead>> {
+    viewer.require(Permission::ReadLeads)?;
+    leads::page(state, job_leads_query(viewer, job_id, args)?).await
+}
+
+/// The leads pages of a page of jobs (`ScrapeJob.leads`), in one statement ([`LeadPages`];
+/// `args` must be `siblings::batchable`).
+pub async fn leads_of_jobs(
+    state: &AppState,
+    viewer: &Viewer,
+    job_ids: &[Uuid],
+    args: &KeysetArgs<LeadKey>,
+) -> AppResult<LeadPages> {
+    viewer.require(Permission::ReadLeads)?;
+    let queries = job_ids
+        .iter()
+        .map(|id| Ok((*id, job_leads_query(viewer, *id, args.clone())?)))
+        .collect::<AppResult<Vec<_>>>()?;
+    LeadPages::load(&state.db, queries).await
 }

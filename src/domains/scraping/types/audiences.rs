@@ -1,17 +1,28 @@
 //! GraphQL types of the audience builder: the saved filter and its input.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, InputObject, InputType, Json, Object, ID};
 use chrono::{DateTime, Utc};
 use entity::audience;
+use uuid::Uuid;
 
 use crate::{
-    domains::leads::{
-        self as leads,
-        types::{LeadFilter, LeadOrder},
-        Lead, LeadConnection,
+    auth::Permission,
+    domains::{
+        leads::{
+            self as leads,
+            types::{LeadFilter, LeadOrder},
+            Lead, LeadConnection,
+        },
+        scraping::service::{audiences::leads_of_audiences, lead_pages::LeadPages},
     },
     error::AppResult,
-    graphql::{pagination::KeysetArgs, ContextExt},
+    graphql::{
+        pagination::KeysetArgs,
+        siblings::{batchable, question, PageCells},
+        ContextExt,
+    },
 };
 
 /// Input of `updateAudience`: what is given changes.
@@ -23,19 +34,45 @@ pub struct UpdateAudienceInput {
     pub filter: Option<LeadFilter>,
 }
 
-/// A saved lead filter.
-pub struct Audience(pub audience::Model);
+/// Audiences resolved together (one page): their `leads` pages load once for all of them, in
+/// one statement per distinct arguments (`service::lead_pages`).
+pub struct AudiencePage {
+    filters: Vec<(Uuid, LeadFilter)>,
+    leads: PageCells<LeadPages>,
+}
 
-impl From<audience::Model> for Audience {
-    fn from(m: audience::Model) -> Self {
-        Audience(m)
+/// A saved lead filter.
+#[derive(Clone)]
+pub struct Audience(pub audience::Model, Arc<AudiencePage>);
+
+impl Audience {
+    /// Wraps models that are resolved together.
+    pub fn wrap(models: Vec<audience::Model>) -> Vec<Audience> {
+        let page = Arc::new(AudiencePage {
+            filters: models.iter().map(|m| (m.id, filter_of(m))).collect(),
+            leads: PageCells::default(),
+        });
+        models
+            .into_iter()
+            .map(|m| Audience(m, page.clone()))
+            .collect()
+    }
+
+    fn lead_filter(&self) -> LeadFilter {
+        filter_of(&self.0)
     }
 }
 
-impl Audience {
-    fn lead_filter(&self) -> LeadFilter {
-        serde_json::from_value(self.0.filter.clone()).unwrap_or_default()
+impl From<audience::Model> for Audience {
+    fn from(m: audience::Model) -> Self {
+        let mut all = Audience::wrap(vec![m]);
+        all.remove(0)
     }
+}
+
+/// The saved filter of an audience (an unreadable one matches every lead, as before).
+fn filter_of(m: &audience::Model) -> LeadFilter {
+    serde_json::from_value(m.filter.clone()).unwrap_or_default()
 }
 
 #[Object]
@@ -80,13 +117,23 @@ impl Audience {
         before: Option<String>,
     ) -> AppResult<LeadConnection<Lead>> {
         let (state, viewer) = ctx.state_and_viewer()?;
-        leads::list(
-            state,
-            viewer,
-            &self.lead_filter(),
-            order_by.unwrap_or_default(),
-            KeysetArgs::new(first, after, last, before)?,
-        )
-        .await
+        let args = KeysetArgs::new(first, after, last, before)?;
+        let order = order_by.unwrap_or_default();
+        if !batchable(state, &args) {
+            return leads::list(state, viewer, &self.lead_filter(), order, args).await;
+        }
+        viewer.require(Permission::ReadLeads)?;
+        let cell = self.1.leads.cell(question((
+            args.limit,
+            args.backward,
+            format!("{:?}", order),
+        )));
+        let pages = cell
+            .get_or_try_init(|| leads_of_audiences(state, viewer, &self.1.filters, order, &args))
+            .await?;
+        match pages.connection(&state.db, self.0.id) {
+            Some(c) => Ok(c),
+            None => leads::list(state, viewer, &self.lead_filter(), order, args).await,
+        }
     }
 }

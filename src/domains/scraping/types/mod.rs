@@ -15,17 +15,22 @@ pub use sources::{
     CraigslistScrapeInput, JobBoardProvider, JobBoardsScrapeInput, SocialScrapeInput,
 };
 
+use std::{collections::HashMap, sync::Arc};
+
 use async_graphql::{Context, Enum, InputObject, Json, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use entity::{scrape_job, scrape_page};
+use uuid::Uuid;
 
-use super::service;
+use super::service::{self, lead_pages::LeadPages};
 use crate::{
+    auth::Permission,
     domains::leads::{Lead, LeadConnection},
     error::AppResult,
     events::ScrapeProgress,
     graphql::{
-        pagination::{IdConnection, PageArgs},
+        pagination::{IdConnection, KeysetArgs, KeysetRows, PageArgs},
+        siblings::{batchable, question, PageCells},
         ContextExt,
     },
 };
@@ -81,12 +86,43 @@ pub struct ScrapeJobFilter {
     pub source: Option<Vec<ScrapeSource>>,
 }
 
+/// Scrape jobs resolved together (one page): their nested `leads` and `pages` load once for
+/// all of them (`graphql::siblings`), per distinct arguments.
+pub struct ScrapeJobPage {
+    ids: Vec<Uuid>,
+    leads: PageCells<LeadPages>,
+    pages: PageCells<HashMap<Uuid, KeysetRows<scrape_page::Model>>>,
+}
+
+impl ScrapeJobPage {
+    fn new(ids: Vec<Uuid>) -> Arc<Self> {
+        Arc::new(ScrapeJobPage {
+            ids,
+            leads: PageCells::default(),
+            pages: PageCells::default(),
+        })
+    }
+}
+
 /// A scrape: a website crawl, a web search or a Google Maps search, run in the background.
-pub struct ScrapeJob(pub scrape_job::Model);
+#[derive(Clone)]
+pub struct ScrapeJob(pub scrape_job::Model, Arc<ScrapeJobPage>);
+
+impl ScrapeJob {
+    /// Wraps models that are resolved together.
+    pub fn wrap(models: Vec<scrape_job::Model>) -> Vec<ScrapeJob> {
+        let page = ScrapeJobPage::new(models.iter().map(|m| m.id).collect());
+        models
+            .into_iter()
+            .map(|m| ScrapeJob(m, page.clone()))
+            .collect()
+    }
+}
 
 impl From<scrape_job::Model> for ScrapeJob {
     fn from(m: scrape_job::Model) -> Self {
-        ScrapeJob(m)
+        let page = ScrapeJobPage::new(vec![m.id]);
+        ScrapeJob(m, page)
     }
 }
 
@@ -152,7 +188,19 @@ impl ScrapeJob {
         after: Option<String>,
     ) -> AppResult<LeadConnection<Lead>> {
         let (state, viewer) = ctx.state_and_viewer()?;
-        service::leads(state, viewer, self.0.id, first, after).await
+        viewer.require(Permission::ReadLeads)?;
+        let args = KeysetArgs::new(first, after, None, None)?;
+        if !batchable(state, &args) {
+            return service::leads(state, viewer, self.0.id, args).await;
+        }
+        let cell = self.1.leads.cell(question((args.limit, args.backward)));
+        let pages = cell
+            .get_or_try_init(|| service::leads_of_jobs(state, viewer, &self.1.ids, &args))
+            .await?;
+        match pages.connection(&state.db, self.0.id) {
+            Some(c) => Ok(c),
+            None => service::leads(state, viewer, self.0.id, args).await,
+        }
     }
     /// Pages of the crawl, newest first, optionally only some statuses.
     async fn pages(
@@ -164,7 +212,22 @@ impl ScrapeJob {
     ) -> AppResult<IdConnection<ScrapePage>> {
         let state = ctx.state()?;
         let args = PageArgs::new(first, after, None, None)?;
-        service::pages(state, self.0.id, status, args).await
+        if !batchable(state, &args) {
+            return service::pages(state, self.0.id, status, args).await;
+        }
+        let cell = self
+            .1
+            .pages
+            .cell(question((args.limit, args.backward, format!("{status:?}"))));
+        let db = &state.db;
+        let all = cell
+            .get_or_try_init(|| service::pages_of_jobs(db, &self.1.ids, &status, &args))
+            .await?;
+        let page = match all.get(&self.0.id) {
+            Some(p) => p.clone(),
+            None => KeysetRows::new(&args, Vec::new()),
+        };
+        Ok(service::pages_connection(db, self.0.id, status, page))
     }
 }
 
