@@ -124,9 +124,7 @@ pub async fn metrics(State(s): State<HttpState>, headers: HeaderMap) -> impl Int
                 .into_response();
         }
     }
-    let body = crate::telemetry::prometheus()
-        .map(|h| h.render())
-        .unwrap_or_default();
+    let body = crate::telemetry::render();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 
