@@ -25,7 +25,7 @@ enum Command {
     /// behind fault proxies and prints PASS/FAIL per scenario; exits 1 when any failed. Needs
     /// TEST_POSTGRES_URL and TEST_REDIS_URL (`scripts/faults` provides everything).
     Faults {
-        /// Scenarios: redis, sigterm, postgres, smtp, crash, or all.
+        /// Scenarios: redis, sigterm, postgres, smtp, crash, crash-scrape, crash-import, or all.
         #[arg(default_value = "all")]
         scenarios: Vec<String>,
         #[arg(long, default_value = "target/release/leadgraph")]

@@ -111,8 +111,7 @@ fn bearer_matches(headers: &HeaderMap, token: &str) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Prometheus text exposition (with `tokio_tasks_alive` sampled at each scrape); with
-/// `METRICS_TOKEN` set, only for `Authorization: Bearer` that
+/// Prometheus text exposition; with `METRICS_TOKEN` set, only for `Authorization: Bearer` that
 /// token (401 otherwise).
 pub async fn metrics(State(s): State<HttpState>, headers: HeaderMap) -> impl IntoResponse {
     if let Some(token) = &s.app.config.metrics_token {
@@ -125,14 +124,7 @@ pub async fn metrics(State(s): State<HttpState>, headers: HeaderMap) -> impl Int
                 .into_response();
         }
     }
-    // Tasks alive on the runtime: the soak (scripts/soak) checks it stays bounded.
-    let tasks = tokio::runtime::Handle::current()
-        .metrics()
-        .num_alive_tasks();
-    metrics::gauge!("tokio_tasks_alive").set(tasks as f64);
-    let body = crate::telemetry::prometheus()
-        .map(|h| h.render())
-        .unwrap_or_default();
+    let body = crate::telemetry::render();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 

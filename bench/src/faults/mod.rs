@@ -9,16 +9,23 @@
 //! `sigterm` (in-flight requests, 1001 closes, exit ≤ 5 s, also with PostgreSQL black-holed),
 //! `postgres` (outage under 50 HTTP clients: fail fast, `/health` answers, recovery),
 //! `smtp` (421/451/slow DATA/down during a campaign: no duplicate, completes),
-//! `crash` (SIGKILL of one of two instances every few seconds during a campaign).
+//! `crash` (SIGKILL of one of two instances every few seconds during a campaign),
+//! `crash-scrape` and `crash-import` (SIGKILL of the instance holding a scrape or a CSV import
+//! job each time it made progress, restarted at once or after a takeover by the other one).
+//! A webhook fan-out scenario waits for webhooks, which the server does not have yet.
 
 mod campaign;
 mod client;
 mod crash;
+mod crash_import;
+mod crash_scrape;
+mod hunt;
 mod postgres;
 mod redis;
 mod server;
 mod sigterm;
 pub mod sink;
+mod site;
 mod smtp;
 
 use std::time::Instant;
@@ -59,7 +66,15 @@ impl Verdict {
 }
 
 /// Every scenario, in the order `all` runs them.
-pub const ALL: &[&str] = &["redis", "sigterm", "postgres", "smtp", "crash"];
+pub const ALL: &[&str] = &[
+    "redis",
+    "sigterm",
+    "postgres",
+    "smtp",
+    "crash",
+    "crash-scrape",
+    "crash-import",
+];
 
 /// Runs the named scenarios (`all` = [`ALL`]); returns true when every one passed.
 pub async fn run(names: &[String], env: Env) -> anyhow::Result<bool> {
@@ -109,6 +124,8 @@ async fn run_one(name: &str, env: &Env) -> anyhow::Result<Vec<Verdict>> {
         "postgres" => postgres::run(env).await,
         "smtp" => smtp::run(env).await,
         "crash" => crash::run(env).await,
+        "crash-scrape" => crash_scrape::run(env).await,
+        "crash-import" => crash_import::run(env).await,
         other => anyhow::bail!("unknown scenario {other:?} (known: {})", ALL.join(", ")),
     }
     .with_context(|| format!("scenario {name}"))
