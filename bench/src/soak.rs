@@ -37,8 +37,11 @@ pub async fn run(env: Env, minutes: f64, every_secs: u64, csv: &str) -> anyhow::
     spec.smtp_url = Some(format!("smtp://{}", sink.addr));
     let mut server = Server::start(&env, spec).await?;
     let base = server.url();
-    let token = user(&base, "soak@faults.example.com").await?;
+    let login = user(&base, "soak@faults.example.com").await?;
     let client = http(Duration::from_secs(60))?;
+    // An access token lives 15 minutes and sockets opened with one are closed when it expires
+    // (by design); a 30-minute client holds an API key instead, as partner integrations do.
+    let token = api_key(&client, &base, &login).await?;
 
     let crowd = Crowd::spawn(200, 50, &base, &token, true);
     let live = crowd
@@ -199,4 +202,20 @@ fn gauge(text: &str, name: &str) -> u64 {
         })
         .filter_map(|l| l.split_whitespace().last()?.parse::<f64>().ok())
         .sum::<f64>() as u64
+}
+
+/// The secret of a new OWNER API key of the logged-in user (the soak launches campaigns).
+async fn api_key(client: &reqwest::Client, base: &str, token: &str) -> anyhow::Result<String> {
+    let a = call(
+        client,
+        base,
+        token,
+        "mutation { createApiKey(input: {name: \"soak\", role: OWNER}) { secret } }",
+        json!({}),
+    )
+    .await;
+    a.body["data"]["createApiKey"]["secret"]
+        .as_str()
+        .map(str::to_string)
+        .with_context(|| format!("createApiKey: {:?} {}", a.code, a.body))
 }
