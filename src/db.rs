@@ -127,7 +127,18 @@ pub async fn connect(config: &Config, log: StatementLog) -> Result<DatabaseConne
         // call graph, docs/BENCHMARKS.md). Only connections idle long enough to have been
         // dropped by the server or a proxy are pinged now; a hot connection that broke anyway
         // fails its statement and is discarded by the pool.
-        opts.test_before_acquire_if_idle_for(Duration::from_secs(30));
+        // Every ping has a deadline ([`Liveness`]): a connection whose peer went silent is
+        // closed instead of being kept (and its permit held) forever.
+        let live = Liveness::new(config.database_ping_timeout, Duration::from_secs(30));
+        let (on_acquire, on_release) = (live.clone(), live);
+        opts.test_before_acquire(false)
+            .map_sqlx_postgres_before_acquire(move |conn, meta| {
+                on_acquire.before_acquire(conn, meta)
+            })
+            .map_sqlx_postgres_pool_opts(move |pool| {
+                let live = on_release.clone();
+                pool.after_release(move |conn, _| live.after_release(conn))
+            });
         opts.max_connections(max)
             .min_connections(config.database_min_connections.clamp(1, max));
     }
@@ -143,6 +154,101 @@ pub async fn connect(config: &Config, log: StatementLog) -> Result<DatabaseConne
         db.execute_unprepared("PRAGMA foreign_keys=ON").await?;
     }
     Ok(db)
+}
+
+/// Keeps the PostgreSQL pool free of connections whose peer went silent (a black hole: a dead
+/// host, a dropped NAT entry, a partition; packets dropped, no FIN, no RST ever comes).
+///
+/// sqlx pings a connection when it goes back to the pool (`return_to_pool`: it drains what a
+/// cancelled statement left, e.g. after `REQUEST_TIMEOUT_MS` dropped the request) and waits for
+/// the answer without a deadline, holding the connection's pool permit meanwhile. On a silent
+/// peer that wait never ends: one by one every permit is held by a ping that hangs, and after
+/// the network heals every acquire still times out. The server never recovered without a
+/// restart (the fault suite's postgres/blackhole). So every release pings first here with
+/// `DATABASE_PING_TIMEOUT_MS`; past it the connection is closed and its permit freed (sqlx's own
+/// ping follows only on an answered one: one more Sync round trip, off the request path).
+///
+/// A connection is pinged (with the same deadline) before it is handed out only when it sat
+/// idle for `idle_ping_after`, or went idle before the last failed ping of the pool: after a
+/// black hole every idle connection is suspect once, a hot path pays nothing.
+#[derive(Clone)]
+struct Liveness(Arc<LivenessInner>);
+
+struct LivenessInner {
+    ping_timeout: Duration,
+    idle_ping_after: Duration,
+    started: std::time::Instant,
+    /// Milliseconds after `started` of the last failed ping, plus one (0: none yet).
+    last_failure_ms: std::sync::atomic::AtomicU64,
+}
+
+type HookResult<'c> = futures::future::BoxFuture<'c, Result<bool, sea_orm::sqlx::Error>>;
+
+impl Liveness {
+    fn new(ping_timeout: Duration, idle_ping_after: Duration) -> Self {
+        Liveness(Arc::new(LivenessInner {
+            ping_timeout,
+            idle_ping_after,
+            started: std::time::Instant::now(),
+            last_failure_ms: std::sync::atomic::AtomicU64::new(0),
+        }))
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.0.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Whether a connection idle for `idle_for` went idle before the last failed ping.
+    fn idle_since_last_failure(&self, idle_for: Duration) -> bool {
+        use std::sync::atomic::Ordering;
+        let failed = self.0.last_failure_ms.load(Ordering::Relaxed);
+        let idle_ms = u64::try_from(idle_for.as_millis()).unwrap_or(u64::MAX);
+        failed > 0 && self.now_ms().saturating_sub(idle_ms) < failed
+    }
+
+    /// A ping with a deadline; a failure is remembered (idle connections get pinged once).
+    async fn ping(
+        &self,
+        conn: &mut sea_orm::sqlx::PgConnection,
+    ) -> Result<(), sea_orm::sqlx::Error> {
+        use sea_orm::sqlx::Connection as _;
+        let outcome = match tokio::time::timeout(self.0.ping_timeout, conn.ping()).await {
+            Ok(r) => r,
+            Err(_) => Err(sea_orm::sqlx::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "no answer to a ping within DATABASE_PING_TIMEOUT_MS",
+            ))),
+        };
+        if let Err(e) = &outcome {
+            self.0
+                .last_failure_ms
+                .store(self.now_ms() + 1, std::sync::atomic::Ordering::Relaxed);
+            tracing::warn!(error = %e, "database connection dropped: its ping failed");
+        }
+        outcome
+    }
+
+    fn before_acquire<'c>(
+        &self,
+        conn: &'c mut sea_orm::sqlx::PgConnection,
+        meta: sea_orm::sqlx::pool::PoolConnectionMetadata,
+    ) -> HookResult<'c> {
+        let live = self.clone();
+        Box::pin(async move {
+            if meta.idle_for >= live.0.idle_ping_after
+                || live.idle_since_last_failure(meta.idle_for)
+            {
+                live.ping(conn).await?;
+            }
+            Ok(true)
+        })
+    }
+
+    /// An `Err` makes sqlx close the connection hard (no goodbye on a dead socket).
+    fn after_release<'c>(&self, conn: &'c mut sea_orm::sqlx::PgConnection) -> HookResult<'c> {
+        let live = self.clone();
+        Box::pin(async move { live.ping(conn).await.map(|()| true) })
+    }
 }
 
 fn sqlite_path(url: &str) -> Option<String> {

@@ -159,6 +159,11 @@ pub struct Config {
     /// 2000) and for a new one to connect: with the database down, requests fail with
     /// SERVICE_UNAVAILABLE after this instead of hanging.
     pub database_acquire_timeout: Duration,
+    /// Longest wait for a pooled PostgreSQL connection to answer a ping
+    /// (`DATABASE_PING_TIMEOUT_MS`, default 1000): on its way back to the pool, and before an
+    /// idle one is handed out. Past it the connection is closed, so a peer gone silent (packets
+    /// dropped) does not keep connections, and the pool recovers once the network heals.
+    pub database_ping_timeout: Duration,
     /// Longest graceful shutdown (`SHUTDOWN_TIMEOUT_MS`, default 4500): in-flight requests,
     /// WebSocket closes (1001), job lease releases and the relay's last flush share it; whatever
     /// is left is dropped so the process exits even with a dependency down.
@@ -264,6 +269,11 @@ pub fn redact_url(raw: &str) -> String {
 }
 
 /// The default monthly AI token budget: unlimited (0) in development.
+/// `DATABASE_URL` when unset: a SQLite file under `DATA_DIR`.
+fn default_database_url(data_dir: &std::path::Path) -> String {
+    format!("sqlite://{}/leadgraph.db?mode=rwc", data_dir.display())
+}
+
 fn default_ai_budget(dev: bool) -> u64 {
     PRODUCTION_AI_MONTHLY_TOKEN_BUDGET * u64::from(!dev)
 }
@@ -310,14 +320,13 @@ impl Config {
         let environment = Environment::read(&v)?;
         let dev = environment == Environment::Development;
         let data_dir = PathBuf::from(v.str("DATA_DIR", "./data"));
-        let default_db = format!("sqlite://{}/leadgraph.db?mode=rwc", data_dir.display());
         let secrets = security::Secrets::read(&v, dev)?;
         let net = security::Network::read(&v, dev, secrets.jwt_secret_from_env)?;
         Ok(Config {
             environment,
             listen_addr: net.listen_addr,
+            database_url: v.str("DATABASE_URL", &default_database_url(&data_dir)),
             data_dir,
-            database_url: v.str("DATABASE_URL", &default_db),
             database_max_connections: v.or("DATABASE_MAX_CONNECTIONS", 10)?,
             database_min_connections: v.or("DATABASE_MIN_CONNECTIONS", 4)?,
             auto_migrate: v.or("AUTO_MIGRATE", true)?,
@@ -355,6 +364,7 @@ impl Config {
             job_lease: v.secs("JOB_LEASE_SECS", 30)?,
             instance_id: v.opt("INSTANCE_ID"),
             database_acquire_timeout: v.millis("DATABASE_ACQUIRE_TIMEOUT_MS", 2000)?,
+            database_ping_timeout: v.millis("DATABASE_PING_TIMEOUT_MS", 1000)?,
             shutdown_timeout: v.millis("SHUTDOWN_TIMEOUT_MS", 4500)?,
             outbound_allow_private_networks: net.outbound_allow_private_networks,
             outbound_allow_hosts: net.outbound_allow_hosts,

@@ -11,6 +11,8 @@ use std::{
 use async_trait::async_trait;
 use redis::AsyncCommands;
 
+use super::redis_client::{RedisClient, RedisTimeouts, Unavailable};
+
 /// Entries kept by the in-process cache before the oldest are dropped.
 const MEMORY_MAX_ENTRIES: usize = 10_000;
 
@@ -70,42 +72,47 @@ impl Cache for MemoryCache {
     }
 }
 
-/// Cache shared by every instance through Redis (`lg:cache:` keys with `EX`).
+/// Cache shared by every instance through Redis (`lg:cache:` keys with `EX`). While Redis is
+/// unavailable the cache is bypassed: reads are misses and writes are dropped, each call waiting
+/// at most one bounded Redis call ([`RedisClient`]), usually none.
 pub struct RedisCache {
-    conn: redis::aio::ConnectionManager,
+    redis: RedisClient,
 }
 
 impl RedisCache {
     /// Connects.
     pub async fn connect(url: &str) -> Result<Self, redis::RedisError> {
-        let conn = redis::Client::open(url)?.get_connection_manager().await?;
-        Ok(RedisCache { conn })
+        let redis = RedisClient::connect(url, "cache", RedisTimeouts::default()).await?;
+        Ok(RedisCache { redis })
     }
 }
 
 #[async_trait]
 impl Cache for RedisCache {
     async fn get(&self, key: &str) -> Option<String> {
-        let mut conn = self.conn.clone();
-        match conn
-            .get::<_, Option<String>>(format!("lg:cache:{key}"))
-            .await
-        {
-            Ok(v) => v,
-            Err(e) => {
+        let key = format!("lg:cache:{key}");
+        let read = self
+            .redis
+            .run(|mut conn| async move { conn.get::<_, Option<String>>(key).await })
+            .await;
+        match read {
+            Ok(Ok(v)) => v,
+            Ok(Err(e)) => {
                 tracing::warn!(error = %e, "cache read failed; treating as a miss");
                 None
             }
+            Err(Unavailable) => None,
         }
     }
 
     async fn put(&self, key: &str, value: &str, ttl: Duration) {
-        let mut conn = self.conn.clone();
+        let key = format!("lg:cache:{key}");
         let secs = ttl.as_secs().max(1);
-        if let Err(e) = conn
-            .set_ex::<_, _, ()>(format!("lg:cache:{key}"), value, secs)
-            .await
-        {
+        let write = self
+            .redis
+            .run(|mut conn| async move { conn.set_ex::<_, _, ()>(key, value, secs).await })
+            .await;
+        if let Ok(Err(e)) = write {
             tracing::warn!(error = %e, "cache write failed");
         }
     }

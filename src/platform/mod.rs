@@ -7,6 +7,7 @@ pub mod mailer;
 pub mod mx;
 pub mod outbound;
 pub mod ratelimit;
+pub mod redis_client;
 pub mod secrets_box;
 pub mod smtp_pool;
 pub mod sources_config;

@@ -11,6 +11,8 @@ use std::{
 };
 
 use async_trait::async_trait;
+
+use super::redis_client::{RedisClient, RedisTimeouts, Unavailable};
 use governor::{
     clock::{Clock, DefaultClock},
     middleware::StateInformationMiddleware,
@@ -218,15 +220,20 @@ struct Lease {
     expires: std::time::Instant,
 }
 
-/// Limiter shared by every instance through Redis. If Redis is unreachable the request is
-/// allowed (fail open) and a warning is logged: availability over strictness.
+/// Limiter shared by every instance through Redis. While Redis is unreachable (or answers with
+/// an error) each instance enforces the same budgets in process ([`MemoryLimiter`]): a Redis
+/// outage neither blocks requests (each waits at most one bounded Redis call, see
+/// [`RedisClient`]) nor lifts the limits; a deployment of N instances admits at most N budgets
+/// meanwhile. Once Redis answers again the shared budgets apply again.
 ///
 /// Budgets of at least 200 per window are leased: one round trip takes 1 % of the budget (at
 /// most [`MAX_LEASE`] tokens; 12 for the default 1,200 a minute per viewer) that this instance
 /// then spends without asking Redis, for at most [`LEASE_TTL`]. Smaller budgets (login,
 /// registration) are checked request by request, exactly.
 pub struct RedisLimiter {
-    conn: redis::aio::ConnectionManager,
+    redis: RedisClient,
+    /// The budgets while Redis is unavailable.
+    fallback: MemoryLimiter,
     script: redis::Script,
     leases: Mutex<HashMap<(&'static str, String), Lease>>,
     /// Key prefix of this deployment (`RATE_LIMIT_NAMESPACE`), so deployments sharing one Redis
@@ -237,9 +244,10 @@ pub struct RedisLimiter {
 impl RedisLimiter {
     /// Connects.
     pub async fn connect(url: &str) -> Result<Self, redis::RedisError> {
-        let conn = redis::Client::open(url)?.get_connection_manager().await?;
+        let redis = RedisClient::connect(url, "rate limiter", RedisTimeouts::default()).await?;
         Ok(RedisLimiter {
-            conn,
+            redis,
+            fallback: MemoryLimiter::default(),
             script: redis::Script::new(GCRA_LUA),
             leases: Mutex::new(HashMap::new()),
             namespace: String::new(),
@@ -307,17 +315,17 @@ impl RateLimiter for RedisLimiter {
             }
         }
         let emission = (limit.per.as_millis() as u64 / u64::from(limit.max.max(1))).max(1);
-        let mut conn = self.conn.clone();
-        let res: Result<(i64, i64, i64, i64), _> = self
-            .script
-            .key(self.redis_key(limit, key))
-            .arg(emission)
-            .arg(limit.max)
-            .arg(want)
-            .invoke_async(&mut conn)
+        let (script, redis_key) = (&self.script, self.redis_key(limit, key));
+        let res = self
+            .redis
+            .run(|mut conn| async move {
+                let mut call = script.key(redis_key);
+                call.arg(emission).arg(limit.max).arg(want);
+                call.invoke_async::<(i64, i64, i64, i64)>(&mut conn).await
+            })
             .await;
         match res {
-            Ok((granted, remaining, retry_ms, reset_ms)) => {
+            Ok(Ok((granted, remaining, retry_ms, reset_ms))) => {
                 let remaining = u32::try_from(remaining.max(0)).unwrap_or(0);
                 let reset_secs = (reset_ms.max(0) as u64).div_ceil(1000);
                 let granted = u32::try_from(granted.max(0)).unwrap_or(0);
@@ -345,16 +353,12 @@ impl RateLimiter for RedisLimiter {
                     reset_secs,
                 }
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "rate limiter unavailable; allowing request");
-                Decision {
-                    allowed: true,
-                    limit: limit.max,
-                    remaining: limit.max,
-                    retry_after_secs: 0,
-                    reset_secs: 0,
-                }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "rate limit script failed; limiting in process");
+                self.fallback.check(limit, key).await
             }
+            // Logged once per outage by the client.
+            Err(Unavailable) => self.fallback.check(limit, key).await,
         }
     }
 

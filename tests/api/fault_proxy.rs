@@ -126,3 +126,102 @@ async fn swallow(mut s: TcpStream) {
         }
     }
 }
+
+/// `url` (a PostgreSQL URL) pointed at this proxy instead of its own host and port.
+pub fn via_proxy(url: &str, proxy: &FaultProxy) -> String {
+    let mut u = url::Url::parse(url).unwrap();
+    u.set_host(Some("127.0.0.1")).unwrap();
+    u.set_port(Some(proxy.port)).unwrap();
+    u.to_string()
+}
+
+/// PostgreSQL black-holed for a few seconds under load, then healed: requests fail fast with
+/// SERVICE_UNAVAILABLE (or TIMEOUT), never past `REQUEST_TIMEOUT_MS`, and once the network
+/// heals the server serves again without a restart, although every pooled connection of the
+/// black hole stays dead (its bytes were dropped; no FIN, no RST ever comes).
+#[tokio::test]
+#[ignore = "postgres-only: a TCP proxy in front of PostgreSQL"]
+async fn pg_only_the_pool_recovers_after_a_postgres_black_hole() {
+    use std::time::{Duration, Instant};
+
+    use serde_json::{json, Value};
+
+    use crate::helpers::{code, fresh_database, require_postgres, Options, TestApp};
+
+    let admin = require_postgres();
+    let pg_port = url::Url::parse(&admin).unwrap().port().unwrap_or(5432);
+    let dir = std::env::temp_dir().join(format!("lg-pgbh-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let proxy = FaultProxy::start(pg_port).await;
+    let db_url = via_proxy(&fresh_database(&dir).await, &proxy);
+    let timeout = Duration::from_millis(3000);
+    let app = TestApp::spawn_with(Options {
+        db_url: Some(db_url),
+        ..Options::with_env(&[
+            ("REQUEST_TIMEOUT_MS", "3000"),
+            ("DATABASE_MAX_CONNECTIONS", "4"),
+            ("DATABASE_ACQUIRE_TIMEOUT_MS", "1000"),
+            ("SESSION_CHECK_TTL_MS", "60000"),
+        ])
+    })
+    .await;
+    let (token, _) = crate::fixtures::owner_token(&app).await;
+    const READ: &str = "{ leads(first: 5) { edges { node { id } } } }";
+    // Every pooled connection in use at once, so each is black-holed while it works.
+    let burst = |n: usize| {
+        let (app, token) = (&app, token.clone());
+        futures::future::join_all((0..n).map(move |_| {
+            let token = token.clone();
+            async move {
+                let t = Instant::now();
+                let v: Value = app.gql(Some(&token), READ, json!({})).await;
+                (t.elapsed(), v)
+            }
+        }))
+    };
+    for (_, v) in burst(8).await {
+        assert!(v["errors"].is_null(), "before the fault: {v}");
+    }
+
+    proxy.blackhole();
+    let hole = Instant::now();
+    while hole.elapsed() < Duration::from_secs(5) {
+        for (took, v) in burst(6).await {
+            assert!(
+                took <= timeout + Duration::from_millis(1500),
+                "a request during the black hole took {took:?}: {v}"
+            );
+            if !v["errors"].is_null() {
+                let c = code(&v).unwrap_or_default().to_string();
+                assert!(
+                    c == "SERVICE_UNAVAILABLE" || c == "TIMEOUT",
+                    "during the black hole: {v}"
+                );
+            }
+        }
+    }
+
+    proxy.heal();
+    let healed = Instant::now();
+    // Recovered: within a few seconds every request of a burst succeeds, and keeps doing so.
+    let mut recovered = None;
+    while healed.elapsed() < Duration::from_secs(15) {
+        let all_ok = burst(6).await.iter().all(|(_, v)| v["errors"].is_null());
+        if all_ok {
+            recovered = Some(healed.elapsed());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let recovered = recovered.expect("no recovery within 15 s after the black hole healed");
+    assert!(
+        recovered <= Duration::from_secs(8),
+        "recovery took {recovered:?}"
+    );
+    for _ in 0..3 {
+        for (took, v) in burst(6).await {
+            assert!(v["errors"].is_null(), "after recovery: {v}");
+            assert!(took < timeout, "after recovery a request took {took:?}");
+        }
+    }
+}

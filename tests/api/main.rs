@@ -30,6 +30,7 @@ mod outreach_admin;
 mod pagination;
 mod realtime;
 mod realtime_outage;
+mod redis_outage_clients;
 mod schema_sdl;
 mod scraping;
 mod scraping_sources;
