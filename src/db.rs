@@ -15,6 +15,26 @@ use crate::{
     error::{AppError, AppResult},
 };
 
+/// Longest one database round of a background loop may take (an outbox relay batch, a job
+/// lease, a heartbeat). Requests have `REQUEST_TIMEOUT_MS`; these loops had no deadline, so a
+/// statement sent on a connection whose packets are dropped (a network black hole) waited for
+/// good and the loop stopped until a restart. Dropping the round at the deadline releases its
+/// connection (closed by the pool's liveness check) and the loop carries on with its backoff.
+pub const BACKGROUND_DEADLINE: Duration = Duration::from_secs(10);
+
+/// `round` bounded by [`BACKGROUND_DEADLINE`]: SERVICE_UNAVAILABLE when it takes longer.
+pub async fn within_deadline<T>(
+    what: &str,
+    round: impl std::future::Future<Output = AppResult<T>>,
+) -> AppResult<T> {
+    match tokio::time::timeout(BACKGROUND_DEADLINE, round).await {
+        Ok(r) => r,
+        Err(_) => Err(AppError::Unavailable(format!(
+            "{what}: no answer from the database within {BACKGROUND_DEADLINE:?}"
+        ))),
+    }
+}
+
 /// `select` (ordered, without a limit of its own) as a statement ending in `LIMIT n`, written
 /// as a literal rather than a bind parameter.
 ///

@@ -109,7 +109,9 @@ pub fn spawn(
     tokio::spawn(async move {
         let mut backoff = Duration::from_millis(250);
         loop {
-            let wait = match publish_pending(&db, bus.as_ref()).await {
+            let round =
+                crate::db::within_deadline("outbox relay", publish_pending(&db, bus.as_ref()));
+            let wait = match round.await {
                 Ok(n) if n as u64 == BATCH => Duration::ZERO,
                 Ok(_) => {
                     backoff = Duration::from_millis(250);
@@ -131,7 +133,9 @@ pub fn spawn(
             }
             if *shutdown.borrow() {
                 // Flush what is committed before leaving.
-                let _ = publish_pending(&db, bus.as_ref()).await;
+                let _ =
+                    crate::db::within_deadline("outbox flush", publish_pending(&db, bus.as_ref()))
+                        .await;
                 break;
             }
         }

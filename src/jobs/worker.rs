@@ -195,7 +195,8 @@ impl Worker {
     /// Leases and runs one job if one is due. Returns whether a job was run.
     pub async fn run_once(&self) -> bool {
         let kinds = self.registry.kinds();
-        let job = match queue::lease(&self.db, &self.id, &kinds, self.lease_ms()).await {
+        let lease = queue::lease(&self.db, &self.id, &kinds, self.lease_ms());
+        let job = match crate::db::within_deadline("job lease", lease).await {
             Ok(Some(job)) => job,
             Ok(None) => return false,
             Err(e) => {
@@ -309,7 +310,8 @@ impl Worker {
     async fn beat(&self, ctx: &JobContext) -> bool {
         let progress = ctx.progress.lock().await.take();
         let had_progress = progress.is_some();
-        match queue::heartbeat(&self.db, &ctx.job, &self.id, self.lease_ms(), progress).await {
+        let beat = queue::heartbeat(&self.db, &ctx.job, &self.id, self.lease_ms(), progress);
+        match crate::db::within_deadline("job heartbeat", beat).await {
             Ok(true) => {
                 if had_progress {
                     if let Ok(Some(fresh)) =

@@ -224,4 +224,33 @@ async fn pg_only_the_pool_recovers_after_a_postgres_black_hole() {
             assert!(took < timeout, "after recovery a request took {took:?}");
         }
     }
+    // The background loops recovered too: the outbox relay (which polled through the black
+    // hole, every 250 ms) publishes an event committed after it within its deadline
+    // (`db::BACKGROUND_DEADLINE`), instead of waiting for good on a statement sent into the hole.
+    let v = app
+        .gql(
+            Some(&token),
+            "mutation { createLead(input: {email: \"after-the-hole@example.com\"}) { id } }",
+            json!({}),
+        )
+        .await;
+    assert!(v["errors"].is_null(), "createLead after recovery: {v}");
+    let published = async {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        loop {
+            let pending = entity::outbox_event::Entity::find()
+                .filter(entity::outbox_event::Column::PublishedAt.is_null())
+                .all(&app.state.db)
+                .await
+                .map(|rows| rows.len())
+                .unwrap_or(usize::MAX);
+            if pending == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(15), published)
+        .await
+        .expect("the outbox relay published nothing within 15 s after the black hole healed");
 }
