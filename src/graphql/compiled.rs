@@ -11,9 +11,10 @@
 //! everything in it is understood here (see [`plan`]); anything else — an unknown field, a
 //! directive, a literal input object, a mismatched variable type, an argument the resolver would
 //! refuse — returns `None`, and the request runs through the resolvers unchanged, which also
-//! gives every error its usual code. `tests/api/compiled.rs` runs the same documents both ways
-//! and compares the answers. PostgreSQL only (SQLite runs the resolvers); `COMPILED_READS=false`
-//! turns it off.
+//! gives every error its usual code. [`coverage::COVERAGE`] lists what is covered, checked
+//! against the schema; `tests/api/compiled.rs` (fixed documents) and `tests/api/compiled_diff.rs`
+//! (generated ones) run the same documents both ways and compare the answers. PostgreSQL only
+//! (SQLite runs the resolvers); `COMPILED_READS=false` turns it off.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -31,6 +32,7 @@ use async_graphql_value::Value as DocValue;
 
 use crate::{auth::Viewer, state::AppState};
 
+pub mod coverage;
 mod leads;
 
 /// One selected field after fragments are inlined.

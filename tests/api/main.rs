@@ -12,6 +12,7 @@ mod ai_goals;
 mod ai_replies;
 mod approvals;
 mod compiled;
+mod compiled_diff;
 mod fast_rows;
 mod fault_proxy;
 mod graphql_ws_client;

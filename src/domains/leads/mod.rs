@@ -71,7 +71,10 @@ pub use service::{
     rescore_in, scoped, sort_expr, Check, Created, LeadConnection, LeadKey, Origin, PageQuery,
     SortValue,
 };
-pub use types::{Lead, LeadAnalysisSlot, LeadCampaignsSlot, LeadPage};
+pub use types::{
+    batched_child_page, Lead, LeadAnalysisSlot, LeadCampaignsSlot, LeadPage, CHILD_BATCH_MAX,
+    CHILD_PAGE_DEFAULT,
+};
 
 pub use service::bulk::{
     save_many as save_contacts, save_one as save_contact, Bulk, Contact, Outcome,

@@ -7,7 +7,7 @@
 //! with its column list replaced by the id, the sort key (for cursors) and the node's JSON; the
 //! rows read become the page through the pager too (`KeysetRows::read`). Nested relations are correlated subqueries that mirror the
 //! resolvers' loaders: tags sorted, the owner by id, the newest notes by id, the lead's campaign
-//! rows newest first. Lists are `array_to_json(ARRAY(SELECT … ORDER BY …))`: the array
+//! rows in the slot's order (`LeadCampaignsSlot::order_by`). Lists are `array_to_json(ARRAY(SELECT … ORDER BY …))`: the array
 //! constructor keeps the subquery's order, which the indexes already give, where `json_agg(…
 //! ORDER BY …)` would sort inside the aggregate for every row of the page. `totalCount`, when
 //! selected, is the resolvers' count statement.
@@ -24,21 +24,18 @@ use uuid::Uuid;
 
 use super::{enum_sql, leaf_object_sql, object_sql, push_key, timestamp_sql, Sel};
 use crate::{
-    auth::{Permission, Viewer},
+    auth::Viewer,
     domains::{
         leads::{
-            page_query, sort_expr,
+            batched_child_page, page_query, sort_expr,
             types::{LeadFilter, LeadOrder, LeadOrderField, LeadSource, LeadStatus},
-            PageQuery, SortValue,
+            LeadCampaignsSlot, PageQuery, SortValue,
         },
         outreach::types::{CampaignStatus, RecipientStatus},
     },
     graphql::pagination::{KeyCursor, KeysetArgs, KeysetRows},
     state::AppState,
 };
-
-/// Largest notes page compiled (the resolvers batch up to the same size).
-const NOTES_MAX: i32 = 50;
 
 /// A planned `leads(…)` field.
 pub struct LeadsPlan {
@@ -254,7 +251,7 @@ fn lead_field(viewer: &Viewer, f: &Sel) -> Option<String> {
         }
         "notes" => notes(f),
         "campaigns" if f.args.is_empty() => {
-            viewer.require(Permission::ReadOutreach).ok()?;
+            viewer.require(LeadCampaignsSlot::PERMISSION).ok()?;
             let obj = object_sql(&f.children, "LeadCampaign", |c| match c.name.as_str() {
                 "status" if c.is_leaf() => Some(enum_sql("r.status", RecipientStatus::ALL, "PENDING")),
                 "sentAt" if c.is_leaf() => Some(timestamp_sql("r.sent_at")),
@@ -275,26 +272,25 @@ fn lead_field(viewer: &Viewer, f: &Sel) -> Option<String> {
             })?;
             Some(format!(
                 "array_to_json(ARRAY(SELECT {obj} FROM campaign_recipients r \
-                 WHERE r.lead_id = {} ORDER BY r.id DESC))",
-                col("id")
+                 WHERE r.lead_id = {} ORDER BY {}))",
+                col("id"),
+                LeadCampaignsSlot::order_by("r")
             ))
         }
         _ => None,
     }
 }
 
-/// `notes(first: n)` for n in 0..=50 without a cursor (the resolvers' batched first page):
-/// nodes, totalCount and pageInfo's booleans.
+/// `notes(first: n)` for the pages the resolvers answer from their page-wide batch
+/// ([`batched_child_page`]: no cursor, n up to `CHILD_BATCH_MAX`): nodes, totalCount and
+/// pageInfo's booleans.
 fn notes(f: &Sel) -> Option<String> {
     if !f.only_args(&["first", "after"]) {
         return None;
     }
     let first: Option<i32> = f.arg("first", "Int", true)?;
     let after: Option<String> = f.arg("after", "String", true)?;
-    let n = first.unwrap_or(20);
-    if after.is_some() || !(0..=NOTES_MAX).contains(&n) {
-        return None;
-    }
+    let n = batched_child_page(first, after.as_deref())?;
     let lead = col("id");
     object_sql(&f.children, "LeadNoteConnection", |c| {
         match c.name.as_str() {

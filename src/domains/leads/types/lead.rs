@@ -23,6 +23,7 @@ use uuid::Uuid;
 
 use super::{FieldProvenance, LeadSource, LeadStatus, Location, ScoreReason};
 use crate::{
+    auth::Permission,
     db::fast::ByIndex,
     domains::{
         identity::{types::User, users_by_id},
@@ -60,8 +61,26 @@ impl Slot for LeadAnalysisSlot {
     }
 }
 
-/// Largest `first` served by the page-wide batch (beyond it, or with a cursor, a direct query).
-const BATCHED_MAX: i32 = 50;
+impl LeadCampaignsSlot {
+    /// Who may read `Lead.campaigns`: outreach's source checks it, and the compiled read path
+    /// (`graphql::compiled::leads`) covers the field only for viewers who have it.
+    pub const PERMISSION: Permission = Permission::ReadOutreach;
+
+    /// The order of a lead's campaigns, newest recipient row first: the `ORDER BY` over the
+    /// `campaign_recipients` table aliased `recipients`, for outreach's batch and the compiled
+    /// path alike.
+    pub fn order_by(recipients: &str) -> String {
+        format!("{recipients}.id DESC")
+    }
+}
+
+/// Largest `first` of a notes or timeline page served by the page-wide batch (beyond it, or
+/// with a cursor, a direct query). The compiled read path covers exactly these pages
+/// ([`batched_child_page`]).
+pub const CHILD_BATCH_MAX: i32 = 50;
+
+/// The size of a notes or timeline page without `first`.
+pub const CHILD_PAGE_DEFAULT: i32 = 20;
 
 /// A note on a lead.
 #[derive(SimpleObject, Debug, Clone)]
@@ -176,10 +195,12 @@ impl From<lead::Model> for Lead {
     }
 }
 
-/// `Some(n)` when a notes/timeline page can come from the page-wide batch.
-fn batched(first: Option<i32>, after: &Option<String>) -> Option<u64> {
-    let n = first.unwrap_or(20);
-    (after.is_none() && (0..=BATCHED_MAX).contains(&n)).then_some(n as u64)
+/// `Some(n)`, the page size, when a notes/timeline page (`first`, `after`) comes from the
+/// page-wide batch; the compiled read path answers the same pages and leaves the others to the
+/// resolvers.
+pub fn batched_child_page(first: Option<i32>, after: Option<&str>) -> Option<u64> {
+    let n = first.unwrap_or(CHILD_PAGE_DEFAULT);
+    (after.is_none() && (0..=CHILD_BATCH_MAX).contains(&n)).then_some(n as u64)
 }
 
 /// A first page from `rows` (newest first, up to n + 1 of them).
@@ -413,7 +434,7 @@ impl Lead {
         let db = ctx.state()?.db.clone();
         let lead_col = children.lead_col;
         let base = move || E::find().filter(lead_col.eq(id));
-        if let Some(n) = batched(first, &after) {
+        if let Some(n) = batched_child_page(first, after.as_deref()) {
             let slot = LeadPage::slot(children.slots, n);
             let all = slot
                 .get_or_try_init(|| {

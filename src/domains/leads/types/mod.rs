@@ -4,7 +4,10 @@
 pub mod lead;
 mod payloads;
 
-pub use lead::{Lead, LeadAnalysisSlot, LeadCampaignsSlot, LeadInteraction, LeadNote, LeadPage};
+pub use lead::{
+    batched_child_page, Lead, LeadAnalysisSlot, LeadCampaignsSlot, LeadInteraction, LeadNote,
+    LeadPage, CHILD_BATCH_MAX, CHILD_PAGE_DEFAULT,
+};
 pub use payloads::{
     ColumnMappingInput, DeleteResult, ExportFormat, ExportLink, KeyCount, LeadImportField,
     LeadResult, LeadStats, MergeLeadsPayload,

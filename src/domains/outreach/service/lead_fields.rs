@@ -1,16 +1,20 @@
 //! `Lead.campaigns`: outreach provides the leads domain's campaigns slot (`graphql::slot`),
 //! so leads shows a lead's campaigns without naming outreach. The batch is the campaigns of a
-//! whole page of leads ([`LeadCampaign::for_leads`], two statements), read with `ReadOutreach`.
+//! whole page of leads ([`LeadCampaign::for_leads`], two statements), read with the slot's
+//! permission (`LeadCampaignsSlot::PERMISSION`, shared with the compiled read path).
 
 use async_graphql::Context;
 use futures::future::BoxFuture;
 use uuid::Uuid;
 
-use crate::domains::outreach::campaigns::{can_read, LeadCampaign};
+use crate::domains::outreach::campaigns::LeadCampaign;
 use crate::{
     domains::leads::LeadCampaignsSlot,
     error::AppResult,
-    graphql::slot::{PerKey, Slot, SlotSource},
+    graphql::{
+        slot::{PerKey, Slot, SlotSource},
+        ContextExt,
+    },
     state::AppState,
 };
 
@@ -21,7 +25,7 @@ impl SlotSource for LeadCampaigns {
     type Item = LeadCampaign;
 
     fn check(&self, ctx: &Context<'_>) -> AppResult<()> {
-        can_read(ctx)
+        ctx.viewer()?.require(LeadCampaignsSlot::PERMISSION)
     }
 
     fn load<'a>(

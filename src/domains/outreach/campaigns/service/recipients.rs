@@ -535,14 +535,15 @@ pub async fn campaigns_of_leads(
     if lead_ids.is_empty() {
         return Ok(out);
     }
-    // One statement: the recipient rows with their campaign, newest row first.
+    // One statement: the recipient rows with their campaign, in the slot's order (newest first).
     let backend = db.get_database_backend();
     let sql = format!(
         "SELECT {}, {} FROM campaign_recipients r JOIN campaigns c ON c.id = r.campaign_id \
-         WHERE r.lead_id IN ({}) ORDER BY r.id DESC",
+         WHERE r.lead_id IN ({}) ORDER BY {}",
         column_list::<campaign_recipient::Model>("r", "r_"),
         column_list::<campaign::Model>("c", "c_"),
-        crate::db::placeholders(backend, 1, lead_ids.len())
+        crate::db::placeholders(backend, 1, lead_ids.len()),
+        crate::domains::leads::LeadCampaignsSlot::order_by("r")
     );
     let values: Vec<sea_orm::Value> = lead_ids.iter().map(|u| (*u).into()).collect();
     let rows = db

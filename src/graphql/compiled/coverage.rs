@@ -1,0 +1,238 @@
+//! What the compiled read path answers, as data: for every object it compiles (named by the
+//! field that reaches it, `Parent.field`), the fields of that object it leaves to the
+//! resolvers. Every other field of the object in the schema is compiled, `__typename` always.
+//!
+//! This is the one list both sides are checked against. The unit test below walks the schema
+//! (`schema::export_sdl`) from `Query.leads` and plans a document per field: a field the list
+//! calls compiled must plan, a field it leaves to the resolvers must fall back. So a field added
+//! to `Lead` (or any covered type) fails the test until it is compiled or listed here, and a
+//! field the compiler stops covering fails it too. `tests/api/compiled_diff.rs` generates its
+//! documents from the same list and the schema, and checks on PostgreSQL that the compiled
+//! answers are the resolvers' answers, key order included.
+
+/// An object the compiler answers.
+#[derive(Debug, Clone, Copy)]
+pub struct Covered {
+    /// The field that reaches it, `Parent.field` (`Query.leads`, `Lead.notes`).
+    pub via: &'static str,
+    /// Its type name.
+    pub type_name: &'static str,
+    /// Its fields the compiler leaves to the resolvers (a document selecting one falls back).
+    pub resolvers_only: &'static [&'static str],
+}
+
+/// `Lead` fields answered by the resolvers only.
+const LEAD_RESOLVERS_ONLY: &[&str] = &[
+    "analysis",
+    "customFields",
+    "provenance",
+    "scoreReasons",
+    "timeline",
+];
+
+/// Every object the compiler answers (see the module docs).
+pub const COVERAGE: &[Covered] = &[
+    Covered {
+        via: "Query.leads",
+        type_name: "LeadConnection",
+        resolvers_only: &[],
+    },
+    Covered {
+        via: "LeadConnection.edges",
+        type_name: "LeadEdge",
+        resolvers_only: &[],
+    },
+    Covered {
+        via: "LeadConnection.pageInfo",
+        type_name: "PageInfo",
+        resolvers_only: &[],
+    },
+    Covered {
+        via: "LeadConnection.nodes",
+        type_name: "Lead",
+        resolvers_only: LEAD_RESOLVERS_ONLY,
+    },
+    Covered {
+        via: "LeadEdge.node",
+        type_name: "Lead",
+        resolvers_only: LEAD_RESOLVERS_ONLY,
+    },
+    Covered {
+        via: "Lead.location",
+        type_name: "Location",
+        resolvers_only: &[],
+    },
+    Covered {
+        via: "Lead.owner",
+        type_name: "User",
+        resolvers_only: &[],
+    },
+    Covered {
+        via: "Lead.notes",
+        type_name: "LeadNoteConnection",
+        // Notes edges carry cursors, which the compiler does not write.
+        resolvers_only: &["edges"],
+    },
+    Covered {
+        via: "LeadNoteConnection.nodes",
+        type_name: "LeadNote",
+        resolvers_only: &[],
+    },
+    Covered {
+        via: "LeadNoteConnection.pageInfo",
+        type_name: "PageInfo",
+        resolvers_only: &["startCursor", "endCursor"],
+    },
+    Covered {
+        via: "Lead.campaigns",
+        type_name: "LeadCampaign",
+        resolvers_only: &[],
+    },
+    Covered {
+        via: "LeadCampaign.campaign",
+        type_name: "Campaign",
+        resolvers_only: &[
+            "abTest",
+            "abWinner",
+            "completedAt",
+            "counters",
+            "createdAt",
+            "createdById",
+            "events",
+            "fromEmail",
+            "fromName",
+            "lastError",
+            "launchedAt",
+            "recipients",
+            "replyTo",
+            "scheduleAt",
+            "sendRatePerMinute",
+            "stats",
+            "template",
+            "updatedAt",
+            "variants",
+        ],
+    },
+];
+
+/// The entry for the object reached through `via` (`Parent.field`), if the compiler answers it.
+pub fn covered(via: &str) -> Option<&'static Covered> {
+    COVERAGE.iter().find(|c| c.via == via)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{HashMap, HashSet};
+
+    use async_graphql::{
+        parser::{
+            parse_schema,
+            types::{TypeKind, TypeSystemDefinition},
+        },
+        Request,
+    };
+
+    use super::*;
+    use crate::auth::{Role, Viewer, ViewerVia};
+
+    /// Object type name → its fields (name, named result type).
+    fn objects() -> HashMap<String, Vec<(String, String)>> {
+        let doc = parse_schema(crate::graphql::schema::export_sdl()).unwrap();
+        let mut out = HashMap::new();
+        for def in doc.definitions {
+            let TypeSystemDefinition::Type(t) = def else {
+                continue;
+            };
+            let t = t.node;
+            if let TypeKind::Object(o) = t.kind {
+                let fields = o
+                    .fields
+                    .iter()
+                    .map(|f| {
+                        let ty = f.node.ty.node.to_string();
+                        let named = ty.trim_matches(|c| c == '[' || c == ']' || c == '!');
+                        (f.node.name.node.to_string(), named.to_string())
+                    })
+                    .collect();
+                out.insert(t.name.node.to_string(), fields);
+            }
+        }
+        out
+    }
+
+    /// Plans `{ leads { … } }` built from `path` (selections from `Query.leads` down) around
+    /// `inner`.
+    fn plans(path: &[String], inner: &str, role: Role) -> bool {
+        let mut q = inner.to_string();
+        for field in path.iter().rev() {
+            q = format!("{field} {{ {q} }}");
+        }
+        let viewer = Viewer {
+            user_id: uuid::Uuid::now_v7(),
+            org_id: uuid::Uuid::now_v7(),
+            role,
+            via: ViewerVia::Jwt,
+            session_id: None,
+        };
+        let mut request = Request::new(format!("{{ {q} }}"));
+        crate::graphql::compiled::plan_for(
+            &crate::graphql::schema::fixed_limits(),
+            &mut request,
+            &viewer,
+        )
+        .is_some()
+    }
+
+    #[test]
+    fn coverage_matches_the_schema() {
+        let objects = objects();
+        let mut visited = HashSet::new();
+        let mut stack = vec![("Query.leads".to_string(), vec!["leads".to_string()])];
+        let mut wrong = Vec::new();
+        while let Some((via, path)) = stack.pop() {
+            let c = covered(&via).unwrap();
+            visited.insert(c.via);
+            let fields = objects.get(c.type_name).unwrap();
+            for name in c.resolvers_only {
+                assert!(
+                    fields.iter().any(|(f, _)| f == name),
+                    "{via}: {name} is not a field of {}",
+                    c.type_name
+                );
+            }
+            for (name, ty) in fields {
+                let child = format!("{}.{name}", c.type_name);
+                let object = objects.contains_key(ty);
+                let inner = if object {
+                    format!("{name} {{ __typename }}")
+                } else {
+                    name.clone()
+                };
+                let expected = !c.resolvers_only.contains(&name.as_str());
+                if plans(&path, &inner, Role::Viewer) != expected {
+                    wrong.push(format!(
+                        "{via} {{ {inner} }}: expected compiled = {expected}"
+                    ));
+                }
+                if object && expected {
+                    let mut p = path.clone();
+                    p.push(name.clone());
+                    assert!(
+                        covered(&child).is_some(),
+                        "{child}: compiled, but not in COVERAGE"
+                    );
+                    stack.push((child, p));
+                }
+            }
+        }
+        assert!(
+            wrong.is_empty(),
+            "coverage differs from the compiler: {wrong:#?}"
+        );
+        let unvisited: Vec<_> = COVERAGE
+            .iter()
+            .filter(|c| !visited.contains(c.via))
+            .collect();
+        assert!(unvisited.is_empty(), "unreachable entries: {unvisited:?}");
+    }
+}
