@@ -492,6 +492,22 @@ impl TotalCount {
 /// A connection whose nodes are ordered newest first by a UUID v7 id.
 pub type IdConnection<N> = Connection<KeyCursor<Uuid>, N, TotalCount>;
 
+/// Newest first by a UUID v7 id column (v7 ids sort by creation): the order of most lists.
+pub type NewestFirst<E> =
+    ByColumn<<E as EntityTrait>::Column, fn(&<E as EntityTrait>::Model) -> Uuid>;
+
+/// [`NewestFirst`] by `id`, the row's key being `key_of` (its id).
+pub fn newest_first<E: EntityTrait>(
+    id: E::Column,
+    key_of: fn(&E::Model) -> Uuid,
+) -> NewestFirst<E> {
+    ByColumn {
+        column: id,
+        desc: true,
+        key_of,
+    }
+}
+
 /// A keyset page of `select`, newest first by `id_col` (UUID v7 ids sort by creation).
 pub async fn page_by_id_desc<E, C, N, F>(
     conn: &C,

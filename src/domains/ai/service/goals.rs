@@ -323,15 +323,12 @@ pub async fn goal_jobs(state: &AppState, goal_id: Uuid) -> AppResult<Vec<search_
         .await?)
 }
 
-type JobOrder = ByColumn<search_goal_job::Column, fn(&search_goal_job::Model) -> Uuid>;
-
 /// Newest first (UUID v7 ids sort by creation).
-fn newest_jobs() -> JobOrder {
-    ByColumn {
-        column: search_goal_job::Column::Id,
-        desc: true,
-        key_of: |m| m.id,
-    }
+fn newest_jobs() -> crate::graphql::pagination::NewestFirst<search_goal_job::Entity> {
+    crate::graphql::pagination::newest_first::<search_goal_job::Entity>(
+        search_goal_job::Column::Id,
+        |m| m.id,
+    )
 }
 
 /// A page of the goal's sources, newest first (the order they were created in, reversed).

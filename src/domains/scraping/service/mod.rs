@@ -378,15 +378,11 @@ fn pages_of(status: &Option<Vec<ScrapePageStatus>>) -> Select<scrape_page::Entit
     }
 }
 
-type PageOrder = ByColumn<scrape_page::Column, fn(&scrape_page::Model) -> Uuid>;
-
 /// Newest first (UUID v7 ids sort by creation).
-fn newest_pages() -> PageOrder {
-    ByColumn {
-        column: scrape_page::Column::Id,
-        desc: true,
-        key_of: |m| m.id,
-    }
+fn newest_pages() -> crate::graphql::pagination::NewestFirst<scrape_page::Entity> {
+    crate::graphql::pagination::newest_first::<scrape_page::Entity>(scrape_page::Column::Id, |m| {
+        m.id
+    })
 }
 
 /// The pages of a job, newest first, optionally only some statuses.

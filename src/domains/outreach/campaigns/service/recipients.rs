@@ -24,7 +24,7 @@ use crate::{
     domains::leads::{self as leads, filtered, types::LeadFilter, Lead, LeadPage},
     error::{AppError, AppResult},
     graphql::{
-        pagination::{keyset_rows, ByColumn, IdConnection, KeysetRows, PageArgs, TotalCount},
+        pagination::{keyset_rows, IdConnection, KeysetRows, PageArgs, TotalCount},
         siblings::first_pages,
     },
     ids::parse_id,
@@ -410,15 +410,12 @@ fn of_statuses(statuses: &Option<Vec<RecipientStatus>>) -> Select<campaign_recip
     }
 }
 
-type RecipientOrder = ByColumn<campaign_recipient::Column, fn(&campaign_recipient::Model) -> Uuid>;
-
 /// Newest first (UUID v7 ids sort by creation).
-fn newest_first() -> RecipientOrder {
-    ByColumn {
-        column: campaign_recipient::Column::Id,
-        desc: true,
-        key_of: |m| m.id,
-    }
+fn newest_first() -> crate::graphql::pagination::NewestFirst<campaign_recipient::Entity> {
+    crate::graphql::pagination::newest_first::<campaign_recipient::Entity>(
+        campaign_recipient::Column::Id,
+        |m| m.id,
+    )
 }
 
 /// The leads of some recipient rows, by id, resolved together (one statement, one `LeadPage`).

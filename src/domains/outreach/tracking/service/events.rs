@@ -20,7 +20,7 @@ use crate::{
     },
     error::AppResult,
     graphql::{
-        pagination::{keyset_rows, ByColumn, IdConnection, KeysetRows, PageArgs, TotalCount},
+        pagination::{keyset_rows, IdConnection, KeysetRows, PageArgs, TotalCount},
         siblings::first_pages,
     },
 };
@@ -34,15 +34,11 @@ fn of_kind(kind: Option<EmailEventType>) -> Select<email_event::Entity> {
     }
 }
 
-type EventOrder = ByColumn<email_event::Column, fn(&email_event::Model) -> Uuid>;
-
 /// Newest first (UUID v7 ids sort by creation).
-fn newest_first() -> EventOrder {
-    ByColumn {
-        column: email_event::Column::Id,
-        desc: true,
-        key_of: |m| m.id,
-    }
+fn newest_first() -> crate::graphql::pagination::NewestFirst<email_event::Entity> {
+    crate::graphql::pagination::newest_first::<email_event::Entity>(email_event::Column::Id, |m| {
+        m.id
+    })
 }
 
 /// The recipients' addresses and the leads of some event rows: one statement each, the leads
