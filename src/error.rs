@@ -248,7 +248,7 @@ impl From<DbErr> for AppError {
 
 /// Whether `err` says the database could not be reached (no connection could be had, or the one
 /// in use was lost mid-statement) rather than that the statement was wrong.
-fn is_connection_loss(err: &DbErr) -> bool {
+pub fn is_connection_loss(err: &DbErr) -> bool {
     use sea_orm::{sqlx::Error as Sqlx, RuntimeErr};
     let runtime = match err {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => return true,

@@ -409,6 +409,11 @@ impl Plan {
     }
 
     /// Runs the plan; the body of a GraphQL response (`{"data":…}`).
+    /// The response key of the first root field (where an error of the whole read is reported).
+    pub fn first_key(&self) -> Option<&str> {
+        self.roots.first().map(|(key, _)| key.as_str())
+    }
+
     pub async fn execute(&self, state: &AppState) -> Result<String, sea_orm::DbErr> {
         let mut out = String::with_capacity(16 * 1024);
         out.push_str("{\"data\":{");

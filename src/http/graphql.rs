@@ -425,7 +425,10 @@ async fn graphql_batch(
 }
 
 /// Answers `request` through a compiled read (`graphql::compiled`) when it is one; `None` when
-/// the resolvers must run it (also when the statement failed: they report the error).
+/// the resolvers must run it (also when the statement failed: they report the error). A read
+/// that failed because the database could not be reached is answered SERVICE_UNAVAILABLE at
+/// once: the resolvers would only wait for a connection a second time (two acquire timeouts
+/// per request while PostgreSQL is down: the fault suite's postgres/down).
 async fn compiled(
     s: &HttpState,
     request: &mut async_graphql::Request,
@@ -445,6 +448,18 @@ async fn compiled(
             res.headers_mut()
                 .insert(header::CONTENT_TYPE, content_type(media));
             Some(res)
+        }
+        Err(e) if crate::error::is_connection_loss(&e) => {
+            let path = plan
+                .first_key()
+                .map(|k| async_graphql::PathSegment::Field(k.into()));
+            let mut err = async_graphql::Error::from(AppError::from(e))
+                .into_server_error(async_graphql::Pos::default());
+            err.path.extend(path);
+            err.locations.clear();
+            let response = GqlResponse::from_errors(vec![err]);
+            extension::record_metrics(plan.operation_name(), &response, started);
+            Some(graphql_response(BatchResponse::Single(response), media))
         }
         Err(e) => {
             tracing::warn!(error = %e, "compiled read failed; running the resolvers");

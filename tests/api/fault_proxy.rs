@@ -2,7 +2,8 @@
 //! that moment — bytes are read and dropped and nothing is closed, as when a peer vanishes
 //! without a FIN (a dead host, a dropped NAT entry, a partitioned network). A process that only
 //! watches for EOF never notices; the black-holed connections stay dead after
-//! [`FaultProxy::heal`], and only new connections get through again.
+//! [`FaultProxy::heal`], and only new connections get through again. Or it goes down as a
+//! stopped server does ([`FaultProxy::refuse`]): open connections are closed, the port refuses.
 
 use std::sync::{
     atomic::{AtomicU64, Ordering},
@@ -22,6 +23,8 @@ pub struct FaultProxy {
     generation: Arc<AtomicU64>,
     /// While set, new connections are black-holed as well.
     down: Arc<std::sync::atomic::AtomicBool>,
+    /// Once set, every connection closes at its next byte (the server went away).
+    closed: Arc<std::sync::atomic::AtomicBool>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -33,14 +36,20 @@ impl FaultProxy {
         let cutoff = Arc::new(AtomicU64::new(0));
         let generation = Arc::new(AtomicU64::new(0));
         let down = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (c, g, d) = (cutoff.clone(), generation.clone(), down.clone());
+        let closed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (c, g, d, x) = (
+            cutoff.clone(),
+            generation.clone(),
+            down.clone(),
+            closed.clone(),
+        );
         let task = tokio::spawn(async move {
             loop {
                 let Ok((client, _)) = listener.accept().await else {
                     return;
                 };
                 let id = g.fetch_add(1, Ordering::SeqCst);
-                let (c, d) = (c.clone(), d.clone());
+                let (c, d, x) = (c.clone(), d.clone(), x.clone());
                 tokio::spawn(async move {
                     let dead = move || d.load(Ordering::SeqCst) || id < c.load(Ordering::SeqCst);
                     if dead() {
@@ -51,8 +60,8 @@ impl FaultProxy {
                     };
                     let (cr, cw) = client.into_split();
                     let (sr, sw) = server.into_split();
-                    let dead2 = dead.clone();
-                    tokio::join!(pipe(cr, sw, dead), pipe(sr, cw, dead2));
+                    let (dead2, x2) = (dead.clone(), x.clone());
+                    tokio::join!(pipe(cr, sw, dead, x), pipe(sr, cw, dead2, x2));
                 });
             }
         });
@@ -61,6 +70,7 @@ impl FaultProxy {
             cutoff,
             generation,
             down,
+            closed,
             task,
         }
     }
@@ -74,6 +84,13 @@ impl FaultProxy {
         self.down.store(true, Ordering::SeqCst);
         self.cutoff
             .store(self.generation.load(Ordering::SeqCst), Ordering::SeqCst);
+    }
+
+    /// Down for good, as a stopped server: the port is closed (connecting is refused) and every
+    /// open connection closes at its next byte.
+    pub fn refuse(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        self.task.abort();
     }
 
     /// New connections pass again; the black-holed ones stay dead.
@@ -90,11 +107,13 @@ impl Drop for FaultProxy {
     }
 }
 
-/// Copies `from` to `to` until either side ends; once `dead()` holds, reads and drops.
+/// Copies `from` to `to` until either side ends; once `dead()` holds, reads and drops; once
+/// `closed` is set, ends (both halves close).
 async fn pipe(
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
     dead: impl Fn() -> bool,
+    closed: Arc<std::sync::atomic::AtomicBool>,
 ) {
     let mut buf = vec![0u8; 16 * 1024];
     loop {
@@ -108,6 +127,9 @@ async fn pipe(
             }
             Ok(n) => n,
         };
+        if closed.load(Ordering::SeqCst) {
+            return;
+        }
         if dead() {
             continue;
         }
@@ -253,4 +275,55 @@ async fn pg_only_the_pool_recovers_after_a_postgres_black_hole() {
     tokio::time::timeout(Duration::from_secs(15), published)
         .await
         .expect("the outbox relay published nothing within 15 s after the black hole healed");
+}
+
+/// PostgreSQL stopped (its port refuses, its connections closed): a read the compiled path
+/// answers fails with SERVICE_UNAVAILABLE after at most one wait for a connection
+/// (`DATABASE_ACQUIRE_TIMEOUT_MS`). It used to fall back to the resolvers on any failure, which
+/// waited a second time: two acquire timeouts per request (the fault suite's postgres/down).
+#[tokio::test]
+#[ignore = "postgres-only: a TCP proxy in front of PostgreSQL"]
+async fn pg_only_a_compiled_read_fails_once_when_postgres_is_down() {
+    use std::time::{Duration, Instant};
+
+    use serde_json::json;
+
+    use crate::helpers::{code, fresh_database, require_postgres, Options, TestApp};
+
+    let admin = require_postgres();
+    let pg_port = url::Url::parse(&admin).unwrap().port().unwrap_or(5432);
+    let dir = std::env::temp_dir().join(format!("lg-pgdown-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let proxy = FaultProxy::start(pg_port).await;
+    let db_url = via_proxy(&fresh_database(&dir).await, &proxy);
+    let acquire = Duration::from_millis(1500);
+    let app = TestApp::spawn_with(Options {
+        db_url: Some(db_url),
+        ..Options::with_env(&[
+            ("REQUEST_TIMEOUT_MS", "20000"),
+            ("DATABASE_MAX_CONNECTIONS", "4"),
+            ("DATABASE_ACQUIRE_TIMEOUT_MS", "1500"),
+            ("SESSION_CHECK_TTL_MS", "600000"),
+            ("COMPILED_READS", "true"),
+        ])
+    })
+    .await;
+    let (token, _) = crate::fixtures::owner_token(&app).await;
+    const READ: &str = "{ leads(first: 5) { edges { node { id } } } }";
+    let v = app.gql(Some(&token), READ, json!({})).await;
+    assert!(v["errors"].is_null(), "before the fault: {v}");
+
+    proxy.refuse();
+    for i in 0..4 {
+        let t = Instant::now();
+        let v = app.gql(Some(&token), READ, json!({})).await;
+        let took = t.elapsed();
+        assert_eq!(code(&v), Some("SERVICE_UNAVAILABLE"), "read {i}: {v}");
+        assert_eq!(v["errors"][0]["path"], json!(["leads"]), "read {i}: {v}");
+        // One acquire timeout plus slack, well short of two (3 s).
+        assert!(
+            took < acquire + Duration::from_millis(1000),
+            "read {i} took {took:?} (two waits for a connection?): {v}"
+        );
+    }
 }
