@@ -7,7 +7,10 @@
 #   scripts/test --with-services bench/shapes.sh [ROUNDS] [LEADS]
 #
 # Environment: SECONDS_PER_SIDE (10), CONCURRENCY (8), SHAPES (a regex over the shape names,
-# default all), NO_BUILD=1 (use the release binaries already in target/release).
+# default all), NO_BUILD=1 (use the release binaries already in target/release), EXPLAIN_DIR
+# (for each shape, the statements both servers ran, `NAME.ours.sql` / `NAME.pgl.sql`, and their
+# `EXPLAIN (ANALYZE, BUFFERS)` plans, `NAME.ours.plans` / `NAME.pgl.plans`: where a shape's
+# time goes; with ROUNDS=0 the script stops after writing them).
 #
 # Shapes: bench/shapes/NN-name.graphql (ours) and NN-name.pgl.graphql (PostGraphile's, with a
 # comment saying how it is equivalent); `$ORG`, `$USER` and `$LEAD` are filled in here. A shape
@@ -178,7 +181,41 @@ for name in "${NAMES[@]}"; do
             || CHECK_A[$name]="ERROR $(head -c 300 "$DATA/$name.pgbench-check")"
     fi
 done
+# EXPLAIN_DIR: every statement a shape ran on each side, and its plan with timings.
+explain() { # SQL-FILE PLANS-FILE
+    : >"$2"
+    while IFS= read -r stmt; do
+        case "$stmt" in
+            SELECT* | select* | WITH* | with*)
+                { echo "-- ${stmt:0:3000}"
+                  psql "$TEST_POSTGRES_URL" -qAt -c "EXPLAIN (ANALYZE, BUFFERS) ${stmt%;}" 2>&1
+                  echo; } >>"$2" ;;
+        esac
+    done <"$1"
+}
+capture() { # URL DOC TOKEN OUT-SQL
+    post "$1" "$2" "$3" >/dev/null
+    sleep 0.3
+    local off
+    off="$(stat -c %s "$PG_LOG")"
+    post "$1" "$2" "$3" >/dev/null
+    sleep 0.5
+    $PY bench/shapes/statements.py pgbench "$PG_LOG" "$off" "$4" >/dev/null
+}
+if [[ -n "${EXPLAIN_DIR:-}" && -r "$PG_LOG" ]]; then
+    mkdir -p "$EXPLAIN_DIR"
+    for name in "${NAMES[@]}"; do
+        capture "http://127.0.0.1:$LOG_PORT" "$(doc "bench/shapes/$name.graphql")" "$TOKEN" "$EXPLAIN_DIR/$name.ours.sql"
+        explain "$EXPLAIN_DIR/$name.ours.sql" "$EXPLAIN_DIR/$name.ours.plans"
+        if [[ -f "bench/shapes/$name.pgl.graphql" ]]; then
+            capture "http://127.0.0.1:$LOG_PGL_PORT" "$(doc "bench/shapes/$name.pgl.graphql")" "" "$EXPLAIN_DIR/$name.pgl.sql"
+            explain "$EXPLAIN_DIR/$name.pgl.sql" "$EXPLAIN_DIR/$name.pgl.plans"
+        fi
+    done
+    echo "plans written to $EXPLAIN_DIR"
+fi
 for p in "${LOGGED_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+[[ "$ROUNDS" == 0 ]] && exit 0
 
 field() { $PY -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
 run_pgbench() { # SCRIPT → "rps errors"
