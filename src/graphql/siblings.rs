@@ -5,11 +5,10 @@
 //! resolves a nested connection (`Campaign.recipients`, `ScrapeJob.leads`…), the first page of
 //! that connection is loaded for **every** node of the page in one statement, by
 //! [`first_pages`]: one `UNION ALL` arm per parent, each the list's own filter narrowed to
-//! that parent, numbered in the list's keyset order (`ROW_NUMBER() OVER (ORDER BY …)`) and cut
+//! that parent, in the list's keyset order, numbered (`ROW_NUMBER() OVER (ORDER BY …)`) and cut
 //! at `limit + 1` rows (the extra row telling that there is a next page, as in the one pager).
 //! Each arm is what the parent would run alone: with an index on (parent, order) PostgreSQL
-//! reads exactly `limit + 1` index entries per parent (the window's run condition stops the
-//! scan). A single `PARTITION BY parent` over `parent IN (…)` read and sorted every row of every
+//! reads exactly `limit + 1` index entries per parent. A single `PARTITION BY parent` over `parent IN (…)` read and sorted every row of every
 //! parent instead: 72 ms for ten campaigns of 5,000 recipients (bench/shapes, session 13).
 //! The result is kept in
 //! the page's [`PageCells`] under the field's arguments, so the siblings that ask the same
@@ -27,10 +26,8 @@ use std::{
 };
 
 use sea_orm::{
-    sea_query::{
-        Alias, Asterisk, Expr, ExprTrait, Query, SelectStatement, UnionType, WindowStatement,
-    },
-    ColumnTrait, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryTrait, Select,
+    sea_query::{Alias, Asterisk, Expr, Query, SelectStatement, UnionType, WindowStatement},
+    ColumnTrait, ConnectionTrait, EntityTrait, Order, QueryFilter, QuerySelect, QueryTrait, Select,
 };
 use tokio::sync::OnceCell;
 use uuid::Uuid;
@@ -124,9 +121,10 @@ where
 }
 
 /// One parent's arm of [`first_pages`]: `SELECT * FROM (select + ROW_NUMBER() OVER (ORDER BY
-/// order)) WHERE lg_rn <= limit + 1`. The bound is a literal, as the pager's LIMIT
-/// (`db::with_literal_limit`), so PostgreSQL plans it as a run condition that stops the
-/// ordered scan.
+/// order) ORDER BY order LIMIT limit + 1)`, the parent's own page statement. The `LIMIT` is
+/// what lets PostgreSQL plan an ordered index read of `limit + 1` entries: with only a run
+/// condition on the row number it costed the whole parent and chose a bitmap scan and a sort
+/// (30 ms per campaign of 5,000 recipients).
 fn page_arm<E, O>(
     select: Select<E>,
     order: &O,
@@ -141,14 +139,13 @@ where
     for (expr, dir) in order.order_by(args.backward) {
         window.order_by_expr(expr, dir);
     }
-    let mut inner = select.into_query();
+    let mut inner = order
+        .order(select, args.backward)
+        .limit(args.limit + 1)
+        .into_query();
     inner.expr_window_as(Expr::cust("ROW_NUMBER()"), window, Alias::new("lg_rn"));
-    let sub = Alias::new(format!("lg_p{i}"));
     Query::select()
         .column(Asterisk)
-        .from_subquery(inner, sub.clone())
-        .and_where(
-            Expr::col((sub, Alias::new("lg_rn"))).lte(Expr::cust((args.limit + 1).to_string())),
-        )
+        .from_subquery(inner, Alias::new(format!("lg_p{i}")))
         .to_owned()
 }
