@@ -9,7 +9,7 @@
 //!
 //! Coverage is deliberately narrow and checked up front: a document takes this path only when
 //! everything in it is understood here (see [`plan`]); anything else — an unknown field, a
-//! directive, a literal input object, a mismatched variable type, an argument the resolver would
+//! directive, a non-canonical literal input object, a mismatched variable type, an argument the resolver would
 //! refuse — returns `None`, and the request runs through the resolvers unchanged, which also
 //! gives every error its usual code. [`coverage::COVERAGE`] lists what is covered, checked
 //! against the schema; `tests/api/compiled.rs` (fixed documents) and `tests/api/compiled_diff.rs`
@@ -80,8 +80,13 @@ impl Sel {
 
     /// The argument `name` coerced to `T` (`Some(None)` when absent or null), or `None` when the
     /// resolvers must handle it: a variable declared with another type than `expected` (the
-    /// argument's named type), a literal where `literal_ok` is false, or a value that does not
-    /// coerce (the resolvers report those errors).
+    /// argument's named type), a value that does not coerce (the resolvers report those
+    /// errors), or, where `literal_ok` is false (input objects), a literal not written in the
+    /// canonical form of its value: a literal compiles only when coercing it and writing the
+    /// result back gives the literal again, nulls aside. Validation would refuse what coercion
+    /// alone forgives (a string for an enum, an unknown field), and input coercion's sugar (one
+    /// value for a list) is left to the resolvers, so the literals compiled are exactly the
+    /// valid ones that mean what they say.
     pub fn arg<T: InputType>(
         &self,
         name: &str,
@@ -96,10 +101,51 @@ impl Sel {
                 BaseType::Named(n) if n.as_str() == expected => {}
                 _ => return None,
             },
-            None if !literal_ok && a.value != Value::Null => return None,
+            None if !literal_ok && a.value != Value::Null => {
+                let parsed = <Option<T> as InputType>::parse(Some(a.value.clone())).ok()?;
+                return same_literal(
+                    &without_nulls(parsed.to_value()),
+                    &without_nulls(a.value.clone()),
+                )
+                .then_some(parsed);
+            }
             None => {}
         }
         <Option<T> as InputType>::parse(Some(a.value.clone())).ok()
+    }
+}
+
+/// Equality that tells an enum value from a string (`Value`'s own `==` does not).
+fn same_literal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Enum(x), Value::Enum(y)) => x == y,
+        (Value::String(x), Value::String(y)) => x == y,
+        (Value::Enum(_) | Value::String(_), _) | (_, Value::Enum(_) | Value::String(_)) => false,
+        (Value::List(x), Value::List(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same_literal(x, y))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| same_literal(v, w)))
+        }
+        (x, y) => x == y,
+    }
+}
+
+/// `v` with every null-valued object field removed (an omitted field and an explicit null mean
+/// the same to an input object).
+fn without_nulls(v: Value) -> Value {
+    match v {
+        Value::Object(fields) => Value::Object(
+            fields
+                .into_iter()
+                .filter(|(_, v)| *v != Value::Null)
+                .map(|(k, v)| (k, without_nulls(v)))
+                .collect(),
+        ),
+        Value::List(items) => Value::List(items.into_iter().map(without_nulls).collect()),
+        other => other,
     }
 }
 
@@ -559,10 +605,46 @@ mod tests {
         assert_eq!(s[0].arg::<String>("after", "String", true), Some(None));
         // Declared with another type than the argument's.
         assert_eq!(s[0].arg::<String>("first", "String", true), None);
-        // A literal where only variables are taken.
+        // Literals where input objects are taken: only in canonical form.
         let s = walk("{ leads(first: 3) { totalCount } }", serde_json::json!({})).unwrap();
-        assert_eq!(s[0].arg::<i32>("first", "Int", false), None);
+        assert_eq!(s[0].arg::<i32>("first", "Int", false), Some(Some(3)));
         assert_eq!(s[0].arg::<i32>("first", "Int", true), Some(Some(3)));
+        // One value for a list is valid GraphQL (input coercion wraps it) but not canonical.
+        assert_eq!(s[0].arg::<Vec<i32>>("first", "Int", false), None);
+        assert_eq!(
+            s[0].arg::<Vec<i32>>("first", "Int", true),
+            Some(Some(vec![3]))
+        );
+        let s = walk(
+            "{ leads(orderBy: {field: SCORE, direction: ASC}, filter: {status: [NEW], city: null}) { totalCount } }",
+            serde_json::json!({}),
+        )
+        .unwrap();
+        let order: Option<Option<crate::domains::leads::types::LeadOrder>> =
+            s[0].arg("orderBy", "LeadOrder", false);
+        assert!(
+            matches!(order, Some(Some(_))),
+            "a canonical literal compiles"
+        );
+        let filter: Option<Option<crate::domains::leads::types::LeadFilter>> =
+            s[0].arg("filter", "LeadFilter", false);
+        assert!(
+            matches!(filter, Some(Some(_))),
+            "explicit nulls are canonical"
+        );
+        for doc in [
+            // A string where the enum is expected, an unknown field, one value for a list.
+            "{ leads(orderBy: {field: \"SCORE\", direction: ASC}) { totalCount } }",
+            "{ leads(orderBy: {field: SCORE, direction: ASC, nope: 1}) { totalCount } }",
+            "{ leads(filter: {status: NEW}) { totalCount } }",
+        ] {
+            let s = walk(doc, serde_json::json!({})).unwrap();
+            let order: Option<Option<crate::domains::leads::types::LeadOrder>> =
+                s[0].arg("orderBy", "LeadOrder", false);
+            let filter: Option<Option<crate::domains::leads::types::LeadFilter>> =
+                s[0].arg("filter", "LeadFilter", false);
+            assert!(order.is_none() || filter.is_none(), "{doc}");
+        }
         // Wrong literal kind.
         let s = walk(
             "{ leads(first: \"3\") { totalCount } }",

@@ -397,9 +397,20 @@ async fn pg_only_uncovered_documents_fall_back_to_the_resolvers() {
         "{unauthenticated}"
     );
 
-    // Covered by the resolvers only: answered by them (more statements), same answer.
+    // Literal input objects in canonical form compile, with the same answer.
     for q in [
         "{ leads(first: 5, filter: {status: [NEW]}) { nodes { id } } }",
+        "{ leads(first: 5, orderBy: {field: SCORE, direction: DESC}) { nodes { id score } } }",
+        "{ leads(first: 5, filter: {tags: {any: [\"b2b\"]}, city: null}) { nodes { id } } }",
+    ] {
+        let (v, stmts) = p.both(q, json!({})).await;
+        assert!(v.get("errors").is_none(), "{v}");
+        assert!(compiled(&stmts), "{q}: {stmts:#?}");
+    }
+
+    // Covered by the resolvers only: answered by them (more statements), same answer.
+    for q in [
+        "{ leads(first: 5, filter: {status: NEW}) { nodes { id } } }",
         "{ leads(first: 5) { nodes { id scoreReasons { rule } } } }",
         "{ leads(first: 5) { nodes { id id2: id @include(if: true) } } }",
         "{ leads(first: 5) { nodes { notes(first: 2) { edges { cursor } } } } }",

@@ -117,6 +117,28 @@ const FILTERS: &[&str] = &[
     r#"{"country": "DE", "hasEmail": false}"#,
 ];
 
+/// Input fields whose strings are enum values.
+const ENUM_KEYS: &[&str] = &["field", "direction", "status", "source"];
+
+/// A JSON input value written as a GraphQL literal (strings under [`ENUM_KEYS`] as enum values).
+fn literal(v: &Value, enum_key: bool) -> String {
+    match v {
+        Value::Object(m) => {
+            let fields: Vec<String> = m
+                .iter()
+                .map(|(k, v)| format!("{k}: {}", literal(v, ENUM_KEYS.contains(&k.as_str()))))
+                .collect();
+            format!("{{{}}}", fields.join(", "))
+        }
+        Value::Array(a) => {
+            let items: Vec<String> = a.iter().map(|v| literal(v, enum_key)).collect();
+            format!("[{}]", items.join(", "))
+        }
+        Value::String(s) if enum_key => s.clone(),
+        other => other.to_string(),
+    }
+}
+
 /// One generated document.
 struct Doc {
     query: String,
@@ -161,12 +183,9 @@ impl Gen<'_> {
         let order = self.rng.below(ORDERS.len());
         if order > 0 || self.rng.pct(20) {
             let value: Value = serde_json::from_str(ORDERS[order]).unwrap();
-            if self.rng.pct(5) && order > 0 {
-                // A literal input object: left to the resolvers.
-                self.covered = false;
-                let f = value["field"].as_str().unwrap();
-                let d = value["direction"].as_str().unwrap();
-                args.push(format!("orderBy: {{field: {f}, direction: {d}}}"));
+            if self.rng.pct(30) && order > 0 {
+                // A literal input object in canonical form: compiled.
+                args.push(format!("orderBy: {}", literal(&value, false)));
             } else {
                 let name = self.name("o");
                 self.variables
@@ -178,8 +197,11 @@ impl Gen<'_> {
             let text = FILTERS[self.rng.below(FILTERS.len())];
             let filter: Value = serde_json::from_str(text).unwrap();
             if self.rng.pct(5) {
+                // One value for a list: valid, but not canonical, so left to the resolvers.
                 self.covered = false;
-                args.push("filter: {hasEmail: true}".into());
+                args.push("filter: {status: NEW, hasEmail: true}".into());
+            } else if self.rng.pct(30) {
+                args.push(format!("filter: {}", literal(&filter, false)));
             } else {
                 let name = self.name("f");
                 self.variables
