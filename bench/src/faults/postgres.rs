@@ -7,6 +7,10 @@
 //! SERVICE_UNAVAILABLE (or TIMEOUT); `/health` always answers within 1.5 s; after
 //! each outage the server serves again without a restart (every request sent in the last 2 s
 //! of the recovery and answered before it ends succeeds).
+//!
+//! Meanwhile a campaign to 60 recipients sends at 120/min through both outages (verdict
+//! `postgres/campaign`: no job lost or run twice): it completes after them, every recipient is
+//! SENT (or honestly UNCERTAIN), and no address receives two messages.
 
 use std::{
     collections::BTreeMap,
@@ -21,14 +25,17 @@ use serde_json::json;
 use tokio::sync::Mutex;
 
 use super::{
-    client,
+    campaign, client,
     server::{host_port, user, via, Env, Server, ServerSpec},
+    sink::Sink,
     Verdict,
 };
 use crate::proxy::{Mode, Proxy};
 
 const CLIENTS: usize = 50;
 const TIMEOUT_MS: u64 = 5000;
+/// Recipients of the campaign that sends through both outages.
+const CAMPAIGN: usize = 60;
 const READ: &str = "{ leads(first: 5) { edges { node { id firstName } } } }";
 
 /// One request: when it was sent, its latency, and its outcome (None = ok, else the code).
@@ -43,9 +50,14 @@ pub async fn run(env: &Env) -> anyhow::Result<Vec<Verdict>> {
     let mut spec = ServerSpec::new("postgres", &via(&db, proxy.addr())?)?
         .set("REQUEST_TIMEOUT_MS", TIMEOUT_MS);
     spec.redis_url = Some(env.redis_url.clone());
+    let sink = Sink::start().await?;
+    spec.smtp_url = Some(format!("smtp://{}", sink.addr));
     let mut server = Server::start(env, spec).await?;
     let base = server.url();
     let token = user(&base, "postgres@faults.example.com").await?;
+    let setup = client::http(Duration::from_secs(30))?;
+    let c = campaign::prepare(&setup, &base, &token, "pgjobs", CAMPAIGN, Some(120)).await?;
+    campaign::launch(&setup, &base, &token, &c.id).await?;
     let outage = Duration::from_secs(if env.long { 30 } else { 8 });
     let recovery = Duration::from_secs(10);
 
@@ -130,7 +142,13 @@ pub async fn run(env: &Env) -> anyhow::Result<Vec<Verdict>> {
     for t in tasks {
         let _ = t.await;
     }
+    let within = Duration::from_secs(if env.long { 300 } else { 120 });
+    let (last, _) = campaign::wait_done(&db, &c.id, within).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let rows = campaign::recipients(&db, &c.id).await?;
+    let received = sink.received();
     server.kill().await;
+    let (checks, figures) = campaign::delivery_checks(last.as_deref(), &rows, &received, &c.emails);
 
     let samples = samples.lock().await;
     let health = health.lock().await;
@@ -138,6 +156,7 @@ pub async fn run(env: &Env) -> anyhow::Result<Vec<Verdict>> {
     for (mode, from, healed, end) in windows {
         verdicts.push(judge(mode, from, healed, end, &samples, &health));
     }
+    verdicts.push(Verdict::from_checks("postgres/campaign", checks, figures));
     Ok(verdicts)
 }
 
