@@ -70,8 +70,10 @@ fn exact(b: &Bbox) -> Condition {
 fn earth_cube(b: &Bbox) -> SimpleExpr {
     let (lo, hi) = b.unit_cube();
     Expr::cust_with_values(
-        r#"ll_to_earth("leads"."latitude", "leads"."longitude") <@ cube(ARRAY[$1 * earth(), $2 * earth(), $3 * earth()], ARRAY[$4 * earth(), $5 * earth(), $6 * earth()])"#,
-        [lo[0], lo[1], lo[2], hi[0], hi[1], hi[2]],
+        // `cube(cube(cube(x0, x1), y0, y1), z0, z1)`: no `ARRAY[…]`, whose brackets sea-query's
+        // tokenizer would take for a quoted identifier and leave its placeholders unbound.
+        r#"ll_to_earth("leads"."latitude", "leads"."longitude") <@ cube(cube(cube($1 * earth(), $2 * earth()), $3 * earth(), $4 * earth()), $5 * earth(), $6 * earth())"#,
+        [lo[0], hi[0], lo[1], hi[1], lo[2], hi[2]],
     )
 }
 
