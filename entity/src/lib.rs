@@ -21,6 +21,7 @@ pub mod lead_analysis;
 pub mod lead_interaction;
 pub mod lead_note;
 pub mod lead_tag;
+pub mod location;
 pub mod membership;
 pub mod notification;
 pub mod notification_preference;

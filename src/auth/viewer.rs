@@ -139,6 +139,12 @@ permissions! {
     UseAi => Member,
     /// See the organization's AI usage and cost.
     ReadAiUsage => Admin,
+    /// See saved locations and run the map and distance queries (leads also need `ReadLeads`).
+    ReadPlaces => Viewer,
+    /// Create and change saved locations.
+    WritePlaces => Member,
+    /// Delete saved locations.
+    DeletePlaces => Manager,
 }
 
 /// How the viewer authenticated.

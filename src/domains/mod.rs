@@ -8,5 +8,6 @@ pub mod jobs;
 pub mod leads;
 pub mod notifications;
 pub mod outreach;
+pub mod places;
 pub mod realtime;
 pub mod scraping;

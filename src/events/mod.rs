@@ -131,6 +131,9 @@ pub enum DomainEvent {
     /// A search goal's run moved: status, scrape jobs done, leads found, leads ranked.
     #[serde(rename = "search_goal.progress")]
     SearchGoalProgress(SearchGoalProgress),
+    /// A saved location was created, changed (`changedFields`) or deleted.
+    #[serde(rename = "location.changed")]
+    LocationChanged(LocationChanged),
 }
 
 impl DomainEvent {
@@ -151,6 +154,7 @@ impl DomainEvent {
             DomainEvent::ApprovalPending(_) => "approval.pending",
             DomainEvent::ApprovalResolved(_) => "approval.resolved",
             DomainEvent::SearchGoalProgress(_) => "search_goal.progress",
+            DomainEvent::LocationChanged(_) => "location.changed",
         }
     }
 
@@ -171,6 +175,7 @@ impl DomainEvent {
             DomainEvent::ApprovalPending(_) => EventType::ApprovalPending,
             DomainEvent::ApprovalResolved(_) => EventType::ApprovalResolved,
             DomainEvent::SearchGoalProgress(_) => EventType::SearchGoalProgress,
+            DomainEvent::LocationChanged(_) => EventType::LocationChanged,
         }
     }
 }
@@ -203,6 +208,7 @@ impl DomainEvent {
                 viewer.require(Permission::ReadApprovals).is_ok()
             }
             DomainEvent::SearchGoalProgress(_) => viewer.require(Permission::ReadAi).is_ok(),
+            DomainEvent::LocationChanged(_) => viewer.require(Permission::ReadPlaces).is_ok(),
         }
     }
 
@@ -270,6 +276,8 @@ pub enum EventType {
     ApprovalResolved,
     /// `search_goal.progress`: a search goal's run moved (status, jobs, leads, ranking).
     SearchGoalProgress,
+    /// `location.changed`: a saved location was created, changed or deleted.
+    LocationChanged,
 }
 
 // Carried by `campaign.status`, and the GraphQL `CampaignCounters` as it is: one definition, so
@@ -372,6 +380,19 @@ pub struct LeadChanged {
     /// The new owner, when the change assigned the lead to someone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner_id: Option<Uuid>,
+}
+
+/// Payload of `location.changed`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LocationChanged {
+    /// The saved location.
+    pub location_id: Uuid,
+    /// `created`, `updated` or `deleted`.
+    pub action: String,
+    /// Fields that changed (updates only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changed_fields: Vec<String>,
 }
 
 /// Payload of `notification.new`.

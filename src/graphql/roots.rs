@@ -3,7 +3,8 @@
 use async_graphql::{MergedObject, MergedSubscription};
 
 use crate::domains::{
-    ai, approvals, audit, identity, jobs, leads, notifications, outreach, realtime, scraping,
+    ai, approvals, audit, identity, jobs, leads, notifications, outreach, places, realtime,
+    scraping,
 };
 
 // The schema names the roots `Query`, `Mutation` and `Subscription`: the GraphQL spec's
@@ -20,6 +21,7 @@ pub struct QueryRoot(
     leads::LeadQuery,
     notifications::NotificationQuery,
     outreach::OutreachQuery,
+    places::PlacesQuery,
     scraping::ScrapingQuery,
 );
 
@@ -34,6 +36,7 @@ pub struct MutationRoot(
     leads::LeadMutation,
     notifications::NotificationMutation,
     outreach::OutreachMutation,
+    places::PlacesMutation,
     scraping::ScrapingMutation,
 );
 

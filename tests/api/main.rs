@@ -29,6 +29,7 @@ mod outreach;
 mod outreach_ab;
 mod outreach_admin;
 mod pagination;
+mod places;
 mod realtime;
 mod realtime_outage;
 mod redis_outage_clients;

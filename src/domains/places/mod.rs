@@ -1,0 +1,39 @@
+//! Places: the organization's saved locations and the spatial queries over its leads.
+//!
+//! **Saved locations** (`locations` table, `service/mod.rs`): a name, an optional address, a
+//! point, a radius (10 km by default, at most 20,016 km) and tags. Until geocoding exists the
+//! point is required: an address alone is BAD_USER_INPUT on `input.point`. `locations(filter:
+//! {search, tag})` pages newest first; `location(id)` is null for another organization's id,
+//! and every other operation on it is NOT_FOUND. `nearbyLocations(point, radiusKm)` lists the
+//! locations within a radius, nearest first; `locationStats` counts the leads within each
+//! location's radius. Roles: `ReadPlaces` (VIEWER) reads, `WritePlaces` (MEMBER) creates and
+//! changes, `DeletePlaces` (MANAGER) deletes; queries that show leads also need `ReadLeads`.
+//!
+//! **Spatial queries** (`service/spatial.rs`, `service/tiles.rs`): `leadsNear(point, radiusKm,
+//! filter, …)` and `locationLeads(id, …)` page leads nearest first with `distanceKm` on each
+//! edge (cursor = distance + id); `mapLeads(bbox, filter, limit)` returns light pins;
+//! `heatmap` and `clusters(bbox, zoom, filter)` count leads per geohash cell (a grid aligned on
+//! the globe, not the view, so panning does not reshuffle clusters). Points and boxes are
+//! validated (latitude ±90, longitude ±180, radius > 0, south ≤ north); a box with `west >
+//! east` crosses the antimeridian. Distances are great-circle (haversine, mean radius) and
+//! computed in one place (`service/geo.rs`), so both backends return the same distances and
+//! order, across the antimeridian and at the poles.
+//!
+//! **Index** (migration `000024`): candidates come from a spatial index, the exact test
+//! follows. PostgreSQL: `cube` + `earthdistance`, GiST on `ll_to_earth(latitude, longitude)`,
+//! queried with the 3-D cube that holds the box. SQLite: the R*Tree `lead_geo`, kept in step
+//! with the leads' coordinates by triggers. Lead filters are the leads domain's
+//! (`leads::filtered`), so a place query never sees another organization's leads.
+//!
+//! **Events**: `location.changed` (`action` created / updated / deleted, with the changed
+//! fields), through the outbox in the change's transaction. Places sits after `ai` in the
+//! domain order: it reads leads (filters, `Lead` objects and their page-wide batches) and no
+//! domain reads it.
+
+mod resolver;
+pub mod service;
+pub mod types;
+
+pub use resolver::{PlacesMutation, PlacesQuery};
+pub use service::{get, scoped};
+pub use types::SavedLocation;
