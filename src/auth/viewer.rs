@@ -139,6 +139,12 @@ permissions! {
     UseAi => Member,
     /// See the organization's AI usage and cost.
     ReadAiUsage => Admin,
+    /// See conversations (the inbox), their messages and private notes.
+    ReadConversations => Viewer,
+    /// Start, answer, assign, label and close conversations; write, edit and react to notes.
+    WriteConversations => Member,
+    /// Delete conversations and sent or received messages.
+    DeleteConversations => Manager,
 }
 
 /// How the viewer authenticated.

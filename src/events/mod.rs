@@ -131,6 +131,12 @@ pub enum DomainEvent {
     /// A search goal's run moved: status, scrape jobs done, leads found, leads ranked.
     #[serde(rename = "search_goal.progress")]
     SearchGoalProgress(SearchGoalProgress),
+    /// A conversation message was added, edited, reacted to, deleted or changed delivery status.
+    #[serde(rename = "conversation.message")]
+    ConversationMessage(ConversationMessageChanged),
+    /// A conversation was created, changed (status, assignee, labels), read or deleted.
+    #[serde(rename = "conversation.updated")]
+    ConversationUpdated(ConversationChanged),
 }
 
 impl DomainEvent {
@@ -151,6 +157,8 @@ impl DomainEvent {
             DomainEvent::ApprovalPending(_) => "approval.pending",
             DomainEvent::ApprovalResolved(_) => "approval.resolved",
             DomainEvent::SearchGoalProgress(_) => "search_goal.progress",
+            DomainEvent::ConversationMessage(_) => "conversation.message",
+            DomainEvent::ConversationUpdated(_) => "conversation.updated",
         }
     }
 
@@ -171,6 +179,8 @@ impl DomainEvent {
             DomainEvent::ApprovalPending(_) => EventType::ApprovalPending,
             DomainEvent::ApprovalResolved(_) => EventType::ApprovalResolved,
             DomainEvent::SearchGoalProgress(_) => EventType::SearchGoalProgress,
+            DomainEvent::ConversationMessage(_) => EventType::ConversationMessage,
+            DomainEvent::ConversationUpdated(_) => EventType::ConversationUpdated,
         }
     }
 }
@@ -203,6 +213,9 @@ impl DomainEvent {
                 viewer.require(Permission::ReadApprovals).is_ok()
             }
             DomainEvent::SearchGoalProgress(_) => viewer.require(Permission::ReadAi).is_ok(),
+            DomainEvent::ConversationMessage(_) | DomainEvent::ConversationUpdated(_) => {
+                viewer.require(Permission::ReadConversations).is_ok()
+            }
         }
     }
 
@@ -270,6 +283,11 @@ pub enum EventType {
     ApprovalResolved,
     /// `search_goal.progress`: a search goal's run moved (status, jobs, leads, ranking).
     SearchGoalProgress,
+    /// `conversation.message`: a conversation message was added, edited, reacted to, deleted
+    /// or changed delivery status.
+    ConversationMessage,
+    /// `conversation.updated`: a conversation was created, changed, read or deleted.
+    ConversationUpdated,
 }
 
 // Carried by `campaign.status`, and the GraphQL `CampaignCounters` as it is: one definition, so
@@ -358,6 +376,36 @@ pub struct ApprovalChanged {
     /// The delegate (`delegated`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delegate_id: Option<Uuid>,
+}
+
+/// Payload of `conversation.message`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationMessageChanged {
+    /// The conversation.
+    pub conversation_id: Uuid,
+    /// The message.
+    pub message_id: Uuid,
+    /// `created`, `edited`, `reacted`, `deleted`, `delivery`.
+    pub kind: String,
+    /// `INBOUND` or `OUTBOUND`.
+    pub direction: String,
+    /// The message's delivery status (`RECEIVED`, `NOTE`, `QUEUED`, `SENT`, ...).
+    pub status: String,
+}
+
+/// Payload of `conversation.updated`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationChanged {
+    /// The conversation.
+    pub conversation_id: Uuid,
+    /// `created`, `status`, `assigned`, `labels`, `read`, `deleted`.
+    pub kind: String,
+    /// Its status afterwards.
+    pub status: String,
+    /// Unread messages afterwards (0 after a read marker).
+    pub unread_count: i32,
 }
 
 /// Payload of `lead.created`, `lead.updated` and `lead.deleted`.
