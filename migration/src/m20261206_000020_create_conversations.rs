@@ -32,9 +32,18 @@ impl MigrationTrait for Migration {
             )
             .await?;
         for (name, cols) in [
-            ("idx_conversations_org_id", vec![Conversations::OrgId, Conversations::Id]),
-            ("idx_conversations_org_lead", vec![Conversations::OrgId, Conversations::LeadId]),
-            ("idx_conversations_org_email", vec![Conversations::OrgId, Conversations::Email]),
+            (
+                "idx_conversations_org_id",
+                vec![Conversations::OrgId, Conversations::Id],
+            ),
+            (
+                "idx_conversations_org_lead",
+                vec![Conversations::OrgId, Conversations::LeadId],
+            ),
+            (
+                "idx_conversations_org_email",
+                vec![Conversations::OrgId, Conversations::Email],
+            ),
         ] {
             let mut index = Index::create();
             index.name(name).table(Conversations::Table);
@@ -69,7 +78,9 @@ impl MigrationTrait for Migration {
                     .col(text_null(ConversationMessages::Error))
                     .col(json_binary(ConversationMessages::Reactions))
                     .col(json_binary(ConversationMessages::Edits))
-                    .col(timestamp_with_time_zone_null(ConversationMessages::EditedAt))
+                    .col(timestamp_with_time_zone_null(
+                        ConversationMessages::EditedAt,
+                    ))
                     .col(timestamp_with_time_zone_null(ConversationMessages::SentAt))
                     .col(timestamp_with_time_zone(ConversationMessages::CreatedAt))
                     .col(timestamp_with_time_zone(ConversationMessages::UpdatedAt))

@@ -7,9 +7,8 @@ use futures::Stream;
 use super::{
     service::{self as conversations, messages},
     types::{
-        conversation_of, Conversation, ConversationEvent, ConversationFilter,
-        ConversationMessage, CreateConversationInput, EditMessageInput, SendMessageInput,
-        UpdateConversationInput,
+        conversation_of, Conversation, ConversationEvent, ConversationFilter, ConversationMessage,
+        CreateConversationInput, EditMessageInput, SendMessageInput, UpdateConversationInput,
     },
 };
 use crate::{
@@ -199,7 +198,10 @@ impl ConversationSubscription {
         viewer.require(Permission::ReadConversations)?;
         let id = parse_id(&conversation_id)?;
         conversations::get(&state.db, viewer, id).await?;
-        let types = [EventType::ConversationMessage, EventType::ConversationUpdated];
+        let types = [
+            EventType::ConversationMessage,
+            EventType::ConversationUpdated,
+        ];
         let s = realtime::live(ctx, &types, None).await?;
         Ok(realtime::filter_live(s, move |env| {
             futures::future::ready(

@@ -11,11 +11,15 @@
 
 use async_trait::async_trait;
 use chrono::Utc;
-use entity::{campaign, campaign_recipient, conversation, conversation_message, lead, sending_domain};
+use entity::{
+    campaign, campaign_recipient, conversation, conversation_message, lead, sending_domain,
+};
 use sea_orm::{
     sea_query::{Expr, ExprTrait},
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
-    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, TransactionTrait,
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, TransactionTrait,
 };
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -240,7 +244,16 @@ async fn from_new_mail(
         .one(txn)
         .await?;
     let subject = base_subject(mail.subject.as_deref().unwrap_or(""));
-    open(txn, org, lead.map(|l| l.id), from, subject, Some(mailbox), None).await
+    open(
+        txn,
+        org,
+        lead.map(|l| l.id),
+        from,
+        subject,
+        Some(mailbox),
+        None,
+    )
+    .await
 }
 
 /// Keeps `mail` in its conversation; false when no organization claims it.

@@ -386,7 +386,10 @@ pub async fn react(
     viewer.require(Permission::WriteConversations)?;
     let emoji = emoji.trim();
     if emoji.is_empty() || emoji.chars().count() > 16 || emoji.contains(char::is_whitespace) {
-        return Err(AppError::invalid("emoji", "one emoji (at most 16 characters)"));
+        return Err(AppError::invalid(
+            "emoji",
+            "one emoji (at most 16 characters)",
+        ));
     }
     let txn = state.db.begin().await?;
     let m = get(&txn, viewer, id).await?;
@@ -418,7 +421,6 @@ pub async fn react(
     state.commit(txn, Wakes::Events).await?;
     Ok(m)
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -461,7 +463,10 @@ mod tests {
             (Some("<b@x>".into()), Some("<a@x> <b@x>".into()))
         );
         let p = msg("<c@x>", Some("<b@x>"), Some("<a@x> <b@x>"));
-        assert_eq!(thread_headers(Some(&p)).1.as_deref(), Some("<a@x> <b@x> <c@x>"));
+        assert_eq!(
+            thread_headers(Some(&p)).1.as_deref(),
+            Some("<a@x> <b@x> <c@x>")
+        );
         let many: Vec<String> = (0..30).map(|i| format!("<{i}@x>")).collect();
         let p = msg("<z@x>", None, Some(&many.join(" ")));
         let refs = thread_headers(Some(&p)).1.unwrap_or_default();

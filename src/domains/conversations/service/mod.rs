@@ -155,7 +155,10 @@ pub async fn create(
         parse_id(&input.lead_id).map_err(|_| AppError::invalid("input.leadId", "unknown lead"))?;
     let lead = leads::get(&state.db, viewer, lead_id).await?;
     let Some(email) = lead.email.clone().filter(|e| !e.is_empty()) else {
-        return Err(AppError::invalid("input.leadId", "the lead has no email address"));
+        return Err(AppError::invalid(
+            "input.leadId",
+            "the lead has no email address",
+        ));
     };
     let now = Utc::now();
     let txn = state.db.begin().await?;
@@ -296,7 +299,9 @@ pub async fn delete(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<()
         .filter(conversation_message::Column::ConversationId.eq(conv.id))
         .exec(&txn)
         .await?;
-    conversation::Entity::delete_by_id(conv.id).exec(&txn).await?;
+    conversation::Entity::delete_by_id(conv.id)
+        .exec(&txn)
+        .await?;
     announce(&txn, &conv, "deleted", Some(viewer.user_id)).await?;
     state.commit(txn, Wakes::Events).await?;
     Ok(())

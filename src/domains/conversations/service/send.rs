@@ -89,7 +89,8 @@ fn build(
     let from = match &conv.mailbox {
         Some(addr) => Mailbox::new(
             conv.mailbox_name.clone(),
-            addr.parse().map_err(|_| format!("invalid mailbox {addr}"))?,
+            addr.parse()
+                .map_err(|_| format!("invalid mailbox {addr}"))?,
         ),
         None => state.mailer.default_from().clone(),
     };
@@ -142,7 +143,10 @@ impl SendConversationMessage {
         let now = Utc::now();
         let txn = self.0.db.begin().await.map_err(retry)?;
         let mut q = conversation_message::Entity::update_many()
-            .col_expr(conversation_message::Column::Status, Expr::value(to.as_str()))
+            .col_expr(
+                conversation_message::Column::Status,
+                Expr::value(to.as_str()),
+            )
             .col_expr(conversation_message::Column::Error, Expr::value(error))
             .col_expr(conversation_message::Column::UpdatedAt, Expr::value(now));
         if to == MessageStatus::Sent {

@@ -165,7 +165,10 @@ fn read(is_json: bool, body: &Bytes) -> Result<(Option<Inbound>, Option<InboundM
         ));
     };
     if let Some(raw) = v["raw"].as_str() {
-        return Ok((parse_raw(raw.as_bytes()), InboundMail::parse(raw.as_bytes())));
+        return Ok((
+            parse_raw(raw.as_bytes()),
+            InboundMail::parse(raw.as_bytes()),
+        ));
     }
     let mut ids = Vec::new();
     for k in ["inReplyTo", "references"] {

@@ -48,7 +48,11 @@ pub struct InboundMail {
 }
 
 fn bracket(id: &str) -> Option<String> {
-    let id = id.trim().trim_start_matches('<').trim_end_matches('>').trim();
+    let id = id
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .trim();
     (!id.is_empty() && id.len() <= 250 && !id.contains(char::is_whitespace))
         .then(|| format!("<{id}>"))
 }
