@@ -153,19 +153,17 @@ pub async fn inbound(
 }
 
 /// The parsed message and what the registered sinks (conversations) get of it: bodies, ids,
-/// attachments. `Err` answers a JSON body that does not parse.
-fn read(is_json: bool, body: &Bytes) -> Result<(Option<Inbound>, Option<InboundMail>), Response> {
+/// attachments.
+type Read = (Option<Inbound>, Option<InboundMail>);
+
+/// Reads a raw or JSON body; `None` for a JSON body that does not parse.
+fn read(is_json: bool, body: &Bytes) -> Option<Read> {
     if !is_json {
-        return Ok((parse_raw(body), InboundMail::parse(body)));
+        return Some((parse_raw(body), InboundMail::parse(body)));
     }
-    let Ok(v) = serde_json::from_slice::<Value>(body) else {
-        return Err(answer(
-            StatusCode::BAD_REQUEST,
-            json!({"error": "invalid JSON"}),
-        ));
-    };
+    let v = serde_json::from_slice::<Value>(body).ok()?;
     if let Some(raw) = v["raw"].as_str() {
-        return Ok((
+        return Some((
             parse_raw(raw.as_bytes()),
             InboundMail::parse(raw.as_bytes()),
         ));
@@ -179,7 +177,7 @@ fn read(is_json: bool, body: &Bytes) -> Result<(Option<Inbound>, Option<InboundM
         subject: v["subject"].as_str().map(String::from),
         ids,
     };
-    Ok((Some(reply), Some(InboundMail::from_json(&v, ids_in))))
+    Some((Some(reply), Some(InboundMail::from_json(&v, ids_in))))
 }
 
 /// Parses and records one inbound message (after the secret and replay checks). A reply goes
@@ -189,9 +187,8 @@ async fn inbound_message(state: &AppState, headers: &HeaderMap, body: &Bytes) ->
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|c| c.starts_with("application/json"));
-    let (parsed, mut mail) = match read(is_json, body) {
-        Ok(read) => read,
-        Err(r) => return r,
+    let Some((parsed, mut mail)) = read(is_json, body) else {
+        return answer(StatusCode::BAD_REQUEST, json!({"error": "invalid JSON"}));
     };
     let Some(parsed) = parsed else {
         return answer(
