@@ -41,6 +41,7 @@ const ORDER: &[&str] = &[
     "outreach",
     "ai",
     "places",
+    "conversations",
 ];
 /// Modules (paths under `src/`, without `.rs`) that compose the domains and may name them.
 const COMPOSITION: &[&str] = &[

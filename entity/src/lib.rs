@@ -10,6 +10,8 @@ pub mod audience;
 pub mod audit_log;
 pub mod campaign;
 pub mod campaign_recipient;
+pub mod conversation;
+pub mod conversation_message;
 pub mod email_event;
 pub mod email_suppression;
 pub mod email_template;

@@ -22,6 +22,7 @@ mod m20261202_000016_scrape_pages_hot_updates;
 mod m20261205_000017_create_sending_domains;
 mod m20261205_000018_widen_webhook_url;
 mod m20261205_000019_create_webhook_receipts;
+mod m20261206_000020_create_conversations;
 mod m20261206_000024_create_locations;
 mod m20261206_000025_index_nested_first_pages;
 
@@ -51,6 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000017_create_sending_domains::Migration),
             Box::new(m20261205_000018_widen_webhook_url::Migration),
             Box::new(m20261205_000019_create_webhook_receipts::Migration),
+            Box::new(m20261206_000020_create_conversations::Migration),
             Box::new(m20261206_000024_create_locations::Migration),
             Box::new(m20261206_000025_index_nested_first_pages::Migration),
         ]

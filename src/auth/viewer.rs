@@ -145,6 +145,12 @@ permissions! {
     WritePlaces => Member,
     /// Delete saved locations.
     DeletePlaces => Manager,
+    /// See conversations (the inbox), their messages and private notes.
+    ReadConversations => Viewer,
+    /// Start, answer, assign, label and close conversations; write, edit and react to notes.
+    WriteConversations => Member,
+    /// Delete conversations and sent or received messages.
+    DeleteConversations => Manager,
 }
 
 /// How the viewer authenticated.

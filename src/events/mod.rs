@@ -134,6 +134,12 @@ pub enum DomainEvent {
     /// A saved location was created, changed (`changedFields`) or deleted.
     #[serde(rename = "location.changed")]
     LocationChanged(LocationChanged),
+    /// A conversation message was added, edited, reacted to, deleted or changed delivery status.
+    #[serde(rename = "conversation.message")]
+    ConversationMessage(ConversationMessageChanged),
+    /// A conversation was created, changed (status, assignee, labels), read or deleted.
+    #[serde(rename = "conversation.updated")]
+    ConversationUpdated(ConversationChanged),
 }
 
 impl DomainEvent {
@@ -155,6 +161,8 @@ impl DomainEvent {
             DomainEvent::ApprovalResolved(_) => "approval.resolved",
             DomainEvent::SearchGoalProgress(_) => "search_goal.progress",
             DomainEvent::LocationChanged(_) => "location.changed",
+            DomainEvent::ConversationMessage(_) => "conversation.message",
+            DomainEvent::ConversationUpdated(_) => "conversation.updated",
         }
     }
 
@@ -176,6 +184,8 @@ impl DomainEvent {
             DomainEvent::ApprovalResolved(_) => EventType::ApprovalResolved,
             DomainEvent::SearchGoalProgress(_) => EventType::SearchGoalProgress,
             DomainEvent::LocationChanged(_) => EventType::LocationChanged,
+            DomainEvent::ConversationMessage(_) => EventType::ConversationMessage,
+            DomainEvent::ConversationUpdated(_) => EventType::ConversationUpdated,
         }
     }
 }
@@ -209,6 +219,9 @@ impl DomainEvent {
             }
             DomainEvent::SearchGoalProgress(_) => viewer.require(Permission::ReadAi).is_ok(),
             DomainEvent::LocationChanged(_) => viewer.require(Permission::ReadPlaces).is_ok(),
+            DomainEvent::ConversationMessage(_) | DomainEvent::ConversationUpdated(_) => {
+                viewer.require(Permission::ReadConversations).is_ok()
+            }
         }
     }
 
@@ -278,6 +291,11 @@ pub enum EventType {
     SearchGoalProgress,
     /// `location.changed`: a saved location was created, changed or deleted.
     LocationChanged,
+    /// `conversation.message`: a conversation message was added, edited, reacted to, deleted
+    /// or changed delivery status.
+    ConversationMessage,
+    /// `conversation.updated`: a conversation was created, changed, read or deleted.
+    ConversationUpdated,
 }
 
 // Carried by `campaign.status`, and the GraphQL `CampaignCounters` as it is: one definition, so
@@ -366,6 +384,36 @@ pub struct ApprovalChanged {
     /// The delegate (`delegated`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delegate_id: Option<Uuid>,
+}
+
+/// Payload of `conversation.message`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationMessageChanged {
+    /// The conversation.
+    pub conversation_id: Uuid,
+    /// The message.
+    pub message_id: Uuid,
+    /// `created`, `edited`, `reacted`, `deleted`, `delivery`.
+    pub kind: String,
+    /// `INBOUND` or `OUTBOUND`.
+    pub direction: String,
+    /// The message's delivery status (`RECEIVED`, `NOTE`, `QUEUED`, `SENT`, ...).
+    pub status: String,
+}
+
+/// Payload of `conversation.updated`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationChanged {
+    /// The conversation.
+    pub conversation_id: Uuid,
+    /// `created`, `status`, `assigned`, `labels`, `read`, `deleted`.
+    pub kind: String,
+    /// Its status afterwards.
+    pub status: String,
+    /// Unread messages afterwards (0 after a read marker).
+    pub unread_count: i32,
 }
 
 /// Payload of `lead.created`, `lead.updated` and `lead.deleted`.

@@ -3,8 +3,8 @@
 use async_graphql::{MergedObject, MergedSubscription};
 
 use crate::domains::{
-    ai, approvals, audit, identity, jobs, leads, notifications, outreach, places, realtime,
-    scraping,
+    ai, approvals, audit, conversations, identity, jobs, leads, notifications, outreach, places,
+    realtime, scraping,
 };
 
 // The schema names the roots `Query`, `Mutation` and `Subscription`: the GraphQL spec's
@@ -16,6 +16,7 @@ pub struct QueryRoot(
     ai::AiQuery,
     approvals::ApprovalQuery,
     audit::AuditQuery,
+    conversations::ConversationQuery,
     identity::IdentityQuery,
     jobs::JobQuery,
     leads::LeadQuery,
@@ -31,6 +32,7 @@ pub struct QueryRoot(
 pub struct MutationRoot(
     ai::AiMutation,
     approvals::ApprovalMutation,
+    conversations::ConversationMutation,
     identity::IdentityMutation,
     jobs::JobMutation,
     leads::LeadMutation,
@@ -49,6 +51,7 @@ pub struct SubscriptionRoot(
     outreach::OutreachSubscription,
     scraping::ScrapingSubscription,
     approvals::ApprovalSubscription,
+    conversations::ConversationSubscription,
 );
 
 /// Registers the fields higher domains contribute to lower domains' objects

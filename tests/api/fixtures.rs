@@ -626,4 +626,5 @@ async fn rich_org_lists(app: &TestApp, org: Uuid, owner: Uuid, per: usize) {
     insert_chunks(app, members).await;
     insert_chunks(app, suppressions).await;
     insert_chunks(app, domains).await;
+    crate::conversations::seed(app, org, per).await;
 }

@@ -13,6 +13,7 @@ mod ai_replies;
 mod approvals;
 mod compiled;
 mod compiled_diff;
+mod conversations;
 mod fast_rows;
 mod fault_proxy;
 mod graphql_ws_client;

@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 
 use super::{
     record::{recipient_by_message_id, record, Activity},
+    sink::{deliver, InboundMail},
     webhooks::{answer, claim_or_refuse, not_enabled, production, release, sha256_hex},
 };
 use crate::{http::HttpState, state::AppState};
@@ -151,32 +152,43 @@ pub async fn inbound(
     response
 }
 
-/// Parses and records one inbound message (after the secret and replay checks).
+/// The parsed message and what the registered sinks (conversations) get of it: bodies, ids,
+/// attachments.
+type Read = (Option<Inbound>, Option<InboundMail>);
+
+/// Reads a raw or JSON body; `None` for a JSON body that does not parse.
+fn read(is_json: bool, body: &Bytes) -> Option<Read> {
+    if !is_json {
+        return Some((parse_raw(body), InboundMail::parse(body)));
+    }
+    let v = serde_json::from_slice::<Value>(body).ok()?;
+    if let Some(raw) = v["raw"].as_str() {
+        return Some((
+            parse_raw(raw.as_bytes()),
+            InboundMail::parse(raw.as_bytes()),
+        ));
+    }
+    let mut ids = Vec::new();
+    for k in ["inReplyTo", "references"] {
+        ids.extend(ids_in(v[k].as_str().unwrap_or("")));
+    }
+    let reply = Inbound::Reply {
+        from: v["from"].as_str().map(String::from),
+        subject: v["subject"].as_str().map(String::from),
+        ids,
+    };
+    Some((Some(reply), Some(InboundMail::from_json(&v, ids_in))))
+}
+
+/// Parses and records one inbound message (after the secret and replay checks). A reply goes
+/// to the registered sinks first (with the campaign recipient it matched), then is recorded.
 async fn inbound_message(state: &AppState, headers: &HeaderMap, body: &Bytes) -> Response {
     let is_json = headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|c| c.starts_with("application/json"));
-    let parsed = if is_json {
-        let Ok(v) = serde_json::from_slice::<Value>(body) else {
-            return answer(StatusCode::BAD_REQUEST, json!({"error": "invalid JSON"}));
-        };
-        match v["raw"].as_str() {
-            Some(raw) => parse_raw(raw.as_bytes()),
-            None => {
-                let mut ids = Vec::new();
-                for k in ["inReplyTo", "references"] {
-                    ids.extend(ids_in(v[k].as_str().unwrap_or("")));
-                }
-                Some(Inbound::Reply {
-                    from: v["from"].as_str().map(String::from),
-                    subject: v["subject"].as_str().map(String::from),
-                    ids,
-                })
-            }
-        }
-    } else {
-        parse_raw(body)
+    let Some((parsed, mut mail)) = read(is_json, body) else {
+        return answer(StatusCode::BAD_REQUEST, json!({"error": "invalid JSON"}));
     };
     let Some(parsed) = parsed else {
         return answer(
@@ -195,31 +207,54 @@ async fn inbound_message(state: &AppState, headers: &HeaderMap, body: &Bytes) ->
         ),
         Inbound::Reply { from, subject, ids } => (ids, Activity::Reply { from, subject }),
     };
+    // DSNs never reach the sinks.
+    if !matches!(activity, Activity::Reply { .. }) {
+        mail = None;
+    }
     for id in ids.iter().take(50) {
         match recipient_by_message_id(state, id).await {
             Ok(Some(rid)) => {
+                if let Some(mail) = mail.as_mut() {
+                    mail.recipient_id = Some(rid);
+                    if let Err(e) = deliver(state, mail).await {
+                        tracing::error!(error = ?e, "inbound email sink failed");
+                        return try_again();
+                    }
+                }
                 return match record(state, rid, activity).await {
                     Ok(m) => answer(StatusCode::OK, json!({"matched": m})),
                     Err(e) => {
                         tracing::error!(error = ?e, "inbound email failed");
-                        answer(
-                            StatusCode::INTERNAL_SERVER_ERROR,
-                            json!({"error": "try again"}),
-                        )
+                        try_again()
                     }
                 };
             }
             Ok(None) => {}
             Err(e) => {
                 tracing::error!(error = ?e, "inbound email lookup failed");
-                return answer(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    json!({"error": "try again"}),
-                );
+                return try_again();
             }
         }
     }
-    answer(StatusCode::OK, json!({"matched": false}))
+    // Not a reply to a campaign: a new mail (or a reply in a thread a sink knows).
+    let kept = match &mail {
+        Some(mail) => match deliver(state, mail).await {
+            Ok(kept) => kept,
+            Err(e) => {
+                tracing::error!(error = ?e, "inbound email sink failed");
+                return try_again();
+            }
+        },
+        None => false,
+    };
+    answer(StatusCode::OK, json!({"matched": false, "kept": kept}))
+}
+
+fn try_again() -> Response {
+    answer(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        json!({"error": "try again"}),
+    )
 }
 
 #[cfg(test)]

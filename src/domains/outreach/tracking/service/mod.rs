@@ -5,5 +5,6 @@ pub mod events;
 pub mod http;
 pub mod inbound;
 pub mod record;
+pub mod sink;
 pub mod token;
 pub mod webhooks;
