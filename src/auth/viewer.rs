@@ -139,6 +139,12 @@ permissions! {
     UseAi => Member,
     /// See the organization's AI usage and cost.
     ReadAiUsage => Admin,
+    /// See deals, pipelines and the analytics (dashboard, lead and email analytics).
+    ReadDeals => Viewer,
+    /// Create and change deals, move them between stages, win or lose them.
+    WriteDeals => Member,
+    /// Create and change pipelines and their stages.
+    ManagePipelines => Manager,
 }
 
 /// How the viewer authenticated.

@@ -4,6 +4,7 @@ pub mod ai;
 pub mod approvals;
 pub mod audit;
 pub mod identity;
+pub mod insight;
 pub mod jobs;
 pub mod leads;
 pub mod notifications;

@@ -131,6 +131,15 @@ pub enum DomainEvent {
     /// A search goal's run moved: status, scrape jobs done, leads found, leads ranked.
     #[serde(rename = "search_goal.progress")]
     SearchGoalProgress(SearchGoalProgress),
+    /// A deal was created.
+    #[serde(rename = "deal.created")]
+    DealCreated(DealChanged),
+    /// A deal changed (fields or stage; `reason`).
+    #[serde(rename = "deal.updated")]
+    DealUpdated(DealChanged),
+    /// A deal was won or lost.
+    #[serde(rename = "deal.closed")]
+    DealClosed(DealChanged),
 }
 
 impl DomainEvent {
@@ -151,6 +160,9 @@ impl DomainEvent {
             DomainEvent::ApprovalPending(_) => "approval.pending",
             DomainEvent::ApprovalResolved(_) => "approval.resolved",
             DomainEvent::SearchGoalProgress(_) => "search_goal.progress",
+            DomainEvent::DealCreated(_) => "deal.created",
+            DomainEvent::DealUpdated(_) => "deal.updated",
+            DomainEvent::DealClosed(_) => "deal.closed",
         }
     }
 
@@ -171,6 +183,9 @@ impl DomainEvent {
             DomainEvent::ApprovalPending(_) => EventType::ApprovalPending,
             DomainEvent::ApprovalResolved(_) => EventType::ApprovalResolved,
             DomainEvent::SearchGoalProgress(_) => EventType::SearchGoalProgress,
+            DomainEvent::DealCreated(_) => EventType::DealCreated,
+            DomainEvent::DealUpdated(_) => EventType::DealUpdated,
+            DomainEvent::DealClosed(_) => EventType::DealClosed,
         }
     }
 }
@@ -203,6 +218,9 @@ impl DomainEvent {
                 viewer.require(Permission::ReadApprovals).is_ok()
             }
             DomainEvent::SearchGoalProgress(_) => viewer.require(Permission::ReadAi).is_ok(),
+            DomainEvent::DealCreated(_)
+            | DomainEvent::DealUpdated(_)
+            | DomainEvent::DealClosed(_) => viewer.require(Permission::ReadDeals).is_ok(),
         }
     }
 
@@ -270,6 +288,12 @@ pub enum EventType {
     ApprovalResolved,
     /// `search_goal.progress`: a search goal's run moved (status, jobs, leads, ranking).
     SearchGoalProgress,
+    /// `deal.created`.
+    DealCreated,
+    /// `deal.updated`: a deal's fields or stage changed.
+    DealUpdated,
+    /// `deal.closed`: a deal was won or lost.
+    DealClosed,
 }
 
 // Carried by `campaign.status`, and the GraphQL `CampaignCounters` as it is: one definition, so
@@ -358,6 +382,26 @@ pub struct ApprovalChanged {
     /// The delegate (`delegated`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delegate_id: Option<Uuid>,
+}
+
+/// Payload of `deal.created`, `deal.updated` and `deal.closed`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DealChanged {
+    /// The deal.
+    pub deal_id: Uuid,
+    /// Its pipeline.
+    pub pipeline_id: Uuid,
+    /// Its stage now.
+    pub stage_id: Uuid,
+    /// `OPEN`, `WON` or `LOST`.
+    pub status: String,
+    /// Value in minor units.
+    pub amount_minor: i64,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// `created`, `updated`, `stage_moved`, `won`, `lost`.
+    pub reason: String,
 }
 
 /// Payload of `lead.created`, `lead.updated` and `lead.deleted`.

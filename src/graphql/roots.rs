@@ -3,7 +3,8 @@
 use async_graphql::{MergedObject, MergedSubscription};
 
 use crate::domains::{
-    ai, approvals, audit, identity, jobs, leads, notifications, outreach, realtime, scraping,
+    ai, approvals, audit, identity, insight, jobs, leads, notifications, outreach, realtime,
+    scraping,
 };
 
 // The schema names the roots `Query`, `Mutation` and `Subscription`: the GraphQL spec's
@@ -16,6 +17,7 @@ pub struct QueryRoot(
     approvals::ApprovalQuery,
     audit::AuditQuery,
     identity::IdentityQuery,
+    insight::InsightQuery,
     jobs::JobQuery,
     leads::LeadQuery,
     notifications::NotificationQuery,
@@ -30,6 +32,7 @@ pub struct MutationRoot(
     ai::AiMutation,
     approvals::ApprovalMutation,
     identity::IdentityMutation,
+    insight::InsightMutation,
     jobs::JobMutation,
     leads::LeadMutation,
     notifications::NotificationMutation,
