@@ -42,17 +42,16 @@ fn offsets(tz: Tz, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<(DateTime<Utc>
         let next = (t + Duration::days(1)).min(to);
         let (before, after) = (offset_at(tz, t), offset_at(tz, next));
         if before != after {
-            // Narrow the change down to the second.
-            let (mut lo, mut hi) = (t, next);
-            while hi - lo > Duration::seconds(1) {
+            // Narrow the change down to the second (changes fall on whole seconds).
+            let (mut lo, mut hi) = (t.timestamp(), next.timestamp());
+            while hi - lo > 1 {
                 let mid = lo + (hi - lo) / 2;
-                if offset_at(tz, mid) == before {
-                    lo = mid;
-                } else {
-                    hi = mid;
+                match DateTime::from_timestamp(mid, 0) {
+                    Some(m) if offset_at(tz, m) == before => lo = mid,
+                    _ => hi = mid,
                 }
             }
-            out.push((hi, after));
+            out.push((DateTime::from_timestamp(hi, 0).unwrap_or(next), after));
         }
         t = next;
     }
