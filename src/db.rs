@@ -338,6 +338,7 @@ pub fn spawn_analyze_if_grown(db: &DatabaseConnection, table: &'static str, adde
     });
 }
 
+pub mod buckets;
 pub mod fast;
 pub mod wire;
 

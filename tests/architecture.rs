@@ -42,6 +42,7 @@ const ORDER: &[&str] = &[
     "ai",
     "places",
     "conversations",
+    "insight",
 ];
 /// Modules (paths under `src/`, without `.rs`) that compose the domains and may name them.
 const COMPOSITION: &[&str] = &[

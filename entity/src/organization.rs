@@ -10,6 +10,8 @@ pub struct Model {
     pub name: String,
     #[sea_orm(unique)]
     pub slug: String,
+    /// IANA time zone (`Europe/Berlin`); analytics bucket days in it. `UTC` by default.
+    pub timezone: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -151,6 +151,12 @@ permissions! {
     WriteConversations => Member,
     /// Delete conversations and sent or received messages.
     DeleteConversations => Manager,
+    /// See deals, pipelines and the analytics (dashboard, lead and email analytics).
+    ReadDeals => Viewer,
+    /// Create and change deals, move them between stages, win or lose them.
+    WriteDeals => Member,
+    /// Create and change pipelines and their stages.
+    ManagePipelines => Manager,
 }
 
 /// How the viewer authenticated.

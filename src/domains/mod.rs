@@ -5,6 +5,7 @@ pub mod approvals;
 pub mod audit;
 pub mod conversations;
 pub mod identity;
+pub mod insight;
 pub mod jobs;
 pub mod leads;
 pub mod notifications;

@@ -140,6 +140,15 @@ pub enum DomainEvent {
     /// A conversation was created, changed (status, assignee, labels), read or deleted.
     #[serde(rename = "conversation.updated")]
     ConversationUpdated(ConversationChanged),
+    /// A deal was created.
+    #[serde(rename = "deal.created")]
+    DealCreated(DealChanged),
+    /// A deal changed (fields or stage; `reason`).
+    #[serde(rename = "deal.updated")]
+    DealUpdated(DealChanged),
+    /// A deal was won or lost.
+    #[serde(rename = "deal.closed")]
+    DealClosed(DealChanged),
 }
 
 impl DomainEvent {
@@ -163,6 +172,9 @@ impl DomainEvent {
             DomainEvent::LocationChanged(_) => "location.changed",
             DomainEvent::ConversationMessage(_) => "conversation.message",
             DomainEvent::ConversationUpdated(_) => "conversation.updated",
+            DomainEvent::DealCreated(_) => "deal.created",
+            DomainEvent::DealUpdated(_) => "deal.updated",
+            DomainEvent::DealClosed(_) => "deal.closed",
         }
     }
 
@@ -186,6 +198,9 @@ impl DomainEvent {
             DomainEvent::LocationChanged(_) => EventType::LocationChanged,
             DomainEvent::ConversationMessage(_) => EventType::ConversationMessage,
             DomainEvent::ConversationUpdated(_) => EventType::ConversationUpdated,
+            DomainEvent::DealCreated(_) => EventType::DealCreated,
+            DomainEvent::DealUpdated(_) => EventType::DealUpdated,
+            DomainEvent::DealClosed(_) => EventType::DealClosed,
         }
     }
 }
@@ -222,6 +237,9 @@ impl DomainEvent {
             DomainEvent::ConversationMessage(_) | DomainEvent::ConversationUpdated(_) => {
                 viewer.require(Permission::ReadConversations).is_ok()
             }
+            DomainEvent::DealCreated(_)
+            | DomainEvent::DealUpdated(_)
+            | DomainEvent::DealClosed(_) => viewer.require(Permission::ReadDeals).is_ok(),
         }
     }
 
@@ -296,6 +314,12 @@ pub enum EventType {
     ConversationMessage,
     /// `conversation.updated`: a conversation was created, changed, read or deleted.
     ConversationUpdated,
+    /// `deal.created`.
+    DealCreated,
+    /// `deal.updated`: a deal's fields or stage changed.
+    DealUpdated,
+    /// `deal.closed`: a deal was won or lost.
+    DealClosed,
 }
 
 // Carried by `campaign.status`, and the GraphQL `CampaignCounters` as it is: one definition, so
@@ -414,6 +438,24 @@ pub struct ConversationChanged {
     pub status: String,
     /// Unread messages afterwards (0 after a read marker).
     pub unread_count: i32,
+/// Payload of `deal.created`, `deal.updated` and `deal.closed`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DealChanged {
+    /// The deal.
+    pub deal_id: Uuid,
+    /// Its pipeline.
+    pub pipeline_id: Uuid,
+    /// Its stage now.
+    pub stage_id: Uuid,
+    /// `OPEN`, `WON` or `LOST`.
+    pub status: String,
+    /// Value in minor units.
+    pub amount_minor: i64,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// `created`, `updated`, `stage_moved`, `won`, `lost`.
+    pub reason: String,
 }
 
 /// Payload of `lead.created`, `lead.updated` and `lead.deleted`.

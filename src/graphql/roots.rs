@@ -3,8 +3,8 @@
 use async_graphql::{MergedObject, MergedSubscription};
 
 use crate::domains::{
-    ai, approvals, audit, conversations, identity, jobs, leads, notifications, outreach, places,
-    realtime, scraping,
+    ai, approvals, audit, conversations, identity, insight, jobs, leads, notifications, outreach,
+    places, realtime, scraping,
 };
 
 // The schema names the roots `Query`, `Mutation` and `Subscription`: the GraphQL spec's
@@ -18,6 +18,7 @@ pub struct QueryRoot(
     audit::AuditQuery,
     conversations::ConversationQuery,
     identity::IdentityQuery,
+    insight::InsightQuery,
     jobs::JobQuery,
     leads::LeadQuery,
     notifications::NotificationQuery,
@@ -34,6 +35,7 @@ pub struct MutationRoot(
     approvals::ApprovalMutation,
     conversations::ConversationMutation,
     identity::IdentityMutation,
+    insight::InsightMutation,
     jobs::JobMutation,
     leads::LeadMutation,
     notifications::NotificationMutation,

@@ -213,6 +213,7 @@ async fn pair_with_other() -> (Pair, Uuid, Uuid) {
             id: Set(o),
             name: Set(format!("Org {o}")),
             slug: Set(format!("org-{}", o.simple())),
+            timezone: Set("UTC".into()),
             created_at: Set(Utc::now()),
             updated_at: Set(Utc::now()),
         }

@@ -27,6 +27,7 @@ async fn positional_and_named_decoding_read_the_same_models() {
         id: org,
         name: "Fast rows".into(),
         slug: format!("fast-rows-{org}"),
+        timezone: "UTC".into(),
         created_at: at(0),
         updated_at: at(0),
     }

@@ -28,6 +28,7 @@ pub async fn org_named(app: &TestApp, name: &str) -> Uuid {
         id: Set(org),
         name: Set(name.into()),
         slug: Set(format!("acme-{}", org.simple())),
+        timezone: Set("UTC".into()),
         created_at: Set(Utc::now()),
         updated_at: Set(Utc::now()),
     }

@@ -319,6 +319,7 @@ impl TestApp {
                 id: Set(org),
                 name: Set("Test Org".into()),
                 slug: Set(format!("test-{}", org.simple())),
+                timezone: Set("UTC".into()),
                 created_at: Set(now),
                 updated_at: Set(now),
             }

@@ -19,6 +19,7 @@ mod fault_proxy;
 mod graphql_ws_client;
 mod http_spine;
 mod identity;
+mod insight;
 mod jobs;
 mod jobs_reclaim;
 mod leads;

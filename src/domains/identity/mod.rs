@@ -7,4 +7,5 @@ pub mod service;
 pub mod types;
 
 pub use loader::{users_by_id, IdentityLoaders};
+pub use organizations::service::{org_timezone, parse_timezone};
 pub use resolver::{IdentityMutation, IdentityQuery};

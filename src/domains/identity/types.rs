@@ -72,6 +72,9 @@ pub struct Organization {
     pub name: String,
     /// URL-safe unique handle.
     pub slug: String,
+    /// IANA time zone (`Europe/Berlin`, default `UTC`): analytics count days, weeks and months
+    /// in it.
+    pub timezone: String,
     /// When it was created.
     pub created_at: DateTime<Utc>,
 }
@@ -82,6 +85,7 @@ impl From<organization::Model> for Organization {
             id: ID(m.id.to_string()),
             name: m.name,
             slug: m.slug,
+            timezone: m.timezone,
             created_at: m.created_at,
         }
     }

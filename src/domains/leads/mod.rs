@@ -49,7 +49,7 @@
 //! share `DATA_DIR`.
 //!
 //! **Stats** (`service/stats.rs`): `leadStats` counts by status, source, score band and day in
-//! one pass.
+//! the database: one statement (a CTE of the filtered leads, one `GROUP BY` per dimension).
 //!
 //! **Events**: `lead.created`, `lead.updated` (with the changed fields), `lead.deleted`, written
 //! through the outbox in the change's transaction.

@@ -132,14 +132,14 @@ pub struct OrgMutation;
 
 #[Object]
 impl OrgMutation {
-    /// Renames the organization (ADMIN+).
+    /// Renames the organization or changes its time zone (ADMIN+).
     async fn update_organization(
         &self,
         ctx: &Context<'_>,
         input: UpdateOrganizationInput,
     ) -> AppResult<Organization> {
         let (state, viewer) = ctx.state_and_viewer()?;
-        let (b, a) = org::update(state, viewer, input.name).await?;
+        let (b, a) = org::update(state, viewer, input.name, input.timezone).await?;
         note_change(
             ctx,
             "organization",

@@ -127,6 +127,8 @@ impl From<team::Model> for Team {
 pub struct UpdateOrganizationInput {
     /// New name.
     pub name: Option<String>,
+    /// New IANA time zone (`Europe/Berlin`).
+    pub timezone: Option<String>,
 }
 
 /// Input of `inviteMember`.

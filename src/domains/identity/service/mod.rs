@@ -119,6 +119,7 @@ pub async fn register(
         id: Set(Uuid::now_v7()),
         name: Set(input.organization_name.trim().to_string()),
         slug: Set(slugify(&input.organization_name)),
+        timezone: Set("UTC".into()),
         created_at: Set(now),
         updated_at: Set(now),
     }

@@ -1,14 +1,21 @@
-//! `leadStats`: grouped counts over the filtered leads.
-
-use std::collections::BTreeMap;
+//! `leadStats`: grouped counts over the filtered leads, aggregated in the database.
+//!
+//! One statement: the filtered selection becomes a CTE, and one `GROUP BY` per dimension
+//! (status, source, score band, UTC day of the last 30 days) plus the total are a `UNION ALL`
+//! of `(dimension, key, count)` rows. Rust only files the few grouped rows by dimension, so the
+//! cost no longer grows with the matching leads in memory.
 
 use chrono::{Duration, Utc};
 use entity::lead;
-use sea_orm::{FromQueryResult, QuerySelect};
+use sea_orm::{FromQueryResult, QuerySelect, QueryTrait, Statement, Value as DbValue};
 
 use super::query::filtered;
 use crate::{
     auth::{Permission, Viewer},
+    db::{
+        buckets::{bucket_sql, Unit},
+        placeholder,
+    },
     domains::leads::types::{KeyCount, LeadFilter, LeadStats},
     error::AppResult,
     state::AppState,
@@ -16,61 +23,83 @@ use crate::{
 
 #[derive(FromQueryResult)]
 struct Row {
-    status: String,
-    source: String,
-    score: i32,
-    created_at: chrono::DateTime<Utc>,
+    dim: String,
+    k: String,
+    n: i64,
 }
 
-/// Computes the stats in one pass over the matching rows' small columns.
+/// The score band of a lead, as SQL (`0-19` … `80-100`).
+const BAND: &str = "CASE WHEN score <= 19 THEN '0-19' WHEN score <= 39 THEN '20-39' \
+                    WHEN score <= 59 THEN '40-59' WHEN score <= 79 THEN '60-79' ELSE '80-100' END";
+
+/// Computes the stats in one grouped statement.
 pub async fn compute(
     state: &AppState,
     viewer: &Viewer,
     filter: &LeadFilter,
 ) -> AppResult<LeadStats> {
     viewer.require(Permission::ReadLeads)?;
-    let rows = filtered(state.db.get_database_backend(), viewer, filter)?
+    let backend = state.db.get_database_backend();
+    let inner = filtered(backend, viewer, filter)?
         .select_only()
-        .column(lead::Column::Status)
-        .column(lead::Column::Source)
-        .column(lead::Column::Score)
-        .column(lead::Column::CreatedAt)
-        .into_model::<Row>()
+        .column_as(lead::Column::Status, "status")
+        .column_as(lead::Column::Source, "source")
+        .column_as(lead::Column::Score, "score")
+        .column_as(lead::Column::CreatedAt, "created_at")
+        .build(backend);
+    let now = Utc::now();
+    let since = now - Duration::days(30);
+    let mut values: Vec<DbValue> = inner.values.map(|v| v.0).unwrap_or_default();
+    let since_at = placeholder(backend, values.len() + 1);
+    values.push(since.into());
+    let day = bucket_sql(backend, "created_at", Unit::Day, chrono_tz::UTC, since, now);
+    let sql = format!(
+        "WITH f AS ({inner}) \
+         SELECT 'total' AS dim, '' AS k, COUNT(*) AS n FROM f \
+         UNION ALL SELECT 'status', status, COUNT(*) FROM f GROUP BY status \
+         UNION ALL SELECT 'source', source, COUNT(*) FROM f GROUP BY source \
+         UNION ALL SELECT 'band', {BAND}, COUNT(*) FROM f GROUP BY {BAND} \
+         UNION ALL SELECT 'day', {day}, COUNT(*) FROM f WHERE created_at >= {since_at} GROUP BY {day}",
+        inner = inner.sql,
+    );
+    let rows = Row::find_by_statement(Statement::from_sql_and_values(backend, sql, values))
         .all(&state.db)
         .await?;
-    let since = Utc::now() - Duration::days(30);
-    let (mut status, mut source, mut band, mut day) = (
-        BTreeMap::new(),
-        BTreeMap::new(),
-        BTreeMap::new(),
-        BTreeMap::new(),
-    );
-    for r in &rows {
-        *status.entry(r.status.clone()).or_insert(0i64) += 1;
-        *source.entry(r.source.clone()).or_insert(0i64) += 1;
-        let b = match r.score {
-            ..=19 => "0-19",
-            20..=39 => "20-39",
-            40..=59 => "40-59",
-            60..=79 => "60-79",
-            _ => "80-100",
-        };
-        *band.entry(b.to_string()).or_insert(0i64) += 1;
-        if r.created_at >= since {
-            *day.entry(r.created_at.format("%Y-%m-%d").to_string())
-                .or_insert(0i64) += 1;
-        }
-    }
-    let list = |m: BTreeMap<String, i64>| {
-        m.into_iter()
-            .map(|(key, count)| KeyCount { key, count })
-            .collect()
+    Ok(file(rows))
+}
+
+/// The grouped rows filed by dimension, each list in key order.
+fn file(rows: Vec<Row>) -> LeadStats {
+    let mut stats = LeadStats {
+        total: 0,
+        by_status: Vec::new(),
+        by_source: Vec::new(),
+        by_score_band: Vec::new(),
+        created_per_day: Vec::new(),
     };
-    Ok(LeadStats {
-        total: rows.len() as i64,
-        by_status: list(status),
-        by_source: list(source),
-        by_score_band: list(band),
-        created_per_day: list(day),
-    })
+    for r in rows {
+        let list = match r.dim.as_str() {
+            "total" => {
+                stats.total = r.n;
+                continue;
+            }
+            "status" => &mut stats.by_status,
+            "source" => &mut stats.by_source,
+            "band" => &mut stats.by_score_band,
+            _ => &mut stats.created_per_day,
+        };
+        list.push(KeyCount {
+            key: r.k,
+            count: r.n,
+        });
+    }
+    for list in [
+        &mut stats.by_status,
+        &mut stats.by_source,
+        &mut stats.by_score_band,
+        &mut stats.created_per_day,
+    ] {
+        list.sort_by(|a, b| a.key.cmp(&b.key));
+    }
+    stats
 }

@@ -31,11 +31,12 @@ pub fn members_scoped(viewer: &Viewer) -> Select<membership::Entity> {
     membership::Entity::find().filter(membership::Column::OrgId.eq(viewer.org_id))
 }
 
-/// Renames the organization (ADMIN+); returns (before, after).
+/// Renames the organization or changes its time zone (ADMIN+); returns (before, after).
 pub async fn update(
     state: &AppState,
     viewer: &Viewer,
     name: Option<String>,
+    timezone: Option<String>,
 ) -> AppResult<(organization::Model, organization::Model)> {
     viewer.require(Permission::UpdateOrganization)?;
     let before = service::organization(state, viewer).await?;
@@ -43,9 +44,36 @@ pub async fn update(
     if let Some(name) = name {
         active.name = Set(clean_name("input.name", &name)?);
     }
+    if let Some(tz) = timezone {
+        active.timezone = Set(parse_timezone("input.timezone", &tz)?.name().to_string());
+    }
     active.updated_at = Set(Utc::now());
     let after = active.update(&state.db).await?;
     Ok((before, after))
+}
+
+/// An IANA time-zone name (`Europe/Berlin`), or BAD_USER_INPUT naming `field`.
+pub fn parse_timezone(field: &str, name: &str) -> AppResult<chrono_tz::Tz> {
+    name.trim()
+        .parse::<chrono_tz::Tz>()
+        .map_err(|_| AppError::invalid(field, "is not an IANA time zone (e.g. Europe/Berlin)"))
+}
+
+/// The time zone of organization `org_id` (UTC when unset or unknown).
+pub async fn org_timezone(
+    conn: &impl sea_orm::ConnectionTrait,
+    org_id: Uuid,
+) -> AppResult<chrono_tz::Tz> {
+    use sea_orm::QuerySelect;
+    let name: Option<String> = organization::Entity::find_by_id(org_id)
+        .select_only()
+        .column(organization::Column::Timezone)
+        .into_tuple()
+        .one(conn)
+        .await?;
+    Ok(name
+        .and_then(|n| n.parse::<chrono_tz::Tz>().ok())
+        .unwrap_or(chrono_tz::UTC))
 }
 
 /// A page of members, newest first.

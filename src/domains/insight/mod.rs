@@ -1,0 +1,33 @@
+//! Insight: deals and pipelines (the revenue data), the dashboard's KPIs and the analytics
+//! series over everything the organization does.
+//!
+//! - **Tables** `pipelines`, `deal_stages` (ordered, win probability 0–100 %) and `deals` (a
+//!   lead's opportunity: title, value as integer minor units + ISO 4217 code, stage, owner,
+//!   expected close date, status OPEN / WON / LOST, lost reason, closed at). The organization's
+//!   IANA time zone is a column of `organizations` (identity owns it: `updateOrganization`'s
+//!   `timezone`, read here through `identity::org_timezone`).
+//! - **API**: `deals(filter)` (connection, newest first; the page's stages load in one
+//!   statement), `deal(id)`, `createDeal`, `updateDeal`, `moveDealStage` (open deals, within the
+//!   pipeline), `closeDeal(id, status, reason)` (LOST needs a reason; closing twice is CONFLICT),
+//!   `pipelines`, `createPipeline`, `updatePipeline` (the full stage list: kept by id, added,
+//!   re-ordered; removing a stage a deal is in is CONFLICT); `dashboard(range | preset)`,
+//!   `leadAnalytics(range, groupBy)`, `emailPerformance(range | preset, groupBy)`.
+//! - **Roles**: ReadDeals VIEWER (deals, pipelines and the analytics), WriteDeals MEMBER,
+//!   ManagePipelines MANAGER. Another organization's deal, pipeline, stage or lead is NOT_FOUND.
+//! - **Aggregates run in the database**: the dashboard is one statement (a `UNION ALL` of one
+//!   `SUM(CASE …)` branch per KPI, splitting range and previous period); the series are one
+//!   `GROUP BY` each. Time buckets go through `db::buckets` (date_trunc on PostgreSQL, strftime
+//!   with the zone's offsets on SQLite) and are zero-filled from the list of the range's
+//!   buckets. Ranges: `from < to`, at most 2 years, else BAD_USER_INPUT naming the field.
+//! - **Events**: `deal.created`, `deal.updated` (`reason`: updated, stage_moved) and
+//!   `deal.closed` (won, lost), through the outbox in the change's transaction; visible with
+//!   ReadDeals.
+//! - **Not built yet** (issue 26): attribution, costs and ROI/LTV, `trackEvents`,
+//!   `recentActivity`, `conversionFunnel`, campaign analytics and comparison, revenue analytics,
+//!   rollup tables, `dashboardUpdates` (coalesced live KPIs) and reports (CSV/XLSX/PDF).
+
+pub mod resolver;
+pub mod service;
+pub mod types;
+
+pub use resolver::{InsightMutation, InsightQuery};
