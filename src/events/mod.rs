@@ -438,6 +438,8 @@ pub struct ConversationChanged {
     pub status: String,
     /// Unread messages afterwards (0 after a read marker).
     pub unread_count: i32,
+}
+
 /// Payload of `deal.created`, `deal.updated` and `deal.closed`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
