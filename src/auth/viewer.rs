@@ -139,6 +139,9 @@ permissions! {
     UseAi => Member,
     /// See the organization's AI usage and cost.
     ReadAiUsage => Admin,
+    /// Create, change, rotate, test and delete outgoing webhook endpoints; see their deliveries
+    /// and redeliver them.
+    ManageWebhooks => Admin,
 }
 
 /// How the viewer authenticated.

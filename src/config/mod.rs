@@ -226,6 +226,12 @@ pub struct Config {
     pub sending_domains_allow_reserved: bool,
     /// CRAIGSLIST / JOB_BOARDS / SOCIAL sources and the email MX check.
     pub sources: crate::platform::sources_config::SourcesConfig,
+    /// Waits between attempts of an outgoing webhook delivery (`WEBHOOK_RETRY_SCHEDULE_MS`,
+    /// comma-separated; default 5 s, 1 min, 5 min, 30 min, 2 h, 5 h, 8 h, 8 h: about 24 h).
+    pub webhook_retry_schedule: Vec<Duration>,
+    /// A webhook endpoint failing this long since its last success is disabled
+    /// (`WEBHOOK_DISABLE_AFTER_SECS`, default 5 days).
+    pub webhook_disable_after: Duration,
 }
 
 /// The AI provider behind the `ai` domain.
@@ -392,6 +398,14 @@ impl Config {
             ai_monthly_token_budget: v.or("AI_MONTHLY_TOKEN_BUDGET", default_ai_budget(dev))?,
             sending_domains_allow_reserved: v.or("SENDING_DOMAINS_ALLOW_RESERVED", dev)?,
             sources: crate::platform::sources_config::SourcesConfig::from_lookup(&var)?,
+            webhook_retry_schedule: v.millis_list(
+                "WEBHOOK_RETRY_SCHEDULE_MS",
+                &[
+                    5_000, 60_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 28_800_000,
+                    28_800_000,
+                ],
+            )?,
+            webhook_disable_after: v.secs("WEBHOOK_DISABLE_AFTER_SECS", 5 * 86_400)?,
         })
     }
 

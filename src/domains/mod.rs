@@ -10,3 +10,4 @@ pub mod notifications;
 pub mod outreach;
 pub mod realtime;
 pub mod scraping;
+pub mod webhooks;

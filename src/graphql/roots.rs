@@ -4,6 +4,7 @@ use async_graphql::{MergedObject, MergedSubscription};
 
 use crate::domains::{
     ai, approvals, audit, identity, jobs, leads, notifications, outreach, realtime, scraping,
+    webhooks,
 };
 
 // The schema names the roots `Query`, `Mutation` and `Subscription`: the GraphQL spec's
@@ -21,6 +22,7 @@ pub struct QueryRoot(
     notifications::NotificationQuery,
     outreach::OutreachQuery,
     scraping::ScrapingQuery,
+    webhooks::WebhookQuery,
 );
 
 /// Root mutation.
@@ -35,6 +37,7 @@ pub struct MutationRoot(
     notifications::NotificationMutation,
     outreach::OutreachMutation,
     scraping::ScrapingMutation,
+    webhooks::WebhookMutation,
 );
 
 /// Root subscription.
