@@ -29,7 +29,9 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone_null(
                         WebhookEndpoints::PreviousSecretExpiresAt,
                     ))
-                    .col(timestamp_with_time_zone_null(WebhookEndpoints::FailingSince))
+                    .col(timestamp_with_time_zone_null(
+                        WebhookEndpoints::FailingSince,
+                    ))
                     .col(text_null(WebhookEndpoints::DisabledReason))
                     .col(uuid_null(WebhookEndpoints::CreatedBy))
                     .col(timestamp_with_time_zone(WebhookEndpoints::CreatedAt))
@@ -61,7 +63,9 @@ impl MigrationTrait for Migration {
                     .col(text(WebhookDeliveries::Body))
                     .col(text(WebhookDeliveries::Status))
                     .col(integer(WebhookDeliveries::Attempts))
-                    .col(timestamp_with_time_zone_null(WebhookDeliveries::NextAttemptAt))
+                    .col(timestamp_with_time_zone_null(
+                        WebhookDeliveries::NextAttemptAt,
+                    ))
                     .col(integer_null(WebhookDeliveries::LastStatusCode))
                     .col(text_null(WebhookDeliveries::LastError))
                     .col(timestamp_with_time_zone(WebhookDeliveries::CreatedAt))

@@ -107,7 +107,12 @@ async fn admin(app: &TestApp) -> (Uuid, Person) {
 }
 
 /// Creates an endpoint on `server` for `types`: `(endpoint id, secret)`.
-async fn endpoint(app: &TestApp, who: &Person, server: &MockServer, types: Value) -> (String, String) {
+async fn endpoint(
+    app: &TestApp,
+    who: &Person,
+    server: &MockServer,
+    types: Value,
+) -> (String, String) {
     let v = ok(
         app,
         &who.token,
@@ -174,7 +179,11 @@ async fn deliveries_are_signed_per_the_spec_and_a_tampered_body_fails() {
         .unwrap()
         .replace("lead.created", "lead.deleted");
     assert!(!verify(&secret, req, tampered.as_bytes()), "tampered body");
-    assert!(!verify(&format!("whsec_{}", B64.encode([7u8; 32])), req, &req.body));
+    assert!(!verify(
+        &format!("whsec_{}", B64.encode([7u8; 32])),
+        req,
+        &req.body
+    ));
     let d = delivery_with(&app, &ada, &ep, "SUCCEEDED").await;
     assert_eq!(d["attemptCount"], 1);
     assert_eq!(d["messageId"], req.headers["webhook-id"].to_str().unwrap());
@@ -215,7 +224,10 @@ async fn a_rotated_secret_verifies_with_either_key() {
         json!({"id": ep}),
     )
     .await;
-    let new = v["rotateWebhookSecret"]["secret"].as_str().unwrap().to_string();
+    let new = v["rotateWebhookSecret"]["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_ne!(new, old);
     assert!(!v["rotateWebhookSecret"]["endpoint"]["previousSecretExpiresAt"].is_null());
     create_lead(&app, &ada, "rotated@example.com").await;
@@ -276,7 +288,11 @@ async fn a_4xx_is_never_retried_and_a_failing_endpoint_is_disabled_and_its_owner
     assert_eq!(d["attemptCount"], 1, "{d}");
     assert_eq!(d["lastStatusCode"], 400);
     tokio::time::sleep(Duration::from_millis(600)).await;
-    assert_eq!(server.received_requests().await.unwrap().len(), 1, "no retry");
+    assert_eq!(
+        server.received_requests().await.unwrap().len(),
+        1,
+        "no retry"
+    );
     let e = ok(
         &app,
         &ada.token,
@@ -286,8 +302,17 @@ async fn a_4xx_is_never_retried_and_a_failing_endpoint_is_disabled_and_its_owner
     .await["webhookEndpoint"]
         .clone();
     assert_eq!(e["enabled"], false, "{e}");
-    assert!(e["disabledReason"].as_str().unwrap().contains("failed"), "{e}");
-    let n = ok(&app, &ada.token, "{ notifications { nodes { title resourceType resourceId } } }", json!({})).await;
+    assert!(
+        e["disabledReason"].as_str().unwrap().contains("failed"),
+        "{e}"
+    );
+    let n = ok(
+        &app,
+        &ada.token,
+        "{ notifications { nodes { title resourceType resourceId } } }",
+        json!({}),
+    )
+    .await;
     assert_eq!(
         n["notifications"]["nodes"][0],
         json!({"title": "Webhook endpoint disabled", "resourceType": "webhook_endpoint", "resourceId": ep}),
@@ -307,7 +332,10 @@ async fn a_4xx_is_never_retried_and_a_failing_endpoint_is_disabled_and_its_owner
         json!({"enabled": true, "disabledReason": null, "failingSince": null})
     );
     let all = ok(&app, &ada.token, DELIVERIES, json!({"e": ep})).await;
-    assert_eq!(all["webhookDeliveries"]["nodes"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        all["webhookDeliveries"]["nodes"].as_array().unwrap().len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -411,7 +439,11 @@ async fn loopback_endpoints_are_refused_unless_that_exact_address_is_opened() {
         )
         .await;
     assert_eq!(field_errors(&v), ["url"], "{v}");
-    for url in ["http://127.0.0.1/hook", "http://169.254.169.254/latest", "http://[::1]:80/"] {
+    for url in [
+        "http://127.0.0.1/hook",
+        "http://169.254.169.254/latest",
+        "http://[::1]:80/",
+    ] {
         let v = app
             .gql(
                 Some(&ada.token),
@@ -442,10 +474,19 @@ async fn invalid_input_names_the_field() {
     let (_, ada) = admin(&app).await;
     let url = format!("{}/hook", server.uri());
     let cases = [
-        (json!({"url": "ftp://example.com/x", "eventTypes": ["LEAD_CREATED"]}), vec!["url"]),
-        (json!({"url": "not a url", "eventTypes": ["LEAD_CREATED"]}), vec!["url"]),
+        (
+            json!({"url": "ftp://example.com/x", "eventTypes": ["LEAD_CREATED"]}),
+            vec!["url"],
+        ),
+        (
+            json!({"url": "not a url", "eventTypes": ["LEAD_CREATED"]}),
+            vec!["url"],
+        ),
         (json!({"url": url, "eventTypes": []}), vec!["eventTypes"]),
-        (json!({"url": url, "eventTypes": ["NOTIFICATION_NEW"]}), vec!["eventTypes"]),
+        (
+            json!({"url": url, "eventTypes": ["NOTIFICATION_NEW"]}),
+            vec!["eventTypes"],
+        ),
         (
             json!({"url": "ftp://x", "eventTypes": [], "description": "d".repeat(501)}),
             vec!["url", "description", "eventTypes"],
@@ -464,7 +505,13 @@ async fn invalid_input_names_the_field() {
         )
         .await;
     assert!(v["data"].is_null(), "{v}");
-    assert!(v["errors"][0]["message"].as_str().unwrap().contains("LEAD_EXPLODED"), "{v}");
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("LEAD_EXPLODED"),
+        "{v}"
+    );
     let (ep, _) = endpoint(&app, &ada, &server, json!(["LEAD_CREATED"])).await;
     let v = app
         .gql(
@@ -500,7 +547,10 @@ async fn another_organization_and_missing_credentials_and_roles() {
         json!({"id": ep}),
     )
     .await;
-    let delivery = test["testWebhookEndpoint"]["delivery"]["id"].as_str().unwrap().to_string();
+    let delivery = test["testWebhookEndpoint"]["delivery"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let (_, eve) = admin(&app).await;
     let missing = Uuid::now_v7().to_string();
     let by_id = [
@@ -516,7 +566,10 @@ async fn another_organization_and_missing_credentials_and_roles() {
         let theirs = app.gql(Some(&eve.token), q, json!({"id": ep})).await;
         let none = app.gql(Some(&eve.token), q, json!({"id": missing})).await;
         assert_eq!(code(&theirs), Some("NOT_FOUND"), "{q}: {theirs}");
-        assert_eq!(theirs["errors"][0]["message"], none["errors"][0]["message"], "{q}");
+        assert_eq!(
+            theirs["errors"][0]["message"], none["errors"][0]["message"],
+            "{q}"
+        );
     }
     let v = app
         .gql(
@@ -533,7 +586,10 @@ async fn another_organization_and_missing_credentials_and_roles() {
         json!({"id": ep}),
     )
     .await;
-    assert_eq!(v, json!({"webhookEndpoint": null, "webhookEndpoints": {"nodes": []}}));
+    assert_eq!(
+        v,
+        json!({"webhookEndpoint": null, "webhookEndpoints": {"nodes": []}})
+    );
     // Nothing of the first organization changed.
     let mine = ok(
         &app,
@@ -542,9 +598,14 @@ async fn another_organization_and_missing_credentials_and_roles() {
         json!({"id": ep}),
     )
     .await;
-    assert_eq!(mine["webhookEndpoint"], json!({"description": "CRM", "enabled": true}));
+    assert_eq!(
+        mine["webhookEndpoint"],
+        json!({"description": "CRM", "enabled": true})
+    );
     // No credentials; below ADMIN.
-    let v = app.gql(None, "{ webhookEndpoints { nodes { id } } }", json!({})).await;
+    let v = app
+        .gql(None, "{ webhookEndpoints { nodes { id } } }", json!({}))
+        .await;
     assert_eq!(code(&v), Some("UNAUTHENTICATED"), "{v}");
     let mgr = member(&app, org, Role::Manager, "Max").await;
     for q in [
@@ -563,7 +624,9 @@ async fn lists_cost_the_same_statements_at_any_page_size() {
     let (_, ada) = admin(&app).await;
     let mut ep = String::new();
     for _ in 0..12 {
-        ep = endpoint(&app, &ada, &server, json!(["LEAD_CREATED", "LEAD_UPDATED"])).await.0;
+        ep = endpoint(&app, &ada, &server, json!(["LEAD_CREATED", "LEAD_UPDATED"]))
+            .await
+            .0;
     }
     for _ in 0..12 {
         ok(

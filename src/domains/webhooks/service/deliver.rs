@@ -22,8 +22,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use entity::{webhook_attempt, webhook_delivery, webhook_endpoint};
 use sea_orm::{
-    sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait,
-    EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+    sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait,
+    QueryFilter, QueryOrder, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -214,7 +214,9 @@ pub async fn send(
         Err(e) => {
             let transient = matches!(
                 e,
-                OutboundError::Timeout | OutboundError::Http(_) | OutboundError::Unresolvable { .. }
+                OutboundError::Timeout
+                    | OutboundError::Http(_)
+                    | OutboundError::Unresolvable { .. }
             );
             Sent::failure(headers, e.to_string(), transient, started)
         }
@@ -250,13 +252,11 @@ impl JobHandler for DeliverWebhook {
 }
 
 /// Makes attempt `n` of delivery `id` unless it was made already or the delivery is settled.
-async fn attempt(
-    state: &AppState,
-    client: &OutboundClient,
-    id: Uuid,
-    n: i32,
-) -> AppResult<Value> {
-    let Some(d) = webhook_delivery::Entity::find_by_id(id).one(&state.db).await? else {
+async fn attempt(state: &AppState, client: &OutboundClient, id: Uuid, n: i32) -> AppResult<Value> {
+    let Some(d) = webhook_delivery::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+    else {
         return Ok(json!({"skipped": "no such delivery"}));
     };
     if d.status != Status::Pending.as_str() || d.attempts != n - 1 {
@@ -274,7 +274,10 @@ async fn attempt(
     }
     if ep.ordered {
         if let Some(head) = older_pending(&state.db, &d).await? {
-            let at = head.next_attempt_at.unwrap_or_else(Utc::now).max(Utc::now())
+            let at = head
+                .next_attempt_at
+                .unwrap_or_else(Utc::now)
+                .max(Utc::now())
                 + chrono::Duration::milliseconds(250);
             enqueue(&state.db, d.id, n, at).await?;
             return Ok(json!({"waiting": head.id}));
@@ -304,7 +307,10 @@ async fn older_pending(
 /// Fails a PENDING delivery without an attempt.
 async fn give_up(state: &AppState, d: &webhook_delivery::Model, why: &str) -> AppResult<()> {
     webhook_delivery::Entity::update_many()
-        .col_expr(webhook_delivery::Column::Status, Expr::value(Status::Failed.as_str()))
+        .col_expr(
+            webhook_delivery::Column::Status,
+            Expr::value(Status::Failed.as_str()),
+        )
         .col_expr(webhook_delivery::Column::LastError, Expr::value(why))
         .col_expr(
             webhook_delivery::Column::NextAttemptAt,
@@ -341,7 +347,10 @@ pub async fn record(
     };
     let txn = state.db.begin().await?;
     let updated = webhook_delivery::Entity::update_many()
-        .col_expr(webhook_delivery::Column::Status, Expr::value(status.as_str()))
+        .col_expr(
+            webhook_delivery::Column::Status,
+            Expr::value(status.as_str()),
+        )
         .col_expr(webhook_delivery::Column::Attempts, Expr::value(n))
         .col_expr(webhook_delivery::Column::NextAttemptAt, Expr::value(next))
         .col_expr(
@@ -420,8 +429,8 @@ async fn health(
     now: DateTime<Utc>,
 ) -> AppResult<()> {
     let col = webhook_endpoint::Column::FailingSince;
-    let mut update = webhook_endpoint::Entity::update_many()
-        .filter(webhook_endpoint::Column::Id.eq(ep.id));
+    let mut update =
+        webhook_endpoint::Entity::update_many().filter(webhook_endpoint::Column::Id.eq(ep.id));
     if sent.success() {
         if ep.failing_since.is_none() {
             return Ok(());
@@ -443,12 +452,17 @@ async fn health(
     if let Some(reason) = &reason {
         update = update
             .col_expr(webhook_endpoint::Column::Enabled, Expr::value(false))
-            .col_expr(webhook_endpoint::Column::DisabledReason, Expr::value(reason.as_str()))
+            .col_expr(
+                webhook_endpoint::Column::DisabledReason,
+                Expr::value(reason.as_str()),
+            )
             .col_expr(webhook_endpoint::Column::UpdatedAt, Expr::value(now));
     }
     update.exec(conn).await?;
     match (reason, ep.created_by) {
-        (Some(reason), Some(owner)) if ep.enabled => disabled_notice(conn, ep, &reason, owner).await,
+        (Some(reason), Some(owner)) if ep.enabled => {
+            disabled_notice(conn, ep, &reason, owner).await
+        }
         _ => Ok(()),
     }
 }

@@ -95,11 +95,7 @@ async fn one(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<WebhookDe
 /// Sends a settled delivery again now (same `webhook-id`): it becomes PENDING and its next
 /// attempt is queued; a failure is retried while the retry schedule has entries left.
 /// CONFLICT while it is still pending or when its endpoint is disabled.
-pub async fn redeliver(
-    state: &AppState,
-    viewer: &Viewer,
-    id: Uuid,
-) -> AppResult<WebhookDelivery> {
+pub async fn redeliver(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<WebhookDelivery> {
     viewer.require(Permission::ManageWebhooks)?;
     let d = one(state, viewer, id).await?.row;
     let ep = endpoints::get(&state.db, viewer, d.endpoint_id).await?;
@@ -109,8 +105,14 @@ pub async fn redeliver(
     let now = Utc::now();
     let txn = state.db.begin().await?;
     let updated = webhook_delivery::Entity::update_many()
-        .col_expr(webhook_delivery::Column::Status, Expr::value(Status::Pending.as_str()))
-        .col_expr(webhook_delivery::Column::NextAttemptAt, Expr::value(Some(now)))
+        .col_expr(
+            webhook_delivery::Column::Status,
+            Expr::value(Status::Pending.as_str()),
+        )
+        .col_expr(
+            webhook_delivery::Column::NextAttemptAt,
+            Expr::value(Some(now)),
+        )
         .col_expr(webhook_delivery::Column::UpdatedAt, Expr::value(now))
         .filter(webhook_delivery::Column::Id.eq(d.id))
         .filter(webhook_delivery::Column::Status.ne(Status::Pending.as_str()))
@@ -172,7 +174,11 @@ pub async fn test(
 }
 
 /// Counts by status, attempt durations, and the last success and failure.
-pub async fn stats(state: &AppState, viewer: &Viewer, endpoint_id: Uuid) -> AppResult<WebhookStats> {
+pub async fn stats(
+    state: &AppState,
+    viewer: &Viewer,
+    endpoint_id: Uuid,
+) -> AppResult<WebhookStats> {
     viewer.require(Permission::ManageWebhooks)?;
     let ep = endpoints::get(&state.db, viewer, endpoint_id).await?;
     let by_status: Vec<(String, i64)> = scoped(viewer)

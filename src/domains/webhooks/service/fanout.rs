@@ -43,11 +43,7 @@ pub fn event_body(env: &EventEnvelope) -> AppResult<String> {
 }
 
 /// A body of type `kind` at `at` carrying `data`.
-pub fn body(
-    kind: &str,
-    at: chrono::DateTime<Utc>,
-    data: serde_json::Value,
-) -> AppResult<String> {
+pub fn body(kind: &str, at: chrono::DateTime<Utc>, data: serde_json::Value) -> AppResult<String> {
     Ok(serde_json::to_string(&Body {
         kind,
         timestamp: at.to_rfc3339_opts(SecondsFormat::Micros, true),
@@ -129,7 +125,10 @@ mod tests {
             }),
         );
         let body = event_body(&env).unwrap();
-        assert!(body.starts_with(r#"{"type":"lead.created","timestamp":""#), "{body}");
+        assert!(
+            body.starts_with(r#"{"type":"lead.created","timestamp":""#),
+            "{body}"
+        );
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(v["data"], serde_json::json!({"leadId": lead.to_string()}));
         assert!(v["timestamp"].as_str().unwrap().ends_with('Z'));
