@@ -337,7 +337,7 @@ pub async fn record(
 ) -> AppResult<Option<webhook_delivery::Model>> {
     let now = Utc::now();
     let delay = (live && !sent.success() && sent.retryable())
-        .then(|| retry_delay(&state.config.webhook_retry_schedule, n, sent.retry_after))
+        .then(|| retry_delay(&state.config.webhooks.retry_schedule, n, sent.retry_after))
         .flatten();
     let next = delay.map(|d| now + chrono::Duration::from_std(d).unwrap_or_default());
     let status = match (sent.success(), next) {
@@ -419,7 +419,7 @@ async fn insert_attempt(
 }
 
 /// A success ends the endpoint's failure streak; a failure starts one, and disables the
-/// endpoint (and notifies its creator) once it has lasted `webhook_disable_after`, or at once
+/// endpoint (and notifies its creator) once it has lasted `webhooks.disable_after`, or at once
 /// on 410 Gone.
 async fn health(
     conn: &impl ConnectionTrait,
@@ -440,7 +440,7 @@ async fn health(
         return Ok(());
     }
     let since = ep.failing_since.unwrap_or(now);
-    let limit = chrono::Duration::from_std(config.webhook_disable_after).unwrap_or_default();
+    let limit = chrono::Duration::from_std(config.webhooks.disable_after).unwrap_or_default();
     let reason = if sent.status == Some(410) {
         Some("the endpoint answered 410 Gone".to_string())
     } else if now - since >= limit {
