@@ -7,17 +7,19 @@
 //! - `scraping_settings.brave_api_key`, `.google_places_api_key`, `.social_api_key` (an
 //!   organization's provider keys),
 //! - `notification_preferences.webhook_url` (a member's Slack-style incoming-webhook URL; the URL
-//!   is the credential).
+//!   is the credential),
+//! - `webhook_endpoints.secret`, `.previous_secret` (an outgoing webhook endpoint's signing
+//!   secrets).
 //!
 //! Each value is updated only if it is still the one read (a concurrent save wins), so the
 //! command can run while the servers run. Run it after putting the new key in `SECRETS_KEY` and
 //! the old one in `SECRETS_KEY_PREVIOUS` on every instance; afterwards the old key can go.
 
-use entity::{notification_preference, scraping_settings, smtp_setting};
+use entity::{notification_preference, scraping_settings, smtp_setting, webhook_endpoint};
 use sea_orm::{sea_query::Expr, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 
 use crate::{
-    domains::{notifications, outreach, scraping},
+    domains::{notifications, outreach, scraping, webhooks},
     platform::secrets_box::SecretsBox,
 };
 
@@ -70,6 +72,7 @@ pub async fn rotate_all(
     rotate_smtp_passwords(db, secrets, &mut report).await?;
     rotate_scraping_keys(db, secrets, &mut report).await?;
     rotate_webhook_urls(db, secrets, &mut report).await?;
+    rotate_webhook_secrets(db, secrets, &mut report).await?;
     Ok(report)
 }
 
@@ -172,6 +175,45 @@ async fn rotate_webhook_urls(
                 .exec(db)
                 .await?;
             report.resealed += res.rows_affected as usize;
+        }
+    }
+    Ok(())
+}
+
+/// `webhook_endpoints.secret` and `.previous_secret`.
+async fn rotate_webhook_secrets(
+    db: &DatabaseConnection,
+    secrets: &SecretsBox,
+    report: &mut RotationReport,
+) -> Result<(), DbErr> {
+    use webhook_endpoint::Column;
+    for row in webhook_endpoint::Entity::find().all(db).await? {
+        let columns = [
+            (Column::Secret, Some(row.secret.as_str()), "secret"),
+            (
+                Column::PreviousSecret,
+                row.previous_secret.as_deref(),
+                "previous_secret",
+            ),
+        ];
+        for (column, stored, name) in columns {
+            let Some(stored) = stored else {
+                continue;
+            };
+            let context = match column {
+                Column::Secret => webhooks::secret_context(row.id),
+                _ => webhooks::previous_secret_context(row.id),
+            };
+            let what = format!("webhook_endpoints.{name} of {}", row.id);
+            if let Some(new) = report.one(secrets, stored, &context, what) {
+                let res = webhook_endpoint::Entity::update_many()
+                    .col_expr(column, Expr::value(new))
+                    .filter(Column::Id.eq(row.id))
+                    .filter(column.eq(stored))
+                    .exec(db)
+                    .await?;
+                report.resealed += res.rows_affected as usize;
+            }
         }
     }
     Ok(())

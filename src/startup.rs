@@ -13,7 +13,7 @@ use crate::{
     auth::{passwords::Passwords, sessions::SessionChecks, tokens::TokenKeys},
     config::Config,
     db,
-    domains::{approvals, conversations, leads, notifications, outreach, scraping},
+    domains::{approvals, conversations, leads, notifications, outreach, scraping, webhooks},
     events::{relay, EventBus, MemoryBus, RedisBus},
     graphql::{build_schema, AppSchema},
     http,
@@ -43,6 +43,7 @@ pub async fn build_state(mut config: Config) -> Result<AppState, StartupError> {
     approvals::register();
     outreach::register();
     conversations::register();
+    webhooks::register();
     config.resolve_secrets().map_err(|e| err("secrets")(&e))?;
     let secrets = Arc::new(config.secrets_box().map_err(|e| err("secrets")(&e))?);
     let sql_log = db::StatementLog::new(config.record_sql);
@@ -139,6 +140,10 @@ pub fn job_registry(state: &AppState) -> JobRegistry {
     registry.register(
         conversations::SEND_KIND,
         conversations::SendConversationMessage(state.clone()),
+    );
+    registry.register(
+        webhooks::DELIVER_KIND,
+        webhooks::DeliverWebhook::new(state.clone()),
     );
     registry
 }

@@ -43,6 +43,7 @@ const ORDER: &[&str] = &[
     "places",
     "conversations",
     "insight",
+    "webhooks",
 ];
 /// Modules (paths under `src/`, without `.rs`) that compose the domains and may name them.
 const COMPOSITION: &[&str] = &[

@@ -45,4 +45,7 @@ pub mod smtp_setting;
 pub mod team;
 pub mod team_member;
 pub mod user;
+pub mod webhook_attempt;
+pub mod webhook_delivery;
+pub mod webhook_endpoint;
 pub mod webhook_receipt;

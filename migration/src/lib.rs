@@ -23,6 +23,7 @@ mod m20261205_000017_create_sending_domains;
 mod m20261205_000018_widen_webhook_url;
 mod m20261205_000019_create_webhook_receipts;
 mod m20261206_000020_create_conversations;
+mod m20261206_000021_create_webhook_endpoints;
 mod m20261206_000022_create_deals;
 mod m20261206_000024_create_locations;
 mod m20261206_000025_index_nested_first_pages;
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000018_widen_webhook_url::Migration),
             Box::new(m20261205_000019_create_webhook_receipts::Migration),
             Box::new(m20261206_000020_create_conversations::Migration),
+            Box::new(m20261206_000021_create_webhook_endpoints::Migration),
             Box::new(m20261206_000022_create_deals::Migration),
             Box::new(m20261206_000024_create_locations::Migration),
             Box::new(m20261206_000025_index_nested_first_pages::Migration),

@@ -157,6 +157,9 @@ permissions! {
     WriteDeals => Member,
     /// Create and change pipelines and their stages.
     ManagePipelines => Manager,
+    /// Create, change, rotate, test and delete outgoing webhook endpoints; see their deliveries
+    /// and redeliver them.
+    ManageWebhooks => Admin,
 }
 
 /// How the viewer authenticated.

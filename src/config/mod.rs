@@ -226,6 +226,33 @@ pub struct Config {
     pub sending_domains_allow_reserved: bool,
     /// CRAIGSLIST / JOB_BOARDS / SOCIAL sources and the email MX check.
     pub sources: crate::platform::sources_config::SourcesConfig,
+    /// Outgoing webhooks' retry schedule and failure limit.
+    pub webhooks: WebhookSettings,
+}
+
+/// The default webhook retry schedule in milliseconds (about 24 h in all).
+const DEFAULT_RETRY_MS: &[u64] = &[
+    5_000, 60_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 28_800_000, 28_800_000,
+];
+
+/// Outgoing webhook delivery settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookSettings {
+    /// Waits between attempts of a delivery (`WEBHOOK_RETRY_SCHEDULE_MS`, comma-separated;
+    /// default 5 s, 1 min, 5 min, 30 min, 2 h, 5 h, 8 h, 8 h: about 24 h).
+    pub retry_schedule: Vec<Duration>,
+    /// An endpoint failing this long since its last success is disabled
+    /// (`WEBHOOK_DISABLE_AFTER_SECS`, default 5 days).
+    pub disable_after: Duration,
+}
+
+impl WebhookSettings {
+    fn read(v: &Vars<'_>) -> Result<Self, ConfigError> {
+        Ok(WebhookSettings {
+            retry_schedule: v.millis_list("WEBHOOK_RETRY_SCHEDULE_MS", DEFAULT_RETRY_MS)?,
+            disable_after: v.secs("WEBHOOK_DISABLE_AFTER_SECS", 5 * 86_400)?,
+        })
+    }
 }
 
 /// The AI provider behind the `ai` domain.
@@ -315,8 +342,12 @@ impl Config {
     /// variables: [`security`] (secrets, listen address, proxies, test-only switches),
     /// [`limits`] (GraphQL and rate limits); the rest are one line each below.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let var = |k: &str| get(k).filter(|v| !v.trim().is_empty());
-        let v = Vars(&var);
+        Self::from_vars(&|k: &str| get(k).filter(|v| !v.trim().is_empty()))
+    }
+
+    /// [`Self::from_lookup`] once empty values are dropped.
+    fn from_vars(var: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let v = Vars(var);
         let environment = Environment::read(&v)?;
         let dev = environment == Environment::Development;
         let data_dir = PathBuf::from(v.str("DATA_DIR", "./data"));
@@ -391,7 +422,8 @@ impl Config {
             ai_cache_ttl: v.secs("AI_CACHE_TTL_SECS", 86_400)?,
             ai_monthly_token_budget: v.or("AI_MONTHLY_TOKEN_BUDGET", default_ai_budget(dev))?,
             sending_domains_allow_reserved: v.or("SENDING_DOMAINS_ALLOW_RESERVED", dev)?,
-            sources: crate::platform::sources_config::SourcesConfig::from_lookup(&var)?,
+            sources: crate::platform::sources_config::SourcesConfig::from_lookup(var)?,
+            webhooks: WebhookSettings::read(&v)?,
         })
     }
 

@@ -45,6 +45,23 @@ impl Vars<'_> {
         Ok(Duration::from_millis(self.or(key, default)?))
     }
 
+    /// A comma-separated list of milliseconds, or `default`.
+    pub fn millis_list(&self, key: &str, default: &[u64]) -> Result<Vec<Duration>, ConfigError> {
+        match self.opt(key) {
+            None => Ok(default.iter().copied().map(Duration::from_millis).collect()),
+            Some(raw) => raw
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| {
+                    s.parse::<u64>()
+                        .map(Duration::from_millis)
+                        .map_err(|_| ConfigError(format!("{key}: cannot parse {raw:?}")))
+                })
+                .collect(),
+        }
+    }
+
     /// A comma-separated list (blank items dropped).
     pub fn list(&self, key: &str) -> Vec<String> {
         self.opt(key)

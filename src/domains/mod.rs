@@ -13,3 +13,4 @@ pub mod outreach;
 pub mod places;
 pub mod realtime;
 pub mod scraping;
+pub mod webhooks;

@@ -322,6 +322,28 @@ pub enum EventType {
     DealClosed,
 }
 
+impl EventType {
+    /// The public type name (`job.updated`, ...), as [`DomainEvent::type_name`] gives it.
+    pub fn type_name(self) -> &'static str {
+        match self {
+            EventType::JobUpdated => "job.updated",
+            EventType::ApiKeyRevoked => "api_key.revoked",
+            EventType::AccessRevoked => "access.revoked",
+            EventType::LeadCreated => "lead.created",
+            EventType::LeadUpdated => "lead.updated",
+            EventType::LeadDeleted => "lead.deleted",
+            EventType::NotificationNew => "notification.new",
+            EventType::ScrapeProgress => "scrape.progress",
+            EventType::ScrapeCompleted => "scrape.completed",
+            EventType::CampaignStatus => "campaign.status",
+            EventType::CampaignActivity => "campaign.activity",
+            EventType::ApprovalPending => "approval.pending",
+            EventType::ApprovalResolved => "approval.resolved",
+            EventType::SearchGoalProgress => "search_goal.progress",
+        }
+    }
+}
+
 // Carried by `campaign.status`, and the GraphQL `CampaignCounters` as it is: one definition, so
 // the live counters and the stored ones cannot drift apart. The doc comments are the schema's
 // descriptions.

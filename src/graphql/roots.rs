@@ -4,7 +4,7 @@ use async_graphql::{MergedObject, MergedSubscription};
 
 use crate::domains::{
     ai, approvals, audit, conversations, identity, insight, jobs, leads, notifications, outreach,
-    places, realtime, scraping,
+    places, realtime, scraping, webhooks,
 };
 
 // The schema names the roots `Query`, `Mutation` and `Subscription`: the GraphQL spec's
@@ -25,6 +25,7 @@ pub struct QueryRoot(
     outreach::OutreachQuery,
     places::PlacesQuery,
     scraping::ScrapingQuery,
+    webhooks::WebhookQuery,
 );
 
 /// Root mutation.
@@ -42,6 +43,7 @@ pub struct MutationRoot(
     outreach::OutreachMutation,
     places::PlacesMutation,
     scraping::ScrapingMutation,
+    webhooks::WebhookMutation,
 );
 
 /// Root subscription.

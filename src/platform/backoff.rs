@@ -29,17 +29,22 @@ pub async fn wait_before_retry(peer: &str, attempt: u32, wait: Duration) {
 
 /// `Retry-After` as seconds or an HTTP date.
 pub fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
+    retry_after_within(headers, MAX_WAIT)
+}
+
+/// [`retry_after`] capped at `cap` instead of [`MAX_WAIT`] (webhook retries wait hours).
+pub fn retry_after_within(headers: &http::HeaderMap, cap: Duration) -> Option<Duration> {
     let v = headers
         .get(http::header::RETRY_AFTER)?
         .to_str()
         .ok()?
         .trim();
     if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs).min(MAX_WAIT));
+        return Some(Duration::from_secs(secs).min(cap));
     }
     let at = chrono::DateTime::parse_from_rfc2822(v).ok()?;
     let wait = at.signed_duration_since(chrono::Utc::now()).to_std().ok()?;
-    Some(wait.min(MAX_WAIT))
+    Some(wait.min(cap))
 }
 
 #[cfg(test)]

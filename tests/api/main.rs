@@ -47,4 +47,5 @@ mod security_secrets;
 mod security_sessions;
 mod shutdown;
 mod statement_walk;
+mod webhooks;
 mod ws_protocol;

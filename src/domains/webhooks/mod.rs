@@ -1,0 +1,44 @@
+//! Outgoing webhooks: the organization's events POSTed to its endpoints, signed per the
+//! Standard Webhooks spec.
+//!
+//! - **Tables**: `webhook_endpoints` (URL, description, event types as public names, `enabled`,
+//!   `ordered`, the `whsec_…` secret sealed by the secrets box under
+//!   `webhook_endpoints.secret:<id>`, the previous secret for 24 h after a rotation, the failure
+//!   streak's start and why the server disabled it), `webhook_deliveries` (one per event ×
+//!   endpoint or test send: `webhook-id`, the exact body signed, status PENDING / SUCCEEDED /
+//!   FAILED, attempts, next attempt) and `webhook_attempts` (request headers, response status
+//!   and first kilobyte of the body, transport error, duration).
+//! - **Roles**: everything is `ManageWebhooks` (ADMIN); another organization's endpoint or
+//!   delivery is NOT_FOUND. The secret is shown once, by `createWebhookEndpoint` and
+//!   `rotateWebhookSecret`.
+//! - **Fan-out** (`service/fanout.rs`): an `events::handlers` handler runs in the transaction
+//!   that records an event, stores one delivery per enabled endpoint of the organization that
+//!   takes its type and enqueues its first `webhook.deliver` job there: an event committed is a
+//!   delivery queued, whatever crashes next. `notification.new` (one person's) is never sent.
+//! - **Delivery** (`service/deliver.rs`): body `{type, timestamp, data}` with `data` the
+//!   event's public payload (what the `events` subscription shows); headers `webhook-id`,
+//!   `webhook-timestamp`, `webhook-signature: v1,<base64 HMAC-SHA256(key, "id.ts.body")>` (two
+//!   signatures during a rotation). SSRF-guarded client, 10 s timeout, 64 KiB response cap, no
+//!   redirects. 408/409/425/429/5xx and transport failures retry on `WEBHOOK_RETRY_SCHEDULE_MS`
+//!   (~24 h) with jitter and `Retry-After`; other answers fail at once. `ordered` endpoints get
+//!   one delivery at a time, in event order. Failing for `WEBHOOK_DISABLE_AFTER_SECS` (5 days)
+//!   since the last success, or answering 410, disables the endpoint and notifies its creator
+//!   (notifications, type JOB_FAILED).
+//! - **Events**: records none of its own; deliveries are not jobs of the organization (no
+//!   `job.updated`, so webhooks never feed themselves).
+
+pub mod resolver;
+pub mod service;
+pub mod types;
+
+pub use resolver::{WebhookMutation, WebhookQuery};
+pub use service::{
+    deliver::{DeliverWebhook, KIND as DELIVER_KIND},
+    endpoints::{previous_secret_context, secret_context},
+    signing::{sign, signature_header},
+};
+
+/// Registers the fan-out handler; called once per start-up (idempotent).
+pub fn register() {
+    crate::events::handlers::register("webhooks.fanout", service::fanout::FanOut);
+}

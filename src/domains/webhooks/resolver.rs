@@ -1,0 +1,193 @@
+//! Outgoing-webhook queries and mutations: guard, parse, call the service, map.
+
+use async_graphql::{Context, Object, ID};
+use uuid::Uuid;
+
+use super::{
+    service::{deliveries, endpoints},
+    types::{
+        CreateWebhookEndpointInput, UpdateWebhookEndpointInput, WebhookDelivery,
+        WebhookDeliveryFilter, WebhookEndpoint, WebhookSecretPayload, WebhookStats,
+        WebhookTestResult,
+    },
+};
+use crate::{
+    domains::audit::note_ref as note,
+    error::{AppError, AppResult},
+    events::EventType,
+    graphql::{
+        pagination::{IdConnection, PageArgs},
+        ContextExt,
+    },
+    ids::parse_id,
+};
+
+/// An endpoint id, or NOT_FOUND.
+fn endpoint_id(id: &ID) -> AppResult<Uuid> {
+    parse_id(id).map_err(|_| AppError::NotFound("webhook endpoint"))
+}
+
+/// Outgoing-webhook queries.
+#[derive(Default)]
+pub struct WebhookQuery;
+
+#[Object]
+impl WebhookQuery {
+    /// The organization's webhook endpoints, newest first (ADMIN+).
+    async fn webhook_endpoints(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> AppResult<IdConnection<WebhookEndpoint>> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let args = PageArgs::new(first, after, last, before)?;
+        endpoints::list(state, viewer, args).await
+    }
+
+    /// One endpoint (ADMIN+); null when it does not exist in the viewer's organization.
+    async fn webhook_endpoint(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> AppResult<Option<WebhookEndpoint>> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        viewer.require(crate::auth::Permission::ManageWebhooks)?;
+        let Ok(id) = parse_id(&id) else {
+            return Ok(None);
+        };
+        match endpoints::find(state, viewer, id).await {
+            Ok(m) => Ok(Some(WebhookEndpoint(m))),
+            Err(AppError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// An endpoint's deliveries, newest first, with every attempt (ADMIN+).
+    #[allow(clippy::too_many_arguments)]
+    async fn webhook_deliveries(
+        &self,
+        ctx: &Context<'_>,
+        endpoint_id: ID,
+        filter: Option<WebhookDeliveryFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> AppResult<IdConnection<WebhookDelivery>> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let id = self::endpoint_id(&endpoint_id)?;
+        let args = PageArgs::new(first, after, last, before)?;
+        deliveries::list(state, viewer, id, filter.unwrap_or_default(), args).await
+    }
+
+    /// An endpoint's delivery statistics (ADMIN+).
+    async fn webhook_stats(&self, ctx: &Context<'_>, endpoint_id: ID) -> AppResult<WebhookStats> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let id = self::endpoint_id(&endpoint_id)?;
+        deliveries::stats(state, viewer, id).await
+    }
+}
+
+/// Outgoing-webhook mutations.
+#[derive(Default)]
+pub struct WebhookMutation;
+
+#[Object]
+impl WebhookMutation {
+    /// Adds an endpoint (ADMIN+) and returns its signing secret, shown only this once.
+    async fn create_webhook_endpoint(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateWebhookEndpointInput,
+    ) -> AppResult<WebhookSecretPayload> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let (endpoint, secret) = endpoints::create(state, viewer, input).await?;
+        note(ctx, "webhook_endpoint", endpoint.id);
+        Ok(WebhookSecretPayload {
+            endpoint: WebhookEndpoint(endpoint),
+            secret,
+        })
+    }
+
+    /// Changes an endpoint (ADMIN+); enabling it clears its failure streak.
+    async fn update_webhook_endpoint(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateWebhookEndpointInput,
+    ) -> AppResult<WebhookEndpoint> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let m = endpoints::update(state, viewer, endpoint_id(&id)?, input).await?;
+        note(ctx, "webhook_endpoint", m.id);
+        Ok(WebhookEndpoint(m))
+    }
+
+    /// Deletes an endpoint with its delivery history (ADMIN+).
+    async fn delete_webhook_endpoint(&self, ctx: &Context<'_>, id: ID) -> AppResult<bool> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let id = endpoint_id(&id)?;
+        let done = endpoints::delete(state, viewer, id).await?;
+        note(ctx, "webhook_endpoint", id);
+        Ok(done)
+    }
+
+    /// Replaces the signing secret (ADMIN+) and returns the new one, shown only this once; the
+    /// old one keeps signing (a second signature) for 24 hours.
+    async fn rotate_webhook_secret(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> AppResult<WebhookSecretPayload> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let (endpoint, secret) = endpoints::rotate(state, viewer, endpoint_id(&id)?).await?;
+        note(ctx, "webhook_endpoint", endpoint.id);
+        Ok(WebhookSecretPayload {
+            endpoint: WebhookEndpoint(endpoint),
+            secret,
+        })
+    }
+
+    /// Turns an endpoint on or off (ADMIN+).
+    async fn toggle_webhook_endpoint(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> AppResult<WebhookEndpoint> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let m = endpoints::toggle(state, viewer, endpoint_id(&id)?).await?;
+        note(ctx, "webhook_endpoint", m.id);
+        Ok(WebhookEndpoint(m))
+    }
+
+    /// Sends a settled delivery again now, with the same `webhook-id` (ADMIN+). CONFLICT while
+    /// it is pending or its endpoint is disabled.
+    async fn redeliver_webhook(
+        &self,
+        ctx: &Context<'_>,
+        delivery_id: ID,
+    ) -> AppResult<WebhookDelivery> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let id = parse_id(&delivery_id).map_err(|_| AppError::NotFound("webhook delivery"))?;
+        let d = deliveries::redeliver(state, viewer, id).await?;
+        note(ctx, "webhook_delivery", id);
+        Ok(d)
+    }
+
+    /// Sends a sample event of `eventType` to the endpoint now and answers with its response
+    /// (ADMIN+); recorded as a delivery, never retried.
+    async fn test_webhook_endpoint(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        event_type: EventType,
+    ) -> AppResult<WebhookTestResult> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let id = endpoint_id(&id)?;
+        let r = deliveries::test(state, viewer, id, event_type).await?;
+        note(ctx, "webhook_endpoint", id);
+        Ok(r)
+    }
+}

@@ -1,0 +1,8 @@
+//! Outgoing webhooks' rules: endpoints and their secrets, the fan-out from the outbox, the
+//! delivery job, and what the API shows of deliveries.
+
+pub mod deliver;
+pub mod deliveries;
+pub mod endpoints;
+pub mod fanout;
+pub mod signing;
