@@ -40,6 +40,7 @@ const ORDER: &[&str] = &[
     "approvals",
     "outreach",
     "ai",
+    "enrichment",
 ];
 /// Modules (paths under `src/`, without `.rs`) that compose the domains and may name them.
 const COMPOSITION: &[&str] = &[

@@ -22,6 +22,7 @@ mod m20261202_000016_scrape_pages_hot_updates;
 mod m20261205_000017_create_sending_domains;
 mod m20261205_000018_widen_webhook_url;
 mod m20261205_000019_create_webhook_receipts;
+mod m20261206_000023_create_validation_cache;
 
 /// Runs the migrations in order.
 pub struct Migrator;
@@ -49,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000017_create_sending_domains::Migration),
             Box::new(m20261205_000018_widen_webhook_url::Migration),
             Box::new(m20261205_000019_create_webhook_receipts::Migration),
+            Box::new(m20261206_000023_create_validation_cache::Migration),
         ]
     }
 }

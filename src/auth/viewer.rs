@@ -139,6 +139,8 @@ permissions! {
     UseAi => Member,
     /// See the organization's AI usage and cost.
     ReadAiUsage => Admin,
+    /// Validate contacts (email, phone, website) and save email verdicts on leads.
+    ValidateContacts => Member,
 }
 
 /// How the viewer authenticated.

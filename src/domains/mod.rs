@@ -3,6 +3,7 @@
 pub mod ai;
 pub mod approvals;
 pub mod audit;
+pub mod enrichment;
 pub mod identity;
 pub mod jobs;
 pub mod leads;

@@ -3,7 +3,8 @@
 use async_graphql::{MergedObject, MergedSubscription};
 
 use crate::domains::{
-    ai, approvals, audit, identity, jobs, leads, notifications, outreach, realtime, scraping,
+    ai, approvals, audit, enrichment, identity, jobs, leads, notifications, outreach, realtime,
+    scraping,
 };
 
 // The schema names the roots `Query`, `Mutation` and `Subscription`: the GraphQL spec's
@@ -15,6 +16,7 @@ pub struct QueryRoot(
     ai::AiQuery,
     approvals::ApprovalQuery,
     audit::AuditQuery,
+    enrichment::EnrichmentQuery,
     identity::IdentityQuery,
     jobs::JobQuery,
     leads::LeadQuery,
@@ -29,6 +31,7 @@ pub struct QueryRoot(
 pub struct MutationRoot(
     ai::AiMutation,
     approvals::ApprovalMutation,
+    enrichment::EnrichmentMutation,
     identity::IdentityMutation,
     jobs::JobMutation,
     leads::LeadMutation,

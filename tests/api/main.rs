@@ -13,6 +13,8 @@ mod ai_replies;
 mod approvals;
 mod compiled;
 mod compiled_diff;
+mod enrichment;
+mod fake_dns;
 mod fast_rows;
 mod fault_proxy;
 mod graphql_ws_client;
