@@ -410,8 +410,8 @@ mod tests {
 
     #[test]
     fn phone_type_and_region() {
-        let p = phone_details("+44 7911 123456", None).unwrap();
-        assert_eq!((p.e164.as_str(), p.kind), ("+447911123456", "MOBILE"));
+        let p = phone_details("+44 7400 123456", None).unwrap();
+        assert_eq!((p.e164.as_str(), p.kind), ("+447400123456", "MOBILE"));
         assert_eq!(p.region.as_deref(), Some("GB"));
         assert!(phone_details("12", None).is_none());
     }

@@ -100,7 +100,9 @@ fn check_inputs(
             // A malformed id names no lead of this organization.
             Some(id) => Some(Uuid::parse_str(id.as_str()).map_err(|_| AppError::NotFound("lead"))?),
         };
-        if lead_id.is_none() && p.email.is_none() && p.phone.is_none() && p.website.is_none() {
+        let blank = |v: &Option<String>| v.as_deref().is_none_or(|s| s.trim().is_empty());
+        let nothing = blank(&input.email) && blank(&input.phone) && blank(&input.website);
+        if lead_id.is_none() && nothing {
             errors.push(crate::error::FieldError {
                 field: prefix(i).trim_end_matches('.').to_string(),
                 message: "give an email, phone, website or leadId".into(),
