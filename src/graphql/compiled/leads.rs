@@ -223,9 +223,6 @@ fn lead_field(viewer: &Viewer, f: &Sel) -> Option<String> {
         "createdAt" => leaf.then(|| timestamp_sql(&col("created_at"))),
         "updatedAt" => leaf.then(|| timestamp_sql(&col("updated_at"))),
         "lastContactedAt" => leaf.then(|| timestamp_sql(&col("last_contacted_at"))),
-        // Written only in its wire form (`leads::record_email_status`), so the text is the enum.
-        "emailStatus" => plain("email_status"),
-        "validatedAt" => leaf.then(|| timestamp_sql(&col("validated_at"))),
         "tags" => leaf.then(|| {
             format!(
                 "array_to_json(ARRAY(SELECT t.tag FROM lead_tags t WHERE t.lead_id = {} ORDER BY t.tag))",
