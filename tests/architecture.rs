@@ -44,6 +44,7 @@ const ORDER: &[&str] = &[
     "conversations",
     "insight",
     "webhooks",
+    "enrichment",
 ];
 /// Modules (paths under `src/`, without `.rs`) that compose the domains and may name them.
 const COMPOSITION: &[&str] = &[

@@ -36,6 +36,10 @@ pub struct Model {
     pub last_contacted_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// The latest email verdict: DELIVERABLE | RISKY | UNDELIVERABLE | UNKNOWN (enrichment).
+    pub email_status: Option<String>,
+    /// When the email was last validated.
+    pub validated_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

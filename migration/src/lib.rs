@@ -25,6 +25,7 @@ mod m20261205_000019_create_webhook_receipts;
 mod m20261206_000020_create_conversations;
 mod m20261206_000021_create_webhook_endpoints;
 mod m20261206_000022_create_deals;
+mod m20261206_000023_create_validation_cache;
 mod m20261206_000024_create_locations;
 mod m20261206_000025_index_nested_first_pages;
 
@@ -57,6 +58,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000020_create_conversations::Migration),
             Box::new(m20261206_000021_create_webhook_endpoints::Migration),
             Box::new(m20261206_000022_create_deals::Migration),
+            Box::new(m20261206_000023_create_validation_cache::Migration),
             Box::new(m20261206_000024_create_locations::Migration),
             Box::new(m20261206_000025_index_nested_first_pages::Migration),
         ]

@@ -160,6 +160,8 @@ permissions! {
     /// Create, change, rotate, test and delete outgoing webhook endpoints; see their deliveries
     /// and redeliver them.
     ManageWebhooks => Admin,
+    /// Validate contacts (email, phone, website) and save email verdicts on leads.
+    ValidateContacts => Member,
 }
 
 /// How the viewer authenticated.

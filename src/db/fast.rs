@@ -76,6 +76,8 @@ by_index!(entity::lead::Model {
     last_contacted_at,
     created_at,
     updated_at,
+    email_status,
+    validated_at,
 });
 by_index!(entity::lead_tag::Model {
     lead_id,

@@ -4,6 +4,7 @@ pub mod ai;
 pub mod approvals;
 pub mod audit;
 pub mod conversations;
+pub mod enrichment;
 pub mod identity;
 pub mod insight;
 pub mod jobs;

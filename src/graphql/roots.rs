@@ -3,8 +3,8 @@
 use async_graphql::{MergedObject, MergedSubscription};
 
 use crate::domains::{
-    ai, approvals, audit, conversations, identity, insight, jobs, leads, notifications, outreach,
-    places, realtime, scraping, webhooks,
+    ai, approvals, audit, conversations, enrichment, identity, insight, jobs, leads, notifications,
+    outreach, places, realtime, scraping, webhooks,
 };
 
 // The schema names the roots `Query`, `Mutation` and `Subscription`: the GraphQL spec's
@@ -17,6 +17,7 @@ pub struct QueryRoot(
     approvals::ApprovalQuery,
     audit::AuditQuery,
     conversations::ConversationQuery,
+    enrichment::EnrichmentQuery,
     identity::IdentityQuery,
     insight::InsightQuery,
     jobs::JobQuery,
@@ -35,6 +36,7 @@ pub struct MutationRoot(
     ai::AiMutation,
     approvals::ApprovalMutation,
     conversations::ConversationMutation,
+    enrichment::EnrichmentMutation,
     identity::IdentityMutation,
     insight::InsightMutation,
     jobs::JobMutation,

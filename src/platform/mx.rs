@@ -146,54 +146,96 @@ fn remember_unknown(key: (Option<SocketAddr>, String)) {
     }
 }
 
+/// What DNS says about an email domain, in detail (the reasons of a validation verdict).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MxAnswer {
+    /// MX hosts, most preferred first.
+    Hosts(Vec<String>),
+    /// No MX but an address record: the domain is its own mail host (RFC 5321 §5.1).
+    Implicit,
+    /// A null MX (`MX 0 .`, RFC 7505): the domain says it accepts no mail.
+    NullMx,
+    /// The domain exists but has neither MX nor address records.
+    NoMail,
+    /// NXDOMAIN.
+    NoDomain,
+    /// Not known (timeout, DNS failure, check off).
+    Unknown,
+}
+
+impl MxAnswer {
+    /// The summary scraping stores.
+    pub fn status(&self) -> MxStatus {
+        match self {
+            MxAnswer::Hosts(_) | MxAnswer::Implicit => MxStatus::Valid,
+            MxAnswer::NullMx | MxAnswer::NoMail | MxAnswer::NoDomain => MxStatus::None,
+            MxAnswer::Unknown => MxStatus::Unknown,
+        }
+    }
+}
+
 /// Looks up `domain` (lowercase, no trailing dot) with the configured resolver.
 pub async fn check_domain(cfg: &SourcesConfig, domain: &str) -> MxStatus {
+    inspect_domain(cfg, domain, true).await.status()
+}
+
+/// Looks up `domain` (lowercase ASCII, no trailing dot) in detail. `cached = false` skips the
+/// process's resolver cache, for callers that keep their own (enrichment's validation cache).
+/// `Unknown` when the check is off (`EMAIL_MX_CHECK`).
+pub async fn inspect_domain(cfg: &SourcesConfig, domain: &str, cached: bool) -> MxAnswer {
     if !cfg.mx_check {
-        return MxStatus::Unknown;
+        return MxAnswer::Unknown;
     }
     let key = (cfg.dns_nameserver, domain.to_string());
     if remembered_unknown(&key) {
-        return MxStatus::Unknown;
+        return MxAnswer::Unknown;
     }
-    let Some(r) = resolver(cfg.dns_nameserver, cfg.mx_timeout, true) else {
-        return MxStatus::Unknown;
+    let Some(r) = resolver(cfg.dns_nameserver, cfg.mx_timeout, cached) else {
+        return MxAnswer::Unknown;
     };
     let fqdn = format!("{}.", domain.trim_end_matches('.'));
     // The resolver has its own timeout; this one bounds the whole check (MX then A).
-    let status = tokio::time::timeout(cfg.mx_timeout * 2, lookup(&r, &fqdn))
+    let answer = tokio::time::timeout(cfg.mx_timeout * 2, lookup(&r, &fqdn))
         .await
-        .unwrap_or(MxStatus::Unknown);
-    if status == MxStatus::Unknown {
+        .unwrap_or(MxAnswer::Unknown);
+    if answer == MxAnswer::Unknown {
         remember_unknown(key);
     }
-    status
+    answer
 }
 
-async fn lookup(r: &TokioResolver, fqdn: &str) -> MxStatus {
+async fn lookup(r: &TokioResolver, fqdn: &str) -> MxAnswer {
     match r.mx_lookup(fqdn).await {
         Ok(l) => {
-            let exchanges: Vec<String> = l
+            let mut exchanges: Vec<(u16, String)> = l
                 .answers()
                 .iter()
                 .filter_map(|rec| match &rec.data {
-                    RData::MX(mx) => Some(mx.exchange.to_ascii()),
+                    RData::MX(mx) => Some((mx.preference, mx.exchange.to_ascii())),
                     _ => None,
                 })
                 .collect();
+            exchanges.sort();
             if exchanges.is_empty() {
                 implicit(r, fqdn).await
-            } else if exchanges.iter().all(|e| e == "." || e.is_empty()) {
+            } else if exchanges.iter().all(|(_, e)| e == "." || e.is_empty()) {
                 // RFC 7505 null MX: the domain explicitly accepts no mail.
-                MxStatus::None
+                MxAnswer::NullMx
             } else {
-                MxStatus::Valid
+                MxAnswer::Hosts(
+                    exchanges
+                        .into_iter()
+                        .map(|(_, e)| e.trim_end_matches('.').to_string())
+                        .filter(|e| !e.is_empty())
+                        .collect(),
+                )
             }
         }
-        Err(e) if e.is_nx_domain() => MxStatus::None,
+        Err(e) if e.is_nx_domain() => MxAnswer::NoDomain,
         Err(e) if e.is_no_records_found() => implicit(r, fqdn).await,
         Err(e) => {
             tracing::debug!(error = %e, domain = fqdn, "MX lookup failed");
-            MxStatus::Unknown
+            MxAnswer::Unknown
         }
     }
 }
@@ -227,11 +269,12 @@ pub async fn txt_records(cfg: &SourcesConfig, name: &str) -> Result<Vec<String>,
 }
 
 /// No MX: an address record makes the domain its own mail host (RFC 5321 §5.1).
-async fn implicit(r: &TokioResolver, fqdn: &str) -> MxStatus {
+async fn implicit(r: &TokioResolver, fqdn: &str) -> MxAnswer {
     match r.lookup_ip(fqdn).await {
-        Ok(ips) if ips.iter().next().is_some() => MxStatus::Valid,
-        Ok(_) => MxStatus::None,
-        Err(e) if e.is_no_records_found() || e.is_nx_domain() => MxStatus::None,
-        Err(_) => MxStatus::Unknown,
+        Ok(ips) if ips.iter().next().is_some() => MxAnswer::Implicit,
+        Ok(_) => MxAnswer::NoMail,
+        Err(e) if e.is_nx_domain() => MxAnswer::NoDomain,
+        Err(e) if e.is_no_records_found() => MxAnswer::NoMail,
+        Err(_) => MxAnswer::Unknown,
     }
 }

@@ -2,8 +2,9 @@
 //! the rest of [`crate::Config`] (field `sources`). Every base URL is configurable so tests point
 //! the adapters at local fakes.
 
-use std::{fmt, net::SocketAddr, time::Duration};
+use std::{fmt, net::SocketAddr, path::Path, sync::Arc, time::Duration};
 
+use super::{contact::DisposableDomains, smtp_probe::ProbeSettings};
 use crate::config::ConfigError;
 
 /// Source and email-check settings.
@@ -28,6 +29,15 @@ pub struct SourcesConfig {
     pub dns_nameserver: Option<SocketAddr>,
     /// Per-lookup timeout (`EMAIL_MX_TIMEOUT_MS`, default 2000); a timeout is `mx: unknown`.
     pub mx_timeout: Duration,
+    /// Disposable email domains: the shipped list plus `DISPOSABLE_DOMAINS_FILE` (one a line).
+    pub disposable_domains: Arc<DisposableDomains>,
+    /// How long a contact validation verdict is reused (`VALIDATION_CACHE_TTL_SECS`, default
+    /// 86400); an UNKNOWN answer is kept at most 5 minutes.
+    pub validation_ttl: Duration,
+    /// The mailbox probe, when the operator allows it (`SMTP_PROBE_ENABLED`, default off; then
+    /// `SMTP_PROBE_PORT` 25, `SMTP_PROBE_HELO`, `SMTP_PROBE_TIMEOUT_MS` 5000,
+    /// `SMTP_PROBE_PER_DOMAIN_PER_MINUTE` 5). Organizations opt in on top.
+    pub smtp_probe: Option<ProbeSettings>,
 }
 
 impl fmt::Debug for SourcesConfig {
@@ -44,6 +54,9 @@ impl fmt::Debug for SourcesConfig {
             .field("mx_check", &self.mx_check)
             .field("dns_nameserver", &self.dns_nameserver)
             .field("mx_timeout", &self.mx_timeout)
+            .field("disposable_domains", &self.disposable_domains.len())
+            .field("validation_ttl", &self.validation_ttl)
+            .field("smtp_probe", &self.smtp_probe)
             .finish()
     }
 }
@@ -85,6 +98,16 @@ impl SourcesConfig {
                     ConfigError(format!("EMAIL_MX_TIMEOUT_MS: cannot parse {v:?}"))
                 })?),
             };
+        let disposable_domains =
+            DisposableDomains::load(var("DISPOSABLE_DOMAINS_FILE").as_deref().map(Path::new))
+                .map_err(|e| ConfigError(format!("DISPOSABLE_DOMAINS_FILE: {e}")))?;
+        let validation_ttl = match var("VALIDATION_CACHE_TTL_SECS") {
+            None => Duration::from_secs(86_400),
+            Some(v) => Duration::from_secs(v.trim().parse().map_err(|_| {
+                ConfigError(format!("VALIDATION_CACHE_TTL_SECS: cannot parse {v:?}"))
+            })?),
+        };
+        let smtp_probe = probe_settings(var)?;
         Ok(SourcesConfig {
             craigslist_base_url: base(var, "CRAIGSLIST_BASE_URL", "https://{city}.craigslist.org"),
             greenhouse_base_url: base(
@@ -98,8 +121,40 @@ impl SourcesConfig {
             mx_check,
             dns_nameserver,
             mx_timeout,
+            disposable_domains,
+            validation_ttl,
+            smtp_probe,
         })
     }
+}
+
+fn parsed<T: std::str::FromStr>(
+    var: &impl Fn(&str) -> Option<String>,
+    key: &str,
+    default: T,
+) -> Result<T, ConfigError> {
+    match var(key) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| ConfigError(format!("{key}: cannot parse {v:?}"))),
+    }
+}
+
+/// The mailbox probe's settings, `None` unless `SMTP_PROBE_ENABLED=true`.
+fn probe_settings(
+    var: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<ProbeSettings>, ConfigError> {
+    if !parsed(var, "SMTP_PROBE_ENABLED", false)? {
+        return Ok(None);
+    }
+    Ok(Some(ProbeSettings {
+        port: parsed(var, "SMTP_PROBE_PORT", 25)?,
+        helo: var("SMTP_PROBE_HELO").unwrap_or_else(|| "localhost".into()),
+        timeout: Duration::from_millis(parsed(var, "SMTP_PROBE_TIMEOUT_MS", 5000)?),
+        per_domain_per_minute: parsed::<u32>(var, "SMTP_PROBE_PER_DOMAIN_PER_MINUTE", 5)?.max(1),
+    }))
 }
 
 #[cfg(test)]

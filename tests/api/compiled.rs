@@ -135,6 +135,8 @@ async fn seed(app: &TestApp, org: Uuid) -> Vec<Uuid> {
             last_contacted_at: Set((i % 3 == 2).then(|| at(i, fractions[(k + 1) % 4]))),
             created_at: Set(at(i / 2, fractions[k % 4])),
             updated_at: Set(at(i, fractions[(k + 2) % 4])),
+            email_status: Set(None),
+            validated_at: Set(None),
         }
         .insert(db)
         .await

@@ -712,6 +712,8 @@ async fn seed(app: &TestApp, org: Uuid) {
             last_contacted_at: Set((!k.is_multiple_of(3)).then(|| at(i % 7, FRACTIONS[k % 5]))),
             created_at: Set(at(i / 3, FRACTIONS[k % 5])),
             updated_at: Set(at(i % 11, FRACTIONS[(k + 2) % 5])),
+            email_status: Set(None),
+            validated_at: Set(None),
         }
         .insert(db)
         .await

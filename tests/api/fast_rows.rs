@@ -77,6 +77,8 @@ async fn positional_and_named_decoding_read_the_same_models() {
         last_contacted_at: Some(at(4)),
         created_at: at(5),
         updated_at: at(6),
+        email_status: Some("RISKY".into()),
+        validated_at: Some(at(7)),
     };
     let bare_lead = lead::Model {
         id: Uuid::now_v7(),
@@ -99,6 +101,8 @@ async fn positional_and_named_decoding_read_the_same_models() {
         provenance: json!({}),
         owner_id: None,
         last_contacted_at: None,
+        email_status: None,
+        validated_at: None,
         ..full_lead.clone()
     };
     for u in [&full_user, &bare_user] {

@@ -105,6 +105,8 @@ pub async fn insert_leads(app: &TestApp, org: Uuid, domain: &str, n: usize) -> V
             last_contacted_at: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
+            email_status: Set(None),
+            validated_at: Set(None),
         })
         .collect();
     for chunk in rows.chunks(200) {

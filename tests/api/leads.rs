@@ -312,6 +312,8 @@ async fn insert_lead(
         last_contacted_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
+        email_status: Set(None),
+        validated_at: Set(None),
     }
     .insert(&app.state.db)
     .await

@@ -14,6 +14,8 @@ mod approvals;
 mod compiled;
 mod compiled_diff;
 mod conversations;
+mod enrichment;
+mod fake_dns;
 mod fast_rows;
 mod fault_proxy;
 mod graphql_ws_client;

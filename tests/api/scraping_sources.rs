@@ -4,10 +4,7 @@
 
 use std::{
     collections::HashMap,
-    sync::{
-        atomic::{AtomicUsize, Ordering},
-        Arc, Mutex,
-    },
+    sync::{atomic::Ordering, Arc, Mutex},
     time::{Duration, Instant},
 };
 
@@ -15,13 +12,6 @@ use axum::{
     http::{header, StatusCode, Uri},
     response::{IntoResponse, Response},
     Router,
-};
-use hickory_proto::{
-    op::{Message, MessageType, OpCode, ResponseCode},
-    rr::{
-        rdata::{MX, SOA},
-        Name, RData, Record, RecordType,
-    },
 };
 use leadgraph::{
     auth::Role,
@@ -38,6 +28,7 @@ use wiremock::{
 };
 
 use crate::{
+    fake_dns::FakeDns,
     fixtures::{field_errors, scrape_job},
     helpers::{code, Options, TestApp},
 };
@@ -124,73 +115,6 @@ fn html_response(s: String) -> Response {
 
 fn page(title: &str, body: &str) -> String {
     format!("<!doctype html><html><head><title>{title}</title></head><body>{body}</body></html>")
-}
-
-/// A DNS server on loopback UDP: MX for `mx-ok.test`, NXDOMAIN for `nx.test`, silence (a
-/// timeout) for anything else. Counts the queries it received.
-struct FakeDns {
-    addr: std::net::SocketAddr,
-    queries: Arc<AtomicUsize>,
-}
-
-impl FakeDns {
-    async fn start() -> FakeDns {
-        let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        let addr = sock.local_addr().unwrap();
-        let queries = Arc::new(AtomicUsize::new(0));
-        let q = queries.clone();
-        tokio::spawn(async move {
-            let mut buf = vec![0u8; 4096];
-            loop {
-                let Ok((n, from)) = sock.recv_from(&mut buf).await else {
-                    return;
-                };
-                let Ok(req) = Message::from_vec(&buf[..n]) else {
-                    continue;
-                };
-                q.fetch_add(1, Ordering::SeqCst);
-                let Some(query) = req.queries.first().cloned() else {
-                    continue;
-                };
-                let name = query.name().to_ascii().to_lowercase();
-                let mut resp = Message::new(req.metadata.id, MessageType::Response, OpCode::Query);
-                resp.metadata.recursion_desired = req.metadata.recursion_desired;
-                resp.metadata.recursion_available = true;
-                resp.metadata.authoritative = true;
-                resp.add_query(query.clone());
-                match name.as_str() {
-                    "mx-ok.test." if query.query_type() == RecordType::MX => {
-                        resp.add_answer(Record::from_rdata(
-                            query.name().clone(),
-                            300,
-                            RData::MX(MX::new(10, Name::from_ascii("mail.mx-ok.test.").unwrap())),
-                        ));
-                    }
-                    "mx-ok.test." => {}
-                    "nx.test." => {
-                        resp.metadata.response_code = ResponseCode::NXDomain;
-                        // The SOA lets the resolver cache the negative answer (RFC 2308).
-                        resp.authorities.push(Record::from_rdata(
-                            Name::from_ascii("test.").unwrap(),
-                            300,
-                            RData::SOA(SOA::new(
-                                Name::from_ascii("ns.test.").unwrap(),
-                                Name::from_ascii("admin.test.").unwrap(),
-                                1,
-                                3600,
-                                600,
-                                86400,
-                                300,
-                            )),
-                        ));
-                    }
-                    _ => continue, // no answer: the client times out
-                }
-                let _ = sock.send_to(&resp.to_vec().unwrap(), from).await;
-            }
-        });
-        FakeDns { addr, queries }
-    }
 }
 
 const CREATE: &str =

@@ -48,6 +48,11 @@
 //! job's progress, so a retried job resumes after the last committed chunk. Every worker must
 //! share `DATA_DIR`.
 //!
+//! **Email verdict** (`service/email_status.rs`): `Lead.emailStatus` / `Lead.validatedAt`,
+//! written by contact validation (enrichment) through [`record_email_status`] with provenance
+//! under `emailStatus`, cleared when the email changes; [`undeliverable_reason`] is what the
+//! campaign send gate (outreach) reads.
+//!
 //! **Stats** (`service/stats.rs`): `leadStats` counts by status, source, score band and day in
 //! the database: one statement (a CTE of the filtered leads, one `GROUP BY` per dimension).
 //!
@@ -68,8 +73,8 @@ pub use service::{
     import::{ImportLeads, KIND as IMPORT_KIND},
     page, page_query,
     query::list,
-    rescore_in, scoped, sort_expr, Check, Created, LeadConnection, LeadKey, Origin, PageQuery,
-    SortValue,
+    record_email_status, rescore_in, scoped, sort_expr, undeliverable_reason, Check, Created,
+    LeadConnection, LeadKey, Origin, PageQuery, SortValue, EMAIL_STATUS_FIELD,
 };
 pub use types::{
     batched_child_page, Lead, LeadAnalysisSlot, LeadCampaignsSlot, LeadPage, CHILD_BATCH_MAX,

@@ -25,9 +25,11 @@ pub struct Covered {
 const LEAD_RESOLVERS_ONLY: &[&str] = &[
     "analysis",
     "customFields",
+    "emailStatus",
     "provenance",
     "scoreReasons",
     "timeline",
+    "validatedAt",
 ];
 
 /// Every object the compiler answers (see the module docs).

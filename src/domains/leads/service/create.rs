@@ -76,6 +76,8 @@ fn validate_new(viewer: &Viewer, prefix: &str, input: &CreateLeadInput) -> AppRe
         last_contacted_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
+        email_status: Set(None),
+        validated_at: Set(None),
     };
     let tags = c.tags("tags", input.tags.as_deref().unwrap_or_default());
     let has_identity = input.email.is_some()

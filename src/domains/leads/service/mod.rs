@@ -5,6 +5,7 @@
 pub mod actions;
 pub mod bulk;
 mod create;
+mod email_status;
 pub mod export;
 pub mod import;
 pub mod merge;
@@ -16,6 +17,7 @@ pub mod validate;
 
 pub use actions::{delete, delete_many};
 pub use create::{create, create_in, create_many};
+pub use email_status::{record_email_status, undeliverable_reason, EMAIL_STATUS_FIELD};
 pub use query::{
     filtered, page, page_query, sort_expr, LeadConnection, LeadKey, PageQuery, SortValue,
 };

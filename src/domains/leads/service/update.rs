@@ -120,6 +120,9 @@ fn apply(input: &UpdateLeadInput, a: &mut lead::ActiveModel, c: &mut Check) -> V
     }
     if let Some(v) = given(&input.email, "email", &mut changed) {
         a.email = Set(c.email("email", as_str(v)));
+        // A verdict speaks about the address it checked.
+        a.email_status = Set(None);
+        a.validated_at = Set(None);
     }
     if let Some(v) = given(&input.website, "website", &mut changed) {
         a.website = Set(c.website("website", as_str(v)));

@@ -21,7 +21,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
-use super::{FieldProvenance, LeadSource, LeadStatus, Location, ScoreReason};
+use super::{EmailStatus, FieldProvenance, LeadSource, LeadStatus, Location, ScoreReason};
 use crate::{
     auth::Permission,
     db::fast::ByIndex,
@@ -316,6 +316,15 @@ impl Lead {
             .collect();
         out.sort_by(|a, b| a.field.cmp(&b.field));
         out
+    }
+    /// The latest verdict on the email (`validateContact`); its reasons are in `provenance`
+    /// under `emailStatus`. Null until validated.
+    async fn email_status(&self) -> Option<EmailStatus> {
+        self.0.email_status.as_deref().and_then(EmailStatus::parse)
+    }
+    /// When the email was last validated.
+    async fn validated_at(&self) -> Option<DateTime<Utc>> {
+        self.0.validated_at
     }
     /// When someone last contacted the lead.
     async fn last_contacted_at(&self) -> Option<DateTime<Utc>> {

@@ -60,6 +60,20 @@ pub enum LeadSource {
     Other,
 }
 
+/// The latest verdict on a lead's email address (contact validation).
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum EmailStatus {
+    /// The domain accepts mail and nothing speaks against the address.
+    Deliverable,
+    /// Probably delivered but doubtful (role, disposable, free provider, catch-all).
+    Risky,
+    /// Mail cannot be delivered (bad syntax, no domain, no MX, null MX). Campaigns skip it.
+    Undeliverable,
+    /// Not decided (DNS did not answer, or the check is off).
+    Unknown,
+}
+
+crate::wire_enum!(EmailStatus { Deliverable => "DELIVERABLE", Risky => "RISKY", Undeliverable => "UNDELIVERABLE", Unknown => "UNKNOWN" });
 crate::wire_enum!(LeadStatus { New => "NEW", Contacted => "CONTACTED", Qualified => "QUALIFIED", Unqualified => "UNQUALIFIED", Converted => "CONVERTED", Lost => "LOST" });
 crate::wire_enum!(LeadSource { Manual => "MANUAL", Import => "IMPORT", Website => "WEBSITE", Search => "SEARCH", GoogleMaps => "GOOGLE_MAPS", Craigslist => "CRAIGSLIST", JobBoards => "JOB_BOARDS", Social => "SOCIAL", Referral => "REFERRAL", Api => "API", Other => "OTHER" });
 

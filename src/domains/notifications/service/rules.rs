@@ -221,6 +221,8 @@ mod tests {
             last_contacted_at: None,
             created_at: now,
             updated_at: now,
+            email_status: None,
+            validated_at: None,
         }
     }
 

@@ -4,7 +4,8 @@
 //! Batches of 50 PENDING rows (their leads and suppressions read once per batch), up to
 //! `CAMPAIGN_SEND_CONCURRENCY` (4) messages in flight, paced on an absolute schedule at
 //! `sendRatePerMinute`. Per recipient: **claim** `PENDING → SENDING, attempts + 1` (a conditional
-//! UPDATE, committed) → render (a template error fails that recipient) → one SMTP transaction
+//! UPDATE, committed) → the **deliverability gate** (a suppressed address, or a lead whose
+//! `emailStatus` for this address is UNDELIVERABLE, ends SUPPRESSED with the reason) → render (a template error fails that recipient) → one SMTP transaction
 //! through the organization's server or the mailer's pool, with `Message-ID:
 //! <recipient.campaign@from-domain>`, `List-Unsubscribe` + `List-Unsubscribe-Post: One-Click`,
 //! links rewritten, the open pixel and an unsubscribe footer when the template has none →

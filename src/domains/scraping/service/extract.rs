@@ -17,8 +17,7 @@ use scraper::{Html, Node, Selector};
 use serde_json::Value;
 use url::Url;
 
-mod validate;
-pub use validate::{check_email, phone, valid_syntax, EmailVerdict};
+pub use crate::platform::contact::{check_email, phone, valid_syntax, EmailVerdict};
 
 /// Everything found on one page.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -128,6 +128,8 @@ fn partial(viewer: &Viewer, (id, email, phone, website, company): Known) -> lead
         last_contacted_at: None,
         created_at: epoch,
         updated_at: epoch,
+        email_status: None,
+        validated_at: None,
     }
 }
 

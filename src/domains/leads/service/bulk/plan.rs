@@ -248,5 +248,7 @@ fn new_lead(bulk: &Bulk<'_>, n: &Norm, origin: &Origin) -> lead::Model {
         last_contacted_at: None,
         created_at: now,
         updated_at: now,
+        email_status: None,
+        validated_at: None,
     }
 }

@@ -24,7 +24,10 @@ use super::{
     send_job::{retry, SendCampaign, MAX_RECIPIENT_ATTEMPTS},
 };
 use crate::{
-    domains::outreach::{settings::Sender, types::RecipientStatus},
+    domains::{
+        leads,
+        outreach::{settings::Sender, types::RecipientStatus},
+    },
     jobs::JobError,
     platform::mailer::MailError,
 };
@@ -154,6 +157,16 @@ impl SendCampaign {
         let sending = &[RecipientStatus::Sending];
         if blocked {
             set_status(db, r.id, sending, RecipientStatus::Suppressed, None).await?;
+            return Ok(Outcome::Failed);
+        }
+        // The deliverability gate: a verdict of UNDELIVERABLE on this very address (contact
+        // validation) suppresses it, with the verdict's reasons.
+        let undeliverable = lead
+            .as_ref()
+            .filter(|l| l.email.as_deref() == Some(r.email.as_str()))
+            .and_then(leads::undeliverable_reason);
+        if let Some(reason) = undeliverable {
+            set_status(db, r.id, sending, RecipientStatus::Suppressed, Some(reason)).await?;
             return Ok(Outcome::Failed);
         }
         let message = match message::build(&self.0.config, run, &r, lead.as_ref(), variant) {

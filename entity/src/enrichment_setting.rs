@@ -1,0 +1,19 @@
+//! `enrichment_settings`: an organization's enrichment opt-ins (the SMTP mailbox probe).
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "enrichment_settings")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub org_id: Uuid,
+    /// Probe mailboxes with SMTP `RCPT TO` (when the server allows it: `SMTP_PROBE_ENABLED`).
+    pub smtp_probe: bool,
+    pub updated_by: Option<Uuid>,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,74 @@
+//! The organization's enrichment settings (`enrichmentSettings`, `updateEnrichmentSettings`):
+//! one row per organization, absent = defaults (the probe off).
+
+use chrono::Utc;
+use entity::enrichment_setting;
+use sea_orm::{sea_query::OnConflict, ActiveValue::Set, ConnectionTrait, EntityTrait};
+use uuid::Uuid;
+
+use crate::{
+    auth::{Permission, Viewer},
+    domains::enrichment::types::{EnrichmentSettings, UpdateEnrichmentSettingsInput},
+    error::AppResult,
+    state::AppState,
+};
+
+fn object(state: &AppState, row: Option<enrichment_setting::Model>) -> EnrichmentSettings {
+    EnrichmentSettings {
+        smtp_probe: row.as_ref().is_some_and(|r| r.smtp_probe),
+        smtp_probe_available: state.config.sources.smtp_probe.is_some(),
+        updated_at: row.map(|r| r.updated_at),
+    }
+}
+
+/// The viewer's organization's settings (MEMBER+).
+pub async fn get(state: &AppState, viewer: &Viewer) -> AppResult<EnrichmentSettings> {
+    viewer.require(Permission::ValidateContacts)?;
+    let row = enrichment_setting::Entity::find_by_id(viewer.org_id)
+        .one(&state.db)
+        .await?;
+    Ok(object(state, row))
+}
+
+/// Changes the settings (ADMIN+, like the organization's other settings).
+pub async fn update(
+    state: &AppState,
+    viewer: &Viewer,
+    input: UpdateEnrichmentSettingsInput,
+) -> AppResult<EnrichmentSettings> {
+    viewer.require(Permission::UpdateOrganization)?;
+    let row = enrichment_setting::ActiveModel {
+        org_id: Set(viewer.org_id),
+        smtp_probe: Set(input.smtp_probe),
+        updated_by: Set(Some(viewer.user_id)),
+        updated_at: Set(Utc::now()),
+    };
+    enrichment_setting::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(enrichment_setting::Column::OrgId)
+                .update_columns([
+                    enrichment_setting::Column::SmtpProbe,
+                    enrichment_setting::Column::UpdatedBy,
+                    enrichment_setting::Column::UpdatedAt,
+                ])
+                .to_owned(),
+        )
+        .exec_without_returning(&state.db)
+        .await?;
+    get(state, viewer).await
+}
+
+/// The probe runs for `org`: the server allows it and the organization opted in.
+pub async fn probe_enabled(
+    conn: &impl ConnectionTrait,
+    state: &AppState,
+    org: Uuid,
+) -> AppResult<bool> {
+    if state.config.sources.smtp_probe.is_none() {
+        return Ok(false);
+    }
+    Ok(enrichment_setting::Entity::find_by_id(org)
+        .one(conn)
+        .await?
+        .is_some_and(|r| r.smtp_probe))
+}
