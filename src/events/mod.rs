@@ -340,6 +340,12 @@ impl EventType {
             EventType::ApprovalPending => "approval.pending",
             EventType::ApprovalResolved => "approval.resolved",
             EventType::SearchGoalProgress => "search_goal.progress",
+            EventType::LocationChanged => "location.changed",
+            EventType::ConversationMessage => "conversation.message",
+            EventType::ConversationUpdated => "conversation.updated",
+            EventType::DealCreated => "deal.created",
+            EventType::DealUpdated => "deal.updated",
+            EventType::DealClosed => "deal.closed",
         }
     }
 }

@@ -50,6 +50,8 @@ async fn lead_at(app: &TestApp, org: Uuid, at: &str, status: &str, source: &str)
         provenance: Set(json!({})),
         owner_id: Set(None),
         last_contacted_at: Set(None),
+        email_status: Set(None),
+        validated_at: Set(None),
         created_at: Set(t(at)),
         updated_at: Set(t(at)),
     }

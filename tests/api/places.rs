@@ -51,6 +51,8 @@ async fn lead_at(app: &TestApp, org: Uuid, name: &str, lat: f64, lng: f64) -> Uu
         provenance: Set(json!({})),
         owner_id: Set(None),
         last_contacted_at: Set(None),
+        email_status: Set(None),
+        validated_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
