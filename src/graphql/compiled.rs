@@ -33,7 +33,10 @@ use async_graphql_value::Value as DocValue;
 use crate::{auth::Viewer, state::AppState};
 
 pub mod coverage;
+mod frame;
 mod leads;
+mod newest;
+mod outreach;
 
 /// One selected field after fragments are inlined.
 #[derive(Debug)]
@@ -270,6 +273,7 @@ pub struct Plan {
 enum Root {
     Typename,
     Leads(Box<leads::LeadsPlan>),
+    Newest(Box<newest::NewestPlan>),
 }
 
 /// Plans of recent requests. A plan depends only on the document, the operation, the variables
@@ -357,6 +361,7 @@ pub fn plan_for(
         let p = match root.name.as_str() {
             "__typename" if root.is_leaf() => Root::Typename,
             "leads" => Root::Leads(Box::new(leads::plan(viewer, root)?)),
+            "campaigns" => Root::Newest(Box::new(outreach::plan_campaigns(viewer, root)?)),
             _ => return None,
         };
         planned.push((root.key.clone(), p));
@@ -446,9 +451,13 @@ impl Plan {
     pub fn statements(&self) -> Vec<String> {
         let mut out = Vec::new();
         for (_, root) in &self.roots {
-            if let Root::Leads(p) = root {
-                out.push(p.page_statement().to_string());
-                out.extend(p.count_statement().map(|s| s.to_string()));
+            match root {
+                Root::Leads(p) => {
+                    out.push(p.page_statement().to_string());
+                    out.extend(p.count_statement().map(|s| s.to_string()));
+                }
+                Root::Newest(p) => out.extend(p.statements().iter().map(|s| s.to_string())),
+                Root::Typename => {}
             }
         }
         out
@@ -471,6 +480,7 @@ impl Plan {
             match root {
                 Root::Typename => out.push_str("\"Query\""),
                 Root::Leads(p) => p.execute(state, &mut out).await?,
+                Root::Newest(p) => p.execute(state, &mut out).await?,
             }
         }
         out.push_str("}}");

@@ -30,21 +30,21 @@ fn normalized(v: &Value) -> Value {
 }
 
 /// Whether the statements are a compiled read's.
-fn compiled(stmts: &[String]) -> bool {
-    stmts.iter().any(|s| s.contains("lg_node"))
+pub(crate) fn compiled(stmts: &[String]) -> bool {
+    stmts.iter().any(|s| s.contains("lg_id"))
 }
 
-struct Pair {
-    compiled: TestApp,
-    resolvers: TestApp,
-    token_c: String,
-    token_r: String,
+pub(crate) struct Pair {
+    pub compiled: TestApp,
+    pub resolvers: TestApp,
+    pub token_c: String,
+    pub token_r: String,
 }
 
 impl Pair {
     /// Runs `query` on both apps; asserts the same answer and returns it with the compiled
     /// app's statements.
-    async fn both(&self, query: &str, variables: Value) -> (Value, Vec<String>) {
+    pub(crate) async fn both(&self, query: &str, variables: Value) -> (Value, Vec<String>) {
         self.compiled.state.sql_log.take();
         let c = self
             .compiled
@@ -64,7 +64,7 @@ impl Pair {
     }
 }
 
-fn at(i: i64, nanos: u32) -> DateTime<Utc> {
+pub(crate) fn at(i: i64, nanos: u32) -> DateTime<Utc> {
     Utc.timestamp_opt(1_780_000_000 + i * 3_600, nanos).unwrap()
 }
 
@@ -196,7 +196,7 @@ async fn pair() -> (Pair, Uuid) {
     (p, org)
 }
 
-async fn pair_with_other() -> (Pair, Uuid, Uuid) {
+pub(crate) async fn pair_with_other() -> (Pair, Uuid, Uuid) {
     let compiled = TestApp::spawn_with(Options {
         env: sql_logging(),
         ..Default::default()

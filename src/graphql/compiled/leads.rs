@@ -22,7 +22,11 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{enum_sql, leaf_object_sql, object_sql, push_key, timestamp_sql, Sel};
+use super::{
+    enum_sql,
+    frame::{Layout, Page},
+    leaf_object_sql, object_sql, timestamp_sql, Sel,
+};
 use crate::{
     auth::Viewer,
     domains::{
@@ -40,40 +44,10 @@ use crate::{
 /// A planned `leads(…)` field.
 pub struct LeadsPlan {
     page: PageQuery,
-    /// The distinct node selections' JSON expressions (`nodes` and `edges.node` may differ).
-    nodes: Vec<String>,
-    /// The connection's selected fields, in order, with their response keys.
-    layout: Vec<(String, Item)>,
-    /// Whether any selected field needs cursors.
-    cursors: bool,
+    /// The connection's selection (node selections' SQL in `layout.nodes`).
+    layout: Layout,
     /// The page statement, built once (plans are cached: `graphql::compiled::PlanCache`).
     statement: Statement,
-}
-
-/// A selected `LeadConnection` field.
-enum Item {
-    Typename,
-    TotalCount,
-    /// The node selection's index in `LeadsPlan::nodes`.
-    Nodes(usize),
-    Edges(Vec<(String, EdgeField)>),
-    PageInfo(Vec<(String, PageField)>),
-}
-
-/// A selected `LeadEdge` field.
-enum EdgeField {
-    Typename,
-    Cursor,
-    Node(usize),
-}
-
-#[derive(Clone, Copy)]
-enum PageField {
-    Typename,
-    HasNext,
-    HasPrevious,
-    StartCursor,
-    EndCursor,
 }
 
 /// Plans `field` (the root `leads` field), or `None` when the resolvers must run it.
@@ -98,85 +72,14 @@ pub fn plan(viewer: &Viewer, field: &Sel) -> Option<LeadsPlan> {
         args,
     )
     .ok()?;
-    let mut nodes: Vec<String> = Vec::new();
-    let mut add_node = |sel: &[Sel]| -> Option<usize> {
-        let sql = object_sql(sel, "Lead", |f| lead_field(viewer, f))?;
-        Some(match nodes.iter().position(|n| *n == sql) {
-            Some(i) => i,
-            None => {
-                nodes.push(sql);
-                nodes.len() - 1
-            }
-        })
-    };
-    if field.children.is_empty() {
-        return None;
-    }
-    let mut layout = Vec::new();
-    for f in &field.children {
-        if !f.applies_to("LeadConnection") {
-            return None;
-        }
-        layout.push((f.key.clone(), plan_item(f, &mut add_node)?));
-    }
-    let cursors = layout.iter().any(|(_, i)| match i {
-        Item::Edges(items) => items.iter().any(|(_, e)| matches!(e, EdgeField::Cursor)),
-        Item::PageInfo(items) => items
-            .iter()
-            .any(|(_, p)| matches!(p, PageField::StartCursor | PageField::EndCursor)),
-        _ => false,
-    });
-    let statement = page_statement(&page, &nodes);
+    let layout = Layout::plan(field, "LeadConnection", "LeadEdge", |sel| {
+        object_sql(sel, "Lead", |f| lead_field(viewer, f))
+    })?;
+    let statement = page_statement(&page, &layout.nodes);
     Some(LeadsPlan {
         page,
-        nodes,
         layout,
-        cursors,
         statement,
-    })
-}
-
-/// One selected `LeadConnection` field; `add_node` plans a node selection.
-fn plan_item(f: &Sel, add_node: &mut impl FnMut(&[Sel]) -> Option<usize>) -> Option<Item> {
-    Some(match f.name.as_str() {
-        "__typename" if f.is_leaf() => Item::Typename,
-        "totalCount" if f.is_leaf() => Item::TotalCount,
-        "nodes" if f.args.is_empty() => Item::Nodes(add_node(&f.children)?),
-        "edges" if f.args.is_empty() && !f.children.is_empty() => {
-            let mut items = Vec::new();
-            for e in &f.children {
-                if !e.applies_to("LeadEdge") {
-                    return None;
-                }
-                let field = match e.name.as_str() {
-                    "__typename" if e.is_leaf() => EdgeField::Typename,
-                    "cursor" if e.is_leaf() => EdgeField::Cursor,
-                    "node" if e.args.is_empty() => EdgeField::Node(add_node(&e.children)?),
-                    _ => return None,
-                };
-                items.push((e.key.clone(), field));
-            }
-            Item::Edges(items)
-        }
-        "pageInfo" if f.args.is_empty() && !f.children.is_empty() => {
-            let mut items = Vec::new();
-            for p in &f.children {
-                if !p.applies_to("PageInfo") || !p.is_leaf() {
-                    return None;
-                }
-                let pf = match p.name.as_str() {
-                    "__typename" => PageField::Typename,
-                    "hasNextPage" => PageField::HasNext,
-                    "hasPreviousPage" => PageField::HasPrevious,
-                    "startCursor" => PageField::StartCursor,
-                    "endCursor" => PageField::EndCursor,
-                    _ => return None,
-                };
-                items.push((p.key.clone(), pf));
-            }
-            Item::PageInfo(items)
-        }
-        _ => return None,
     })
 }
 
@@ -199,8 +102,8 @@ fn col(c: &str) -> String {
     format!("\"leads\".\"{c}\"")
 }
 
-/// The SQL of one selected `Lead` field.
-fn lead_field(viewer: &Viewer, f: &Sel) -> Option<String> {
+/// The SQL of one selected `Lead` field (of the row `"leads"`).
+pub(super) fn lead_field(viewer: &Viewer, f: &Sel) -> Option<String> {
     let leaf = f.is_leaf();
     let plain = |c: &str| leaf.then(|| col(c));
     match f.name.as_str() {
@@ -334,30 +237,27 @@ impl LeadsPlan {
 
     /// The `totalCount` statement, when selected (the resolvers' count).
     pub fn count_statement(&self) -> Option<Statement> {
-        self.layout
-            .iter()
-            .any(|(_, i)| matches!(i, Item::TotalCount))
-            .then(|| {
-                let query = SelectStatement::new()
-                    .expr(Expr::cust("COUNT(*) AS num_items"))
-                    .from_subquery(
-                        self.page
-                            .base
-                            .clone()
-                            .into_query()
-                            .clear_order_by()
-                            .to_owned(),
-                        "sub_query",
-                    )
-                    .to_owned();
-                DatabaseBackend::Postgres.build(&query)
-            })
+        self.layout.needs_total().then(|| {
+            let query = SelectStatement::new()
+                .expr(Expr::cust("COUNT(*) AS num_items"))
+                .from_subquery(
+                    self.page
+                        .base
+                        .clone()
+                        .into_query()
+                        .clear_order_by()
+                        .to_owned(),
+                    "sub_query",
+                )
+                .to_owned();
+            DatabaseBackend::Postgres.build(&query)
+        })
     }
 
     /// Runs the page statement (and the count when selected) and writes the connection.
     pub async fn execute(&self, state: &AppState, out: &mut String) -> Result<(), DbErr> {
         let rows = state.db.query_all_raw(self.page_statement()).await?;
-        let mut decoded: Vec<Row> = Vec::with_capacity(rows.len());
+        let mut decoded: Vec<(Uuid, SortValue, Vec<String>)> = Vec::with_capacity(rows.len());
         // The extra row (limit + 1) only tells that there is more: not decoded.
         for row in rows.iter().take(self.page.args.limit as usize) {
             decoded.push(self.decode(row)?);
@@ -367,43 +267,35 @@ impl LeadsPlan {
             has_prev,
             has_next,
         } = KeysetRows::read(&self.page.args, rows.len(), decoded);
-        let cursors: Vec<String> = if self.cursors {
+        let cursors: Vec<String> = if self.layout.needs_cursors() {
             decoded
                 .iter()
-                .map(|r| KeyCursor(self.page.key(r.sort.clone(), r.id)).encode_cursor())
+                .map(|(id, sort, _)| KeyCursor(self.page.key(sort.clone(), *id)).encode_cursor())
                 .collect()
         } else {
             Vec::new()
         };
-        let page = Page {
-            rows: &decoded,
-            cursors: &cursors,
-            has_prev,
-            has_next,
+        let total = if self.layout.needs_total() {
+            Some(self.total(state).await?)
+        } else {
+            None
         };
-        out.push('{');
-        for (k, (key, item)) in self.layout.iter().enumerate() {
-            if k > 0 {
-                out.push(',');
-            }
-            push_key(out, key);
-            match item {
-                Item::Typename => out.push_str("\"LeadConnection\""),
-                Item::TotalCount => {
-                    let total = self.total(state).await?;
-                    out.push_str(&total.to_string());
-                }
-                Item::Nodes(n) => list(out, page.rows, |out, _, row| out.push_str(row.node(*n))),
-                Item::Edges(items) => page.write_edges(out, items),
-                Item::PageInfo(items) => page.write_page_info(out, items),
-            }
-        }
-        out.push('}');
+        let json: Vec<Vec<String>> = decoded.into_iter().map(|(_, _, j)| j).collect();
+        self.layout.write(
+            out,
+            &Page {
+                rows: &json,
+                cursors: &cursors,
+                has_prev,
+                has_next,
+                total,
+            },
+        );
         Ok(())
     }
 
     /// One page row: id, sort key and the node selections' JSON.
-    fn decode(&self, row: &sea_orm::QueryResult) -> Result<Row, DbErr> {
+    fn decode(&self, row: &sea_orm::QueryResult) -> Result<(Uuid, SortValue, Vec<String>), DbErr> {
         let pg = row
             .try_as_pg_row()
             .ok_or_else(|| DbErr::Type("compiled reads need PostgreSQL rows".into()))?;
@@ -416,11 +308,11 @@ impl LeadsPlan {
             LeadOrderField::Company => SortValue::Text(pg.try_get(1).map_err(err)?),
             _ => SortValue::Time(pg.try_get::<DateTime<Utc>, _>(1).map_err(err)?),
         };
-        let mut json = Vec::with_capacity(self.nodes.len());
-        for i in 0..self.nodes.len() {
+        let mut json = Vec::with_capacity(self.layout.nodes.len());
+        for i in 0..self.layout.nodes.len() {
             json.push(pg.try_get::<String, _>(2 + i).map_err(err)?);
         }
-        Ok(Row { id, sort, json })
+        Ok((id, sort, json))
     }
 
     /// `totalCount` (the resolvers' count statement).
@@ -436,99 +328,4 @@ impl LeadsPlan {
             None => 0,
         })
     }
-}
-
-/// The decoded page, for writing `edges` and `pageInfo`.
-struct Page<'a> {
-    rows: &'a [Row],
-    cursors: &'a [String],
-    has_prev: bool,
-    has_next: bool,
-}
-
-impl Page<'_> {
-    fn write_edges(&self, out: &mut String, items: &[(String, EdgeField)]) {
-        list(out, self.rows, |out, i, row| {
-            out.push('{');
-            for (j, (k, e)) in items.iter().enumerate() {
-                if j > 0 {
-                    out.push(',');
-                }
-                push_key(out, k);
-                match e {
-                    EdgeField::Typename => out.push_str("\"LeadEdge\""),
-                    EdgeField::Cursor => {
-                        push_str(out, self.cursors.get(i).map_or("", String::as_str))
-                    }
-                    EdgeField::Node(n) => out.push_str(row.node(*n)),
-                }
-            }
-            out.push('}');
-        });
-    }
-
-    fn write_page_info(&self, out: &mut String, items: &[(String, PageField)]) {
-        out.push('{');
-        for (j, (k, p)) in items.iter().enumerate() {
-            if j > 0 {
-                out.push(',');
-            }
-            push_key(out, k);
-            match p {
-                PageField::Typename => out.push_str("\"PageInfo\""),
-                PageField::HasNext => out.push_str(bool_str(self.has_next)),
-                PageField::HasPrevious => out.push_str(bool_str(self.has_prev)),
-                PageField::StartCursor => push_opt(out, self.cursors.first()),
-                PageField::EndCursor => push_opt(out, self.cursors.last()),
-            }
-        }
-        out.push('}');
-    }
-}
-
-/// `[…]` of `rows`, each written by `item` (with its index).
-fn list(out: &mut String, rows: &[Row], mut item: impl FnMut(&mut String, usize, &Row)) {
-    out.push('[');
-    for (i, row) in rows.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        item(out, i, row);
-    }
-    out.push(']');
-}
-
-fn push_opt(out: &mut String, s: Option<&String>) {
-    match s {
-        Some(c) => push_str(out, c),
-        None => out.push_str("null"),
-    }
-}
-
-/// One page row: id, sort key, and each node selection's JSON.
-struct Row {
-    id: Uuid,
-    sort: SortValue,
-    json: Vec<String>,
-}
-
-impl Row {
-    fn node(&self, i: usize) -> &str {
-        self.json.get(i).map_or("null", String::as_str)
-    }
-}
-
-fn bool_str(b: bool) -> &'static str {
-    if b {
-        "true"
-    } else {
-        "false"
-    }
-}
-
-/// A JSON string of URL-safe base64 (cursors): nothing to escape.
-fn push_str(out: &mut String, s: &str) {
-    out.push('"');
-    out.push_str(s);
-    out.push('"');
 }

@@ -493,13 +493,13 @@ pub async fn duplicate(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult
     Ok(new_draft(viewer, settings).insert(&state.db).await?)
 }
 
-/// A page of campaigns, newest first.
-pub async fn list(
-    state: &AppState,
+/// The rows `campaigns(filter)` lists (permission, organization, filter), before paging: the
+/// one definition the resolvers and the compiled read path (`graphql::compiled::outreach`)
+/// page newest first by id.
+pub fn list_select(
     viewer: &Viewer,
     filter: &CampaignFilter,
-    args: PageArgs,
-) -> AppResult<IdConnection<Campaign>> {
+) -> AppResult<Select<campaign::Entity>> {
     viewer.require(Permission::ReadOutreach)?;
     let mut q = scoped(viewer);
     if let Some(s) = filter.status.as_ref().filter(|s| !s.is_empty()) {
@@ -513,6 +513,17 @@ pub async fn list(
     if let Some(s) = search_text(filter.search.as_deref(), 200)? {
         q = q.filter(lower_contains(campaign::Column::Name, s));
     }
+    Ok(q)
+}
+
+/// A page of campaigns, newest first.
+pub async fn list(
+    state: &AppState,
+    viewer: &Viewer,
+    filter: &CampaignFilter,
+    args: PageArgs,
+) -> AppResult<IdConnection<Campaign>> {
+    let q = list_select(viewer, filter)?;
     // The page is wrapped together, so templates and counters load once for all of it.
     let total = TotalCount::of(state.db.clone(), q.clone());
     let order = ByColumn {

@@ -1,0 +1,184 @@
+//! The newest-first connections compiled to one statement (see `graphql::compiled`): every
+//! root list that the resolvers page with `IdConnection` (newest first by a UUID v7 id, the
+//! cursor the id) and its nested first pages.
+//!
+//! A root's rows are the domain's own list select (its organization scope, permission and
+//! filters: e.g. `outreach::campaigns::list_select`), read through the one keyset pager
+//! (`keyset_statement`, bounds from the cursors, literal limit + 1) with its column list
+//! replaced by the id and one JSON column per node selection. A nested connection of a node
+//! (`Campaign.recipients(first: n)`) is compiled only where the resolvers read it as a batched
+//! first page (no cursor): its nodes are `array_to_json(ARRAY(… ORDER BY id DESC LIMIT n))`,
+//! `totalCount` and `hasNextPage` correlated counts; its edges carry cursors, left to the
+//! resolvers.
+
+use async_graphql::connection::CursorType;
+use sea_orm::{
+    sea_query::{Expr, SelectStatement},
+    sqlx::Row as _,
+    ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, QuerySelect, QueryTrait, Select,
+    Statement,
+};
+use uuid::Uuid;
+
+use super::{
+    frame::{Layout, Page},
+    leaf_object_sql, object_sql, Sel,
+};
+use crate::{
+    graphql::pagination::{keyset_statement, ByColumn, KeyCursor, KeysetRows, PageArgs},
+    state::AppState,
+};
+
+/// A planned newest-first root connection.
+pub struct NewestPlan {
+    args: PageArgs,
+    layout: Layout,
+    statement: Statement,
+    count: Option<Statement>,
+}
+
+/// The `first/after/last/before` of `field` as the resolvers read them, or `None` when they
+/// must (a refused value gets its error there).
+pub fn page_args(field: &Sel) -> Option<PageArgs> {
+    let first: Option<i32> = field.arg("first", "Int", true)?;
+    let after: Option<String> = field.arg("after", "String", true)?;
+    let last: Option<i32> = field.arg("last", "Int", true)?;
+    let before: Option<String> = field.arg("before", "String", true)?;
+    PageArgs::new(first, after, last, before).ok()
+}
+
+impl NewestPlan {
+    /// The plan of a page of `select` (the domain's list select), newest first by `id`, its
+    /// selection `layout` planned over the root table's row.
+    pub fn new<E: EntityTrait>(
+        select: Select<E>,
+        id: E::Column,
+        args: PageArgs,
+        layout: Layout,
+    ) -> NewestPlan {
+        let order = ByColumn {
+            column: id,
+            desc: true,
+            key_of: |_: &E::Model| Uuid::nil(),
+        };
+        let count = layout.needs_total().then(|| {
+            let query = SelectStatement::new()
+                .expr(Expr::cust("COUNT(*) AS num_items"))
+                .from_subquery(
+                    select.clone().into_query().clear_order_by().to_owned(),
+                    "sub_query",
+                )
+                .to_owned();
+            DatabaseBackend::Postgres.build(&query)
+        });
+        let mut columns = select.select_only().column_as(id, "lg_id");
+        for (i, node) in layout.nodes.iter().enumerate() {
+            columns = columns.expr_as(Expr::cust(format!("({node})::text")), format!("lg_node{i}"));
+        }
+        let statement = keyset_statement(DatabaseBackend::Postgres, columns, &order, &args);
+        NewestPlan {
+            args,
+            layout,
+            statement,
+            count,
+        }
+    }
+
+    /// The statements it runs (the page, then the count when selected).
+    pub fn statements(&self) -> Vec<Statement> {
+        std::iter::once(self.statement.clone())
+            .chain(self.count.clone())
+            .collect()
+    }
+
+    /// Runs the page statement (and the count when selected) and writes the connection.
+    pub async fn execute(&self, state: &AppState, out: &mut String) -> Result<(), DbErr> {
+        let rows = state.db.query_all_raw(self.statement.clone()).await?;
+        let n = self.layout.nodes.len();
+        let mut decoded: Vec<(Uuid, Vec<String>)> = Vec::with_capacity(rows.len());
+        // The extra row (limit + 1) only tells that there is more: not decoded.
+        for row in rows.iter().take(self.args.limit as usize) {
+            let pg = row
+                .try_as_pg_row()
+                .ok_or_else(|| DbErr::Type("compiled reads need PostgreSQL rows".into()))?;
+            let err = |e: sea_orm::sqlx::Error| DbErr::Type(e.to_string());
+            let id: Uuid = pg.try_get(0).map_err(err)?;
+            let mut json = Vec::with_capacity(n);
+            for i in 0..n {
+                json.push(pg.try_get::<String, _>(1 + i).map_err(err)?);
+            }
+            decoded.push((id, json));
+        }
+        let page = KeysetRows::read(&self.args, rows.len(), decoded);
+        let cursors: Vec<String> = if self.layout.needs_cursors() {
+            page.rows
+                .iter()
+                .map(|(id, _)| KeyCursor(*id).encode_cursor())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let total = match &self.count {
+            Some(stmt) => Some(
+                state
+                    .db
+                    .query_one_raw(stmt.clone())
+                    .await?
+                    .map(|r| r.try_get::<i64>("", "num_items"))
+                    .transpose()?
+                    .unwrap_or(0),
+            ),
+            None => None,
+        };
+        let json: Vec<Vec<String>> = page.rows.into_iter().map(|(_, j)| j).collect();
+        self.layout.write(
+            out,
+            &Page {
+                rows: &json,
+                cursors: &cursors,
+                has_prev: page.has_prev,
+                has_next: page.has_next,
+                total,
+            },
+        );
+        Ok(())
+    }
+}
+
+/// A nested newest-first connection read as a batched first page: the rows of `from` (a
+/// `FROM … WHERE …` naming the child table as `alias`, correlated with its parent), `node`
+/// compiling a node selection over `alias`. Covers `nodes`, `totalCount` and pageInfo's
+/// booleans (a first page has no previous one); `None` for anything else (cursors, `last`).
+pub fn child_connection(
+    field: &Sel,
+    connection: &str,
+    from: &str,
+    alias: &str,
+    mut node: impl FnMut(&[Sel]) -> Option<String>,
+) -> Option<String> {
+    if !field.only_args(&["first"]) {
+        return None;
+    }
+    let args = page_args(field)?;
+    let n = args.limit;
+    object_sql(&field.children, connection, |c| match c.name.as_str() {
+        "nodes" if c.args.is_empty() => {
+            let obj = node(&c.children)?;
+            Some(format!(
+                "array_to_json(ARRAY(SELECT {obj} FROM {from} ORDER BY {alias}.id DESC LIMIT {n}))"
+            ))
+        }
+        "totalCount" if c.is_leaf() => Some(format!("(SELECT count(*) FROM {from})")),
+        "pageInfo" if c.args.is_empty() => {
+            leaf_object_sql(&c.children, "PageInfo", |name| match name {
+                "hasNextPage" => Some(format!(
+                    "((SELECT count(*) FROM (SELECT 1 FROM {from} LIMIT {}) x) > {n})",
+                    n + 1
+                )),
+                "hasPreviousPage" => Some("false".into()),
+                _ => None,
+            })
+        }
+        _ => None,
+    })
+}
