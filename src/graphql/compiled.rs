@@ -33,6 +33,7 @@ use async_graphql_value::Value as DocValue;
 use crate::{auth::Viewer, state::AppState};
 
 pub mod coverage;
+mod flat;
 mod frame;
 mod leads;
 mod newest;
@@ -362,6 +363,8 @@ pub fn plan_for(
             "__typename" if root.is_leaf() => Root::Typename,
             "leads" => Root::Leads(Box::new(leads::plan(viewer, root)?)),
             "campaigns" => Root::Newest(Box::new(outreach::plan_campaigns(viewer, root)?)),
+            "notifications" => Root::Newest(Box::new(flat::plan_notifications(viewer, root)?)),
+            "auditLogs" => Root::Newest(Box::new(flat::plan_audit_logs(viewer, root)?)),
             _ => return None,
         };
         planned.push((root.key.clone(), p));

@@ -114,6 +114,19 @@ const CAMPAIGN_FILTERS: &[&str] = &[
     r#"{"search": "✓", "status": ["PAUSED"]}"#,
 ];
 
+/// `auditLogs(filter:)` values.
+const AUDIT_FILTERS: &[&str] = &[
+    r#"{}"#,
+    r#"{"action": "lead.update"}"#,
+    r#"{"outcome": "FAILURE", "resourceType": "lead"}"#,
+    r#"{"createdAfter": "2026-05-29T06:00:00+00:00"}"#,
+    r#"{"createdBefore": "2026-05-29T06:00:00+00:00", "action": "lead.create"}"#,
+];
+
+/// The newest-first roots after `leads`, in the order of their cursor lists (after the
+/// leads' ones, one per [`ORDERS`]).
+const NEWEST_ROOTS: &[&str] = &["campaigns", "notifications", "auditLogs"];
+
 const FILTERS: &[&str] = &[
     r#"{}"#,
     r#"{"status": ["NEW", "QUALIFIED"]}"#,
@@ -251,26 +264,47 @@ impl Gen<'_> {
         }
     }
 
-    /// Arguments of the `campaigns` root; its cursors are the last entry of `cursors`.
-    fn campaigns_args(&mut self) -> String {
-        let mut args = Vec::new();
-        if self.rng.pct(35) {
-            let text = CAMPAIGN_FILTERS[self.rng.below(CAMPAIGN_FILTERS.len())];
-            let filter: Value = serde_json::from_str(text).unwrap();
-            if self.rng.pct(5) {
-                // One value for a list: left to the resolvers.
-                self.covered = false;
-                args.push("filter: {status: RUNNING}".into());
-            } else if self.rng.pct(40) {
-                args.push(format!("filter: {}", literal(&filter, false)));
-            } else {
-                let name = self.name("f");
-                self.variables
-                    .push((name.clone(), "CampaignFilter".into(), filter));
-                args.push(format!("filter: ${name}"));
-            }
+    /// A `filter` argument of type `ty` from `values` (a literal in canonical form, a
+    /// variable, or now and then `odd`: valid but not canonical, left to the resolvers).
+    fn filter_arg(&mut self, args: &mut Vec<String>, ty: &str, values: &[&str], odd: &str) {
+        let filter: Value = serde_json::from_str(values[self.rng.below(values.len())]).unwrap();
+        if self.rng.pct(5) {
+            self.covered = false;
+            args.push(odd.into());
+        } else if self.rng.pct(40) {
+            args.push(format!("filter: {}", literal(&filter, false)));
+        } else {
+            let name = self.name("f");
+            self.variables.push((name.clone(), ty.into(), filter));
+            args.push(format!("filter: ${name}"));
         }
-        let cursors = self.cursors.last().cloned().unwrap_or_default();
+    }
+
+    /// Arguments of a newest-first root (one of [`NEWEST_ROOTS`]).
+    fn root_args(&mut self, field: &str) -> String {
+        let mut args = Vec::new();
+        match field {
+            "campaigns" if self.rng.pct(35) => self.filter_arg(
+                &mut args,
+                "CampaignFilter",
+                CAMPAIGN_FILTERS,
+                "filter: {status: RUNNING}",
+            ),
+            "auditLogs" if self.rng.pct(35) => self.filter_arg(
+                &mut args,
+                "AuditLogFilter",
+                AUDIT_FILTERS,
+                "filter: {createdAfter: \"2026-05-29T06:00:00Z\"}",
+            ),
+            "notifications" if self.rng.pct(35) => {
+                let unread = self.rng.pct(50);
+                let v = self.value("Boolean", json!(unread));
+                args.push(format!("unreadOnly: {v}"));
+            }
+            _ => {}
+        }
+        let slot = ORDERS.len() + NEWEST_ROOTS.iter().position(|r| *r == field).unwrap();
+        let cursors = self.cursors.get(slot).cloned().unwrap_or_default();
         if self.rng.pct(12) {
             let n = *self.rng.pick(&[1, 2, 5]);
             let v = self.value("Int", json!(n));
@@ -489,16 +523,18 @@ impl Gen<'_> {
         for i in 0..n {
             let alias = (i > 0 || self.rng.pct(10)).then(|| self.name("r"));
             // Every covered root: leads (several orders and filters) and the newest-first ones.
-            let field = if self.rng.pct(60) {
+            let field = if self.rng.pct(50) {
                 "leads"
             } else {
-                "campaigns"
+                *self
+                    .rng
+                    .pick(&["campaigns", "campaigns", "notifications", "auditLogs"])
             };
             let root = covered(&format!("Query.{field}")).unwrap();
             let args = if field == "leads" {
                 self.leads_args()
             } else {
-                self.campaigns_args()
+                self.root_args(field)
             };
             let (sel, keys) = self.selection(root, 0);
             let text = match &alias {
@@ -791,6 +827,7 @@ async fn seed(app: &TestApp, org: Uuid) {
     let db = &app.state.db;
     let users = seed_users(db).await;
     let campaigns = seed_campaigns(app, org).await;
+    seed_audit(app, org, users[0]).await;
     let floats = [
         52.5,
         13.0,
@@ -936,6 +973,72 @@ async fn seed(app: &TestApp, org: Uuid) {
     }
 }
 
+/// Notifications of `user` (the list is a person's own): every type, an odd stored one, read
+/// and unread, NULLs in every nullable column.
+async fn seed_notifications(app: &TestApp, org: Uuid, user: Uuid) {
+    let types = [
+        "LEAD_ASSIGNED",
+        "JOB_FAILED",
+        "weird",
+        "ANNOUNCEMENT",
+        "APPROVAL_PENDING",
+    ];
+    let rows: Vec<_> = (0..13usize)
+        .map(|k| entity::notification::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            org_id: Set(org),
+            user_id: Set(user),
+            notification_type: Set(types[k % types.len()].into()),
+            title: Set(format!("Title {k} \"q\" ✓")),
+            body: Set(if k % 4 == 0 {
+                String::new()
+            } else {
+                format!("body\n{k}\t\\")
+            }),
+            link: Set((k % 3 == 0).then(|| format!("/leads/{k}"))),
+            resource_type: Set((k % 2 == 0).then(|| "lead".to_string())),
+            resource_id: Set((k % 2 == 0).then(|| format!("r-{k}"))),
+            read_at: Set((k % 3 == 1).then(|| at(k as i64, FRACTIONS[k % 5]))),
+            created_at: Set(at(k as i64, FRACTIONS[(k + 1) % 5])),
+        })
+        .collect();
+    entity::notification::Entity::insert_many(rows)
+        .exec(&app.state.db)
+        .await
+        .unwrap();
+}
+
+/// Audit rows of `org`: every outcome, actions the filters pick, NULLs everywhere.
+async fn seed_audit(app: &TestApp, org: Uuid, actor: Uuid) {
+    let actions = [
+        "lead.create",
+        "lead.update",
+        "campaign.launch",
+        "auth.login",
+    ];
+    let rows: Vec<_> = (0..37usize)
+        .map(|k| entity::audit_log::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            org_id: Set(org),
+            actor_user_id: Set((k % 3 != 0).then_some(actor)),
+            actor_api_key_id: Set(None),
+            action: Set(actions[k % actions.len()].into()),
+            resource_type: Set((k % 4 != 3).then(|| "lead".to_string())),
+            resource_id: Set((k % 5 != 0).then(|| format!("id-{k}"))),
+            outcome: Set(if k % 6 == 0 { "FAILURE" } else { "SUCCESS" }.into()),
+            ip: Set((k % 2 == 0).then(|| "203.0.113.7".to_string())),
+            user_agent: Set((k % 3 == 1).then(|| "Mozilla/5.0 \"x\"".to_string())),
+            request_id: Set((k % 4 == 1).then(|| format!("req-{k}"))),
+            changes: Set(None),
+            created_at: Set(at(k as i64 / 2, FRACTIONS[k % 5])),
+        })
+        .collect();
+    entity::audit_log::Entity::insert_many(rows)
+        .exec(&app.state.db)
+        .await
+        .unwrap();
+}
+
 /// One viewer, with a token for each app.
 struct Who {
     label: String,
@@ -948,6 +1051,7 @@ async fn viewers(compiled: &TestApp, resolvers: &TestApp, orgs: &[Uuid]) -> Vec<
     for (k, org) in orgs.iter().enumerate() {
         for role in [Role::Viewer, Role::Member, Role::Admin] {
             let (user, token) = compiled.member(*org, role, "Diff").await;
+            seed_notifications(compiled, *org, user).await;
             out.push(Who {
                 label: format!("{} of org {k}", role.as_str()),
                 compiled: token,
@@ -958,8 +1062,9 @@ async fn viewers(compiled: &TestApp, resolvers: &TestApp, orgs: &[Uuid]) -> Vec<
     out
 }
 
-/// Cursors of the leads visible to `token` under each of [`ORDERS`], then of its campaigns.
-async fn cursors(app: &TestApp, token: &str) -> Vec<Vec<String>> {
+/// Cursors of the leads visible to `token` under each of [`ORDERS`], then of each of
+/// [`NEWEST_ROOTS`] as `admin` sees them.
+async fn cursors(app: &TestApp, token: &str, admin: &str) -> Vec<Vec<String>> {
     let mut out = Vec::new();
     for order in ORDERS {
         let order: Value = serde_json::from_str(order).unwrap();
@@ -980,22 +1085,24 @@ async fn cursors(app: &TestApp, token: &str) -> Vec<Vec<String>> {
                 .collect(),
         );
     }
-    let v = app
-        .gql(
-            Some(token),
-            "{ campaigns(first: 200) { edges { cursor } } }",
-            json!({}),
-        )
-        .await;
-    let edges = v["data"]["campaigns"]["edges"]
-        .as_array()
-        .unwrap_or_else(|| panic!("{v}"));
-    out.push(
-        edges
-            .iter()
-            .map(|e| e["cursor"].as_str().unwrap().to_string())
-            .collect(),
-    );
+    for root in NEWEST_ROOTS {
+        let v = app
+            .gql(
+                Some(admin),
+                &format!("{{ {root}(first: 200) {{ edges {{ cursor }} }} }}"),
+                json!({}),
+            )
+            .await;
+        let edges = v["data"][root]["edges"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{v}"));
+        out.push(
+            edges
+                .iter()
+                .map(|e| e["cursor"].as_str().unwrap().to_string())
+                .collect(),
+        );
+    }
     out
 }
 
@@ -1036,7 +1143,7 @@ async fn pg_only_generated_documents_answer_the_same_both_ways() {
         seed(&compiled, org).await;
     }
     let who = viewers(&compiled, &resolvers, &orgs).await;
-    let cursors = cursors(&resolvers, &who[0].resolvers).await;
+    let cursors = cursors(&resolvers, &who[0].resolvers, &who[2].resolvers).await;
     let objects = objects();
     let mut rng = Rng(seed_value | 1);
     let (mut ran_compiled, mut fell_back, mut resolver_order) = (0usize, 0usize, 0usize);
@@ -1067,7 +1174,7 @@ async fn pg_only_generated_documents_answer_the_same_both_ways() {
             let expected = doc.covered && rv.get("errors").is_none();
             if was_compiled {
                 ran_compiled += 1;
-                for root in ["leads", "campaigns"] {
+                for root in ["leads", "campaigns", "notifications", "audit_logs"] {
                     if stmts
                         .iter()
                         .any(|s| s.contains(&format!("FROM \"{root}\"")))
@@ -1140,9 +1247,9 @@ async fn pg_only_generated_documents_answer_the_same_both_ways() {
         "{ran_compiled} compiled"
     );
     assert!(fell_back * 20 > docs * who.len(), "{fell_back} fell back");
-    for root in ["leads", "campaigns"] {
+    for root in ["leads", "campaigns", "notifications", "audit_logs"] {
         let n = compiled_roots.get(root).copied().unwrap_or(0);
-        assert!(n * 10 > docs * who.len(), "{root}: {n} runs compiled");
+        assert!(n * 60 > docs * who.len(), "{root}: {n} runs compiled");
     }
 }
 
@@ -1150,7 +1257,7 @@ async fn pg_only_generated_documents_answer_the_same_both_ways() {
 #[test]
 fn the_generator_is_reproducible() {
     let objects = objects();
-    let cursors = vec![vec!["c".to_string()]; ORDERS.len() + 1];
+    let cursors = vec![vec!["c".to_string()]; ORDERS.len() + NEWEST_ROOTS.len()];
     let run = |seed: u64| {
         let mut rng = Rng(seed);
         (0..20)

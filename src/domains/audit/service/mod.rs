@@ -44,6 +44,17 @@ fn filtered(viewer: &Viewer, f: &AuditLogFilter) -> AppResult<Select<audit_log::
     Ok(q)
 }
 
+/// The rows `auditLogs(filter)` lists (permission, organization, filter), before paging: the
+/// one definition the resolvers and the compiled read path (`graphql::compiled::flat`) page
+/// newest first by id.
+pub fn list_select(
+    viewer: &Viewer,
+    filter: &AuditLogFilter,
+) -> AppResult<Select<audit_log::Entity>> {
+    viewer.require(Permission::ReadAuditLogs)?;
+    filtered(viewer, filter)
+}
+
 /// A page, newest first.
 pub async fn list<N: async_graphql::OutputType>(
     state: &AppState,
@@ -52,8 +63,7 @@ pub async fn list<N: async_graphql::OutputType>(
     args: PageArgs,
     to_node: impl Fn(audit_log::Model) -> N,
 ) -> AppResult<IdConnection<N>> {
-    viewer.require(Permission::ReadAuditLogs)?;
-    let q = filtered(viewer, &filter)?;
+    let q = list_select(viewer, &filter)?;
     page_by_id_desc(
         &state.db,
         q,

@@ -52,6 +52,18 @@ pub async fn get(
         .ok_or(AppError::NotFound("notification"))
 }
 
+/// The rows `notifications(unreadOnly)` lists (a person's own, in the organization), before
+/// paging: the one definition the resolvers and the compiled read path
+/// (`graphql::compiled::flat`) page newest first by id.
+pub fn list_select(viewer: &Viewer, unread_only: bool) -> AppResult<Select<notification::Entity>> {
+    viewer.require_person()?;
+    let mut q = scoped(viewer);
+    if unread_only {
+        q = q.filter(notification::Column::ReadAt.is_null());
+    }
+    Ok(q)
+}
+
 /// A page of the viewer's notifications, newest first.
 pub async fn list(
     state: &AppState,
@@ -59,10 +71,7 @@ pub async fn list(
     unread_only: bool,
     args: PageArgs,
 ) -> AppResult<IdConnection<Notification>> {
-    let mut q = scoped(viewer);
-    if unread_only {
-        q = q.filter(notification::Column::ReadAt.is_null());
-    }
+    let q = list_select(viewer, unread_only)?;
     page_by_id_desc(
         &state.db,
         q,
