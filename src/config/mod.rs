@@ -66,6 +66,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// SeaORM/sqlx database URL (sqlite:// or postgres://).
     pub database_url: String,
+    /// Object storage for files (`STORAGE_URL`: `DATA_DIR/files` when unset, or `s3://…`).
+    pub storage: crate::platform::storage::StorageConfig,
     /// Pool size.
     pub database_max_connections: u32,
     /// Postgres connections kept open while idle (`DATABASE_MIN_CONNECTIONS`, default
@@ -357,6 +359,8 @@ impl Config {
             environment,
             listen_addr: net.listen_addr,
             database_url: v.str("DATABASE_URL", &default_database_url(&data_dir)),
+            storage: crate::platform::storage::StorageConfig::read(var, &data_dir)
+                .map_err(ConfigError)?,
             data_dir,
             database_max_connections: v.or("DATABASE_MAX_CONNECTIONS", 10)?,
             database_min_connections: v.or("DATABASE_MIN_CONNECTIONS", 4)?,
