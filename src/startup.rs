@@ -92,6 +92,8 @@ pub async fn build_state(mut config: Config) -> Result<AppState, StartupError> {
     })
     .map_err(|e| err("outbound http")(&e))?;
     let http = OutboundClient::new(outbound).map_err(|e| err("outbound http")(&e))?;
+    let storage =
+        crate::platform::storage::Storage::open(&config.storage).map_err(|e| err("storage")(&e))?;
     Ok(AppState {
         tokens: Arc::new(TokenKeys::new(&config)),
         secrets,
@@ -109,6 +111,7 @@ pub async fn build_state(mut config: Config) -> Result<AppState, StartupError> {
         outbox_notify: Arc::new(Notify::new()),
         job_notify: Arc::new(Notify::new()),
         plans: Arc::default(),
+        storage,
     })
 }
 

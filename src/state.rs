@@ -53,6 +53,8 @@ pub struct AppState {
     pub job_notify: Arc<Notify>,
     /// Compiled read plans of recent requests (`graphql::compiled`).
     pub plans: Arc<crate::graphql::compiled::PlanCache>,
+    /// Object storage for files (`platform::storage`: local directory or S3-compatible).
+    pub storage: crate::platform::storage::Storage,
 }
 
 /// What a committed unit of work made work for: whom [`AppState::commit`] wakes.

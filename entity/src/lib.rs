@@ -19,6 +19,7 @@ pub mod email_suppression;
 pub mod email_template;
 pub mod email_token;
 pub mod enrichment_setting;
+pub mod file;
 pub mod invitation;
 pub mod job;
 pub mod lead;

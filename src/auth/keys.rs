@@ -15,6 +15,8 @@ pub const ACCESS_TOKEN: &str = "access-token";
 pub const EXPORT_LINK: &str = "export-link";
 /// Open-pixel, click and unsubscribe links in sent mail.
 pub const TRACKING_LINK: &str = "tracking-link";
+/// Signed file download links (`GET /files/{id}`).
+pub const FILE_LINK: &str = "file-link";
 
 /// The signing key of token kind `kind`.
 pub fn derive(secret: &str, kind: &str) -> Vec<u8> {

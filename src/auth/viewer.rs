@@ -145,6 +145,12 @@ permissions! {
     WritePlaces => Member,
     /// Delete saved locations.
     DeletePlaces => Manager,
+    /// See the organization's files and get their download links.
+    ReadFiles => Viewer,
+    /// Upload files, and delete one's own.
+    WriteFiles => Member,
+    /// Delete anyone's files.
+    DeleteFiles => Manager,
     /// See conversations (the inbox), their messages and private notes.
     ReadConversations => Viewer,
     /// Start, answer, assign, label and close conversations; write, edit and react to notes.

@@ -8,7 +8,7 @@ use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
 
 use ipnet::IpNet;
 
-use crate::platform::outbound::AllowedHost;
+use crate::platform::{outbound::AllowedHost, storage::StorageConfig};
 
 mod limits;
 mod read;
@@ -66,6 +66,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// SeaORM/sqlx database URL (sqlite:// or postgres://).
     pub database_url: String,
+    /// Object storage for files (`STORAGE_URL`: `DATA_DIR/files` when unset, or `s3://…`).
+    pub storage: StorageConfig,
     /// Pool size.
     pub database_max_connections: u32,
     /// Postgres connections kept open while idle (`DATABASE_MIN_CONNECTIONS`, default
@@ -348,15 +350,15 @@ impl Config {
     /// [`Self::from_lookup`] once empty values are dropped.
     fn from_vars(var: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let v = Vars(var);
-        let environment = Environment::read(&v)?;
-        let dev = environment == Environment::Development;
+        let (env, dev) = Environment::read(&v).map(|e| (e, e == Environment::Development))?;
         let data_dir = PathBuf::from(v.str("DATA_DIR", "./data"));
         let secrets = security::Secrets::read(&v, dev)?;
         let net = security::Network::read(&v, dev, secrets.jwt_secret_from_env)?;
         Ok(Config {
-            environment,
+            environment: env,
             listen_addr: net.listen_addr,
             database_url: v.str("DATABASE_URL", &default_database_url(&data_dir)),
+            storage: StorageConfig::read(var, &data_dir).map_err(ConfigError)?,
             data_dir,
             database_max_connections: v.or("DATABASE_MAX_CONNECTIONS", 10)?,
             database_min_connections: v.or("DATABASE_MIN_CONNECTIONS", 4)?,

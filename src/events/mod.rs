@@ -151,6 +151,12 @@ pub enum DomainEvent {
     /// A deal was won or lost.
     #[serde(rename = "deal.closed")]
     DealClosed(DealChanged),
+    /// A file was uploaded to the organization's storage.
+    #[serde(rename = "file.uploaded")]
+    FileUploaded(FileChanged),
+    /// A file was deleted.
+    #[serde(rename = "file.deleted")]
+    FileDeleted(FileChanged),
 }
 
 impl DomainEvent {
@@ -177,6 +183,8 @@ impl DomainEvent {
             DomainEvent::DealCreated(_) => "deal.created",
             DomainEvent::DealUpdated(_) => "deal.updated",
             DomainEvent::DealClosed(_) => "deal.closed",
+            DomainEvent::FileUploaded(_) => "file.uploaded",
+            DomainEvent::FileDeleted(_) => "file.deleted",
         }
     }
 
@@ -203,6 +211,8 @@ impl DomainEvent {
             DomainEvent::DealCreated(_) => EventType::DealCreated,
             DomainEvent::DealUpdated(_) => EventType::DealUpdated,
             DomainEvent::DealClosed(_) => EventType::DealClosed,
+            DomainEvent::FileUploaded(_) => EventType::FileUploaded,
+            DomainEvent::FileDeleted(_) => EventType::FileDeleted,
         }
     }
 }
@@ -242,6 +252,9 @@ impl DomainEvent {
             DomainEvent::DealCreated(_)
             | DomainEvent::DealUpdated(_)
             | DomainEvent::DealClosed(_) => viewer.require(Permission::ReadDeals).is_ok(),
+            DomainEvent::FileUploaded(_) | DomainEvent::FileDeleted(_) => {
+                viewer.require(Permission::ReadFiles).is_ok()
+            }
         }
     }
 
@@ -322,6 +335,10 @@ pub enum EventType {
     DealUpdated,
     /// `deal.closed`: a deal was won or lost.
     DealClosed,
+    /// `file.uploaded`: a file was uploaded.
+    FileUploaded,
+    /// `file.deleted`: a file was deleted.
+    FileDeleted,
 }
 
 impl EventType {
@@ -348,6 +365,8 @@ impl EventType {
             EventType::DealCreated => "deal.created",
             EventType::DealUpdated => "deal.updated",
             EventType::DealClosed => "deal.closed",
+            EventType::FileUploaded => "file.uploaded",
+            EventType::FileDeleted => "file.deleted",
         }
     }
 }

@@ -170,6 +170,20 @@ pub struct LocationChanged {
     pub changed_fields: Vec<String>,
 }
 
+/// Payload of `file.uploaded` and `file.deleted`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileChanged {
+    /// The file.
+    pub file_id: Uuid,
+    /// `AVATAR`, `IMPORT`, `ATTACHMENT` or `OTHER`.
+    pub kind: String,
+    /// Its name.
+    pub name: String,
+    /// Bytes.
+    pub size: i64,
+}
+
 /// Payload of `notification.new`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

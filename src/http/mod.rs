@@ -86,6 +86,7 @@ pub fn router(
             "/exports/leads",
             get(crate::domains::leads::download_export),
         )
+        .route("/files/{id}", get(crate::domains::places::files::download))
         .route(
             "/t/o/{token}",
             get(crate::domains::outreach::tracking::open),

@@ -2,7 +2,7 @@
 //!
 //! The handler authenticates from the headers before this runs (`graphql::post_handler`):
 //! an anonymous request is answered 401 `UNAUTHENTICATED` and a viewer without
-//! [`UPLOAD_PERMISSION`] 403 `FORBIDDEN` without a byte of the body read. Then the parts are
+//! [`UPLOAD_PERMISSIONS`] 403 `FORBIDDEN` without a byte of the body read. Then the parts are
 //! read in the order the multipart request spec requires: `operations` (at most
 //! `MAX_BODY_BYTES`), `map` (likewise), then the files, each streamed to an unlinked file under
 //! `DATA_DIR/uploads` (at most `MAX_UPLOAD_BYTES` each, `MAX_UPLOAD_FILES` in all). A file part
@@ -25,10 +25,10 @@ use crate::{
     state::AppState,
 };
 
-/// The permission a viewer needs before any file part is read: that of `importLeads`, the
-/// only operation taking an `Upload`. An upload operation with another permission must
-/// change this.
-pub const UPLOAD_PERMISSION: Permission = Permission::WriteLeads;
+/// The permissions of the operations taking an `Upload` (`importLeads`, `uploadFile`): a
+/// viewer needs one of them before any file part is read. An upload operation with another
+/// permission must be added here.
+pub const UPLOAD_PERMISSIONS: &[Permission] = &[Permission::WriteLeads, Permission::WriteFiles];
 
 /// Why a multipart request was refused: HTTP status, code, message.
 #[derive(Debug)]
@@ -85,7 +85,11 @@ pub async fn read_checked(
             "sign in to upload files",
         ));
     };
-    if let Err(e) = v.require(UPLOAD_PERMISSION) {
+    if let Some(Err(e)) = UPLOAD_PERMISSIONS
+        .iter()
+        .map(|p| v.require(*p))
+        .reduce(|a, b| a.or(b))
+    {
         return Err(error_response(
             StatusCode::FORBIDDEN,
             media,

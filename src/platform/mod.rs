@@ -13,3 +13,4 @@ pub mod secrets_box;
 pub mod smtp_pool;
 pub mod smtp_probe;
 pub mod sources_config;
+pub mod storage;

@@ -19,6 +19,7 @@ mod enrichment;
 mod fake_dns;
 mod fast_rows;
 mod fault_proxy;
+mod files;
 mod graphql_ws_client;
 mod http_spine;
 mod identity;

@@ -29,7 +29,11 @@
 //! fields), through the outbox in the change's transaction. Places sits after `ai` in the
 //! domain order: it reads leads (filters, `Lead` objects and their page-wide batches) and no
 //! domain reads it.
+//!
+//! **Files** ([`files`], a sub-domain): the organization's stored objects on object storage,
+//! their uploads, signed download links and events (`file.uploaded`, `file.deleted`).
 
+pub mod files;
 mod resolver;
 pub mod service;
 pub mod types;

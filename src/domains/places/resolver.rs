@@ -1,8 +1,10 @@
-//! The places domain's root objects: `PlacesQuery` and `PlacesMutation`.
+//! The places domain's root objects: `PlacesQuery` and `PlacesMutation`, merged from the
+//! saved-locations roots here and the `files` sub-domain's.
 
-use async_graphql::{Context, Object, ID};
+use async_graphql::{Context, MergedObject, Object, ID};
 
 use super::{
+    files,
     service::{self as places, spatial, tiles},
     types::{
         BoundingBox, Clusters, CreateLocationInput, GeoPointInput, Heatmap, LeadNearConnection,
@@ -24,11 +26,19 @@ use crate::{
 const DEFAULT_PINS: i32 = 1_000;
 
 /// Places queries.
+#[derive(MergedObject, Default)]
+pub struct PlacesQuery(LocationsQuery, files::FilesQuery);
+
+/// Places mutations.
+#[derive(MergedObject, Default)]
+pub struct PlacesMutation(LocationsMutation, files::FilesMutation);
+
+/// Saved locations and spatial queries.
 #[derive(Default)]
-pub struct PlacesQuery;
+pub struct LocationsQuery;
 
 #[Object]
-impl PlacesQuery {
+impl LocationsQuery {
     /// Saved locations of the organization, newest first.
     async fn locations(
         &self,
@@ -168,12 +178,12 @@ impl PlacesQuery {
     }
 }
 
-/// Places mutations.
+/// Saved-location mutations.
 #[derive(Default)]
-pub struct PlacesMutation;
+pub struct LocationsMutation;
 
 #[Object]
-impl PlacesMutation {
+impl LocationsMutation {
     /// Saves a location (`point` is required until geocoding exists).
     async fn create_location(
         &self,

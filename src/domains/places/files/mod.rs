@@ -1,0 +1,29 @@
+//! Files: the organization's stored objects (avatars, imports, attachments) on object storage
+//! (`platform::storage`: `DATA_DIR/files`, or an S3-compatible bucket with `STORAGE_URL`).
+//!
+//! **Upload** (`uploadFile(input: {kind, file})`, a GraphQL multipart request): `http::upload`
+//! refuses an anonymous request (401) or one without an upload permission (403) before reading
+//! the body, and spools the file part (≤ `MAX_UPLOAD_BYTES`, 413 past it). Then, before a byte
+//! goes to storage: the name (directories and control characters removed), the kind's size
+//! limit (AVATAR 5 MiB, ATTACHMENT 25 MiB, IMPORT and OTHER 50 MiB), and the content type
+//! sniffed from the magic bytes (`infer`), which must be one the kind allows and agree with
+//! the name's extension; executables are refused for every kind (all BAD_USER_INPUT on
+//! `input.file`). The bytes stream to storage with their SHA-256 under
+//! `orgs/{org}/files/{id}`, then the row and `file.uploaded` commit together.
+//!
+//! **Reads**: `files(filter: {kind, ownerId, createdAfter}, …)` pages newest first, `file(id)`
+//! is null for another organization's id. `fileDownloadUrl(id, expiresInSeconds)` signs a link
+//! served by `GET /files/{id}` ([`download`]: Range requests, `nosniff`, attachments except
+//! raster images); another organization's file or a link that does not verify is 404.
+//!
+//! **Delete** (`deleteFile`): the uploader, or MANAGER and up; the row is marked deleted with
+//! `file.deleted`, then the object is removed. Roles: `ReadFiles` (VIEWER), `WriteFiles`
+//! (MEMBER), `DeleteFiles` (MANAGER). Files import no other part of places.
+
+mod resolver;
+pub mod service;
+pub mod types;
+
+pub use resolver::{FilesMutation, FilesQuery};
+pub use service::link::download;
+pub use types::{FileKind, StoredFile};

@@ -1,0 +1,259 @@
+//! Files: upload (validate, stream to storage, one row and its event), list, read, delete.
+//! Signed download links and the download route are in [`link`]; what an upload may be, in
+//! [`sniff`].
+
+pub mod link;
+pub mod sniff;
+
+use async_graphql::UploadValue;
+use chrono::Utc;
+use entity::file;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    Select, TransactionTrait,
+};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use uuid::Uuid;
+
+use super::types::{FileFilter, FileKind, StoredFile};
+use crate::{
+    auth::{Permission, Viewer},
+    error::{AppError, AppResult},
+    events::{outbox, DomainEvent, EventEnvelope, FileChanged},
+    graphql::pagination::{page_by_id_desc, IdConnection, PageArgs},
+    platform::storage::StorageError,
+    state::{AppState, Wakes},
+};
+
+/// Longest file name kept, in characters.
+const MAX_NAME_CHARS: usize = 255;
+
+/// Every file query starts here: the viewer's organization, deleted files left out.
+pub fn scoped(viewer: &Viewer) -> Select<file::Entity> {
+    file::Entity::find()
+        .filter(file::Column::OrgId.eq(viewer.org_id))
+        .filter(file::Column::DeletedAt.is_null())
+}
+
+/// A file of the viewer's organization, or NOT_FOUND.
+pub async fn get(conn: &impl ConnectionTrait, viewer: &Viewer, id: Uuid) -> AppResult<file::Model> {
+    scoped(viewer)
+        .filter(file::Column::Id.eq(id))
+        .one(conn)
+        .await?
+        .ok_or(AppError::NotFound("file"))
+}
+
+/// The object key of a file: under its organization, by its id.
+fn storage_key(org: Uuid, id: Uuid) -> String {
+    format!("orgs/{}/files/{}", org.simple(), id.simple())
+}
+
+/// A storage failure as the client sees it (the detail is logged).
+pub fn storage_error(e: StorageError) -> AppError {
+    tracing::error!(error = %e, "object storage failed");
+    AppError::Unavailable("file storage is unavailable; try again later".into())
+}
+
+/// The file name without directories or control characters; BAD_USER_INPUT when nothing is
+/// left or it is too long.
+fn clean_name(raw: &str) -> AppResult<String> {
+    let base = raw.rsplit(['/', '\\']).next().unwrap_or("");
+    let name: String = base.chars().filter(|c| !c.is_control()).collect();
+    let name = name.trim().to_string();
+    if name.is_empty() || name == "." || name == ".." {
+        return Err(AppError::invalid("input.file", "has no file name"));
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(AppError::invalid(
+            "input.file",
+            format!("name is longer than {MAX_NAME_CHARS} characters"),
+        ));
+    }
+    Ok(name)
+}
+
+/// Uploads a file: every check runs on the spooled upload before a byte goes to storage
+/// (name, size limit of the kind, content sniffed against the kind and the extension); then
+/// the bytes stream to storage and the row and `file.uploaded` commit together. When the
+/// commit fails the object is removed again.
+pub async fn upload(
+    state: &AppState,
+    viewer: &Viewer,
+    kind: FileKind,
+    upload: UploadValue,
+) -> AppResult<file::Model> {
+    viewer.require(Permission::WriteFiles)?;
+    let name = clean_name(&upload.filename)?;
+    let mut source = tokio::fs::File::from_std(upload.content);
+    let size = source.metadata().await.map_err(AppError::internal)?.len();
+    let max = sniff::max_bytes(kind);
+    if size > max {
+        return Err(AppError::invalid(
+            "input.file",
+            format!(
+                "is {size} bytes; a {} file may have at most {max}",
+                kind.as_str()
+            ),
+        ));
+    }
+    if size == 0 {
+        return Err(AppError::invalid("input.file", "is empty"));
+    }
+    let mut head = Vec::with_capacity(sniff::HEAD_BYTES);
+    (&mut source)
+        .take(sniff::HEAD_BYTES as u64)
+        .read_to_end(&mut head)
+        .await
+        .map_err(AppError::internal)?;
+    let content_type = sniff::content_type(kind, &name, &head)?;
+    source
+        .seek(std::io::SeekFrom::Start(0))
+        .await
+        .map_err(AppError::internal)?;
+
+    let id = Uuid::now_v7();
+    let key = storage_key(viewer.org_id, id);
+    let stored = state
+        .storage
+        .put_reader(&key, &mut source)
+        .await
+        .map_err(storage_error)?;
+    let row = file::ActiveModel {
+        id: Set(id),
+        org_id: Set(viewer.org_id),
+        owner_id: Set(viewer.user_id),
+        kind: Set(kind.as_str().into()),
+        name: Set(name),
+        content_type: Set(content_type),
+        size: Set(i64::try_from(stored.size).unwrap_or(i64::MAX)),
+        sha256: Set(stored.sha256),
+        storage_key: Set(key.clone()),
+        created_at: Set(Utc::now()),
+        deleted_at: Set(None),
+    };
+    let saved = async {
+        let txn = state.db.begin().await?;
+        let m = row.insert(&txn).await?;
+        record(&txn, viewer, &m, true).await?;
+        state.commit(txn, Wakes::Events).await?;
+        Ok::<_, AppError>(m)
+    }
+    .await;
+    if saved.is_err() {
+        if let Err(e) = state.storage.delete(&key).await {
+            tracing::warn!(error = %e, key, "removing the object of an unsaved file failed");
+        }
+    }
+    saved
+}
+
+async fn record(
+    conn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    m: &file::Model,
+    uploaded: bool,
+) -> AppResult<()> {
+    let payload = FileChanged {
+        file_id: m.id,
+        kind: m.kind.clone(),
+        name: m.name.clone(),
+        size: m.size,
+    };
+    let event = if uploaded {
+        DomainEvent::FileUploaded(payload)
+    } else {
+        DomainEvent::FileDeleted(payload)
+    };
+    outbox::record(
+        conn,
+        &EventEnvelope::new(viewer.org_id, Some(viewer.user_id), event),
+    )
+    .await
+}
+
+/// A page of the organization's files, newest first.
+pub async fn list(
+    state: &AppState,
+    viewer: &Viewer,
+    filter: &FileFilter,
+    args: PageArgs,
+) -> AppResult<IdConnection<StoredFile>> {
+    viewer.require(Permission::ReadFiles)?;
+    let mut q = scoped(viewer);
+    if let Some(k) = filter.kind {
+        q = q.filter(file::Column::Kind.eq(k.as_str()));
+    }
+    if let Some(owner) = &filter.owner_id {
+        let owner = Uuid::parse_str(owner.as_str())
+            .map_err(|_| AppError::invalid("filter.ownerId", "is not a user id"))?;
+        q = q.filter(file::Column::OwnerId.eq(owner));
+    }
+    if let Some(after) = filter.created_after {
+        q = q.filter(file::Column::CreatedAt.gte(after));
+    }
+    page_by_id_desc(
+        &state.db,
+        q,
+        file::Column::Id,
+        &args,
+        |m| m.id,
+        StoredFile::from,
+    )
+    .await
+}
+
+/// Deletes a file: its own uploader (`WriteFiles`) or a MANAGER (`DeleteFiles`). The row is
+/// marked deleted with `file.deleted` in one transaction; then the object is removed (a
+/// failure there is logged and leaves an orphan object, never a row without its bytes).
+pub async fn delete(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<()> {
+    viewer.require(Permission::WriteFiles)?;
+    let txn = state.db.begin().await?;
+    let m = get(&txn, viewer, id).await?;
+    if m.owner_id != viewer.user_id {
+        viewer.require(Permission::DeleteFiles)?;
+    }
+    let key = m.storage_key.clone();
+    let mut a: file::ActiveModel = m.clone().into();
+    a.deleted_at = Set(Some(Utc::now()));
+    a.update(&txn).await?;
+    record(&txn, viewer, &m, false).await?;
+    state.commit(txn, Wakes::Events).await?;
+    if let Err(e) = state.storage.delete(&key).await {
+        tracing::warn!(error = %e, key, "removing a deleted file's object failed");
+    }
+    Ok(())
+}
+
+/// A signed download URL of a file, valid for `expires_in_seconds` (1 s – 7 days).
+pub async fn download_url(
+    state: &AppState,
+    viewer: &Viewer,
+    id: Uuid,
+    expires_in_seconds: i64,
+) -> AppResult<String> {
+    viewer.require(Permission::ReadFiles)?;
+    if !(1..=link::MAX_EXPIRY_SECS).contains(&expires_in_seconds) {
+        return Err(AppError::invalid(
+            "expiresInSeconds",
+            format!("must be between 1 and {}", link::MAX_EXPIRY_SECS),
+        ));
+    }
+    let m = get(&state.db, viewer, id).await?;
+    let expires = Utc::now().timestamp() + expires_in_seconds;
+    Ok(link::signed_url(&state.config, &m, expires))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_lose_directories_and_control_characters() {
+        assert_eq!(clean_name("C:\\Users\\me\\photo.png").unwrap(), "photo.png");
+        assert_eq!(clean_name("../../etc/pa\u{0}sswd").unwrap(), "passwd");
+        assert!(clean_name("dir/").is_err());
+        assert!(clean_name("..").is_err());
+        assert!(clean_name(&"a".repeat(256)).is_err());
+    }
+}
