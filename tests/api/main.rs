@@ -14,6 +14,7 @@ mod approvals;
 mod compiled;
 mod compiled_diff;
 mod conversations;
+mod conversations_auto;
 mod enrichment;
 mod fake_dns;
 mod fast_rows;
