@@ -200,7 +200,8 @@ async fn a_pricing_rule_answers_once_per_cooldown_and_never_an_auto_reply() {
     assert!(raw.contains("Auto-Submitted: auto-replied"), "{raw}");
     // Threaded on whichever of the three claimed the window.
     assert!(
-        ids.iter().any(|i| raw.contains(&format!("In-Reply-To: {i}"))),
+        ids.iter()
+            .any(|i| raw.contains(&format!("In-Reply-To: {i}"))),
         "{raw}"
     );
     assert!(raw.contains("Our pricing, First0: 10 EUR."), "{raw}");
