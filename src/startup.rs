@@ -145,6 +145,10 @@ pub fn job_registry(state: &AppState) -> JobRegistry {
         conversations::SendConversationMessage(state.clone()),
     );
     registry.register(
+        conversations::AUTO_REPLY_KIND,
+        conversations::AutoReply(state.clone()),
+    );
+    registry.register(
         webhooks::DELIVER_KIND,
         webhooks::DeliverWebhook::new(state.clone()),
     );

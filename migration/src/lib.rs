@@ -29,6 +29,7 @@ mod m20261206_000023_create_validation_cache;
 mod m20261206_000024_create_locations;
 mod m20261206_000025_index_nested_first_pages;
 mod m20261206_000026_create_files;
+mod m20261206_000027_create_auto_responder;
 
 /// Runs the migrations in order.
 pub struct Migrator;
@@ -63,6 +64,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000024_create_locations::Migration),
             Box::new(m20261206_000025_index_nested_first_pages::Migration),
             Box::new(m20261206_000026_create_files::Migration),
+            Box::new(m20261206_000027_create_auto_responder::Migration),
         ]
     }
 }

@@ -157,6 +157,8 @@ permissions! {
     WriteConversations => Member,
     /// Delete conversations and sent or received messages.
     DeleteConversations => Manager,
+    /// Create, change and delete auto-responder rules.
+    ManageAutoResponder => Manager,
     /// See deals, pipelines and the analytics (dashboard, lead and email analytics).
     ReadDeals => Viewer,
     /// Create and change deals, move them between stages, win or lose them.

@@ -142,6 +142,13 @@ pub enum DomainEvent {
     /// A conversation was created, changed (status, assignee, labels), read or deleted.
     #[serde(rename = "conversation.updated")]
     ConversationUpdated(ConversationChanged),
+    /// An auto-responder rule was created, changed or deleted.
+    #[serde(rename = "auto_responder.rule")]
+    AutoResponderRule(AutoResponderRuleChanged),
+    /// An auto-responder rule answered an inbound message (a queued reply, or an AI draft
+    /// waiting for approval) or its draft was decided.
+    #[serde(rename = "conversation.auto_reply")]
+    ConversationAutoReply(AutoReplyChanged),
     /// A deal was created.
     #[serde(rename = "deal.created")]
     DealCreated(DealChanged),
@@ -180,6 +187,8 @@ impl DomainEvent {
             DomainEvent::LocationChanged(_) => "location.changed",
             DomainEvent::ConversationMessage(_) => "conversation.message",
             DomainEvent::ConversationUpdated(_) => "conversation.updated",
+            DomainEvent::AutoResponderRule(_) => "auto_responder.rule",
+            DomainEvent::ConversationAutoReply(_) => "conversation.auto_reply",
             DomainEvent::DealCreated(_) => "deal.created",
             DomainEvent::DealUpdated(_) => "deal.updated",
             DomainEvent::DealClosed(_) => "deal.closed",
@@ -208,6 +217,8 @@ impl DomainEvent {
             DomainEvent::LocationChanged(_) => EventType::LocationChanged,
             DomainEvent::ConversationMessage(_) => EventType::ConversationMessage,
             DomainEvent::ConversationUpdated(_) => EventType::ConversationUpdated,
+            DomainEvent::AutoResponderRule(_) => EventType::AutoResponderRule,
+            DomainEvent::ConversationAutoReply(_) => EventType::ConversationAutoReply,
             DomainEvent::DealCreated(_) => EventType::DealCreated,
             DomainEvent::DealUpdated(_) => EventType::DealUpdated,
             DomainEvent::DealClosed(_) => EventType::DealClosed,
@@ -246,7 +257,10 @@ impl DomainEvent {
             }
             DomainEvent::SearchGoalProgress(_) => viewer.require(Permission::ReadAi).is_ok(),
             DomainEvent::LocationChanged(_) => viewer.require(Permission::ReadPlaces).is_ok(),
-            DomainEvent::ConversationMessage(_) | DomainEvent::ConversationUpdated(_) => {
+            DomainEvent::ConversationMessage(_)
+            | DomainEvent::ConversationUpdated(_)
+            | DomainEvent::AutoResponderRule(_)
+            | DomainEvent::ConversationAutoReply(_) => {
                 viewer.require(Permission::ReadConversations).is_ok()
             }
             DomainEvent::DealCreated(_)
@@ -329,6 +343,11 @@ pub enum EventType {
     ConversationMessage,
     /// `conversation.updated`: a conversation was created, changed, read or deleted.
     ConversationUpdated,
+    /// `auto_responder.rule`: an auto-responder rule was created, changed or deleted.
+    AutoResponderRule,
+    /// `conversation.auto_reply`: an auto-responder rule answered an inbound message, or its
+    /// AI draft was approved or rejected.
+    ConversationAutoReply,
     /// `deal.created`.
     DealCreated,
     /// `deal.updated`: a deal's fields or stage changed.
@@ -362,6 +381,8 @@ impl EventType {
             EventType::LocationChanged => "location.changed",
             EventType::ConversationMessage => "conversation.message",
             EventType::ConversationUpdated => "conversation.updated",
+            EventType::AutoResponderRule => "auto_responder.rule",
+            EventType::ConversationAutoReply => "conversation.auto_reply",
             EventType::DealCreated => "deal.created",
             EventType::DealUpdated => "deal.updated",
             EventType::DealClosed => "deal.closed",

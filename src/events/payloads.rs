@@ -123,6 +123,34 @@ pub struct ConversationChanged {
     pub unread_count: i32,
 }
 
+/// Payload of `auto_responder.rule`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AutoResponderRuleChanged {
+    /// The rule.
+    pub rule_id: Uuid,
+    /// `created`, `updated`, `deleted`.
+    pub kind: String,
+    /// Whether it acts afterwards.
+    pub enabled: bool,
+}
+
+/// Payload of `conversation.auto_reply`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AutoReplyChanged {
+    /// The conversation.
+    pub conversation_id: Uuid,
+    /// The auto reply.
+    pub auto_reply_id: Uuid,
+    /// The rule that acted (null once deleted).
+    pub rule_id: Option<Uuid>,
+    /// `REPLY_WITH_TEMPLATE` or `AI_REPLY`.
+    pub action: String,
+    /// `QUEUED`, `PENDING_APPROVAL`, `REJECTED`.
+    pub status: String,
+}
+
 /// Payload of `deal.created`, `deal.updated` and `deal.closed`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

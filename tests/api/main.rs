@@ -15,6 +15,7 @@ mod compiled;
 mod compiled_diff;
 mod compiled_roots;
 mod conversations;
+mod conversations_auto;
 mod enrichment;
 mod fake_dns;
 mod fast_rows;

@@ -77,4 +77,5 @@ pub mod types;
 
 pub use loader::register_lead_fields;
 pub use resolver::{AiMutation, AiQuery};
+pub use service::reply::generate_reply;
 pub use service::saga::{SearchGoalRun, KIND as SEARCH_GOAL_KIND};

@@ -37,7 +37,7 @@ pub mod types;
 
 pub use requests::{
     service::{
-        gate::{approval_gate, approved_snapshot, GateOutcome, GatedResource},
+        gate::{approval_gate, approved_snapshot, require_approval, GateOutcome, GatedResource},
         subject::{register_subject, ApprovalSubject, Decision},
     },
     types::ApprovalPreview,

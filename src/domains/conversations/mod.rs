@@ -19,12 +19,23 @@
 //! - **Events**: `conversation.message` and `conversation.updated` (visible with
 //!   `ReadConversations`), on `events` and `conversationEvents(conversationId)`. Messages go on
 //!   the lead's timeline as `conversation_message`.
-//! - Tables `conversations`, `conversation_messages`. Roles: `ReadConversations` (VIEWER; also
-//!   read markers), `WriteConversations` (MEMBER), `DeleteConversations` (MANAGER). Another
-//!   organization's conversation or message reads as missing.
+//! - **Auto-responder** ([`service::auto`]): rules per organization (keywords or phrases
+//!   matched case-insensitively over subject + text, an action REPLY_WITH_TEMPLATE or
+//!   AI_REPLY, a cooldown per conversation, 24 h by default, enabled, priority); CRUD with
+//!   `ManageAutoResponder` (MANAGER), events `auto_responder.rule` and audit entries. An
+//!   answerable inbound message enqueues `conversation.auto_reply` ([`AutoReply`]); the first
+//!   matching rule acts at most once per conversation per cooldown (a conditional upsert claims
+//!   the window); never on `Auto-Submitted` other than `no`, bulk mail, bounces or our own
+//!   address; our replies carry `Auto-Submitted: auto-replied`. A template reply is queued on
+//!   `conversation.send`; an AI draft waits in an AI_REPLY approval request (this domain
+//!   registers the subject) and is queued only when approved. Event: `conversation.auto_reply`.
+//! - Tables `conversations`, `conversation_messages`, `auto_responder_rules`, `auto_replies`,
+//!   `auto_reply_cooldowns`. Roles: `ReadConversations` (VIEWER; also read markers and rules),
+//!   `WriteConversations` (MEMBER), `DeleteConversations` and `ManageAutoResponder` (MANAGER).
+//!   Another organization's conversation, message or rule reads as missing.
 //!
-//! Place in the domain order: above `ai` (it reads leads and outreach's inbound endpoint and
-//! sender); nothing imports it.
+//! Place in the domain order: above `ai` (it reads leads, outreach's inbound endpoint, sender
+//! and templates, ai's reply drafts and approvals' gate); nothing imports it.
 
 mod resolver;
 pub mod service;
@@ -32,11 +43,14 @@ pub mod types;
 
 pub use resolver::{ConversationMutation, ConversationQuery, ConversationSubscription};
 pub use service::{
+    auto::respond::{AutoReply, KIND as AUTO_REPLY_KIND},
     inbound::ConversationInbox,
     send::{SendConversationMessage, KIND as SEND_KIND},
 };
 
-/// Registers the inbound mail sink with outreach's inbound endpoint; called once per start-up.
+/// Registers the inbound mail sink with outreach's inbound endpoint and the AI_REPLY approval
+/// subject; called once per start-up.
 pub fn register() {
     crate::domains::outreach::tracking::register_inbound_sink("conversations", ConversationInbox);
+    service::auto::subject::register();
 }

@@ -1,14 +1,15 @@
 //! Conversation queries, mutations and the `conversationEvents` subscription: guard, parse,
 //! call the service, map.
 
-use async_graphql::{Context, Object, Subscription, ID};
+use async_graphql::{Context, MergedObject, Object, Subscription, ID};
 use futures::Stream;
 
 use super::{
-    service::{self as conversations, messages},
+    service::{self as conversations, auto, messages},
     types::{
-        conversation_of, Conversation, ConversationEvent, ConversationFilter, ConversationMessage,
-        CreateConversationInput, EditMessageInput, SendMessageInput, UpdateConversationInput,
+        conversation_of, AutoResponderRule, Conversation, ConversationEvent, ConversationFilter,
+        ConversationMessage, CreateAutoResponderRuleInput, CreateConversationInput,
+        EditMessageInput, SendMessageInput, UpdateAutoResponderRuleInput, UpdateConversationInput,
     },
 };
 use crate::{
@@ -23,12 +24,20 @@ use crate::{
     ids::parse_id,
 };
 
-/// Conversation queries.
+/// Conversation queries: the inbox and the auto-responder rules.
+#[derive(MergedObject, Default)]
+pub struct ConversationQuery(InboxQuery, AutoResponderQuery);
+
+/// Conversation mutations: the inbox and the auto-responder rules.
+#[derive(MergedObject, Default)]
+pub struct ConversationMutation(InboxMutation, AutoResponderMutation);
+
+/// Inbox queries.
 #[derive(Default)]
-pub struct ConversationQuery;
+pub struct InboxQuery;
 
 #[Object]
-impl ConversationQuery {
+impl InboxQuery {
     /// Conversations of the organization (the inbox), newest first.
     async fn conversations(
         &self,
@@ -75,12 +84,12 @@ impl ConversationQuery {
     }
 }
 
-/// Conversation mutations.
+/// Inbox mutations.
 #[derive(Default)]
-pub struct ConversationMutation;
+pub struct InboxMutation;
 
 #[Object]
-impl ConversationMutation {
+impl InboxMutation {
     /// Starts a conversation with a lead; with `body`, sends its first message.
     async fn create_conversation(
         &self,
@@ -178,6 +187,89 @@ impl ConversationMutation {
         Ok(conversations::mark_read(state, viewer, parse_id(&id)?)
             .await?
             .into())
+    }
+}
+
+/// Auto-responder rule queries.
+#[derive(Default)]
+pub struct AutoResponderQuery;
+
+#[Object]
+impl AutoResponderQuery {
+    /// The organization's auto-responder rules, newest first.
+    async fn auto_responder_rules(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> AppResult<IdConnection<AutoResponderRule>> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let args = PageArgs::new(first, after, last, before)?;
+        auto::list(state, viewer, args).await
+    }
+
+    /// One rule; null when it does not exist in the viewer's organization.
+    async fn auto_responder_rule(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> AppResult<Option<AutoResponderRule>> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        viewer.require(Permission::ReadConversations)?;
+        let Ok(id) = parse_id(&id) else {
+            return Ok(None);
+        };
+        match auto::get(&state.db, viewer, id).await {
+            Ok(r) => Ok(Some(r.into())),
+            Err(AppError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Auto-responder rule mutations (MANAGER).
+#[derive(Default)]
+pub struct AutoResponderMutation;
+
+#[Object]
+impl AutoResponderMutation {
+    /// Creates a rule: keywords, an action (a template reply, or an AI draft for approval), a
+    /// cooldown per conversation (24 h by default) and a priority.
+    async fn create_auto_responder_rule(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateAutoResponderRuleInput,
+    ) -> AppResult<AutoResponderRule> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let r = auto::create(state, viewer, input).await?;
+        note(ctx, "auto_responder_rule", r.id);
+        Ok(r.into())
+    }
+
+    /// Changes the fields given.
+    async fn update_auto_responder_rule(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateAutoResponderRuleInput,
+    ) -> AppResult<AutoResponderRule> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        viewer.require(Permission::ManageAutoResponder)?;
+        let r = auto::update(state, viewer, parse_id(&id)?, input).await?;
+        note(ctx, "auto_responder_rule", r.id);
+        Ok(r.into())
+    }
+
+    /// Deletes a rule (replies it already queued or drafted stay).
+    async fn delete_auto_responder_rule(&self, ctx: &Context<'_>, id: ID) -> AppResult<bool> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        viewer.require(Permission::ManageAutoResponder)?;
+        let uuid = parse_id(&id)?;
+        auto::delete(state, viewer, uuid).await?;
+        note(ctx, "auto_responder_rule", uuid);
+        Ok(true)
     }
 }
 

@@ -7,7 +7,8 @@
 //! sending domain (or a parent of it) receives the mail (a new conversation). Anything else is
 //! not kept. A message whose Message-ID the organization already has is not stored again. A new
 //! message reopens the conversation and counts as unread; it goes on the lead's timeline (a
-//! campaign reply is already there as `email_reply`).
+//! campaign reply is already there as `email_reply`). An answerable message of an organization
+//! with auto-responder rules enqueues the `conversation.auto_reply` job in the same transaction.
 
 use async_trait::async_trait;
 use chrono::Utc;
@@ -26,6 +27,7 @@ use uuid::Uuid;
 
 use super::{
     announce,
+    auto::respond as auto,
     messages::{announce_message, insert, timeline, NewMessage},
 };
 use crate::{
@@ -328,7 +330,12 @@ pub async fn receive(state: &AppState, mail: &InboundMail) -> AppResult<bool> {
     if !from_campaign_reply {
         timeline(&txn, &conv, &m, None).await?;
     }
-    state.commit(txn, Wakes::Events).await?;
+    let wakes = if !auto::never_answer(state, &conv, mail, from) && auto::enqueue(&txn, &m).await? {
+        Wakes::Jobs
+    } else {
+        Wakes::Events
+    };
+    state.commit(txn, wakes).await?;
     Ok(true)
 }
 

@@ -1,6 +1,7 @@
 //! Conversation rules: the organization filter, the list and its filters, create, update
 //! (status, assignee, labels), delete, read markers and the live events of each change.
 
+pub mod auto;
 pub mod inbound;
 pub mod messages;
 pub mod send;

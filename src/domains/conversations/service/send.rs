@@ -12,7 +12,10 @@ use async_trait::async_trait;
 use chrono::Utc;
 use entity::{conversation, conversation_message};
 use lettre::{
-    message::{header::ContentType, Mailbox, MultiPart, SinglePart},
+    message::{
+        header::{ContentType, HeaderName, HeaderValue},
+        Mailbox, MultiPart, SinglePart,
+    },
     Message,
 };
 use sea_orm::{
@@ -24,7 +27,10 @@ use uuid::Uuid;
 
 use super::messages::announce_message;
 use crate::{
-    domains::{conversations::types::MessageStatus, outreach::settings::Sender},
+    domains::{
+        conversations::types::{MessageAuthorKind, MessageStatus},
+        outreach::settings::Sender,
+    },
     error::AppResult,
     jobs::{queue, JobContext, JobError, JobHandler, NewJob},
     state::{AppState, Wakes},
@@ -110,6 +116,13 @@ fn build(
     }
     if let Some(r) = &m.reference_ids {
         b = b.references(r.clone());
+    }
+    if m.author_kind == MessageAuthorKind::Automation.as_str() {
+        // RFC 3834 §5: an automatic reply says so, so other responders do not answer it.
+        b = b.raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("Auto-Submitted"),
+            "auto-replied".into(),
+        ));
     }
     let text = SinglePart::builder()
         .header(ContentType::TEXT_PLAIN)

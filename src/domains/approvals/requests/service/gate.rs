@@ -89,6 +89,52 @@ pub async fn approval_gate(
     Ok(GateOutcome::Pending(r.id))
 }
 
+/// Asks for an approval whatever the rules say (an action that always waits for a person, such
+/// as an AI-written reply), in the caller's transaction. The organization's first matching
+/// enabled rule for the type names the approvers and the count; without one, members at or
+/// above `default_role` decide with one approval. `requested_by` is None for automations.
+pub async fn require_approval(
+    conn: &impl ConnectionTrait,
+    org_id: Uuid,
+    requested_by: Option<Uuid>,
+    resource: GatedResource,
+    default_role: Role,
+) -> AppResult<Uuid> {
+    let rule = rules::matching(conn, org_id, resource.resource_type, &resource.facts).await?;
+    let now = Utc::now();
+    let (assignees, role, required, due, name) = match &rule {
+        Some(r) => (
+            ids_of(&r.approver_ids),
+            r.approver_role.as_deref().and_then(Role::parse),
+            r.required_approvals,
+            r.sla_hours.map(|h| now + Duration::hours(i64::from(h))),
+            Some(r.name.clone()),
+        ),
+        None => (Vec::new(), Some(default_role), 1, None, None),
+    };
+    let r = insert(
+        conn,
+        NewRequest {
+            org_id,
+            rule_id: rule.as_ref().map(|r| r.id),
+            resource_type: resource.resource_type,
+            resource_id: resource.resource_id,
+            title: resource.title.chars().take(MAX_TITLE).collect(),
+            description: resource.description,
+            requested_by,
+            assignee_ids: assignees,
+            assignee_role: role,
+            required_approvals: required,
+            priority: ApprovalPriority::Normal,
+            due_at: due,
+            gated: true,
+            payload: json!({"facts": resource.facts, "rule": name, "snapshot": resource.snapshot}),
+        },
+    )
+    .await?;
+    Ok(r.id)
+}
+
 /// The snapshot an approval covers, from a request's payload.
 pub fn snapshot_of(r: &approval_request::Model) -> Option<String> {
     r.payload

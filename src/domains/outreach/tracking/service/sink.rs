@@ -45,6 +45,24 @@ pub struct InboundMail {
     pub attachments: Vec<Value>,
     /// The campaign recipient the reply matched, when it did.
     pub recipient_id: Option<Uuid>,
+    /// `Auto-Submitted` (RFC 3834), lowercase, when present (auto-responders skip anything but
+    /// `no`).
+    pub auto_submitted: Option<String>,
+    /// `Precedence` (`bulk`, `list`, `junk`), lowercase, when present.
+    pub precedence: Option<String>,
+}
+
+/// A header's value, trimmed and lowercase (its first word; RFC 3834 allows parameters).
+fn header_word(m: &mail_parser::Message<'_>, name: &str) -> Option<String> {
+    m.header_raw(name)
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .filter(|v| !v.is_empty())
 }
 
 fn bracket(id: &str) -> Option<String> {
@@ -110,6 +128,8 @@ impl InboundMail {
             references: id_list(m.references()),
             attachments,
             recipient_id: None,
+            auto_submitted: header_word(&m, "Auto-Submitted"),
+            precedence: header_word(&m, "Precedence"),
         })
     }
 
@@ -136,6 +156,8 @@ impl InboundMail {
             references: ids("references"),
             attachments: Vec::new(),
             recipient_id: None,
+            auto_submitted: s("autoSubmitted").map(|v| v.trim().to_ascii_lowercase()),
+            precedence: s("precedence").map(|v| v.trim().to_ascii_lowercase()),
         }
     }
 }
@@ -188,5 +210,10 @@ mod tests {
         assert_eq!(m.references.len(), 2);
         assert_eq!(m.text.trim(), "thanks");
         assert!(m.html.is_none());
+        assert_eq!(m.auto_submitted, None);
+        let auto = "From: a@x.io\r\nAuto-Submitted: Auto-Replied; owner-email=a@x.io\r\nPrecedence: bulk\r\nSubject: away\r\n\r\nout of office\r\n";
+        let m = InboundMail::parse(auto.as_bytes()).unwrap();
+        assert_eq!(m.auto_submitted.as_deref(), Some("auto-replied"));
+        assert_eq!(m.precedence.as_deref(), Some("bulk"));
     }
 }

@@ -1,5 +1,6 @@
 //! GraphQL types of conversations: `Conversation`, `ConversationMessage` (with reactions and
-//! note edit history), their inputs and filters, and the live `ConversationEvent`.
+//! note edit history), their inputs and filters, the live `ConversationEvent`, and the
+//! auto-responder's rules (`auto.rs`).
 
 use async_graphql::{Enum, InputObject, Json, MaybeUndefined, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
@@ -7,6 +8,13 @@ use entity::{conversation, conversation_message};
 use uuid::Uuid;
 
 use crate::events::{DomainEvent, EventEnvelope};
+
+mod auto;
+
+pub use auto::{
+    AutoReplyStatus, AutoResponderAction, AutoResponderRule, CreateAutoResponderRuleInput,
+    UpdateAutoResponderRuleInput,
+};
 
 /// Where a conversation stands.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
