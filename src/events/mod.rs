@@ -151,6 +151,9 @@ pub enum DomainEvent {
     /// A deal was won or lost.
     #[serde(rename = "deal.closed")]
     DealClosed(DealChanged),
+    /// A campaign's or source's marketing cost was set.
+    #[serde(rename = "cost.updated")]
+    CostUpdated(CostChanged),
 }
 
 impl DomainEvent {
@@ -177,6 +180,7 @@ impl DomainEvent {
             DomainEvent::DealCreated(_) => "deal.created",
             DomainEvent::DealUpdated(_) => "deal.updated",
             DomainEvent::DealClosed(_) => "deal.closed",
+            DomainEvent::CostUpdated(_) => "cost.updated",
         }
     }
 
@@ -203,6 +207,7 @@ impl DomainEvent {
             DomainEvent::DealCreated(_) => EventType::DealCreated,
             DomainEvent::DealUpdated(_) => EventType::DealUpdated,
             DomainEvent::DealClosed(_) => EventType::DealClosed,
+            DomainEvent::CostUpdated(_) => EventType::CostUpdated,
         }
     }
 }
@@ -241,7 +246,8 @@ impl DomainEvent {
             }
             DomainEvent::DealCreated(_)
             | DomainEvent::DealUpdated(_)
-            | DomainEvent::DealClosed(_) => viewer.require(Permission::ReadDeals).is_ok(),
+            | DomainEvent::DealClosed(_)
+            | DomainEvent::CostUpdated(_) => viewer.require(Permission::ReadDeals).is_ok(),
         }
     }
 
@@ -322,6 +328,8 @@ pub enum EventType {
     DealUpdated,
     /// `deal.closed`: a deal was won or lost.
     DealClosed,
+    /// `cost.updated`: a campaign's or source's marketing cost was set.
+    CostUpdated,
 }
 
 impl EventType {
@@ -348,6 +356,7 @@ impl EventType {
             EventType::DealCreated => "deal.created",
             EventType::DealUpdated => "deal.updated",
             EventType::DealClosed => "deal.closed",
+            EventType::CostUpdated => "cost.updated",
         }
     }
 }
