@@ -31,6 +31,7 @@ pub mod lead_interaction;
 pub mod lead_note;
 pub mod lead_tag;
 pub mod location;
+pub mod marketing_cost;
 pub mod membership;
 pub mod notification;
 pub mod notification_preference;

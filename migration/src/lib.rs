@@ -30,6 +30,7 @@ mod m20261206_000024_create_locations;
 mod m20261206_000025_index_nested_first_pages;
 mod m20261206_000026_create_files;
 mod m20261206_000027_create_auto_responder;
+mod m20261206_000028_insight_funnel;
 
 /// Runs the migrations in order.
 pub struct Migrator;
@@ -65,6 +66,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000025_index_nested_first_pages::Migration),
             Box::new(m20261206_000026_create_files::Migration),
             Box::new(m20261206_000027_create_auto_responder::Migration),
+            Box::new(m20261206_000028_insight_funnel::Migration),
         ]
     }
 }

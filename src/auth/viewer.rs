@@ -159,11 +159,12 @@ permissions! {
     DeleteConversations => Manager,
     /// Create, change and delete auto-responder rules.
     ManageAutoResponder => Manager,
-    /// See deals, pipelines and the analytics (dashboard, lead and email analytics).
+    /// See deals, pipelines and the analytics (dashboard and its live updates, lead and email
+    /// analytics, funnel, attribution, ROI, LTV).
     ReadDeals => Viewer,
     /// Create and change deals, move them between stages, win or lose them.
     WriteDeals => Member,
-    /// Create and change pipelines and their stages.
+    /// Create and change pipelines and their stages; set marketing costs (`setCost`, for ROI).
     ManagePipelines => Manager,
     /// Create, change, rotate, test and delete outgoing webhook endpoints; see their deliveries
     /// and redeliver them.

@@ -19,6 +19,9 @@ pub struct GraphqlLimits {
     pub max_upload_bytes: usize,
     /// Maximum files in one multipart request.
     pub max_upload_files: usize,
+    /// How often a live dashboard may push: `dashboardUpdates` gathers events this long before
+    /// one KPI refresh per organization and range (`DASHBOARD_UPDATE_WINDOW_MS`, default 2000).
+    pub dashboard_update_window: std::time::Duration,
 }
 
 /// Rate-limit budgets (defaults from the seeds).
@@ -40,7 +43,7 @@ pub struct RateLimits {
 
 impl GraphqlLimits {
     /// `MAX_QUERY_DEPTH`, `MAX_QUERY_COMPLEXITY`, `MAX_ALIASES`, `MAX_BATCH_SIZE`,
-    /// `MAX_BODY_BYTES`, `MAX_UPLOAD_BYTES`, `MAX_UPLOAD_FILES`.
+    /// `MAX_BODY_BYTES`, `MAX_UPLOAD_BYTES`, `MAX_UPLOAD_FILES`, `DASHBOARD_UPDATE_WINDOW_MS`.
     pub(super) fn read(v: &Vars<'_>) -> Result<Self, ConfigError> {
         Ok(GraphqlLimits {
             max_depth: v.or("MAX_QUERY_DEPTH", 15)?,
@@ -53,6 +56,7 @@ impl GraphqlLimits {
             max_body_bytes: v.or("MAX_BODY_BYTES", 1024 * 1024)?,
             max_upload_bytes: v.or("MAX_UPLOAD_BYTES", 50 * 1024 * 1024)?,
             max_upload_files: v.or("MAX_UPLOAD_FILES", 5)?,
+            dashboard_update_window: v.millis("DASHBOARD_UPDATE_WINDOW_MS", 2000)?,
         })
     }
 }

@@ -164,6 +164,9 @@ pub enum DomainEvent {
     /// A file was deleted.
     #[serde(rename = "file.deleted")]
     FileDeleted(FileChanged),
+    /// A campaign's or source's marketing cost was set.
+    #[serde(rename = "cost.updated")]
+    CostUpdated(CostChanged),
 }
 
 impl DomainEvent {
@@ -194,6 +197,7 @@ impl DomainEvent {
             DomainEvent::DealClosed(_) => "deal.closed",
             DomainEvent::FileUploaded(_) => "file.uploaded",
             DomainEvent::FileDeleted(_) => "file.deleted",
+            DomainEvent::CostUpdated(_) => "cost.updated",
         }
     }
 
@@ -224,6 +228,7 @@ impl DomainEvent {
             DomainEvent::DealClosed(_) => EventType::DealClosed,
             DomainEvent::FileUploaded(_) => EventType::FileUploaded,
             DomainEvent::FileDeleted(_) => EventType::FileDeleted,
+            DomainEvent::CostUpdated(_) => EventType::CostUpdated,
         }
     }
 }
@@ -265,7 +270,8 @@ impl DomainEvent {
             }
             DomainEvent::DealCreated(_)
             | DomainEvent::DealUpdated(_)
-            | DomainEvent::DealClosed(_) => viewer.require(Permission::ReadDeals).is_ok(),
+            | DomainEvent::DealClosed(_)
+            | DomainEvent::CostUpdated(_) => viewer.require(Permission::ReadDeals).is_ok(),
             DomainEvent::FileUploaded(_) | DomainEvent::FileDeleted(_) => {
                 viewer.require(Permission::ReadFiles).is_ok()
             }
@@ -358,6 +364,8 @@ pub enum EventType {
     FileUploaded,
     /// `file.deleted`: a file was deleted.
     FileDeleted,
+    /// `cost.updated`: a campaign's or source's marketing cost was set.
+    CostUpdated,
 }
 
 impl EventType {
@@ -388,6 +396,7 @@ impl EventType {
             EventType::DealClosed => "deal.closed",
             EventType::FileUploaded => "file.uploaded",
             EventType::FileDeleted => "file.deleted",
+            EventType::CostUpdated => "cost.updated",
         }
     }
 }

@@ -338,3 +338,19 @@ pub struct JobUpdated {
     /// Latest progress report, if any.
     pub progress: Option<serde_json::Value>,
 }
+
+/// Payload of `cost.updated`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CostChanged {
+    /// The cost row.
+    pub cost_id: Uuid,
+    /// `CAMPAIGN` or `SOURCE`.
+    pub kind: String,
+    /// The campaign id or the source.
+    pub subject: String,
+    /// Minor units.
+    pub amount_minor: i64,
+    /// ISO 4217 code.
+    pub currency: String,
+}

@@ -58,6 +58,7 @@ pub struct SubscriptionRoot(
     scraping::ScrapingSubscription,
     approvals::ApprovalSubscription,
     conversations::ConversationSubscription,
+    insight::InsightSubscription,
 );
 
 /// Registers the fields higher domains contribute to lower domains' objects

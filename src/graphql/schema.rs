@@ -103,6 +103,7 @@ pub(crate) fn fixed_limits() -> GraphqlLimits {
         max_body_bytes: 1 << 20,
         max_upload_bytes: 1 << 20,
         max_upload_files: 1,
+        dashboard_update_window: std::time::Duration::from_secs(2),
     }
 }
 

@@ -11,23 +11,33 @@
 //!   pipeline), `closeDeal(id, status, reason)` (LOST needs a reason; closing twice is CONFLICT),
 //!   `pipelines`, `createPipeline`, `updatePipeline` (the full stage list: kept by id, added,
 //!   re-ordered; removing a stage a deal is in is CONFLICT); `dashboard(range | preset)`,
-//!   `leadAnalytics(range, groupBy)`, `emailPerformance(range | preset, groupBy)`.
+//!   `leadAnalytics(range, groupBy)`, `emailPerformance(range | preset, groupBy)`;
+//!   `conversionFunnel`, `attribution(model, groupBy)` and `roi(model, groupBy)` over
+//!   `range | preset | days` (local days in the organization's zone), `ltv(groupBy)`,
+//!   `setCost` (what a campaign or source cost: `marketing_costs`) and the subscription
+//!   `dashboardUpdates(range | preset)`.
+//! - **Live dashboard** (`service/live.rs`): one coalescer per (instance, organization, range)
+//!   fed by the event bus; a window of `DASHBOARD_UPDATE_WINDOW_MS` (2 s) gathers the events
+//!   that move KPIs, then one dashboard statement serves every subscriber of the key, each
+//!   receiving it when one of the window's events is `visible_to` it.
 //! - **Roles**: ReadDeals VIEWER (deals, pipelines and the analytics), WriteDeals MEMBER,
-//!   ManagePipelines MANAGER. Another organization's deal, pipeline, stage or lead is NOT_FOUND.
+//!   ManagePipelines MANAGER (also `setCost`). Another organization's deal, pipeline, stage,
+//!   lead or campaign is NOT_FOUND.
 //! - **Aggregates run in the database**: the dashboard is one statement (a `UNION ALL` of one
 //!   `SUM(CASE …)` branch per KPI, splitting range and previous period); the series are one
 //!   `GROUP BY` each. Time buckets go through `db::buckets` (date_trunc on PostgreSQL, strftime
 //!   with the zone's offsets on SQLite) and are zero-filled from the list of the range's
 //!   buckets. Ranges: `from < to`, at most 2 years, else BAD_USER_INPUT naming the field.
-//! - **Events**: `deal.created`, `deal.updated` (`reason`: updated, stage_moved) and
-//!   `deal.closed` (won, lost), through the outbox in the change's transaction; visible with
-//!   ReadDeals.
-//! - **Not built yet** (issue 26): attribution, costs and ROI/LTV, `trackEvents`,
-//!   `recentActivity`, `conversionFunnel`, campaign analytics and comparison, revenue analytics,
-//!   rollup tables, `dashboardUpdates` (coalesced live KPIs) and reports (CSV/XLSX/PDF).
+//! - **Events**: `deal.created`, `deal.updated` (`reason`: updated, stage_moved),
+//!   `deal.closed` (won, lost) and `cost.updated`, through the outbox in the change's
+//!   transaction; visible with ReadDeals.
+//! - **Not built yet** (issue 26): `trackEvents` / `analyticsEvents`, `recentActivity`, the
+//!   funnel's median time between stages, costs of scrape jobs and AI usage, campaign
+//!   analytics and comparison, revenue analytics, `conversions`, rollup tables and reports
+//!   (CSV/XLSX/PDF).
 
 pub mod resolver;
 pub mod service;
 pub mod types;
 
-pub use resolver::{InsightMutation, InsightQuery};
+pub use resolver::{InsightMutation, InsightQuery, InsightSubscription};

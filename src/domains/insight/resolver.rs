@@ -1,14 +1,21 @@
-//! Insight's root objects: deals, pipelines, the dashboard and analytics (guard, parse, call
-//! the service).
+//! Insight's root objects: deals, pipelines, the dashboard, analytics, the funnel, attribution,
+//! lifetime value and the live dashboard (guard, parse, call the service).
 
-use async_graphql::{Context, Object, ID};
+use async_graphql::{Context, Object, Subscription, ID};
+use futures::Stream;
 
 use super::{
-    service::{analytics, dashboard, deals, pipelines, range},
+    service::{
+        analytics, costs, dashboard, deals, funnel, live, pipelines,
+        range::{self, Period},
+        revenue,
+    },
     types::{
-        CreateDealInput, CreatePipelineInput, Dashboard, DateRangeInput, Deal, DealFilter,
-        DealStatus, EmailGroupBy, EmailPerformance, LeadAnalytics, LeadGroupBy, Pipeline,
-        RangePreset, UpdateDealInput, UpdatePipelineInput,
+        Attribution, AttributionGroupBy, AttributionModel, ConversionFunnel, CreateDealInput,
+        CreatePipelineInput, Dashboard, DateRangeInput, Deal, DealFilter, DealStatus, EmailGroupBy,
+        EmailPerformance, LeadAnalytics, LeadGroupBy, LocalDaysInput, Ltv, LtvGroupBy,
+        MarketingCost, Pipeline, RangePreset, Roi, SetCostInput, UpdateDealInput,
+        UpdatePipelineInput,
     },
 };
 use crate::{
@@ -124,6 +131,98 @@ impl InsightQuery {
         let r = range::resolve(range, preset, None, chrono::Utc::now())?;
         analytics::emails(state, viewer, r, group_by).await
     }
+    /// The leads created in `range`, `preset` or local `days` (exactly one) and how far they
+    /// got: created → contacted → replied → qualified → deal → won, with conversion rates.
+    async fn conversion_funnel(
+        &self,
+        ctx: &Context<'_>,
+        range: Option<DateRangeInput>,
+        preset: Option<RangePreset>,
+        days: Option<LocalDaysInput>,
+    ) -> AppResult<ConversionFunnel> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let period = Period {
+            range,
+            preset,
+            days,
+        };
+        funnel::funnel(state, viewer, period).await
+    }
+
+    /// Won deals closed in `range`, `preset` or local `days` (exactly one), credited to the
+    /// campaigns or sources that touched their leads by `model`.
+    async fn attribution(
+        &self,
+        ctx: &Context<'_>,
+        range: Option<DateRangeInput>,
+        preset: Option<RangePreset>,
+        days: Option<LocalDaysInput>,
+        model: AttributionModel,
+        group_by: AttributionGroupBy,
+    ) -> AppResult<Attribution> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let period = Period {
+            range,
+            preset,
+            days,
+        };
+        revenue::attribution(state, viewer, period, model, group_by).await
+    }
+
+    /// Revenue credited to each campaign or source (as `attribution`) against the cost set for
+    /// it (`setCost`), with `(revenue − cost) / cost`.
+    async fn roi(
+        &self,
+        ctx: &Context<'_>,
+        range: Option<DateRangeInput>,
+        preset: Option<RangePreset>,
+        days: Option<LocalDaysInput>,
+        model: AttributionModel,
+        group_by: AttributionGroupBy,
+    ) -> AppResult<Roi> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let period = Period {
+            range,
+            preset,
+            days,
+        };
+        revenue::roi(state, viewer, period, model, group_by).await
+    }
+
+    /// Lifetime value (won deal value per customer) per lead source or industry, all time.
+    async fn ltv(&self, ctx: &Context<'_>, group_by: LtvGroupBy) -> AppResult<Ltv> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        revenue::ltv(state, viewer, group_by).await
+    }
+}
+
+/// Insight subscriptions.
+#[derive(Default)]
+pub struct InsightSubscription;
+
+#[Subscription]
+impl InsightSubscription {
+    /// The dashboard over `range` or `preset` (exactly one; a preset ends at each push), pushed
+    /// when events that move its KPIs arrive: at most once per `DASHBOARD_UPDATE_WINDOW_MS`
+    /// (2 s), one refresh shared by every subscriber of the organization and range. Query
+    /// `dashboard` for the numbers at subscription time.
+    async fn dashboard_updates(
+        &self,
+        ctx: &Context<'_>,
+        range: Option<DateRangeInput>,
+        preset: Option<RangePreset>,
+    ) -> Result<impl Stream<Item = AppResult<Dashboard>>, AppError> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        viewer.require(Permission::ReadDeals)?;
+        viewer.require(Permission::SubscribeEvents)?;
+        range::resolve(range, preset, None, chrono::Utc::now())?;
+        let key = match (range, preset) {
+            (Some(r), _) => live::LiveRange::Fixed(r.from, r.to),
+            (None, Some(p)) => live::LiveRange::Preset(p),
+            (None, None) => return Err(AppError::invalid("range", "give a range or a preset")),
+        };
+        Ok(live::updates(state, viewer.clone(), key))
+    }
 }
 
 /// Insight mutations.
@@ -156,6 +255,14 @@ impl InsightMutation {
         let p = pipelines::update(state, viewer, uuid, input).await?;
         note(ctx, "pipeline", uuid);
         Ok(p)
+    }
+
+    /// Sets what was spent on a campaign or a lead source, for `roi` (MANAGER+).
+    async fn set_cost(&self, ctx: &Context<'_>, input: SetCostInput) -> AppResult<MarketingCost> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let c = costs::set(state, viewer, input).await?;
+        note(ctx, "marketing_cost", c.id.as_str());
+        Ok(c)
     }
 
     /// Creates a deal for a lead (MEMBER+).

@@ -9,7 +9,8 @@
 //! before T. Parameters: 1 organization, 2 previous start, 3 range start, 4 range end.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{DatabaseBackend, FromQueryResult, Statement};
+use sea_orm::{DatabaseBackend, DatabaseConnection, FromQueryResult, Statement};
+use uuid::Uuid;
 
 use super::range::Range;
 use crate::{
@@ -157,19 +158,25 @@ fn rate(n: i64, d: i64) -> Option<f64> {
 /// `dashboard(range | preset)`.
 pub async fn dashboard(state: &AppState, viewer: &Viewer, range: Range) -> AppResult<Dashboard> {
     viewer.require(Permission::ReadDeals)?;
-    let backend = state.db.get_database_backend();
+    snapshot(&state.db, viewer.org_id, range).await
+}
+
+/// The organization's KPIs over `range` in one statement, for a caller that has checked the
+/// permission (the dashboard query, or `dashboardUpdates` when its subscribers subscribed).
+pub async fn snapshot(db: &DatabaseConnection, org: Uuid, range: Range) -> AppResult<Dashboard> {
+    let backend = db.get_database_backend();
     let prev_from: DateTime<Utc> = range.previous_from();
     let rows = Row::find_by_statement(Statement::from_sql_and_values(
         backend,
         statement_sql(backend),
         [
-            viewer.org_id.into(),
+            org.into(),
             prev_from.into(),
             range.from.into(),
             range.to.into(),
         ],
     ))
-    .all(&state.db)
+    .all(db)
     .await?;
     Ok(assemble(range, prev_from, rows))
 }

@@ -13,7 +13,7 @@ pub struct DateRangeInput {
 }
 
 /// A rolling range ending now.
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RangePreset {
     /// The last 7 days.
     Last7Days,

@@ -1,8 +1,9 @@
 //! GraphQL types of insight: deals and pipelines ([`deals`]), the dashboard and the analytics
-//! series ([`analytics`]).
+//! series ([`analytics`]), the funnel, attribution and lifetime value ([`revenue`]).
 
 pub mod analytics;
 pub mod deals;
+pub mod revenue;
 
 pub use analytics::{
     Dashboard, DateRangeInput, EmailBucket, EmailGroupBy, EmailPerformance, Kpi, LeadAnalytics,
@@ -11,4 +12,9 @@ pub use analytics::{
 pub use deals::{
     CreateDealInput, CreatePipelineInput, Deal, DealFilter, DealStage, DealStatus, Pipeline,
     StageInput, UpdateDealInput, UpdatePipelineInput,
+};
+pub use revenue::{
+    Attribution, AttributionGroupBy, AttributionModel, AttributionRow, ConversionFunnel, CostKind,
+    FunnelStage, FunnelStep, LocalDaysInput, Ltv, LtvGroupBy, LtvRow, MarketingCost, Roi, RoiRow,
+    SetCostInput,
 };
