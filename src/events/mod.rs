@@ -151,6 +151,12 @@ pub enum DomainEvent {
     /// A deal was won or lost.
     #[serde(rename = "deal.closed")]
     DealClosed(DealChanged),
+    /// A schedule was created, changed, paused, resumed or deleted.
+    #[serde(rename = "schedule.changed")]
+    ScheduleChanged(ScheduleChanged),
+    /// A schedule's occurrence fired (once, whatever the number of instances).
+    #[serde(rename = "schedule.fired")]
+    ScheduleFired(ScheduleFired),
 }
 
 impl DomainEvent {
@@ -177,6 +183,8 @@ impl DomainEvent {
             DomainEvent::DealCreated(_) => "deal.created",
             DomainEvent::DealUpdated(_) => "deal.updated",
             DomainEvent::DealClosed(_) => "deal.closed",
+            DomainEvent::ScheduleChanged(_) => "schedule.changed",
+            DomainEvent::ScheduleFired(_) => "schedule.fired",
         }
     }
 
@@ -203,6 +211,8 @@ impl DomainEvent {
             DomainEvent::DealCreated(_) => EventType::DealCreated,
             DomainEvent::DealUpdated(_) => EventType::DealUpdated,
             DomainEvent::DealClosed(_) => EventType::DealClosed,
+            DomainEvent::ScheduleChanged(_) => EventType::ScheduleChanged,
+            DomainEvent::ScheduleFired(_) => EventType::ScheduleFired,
         }
     }
 }
@@ -242,6 +252,9 @@ impl DomainEvent {
             DomainEvent::DealCreated(_)
             | DomainEvent::DealUpdated(_)
             | DomainEvent::DealClosed(_) => viewer.require(Permission::ReadDeals).is_ok(),
+            DomainEvent::ScheduleChanged(_) | DomainEvent::ScheduleFired(_) => {
+                viewer.require(Permission::ManageSchedules).is_ok()
+            }
         }
     }
 
@@ -322,6 +335,10 @@ pub enum EventType {
     DealUpdated,
     /// `deal.closed`: a deal was won or lost.
     DealClosed,
+    /// `schedule.changed`: a schedule was created, changed, paused, resumed or deleted.
+    ScheduleChanged,
+    /// `schedule.fired`: one occurrence of a schedule fired.
+    ScheduleFired,
 }
 
 impl EventType {
@@ -348,6 +365,8 @@ impl EventType {
             EventType::DealCreated => "deal.created",
             EventType::DealUpdated => "deal.updated",
             EventType::DealClosed => "deal.closed",
+            EventType::ScheduleChanged => "schedule.changed",
+            EventType::ScheduleFired => "schedule.fired",
         }
     }
 }
