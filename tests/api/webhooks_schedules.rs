@@ -54,7 +54,7 @@ async fn run_times(app: &TestApp, id: &str) -> Vec<DateTime<Utc>> {
     rows.into_iter().map(|r| r.scheduled_at).collect()
 }
 
-/// Outbox rows of `org` of type `ty`.
+/// The data of the outbox rows of `org` of type `ty`.
 async fn events(app: &TestApp, org: Uuid, ty: &str) -> Vec<Value> {
     entity::outbox_event::Entity::find()
         .filter(entity::outbox_event::Column::OrgId.eq(org))
@@ -64,7 +64,7 @@ async fn events(app: &TestApp, org: Uuid, ty: &str) -> Vec<Value> {
         .await
         .unwrap()
         .into_iter()
-        .map(|e| e.payload)
+        .map(|e| e.payload["data"].clone())
         .collect()
 }
 
@@ -114,7 +114,7 @@ async fn every_minute_over_ten_simulated_minutes_on_two_instances_fires_ten_runs
         .unwrap();
     assert_eq!(deliveries, 10, "one webhook delivery per run");
     let v = ok(
-        &b,
+        &a,
         &ada.token,
         &format!("{{ schedule(id: \"{id}\") {{ nextRunAt lastRunAt }} }}"),
         json!({}),
