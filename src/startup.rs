@@ -235,7 +235,8 @@ impl Application {
                 tracing::warn!(error = ?e, "reclaiming this instance's previous leases failed");
             }
             tasks.extend(worker.spawn(state.config.worker_concurrency, shutdown_rx.clone()));
-            tasks.push(approvals::sla::spawn(state.clone(), shutdown_rx));
+            tasks.push(approvals::sla::spawn(state.clone(), shutdown_rx.clone()));
+            tasks.push(webhooks::spawn_schedule_ticker(state.clone(), shutdown_rx));
         }
         let schema = build_schema(state.clone());
         Ok(Application {

@@ -31,6 +31,7 @@ mod m20261206_000025_index_nested_first_pages;
 mod m20261206_000026_create_files;
 mod m20261206_000027_create_auto_responder;
 mod m20261206_000028_insight_funnel;
+mod m20261206_000029_create_schedules_and_incoming_hooks;
 
 /// Runs the migrations in order.
 pub struct Migrator;
@@ -67,6 +68,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000026_create_files::Migration),
             Box::new(m20261206_000027_create_auto_responder::Migration),
             Box::new(m20261206_000028_insight_funnel::Migration),
+            Box::new(m20261206_000029_create_schedules_and_incoming_hooks::Migration),
         ]
     }
 }

@@ -169,6 +169,8 @@ permissions! {
     /// Create, change, rotate, test and delete outgoing webhook endpoints; see their deliveries
     /// and redeliver them.
     ManageWebhooks => Admin,
+    /// Create, change, pause, resume and delete schedules; see their runs.
+    ManageSchedules => Admin,
     /// Validate contacts (email, phone, website) and save email verdicts on leads.
     ValidateContacts => Member,
 }

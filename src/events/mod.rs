@@ -167,6 +167,12 @@ pub enum DomainEvent {
     /// A campaign's or source's marketing cost was set.
     #[serde(rename = "cost.updated")]
     CostUpdated(CostChanged),
+    /// A schedule was created, changed, paused, resumed or deleted.
+    #[serde(rename = "schedule.changed")]
+    ScheduleChanged(ScheduleChanged),
+    /// A schedule's occurrence fired (once, whatever the number of instances).
+    #[serde(rename = "schedule.fired")]
+    ScheduleFired(ScheduleFired),
 }
 
 impl DomainEvent {
@@ -198,6 +204,8 @@ impl DomainEvent {
             DomainEvent::FileUploaded(_) => "file.uploaded",
             DomainEvent::FileDeleted(_) => "file.deleted",
             DomainEvent::CostUpdated(_) => "cost.updated",
+            DomainEvent::ScheduleChanged(_) => "schedule.changed",
+            DomainEvent::ScheduleFired(_) => "schedule.fired",
         }
     }
 
@@ -229,6 +237,8 @@ impl DomainEvent {
             DomainEvent::FileUploaded(_) => EventType::FileUploaded,
             DomainEvent::FileDeleted(_) => EventType::FileDeleted,
             DomainEvent::CostUpdated(_) => EventType::CostUpdated,
+            DomainEvent::ScheduleChanged(_) => EventType::ScheduleChanged,
+            DomainEvent::ScheduleFired(_) => EventType::ScheduleFired,
         }
     }
 }
@@ -274,6 +284,9 @@ impl DomainEvent {
             | DomainEvent::CostUpdated(_) => viewer.require(Permission::ReadDeals).is_ok(),
             DomainEvent::FileUploaded(_) | DomainEvent::FileDeleted(_) => {
                 viewer.require(Permission::ReadFiles).is_ok()
+            }
+            DomainEvent::ScheduleChanged(_) | DomainEvent::ScheduleFired(_) => {
+                viewer.require(Permission::ManageSchedules).is_ok()
             }
         }
     }
@@ -366,6 +379,10 @@ pub enum EventType {
     FileDeleted,
     /// `cost.updated`: a campaign's or source's marketing cost was set.
     CostUpdated,
+    /// `schedule.changed`: a schedule was created, changed, paused, resumed or deleted.
+    ScheduleChanged,
+    /// `schedule.fired`: one occurrence of a schedule fired.
+    ScheduleFired,
 }
 
 impl EventType {
@@ -397,6 +414,8 @@ impl EventType {
             EventType::FileUploaded => "file.uploaded",
             EventType::FileDeleted => "file.deleted",
             EventType::CostUpdated => "cost.updated",
+            EventType::ScheduleChanged => "schedule.changed",
+            EventType::ScheduleFired => "schedule.fired",
         }
     }
 }

@@ -354,3 +354,27 @@ pub struct CostChanged {
     /// ISO 4217 code.
     pub currency: String,
 }
+
+/// Payload of `schedule.changed`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduleChanged {
+    /// The schedule.
+    pub schedule_id: Uuid,
+    /// `created`, `updated`, `paused`, `resumed` or `deleted`.
+    pub action: String,
+}
+
+/// Payload of `schedule.fired`: one occurrence of a schedule fired (exactly once).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduleFired {
+    /// The schedule.
+    pub schedule_id: Uuid,
+    /// The run row.
+    pub run_id: Uuid,
+    /// The occurrence (UTC), not when the ticker saw it.
+    pub scheduled_at: chrono::DateTime<chrono::Utc>,
+    /// The schedule's payload, as given.
+    pub payload: serde_json::Value,
+}

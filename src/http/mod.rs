@@ -26,6 +26,8 @@ use tower_http::{
 };
 
 use crate::{graphql::AppSchema, state::AppState};
+// The incoming lead hooks (`POST /hooks/in/{id}`).
+use crate::domains::webhooks::receive_incoming_hook;
 
 /// Header carrying the request id.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -108,6 +110,7 @@ pub fn router(
             "/webhooks/inbound-email",
             post(crate::domains::outreach::tracking::inbound),
         )
+        .route("/hooks/in/{id}", post(receive_incoming_hook))
         .route("/health", get(health::health))
         .route("/readyz", get(health::health))
         .route("/livez", get(health::livez))

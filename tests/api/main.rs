@@ -54,4 +54,6 @@ mod security_sessions;
 mod shutdown;
 mod statement_walk;
 mod webhooks;
+mod webhooks_incoming;
+mod webhooks_schedules;
 mod ws_protocol;

@@ -76,6 +76,8 @@ const NOT_FULL: &[(&str, &str)] = &[
     ("pipelines", "not seeded"),
     ("files", "not seeded"),
     ("autoResponderRules", "not seeded"),
+    ("schedules", "not seeded"),
+    ("incomingWebhooks", "not seeded"),
 ];
 
 /// Fields the walk leaves out, and why (each would make the walk measure something else).

@@ -24,8 +24,23 @@
 //!   one delivery at a time, in event order. Failing for `WEBHOOK_DISABLE_AFTER_SECS` (5 days)
 //!   since the last success, or answering 410, disables the endpoint and notifies its creator
 //!   (notifications, type JOB_FAILED).
-//! - **Events**: records none of its own; deliveries are not jobs of the organization (no
-//!   `job.updated`, so webhooks never feed themselves).
+//! - **Events**: `schedule.changed` and `schedule.fired` (below); deliveries are not jobs of
+//!   the organization (no `job.updated`, so webhooks never feed themselves).
+//! - **Schedules** (`service/schedules.rs`, `service/cron.rs`): `schedules` (5-field cron read
+//!   in an IANA zone, action EMIT_EVENT with a JSON payload, ACTIVE/PAUSED, `next_run_at`) and
+//!   `schedule_runs` (UNIQUE (schedule, occurrence)). The ticker (every 5 s, and
+//!   `schedules::tick(state, now)` with an injected clock) claims a due occurrence by advancing
+//!   `next_run_at` conditionally, inserting the run and recording `schedule.fired` in one
+//!   transaction: any number of instances fire it once, and the fan-out above delivers it to
+//!   endpoints taking SCHEDULE_FIRED. Missed occurrences fire once (RUN_ONCE); DST: a fixed
+//!   time in the spring-forward gap runs at the end of the gap, in the fall-back overlap once
+//!   (the first); interval expressions follow real time (`service/cron.rs`).
+//! - **Incoming lead hooks** (`service/incoming.rs`): `incoming_hooks` (sealed `whsec_…`
+//!   secret shown once, default tags) and `incoming_hook_receipts` (accepted `webhook-id`s for
+//!   10 minutes). `POST /hooks/in/{id}` verifies the Standard Webhooks signature and timestamp
+//!   (5 min), refuses replays (409), and creates or merges the lead by email through the leads
+//!   API (`create_in`, MERGE) with provenance `webhook:<name>`; a refusal writes nothing.
+//!   Managed with `ManageWebhooks`; schedules with `ManageSchedules` (ADMIN).
 
 pub mod resolver;
 pub mod service;
@@ -35,6 +50,8 @@ pub use resolver::{WebhookMutation, WebhookQuery};
 pub use service::{
     deliver::{DeliverWebhook, KIND as DELIVER_KIND},
     endpoints::{previous_secret_context, secret_context},
+    incoming::receive as receive_incoming_hook,
+    schedules::{spawn as spawn_schedule_ticker, tick as tick_schedules},
     signing::{sign, signature_header},
 };
 

@@ -4,11 +4,12 @@ use async_graphql::{Context, Object, ID};
 use uuid::Uuid;
 
 use super::{
-    service::{deliveries, endpoints},
+    service::{deliveries, endpoints, incoming, schedules},
     types::{
-        CreateWebhookEndpointInput, UpdateWebhookEndpointInput, WebhookDelivery,
-        WebhookDeliveryFilter, WebhookEndpoint, WebhookSecretPayload, WebhookStats,
-        WebhookTestResult,
+        CreateIncomingWebhookInput, CreateScheduleInput, CreateWebhookEndpointInput,
+        IncomingWebhook, IncomingWebhookSecretPayload, Schedule, ScheduleRun, UpdateScheduleInput,
+        UpdateWebhookEndpointInput, WebhookDelivery, WebhookDeliveryFilter, WebhookEndpoint,
+        WebhookSecretPayload, WebhookStats, WebhookTestResult,
     },
 };
 use crate::{
@@ -21,6 +22,11 @@ use crate::{
     },
     ids::parse_id,
 };
+
+/// A schedule id, or NOT_FOUND.
+fn schedule_id(id: &ID) -> AppResult<Uuid> {
+    parse_id(id).map_err(|_| AppError::NotFound("schedule"))
+}
 
 /// An endpoint id, or NOT_FOUND.
 fn endpoint_id(id: &ID) -> AppResult<Uuid> {
@@ -88,6 +94,79 @@ impl WebhookQuery {
         let (state, viewer) = ctx.state_and_viewer()?;
         let id = self::endpoint_id(&endpoint_id)?;
         deliveries::stats(state, viewer, id).await
+    }
+
+    /// The organization's schedules, newest first (ADMIN+).
+    async fn schedules(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> AppResult<IdConnection<Schedule>> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let args = PageArgs::new(first, after, last, before)?;
+        schedules::list(state, viewer, args).await
+    }
+
+    /// One schedule (ADMIN+); null when it does not exist in the viewer's organization.
+    async fn schedule(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Schedule>> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        viewer.require(crate::auth::Permission::ManageSchedules)?;
+        let Ok(id) = parse_id(&id) else {
+            return Ok(None);
+        };
+        match schedules::find(state, viewer, id).await {
+            Ok(m) => Ok(Some(Schedule(m))),
+            Err(AppError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A schedule's fired occurrences, newest first (ADMIN+).
+    async fn schedule_runs(
+        &self,
+        ctx: &Context<'_>,
+        schedule_id: ID,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> AppResult<IdConnection<ScheduleRun>> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let id = self::schedule_id(&schedule_id)?;
+        let args = PageArgs::new(first, after, last, before)?;
+        schedules::runs(state, viewer, id, args).await
+    }
+
+    /// The next `count` (1–50) occurrences of a cron expression in a time zone after `after`
+    /// (default now), with the schedules' DST rule (ADMIN+). A malformed expression is
+    /// BAD_USER_INPUT naming the field at fault.
+    async fn next_runs(
+        &self,
+        ctx: &Context<'_>,
+        cron: String,
+        timezone: String,
+        count: Option<i32>,
+        after: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> AppResult<Vec<chrono::DateTime<chrono::Utc>>> {
+        let (_, viewer) = ctx.state_and_viewer()?;
+        schedules::preview(viewer, &cron, &timezone, count.unwrap_or(5), after)
+    }
+
+    /// The organization's incoming lead hooks, newest first (ADMIN+).
+    async fn incoming_webhooks(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> AppResult<IdConnection<IncomingWebhook>> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let args = PageArgs::new(first, after, last, before)?;
+        incoming::list(state, viewer, args).await
     }
 }
 
@@ -189,5 +268,80 @@ impl WebhookMutation {
         let r = deliveries::test(state, viewer, id, event_type).await?;
         note(ctx, "webhook_endpoint", id);
         Ok(r)
+    }
+
+    /// Adds a schedule (ADMIN+); its first occurrence is the next match after now.
+    async fn create_schedule(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateScheduleInput,
+    ) -> AppResult<Schedule> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let m = schedules::create(state, viewer, input).await?;
+        note(ctx, "schedule", m.id);
+        Ok(Schedule(m))
+    }
+
+    /// Changes a schedule (ADMIN+); a new expression or zone restarts from now.
+    async fn update_schedule(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateScheduleInput,
+    ) -> AppResult<Schedule> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let m = schedules::update(state, viewer, schedule_id(&id)?, input).await?;
+        note(ctx, "schedule", m.id);
+        Ok(Schedule(m))
+    }
+
+    /// Deletes a schedule with its run history (ADMIN+).
+    async fn delete_schedule(&self, ctx: &Context<'_>, id: ID) -> AppResult<bool> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let id = schedule_id(&id)?;
+        let done = schedules::delete(state, viewer, id).await?;
+        note(ctx, "schedule", id);
+        Ok(done)
+    }
+
+    /// Stops a schedule from firing (ADMIN+).
+    async fn pause_schedule(&self, ctx: &Context<'_>, id: ID) -> AppResult<Schedule> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let m = schedules::set_paused(state, viewer, schedule_id(&id)?, true).await?;
+        note(ctx, "schedule", m.id);
+        Ok(Schedule(m))
+    }
+
+    /// Lets a paused schedule fire again from its next occurrence after now (ADMIN+).
+    async fn resume_schedule(&self, ctx: &Context<'_>, id: ID) -> AppResult<Schedule> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let m = schedules::set_paused(state, viewer, schedule_id(&id)?, false).await?;
+        note(ctx, "schedule", m.id);
+        Ok(Schedule(m))
+    }
+
+    /// Adds an incoming lead hook (ADMIN+) and returns its URL and signing secret, shown only
+    /// this once.
+    async fn create_incoming_webhook(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateIncomingWebhookInput,
+    ) -> AppResult<IncomingWebhookSecretPayload> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let (hook, secret) = incoming::create(state, viewer, input).await?;
+        note(ctx, "incoming_webhook", hook.id);
+        Ok(IncomingWebhookSecretPayload {
+            hook: incoming::object(state, hook),
+            secret,
+        })
+    }
+
+    /// Deletes an incoming lead hook (ADMIN+); its URL answers 404 from then on.
+    async fn delete_incoming_webhook(&self, ctx: &Context<'_>, id: ID) -> AppResult<bool> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let id = parse_id(&id).map_err(|_| AppError::NotFound("incoming webhook"))?;
+        let done = incoming::delete(state, viewer, id).await?;
+        note(ctx, "incoming_webhook", id);
+        Ok(done)
     }
 }

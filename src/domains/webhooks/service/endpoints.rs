@@ -147,10 +147,18 @@ fn clean_description(raw: &str) -> Result<String, String> {
 }
 
 /// Collects field errors: `Ok` values pass through, each `Err` becomes one field error.
-struct Checks(Vec<FieldError>);
+pub(super) struct Checks(pub(super) Vec<FieldError>);
 
 impl Checks {
-    fn take<T>(&mut self, field: &str, r: Result<T, String>) -> Option<T> {
+    /// One field error.
+    pub(super) fn push(&mut self, field: &str, message: String) {
+        self.0.push(FieldError {
+            field: field.to_string(),
+            message,
+        });
+    }
+
+    pub(super) fn take<T>(&mut self, field: &str, r: Result<T, String>) -> Option<T> {
         match r {
             Ok(v) => Some(v),
             Err(message) => {
@@ -163,7 +171,7 @@ impl Checks {
         }
     }
 
-    fn finish(self) -> AppResult<()> {
+    pub(super) fn finish(self) -> AppResult<()> {
         if self.0.is_empty() {
             Ok(())
         } else {

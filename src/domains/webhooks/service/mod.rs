@@ -1,8 +1,12 @@
 //! Outgoing webhooks' rules: endpoints and their secrets, the fan-out from the outbox, the
-//! delivery job, and what the API shows of deliveries.
+//! delivery job, and what the API shows of deliveries; schedules (cron, the ticker) and
+//! incoming lead hooks.
 
+pub mod cron;
 pub mod deliver;
 pub mod deliveries;
 pub mod endpoints;
 pub mod fanout;
+pub mod incoming;
+pub mod schedules;
 pub mod signing;

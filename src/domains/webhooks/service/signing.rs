@@ -48,6 +48,31 @@ pub fn signature_header(secrets: &[String], msg_id: &str, timestamp: i64, body: 
         .join(" ")
 }
 
+/// Whether any `v1,<sig>` in a `webhook-signature` header is the HMAC of
+/// `{msg_id}.{timestamp}.{body}` under `secret` (constant-time comparison).
+pub fn verify(secret: &str, msg_id: &str, timestamp: &str, body: &[u8], header: &str) -> bool {
+    let Some(key) = key_of(secret) else {
+        return false;
+    };
+    header.split_whitespace().any(|part| {
+        let Some(("v1", sig)) = part.split_once(',') else {
+            return false;
+        };
+        let Ok(sig) = STANDARD.decode(sig) else {
+            return false;
+        };
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&key) else {
+            return false;
+        };
+        mac.update(msg_id.as_bytes());
+        mac.update(b".");
+        mac.update(timestamp.as_bytes());
+        mac.update(b".");
+        mac.update(body);
+        mac.verify_slice(&sig).is_ok()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -80,5 +105,17 @@ mod tests {
         assert_eq!(Some(parts[0].to_string()), sign(&a, "msg_1", 1, b"{}"));
         assert_eq!(Some(parts[1].to_string()), sign(&b, "msg_1", 1, b"{}"));
         assert_eq!(sign("whsec_", "m", 1, b""), None);
+    }
+
+    #[test]
+    fn verify_accepts_any_listed_signature_and_refuses_a_tampered_body() {
+        let (a, b) = (new_secret(), new_secret());
+        let header = format!("v1a,xyz {}", sign(&b, "msg_1", 7, b"{}").unwrap());
+        assert!(verify(&b, "msg_1", "7", b"{}", &header));
+        assert!(!verify(&a, "msg_1", "7", b"{}", &header));
+        assert!(!verify(&b, "msg_1", "7", b"{ }", &header));
+        assert!(!verify(&b, "msg_2", "7", b"{}", &header));
+        assert!(!verify(&b, "msg_1", "8", b"{}", &header));
+        assert!(!verify(&b, "msg_1", "7", b"{}", ""));
     }
 }

@@ -1,11 +1,19 @@
 //! GraphQL types of outgoing webhooks: endpoints, deliveries with their attempts, test results
-//! and statistics. The signing secret is only ever shown by [`WebhookSecretPayload`].
+//! and statistics; schedules and incoming hooks in their own files. The signing secret is only ever shown by [`WebhookSecretPayload`].
 
 use async_graphql::{Enum, InputObject, Json, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use entity::{webhook_attempt, webhook_delivery, webhook_endpoint};
 
 use crate::events::EventType;
+
+mod incoming;
+mod schedules;
+
+pub use incoming::{CreateIncomingWebhookInput, IncomingWebhook, IncomingWebhookSecretPayload};
+pub use schedules::{
+    CreateScheduleInput, Schedule, ScheduleAction, ScheduleRun, ScheduleStatus, UpdateScheduleInput,
+};
 
 /// A delivery's state.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
