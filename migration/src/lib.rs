@@ -28,6 +28,7 @@ mod m20261206_000022_create_deals;
 mod m20261206_000023_create_validation_cache;
 mod m20261206_000024_create_locations;
 mod m20261206_000025_index_nested_first_pages;
+mod m20261206_000030_create_enrichment_runs;
 
 /// Runs the migrations in order.
 pub struct Migrator;
@@ -61,6 +62,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000023_create_validation_cache::Migration),
             Box::new(m20261206_000024_create_locations::Migration),
             Box::new(m20261206_000025_index_nested_first_pages::Migration),
+            Box::new(m20261206_000030_create_enrichment_runs::Migration),
         ]
     }
 }

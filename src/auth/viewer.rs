@@ -162,6 +162,9 @@ permissions! {
     ManageWebhooks => Admin,
     /// Validate contacts (email, phone, website) and save email verdicts on leads.
     ValidateContacts => Member,
+    /// Enrich leads through the organization's providers (spends its enrichment budget); see
+    /// the enrichment history and runs.
+    EnrichLeads => Member,
 }
 
 /// How the viewer authenticated.

@@ -151,6 +151,9 @@ pub enum DomainEvent {
     /// A deal was won or lost.
     #[serde(rename = "deal.closed")]
     DealClosed(DealChanged),
+    /// A batch enrichment run moved (status, pairs done, filled, failed).
+    #[serde(rename = "enrichment.progress")]
+    EnrichmentProgress(EnrichmentProgress),
 }
 
 impl DomainEvent {
@@ -177,6 +180,7 @@ impl DomainEvent {
             DomainEvent::DealCreated(_) => "deal.created",
             DomainEvent::DealUpdated(_) => "deal.updated",
             DomainEvent::DealClosed(_) => "deal.closed",
+            DomainEvent::EnrichmentProgress(_) => "enrichment.progress",
         }
     }
 
@@ -203,6 +207,7 @@ impl DomainEvent {
             DomainEvent::DealCreated(_) => EventType::DealCreated,
             DomainEvent::DealUpdated(_) => EventType::DealUpdated,
             DomainEvent::DealClosed(_) => EventType::DealClosed,
+            DomainEvent::EnrichmentProgress(_) => EventType::EnrichmentProgress,
         }
     }
 }
@@ -242,6 +247,7 @@ impl DomainEvent {
             DomainEvent::DealCreated(_)
             | DomainEvent::DealUpdated(_)
             | DomainEvent::DealClosed(_) => viewer.require(Permission::ReadDeals).is_ok(),
+            DomainEvent::EnrichmentProgress(_) => viewer.require(Permission::EnrichLeads).is_ok(),
         }
     }
 
@@ -322,6 +328,8 @@ pub enum EventType {
     DealUpdated,
     /// `deal.closed`: a deal was won or lost.
     DealClosed,
+    /// `enrichment.progress`: a batch enrichment run moved.
+    EnrichmentProgress,
 }
 
 impl EventType {
@@ -348,6 +356,7 @@ impl EventType {
             EventType::DealCreated => "deal.created",
             EventType::DealUpdated => "deal.updated",
             EventType::DealClosed => "deal.closed",
+            EventType::EnrichmentProgress => "enrichment.progress",
         }
     }
 }

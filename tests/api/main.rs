@@ -15,6 +15,7 @@ mod compiled;
 mod compiled_diff;
 mod conversations;
 mod enrichment;
+mod enrichment_providers;
 mod fake_dns;
 mod fast_rows;
 mod fault_proxy;
