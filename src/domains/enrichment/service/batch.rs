@@ -249,13 +249,7 @@ impl EnrichLeadsJob {
         run: &enrichment_run::Model,
     ) -> Result<RunStatus, JobError> {
         let state = &self.0;
-        let viewer = Viewer {
-            user_id: run.created_by,
-            org_id: run.org_id,
-            role: Role::parse(&run.role).unwrap_or(Role::Member),
-            via: ViewerVia::Jwt,
-            session_id: None,
-        };
+        let viewer = run_viewer(run);
         let fields: Vec<EnrichmentField> =
             serde_json::from_value::<Vec<String>>(run.fields.clone())
                 .map_err(|e| JobError::Permanent(format!("bad run fields: {e}")))?
@@ -375,34 +369,7 @@ impl EnrichLeadsJob {
                 .exec_without_returning(&txn)
                 .await?;
         }
-        let filled = finished
-            .iter()
-            .filter(|o| o.status == Status::Filled)
-            .count();
-        let failed = finished
-            .iter()
-            .filter(|o| o.status == Status::Failed)
-            .count();
-        let add = |c: enrichment_run::Column, n: usize| {
-            Expr::col(c).add(i32::try_from(n).unwrap_or(i32::MAX))
-        };
-        enrichment_run::Entity::update_many()
-            .col_expr(
-                enrichment_run::Column::Done,
-                add(enrichment_run::Column::Done, finished.len()),
-            )
-            .col_expr(
-                enrichment_run::Column::Filled,
-                add(enrichment_run::Column::Filled, filled),
-            )
-            .col_expr(
-                enrichment_run::Column::Failed,
-                add(enrichment_run::Column::Failed, failed),
-            )
-            .col_expr(enrichment_run::Column::UpdatedAt, Expr::value(now))
-            .filter(enrichment_run::Column::Id.eq(run_id))
-            .exec(&txn)
-            .await?;
+        count(&txn, run_id, &finished, now).await?;
         if processed.is_multiple_of(PROGRESS_EVERY) {
             if let Some(run) = enrichment_run::Entity::find_by_id(run_id).one(&txn).await? {
                 outbox::record(&txn, &progress_event(&run)).await?;
@@ -410,6 +377,55 @@ impl EnrichLeadsJob {
         }
         state.commit(txn, Wakes::Events).await?;
         Ok(exhausted)
+    }
+}
+
+/// Adds `finished` to the run's counters inside `txn`.
+async fn count(
+    txn: &DatabaseTransaction,
+    run_id: Uuid,
+    finished: &[&FieldEnrichment],
+    now: chrono::DateTime<Utc>,
+) -> AppResult<()> {
+    let filled = finished
+        .iter()
+        .filter(|o| o.status == Status::Filled)
+        .count();
+    let failed = finished
+        .iter()
+        .filter(|o| o.status == Status::Failed)
+        .count();
+    let add = |c: enrichment_run::Column, n: usize| {
+        Expr::col(c).add(i32::try_from(n).unwrap_or(i32::MAX))
+    };
+    enrichment_run::Entity::update_many()
+        .col_expr(
+            enrichment_run::Column::Done,
+            add(enrichment_run::Column::Done, finished.len()),
+        )
+        .col_expr(
+            enrichment_run::Column::Filled,
+            add(enrichment_run::Column::Filled, filled),
+        )
+        .col_expr(
+            enrichment_run::Column::Failed,
+            add(enrichment_run::Column::Failed, failed),
+        )
+        .col_expr(enrichment_run::Column::UpdatedAt, Expr::value(now))
+        .filter(enrichment_run::Column::Id.eq(run_id))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+/// The run's creator, with the role they had when they asked for it: the job acts as them.
+fn run_viewer(run: &enrichment_run::Model) -> Viewer {
+    Viewer {
+        user_id: run.created_by,
+        org_id: run.org_id,
+        role: Role::parse(&run.role).unwrap_or(Role::Member),
+        via: ViewerVia::Jwt,
+        session_id: None,
     }
 }
 
