@@ -9,7 +9,8 @@
 //! - `notification_preferences.webhook_url` (a member's Slack-style incoming-webhook URL; the URL
 //!   is the credential),
 //! - `webhook_endpoints.secret`, `.previous_secret` (an outgoing webhook endpoint's signing
-//!   secrets).
+//!   secrets),
+//! - `enrichment_providers.api_key` (an organization's Hunter / Apollo key).
 //!
 //! Each value is updated only if it is still the one read (a concurrent save wins), so the
 //! command can run while the servers run. Run it after putting the new key in `SECRETS_KEY` and
@@ -19,7 +20,7 @@ use entity::{notification_preference, scraping_settings, smtp_setting, webhook_e
 use sea_orm::{sea_query::Expr, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 
 use crate::{
-    domains::{notifications, outreach, scraping, webhooks},
+    domains::{enrichment, notifications, outreach, scraping, webhooks},
     platform::secrets_box::SecretsBox,
 };
 
@@ -73,7 +74,31 @@ pub async fn rotate_all(
     rotate_scraping_keys(db, secrets, &mut report).await?;
     rotate_webhook_urls(db, secrets, &mut report).await?;
     rotate_webhook_secrets(db, secrets, &mut report).await?;
+    rotate_enrichment_keys(db, secrets, &mut report).await?;
     Ok(report)
+}
+
+/// `enrichment_providers.api_key`.
+async fn rotate_enrichment_keys(
+    db: &DatabaseConnection,
+    secrets: &SecretsBox,
+    report: &mut RotationReport,
+) -> Result<(), DbErr> {
+    use entity::enrichment_provider::{Column, Entity};
+    for row in Entity::find().all(db).await? {
+        let context = enrichment::key_context(row.id);
+        let what = format!("enrichment_providers.api_key of {}", row.id);
+        if let Some(new) = report.one(secrets, &row.api_key, &context, what) {
+            let res = Entity::update_many()
+                .col_expr(Column::ApiKey, Expr::value(new))
+                .filter(Column::Id.eq(row.id))
+                .filter(Column::ApiKey.eq(row.api_key.as_str()))
+                .exec(db)
+                .await?;
+            report.resealed += res.rows_affected as usize;
+        }
+    }
+    Ok(())
 }
 
 /// `smtp_settings.password`.

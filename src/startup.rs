@@ -13,7 +13,9 @@ use crate::{
     auth::{passwords::Passwords, sessions::SessionChecks, tokens::TokenKeys},
     config::Config,
     db,
-    domains::{approvals, conversations, leads, notifications, outreach, scraping, webhooks},
+    domains::{
+        approvals, conversations, enrichment, leads, notifications, outreach, scraping, webhooks,
+    },
     events::{relay, EventBus, MemoryBus, RedisBus},
     graphql::{build_schema, AppSchema},
     http,
@@ -151,6 +153,10 @@ pub fn job_registry(state: &AppState) -> JobRegistry {
     registry.register(
         webhooks::DELIVER_KIND,
         webhooks::DeliverWebhook::new(state.clone()),
+    );
+    registry.register(
+        enrichment::RUN_KIND,
+        enrichment::EnrichLeadsJob(state.clone()),
     );
     registry
 }

@@ -11,6 +11,8 @@ pub struct Model {
     pub smtp_probe: bool,
     pub updated_by: Option<Uuid>,
     pub updated_at: DateTimeUtc,
+    /// Most cents (credits) provider calls may cost per month; null = no limit.
+    pub monthly_budget_cents: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

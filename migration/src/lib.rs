@@ -32,6 +32,7 @@ mod m20261206_000026_create_files;
 mod m20261206_000027_create_auto_responder;
 mod m20261206_000028_insight_funnel;
 mod m20261206_000029_create_schedules_and_incoming_hooks;
+mod m20261206_000030_create_enrichment_runs;
 
 /// Runs the migrations in order.
 pub struct Migrator;
@@ -69,6 +70,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000027_create_auto_responder::Migration),
             Box::new(m20261206_000028_insight_funnel::Migration),
             Box::new(m20261206_000029_create_schedules_and_incoming_hooks::Migration),
+            Box::new(m20261206_000030_create_enrichment_runs::Migration),
         ]
     }
 }

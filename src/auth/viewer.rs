@@ -173,6 +173,9 @@ permissions! {
     ManageSchedules => Admin,
     /// Validate contacts (email, phone, website) and save email verdicts on leads.
     ValidateContacts => Member,
+    /// Enrich leads through the organization's providers (spends its enrichment budget); see
+    /// the enrichment history and runs.
+    EnrichLeads => Member,
 }
 
 /// How the viewer authenticated.

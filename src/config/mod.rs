@@ -445,6 +445,8 @@ impl Config {
             &s.greenhouse_base_url,
             &s.lever_base_url,
             &s.social_base_url,
+            &s.hunter_base_url,
+            &s.apollo_base_url,
         ]
         .into_iter()
         .filter_map(|u| url::Url::parse(u).ok())

@@ -173,6 +173,9 @@ pub enum DomainEvent {
     /// A schedule's occurrence fired (once, whatever the number of instances).
     #[serde(rename = "schedule.fired")]
     ScheduleFired(ScheduleFired),
+    /// A batch enrichment run moved (status, pairs done, filled, failed).
+    #[serde(rename = "enrichment.progress")]
+    EnrichmentProgress(EnrichmentProgress),
 }
 
 impl DomainEvent {
@@ -206,6 +209,7 @@ impl DomainEvent {
             DomainEvent::CostUpdated(_) => "cost.updated",
             DomainEvent::ScheduleChanged(_) => "schedule.changed",
             DomainEvent::ScheduleFired(_) => "schedule.fired",
+            DomainEvent::EnrichmentProgress(_) => "enrichment.progress",
         }
     }
 
@@ -239,6 +243,7 @@ impl DomainEvent {
             DomainEvent::CostUpdated(_) => EventType::CostUpdated,
             DomainEvent::ScheduleChanged(_) => EventType::ScheduleChanged,
             DomainEvent::ScheduleFired(_) => EventType::ScheduleFired,
+            DomainEvent::EnrichmentProgress(_) => EventType::EnrichmentProgress,
         }
     }
 }
@@ -288,6 +293,7 @@ impl DomainEvent {
             DomainEvent::ScheduleChanged(_) | DomainEvent::ScheduleFired(_) => {
                 viewer.require(Permission::ManageSchedules).is_ok()
             }
+            DomainEvent::EnrichmentProgress(_) => viewer.require(Permission::EnrichLeads).is_ok(),
         }
     }
 
@@ -383,6 +389,8 @@ pub enum EventType {
     ScheduleChanged,
     /// `schedule.fired`: one occurrence of a schedule fired.
     ScheduleFired,
+    /// `enrichment.progress`: a batch enrichment run moved.
+    EnrichmentProgress,
 }
 
 impl EventType {
@@ -416,6 +424,7 @@ impl EventType {
             EventType::CostUpdated => "cost.updated",
             EventType::ScheduleChanged => "schedule.changed",
             EventType::ScheduleFired => "schedule.fired",
+            EventType::EnrichmentProgress => "enrichment.progress",
         }
     }
 }

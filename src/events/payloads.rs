@@ -185,6 +185,24 @@ pub struct LeadChanged {
     pub owner_id: Option<Uuid>,
 }
 
+/// Payload of `enrichment.progress`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnrichmentProgress {
+    /// The batch run.
+    pub run_id: Uuid,
+    /// QUEUED, RUNNING, SUCCEEDED, BUDGET_EXHAUSTED or FAILED.
+    pub status: String,
+    /// Lead × field pairs in the run.
+    pub total: i32,
+    /// Pairs finished.
+    pub done: i32,
+    /// Pairs a provider filled.
+    pub filled: i32,
+    /// Pairs every provider failed on.
+    pub failed: i32,
+}
+
 /// Payload of `location.changed`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

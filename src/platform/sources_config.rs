@@ -38,6 +38,10 @@ pub struct SourcesConfig {
     /// `SMTP_PROBE_PORT` 25, `SMTP_PROBE_HELO`, `SMTP_PROBE_TIMEOUT_MS` 5000,
     /// `SMTP_PROBE_PER_DOMAIN_PER_MINUTE` 5). Organizations opt in on top.
     pub smtp_probe: Option<ProbeSettings>,
+    /// Hunter API (`HUNTER_BASE_URL`, default `https://api.hunter.io`); keys are per organization.
+    pub hunter_base_url: String,
+    /// Apollo API (`APOLLO_BASE_URL`, default `https://api.apollo.io`); keys are per organization.
+    pub apollo_base_url: String,
 }
 
 impl fmt::Debug for SourcesConfig {
@@ -57,6 +61,8 @@ impl fmt::Debug for SourcesConfig {
             .field("disposable_domains", &self.disposable_domains.len())
             .field("validation_ttl", &self.validation_ttl)
             .field("smtp_probe", &self.smtp_probe)
+            .field("hunter_base_url", &self.hunter_base_url)
+            .field("apollo_base_url", &self.apollo_base_url)
             .finish()
     }
 }
@@ -124,6 +130,8 @@ impl SourcesConfig {
             disposable_domains,
             validation_ttl,
             smtp_probe,
+            hunter_base_url: base(var, "HUNTER_BASE_URL", "https://api.hunter.io"),
+            apollo_base_url: base(var, "APOLLO_BASE_URL", "https://api.apollo.io"),
         })
     }
 }

@@ -17,6 +17,7 @@ mod compiled_roots;
 mod conversations;
 mod conversations_auto;
 mod enrichment;
+mod enrichment_providers;
 mod fake_dns;
 mod fast_rows;
 mod fault_proxy;

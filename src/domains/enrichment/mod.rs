@@ -1,13 +1,19 @@
-//! Enrichment: contact validation and the deliverability verdict on leads.
+//! Enrichment: contact validation, the deliverability verdict on leads, and filling lead fields
+//! from paid providers (Hunter, Apollo) through a waterfall, one lead or in durable batches.
 //!
-//! **Owns** the `validation_cache` and `enrichment_settings` tables, the `validateContact` /
-//! `validateContacts` mutations (MEMBER+, `Permission::ValidateContacts`) and the
-//! `enrichmentSettings` / `updateEnrichmentSettings` pair (ADMIN+ to change). Leads own the verdict's columns
-//! (`Lead.emailStatus`, `Lead.validatedAt`); enrichment writes them through the leads API
-//! (`leads::record_email_status`), so it sits after the domains it reads (leads, and the
-//! shared checks in `platform::contact` and `platform::mx`, which scraping uses too).
+//! **Owns** the `validation_cache`, `enrichment_settings`, `enrichment_providers`,
+//! `enrichment_calls`, `enrichment_usage`, `enrichment_runs` and `enrichment_run_items` tables;
+//! the `validateContact` / `validateContacts` mutations (MEMBER+, `Permission::ValidateContacts`),
+//! the `enrichmentSettings` / `updateEnrichmentSettings` pair (ADMIN+ to change; it holds the
+//! monthly budget), `enrichmentProviders` / `configureEnrichmentProvider` /
+//! `removeEnrichmentProvider` (ADMIN+ to change), and `enrichLead`, `enrichLeads`,
+//! `enrichmentRun`, `enrichmentHistory` (MEMBER+, `Permission::EnrichLeads`). Leads own the
+//! columns enrichment writes (`Lead.emailStatus`, `Lead.validatedAt`, and the enriched fields
+//! with their provenance); enrichment writes them through the leads API
+//! (`leads::record_email_status`, `leads::record_enriched`), so it sits after the domains it
+//! reads (leads, and the shared checks in `platform::contact` and `platform::mx`).
 //!
-//! **Rules** (`service/`):
+//! **Validation rules** (`service/`):
 //! - email: syntax (RFC 5322, IDN domains to ASCII) and the normalised form; the domain's MX
 //!   answer (MX, implicit MX, null MX per RFC 7505, no MX, NXDOMAIN); disposable domain (the
 //!   shipped list plus `DISPOSABLE_DOMAINS_FILE`), role account, no-reply, free provider. The
@@ -16,21 +22,42 @@
 //! - mailbox probe (`service/probe.rs`, `platform::smtp_probe`): only where the server allows it
 //!   (`SMTP_PROBE_ENABLED`) and the organization opted in; one `RCPT TO` conversation per domain
 //!   (never `DATA`), rate-limited per domain; a random address first tells a catch-all domain.
-//! - phone: E.164, line type and region (`phonenumber`).
-//! - website: one GET through the SSRF-guarded client (status, redirects, TLS), body unread.
+//! - phone: E.164, line type and region (`phonenumber`); website: one GET through the
+//!   SSRF-guarded client (status, redirects, TLS), body unread.
 //! - cache: each email domain's answer is stored in `validation_cache` for
-//!   `VALIDATION_CACHE_TTL_SECS` (unknown answers 5 minutes), shared by every instance; a batch
-//!   reads its domains in one statement and resolves each missing one once.
+//!   `VALIDATION_CACHE_TTL_SECS` (unknown answers 5 minutes), shared by every instance.
+//!
+//! **Enrichment rules**:
+//! - providers implement `service::provider::EnrichmentProvider` with real HTTP clients for the
+//!   documented APIs (Hunter v2 email finder, Apollo people match) over `operator_http`
+//!   (`HUNTER_BASE_URL`, `APOLLO_BASE_URL`). Keys are per organization, sealed with
+//!   `SECRETS_KEY` (`rotate-secrets` re-seals them); no query returns them.
+//! - the waterfall (`service/waterfall.rs`): per field, the enabled providers in the
+//!   organization's order until one fills it; each provider called at most once per lead and
+//!   pass; every call recorded in `enrichment_calls` (provider, field, outcome, cost); the
+//!   winner written as the field's provenance (`enrichment`, `<provider>: <reference>`); manual
+//!   values win unless `overwrite`. A 429 is retried after `Retry-After` (capped); other errors
+//!   move on to the next provider.
+//! - the budget (`service/budget.rs`): each call reserves its cost from the month's budget
+//!   first (one conditional `UPDATE`); a used-up budget stops every call (BUDGET_EXHAUSTED).
+//! - batches (`service/batch.rs`): `enrichLeads` fixes the leads and enqueues `enrichment.run`;
+//!   the job commits each lead's results with its `enrichment_run_items`, so a crashed run
+//!   resumes without repeating a call for a finished lead × field.
 //!
 //! **Reacts to** nothing; outreach reads the verdict from the lead (the send gate suppresses
 //! UNDELIVERABLE recipients) without naming enrichment.
 //!
-//! **Events**: none of its own; saving a verdict records `lead.updated` (fields `emailStatus`,
-//! `validatedAt`) through the outbox in the same transaction.
+//! **Events**: `enrichment.progress` (a batch run's status and counters: when queued, started,
+//! every 10 leads, finished); saving a verdict or an enriched value records `lead.updated`
+//! through the outbox in the same transaction.
 
 pub mod resolver;
 pub mod service;
 pub mod types;
 
 pub use resolver::{EnrichmentMutation, EnrichmentQuery};
-pub use service::{validate_contact, validate_contacts, MAX_CONTACTS};
+pub use service::{
+    batch::{EnrichLeadsJob, KIND as RUN_KIND},
+    providers::key_context,
+    validate_contact, validate_contacts, MAX_CONTACTS,
+};

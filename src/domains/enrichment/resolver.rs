@@ -1,12 +1,23 @@
 //! Enrichment queries and mutations: guard, parse, call the service, map.
 
-use async_graphql::{Context, Object};
+use async_graphql::{Context, Object, ID};
 
 use super::{
-    service::{self, settings},
-    types::{ContactInput, ContactValidation, EnrichmentSettings, UpdateEnrichmentSettingsInput},
+    service::{self, batch, enrich, providers, settings},
+    types::{
+        ConfigureEnrichmentProviderInput, ContactInput, ContactValidation, EnrichLeadInput,
+        EnrichLeadPayload, EnrichLeadsInput, EnrichmentCall, EnrichmentProviderConfig,
+        EnrichmentProviderKind, EnrichmentRun, EnrichmentSettings, UpdateEnrichmentSettingsInput,
+    },
 };
-use crate::{error::AppResult, graphql::ContextExt};
+use crate::{
+    error::{AppError, AppResult},
+    graphql::{
+        pagination::{IdConnection, PageArgs},
+        ContextExt,
+    },
+    ids::parse_id,
+};
 
 /// Enrichment queries.
 #[derive(Default)]
@@ -18,6 +29,39 @@ impl EnrichmentQuery {
     async fn enrichment_settings(&self, ctx: &Context<'_>) -> AppResult<EnrichmentSettings> {
         let (state, viewer) = ctx.state_and_viewer()?;
         settings::get(state, viewer).await
+    }
+
+    /// The organization's enrichment providers in waterfall order (MEMBER+). Keys never come
+    /// back; `keyConfigured` says whether one is stored.
+    async fn enrichment_providers(
+        &self,
+        ctx: &Context<'_>,
+    ) -> AppResult<Vec<EnrichmentProviderConfig>> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        providers::list(state, viewer).await
+    }
+
+    /// A batch enrichment run (MEMBER+).
+    async fn enrichment_run(&self, ctx: &Context<'_>, id: ID) -> AppResult<EnrichmentRun> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let id = parse_id(&id).map_err(|_| AppError::NotFound("enrichment run"))?;
+        batch::get(state, viewer, id).await
+    }
+
+    /// A lead's enrichment provider calls, newest first (MEMBER+).
+    async fn enrichment_history(
+        &self,
+        ctx: &Context<'_>,
+        lead_id: ID,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> AppResult<IdConnection<EnrichmentCall>> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let id = parse_id(&lead_id).map_err(|_| AppError::NotFound("lead"))?;
+        let args = PageArgs::new(first, after, last, before)?;
+        enrich::history(state, viewer, id, args).await
     }
 }
 
@@ -52,7 +96,8 @@ impl EnrichmentMutation {
     }
 
     /// Changes the organization's enrichment settings (ADMIN+): the SMTP mailbox probe opt-in
-    /// (effective only where the server allows it, `SMTP_PROBE_ENABLED`).
+    /// (effective only where the server allows it, `SMTP_PROBE_ENABLED`) and the monthly
+    /// enrichment budget.
     async fn update_enrichment_settings(
         &self,
         ctx: &Context<'_>,
@@ -60,5 +105,48 @@ impl EnrichmentMutation {
     ) -> AppResult<EnrichmentSettings> {
         let (state, viewer) = ctx.state_and_viewer()?;
         settings::update(state, viewer, input).await
+    }
+
+    /// Adds or changes an enrichment provider (ADMIN+): its API key (sealed; never returned),
+    /// place in the waterfall and cost per call.
+    async fn configure_enrichment_provider(
+        &self,
+        ctx: &Context<'_>,
+        input: ConfigureEnrichmentProviderInput,
+    ) -> AppResult<EnrichmentProviderConfig> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        providers::configure(state, viewer, input).await
+    }
+
+    /// Removes an enrichment provider and its key (ADMIN+); false when it was not configured.
+    async fn remove_enrichment_provider(
+        &self,
+        ctx: &Context<'_>,
+        provider: EnrichmentProviderKind,
+    ) -> AppResult<bool> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        providers::remove(state, viewer, provider).await
+    }
+
+    /// Enriches one lead now (MEMBER+): for each field, the providers in order until one fills
+    /// it; every call is in `enrichmentHistory` and charged to the monthly budget.
+    async fn enrich_lead(
+        &self,
+        ctx: &Context<'_>,
+        input: EnrichLeadInput,
+    ) -> AppResult<EnrichLeadPayload> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        enrich::enrich_lead(state, viewer, input).await
+    }
+
+    /// Enriches up to 10000 leads in a durable background run (MEMBER+); progress on the
+    /// event stream (`enrichment.progress`).
+    async fn enrich_leads(
+        &self,
+        ctx: &Context<'_>,
+        input: EnrichLeadsInput,
+    ) -> AppResult<EnrichmentRun> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        batch::enrich_leads(state, viewer, input).await
     }
 }

@@ -51,7 +51,8 @@
 //! **Email verdict** (`service/email_status.rs`): `Lead.emailStatus` / `Lead.validatedAt`,
 //! written by contact validation (enrichment) through [`record_email_status`] with provenance
 //! under `emailStatus`, cleared when the email changes; [`undeliverable_reason`] is what the
-//! campaign send gate (outreach) reads.
+//! campaign send gate (outreach) reads. Enrichment fills empty fields through
+//! [`record_enriched`] (`service/enriched.rs`: provenance `enrichment`, manual values win).
 //!
 //! **Stats** (`service/stats.rs`): `leadStats` counts by status, source, score band and day in
 //! the database: one statement (a CTE of the filtered leads, one `GROUP BY` per dimension).
@@ -67,14 +68,15 @@ pub mod types;
 pub use loader::{newest_per_lead, tags};
 pub use resolver::{LeadMutation, LeadQuery};
 pub use service::{
-    create, create_in, delete,
+    create, create_in, delete, enrichable_value,
     export::download as download_export,
     filtered, get,
     import::{ImportLeads, KIND as IMPORT_KIND},
     page, page_query,
     query::list,
-    record_email_status, rescore_in, scoped, sort_expr, undeliverable_reason, Check, Created,
-    LeadConnection, LeadKey, Origin, PageQuery, SortValue, EMAIL_STATUS_FIELD,
+    record_email_status, record_enriched, rescore_in, scoped, sort_expr, undeliverable_reason,
+    Check, Created, EnrichedValue, LeadConnection, LeadKey, Origin, PageQuery, SortValue,
+    EMAIL_STATUS_FIELD, ENRICHABLE_FIELDS,
 };
 pub use types::{
     batched_child_page, Lead, LeadAnalysisSlot, LeadCampaignsSlot, LeadPage, CHILD_BATCH_MAX,

@@ -7,11 +7,23 @@
 //! through the SSRF guard ([`website`], at most [`WEBSITE_CONCURRENCY`] at once), then save the
 //! email verdicts on their leads in one transaction through the leads API
 //! (`leads::record_email_status`: `lead.updated` through the outbox).
+//!
+//! Enrichment: [`provider`] (the trait), [`hunter`] and [`apollo`] (the clients),
+//! [`providers`] (the organization's keys, sealed), [`budget`], [`waterfall`] (one lead),
+//! [`enrich`] (`enrichLead`, the history) and [`batch`] (`enrichLeads`, the job).
 
+pub mod apollo;
+pub mod batch;
+pub mod budget;
 pub mod cache;
 pub mod email;
+pub mod enrich;
+pub mod hunter;
 pub mod probe;
+pub mod provider;
+pub mod providers;
 pub mod settings;
+pub mod waterfall;
 pub mod website;
 
 use std::collections::{BTreeSet, HashMap};

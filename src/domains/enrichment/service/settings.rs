@@ -1,6 +1,7 @@
 //! The organization's enrichment settings (`enrichmentSettings`, `updateEnrichmentSettings`):
-//! one row per organization, absent = defaults (the probe off).
+//! one row per organization, absent = defaults (the probe off, no enrichment budget).
 
+use async_graphql::MaybeUndefined;
 use chrono::Utc;
 use entity::enrichment_setting;
 use sea_orm::{sea_query::OnConflict, ActiveValue::Set, ConnectionTrait, EntityTrait};
@@ -9,14 +10,24 @@ use uuid::Uuid;
 use crate::{
     auth::{Permission, Viewer},
     domains::enrichment::types::{EnrichmentSettings, UpdateEnrichmentSettingsInput},
-    error::AppResult,
+    error::{AppError, AppResult},
     state::AppState,
 };
 
-fn object(state: &AppState, row: Option<enrichment_setting::Model>) -> EnrichmentSettings {
+/// Highest monthly enrichment budget, in cents.
+pub const MAX_BUDGET_CENTS: i32 = 100_000_000;
+
+fn object(
+    state: &AppState,
+    row: Option<enrichment_setting::Model>,
+    spent: i64,
+) -> EnrichmentSettings {
+    let cents = |v: i64| i32::try_from(v).unwrap_or(i32::MAX);
     EnrichmentSettings {
         smtp_probe: row.as_ref().is_some_and(|r| r.smtp_probe),
         smtp_probe_available: state.config.sources.smtp_probe.is_some(),
+        monthly_budget_cents: row.as_ref().and_then(|r| r.monthly_budget_cents).map(cents),
+        spent_this_month_cents: cents(spent),
         updated_at: row.map(|r| r.updated_at),
     }
 }
@@ -27,7 +38,8 @@ pub async fn get(state: &AppState, viewer: &Viewer) -> AppResult<EnrichmentSetti
     let row = enrichment_setting::Entity::find_by_id(viewer.org_id)
         .one(&state.db)
         .await?;
-    Ok(object(state, row))
+    let spent = super::budget::spent(&state.db, viewer.org_id).await?;
+    Ok(object(state, row, spent))
 }
 
 /// Changes the settings (ADMIN+, like the organization's other settings).
@@ -37,20 +49,36 @@ pub async fn update(
     input: UpdateEnrichmentSettingsInput,
 ) -> AppResult<EnrichmentSettings> {
     viewer.require(Permission::UpdateOrganization)?;
+    let budget = match input.monthly_budget_cents {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(v) if (0..=MAX_BUDGET_CENTS).contains(&v) => Some(Some(i64::from(v))),
+        MaybeUndefined::Value(_) => {
+            return Err(AppError::invalid(
+                "input.monthlyBudgetCents",
+                format!("must be 0–{MAX_BUDGET_CENTS}"),
+            ))
+        }
+    };
+    let mut columns = vec![
+        enrichment_setting::Column::SmtpProbe,
+        enrichment_setting::Column::UpdatedBy,
+        enrichment_setting::Column::UpdatedAt,
+    ];
+    if budget.is_some() {
+        columns.push(enrichment_setting::Column::MonthlyBudgetCents);
+    }
     let row = enrichment_setting::ActiveModel {
         org_id: Set(viewer.org_id),
         smtp_probe: Set(input.smtp_probe),
         updated_by: Set(Some(viewer.user_id)),
         updated_at: Set(Utc::now()),
+        monthly_budget_cents: Set(budget.flatten()),
     };
     enrichment_setting::Entity::insert(row)
         .on_conflict(
             OnConflict::column(enrichment_setting::Column::OrgId)
-                .update_columns([
-                    enrichment_setting::Column::SmtpProbe,
-                    enrichment_setting::Column::UpdatedBy,
-                    enrichment_setting::Column::UpdatedAt,
-                ])
+                .update_columns(columns)
                 .to_owned(),
         )
         .exec_without_returning(&state.db)

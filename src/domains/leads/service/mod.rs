@@ -6,6 +6,7 @@ pub mod actions;
 pub mod bulk;
 mod create;
 mod email_status;
+mod enriched;
 pub mod export;
 pub mod import;
 pub mod merge;
@@ -18,6 +19,7 @@ pub mod validate;
 pub use actions::{delete, delete_many};
 pub use create::{create, create_in, create_many};
 pub use email_status::{record_email_status, undeliverable_reason, EMAIL_STATUS_FIELD};
+pub use enriched::{enrichable_value, record_enriched, EnrichedValue, ENRICHABLE_FIELDS};
 pub use query::{
     filtered, page, page_query, sort_expr, LeadConnection, LeadKey, PageQuery, SortValue,
 };

@@ -1,4 +1,9 @@
-//! Contact validation's GraphQL types: the input, the per-field verdicts and their enums.
+//! Enrichment's GraphQL types: contact validation (the input, the per-field verdicts and their
+//! enums) here, providers, the waterfall and batch runs in [`enrich`].
+
+mod enrich;
+
+pub use enrich::*;
 
 use async_graphql::{Enum, InputObject, SimpleObject, ID};
 use chrono::{DateTime, Utc};
@@ -171,6 +176,10 @@ pub struct EnrichmentSettings {
     pub smtp_probe_available: bool,
     /// Last change (null: never changed).
     pub updated_at: Option<DateTime<Utc>>,
+    /// Most cents (credits) provider calls may cost per calendar month (UTC); null: no limit.
+    pub monthly_budget_cents: Option<i32>,
+    /// Cents spent on provider calls this month.
+    pub spent_this_month_cents: i32,
 }
 
 /// A change of the enrichment settings.
@@ -178,4 +187,7 @@ pub struct EnrichmentSettings {
 pub struct UpdateEnrichmentSettingsInput {
     /// Probe mailboxes with SMTP `RCPT TO` (never `DATA`) during validation.
     pub smtp_probe: bool,
+    /// The monthly enrichment budget in cents, 0–100000000 (`null` removes the limit; left
+    /// out: unchanged).
+    pub monthly_budget_cents: async_graphql::MaybeUndefined<i32>,
 }
