@@ -409,8 +409,8 @@ impl TestApp {
         req.send().await.unwrap()
     }
 
-    /// Statements recorded (`RECORD_SQL=true`) since the last call, without the outbox relay's
-    /// and job runners' own: those of the requests made meanwhile.
+    /// Statements recorded (`RECORD_SQL=true`) since the last call, without the outbox relay's,
+    /// job runners' and schedule ticker's own: those of the requests made meanwhile.
     pub fn request_statements(&self) -> Vec<String> {
         self.state
             .sql_log
@@ -425,6 +425,8 @@ impl TestApp {
                     && !s.contains("\"jobs\"")
                     && !s.contains("FROM jobs")
                     && !s.contains("UPDATE jobs")
+                    // The schedule ticker's poll (`webhooks::schedules::tick`, every 5 s).
+                    && !(s.contains("FROM \"schedules\"") && s.contains("\"next_run_at\" <="))
             })
             .collect()
     }
