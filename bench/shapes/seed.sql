@@ -21,10 +21,10 @@ CREATE TEMP TABLE shape_jobs AS SELECT k, gen_random_uuid() AS id FROM generate_
 INSERT INTO scrape_jobs (id, org_id, created_by, source, name, params, status, seeded, run_attempt, pages_total, pages_fetched, pages_failed, pages_skipped, leads_found, leads_created, leads_updated, created_at, updated_at)
 SELECT id, :'org', :'owner', 'WEBSITE', 'Scrape ' || k, '{"urls": ["https://example.com/"]}', 'succeeded', true, 1, 1, 1, 0, 0, 200, 200, 0, now() - make_interval(mins => k), now()
 FROM shape_jobs;
-INSERT INTO scrape_job_leads (scrape_job_id, lead_id, org_id, outcome, url, created_at)
-SELECT j.id, l.id, l.org_id, 'created', 'https://example.com/' || l.rn, now()
+INSERT INTO scrape_job_leads (scrape_job_id, lead_id, org_id, outcome, url, created_at, lead_created_at)
+SELECT j.id, l.id, l.org_id, 'created', 'https://example.com/' || l.rn, now(), l.created_at
 FROM shape_jobs j
-JOIN (SELECT id, org_id, row_number() OVER (ORDER BY id) AS rn FROM leads WHERE org_id = :'org' LIMIT 10000) l
+JOIN (SELECT id, org_id, created_at, row_number() OVER (ORDER BY id) AS rn FROM leads WHERE org_id = :'org' LIMIT 10000) l
   ON l.rn % 50 = j.k;
 
 -- 20 audiences (an empty filter: every lead).

@@ -14,6 +14,8 @@ pub struct Model {
     pub outcome: String,
     pub url: String,
     pub created_at: DateTimeUtc,
+    /// The lead's `created_at` (the link's lead order: `ScrapeJob.leads`).
+    pub lead_created_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

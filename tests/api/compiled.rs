@@ -31,7 +31,9 @@ fn normalized(v: &Value) -> Value {
 
 /// Whether the statements are a compiled read's.
 pub(crate) fn compiled(stmts: &[String]) -> bool {
-    stmts.iter().any(|s| s.contains("lg_id"))
+    stmts
+        .iter()
+        .any(|s| s.contains("lg_id") || s.contains("lg_node"))
 }
 
 pub(crate) struct Pair {

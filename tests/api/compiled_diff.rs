@@ -125,7 +125,15 @@ const AUDIT_FILTERS: &[&str] = &[
 
 /// The newest-first roots after `leads`, in the order of their cursor lists (after the
 /// leads' ones, one per [`ORDERS`]).
-const NEWEST_ROOTS: &[&str] = &["campaigns", "notifications", "auditLogs"];
+const NEWEST_ROOTS: &[&str] = &["campaigns", "notifications", "auditLogs", "scrapeJobs"];
+
+/// `scrapeJobs(filter:)` values.
+const SCRAPE_FILTERS: &[&str] = &[
+    r#"{}"#,
+    r#"{"status": ["SUCCEEDED", "QUEUED"]}"#,
+    r#"{"source": ["GOOGLE_MAPS"]}"#,
+    r#"{"status": [], "source": ["WEBSITE", "SEARCH"]}"#,
+];
 
 const FILTERS: &[&str] = &[
     r#"{}"#,
@@ -296,6 +304,12 @@ impl Gen<'_> {
                 AUDIT_FILTERS,
                 "filter: {createdAfter: \"2026-05-29T06:00:00Z\"}",
             ),
+            "scrapeJobs" if self.rng.pct(35) => self.filter_arg(
+                &mut args,
+                "ScrapeJobFilter",
+                SCRAPE_FILTERS,
+                "filter: {status: RUNNING}",
+            ),
             "notifications" if self.rng.pct(35) => {
                 let unread = self.rng.pct(50);
                 let v = self.value("Boolean", json!(unread));
@@ -305,7 +319,8 @@ impl Gen<'_> {
         }
         let slot = ORDERS.len() + NEWEST_ROOTS.iter().position(|r| *r == field).unwrap();
         let cursors = self.cursors.get(slot).cloned().unwrap_or_default();
-        if self.rng.pct(12) {
+        // `scrapeJobs` pages forward only.
+        if field != "scrapeJobs" && self.rng.pct(12) {
             let n = *self.rng.pick(&[1, 2, 5]);
             let v = self.value("Int", json!(n));
             args.push(format!("last: {v}"));
@@ -352,6 +367,42 @@ impl Gen<'_> {
             7 => {
                 self.covered = false;
                 "(last: 2)".into()
+            }
+            _ => "(first: 2)".into(),
+        }
+    }
+
+    /// Arguments of `lead(id:)`: a lead of the viewer's organization, of the other one, a
+    /// missing id, or one that is not a UUID (left to the resolvers).
+    fn lead_args(&mut self) -> String {
+        let ids = self.cursors.last().cloned().unwrap_or_default();
+        let id = match self.rng.below(10) {
+            0 => Uuid::nil().to_string(),
+            1 => {
+                self.covered = false;
+                "nope".to_string()
+            }
+            _ if !ids.is_empty() => self.rng.pick(&ids).clone(),
+            _ => Uuid::nil().to_string(),
+        };
+        let v = self.value("ID", json!(id));
+        format!("(id: {v})")
+    }
+
+    /// Arguments of `ScrapeJob.leads`: compiled for a first page (no cursor).
+    fn job_leads_args(&mut self) -> String {
+        match self.rng.below(7) {
+            0 => String::new(),
+            1 => "(first: 0)".into(),
+            2 => "(first: 1)".into(),
+            3 => {
+                let v = self.value("Int", json!(3));
+                format!("(first: {v})")
+            }
+            4 => "(first: 25)".into(),
+            5 => {
+                self.covered = false;
+                "(first: 2, after: \"AAAA\")".into()
             }
             _ => "(first: 2)".into(),
         }
@@ -462,8 +513,10 @@ impl Gen<'_> {
         }
         let response_key = alias.unwrap_or_else(|| name.to_string());
         out.push_str(name);
-        if c.type_name == "Lead" && name == "notes" {
+        if c.type_name == "Lead" && (name == "notes" || name == "timeline") {
             out.push_str(&self.notes_args());
+        } else if c.type_name == "ScrapeJob" && name == "leads" {
+            out.push_str(&self.job_leads_args());
         } else if c.type_name == "Campaign" && name == "recipients" {
             out.push_str(&self.recipients_args());
         } else if !args.is_empty() && args.iter().any(|a| a == "first") && self.rng.pct(50) {
@@ -523,18 +576,27 @@ impl Gen<'_> {
         for i in 0..n {
             let alias = (i > 0 || self.rng.pct(10)).then(|| self.name("r"));
             // Every covered root: leads (several orders and filters) and the newest-first ones.
-            let field = if self.rng.pct(50) {
+            let field = if self.rng.pct(40) {
                 "leads"
             } else {
-                *self
-                    .rng
-                    .pick(&["campaigns", "campaigns", "notifications", "auditLogs"])
+                *self.rng.pick(&[
+                    "campaigns",
+                    "campaigns",
+                    "notifications",
+                    "notifications",
+                    "auditLogs",
+                    "auditLogs",
+                    "scrapeJobs",
+                    "scrapeJobs",
+                    "lead",
+                    "lead",
+                ])
             };
             let root = covered(&format!("Query.{field}")).unwrap();
-            let args = if field == "leads" {
-                self.leads_args()
-            } else {
-                self.root_args(field)
+            let args = match field {
+                "leads" => self.leads_args(),
+                "lead" => self.lead_args(),
+                _ => self.root_args(field),
             };
             let (sel, keys) = self.selection(root, 0);
             let text = match &alias {
@@ -971,6 +1033,7 @@ async fn seed(app: &TestApp, org: Uuid) {
         .await
         .unwrap();
     }
+    seed_jobs_and_timeline(app, org).await;
 }
 
 /// Notifications of `user` (the list is a person's own): every type, an odd stored one, read
@@ -1063,7 +1126,7 @@ async fn viewers(compiled: &TestApp, resolvers: &TestApp, orgs: &[Uuid]) -> Vec<
 }
 
 /// Cursors of the leads visible to `token` under each of [`ORDERS`], then of each of
-/// [`NEWEST_ROOTS`] as `admin` sees them.
+/// [`NEWEST_ROOTS`] as `admin` sees them, then the ids of the leads `admin` sees.
 async fn cursors(app: &TestApp, token: &str, admin: &str) -> Vec<Vec<String>> {
     let mut out = Vec::new();
     for order in ORDERS {
@@ -1103,6 +1166,23 @@ async fn cursors(app: &TestApp, token: &str, admin: &str) -> Vec<Vec<String>> {
                 .collect(),
         );
     }
+    // Last: lead ids for `lead(id:)`.
+    let v = app
+        .gql(
+            Some(admin),
+            "{ leads(first: 200) { nodes { id } } }",
+            json!({}),
+        )
+        .await;
+    let nodes = v["data"]["leads"]["nodes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{v}"));
+    out.push(
+        nodes
+            .iter()
+            .map(|n| n["id"].as_str().unwrap().to_string())
+            .collect(),
+    );
     out
 }
 
@@ -1170,11 +1250,22 @@ async fn pg_only_generated_documents_answer_the_same_both_ways() {
                 serde_json::from_str(&c).unwrap_or(Value::Null),
                 serde_json::from_str(&r).unwrap_or(Value::Null),
             );
-            let was_compiled = stmts.iter().any(|s| s.contains("lg_id"));
+            let was_compiled = stmts
+                .iter()
+                .any(|s| s.contains("lg_id") || s.contains("lg_node"));
             let expected = doc.covered && rv.get("errors").is_none();
             if was_compiled {
                 ran_compiled += 1;
-                for root in ["leads", "campaigns", "notifications", "audit_logs"] {
+                if stmts.iter().any(|s| s.contains("lg_node0 FROM leads")) {
+                    *compiled_roots.entry("lead").or_default() += 1;
+                }
+                for root in [
+                    "leads",
+                    "campaigns",
+                    "notifications",
+                    "audit_logs",
+                    "scrape_jobs",
+                ] {
                     if stmts
                         .iter()
                         .any(|s| s.contains(&format!("FROM \"{root}\"")))
@@ -1247,7 +1338,14 @@ async fn pg_only_generated_documents_answer_the_same_both_ways() {
         "{ran_compiled} compiled"
     );
     assert!(fell_back * 20 > docs * who.len(), "{fell_back} fell back");
-    for root in ["leads", "campaigns", "notifications", "audit_logs"] {
+    for root in [
+        "leads",
+        "campaigns",
+        "notifications",
+        "audit_logs",
+        "scrape_jobs",
+        "lead",
+    ] {
         let n = compiled_roots.get(root).copied().unwrap_or(0);
         assert!(n * 60 > docs * who.len(), "{root}: {n} runs compiled");
     }
@@ -1257,7 +1355,7 @@ async fn pg_only_generated_documents_answer_the_same_both_ways() {
 #[test]
 fn the_generator_is_reproducible() {
     let objects = objects();
-    let cursors = vec![vec!["c".to_string()]; ORDERS.len() + NEWEST_ROOTS.len()];
+    let cursors = vec![vec!["c".to_string()]; ORDERS.len() + NEWEST_ROOTS.len() + 1];
     let run = |seed: u64| {
         let mut rng = Rng(seed);
         (0..20)
@@ -1289,4 +1387,106 @@ fn the_generator_is_reproducible() {
     assert_eq!(data_keys_match(text, &want), Ok(()));
     let swapped = r#"{"data":{"b\"":1,"c":[{"e":2,"d":1}]}}"#;
     assert!(data_keys_match(swapped, &want).is_err());
+}
+
+/// Scrape jobs of `org` (every status, an odd one, some without leads) linked to its leads as
+/// the scraper links them (the lead's creation time on the link), and timeline entries (odd
+/// kinds, actors or none, tied times) for its leads.
+async fn seed_jobs_and_timeline(app: &TestApp, org: Uuid) {
+    use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
+    let db = &app.state.db;
+    let leads: Vec<Uuid> = entity::lead::Entity::find()
+        .filter(entity::lead::Column::OrgId.eq(org))
+        .order_by_asc(entity::lead::Column::Id)
+        .all(db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.id)
+        .collect();
+    let statuses = [
+        "queued",
+        "running",
+        "succeeded",
+        "failed",
+        "cancelled",
+        "bogus",
+    ];
+    for i in 0..9usize {
+        let job = Uuid::now_v7();
+        entity::scrape_job::ActiveModel {
+            id: Set(job),
+            org_id: Set(org),
+            created_by: Set(None),
+            source: Set(["WEBSITE", "GOOGLE_MAPS", "SEARCH", "legacy"][i % 4].into()),
+            name: Set(format!("Scrape {i} \"q\" ü")),
+            params: Set(json!({})),
+            status: Set(statuses[i % statuses.len()].into()),
+            seeded: Set(true),
+            run_attempt: Set(1),
+            pages_total: Set(0),
+            pages_fetched: Set(0),
+            pages_failed: Set(0),
+            pages_skipped: Set(0),
+            leads_found: Set(0),
+            leads_created: Set(0),
+            leads_updated: Set(0),
+            error: Set((i % 4 == 3).then(|| "tab\there".to_string())),
+            started_at: Set((i % 2 == 1).then(|| at(i as i64, FRACTIONS[i % 5]))),
+            finished_at: Set((i % 3 == 2).then(|| at(i as i64 + 1, 0))),
+            created_at: Set(at(i as i64, 0)),
+            updated_at: Set(at(i as i64, FRACTIONS[(i + 1) % 5])),
+            ..Default::default()
+        }
+        .insert(db)
+        .await
+        .unwrap();
+        let links: Vec<_> = leads
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| (k + i) % 3 != 0)
+            .take([0, 1, 4, 30, 60, 2, 0, 25, 7][i])
+            .map(|(k, lead)| entity::scrape_job_lead::ActiveModel {
+                scrape_job_id: Set(job),
+                lead_id: Set(*lead),
+                org_id: Set(org),
+                outcome: Set(["created", "updated"][k % 2].into()),
+                url: Set(format!("https://example.com/{k}")),
+                created_at: Set(at(k as i64, 0)),
+                lead_created_at: Set(None),
+            })
+            .collect();
+        if !links.is_empty() {
+            entity::scrape_job_lead::Entity::insert_many(links)
+                .exec(db)
+                .await
+                .unwrap();
+        }
+    }
+    crate::fixtures::link_lead_order(app).await;
+    let entries: Vec<_> = leads
+        .iter()
+        .enumerate()
+        .flat_map(|(k, lead)| {
+            (0..[0, 2, 5, 21, 55][k % 5]).map(move |n: usize| {
+                entity::lead_interaction::ActiveModel {
+                    id: Set(Uuid::now_v7()),
+                    lead_id: Set(*lead),
+                    org_id: Set(org),
+                    kind: Set(
+                        ["created", "note_added", "status_changed", "ünï \"q\" \\"][n % 4].into(),
+                    ),
+                    actor_id: Set((n % 3 == 0).then(Uuid::now_v7)),
+                    data: Set(json!({"n": n})),
+                    created_at: Set(at((n / 3) as i64, FRACTIONS[n % 5])),
+                }
+            })
+        })
+        .collect();
+    for chunk in entries.chunks(500) {
+        entity::lead_interaction::Entity::insert_many(chunk.to_vec())
+            .exec(db)
+            .await
+            .unwrap();
+    }
 }

@@ -1,7 +1,8 @@
-//! Compiled reads of the newest-first roots (`graphql::compiled::newest`): `campaigns` with
-//! templates, recipients and their leads, answered by one statement and equal to the
+//! Compiled reads of the newest-first roots (`graphql::compiled::newest`) and of `lead(id)`:
+//! `campaigns` with templates, recipients and their leads, `scrapeJobs` with their leads in
+//! lead order, and one lead with its timeline, each answered by one statement and equal to the
 //! resolvers' answers (key order included) on data with NULLs, a template of another
-//! organization, more recipients than a page and recipients whose lead was deleted.
+//! organization, more rows than a page, recipients whose lead was deleted and tied times.
 
 use sea_orm::{ActiveModelTrait, ActiveValue::Set};
 use serde_json::{json, Value};
@@ -209,6 +210,255 @@ async fn pg_only_compiled_campaigns_cost_one_statement_at_every_page_size() {
     let (p, org, other) = pair_with_other().await;
     seed_campaigns(&p, org, other).await;
     let q = "query($n: Int!, $r: Int!) { campaigns(first: $n) { nodes { id template { name } recipients(first: $r) { nodes { email lead { id tags } } } } } }";
+    for (n, r) in [(1, 1), (3, 10), (6, 50)] {
+        let (v, stmts) = p.both(q, json!({"n": n, "r": r})).await;
+        assert!(v.get("errors").is_none(), "{v}");
+        assert_eq!(stmts.len(), 1, "{stmts:#?}");
+    }
+}
+
+/// Timeline entries for every other lead of `org` (kinds, actors, JSON data, tied times).
+async fn seed_timeline(p: &Pair, org: Uuid) -> Vec<Uuid> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    let db = &p.compiled.state.db;
+    let leads: Vec<Uuid> = entity::lead::Entity::find()
+        .filter(entity::lead::Column::OrgId.eq(org))
+        .order_by_asc(entity::lead::Column::Id)
+        .all(db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.id)
+        .collect();
+    for (i, lead) in leads.iter().enumerate().filter(|(i, _)| i % 2 == 0) {
+        for k in 0..(i % 7) * 5 {
+            entity::lead_interaction::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                lead_id: Set(*lead),
+                org_id: Set(org),
+                kind: Set(["created", "note_added", "status_changed", "ünï \"q\""][k % 4].into()),
+                actor_id: Set((k % 3 == 0).then(Uuid::now_v7)),
+                data: Set(json!({"b": k, "a": [1, "x"]})),
+                created_at: Set(at((k / 3) as i64, [0, 120_000_000, 123_456_000][k % 3])),
+            }
+            .insert(db)
+            .await
+            .unwrap();
+        }
+    }
+    leads
+}
+
+const SHAPE_07: &str = "query($id: ID!) { lead(id: $id) { id fullName email campaigns { campaign { id name } } notes(first: 10) { nodes { body createdAt } } timeline(first: 20) { nodes { kind createdAt } } } }";
+
+const EVERY_TIMELINE_FIELD: &str = "query($id: ID!, $n: Int) { lead(id: $id) { __typename id status tags owner { id } \
+    timeline(first: $n) { __typename totalCount pageInfo { __typename hasNextPage hasPreviousPage } \
+      nodes { __typename id kind actorId createdAt } } } }";
+
+#[tokio::test]
+#[ignore = "postgres-only: needs TEST_POSTGRES_URL (the compiled path is PostgreSQL only)"]
+async fn pg_only_compiled_lead_detail_matches_the_resolvers() {
+    crate::helpers::require_postgres();
+    let (p, org, other) = pair_with_other().await;
+    let leads = seed_timeline(&p, org).await;
+    let theirs = seed_timeline(&p, other).await;
+    assert!(leads.len() >= 12, "{}", leads.len());
+
+    for id in &leads {
+        let (v, stmts) = p.both(SHAPE_07, json!({"id": id})).await;
+        assert!(v.get("errors").is_none(), "{v}");
+        assert_eq!(v["data"]["lead"]["id"], json!(id), "{v}");
+        assert_eq!(stmts.len(), 1, "{stmts:#?}");
+        assert!(compiled(&stmts));
+        for n in [json!(null), json!(0), json!(3), json!(50)] {
+            let (v, stmts) = p
+                .both(EVERY_TIMELINE_FIELD, json!({"id": id, "n": n}))
+                .await;
+            assert!(v.get("errors").is_none(), "{v}");
+            assert_eq!(stmts.len(), 1, "{stmts:#?}");
+        }
+    }
+    // Another organization's lead and a missing one read as null, compiled too.
+    for id in [theirs[0], Uuid::now_v7()] {
+        let (v, stmts) = p.both(SHAPE_07, json!({"id": id})).await;
+        assert_eq!(v["data"]["lead"], Value::Null, "{v}");
+        assert_eq!(stmts.len(), 1, "{stmts:#?}");
+        assert!(compiled(&stmts));
+    }
+    // Left to the resolvers (same answers): an id that is not a UUID (null without a
+    // statement), the timeline's JSON data and cursors.
+    let (v, _) = p.both(SHAPE_07, json!({"id": "nope"})).await;
+    assert_eq!(v["data"]["lead"], Value::Null, "{v}");
+    for q in [
+        "query($id: ID!) { lead(id: $id) { timeline(first: 3) { nodes { data } } } }",
+        "query($id: ID!) { lead(id: $id) { timeline(first: 3) { edges { cursor } } } }",
+        "query($id: ID!) { lead(id: $id) { analysis { fitScore } } }",
+    ] {
+        let (v, stmts) = p.both(q, json!({"id": leads[0]})).await;
+        assert!(v.get("errors").is_none(), "{v}");
+        assert!(!compiled(&stmts), "{q}: {stmts:#?}");
+    }
+    let (v, _) = p
+        .both(EVERY_TIMELINE_FIELD, json!({"id": leads[0], "n": 500}))
+        .await;
+    assert_eq!(crate::helpers::code(&v), Some("BAD_USER_INPUT"), "{v}");
+}
+
+/// Scrape jobs of `org` (every status, one unknown, some without leads), each linked to leads
+/// of `org` as the scraper links them (the lead's creation time on the link), one job of
+/// `other`.
+async fn seed_jobs(p: &Pair, org: Uuid, other: Uuid) {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    let db = &p.compiled.state.db;
+    let leads: Vec<Uuid> = entity::lead::Entity::find()
+        .filter(entity::lead::Column::OrgId.eq(org))
+        .order_by_asc(entity::lead::Column::Id)
+        .all(db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.id)
+        .collect();
+    let statuses = [
+        "queued",
+        "running",
+        "succeeded",
+        "failed",
+        "cancelled",
+        "bogus",
+    ];
+    for (i, (owner, status)) in [org, org, org, org, other, org, org]
+        .into_iter()
+        .zip(statuses.iter().cycle())
+        .enumerate()
+    {
+        let job = Uuid::now_v7();
+        entity::scrape_job::ActiveModel {
+            id: Set(job),
+            org_id: Set(owner),
+            created_by: Set(None),
+            source: Set(["WEBSITE", "GOOGLE_MAPS", "legacy"][i % 3].into()),
+            name: Set(format!("Scrape {i} \"q\" ü")),
+            params: Set(json!({"urls": ["https://example.com/"]})),
+            status: Set((*status).into()),
+            seeded: Set(true),
+            run_attempt: Set(1),
+            pages_total: Set(1),
+            pages_fetched: Set(1),
+            pages_failed: Set(0),
+            pages_skipped: Set(0),
+            leads_found: Set(0),
+            leads_created: Set(0),
+            leads_updated: Set(0),
+            error: Set((i == 3).then(|| "tab\there".to_string())),
+            started_at: Set((i % 2 == 1).then(|| at(i as i64, 5_000))),
+            created_at: Set(at(i as i64, 0)),
+            updated_at: Set(at(i as i64, 120_000_000)),
+            ..Default::default()
+        }
+        .insert(db)
+        .await
+        .unwrap();
+        if owner != org {
+            continue;
+        }
+        let n = [30, 0, 3, 1, 0, 12, 25][i].min(leads.len());
+        for (k, lead) in leads
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| (k + i) % 2 == 0)
+            .take(n)
+        {
+            entity::scrape_job_lead::ActiveModel {
+                scrape_job_id: Set(job),
+                lead_id: Set(*lead),
+                org_id: Set(org),
+                outcome: Set(["created", "updated"][k % 2].into()),
+                url: Set(format!("https://example.com/{k}")),
+                created_at: Set(at(k as i64, 0)),
+                lead_created_at: Set(None),
+            }
+            .insert(db)
+            .await
+            .unwrap();
+        }
+    }
+    crate::fixtures::link_lead_order(&p.compiled).await;
+}
+
+const SHAPE_08: &str = "{ scrapeJobs(first: 10) { nodes { id name status leads(first: 20) { nodes { id email company } } } } }";
+
+const EVERY_JOB_FIELD: &str = "query($n: Int, $r: Int, $a: String, $f: ScrapeJobFilter) { \
+    scrapeJobs(first: $n, after: $a, filter: $f) { __typename totalCount \
+    pageInfo { __typename hasNextPage hasPreviousPage startCursor endCursor } \
+    edges { __typename cursor node { id } } \
+    nodes { __typename id name source status error jobId createdById startedAt finishedAt createdAt updatedAt \
+      leads(first: $r) { __typename totalCount nodes { __typename id fullName email createdAt tags \
+        owner { id } } } } } }";
+
+#[tokio::test]
+#[ignore = "postgres-only: needs TEST_POSTGRES_URL (the compiled path is PostgreSQL only)"]
+async fn pg_only_compiled_scrape_jobs_match_the_resolvers() {
+    crate::helpers::require_postgres();
+    let (p, org, other) = pair_with_other().await;
+    seed_jobs(&p, org, other).await;
+
+    let (v, stmts) = p.both(SHAPE_08, json!({})).await;
+    assert!(v.get("errors").is_none(), "{v}");
+    assert_eq!(
+        v["data"]["scrapeJobs"]["nodes"].as_array().unwrap().len(),
+        6
+    );
+    assert_eq!(stmts.len(), 1, "{stmts:#?}");
+    assert!(compiled(&stmts));
+    for (n, r) in [
+        (json!(null), json!(3)),
+        (json!(2), json!(null)),
+        (json!(6), json!(5)),
+        (json!(0), json!(50)),
+    ] {
+        let (v, stmts) = p.both(EVERY_JOB_FIELD, json!({"n": n, "r": r})).await;
+        assert!(v.get("errors").is_none(), "{v}");
+        // The root's totalCount is a second statement; the jobs' lead counts are in the first.
+        assert_eq!(stmts.len(), 2, "{stmts:#?}");
+    }
+    // The root's cursors, and filters.
+    let (v, _) = p.both(EVERY_JOB_FIELD, json!({"n": 2})).await;
+    let end = v["data"]["scrapeJobs"]["pageInfo"]["endCursor"].clone();
+    let (v, stmts) = p.both(EVERY_JOB_FIELD, json!({"n": 2, "a": end})).await;
+    assert!(compiled(&stmts));
+    assert_eq!(
+        v["data"]["scrapeJobs"]["pageInfo"]["hasPreviousPage"], true,
+        "{v}"
+    );
+    for f in [
+        json!({"status": ["SUCCEEDED", "QUEUED"]}),
+        json!({"source": ["GOOGLE_MAPS"]}),
+        json!({"status": []}),
+    ] {
+        let (v, stmts) = p.both(EVERY_JOB_FIELD, json!({"n": 10, "f": f})).await;
+        assert!(v.get("errors").is_none(), "{v}");
+        assert!(compiled(&stmts), "{f}");
+    }
+    // Left to the resolvers: nested cursors and page info, counters, parameters.
+    for q in [
+        "{ scrapeJobs { nodes { leads(first: 2) { edges { cursor } } } } }",
+        "{ scrapeJobs { nodes { leads(first: 2) { pageInfo { hasNextPage } } } } }",
+        "{ scrapeJobs { nodes { progress { currentUrl } params } } }",
+    ] {
+        let (v, stmts) = p.both(q, json!({})).await;
+        assert!(v.get("errors").is_none(), "{v}");
+        assert!(!compiled(&stmts), "{q}: {stmts:#?}");
+    }
+    for q in [
+        "{ scrapeJobs(first: 500) { nodes { id } } }",
+        "{ scrapeJobs { nodes { leads(first: -1) { nodes { id } } } } }",
+    ] {
+        let (v, _) = p.both(q, json!({})).await;
+        assert_eq!(crate::helpers::code(&v), Some("BAD_USER_INPUT"), "{q}: {v}");
+    }
+    // One statement at every page size.
+    let q = "query($n: Int!, $r: Int!) { scrapeJobs(first: $n) { nodes { id leads(first: $r) { nodes { email tags } } } } }";
     for (n, r) in [(1, 1), (3, 10), (6, 50)] {
         let (v, stmts) = p.both(q, json!({"n": n, "r": r})).await;
         assert!(v.get("errors").is_none(), "{v}");

@@ -414,6 +414,7 @@ async fn rich_scraping(app: &TestApp, org: Uuid, owner: Uuid, leads: &[Uuid]) {
                 outcome: Set("created".into()),
                 url: Set(format!("https://example.com/{k}")),
                 created_at: Set(now),
+                lead_created_at: Set(None),
             });
             pages.push(entity::scrape_page::ActiveModel {
                 id: Set(Uuid::now_v7()),
@@ -432,6 +433,7 @@ async fn rich_scraping(app: &TestApp, org: Uuid, owner: Uuid, leads: &[Uuid]) {
     }
     insert_chunks(app, jobs).await;
     insert_chunks(app, links).await;
+    link_lead_order(app).await;
     insert_chunks(app, pages).await;
 }
 
@@ -630,4 +632,17 @@ async fn rich_org_lists(app: &TestApp, org: Uuid, owner: Uuid, per: usize) {
     insert_chunks(app, suppressions).await;
     insert_chunks(app, domains).await;
     crate::conversations::seed(app, org, per).await;
+}
+
+/// Fills `scrape_job_leads.lead_created_at` (the lead's creation time, which the scraper writes
+/// with each link) for links a fixture inserted without it.
+pub async fn link_lead_order(app: &TestApp) {
+    use sea_orm::ConnectionTrait;
+    app.state
+        .db
+        .execute_unprepared(
+            r#"UPDATE "scrape_job_leads" SET "lead_created_at" = (SELECT "created_at" FROM "leads" WHERE "leads"."id" = "scrape_job_leads"."lead_id") WHERE "lead_created_at" IS NULL"#,
+        )
+        .await
+        .unwrap();
 }

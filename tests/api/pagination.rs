@@ -246,11 +246,13 @@ async fn a_scrape_jobs_leads_in_small_pages_give_the_big_page() {
             outcome: Set("created".into()),
             url: Set("https://tied.test/".into()),
             created_at: Set(now),
+            lead_created_at: Set(None),
         }
         .insert(&app.state.db)
         .await
         .unwrap();
     }
+    fixtures::link_lead_order(&app).await;
     let vars = json!({ "id": job.to_string() });
     let list = (JOB_LEADS, &vars, &["scrapeJob", "leads"][..]);
     let big = fixtures::ok(&app, &token, JOB_LEADS, with(&vars, json!({"first": 50}))).await;

@@ -153,6 +153,7 @@ pub(super) fn lead_field(viewer: &Viewer, f: &Sel) -> Option<String> {
             ))
         }
         "notes" => notes(f),
+        "timeline" => timeline(f),
         "campaigns" if f.args.is_empty() => {
             viewer.require(LeadCampaignsSlot::PERMISSION).ok()?;
             let obj = object_sql(&f.children, "LeadCampaign", |c| match c.name.as_str() {
@@ -184,48 +185,77 @@ pub(super) fn lead_field(viewer: &Viewer, f: &Sel) -> Option<String> {
     }
 }
 
-/// `notes(first: n)` for the pages the resolvers answer from their page-wide batch
-/// ([`batched_child_page`]: no cursor, n up to `CHILD_BATCH_MAX`): nodes, totalCount and
-/// pageInfo's booleans.
+/// `notes(first: n)` (see [`child_page`]).
 fn notes(f: &Sel) -> Option<String> {
+    child_page(f, "lead_notes", "LeadNoteConnection", "LeadNote", |name| {
+        Some(match name {
+            "id" => "n.id".into(),
+            "body" => "n.body".into(),
+            "authorId" => "n.author_id".into(),
+            "createdAt" => timestamp_sql("n.created_at"),
+            "updatedAt" => timestamp_sql("n.updated_at"),
+            _ => return None,
+        })
+    })
+}
+
+/// `timeline(first: n)` (see [`child_page`]). `data` (JSON written by serde, whose key order
+/// PostgreSQL's `jsonb` does not keep) is left to the resolvers.
+fn timeline(f: &Sel) -> Option<String> {
+    child_page(
+        f,
+        "lead_interactions",
+        "LeadInteractionConnection",
+        "LeadInteraction",
+        |name| {
+            Some(match name {
+                "id" => "n.id".into(),
+                "kind" => "n.kind".into(),
+                "actorId" => "n.actor_id".into(),
+                "createdAt" => timestamp_sql("n.created_at"),
+                _ => return None,
+            })
+        },
+    )
+}
+
+/// A lead's child rows newest first (`table` as `n`, by `lead_id`), for the pages the
+/// resolvers answer from their page-wide batch ([`batched_child_page`]: no cursor, n up to
+/// `CHILD_BATCH_MAX`): nodes (`column` gives a node field's SQL), totalCount and pageInfo's
+/// booleans.
+fn child_page(
+    f: &Sel,
+    table: &str,
+    connection: &str,
+    node: &str,
+    column: impl Fn(&str) -> Option<String>,
+) -> Option<String> {
     if !f.only_args(&["first", "after"]) {
         return None;
     }
     let first: Option<i32> = f.arg("first", "Int", true)?;
     let after: Option<String> = f.arg("after", "String", true)?;
     let n = batched_child_page(first, after.as_deref())?;
-    let lead = col("id");
-    object_sql(&f.children, "LeadNoteConnection", |c| {
-        match c.name.as_str() {
-            "nodes" if c.args.is_empty() => {
-                let obj = leaf_object_sql(&c.children, "LeadNote", |name| match name {
-                    "id" => Some("n.id".into()),
-                    "body" => Some("n.body".into()),
-                    "authorId" => Some("n.author_id".into()),
-                    "createdAt" => Some(timestamp_sql("n.created_at")),
-                    "updatedAt" => Some(timestamp_sql("n.updated_at")),
-                    _ => None,
-                })?;
-                Some(format!(
-                    "array_to_json(ARRAY(SELECT {obj} FROM lead_notes n WHERE n.lead_id = {lead} \
-                 ORDER BY n.id DESC LIMIT {n}))"
-                ))
-            }
-            "totalCount" if c.is_leaf() => Some(format!(
-                "(SELECT count(*) FROM lead_notes n WHERE n.lead_id = {lead})"
-            )),
-            "pageInfo" if c.args.is_empty() => leaf_object_sql(&c.children, "PageInfo", |name| {
-                match name {
-                    "hasNextPage" => Some(format!(
-                        "((SELECT count(*) FROM (SELECT 1 FROM lead_notes n WHERE n.lead_id = {lead} LIMIT {}) x) > {n})",
-                        n + 1
-                    )),
-                    "hasPreviousPage" => Some("false".into()),
-                    _ => None,
-                }
-            }),
-            _ => None,
+    let rows = format!("{table} n WHERE n.lead_id = {}", col("id"));
+    object_sql(&f.children, connection, |c| match c.name.as_str() {
+        "nodes" if c.args.is_empty() => {
+            let obj = leaf_object_sql(&c.children, node, &column)?;
+            Some(format!(
+                "array_to_json(ARRAY(SELECT {obj} FROM {rows} ORDER BY n.id DESC LIMIT {n}))"
+            ))
         }
+        "totalCount" if c.is_leaf() => Some(format!("(SELECT count(*) FROM {rows})")),
+        "pageInfo" if c.args.is_empty() => {
+            leaf_object_sql(&c.children, "PageInfo", |name| match name {
+                "hasNextPage" => Some(format!(
+                    "((SELECT count(*) FROM (SELECT 1 FROM {rows} LIMIT {}) x) > {n})",
+                    n + 1
+                )),
+                "hasPreviousPage" => Some("false".into()),
+                _ => None,
+            })
+        }
+        _ => None,
     })
 }
 

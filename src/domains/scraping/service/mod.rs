@@ -196,6 +196,23 @@ pub async fn create_in(
     Ok(model)
 }
 
+/// The rows of `scrapeJobs` (permission, organization, filter): paged by [`list`] and by
+/// the compiled read path (`graphql::compiled`), so both list the same jobs.
+pub fn list_select(
+    viewer: &Viewer,
+    filter: &ScrapeJobFilter,
+) -> AppResult<sea_orm::Select<scrape_job::Entity>> {
+    viewer.require(Permission::ReadScrapeJobs)?;
+    let mut q = scoped(viewer);
+    if let Some(s) = filter.status.as_ref().filter(|s| !s.is_empty()) {
+        q = q.filter(scrape_job::Column::Status.is_in(s.iter().map(|x| x.as_str())));
+    }
+    if let Some(s) = filter.source.as_ref().filter(|s| !s.is_empty()) {
+        q = q.filter(scrape_job::Column::Source.is_in(s.iter().map(|x: &ScrapeSource| x.as_str())));
+    }
+    Ok(q)
+}
+
 /// A page of the organization's scrape jobs, newest first.
 pub async fn list(
     state: &AppState,
@@ -203,14 +220,7 @@ pub async fn list(
     filter: ScrapeJobFilter,
     args: PageArgs,
 ) -> AppResult<IdConnection<super::types::ScrapeJob>> {
-    viewer.require(Permission::ReadScrapeJobs)?;
-    let mut q = scoped(viewer);
-    if let Some(s) = filter.status.filter(|s| !s.is_empty()) {
-        q = q.filter(scrape_job::Column::Status.is_in(s.iter().map(|x| x.as_str())));
-    }
-    if let Some(s) = filter.source.filter(|s| !s.is_empty()) {
-        q = q.filter(scrape_job::Column::Source.is_in(s.iter().map(|x: &ScrapeSource| x.as_str())));
-    }
+    let q = list_select(viewer, &filter)?;
     let order = ByColumn {
         column: scrape_job::Column::Id,
         desc: true,

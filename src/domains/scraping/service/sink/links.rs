@@ -3,13 +3,16 @@
 use chrono::Utc;
 use entity::scrape_job_lead;
 use sea_orm::{
-    sea_query::OnConflict as SqlOnConflict, ActiveValue::Set, ConnectionTrait, DatabaseTransaction,
-    DbBackend, EntityTrait, Statement,
+    sea_query::{Expr, OnConflict as SqlOnConflict, Query},
+    ConnectionTrait, DatabaseTransaction, DbBackend, Statement,
 };
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::{domains::leads::BULK_CHUNK, error::AppResult};
+use crate::{
+    domains::leads::BULK_CHUNK,
+    error::{AppError, AppResult},
+};
 
 /// A lead met by the job, to link (`scrape_job_leads`).
 pub struct Link {
@@ -42,8 +45,8 @@ pub async fn insert_links(
         let done = txn
             .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            r#"INSERT INTO "scrape_job_leads" ("scrape_job_id", "lead_id", "org_id", "outcome", "url", "created_at")
-SELECT $1, r.lead_id, $2, r.outcome, r.url, $3
+            r#"INSERT INTO "scrape_job_leads" ("scrape_job_id", "lead_id", "org_id", "outcome", "url", "created_at", "lead_created_at")
+SELECT $1, r.lead_id, $2, r.outcome, r.url, $3, (SELECT l."created_at" FROM "leads" l WHERE l."id" = r.lead_id)
 FROM jsonb_to_recordset($4::jsonb) AS r(lead_id uuid, outcome text, url text)
 ON CONFLICT ("scrape_job_id", "lead_id") DO NOTHING"#,
             [
@@ -58,15 +61,18 @@ ON CONFLICT ("scrape_job_id", "lead_id") DO NOTHING"#,
     }
     let mut inserted = 0;
     for part in links.chunks(BULK_CHUNK) {
-        let rows = part.iter().map(|l| scrape_job_lead::ActiveModel {
-            scrape_job_id: Set(job_id),
-            lead_id: Set(l.lead_id),
-            org_id: Set(org_id),
-            outcome: Set(l.outcome.into()),
-            url: Set(l.url.clone()),
-            created_at: Set(now),
-        });
-        inserted += scrape_job_lead::Entity::insert_many(rows)
+        let mut insert = Query::insert();
+        insert
+            .into_table(scrape_job_lead::Entity)
+            .columns([
+                scrape_job_lead::Column::ScrapeJobId,
+                scrape_job_lead::Column::LeadId,
+                scrape_job_lead::Column::OrgId,
+                scrape_job_lead::Column::Outcome,
+                scrape_job_lead::Column::Url,
+                scrape_job_lead::Column::CreatedAt,
+                scrape_job_lead::Column::LeadCreatedAt,
+            ])
             .on_conflict(
                 SqlOnConflict::columns([
                     scrape_job_lead::Column::ScrapeJobId,
@@ -74,9 +80,29 @@ ON CONFLICT ("scrape_job_id", "lead_id") DO NOTHING"#,
                 ])
                 .do_nothing()
                 .to_owned(),
-            )
-            .exec_without_returning(txn)
-            .await?;
+            );
+        for l in part {
+            insert
+                .values([
+                    job_id.into(),
+                    l.lead_id.into(),
+                    org_id.into(),
+                    l.outcome.into(),
+                    l.url.clone().into(),
+                    now.into(),
+                    // The lead's creation time, in the same statement (see the migration
+                    // `scrape_job_leads_lead_order`).
+                    Expr::cust_with_values(
+                        r#"(SELECT "created_at" FROM "leads" WHERE "id" = ?)"#,
+                        [l.lead_id],
+                    ),
+                ])
+                .map_err(|e| AppError::internal(format!("link insert: {e}")))?;
+        }
+        inserted += txn
+            .execute_raw(txn.get_database_backend().build(&insert))
+            .await?
+            .rows_affected();
     }
     Ok(inserted)
 }
