@@ -32,9 +32,11 @@ use async_graphql_value::Value as DocValue;
 
 use crate::{auth::Viewer, state::AppState};
 
+mod approvals;
 pub mod coverage;
 mod flat;
 mod frame;
+mod goals;
 mod leads;
 mod newest;
 mod outreach;
@@ -365,6 +367,10 @@ pub fn plan_for(
             "campaigns" => Root::Newest(Box::new(outreach::plan_campaigns(viewer, root)?)),
             "notifications" => Root::Newest(Box::new(flat::plan_notifications(viewer, root)?)),
             "auditLogs" => Root::Newest(Box::new(flat::plan_audit_logs(viewer, root)?)),
+            "approvalRequests" => {
+                Root::Newest(Box::new(approvals::plan_approval_requests(viewer, root)?))
+            }
+            "searchGoals" => Root::Newest(Box::new(goals::plan_search_goals(viewer, root)?)),
             _ => return None,
         };
         planned.push((root.key.clone(), p));
