@@ -130,7 +130,10 @@ async fn goal(app: &TestApp, org: Uuid, k: usize) -> Uuid {
         target_market: Set(k.is_multiple_of(2).then(|| "SMB\tEU".to_string())),
         locations: Set(json!(["Berlin"])),
         max_leads: Set(10 * (k as i32 + 1)),
-        strategy: Set(json!({})),
+        strategy: Set(
+            json!({"industries": ["dental"], "keywords": ["dentist \"q\""],
+            "jobTitles": [], "locations": ["Berlin"], "sources": [], "exclusions": []}),
+        ),
         status: Set(["draft", "running", "ranking", "completed", "weird"][k % 5].into()),
         provider: Set("local".into()),
         model: Set("m-1".into()),
