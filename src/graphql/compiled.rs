@@ -27,9 +27,11 @@ use async_graphql::{
 };
 use async_graphql_value::Value as DocValue;
 
+mod approvals;
 pub mod coverage;
 mod flat;
 mod frame;
+mod goals;
 mod leads;
 mod newest;
 mod outreach;

@@ -1490,3 +1490,234 @@ async fn seed_jobs_and_timeline(app: &TestApp, org: Uuid) {
             .unwrap();
     }
 }
+
+// ---- approvalRequests and searchGoals (compiled/approvals.rs, compiled/goals.rs) ----------
+// A self-contained block: its own documents over the two roots (the same selection generator),
+// its own data (`compiled_more`'s seeds: rules of another organization, history entries stored
+// under another organization, deleted leads, ties in rank) and its own run.
+
+/// `approvalRequests(filter:)` values (enum values only under `status`: see [`ENUM_KEYS`]).
+const APPROVAL_FILTERS: &[&str] = &[
+    r#"{}"#,
+    r#"{"status": ["PENDING", "APPROVED"]}"#,
+    r#"{"status": []}"#,
+    r#"{"urgent": true}"#,
+    r#"{"assignedToMe": true}"#,
+    r#"{"urgent": false, "status": ["REJECTED"]}"#,
+];
+
+/// The roots of this block, in the order of their cursor lists.
+const MORE_ROOTS: &[&str] = &["approvalRequests", "searchGoals"];
+
+impl Gen<'_> {
+    /// Arguments of one of [`MORE_ROOTS`] (`self.cursors` holds their cursors, in that order).
+    fn more_root_args(&mut self, field: &str) -> String {
+        let mut args = Vec::new();
+        if field == "approvalRequests" && self.rng.pct(35) {
+            self.filter_arg(
+                &mut args,
+                "ApprovalRequestFilter",
+                APPROVAL_FILTERS,
+                "filter: {status: PENDING}",
+            );
+        }
+        let slot = MORE_ROOTS.iter().position(|r| *r == field).unwrap();
+        let cursors = self.cursors.get(slot).cloned().unwrap_or_default();
+        if self.rng.pct(12) {
+            let n = *self.rng.pick(&[1, 2, 5]);
+            let v = self.value("Int", json!(n));
+            args.push(format!("last: {v}"));
+            if !cursors.is_empty() && self.rng.pct(70) {
+                let c = self.rng.pick(&cursors).clone();
+                let v = self.value("String", json!(c));
+                args.push(format!("before: {v}"));
+            }
+        } else {
+            if self.rng.pct(80) {
+                let n = *self.rng.pick(&[0, 1, 2, 3, 7, 201]);
+                let v = self.value("Int", json!(n));
+                args.push(format!("first: {v}"));
+            }
+            if !cursors.is_empty() && self.rng.pct(20) {
+                let c = self.rng.pick(&cursors).clone();
+                let v = self.value("String", json!(c));
+                args.push(format!("after: {v}"));
+            }
+        }
+        if args.is_empty() {
+            String::new()
+        } else {
+            format!("({})", args.join(", "))
+        }
+    }
+
+    /// A document over [`MORE_ROOTS`] (as [`Gen::document`] over the other roots).
+    fn more_document(mut self) -> Doc {
+        let mut roots = Vec::new();
+        let n = if self.rng.pct(10) { 2 } else { 1 };
+        for i in 0..n {
+            let alias = (i > 0 || self.rng.pct(10)).then(|| self.name("r"));
+            let field = *self.rng.pick(MORE_ROOTS);
+            let root = covered(&format!("Query.{field}")).unwrap();
+            let args = self.more_root_args(field);
+            let (sel, keys) = self.selection(root, 0);
+            let text = match &alias {
+                Some(a) => format!("{a}: {field}{args} {{ {sel} }}"),
+                None => format!("{field}{args} {{ {sel} }}"),
+            };
+            roots.push((text, key(alias.as_deref().unwrap_or(field), Some(keys))));
+        }
+        if self.rng.pct(10) {
+            roots.push(leaf("__typename"));
+        }
+        let (body, keys) = self.wrap("Query", roots);
+        let defs: Vec<String> = self
+            .variables
+            .iter()
+            .map(|(n, t, _)| format!("${n}: {t}"))
+            .collect();
+        let head = if defs.is_empty() {
+            String::new()
+        } else {
+            format!("query Generated({}) ", defs.join(", "))
+        };
+        let mut query = format!("{head}{{ {body} }}");
+        for f in &self.fragments {
+            query.push(' ');
+            query.push_str(f);
+        }
+        let variables = Value::Object(self.variables.into_iter().map(|(n, _, v)| (n, v)).collect());
+        Doc {
+            query,
+            variables,
+            covered: self.covered,
+            keys,
+        }
+    }
+}
+
+#[tokio::test]
+#[ignore = "postgres-only: needs TEST_POSTGRES_URL (the compiled path is PostgreSQL only)"]
+async fn pg_only_generated_approvals_and_goals_answer_the_same_both_ways() {
+    crate::helpers::require_postgres();
+    let seed_value = env_or("LG_DIFF_SEED", SEED);
+    let docs = env_or("LG_DIFF_DOCS", DOCS / 2);
+    let compiled = TestApp::spawn_with(Options::with_env(&[("RECORD_SQL", "true")])).await;
+    let resolvers = TestApp::spawn_with(Options {
+        db_url: Some(compiled.db_url.clone()),
+        env: HashMap::from([("COMPILED_READS".to_string(), "false".to_string())]),
+        ..Default::default()
+    })
+    .await;
+    let orgs = [Uuid::now_v7(), Uuid::now_v7()];
+    for org in orgs {
+        compiled.ensure_org(org).await;
+        seed(&compiled, org).await;
+    }
+    for (org, other) in [(orgs[0], orgs[1]), (orgs[1], orgs[0])] {
+        crate::compiled_more::seed_requests(&compiled, org, other).await;
+        crate::compiled_more::seed_goals(&compiled, org, other).await;
+    }
+    let who = viewers(&compiled, &resolvers, &orgs).await;
+    let mut cursors = Vec::new();
+    for root in MORE_ROOTS {
+        let q = format!("{{ {root}(first: 200) {{ edges {{ cursor }} }} }}");
+        let v = resolvers.gql(Some(&who[2].resolvers), &q, json!({})).await;
+        let edges = v["data"][root]["edges"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{v}"));
+        cursors.push(
+            edges
+                .iter()
+                .map(|e| e["cursor"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>(),
+        );
+    }
+    let objects = objects();
+    let mut rng = Rng((seed_value ^ 0x0a99_90a1) | 1);
+    let (mut ran_compiled, mut fell_back) = (0usize, 0usize);
+    let mut per_root: HashMap<&str, usize> = HashMap::new();
+    let mut failures = Vec::new();
+    for d in 0..docs {
+        let doc = Gen {
+            rng: &mut rng,
+            objects: &objects,
+            cursors: &cursors,
+            covered: true,
+            names: 0,
+            variables: Vec::new(),
+            fragments: Vec::new(),
+        }
+        .more_document();
+        for w in &who {
+            compiled.state.sql_log.take();
+            let c = text(&compiled, &w.compiled, &doc).await;
+            let stmts = compiled.request_statements();
+            let r = text(&resolvers, &w.resolvers, &doc).await;
+            let (cv, rv): (Value, Value) = (
+                serde_json::from_str(&c).unwrap_or(Value::Null),
+                serde_json::from_str(&r).unwrap_or(Value::Null),
+            );
+            let was_compiled = stmts.iter().any(|s| s.contains("lg_id"));
+            let expected = doc.covered && rv.get("errors").is_none();
+            if was_compiled {
+                ran_compiled += 1;
+                for root in ["approval_requests", "search_goals"] {
+                    if stmts
+                        .iter()
+                        .any(|s| s.contains(&format!("FROM \"{root}\"")))
+                    {
+                        *per_root.entry(root).or_default() += 1;
+                    }
+                }
+            } else {
+                fell_back += 1;
+            }
+            let mut wrong = Vec::new();
+            if normalized(&cv) != normalized(&rv) {
+                wrong.push("the answers differ".to_string());
+            }
+            if was_compiled {
+                if let Err(e) = data_keys_match(&c, &doc.keys) {
+                    wrong.push(format!("compiled keys out of selection order: {e}"));
+                }
+            }
+            if was_compiled != expected {
+                wrong.push(format!("compiled = {was_compiled}, covered = {expected}"));
+            }
+            if !wrong.is_empty() {
+                failures.push(format!(
+                    "seed {seed_value:#x}, document {d}, {}: {}\n  query: {}\n  variables: {}\n  \
+                     compiled:  {c}\n  resolvers: {r}\n  statements: {stmts:?}",
+                    w.label,
+                    wrong.join(", "),
+                    doc.query,
+                    doc.variables
+                ));
+            }
+        }
+    }
+    let runs = docs * who.len();
+    eprintln!(
+        "compiled_diff (approvals, goals): seed {seed_value:#x}, {runs} runs: {ran_compiled} \
+         compiled ({per_root:?}), {fell_back} fell back, {} failures",
+        failures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {runs} runs failed; the first ones:\n{}",
+        failures.len(),
+        failures
+            .iter()
+            .take(4)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n\n")
+    );
+    assert!(ran_compiled * 2 > runs, "{ran_compiled} compiled");
+    assert!(fell_back * 20 > runs, "{fell_back} fell back");
+    for root in ["approval_requests", "search_goals"] {
+        let n = per_root.get(root).copied().unwrap_or(0);
+        assert!(n * 5 > runs, "{root}: {n} runs compiled");
+    }
+}

@@ -13,6 +13,7 @@ mod ai_replies;
 mod approvals;
 mod compiled;
 mod compiled_diff;
+mod compiled_more;
 mod compiled_roots;
 mod conversations;
 mod conversations_auto;

@@ -39,6 +39,21 @@ const CAMPAIGN_RESOLVERS_ONLY: &[&str] = &[
 /// `ScrapeJob` fields answered by the resolvers only (JSON written by serde, counters computed
 /// in Rust, crawl pages).
 const SCRAPE_JOB_RESOLVERS_ONLY: &[&str] = &["pages", "params", "progress"];
+/// `ApprovalRequest` fields answered by the resolvers only (users, the viewer's rights, JSON).
+const APPROVAL_REQUEST_RESOLVERS_ONLY: &[&str] = &["assignees", "canAct", "payload", "requestedBy"];
+
+/// `SearchGoal` fields answered by the resolvers only (JSON-backed, and the sources' pages).
+const SEARCH_GOAL_RESOLVERS_ONLY: &[&str] = &[
+    "jobs",
+    "jobsDone",
+    "jobsTotal",
+    "leadsFound",
+    "locations",
+    "ranked",
+    "sourcesSkipped",
+    "strategy",
+    "valid",
+];
 
 /// Every object the compiler answers (see the module docs).
 pub const COVERAGE: &[Covered] = &[
@@ -277,6 +292,87 @@ pub const COVERAGE: &[Covered] = &[
         via: "AuditLogEdge.node",
         type_name: "AuditLog",
         resolvers_only: &["changes"],
+    },
+    Covered {
+        via: "Query.approvalRequests",
+        type_name: "ApprovalRequestConnection",
+        resolvers_only: &[],
+    },
+    Covered {
+        via: "ApprovalRequestConnection.edges",
+        type_name: "ApprovalRequestEdge",
+        resolvers_only: &[],
+    },
+    Covered {
+        via: "ApprovalRequestConnection.pageInfo",
+        type_name: "PageInfo",
+        resolvers_only: &[],
+    },
+    Covered {
+        via: "ApprovalRequestConnection.nodes",
+        type_name: "ApprovalRequest",
+        resolvers_only: APPROVAL_REQUEST_RESOLVERS_ONLY,
+    },
+    Covered {
+        via: "ApprovalRequestEdge.node",
+        type_name: "ApprovalRequest",
+        resolvers_only: APPROVAL_REQUEST_RESOLVERS_ONLY,
+    },
+    Covered {
+        via: "ApprovalRequest.rule",
+        type_name: "ApprovalRule",
+        resolvers_only: &["approvers", "condition", "createdBy"],
+    },
+    Covered {
+        via: "ApprovalRequest.history",
+        type_name: "ApprovalAction",
+        resolvers_only: &["actor", "toUser"],
+    },
+    Covered {
+        via: "Query.searchGoals",
+        type_name: "SearchGoalConnection",
+        resolvers_only: &[],
+    },
+    Covered {
+        via: "SearchGoalConnection.edges",
+        type_name: "SearchGoalEdge",
+        resolvers_only: &[],
+    },
+    Covered {
+        via: "SearchGoalConnection.pageInfo",
+        type_name: "PageInfo",
+        resolvers_only: &[],
+    },
+    Covered {
+        via: "SearchGoalConnection.nodes",
+        type_name: "SearchGoal",
+        resolvers_only: SEARCH_GOAL_RESOLVERS_ONLY,
+    },
+    Covered {
+        via: "SearchGoalEdge.node",
+        type_name: "SearchGoal",
+        resolvers_only: SEARCH_GOAL_RESOLVERS_ONLY,
+    },
+    Covered {
+        via: "SearchGoal.results",
+        type_name: "SearchGoalResultConnection",
+        // Nested edges carry cursors, which the compiler does not write.
+        resolvers_only: &["edges"],
+    },
+    Covered {
+        via: "SearchGoalResultConnection.nodes",
+        type_name: "SearchGoalResult",
+        resolvers_only: &["reasons"],
+    },
+    Covered {
+        via: "SearchGoalResultConnection.pageInfo",
+        type_name: "PageInfo",
+        resolvers_only: &["startCursor", "endCursor"],
+    },
+    Covered {
+        via: "SearchGoalResult.lead",
+        type_name: "Lead",
+        resolvers_only: LEAD_RESOLVERS_ONLY,
     },
 ];
 

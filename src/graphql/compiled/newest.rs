@@ -154,6 +154,19 @@ pub fn child_connection(
     connection: &str,
     from: &str,
     alias: &str,
+    node: impl FnMut(&[Sel]) -> Option<String>,
+) -> Option<String> {
+    let order = format!("{alias}.id DESC");
+    ordered_child_connection(field, connection, from, &order, node)
+}
+
+/// [`child_connection`] in another order: `order` is the `ORDER BY` of the resolvers' page
+/// (e.g. `lg_gr.rank ASC` for a goal's results).
+pub fn ordered_child_connection(
+    field: &Sel,
+    connection: &str,
+    from: &str,
+    order: &str,
     mut node: impl FnMut(&[Sel]) -> Option<String>,
 ) -> Option<String> {
     if !field.only_args(&["first"]) {
@@ -165,7 +178,7 @@ pub fn child_connection(
         "nodes" if c.args.is_empty() => {
             let obj = node(&c.children)?;
             Some(format!(
-                "array_to_json(ARRAY(SELECT {obj} FROM {from} ORDER BY {alias}.id DESC LIMIT {n}))"
+                "array_to_json(ARRAY(SELECT {obj} FROM {from} ORDER BY {order} LIMIT {n}))"
             ))
         }
         "totalCount" if c.is_leaf() => Some(format!("(SELECT count(*) FROM {from})")),

@@ -8,7 +8,7 @@ use std::{
 
 use async_graphql::Request;
 
-use super::{flat, leads, newest, outreach, push_key, scrape, selection, single};
+use super::{approvals, flat, goals, leads, newest, outreach, push_key, scrape, selection, single};
 use crate::{auth::Viewer, state::AppState};
 
 /// The compiled form of a request, ready to run.
@@ -114,6 +114,10 @@ pub fn plan_for(
             "auditLogs" => Root::Newest(Box::new(flat::plan_audit_logs(viewer, root)?)),
             "lead" => Root::One(Box::new(single::plan_lead(viewer, root)?)),
             "scrapeJobs" => Root::Newest(Box::new(scrape::plan_scrape_jobs(viewer, root)?)),
+            "approvalRequests" => {
+                Root::Newest(Box::new(approvals::plan_approval_requests(viewer, root)?))
+            }
+            "searchGoals" => Root::Newest(Box::new(goals::plan_search_goals(viewer, root)?)),
             _ => return None,
         };
         planned.push((root.key.clone(), p));

@@ -65,6 +65,13 @@ pub async fn find_goal(
         .ok_or(AppError::NotFound("search goal"))
 }
 
+/// The goals [`list_goals`] pages (permission, organization): also the rows of the compiled
+/// read (`graphql::compiled::goals`), so both answer the same rows.
+pub fn list_select(viewer: &Viewer) -> AppResult<Select<search_goal::Entity>> {
+    viewer.require(Permission::ReadAi)?;
+    Ok(scoped(viewer))
+}
+
 /// The organization's goals, newest first; the nodes of the page are made together by `wrap`
 /// (they share one `SearchGoalPage`).
 pub async fn list_goals<N, I>(
@@ -77,14 +84,14 @@ where
     N: async_graphql::OutputType,
     I: IntoIterator<Item = N>,
 {
-    viewer.require(Permission::ReadAi)?;
+    let select = list_select(viewer)?;
     let order = ByColumn {
         column: search_goal::Column::Id,
         desc: true,
         key_of: |m: &search_goal::Model| m.id,
     };
-    let total = TotalCount::of(state.db.clone(), scoped(viewer));
-    let page = keyset_rows(&state.db, scoped(viewer), &order, &args).await?;
+    let total = TotalCount::of(state.db.clone(), select.clone());
+    let page = keyset_rows(&state.db, select, &order, &args).await?;
     Ok(page.into_connection_batch(total, |m| m.id, wrap))
 }
 
@@ -390,10 +397,12 @@ pub struct ResultRow {
 /// Results connection: ordered by rank, cursors are ranks (unique per goal).
 pub type ResultConnection<N> = Connection<KeyCursor<i32>, N, TotalCount>;
 
-type ResultOrder = ByColumn<search_goal_result::Column, fn(&search_goal_result::Model) -> i32>;
+/// The order of a goal's results.
+pub type ResultOrder = ByColumn<search_goal_result::Column, fn(&search_goal_result::Model) -> i32>;
 
-/// Best rank first.
-fn best_first() -> ResultOrder {
+/// Best rank first (no tie-break: ranks are 1…n per goal as the ranking step writes them,
+/// though no constraint enforces it). The compiled read orders a goal's results by it too.
+pub fn best_first() -> ResultOrder {
     ByColumn {
         column: search_goal_result::Column::Rank,
         desc: false,

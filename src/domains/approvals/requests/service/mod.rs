@@ -24,8 +24,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use entity::{approval_action, approval_request};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, Select,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait,
+    QueryFilter, QueryOrder, Select,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -69,13 +69,13 @@ pub async fn get(
         .ok_or(AppError::NotFound("approval request"))
 }
 
-/// A page of requests, newest first.
-pub async fn list(
-    state: &AppState,
+/// The requests [`list`] pages (permission, organization, filters), on `backend`: also the
+/// rows of the compiled read (`graphql::compiled::approvals`), so both answer the same rows.
+pub fn list_select(
+    backend: DatabaseBackend,
     viewer: &Viewer,
     filter: &ApprovalRequestFilter,
-    args: PageArgs,
-) -> AppResult<IdConnection<ApprovalRequest>> {
+) -> AppResult<Select<approval_request::Entity>> {
     viewer.require(Permission::ReadApprovals)?;
     let mut q = scoped(viewer);
     if let Some(s) = filter.status.as_ref().filter(|s| !s.is_empty()) {
@@ -88,8 +88,19 @@ pub async fn list(
         q = q.filter(approval_request::Column::Urgent.eq(u));
     }
     if filter.assigned_to_me == Some(true) {
-        q = q.filter(assigned_to(state.db.get_database_backend(), viewer));
+        q = q.filter(assigned_to(backend, viewer));
     }
+    Ok(q)
+}
+
+/// A page of requests, newest first.
+pub async fn list(
+    state: &AppState,
+    viewer: &Viewer,
+    filter: &ApprovalRequestFilter,
+    args: PageArgs,
+) -> AppResult<IdConnection<ApprovalRequest>> {
+    let q = list_select(state.db.get_database_backend(), viewer, filter)?;
     // Wrapped together: users, rules and histories load once for the page.
     page_newest_first(
         state,
@@ -127,6 +138,10 @@ where
     Ok(page.into_connection_batch(total, id_of, wrap))
 }
 
+/// A request's history is ordered by this column, ascending (oldest first: UUID v7 ids); the
+/// compiled read orders by it too.
+pub const HISTORY_ORDER: approval_action::Column = approval_action::Column::Id;
+
 /// The history of one request, oldest first.
 pub async fn history_of(
     conn: &impl ConnectionTrait,
@@ -154,7 +169,7 @@ pub async fn histories_of(
     let models = approval_action::Entity::find()
         .filter(approval_action::Column::OrgId.eq(viewer.org_id))
         .filter(approval_action::Column::RequestId.is_in(request_ids.iter().copied()))
-        .order_by_asc(approval_action::Column::Id)
+        .order_by_asc(HISTORY_ORDER)
         .all(conn)
         .await?;
     let requests: Vec<Uuid> = models.iter().map(|m| m.request_id).collect();
