@@ -136,6 +136,35 @@ fn row_of(
     (row, lead)
 }
 
+/// Each item's lead must be one of the organization's (one statement for the batch).
+async fn check_leads(
+    state: &AppState,
+    viewer: &Viewer,
+    leads_of: Vec<(usize, Option<Uuid>)>,
+    errors: &mut ItemErrors,
+) -> AppResult<()> {
+    let wanted: HashSet<Uuid> = leads_of.iter().filter_map(|(_, l)| *l).collect();
+    let found: HashSet<Uuid> = if wanted.is_empty() {
+        HashSet::new()
+    } else {
+        leads::scoped(viewer)
+            .select_only()
+            .column(lead::Column::Id)
+            .filter(lead::Column::Id.is_in(wanted))
+            .into_tuple::<Uuid>()
+            .all(&state.db)
+            .await?
+            .into_iter()
+            .collect()
+    };
+    for (i, l) in leads_of {
+        if !l.is_some_and(|l| found.contains(&l)) {
+            push(errors, i, "leadId", "is not a lead of the organization");
+        }
+    }
+    Ok(())
+}
+
 /// `trackEvents` (TrackEvents, MEMBER+; API keys of that role): 1–500 events, all valid or
 /// none stored; one statement reads the batch's leads, one INSERT stores it.
 pub async fn track(
@@ -162,30 +191,7 @@ pub async fn track(
         }
         rows.push(row);
     }
-    let wanted: HashSet<Uuid> = leads_of.iter().filter_map(|(_, l)| *l).collect();
-    let found: HashSet<Uuid> = if wanted.is_empty() {
-        HashSet::new()
-    } else {
-        leads::scoped(viewer)
-            .select_only()
-            .column(lead::Column::Id)
-            .filter(lead::Column::Id.is_in(wanted))
-            .into_tuple::<Uuid>()
-            .all(&state.db)
-            .await?
-            .into_iter()
-            .collect()
-    };
-    for (i, l) in leads_of {
-        if !l.is_some_and(|l| found.contains(&l)) {
-            push(
-                &mut errors,
-                i,
-                "leadId",
-                "is not a lead of the organization",
-            );
-        }
-    }
+    check_leads(state, viewer, leads_of, &mut errors).await?;
     if !errors.is_empty() {
         errors.sort_by_key(|(i, _)| *i);
         return Err(AppError::invalid_fields(
