@@ -2,6 +2,7 @@
 
 pub mod ai_cache;
 pub mod ai_usage;
+pub mod analytics_event;
 pub mod api_key;
 pub mod approval_action;
 pub mod approval_request;

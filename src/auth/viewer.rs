@@ -166,6 +166,9 @@ permissions! {
     WriteDeals => Member,
     /// Create and change pipelines and their stages; set marketing costs (`setCost`, for ROI).
     ManagePipelines => Manager,
+    /// Record analytics events (`trackEvents`: frontends and partners, e.g. through a MEMBER
+    /// API key). Reading them (`analyticsEvents`) is `ReadDeals`.
+    TrackEvents => Member,
     /// Create, change, rotate, test and delete outgoing webhook endpoints; see their deliveries
     /// and redeliver them.
     ManageWebhooks => Admin,

@@ -27,6 +27,7 @@ mod graphql_ws_client;
 mod http_spine;
 mod identity;
 mod insight;
+mod insight_events;
 mod insight_funnel;
 mod jobs;
 mod jobs_reclaim;

@@ -16,13 +16,23 @@
 //!   `range | preset | days` (local days in the organization's zone), `ltv(groupBy)`,
 //!   `setCost` (what a campaign or source cost: `marketing_costs`) and the subscription
 //!   `dashboardUpdates(range | preset)`.
+//! - **Analytics events** (`service/events.rs`, table `analytics_events`): `trackEvents`
+//!   (TrackEvents, MEMBER+, API keys of that role too) takes 1–500 events, validates every item
+//!   (`events[i].field`; a lead of another organization is such an error) and stores all or
+//!   none in one multi-row INSERT that skips client event ids already stored in the
+//!   organization (a retried batch stores nothing twice; the answer counts accepted and
+//!   duplicates). `analyticsEvents(filter)` pages them newest first by occurred time.
+//! - **Activity feed** (`service/activity.rs`): `recentActivity(first, after, types)` merges the
+//!   leads' timelines, campaigns, approvals, scrapes and deals in one `UNION ALL` statement,
+//!   newest first, cursor `(occurredAt, source, id)`; sources the viewer may not read are left
+//!   out.
 //! - **Live dashboard** (`service/live.rs`): one coalescer per (instance, organization, range)
 //!   fed by the event bus; a window of `DASHBOARD_UPDATE_WINDOW_MS` (2 s) gathers the events
 //!   that move KPIs, then one dashboard statement serves every subscriber of the key, each
 //!   receiving it when one of the window's events is `visible_to` it.
-//! - **Roles**: ReadDeals VIEWER (deals, pipelines and the analytics), WriteDeals MEMBER,
-//!   ManagePipelines MANAGER (also `setCost`). Another organization's deal, pipeline, stage,
-//!   lead or campaign is NOT_FOUND.
+//! - **Roles**: ReadDeals VIEWER (deals, pipelines, the analytics and tracked events),
+//!   WriteDeals MEMBER, TrackEvents MEMBER, ManagePipelines MANAGER (also `setCost`). Another
+//!   organization's deal, pipeline, stage, lead or campaign is NOT_FOUND.
 //! - **Aggregates run in the database**: the dashboard is one statement (a `UNION ALL` of one
 //!   `SUM(CASE …)` branch per KPI, splitting range and previous period); the series are one
 //!   `GROUP BY` each. Time buckets go through `db::buckets` (date_trunc on PostgreSQL, strftime
@@ -31,10 +41,9 @@
 //! - **Events**: `deal.created`, `deal.updated` (`reason`: updated, stage_moved),
 //!   `deal.closed` (won, lost) and `cost.updated`, through the outbox in the change's
 //!   transaction; visible with ReadDeals.
-//! - **Not built yet** (issue 26): `trackEvents` / `analyticsEvents`, `recentActivity`, the
-//!   funnel's median time between stages, costs of scrape jobs and AI usage, campaign
-//!   analytics and comparison, revenue analytics, `conversions`, rollup tables and reports
-//!   (CSV/XLSX/PDF).
+//! - **Not built yet** (issue 26): the funnel's median time between stages, costs of scrape
+//!   jobs and AI usage, campaign analytics and comparison, revenue analytics, `conversions`,
+//!   rollup tables and reports (CSV/XLSX/PDF).
 
 pub mod resolver;
 pub mod service;

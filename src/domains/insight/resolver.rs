@@ -6,16 +6,16 @@ use futures::Stream;
 
 use super::{
     service::{
-        analytics, costs, dashboard, deals, funnel, live, pipelines,
+        activity, analytics, costs, dashboard, deals, events, funnel, live, pipelines,
         range::{self, Period},
         revenue,
     },
     types::{
-        Attribution, AttributionGroupBy, AttributionModel, ConversionFunnel, CreateDealInput,
-        CreatePipelineInput, Dashboard, DateRangeInput, Deal, DealFilter, DealStatus, EmailGroupBy,
-        EmailPerformance, LeadAnalytics, LeadGroupBy, LocalDaysInput, Ltv, LtvGroupBy,
-        MarketingCost, Pipeline, RangePreset, Roi, SetCostInput, UpdateDealInput,
-        UpdatePipelineInput,
+        ActivityType, AnalyticsEventFilter, Attribution, AttributionGroupBy, AttributionModel,
+        ConversionFunnel, CreateDealInput, CreatePipelineInput, Dashboard, DateRangeInput, Deal,
+        DealFilter, DealStatus, EmailGroupBy, EmailPerformance, LeadAnalytics, LeadGroupBy,
+        LocalDaysInput, Ltv, LtvGroupBy, MarketingCost, Pipeline, RangePreset, Roi, SetCostInput,
+        TrackEventInput, TrackEventsResult, UpdateDealInput, UpdatePipelineInput,
     },
 };
 use crate::{
@@ -23,7 +23,7 @@ use crate::{
     domains::audit::note_ref as note,
     error::{AppError, AppResult},
     graphql::{
-        pagination::{IdConnection, PageArgs},
+        pagination::{IdConnection, KeysetArgs, PageArgs},
         ContextExt,
     },
     ids::parse_id,
@@ -189,6 +189,37 @@ impl InsightQuery {
         revenue::roi(state, viewer, period, model, group_by).await
     }
 
+    /// Tracked analytics events, newest first by `occurredAt` (ReadDeals).
+    async fn analytics_events(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<AnalyticsEventFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> AppResult<events::EventConnection> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let args = KeysetArgs::new(first, after, last, before)?;
+        events::list(state, viewer, filter.unwrap_or_default(), args).await
+    }
+
+    /// The organization's activity, newest first: lead timeline entries, campaigns created,
+    /// launched and ended, approvals requested and resolved, scrapes created and finished,
+    /// deals created and closed (`types` narrows the sources; those the viewer may not read
+    /// are left out).
+    async fn recent_activity(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        types: Option<Vec<ActivityType>>,
+    ) -> AppResult<activity::ActivityConnection> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let args = KeysetArgs::new(first, after, None, None)?;
+        activity::feed(state, viewer, types, args).await
+    }
+
     /// Lifetime value (won deal value per customer) per lead source or industry, all time.
     async fn ltv(&self, ctx: &Context<'_>, group_by: LtvGroupBy) -> AppResult<Ltv> {
         let (state, viewer) = ctx.state_and_viewer()?;
@@ -263,6 +294,18 @@ impl InsightMutation {
         let c = costs::set(state, viewer, input).await?;
         note(ctx, "marketing_cost", c.id.as_str());
         Ok(c)
+    }
+
+    /// Stores 1–500 analytics events (MEMBER+, or an API key of that role): all valid or none
+    /// stored; an event whose `clientEventId` is already stored is counted as a duplicate, so
+    /// a batch may be retried.
+    async fn track_events(
+        &self,
+        ctx: &Context<'_>,
+        events: Vec<TrackEventInput>,
+    ) -> AppResult<TrackEventsResult> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        events::track(state, viewer, events).await
     }
 
     /// Creates a deal for a lead (MEMBER+).

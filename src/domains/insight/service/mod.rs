@@ -1,11 +1,13 @@
 //! Insight's services: deals and pipelines (writes with events), the dashboard and the
 //! analytics series, the funnel, attribution and lifetime value (read-only aggregates in SQL),
-//! and the live dashboard's coalescers.
+//! the live dashboard's coalescers, tracked analytics events and the activity feed.
 
+pub mod activity;
 pub mod analytics;
 pub mod costs;
 pub mod dashboard;
 pub mod deals;
+pub mod events;
 pub mod funnel;
 pub mod live;
 pub mod money;

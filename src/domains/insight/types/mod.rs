@@ -1,8 +1,10 @@
 //! GraphQL types of insight: deals and pipelines ([`deals`]), the dashboard and the analytics
-//! series ([`analytics`]), the funnel, attribution and lifetime value ([`revenue`]).
+//! series ([`analytics`]), the funnel, attribution and lifetime value ([`revenue`]), tracked
+//! events and the activity feed ([`events`]).
 
 pub mod analytics;
 pub mod deals;
+pub mod events;
 pub mod revenue;
 
 pub use analytics::{
@@ -12,6 +14,10 @@ pub use analytics::{
 pub use deals::{
     CreateDealInput, CreatePipelineInput, Deal, DealFilter, DealStage, DealStatus, Pipeline,
     StageInput, UpdateDealInput, UpdatePipelineInput,
+};
+pub use events::{
+    ActivityItem, ActivityType, AnalyticsEvent, AnalyticsEventFilter, TrackEventInput,
+    TrackEventsResult,
 };
 pub use revenue::{
     Attribution, AttributionGroupBy, AttributionModel, AttributionRow, ConversionFunnel, CostKind,
