@@ -45,6 +45,7 @@ pub struct IntegrationMutation;
 impl IntegrationMutation {
     /// Stores (or replaces) the organization's n8n connection (ADMIN+); the API key is sealed
     /// and never returned.
+    #[graphql(name = "configureN8n")]
     async fn configure_n8n(
         &self,
         ctx: &Context<'_>,

@@ -11,6 +11,7 @@ pub enum IntegrationKind {
     /// The organization's SMTP server (or the deployment's).
     Smtp,
     /// An n8n instance's public REST API.
+    #[graphql(name = "N8N")]
     N8n,
     /// A Slack incoming webhook.
     Slack,
@@ -92,6 +93,7 @@ pub struct IntegrationStatus {
 
 /// The organization's n8n connection.
 #[derive(InputObject, Debug, Clone)]
+#[graphql(name = "ConfigureN8nInput")]
 pub struct ConfigureN8nInput {
     /// The instance's base URL (`https://n8n.example.com`); `/api/v1/…` is appended.
     pub base_url: String,
