@@ -10,7 +10,8 @@
 //!   is the credential),
 //! - `webhook_endpoints.secret`, `.previous_secret` (an outgoing webhook endpoint's signing
 //!   secrets),
-//! - `enrichment_providers.api_key` (an organization's Hunter / Apollo key).
+//! - `enrichment_providers.api_key` (an organization's Hunter / Apollo key),
+//! - `integrations.secret` (an organization's n8n API key or Slack incoming-webhook URL).
 //!
 //! Each value is updated only if it is still the one read (a concurrent save wins), so the
 //! command can run while the servers run. Run it after putting the new key in `SECRETS_KEY` and
@@ -75,7 +76,31 @@ pub async fn rotate_all(
     rotate_webhook_urls(db, secrets, &mut report).await?;
     rotate_webhook_secrets(db, secrets, &mut report).await?;
     rotate_enrichment_keys(db, secrets, &mut report).await?;
+    rotate_integration_secrets(db, secrets, &mut report).await?;
     Ok(report)
+}
+
+/// `integrations.secret`.
+async fn rotate_integration_secrets(
+    db: &DatabaseConnection,
+    secrets: &SecretsBox,
+    report: &mut RotationReport,
+) -> Result<(), DbErr> {
+    use entity::integration::{Column, Entity};
+    for row in Entity::find().all(db).await? {
+        let context = webhooks::integrations::secret_context(row.id);
+        let what = format!("integrations.secret of {}", row.id);
+        if let Some(new) = report.one(secrets, &row.secret, &context, what) {
+            let res = Entity::update_many()
+                .col_expr(Column::Secret, Expr::value(new))
+                .filter(Column::Id.eq(row.id))
+                .filter(Column::Secret.eq(row.secret.as_str()))
+                .exec(db)
+                .await?;
+            report.resealed += res.rows_affected as usize;
+        }
+    }
+    Ok(())
 }
 
 /// `enrichment_providers.api_key`.

@@ -35,6 +35,7 @@ mod m20261206_000029_create_schedules_and_incoming_hooks;
 mod m20261206_000030_create_enrichment_runs;
 mod m20261206_000036_scrape_job_leads_lead_order;
 mod m20261206_000033_create_analytics_events;
+mod m20261206_000034_create_workflows;
 
 /// Runs the migrations in order.
 pub struct Migrator;
@@ -75,6 +76,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000030_create_enrichment_runs::Migration),
             Box::new(m20261206_000036_scrape_job_leads_lead_order::Migration),
             Box::new(m20261206_000033_create_analytics_events::Migration),
+            Box::new(m20261206_000034_create_workflows::Migration),
         ]
     }
 }

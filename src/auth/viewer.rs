@@ -174,6 +174,14 @@ permissions! {
     ManageWebhooks => Admin,
     /// Create, change, pause, resume and delete schedules; see their runs.
     ManageSchedules => Admin,
+    /// See the n8n workflow registry and executions; execute workflows.
+    RunWorkflows => Member,
+    /// Create, change, activate, deactivate, delete and sync n8n workflows.
+    ManageWorkflows => Admin,
+    /// Configure the n8n connection and Slack integrations; see the integrations' status.
+    ManageIntegrations => Admin,
+    /// Post messages through the organization's Slack integrations.
+    SendSlackMessages => Member,
     /// Validate contacts (email, phone, website) and save email verdicts on leads.
     ValidateContacts => Member,
     /// Enrich leads through the organization's providers (spends its enrichment budget); see

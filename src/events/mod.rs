@@ -176,6 +176,12 @@ pub enum DomainEvent {
     /// A batch enrichment run moved (status, pairs done, filled, failed).
     #[serde(rename = "enrichment.progress")]
     EnrichmentProgress(EnrichmentProgress),
+    /// A workflow was created, changed, activated, deactivated, deleted or synced from n8n.
+    #[serde(rename = "workflow.changed")]
+    WorkflowChanged(WorkflowChanged),
+    /// A workflow execution was started through its webhook trigger.
+    #[serde(rename = "workflow.started")]
+    WorkflowStarted(WorkflowStarted),
 }
 
 impl DomainEvent {
@@ -210,6 +216,8 @@ impl DomainEvent {
             DomainEvent::ScheduleChanged(_) => "schedule.changed",
             DomainEvent::ScheduleFired(_) => "schedule.fired",
             DomainEvent::EnrichmentProgress(_) => "enrichment.progress",
+            DomainEvent::WorkflowChanged(_) => "workflow.changed",
+            DomainEvent::WorkflowStarted(_) => "workflow.started",
         }
     }
 
@@ -244,6 +252,8 @@ impl DomainEvent {
             DomainEvent::ScheduleChanged(_) => EventType::ScheduleChanged,
             DomainEvent::ScheduleFired(_) => EventType::ScheduleFired,
             DomainEvent::EnrichmentProgress(_) => EventType::EnrichmentProgress,
+            DomainEvent::WorkflowChanged(_) => EventType::WorkflowChanged,
+            DomainEvent::WorkflowStarted(_) => EventType::WorkflowStarted,
         }
     }
 }
@@ -294,6 +304,9 @@ impl DomainEvent {
                 viewer.require(Permission::ManageSchedules).is_ok()
             }
             DomainEvent::EnrichmentProgress(_) => viewer.require(Permission::EnrichLeads).is_ok(),
+            DomainEvent::WorkflowChanged(_) | DomainEvent::WorkflowStarted(_) => {
+                viewer.require(Permission::RunWorkflows).is_ok()
+            }
         }
     }
 
@@ -391,6 +404,11 @@ pub enum EventType {
     ScheduleFired,
     /// `enrichment.progress`: a batch enrichment run moved.
     EnrichmentProgress,
+    /// `workflow.changed`: an n8n workflow was created, changed, activated, deactivated,
+    /// deleted or synced.
+    WorkflowChanged,
+    /// `workflow.started`: a workflow execution was started through its webhook trigger.
+    WorkflowStarted,
 }
 
 impl EventType {
@@ -425,6 +443,8 @@ impl EventType {
             EventType::ScheduleChanged => "schedule.changed",
             EventType::ScheduleFired => "schedule.fired",
             EventType::EnrichmentProgress => "enrichment.progress",
+            EventType::WorkflowChanged => "workflow.changed",
+            EventType::WorkflowStarted => "workflow.started",
         }
     }
 }

@@ -396,3 +396,27 @@ pub struct ScheduleFired {
     /// The schedule's payload, as given.
     pub payload: serde_json::Value,
 }
+
+/// Payload of `workflow.changed`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkflowChanged {
+    /// The workflow (registry id).
+    pub workflow_id: Uuid,
+    /// Its id in n8n.
+    pub remote_id: String,
+    /// `created`, `updated`, `activated`, `deactivated`, `deleted`, `synced` or `removed`.
+    pub action: String,
+}
+
+/// Payload of `workflow.started`: an execution was handed to the workflow's webhook trigger.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkflowStarted {
+    /// The workflow (registry id).
+    pub workflow_id: Uuid,
+    /// The execution row.
+    pub execution_id: Uuid,
+    /// The trigger's HTTP status.
+    pub response_status: i32,
+}

@@ -41,10 +41,15 @@
 //!   (5 min), refuses replays (409), and creates or merges the lead by email through the leads
 //!   API (`create_in`, MERGE) with provenance `webhook:<name>`; a refusal writes nothing.
 //!   Managed with `ManageWebhooks`; schedules with `ManageSchedules` (ADMIN).
+//! - **Sub-domains**, low → high: [`integrations`] (the n8n connection, Slack incoming
+//!   webhooks, the `integrations` status list) and [`workflows`] (the n8n workflow registry and
+//!   executions, over the n8n connection). Their roots merge into this domain's.
 
+pub mod integrations;
 pub mod resolver;
 pub mod service;
 pub mod types;
+pub mod workflows;
 
 pub use resolver::{WebhookMutation, WebhookQuery};
 pub use service::{

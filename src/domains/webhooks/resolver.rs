@@ -1,9 +1,11 @@
-//! Outgoing-webhook queries and mutations: guard, parse, call the service, map.
+//! Outgoing-webhook queries and mutations: guard, parse, call the service, map; the domain's
+//! roots merge them with the workflows' and integrations' roots.
 
-use async_graphql::{Context, Object, ID};
+use async_graphql::{Context, MergedObject, Object, ID};
 use uuid::Uuid;
 
 use super::{
+    integrations::{IntegrationMutation, IntegrationQuery},
     service::{deliveries, endpoints, incoming, schedules},
     types::{
         CreateIncomingWebhookInput, CreateScheduleInput, CreateWebhookEndpointInput,
@@ -11,6 +13,7 @@ use super::{
         UpdateWebhookEndpointInput, WebhookDelivery, WebhookDeliveryFilter, WebhookEndpoint,
         WebhookSecretPayload, WebhookStats, WebhookTestResult,
     },
+    workflows::{WorkflowMutation as FlowMutation, WorkflowQuery as FlowQuery},
 };
 use crate::{
     domains::audit::note_ref as note,
@@ -33,12 +36,21 @@ fn endpoint_id(id: &ID) -> AppResult<Uuid> {
     parse_id(id).map_err(|_| AppError::NotFound("webhook endpoint"))
 }
 
+/// The webhooks domain's queries: outgoing and incoming hooks, schedules, workflows,
+/// integrations.
+#[derive(MergedObject, Default)]
+pub struct WebhookQuery(HookQuery, FlowQuery, IntegrationQuery);
+
+/// The webhooks domain's mutations.
+#[derive(MergedObject, Default)]
+pub struct WebhookMutation(HookMutation, FlowMutation, IntegrationMutation);
+
 /// Outgoing-webhook queries.
 #[derive(Default)]
-pub struct WebhookQuery;
+pub struct HookQuery;
 
 #[Object]
-impl WebhookQuery {
+impl HookQuery {
     /// The organization's webhook endpoints, newest first (ADMIN+).
     async fn webhook_endpoints(
         &self,
@@ -172,10 +184,10 @@ impl WebhookQuery {
 
 /// Outgoing-webhook mutations.
 #[derive(Default)]
-pub struct WebhookMutation;
+pub struct HookMutation;
 
 #[Object]
-impl WebhookMutation {
+impl HookMutation {
     /// Adds an endpoint (ADMIN+) and returns its signing secret, shown only this once.
     async fn create_webhook_endpoint(
         &self,

@@ -1,0 +1,35 @@
+//! n8n workflows: a registry of the organization's workflows kept in step with its n8n
+//! instance through n8n's public REST API, and executions started through their webhook
+//! triggers.
+//!
+//! - **Client** (`service/client.rs`): `GET/POST /api/v1/workflows`, `GET/PUT/DELETE
+//!   /api/v1/workflows/{id}`, `POST /api/v1/workflows/{id}/activate|deactivate`, the key in
+//!   `X-N8N-API-KEY`, over the SSRF-guarded client (the base URL is the organization's). n8n's
+//!   401/403 is SERVICE_UNAVAILABLE "n8n refused the API key"; its 400/422 on a pushed
+//!   definition is BAD_USER_INPUT on `input.definition`; every call records its outcome on the
+//!   n8n integration (`lastSuccessAt` / `lastError`). The connection comes from
+//!   `integrations` (`n8n_connection`); the key never leaves the process but in that header.
+//! - **Tables**: `workflows` (UNIQUE (org, `remote_id` = the n8n id); name, definition
+//!   `{nodes, connections, settings}`, active, the first Webhook node's path, SYNCED or
+//!   REMOVED) and `workflow_executions` (input, the trigger's status and first kilobyte,
+//!   RUNNING or FAILED).
+//! - **Writes** go to n8n first, then the registry (n8n's answer is what is stored); a delete
+//!   that n8n answers 404 still removes the row. `syncWorkflows` pages `GET /api/v1/workflows`
+//!   (`nextCursor`), inserts new ones, updates changed ones and marks the ones n8n no longer
+//!   has REMOVED.
+//! - **Execute** POSTs the input JSON to `{baseUrl}/webhook/{path}` of an active workflow with
+//!   a POST Webhook trigger and records the execution (FAILED with the reason when the trigger
+//!   refuses) and `workflow.started` in one transaction.
+//! - **Events**: `workflow.changed` (created, updated, activated, deactivated, deleted,
+//!   synced, removed) and `workflow.started`, visible with `RunWorkflows`.
+//! - **Roles**: `RunWorkflows` (MEMBER) reads the registry and executions and executes;
+//!   `ManageWorkflows` (ADMIN) changes the registry. Another organization's workflow is
+//!   NOT_FOUND.
+//! - Later: completion through the WORKFLOW_COMPLETE incoming hook and polling
+//!   `/api/v1/executions`, `workflowStats`, `retryWorkflowExecution`.
+
+mod resolver;
+mod service;
+pub mod types;
+
+pub use resolver::{WorkflowMutation, WorkflowQuery};
