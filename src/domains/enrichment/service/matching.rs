@@ -336,7 +336,7 @@ mod tests {
             .collect();
         let pairs = candidate_pairs(&people);
         assert!(pairs.len() <= 1000 * WINDOW, "{}", pairs.len());
-        let loners = vec![
+        let loners = [
             lead("A", "B", "", "One", "", ""),
             lead("A", "B", "", "Two", "", ""),
         ];
