@@ -106,7 +106,7 @@ fn pairs(rows: &[Row], only: Option<Uuid>) -> Vec<Pair> {
             })
         })
         .collect();
-    out.sort_by(|x, y| x.key.cmp(&y.key));
+    out.sort_by_key(|p| p.key);
     out
 }
 
