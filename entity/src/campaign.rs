@@ -34,6 +34,9 @@ pub struct Model {
     pub ab_winner: Option<Json>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Send only to recipients whose address has a validation verdict (the others are
+    /// SUPPRESSED).
+    pub require_validated_recipients: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

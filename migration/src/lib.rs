@@ -36,6 +36,7 @@ mod m20261206_000030_create_enrichment_runs;
 mod m20261206_000036_scrape_job_leads_lead_order;
 mod m20261206_000033_create_analytics_events;
 mod m20261206_000034_create_workflows;
+mod m20261206_000035_enrichment_gate_and_duplicates;
 
 /// Runs the migrations in order.
 pub struct Migrator;
@@ -77,6 +78,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000036_scrape_job_leads_lead_order::Migration),
             Box::new(m20261206_000033_create_analytics_events::Migration),
             Box::new(m20261206_000034_create_workflows::Migration),
+            Box::new(m20261206_000035_enrichment_gate_and_duplicates::Migration),
         ]
     }
 }

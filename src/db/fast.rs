@@ -146,6 +146,7 @@ by_index!(entity::campaign::Model {
     ab_winner,
     created_at,
     updated_at,
+    require_validated_recipients,
 });
 by_index!(entity::campaign_recipient::Model {
     id,

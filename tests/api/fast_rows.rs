@@ -191,6 +191,7 @@ async fn positional_and_named_decoding_read_the_same_models() {
         ab_winner: Some(json!({"variant": "A"})),
         created_at: at(15),
         updated_at: at(16),
+        require_validated_recipients: true,
     };
     full_campaign
         .clone()

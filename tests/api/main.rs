@@ -18,6 +18,8 @@ mod compiled_roots;
 mod conversations;
 mod conversations_auto;
 mod enrichment;
+mod enrichment_duplicates;
+mod enrichment_gate;
 mod enrichment_providers;
 mod fake_dns;
 mod fast_rows;

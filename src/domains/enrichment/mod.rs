@@ -44,8 +44,20 @@
 //!   the job commits each lead's results with its `enrichment_run_items`, so a crashed run
 //!   resumes without repeating a call for a finished lead × field.
 //!
-//! **Reacts to** nothing; outreach reads the verdict from the lead (the send gate suppresses
-//! UNDELIVERABLE recipients) without naming enrichment.
+//! **Duplicates** (`service/matching.rs`, `service/duplicates.rs`): `duplicateCandidates`
+//! (VIEWER+, `Permission::ReadLeads`) pairs the organization's leads that share a blocking key
+//! (normalised email, non-webmail email domain, website host, normalised company, phone digits),
+//! compares each block's members with their nearest neighbours by name only (never all pairs),
+//! and scores the same email or phone, alike names (Jaro-Winkler), the same company with a shared
+//! domain and the same website; each pair with its score and reasons feeds `mergeLeads`. The
+//! same in-process blocking on both backends (no `pg_trgm`).
+//!
+//! **Reacts to** nothing; outreach reads the verdict from the lead without naming enrichment:
+//! the send gate (`leads::send_gate_reason`) suppresses UNDELIVERABLE recipients with the
+//! verdict's reasons and, when the campaign sets `requireValidatedRecipients`, the recipients
+//! whose address was never validated (they are skipped, not validated on the fly: validation is
+//! a MEMBER's explicit act, and a send job must not wait on DNS or probes); the approval preview
+//! counts them (`skippedRecipientCount`).
 //!
 //! **Events**: `enrichment.progress` (a batch run's status and counters: when queued, started,
 //! every 10 leads, finished); saving a verdict or an enriched value records `lead.updated`

@@ -3,17 +3,18 @@
 use async_graphql::{Context, Object, ID};
 
 use super::{
-    service::{self, batch, enrich, providers, settings},
+    service::{self, batch, duplicates, enrich, providers, settings},
     types::{
-        ConfigureEnrichmentProviderInput, ContactInput, ContactValidation, EnrichLeadInput,
-        EnrichLeadPayload, EnrichLeadsInput, EnrichmentCall, EnrichmentProviderConfig,
-        EnrichmentProviderKind, EnrichmentRun, EnrichmentSettings, UpdateEnrichmentSettingsInput,
+        ConfigureEnrichmentProviderInput, ContactInput, ContactValidation,
+        DuplicateCandidateConnection, EnrichLeadInput, EnrichLeadPayload, EnrichLeadsInput,
+        EnrichmentCall, EnrichmentProviderConfig, EnrichmentProviderKind, EnrichmentRun,
+        EnrichmentSettings, UpdateEnrichmentSettingsInput,
     },
 };
 use crate::{
     error::{AppError, AppResult},
     graphql::{
-        pagination::{IdConnection, PageArgs},
+        pagination::{IdConnection, KeysetArgs, PageArgs},
         ContextExt,
     },
     ids::parse_id,
@@ -62,6 +63,26 @@ impl EnrichmentQuery {
         let id = parse_id(&lead_id).map_err(|_| AppError::NotFound("lead"))?;
         let args = PageArgs::new(first, after, last, before)?;
         enrich::history(state, viewer, id, args).await
+    }
+
+    /// Likely duplicate pairs (VIEWER+), best first: the same email or phone, alike person
+    /// names, the same normalised company with a shared domain, the same website; each with a
+    /// score (0.6–1) and its reasons, for `mergeLeads`. With `leadId`, that lead's pairs only.
+    async fn duplicate_candidates(
+        &self,
+        ctx: &Context<'_>,
+        lead_id: Option<ID>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> AppResult<DuplicateCandidateConnection> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let id = lead_id
+            .map(|id| parse_id(&id).map_err(|_| AppError::NotFound("lead")))
+            .transpose()?;
+        let args = KeysetArgs::new(first, after, last, before)?;
+        duplicates::candidates(state, viewer, id, args).await
     }
 }
 

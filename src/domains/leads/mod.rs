@@ -74,9 +74,9 @@ pub use service::{
     import::{ImportLeads, KIND as IMPORT_KIND},
     page, page_query,
     query::list,
-    record_email_status, record_enriched, rescore_in, scoped, sort_expr, undeliverable_reason,
-    Check, Created, EnrichedValue, LeadConnection, LeadKey, Origin, PageQuery, SortValue,
-    EMAIL_STATUS_FIELD, ENRICHABLE_FIELDS,
+    record_email_status, record_enriched, rescore_in, scoped, send_gate_reason, sort_expr,
+    undeliverable_reason, Check, Created, EnrichedValue, LeadConnection, LeadKey, Origin,
+    PageQuery, SortValue, EMAIL_STATUS_FIELD, ENRICHABLE_FIELDS, NOT_VALIDATED,
 };
 pub use types::{
     batched_child_page, Lead, LeadAnalysisSlot, LeadCampaignsSlot, LeadPage, CHILD_BATCH_MAX,

@@ -430,6 +430,9 @@ pub struct ApprovalPreview {
     pub email: Option<RenderedEmail>,
     /// CAMPAIGN: the sample recipient's address (null: sample data was used).
     pub sample_recipient: Option<String>,
+    /// CAMPAIGN: of `recipientCount`, the recipients the deliverability gate would skip
+    /// (UNDELIVERABLE, or not validated when the campaign requires validated recipients).
+    pub skipped_recipient_count: Option<i64>,
 }
 
 /// Decisions of one approver.

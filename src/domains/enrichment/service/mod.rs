@@ -11,14 +11,19 @@
 //! Enrichment: [`provider`] (the trait), [`hunter`] and [`apollo`] (the clients),
 //! [`providers`] (the organization's keys, sealed), [`budget`], [`waterfall`] (one lead),
 //! [`enrich`] (`enrichLead`, the history) and [`batch`] (`enrichLeads`, the job).
+//!
+//! Duplicates: [`matching`] (keys, blocks, score; pure) and [`duplicates`]
+//! (`duplicateCandidates`).
 
 pub mod apollo;
 pub mod batch;
 pub mod budget;
 pub mod cache;
+pub mod duplicates;
 pub mod email;
 pub mod enrich;
 pub mod hunter;
+pub mod matching;
 pub mod probe;
 pub mod provider;
 pub mod providers;

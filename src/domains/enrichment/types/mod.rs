@@ -1,8 +1,11 @@
 //! Enrichment's GraphQL types: contact validation (the input, the per-field verdicts and their
-//! enums) here, providers, the waterfall and batch runs in [`enrich`].
+//! enums) here, providers, the waterfall and batch runs in [`enrich`], duplicate candidates in
+//! [`duplicates`].
 
+mod duplicates;
 mod enrich;
 
+pub use duplicates::*;
 pub use enrich::*;
 
 use async_graphql::{Enum, InputObject, SimpleObject, ID};

@@ -70,3 +70,23 @@ pub fn undeliverable_reason(lead: &lead::Model) -> Option<String> {
         .unwrap_or("validation");
     Some(format!("email UNDELIVERABLE ({reference})"))
 }
+
+/// Why a campaign must not send to `address` of `lead` (the deliverability gate), or `None` to
+/// send: the lead's verdict on this very address is UNDELIVERABLE ([`undeliverable_reason`]),
+/// or the campaign requires validated recipients (`require_validated`) and this address has no
+/// verdict (no lead, another address, or never validated).
+pub fn send_gate_reason(
+    lead: Option<&lead::Model>,
+    address: &str,
+    require_validated: bool,
+) -> Option<String> {
+    let same = lead.filter(|l| l.email.as_deref() == Some(address));
+    if let Some(reason) = same.and_then(undeliverable_reason) {
+        return Some(reason);
+    }
+    let validated = same.is_some_and(|l| l.validated_at.is_some());
+    (require_validated && !validated).then(|| NOT_VALIDATED.to_string())
+}
+
+/// The reason of a recipient skipped because its address was never validated.
+pub const NOT_VALIDATED: &str = "email not validated (the campaign requires validated recipients)";

@@ -18,7 +18,9 @@ pub mod validate;
 
 pub use actions::{delete, delete_many};
 pub use create::{create, create_in, create_many};
-pub use email_status::{record_email_status, undeliverable_reason, EMAIL_STATUS_FIELD};
+pub use email_status::{
+    record_email_status, send_gate_reason, undeliverable_reason, EMAIL_STATUS_FIELD, NOT_VALIDATED,
+};
 pub use enriched::{enrichable_value, record_enriched, EnrichedValue, ENRICHABLE_FIELDS};
 pub use query::{
     filtered, page, page_query, sort_expr, LeadConnection, LeadKey, PageQuery, SortValue,

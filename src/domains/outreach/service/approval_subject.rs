@@ -2,8 +2,9 @@
 //! approvals' [`ApprovalSubject`] for CAMPAIGN, registered at start-up ([`register`]).
 //!
 //! - **Existence**: a CAMPAIGN request made by hand must name a campaign of the organization.
-//! - **Preview**: the pending recipient count, schedule and pace, and the email rendered with the
-//!   outreach renderer for the first recipient (the template as it is now; the launch freezes it).
+//! - **Preview**: the pending recipient count, how many of them the deliverability gate would
+//!   skip ([`skipped`]), schedule and pace, and the email rendered with the outreach renderer for
+//!   the first recipient (the template as it is now; the launch freezes it).
 //! - **Decisions**: an approved campaign launches ([`campaigns::launch_approved`]) if it is still
 //!   the snapshot the request covered (else it raises a new request and keeps waiting);
 //!   otherwise it returns to DRAFT with the comment ([`campaigns::return_to_draft`]). A campaign
@@ -13,7 +14,8 @@
 use async_trait::async_trait;
 use entity::{approval_request, campaign, campaign_recipient, lead, organization};
 use sea_orm::{
-    ColumnTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    ColumnTrait, DatabaseTransaction, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter,
+    QueryOrder, Statement,
 };
 use uuid::Uuid;
 
@@ -121,6 +123,34 @@ impl ApprovalSubject for CampaignSubject {
     }
 }
 
+#[derive(FromQueryResult)]
+struct Count {
+    n: i64,
+}
+
+/// The pending recipients the send gate (`leads::send_gate_reason`) would skip, counted in one
+/// statement: the lead's verdict on the recipient's address is UNDELIVERABLE, or, when the
+/// campaign requires validated recipients, that address has no verdict.
+async fn skipped(state: &AppState, c: &campaign::Model) -> AppResult<i64> {
+    let backend = state.db.get_database_backend();
+    let unvalidated = if c.require_validated_recipients {
+        " OR l.id IS NULL OR l.email IS NULL OR l.email <> r.email OR l.validated_at IS NULL"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "SELECT COUNT(*) AS n FROM campaign_recipients r LEFT JOIN leads l ON l.id = r.lead_id \
+         WHERE r.campaign_id = {} AND r.status = 'PENDING' \
+         AND ((l.email = r.email AND l.email_status = 'UNDELIVERABLE'){unvalidated})",
+        crate::db::placeholders(backend, 1, 1),
+    );
+    let stmt = Statement::from_sql_and_values(backend, sql, [c.id.into()]);
+    Ok(Count::find_by_statement(stmt)
+        .one(&state.db)
+        .await?
+        .map_or(0, |r| r.n))
+}
+
 /// Fills the campaign part of a preview.
 async fn preview_campaign(
     state: &AppState,
@@ -132,6 +162,7 @@ async fn preview_campaign(
         .filter(campaign_recipient::Column::CampaignId.eq(c.id))
         .filter(campaign_recipient::Column::Status.eq("PENDING"));
     out.recipient_count = Some(recipients.clone().count(&state.db).await? as i64);
+    out.skipped_recipient_count = Some(skipped(state, c).await?);
     out.schedule_at = c.schedule_at;
     out.send_rate_per_minute = c.send_rate_per_minute;
     let first = recipients

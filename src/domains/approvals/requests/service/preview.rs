@@ -28,6 +28,7 @@ pub async fn preview(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<A
         send_rate_per_minute: None,
         email: None,
         sample_recipient: None,
+        skipped_recipient_count: None,
     };
     if let Some(subject) = subject_of(out.resource_type) {
         subject

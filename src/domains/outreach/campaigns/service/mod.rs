@@ -311,6 +311,7 @@ pub async fn create(
         schedule_at: Set(input.schedule_at),
         variants: Set(variants),
         ab_test: Set(ab_test),
+        require_validated_recipients: Set(input.require_validated_recipients.unwrap_or(false)),
         ..Default::default()
     };
     Ok(new_draft(viewer, settings).insert(&state.db).await?)
@@ -438,6 +439,9 @@ pub async fn update(
             Err(AppError::BadUserInput { fields, .. }) => c.errors.extend(fields),
             Err(e) => return Err(e),
         }
+    }
+    if let Some(v) = input.require_validated_recipients {
+        a.require_validated_recipients = Set(v);
     }
     c.finish()?;
     update_ab(state, viewer, &existing, &input, &mut a).await?;

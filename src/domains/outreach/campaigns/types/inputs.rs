@@ -113,6 +113,9 @@ pub struct CreateCampaignInput {
     pub variants: Option<Vec<CampaignVariant>>,
     /// Pick a winner among the variants on a test fraction first (needs 2+ variants).
     pub ab_test: Option<AbTest>,
+    /// Send only to recipients whose address was validated (`validateContact`); the others are
+    /// SUPPRESSED with the reason, never validated on the fly (default false).
+    pub require_validated_recipients: Option<bool>,
 }
 
 /// Input of `updateCampaign`: only the fields present change.
@@ -136,6 +139,8 @@ pub struct UpdateCampaignInput {
     pub variants: Option<Vec<CampaignVariant>>,
     /// A/B winner selection (`null` removes it).
     pub ab_test: MaybeUndefined<AbTest>,
+    /// Send only to validated recipients.
+    pub require_validated_recipients: Option<bool>,
 }
 
 /// Filters of `campaigns`.

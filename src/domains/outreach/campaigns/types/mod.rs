@@ -153,6 +153,10 @@ impl Campaign {
     async fn send_rate_per_minute(&self) -> Option<i32> {
         self.0.send_rate_per_minute
     }
+    /// Sends only to recipients whose address was validated; the others are SUPPRESSED.
+    async fn require_validated_recipients(&self) -> bool {
+        self.0.require_validated_recipients
+    }
     /// When it starts (scheduled campaigns).
     async fn schedule_at(&self) -> Option<DateTime<Utc>> {
         self.0.schedule_at

@@ -160,12 +160,10 @@ impl SendCampaign {
             return Ok(Outcome::Failed);
         }
         // The deliverability gate: a verdict of UNDELIVERABLE on this very address (contact
-        // validation) suppresses it, with the verdict's reasons.
-        let undeliverable = lead
-            .as_ref()
-            .filter(|l| l.email.as_deref() == Some(r.email.as_str()))
-            .and_then(leads::undeliverable_reason);
-        if let Some(reason) = undeliverable {
+        // validation) suppresses it, with the verdict's reasons; so does a missing verdict when
+        // the campaign requires validated recipients.
+        let require = run.campaign.require_validated_recipients;
+        if let Some(reason) = leads::send_gate_reason(lead.as_ref(), &r.email, require) {
             set_status(db, r.id, sending, RecipientStatus::Suppressed, Some(reason)).await?;
             return Ok(Outcome::Failed);
         }
