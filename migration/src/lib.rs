@@ -33,10 +33,11 @@ mod m20261206_000027_create_auto_responder;
 mod m20261206_000028_insight_funnel;
 mod m20261206_000029_create_schedules_and_incoming_hooks;
 mod m20261206_000030_create_enrichment_runs;
-mod m20261206_000036_scrape_job_leads_lead_order;
+mod m20261206_000031_files_dedupe_and_refs;
 mod m20261206_000033_create_analytics_events;
 mod m20261206_000034_create_workflows;
 mod m20261206_000035_enrichment_gate_and_duplicates;
+mod m20261206_000036_scrape_job_leads_lead_order;
 
 /// Runs the migrations in order.
 pub struct Migrator;
@@ -75,10 +76,11 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000028_insight_funnel::Migration),
             Box::new(m20261206_000029_create_schedules_and_incoming_hooks::Migration),
             Box::new(m20261206_000030_create_enrichment_runs::Migration),
-            Box::new(m20261206_000036_scrape_job_leads_lead_order::Migration),
+            Box::new(m20261206_000031_files_dedupe_and_refs::Migration),
             Box::new(m20261206_000033_create_analytics_events::Migration),
             Box::new(m20261206_000034_create_workflows::Migration),
             Box::new(m20261206_000035_enrichment_gate_and_duplicates::Migration),
+            Box::new(m20261206_000036_scrape_job_leads_lead_order::Migration),
         ]
     }
 }

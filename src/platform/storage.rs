@@ -279,6 +279,16 @@ impl Storage {
         })
     }
 
+    /// Whether an object is stored under `key` (a PUT is atomic on both backends: an object
+    /// that exists is whole).
+    pub async fn exists(&self, key: &str) -> Result<bool, StorageError> {
+        match self.store.head(&Path::from(key)).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Deletes `key`; a missing object is not an error.
     pub async fn delete(&self, key: &str) -> Result<(), StorageError> {
         match self.store.delete(&Path::from(key)).await {
@@ -419,6 +429,8 @@ mod tests {
         let got: Vec<Bytes> = read.stream.try_collect().await.unwrap();
         assert_eq!(got.concat(), data[10..20]);
         storage.put_reader("a/c", &mut &b"xy"[..]).await.unwrap();
+        assert!(storage.exists("a/c").await.unwrap());
+        assert!(!storage.exists("a/d").await.unwrap());
         assert_eq!(storage.keys("a").await.unwrap(), ["a/b", "a/c"]);
         storage.delete("a/b").await.unwrap();
         storage.delete("a/b").await.unwrap();

@@ -26,31 +26,31 @@ use crate::{
     helpers::{code, raw_exchange, Options, TestApp},
 };
 
-const UPLOAD: &str = "mutation($f: Upload!, $kind: FileKind!) { uploadFile(input: {kind: $kind, file: $f}) { id kind name contentType size sha256 ownerId createdAt } }";
-const LIST: &str = "query($f: FileFilter, $n: Int) { files(filter: $f, first: $n) { totalCount nodes { id kind name } } }";
-const ONE: &str = "query($id: ID!) { file(id: $id) { id name size } }";
+pub(crate) const UPLOAD: &str = "mutation($f: Upload!, $kind: FileKind!) { uploadFile(input: {kind: $kind, file: $f}) { id kind name contentType size sha256 ownerId createdAt } }";
+pub(crate) const LIST: &str = "query($f: FileFilter, $n: Int) { files(filter: $f, first: $n) { totalCount nodes { id kind name } } }";
+pub(crate) const ONE: &str = "query($id: ID!) { file(id: $id) { id name size } }";
 const URL: &str = "query($id: ID!, $s: Int) { fileDownloadUrl(id: $id, expiresInSeconds: $s) }";
-const DELETE: &str = "mutation($id: ID!) { deleteFile(id: $id) }";
+pub(crate) const DELETE: &str = "mutation($id: ID!) { deleteFile(id: $id) }";
 
 /// Bytes that sniff as PNG, `len` long.
-fn png(len: usize) -> Vec<u8> {
+pub(crate) fn png(len: usize) -> Vec<u8> {
     let mut b = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0".to_vec();
     b.extend((0..len.saturating_sub(b.len())).map(|i| (i * 7 % 251) as u8));
     b
 }
 
 /// Bytes that sniff as PDF, `len` long.
-fn pdf(len: usize) -> Vec<u8> {
+pub(crate) fn pdf(len: usize) -> Vec<u8> {
     let mut b = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n".to_vec();
     b.extend((0..len.saturating_sub(b.len())).map(|i| (i * 13 % 256) as u8));
     b
 }
 
 /// A Windows executable's first bytes.
-const EXE: &[u8] = b"MZ\x90\0\x03\0\0\0\x04\0\0\0\xff\xff\0\0\xb8\0\0\0\0\0\0\0@\0\0\0";
+pub(crate) const EXE: &[u8] = b"MZ\x90\0\x03\0\0\0\x04\0\0\0\xff\xff\0\0\xb8\0\0\0\0\0\0\0@\0\0\0";
 
 /// `uploadFile` as a GraphQL multipart request; the response status and body.
-async fn upload(
+pub(crate) async fn upload(
     app: &TestApp,
     token: &str,
     kind: &str,
@@ -81,7 +81,13 @@ async fn upload(
     (status, res.json().await.unwrap_or(Value::Null))
 }
 
-async fn uploaded(app: &TestApp, token: &str, kind: &str, name: &str, bytes: Vec<u8>) -> Value {
+pub(crate) async fn uploaded(
+    app: &TestApp,
+    token: &str,
+    kind: &str,
+    name: &str,
+    bytes: Vec<u8>,
+) -> Value {
     let (status, v) = upload(app, token, kind, name, bytes).await;
     assert_eq!(status, 200, "{v}");
     assert!(v["errors"].is_null(), "{v}");
@@ -94,7 +100,7 @@ fn local(app: &TestApp, url: &str) -> String {
     app.url(&format!("{}?{}", u.path(), u.query().unwrap_or("")))
 }
 
-async fn get(app: &TestApp, url: &str, range: Option<&str>) -> reqwest::Response {
+pub(crate) async fn get(app: &TestApp, url: &str, range: Option<&str>) -> reqwest::Response {
     let mut req = app.http.get(local(app, url));
     if let Some(r) = range {
         req = req.header("range", r);
@@ -102,13 +108,13 @@ async fn get(app: &TestApp, url: &str, range: Option<&str>) -> reqwest::Response
     req.send().await.unwrap()
 }
 
-async fn download_url(app: &TestApp, token: &str, id: &str) -> String {
+pub(crate) async fn download_url(app: &TestApp, token: &str, id: &str) -> String {
     let v = ok(app, token, URL, json!({ "id": id })).await;
     v["fileDownloadUrl"].as_str().unwrap().to_string()
 }
 
 /// Every object key in the app's storage.
-async fn stored_keys(app: &TestApp) -> Vec<String> {
+pub(crate) async fn stored_keys(app: &TestApp) -> Vec<String> {
     app.state.storage.keys("").await.unwrap()
 }
 
@@ -212,7 +218,7 @@ async fn round_trip(app: &TestApp) {
     assert_eq!(code(&v), Some("NOT_FOUND"), "{v}");
     let keys = stored_keys(app).await;
     assert_eq!(keys.len(), 1, "{keys:?}");
-    assert!(keys[0].ends_with(&Uuid::parse_str(b_id).unwrap().simple().to_string()));
+    assert!(keys[0].contains(b["sha256"].as_str().unwrap()), "{keys:?}");
 }
 
 #[tokio::test]
@@ -225,9 +231,9 @@ async fn files_round_trip_on_local_storage() {
 }
 
 /// A moto S3 server on a loopback port, killed on drop.
-struct Moto {
+pub(crate) struct Moto {
     child: Child,
-    endpoint: String,
+    pub(crate) endpoint: String,
 }
 
 impl Drop for Moto {
@@ -239,7 +245,7 @@ impl Drop for Moto {
 
 /// Starts `moto_server` (PyPI `moto[server]`, which scripts/test installs) with bucket
 /// `bucket`. Without it the test fails under CI and is skipped, loudly, elsewhere.
-async fn moto(bucket: &str) -> Option<Moto> {
+pub(crate) async fn moto(bucket: &str) -> Option<Moto> {
     let found = Command::new("moto_server")
         .arg("--help")
         .stdout(Stdio::null())

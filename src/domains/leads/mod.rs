@@ -41,12 +41,13 @@
 //! in 1,000-row keyset chunks through a bounded channel, escaping formula-like cells; `format:
 //! XLSX` writes a workbook in constant-memory mode to a temp file, then streams it from disk.
 //!
-//! **Import** (`service/import.rs`): `importLeads(file, mapping, onConflict)` stores the upload
-//! under `DATA_DIR/uploads` and enqueues `leads.import` ([`IMPORT_KIND`], handler
-//! [`ImportLeads`]). The handler parses with `csv` (BOM, quoted newlines, ragged rows and
+//! **Import** (`service/import.rs`): `importLeads(file | fileId, mapping, onConflict)` enqueues
+//! `leads.import` ([`IMPORT_KIND`], handler [`ImportLeads`]) over a CSV in object storage (the
+//! upload streamed there, or an IMPORT file of the files domain, which asks
+//! [`import_jobs_using`] before deleting one). The handler parses with `csv` (BOM, quoted newlines, ragged rows and
 //! invalid UTF-8 become per-row errors) and commits 500 rows per transaction together with the
-//! job's progress, so a retried job resumes after the last committed chunk. Every worker must
-//! share `DATA_DIR`.
+//! job's progress, so a retried job resumes after the last committed chunk. Any instance sharing
+//! the storage can run it.
 //!
 //! **Email verdict** (`service/email_status.rs`): `Lead.emailStatus` / `Lead.validatedAt`,
 //! written by contact validation (enrichment) through [`record_email_status`] with provenance
@@ -71,7 +72,9 @@ pub use service::{
     create, create_in, delete, enrichable_value,
     export::download as download_export,
     filtered, get,
-    import::{ImportLeads, KIND as IMPORT_KIND},
+    import::{
+        jobs_using_file as import_jobs_using, ImportLeads, ImportSource, KIND as IMPORT_KIND,
+    },
     page, page_query,
     query::list,
     record_email_status, record_enriched, rescore_in, scoped, send_gate_reason, sort_expr,

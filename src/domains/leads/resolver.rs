@@ -337,26 +337,40 @@ impl LeadMutation {
         Ok(ExportLink { url, expires_at })
     }
 
-    /// Imports a CSV file (multipart upload) as a background job; follow it with `job(id)` or
-    /// the `events` subscription. Without `mapping`, columns are matched by header name.
-    /// Its result lists imported/merged/skipped counts and every rejected row (row number,
-    /// field, reason).
+    /// Imports a CSV file as a background job: `file` (a multipart upload) or `fileId` (an
+    /// IMPORT file uploaded with `uploadFile`), exactly one of them. Any instance's worker may
+    /// run it (the CSV is read from object storage). Follow it with `job(id)` or the `events`
+    /// subscription. Without `mapping`, columns are matched by header name. Its result lists
+    /// imported/merged/skipped counts and every rejected row (row number, field, reason).
     async fn import_leads(
         &self,
         ctx: &Context<'_>,
-        file: async_graphql::Upload,
+        file: Option<async_graphql::Upload>,
+        file_id: Option<ID>,
         mapping: Option<Vec<ColumnMappingInput>>,
         on_conflict: Option<OnConflict>,
     ) -> AppResult<crate::domains::jobs::types::Job> {
         let (state, viewer) = ctx.state_and_viewer()?;
         viewer.require(crate::auth::Permission::WriteLeads)?;
-        let upload = file
-            .value(ctx)
-            .map_err(|_| AppError::invalid("file", "missing upload"))?;
+        let source = match (file, file_id) {
+            (Some(file), None) => import::ImportSource::Upload(
+                file.value(ctx)
+                    .map_err(|_| AppError::invalid("file", "missing upload"))?,
+            ),
+            (None, Some(id)) => {
+                import::ImportSource::File(parse_id(&id).map_err(|_| AppError::NotFound("file"))?)
+            }
+            _ => {
+                return Err(AppError::invalid(
+                    "fileId",
+                    "pass exactly one of file and fileId",
+                ))
+            }
+        };
         let job = import::start(
             state,
             viewer,
-            upload,
+            source,
             mapping,
             on_conflict.unwrap_or_default(),
         )

@@ -1,18 +1,28 @@
-//! CSV import as a durable job: `importLeads(file, mapping, onConflict)` stores the upload and
-//! enqueues `leads.import`. The handler commits chunks of 500 rows, each all-or-nothing together
+//! CSV import as a durable job: `importLeads(file | fileId, mapping, onConflict)` enqueues
+//! `leads.import` over an object in storage (`platform::storage`), so the worker of any
+//! instance can run it: an upload is streamed to `orgs/{org}/imports/{id}.csv` (removed when the
+//! job ends), a `fileId` names an IMPORT file uploaded with `uploadFile` (kept; the files domain
+//! refuses to delete it while the job is unfinished, [`jobs_using_file`]). The worker streams
+//! the object to a local spool file and parses from there. The handler commits chunks of 500 rows, each all-or-nothing together
 //! with the job's progress (rows committed, counts, per-row errors), so a crash resumes after
 //! the last committed chunk without losing or duplicating rows. Per-row problems (invalid values,
 //! duplicates, invalid UTF-8, ragged rows) are reported with row number, field and reason.
 
-use std::collections::HashMap;
+use std::{
+    collections::HashMap,
+    io::{BufRead, BufReader, Read},
+};
 
 use async_trait::async_trait;
-use entity::job;
+use entity::{file, job};
+use futures::TryStreamExt;
 use sea_orm::{
-    sea_query::Expr, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, TransactionTrait,
+    sea_query::Expr, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    QuerySelect, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
 
 use super::{create_in, Created, Origin};
@@ -23,6 +33,7 @@ use crate::{
     },
     error::{AppError, AppResult},
     jobs::{queue, JobContext, JobError, JobHandler, NewJob},
+    platform::storage::StorageError,
     state::{AppState, Wakes},
 };
 
@@ -62,7 +73,15 @@ pub fn guess(header: &str) -> LeadImportField {
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Payload {
-    path: String,
+    /// A local file (jobs enqueued before imports moved onto storage).
+    #[serde(default)]
+    path: Option<String>,
+    /// The CSV's object in storage.
+    #[serde(default)]
+    storage_key: Option<String>,
+    /// The IMPORT file read (its object is kept); `None`: the object is the job's own upload.
+    #[serde(default)]
+    file_id: Option<Uuid>,
     filename: String,
     org_id: Uuid,
     user_id: Uuid,
@@ -71,35 +90,78 @@ struct Payload {
     on_conflict: OnConflict,
 }
 
-/// Stores the upload and enqueues the import job.
+/// What `importLeads` reads.
+pub enum ImportSource {
+    /// A CSV sent with the request.
+    Upload(async_graphql::UploadValue),
+    /// An IMPORT file of the organization (`uploadFile`).
+    File(Uuid),
+}
+
+fn unavailable(e: StorageError) -> AppError {
+    tracing::error!(error = %e, "object storage failed");
+    AppError::Unavailable("file storage is unavailable; try again later".into())
+}
+
+/// Enqueues the import job over the CSV in storage (an upload is streamed there first).
 pub async fn start(
     state: &AppState,
     viewer: &Viewer,
-    upload: async_graphql::UploadValue,
+    source: ImportSource,
     mapping: Option<Vec<ColumnMappingInput>>,
     on_conflict: OnConflict,
 ) -> AppResult<job::Model> {
     viewer.require(Permission::WriteLeads)?;
-    let dir = state.config.data_dir.join("uploads");
-    tokio::fs::create_dir_all(&dir)
-        .await
-        .map_err(AppError::internal)?;
-    let path = dir.join(format!("{}.csv", Uuid::now_v7()));
-    let mut src = upload.content;
-    let mut file = std::fs::File::create(&path).map_err(AppError::internal)?;
-    // The upload is a temp file already on disk; copy it off the async threads.
-    let copy = tokio::task::spawn_blocking(move || std::io::copy(&mut src, &mut file))
-        .await
-        .map_err(AppError::internal)?;
-    copy.map_err(AppError::internal)?;
-    let payload = Payload {
-        path: path.display().to_string(),
-        filename: upload.filename.chars().take(200).collect(),
+    let mut payload = Payload {
+        path: None,
+        storage_key: None,
+        file_id: None,
+        filename: String::new(),
         org_id: viewer.org_id,
         user_id: viewer.user_id,
         role: viewer.role,
         mapping: mapping.unwrap_or_default(),
         on_conflict,
+    };
+    let txn = match source {
+        ImportSource::Upload(upload) => {
+            let key = format!(
+                "orgs/{}/imports/{}.csv",
+                viewer.org_id.simple(),
+                Uuid::now_v7().simple()
+            );
+            let mut src = tokio::fs::File::from_std(upload.content);
+            state
+                .storage
+                .put_reader(&key, &mut src)
+                .await
+                .map_err(unavailable)?;
+            payload.filename = upload.filename.chars().take(200).collect();
+            payload.storage_key = Some(key);
+            state.db.begin().await?
+        }
+        ImportSource::File(id) => {
+            let txn = state.db.begin().await?;
+            // Locked (PostgreSQL) so a concurrent deleteFile either runs first (not found here)
+            // or sees this job.
+            let f = file::Entity::find_by_id(id)
+                .filter(file::Column::OrgId.eq(viewer.org_id))
+                .filter(file::Column::DeletedAt.is_null())
+                .lock_exclusive()
+                .one(&txn)
+                .await?
+                .ok_or(AppError::NotFound("file"))?;
+            if f.kind != "IMPORT" {
+                return Err(AppError::invalid(
+                    "fileId",
+                    format!("is a {} file; upload the CSV as IMPORT", f.kind),
+                ));
+            }
+            payload.filename = f.name.chars().take(200).collect();
+            payload.storage_key = Some(f.storage_key);
+            payload.file_id = Some(id);
+            txn
+        }
     };
     let new = NewJob {
         org_id: Some(viewer.org_id),
@@ -107,10 +169,28 @@ pub async fn start(
         max_attempts: 5,
         ..NewJob::new(KIND, serde_json::to_value(&payload)?)
     };
-    let txn = state.db.begin().await?;
     let job = queue::enqueue(&txn, new).await?;
     state.commit(txn, Wakes::Jobs).await?;
     Ok(job)
+}
+
+/// How many unfinished (queued or running) import jobs of `org` read file `file_id`.
+pub async fn jobs_using_file(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    file_id: Uuid,
+) -> AppResult<usize> {
+    let jobs = job::Entity::find()
+        .filter(job::Column::OrgId.eq(org))
+        .filter(job::Column::Kind.eq(KIND))
+        .filter(job::Column::State.is_in(["queued", "running"]))
+        .all(conn)
+        .await?;
+    Ok(jobs
+        .into_iter()
+        .filter_map(|j| serde_json::from_value::<Payload>(j.payload).ok())
+        .filter(|p| p.file_id == Some(file_id))
+        .count())
 }
 
 #[derive(Default, Serialize, Deserialize)]
@@ -137,9 +217,15 @@ impl Progress {
 /// One parsed row: its number (1 = first data row) and the input or its problems.
 type Row = (usize, Result<CreateLeadInput, Vec<(String, String)>>);
 
-fn parse(bytes: &[u8], mapping: &[ColumnMappingInput]) -> Result<Vec<Row>, String> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(bytes);
+fn parse(source: impl Read, mapping: &[ColumnMappingInput]) -> Result<Vec<Row>, String> {
+    let mut source = BufReader::new(source);
+    let head = source
+        .fill_buf()
+        .map_err(|e| format!("unreadable file: {e}"))?;
+    if head.starts_with(b"\xEF\xBB\xBF") {
+        source.consume(3);
+    }
+    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(source);
     let headers: Vec<String> = rdr
         .byte_headers()
         .map_err(|e| format!("unreadable header row: {e}"))?
@@ -270,10 +356,7 @@ impl JobHandler for ImportLeads {
     async fn run(&self, ctx: &JobContext) -> Result<Value, JobError> {
         let p: Payload = serde_json::from_value(ctx.job.payload.clone())
             .map_err(|e| JobError::Permanent(format!("bad payload: {e}")))?;
-        let bytes = tokio::fs::read(&p.path)
-            .await
-            .map_err(|e| JobError::Permanent(format!("upload missing: {e}")))?;
-        let rows = parse(&bytes, &p.mapping).map_err(JobError::Permanent)?;
+        let rows = self.read_rows(ctx, &p).await?;
         let mut progress: Progress = ctx
             .job
             .progress
@@ -293,7 +376,14 @@ impl JobHandler for ImportLeads {
             }
             progress = self.commit_chunk(ctx, &p, chunk, progress).await?;
         }
-        let _ = tokio::fs::remove_file(&p.path).await;
+        if let Some(path) = &p.path {
+            let _ = tokio::fs::remove_file(path).await;
+        }
+        if let (Some(key), None) = (&p.storage_key, p.file_id) {
+            if let Err(e) = self.0.storage.delete(key).await {
+                tracing::warn!(error = %e, key, "removing an import's upload failed");
+            }
+        }
         crate::db::spawn_analyze_if_grown(&self.0.db, "leads", progress.imported as u64);
         Ok(serde_json::to_value(&progress).map_err(|e| JobError::Permanent(e.to_string()))?)
     }
@@ -304,6 +394,63 @@ fn retryable(e: impl std::fmt::Display) -> JobError {
 }
 
 impl ImportLeads {
+    /// The parsed rows of the job's CSV: its object in storage streamed to a local spool file
+    /// (removed again), or the local file of a job enqueued before imports moved onto storage.
+    async fn read_rows(&self, ctx: &JobContext, p: &Payload) -> Result<Vec<Row>, JobError> {
+        let missing =
+            |e: &dyn std::fmt::Display| JobError::Permanent(format!("upload missing: {e}"));
+        if let Some(id) = p.file_id {
+            let live = file::Entity::find_by_id(id)
+                .filter(file::Column::DeletedAt.is_null())
+                .one(&self.0.db)
+                .await
+                .map_err(retryable)?;
+            if live.is_none() {
+                return Err(JobError::Permanent("the import file was deleted".into()));
+            }
+        }
+        let (path, spooled) = match (&p.storage_key, &p.path) {
+            (Some(key), _) => {
+                let dir = self.0.config.data_dir.join("uploads");
+                tokio::fs::create_dir_all(&dir).await.map_err(retryable)?;
+                let path = dir.join(format!("job-{}.csv", ctx.job.id.simple()));
+                self.spool(key, &path).await.inspect_err(|_| {
+                    let _ = std::fs::remove_file(&path);
+                })?;
+                (path, true)
+            }
+            (None, Some(path)) => (std::path::PathBuf::from(path), false),
+            (None, None) => return Err(missing(&"the job names no file")),
+        };
+        let mapping = p.mapping.clone();
+        let read = path.clone();
+        let parsed = tokio::task::spawn_blocking(move || {
+            let f = std::fs::File::open(&read).map_err(|e| missing(&e))?;
+            parse(f, &mapping).map_err(JobError::Permanent)
+        })
+        .await
+        .map_err(retryable)?;
+        if spooled {
+            let _ = tokio::fs::remove_file(&path).await;
+        }
+        parsed
+    }
+
+    /// Streams object `key` to the local file `path`, chunk by chunk.
+    async fn spool(&self, key: &str, path: &std::path::Path) -> Result<(), JobError> {
+        let read = self.0.storage.get(key, None).await.map_err(|e| match e {
+            StorageError::NotFound => JobError::Permanent("upload missing in storage".into()),
+            e => retryable(e),
+        })?;
+        let mut out = tokio::fs::File::create(path).await.map_err(retryable)?;
+        let mut stream = read.stream;
+        while let Some(chunk) = stream.try_next().await.map_err(retryable)? {
+            out.write_all(&chunk).await.map_err(retryable)?;
+        }
+        out.flush().await.map_err(retryable)?;
+        Ok(())
+    }
+
     /// Imports one chunk and records the job's progress, all in one transaction.
     async fn commit_chunk(
         &self,
@@ -399,7 +546,7 @@ mod tests {
         csv.extend_from_slice(b"Bob,bob@x.io,B,x,EXTRA\n");
         csv.extend_from_slice(b"C\xff,c@x.io,C,x\n");
         csv.extend_from_slice(b"Dee,dee@x.io\n");
-        let rows = parse(&csv, &[]).unwrap();
+        let rows = parse(csv.as_slice(), &[]).unwrap();
         assert_eq!(rows.len(), 4);
         let first = rows[0].1.as_ref().unwrap();
         assert_eq!(first.company.as_deref(), Some("Acme, Inc.\nEU"));
@@ -410,6 +557,6 @@ mod tests {
             rows[3].1.as_ref().unwrap().email.as_deref(),
             Some("dee@x.io")
         );
-        assert!(parse(b"a,b\n1,2\n", &[]).is_err(), "nothing maps");
+        assert!(parse(&b"a,b\n1,2\n"[..], &[]).is_err(), "nothing maps");
     }
 }

@@ -8,17 +8,21 @@
 //! limit (AVATAR 5 MiB, ATTACHMENT 25 MiB, IMPORT and OTHER 50 MiB), and the content type
 //! sniffed from the magic bytes (`infer`), which must be one the kind allows and agree with
 //! the name's extension; executables are refused for every kind (all BAD_USER_INPUT on
-//! `input.file`). The bytes stream to storage with their SHA-256 under
-//! `orgs/{org}/files/{id}`, then the row and `file.uploaded` commit together.
+//! `input.file`). `uploadFiles(input: {kind, files})` takes 1–10 files, all or nothing (errors
+//! on `input.files.{i}`). **Dedupe**: an organization's identical bytes (same SHA-256) are
+//! stored once, under `orgs/{org}/blobs/{sha256}/{blob}`, counted by `file_blobs` (race-free
+//! through its unique key, `service/blob.rs`); then the rows and `file.uploaded` commit together.
 //!
 //! **Reads**: `files(filter: {kind, ownerId, createdAfter}, …)` pages newest first, `file(id)`
 //! is null for another organization's id. `fileDownloadUrl(id, expiresInSeconds)` signs a link
 //! served by `GET /files/{id}` ([`download`]: Range requests, `nosniff`, attachments except
 //! raster images); another organization's file or a link that does not verify is 404.
 //!
-//! **Delete** (`deleteFile`): the uploader, or MANAGER and up; the row is marked deleted with
-//! `file.deleted`, then the object is removed. Roles: `ReadFiles` (VIEWER), `WriteFiles`
-//! (MEMBER), `DeleteFiles` (MANAGER). Files import no other part of places.
+//! **Delete** (`deleteFile(id, force)`): the uploader, or MANAGER and up; CONFLICT while an
+//! unfinished `importLeads(fileId)` job reads the file (asked of leads), unless `force`. The
+//! row is marked deleted with `file.deleted`; the object is removed with its last reference.
+//! Roles: `ReadFiles` (VIEWER), `WriteFiles` (MEMBER), `DeleteFiles` (MANAGER). Files import no
+//! other part of places; of other domains, only leads (below places).
 
 mod resolver;
 pub mod service;

@@ -4,7 +4,7 @@ use async_graphql::{Context, Object, ID};
 
 use super::{
     service as files,
-    types::{FileFilter, StoredFile, UploadFileInput},
+    types::{FileFilter, StoredFile, UploadFileInput, UploadFilesInput},
 };
 use crate::{
     auth::Permission,
@@ -90,17 +90,43 @@ impl FilesMutation {
             .file
             .value(ctx)
             .map_err(|_| AppError::invalid("input.file", "missing upload"))?;
-        let m = files::upload(state, viewer, input.kind, upload).await?;
+        let m = files::store::upload(state, viewer, input.kind, upload).await?;
         note(ctx, "file", m.id);
         Ok(m.into())
     }
 
+    /// Uploads 1 to 10 files of one kind (a GraphQL multipart request; the deployment's
+    /// `MAX_UPLOAD_FILES` also caps a request), all or nothing: each is checked as `uploadFile`
+    /// checks one, and one refused file (BAD_USER_INPUT on `input.files.{index}`) stores none.
+    /// Returns the files in the order given.
+    async fn upload_files(
+        &self,
+        ctx: &Context<'_>,
+        input: UploadFilesInput,
+    ) -> AppResult<Vec<StoredFile>> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        viewer.require(Permission::WriteFiles)?;
+        let mut uploads = Vec::with_capacity(input.files.len());
+        for (i, f) in input.files.iter().enumerate() {
+            uploads
+                .push(f.value(ctx).map_err(|_| {
+                    AppError::invalid(format!("input.files.{i}"), "missing upload")
+                })?);
+        }
+        let saved = files::store::upload_many(state, viewer, input.kind, uploads).await?;
+        for m in &saved {
+            note(ctx, "file", m.id);
+        }
+        Ok(saved.into_iter().map(StoredFile::from).collect())
+    }
+
     /// Deletes a file (one's own; MANAGER and up: anyone's); returns its id. Its download
-    /// links stop working.
-    async fn delete_file(&self, ctx: &Context<'_>, id: ID) -> AppResult<ID> {
+    /// links stop working. CONFLICT while an unfinished import job reads it, unless `force`
+    /// (the job then fails). The bytes stay stored while another file has the same content.
+    async fn delete_file(&self, ctx: &Context<'_>, id: ID, force: Option<bool>) -> AppResult<ID> {
         let (state, viewer) = ctx.state_and_viewer()?;
         let uuid = parse_id(&id).map_err(|_| AppError::NotFound("file"))?;
-        files::delete(state, viewer, uuid).await?;
+        files::delete(state, viewer, uuid, force.unwrap_or(false)).await?;
         note(ctx, "file", uuid);
         Ok(id)
     }

@@ -1,4 +1,4 @@
-//! GraphQL types of files: the `File` object, its kind, the upload input and the list filter.
+//! GraphQL types of files: the `File` object, its kind, the upload inputs and the list filter.
 
 use async_graphql::{Enum, InputObject, SimpleObject, Upload, ID};
 use chrono::{DateTime, Utc};
@@ -75,4 +75,13 @@ pub struct FileFilter {
     pub owner_id: Option<ID>,
     /// Only files uploaded at or after this time.
     pub created_after: Option<DateTime<Utc>>,
+}
+
+/// Input of `uploadFiles` (a GraphQL multipart request).
+#[derive(InputObject)]
+pub struct UploadFilesInput {
+    /// What the files are for (all of them).
+    pub kind: FileKind,
+    /// 1 to 10 files; each must pass the checks `uploadFile` makes.
+    pub files: Vec<Upload>,
 }

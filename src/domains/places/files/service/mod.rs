@@ -1,23 +1,24 @@
-//! Files: upload (validate, stream to storage, one row and its event), list, read, delete.
-//! Signed download links and the download route are in [`link`]; what an upload may be, in
-//! [`sniff`].
+//! Files: list, read, delete. Uploads are in [`store`] (what an upload may be, in [`sniff`];
+//! deduplication of identical bytes, in [`blob`]); signed download links and the download
+//! route, in [`link`].
 
+pub mod blob;
 pub mod link;
 pub mod sniff;
+pub mod store;
 
-use async_graphql::UploadValue;
 use chrono::Utc;
 use entity::file;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
     Select, TransactionTrait,
 };
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use uuid::Uuid;
 
-use super::types::{FileFilter, FileKind, StoredFile};
+use super::types::{FileFilter, StoredFile};
 use crate::{
     auth::{Permission, Viewer},
+    domains::leads::import_jobs_using,
     error::{AppError, AppResult},
     events::{outbox, DomainEvent, EventEnvelope, FileChanged},
     graphql::pagination::{page_by_id_desc, IdConnection, PageArgs},
@@ -44,11 +45,6 @@ pub async fn get(conn: &impl ConnectionTrait, viewer: &Viewer, id: Uuid) -> AppR
         .ok_or(AppError::NotFound("file"))
 }
 
-/// The object key of a file: under its organization, by its id.
-fn storage_key(org: Uuid, id: Uuid) -> String {
-    format!("orgs/{}/files/{}", org.simple(), id.simple())
-}
-
 /// A storage failure as the client sees it (the detail is logged).
 pub fn storage_error(e: StorageError) -> AppError {
     tracing::error!(error = %e, "object storage failed");
@@ -73,82 +69,8 @@ fn clean_name(raw: &str) -> AppResult<String> {
     Ok(name)
 }
 
-/// Uploads a file: every check runs on the spooled upload before a byte goes to storage
-/// (name, size limit of the kind, content sniffed against the kind and the extension); then
-/// the bytes stream to storage and the row and `file.uploaded` commit together. When the
-/// commit fails the object is removed again.
-pub async fn upload(
-    state: &AppState,
-    viewer: &Viewer,
-    kind: FileKind,
-    upload: UploadValue,
-) -> AppResult<file::Model> {
-    viewer.require(Permission::WriteFiles)?;
-    let name = clean_name(&upload.filename)?;
-    let mut source = tokio::fs::File::from_std(upload.content);
-    let size = source.metadata().await.map_err(AppError::internal)?.len();
-    let max = sniff::max_bytes(kind);
-    if size > max {
-        return Err(AppError::invalid(
-            "input.file",
-            format!(
-                "is {size} bytes; a {} file may have at most {max}",
-                kind.as_str()
-            ),
-        ));
-    }
-    if size == 0 {
-        return Err(AppError::invalid("input.file", "is empty"));
-    }
-    let mut head = Vec::with_capacity(sniff::HEAD_BYTES);
-    (&mut source)
-        .take(sniff::HEAD_BYTES as u64)
-        .read_to_end(&mut head)
-        .await
-        .map_err(AppError::internal)?;
-    let content_type = sniff::content_type(kind, &name, &head)?;
-    source
-        .seek(std::io::SeekFrom::Start(0))
-        .await
-        .map_err(AppError::internal)?;
-
-    let id = Uuid::now_v7();
-    let key = storage_key(viewer.org_id, id);
-    let stored = state
-        .storage
-        .put_reader(&key, &mut source)
-        .await
-        .map_err(storage_error)?;
-    let row = file::ActiveModel {
-        id: Set(id),
-        org_id: Set(viewer.org_id),
-        owner_id: Set(viewer.user_id),
-        kind: Set(kind.as_str().into()),
-        name: Set(name),
-        content_type: Set(content_type),
-        size: Set(i64::try_from(stored.size).unwrap_or(i64::MAX)),
-        sha256: Set(stored.sha256),
-        storage_key: Set(key.clone()),
-        created_at: Set(Utc::now()),
-        deleted_at: Set(None),
-    };
-    let saved = async {
-        let txn = state.db.begin().await?;
-        let m = row.insert(&txn).await?;
-        record(&txn, viewer, &m, true).await?;
-        state.commit(txn, Wakes::Events).await?;
-        Ok::<_, AppError>(m)
-    }
-    .await;
-    if saved.is_err() {
-        if let Err(e) = state.storage.delete(&key).await {
-            tracing::warn!(error = %e, key, "removing the object of an unsaved file failed");
-        }
-    }
-    saved
-}
-
-async fn record(
+/// Records `file.uploaded` (or `file.deleted`) for `m` in the outbox.
+pub(crate) async fn record(
     conn: &impl ConnectionTrait,
     viewer: &Viewer,
     m: &file::Model,
@@ -203,24 +125,38 @@ pub async fn list(
     .await
 }
 
-/// Deletes a file: its own uploader (`WriteFiles`) or a MANAGER (`DeleteFiles`). The row is
-/// marked deleted with `file.deleted` in one transaction; then the object is removed (a
-/// failure there is logged and leaves an orphan object, never a row without its bytes).
-pub async fn delete(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<()> {
+/// Deletes a file: its own uploader (`WriteFiles`) or a MANAGER (`DeleteFiles`). Refused with
+/// CONFLICT while something uses it (an import job not finished yet), unless `force`. The row
+/// is marked deleted, its reference to the stored object dropped and `file.deleted` recorded
+/// in one transaction (the row is written before the references are read, so an import that
+/// starts at the same time either sees the file deleted or is seen here). The object is
+/// removed after the commit when no other file has the same bytes (a failure there is logged
+/// and leaves an orphan object, never a row without its bytes).
+pub async fn delete(state: &AppState, viewer: &Viewer, id: Uuid, force: bool) -> AppResult<()> {
     viewer.require(Permission::WriteFiles)?;
     let txn = state.db.begin().await?;
     let m = get(&txn, viewer, id).await?;
     if m.owner_id != viewer.user_id {
         viewer.require(Permission::DeleteFiles)?;
     }
-    let key = m.storage_key.clone();
     let mut a: file::ActiveModel = m.clone().into();
     a.deleted_at = Set(Some(Utc::now()));
     a.update(&txn).await?;
+    if !force {
+        let jobs = import_jobs_using(&txn, viewer.org_id, id).await?;
+        if jobs > 0 {
+            return Err(AppError::Conflict(format!(
+                "the file is used by {jobs} unfinished import job(s); pass force: true to delete it anyway"
+            )));
+        }
+    }
+    let gone = blob::release(&txn, viewer.org_id, &m.sha256, &m.storage_key).await?;
     record(&txn, viewer, &m, false).await?;
     state.commit(txn, Wakes::Events).await?;
-    if let Err(e) = state.storage.delete(&key).await {
-        tracing::warn!(error = %e, key, "removing a deleted file's object failed");
+    if let Some(key) = gone {
+        if let Err(e) = state.storage.delete(&key).await {
+            tracing::warn!(error = %e, key, "removing a deleted file's object failed");
+        }
     }
     Ok(())
 }
