@@ -33,6 +33,7 @@ mod m20261206_000027_create_auto_responder;
 mod m20261206_000028_insight_funnel;
 mod m20261206_000029_create_schedules_and_incoming_hooks;
 mod m20261206_000030_create_enrichment_runs;
+mod m20261206_000032_create_sequences;
 
 /// Runs the migrations in order.
 pub struct Migrator;
@@ -71,6 +72,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000028_insight_funnel::Migration),
             Box::new(m20261206_000029_create_schedules_and_incoming_hooks::Migration),
             Box::new(m20261206_000030_create_enrichment_runs::Migration),
+            Box::new(m20261206_000032_create_sequences::Migration),
         ]
     }
 }

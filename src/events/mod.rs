@@ -176,6 +176,12 @@ pub enum DomainEvent {
     /// A batch enrichment run moved (status, pairs done, filled, failed).
     #[serde(rename = "enrichment.progress")]
     EnrichmentProgress(EnrichmentProgress),
+    /// A sequence was created, changed, paused, resumed or deleted.
+    #[serde(rename = "sequence.changed")]
+    SequenceChanged(SequenceChanged),
+    /// A lead's enrollment in a sequence stopped (reply, unsubscribe, bounce, unenroll, …).
+    #[serde(rename = "sequence.enrollment_stopped")]
+    SequenceEnrollmentStopped(SequenceEnrollmentStopped),
 }
 
 impl DomainEvent {
@@ -210,6 +216,8 @@ impl DomainEvent {
             DomainEvent::ScheduleChanged(_) => "schedule.changed",
             DomainEvent::ScheduleFired(_) => "schedule.fired",
             DomainEvent::EnrichmentProgress(_) => "enrichment.progress",
+            DomainEvent::SequenceChanged(_) => "sequence.changed",
+            DomainEvent::SequenceEnrollmentStopped(_) => "sequence.enrollment_stopped",
         }
     }
 
@@ -244,6 +252,8 @@ impl DomainEvent {
             DomainEvent::ScheduleChanged(_) => EventType::ScheduleChanged,
             DomainEvent::ScheduleFired(_) => EventType::ScheduleFired,
             DomainEvent::EnrichmentProgress(_) => EventType::EnrichmentProgress,
+            DomainEvent::SequenceChanged(_) => EventType::SequenceChanged,
+            DomainEvent::SequenceEnrollmentStopped(_) => EventType::SequenceEnrollmentStopped,
         }
     }
 }
@@ -294,6 +304,9 @@ impl DomainEvent {
                 viewer.require(Permission::ManageSchedules).is_ok()
             }
             DomainEvent::EnrichmentProgress(_) => viewer.require(Permission::EnrichLeads).is_ok(),
+            DomainEvent::SequenceChanged(_) | DomainEvent::SequenceEnrollmentStopped(_) => {
+                viewer.require(Permission::ReadSequences).is_ok()
+            }
         }
     }
 
@@ -391,6 +404,10 @@ pub enum EventType {
     ScheduleFired,
     /// `enrichment.progress`: a batch enrichment run moved.
     EnrichmentProgress,
+    /// `sequence.changed`: a sequence was created, changed, paused, resumed or deleted.
+    SequenceChanged,
+    /// `sequence.enrollment_stopped`: a lead's enrollment in a sequence stopped.
+    SequenceEnrollmentStopped,
 }
 
 impl EventType {
@@ -425,6 +442,8 @@ impl EventType {
             EventType::ScheduleChanged => "schedule.changed",
             EventType::ScheduleFired => "schedule.fired",
             EventType::EnrichmentProgress => "enrichment.progress",
+            EventType::SequenceChanged => "sequence.changed",
+            EventType::SequenceEnrollmentStopped => "sequence.enrollment_stopped",
         }
     }
 }
