@@ -106,14 +106,13 @@ async fn event_types(app: &TestApp, org: Uuid) -> Vec<String> {
         .unwrap()
         .into_iter()
         .map(|e| {
-            format!(
-                "{}:{}",
-                e.event_type,
-                e.payload["kind"]
-                    .as_str()
-                    .or(e.payload["reason"].as_str())
-                    .unwrap_or("")
-            )
+            let data = if e.payload["data"].is_object() {
+                &e.payload["data"]
+            } else {
+                &e.payload
+            };
+            let detail = data["kind"].as_str().or(data["reason"].as_str());
+            format!("{}:{}", e.event_type, detail.unwrap_or(""))
         })
         .collect()
 }
