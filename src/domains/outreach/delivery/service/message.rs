@@ -171,7 +171,7 @@ pub(super) fn compose(cfg: &Config, p: Parts<'_>) -> Result<Message, String> {
     let ctx = render_context(
         p.vars,
         p.from.name.as_deref().unwrap_or_default(),
-        &p.from.email.to_string(),
+        p.from.email.as_ref(),
         p.organization,
         &unsubscribe,
     );
