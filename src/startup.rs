@@ -14,7 +14,8 @@ use crate::{
     config::Config,
     db,
     domains::{
-        approvals, conversations, enrichment, leads, notifications, outreach, scraping, webhooks,
+        approvals, conversations, enrichment, leads, notifications, outreach, scraping, sequences,
+        webhooks,
     },
     events::{relay, EventBus, MemoryBus, RedisBus},
     graphql::{build_schema, AppSchema},
@@ -45,6 +46,7 @@ pub async fn build_state(mut config: Config) -> Result<AppState, StartupError> {
     approvals::register();
     outreach::register();
     conversations::register();
+    sequences::register();
     webhooks::register();
     config.resolve_secrets().map_err(|e| err("secrets")(&e))?;
     let secrets = Arc::new(config.secrets_box().map_err(|e| err("secrets")(&e))?);
@@ -149,6 +151,10 @@ pub fn job_registry(state: &AppState) -> JobRegistry {
     registry.register(
         conversations::AUTO_REPLY_KIND,
         conversations::AutoReply(state.clone()),
+    );
+    registry.register(
+        sequences::STEP_KIND,
+        sequences::RunSequenceStep(state.clone()),
     );
     registry.register(
         webhooks::DELIVER_KIND,

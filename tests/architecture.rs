@@ -42,6 +42,7 @@ const ORDER: &[&str] = &[
     "ai",
     "places",
     "conversations",
+    "sequences",
     "insight",
     "webhooks",
     "enrichment",

@@ -34,6 +34,7 @@ mod m20261206_000028_insight_funnel;
 mod m20261206_000029_create_schedules_and_incoming_hooks;
 mod m20261206_000030_create_enrichment_runs;
 mod m20261206_000031_files_dedupe_and_refs;
+mod m20261206_000032_create_sequences;
 mod m20261206_000033_create_analytics_events;
 mod m20261206_000034_create_workflows;
 mod m20261206_000035_enrichment_gate_and_duplicates;
@@ -77,6 +78,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000029_create_schedules_and_incoming_hooks::Migration),
             Box::new(m20261206_000030_create_enrichment_runs::Migration),
             Box::new(m20261206_000031_files_dedupe_and_refs::Migration),
+            Box::new(m20261206_000032_create_sequences::Migration),
             Box::new(m20261206_000033_create_analytics_events::Migration),
             Box::new(m20261206_000034_create_workflows::Migration),
             Box::new(m20261206_000035_enrichment_gate_and_duplicates::Migration),

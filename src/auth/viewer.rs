@@ -159,6 +159,12 @@ permissions! {
     DeleteConversations => Manager,
     /// Create, change and delete auto-responder rules.
     ManageAutoResponder => Manager,
+    /// See sequences, their steps and statistics.
+    ReadSequences => Viewer,
+    /// Create, change, pause and resume sequences; enroll and unenroll leads.
+    WriteSequences => Member,
+    /// Delete sequences.
+    DeleteSequences => Manager,
     /// See deals, pipelines and the analytics (dashboard and its live updates, lead and email
     /// analytics, funnel, attribution, ROI, LTV).
     ReadDeals => Viewer,

@@ -14,4 +14,5 @@ pub mod outreach;
 pub mod places;
 pub mod realtime;
 pub mod scraping;
+pub mod sequences;
 pub mod webhooks;

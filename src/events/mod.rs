@@ -182,6 +182,12 @@ pub enum DomainEvent {
     /// A workflow execution was started through its webhook trigger.
     #[serde(rename = "workflow.started")]
     WorkflowStarted(WorkflowStarted),
+    /// A sequence was created, changed, paused, resumed or deleted.
+    #[serde(rename = "sequence.changed")]
+    SequenceChanged(SequenceChanged),
+    /// A lead's enrollment in a sequence stopped (reply, unsubscribe, bounce, unenroll, …).
+    #[serde(rename = "sequence.enrollment_stopped")]
+    SequenceEnrollmentStopped(SequenceEnrollmentStopped),
 }
 
 impl DomainEvent {
@@ -218,6 +224,8 @@ impl DomainEvent {
             DomainEvent::EnrichmentProgress(_) => "enrichment.progress",
             DomainEvent::WorkflowChanged(_) => "workflow.changed",
             DomainEvent::WorkflowStarted(_) => "workflow.started",
+            DomainEvent::SequenceChanged(_) => "sequence.changed",
+            DomainEvent::SequenceEnrollmentStopped(_) => "sequence.enrollment_stopped",
         }
     }
 
@@ -254,6 +262,8 @@ impl DomainEvent {
             DomainEvent::EnrichmentProgress(_) => EventType::EnrichmentProgress,
             DomainEvent::WorkflowChanged(_) => EventType::WorkflowChanged,
             DomainEvent::WorkflowStarted(_) => EventType::WorkflowStarted,
+            DomainEvent::SequenceChanged(_) => EventType::SequenceChanged,
+            DomainEvent::SequenceEnrollmentStopped(_) => EventType::SequenceEnrollmentStopped,
         }
     }
 }
@@ -306,6 +316,9 @@ impl DomainEvent {
             DomainEvent::EnrichmentProgress(_) => viewer.require(Permission::EnrichLeads).is_ok(),
             DomainEvent::WorkflowChanged(_) | DomainEvent::WorkflowStarted(_) => {
                 viewer.require(Permission::RunWorkflows).is_ok()
+            }
+            DomainEvent::SequenceChanged(_) | DomainEvent::SequenceEnrollmentStopped(_) => {
+                viewer.require(Permission::ReadSequences).is_ok()
             }
         }
     }
@@ -409,6 +422,10 @@ pub enum EventType {
     WorkflowChanged,
     /// `workflow.started`: a workflow execution was started through its webhook trigger.
     WorkflowStarted,
+    /// `sequence.changed`: a sequence was created, changed, paused, resumed or deleted.
+    SequenceChanged,
+    /// `sequence.enrollment_stopped`: a lead's enrollment in a sequence stopped.
+    SequenceEnrollmentStopped,
 }
 
 impl EventType {
@@ -445,6 +462,8 @@ impl EventType {
             EventType::EnrichmentProgress => "enrichment.progress",
             EventType::WorkflowChanged => "workflow.changed",
             EventType::WorkflowStarted => "workflow.started",
+            EventType::SequenceChanged => "sequence.changed",
+            EventType::SequenceEnrollmentStopped => "sequence.enrollment_stopped",
         }
     }
 }

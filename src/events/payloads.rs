@@ -420,3 +420,29 @@ pub struct WorkflowStarted {
     /// The trigger's HTTP status.
     pub response_status: i32,
 }
+
+/// Payload of `sequence.changed`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SequenceChanged {
+    /// The sequence.
+    pub sequence_id: Uuid,
+    /// `created`, `updated`, `paused`, `resumed` or `deleted`.
+    pub kind: String,
+    /// Its status afterwards (`ACTIVE`, `PAUSED`).
+    pub status: String,
+}
+
+/// Payload of `sequence.enrollment_stopped`: a lead left a sequence before its last step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SequenceEnrollmentStopped {
+    /// The sequence.
+    pub sequence_id: Uuid,
+    /// The enrollment.
+    pub enrollment_id: Uuid,
+    /// The lead.
+    pub lead_id: Uuid,
+    /// `REPLIED`, `UNSUBSCRIBED`, `BOUNCED`, `SUPPRESSED`, `UNENROLLED` or `FAILED`.
+    pub reason: String,
+}

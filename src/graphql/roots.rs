@@ -4,7 +4,7 @@ use async_graphql::{MergedObject, MergedSubscription};
 
 use crate::domains::{
     ai, approvals, audit, conversations, enrichment, identity, insight, jobs, leads, notifications,
-    outreach, places, realtime, scraping, webhooks,
+    outreach, places, realtime, scraping, sequences, webhooks,
 };
 
 // The schema names the roots `Query`, `Mutation` and `Subscription`: the GraphQL spec's
@@ -26,6 +26,7 @@ pub struct QueryRoot(
     outreach::OutreachQuery,
     places::PlacesQuery,
     scraping::ScrapingQuery,
+    sequences::SequenceQuery,
     webhooks::WebhookQuery,
 );
 
@@ -45,6 +46,7 @@ pub struct MutationRoot(
     outreach::OutreachMutation,
     places::PlacesMutation,
     scraping::ScrapingMutation,
+    sequences::SequenceMutation,
     webhooks::WebhookMutation,
 );
 

@@ -58,6 +58,7 @@ mod security_outreach_mail;
 mod security_realtime;
 mod security_secrets;
 mod security_sessions;
+mod sequences;
 mod shutdown;
 mod statement_walk;
 mod webhooks;

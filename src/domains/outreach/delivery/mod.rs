@@ -28,3 +28,4 @@ pub mod service;
 /// The job kind [`SendCampaign`] handles (enqueued by `campaigns`).
 pub use super::campaigns::SEND_KIND as KIND;
 pub use service::send_job::{SendCampaign, MAX_RECIPIENT_ATTEMPTS};
+pub use service::single::{record_single_sent, send_single, SingleMessage, SingleOutcome};

@@ -131,31 +131,60 @@ pub(super) fn build(
     lead: Option<&lead::Model>,
     variant: Option<&Variant>,
 ) -> Result<Message, String> {
-    let links = Links::new(&cfg.public_url, &cfg.jwt_secret, r.id);
-    let unsubscribe = links.unsubscribe();
     let vars = match lead {
         Some(l) => lead_vars(l),
         None => json!({"email": r.email}),
     };
+    compose(
+        cfg,
+        Parts {
+            content: variant.map(|v| &v.content).unwrap_or(&run.content),
+            vars,
+            from: &run.from,
+            reply_to: run.reply_to.as_ref(),
+            organization: &run.organization,
+            to: mailbox_of(&r.email, lead)?,
+            message_id: &r.message_id,
+            token: r.id,
+        },
+    )
+}
+
+/// What one outgoing message is made of (a campaign recipient's, or a single message's).
+pub(super) struct Parts<'a> {
+    pub(super) content: &'a Content,
+    pub(super) vars: serde_json::Value,
+    pub(super) from: &'a Mailbox,
+    pub(super) reply_to: Option<&'a Mailbox>,
+    pub(super) organization: &'a str,
+    pub(super) to: Mailbox,
+    pub(super) message_id: &'a str,
+    /// The id the tracking tokens (open, clicks, unsubscribe) are signed for.
+    pub(super) token: Uuid,
+}
+
+/// Renders and builds a message: personalised, links tracked, open pixel, unsubscribe headers
+/// and footer.
+pub(super) fn compose(cfg: &Config, p: Parts<'_>) -> Result<Message, String> {
+    let links = Links::new(&cfg.public_url, &cfg.jwt_secret, p.token);
+    let unsubscribe = links.unsubscribe();
     let ctx = render_context(
-        vars,
-        &run.campaign.from_name,
-        &run.campaign.from_email,
-        &run.organization,
+        p.vars,
+        p.from.name.as_deref().unwrap_or_default(),
+        p.from.email.as_ref(),
+        p.organization,
         &unsubscribe,
     );
-    let content = variant.map(|v| &v.content).unwrap_or(&run.content);
-    let out = render(content, &ctx).map_err(|i| format!("template: {}", i.message))?;
+    let out = render(p.content, &ctx).map_err(|i| format!("template: {}", i.message))?;
     let mut text = out.text;
     if !text.contains(&unsubscribe) {
         text.push_str(&format!("\n\n--\nUnsubscribe: {unsubscribe}\n"));
     }
-    let to = mailbox_of(r, lead)?;
     let mut b = Message::builder()
-        .from(run.from.clone())
-        .to(to)
+        .from(p.from.clone())
+        .to(p.to)
         .subject(out.subject)
-        .message_id(Some(r.message_id.clone()))
+        .message_id(Some(p.message_id.to_string()))
         .raw_header(HeaderValue::new(
             HeaderName::new_from_ascii_str("List-Unsubscribe"),
             format!("<{unsubscribe}>"),
@@ -164,7 +193,7 @@ pub(super) fn build(
             HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
             "List-Unsubscribe=One-Click".into(),
         ));
-    if let Some(rt) = &run.reply_to {
+    if let Some(rt) = p.reply_to {
         b = b.reply_to(rt.clone());
     }
     let message = if out.html.trim().is_empty() {
@@ -190,10 +219,7 @@ pub(super) fn build(
 }
 
 /// The recipient's mailbox, named after the lead when it has a name.
-fn mailbox_of(
-    r: &campaign_recipient::Model,
-    lead: Option<&lead::Model>,
-) -> Result<Mailbox, String> {
+pub(super) fn mailbox_of(email: &str, lead: Option<&lead::Model>) -> Result<Mailbox, String> {
     let to_name = lead.and_then(|l| {
         let n: Vec<&str> = [l.first_name.as_deref(), l.last_name.as_deref()]
             .into_iter()
@@ -203,9 +229,9 @@ fn mailbox_of(
     });
     Ok(Mailbox::new(
         to_name,
-        r.email
+        email
             .parse()
-            .map_err(|_| format!("invalid recipient address {}", r.email))?,
+            .map_err(|_| format!("invalid recipient address {email}"))?,
     ))
 }
 

@@ -7,13 +7,14 @@ use std::{
     time::{Duration, Instant},
 };
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use entity::{campaign_recipient, lead, lead_interaction};
 use sea_orm::{
     sea_query::{Expr, ExprTrait},
     ActiveModelTrait,
     ActiveValue::Set,
-    ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
+    TransactionTrait,
 };
 use serde_json::json;
 use tokio::sync::Mutex;
@@ -268,25 +269,35 @@ impl SendCampaign {
             .await
             .map_err(retry)?;
         if let Some(l) = lead {
-            lead_interaction::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                lead_id: Set(l.id),
-                org_id: Set(l.org_id),
-                kind: Set("email_sent".into()),
-                actor_id: Set(None),
-                data: Set(json!({"campaignId": r.campaign_id, "messageId": r.message_id})),
-                created_at: Set(now),
-            }
-            .insert(&txn)
-            .await
-            .map_err(retry)?;
-            lead::Entity::update_many()
-                .col_expr(lead::Column::LastContactedAt, Expr::value(now))
-                .filter(lead::Column::Id.eq(l.id))
-                .exec(&txn)
-                .await
-                .map_err(retry)?;
+            let data = json!({"campaignId": r.campaign_id, "messageId": r.message_id});
+            note_sent(&txn, l, data, now).await.map_err(retry)?;
         }
         txn.commit().await.map_err(retry)
     }
+}
+
+/// The lead's `email_sent` timeline entry (`data`) and its `last_contacted_at`, in `conn`.
+pub(super) async fn note_sent(
+    conn: &impl ConnectionTrait,
+    l: &lead::Model,
+    data: serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    lead_interaction::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        lead_id: Set(l.id),
+        org_id: Set(l.org_id),
+        kind: Set("email_sent".into()),
+        actor_id: Set(None),
+        data: Set(data),
+        created_at: Set(now),
+    }
+    .insert(conn)
+    .await?;
+    lead::Entity::update_many()
+        .col_expr(lead::Column::LastContactedAt, Expr::value(now))
+        .filter(lead::Column::Id.eq(l.id))
+        .exec(conn)
+        .await?;
+    Ok(())
 }
