@@ -387,6 +387,7 @@ async fn campaign_row(
         last_error: Set(None),
         ab_test: Set(None),
         ab_winner: Set(None),
+        require_validated_recipients: Set(false),
         created_at: Set(t(created)),
         updated_at: Set(t(created)),
     }
