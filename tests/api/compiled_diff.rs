@@ -1476,7 +1476,7 @@ async fn seed_jobs_and_timeline(app: &TestApp, org: Uuid) {
                     kind: Set(
                         ["created", "note_added", "status_changed", "ünï \"q\" \\"][n % 4].into(),
                     ),
-                    actor_id: Set((n % 3 == 0).then(Uuid::now_v7)),
+                    actor_id: Set((n.is_multiple_of(3)).then(Uuid::now_v7)),
                     data: Set(json!({"n": n})),
                     created_at: Set(at((n / 3) as i64, FRACTIONS[n % 5])),
                 }
