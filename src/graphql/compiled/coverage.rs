@@ -152,6 +152,7 @@ pub const COVERAGE: &[Covered] = &[
             "launchedAt",
             "recipients",
             "replyTo",
+            "requireValidatedRecipients",
             "scheduleAt",
             "sendRatePerMinute",
             "stats",

@@ -49,6 +49,7 @@ fn campaign_field(viewer: &Viewer, f: &Sel) -> Option<String> {
             "fromEmail" => col("from_email"),
             "replyTo" => col("reply_to"),
             "sendRatePerMinute" => col("send_rate_per_minute"),
+            "requireValidatedRecipients" => col("require_validated_recipients"),
             "lastError" => col("last_error"),
             "createdById" => col("created_by"),
             "scheduleAt" => timestamp_sql(&col("schedule_at")),
