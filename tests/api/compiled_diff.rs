@@ -773,9 +773,21 @@ fn normalized(v: &Value) -> Value {
     match v {
         Value::Number(n) => json!(n.as_f64()),
         Value::Array(a) => Value::Array(a.iter().map(normalized).collect()),
-        Value::Object(o) => {
-            Value::Object(o.iter().map(|(k, v)| (k.clone(), normalized(v))).collect())
-        }
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, v)| match (k.as_str(), v) {
+                    // Errors come in the order their fields completed, which GraphQL leaves
+                    // open (two documents with a root error and field errors at once
+                    // differed only in that order): compared as a set.
+                    ("errors", Value::Array(a)) => {
+                        let mut items: Vec<Value> = a.iter().map(normalized).collect();
+                        items.sort_by_key(|e| e.to_string());
+                        (k.clone(), Value::Array(items))
+                    }
+                    _ => (k.clone(), normalized(v)),
+                })
+                .collect(),
+        ),
         other => other.clone(),
     }
 }
