@@ -1,5 +1,6 @@
 //! Scenario `crash-import` (verdict `crash/import`): two instances on one database (each with
-//! its own `DATA_DIR`, as on two hosts); `importLeads` of a CSV of 5,000 rows (multipart
+//! its own `DATA_DIR`, as on two hosts, sharing one object store through `STORAGE_URL`, as
+//! two hosts must since uploads live in storage); `importLeads` of a CSV of 5,000 rows (multipart
 //! upload, `onConflict: SKIP`), while the instance holding the import job's lease is
 //! SIGKILLed each time a chunk committed, at most every 0.5 s (a release build imports a
 //! chunk in well under a second) ([`super::hunt`]: half of the
@@ -25,7 +26,10 @@ const ROWS: usize = 5000;
 
 pub async fn run(env: &Env) -> anyhow::Result<Vec<Verdict>> {
     let db = env.fresh_db("crash_import").await?;
-    let mut servers = hunt::two_instances(env, "import", &db, &[]).await?;
+    let objects = env.work_dir.join("objects-import");
+    std::fs::create_dir_all(&objects)?;
+    let storage = format!("file://{}", objects.display());
+    let mut servers = hunt::two_instances(env, "import", &db, &[("STORAGE_URL", storage)]).await?;
     let base = servers[0].url();
     let token = user(&base, "import@faults.example.com").await?;
     let emails: Vec<String> = (0..ROWS)
