@@ -1506,7 +1506,7 @@ async fn seed_jobs_and_timeline(app: &TestApp, org: Uuid) {
 // ---- approvalRequests and searchGoals (compiled/approvals.rs, compiled/goals.rs) ----------
 // A self-contained block: its own documents over the two roots (the same selection generator),
 // its own data (`compiled_more`'s seeds: rules of another organization, history entries stored
-// under another organization, deleted leads, ties in rank) and its own run.
+// under another organization, deleted leads, ranks inserted out of order) and its own run.
 
 /// `approvalRequests(filter:)` values (enum values only under `status`: see [`ENUM_KEYS`]).
 const APPROVAL_FILTERS: &[&str] = &[

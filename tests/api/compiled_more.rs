@@ -3,7 +3,7 @@
 //! included) on data with NULLs and stored values outside the enums, a request without a rule,
 //! one whose rule belongs to another organization (null), history entries of another
 //! organization (never shown), results whose lead was deleted (gone with it), a result whose
-//! lead belongs to another organization (null), ties in rank, cursors both ways, every role.
+//! lead belongs to another organization (null), unique ranks paged by cursor, cursors both ways, every role.
 //! PostgreSQL only (the compiled path is).
 
 use leadgraph::auth::Role;
@@ -182,8 +182,8 @@ async fn leads_of(app: &TestApp, org: Uuid) -> Vec<Uuid> {
 
 /// Goals of `org` (and one of `other`, never shown): 20 results ranked out of insertion
 /// order on the first (more than a page), one whose lead is of `other` (null), a result whose
-/// lead is then deleted (gone with it); ties in rank on the one returned (see
-/// [`pg_only_ties_in_rank`]). Returns the goal with ties.
+/// lead is then deleted (gone with it); ranks inserted out of order on the one returned (see
+/// [`pg_only_pages_by_rank_reach_every_result_once`]). Returns that goal.
 pub(crate) async fn seed_goals(app: &TestApp, org: Uuid, other: Uuid) -> Uuid {
     let mine = leads_of(app, org).await;
     let theirs = leads_of(app, other).await;
@@ -212,9 +212,9 @@ pub(crate) async fn seed_goals(app: &TestApp, org: Uuid, other: Uuid) -> Uuid {
         .exec(&app.state.db)
         .await
         .unwrap();
-    // Ties in rank (no constraint forbids them).
+    // Ranks inserted out of order (ranks are unique per goal: migration 043).
     for (i, lead) in mine.iter().skip(7).take(6).enumerate() {
-        result(app, g[2], org, *lead, 1 + i as i32 / 3).await;
+        result(app, g[2], org, *lead, [4, 1, 6, 2, 5, 3][i]).await;
     }
     g[2]
 }
@@ -349,8 +349,8 @@ async fn pg_only_compiled_search_goals_match_the_resolvers() {
     let (p, org, other) = pair_with_other().await;
     seed_goals(&p.compiled, org, other).await;
 
-    // SHAPE_14 over goals without ties (the tied goal is checked below).
-    let q = "{ searchGoals(first: 2) { nodes { id text results(first: 20) { nodes { rank score lead { id email company } } } } } }";
+    // SHAPE_14 over every goal (ranks are unique: the rank order is total).
+    let q = "{ searchGoals(first: 5) { nodes { id text results(first: 20) { nodes { rank score lead { id email company } } } } } }";
     let (v, stmts) = p.both(q, json!({})).await;
     assert!(v.get("errors").is_none(), "{v}");
     assert_eq!(stmts.len(), 1, "{stmts:#?}");
@@ -429,57 +429,49 @@ async fn pg_only_compiled_search_goals_match_the_resolvers() {
     }
 }
 
-/// Ties in rank: neither path orders within a tie (the resolvers' order is rank alone), so the
-/// tied goal's results are compared as sets, and every page is in rank order.
+/// Ranks are unique per goal (migration 043), so a rank cursor never skips a result: paging
+/// the goal's results two at a time with `after` reaches each result exactly once, in rank
+/// order, the same on both paths; a second result with a taken rank is refused.
 #[tokio::test]
 #[ignore = "postgres-only: needs TEST_POSTGRES_URL (the compiled path is PostgreSQL only)"]
-async fn pg_only_ties_in_rank() {
+async fn pg_only_pages_by_rank_reach_every_result_once() {
     crate::helpers::require_postgres();
     let (p, org, other) = pair_with_other().await;
-    let tied = seed_goals(&p.compiled, org, other).await;
-    let q = "query($r: Int) { searchGoals { nodes { id results(first: $r) { totalCount pageInfo { hasNextPage } nodes { id rank lead { id } } } } } }";
-    for r in [2, 3, 4, 6, 7] {
-        p.compiled.state.sql_log.take();
-        let c = p.compiled.gql(Some(&p.token_c), q, json!({"r": r})).await;
-        assert!(compiled(&p.compiled.request_statements()));
-        let rv = p.resolvers.gql(Some(&p.token_r), q, json!({"r": r})).await;
-        let find = |v: &Value| -> Value {
-            v["data"]["searchGoals"]["nodes"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|g| g["id"] == json!(tied.to_string()))
-                .unwrap()["results"]
-                .clone()
-        };
-        let (a, b) = (find(&c), find(&rv));
-        assert_eq!(a["totalCount"], b["totalCount"]);
-        assert_eq!(a["pageInfo"], b["pageInfo"]);
-        let ranks = |v: &Value| -> Vec<i64> {
-            v["nodes"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|n| n["rank"].as_i64().unwrap())
-                .collect()
-        };
-        assert_eq!(ranks(&a), ranks(&b), "r = {r}");
-        assert!(ranks(&a).windows(2).all(|w| w[0] <= w[1]));
-        if r % 3 == 0 || r > 6 {
-            // A page that ends at a tie's end holds the same results on both paths.
-            let ids = |v: &Value| -> Vec<String> {
-                let mut ids: Vec<String> = v["nodes"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|n| n["id"].as_str().unwrap().to_string())
-                    .collect();
-                ids.sort();
-                ids
-            };
-            assert_eq!(ids(&a), ids(&b), "r = {r}");
-        }
+    let goal = seed_goals(&p.compiled, org, other).await;
+    let spare = leads_of(&p.compiled, org).await[0];
+    let tied = entity::search_goal_result::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        goal_id: Set(goal),
+        org_id: Set(org),
+        lead_id: Set(spare),
+        rank: Set(2),
+        score: Set(1),
+        validation: Set("valid".into()),
+        reasons: Set(json!([])),
+        provider: Set("local".into()),
+        model: Set("m-1".into()),
+        created_at: Set(at(0, 0)),
     }
+    .insert(&p.compiled.state.db)
+    .await;
+    assert!(tied.is_err(), "a tied rank must be refused");
+    let q = "query($g: ID!, $a: String) { searchGoal(id: $g) { results(first: 2, after: $a) { pageInfo { hasNextPage endCursor } nodes { id rank } } } }";
+    let mut seen: Vec<(i64, String)> = Vec::new();
+    let mut after = Value::Null;
+    for _ in 0..10 {
+        let vars = json!({"g": goal.to_string(), "a": after});
+        let (v, _) = p.both(q, vars).await;
+        let page = &v["data"]["searchGoal"]["results"];
+        for n in page["nodes"].as_array().unwrap() {
+            seen.push((n["rank"].as_i64().unwrap(), n["id"].as_str().unwrap().into()));
+        }
+        if page["pageInfo"]["hasNextPage"] != json!(true) {
+            break;
+        }
+        after = page["pageInfo"]["endCursor"].clone();
+    }
+    let ranks: Vec<i64> = seen.iter().map(|(r, _)| *r).collect();
+    assert_eq!(ranks, vec![1, 2, 3, 4, 5, 6], "{seen:?}");
 }
 
 /// Every role reads both roots the same way on both paths (every role may read them:

@@ -400,8 +400,9 @@ pub type ResultConnection<N> = Connection<KeyCursor<i32>, N, TotalCount>;
 /// The order of a goal's results.
 pub type ResultOrder = ByColumn<search_goal_result::Column, fn(&search_goal_result::Model) -> i32>;
 
-/// Best rank first (no tie-break: ranks are 1…n per goal as the ranking step writes them,
-/// though no constraint enforces it). The compiled read orders a goal's results by it too.
+/// Best rank first. Ranks are 1…n per goal as the ranking step writes them, and unique per goal
+/// (`uq_search_goal_results_goal_rank`, migration 043), so the rank alone is a total order and a
+/// rank cursor never skips a result. The compiled read orders a goal's results by it too.
 pub fn best_first() -> ResultOrder {
     ByColumn {
         column: search_goal_result::Column::Rank,
