@@ -14,8 +14,12 @@ LEADS="${2:-100000}"
 : "${TEST_POSTGRES_URL:?run through scripts/test --with-services}"
 : "${TEST_REDIS_URL:?run through scripts/test --with-services}"
 
-cargo build --release -q -p leadgraph -p leadgraph-bench
-BIN=target/release/leadgraph
+# NO_BUILD=1 uses the binaries already in target/release; SERVER_BIN=path runs that server
+# binary (bench/ab.sh: an interleaved A/B of two builds).
+if [[ "${NO_BUILD:-0}" != 1 ]]; then
+    cargo build --release -q -p leadgraph -p leadgraph-bench
+fi
+BIN="${SERVER_BIN:-target/release/leadgraph}"
 LG=target/release/lg-bench
 PORT="$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 URL="http://127.0.0.1:$PORT"

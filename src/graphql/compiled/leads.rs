@@ -25,7 +25,9 @@ use uuid::Uuid;
 use super::{
     enum_sql,
     frame::{Layout, Page},
-    leaf_object_sql, object_sql, timestamp_sql, Sel,
+    leaf_object_sql,
+    newest::first_page_sql,
+    object_sql, timestamp_sql, Sel,
 };
 use crate::{
     auth::Viewer,
@@ -237,25 +239,8 @@ fn child_page(
     let after: Option<String> = f.arg("after", "String", true)?;
     let n = batched_child_page(first, after.as_deref())?;
     let rows = format!("{table} n WHERE n.lead_id = {}", col("id"));
-    object_sql(&f.children, connection, |c| match c.name.as_str() {
-        "nodes" if c.args.is_empty() => {
-            let obj = leaf_object_sql(&c.children, node, &column)?;
-            Some(format!(
-                "array_to_json(ARRAY(SELECT {obj} FROM {rows} ORDER BY n.id DESC LIMIT {n}))"
-            ))
-        }
-        "totalCount" if c.is_leaf() => Some(format!("(SELECT count(*) FROM {rows})")),
-        "pageInfo" if c.args.is_empty() => {
-            leaf_object_sql(&c.children, "PageInfo", |name| match name {
-                "hasNextPage" => Some(format!(
-                    "((SELECT count(*) FROM (SELECT 1 FROM {rows} LIMIT {}) x) > {n})",
-                    n + 1
-                )),
-                "hasPreviousPage" => Some("false".into()),
-                _ => None,
-            })
-        }
-        _ => None,
+    first_page_sql(f, connection, &rows, "n.id DESC", n, true, |sel| {
+        leaf_object_sql(sel, node, &column)
     })
 }
 

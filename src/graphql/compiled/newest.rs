@@ -172,8 +172,24 @@ pub fn ordered_child_connection(
     if !field.only_args(&["first"]) {
         return None;
     }
-    let args = page_args(field)?;
-    let n = args.limit;
+    let n = page_args(field)?.limit;
+    first_page_sql(field, connection, from, order, n, true, node)
+}
+
+/// The SQL of a nested connection's first page: `n` rows `FROM {from}` in `order`, as its
+/// `nodes` (`node` gives a node's SQL from the node selection), `totalCount` and, when
+/// `page_info`, pageInfo's booleans (`hasNextPage` from a count of n + 1 rows). Every compiled
+/// nested first page is built here (`ordered_child_connection`, a lead's notes and timeline,
+/// a scrape job's leads); the caller checks the arguments and gives `n`.
+pub fn first_page_sql(
+    field: &Sel,
+    connection: &str,
+    from: &str,
+    order: &str,
+    n: u64,
+    page_info: bool,
+    mut node: impl FnMut(&[Sel]) -> Option<String>,
+) -> Option<String> {
     object_sql(&field.children, connection, |c| match c.name.as_str() {
         "nodes" if c.args.is_empty() => {
             let obj = node(&c.children)?;
@@ -182,7 +198,7 @@ pub fn ordered_child_connection(
             ))
         }
         "totalCount" if c.is_leaf() => Some(format!("(SELECT count(*) FROM {from})")),
-        "pageInfo" if c.args.is_empty() => {
+        "pageInfo" if page_info && c.args.is_empty() => {
             leaf_object_sql(&c.children, "PageInfo", |name| match name {
                 "hasNextPage" => Some(format!(
                     "((SELECT count(*) FROM (SELECT 1 FROM {from} LIMIT {}) x) > {n})",

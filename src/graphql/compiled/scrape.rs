@@ -15,7 +15,7 @@ use super::{
     enum_sql,
     frame::Layout,
     leads::lead_field,
-    newest::{page_args, NewestPlan},
+    newest::{first_page_sql, page_args, NewestPlan},
     object_sql, timestamp_sql, Sel,
 };
 use crate::{
@@ -106,15 +106,13 @@ fn job_leads(viewer: &Viewer, f: &Sel) -> Option<String> {
         "scrape_job_leads lg_l JOIN leads ON \"leads\".\"id\" = lg_l.lead_id \
          WHERE lg_l.scrape_job_id = {J}.\"id\" AND \"leads\".\"org_id\" = {J}.\"org_id\""
     );
-    object_sql(&f.children, "LeadConnection", |c| match c.name.as_str() {
-        "nodes" if c.args.is_empty() => {
-            let obj = object_sql(&c.children, "Lead", |l| lead_field(viewer, l))?;
-            Some(format!(
-                "array_to_json(ARRAY(SELECT {obj} FROM {rows} \
-                 ORDER BY lg_l.lead_created_at DESC, lg_l.lead_id DESC LIMIT {n}))"
-            ))
-        }
-        "totalCount" if c.is_leaf() => Some(format!("(SELECT count(*) FROM {rows})")),
-        _ => None,
-    })
+    first_page_sql(
+        f,
+        "LeadConnection",
+        &rows,
+        "lg_l.lead_created_at DESC, lg_l.lead_id DESC",
+        n,
+        false,
+        |sel| object_sql(sel, "Lead", |l| lead_field(viewer, l)),
+    )
 }
