@@ -56,7 +56,7 @@ fn sequence_mails(sink: &Sink, to: &str) -> Vec<String> {
         .collect()
 }
 
-async fn wait_until<F, Fut>(what: &str, mut f: F)
+pub(crate) async fn wait_until<F, Fut>(what: &str, mut f: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
@@ -96,7 +96,7 @@ async fn enrollment(app: &TestApp, seq: &str) -> entity::sequence_enrollment::Mo
         .unwrap()
 }
 
-async fn event_types(app: &TestApp, org: Uuid) -> Vec<String> {
+pub(crate) async fn event_types(app: &TestApp, org: Uuid) -> Vec<String> {
     entity::outbox_event::Entity::find()
         .filter(entity::outbox_event::Column::OrgId.eq(org))
         .filter(entity::outbox_event::Column::EventType.starts_with("sequence."))
