@@ -19,6 +19,8 @@ pub struct Model {
     pub error: Option<String>,
     pub sent_at: Option<DateTimeUtc>,
     pub opened_at: Option<DateTimeUtc>,
+    /// The first click on a tracked link of the mail.
+    pub clicked_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
 }
 

@@ -59,6 +59,7 @@ mod security_realtime;
 mod security_secrets;
 mod security_sessions;
 mod sequences;
+mod sequences_tracking;
 mod shutdown;
 mod statement_walk;
 mod webhooks;

@@ -2,7 +2,8 @@
 //! once time moves a day (`run_due` with an injected `now`); a reply in the lead's conversation
 //! stops the lead before step 3 (mails counted in the SMTP sink); a step run again after a
 //! crash between send and record sends nothing twice; a reached step cannot change; another
-//! organization's ids read as missing; inputs are checked; events; the list's statements.
+//! organization's ids read as missing; inputs are checked; events; the list's statements; a
+//! business-day wait skips the weekend of the organization's time zone.
 
 use std::{collections::HashMap, time::Duration};
 
@@ -56,7 +57,7 @@ fn sequence_mails(sink: &Sink, to: &str) -> Vec<String> {
         .collect()
 }
 
-async fn wait_until<F, Fut>(what: &str, mut f: F)
+pub(crate) async fn wait_until<F, Fut>(what: &str, mut f: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
@@ -96,7 +97,7 @@ async fn enrollment(app: &TestApp, seq: &str) -> entity::sequence_enrollment::Mo
         .unwrap()
 }
 
-async fn event_types(app: &TestApp, org: Uuid) -> Vec<String> {
+pub(crate) async fn event_types(app: &TestApp, org: Uuid) -> Vec<String> {
     entity::outbox_event::Entity::find()
         .filter(entity::outbox_event::Column::OrgId.eq(org))
         .filter(entity::outbox_event::Column::EventType.starts_with("sequence."))
@@ -499,4 +500,80 @@ async fn the_list_costs_the_same_statements_at_any_page_size() {
         counts[0] <= 2,
         "one page statement (and the viewer's): {counts:?}"
     );
+}
+
+#[tokio::test]
+async fn a_business_day_wait_skips_the_weekend_of_the_organizations_time_zone() {
+    use chrono::{Datelike, TimeZone, Weekday};
+    let app = TestApp::spawn().await;
+    let (org, token) = org_with(&app, Role::Member).await;
+    entity::organization::Entity::update_many()
+        .col_expr(
+            entity::organization::Column::Timezone,
+            Expr::value("America/New_York"),
+        )
+        .filter(entity::organization::Column::Id.eq(org))
+        .exec(&app.state.db)
+        .await
+        .unwrap();
+    let lead = insert_leads(&app, org, "bdays.test", 1).await[0];
+    let t = template(&app, &token, "<p>Hi</p>", "Hi").await;
+    let steps = json!([
+        {"templateId": t, "waitDays": 1},
+        {"templateId": t, "waitDays": 1, "businessDays": true},
+    ]);
+    let v = ok(
+        &app,
+        &token,
+        CREATE,
+        json!({"i": {"name": "B", "steps": steps}}),
+    )
+    .await;
+    let seq = v["createSequence"]["id"].as_str().unwrap().to_string();
+    let v = ok(
+        &app,
+        &token,
+        "query($id: ID!) { sequence(id: $id) { steps { waitDays businessDays } } }",
+        json!({"id": seq}),
+    )
+    .await;
+    assert_eq!(
+        v["sequence"]["steps"],
+        json!([{"waitDays": 1, "businessDays": false}, {"waitDays": 1, "businessDays": true}])
+    );
+    ok(
+        &app,
+        &token,
+        ENROLL,
+        json!({"id": seq, "l": [lead.to_string()]}),
+    )
+    .await;
+    let e = enrollment(&app, &seq).await;
+
+    // Step 1 runs on a Friday at 16:00 in New York (after its due time); one business day
+    // later is Monday 16:00 there, not Saturday.
+    let tz: chrono_tz::Tz = "America/New_York".parse().unwrap();
+    let mut friday = (Utc::now() + chrono::Duration::days(2))
+        .with_timezone(&tz)
+        .date_naive();
+    while friday.weekday() != Weekday::Fri {
+        friday += chrono::Duration::days(1);
+    }
+    let local = |d: chrono::NaiveDate| {
+        tz.from_local_datetime(&d.and_hms_opt(16, 0, 0).unwrap())
+            .unwrap()
+            .with_timezone(&Utc)
+    };
+    let at = local(friday);
+    let outcome = sequences::run_step(&app.state, e.id, 0, at).await.unwrap();
+    assert_eq!(outcome, sequences::StepOutcome::Sent);
+    let monday = local(friday + chrono::Duration::days(3));
+    let e = enrollment(&app, &seq).await;
+    assert_eq!(e.next_step_at, Some(monday));
+    // Nothing over the weekend; Monday the step goes out.
+    let sunday = at + chrono::Duration::days(2);
+    assert_eq!(sequences::run_due(&app.state, sunday).await.unwrap(), 0);
+    let after = monday + chrono::Duration::minutes(1);
+    assert_eq!(sequences::run_due(&app.state, after).await.unwrap(), 1);
+    assert_eq!(enrollment(&app, &seq).await.status, "COMPLETED");
 }

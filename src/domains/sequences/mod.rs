@@ -1,7 +1,9 @@
 //! Sequences: multi-step follow-ups. A **sequence** is an ordered list of steps (send template
-//! T, wait N days after the previous step, optionally only if the previous message was not
-//! opened); leads are **enrolled** by id and each enrollment advances through the steps on the
-//! durable job queue until it completes or stops.
+//! T, wait N calendar days or N business days of the organization's time zone after the
+//! previous step, optionally only if the previous message was not opened); leads are
+//! **enrolled** by ids, a lead filter or a saved audience (at most 1,000 per call, once per
+//! lead) and each enrollment advances through the steps on the durable job queue until it
+//! completes or stops.
 //!
 //! - **CRUD** ([`service`]): `sequences`, `sequence(id)`, `createSequence`, `updateSequence`
 //!   (steps an enrollment has reached are frozen: CONFLICT), `deleteSequence`, `pauseSequence`,
@@ -14,19 +16,26 @@
 //!   the organization's SMTP server or the mailer's pool), so a retry never sends a step twice;
 //!   a send cut off by a crash is UNCERTAIN, never resent. [`run_step`] and [`run_due`] take
 //!   `now`, so tests move time without sleeping.
+//! - **Tracking** ([`service::track`]): a step's mail carries pixel, click and unsubscribe
+//!   tokens signed for its send row; outreach's endpoints hand ids that name no campaign
+//!   recipient to the registered `TrackedMessages` ([`SequenceTracking`]), so outreach never
+//!   names sequences. Opens and clicks are stored on the row (`onlyIfNotOpened` reads them); an
+//!   unsubscribe suppresses the address and stops the lead's enrollments.
 //! - **Stop rules** ([`service::enroll`]): a reply (an inbound message in the lead's
-//!   conversation, or outreach's `reply` activity), an unsubscribe or complaint, a bounce (as
-//!   events, through the event-handler registry: [`SequenceStops`]), a suppressed address at
-//!   send time, a failed send, and `unenrollFromSequence`. The reason is stored.
-//! - **Stats** ([`service::stats`]): per step sent, opened, replied, stopped by reason.
+//!   conversation, or outreach's `reply` activity), an unsubscribe or complaint, a bounce, the
+//!   lead's status moving to CONVERTED, LOST or UNQUALIFIED (as events, through the
+//!   event-handler registry: [`SequenceStops`]), a suppressed address at send time, a failed
+//!   send, and `unenrollFromSequence`. The reason is stored.
+//! - **Stats** ([`service::stats`]): per step sent, opened, clicked, replied, stopped by
+//!   reason.
 //! - **Events**: `sequence.changed` (created, updated, paused, resumed, deleted) and
 //!   `sequence.enrollment_stopped`, visible with `ReadSequences`.
 //! - Tables `sequences`, `sequence_enrollments`, `sequence_sends`. Roles: `ReadSequences`
 //!   (VIEWER), `WriteSequences` (MEMBER: create, change, pause, enroll), `DeleteSequences`
 //!   (MANAGER). Another organization's sequence or lead reads as missing.
 //!
-//! Place in the domain order: right above `conversations` (it reads leads and outreach's
-//! templates and delivery, and reacts to conversations' and outreach's events without
+//! Place in the domain order: right above `conversations` (it reads leads, identity's time
+//! zone, outreach's templates, delivery and tracking registry, and reacts to conversations' and outreach's events without
 //! importing them); nothing imports it.
 
 mod resolver;
@@ -37,9 +46,12 @@ pub use resolver::{SequenceMutation, SequenceQuery};
 pub use service::{
     enroll::SequenceStops,
     run::{run_due, run_step, RunSequenceStep, StepOutcome, KIND as STEP_KIND},
+    track::SequenceTracking,
 };
 
-/// Registers the stop rules in the event-handler registry; called once per start-up.
+/// Registers the stop rules in the event-handler registry and sequence mail in outreach's
+/// tracking endpoints; called once per start-up.
 pub fn register() {
     crate::events::handlers::register("sequences.stops", SequenceStops);
+    crate::domains::outreach::tracking::register_tracked_messages("sequences", SequenceTracking);
 }

@@ -58,7 +58,7 @@ impl SequenceQuery {
         }
     }
 
-    /// Per step: sent, opened, replied and stopped by reason.
+    /// Per step: sent, opened, clicked, replied and stopped by reason.
     async fn sequence_stats(&self, ctx: &Context<'_>, id: ID) -> AppResult<SequenceStats> {
         let (state, viewer) = ctx.state_and_viewer()?;
         stats::stats(state, viewer, sequence_id(&id)?).await

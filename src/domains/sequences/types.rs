@@ -2,10 +2,12 @@
 //! the per-step statistics; the status and stop-reason enums (stored as their GraphQL names).
 
 use async_graphql::{Enum, InputObject, Object, SimpleObject, ID};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Duration, TimeZone, Utc, Weekday};
 use entity::sequence;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+use crate::domains::leads::types::LeadFilter;
 
 /// Whether a sequence's enrollments advance.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,8 +46,10 @@ pub enum StopReason {
     Unenrolled,
     /// A step could not be sent (no address, template gone, rejected by the server).
     Failed,
+    /// The lead's status moved to a closed one (CONVERTED, LOST or UNQUALIFIED).
+    LeadClosed,
 }
-crate::wire_enum!(StopReason { Replied => "REPLIED", Unsubscribed => "UNSUBSCRIBED", Bounced => "BOUNCED", Suppressed => "SUPPRESSED", Unenrolled => "UNENROLLED", Failed => "FAILED" });
+crate::wire_enum!(StopReason { Replied => "REPLIED", Unsubscribed => "UNSUBSCRIBED", Bounced => "BOUNCED", Suppressed => "SUPPRESSED", Unenrolled => "UNENROLLED", Failed => "FAILED", LeadClosed => "LEAD_CLOSED" });
 
 /// What became of one step's send to one enrollment (not in the schema).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +80,39 @@ pub struct StepSpec {
     /// Send only if the previous step's message was not opened.
     #[serde(default)]
     pub only_if_not_opened: bool,
+    /// `wait_days` counts business days (Monday–Friday) of the organization's time zone.
+    #[serde(default)]
+    pub business_days: bool,
+}
+
+impl StepSpec {
+    /// When this step is due, waiting from `from`: `wait_days` calendar days, or with
+    /// `business_days` that many weekdays in `tz` (Saturday and Sunday do not count), at the
+    /// same local time of day (a time a DST change skips moves an hour on).
+    pub fn due_after(&self, from: DateTime<Utc>, tz: chrono_tz::Tz) -> DateTime<Utc> {
+        let days = i64::from(self.wait_days);
+        if !self.business_days || days <= 0 {
+            return from + Duration::days(days);
+        }
+        let local = from.with_timezone(&tz);
+        let mut date = local.date_naive();
+        let mut left = days;
+        while left > 0 {
+            date += Duration::days(1);
+            if !matches!(date.weekday(), Weekday::Sat | Weekday::Sun) {
+                left -= 1;
+            }
+        }
+        let at = date.and_time(local.time());
+        tz.from_local_datetime(&at)
+            .earliest()
+            .or_else(|| {
+                tz.from_local_datetime(&(at + Duration::hours(1)))
+                    .earliest()
+            })
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_else(|| from + Duration::days((date - local.date_naive()).num_days()))
+    }
 }
 
 /// The steps of a stored sequence (an unreadable value reads as none).
@@ -116,6 +153,7 @@ impl Sequence {
                 template_id: ID(s.template_id.to_string()),
                 wait_days: s.wait_days,
                 only_if_not_opened: s.only_if_not_opened,
+                business_days: s.business_days,
             })
             .collect()
     }
@@ -140,6 +178,8 @@ pub struct SequenceStep {
     pub wait_days: i32,
     /// Sent only if the previous step's message was not opened.
     pub only_if_not_opened: bool,
+    /// `waitDays` counts business days (Monday–Friday) of the organization's time zone.
+    pub business_days: bool,
 }
 
 /// One step of `createSequence` / `updateSequence`.
@@ -151,6 +191,9 @@ pub struct SequenceStepInput {
     pub wait_days: i32,
     /// Send only if the previous step's message was not opened (default false).
     pub only_if_not_opened: Option<bool>,
+    /// Count `waitDays` in business days (Monday–Friday) of the organization's time zone
+    /// (default false: calendar days).
+    pub business_days: Option<bool>,
 }
 
 /// Input of `createSequence`.
@@ -172,11 +215,15 @@ pub struct UpdateSequenceInput {
     pub steps: Option<Vec<SequenceStepInput>>,
 }
 
-/// Input of `enrollInSequence`.
-#[derive(InputObject, Debug, Clone)]
+/// Input of `enrollInSequence`: exactly one of the three; at most 1,000 leads.
+#[derive(InputObject, Debug, Clone, Default)]
 pub struct EnrollInSequenceInput {
     /// Leads of the organization (at most 1,000).
-    pub lead_ids: Vec<ID>,
+    pub lead_ids: Option<Vec<ID>>,
+    /// Every lead of the organization matching this filter (at most 1,000 may match).
+    pub filter: Option<LeadFilter>,
+    /// Every lead of this saved audience (at most 1,000 may match).
+    pub audience_id: Option<ID>,
 }
 
 /// What `enrollInSequence` did.
@@ -206,6 +253,8 @@ pub struct SequenceStepStats {
     pub sent: i32,
     /// Of those, opened.
     pub opened: i32,
+    /// Of those, clicked (a tracked link was followed).
+    pub clicked: i32,
     /// Enrollments whose lead replied after this step (and before the next).
     pub replied: i32,
     /// Enrollments stopped while waiting for this step, by reason.
@@ -225,4 +274,48 @@ pub struct SequenceStats {
     pub stopped: i32,
     /// Per step, in order.
     pub steps: Vec<SequenceStepStats>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn business_days_skip_the_weekend_in_the_organizations_time_zone() {
+        let step = |business_days| StepSpec {
+            template_id: Uuid::nil(),
+            wait_days: 2,
+            only_if_not_opened: false,
+            business_days,
+        };
+        let tz: chrono_tz::Tz = "America/New_York".parse().unwrap();
+        // Friday 2026-12-04 16:00 in New York (21:00 UTC).
+        let friday = tz
+            .with_ymd_and_hms(2026, 12, 4, 16, 0, 0)
+            .unwrap()
+            .with_timezone(&Utc);
+        let tuesday = tz
+            .with_ymd_and_hms(2026, 12, 8, 16, 0, 0)
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(step(true).due_after(friday, tz), tuesday);
+        assert_eq!(
+            step(false).due_after(friday, tz),
+            friday + Duration::days(2)
+        );
+        // Friday 20:00 in New York is already Saturday in UTC: the local day counts.
+        let late = tz
+            .with_ymd_and_hms(2026, 12, 4, 20, 0, 0)
+            .unwrap()
+            .with_timezone(&Utc);
+        let expected = tz
+            .with_ymd_and_hms(2026, 12, 8, 20, 0, 0)
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(step(true).due_after(late, tz), expected);
+        assert_eq!(
+            step(true).due_after(late, chrono_tz::UTC),
+            expected + Duration::days(1)
+        );
+    }
 }

@@ -11,7 +11,9 @@
 //!   ECDSA P-256 when `SENDGRID_WEBHOOK_PUBLIC_KEY` is set) and `/webhooks/email/mailgun`
 //!   (HMAC-SHA256 when `MAILGUN_WEBHOOK_SIGNING_KEY` is set); events find their recipient by our
 //!   Message-ID or an `lg_recipient` custom argument. Freshness, replay and production rules:
-//!   Security model (S12). Inbound email ([`service::inbound`]): replies and DSN bounces; every
+//!   Security model (S12). Other senders' mail (sequence steps) carries tokens for their own
+//!   rows: a token that names no campaign recipient goes to the registered
+//!   [`TrackedMessages`] senders. Inbound email ([`service::inbound`]): replies and DSN bounces; every
 //!   other message also goes to the registered [`InboundMailSink`]s (conversations) first.
 //! - [`record`] applies any event in one transaction (event row, recipient status moving only
 //!   forward, suppressions, lead timeline, `campaign.activity`).
@@ -28,6 +30,7 @@ pub use service::{
     events::{list as events_of_campaign, EventPages},
     http::{click, open, unsubscribe, unsubscribe_page},
     inbound::inbound,
+    others::{register_tracked_messages, TrackedMessages},
     record::{recipient_by_message_id, record, Activity},
     sink::{register_inbound_sink, InboundMail, InboundMailSink},
     token::{instrument_html, sign, verify, Links, TokenKind},

@@ -1,30 +1,39 @@
-//! Enrollment: `enrollInSequence` (leads of the organization with an address; each gets its
-//! first step's job at its due time), `unenrollFromSequence`, and the stop rules: a reply (an
-//! inbound message in the lead's conversation, or outreach's `reply` activity), an unsubscribe,
-//! a complaint or a bounce stop every ACTIVE enrollment of the lead, through the event-handler
-//! registry ([`SequenceStops`], in the writer's transaction), so no higher domain is imported.
+//! Enrollment: `enrollInSequence` (leads of the organization with an address, named by ids, a
+//! lead filter or a saved audience, at most 1,000; each gets its first step's job at its due
+//! time), `unenrollFromSequence`, and the stop rules: a reply (an inbound message in the lead's
+//! conversation, or outreach's `reply` activity), an unsubscribe, a complaint, a bounce or the
+//! lead's status moving to a closed one (CONVERTED, LOST, UNQUALIFIED) stop every ACTIVE
+//! enrollment of the lead, through the event-handler registry ([`SequenceStops`], in the
+//! writer's transaction), so no higher domain is imported.
 
 use std::collections::HashSet;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Duration, Utc};
-use entity::{conversation, lead, sequence_enrollment};
+use chrono::{DateTime, Utc};
+use entity::{audience, conversation, lead, sequence_enrollment};
 use sea_orm::{
-    sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait,
-    QueryFilter, QuerySelect, TransactionTrait,
+    sea_query::{Expr, OnConflict},
+    ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
 };
 use uuid::Uuid;
 
-use super::{get, run::enqueue_step};
+use super::{
+    get,
+    run::{enqueue_step, step_timezone},
+};
 use crate::{
     auth::{Permission, Viewer},
     domains::{
-        leads,
+        leads::{
+            self,
+            types::{LeadFilter, LeadStatus},
+        },
         sequences::types::{
             steps_of, EnrollInSequenceInput, EnrollmentResult, EnrollmentStatus, StopReason,
         },
     },
-    error::{AppError, AppResult},
+    error::{AppError, AppResult, FieldError},
     events::{
         handlers::{EventHandler, HandlerConn},
         outbox, DomainEvent, EventEnvelope, SequenceEnrollmentStopped,
@@ -46,19 +55,75 @@ fn lead_ids(field: &str, ids: &[async_graphql::ID]) -> AppResult<Vec<Uuid>> {
         .collect()
 }
 
-/// Enrolls leads of the viewer's organization. Another organization's lead is unknown
-/// (BAD_USER_INPUT); leads already enrolled or without an address are skipped.
-pub async fn enroll(
+/// The leads (id, address) an `enrollInSequence` input names: exactly one of lead ids (another
+/// organization's lead is unknown: BAD_USER_INPUT), a lead filter or a saved audience; at
+/// most `MAX_LEADS` (a filter or audience matching more is BAD_USER_INPUT: narrow it).
+async fn named_leads(
     state: &AppState,
     viewer: &Viewer,
-    id: Uuid,
     input: EnrollInSequenceInput,
-) -> AppResult<EnrollmentResult> {
-    viewer.require(Permission::WriteSequences)?;
-    let s = get(&state.db, viewer, id).await?;
-    let wanted: HashSet<Uuid> = lead_ids("input.leadIds", &input.lead_ids)?
-        .into_iter()
-        .collect();
+) -> AppResult<Vec<(Uuid, Option<String>)>> {
+    let (filter, field) = match (input.lead_ids, input.filter, input.audience_id) {
+        (Some(ids), None, None) => return leads_by_id(state, viewer, &ids).await,
+        (None, Some(f), None) => (f, "input.filter"),
+        (None, None, Some(a)) => {
+            let unknown = || AppError::invalid("input.audienceId", "no such audience");
+            let id = parse_id(&a).map_err(|_| unknown())?;
+            let a = audience::Entity::find_by_id(id)
+                .filter(audience::Column::OrgId.eq(viewer.org_id))
+                .one(&state.db)
+                .await?
+                .ok_or_else(unknown)?;
+            let f: LeadFilter = serde_json::from_value(a.filter).map_err(|_| {
+                AppError::invalid("input.audienceId", "the audience's filter is not readable")
+            })?;
+            (f, "input.audienceId")
+        }
+        _ => {
+            return Err(AppError::invalid(
+                "input",
+                "give exactly one of leadIds, filter or audienceId",
+            ))
+        }
+    };
+    let q =
+        leads::filtered(state.db.get_database_backend(), viewer, &filter).map_err(|e| match e {
+            AppError::BadUserInput { fields, .. } => AppError::invalid_fields(
+                fields
+                    .into_iter()
+                    .map(|f| FieldError {
+                        field: format!("input.{}", f.field),
+                        message: f.message,
+                    })
+                    .collect(),
+            ),
+            e => e,
+        })?;
+    let found: Vec<(Uuid, Option<String>)> = q
+        .select_only()
+        .column(lead::Column::Id)
+        .column(lead::Column::Email)
+        .order_by_asc(lead::Column::Id)
+        .limit(MAX_LEADS as u64 + 1)
+        .into_tuple()
+        .all(&state.db)
+        .await?;
+    if found.len() > MAX_LEADS {
+        return Err(AppError::invalid(
+            field,
+            "matches more than 1000 leads: narrow it",
+        ));
+    }
+    Ok(found)
+}
+
+/// Leads `ids` of the viewer's organization (1–`MAX_LEADS`); an unknown one is BAD_USER_INPUT.
+async fn leads_by_id(
+    state: &AppState,
+    viewer: &Viewer,
+    ids: &[async_graphql::ID],
+) -> AppResult<Vec<(Uuid, Option<String>)>> {
+    let wanted: HashSet<Uuid> = lead_ids("input.leadIds", ids)?.into_iter().collect();
     let found: Vec<(Uuid, Option<String>)> = leads::scoped(viewer)
         .select_only()
         .column(lead::Column::Id)
@@ -70,19 +135,37 @@ pub async fn enroll(
     if found.len() != wanted.len() {
         return Err(AppError::invalid("input.leadIds", "unknown lead"));
     }
+    Ok(found)
+}
+
+/// Enrolls leads of the viewer's organization (by ids, filter or audience). Leads already
+/// enrolled in this sequence (at any time) or without an address are skipped, so enrolling
+/// again is harmless; a concurrent enrollment of the same lead loses on the unique key.
+pub async fn enroll(
+    state: &AppState,
+    viewer: &Viewer,
+    id: Uuid,
+    input: EnrollInSequenceInput,
+) -> AppResult<EnrollmentResult> {
+    viewer.require(Permission::WriteSequences)?;
+    let s = get(&state.db, viewer, id).await?;
+    let found = named_leads(state, viewer, input).await?;
+    let wanted: Vec<Uuid> = found.iter().map(|(id, _)| *id).collect();
     let already: HashSet<Uuid> = sequence_enrollment::Entity::find()
         .select_only()
         .column(sequence_enrollment::Column::LeadId)
         .filter(sequence_enrollment::Column::SequenceId.eq(s.id))
-        .filter(sequence_enrollment::Column::LeadId.is_in(wanted.iter().copied()))
+        .filter(sequence_enrollment::Column::LeadId.is_in(wanted))
         .into_tuple::<Uuid>()
         .all(&state.db)
         .await?
         .into_iter()
         .collect();
-    let first_wait = steps_of(&s).first().map_or(0, |st| st.wait_days);
     let now = Utc::now();
-    let due = now + Duration::days(i64::from(first_wait));
+    let due = match steps_of(&s).first() {
+        Some(first) => first.due_after(now, step_timezone(&state.db, s.org_id, first).await?),
+        None => now,
+    };
     let mut result = EnrollmentResult::default();
     let txn = state.db.begin().await?;
     for (lead_id, email) in found {
@@ -90,21 +173,34 @@ pub async fn enroll(
             result.skipped += 1;
             continue;
         }
-        let e = sequence_enrollment::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            org_id: Set(viewer.org_id),
-            sequence_id: Set(s.id),
-            lead_id: Set(lead_id),
-            status: Set(EnrollmentStatus::Active.as_str().into()),
-            current_step: Set(0),
-            next_step_at: Set(Some(due)),
-            stop_reason: Set(None),
-            stopped_at: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
+        let e = sequence_enrollment::Model {
+            id: Uuid::now_v7(),
+            org_id: viewer.org_id,
+            sequence_id: s.id,
+            lead_id,
+            status: EnrollmentStatus::Active.as_str().into(),
+            current_step: 0,
+            next_step_at: Some(due),
+            stop_reason: None,
+            stopped_at: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let inserted = sequence_enrollment::Entity::insert(e.clone().into_active_model())
+            .on_conflict(
+                OnConflict::columns([
+                    sequence_enrollment::Column::SequenceId,
+                    sequence_enrollment::Column::LeadId,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .exec_without_returning(&txn)
+            .await?;
+        if inserted == 0 {
+            result.skipped += 1;
+            continue;
         }
-        .insert(&txn)
-        .await?;
         enqueue_step(&txn, &e, None).await?;
         result.enrolled += 1;
     }
@@ -185,7 +281,7 @@ pub(super) async fn stop_enrollment(
 }
 
 /// Stops every ACTIVE enrollment of `lead` in organization `org` (`reason`).
-async fn stop_lead(
+pub(super) async fn stop_lead(
     conn: &impl ConnectionTrait,
     org: Uuid,
     lead: Uuid,
@@ -210,6 +306,9 @@ fn stop_reason_of(event: &DomainEvent) -> Option<StopReason> {
         DomainEvent::ConversationMessage(m) if m.kind == "created" && m.direction == "INBOUND" => {
             Some(StopReason::Replied)
         }
+        DomainEvent::LeadUpdated(c) if c.changed_fields.iter().any(|f| f == "status") => {
+            Some(StopReason::LeadClosed)
+        }
         DomainEvent::CampaignActivity(a) if a.lead_id.is_some() => match a.kind.as_str() {
             "reply" => Some(StopReason::Replied),
             "unsubscribe" | "complaint" => Some(StopReason::Unsubscribed),
@@ -220,8 +319,29 @@ fn stop_reason_of(event: &DomainEvent) -> Option<StopReason> {
     }
 }
 
+/// Statuses that end a lead's sequences: it converted, was lost or is not a fit.
+const CLOSED: [LeadStatus; 3] = [
+    LeadStatus::Converted,
+    LeadStatus::Lost,
+    LeadStatus::Unqualified,
+];
+
+/// `lead` when its status (as the writer's transaction sees it) is a closed one.
+async fn closed_lead(conn: &HandlerConn<'_>, org: Uuid, lead: Uuid) -> AppResult<Option<Uuid>> {
+    let status: Option<String> = lead::Entity::find_by_id(lead)
+        .select_only()
+        .column(lead::Column::Status)
+        .filter(lead::Column::OrgId.eq(org))
+        .into_tuple()
+        .one(conn)
+        .await?;
+    let closed = status.is_some_and(|s| CLOSED.iter().any(|c| c.as_str() == s));
+    Ok(closed.then_some(lead))
+}
+
 /// The stop rules, registered in `events::handlers`: a reply, an unsubscribe, a complaint or a
-/// bounce of a lead stops its active enrollments in the writer's transaction.
+/// bounce of a lead, or its status moving to a closed one (`lead.updated` naming `status`:
+/// CONVERTED, LOST, UNQUALIFIED), stops its active enrollments in the writer's transaction.
 pub struct SequenceStops;
 
 #[async_trait]
@@ -243,6 +363,7 @@ impl EventHandler for SequenceStops {
                     .await?
                     .and_then(|c| c.lead_id)
             }
+            DomainEvent::LeadUpdated(c) => closed_lead(conn, event.org_id, c.lead_id).await?,
             _ => None,
         };
         match lead {

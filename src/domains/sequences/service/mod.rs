@@ -4,6 +4,7 @@
 pub mod enroll;
 pub mod run;
 pub mod stats;
+pub mod track;
 
 use std::collections::HashSet;
 
@@ -125,6 +126,7 @@ async fn check_steps(
             template_id,
             wait_days: s.wait_days,
             only_if_not_opened: s.only_if_not_opened.unwrap_or(false),
+            business_days: s.business_days.unwrap_or(false),
         });
     }
     let ids: Vec<Uuid> = out.iter().map(|s| s.template_id).collect();

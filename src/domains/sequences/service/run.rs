@@ -17,7 +17,7 @@
 //!    transient one gives the claim back and the job retries.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use entity::{lead, sequence, sequence_enrollment, sequence_send};
 use sea_orm::{
     sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait,
@@ -30,6 +30,7 @@ use uuid::Uuid;
 use super::enroll::stop_enrollment;
 use crate::{
     domains::{
+        identity::org_timezone,
         outreach::delivery::{record_single_sent, send_single, SingleMessage, SingleOutcome},
         sequences::types::{
             steps_of, EnrollmentStatus, SendStatus, SequenceStatus, StepSpec, StopReason,
@@ -121,12 +122,35 @@ pub(super) async fn requeue_waiting(
     Ok(())
 }
 
-/// When the step after `step` is due, counted from `now`; `None` after the last step.
-fn next_due(steps: &[StepSpec], step: i32, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    let next = usize::try_from(step + 1).ok()?;
-    steps
-        .get(next)
-        .map(|s| now + Duration::days(i64::from(s.wait_days)))
+/// When the step after `step` is due, counted from `now` (business days in the time zone of
+/// organization `org`); `None` after the last step.
+async fn next_due(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    steps: &[StepSpec],
+    step: i32,
+    now: DateTime<Utc>,
+) -> AppResult<Option<DateTime<Utc>>> {
+    let Some(next) = usize::try_from(step + 1).ok().and_then(|i| steps.get(i)) else {
+        return Ok(None);
+    };
+    Ok(Some(
+        next.due_after(now, step_timezone(conn, org, next).await?),
+    ))
+}
+
+/// The time zone `spec`'s wait is counted in: the organization's for business days (read only
+/// then), UTC otherwise.
+pub(super) async fn step_timezone(
+    conn: &impl ConnectionTrait,
+    org: Uuid,
+    spec: &StepSpec,
+) -> AppResult<chrono_tz::Tz> {
+    if spec.business_days {
+        org_timezone(conn, org).await
+    } else {
+        Ok(chrono_tz::UTC)
+    }
 }
 
 /// Moves `e` past `step` (to the next step and its due time, or COMPLETED) and enqueues the
@@ -137,7 +161,7 @@ async fn advance(
     steps: &[StepSpec],
     now: DateTime<Utc>,
 ) -> AppResult<()> {
-    let due = next_due(steps, e.current_step, now);
+    let due = next_due(conn, e.org_id, steps, e.current_step, now).await?;
     let status = match due {
         Some(_) => EnrollmentStatus::Active,
         None => EnrollmentStatus::Completed,
@@ -282,6 +306,7 @@ async fn claim_row(
         error: Set(None),
         sent_at: Set(None),
         opened_at: Set(None),
+        clicked_at: Set(None),
         created_at: Set(now),
     }
     .insert(conn)

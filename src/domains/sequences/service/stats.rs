@@ -1,4 +1,4 @@
-//! `sequenceStats(id)`: per step sent, opened, replied and stopped by reason, in two grouped
+//! `sequenceStats(id)`: per step sent, opened, clicked, replied and stopped by reason, in two grouped
 //! statements (sends by step; enrollments by step, status and stop reason).
 
 use entity::{sequence_enrollment, sequence_send};
@@ -29,11 +29,12 @@ pub async fn stats(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<Seq
         "SUM(CASE WHEN status = '{}' THEN 1 ELSE 0 END)",
         SendStatus::Sent.as_str()
     );
-    let sends: Vec<(i32, i64, i64)> = sequence_send::Entity::find()
+    let sends: Vec<(i32, i64, i64, i64)> = sequence_send::Entity::find()
         .select_only()
         .column(sequence_send::Column::Step)
         .column_as(Expr::cust(sent_case), "sent")
         .column_as(sequence_send::Column::OpenedAt.count(), "opened")
+        .column_as(sequence_send::Column::ClickedAt.count(), "clicked")
         .filter(sequence_send::Column::SequenceId.eq(s.id))
         .group_by(sequence_send::Column::Step)
         .into_tuple()
@@ -61,13 +62,14 @@ pub async fn stats(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<Seq
             .collect(),
         ..Default::default()
     };
-    for (step, sent, opened) in sends {
+    for (step, sent, opened, clicked) in sends {
         if let Some(st) = usize::try_from(step)
             .ok()
             .and_then(|i| out.steps.get_mut(i))
         {
             st.sent = int(sent);
             st.opened = int(opened);
+            st.clicked = int(clicked);
         }
     }
     add_enrollments(&mut out, enrollments);

@@ -14,6 +14,7 @@ use http::{header, HeaderMap, StatusCode};
 use sea_orm::EntityTrait;
 
 use super::{
+    others,
     record::{record, Activity},
     token::{verify, TokenKind},
 };
@@ -104,16 +105,24 @@ fn page(title: &str, body: &str) -> Response {
         .into_response()
 }
 
+/// The organization that sent message `id`: a campaign recipient's, or another sender's.
+async fn org_of_message(s: &HttpState, id: uuid::Uuid) -> Result<Option<uuid::Uuid>, AppError> {
+    let recipient = campaign_recipient::Entity::find_by_id(id)
+        .one(&s.app.db)
+        .await?;
+    match recipient {
+        Some(r) => Ok(Some(r.org_id)),
+        None => others::org_of(&s.app, id).await,
+    }
+}
+
 /// `GET /u/{token}`: a confirmation page (a GET never unsubscribes: link scanners prefetch).
 pub async fn unsubscribe_page(State(s): State<HttpState>, Path(token): Path<String>) -> Response {
     let Some((rid, _)) = verify(&s.app.config.jwt_secret, &token, TokenKind::Unsubscribe) else {
         return not_found();
     };
-    let org = match campaign_recipient::Entity::find_by_id(rid)
-        .one(&s.app.db)
-        .await
-    {
-        Ok(Some(r)) => organization::Entity::find_by_id(r.org_id)
+    let org = match org_of_message(&s, rid).await {
+        Ok(Some(org)) => organization::Entity::find_by_id(org)
             .one(&s.app.db)
             .await
             .ok()
@@ -122,7 +131,7 @@ pub async fn unsubscribe_page(State(s): State<HttpState>, Path(token): Path<Stri
             .unwrap_or_default(),
         Ok(None) => return not_found(),
         Err(e) => {
-            tracing::error!(error = %e, "unsubscribe page lookup failed");
+            tracing::error!(error = ?e, "unsubscribe page lookup failed");
             String::new()
         }
     };

@@ -4,6 +4,7 @@
 pub mod events;
 pub mod http;
 pub mod inbound;
+pub mod others;
 pub mod record;
 pub mod sink;
 pub mod token;

@@ -208,15 +208,18 @@ async fn timeline(
 
 /// Applies `activity` to recipient `recipient_id`: stores the event, moves the recipient
 /// forward, adds suppressions (unsubscribe, hard bounce, complaint), writes the lead timeline and
-/// records `campaign.activity`, all in one transaction. Returns false when the recipient does not
-/// exist or was never sent (nothing is recorded then).
+/// records `campaign.activity`, all in one transaction. An id that names no recipient goes to the
+/// registered [`super::others`] senders. Returns false when nobody sent a message with that id
+/// (nothing is recorded then).
 pub async fn record(state: &AppState, recipient_id: Uuid, activity: Activity) -> AppResult<bool> {
     let txn = state.db.begin().await?;
     let Some(r) = campaign_recipient::Entity::find_by_id(recipient_id)
         .one(&txn)
         .await?
     else {
-        return Ok(false);
+        drop(txn);
+        // Not a campaign recipient: perhaps another sender's message (a sequence step).
+        return super::others::record(state, recipient_id, &activity).await;
     };
     let status = RecipientStatus::parse(&r.status).unwrap_or(RecipientStatus::Pending);
     if r.sent_at.is_none() && status != RecipientStatus::Uncertain {
