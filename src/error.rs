@@ -38,6 +38,9 @@ pub enum ErrorCode {
     Unavailable,
     /// The organization's monthly AI token budget is used up (`AI_MONTHLY_TOKEN_BUDGET`).
     AiBudgetExceeded,
+    /// The organization's storage quota would be exceeded (`STORAGE_QUOTA_BYTES` or its own
+    /// limit); `extensions.used` and `extensions.limit` give its bytes.
+    QuotaExceeded,
     /// The request ran longer than `REQUEST_TIMEOUT_MS` (or a bounded piece of work, such as a
     /// template render, exceeded its own time limit) and was stopped.
     Timeout,
@@ -57,6 +60,7 @@ impl ErrorCode {
             ErrorCode::Internal => "INTERNAL",
             ErrorCode::Unavailable => "SERVICE_UNAVAILABLE",
             ErrorCode::AiBudgetExceeded => "AI_BUDGET_EXCEEDED",
+            ErrorCode::QuotaExceeded => "QUOTA_EXCEEDED",
             ErrorCode::Timeout => "TIMEOUT",
         }
     }
@@ -99,6 +103,12 @@ pub enum AppError {
     Unavailable(String),
     /// See [`ErrorCode::AiBudgetExceeded`].
     AiBudgetExceeded(String),
+    /// See [`ErrorCode::QuotaExceeded`]: bytes stored and the limit, as the client sees them.
+    QuotaExceeded {
+        message: String,
+        used: i64,
+        limit: i64,
+    },
     /// See [`ErrorCode::Timeout`].
     Timeout(String),
     /// See [`ErrorCode::Internal`]; the detail is logged, never returned.
@@ -151,6 +161,7 @@ impl AppError {
             AppError::BadRequest(_) => ErrorCode::BadRequest,
             AppError::Unavailable(_) => ErrorCode::Unavailable,
             AppError::AiBudgetExceeded(_) => ErrorCode::AiBudgetExceeded,
+            AppError::QuotaExceeded { .. } => ErrorCode::QuotaExceeded,
             AppError::Timeout(_) => ErrorCode::Timeout,
             AppError::Internal(_) => ErrorCode::Internal,
         }
@@ -165,7 +176,9 @@ impl AppError {
             | AppError::Unavailable(m)
             | AppError::AiBudgetExceeded(m)
             | AppError::Timeout(m) => m.clone(),
-            AppError::Forbidden { message, .. } => message.clone(),
+            AppError::Forbidden { message, .. } | AppError::QuotaExceeded { message, .. } => {
+                message.clone()
+            }
             AppError::NotFound(what) => format!("{what} not found"),
             AppError::BadUserInput { message, .. } => message.clone(),
             AppError::RateLimited { retry_after_secs } => {
@@ -204,6 +217,10 @@ impl ErrorExtensions for AppError {
                 }
                 AppError::RateLimited { retry_after_secs } => {
                     e.set("retryAfter", *retry_after_secs);
+                }
+                AppError::QuotaExceeded { used, limit, .. } => {
+                    e.set("used", *used);
+                    e.set("limit", *limit);
                 }
                 AppError::Forbidden {
                     reason: Some(reason),

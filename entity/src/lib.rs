@@ -63,6 +63,7 @@ pub mod sequence;
 pub mod sequence_enrollment;
 pub mod sequence_send;
 pub mod smtp_setting;
+pub mod storage_usage;
 pub mod team;
 pub mod team_member;
 pub mod user;

@@ -68,6 +68,9 @@ pub struct Config {
     pub database_url: String,
     /// Object storage for files (`STORAGE_URL`: `DATA_DIR/files` when unset, or `s3://…`).
     pub storage: StorageConfig,
+    /// Bytes each organization may store (`STORAGE_QUOTA_BYTES`, default 10 GiB); an
+    /// organization's own limit (`storage_usage.quota_bytes`) overrides it.
+    pub storage_quota_bytes: i64,
     /// Pool size.
     pub database_max_connections: u32,
     /// Postgres connections kept open while idle (`DATABASE_MIN_CONNECTIONS`, default
@@ -359,6 +362,7 @@ impl Config {
             listen_addr: net.listen_addr,
             database_url: v.str("DATABASE_URL", &default_database_url(&data_dir)),
             storage: StorageConfig::read(var, &data_dir).map_err(ConfigError)?,
+            storage_quota_bytes: v.or("STORAGE_QUOTA_BYTES", 10 * 1024 * 1024 * 1024)?,
             data_dir,
             database_max_connections: v.or("DATABASE_MAX_CONNECTIONS", 10)?,
             database_min_connections: v.or("DATABASE_MIN_CONNECTIONS", 4)?,

@@ -299,7 +299,7 @@ async fn import_by_file_id_checks_its_file_and_its_caller() {
 }
 
 /// `uploadFiles` as a GraphQL multipart request of `files` (name, bytes).
-async fn upload_many(
+pub(crate) async fn upload_many(
     app: &TestApp,
     token: Option<&str>,
     kind: &str,

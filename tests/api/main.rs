@@ -25,6 +25,7 @@ mod fake_dns;
 mod fast_rows;
 mod fault_proxy;
 mod files;
+mod files_quota;
 mod files_refs;
 mod graphql_ws_client;
 mod http_spine;

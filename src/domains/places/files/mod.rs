@@ -21,6 +21,9 @@
 //! **Delete** (`deleteFile(id, force)`): the uploader, or MANAGER and up; CONFLICT while an
 //! unfinished `importLeads(fileId)` job reads the file (asked of leads), unless `force`. The
 //! row is marked deleted with `file.deleted`; the object is removed with its last reference.
+//! **Quotas** (`service/quota.rs`): `storageUsage` (bytes used, limit, files); new bytes are
+//! charged to `storage_usage` with one conditional UPDATE in the claiming transaction, before
+//! storage (QUOTA_EXCEEDED with `used`/`limit`; duplicates free; the last delete gives back).
 //! Roles: `ReadFiles` (VIEWER), `WriteFiles` (MEMBER), `DeleteFiles` (MANAGER). Files import no
 //! other part of places; of other domains, only leads (below places).
 
@@ -30,4 +33,4 @@ pub mod types;
 
 pub use resolver::{FilesMutation, FilesQuery};
 pub use service::link::download;
-pub use types::{FileKind, StoredFile};
+pub use types::{FileKind, StorageUsage, StoredFile};

@@ -4,7 +4,7 @@ use async_graphql::{Context, Object, ID};
 
 use super::{
     service as files,
-    types::{FileFilter, StoredFile, UploadFileInput, UploadFilesInput},
+    types::{FileFilter, StorageUsage, StoredFile, UploadFileInput, UploadFilesInput},
 };
 use crate::{
     auth::Permission,
@@ -55,6 +55,13 @@ impl FilesQuery {
         }
     }
 
+    /// The organization's storage: bytes used (identical files count once), its limit and its
+    /// number of files.
+    async fn storage_usage(&self, ctx: &Context<'_>) -> AppResult<StorageUsage> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        files::quota::usage(state, viewer).await
+    }
+
     /// A signed URL that downloads the file (HTTP Range supported) until it expires
     /// (`expiresInSeconds`: 1 s to 7 days, one hour by default). Anyone holding it may use it.
     async fn file_download_url(
@@ -78,7 +85,8 @@ pub struct FilesMutation;
 impl FilesMutation {
     /// Uploads a file (a GraphQL multipart request). The content is checked before anything
     /// is stored: its type, found from its bytes, must be one the kind allows and agree with
-    /// the name's extension, and its size within the kind's limit.
+    /// the name's extension, and its size within the kind's limit. New bytes must fit in the
+    /// organization's storage quota (QUOTA_EXCEEDED with `used` and `limit` otherwise).
     async fn upload_file(
         &self,
         ctx: &Context<'_>,

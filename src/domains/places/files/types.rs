@@ -85,3 +85,14 @@ pub struct UploadFilesInput {
     /// 1 to 10 files; each must pass the checks `uploadFile` makes.
     pub files: Vec<Upload>,
 }
+
+/// The organization's stored bytes against its limit.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct StorageUsage {
+    /// Bytes stored: identical files count once (their bytes are stored once).
+    pub bytes_used: i64,
+    /// Bytes the organization may store; an upload past it fails with QUOTA_EXCEEDED.
+    pub limit_bytes: i64,
+    /// Files of the organization (not deleted).
+    pub file_count: i64,
+}

@@ -10,6 +10,9 @@
 //!   the last; the caller removes the object after the commit. A claim waits on the release's
 //!   row lock, so it either counts on the old row (which then survives) or makes a new row
 //!   with a new key (the id is in the key), never the key being removed.
+//! - Quotas ([`super::quota`]): a blob's bytes are charged when its row is made (in the
+//!   claiming transaction, QUOTA_EXCEEDED past the limit) and given back when it is removed;
+//!   another reference to stored bytes costs nothing.
 //! - Files stored before deduplication (key `orgs/{org}/files/{id}`, no blob row) own their
 //!   object: releasing one removes it.
 
@@ -23,6 +26,7 @@ use sea_orm::{
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use uuid::Uuid;
 
+use super::quota;
 use crate::error::{AppError, AppResult};
 
 /// Read size when hashing a spooled upload.
@@ -57,12 +61,14 @@ pub async fn sha256_of(source: &mut tokio::fs::File) -> AppResult<String> {
 }
 
 /// Adds a reference to the organization's blob of `sha256` (a new row, and key, when there is
-/// none) and returns the row.
+/// none: its bytes are then charged to the quota, `default_quota` unless the organization has
+/// its own) and returns the row.
 pub async fn claim(
     conn: &impl ConnectionTrait,
     org: Uuid,
     sha256: &str,
     size: i64,
+    default_quota: i64,
 ) -> AppResult<file_blob::Model> {
     let id = Uuid::now_v7();
     file_blob::Entity::insert(file_blob::ActiveModel {
@@ -84,21 +90,27 @@ pub async fn claim(
     )
     .exec_without_returning(conn)
     .await?;
-    file_blob::Entity::find()
+    let row = file_blob::Entity::find()
         .filter(file_blob::Column::OrgId.eq(org))
         .filter(file_blob::Column::Sha256.eq(sha256))
         .one(conn)
         .await?
-        .ok_or_else(|| AppError::internal("a claimed blob row is missing"))
+        .ok_or_else(|| AppError::internal("a claimed blob row is missing"))?;
+    if row.id == id {
+        quota::reserve(conn, org, default_quota, size).await?;
+    }
+    Ok(row)
 }
 
-/// Drops one reference to the object under `key` (of content `sha256`). Returns the key when
-/// nothing uses the object any more: the caller removes it after committing.
+/// Drops one reference to the object under `key` (of content `sha256`, `size` bytes). Returns
+/// the key when nothing uses the object any more (its bytes are then given back to the quota):
+/// the caller removes it after committing.
 pub async fn release(
     conn: &impl ConnectionTrait,
     org: Uuid,
     sha256: &str,
     key: &str,
+    size: i64,
 ) -> AppResult<Option<String>> {
     let scope = |q: sea_orm::Condition| {
         q.add(file_blob::Column::OrgId.eq(org))
@@ -115,6 +127,7 @@ pub async fn release(
         .await?;
     if counted.rows_affected == 0 {
         // Stored before deduplication: the file owns its object.
+        quota::refund(conn, org, size).await?;
         return Ok(Some(key.to_string()));
     }
     let removed = file_blob::Entity::delete_many()
@@ -122,5 +135,9 @@ pub async fn release(
         .filter(file_blob::Column::RefCount.lte(0))
         .exec(conn)
         .await?;
-    Ok((removed.rows_affected > 0).then(|| key.to_string()))
+    if removed.rows_affected == 0 {
+        return Ok(None);
+    }
+    quota::refund(conn, org, size).await?;
+    Ok(Some(key.to_string()))
 }

@@ -4,6 +4,7 @@
 
 pub mod blob;
 pub mod link;
+pub mod quota;
 pub mod sniff;
 pub mod store;
 
@@ -150,7 +151,7 @@ pub async fn delete(state: &AppState, viewer: &Viewer, id: Uuid, force: bool) ->
             )));
         }
     }
-    let gone = blob::release(&txn, viewer.org_id, &m.sha256, &m.storage_key).await?;
+    let gone = blob::release(&txn, viewer.org_id, &m.sha256, &m.storage_key, m.size).await?;
     record(&txn, viewer, &m, false).await?;
     state.commit(txn, Wakes::Events).await?;
     if let Some(key) = gone {

@@ -129,14 +129,16 @@ async fn store_all(
 ) -> AppResult<Vec<file::Model>> {
     let org = viewer.org_id;
     let txn = state.db.begin().await?;
+    let quota = state.config.storage_quota_bytes;
     let mut keys = Vec::with_capacity(checked.len());
     for c in &checked {
         let size = i64::try_from(c.size).unwrap_or(i64::MAX);
-        keys.push(blob::claim(&txn, org, &c.sha256, size).await?.storage_key);
+        let blob = blob::claim(&txn, org, &c.sha256, size, quota).await?;
+        keys.push((blob.storage_key, size));
     }
     txn.commit().await?;
     let stored = async {
-        for (c, key) in checked.iter_mut().zip(&keys) {
+        for (c, (key, _)) in checked.iter_mut().zip(&keys) {
             if !state.storage.exists(key).await.map_err(storage_error)? {
                 state
                     .storage
@@ -147,7 +149,7 @@ async fn store_all(
         }
         let txn = state.db.begin().await?;
         let mut saved = Vec::with_capacity(checked.len());
-        for (c, key) in checked.into_iter().zip(&keys) {
+        for (c, (key, _)) in checked.into_iter().zip(&keys) {
             let m = row(viewer, kind, c, key).insert(&txn).await?;
             record(&txn, viewer, &m, true).await?;
             saved.push(m);
@@ -178,13 +180,13 @@ fn row(viewer: &Viewer, kind: FileKind, c: Checked, key: &str) -> file::ActiveMo
     }
 }
 
-/// Releases the claims of a failed upload (logged, never an error of its own).
-async fn unclaim(state: &AppState, org: Uuid, keys: &[String]) {
-    for key in keys {
+/// Releases the claims (key, size) of a failed upload (logged, never an error of its own).
+async fn unclaim(state: &AppState, org: Uuid, keys: &[(String, i64)]) {
+    for (key, size) in keys {
         let sha = key.rsplit('/').nth(1).unwrap_or_default().to_string();
         let released = async {
             let txn = state.db.begin().await?;
-            let gone = blob::release(&txn, org, &sha, key).await?;
+            let gone = blob::release(&txn, org, &sha, key, *size).await?;
             txn.commit().await?;
             Ok::<_, AppError>(gone)
         }
