@@ -39,5 +39,14 @@ pub mod service;
 pub mod types;
 
 pub use resolver::{PlacesMutation, PlacesQuery};
+pub use service::lead_geocoding::{GeocodeLead, KIND as GEOCODE_LEAD_KIND};
 pub use service::{get, scoped};
+
+/// Registers places' event handlers (idempotent; called at start-up).
+pub fn register() {
+    crate::events::handlers::register(
+        "places.geocode_leads",
+        service::lead_geocoding::GeocodeOnLeadChange,
+    );
+}
 pub use types::SavedLocation;
