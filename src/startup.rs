@@ -14,8 +14,8 @@ use crate::{
     config::Config,
     db,
     domains::{
-        approvals, conversations, enrichment, leads, notifications, outreach, scraping, sequences,
-        webhooks,
+        approvals, conversations, enrichment, leads, notifications, outreach, places, scraping,
+        sequences, webhooks,
     },
     events::{relay, EventBus, MemoryBus, RedisBus},
     graphql::{build_schema, AppSchema},
@@ -48,6 +48,7 @@ pub async fn build_state(mut config: Config) -> Result<AppState, StartupError> {
     conversations::register();
     sequences::register();
     webhooks::register();
+    places::register();
     config.resolve_secrets().map_err(|e| err("secrets")(&e))?;
     let secrets = Arc::new(config.secrets_box().map_err(|e| err("secrets")(&e))?);
     let sql_log = db::StatementLog::new(config.record_sql);
@@ -163,6 +164,10 @@ pub fn job_registry(state: &AppState) -> JobRegistry {
     registry.register(
         enrichment::RUN_KIND,
         enrichment::EnrichLeadsJob(state.clone()),
+    );
+    registry.register(
+        places::GEOCODE_LEAD_KIND,
+        places::GeocodeLead(state.clone()),
     );
     registry
 }

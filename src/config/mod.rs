@@ -192,6 +192,9 @@ pub struct Config {
     pub google_places_api_key: Option<String>,
     /// Google Places API base URL (tests point it at a local fake).
     pub google_places_base_url: String,
+    /// Nominatim-compatible geocoder (`GEOCODER_URL`, e.g. `https://nominatim.openstreetmap.org`);
+    /// unset: the offline gazetteer embedded in the binary (city precision).
+    pub geocoder_url: Option<String>,
     /// How long search/places API responses are cached (Redis when set, else in process).
     pub scrape_cache_ttl: Duration,
     /// Per-host politeness of the crawler (`requestsPerSecond`). Off only for benchmarks.
@@ -412,6 +415,7 @@ impl Config {
             brave_base_url: v.url("BRAVE_BASE_URL", "https://api.search.brave.com"),
             google_places_api_key: v.opt("GOOGLE_PLACES_API_KEY"),
             google_places_base_url: v.url("GOOGLE_PLACES_BASE_URL", GOOGLE_PLACES_URL),
+            geocoder_url: v.opt("GEOCODER_URL").filter(|u| !u.trim().is_empty()),
             scrape_cache_ttl: v.secs("SCRAPE_CACHE_TTL_SECS", 86_400)?,
             scrape_politeness: v.or("SCRAPE_POLITENESS", true)?,
             campaign_send_concurrency: v.or("CAMPAIGN_SEND_CONCURRENCY", 4)?,
@@ -453,6 +457,7 @@ impl Config {
             &s.apollo_base_url,
         ]
         .into_iter()
+        .chain(&self.geocoder_url)
         .filter_map(|u| url::Url::parse(u).ok())
         .filter_map(|u| AllowedHost::of_url(&u))
         .collect()

@@ -46,6 +46,7 @@ mod outreach_ab;
 mod outreach_admin;
 mod pagination;
 mod places;
+mod places_geocoding;
 mod realtime;
 mod realtime_outage;
 mod redis_outage_clients;

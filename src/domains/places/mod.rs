@@ -25,6 +25,15 @@
 //! with the leads' coordinates by triggers. Lead filters are the leads domain's
 //! (`leads::filtered`), so a place query never sees another organization's leads.
 //!
+//! **Geocoding** (`service/geocode.rs`, `service/gazetteer.rs`, `service/lead_geocoding.rs`):
+//! `searchLocations(query, limit)` asks the configured [`service::geocode::Geocoder`]: the
+//! offline gazetteer embedded in the binary (GeoNames cities, city precision, no network), or
+//! a Nominatim-compatible server at `GEOCODER_URL` (≤ 1 request/s per process, a User-Agent,
+//! answers cached in `geocode_cache`). A lead created or updated with a city, region or
+//! country and no point gets one from the job `places.geocode_lead`, queued by a handler on
+//! `lead.created` / `lead.updated` (leads never names places) and written through
+//! `leads::record_geocoded` with provenance `geocoder:<name>` and the precision.
+//!
 //! **Events**: `location.changed` (`action` created / updated / deleted, with the changed
 //! fields), through the outbox in the change's transaction. Places sits after `ai` in the
 //! domain order: it reads leads (filters, `Lead` objects and their page-wide batches) and no
@@ -39,5 +48,14 @@ pub mod service;
 pub mod types;
 
 pub use resolver::{PlacesMutation, PlacesQuery};
+pub use service::lead_geocoding::{GeocodeLead, KIND as GEOCODE_LEAD_KIND};
 pub use service::{get, scoped};
+
+/// Registers places' event handlers (idempotent; called at start-up).
+pub fn register() {
+    crate::events::handlers::register(
+        "places.geocode_leads",
+        service::lead_geocoding::GeocodeOnLeadChange,
+    );
+}
 pub use types::SavedLocation;

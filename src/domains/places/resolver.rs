@@ -5,10 +5,11 @@ use async_graphql::{Context, MergedObject, Object, ID};
 
 use super::{
     files,
-    service::{self as places, spatial, tiles},
+    service::{self as places, geocode, spatial, tiles},
     types::{
-        BoundingBox, Clusters, CreateLocationInput, GeoPointInput, Heatmap, LeadNearConnection,
-        LocationFilter, LocationStat, MapLeads, NearbyLocation, SavedLocation, UpdateLocationInput,
+        BoundingBox, Clusters, CreateLocationInput, GeoPointInput, GeocodeCandidate, Heatmap,
+        LeadNearConnection, LocationFilter, LocationStat, MapLeads, NearbyLocation, SavedLocation,
+        UpdateLocationInput,
     },
 };
 use crate::{
@@ -175,6 +176,19 @@ impl LocationsQuery {
     async fn location_stats(&self, ctx: &Context<'_>) -> AppResult<Vec<LocationStat>> {
         let (state, viewer) = ctx.state_and_viewer()?;
         places::stats(state, viewer).await
+    }
+
+    /// Places matching a free-text query ("Austin, TX", an address), best first (at most
+    /// `limit`, 5 by default, at most 10): the offline gazetteer (city precision), or the
+    /// Nominatim-compatible geocoder at `GEOCODER_URL` (cached, one request per second).
+    async fn search_locations(
+        &self,
+        ctx: &Context<'_>,
+        query: String,
+        limit: Option<i32>,
+    ) -> AppResult<Vec<GeocodeCandidate>> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        geocode::search_locations(state, viewer, &query, limit).await
     }
 }
 

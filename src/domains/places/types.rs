@@ -266,3 +266,41 @@ pub struct Clusters {
     /// Leads in the box (the sum of the clusters' counts).
     pub total: u64,
 }
+
+/// How precise a geocoded point is.
+#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum GeocodePrecision {
+    /// A building or an address point.
+    Rooftop,
+    /// A street or a neighbourhood.
+    Street,
+    /// A city, town or village (the offline gazetteer's precision).
+    City,
+    /// A county, state or region.
+    Region,
+    /// A country.
+    Country,
+}
+
+/// A place a geocoder found for a query (`searchLocations`).
+#[derive(SimpleObject, Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GeocodeCandidate {
+    /// A readable name, e.g. "Austin, Texas, United States".
+    pub label: String,
+    /// Latitude, −90…90.
+    pub latitude: f64,
+    /// Longitude, −180…180.
+    pub longitude: f64,
+    /// How precise the point is.
+    pub precision: GeocodePrecision,
+    /// The geocoder that answered (`gazetteer` offline, `nominatim` with `GEOCODER_URL`).
+    pub geocoder: String,
+    /// City, when known.
+    pub city: Option<String>,
+    /// Region or state, when known.
+    pub region: Option<String>,
+    /// ISO 3166-1 alpha-2 country code, when known.
+    pub country: Option<String>,
+}

@@ -1,7 +1,10 @@
 //! Saved locations: CRUD with validation and events, the locations near a point, and leads per
 //! location. The spatial queries over leads are in [`spatial`] and [`tiles`].
 
+pub mod gazetteer;
 pub mod geo;
+pub mod geocode;
+pub mod lead_geocoding;
 pub mod spatial;
 pub mod tiles;
 
