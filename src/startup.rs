@@ -48,6 +48,7 @@ pub async fn build_state(mut config: Config) -> Result<AppState, StartupError> {
     conversations::register();
     sequences::register();
     webhooks::register();
+    enrichment::register();
     config.resolve_secrets().map_err(|e| err("secrets")(&e))?;
     let secrets = Arc::new(config.secrets_box().map_err(|e| err("secrets")(&e))?);
     let sql_log = db::StatementLog::new(config.record_sql);
@@ -163,6 +164,10 @@ pub fn job_registry(state: &AppState) -> JobRegistry {
     registry.register(
         enrichment::RUN_KIND,
         enrichment::EnrichLeadsJob(state.clone()),
+    );
+    registry.register(
+        enrichment::VALIDATE_KIND,
+        enrichment::ValidateLeadJob(state.clone()),
     );
     registry
 }
