@@ -49,6 +49,7 @@ pub async fn build_state(mut config: Config) -> Result<AppState, StartupError> {
     sequences::register();
     webhooks::register();
     places::register();
+    enrichment::register();
     config.resolve_secrets().map_err(|e| err("secrets")(&e))?;
     let secrets = Arc::new(config.secrets_box().map_err(|e| err("secrets")(&e))?);
     let sql_log = db::StatementLog::new(config.record_sql);
@@ -168,6 +169,10 @@ pub fn job_registry(state: &AppState) -> JobRegistry {
     registry.register(
         places::GEOCODE_LEAD_KIND,
         places::GeocodeLead(state.clone()),
+    );
+    registry.register(
+        enrichment::VALIDATE_KIND,
+        enrichment::ValidateLeadJob(state.clone()),
     );
     registry
 }

@@ -1,4 +1,5 @@
-//! `enrichment_settings`: an organization's enrichment opt-ins (the SMTP mailbox probe).
+//! `enrichment_settings`: an organization's enrichment opt-ins (the SMTP mailbox probe,
+//! validation on every lead write) and monthly budget.
 
 use sea_orm::entity::prelude::*;
 
@@ -13,6 +14,8 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     /// Most cents (credits) provider calls may cost per month; null = no limit.
     pub monthly_budget_cents: Option<i64>,
+    /// Validate a lead's email whenever a write creates the lead or changes its email.
+    pub validate_on_write: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -39,6 +39,7 @@ mod m20261206_000033_create_analytics_events;
 mod m20261206_000034_create_workflows;
 mod m20261206_000035_enrichment_gate_and_duplicates;
 mod m20261206_000036_scrape_job_leads_lead_order;
+mod m20261206_000037_add_validate_on_write;
 mod m20261206_000038_create_storage_usage;
 mod m20261206_000039_create_geocode_cache;
 mod m20261206_000040_add_sequence_send_clicks;
@@ -87,6 +88,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000034_create_workflows::Migration),
             Box::new(m20261206_000035_enrichment_gate_and_duplicates::Migration),
             Box::new(m20261206_000036_scrape_job_leads_lead_order::Migration),
+            Box::new(m20261206_000037_add_validate_on_write::Migration),
             Box::new(m20261206_000038_create_storage_usage::Migration),
             Box::new(m20261206_000039_create_geocode_cache::Migration),
             Box::new(m20261206_000040_add_sequence_send_clicks::Migration),

@@ -42,6 +42,12 @@ pub struct SourcesConfig {
     pub hunter_base_url: String,
     /// Apollo API (`APOLLO_BASE_URL`, default `https://api.apollo.io`); keys are per organization.
     pub apollo_base_url: String,
+    /// Consecutive failures that open an enrichment provider's circuit
+    /// (`ENRICHMENT_BREAKER_FAILURES`, default 5).
+    pub enrichment_breaker_failures: u32,
+    /// How long an open circuit skips the provider (`ENRICHMENT_BREAKER_COOLDOWN_MS`, default
+    /// 60000).
+    pub enrichment_breaker_cooldown: Duration,
 }
 
 impl fmt::Debug for SourcesConfig {
@@ -63,6 +69,14 @@ impl fmt::Debug for SourcesConfig {
             .field("smtp_probe", &self.smtp_probe)
             .field("hunter_base_url", &self.hunter_base_url)
             .field("apollo_base_url", &self.apollo_base_url)
+            .field(
+                "enrichment_breaker_failures",
+                &self.enrichment_breaker_failures,
+            )
+            .field(
+                "enrichment_breaker_cooldown",
+                &self.enrichment_breaker_cooldown,
+            )
             .finish()
     }
 }
@@ -132,6 +146,13 @@ impl SourcesConfig {
             smtp_probe,
             hunter_base_url: base(var, "HUNTER_BASE_URL", "https://api.hunter.io"),
             apollo_base_url: base(var, "APOLLO_BASE_URL", "https://api.apollo.io"),
+            enrichment_breaker_failures: parsed::<u32>(var, "ENRICHMENT_BREAKER_FAILURES", 5)?
+                .max(1),
+            enrichment_breaker_cooldown: Duration::from_millis(parsed(
+                var,
+                "ENRICHMENT_BREAKER_COOLDOWN_MS",
+                60_000,
+            )?),
         })
     }
 }

@@ -891,7 +891,7 @@ async fn export_streams_csv_for_the_organization_only() {
     assert_eq!(body.lines().count(), 1 + 11, "Co249 and Co2490..Co2499");
 }
 
-async fn import(app: &TestApp, token: &str, csv: Vec<u8>, on_conflict: &str) -> Value {
+pub(crate) async fn import(app: &TestApp, token: &str, csv: Vec<u8>, on_conflict: &str) -> Value {
     let ops = json!({
         "query": format!("mutation($file: Upload!) {{ importLeads(file: $file, onConflict: {on_conflict}) {{ id state }} }}"),
         "variables": {"file": null}

@@ -21,13 +21,13 @@ use crate::{
 
 const CREATE: &str = "mutation($i: CreateIncomingWebhookInput!) { createIncomingWebhook(input: $i) { secret hook { id name url defaultTags enabled lastReceivedAt } } }";
 
-async fn admin(app: &TestApp) -> (Uuid, Person) {
+pub(crate) async fn admin(app: &TestApp) -> (Uuid, Person) {
     let org = org_named(app, &format!("Intake {}", Uuid::now_v7().simple())).await;
     (org, member(app, org, Role::Admin, "Ada").await)
 }
 
 /// Creates a hook: (id, path of its URL, secret).
-async fn hook(app: &TestApp, who: &Person, name: &str) -> (String, String, String) {
+pub(crate) async fn hook(app: &TestApp, who: &Person, name: &str) -> (String, String, String) {
     let v = ok(
         app,
         &who.token,
@@ -83,7 +83,7 @@ async fn post(
 }
 
 /// A correctly signed POST with a fresh id.
-async fn signed(app: &TestApp, path: &str, secret: &str, body: &Value) -> (u16, Value) {
+pub(crate) async fn signed(app: &TestApp, path: &str, secret: &str, body: &Value) -> (u16, Value) {
     let body = body.to_string();
     let id = format!("msg_{}", Uuid::now_v7().simple());
     let ts = chrono::Utc::now().timestamp();

@@ -38,6 +38,11 @@
 //!   winner written as the field's provenance (`enrichment`, `<provider>: <reference>`); manual
 //!   values win unless `overwrite`. A 429 is retried after `Retry-After` (capped); other errors
 //!   move on to the next provider.
+//! - circuit breaking (`service/breaker.rs`): per provider endpoint and per instance (process
+//!   memory, not shared between instances), `ENRICHMENT_BREAKER_FAILURES` (5) consecutive
+//!   failures (5xx, timeouts, 429 after its retries) open the circuit for
+//!   `ENRICHMENT_BREAKER_COOLDOWN_MS` (60000): the provider is skipped without a call or a
+//!   charge; then one trial call (half-open) closes it or opens it again.
 //! - the budget (`service/budget.rs`): each call reserves its cost from the month's budget
 //!   first (one conditional `UPDATE`); a used-up budget stops every call (BUDGET_EXHAUSTED).
 //! - batches (`service/batch.rs`): `enrichLeads` fixes the leads and enqueues `enrichment.run`;
@@ -52,11 +57,17 @@
 //! domain and the same website; each pair with its score and reasons feeds `mergeLeads`. The
 //! same in-process blocking on both backends (no `pg_trgm`).
 //!
-//! **Reacts to** nothing; outreach reads the verdict from the lead without naming enrichment:
+//! **Reacts to** `lead.created` and `lead.updated` naming `email` (`service/on_write.rs`,
+//! registered as `enrichment.validate_on_write`): when the organization's `validateOnWrite` is
+//! on, it enqueues an `enrichment.validate` job in the writer's transaction, so every lead path
+//! (manual, import, API, incoming webhook, scrape) validates on write; the job saves the
+//! verdict like `validateContact` (skipping a lead whose email changed since).
+//! Outreach reads the verdict from the lead without naming enrichment:
 //! the send gate (`leads::send_gate_reason`) suppresses UNDELIVERABLE recipients with the
 //! verdict's reasons and, when the campaign sets `requireValidatedRecipients`, the recipients
 //! whose address was never validated (they are skipped, not validated on the fly: validation is
-//! a MEMBER's explicit act, and a send job must not wait on DNS or probes); the approval preview
+//! a MEMBER's explicit act or the organization's `validateOnWrite`, and a send job must not
+//! wait on DNS or probes); the approval preview
 //! counts them (`skippedRecipientCount`).
 //!
 //! **Events**: `enrichment.progress` (a batch run's status and counters: when queued, started,
@@ -70,6 +81,12 @@ pub mod types;
 pub use resolver::{EnrichmentMutation, EnrichmentQuery};
 pub use service::{
     batch::{EnrichLeadsJob, KIND as RUN_KIND},
+    on_write::{ValidateLeadJob, ValidateOnWrite, KIND as VALIDATE_KIND},
     providers::key_context,
     validate_contact, validate_contacts, MAX_CONTACTS,
 };
+
+/// Registers validation on write in the event-handler registry; called once per start-up.
+pub fn register() {
+    crate::events::handlers::register("enrichment.validate_on_write", ValidateOnWrite);
+}

@@ -35,6 +35,10 @@ impl EnrichmentProvider for Apollo {
                 && (s.domain.is_some() || s.company.is_some()))
     }
 
+    fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
     async fn look_up(
         &self,
         http: &OutboundClient,

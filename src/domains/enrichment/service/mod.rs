@@ -9,14 +9,19 @@
 //! (`leads::record_email_status`: `lead.updated` through the outbox).
 //!
 //! Enrichment: [`provider`] (the trait), [`hunter`] and [`apollo`] (the clients),
-//! [`providers`] (the organization's keys, sealed), [`budget`], [`waterfall`] (one lead),
+//! [`providers`] (the organization's keys, sealed), [`budget`], [`breaker`] (circuit breaking
+//! per provider), [`waterfall`] (one lead),
 //! [`enrich`] (`enrichLead`, the history) and [`batch`] (`enrichLeads`, the job).
+//!
+//! Validation on write: [`on_write`] (the `lead.created`/`lead.updated` reaction and the
+//! `enrichment.validate` job).
 //!
 //! Duplicates: [`matching`] (keys, blocks, score; pure) and [`duplicates`]
 //! (`duplicateCandidates`).
 
 pub mod apollo;
 pub mod batch;
+pub mod breaker;
 pub mod budget;
 pub mod cache;
 pub mod duplicates;
@@ -24,6 +29,7 @@ pub mod email;
 pub mod enrich;
 pub mod hunter;
 pub mod matching;
+pub mod on_write;
 pub mod probe;
 pub mod provider;
 pub mod providers;

@@ -88,7 +88,10 @@ impl Found {
 pub enum CallError {
     /// HTTP 429; `Retry-After` when the provider sent one.
     RateLimited(Option<Duration>),
-    /// Anything else (refused key, 5xx, timeout, unreadable answer): the next provider is tried.
+    /// The provider is down: a 5xx, a timeout or another transport error. Counts towards its
+    /// circuit breaker ([`super::breaker`]); the next provider is tried.
+    Unavailable(String),
+    /// Anything else (refused key, unreadable answer): the next provider is tried.
     Failed(String),
 }
 
@@ -101,6 +104,8 @@ pub trait EnrichmentProvider: Send + Sync {
     fn supports(&self, field: EnrichmentField) -> bool;
     /// It can look `s` up at all (Hunter's finder needs a name and a domain or company).
     fn can_look_up(&self, s: &Subject) -> bool;
+    /// The base URL it calls (with the kind, its circuit breaker's key).
+    fn base_url(&self) -> &str;
     /// One look-up with `key`.
     async fn look_up(
         &self,
@@ -133,7 +138,7 @@ pub async fn send_json(
     let r: OutboundResponse = http
         .execute(builder)
         .await
-        .map_err(|e: OutboundError| CallError::Failed(format!("{name}: {e}")))?;
+        .map_err(|e: OutboundError| CallError::Unavailable(format!("{name}: {e}")))?;
     match r.status {
         200..=299 => serde_json::from_slice(&r.body)
             .map_err(|_| CallError::Failed(format!("{name}: the response is not JSON"))),
@@ -144,6 +149,7 @@ pub async fn send_json(
             "{name} refused the API key (HTTP {})",
             r.status
         ))),
+        s @ 500..=599 => Err(CallError::Unavailable(format!("{name} answered HTTP {s}"))),
         s => Err(CallError::Failed(format!("{name} answered HTTP {s}"))),
     }
 }

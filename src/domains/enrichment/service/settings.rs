@@ -1,5 +1,5 @@
 //! The organization's enrichment settings (`enrichmentSettings`, `updateEnrichmentSettings`):
-//! one row per organization, absent = defaults (the probe off, no enrichment budget).
+//! one row per organization, absent = defaults (the probe off, no enrichment budget, no validation on write).
 
 use async_graphql::MaybeUndefined;
 use chrono::Utc;
@@ -28,6 +28,7 @@ fn object(
         smtp_probe_available: state.config.sources.smtp_probe.is_some(),
         monthly_budget_cents: row.as_ref().and_then(|r| r.monthly_budget_cents).map(cents),
         spent_this_month_cents: cents(spent),
+        validate_on_write: row.as_ref().is_some_and(|r| r.validate_on_write),
         updated_at: row.map(|r| r.updated_at),
     }
 }
@@ -68,12 +69,16 @@ pub async fn update(
     if budget.is_some() {
         columns.push(enrichment_setting::Column::MonthlyBudgetCents);
     }
+    if input.validate_on_write.is_some() {
+        columns.push(enrichment_setting::Column::ValidateOnWrite);
+    }
     let row = enrichment_setting::ActiveModel {
         org_id: Set(viewer.org_id),
         smtp_probe: Set(input.smtp_probe),
         updated_by: Set(Some(viewer.user_id)),
         updated_at: Set(Utc::now()),
         monthly_budget_cents: Set(budget.flatten()),
+        validate_on_write: Set(input.validate_on_write.unwrap_or(false)),
     };
     enrichment_setting::Entity::insert(row)
         .on_conflict(
@@ -99,4 +104,12 @@ pub async fn probe_enabled(
         .one(conn)
         .await?
         .is_some_and(|r| r.smtp_probe))
+}
+
+/// `org` validates leads' emails on write (read in the writer's transaction).
+pub async fn validates_on_write(conn: &impl ConnectionTrait, org: Uuid) -> AppResult<bool> {
+    Ok(enrichment_setting::Entity::find_by_id(org)
+        .one(conn)
+        .await?
+        .is_some_and(|r| r.validate_on_write))
 }

@@ -9,7 +9,7 @@
 
 use std::{
     collections::{btree_map::Entry, BTreeMap},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use chrono::Utc;
@@ -18,6 +18,7 @@ use sea_orm::{ActiveValue::Set, DatabaseTransaction, EntityTrait};
 use uuid::Uuid;
 
 use super::{
+    breaker::{self, BreakerSettings},
     budget,
     provider::{CallError, Found, Subject},
     providers::Ready,
@@ -82,24 +83,40 @@ pub struct LeadPass {
     pub budget_exhausted: bool,
 }
 
-/// One call with its 429 retries.
+/// The circuit breaker's key of provider `p`: its kind and base URL.
+fn circuit(p: &Ready) -> String {
+    format!("{}|{}", p.client.kind().as_str(), p.client.base_url())
+}
+
+/// One call with its 429 retries; its outcome feeds the provider's circuit breaker.
 async fn call(state: &AppState, p: &Ready, s: &Subject) -> Result<Found, String> {
     let name = p.client.kind().as_str();
+    let cfg = &state.config.sources;
+    let settings = BreakerSettings {
+        failures: cfg.enrichment_breaker_failures,
+        cooldown: cfg.enrichment_breaker_cooldown,
+    };
     let mut attempt = 0;
-    loop {
+    let (answer, up) = loop {
         attempt += 1;
         match p.client.look_up(&state.operator_http, &p.key, s).await {
-            Ok(found) => return Ok(found),
+            Ok(found) => break (Ok(found), true),
             Err(CallError::RateLimited(wait)) if attempt < MAX_ATTEMPTS => {
                 let wait = wait.unwrap_or_else(|| backoff(attempt)).min(MAX_RETRY_WAIT);
                 wait_before_retry(name, attempt, wait).await;
             }
             Err(CallError::RateLimited(_)) => {
-                return Err(format!("{name} answered HTTP 429 {MAX_ATTEMPTS} times"))
+                break (
+                    Err(format!("{name} answered HTTP 429 {MAX_ATTEMPTS} times")),
+                    false,
+                )
             }
-            Err(CallError::Failed(m)) => return Err(m),
+            Err(CallError::Unavailable(m)) => break (Err(m), false),
+            Err(CallError::Failed(m)) => break (Err(m), true),
         }
-    }
+    };
+    breaker::record(&circuit(p), up, settings, Instant::now());
+    answer
 }
 
 impl Waterfall<'_> {
@@ -135,6 +152,14 @@ impl Waterfall<'_> {
                     continue;
                 }
                 if let Entry::Vacant(slot) = answers.entry(i) {
+                    if !breaker::admit(&circuit(p), Instant::now()) {
+                        // Open circuit: skipped without a call, for this whole pass.
+                        slot.insert(Err(format!("{} circuit open", p.client.kind().as_str())));
+                        if sought.status != Status::NotFound {
+                            sought.status = Status::Failed;
+                        }
+                        continue;
+                    }
                     if pass.budget_exhausted
                         || !budget::reserve(&self.state.db, self.org, self.limit, p.cost_cents)
                             .await?

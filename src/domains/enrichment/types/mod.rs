@@ -183,6 +183,9 @@ pub struct EnrichmentSettings {
     pub monthly_budget_cents: Option<i32>,
     /// Cents spent on provider calls this month.
     pub spent_this_month_cents: i32,
+    /// Every lead write that creates a lead or changes its email (manual, import, API, incoming
+    /// webhook, scrape) queues a validation of that email; the verdict lands on the lead.
+    pub validate_on_write: bool,
 }
 
 /// A change of the enrichment settings.
@@ -193,4 +196,7 @@ pub struct UpdateEnrichmentSettingsInput {
     /// The monthly enrichment budget in cents, 0–100000000 (`null` removes the limit; left
     /// out: unchanged).
     pub monthly_budget_cents: async_graphql::MaybeUndefined<i32>,
+    /// Validate a lead's email on every write that creates the lead or changes its email
+    /// (left out: unchanged; default off).
+    pub validate_on_write: Option<bool>,
 }
