@@ -30,6 +30,14 @@
 //!   fed by the event bus; a window of `DASHBOARD_UPDATE_WINDOW_MS` (2 s) gathers the events
 //!   that move KPIs, then one dashboard statement serves every subscriber of the key, each
 //!   receiving it when one of the window's events is `visible_to` it.
+//! - **Campaign and revenue analytics** (`service/campaigns.rs`, `service/sales.rs`):
+//!   `campaignAnalytics(campaignId, range | preset)` — one campaign's recipients sent in the
+//!   range (opens, clicks, replies, bounces, unsubscribes counted with their send), in total,
+//!   per local day of sending (zero-filled) and per A/B variant (every variant listed), with
+//!   rates; another organization's campaign is NOT_FOUND. `revenueAnalytics(range | preset |
+//!   days, groupBy)` — won deals closed in the period per currency, by DAY / WEEK / MONTH of the
+//!   close (zero-filled per currency), SOURCE, OWNER or CAMPAIGN (the last send at or before
+//!   the close, as attribution's LAST_TOUCH).
 //! - **Roles**: ReadDeals VIEWER (deals, pipelines, the analytics and tracked events),
 //!   WriteDeals MEMBER, TrackEvents MEMBER, ManagePipelines MANAGER (also `setCost`). Another
 //!   organization's deal, pipeline, stage, lead or campaign is NOT_FOUND.
@@ -42,8 +50,8 @@
 //!   `deal.closed` (won, lost) and `cost.updated`, through the outbox in the change's
 //!   transaction; visible with ReadDeals.
 //! - **Not built yet** (issue 26): the funnel's median time between stages, costs of scrape
-//!   jobs and AI usage, campaign analytics and comparison, revenue analytics, `conversions`,
-//!   rollup tables and reports (CSV/XLSX/PDF).
+//!   jobs and AI usage, campaign comparison, `conversions`, rollup tables and reports
+//!   (CSV/XLSX/PDF).
 
 pub mod resolver;
 pub mod service;

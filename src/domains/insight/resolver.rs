@@ -6,16 +6,17 @@ use futures::Stream;
 
 use super::{
     service::{
-        activity, analytics, costs, dashboard, deals, events, funnel, live, pipelines,
+        activity, analytics, campaigns, costs, dashboard, deals, events, funnel, live, pipelines,
         range::{self, Period},
-        revenue,
+        revenue, sales,
     },
     types::{
         ActivityType, AnalyticsEventFilter, Attribution, AttributionGroupBy, AttributionModel,
-        ConversionFunnel, CreateDealInput, CreatePipelineInput, Dashboard, DateRangeInput, Deal,
-        DealFilter, DealStatus, EmailGroupBy, EmailPerformance, LeadAnalytics, LeadGroupBy,
-        LocalDaysInput, Ltv, LtvGroupBy, MarketingCost, Pipeline, RangePreset, Roi, SetCostInput,
-        TrackEventInput, TrackEventsResult, UpdateDealInput, UpdatePipelineInput,
+        CampaignAnalytics, ConversionFunnel, CreateDealInput, CreatePipelineInput, Dashboard,
+        DateRangeInput, Deal, DealFilter, DealStatus, EmailGroupBy, EmailPerformance,
+        LeadAnalytics, LeadGroupBy, LocalDaysInput, Ltv, LtvGroupBy, MarketingCost, Pipeline,
+        RangePreset, RevenueAnalytics, RevenueGroupBy, Roi, SetCostInput, TrackEventInput,
+        TrackEventsResult, UpdateDealInput, UpdatePipelineInput,
     },
 };
 use crate::{
@@ -131,6 +132,48 @@ impl InsightQuery {
         let r = range::resolve(range, preset, None, chrono::Utc::now())?;
         analytics::emails(state, viewer, r, group_by).await
     }
+
+    /// One campaign's emails sent in `range` or `preset` (default: the last 30 days): totals,
+    /// per local day of sending (zero-filled) and per A/B variant, with rates. Another
+    /// organization's campaign is NOT_FOUND.
+    async fn campaign_analytics(
+        &self,
+        ctx: &Context<'_>,
+        campaign_id: ID,
+        range: Option<DateRangeInput>,
+        preset: Option<RangePreset>,
+    ) -> AppResult<CampaignAnalytics> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        viewer.require(Permission::ReadDeals)?;
+        let r = range::resolve(
+            range,
+            preset,
+            Some(RangePreset::Last30Days),
+            chrono::Utc::now(),
+        )?;
+        let id = parse_id(&campaign_id).map_err(|_| AppError::NotFound("campaign"))?;
+        campaigns::campaign(state, viewer, id, r).await
+    }
+
+    /// Deals won (closed WON) in `range`, `preset` or local `days` (exactly one), grouped by
+    /// time of closing, lead source, last-touch campaign or owner, per currency.
+    async fn revenue_analytics(
+        &self,
+        ctx: &Context<'_>,
+        range: Option<DateRangeInput>,
+        preset: Option<RangePreset>,
+        days: Option<LocalDaysInput>,
+        group_by: RevenueGroupBy,
+    ) -> AppResult<RevenueAnalytics> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let period = Period {
+            range,
+            preset,
+            days,
+        };
+        sales::revenue(state, viewer, period, group_by).await
+    }
+
     /// The leads created in `range`, `preset` or local `days` (exactly one) and how far they
     /// got: created → contacted → replied → qualified → deal → won, with conversion rates.
     async fn conversion_funnel(

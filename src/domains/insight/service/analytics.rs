@@ -145,7 +145,7 @@ pub async fn leads(
 }
 
 /// The buckets in `keys` order, an empty one (`empty(key)`) where the query had none.
-fn zero_filled<B>(
+pub(super) fn zero_filled<B>(
     keys: Vec<String>,
     found: Vec<B>,
     empty: impl Fn(String) -> B,
@@ -157,22 +157,37 @@ fn zero_filled<B>(
         .collect()
 }
 
-#[derive(FromQueryResult)]
-struct EmailRow {
-    k: Option<String>,
-    id: Option<Uuid>,
-    label: Option<String>,
-    sent: i64,
-    delivered: i64,
-    opened: i64,
-    clicked: i64,
-    replied: i64,
-    bounced: i64,
-    unsubscribed: i64,
+/// One group of campaign emails as the statements return it.
+#[derive(FromQueryResult, Default)]
+pub(super) struct EmailRow {
+    pub k: Option<String>,
+    pub id: Option<Uuid>,
+    pub label: Option<String>,
+    pub sent: i64,
+    pub delivered: i64,
+    pub opened: i64,
+    pub clicked: i64,
+    pub replied: i64,
+    pub bounced: i64,
+    pub unsubscribed: i64,
 }
 
-fn count_if(cond: &str) -> String {
+pub(super) fn count_if(cond: &str) -> String {
     format!("CAST(COALESCE(SUM(CASE WHEN {cond} THEN 1 ELSE 0 END), 0) AS BIGINT)")
+}
+
+/// The count columns of an email row over recipients `r` (sent: every row the query reads).
+pub(super) fn email_counts() -> String {
+    format!(
+        "COUNT(*) AS sent, {d} AS delivered, {o} AS opened, {c} AS clicked, \
+         {rep} AS replied, {b} AS bounced, {u} AS unsubscribed",
+        d = count_if("(r.bounce_kind IS NULL OR r.bounce_kind <> 'hard')"),
+        o = count_if("r.opened_at IS NOT NULL"),
+        c = count_if("r.clicked_at IS NOT NULL"),
+        rep = count_if("r.replied_at IS NOT NULL"),
+        b = count_if("r.bounced_at IS NOT NULL"),
+        u = count_if("r.unsubscribed_at IS NOT NULL"),
+    )
 }
 
 /// `(key, id, label)` columns, the joins and the GROUP BY of one `emailPerformance` grouping.
@@ -221,18 +236,10 @@ pub async fn emails(
     let tz = org_timezone(&state.db, viewer.org_id).await?;
     let p = |i: usize| placeholder(backend, i);
     let (key, joins, group) = email_key(backend, group_by, tz, range);
-    let delivered = "(r.bounce_kind IS NULL OR r.bounce_kind <> 'hard')";
     let sql = format!(
-        "SELECT {key}, COUNT(*) AS sent, {d} AS delivered, {o} AS opened, {c} AS clicked, \
-         {rep} AS replied, {b} AS bounced, {u} AS unsubscribed \
-         FROM campaign_recipients r{joins} \
+        "SELECT {key}, {counts} FROM campaign_recipients r{joins} \
          WHERE r.org_id = {p1} AND r.sent_at >= {p2} AND r.sent_at < {p3} GROUP BY {group}",
-        d = count_if(delivered),
-        o = count_if("r.opened_at IS NOT NULL"),
-        c = count_if("r.clicked_at IS NOT NULL"),
-        rep = count_if("r.replied_at IS NOT NULL"),
-        b = count_if("r.bounced_at IS NOT NULL"),
-        u = count_if("r.unsubscribed_at IS NOT NULL"),
+        counts = email_counts(),
         p1 = p(1),
         p2 = p(2),
         p3 = p(3),
@@ -250,15 +257,7 @@ pub async fn emails(
             |k| {
                 email_bucket(EmailRow {
                     k: Some(k),
-                    id: None,
-                    label: None,
-                    sent: 0,
-                    delivered: 0,
-                    opened: 0,
-                    clicked: 0,
-                    replied: 0,
-                    bounced: 0,
-                    unsubscribed: 0,
+                    ..EmailRow::default()
                 })
             },
             |b| b.key.clone(),
@@ -273,11 +272,11 @@ pub async fn emails(
     })
 }
 
-fn rate(n: i64, d: i64) -> Option<f64> {
+pub(super) fn rate(n: i64, d: i64) -> Option<f64> {
     (d > 0).then(|| n as f64 / d as f64)
 }
 
-fn email_bucket(r: EmailRow) -> EmailBucket {
+pub(super) fn email_bucket(r: EmailRow) -> EmailBucket {
     EmailBucket {
         key: r.k.or(r.id.map(|u| u.to_string())).unwrap_or_default(),
         label: r.label,
@@ -293,5 +292,6 @@ fn email_bucket(r: EmailRow) -> EmailBucket {
         click_rate: rate(r.clicked, r.delivered),
         reply_rate: rate(r.replied, r.delivered),
         bounce_rate: rate(r.bounced, r.sent),
+        unsubscribe_rate: rate(r.unsubscribed, r.delivered),
     }
 }

@@ -1,9 +1,11 @@
 //! Insight's services: deals and pipelines (writes with events), the dashboard and the
 //! analytics series, the funnel, attribution and lifetime value (read-only aggregates in SQL),
-//! the live dashboard's coalescers, tracked analytics events and the activity feed.
+//! the live dashboard's coalescers, tracked analytics events, the activity feed, and campaign
+//! and revenue analytics.
 
 pub mod activity;
 pub mod analytics;
+pub mod campaigns;
 pub mod costs;
 pub mod dashboard;
 pub mod deals;
@@ -14,3 +16,4 @@ pub mod money;
 pub mod pipelines;
 pub mod range;
 pub mod revenue;
+pub mod sales;

@@ -176,6 +176,8 @@ pub struct EmailBucket {
     pub reply_rate: Option<f64>,
     /// bounced / sent.
     pub bounce_rate: Option<f64>,
+    /// unsubscribed / delivered.
+    pub unsubscribe_rate: Option<f64>,
 }
 
 /// Campaign emails sent in a range, grouped, with rates.

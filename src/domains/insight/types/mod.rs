@@ -1,11 +1,12 @@
 //! GraphQL types of insight: deals and pipelines ([`deals`]), the dashboard and the analytics
 //! series ([`analytics`]), the funnel, attribution and lifetime value ([`revenue`]), tracked
-//! events and the activity feed ([`events`]).
+//! events and the activity feed ([`events`]), campaign and revenue analytics ([`series`]).
 
 pub mod analytics;
 pub mod deals;
 pub mod events;
 pub mod revenue;
+pub mod series;
 
 pub use analytics::{
     Dashboard, DateRangeInput, EmailBucket, EmailGroupBy, EmailPerformance, Kpi, LeadAnalytics,
@@ -23,4 +24,7 @@ pub use revenue::{
     Attribution, AttributionGroupBy, AttributionModel, AttributionRow, ConversionFunnel, CostKind,
     FunnelStage, FunnelStep, LocalDaysInput, Ltv, LtvGroupBy, LtvRow, MarketingCost, Roi, RoiRow,
     SetCostInput,
+};
+pub use series::{
+    CampaignAnalytics, RevenueAnalytics, RevenueBucket, RevenueGroupBy, RevenueTotal,
 };
