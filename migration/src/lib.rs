@@ -39,6 +39,7 @@ mod m20261206_000033_create_analytics_events;
 mod m20261206_000034_create_workflows;
 mod m20261206_000035_enrichment_gate_and_duplicates;
 mod m20261206_000036_scrape_job_leads_lead_order;
+mod m20261206_000041_add_workflow_execution_completion;
 mod m20261206_000043_unique_search_goal_result_rank;
 
 /// Runs the migrations in order.
@@ -84,6 +85,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000034_create_workflows::Migration),
             Box::new(m20261206_000035_enrichment_gate_and_duplicates::Migration),
             Box::new(m20261206_000036_scrape_job_leads_lead_order::Migration),
+            Box::new(m20261206_000041_add_workflow_execution_completion::Migration),
             Box::new(m20261206_000043_unique_search_goal_result_rank::Migration),
         ]
     }

@@ -463,7 +463,10 @@ async fn pg_only_pages_by_rank_reach_every_result_once() {
         let (v, _) = p.both(q, vars).await;
         let page = &v["data"]["searchGoal"]["results"];
         for n in page["nodes"].as_array().unwrap() {
-            seen.push((n["rank"].as_i64().unwrap(), n["id"].as_str().unwrap().into()));
+            seen.push((
+                n["rank"].as_i64().unwrap(),
+                n["id"].as_str().unwrap().into(),
+            ));
         }
         if page["pageInfo"]["hasNextPage"] != json!(true) {
             break;

@@ -65,4 +65,5 @@ mod webhooks;
 mod webhooks_incoming;
 mod webhooks_schedules;
 mod workflows;
+mod workflows_runs;
 mod ws_protocol;
