@@ -163,6 +163,10 @@ pub fn job_registry(state: &AppState) -> JobRegistry {
         webhooks::DeliverWebhook::new(state.clone()),
     );
     registry.register(
+        webhooks::workflows::POLL_KIND,
+        webhooks::workflows::PollWorkflowExecution(state.clone()),
+    );
+    registry.register(
         enrichment::RUN_KIND,
         enrichment::EnrichLeadsJob(state.clone()),
     );

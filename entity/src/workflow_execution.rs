@@ -1,5 +1,5 @@
-//! `workflow_executions`: one row per `executeWorkflow` call through the workflow's webhook
-//! trigger.
+//! `workflow_executions`: one row per `executeWorkflow` (or `retryWorkflowExecution`) call
+//! through the workflow's webhook trigger.
 
 use sea_orm::entity::prelude::*;
 
@@ -10,7 +10,8 @@ pub struct Model {
     pub id: Uuid,
     pub org_id: Uuid,
     pub workflow_id: Uuid,
-    /// RUNNING (the trigger accepted it) | FAILED (it did not).
+    /// RUNNING (the trigger accepted it) | SUCCEEDED | FAILED (the trigger refused it, or n8n
+    /// reported an error).
     pub status: String,
     pub input: Json,
     pub response_status: Option<i32>,
@@ -20,6 +21,12 @@ pub struct Model {
     pub started_by: Option<Uuid>,
     pub started_at: DateTimeUtc,
     pub finished_at: Option<DateTimeUtc>,
+    /// n8n's execution id, once the poll job found it.
+    pub remote_execution_id: Option<String>,
+    /// n8n's stoppedAt − startedAt, once finished.
+    pub duration_ms: Option<i64>,
+    /// The failed execution this one retries.
+    pub retry_of: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -43,6 +43,7 @@ mod m20261206_000037_add_validate_on_write;
 mod m20261206_000038_create_storage_usage;
 mod m20261206_000039_create_geocode_cache;
 mod m20261206_000040_add_sequence_send_clicks;
+mod m20261206_000041_add_workflow_execution_completion;
 mod m20261206_000043_unique_search_goal_result_rank;
 
 /// Runs the migrations in order.
@@ -92,6 +93,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000038_create_storage_usage::Migration),
             Box::new(m20261206_000039_create_geocode_cache::Migration),
             Box::new(m20261206_000040_add_sequence_send_clicks::Migration),
+            Box::new(m20261206_000041_add_workflow_execution_completion::Migration),
             Box::new(m20261206_000043_unique_search_goal_result_rank::Migration),
         ]
     }

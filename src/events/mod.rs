@@ -182,6 +182,12 @@ pub enum DomainEvent {
     /// A workflow execution was started through its webhook trigger.
     #[serde(rename = "workflow.started")]
     WorkflowStarted(WorkflowStarted),
+    /// n8n reported a workflow execution finished successfully.
+    #[serde(rename = "workflow.completed")]
+    WorkflowCompleted(WorkflowFinished),
+    /// n8n reported a workflow execution failed (error, crashed or canceled).
+    #[serde(rename = "workflow.failed")]
+    WorkflowFailed(WorkflowFinished),
     /// A sequence was created, changed, paused, resumed or deleted.
     #[serde(rename = "sequence.changed")]
     SequenceChanged(SequenceChanged),
@@ -224,6 +230,8 @@ impl DomainEvent {
             DomainEvent::EnrichmentProgress(_) => "enrichment.progress",
             DomainEvent::WorkflowChanged(_) => "workflow.changed",
             DomainEvent::WorkflowStarted(_) => "workflow.started",
+            DomainEvent::WorkflowCompleted(_) => "workflow.completed",
+            DomainEvent::WorkflowFailed(_) => "workflow.failed",
             DomainEvent::SequenceChanged(_) => "sequence.changed",
             DomainEvent::SequenceEnrollmentStopped(_) => "sequence.enrollment_stopped",
         }
@@ -262,6 +270,8 @@ impl DomainEvent {
             DomainEvent::EnrichmentProgress(_) => EventType::EnrichmentProgress,
             DomainEvent::WorkflowChanged(_) => EventType::WorkflowChanged,
             DomainEvent::WorkflowStarted(_) => EventType::WorkflowStarted,
+            DomainEvent::WorkflowCompleted(_) => EventType::WorkflowCompleted,
+            DomainEvent::WorkflowFailed(_) => EventType::WorkflowFailed,
             DomainEvent::SequenceChanged(_) => EventType::SequenceChanged,
             DomainEvent::SequenceEnrollmentStopped(_) => EventType::SequenceEnrollmentStopped,
         }
@@ -314,9 +324,10 @@ impl DomainEvent {
                 viewer.require(Permission::ManageSchedules).is_ok()
             }
             DomainEvent::EnrichmentProgress(_) => viewer.require(Permission::EnrichLeads).is_ok(),
-            DomainEvent::WorkflowChanged(_) | DomainEvent::WorkflowStarted(_) => {
-                viewer.require(Permission::RunWorkflows).is_ok()
-            }
+            DomainEvent::WorkflowChanged(_)
+            | DomainEvent::WorkflowStarted(_)
+            | DomainEvent::WorkflowCompleted(_)
+            | DomainEvent::WorkflowFailed(_) => viewer.require(Permission::RunWorkflows).is_ok(),
             DomainEvent::SequenceChanged(_) | DomainEvent::SequenceEnrollmentStopped(_) => {
                 viewer.require(Permission::ReadSequences).is_ok()
             }
@@ -422,6 +433,10 @@ pub enum EventType {
     WorkflowChanged,
     /// `workflow.started`: a workflow execution was started through its webhook trigger.
     WorkflowStarted,
+    /// `workflow.completed`: n8n reported a workflow execution finished successfully.
+    WorkflowCompleted,
+    /// `workflow.failed`: n8n reported a workflow execution failed.
+    WorkflowFailed,
     /// `sequence.changed`: a sequence was created, changed, paused, resumed or deleted.
     SequenceChanged,
     /// `sequence.enrollment_stopped`: a lead's enrollment in a sequence stopped.
@@ -462,6 +477,8 @@ impl EventType {
             EventType::EnrichmentProgress => "enrichment.progress",
             EventType::WorkflowChanged => "workflow.changed",
             EventType::WorkflowStarted => "workflow.started",
+            EventType::WorkflowCompleted => "workflow.completed",
+            EventType::WorkflowFailed => "workflow.failed",
             EventType::SequenceChanged => "sequence.changed",
             EventType::SequenceEnrollmentStopped => "sequence.enrollment_stopped",
         }

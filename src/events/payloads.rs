@@ -421,6 +421,24 @@ pub struct WorkflowStarted {
     pub response_status: i32,
 }
 
+/// Payload of `workflow.completed` and `workflow.failed`: n8n reported the execution finished.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkflowFinished {
+    /// The workflow (registry id).
+    pub workflow_id: Uuid,
+    /// The execution row.
+    pub execution_id: Uuid,
+    /// n8n's execution id.
+    pub remote_execution_id: Option<String>,
+    /// SUCCEEDED or FAILED.
+    pub status: String,
+    /// n8n's error message, when it failed.
+    pub error: Option<String>,
+    /// n8n's stoppedAt − startedAt.
+    pub duration_ms: Option<i64>,
+}
+
 /// Payload of `sequence.changed`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -72,4 +72,5 @@ mod webhooks;
 mod webhooks_incoming;
 mod webhooks_schedules;
 mod workflows;
+mod workflows_runs;
 mod ws_protocol;

@@ -43,6 +43,8 @@ pub struct FakeState {
     pub triggered: Vec<(String, Value)>,
     /// Calls refused for the key.
     pub refused: usize,
+    /// Executions by id, as `GET /api/v1/executions/{id}` answers them.
+    pub executions: BTreeMap<u64, Value>,
     next: u32,
 }
 
@@ -68,6 +70,27 @@ impl FakeN8n {
 
     pub fn get(&self, id: &str) -> Option<Value> {
         self.0.lock().unwrap().workflows.get(id).cloned()
+    }
+
+    /// Ids of the executions the triggers started, in order.
+    pub fn execution_ids(&self) -> Vec<u64> {
+        self.0.lock().unwrap().executions.keys().copied().collect()
+    }
+
+    /// Ends execution `id` as n8n would: `success`, or `error` with n8n's error data.
+    pub fn finish(&self, id: u64, status: &str, error: Option<&str>, ms: i64) {
+        let mut s = self.0.lock().unwrap();
+        let e = s.executions.get_mut(&id).unwrap();
+        let started =
+            chrono::DateTime::parse_from_rfc3339(e["startedAt"].as_str().unwrap()).unwrap();
+        let stopped = started + chrono::Duration::milliseconds(ms);
+        e["status"] = json!(status);
+        e["finished"] = json!(status == "success");
+        e["stoppedAt"] = json!(stopped.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+        if let Some(m) = error {
+            e["data"] =
+                json!({"resultData": {"error": {"message": m, "name": "NodeOperationError"}}});
+        }
     }
 }
 
@@ -239,8 +262,79 @@ async fn trigger(State(f): State<FakeN8n>, Path(path): Path<String>, body: Bytes
             .into_response();
     }
     let input: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let wf = s
+        .workflows
+        .values()
+        .find(|w| {
+            w["nodes"]
+                .to_string()
+                .contains(&format!("\"path\":\"{path}\""))
+        })
+        .map(|w| w["id"].clone())
+        .unwrap();
+    let id = s.executions.len() as u64 + 1000;
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    s.executions.insert(
+        id,
+        json!({"id": id, "finished": false, "mode": "webhook", "retryOf": null,
+               "retrySuccessId": null, "startedAt": now, "stoppedAt": null,
+               "workflowId": wf, "waitTill": null, "status": "running"}),
+    );
     s.triggered.push((path, input));
     Json(json!({"message": "Workflow was started"})).into_response()
+}
+
+/// `GET /api/v1/executions?workflowId=…`: newest first, without `data`.
+async fn executions(
+    State(f): State<FakeN8n>,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    if let Some(r) = refused(&f, &headers) {
+        return r;
+    }
+    count(&f, "GET /executions".into());
+    let s = f.0.lock().unwrap();
+    let data: Vec<Value> = s
+        .executions
+        .values()
+        .rev()
+        .filter(|e| {
+            q.get("workflowId")
+                .is_none_or(|w| e["workflowId"] == w.as_str())
+        })
+        .map(|e| {
+            let mut e = e.clone();
+            e.as_object_mut().unwrap().remove("data");
+            e
+        })
+        .collect();
+    Json(json!({"data": data, "nextCursor": null})).into_response()
+}
+
+/// `GET /api/v1/executions/{id}` (`includeData=true` adds `data`).
+async fn execution(
+    State(f): State<FakeN8n>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    if let Some(r) = refused(&f, &headers) {
+        return r;
+    }
+    count(&f, "GET /executions/{id}".into());
+    let s = f.0.lock().unwrap();
+    let Some(mut e) = id
+        .parse::<u64>()
+        .ok()
+        .and_then(|i| s.executions.get(&i).cloned())
+    else {
+        return not_found();
+    };
+    if q.get("includeData").map(String::as_str) != Some("true") {
+        e.as_object_mut().unwrap().remove("data");
+    }
+    Json(e).into_response()
 }
 
 /// Starts the fake: (state, base URL).
@@ -250,6 +344,8 @@ pub async fn fake_n8n() -> (FakeN8n, String) {
         .route("/api/v1/workflows", get(list).post(create))
         .route("/api/v1/workflows/{id}", get(one).put(one).delete(one))
         .route("/api/v1/workflows/{id}/{verb}", post(toggle))
+        .route("/api/v1/executions", get(executions))
+        .route("/api/v1/executions/{id}", get(execution))
         .route("/webhook/{path}", post(trigger))
         .with_state(f.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -297,7 +393,7 @@ fn assert_no_key(v: &Value) {
 }
 
 /// Creates a workflow through the API: its registry id.
-async fn create_workflow(app: &TestApp, who: &Person, name: &str, path: Option<&str>) -> Value {
+pub async fn create_workflow(app: &TestApp, who: &Person, name: &str, path: Option<&str>) -> Value {
     let v = ok(
         app,
         &who.token,
@@ -310,7 +406,7 @@ async fn create_workflow(app: &TestApp, who: &Person, name: &str, path: Option<&
 }
 
 /// The data of the outbox rows of `org` of type `ty`.
-async fn events(app: &TestApp, org: Uuid, ty: &str) -> Vec<Value> {
+pub async fn events(app: &TestApp, org: Uuid, ty: &str) -> Vec<Value> {
     entity::outbox_event::Entity::find()
         .filter(entity::outbox_event::Column::OrgId.eq(org))
         .filter(entity::outbox_event::Column::EventType.eq(ty))

@@ -26,5 +26,5 @@ pub mod types;
 
 pub use resolver::{IntegrationMutation, IntegrationQuery};
 pub use service::store::{
-    n8n_connection, record_outcome, secret_context, N8nConnection, MAX_SLACK,
+    n8n_connection, n8n_connection_of, record_outcome, secret_context, N8nConnection, MAX_SLACK,
 };

@@ -12,7 +12,7 @@
 //! - **Tables**: `workflows` (UNIQUE (org, `remote_id` = the n8n id); name, definition
 //!   `{nodes, connections, settings}`, active, the first Webhook node's path, SYNCED or
 //!   REMOVED) and `workflow_executions` (input, the trigger's status and first kilobyte,
-//!   RUNNING or FAILED).
+//!   RUNNING, SUCCEEDED or FAILED, n8n's execution id, duration, `retry_of`).
 //! - **Writes** go to n8n first, then the registry (n8n's answer is what is stored); a delete
 //!   that n8n answers 404 still removes the row. `syncWorkflows` pages `GET /api/v1/workflows`
 //!   (`nextCursor`), inserts new ones, updates changed ones and marks the ones n8n no longer
@@ -20,16 +20,29 @@
 //! - **Execute** POSTs the input JSON to `{baseUrl}/webhook/{path}` of an active workflow with
 //!   a POST Webhook trigger and records the execution (FAILED with the reason when the trigger
 //!   refuses) and `workflow.started` in one transaction.
+//! - **Completion** (`service/complete.rs`): each RUNNING execution gets a `workflow.poll`
+//!   job round (1 s doubling, capped at 5 min, 45 rounds, then FAILED as unreported) that
+//!   claims n8n's execution (the trigger's `executionId`, else the earliest unclaimed one
+//!   started since in `GET /api/v1/executions?workflowId=`; UNIQUE (workflow, remote id)) and
+//!   reads `GET /api/v1/executions/{id}`: `success` → SUCCEEDED, `error`/`crashed`/`canceled`
+//!   → FAILED with n8n's error message, stoppedAt and duration. The update is fenced on
+//!   `status = 'RUNNING'` and the event written only when it changed the row.
+//! - **Retry** re-posts a FAILED execution's input (new row, `retryOf`); CONFLICT otherwise.
+//!   **Stats** (`service/stats.rs`): one aggregate over `[from, to)` of started executions.
+//!   **Validate** (`service/validate.rs`): shape, an enabled trigger node, unique node names,
+//!   connections naming existing nodes — every problem a field of one BAD_USER_INPUT.
 //! - **Events**: `workflow.changed` (created, updated, activated, deactivated, deleted,
-//!   synced, removed) and `workflow.started`, visible with `RunWorkflows`.
+//!   synced, removed), `workflow.started`, `workflow.completed` and `workflow.failed`,
+//!   visible with `RunWorkflows`.
 //! - **Roles**: `RunWorkflows` (MEMBER) reads the registry and executions and executes;
 //!   `ManageWorkflows` (ADMIN) changes the registry. Another organization's workflow is
 //!   NOT_FOUND.
-//! - Later: completion through the WORKFLOW_COMPLETE incoming hook and polling
-//!   `/api/v1/executions`, `workflowStats`, `retryWorkflowExecution`.
+//! - Later: completion through a signed WORKFLOW_COMPLETE incoming hook (polling is the
+//!   only path today).
 
 mod resolver;
 mod service;
 pub mod types;
 
 pub use resolver::{WorkflowMutation, WorkflowQuery};
+pub use service::complete::{PollWorkflowExecution, POLL_KIND};

@@ -5,14 +5,19 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::{
-    service::{execute, registry, sync},
+    service::{execute, registry, stats, sync, validate},
     types::{
-        CreateWorkflowInput, UpdateWorkflowInput, Workflow, WorkflowExecution, WorkflowSyncResult,
+        CreateWorkflowInput, UpdateWorkflowInput, Workflow, WorkflowExecution, WorkflowStats,
+        WorkflowSyncResult, WorkflowValidation,
     },
 };
 use crate::{
     auth::Permission,
     domains::audit::note_ref as note,
+    domains::insight::{
+        service::range,
+        types::{DateRangeInput, RangePreset},
+    },
     error::{AppError, AppResult},
     graphql::{
         pagination::{IdConnection, PageArgs},
@@ -74,6 +79,38 @@ impl WorkflowQuery {
         let id = self::workflow_id(&workflow_id)?;
         let args = PageArgs::new(first, after, last, before)?;
         execute::list(state, viewer, id, args).await
+    }
+
+    /// Executions started in `range` (or the `preset`, default the last 30 days), of one
+    /// workflow or all: counts per status, success rate and mean duration (MEMBER+).
+    async fn workflow_stats(
+        &self,
+        ctx: &Context<'_>,
+        range: Option<DateRangeInput>,
+        preset: Option<RangePreset>,
+        workflow_id: Option<ID>,
+    ) -> AppResult<WorkflowStats> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        viewer.require(Permission::RunWorkflows)?;
+        let r = range::resolve(
+            range,
+            preset,
+            Some(RangePreset::Last30Days),
+            chrono::Utc::now(),
+        )?;
+        let id = workflow_id.as_ref().map(self::workflow_id).transpose()?;
+        stats::stats(state, viewer, r, id).await
+    }
+
+    /// Checks an n8n definition without saving it (MEMBER+): a trigger node, unique node
+    /// names, connections naming existing nodes. Problems are BAD_USER_INPUT with the fields.
+    async fn validate_workflow(
+        &self,
+        ctx: &Context<'_>,
+        definition: Json<Value>,
+    ) -> AppResult<WorkflowValidation> {
+        let (_, viewer) = ctx.state_and_viewer()?;
+        validate::validate(viewer, &definition.0)
     }
 }
 
@@ -153,6 +190,20 @@ impl WorkflowMutation {
         let input = input.map_or_else(|| Value::Object(Default::default()), |j| j.0);
         let m = execute::execute(state, viewer, id, input).await?;
         note(ctx, "workflow", id);
+        Ok(WorkflowExecution(m))
+    }
+
+    /// Starts a FAILED execution again with the same input (MEMBER+): a new execution whose
+    /// `retryOf` names it. CONFLICT for an execution that did not fail.
+    async fn retry_workflow_execution(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> AppResult<WorkflowExecution> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let id = parse_id(&id).map_err(|_| AppError::NotFound("workflow execution"))?;
+        let m = execute::retry(state, viewer, id).await?;
+        note(ctx, "workflow", m.workflow_id);
         Ok(WorkflowExecution(m))
     }
 }

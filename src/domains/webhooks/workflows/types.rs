@@ -23,14 +23,17 @@ crate::wire_enum!(WorkflowStatus {
 /// How an execution went.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WorkflowExecutionStatus {
-    /// The webhook trigger accepted it (completion arrives later).
+    /// The webhook trigger accepted it; n8n has not reported it finished yet.
     Running,
-    /// The webhook trigger refused it or could not be reached.
+    /// n8n reported it finished successfully.
+    Succeeded,
+    /// The webhook trigger refused it or could not be reached, or n8n reported an error.
     Failed,
 }
 
 crate::wire_enum!(WorkflowExecutionStatus {
     Running => "RUNNING",
+    Succeeded => "SUCCEEDED",
     Failed => "FAILED",
 });
 
@@ -108,7 +111,7 @@ impl WorkflowExecution {
     async fn workflow_id(&self) -> ID {
         ID(self.0.workflow_id.to_string())
     }
-    /// RUNNING or FAILED.
+    /// RUNNING, SUCCEEDED or FAILED.
     async fn status(&self) -> WorkflowExecutionStatus {
         WorkflowExecutionStatus::parse(&self.0.status).unwrap_or(WorkflowExecutionStatus::Failed)
     }
@@ -132,9 +135,21 @@ impl WorkflowExecution {
     async fn started_at(&self) -> DateTime<Utc> {
         self.0.started_at
     }
-    /// When it finished (failed executions at once; completion reporting comes later).
+    /// When it finished (n8n's stoppedAt; a refused trigger at once).
     async fn finished_at(&self) -> Option<DateTime<Utc>> {
         self.0.finished_at
+    }
+    /// n8n's execution id, once found.
+    async fn remote_execution_id(&self) -> Option<&str> {
+        self.0.remote_execution_id.as_deref()
+    }
+    /// n8n's stoppedAt − startedAt in milliseconds, once finished.
+    async fn duration_ms(&self) -> Option<i64> {
+        self.0.duration_ms
+    }
+    /// The failed execution this one retries.
+    async fn retry_of(&self) -> Option<ID> {
+        self.0.retry_of.map(|id| ID(id.to_string()))
     }
 }
 
@@ -168,4 +183,36 @@ pub struct WorkflowSyncResult {
     pub removed: i32,
     /// Already in step.
     pub unchanged: i32,
+}
+
+/// Executions started in a range, by status.
+#[derive(SimpleObject, Debug, Clone, PartialEq)]
+pub struct WorkflowStats {
+    /// Range start.
+    pub from: DateTime<Utc>,
+    /// Range end (exclusive).
+    pub to: DateTime<Utc>,
+    /// Executions started.
+    pub total: i64,
+    /// Still running.
+    pub running: i64,
+    /// Finished successfully.
+    pub succeeded: i64,
+    /// Failed (refused by the trigger or reported failed by n8n).
+    pub failed: i64,
+    /// succeeded / (succeeded + failed); null when none finished.
+    pub success_rate: Option<f64>,
+    /// Mean of n8n's reported durations, in milliseconds; null when none finished.
+    pub mean_duration_ms: Option<f64>,
+}
+
+/// A definition that passed `validateWorkflow`.
+#[derive(SimpleObject, Debug, Clone, PartialEq)]
+pub struct WorkflowValidation {
+    /// Always true (an invalid definition is BAD_USER_INPUT with the fields).
+    pub valid: bool,
+    /// Its nodes.
+    pub node_count: i32,
+    /// The names of its trigger nodes.
+    pub trigger_nodes: Vec<String>,
 }

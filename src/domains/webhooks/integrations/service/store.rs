@@ -80,7 +80,13 @@ impl std::fmt::Debug for N8nConnection {
 
 /// The viewer's organization's n8n connection; CONFLICT when none is configured.
 pub async fn n8n_connection(state: &AppState, viewer: &Viewer) -> AppResult<N8nConnection> {
-    let row = scoped(viewer)
+    n8n_connection_of(state, viewer.org_id).await
+}
+
+/// Organization `org_id`'s n8n connection (jobs, which have no viewer).
+pub async fn n8n_connection_of(state: &AppState, org_id: Uuid) -> AppResult<N8nConnection> {
+    let row = integration::Entity::find()
+        .filter(integration::Column::OrgId.eq(org_id))
         .filter(integration::Column::Kind.eq(IntegrationKind::N8n.as_str()))
         .one(&state.db)
         .await?

@@ -4,6 +4,9 @@
 //! `{id, name, active, nodes, connections, settings, createdAt, updatedAt, …}`; create and
 //! update send only `{name, nodes, connections, settings}` (the schema refuses read-only
 //! fields); the list is `{data: [workflow], nextCursor}` paged with `limit` and `cursor`.
+//! An execution is `{id, finished, mode, retryOf, startedAt, stoppedAt, workflowId, status,
+//! data?}` (`status`: new, running, waiting, success, error, crashed, canceled, unknown);
+//! the list is `{data: [execution], nextCursor}` filtered by `workflowId`.
 //! Errors are `{message}` with 400 (bad body), 401 (key), 404 (no such workflow).
 
 use serde_json::{json, Value};
@@ -144,6 +147,20 @@ impl N8n<'_> {
         let verb = if active { "activate" } else { "deactivate" };
         let path = format!("/workflows/{}/{verb}", urlencoding(id));
         self.call(reqwest::Method::POST, &path, None).await
+    }
+
+    /// `GET /executions/{id}?includeData=true` (the data carries the error of a failed one).
+    pub async fn execution(&self, id: &str) -> Result<Value, Failure> {
+        let path = format!("/executions/{}?includeData=true", urlencoding(id));
+        self.call(reqwest::Method::GET, &path, None).await
+    }
+
+    /// The newest executions of workflow `remote_id` (`GET /executions?workflowId=…`, one
+    /// page).
+    pub async fn executions(&self, remote_id: &str) -> Result<Vec<Value>, Failure> {
+        let path = format!("/executions?workflowId={}&limit=50", urlencoding(remote_id));
+        let page = self.call(reqwest::Method::GET, &path, None).await?;
+        Ok(page["data"].as_array().cloned().unwrap_or_default())
     }
 
     /// Every workflow n8n has (`GET /workflows`, following `nextCursor`).

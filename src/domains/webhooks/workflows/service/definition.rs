@@ -26,7 +26,7 @@ pub fn clean_name(raw: &str) -> AppResult<String> {
 }
 
 /// Why `d` is not an n8n workflow definition, if it is not.
-fn problem(d: &Value) -> Option<String> {
+pub fn problem(d: &Value) -> Option<String> {
     let Some(obj) = d.as_object() else {
         return Some("must be a JSON object {nodes, connections, settings}".into());
     };

@@ -1,6 +1,7 @@
 //! `executeWorkflow`: POST the input to the workflow's production webhook
 //! (`{baseUrl}/webhook/{path}`), record the execution and `workflow.started` in one
-//! transaction; `workflowExecutions` lists them.
+//! transaction with the first round of its completion poll (`complete.rs`);
+//! `retryWorkflowExecution` starts a failed one again; `workflowExecutions` lists them.
 
 use chrono::Utc;
 use entity::{workflow, workflow_execution};
@@ -10,7 +11,7 @@ use sea_orm::{
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{definition, registry::get};
+use super::{complete::enqueue_poll, definition, registry::get};
 use crate::{
     auth::{Permission, Viewer},
     domains::webhooks::{
@@ -74,8 +75,43 @@ pub async fn execute(
         ));
     }
     let w = get(&state.db, viewer, id).await?;
+    start(state, viewer, &w, input, None).await
+}
+
+/// Retries failed execution `id` with its input (MEMBER+): a new execution that names it in
+/// `retryOf`. CONFLICT unless it FAILED.
+pub async fn retry(
+    state: &AppState,
+    viewer: &Viewer,
+    id: Uuid,
+) -> AppResult<workflow_execution::Model> {
+    viewer.require(Permission::RunWorkflows)?;
+    let old = workflow_execution::Entity::find_by_id(id)
+        .filter(workflow_execution::Column::OrgId.eq(viewer.org_id))
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound("workflow execution"))?;
+    if old.status != Status::Failed.as_str() {
+        return Err(AppError::Conflict(format!(
+            "only a FAILED execution can be retried; this one is {}",
+            old.status
+        )));
+    }
+    let w = get(&state.db, viewer, old.workflow_id).await?;
+    start(state, viewer, &w, old.input, Some(old.id)).await
+}
+
+/// Posts `input` to `w`'s trigger and records the execution; a RUNNING one gets
+/// `workflow.started` and its first poll round in the same transaction.
+async fn start(
+    state: &AppState,
+    viewer: &Viewer,
+    w: &workflow::Model,
+    input: Value,
+    retry_of: Option<Uuid>,
+) -> AppResult<workflow_execution::Model> {
     let conn = n8n_connection(state, viewer).await?;
-    let url = trigger(&conn.base_url, &w)?;
+    let url = trigger(&conn.base_url, w)?;
     let started = Utc::now();
     let answer = post(state, &url, &input).await;
     let (status, code, response, error) = match answer {
@@ -104,6 +140,9 @@ pub async fn execute(
         started_by: Set(Some(viewer.user_id)),
         started_at: Set(started),
         finished_at: Set((status == Status::Failed).then(Utc::now)),
+        remote_execution_id: Set(None),
+        duration_ms: Set(None),
+        retry_of: Set(retry_of),
     };
     let txn = state.db.begin().await?;
     let row = row.insert(&txn).await?;
@@ -118,6 +157,7 @@ pub async fn execute(
             }),
         );
         outbox::record(&txn, &env).await?;
+        enqueue_poll(&txn, row.id, 0).await?;
     }
     state.commit(txn, Wakes::Events).await?;
     Ok(row)
