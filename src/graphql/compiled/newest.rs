@@ -167,7 +167,7 @@ pub fn ordered_child_connection(
     connection: &str,
     from: &str,
     order: &str,
-    mut node: impl FnMut(&[Sel]) -> Option<String>,
+    node: impl FnMut(&[Sel]) -> Option<String>,
 ) -> Option<String> {
     if !field.only_args(&["first"]) {
         return None;
