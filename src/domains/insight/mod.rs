@@ -58,3 +58,5 @@ pub mod service;
 pub mod types;
 
 pub use resolver::{InsightMutation, InsightQuery, InsightSubscription};
+/// Date ranges as insight reads them (presets, checked custom ranges), for other domains' stats.
+pub use service::range::{resolve as resolve_range, Range};

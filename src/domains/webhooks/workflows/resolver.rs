@@ -15,7 +15,7 @@ use crate::{
     auth::Permission,
     domains::audit::note_ref as note,
     domains::insight::{
-        service::range,
+        resolve_range,
         types::{DateRangeInput, RangePreset},
     },
     error::{AppError, AppResult},
@@ -92,7 +92,7 @@ impl WorkflowQuery {
     ) -> AppResult<WorkflowStats> {
         let (state, viewer) = ctx.state_and_viewer()?;
         viewer.require(Permission::RunWorkflows)?;
-        let r = range::resolve(
+        let r = resolve_range(
             range,
             preset,
             Some(RangePreset::Last30Days),

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::registry::get;
 use crate::{
     auth::{Permission, Viewer},
-    domains::insight::service::range::Range,
+    domains::insight::Range,
     domains::webhooks::workflows::types::WorkflowStats,
     error::AppResult,
     state::AppState,
