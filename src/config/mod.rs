@@ -66,11 +66,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// SeaORM/sqlx database URL (sqlite:// or postgres://).
     pub database_url: String,
-    /// Object storage for files (`STORAGE_URL`: `DATA_DIR/files` when unset, or `s3://…`).
-    pub storage: StorageConfig,
-    /// Bytes each organization may store (`STORAGE_QUOTA_BYTES`, default 10 GiB); an
-    /// organization's own limit (`storage_usage.quota_bytes`) overrides it.
-    pub storage_quota_bytes: i64,
+    /// Files and places: object storage, storage quota, geocoder.
+    pub places: PlacesSettings,
     /// Pool size.
     pub database_max_connections: u32,
     /// Postgres connections kept open while idle (`DATABASE_MIN_CONNECTIONS`, default
@@ -192,9 +189,6 @@ pub struct Config {
     pub google_places_api_key: Option<String>,
     /// Google Places API base URL (tests point it at a local fake).
     pub google_places_base_url: String,
-    /// Nominatim-compatible geocoder (`GEOCODER_URL`, e.g. `https://nominatim.openstreetmap.org`);
-    /// unset: the offline gazetteer embedded in the binary (city precision).
-    pub geocoder_url: Option<String>,
     /// How long search/places API responses are cached (Redis when set, else in process).
     pub scrape_cache_ttl: Duration,
     /// Per-host politeness of the crawler (`requestsPerSecond`). Off only for benchmarks.
@@ -270,6 +264,29 @@ pub enum AiProviderKind {
     Local,
     /// An OpenAI-compatible chat-completions server.
     OpenAi,
+}
+
+/// Settings of the places domain and its files.
+#[derive(Clone)]
+pub struct PlacesSettings {
+    /// Object storage for files (`STORAGE_URL`: `DATA_DIR/files` when unset, or `s3://…`).
+    pub storage: StorageConfig,
+    /// Bytes each organization may store (`STORAGE_QUOTA_BYTES`, default 10 GiB); an
+    /// organization's own limit (`storage_usage.quota_bytes`) overrides it.
+    pub storage_quota_bytes: i64,
+    /// Nominatim-compatible geocoder (`GEOCODER_URL`, e.g. `https://nominatim.openstreetmap.org`);
+    /// unset: the offline gazetteer embedded in the binary (city precision).
+    pub geocoder_url: Option<String>,
+}
+
+impl PlacesSettings {
+    fn read(v: &Vars<'_>, data_dir: &std::path::Path) -> Result<Self, ConfigError> {
+        Ok(PlacesSettings {
+            storage: StorageConfig::read(v.0, data_dir).map_err(ConfigError)?,
+            storage_quota_bytes: v.or("STORAGE_QUOTA_BYTES", 10 * 1024 * 1024 * 1024)?,
+            geocoder_url: v.opt("GEOCODER_URL").filter(|u| !u.trim().is_empty()),
+        })
+    }
 }
 
 impl fmt::Debug for Config {
@@ -364,8 +381,7 @@ impl Config {
             environment: env,
             listen_addr: net.listen_addr,
             database_url: v.str("DATABASE_URL", &default_database_url(&data_dir)),
-            storage: StorageConfig::read(var, &data_dir).map_err(ConfigError)?,
-            storage_quota_bytes: v.or("STORAGE_QUOTA_BYTES", 10 * 1024 * 1024 * 1024)?,
+            places: PlacesSettings::read(&v, &data_dir)?,
             data_dir,
             database_max_connections: v.or("DATABASE_MAX_CONNECTIONS", 10)?,
             database_min_connections: v.or("DATABASE_MIN_CONNECTIONS", 4)?,
@@ -415,7 +431,6 @@ impl Config {
             brave_base_url: v.url("BRAVE_BASE_URL", "https://api.search.brave.com"),
             google_places_api_key: v.opt("GOOGLE_PLACES_API_KEY"),
             google_places_base_url: v.url("GOOGLE_PLACES_BASE_URL", GOOGLE_PLACES_URL),
-            geocoder_url: v.opt("GEOCODER_URL").filter(|u| !u.trim().is_empty()),
             scrape_cache_ttl: v.secs("SCRAPE_CACHE_TTL_SECS", 86_400)?,
             scrape_politeness: v.or("SCRAPE_POLITENESS", true)?,
             campaign_send_concurrency: v.or("CAMPAIGN_SEND_CONCURRENCY", 4)?,
@@ -457,7 +472,7 @@ impl Config {
             &s.apollo_base_url,
         ]
         .into_iter()
-        .chain(&self.geocoder_url)
+        .chain(&self.places.geocoder_url)
         .filter_map(|u| url::Url::parse(u).ok())
         .filter_map(|u| AllowedHost::of_url(&u))
         .collect()

@@ -179,7 +179,7 @@ impl Geocoder for Nominatim {
 
 /// The configured geocoder: Nominatim at `GEOCODER_URL`, else the offline gazetteer.
 pub fn configured(state: &AppState) -> Box<dyn Geocoder> {
-    match &state.config.geocoder_url {
+    match &state.config.places.geocoder_url {
         Some(url) => Box::new(Nominatim::new(state.operator_http.clone(), url)),
         None => Box::new(Gazetteer),
     }

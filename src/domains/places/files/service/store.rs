@@ -129,7 +129,7 @@ async fn store_all(
 ) -> AppResult<Vec<file::Model>> {
     let org = viewer.org_id;
     let txn = state.db.begin().await?;
-    let quota = state.config.storage_quota_bytes;
+    let quota = state.config.places.storage_quota_bytes;
     let mut keys = Vec::with_capacity(checked.len());
     for c in &checked {
         let size = i64::try_from(c.size).unwrap_or(i64::MAX);
