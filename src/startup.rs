@@ -98,8 +98,8 @@ pub async fn build_state(mut config: Config) -> Result<AppState, StartupError> {
     })
     .map_err(|e| err("outbound http")(&e))?;
     let http = OutboundClient::new(outbound).map_err(|e| err("outbound http")(&e))?;
-    let storage =
-        crate::platform::storage::Storage::open(&config.places.storage).map_err(|e| err("storage")(&e))?;
+    let storage = crate::platform::storage::Storage::open(&config.places.storage)
+        .map_err(|e| err("storage")(&e))?;
     Ok(AppState {
         tokens: Arc::new(TokenKeys::new(&config)),
         secrets,

@@ -99,8 +99,12 @@ pub async fn refund(conn: &impl ConnectionTrait, org: Uuid, size: i64) -> AppRes
 /// `storageUsage`: the viewer's organization's bytes, limit and live files.
 pub async fn usage(state: &AppState, viewer: &Viewer) -> AppResult<StorageUsage> {
     viewer.require(Permission::ReadFiles)?;
-    let (bytes_used, limit_bytes) =
-        used_and_limit(&state.db, viewer.org_id, state.config.places.storage_quota_bytes).await?;
+    let (bytes_used, limit_bytes) = used_and_limit(
+        &state.db,
+        viewer.org_id,
+        state.config.places.storage_quota_bytes,
+    )
+    .await?;
     let file_count = scoped(viewer)
         .filter(file::Column::OrgId.eq(viewer.org_id))
         .count(&state.db)
