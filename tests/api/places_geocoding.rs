@@ -64,7 +64,7 @@ async fn finished_jobs(app: &TestApp, n: usize) -> Vec<entity::job::Model> {
 }
 
 #[tokio::test]
-async fn offline_gazetteer_answers_austin_tx_and_geocodes_new_leads() {
+async fn offline_gazetteer_answers_austin_tx_and_geocodes_a_lead_given_a_place() {
     let app = TestApp::spawn().await;
     let org = org_named(&app, "Geo Acme").await;
     let mel = member(&app, org, Role::Member, "Mel").await;
@@ -94,17 +94,27 @@ async fn offline_gazetteer_answers_austin_tx_and_geocodes_new_leads() {
         .collect();
     assert_eq!(regions, ["Texas", "Minnesota"]);
 
-    // A lead with a city and no coordinates is geocoded by the job; one with a point keeps it.
-    let id = lead(
+    // A lead given a city and no coordinates is geocoded by the job (on the update: creation
+    // does not geocode, see `lead_geocoding`); one with a point keeps it.
+    let id = lead(&app, &mel.token, json!({"email": "geo@acme.test"})).await;
+    let upd = "mutation($id: ID!, $i: UpdateLeadInput!) { updateLead(id: $id, input: $i) { id } }";
+    ok(
         &app,
         &mel.token,
-        json!({"email": "geo@acme.test",
-        "location": {"city": "Austin", "region": "TX", "country": "US"}}),
+        upd,
+        json!({"id": id, "i": {"location": {"city": "Austin", "region": "TX", "country": "US"}}}),
     )
     .await;
     let id = Uuid::parse_str(&id).unwrap();
-    let pinned = lead(&app, &mel.token, json!({"email": "pin@acme.test",
-        "location": {"city": "Austin", "region": "TX", "country": "US", "latitude": 1.5, "longitude": 2.5}})).await;
+    let pinned = lead(&app, &mel.token, json!({"email": "pin@acme.test"})).await;
+    ok(
+        &app,
+        &mel.token,
+        upd,
+        json!({"id": pinned, "i": {"location":
+        {"city": "Austin", "region": "TX", "country": "US", "latitude": 1.5, "longitude": 2.5}}}),
+    )
+    .await;
     let l = geocoded(&app, id).await;
     assert!((l.latitude.unwrap() - 30.26715).abs() < 1e-4);
     assert!((l.longitude.unwrap() + 97.74306).abs() < 1e-4);
@@ -117,7 +127,11 @@ async fn offline_gazetteer_answers_austin_tx_and_geocodes_new_leads() {
         .unwrap()
         .unwrap();
     assert_eq!((p.latitude, p.longitude), (Some(1.5), Some(2.5)));
-    assert!(p.provenance.get("location").is_none(), "{}", p.provenance);
+    assert!(
+        !p.provenance.to_string().contains("geocoder"),
+        "{}",
+        p.provenance
+    );
     // Events: a `geocoded` timeline entry and `lead.updated` with the location changed.
     let timeline = entity::lead_interaction::Entity::find()
         .filter(entity::lead_interaction::Column::LeadId.eq(id))
@@ -139,8 +153,13 @@ async fn offline_gazetteer_answers_austin_tx_and_geocodes_new_leads() {
         .iter()
         .filter(|p| p.to_string().contains(&id.to_string()))
         .collect();
-    assert_eq!(mine.len(), 1, "{updated:?}");
-    assert_eq!(mine[0]["changedFields"], json!(["location"]), "{}", mine[0]);
+    // The person's update, then the geocoder's (the later one).
+    assert_eq!(mine.len(), 2, "{updated:?}");
+    let last = mine
+        .iter()
+        .max_by_key(|p| p["occurred_at"].as_str().unwrap_or_default().to_string())
+        .unwrap();
+    assert_eq!(last["data"]["changedFields"], json!(["location"]), "{last}");
     // The lead is now found by the spatial queries.
     let near = ok(&app, &mel.token, "query { leadsNear(point: {latitude: 30.27, longitude: -97.74}, radiusKm: 5) { edges { node { id } } } }", json!({})).await;
     assert_eq!(near["leadsNear"]["edges"][0]["node"]["id"], id.to_string());
@@ -309,11 +328,12 @@ async fn nominatim_is_polite_and_cached() {
         .all(|c| c.provider == "nominatim" && c.key.starts_with("nominatim:")));
 
     // A lead geocoded through Nominatim records it as provenance, with its precision.
-    let id = lead(
+    let id = lead(&app, &mel.token, json!({"email": "remote@acme.test"})).await;
+    ok(
         &app,
         &mel.token,
-        json!({"email": "remote@acme.test",
-        "location": {"city": "Austin", "region": "TX", "country": "US"}}),
+        "mutation($id: ID!, $i: UpdateLeadInput!) { updateLead(id: $id, input: $i) { id } }",
+        json!({"id": id, "i": {"location": {"city": "Austin", "region": "TX", "country": "US"}}}),
     )
     .await;
     let l = geocoded(&app, Uuid::parse_str(&id).unwrap()).await;
