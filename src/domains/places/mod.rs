@@ -29,9 +29,10 @@
 //! `searchLocations(query, limit)` asks the configured [`service::geocode::Geocoder`]: the
 //! offline gazetteer embedded in the binary (GeoNames cities, city precision, no network), or
 //! a Nominatim-compatible server at `GEOCODER_URL` (≤ 1 request/s per process, a User-Agent,
-//! answers cached in `geocode_cache`). A lead created or updated with a city, region or
-//! country and no point gets one from the job `places.geocode_lead`, queued by a handler on
-//! `lead.created` / `lead.updated` (leads never names places) and written through
+//! answers cached in `geocode_cache`). A lead whose city, region or country a person edits,
+//! and which has no point, gets one from the job `places.geocode_lead`, queued by a handler on
+//! `lead.updated` (leads never names places; not on creation, whose batches must not pay a
+//! read per lead) and written through
 //! `leads::record_geocoded` with provenance `geocoder:<name>` and the precision.
 //!
 //! **Events**: `location.changed` (`action` created / updated / deleted, with the changed
