@@ -3,8 +3,9 @@
 //! click and unsubscribe endpoints reach it through the registered
 //! [`TrackedMessages`] ([`SequenceTracking`]): outreach never names sequences.
 //!
-//! Only a row that was sent (SENT, or UNCERTAIN: maybe delivered) counts; any other id is not
-//! ours and the endpoint answers 404. In one transaction:
+//! Only a row whose mail went out counts (SENDING: handed to SMTP, which may have accepted it
+//! before the row says SENT, and a reader can open it at once; SENT; UNCERTAIN: maybe
+//! delivered); any other id is not ours and the endpoint answers 404. In one transaction:
 //! - an open sets the row's `opened_at` (the first one; the lead timeline gets `email_open`),
 //!   which is what `onlyIfNotOpened` reads;
 //! - a click sets `clicked_at` (and `opened_at`: a click proves the open) and writes
@@ -40,13 +41,14 @@ use crate::{
 /// Sequence mail in the tracking endpoints; registered by `sequences::register`.
 pub struct SequenceTracking;
 
-/// Send row `id` when its message was sent (or maybe sent).
+/// Send row `id` when its message went out (or may have).
 async fn sent(conn: &impl ConnectionTrait, id: Uuid) -> AppResult<Option<sequence_send::Model>> {
     Ok(sequence_send::Entity::find_by_id(id)
-        .filter(
-            sequence_send::Column::Status
-                .is_in([SendStatus::Sent.as_str(), SendStatus::Uncertain.as_str()]),
-        )
+        .filter(sequence_send::Column::Status.is_in([
+            SendStatus::Sending.as_str(),
+            SendStatus::Sent.as_str(),
+            SendStatus::Uncertain.as_str(),
+        ]))
         .one(conn)
         .await?)
 }
