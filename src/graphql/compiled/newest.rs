@@ -15,8 +15,8 @@ use async_graphql::connection::CursorType;
 use sea_orm::{
     sea_query::{Expr, SelectStatement},
     sqlx::Row as _,
-    ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, QuerySelect, QueryTrait, Select,
-    Statement,
+    ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, IdenStatic, QuerySelect, QueryTrait,
+    Select, Statement,
 };
 use uuid::Uuid;
 
@@ -56,6 +56,20 @@ impl NewestPlan {
         args: PageArgs,
         layout: Layout,
     ) -> NewestPlan {
+        Self::with_joins(select, id, args, layout, &PageJoins::default())
+    }
+
+    /// [`NewestPlan::new`] with page-wide reads: when `joins` has any, the page's rows (every
+    /// column of the root table) are read first as `lg_page`, each join is one grouped pass
+    /// over the page's keys, and the nodes are built over the page's rows under the root
+    /// table's own name (so node SQL is the same as without joins).
+    pub fn with_joins<E: EntityTrait>(
+        select: Select<E>,
+        id: E::Column,
+        args: PageArgs,
+        layout: Layout,
+        joins: &PageJoins,
+    ) -> NewestPlan {
         let order = ByColumn {
             column: id,
             desc: true,
@@ -71,11 +85,17 @@ impl NewestPlan {
                 .to_owned();
             DatabaseBackend::Postgres.build(&query)
         });
-        let mut columns = select.select_only().column_as(id, "lg_id");
-        for (i, node) in layout.nodes.iter().enumerate() {
-            columns = columns.expr_as(Expr::cust(format!("({node})::text")), format!("lg_node{i}"));
-        }
-        let statement = keyset_statement(DatabaseBackend::Postgres, columns, &order, &args);
+        let statement = if joins.ctes.is_empty() {
+            let mut columns = select.select_only().column_as(id, "lg_id");
+            for (i, node) in layout.nodes.iter().enumerate() {
+                columns =
+                    columns.expr_as(Expr::cust(format!("({node})::text")), format!("lg_node{i}"));
+            }
+            keyset_statement(DatabaseBackend::Postgres, columns, &order, &args)
+        } else {
+            let page = keyset_statement(DatabaseBackend::Postgres, select, &order, &args);
+            joins.wrap(page, E::default().table_name(), id.as_str(), &layout, &args)
+        };
         NewestPlan {
             args,
             layout,
@@ -142,6 +162,53 @@ impl NewestPlan {
             },
         );
         Ok(())
+    }
+}
+
+/// The page-wide reads of a root page (see [`NewestPlan::with_joins`]): a nested list that a
+/// per-row subquery would read once per row (each a scan of the child table: on a small table
+/// PostgreSQL picks a sequential scan per row) is read in one grouped pass over the page's
+/// keys instead.
+#[derive(Default)]
+pub struct PageJoins {
+    ctes: Vec<String>,
+}
+
+impl PageJoins {
+    /// Adds a read whose `sql` selects `lg_k` (a root row's id) and `lg_v` (its value) from
+    /// rows joined to `lg_page` (the page's root rows), one row per key; the SQL of the value
+    /// for the current root row is returned, `empty` where the read has no row for it.
+    pub fn add(&mut self, sql: String, empty: &str) -> String {
+        let name = format!("lg_j{}", self.ctes.len());
+        self.ctes.push(sql);
+        format!("COALESCE({name}.lg_v, {empty})")
+    }
+
+    /// The statement of a page read as `page` (every root column, in reading order, limit + 1)
+    /// with the joins, its nodes over the rows named `table`, in the page's reading order.
+    fn wrap(
+        &self,
+        page: Statement,
+        table: &str,
+        id: &str,
+        layout: &Layout,
+        args: &PageArgs,
+    ) -> Statement {
+        let mut sql = format!("WITH lg_page AS ({})", page.sql);
+        let mut from = format!("lg_page AS \"{table}\"");
+        for (i, cte) in self.ctes.iter().enumerate() {
+            sql.push_str(&format!(", lg_j{i} AS ({cte})"));
+            from.push_str(&format!(
+                " LEFT JOIN lg_j{i} ON lg_j{i}.lg_k = \"{table}\".\"{id}\""
+            ));
+        }
+        sql.push_str(&format!(" SELECT \"{table}\".\"{id}\" AS lg_id"));
+        for (i, node) in layout.nodes.iter().enumerate() {
+            sql.push_str(&format!(", ({node})::text AS lg_node{i}"));
+        }
+        let dir = if args.backward { "ASC" } else { "DESC" };
+        sql.push_str(&format!(" FROM {from} ORDER BY \"{table}\".\"{id}\" {dir}"));
+        Statement { sql, ..page }
     }
 }
 
