@@ -2,6 +2,7 @@
 //! ("recipientCount > 2") holds a large enrollment in PENDING_APPROVAL: nothing is sent, not
 //! even the next step of leads enrolled before; another organization cannot approve; approval
 //! starts the sends. A rejection pauses the sequence and sends nothing; resuming asks again.
+//! An outgoing webhook subscribed to SEQUENCE_ACTIVITY receives a step's `sent`.
 
 use chrono::Utc;
 use leadgraph::{auth::Role, domains::sequences};
@@ -11,7 +12,7 @@ use uuid::Uuid;
 
 use crate::{
     fixtures::{insert_leads, member, ok, org_named, template},
-    helpers::{code, wait_for_mail_containing, TestApp},
+    helpers::{code, host_of, wait_for_mail_containing, Options, TestApp},
     sequences::{event_types, wait_until},
     sequences_tracking::mails_to,
 };
@@ -253,4 +254,48 @@ async fn a_rejected_launch_sends_nothing_and_resuming_asks_again() {
     let vic = member(&app, org, Role::Viewer, "Vic").await;
     let v = app.gql(Some(&vic.token), RESUME, json!({"id": seq})).await;
     assert_eq!(code(&v), Some("FORBIDDEN"), "{v}");
+}
+
+#[tokio::test]
+async fn an_outgoing_webhook_for_sequence_activity_receives_the_sent_step() {
+    let server = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .and(wiremock::matchers::path("/hook"))
+        .respond_with(wiremock::ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let app = TestApp::spawn_with(Options::allowing(&[host_of(&server.uri())])).await;
+    let org = org_named(&app, "Acme Hooks").await;
+    let ada = member(&app, org, Role::Admin, "Ada").await;
+    ok(
+        &app,
+        &ada.token,
+        "mutation($i: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $i) { secret } }",
+        json!({"i": {"url": format!("{}/hook", server.uri()), "eventTypes": ["SEQUENCE_ACTIVITY"]}}),
+    )
+    .await;
+    let domain = format!("w{}.test", Uuid::now_v7().simple());
+    let leads = insert_leads(&app, org, &domain, 1).await;
+    let t = template(&app, &ada.token, "<p>Hooked</p>", "Hooked").await;
+    let seq = sequence(&app, &ada.token, json!([{"templateId": t, "waitDays": 0}])).await;
+    ok(
+        &app,
+        &ada.token,
+        ENROLL,
+        json!({"id": seq, "l": ids(&leads)}),
+    )
+    .await;
+    let mut body = Value::Null;
+    for _ in 0..200 {
+        if let Some(r) = server.received_requests().await.unwrap().first() {
+            body = serde_json::from_slice(&r.body).unwrap();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(body["type"], "sequence.activity", "{body}");
+    assert_eq!(body["data"]["kind"], "sent", "{body}");
+    assert_eq!(body["data"]["sequenceId"], seq.as_str(), "{body}");
+    assert_eq!(body["data"]["leadId"], leads[0].to_string(), "{body}");
+    assert_eq!(body["data"]["step"], 0, "{body}");
 }
