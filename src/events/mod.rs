@@ -194,6 +194,10 @@ pub enum DomainEvent {
     /// A lead's enrollment in a sequence stopped (reply, unsubscribe, bounce, unenroll, …).
     #[serde(rename = "sequence.enrollment_stopped")]
     SequenceEnrollmentStopped(SequenceEnrollmentStopped),
+    /// Something happened to one sequence email: sent, opened, clicked, replied, bounced,
+    /// unsubscribed.
+    #[serde(rename = "sequence.activity")]
+    SequenceActivity(SequenceActivity),
 }
 
 impl DomainEvent {
@@ -234,6 +238,7 @@ impl DomainEvent {
             DomainEvent::WorkflowFailed(_) => "workflow.failed",
             DomainEvent::SequenceChanged(_) => "sequence.changed",
             DomainEvent::SequenceEnrollmentStopped(_) => "sequence.enrollment_stopped",
+            DomainEvent::SequenceActivity(_) => "sequence.activity",
         }
     }
 
@@ -274,6 +279,7 @@ impl DomainEvent {
             DomainEvent::WorkflowFailed(_) => EventType::WorkflowFailed,
             DomainEvent::SequenceChanged(_) => EventType::SequenceChanged,
             DomainEvent::SequenceEnrollmentStopped(_) => EventType::SequenceEnrollmentStopped,
+            DomainEvent::SequenceActivity(_) => EventType::SequenceActivity,
         }
     }
 }
@@ -328,9 +334,9 @@ impl DomainEvent {
             | DomainEvent::WorkflowStarted(_)
             | DomainEvent::WorkflowCompleted(_)
             | DomainEvent::WorkflowFailed(_) => viewer.require(Permission::RunWorkflows).is_ok(),
-            DomainEvent::SequenceChanged(_) | DomainEvent::SequenceEnrollmentStopped(_) => {
-                viewer.require(Permission::ReadSequences).is_ok()
-            }
+            DomainEvent::SequenceChanged(_)
+            | DomainEvent::SequenceEnrollmentStopped(_)
+            | DomainEvent::SequenceActivity(_) => viewer.require(Permission::ReadSequences).is_ok(),
         }
     }
 
@@ -441,6 +447,9 @@ pub enum EventType {
     SequenceChanged,
     /// `sequence.enrollment_stopped`: a lead's enrollment in a sequence stopped.
     SequenceEnrollmentStopped,
+    /// `sequence.activity`: one sequence email was sent, opened, clicked, replied to, bounced
+    /// or unsubscribed from.
+    SequenceActivity,
 }
 
 impl EventType {
@@ -481,6 +490,7 @@ impl EventType {
             EventType::WorkflowFailed => "workflow.failed",
             EventType::SequenceChanged => "sequence.changed",
             EventType::SequenceEnrollmentStopped => "sequence.enrollment_stopped",
+            EventType::SequenceActivity => "sequence.activity",
         }
     }
 }

@@ -445,9 +445,10 @@ pub struct WorkflowFinished {
 pub struct SequenceChanged {
     /// The sequence.
     pub sequence_id: Uuid,
-    /// `created`, `updated`, `paused`, `resumed` or `deleted`.
+    /// `created`, `updated`, `paused`, `resumed`, `deleted`, or for the launch approval
+    /// `pending_approval`, `approved` and `returned` (rejected, withdrawn or expired).
     pub kind: String,
-    /// Its status afterwards (`ACTIVE`, `PAUSED`).
+    /// Its status afterwards (`ACTIVE`, `PAUSED`, `PENDING_APPROVAL`).
     pub status: String,
 }
 
@@ -463,4 +464,25 @@ pub struct SequenceEnrollmentStopped {
     pub lead_id: Uuid,
     /// `REPLIED`, `UNSUBSCRIBED`, `BOUNCED`, `SUPPRESSED`, `UNENROLLED` or `FAILED`.
     pub reason: String,
+}
+
+/// Payload of `sequence.activity`: something happened to one sequence email (as
+/// `campaign.activity` does for campaign mail).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SequenceActivity {
+    /// The sequence.
+    pub sequence_id: Uuid,
+    /// The enrollment.
+    pub enrollment_id: Uuid,
+    /// The lead.
+    pub lead_id: Uuid,
+    /// The step's send row (none for a reply that came before any step was sent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_id: Option<Uuid>,
+    /// The step (0-based) the mail belongs to, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<i32>,
+    /// `sent`, `open` (the first one), `click`, `reply`, `unsubscribe`, `complaint`, `bounce`.
+    pub kind: String,
 }

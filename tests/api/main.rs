@@ -65,6 +65,8 @@ mod security_realtime;
 mod security_secrets;
 mod security_sessions;
 mod sequences;
+mod sequences_crash;
+mod sequences_launch;
 mod sequences_tracking;
 mod shutdown;
 mod statement_walk;

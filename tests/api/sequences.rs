@@ -133,6 +133,10 @@ async fn three_steps_a_day_apart_and_a_reply_stops_the_lead_before_the_third() {
     )
     .await;
     let seq = three_steps(&app, &token, &t).await;
+    // Subscribers of the event stream: a viewer here, and an owner of another organization.
+    let (other, _) = org_with(&app, Role::Member).await;
+    let mut ws = activity_subscriber(&app, &app.token(org, Role::Viewer).await).await;
+    let mut theirs = activity_subscriber(&app, &app.token(other, Role::Owner).await).await;
     let v = ok(
         &app,
         &token,
@@ -268,16 +272,65 @@ async fn three_steps_a_day_apart_and_a_reply_stops_the_lead_before_the_third() {
         "{v}"
     );
 
-    // Events: created, updated, the stop.
+    // Events: created, step 1 sent, updated, step 2 sent, the stop and the reply.
     let types = event_types(&app, org).await;
     assert_eq!(
         types,
         vec![
             "sequence.changed:created",
+            "sequence.activity:sent",
             "sequence.changed:updated",
-            "sequence.enrollment_stopped:REPLIED"
+            "sequence.activity:sent",
+            "sequence.enrollment_stopped:REPLIED",
+            "sequence.activity:reply",
         ],
     );
+    // The subscriber saw them live, for this lead; the other organization saw nothing.
+    let seen = activity_until(&mut ws, "SEQUENCE_ACTIVITY:reply", leads[0]).await;
+    assert_eq!(
+        seen,
+        vec![
+            "SEQUENCE_ACTIVITY:sent:0",
+            "SEQUENCE_ACTIVITY:sent:1",
+            "SEQUENCE_ENROLLMENT_STOPPED:REPLIED:null",
+            "SEQUENCE_ACTIVITY:reply:1",
+        ]
+    );
+    assert!(theirs.next_frame(1).await.is_none(), "another organization");
+}
+
+/// A WebSocket subscribed to `sequence.activity` and `sequence.enrollment_stopped`.
+pub(crate) async fn activity_subscriber(app: &TestApp, token: &str) -> crate::helpers::Ws {
+    let mut ws = app.ws("graphql-transport-ws").await;
+    ws.init(token).await;
+    ws.send(json!({"type": "subscribe", "id": "s", "payload": {"query":
+        "subscription { events(types: [SEQUENCE_ACTIVITY, SEQUENCE_ENROLLMENT_STOPPED]) { type data } }"}}))
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    ws
+}
+
+/// `TYPE:kind-or-reason:step` of each event until `last`; each must be about `lead`.
+pub(crate) async fn activity_until(
+    ws: &mut crate::helpers::Ws,
+    last: &str,
+    lead: Uuid,
+) -> Vec<String> {
+    let mut seen: Vec<String> = Vec::new();
+    while !seen.last().is_some_and(|s| s.starts_with(last)) {
+        let m = ws.next_json(5).await;
+        assert_eq!(m["type"], "next", "{m} after {seen:?}");
+        let e = &m["payload"]["data"]["events"];
+        let d = &e["data"];
+        assert_eq!(d["leadId"], lead.to_string(), "{e}");
+        let detail = d["kind"].as_str().or(d["reason"].as_str()).unwrap_or("");
+        seen.push(format!(
+            "{}:{detail}:{}",
+            e["type"].as_str().unwrap(),
+            d["step"]
+        ));
+    }
+    seen
 }
 
 #[tokio::test]

@@ -19,7 +19,7 @@ use uuid::Uuid;
 use crate::{
     fixtures::{field_errors, insert_leads, ok, org_with, template},
     helpers::{code, wait_for_mail_containing, TestApp},
-    sequences::{event_types, wait_until},
+    sequences::{activity_subscriber, activity_until, event_types, wait_until},
 };
 
 const CREATE: &str = "mutation($i: CreateSequenceInput!) { createSequence(input: $i) { id } }";
@@ -30,7 +30,7 @@ const UPDATE_LEAD: &str =
     "mutation($id: ID!, $s: LeadStatus!) { updateLead(id: $id, input: {status: $s}) { id status } }";
 
 /// Mails in the outbox (or the production run's maildir) to `to`, quoted-printable undone.
-fn mails_to(app: &TestApp, to: &str) -> Vec<String> {
+pub(crate) fn mails_to(app: &TestApp, to: &str) -> Vec<String> {
     let dir = match std::env::var("TEST_SMTP_MAILDIR") {
         Ok(d) if !d.is_empty() => std::path::PathBuf::from(d).join("new"),
         _ => app.dir.join("outbox"),
@@ -147,6 +147,7 @@ async fn an_opened_step_skips_the_next_only_if_not_opened_step_and_clicks_are_co
         ]),
     )
     .await;
+    let mut ws = activity_subscriber(&app, &app.token(org, Role::Viewer).await).await;
     ok(
         &app,
         &token,
@@ -207,6 +208,17 @@ async fn an_opened_step_skips_the_next_only_if_not_opened_step_and_clicks_are_co
     let mails = mails_to(&app, &to);
     assert_eq!(mails.len(), 2, "steps 1 and 3");
     assert!(mails.iter().all(|m| !m.contains("Step two")));
+
+    // A subscriber saw the sends, the first open and the click live (not the skipped step).
+    assert_eq!(
+        activity_until(&mut ws, "SEQUENCE_ACTIVITY:sent:2", lead).await,
+        vec![
+            "SEQUENCE_ACTIVITY:sent:0",
+            "SEQUENCE_ACTIVITY:open:0",
+            "SEQUENCE_ACTIVITY:click:0",
+            "SEQUENCE_ACTIVITY:sent:2",
+        ]
+    );
 
     let v = ok(&app, &token, STATS, json!({"id": seq})).await;
     assert_eq!(
@@ -340,6 +352,15 @@ async fn the_unsubscribe_link_of_a_sequence_mail_suppresses_the_address_and_stop
             .filter(|t| *t == "sequence.enrollment_stopped:UNSUBSCRIBED")
             .count(),
         2
+    );
+    assert_eq!(
+        event_types(&app, org)
+            .await
+            .iter()
+            .filter(|t| *t == "sequence.activity:unsubscribe")
+            .count(),
+        1,
+        "one unsubscribe of one mail"
     );
     // Nothing more goes out to it; the other organization is untouched.
     let later = Utc::now() + chrono::Duration::days(10);

@@ -9,7 +9,8 @@
 //! - **Other domains** call [`approval_gate`] in the transaction of their action and
 //!   [`approved_snapshot`] before acting again on an approved resource; a domain owning a gated
 //!   resource type implements [`ApprovalSubject`] and registers it with [`register_subject`] from
-//!   its own `register()` (outreach: CAMPAIGN). Approvals imports no higher domain.
+//!   its own `register()` (outreach: CAMPAIGN; conversations: AI_REPLY; sequences: SEQUENCE).
+//!   Approvals imports no higher domain.
 //! - **Start-up**: [`register`] registers the notification rules with the event-handler registry;
 //!   `sla::spawn` runs the SLA sweep next to the workers.
 //! - **Tests** (`tests/api/approvals.rs`): the acceptance scenario (rule "recipients > 500 needs
@@ -24,8 +25,7 @@
 //!   their actors) each load in one statement for the whole page, so every request list costs
 //!   the same statements at any page size (`NESTED_BATCHES=false`: per request, for the
 //!   differential test). Lists of rules and of history entries share their users the same way.
-//! - **Not built**: only campaigns are gated (AI replies and demo-site deploys have resource
-//!   types but no gate call yet); per-request SLA reminders beyond the one escalation; a
+//! - **Not built**: demo-site deploys have a resource type but no gate call yet; per-request SLA reminders beyond the one escalation; a
 //!   request does not show its subject (a campaign is only `resourceId`: showing it would be a
 //!   field slot that outreach fills, `graphql/slot.rs`); partial approvals emit no live event.
 

@@ -26,13 +26,15 @@ pub enum ApprovalResourceType {
     Campaign,
     /// An AI-written reply in a conversation (not gated yet).
     AiReply,
+    /// A sequence starting to send (`enrollInSequence`, `resumeSequence`).
+    Sequence,
     /// A demo-site deploy (not gated yet).
     DemoSite,
     /// Anything else (requests made by hand).
     Other,
 }
 
-crate::wire_enum!(ApprovalResourceType { Campaign => "CAMPAIGN", AiReply => "AI_REPLY", DemoSite => "DEMO_SITE", Other => "OTHER" });
+crate::wire_enum!(ApprovalResourceType { Campaign => "CAMPAIGN", AiReply => "AI_REPLY", Sequence => "SEQUENCE", DemoSite => "DEMO_SITE", Other => "OTHER" });
 
 /// An email rendered for one recipient.
 #[derive(SimpleObject, Debug, Clone)]

@@ -26,17 +26,25 @@
 //!   lead's status moving to CONVERTED, LOST or UNQUALIFIED (as events, through the
 //!   event-handler registry: [`SequenceStops`]), a suppressed address at send time, a failed
 //!   send, and `unenrollFromSequence`. The reason is stored.
+//! - **Launch approval** ([`service::gate`]): `enrollInSequence` and `resumeSequence` ask
+//!   approvals' gate (SEQUENCE rules; facts `recipientCount`, `activeEnrollments`, `stepCount`,
+//!   `aiGenerated`, `sequenceName`); a matching rule holds the sequence in PENDING_APPROVAL
+//!   (nothing is sent) until the request is decided through the registered `SequenceSubject`:
+//!   approved → ACTIVE and the waiting steps are queued again; rejected → PAUSED.
 //! - **Stats** ([`service::stats`]): per step sent, opened, clicked, replied, stopped by
 //!   reason.
-//! - **Events**: `sequence.changed` (created, updated, paused, resumed, deleted) and
-//!   `sequence.enrollment_stopped`, visible with `ReadSequences`.
+//! - **Events**: `sequence.changed` (created, updated, paused, resumed, deleted,
+//!   pending_approval, approved, returned), `sequence.enrollment_stopped` and
+//!   `sequence.activity` (sent, the first open, click, reply, unsubscribe, complaint, bounce:
+//!   what `campaign.activity` is for campaigns), visible with `ReadSequences`, so subscriptions
+//!   and outgoing webhooks see them.
 //! - Tables `sequences`, `sequence_enrollments`, `sequence_sends`. Roles: `ReadSequences`
 //!   (VIEWER), `WriteSequences` (MEMBER: create, change, pause, enroll), `DeleteSequences`
 //!   (MANAGER). Another organization's sequence or lead reads as missing.
 //!
 //! Place in the domain order: right above `conversations` (it reads leads, identity's time
-//! zone, outreach's templates, delivery and tracking registry, and reacts to conversations' and outreach's events without
-//! importing them); nothing imports it.
+//! zone, outreach's templates, delivery and tracking registry, approvals' gate, and reacts to
+//! conversations' and outreach's events without importing them); nothing imports it.
 
 mod resolver;
 pub mod service;
@@ -49,9 +57,10 @@ pub use service::{
     track::SequenceTracking,
 };
 
-/// Registers the stop rules in the event-handler registry and sequence mail in outreach's
-/// tracking endpoints; called once per start-up.
+/// Registers the stop rules in the event-handler registry, sequence mail in outreach's
+/// tracking endpoints and the SEQUENCE subject with approvals; called once per start-up.
 pub fn register() {
     crate::events::handlers::register("sequences.stops", SequenceStops);
     crate::domains::outreach::tracking::register_tracked_messages("sequences", SequenceTracking);
+    service::gate::register();
 }

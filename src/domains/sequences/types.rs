@@ -16,8 +16,10 @@ pub enum SequenceStatus {
     Active,
     /// Nothing is sent; enrollments wait (and catch up on resume).
     Paused,
+    /// An approval rule matched a launch: nothing is sent until the request is approved.
+    PendingApproval,
 }
-crate::wire_enum!(SequenceStatus { Active => "ACTIVE", Paused => "PAUSED" });
+crate::wire_enum!(SequenceStatus { Active => "ACTIVE", Paused => "PAUSED", PendingApproval => "PENDING_APPROVAL" });
 
 /// Where one lead is in a sequence.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -233,6 +235,9 @@ pub struct EnrollmentResult {
     pub enrolled: i32,
     /// Leads left out: already enrolled, or without an email address.
     pub skipped: i32,
+    /// True when an approval rule matched: the sequence waits in PENDING_APPROVAL and sends
+    /// nothing until the request is approved.
+    pub pending_approval: bool,
 }
 
 /// Enrollments stopped for one reason.

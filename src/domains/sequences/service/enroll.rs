@@ -10,7 +10,7 @@ use std::collections::HashSet;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use entity::{audience, conversation, lead, sequence_enrollment};
+use entity::{audience, conversation, lead, sequence, sequence_enrollment, sequence_send};
 use sea_orm::{
     sea_query::{Expr, OnConflict},
     ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
@@ -19,24 +19,26 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
-    get,
+    gate, get,
     run::{enqueue_step, step_timezone},
 };
 use crate::{
     auth::{Permission, Viewer},
     domains::{
+        approvals::GateOutcome,
         leads::{
             self,
             types::{LeadFilter, LeadStatus},
         },
         sequences::types::{
-            steps_of, EnrollInSequenceInput, EnrollmentResult, EnrollmentStatus, StopReason,
+            steps_of, EnrollInSequenceInput, EnrollmentResult, EnrollmentStatus, SequenceStatus,
+            StopReason,
         },
     },
     error::{AppError, AppResult, FieldError},
     events::{
         handlers::{EventHandler, HandlerConn},
-        outbox, DomainEvent, EventEnvelope, SequenceEnrollmentStopped,
+        outbox, DomainEvent, EventEnvelope, SequenceActivity, SequenceEnrollmentStopped,
     },
     ids::parse_id,
     state::{AppState, Wakes},
@@ -204,8 +206,32 @@ pub async fn enroll(
         enqueue_step(&txn, &e, None).await?;
         result.enrolled += 1;
     }
+    result.pending_approval = gate_enrolled(&txn, viewer, &s, result.enrolled).await?;
     state.commit(txn, Wakes::Jobs).await?;
     Ok(result)
+}
+
+/// Asks the approval gate about `enrolled` new leads of `s` (not when it is PAUSED: resuming
+/// asks); holds the sequence when a rule matches. Whether the sequence now waits for an approval.
+async fn gate_enrolled(
+    conn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    s: &sequence::Model,
+    enrolled: i32,
+) -> AppResult<bool> {
+    let waiting = s.status == SequenceStatus::PendingApproval.as_str();
+    if enrolled == 0 || s.status == SequenceStatus::Paused.as_str() {
+        return Ok(waiting);
+    }
+    let n = u64::try_from(enrolled).unwrap_or(0);
+    match gate::check(conn, viewer, s, n, gate::Prior::Ignored).await? {
+        GateOutcome::Pending(_) if !waiting => {
+            gate::hold(conn, s, Some(viewer.user_id)).await?;
+            Ok(true)
+        }
+        GateOutcome::Pending(_) => Ok(true),
+        GateOutcome::Proceed => Ok(waiting),
+    }
 }
 
 /// Stops the ACTIVE enrollments of `lead_ids` in sequence `id` (UNENROLLED); how many.
@@ -277,7 +303,31 @@ pub(super) async fn stop_enrollment(
         reason: reason.as_str().into(),
     });
     outbox::record(conn, &EventEnvelope::new(e.org_id, None, event)).await?;
+    if reason == StopReason::Replied {
+        announce_reply(conn, e).await?;
+    }
     Ok(true)
+}
+
+/// Records `sequence.activity` `reply` for `e`, naming the last step sent to it (if any).
+async fn announce_reply(
+    conn: &impl ConnectionTrait,
+    e: &sequence_enrollment::Model,
+) -> AppResult<()> {
+    let last = sequence_send::Entity::find()
+        .filter(sequence_send::Column::EnrollmentId.eq(e.id))
+        .order_by_desc(sequence_send::Column::Step)
+        .one(conn)
+        .await?;
+    let event = DomainEvent::SequenceActivity(SequenceActivity {
+        sequence_id: e.sequence_id,
+        enrollment_id: e.id,
+        lead_id: e.lead_id,
+        send_id: last.as_ref().map(|s| s.id),
+        step: last.map(|s| s.step),
+        kind: "reply".into(),
+    });
+    outbox::record(conn, &EventEnvelope::new(e.org_id, None, event)).await
 }
 
 /// Stops every ACTIVE enrollment of `lead` in organization `org` (`reason`).

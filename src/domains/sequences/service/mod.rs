@@ -2,6 +2,7 @@
 //! reached are frozen), delete, pause and resume, and the `sequence.changed` events.
 
 pub mod enroll;
+pub mod gate;
 pub mod run;
 pub mod stats;
 pub mod track;
@@ -11,7 +12,7 @@ use std::collections::HashSet;
 use chrono::Utc;
 use entity::{email_template, sequence, sequence_enrollment, sequence_send};
 use sea_orm::{
-    sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
     QueryFilter, QuerySelect, Select, TransactionTrait,
 };
 use uuid::Uuid;
@@ -22,7 +23,7 @@ use super::types::{
 };
 use crate::{
     auth::{Permission, Viewer},
-    domains::{leads::Check, outreach::templates},
+    domains::{approvals::GateOutcome, leads::Check, outreach::templates},
     error::{AppError, AppResult, FieldError},
     events::{outbox, DomainEvent, EventEnvelope, SequenceChanged},
     graphql::pagination::{page_by_id_desc, IdConnection, PageArgs},
@@ -258,8 +259,10 @@ pub async fn delete(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<()
     Ok(())
 }
 
-/// Pauses (`to` PAUSED) or resumes (`to` ACTIVE) a sequence. On resume every waiting
-/// enrollment gets its step job again (at its stored due time).
+/// Pauses (`to` PAUSED) or resumes (`to` ACTIVE) a sequence. A resume goes through the
+/// approval gate ([`gate::check`]: it may leave the sequence PENDING_APPROVAL); once ACTIVE,
+/// every waiting enrollment gets its step job again (at its stored due time). A sequence
+/// waiting for an approval can be paused, not resumed (CONFLICT).
 pub async fn set_status(
     state: &AppState,
     viewer: &Viewer,
@@ -271,27 +274,32 @@ pub async fn set_status(
     if current.status == to.as_str() {
         return Ok(current);
     }
-    let now = Utc::now();
+    let user = Some(viewer.user_id);
     let txn = state.db.begin().await?;
-    sequence::Entity::update_many()
-        .col_expr(sequence::Column::Status, Expr::value(to.as_str()))
-        .col_expr(sequence::Column::UpdatedAt, Expr::value(now))
-        .filter(sequence::Column::Id.eq(id))
-        .exec(&txn)
-        .await?;
-    let s = sequence::Model {
-        status: to.as_str().into(),
-        updated_at: now,
-        ..current
-    };
-    let kind = match to {
-        SequenceStatus::Active => {
-            run::requeue_waiting(&txn, &s, now).await?;
-            "resumed"
+    let s = match to {
+        SequenceStatus::Active if current.status == SequenceStatus::PendingApproval.as_str() => {
+            return Err(AppError::Conflict(
+                "the sequence waits for an approval".into(),
+            ))
         }
-        SequenceStatus::Paused => "paused",
+        SequenceStatus::Active => {
+            let waiting = sequence_enrollment::Entity::find()
+                .filter(sequence_enrollment::Column::SequenceId.eq(id))
+                .filter(
+                    sequence_enrollment::Column::Status
+                        .eq(super::types::EnrollmentStatus::Active.as_str()),
+                )
+                .count(&txn)
+                .await?;
+            match gate::check(&txn, viewer, &current, waiting, gate::Prior::Honored).await? {
+                GateOutcome::Proceed => gate::activate(&txn, &current, "resumed", user).await?,
+                GateOutcome::Pending(_) => gate::hold(&txn, &current, user).await?,
+            }
+        }
+        SequenceStatus::Paused | SequenceStatus::PendingApproval => {
+            gate::move_to(&txn, &current, SequenceStatus::Paused, "paused", user).await?
+        }
     };
-    announce(&txn, &s, kind, Some(viewer.user_id)).await?;
     state.commit(txn, Wakes::Jobs).await?;
     Ok(s)
 }

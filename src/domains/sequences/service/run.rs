@@ -422,6 +422,9 @@ async fn send_claimed(
             record_single_sent(&txn, l, data, now)
                 .await
                 .map_err(retry)?;
+            super::track::announce(&txn, &row, l.id, "sent")
+                .await
+                .map_err(retry)?;
             advance(&txn, e, steps, now).await.map_err(retry)?;
             StepOutcome::Sent
         }

@@ -14,6 +14,11 @@
 //!   no campaign or sequence mails it again) and stops every active enrollment of the lead
 //!   (UNSUBSCRIBED, `sequence.enrollment_stopped`); a hard bounce does the same with BOUNCED;
 //!   a reply stops with REPLIED.
+//!
+//! Each of these also records `sequence.activity` ([`announce`]: the first open, every click, an
+//! unsubscribe, complaint or bounce; `run` records `sent`, and a reply that stops an enrollment
+//! records `reply`), so subscriptions and outgoing webhooks see sequence mail as they see
+//! campaign mail.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -35,8 +40,27 @@ use crate::{
         sequences::types::{SendStatus, StopReason},
     },
     error::AppResult,
+    events::{outbox, DomainEvent, EventEnvelope, SequenceActivity},
     state::{AppState, Wakes},
 };
+
+/// Records `sequence.activity` `kind` for send row `s` of `lead`, in `conn`.
+pub(super) async fn announce(
+    conn: &impl ConnectionTrait,
+    s: &sequence_send::Model,
+    lead: Uuid,
+    kind: &str,
+) -> AppResult<()> {
+    let event = DomainEvent::SequenceActivity(SequenceActivity {
+        sequence_id: s.sequence_id,
+        enrollment_id: s.enrollment_id,
+        lead_id: lead,
+        send_id: Some(s.id),
+        step: Some(s.step),
+        kind: kind.into(),
+    });
+    outbox::record(conn, &EventEnvelope::new(s.org_id, None, event)).await
+}
 
 /// Sequence mail in the tracking endpoints; registered by `sequences::register`.
 pub struct SequenceTracking;
@@ -125,26 +149,31 @@ async fn apply(
         Activity::Open => {
             if mark_seen(conn, s, false, now).await? {
                 timeline(conn, s, lead.id, "open", json!({}), now).await?;
+                announce(conn, s, lead.id, "open").await?;
             }
         }
         Activity::Click(url) => {
             mark_seen(conn, s, true, now).await?;
             timeline(conn, s, lead.id, "click", json!({"url": url}), now).await?;
+            announce(conn, s, lead.id, "click").await?;
         }
         Activity::Unsubscribe(source) | Activity::Complaint(source) => {
-            let reason = match activity {
-                Activity::Complaint(_) => SuppressionReason::Complaint,
-                _ => SuppressionReason::Unsubscribe,
+            let (reason, kind) = match activity {
+                Activity::Complaint(_) => (SuppressionReason::Complaint, "complaint"),
+                _ => (SuppressionReason::Unsubscribe, "unsubscribe"),
             };
+            announce(conn, s, lead.id, kind).await?;
             suppress_and_stop(conn, s, lead, reason, StopReason::Unsubscribed).await?;
             let data = json!({"source": source});
             timeline(conn, s, lead.id, "unsubscribe", data, now).await?;
         }
-        Activity::Bounce { hard: true, .. } => {
-            let reason = SuppressionReason::HardBounce;
-            suppress_and_stop(conn, s, lead, reason, StopReason::Bounced).await?;
+        Activity::Bounce { hard, .. } => {
+            announce(conn, s, lead.id, "bounce").await?;
+            if *hard {
+                let reason = SuppressionReason::HardBounce;
+                suppress_and_stop(conn, s, lead, reason, StopReason::Bounced).await?;
+            }
         }
-        Activity::Bounce { .. } => {}
         Activity::Reply { .. } => stop_lead(conn, s.org_id, lead.id, StopReason::Replied).await?,
     }
     Ok(())
