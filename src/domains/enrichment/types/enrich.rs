@@ -14,9 +14,11 @@ pub enum EnrichmentProviderKind {
     Hunter,
     /// Apollo (people match): email, title, phone, company and website.
     Apollo,
+    /// Apollo organization enrichment (by the lead's domain): company, website and industry.
+    ApolloOrganization,
 }
 
-crate::wire_enum!(EnrichmentProviderKind { Hunter => "HUNTER", Apollo => "APOLLO" });
+crate::wire_enum!(EnrichmentProviderKind { Hunter => "HUNTER", Apollo => "APOLLO", ApolloOrganization => "APOLLO_ORGANIZATION" });
 
 /// A lead field enrichment can fill.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -31,9 +33,11 @@ pub enum EnrichmentField {
     Company,
     /// `Lead.website` (the company's domain).
     Website,
+    /// `Lead.industry`.
+    Industry,
 }
 
-crate::wire_enum!(EnrichmentField { Email => "EMAIL", Phone => "PHONE", Title => "TITLE", Company => "COMPANY", Website => "WEBSITE" });
+crate::wire_enum!(EnrichmentField { Email => "EMAIL", Phone => "PHONE", Title => "TITLE", Company => "COMPANY", Website => "WEBSITE", Industry => "INDUSTRY" });
 
 impl EnrichmentField {
     /// The lead field's name (`leads::ENRICHABLE_FIELDS`).
@@ -44,6 +48,7 @@ impl EnrichmentField {
             Self::Title => "title",
             Self::Company => "company",
             Self::Website => "website",
+            Self::Industry => "industry",
         }
     }
 }
