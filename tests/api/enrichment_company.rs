@@ -102,12 +102,11 @@ const HISTORY: &str = "query($id: ID!) { enrichmentHistory(leadId: $id) { totalC
 
 /// The company provider (cost 4) and a budget of 100 cents.
 async fn configure(app: &TestApp, admin: &str) {
-    let i =
-        json!({"provider": "APOLLO_ORGANIZATION", "apiKey": KEY, "position": 0, "costCents": 4});
+    let i = json!({"provider": "APOLLO_COMPANY", "apiKey": KEY, "position": 0, "costCents": 4});
     let v = ok(app, admin, CONFIGURE, json!({"i": i})).await;
     assert_eq!(
         v["configureEnrichmentProvider"],
-        json!({"provider": "APOLLO_ORGANIZATION", "costCents": 4, "keyConfigured": true})
+        json!({"provider": "APOLLO_COMPANY", "costCents": 4, "keyConfigured": true})
     );
     let budget = "mutation { updateEnrichmentSettings(input: {smtpProbe: false, monthlyBudgetCents: 100}) { monthlyBudgetCents } }";
     ok(app, admin, budget, json!({})).await;
@@ -146,8 +145,8 @@ async fn the_company_lookup_fills_industry_and_website_from_the_domain() {
     assert_eq!(
         r["fields"],
         json!([
-            {"field": "INDUSTRY", "status": "FILLED", "provider": "APOLLO_ORGANIZATION", "calls": 1},
-            {"field": "WEBSITE", "status": "FILLED", "provider": "APOLLO_ORGANIZATION", "calls": 0},
+            {"field": "INDUSTRY", "status": "FILLED", "provider": "APOLLO_COMPANY", "calls": 1},
+            {"field": "WEBSITE", "status": "FILLED", "provider": "APOLLO_COMPANY", "calls": 0},
             {"field": "COMPANY", "status": "ALREADY_FILLED", "provider": null, "calls": 0}
         ]),
         "{v}"
@@ -164,16 +163,13 @@ async fn the_company_lookup_fills_industry_and_website_from_the_domain() {
     assert_eq!(r["lead"]["company"], "Initech");
     let p = provenance(&r["lead"], "industry");
     assert_eq!(p["kind"], "enrichment");
-    assert_eq!(
-        p["reference"],
-        "apollo_organization: organization org-initech"
-    );
+    assert_eq!(p["reference"], "apollo_company: organization org-initech");
     assert_eq!(f.calls("initech.example"), 1);
     let h = ok(&app, &member, HISTORY, json!({"id": id})).await;
     // One call served both fields: one history row, one charge.
     assert_eq!(
         h["enrichmentHistory"]["nodes"],
-        json!([{"provider": "APOLLO_ORGANIZATION", "field": "INDUSTRY", "outcome": "FOUND", "costCents": 4}]),
+        json!([{"provider": "APOLLO_COMPANY", "field": "INDUSTRY", "outcome": "FOUND", "costCents": 4}]),
         "{h}"
     );
     let s = ok(
@@ -236,7 +232,7 @@ async fn a_429_from_the_company_lookup_is_retried_after_retry_after() {
     .await;
     assert_eq!(
         v["enrichLead"]["fields"][0],
-        json!({"field": "INDUSTRY", "status": "FILLED", "provider": "APOLLO_ORGANIZATION", "calls": 1}),
+        json!({"field": "INDUSTRY", "status": "FILLED", "provider": "APOLLO_COMPANY", "calls": 1}),
         "{v}"
     );
     assert_eq!(v["enrichLead"]["lead"]["industry"], "slow software");

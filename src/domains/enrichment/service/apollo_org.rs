@@ -15,15 +15,15 @@ use crate::{
 };
 
 /// The Apollo organization-enrichment client.
-pub struct ApolloOrganization {
+pub struct ApolloCompany {
     /// `APOLLO_BASE_URL`.
     pub base_url: String,
 }
 
 #[async_trait]
-impl EnrichmentProvider for ApolloOrganization {
+impl EnrichmentProvider for ApolloCompany {
     fn kind(&self) -> EnrichmentProviderKind {
-        EnrichmentProviderKind::ApolloOrganization
+        EnrichmentProviderKind::ApolloCompany
     }
 
     fn supports(&self, field: EnrichmentField) -> bool {

@@ -7,7 +7,8 @@ use entity::{enrichment_call, enrichment_provider, enrichment_run};
 
 use crate::domains::leads::{types::LeadFilter, Lead};
 
-/// An enrichment provider with a documented HTTP API.
+/// An enrichment provider with a documented HTTP API (stored by its wire name in 16-character
+/// columns: keep new names that short).
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum EnrichmentProviderKind {
     /// Hunter (API v2 email finder): email, title, phone, company from a name and a domain.
@@ -15,10 +16,10 @@ pub enum EnrichmentProviderKind {
     /// Apollo (people match): email, title, phone, company and website.
     Apollo,
     /// Apollo organization enrichment (by the lead's domain): company, website and industry.
-    ApolloOrganization,
+    ApolloCompany,
 }
 
-crate::wire_enum!(EnrichmentProviderKind { Hunter => "HUNTER", Apollo => "APOLLO", ApolloOrganization => "APOLLO_ORGANIZATION" });
+crate::wire_enum!(EnrichmentProviderKind { Hunter => "HUNTER", Apollo => "APOLLO", ApolloCompany => "APOLLO_COMPANY" });
 
 /// A lead field enrichment can fill.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
