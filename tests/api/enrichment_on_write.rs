@@ -257,3 +257,62 @@ async fn the_setting_defaults_off_needs_an_admin_and_a_viewer() {
         "{v}"
     );
 }
+
+/// A CSV of `n` leads whose addresses start with `tag`.
+fn csv(tag: &str, n: usize) -> Vec<u8> {
+    let rows: String = (0..n)
+        .map(|i| format!("{tag}{i}@acme.mx-ok.test,Acme {i}\n"))
+        .collect();
+    format!("Email,Company\n{rows}").into_bytes()
+}
+
+/// Reads of the settings table among the statements recorded since the last call.
+fn settings_reads(app: &TestApp) -> usize {
+    app.state
+        .sql_log
+        .take()
+        .iter()
+        .filter(|s| s.starts_with("SELECT") && s.contains("\"enrichment_settings\""))
+        .count()
+}
+
+#[tokio::test]
+async fn the_setting_costs_no_statement_per_created_lead() {
+    let dns = FakeDns::start().await;
+    let app = TestApp::spawn_with(Options {
+        env: HashMap::from([
+            ("RECORD_SQL".to_string(), "true".to_string()),
+            ("DNS_NAMESERVER".to_string(), dns.addr.to_string()),
+        ]),
+        ..Default::default()
+    })
+    .await;
+    let (org, ada) = admin(&app).await;
+    let (other, bob) = admin(&app).await;
+    settings_reads(&app);
+    // Off (the default): the first import reads the setting once, whatever its size; later
+    // imports not at all.
+    let r = import(&app, &ada.token, csv("a", 5), "SKIP").await;
+    assert_eq!(r["imported"], 5, "{r}");
+    assert_eq!(settings_reads(&app), 1, "one read for 5 leads");
+    let r = import(&app, &ada.token, csv("b", 60), "SKIP").await;
+    assert_eq!(r["imported"], 60, "{r}");
+    assert_eq!(settings_reads(&app), 0, "no read for 60 more leads");
+    assert_eq!(jobs(&app, org).await, 0);
+    // Turned on: the change is seen at once by this instance, one read again, one job a lead.
+    set(&app, &ada.token, true).await;
+    settings_reads(&app);
+    let r = import(&app, &ada.token, csv("c", 7), "SKIP").await;
+    assert_eq!(r["imported"], 7, "{r}");
+    assert!(settings_reads(&app) <= 1, "at most one read for 7 leads");
+    assert_eq!(jobs(&app, org).await, 7, "one validation per created lead");
+    // Another organization keeps its own (default) answer.
+    let r = import(&app, &bob.token, csv("d", 3), "SKIP").await;
+    assert_eq!(r["imported"], 3, "{r}");
+    assert_eq!(jobs(&app, other).await, 0);
+    // Off again: nothing more queued.
+    set(&app, &ada.token, false).await;
+    let r = import(&app, &ada.token, csv("e", 4), "SKIP").await;
+    assert_eq!(r["imported"], 4, "{r}");
+    assert_eq!(jobs(&app, org).await, 7);
+}

@@ -19,6 +19,7 @@ mod conversations;
 mod conversations_auto;
 mod enrichment;
 mod enrichment_breaker;
+mod enrichment_company;
 mod enrichment_duplicates;
 mod enrichment_gate;
 mod enrichment_on_write;

@@ -138,7 +138,7 @@ fn csv(emails: &[String]) -> Vec<u8> {
 }
 
 /// `importLeads` as a multipart upload (GraphQL multipart request spec); the job's id.
-async fn upload(base: &str, token: &str, csv: &[u8]) -> anyhow::Result<String> {
+pub(super) async fn upload(base: &str, token: &str, csv: &[u8]) -> anyhow::Result<String> {
     let ops = json!({
         "query": "mutation($file: Upload!) { importLeads(file: $file, onConflict: SKIP) { id } }",
         "variables": {"file": null}

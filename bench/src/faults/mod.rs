@@ -10,13 +10,15 @@
 //! `postgres` (outage under 50 HTTP clients: fail fast, `/health` answers, recovery),
 //! `smtp` (421/451/slow DATA/down during a campaign: no duplicate, completes),
 //! `crash` (SIGKILL of one of two instances every few seconds during a campaign),
-//! `crash-scrape` and `crash-import` (SIGKILL of the instance holding a scrape or a CSV import
-//! job each time it made progress, restarted at once or after a takeover by the other one).
+//! `crash-scrape`, `crash-import` and `crash-enrich` (SIGKILL of the instance holding a scrape,
+//! a CSV import or a batch enrichment job each time it made progress, restarted at once or
+//! after a takeover by the other one).
 //! A webhook fan-out scenario waits for webhooks, which the server does not have yet.
 
 mod campaign;
 mod client;
 mod crash;
+mod crash_enrich;
 mod crash_import;
 mod crash_scrape;
 mod hunt;
@@ -74,6 +76,7 @@ pub const ALL: &[&str] = &[
     "crash",
     "crash-scrape",
     "crash-import",
+    "crash-enrich",
 ];
 
 /// Runs the named scenarios (`all` = [`ALL`]); returns true when every one passed.
@@ -126,6 +129,7 @@ async fn run_one(name: &str, env: &Env) -> anyhow::Result<Vec<Verdict>> {
         "crash" => crash::run(env).await,
         "crash-scrape" => crash_scrape::run(env).await,
         "crash-import" => crash_import::run(env).await,
+        "crash-enrich" => crash_enrich::run(env).await,
         other => anyhow::bail!("unknown scenario {other:?} (known: {})", ALL.join(", ")),
     }
     .with_context(|| format!("scenario {name}"))

@@ -29,7 +29,8 @@
 //!
 //! **Enrichment rules**:
 //! - providers implement `service::provider::EnrichmentProvider` with real HTTP clients for the
-//!   documented APIs (Hunter v2 email finder, Apollo people match) over `operator_http`
+//!   documented APIs (Hunter v2 email finder, Apollo people match, Apollo organization
+//!   enrichment by domain for company, website and industry) over `operator_http`
 //!   (`HUNTER_BASE_URL`, `APOLLO_BASE_URL`). Keys are per organization, sealed with
 //!   `SECRETS_KEY` (`rotate-secrets` re-seals them); no query returns them.
 //! - the waterfall (`service/waterfall.rs`): per field, the enabled providers in the
@@ -61,7 +62,9 @@
 //! registered as `enrichment.validate_on_write`): when the organization's `validateOnWrite` is
 //! on, it enqueues an `enrichment.validate` job in the writer's transaction, so every lead path
 //! (manual, import, API, incoming webhook, scrape) validates on write; the job saves the
-//! verdict like `validateContact` (skipping a lead whose email changed since).
+//! verdict like `validateContact` (skipping a lead whose email changed since). The setting is
+//! cached per instance (`settings::validates_on_write`, 30 s, forgotten at once by
+//! `updateEnrichmentSettings` on its instance), so with it off a created lead costs no statement.
 //! Outreach reads the verdict from the lead without naming enrichment:
 //! the send gate (`leads::send_gate_reason`) suppresses UNDELIVERABLE recipients with the
 //! verdict's reasons and, when the campaign sets `requireValidatedRecipients`, the recipients

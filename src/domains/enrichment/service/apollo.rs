@@ -1,7 +1,7 @@
 //! Apollo People Enrichment: `POST /api/v1/people/match` with the look-up as query parameters
 //! (`first_name`, `last_name`, `email`, `domain`, `organization_name`), the key in the
 //! `x-api-key` header. The answer is `{"person": {"id", "email", "title", "phone_numbers":
-//! [{"sanitized_number"}], "organization": {"name", "primary_domain", "website_url"}}}`;
+//! [{"sanitized_number"}], "organization": {"name", "primary_domain", "website_url", "industry"}}}`;
 //! `person` is null when nobody matched.
 
 use async_trait::async_trait;
@@ -85,6 +85,7 @@ impl EnrichmentProvider for Apollo {
             .as_str()
             .or(org["primary_domain"].as_str());
         found.put(EnrichmentField::Website, site, None);
+        found.put(EnrichmentField::Industry, org["industry"].as_str(), None);
         Ok(found)
     }
 }

@@ -20,6 +20,7 @@
 //! (`duplicateCandidates`).
 
 pub mod apollo;
+pub mod apollo_org;
 pub mod batch;
 pub mod breaker;
 pub mod budget;

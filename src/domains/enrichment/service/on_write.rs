@@ -8,6 +8,11 @@
 //! email, it enqueues one [`KIND`] job (idempotency key: lead + event id), so the job commits
 //! or rolls back with the write. Leads never name enrichment.
 //!
+//! The setting is read through a per-instance cache (`settings::validates_on_write`): one read
+//! per organization every `ON_WRITE_CACHE_TTL` (30 s), forgotten by `updateEnrichmentSettings`
+//! on the instance that runs it; another instance sees a change within those 30 s. With the
+//! setting off, a created lead costs no statement (`wants` answers from the cache).
+//!
 //! The job ([`ValidateLeadJob`]) validates the address the event saw, exactly like
 //! `validateContact` (the domain's answer through the shared validation cache, the mailbox probe
 //! when allowed and opted in) and saves the verdict through `leads::record_email_status`
@@ -56,7 +61,9 @@ pub struct ValidateOnWrite;
 #[async_trait]
 impl EventHandler for ValidateOnWrite {
     fn wants(&self, event: &EventEnvelope) -> bool {
+        // An organization known (cached) to have the setting off costs nothing per lead.
         lead_of(&event.event).is_some()
+            && settings::cached_validates_on_write(event.org_id) != Some(false)
     }
 
     async fn handle(&self, conn: &HandlerConn<'_>, event: &EventEnvelope) -> AppResult<()> {

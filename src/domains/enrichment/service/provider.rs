@@ -1,5 +1,6 @@
 //! The provider contract ([`EnrichmentProvider`]) and what the waterfall hands it and gets back.
-//! Real clients: [`super::hunter::Hunter`], [`super::apollo::Apollo`]; both speak their
+//! Real clients: [`super::hunter::Hunter`], [`super::apollo::Apollo`],
+//! [`super::apollo_org::ApolloCompany`]; all speak their
 //! documented wire formats over `state.operator_http` (base URLs `HUNTER_BASE_URL`,
 //! `APOLLO_BASE_URL`).
 
@@ -8,7 +9,7 @@ use std::{collections::BTreeMap, time::Duration};
 use async_trait::async_trait;
 use entity::lead;
 
-use super::{apollo::Apollo, hunter::Hunter};
+use super::{apollo::Apollo, apollo_org::ApolloCompany, hunter::Hunter};
 use crate::{
     domains::enrichment::types::{EnrichmentField, EnrichmentProviderKind},
     platform::{
@@ -123,6 +124,9 @@ pub fn client(state: &AppState, kind: EnrichmentProviderKind) -> Box<dyn Enrichm
             base_url: s.hunter_base_url.clone(),
         }),
         EnrichmentProviderKind::Apollo => Box::new(Apollo {
+            base_url: s.apollo_base_url.clone(),
+        }),
+        EnrichmentProviderKind::ApolloCompany => Box::new(ApolloCompany {
             base_url: s.apollo_base_url.clone(),
         }),
     }

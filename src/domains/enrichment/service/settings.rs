@@ -1,6 +1,15 @@
 //! The organization's enrichment settings (`enrichmentSettings`, `updateEnrichmentSettings`):
 //! one row per organization, absent = defaults (the probe off, no enrichment budget, no validation on write).
 
+use std::{
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        LazyLock, RwLock,
+    },
+    time::{Duration, Instant},
+};
+
 use async_graphql::MaybeUndefined;
 use chrono::Utc;
 use entity::enrichment_setting;
@@ -88,6 +97,7 @@ pub async fn update(
         )
         .exec_without_returning(&state.db)
         .await?;
+    forget_on_write(viewer.org_id);
     get(state, viewer).await
 }
 
@@ -106,10 +116,57 @@ pub async fn probe_enabled(
         .is_some_and(|r| r.smtp_probe))
 }
 
-/// `org` validates leads' emails on write (read in the writer's transaction).
+/// How long an instance trusts its cached `validateOnWrite` of an organization. The instance
+/// that runs `updateEnrichmentSettings` forgets its entry at once; other instances see the
+/// change within this bound.
+pub const ON_WRITE_CACHE_TTL: Duration = Duration::from_secs(30);
+
+/// Entries kept before expired ones are swept (one bool per organization).
+const ON_WRITE_CACHE_SWEEP: usize = 10_000;
+
+/// `validateOnWrite` per organization, as last read, with the read's time.
+static ON_WRITE: LazyLock<RwLock<HashMap<Uuid, (bool, Instant)>>> =
+    LazyLock::new(|| RwLock::new(HashMap::new()));
+
+/// Bumped by every [`forget_on_write`], so a read that raced an update is not cached.
+static ON_WRITE_GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// `org`'s `validateOnWrite` as cached by this instance, if read less than
+/// [`ON_WRITE_CACHE_TTL`] ago (no query: the lead-event handler asks this for every lead).
+pub fn cached_validates_on_write(org: Uuid) -> Option<bool> {
+    let cache = ON_WRITE.read().unwrap_or_else(|e| e.into_inner());
+    cache
+        .get(&org)
+        .filter(|(_, at)| at.elapsed() < ON_WRITE_CACHE_TTL)
+        .map(|(on, _)| *on)
+}
+
+/// Drops this instance's cached `validateOnWrite` of `org` (after the setting changed).
+pub fn forget_on_write(org: Uuid) {
+    let mut cache = ON_WRITE.write().unwrap_or_else(|e| e.into_inner());
+    ON_WRITE_GENERATION.fetch_add(1, Ordering::SeqCst);
+    cache.remove(&org);
+}
+
+/// `org` validates leads' emails on write: the cached answer, else one read (in the writer's
+/// transaction) that fills the cache, so a batch of created leads costs one read per
+/// organization and [`ON_WRITE_CACHE_TTL`], not one per lead.
 pub async fn validates_on_write(conn: &impl ConnectionTrait, org: Uuid) -> AppResult<bool> {
-    Ok(enrichment_setting::Entity::find_by_id(org)
+    if let Some(on) = cached_validates_on_write(org) {
+        return Ok(on);
+    }
+    let generation = ON_WRITE_GENERATION.load(Ordering::SeqCst);
+    let on = enrichment_setting::Entity::find_by_id(org)
         .one(conn)
         .await?
-        .is_some_and(|r| r.validate_on_write))
+        .is_some_and(|r| r.validate_on_write);
+    let mut cache = ON_WRITE.write().unwrap_or_else(|e| e.into_inner());
+    // An update since the read began may have changed the setting: answer, but do not cache.
+    if ON_WRITE_GENERATION.load(Ordering::SeqCst) == generation {
+        if cache.len() >= ON_WRITE_CACHE_SWEEP {
+            cache.retain(|_, (_, at)| at.elapsed() < ON_WRITE_CACHE_TTL);
+        }
+        cache.insert(org, (on, Instant::now()));
+    }
+    Ok(on)
 }

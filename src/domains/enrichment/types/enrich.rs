@@ -7,16 +7,19 @@ use entity::{enrichment_call, enrichment_provider, enrichment_run};
 
 use crate::domains::leads::{types::LeadFilter, Lead};
 
-/// An enrichment provider with a documented HTTP API.
+/// An enrichment provider with a documented HTTP API (stored by its wire name in 16-character
+/// columns: keep new names that short).
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum EnrichmentProviderKind {
     /// Hunter (API v2 email finder): email, title, phone, company from a name and a domain.
     Hunter,
     /// Apollo (people match): email, title, phone, company and website.
     Apollo,
+    /// Apollo organization enrichment (by the lead's domain): company, website and industry.
+    ApolloCompany,
 }
 
-crate::wire_enum!(EnrichmentProviderKind { Hunter => "HUNTER", Apollo => "APOLLO" });
+crate::wire_enum!(EnrichmentProviderKind { Hunter => "HUNTER", Apollo => "APOLLO", ApolloCompany => "APOLLO_COMPANY" });
 
 /// A lead field enrichment can fill.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -31,9 +34,11 @@ pub enum EnrichmentField {
     Company,
     /// `Lead.website` (the company's domain).
     Website,
+    /// `Lead.industry`.
+    Industry,
 }
 
-crate::wire_enum!(EnrichmentField { Email => "EMAIL", Phone => "PHONE", Title => "TITLE", Company => "COMPANY", Website => "WEBSITE" });
+crate::wire_enum!(EnrichmentField { Email => "EMAIL", Phone => "PHONE", Title => "TITLE", Company => "COMPANY", Website => "WEBSITE", Industry => "INDUSTRY" });
 
 impl EnrichmentField {
     /// The lead field's name (`leads::ENRICHABLE_FIELDS`).
@@ -44,6 +49,7 @@ impl EnrichmentField {
             Self::Title => "title",
             Self::Company => "company",
             Self::Website => "website",
+            Self::Industry => "industry",
         }
     }
 }

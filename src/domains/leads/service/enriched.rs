@@ -17,7 +17,8 @@ use crate::{
 };
 
 /// The lead fields enrichment may fill, by their GraphQL names.
-pub const ENRICHABLE_FIELDS: [&str; 5] = ["email", "phone", "title", "company", "website"];
+pub const ENRICHABLE_FIELDS: [&str; 6] =
+    ["email", "phone", "title", "company", "website", "industry"];
 
 /// One enriched value and where it came from.
 #[derive(Debug, Clone)]
@@ -42,6 +43,7 @@ pub fn enrichable_value<'a>(l: &'a lead::Model, field: &str) -> Option<&'a str> 
         "title" => l.title.as_deref(),
         "company" => Some(l.company.as_str()),
         "website" => l.website.as_deref(),
+        "industry" => l.industry.as_deref(),
         _ => None,
     };
     v.filter(|s| !s.trim().is_empty())
@@ -88,6 +90,7 @@ pub async fn record_enriched(
         "title" => a.title = Set(c.text("title", Some(v.value), 200)),
         "company" => a.company = Set(c.text("company", Some(v.value), 200).unwrap_or_default()),
         "website" => a.website = Set(c.website("website", Some(v.value))),
+        "industry" => a.industry = Set(c.text("industry", Some(v.value), 200)),
         _ => return Err(AppError::invalid("field", "is not enrichable")),
     }
     if !c.errors.is_empty() {
