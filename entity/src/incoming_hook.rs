@@ -10,6 +10,8 @@ pub struct Model {
     pub id: Uuid,
     pub org_id: Uuid,
     pub name: String,
+    /// LEAD_CREATED (a lead intake URL) | WORKFLOW_COMPLETE (n8n's completion callback).
+    pub kind: String,
     /// `whsec_…`, sealed by the secrets box.
     pub secret: String,
     /// Tags added to every lead it brings in (`["webform"]`).

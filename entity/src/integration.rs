@@ -20,6 +20,8 @@ pub struct Model {
     pub last_success_at: Option<DateTimeUtc>,
     pub last_error: Option<String>,
     pub last_error_at: Option<DateTimeUtc>,
+    /// When `testIntegration` last called it.
+    pub last_tested_at: Option<DateTimeUtc>,
     pub created_by: Option<Uuid>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

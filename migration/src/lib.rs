@@ -45,6 +45,7 @@ mod m20261206_000039_create_geocode_cache;
 mod m20261206_000040_add_sequence_send_clicks;
 mod m20261206_000041_add_workflow_execution_completion;
 mod m20261206_000043_unique_search_goal_result_rank;
+mod m20261206_000046_add_hook_kind_and_integration_test;
 
 /// Runs the migrations in order.
 pub struct Migrator;
@@ -95,6 +96,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000040_add_sequence_send_clicks::Migration),
             Box::new(m20261206_000041_add_workflow_execution_completion::Migration),
             Box::new(m20261206_000043_unique_search_goal_result_rank::Migration),
+            Box::new(m20261206_000046_add_hook_kind_and_integration_test::Migration),
         ]
     }
 }

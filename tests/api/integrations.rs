@@ -23,7 +23,7 @@ use crate::{
 };
 
 #[derive(Clone, Default)]
-struct FakeSlack(Arc<Mutex<Vec<(String, Value)>>>);
+pub(crate) struct FakeSlack(pub Arc<Mutex<Vec<(String, Value)>>>);
 
 /// `POST /services/{team}/{bot}/{secret}` like Slack's incoming webhooks.
 async fn hook(
@@ -50,7 +50,7 @@ async fn hook(
     (StatusCode::OK, "ok").into_response()
 }
 
-async fn fake_slack() -> (FakeSlack, String) {
+pub(crate) async fn fake_slack() -> (FakeSlack, String) {
     let f = FakeSlack::default();
     let app = Router::new()
         .route("/services/{team}/{bot}/{secret}", post(hook))
@@ -81,7 +81,7 @@ const SEND: &str =
 const STATUS: &str = "{ integrations { kind id name configured lastSuccessAt lastError } }";
 
 /// Adds a Slack integration posting to `…/services/T1/B1/{secret}`: its id.
-async fn slack(app: &TestApp, who: &Person, base: &str, secret: &str) -> String {
+pub(crate) async fn slack(app: &TestApp, who: &Person, base: &str, secret: &str) -> String {
     let url = format!("{base}/services/T1/B1/{secret}");
     let v = ok(
         app,

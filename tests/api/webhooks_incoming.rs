@@ -47,7 +47,7 @@ pub(crate) async fn hook(app: &TestApp, who: &Person, name: &str) -> (String, St
 }
 
 /// `v1,<base64 HMAC-SHA256(base64-decoded secret, "id.ts.body")>`, from the spec.
-fn signature(secret: &str, id: &str, ts: i64, body: &[u8]) -> String {
+pub(crate) fn signature(secret: &str, id: &str, ts: i64, body: &[u8]) -> String {
     let key = B64
         .decode(secret.strip_prefix("whsec_").unwrap_or(secret))
         .unwrap();
@@ -58,7 +58,7 @@ fn signature(secret: &str, id: &str, ts: i64, body: &[u8]) -> String {
 }
 
 /// POSTs `body` with the given headers (None: left out); (status, JSON answer).
-async fn post(
+pub(crate) async fn post(
     app: &TestApp,
     path: &str,
     headers: [Option<String>; 3],

@@ -45,6 +45,8 @@ pub struct FakeState {
     pub refused: usize,
     /// Executions by id, as `GET /api/v1/executions/{id}` answers them.
     pub executions: BTreeMap<u64, Value>,
+    /// The `X-Leadgraph-Execution-Id` each trigger call carried, in order.
+    pub leadgraph_ids: Vec<String>,
     next: u32,
 }
 
@@ -245,8 +247,17 @@ async fn toggle(
 }
 
 /// A production webhook: registered only while its workflow is active.
-async fn trigger(State(f): State<FakeN8n>, Path(path): Path<String>, body: Bytes) -> Response {
+async fn trigger(
+    State(f): State<FakeN8n>,
+    Path(path): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let mut s = f.0.lock().unwrap();
+    let ours = headers
+        .get("x-leadgraph-execution-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let live = s.workflows.values().any(|w| {
         w["active"] == true
             && w["nodes"]
@@ -280,6 +291,7 @@ async fn trigger(State(f): State<FakeN8n>, Path(path): Path<String>, body: Bytes
                "retrySuccessId": null, "startedAt": now, "stoppedAt": null,
                "workflowId": wf, "waitTill": null, "status": "running"}),
     );
+    s.leadgraph_ids.extend(ours);
     s.triggered.push((path, input));
     Json(json!({"message": "Workflow was started"})).into_response()
 }

@@ -34,7 +34,7 @@ const VALIDATE: &str =
     "query($d: JSON!) { validateWorkflow(definition: $d) { valid nodeCount triggerNodes } }";
 
 /// An active workflow on the fake with a POST webhook trigger on `path`: its registry id.
-async fn active_workflow(
+pub(crate) async fn active_workflow(
     app: &TestApp,
     token: &str,
     who: &crate::fixtures::Person,
@@ -53,7 +53,7 @@ async fn active_workflow(
 }
 
 /// The executions of workflow `id`, newest first.
-async fn executions(app: &TestApp, token: &str, id: &str) -> Vec<Value> {
+pub(crate) async fn executions(app: &TestApp, token: &str, id: &str) -> Vec<Value> {
     ok(app, token, EXECUTIONS, json!({"id": id})).await["workflowExecutions"]["nodes"]
         .as_array()
         .unwrap()
@@ -61,7 +61,7 @@ async fn executions(app: &TestApp, token: &str, id: &str) -> Vec<Value> {
 }
 
 /// Waits (up to 20 s) until execution `exec` of workflow `id` satisfies `f`.
-async fn wait_for(
+pub(crate) async fn wait_for(
     app: &TestApp,
     token: &str,
     id: &str,
@@ -82,7 +82,7 @@ async fn wait_for(
 }
 
 /// Executes workflow `id`; the execution id.
-async fn execute(app: &TestApp, token: &str, id: &str, input: Value) -> String {
+pub(crate) async fn execute(app: &TestApp, token: &str, id: &str, input: Value) -> String {
     let v = ok(app, token, EXECUTE, json!({"id": id, "in": input})).await;
     assert_eq!(v["executeWorkflow"]["status"], "RUNNING", "{v}");
     v["executeWorkflow"]["id"].as_str().unwrap().to_string()

@@ -40,7 +40,10 @@
 //!   10 minutes). `POST /hooks/in/{id}` verifies the Standard Webhooks signature and timestamp
 //!   (5 min), refuses replays (409), and creates or merges the lead by email through the leads
 //!   API (`create_in`, MERGE) with provenance `webhook:<name>`; a refusal writes nothing.
-//!   Managed with `ManageWebhooks`; schedules with `ManageSchedules` (ADMIN).
+//!   Kind WORKFLOW_COMPLETE (`createIncomingWebhook(input: {kind})`): the same checks, then
+//!   the body marks a workflow execution of the organization finished (sub-domain
+//!   `workflows`, once with the poll job). Managed with `ManageWebhooks`; schedules with
+//!   `ManageSchedules` (ADMIN).
 //! - **Sub-domains**, low → high: [`integrations`] (the n8n connection, Slack incoming
 //!   webhooks, the `integrations` status list) and [`workflows`] (the n8n workflow registry and
 //!   executions, over the n8n connection). Their roots merge into this domain's.

@@ -17,7 +17,11 @@
 //!   `SMTP_URL`), n8n, each Slack webhook, outgoing webhooks (any endpoint; the last delivery
 //!   that succeeded and the last that failed), in a fixed number of statements. Enrichment keys
 //!   are not listed: enrichment sits above webhooks in the domain order.
-//! - **Roles**: `ManageIntegrations` (ADMIN) configures and lists; `SendSlackMessages`
+//! - **Test** (`testIntegration(id)`, `service/probe.rs`): one harmless live call with the
+//!   stored credential — n8n `GET /api/v1/workflows?limit=1`, Slack a test message — recorded
+//!   as `lastTestedAt` plus the usual outcome; a failure is `ok: false` with the error, the
+//!   credential masked out of it.
+//! - **Roles**: `ManageIntegrations` (ADMIN) configures, tests and lists; `SendSlackMessages`
 //!   (MEMBER) posts. Another organization's integration is NOT_FOUND.
 
 mod resolver;

@@ -4,10 +4,10 @@ use async_graphql::{Context, Object, ID};
 use uuid::Uuid;
 
 use super::{
-    service::{slack, status, store},
+    service::{probe, slack, status, store},
     types::{
         ConfigureN8nInput, CreateSlackIntegrationInput, Integration, IntegrationStatus,
-        SendSlackMessageInput, SlackMessageResult,
+        IntegrationTestResult, SendSlackMessageInput, SlackMessageResult,
     },
 };
 use crate::{
@@ -76,6 +76,21 @@ impl IntegrationMutation {
         let done = store::delete(state, viewer, id).await?;
         note(ctx, "integration", id);
         Ok(done)
+    }
+
+    /// Tests an integration with one harmless live call (ADMIN+): n8n lists one workflow,
+    /// Slack gets a test message. Records `lastTestedAt` and the outcome; a failure is
+    /// `ok: false` with the error, never showing the credential.
+    async fn test_integration(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> AppResult<IntegrationTestResult> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let id = integration_id(&id)?;
+        let r = probe::run(state, viewer, id).await?;
+        note(ctx, "integration", id);
+        Ok(r)
     }
 
     /// Posts a message through a Slack integration (MEMBER+). Slack's refusals are errors

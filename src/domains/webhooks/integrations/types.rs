@@ -64,6 +64,10 @@ impl Integration {
     async fn last_error_at(&self) -> Option<DateTime<Utc>> {
         self.0.last_error_at
     }
+    /// When `testIntegration` last called it.
+    async fn last_tested_at(&self) -> Option<DateTime<Utc>> {
+        self.0.last_tested_at
+    }
     /// When it was created.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
@@ -128,4 +132,34 @@ pub struct SlackMessageResult {
     pub ok: bool,
     /// Slack's HTTP status.
     pub status_code: i32,
+}
+
+/// What `testIntegration`'s live call said.
+#[derive(SimpleObject)]
+pub struct IntegrationTestResult {
+    /// The call succeeded (n8n listed workflows; Slack answered `ok`).
+    pub ok: bool,
+    /// The HTTP status of the answer (null when none came).
+    pub status_code: Option<i32>,
+    /// Why it failed (never containing the credential).
+    pub error: Option<String>,
+    /// The integration, with `lastTestedAt` and its outcome recorded.
+    pub integration: Integration,
+}
+
+impl IntegrationTestResult {
+    /// A result for `row`.
+    pub fn new(
+        row: integration::Model,
+        ok: bool,
+        status: Option<u16>,
+        error: Option<String>,
+    ) -> Self {
+        Self {
+            ok,
+            status_code: status.map(i32::from),
+            error,
+            integration: Integration(row),
+        }
+    }
 }

@@ -11,6 +11,12 @@
 //! created or merged into the organization's lead with the same email (leads' dedupe rules,
 //! `MERGE`: empty fields filled, tags added) with provenance `webhook:<hook name>`, and the
 //! leads' events are recorded. 201 `{leadId, status: "created"}` or 200 `"merged"`.
+//!
+//! A hook of kind WORKFLOW_COMPLETE takes n8n's completion callback instead of leads: after
+//! the same signature, timestamp and replay checks, the body names an execution of the hook's
+//! organization (else 404) and workflows records it finished in the receipt's transaction
+//! (`workflows::record_completion`, fenced like the poll job): 200
+//! `{executionId, status, recorded}`.
 
 use axum::{
     body::Bytes,
@@ -22,8 +28,8 @@ use chrono::{DateTime, Utc};
 use entity::{incoming_hook, incoming_hook_receipt};
 use http::{HeaderMap, StatusCode};
 use sea_orm::{
-    sea_query::OnConflict, ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait,
-    QueryFilter, Select, TransactionTrait,
+    sea_query::OnConflict, ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction,
+    EntityTrait, QueryFilter, Select, TransactionTrait,
 };
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
@@ -37,7 +43,10 @@ use crate::{
             types::{CreateLeadInput, LeadSource, OnConflict as LeadConflict},
             Created, Origin,
         },
-        webhooks::types::{CreateIncomingWebhookInput, IncomingWebhook},
+        webhooks::{
+            types::{CreateIncomingWebhookInput, IncomingWebhook, IncomingWebhookKind},
+            workflows::{completion_execution, parse_completion, record_completion},
+        },
     },
     error::{AppError, AppResult, FieldError},
     graphql::pagination::{page_by_id_desc, IdConnection, PageArgs},
@@ -132,6 +141,7 @@ pub async fn create(
         id: Set(id),
         org_id: Set(viewer.org_id),
         name: Set(name),
+        kind: Set(input.kind.unwrap_or_default().as_str().into()),
         secret: Set(state.secrets.seal(&secret, &secret_context(id))),
         default_tags: Set(Value::from(tags)),
         enabled: Set(true),
@@ -200,16 +210,17 @@ pub async fn receive(
     body: Bytes,
 ) -> Response {
     match accept(&state, &id, &headers, &body, Utc::now()).await {
-        Ok((lead_id, true)) => (
+        Ok(Accepted::Lead(lead_id, true)) => (
             StatusCode::CREATED,
             Json(json!({"leadId": lead_id, "status": "created"})),
         )
             .into_response(),
-        Ok((lead_id, false)) => (
+        Ok(Accepted::Lead(lead_id, false)) => (
             StatusCode::OK,
             Json(json!({"leadId": lead_id, "status": "merged"})),
         )
             .into_response(),
+        Ok(Accepted::Completion(v)) => (StatusCode::OK, Json(v)).into_response(),
         Err(r) => r.into_response(),
     }
 }
@@ -229,14 +240,22 @@ fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<&'a str, Ref
         })
 }
 
-/// Checks the request and writes the lead; `(lead id, created)`.
+/// What an accepted request did.
+pub enum Accepted {
+    /// A lead hook: (lead id, created rather than merged).
+    Lead(Uuid, bool),
+    /// A WORKFLOW_COMPLETE hook: `{executionId, status, recorded}`.
+    Completion(Value),
+}
+
+/// Checks the request and does what the hook's kind says.
 pub async fn accept(
     state: &AppState,
     id: &str,
     headers: &HeaderMap,
     body: &[u8],
     now: DateTime<Utc>,
-) -> Result<(Uuid, bool), Refusal> {
+) -> Result<Accepted, Refusal> {
     let unknown = || refuse(StatusCode::NOT_FOUND, "NOT_FOUND", "no such hook");
     let id = Uuid::parse_str(id).map_err(|_| unknown())?;
     let hook = incoming_hook::Entity::find_by_id(id)
@@ -269,8 +288,55 @@ pub async fn accept(
             "no webhook-signature matches the body",
         ));
     }
-    let input = lead_input(body, &hook)?;
-    write(state, &hook, msg_id, &input, now).await
+    match IncomingWebhookKind::parse(&hook.kind).unwrap_or_default() {
+        IncomingWebhookKind::LeadCreated => {
+            let input = lead_input(body, &hook)?;
+            let (lead, created) = write(state, &hook, msg_id, &input, now).await?;
+            Ok(Accepted::Lead(lead, created))
+        }
+        IncomingWebhookKind::WorkflowComplete => complete(state, &hook, msg_id, body, now)
+            .await
+            .map(Accepted::Completion),
+    }
+}
+
+/// A WORKFLOW_COMPLETE request: the execution it names (in the hook's organization) is
+/// recorded finished in the transaction that stores the `webhook-id`, unless the poll job
+/// already recorded it (`recorded: false`).
+async fn complete(
+    state: &AppState,
+    hook: &incoming_hook::Model,
+    msg_id: &str,
+    body: &[u8],
+    now: DateTime<Utc>,
+) -> Result<Value, Refusal> {
+    let c = parse_completion(body).map_err(refusal_of)?;
+    let row = completion_execution(state, hook.org_id, &c)
+        .await
+        .map_err(refusal_of)?;
+    let txn = take_receipt(state, hook, msg_id, now).await?;
+    let answer = record_completion(&txn, &row, c).await.map_err(refusal_of)?;
+    touch(&txn, hook, now).await?;
+    state.commit(txn, Wakes::Jobs).await.map_err(internal)?;
+    Ok(answer)
+}
+
+/// Sets the hook's `last_received_at` in `txn`.
+async fn touch(
+    txn: &DatabaseTransaction,
+    hook: &incoming_hook::Model,
+    now: DateTime<Utc>,
+) -> Result<(), Refusal> {
+    incoming_hook::Entity::update_many()
+        .col_expr(
+            incoming_hook::Column::LastReceivedAt,
+            sea_orm::sea_query::Expr::value(Some(now)),
+        )
+        .filter(incoming_hook::Column::Id.eq(hook.id))
+        .exec(txn)
+        .await
+        .map_err(internal)?;
+    Ok(())
 }
 
 /// The body as a lead: a JSON object with `email` (required) and the usual lead fields.
@@ -354,18 +420,24 @@ fn refusal_of(e: AppError) -> Refusal {
             fields,
         },
         AppError::Conflict(m) => refuse(StatusCode::CONFLICT, "CONFLICT", m),
+        AppError::NotFound(what) => refuse(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            format!("{what} not found"),
+        ),
         other => internal(format!("{other:?}")),
     }
 }
 
-/// Stores the id and writes the lead in one transaction.
-async fn write(
+/// Forgets ids older than the replay window, then opens the transaction that stores
+/// `msg_id` (409 REPLAYED when this hook already accepted it; the UNIQUE key makes two
+/// concurrent replays one acceptance).
+async fn take_receipt(
     state: &AppState,
     hook: &incoming_hook::Model,
     msg_id: &str,
-    input: &CreateLeadInput,
     now: DateTime<Utc>,
-) -> Result<(Uuid, bool), Refusal> {
+) -> Result<DatabaseTransaction, Refusal> {
     incoming_hook_receipt::Entity::delete_many()
         .filter(incoming_hook_receipt::Column::HookId.eq(hook.id))
         .filter(
@@ -399,6 +471,18 @@ async fn write(
             "this webhook-id was already accepted",
         ));
     }
+    Ok(txn)
+}
+
+/// Stores the id and writes the lead in one transaction.
+async fn write(
+    state: &AppState,
+    hook: &incoming_hook::Model,
+    msg_id: &str,
+    input: &CreateLeadInput,
+    now: DateTime<Utc>,
+) -> Result<(Uuid, bool), Refusal> {
+    let txn = take_receipt(state, hook, msg_id, now).await?;
     // The hook acts for its creator, never above MEMBER.
     let viewer = Viewer {
         user_id: hook.created_by,
@@ -414,15 +498,7 @@ async fn write(
     let created = create_in(&txn, &viewer, "", input, LeadConflict::Merge, &origin)
         .await
         .map_err(refusal_of)?;
-    incoming_hook::Entity::update_many()
-        .col_expr(
-            incoming_hook::Column::LastReceivedAt,
-            sea_orm::sea_query::Expr::value(Some(now)),
-        )
-        .filter(incoming_hook::Column::Id.eq(hook.id))
-        .exec(&txn)
-        .await
-        .map_err(internal)?;
+    touch(&txn, hook, now).await?;
     state.commit(txn, Wakes::Jobs).await.map_err(internal)?;
     Ok(match created {
         Created::New(m) => (m.id, true),

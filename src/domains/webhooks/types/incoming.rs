@@ -1,8 +1,23 @@
 //! GraphQL types of incoming lead hooks.
 
-use async_graphql::{InputObject, Object, SimpleObject, ID};
+use async_graphql::{Enum, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use entity::incoming_hook;
+
+/// What requests to an incoming hook do.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IncomingWebhookKind {
+    /// Each request creates or merges a lead.
+    #[default]
+    LeadCreated,
+    /// Each request reports a workflow execution finished (n8n's completion callback).
+    WorkflowComplete,
+}
+
+crate::wire_enum!(IncomingWebhookKind {
+    LeadCreated => "LEAD_CREATED",
+    WorkflowComplete => "WORKFLOW_COMPLETE",
+});
 
 /// An incoming hook with the public base URL its address is built on.
 pub struct IncomingWebhook {
@@ -22,6 +37,10 @@ impl IncomingWebhook {
     /// Name (recorded in the leads' provenance).
     async fn name(&self) -> &str {
         &self.row.name
+    }
+    /// What its requests do.
+    async fn kind(&self) -> IncomingWebhookKind {
+        IncomingWebhookKind::parse(&self.row.kind).unwrap_or_default()
     }
     /// Where to POST: `{PUBLIC_URL}/hooks/in/{id}`.
     async fn url(&self) -> String {
@@ -66,11 +85,13 @@ pub struct IncomingWebhookSecretPayload {
     pub secret: String,
 }
 
-/// A new incoming lead hook.
+/// A new incoming hook.
 #[derive(InputObject, Debug, Clone)]
 pub struct CreateIncomingWebhookInput {
     /// Name (at most 200 characters).
     pub name: String,
+    /// What its requests do (LEAD_CREATED when left out).
+    pub kind: Option<IncomingWebhookKind>,
     /// Tags added to every lead it brings in.
     pub default_tags: Option<Vec<String>>,
 }

@@ -10,7 +10,9 @@ use crate::events::EventType;
 mod incoming;
 mod schedules;
 
-pub use incoming::{CreateIncomingWebhookInput, IncomingWebhook, IncomingWebhookSecretPayload};
+pub use incoming::{
+    CreateIncomingWebhookInput, IncomingWebhook, IncomingWebhookKind, IncomingWebhookSecretPayload,
+};
 pub use schedules::{
     CreateScheduleInput, Schedule, ScheduleAction, ScheduleRun, ScheduleStatus, UpdateScheduleInput,
 };

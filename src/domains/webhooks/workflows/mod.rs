@@ -37,12 +37,22 @@
 //! - **Roles**: `RunWorkflows` (MEMBER) reads the registry and executions and executes;
 //!   `ManageWorkflows` (ADMIN) changes the registry. Another organization's workflow is
 //!   NOT_FOUND.
-//! - Later: completion through a signed WORKFLOW_COMPLETE incoming hook (polling is the
-//!   only path today).
+//! - **Callback** (`service/callback.rs`): an incoming hook of kind WORKFLOW_COMPLETE (signed,
+//!   fresh, not replayed: checked by the parent's `service/incoming.rs`) names an execution of
+//!   the hook's organization (`executionId`, which the trigger receives in the
+//!   `X-Leadgraph-Execution-Id` header, or n8n's `n8nExecutionId`) and its n8n status; it is
+//!   recorded through the poll's fenced update in the receipt's transaction, so the callback
+//!   and the poll record it once between them.
 
 mod resolver;
 mod service;
 pub mod types;
 
 pub use resolver::{WorkflowMutation, WorkflowQuery};
-pub use service::complete::{PollWorkflowExecution, POLL_KIND};
+pub use service::{
+    callback::{
+        execution as completion_execution, parse as parse_completion, record as record_completion,
+        Completion,
+    },
+    complete::{PollWorkflowExecution, POLL_KIND},
+};

@@ -90,7 +90,8 @@ pub struct Outcome {
     pub duration_ms: Option<i64>,
 }
 
-fn time(v: &Value) -> Option<DateTime<Utc>> {
+/// The RFC 3339 time in JSON string `v`.
+pub fn time(v: &Value) -> Option<DateTime<Utc>> {
     v.as_str()
         .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
         .map(|t| t.with_timezone(&Utc))
@@ -132,6 +133,19 @@ pub fn outcome_of(v: &Value) -> Option<Outcome> {
 /// transaction. True when this call recorded it.
 pub async fn finish(state: &AppState, row: &we::Model, outcome: Outcome) -> AppResult<bool> {
     let txn = state.db.begin().await?;
+    let done = finish_in(&txn, row, outcome).await?;
+    state.commit(txn, Wakes::Jobs).await?;
+    Ok(done)
+}
+
+/// Records `outcome` on execution `row` in `txn` (the caller's transaction) if it is still
+/// RUNNING, with `workflow.completed` or `workflow.failed`. True when this call changed the row:
+/// the poll job and the completion callback both come here, and only one of them records.
+pub async fn finish_in(
+    txn: &impl ConnectionTrait,
+    row: &we::Model,
+    outcome: Outcome,
+) -> AppResult<bool> {
     let done = we::Entity::update_many()
         .col_expr(we::Column::Status, Expr::value(outcome.status.as_str()))
         .col_expr(
@@ -142,32 +156,32 @@ pub async fn finish(state: &AppState, row: &we::Model, outcome: Outcome) -> AppR
         .col_expr(we::Column::DurationMs, Expr::value(outcome.duration_ms))
         .filter(we::Column::Id.eq(row.id))
         .filter(we::Column::Status.eq(Status::Running.as_str()))
-        .exec(&txn)
+        .exec(txn)
         .await?
         .rows_affected
         == 1;
-    if done {
-        let remote = we::Entity::find_by_id(row.id)
-            .one(&txn)
-            .await?
-            .and_then(|r| r.remote_execution_id);
-        let data = WorkflowFinished {
-            workflow_id: row.workflow_id,
-            execution_id: row.id,
-            remote_execution_id: remote,
-            status: outcome.status.as_str().into(),
-            error: outcome.error,
-            duration_ms: outcome.duration_ms,
-        };
-        let event = if outcome.status == Status::Succeeded {
-            DomainEvent::WorkflowCompleted(data)
-        } else {
-            DomainEvent::WorkflowFailed(data)
-        };
-        outbox::record(&txn, &EventEnvelope::new(row.org_id, None, event)).await?;
+    if !done {
+        return Ok(false);
     }
-    state.commit(txn, Wakes::Events).await?;
-    Ok(done)
+    let remote = we::Entity::find_by_id(row.id)
+        .one(txn)
+        .await?
+        .and_then(|r| r.remote_execution_id);
+    let data = WorkflowFinished {
+        workflow_id: row.workflow_id,
+        execution_id: row.id,
+        remote_execution_id: remote,
+        status: outcome.status.as_str().into(),
+        error: outcome.error,
+        duration_ms: outcome.duration_ms,
+    };
+    let event = if outcome.status == Status::Succeeded {
+        DomainEvent::WorkflowCompleted(data)
+    } else {
+        DomainEvent::WorkflowFailed(data)
+    };
+    outbox::record(txn, &EventEnvelope::new(row.org_id, None, event)).await?;
+    Ok(true)
 }
 
 /// n8n's id of the execution the trigger's answer names.

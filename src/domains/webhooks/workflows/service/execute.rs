@@ -1,6 +1,7 @@
 //! `executeWorkflow`: POST the input to the workflow's production webhook
 //! (`{baseUrl}/webhook/{path}`), record the execution and `workflow.started` in one
-//! transaction with the first round of its completion poll (`complete.rs`);
+//! transaction with the first round of its completion poll (`complete.rs`); the trigger gets
+//! the execution's id in `X-Leadgraph-Execution-Id` (for the completion callback);
 //! `retryWorkflowExecution` starts a failed one again; `workflowExecutions` lists them.
 
 use chrono::Utc;
@@ -48,12 +49,21 @@ fn trigger(base: &str, w: &workflow::Model) -> AppResult<String> {
     }
 }
 
+/// The header that tells the workflow its Leadgraph execution id (for the completion callback).
+pub const EXECUTION_HEADER: &str = "x-leadgraph-execution-id";
+
 /// What the trigger answered: (status, body excerpt) or the transport error.
-async fn post(state: &AppState, url: &str, input: &Value) -> Result<(u16, String), String> {
+async fn post(
+    state: &AppState,
+    url: &str,
+    id: Uuid,
+    input: &Value,
+) -> Result<(u16, String), String> {
     let b = state
         .http
         .request(reqwest::Method::POST, url)
         .map_err(|e| e.to_string())?
+        .header(EXECUTION_HEADER, id.to_string())
         .json(input);
     let r = state.http.execute(b).await.map_err(|e| e.to_string())?;
     Ok((r.status, r.text_lossy().chars().take(EXCERPT).collect()))
@@ -113,7 +123,8 @@ async fn start(
     let conn = n8n_connection(state, viewer).await?;
     let url = trigger(&conn.base_url, w)?;
     let started = Utc::now();
-    let answer = post(state, &url, &input).await;
+    let id = Uuid::now_v7();
+    let answer = post(state, &url, id, &input).await;
     let (status, code, response, error) = match answer {
         Ok((s, body)) if (200..300).contains(&s) => (Status::Running, Some(s), Some(body), None),
         Ok((s, body)) => {
@@ -129,7 +140,7 @@ async fn start(
     };
     record_outcome(state, conn.id, error.as_deref().map_or(Ok(()), Err)).await;
     let row = workflow_execution::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(id),
         org_id: Set(viewer.org_id),
         workflow_id: Set(w.id),
         status: Set(status.as_str().into()),

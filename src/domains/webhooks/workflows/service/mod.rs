@@ -1,6 +1,7 @@
 //! Workflows' rules: the n8n client, the definition's checks, the registry's writes, the sync,
 //! executions, their completion, stats and `validateWorkflow`.
 
+pub mod callback;
 pub mod client;
 pub mod complete;
 pub mod definition;
