@@ -92,8 +92,13 @@ start_ours "$PORT" "$TEST_POSTGRES_URL" "$DATA/server.log"
 SERVER_PID="${PIDS[-1]}"
 "$LG" setup-users --url "$URL" --count 1 >/dev/null
 gql() { curl -fsS "$URL/graphql" -H 'content-type: application/json' ${TOKEN:+-H "authorization: Bearer $TOKEN"} -d "$1"; }
-TOKEN="$(gql '{"query":"mutation { login(input: {email: \"bench-0@example.com\", password: \"bench password 123\"}) { accessToken } }"}' \
-    | $PY -c 'import json,sys; print(json.load(sys.stdin)["data"]["login"]["accessToken"])')"
+# A fresh access token (they expire: a full run outlasts one, so every round logs in again).
+login() {
+    TOKEN=""
+    TOKEN="$(gql '{"query":"mutation { login(input: {email: \"bench-0@example.com\", password: \"bench password 123\"}) { accessToken } }"}' \
+        | $PY -c 'import json,sys; print(json.load(sys.stdin)["data"]["login"]["accessToken"])')"
+}
+login
 ORG="$(gql '{"query":"{ organization { id } }"}' | $PY -c 'import json,sys; print(json.load(sys.stdin)["data"]["organization"]["id"])')"
 USER_ID="$(gql '{"query":"{ me { id } }"}' | $PY -c 'import json,sys; print(json.load(sys.stdin)["data"]["me"]["id"])')"
 
@@ -232,6 +237,7 @@ FAILED='{"requests_per_sec": 0, "requests": 0, "errors": 1}'
 
 LOADS=()
 for r in $(seq 1 "$ROUNDS"); do
+    login
     for name in "${NAMES[@]}"; do
         B_DOC="$(doc "bench/shapes/$name.graphql")"
         if [[ "${KIND[$name]}" == postgraphile ]]; then
