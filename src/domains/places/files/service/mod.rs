@@ -11,8 +11,8 @@ pub mod store;
 use chrono::Utc;
 use entity::file;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    Select, TransactionTrait,
+    sea_query::Expr, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Select,
+    TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -136,13 +136,27 @@ pub async fn list(
 pub async fn delete(state: &AppState, viewer: &Viewer, id: Uuid, force: bool) -> AppResult<()> {
     viewer.require(Permission::WriteFiles)?;
     let txn = state.db.begin().await?;
-    let m = get(&txn, viewer, id).await?;
+    // Marked first, so the transaction's first statement is a write. On SQLite with two
+    // instances on one file, a transaction that read first fails its first write at once when
+    // the other instance wrote in between (SQLITE_BUSY_SNAPSHOT, answered INTERNAL), where a
+    // first write waits its turn. A refusal below drops the transaction, and the mark with it.
+    let marked = file::Entity::update_many()
+        .col_expr(file::Column::DeletedAt, Expr::value(Utc::now()))
+        .filter(file::Column::Id.eq(id))
+        .filter(file::Column::OrgId.eq(viewer.org_id))
+        .filter(file::Column::DeletedAt.is_null())
+        .exec(&txn)
+        .await?;
+    if marked.rows_affected == 0 {
+        return Err(AppError::NotFound("file"));
+    }
+    let m = file::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound("file"))?;
     if m.owner_id != viewer.user_id {
         viewer.require(Permission::DeleteFiles)?;
     }
-    let mut a: file::ActiveModel = m.clone().into();
-    a.deleted_at = Set(Some(Utc::now()));
-    a.update(&txn).await?;
     if !force {
         let jobs = import_jobs_using(&txn, viewer.org_id, id).await?;
         if jobs > 0 {
