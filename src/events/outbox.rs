@@ -44,7 +44,8 @@ async fn dispatch(conn: &impl ConnectionTrait, event: &EventEnvelope) -> AppResu
 }
 
 /// Stores `events` like [`record`], with one multi-row `INSERT` per 200 events (for batch
-/// writers such as the crawler's group commit).
+/// writers such as the crawler's group commit), then gives each handler the whole batch at once
+/// ([`handlers::EventHandler::handle_many`]).
 pub async fn record_many(conn: &impl ConnectionTrait, events: &[EventEnvelope]) -> AppResult<()> {
     for chunk in events.chunks(200) {
         let rows = chunk.iter().map(row).collect::<AppResult<Vec<_>>>()?;
@@ -52,10 +53,7 @@ pub async fn record_many(conn: &impl ConnectionTrait, events: &[EventEnvelope]) 
             .exec_without_returning(conn)
             .await?;
     }
-    for event in events {
-        dispatch(conn, event).await?;
-    }
-    Ok(())
+    Box::pin(handlers::run_many(conn, events)).await
 }
 
 /// Decodes a stored row back into its envelope (with `seq` filled in).

@@ -432,3 +432,89 @@ async fn pg_only_a_crawl_that_grew_the_leads_refreshes_their_planner_statistics(
         .await
         .unwrap());
 }
+
+/// The outgoing-webhook fan-out sees a group commit's events as one batch: it reads the
+/// endpoints once per batch, not once per created lead, and still stores one delivery per
+/// event to every endpoint that takes it (and none to another organization's endpoint).
+#[tokio::test]
+async fn the_webhook_fan_out_reads_the_endpoints_once_per_batch() {
+    let site = repeating_site(40, Duration::ZERO).await;
+    let app = TestApp::spawn_with(Options {
+        env: HashMap::from([
+            ("RECORD_SQL".into(), "true".into()),
+            ("SCRAPE_POLITENESS".into(), "false".into()),
+        ]),
+        allow_hosts: vec![site.host()],
+        ..Default::default()
+    })
+    .await;
+    const CREATE: &str = "mutation($i: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $i) { endpoint { id } } }";
+    let endpoint = async |token: &str| {
+        let v = app
+            .gql(
+                Some(token),
+                CREATE,
+                json!({"i": {"url": site.url("/hook"), "eventTypes": ["LEAD_CREATED"]}}),
+            )
+            .await;
+        let id = v["data"]["createWebhookEndpoint"]["endpoint"]["id"].as_str();
+        Uuid::parse_str(id.unwrap_or_else(|| panic!("{v}"))).unwrap()
+    };
+    let token = app.token(Uuid::now_v7(), Role::Admin).await;
+    let other = app.token(Uuid::now_v7(), Role::Admin).await;
+    let ours = endpoint(&token).await;
+    let theirs = endpoint(&other).await;
+    app.state.sql_log.take();
+    let id = crawl_site(&app, &token, &site).await;
+    wait_until("the job to end", 60, async || {
+        let v = app
+            .gql(
+                Some(&token),
+                "query($id: ID!) { scrapeJob(id: $id) { status } }",
+                json!({"id": id}),
+            )
+            .await;
+        matches!(
+            v["data"]["scrapeJob"]["status"].as_str(),
+            Some("SUCCEEDED" | "FAILED")
+        )
+    })
+    .await;
+    let log = app.state.sql_log.take();
+    let j = job(&app, &token, &id).await;
+    assert_eq!(j["status"], "SUCCEEDED", "{j}");
+    // 7 shared addresses + 40 own ones.
+    assert_eq!(j["progress"]["leadsCreated"], 47);
+    // The fan-out's read (by organization); deliveries read their endpoint by id.
+    let count = |s: &&String| {
+        s.starts_with("SELECT")
+            && s.contains("FROM \"webhook_endpoints\" WHERE \"webhook_endpoints\".\"org_id\"")
+    };
+    let endpoint_reads = log.iter().filter(count).count();
+    // Every recording reads them at most once: a crawl batch's `record_many` (one multi-row
+    // insert) and each progress event's own `record`. A read per lead would be 47 more.
+    let recordings = log
+        .iter()
+        .filter(|s| s.starts_with("INSERT INTO \"outbox_events\""))
+        .count();
+    assert!(
+        endpoint_reads <= recordings,
+        "{endpoint_reads} endpoint reads for {recordings} recordings: {:#?}",
+        log.iter().filter(count).collect::<Vec<_>>()
+    );
+    let batches = log
+        .iter()
+        .filter(|s| s.starts_with("UPDATE \"scrape_jobs\" SET \"pages_total\""))
+        .count();
+    assert!(batches < 41, "pages were grouped: {batches} batches");
+    use entity::webhook_delivery::{Column, Entity};
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    let deliveries = |ep: Uuid| {
+        Entity::find()
+            .filter(Column::EndpointId.eq(ep))
+            .filter(Column::EventType.eq("lead.created"))
+            .count(&app.state.db)
+    };
+    assert_eq!(deliveries(ours).await.unwrap(), 47, "one per created lead");
+    assert_eq!(deliveries(theirs).await.unwrap(), 0, "none to another org");
+}

@@ -66,44 +66,74 @@ impl EventHandler for FanOut {
     }
 
     async fn handle(&self, conn: &HandlerConn<'_>, env: &EventEnvelope) -> AppResult<()> {
-        let type_name = env.event.type_name();
+        self.handle_many(conn, &[env]).await
+    }
+
+    /// One read of the enabled endpoints of the batch's organizations, whatever the batch's
+    /// size (read in the writer's transaction, so an endpoint committed before it sees every
+    /// event of the batch, exactly as a read per event would).
+    async fn handle_many(
+        &self,
+        conn: &HandlerConn<'_>,
+        events: &[&EventEnvelope],
+    ) -> AppResult<()> {
+        let mut orgs: Vec<Uuid> = events.iter().map(|e| e.org_id).collect();
+        orgs.sort_unstable();
+        orgs.dedup();
         let endpoints: Vec<webhook_endpoint::Model> = webhook_endpoint::Entity::find()
-            .filter(webhook_endpoint::Column::OrgId.eq(env.org_id))
+            .filter(webhook_endpoint::Column::OrgId.is_in(orgs))
             .filter(webhook_endpoint::Column::Enabled.eq(true))
             .all(conn)
-            .await?
-            .into_iter()
-            .filter(|ep| takes(ep, type_name))
-            .collect();
+            .await?;
         if endpoints.is_empty() {
             return Ok(());
         }
-        let body = event_body(env)?;
-        let now = Utc::now();
-        for ep in endpoints {
-            let id = Uuid::now_v7();
-            webhook_delivery::ActiveModel {
-                id: Set(id),
-                org_id: Set(env.org_id),
-                endpoint_id: Set(ep.id),
-                event_id: Set(Some(env.id)),
-                message_id: Set(format!("msg_{}", env.id.simple())),
-                event_type: Set(type_name.to_string()),
-                body: Set(body.clone()),
-                status: Set(WebhookDeliveryStatus::Pending.as_str().to_string()),
-                attempts: Set(0),
-                next_attempt_at: Set(Some(now)),
-                last_status_code: Set(None),
-                last_error: Set(None),
-                created_at: Set(now),
-                updated_at: Set(now),
+        for env in events {
+            let type_name = env.event.type_name();
+            let takers: Vec<&webhook_endpoint::Model> = endpoints
+                .iter()
+                .filter(|ep| ep.org_id == env.org_id && takes(ep, type_name))
+                .collect();
+            if !takers.is_empty() {
+                store(conn, env, &takers).await?;
             }
-            .insert(conn)
-            .await?;
-            deliver::enqueue(conn, id, 1, now).await?;
         }
         Ok(())
     }
+}
+
+/// Stores `env`'s delivery to each of `endpoints` and enqueues its first attempt.
+async fn store(
+    conn: &HandlerConn<'_>,
+    env: &EventEnvelope,
+    endpoints: &[&webhook_endpoint::Model],
+) -> AppResult<()> {
+    let type_name = env.event.type_name();
+    let body = event_body(env)?;
+    let now = Utc::now();
+    for ep in endpoints {
+        let id = Uuid::now_v7();
+        webhook_delivery::ActiveModel {
+            id: Set(id),
+            org_id: Set(env.org_id),
+            endpoint_id: Set(ep.id),
+            event_id: Set(Some(env.id)),
+            message_id: Set(format!("msg_{}", env.id.simple())),
+            event_type: Set(type_name.to_string()),
+            body: Set(body.clone()),
+            status: Set(WebhookDeliveryStatus::Pending.as_str().to_string()),
+            attempts: Set(0),
+            next_attempt_at: Set(Some(now)),
+            last_status_code: Set(None),
+            last_error: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(conn)
+        .await?;
+        deliver::enqueue(conn, id, 1, now).await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
