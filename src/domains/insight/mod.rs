@@ -60,3 +60,5 @@ pub mod types;
 pub use resolver::{InsightMutation, InsightQuery, InsightSubscription};
 /// Date ranges as insight reads them (presets, checked custom ranges), for other domains' stats.
 pub use service::range::{resolve as resolve_range, Range};
+/// The report generator's job (registered at start-up).
+pub use service::report_job::{GenerateReport, KIND as GENERATE_REPORT_KIND};
