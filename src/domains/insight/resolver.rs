@@ -264,7 +264,6 @@ impl InsightQuery {
         activity::feed(state, viewer, types, args).await
     }
 
-    /// Lifetime value (won deal value per customer) per lead source or industry, all time.
     /// Saved reports, newest first.
     async fn reports(
         &self,
@@ -309,6 +308,7 @@ impl InsightQuery {
         reports::runs(state, viewer, id, args).await
     }
 
+    /// Lifetime value (won deal value per customer) per lead source or industry, all time.
     async fn ltv(&self, ctx: &Context<'_>, group_by: LtvGroupBy) -> AppResult<Ltv> {
         let (state, viewer) = ctx.state_and_viewer()?;
         revenue::ltv(state, viewer, group_by).await
