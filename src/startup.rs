@@ -14,8 +14,8 @@ use crate::{
     config::Config,
     db,
     domains::{
-        approvals, conversations, enrichment, leads, notifications, outreach, places, scraping,
-        sequences, webhooks,
+        approvals, conversations, enrichment, insight, leads, notifications, outreach, places,
+        scraping, sequences, webhooks,
     },
     events::{relay, EventBus, MemoryBus, RedisBus},
     graphql::{build_schema, AppSchema},
@@ -177,6 +177,10 @@ pub fn job_registry(state: &AppState) -> JobRegistry {
     registry.register(
         enrichment::VALIDATE_KIND,
         enrichment::ValidateLeadJob(state.clone()),
+    );
+    registry.register(
+        insight::GENERATE_REPORT_KIND,
+        insight::GenerateReport(state.clone()),
     );
     registry
 }

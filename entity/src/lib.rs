@@ -50,6 +50,8 @@ pub mod organization;
 pub mod outbox_event;
 pub mod pipeline;
 pub mod refresh_token;
+pub mod report;
+pub mod report_run;
 pub mod schedule;
 pub mod schedule_run;
 pub mod scrape_job;

@@ -198,6 +198,12 @@ pub enum DomainEvent {
     /// unsubscribed.
     #[serde(rename = "sequence.activity")]
     SequenceActivity(SequenceActivity),
+    /// A report was created or deleted.
+    #[serde(rename = "report.changed")]
+    ReportChanged(ReportChanged),
+    /// A report run moved: queued, running (with progress), succeeded or failed.
+    #[serde(rename = "report.run")]
+    ReportRun(ReportChanged),
 }
 
 impl DomainEvent {
@@ -239,6 +245,8 @@ impl DomainEvent {
             DomainEvent::SequenceChanged(_) => "sequence.changed",
             DomainEvent::SequenceEnrollmentStopped(_) => "sequence.enrollment_stopped",
             DomainEvent::SequenceActivity(_) => "sequence.activity",
+            DomainEvent::ReportChanged(_) => "report.changed",
+            DomainEvent::ReportRun(_) => "report.run",
         }
     }
 
@@ -280,6 +288,8 @@ impl DomainEvent {
             DomainEvent::SequenceChanged(_) => EventType::SequenceChanged,
             DomainEvent::SequenceEnrollmentStopped(_) => EventType::SequenceEnrollmentStopped,
             DomainEvent::SequenceActivity(_) => EventType::SequenceActivity,
+            DomainEvent::ReportChanged(_) => EventType::ReportChanged,
+            DomainEvent::ReportRun(_) => EventType::ReportRun,
         }
     }
 }
@@ -337,6 +347,9 @@ impl DomainEvent {
             DomainEvent::SequenceChanged(_)
             | DomainEvent::SequenceEnrollmentStopped(_)
             | DomainEvent::SequenceActivity(_) => viewer.require(Permission::ReadSequences).is_ok(),
+            DomainEvent::ReportChanged(_) | DomainEvent::ReportRun(_) => {
+                viewer.require(Permission::ReadDeals).is_ok()
+            }
         }
     }
 
@@ -450,6 +463,10 @@ pub enum EventType {
     /// `sequence.activity`: one sequence email was sent, opened, clicked, replied to, bounced
     /// or unsubscribed from.
     SequenceActivity,
+    /// `report.changed`: a report was created or deleted.
+    ReportChanged,
+    /// `report.run`: a report run was queued, started, moved, succeeded or failed.
+    ReportRun,
 }
 
 impl EventType {
@@ -491,6 +508,8 @@ impl EventType {
             EventType::SequenceChanged => "sequence.changed",
             EventType::SequenceEnrollmentStopped => "sequence.enrollment_stopped",
             EventType::SequenceActivity => "sequence.activity",
+            EventType::ReportChanged => "report.changed",
+            EventType::ReportRun => "report.run",
         }
     }
 }

@@ -486,3 +486,26 @@ pub struct SequenceActivity {
     /// `sent`, `open` (the first one), `click`, `reply`, `unsubscribe`, `complaint`, `bounce`.
     pub kind: String,
 }
+
+/// Payload of `report.changed` and `report.run`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportChanged {
+    /// The report.
+    pub report_id: Uuid,
+    /// `created` or `deleted` (`report.changed`); `queued`, `running`, `progress`,
+    /// `succeeded` or `failed` (`report.run`).
+    pub action: String,
+    /// The run (`report.run` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<Uuid>,
+    /// The run's status: `QUEUED`, `RUNNING`, `SUCCEEDED` or `FAILED`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// The run's progress, 0–100.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<i32>,
+    /// Why the run failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}

@@ -37,6 +37,7 @@ mod insight;
 mod insight_campaigns;
 mod insight_events;
 mod insight_funnel;
+mod insight_reports;
 mod insight_revenue;
 mod integrations;
 mod integrations_probe;

@@ -38,6 +38,21 @@
 //!   days, groupBy)` — won deals closed in the period per currency, by DAY / WEEK / MONTH of the
 //!   close (zero-filled per currency), SOURCE, OWNER or CAMPAIGN (the last send at or before
 //!   the close, as attribution's LAST_TOUCH).
+//! - **Reports** (`service/reports.rs`, `report_job.rs`, `report_data.rs`, `report_render.rs`;
+//!   tables `reports`, `report_runs`): `reports`, `report(id)`, `createReport(input: {name,
+//!   kind, params, format: CSV | XLSX | PDF})` (params checked per kind: LEAD_LIST `status`,
+//!   `source`; the others `range` or `preset`, default the last 30 days), `deleteReport`,
+//!   `reportRuns(reportId)`, `generateReport(id)`: a QUEUED run and its durable
+//!   `insight.generate_report` job in one transaction, at most 50 runs per organization in
+//!   24 hours (RATE_LIMITED, `retryAfter` until the oldest leaves the window). The job claims
+//!   the run for its attempt and fences every later write on it; the rows come from this
+//!   domain's services (`emailPerformance`, `revenueAnalytics`, `dashboard`,
+//!   `leadAnalytics`), the file is stored through `places::files` (dedupe, quota,
+//!   `file.uploaded`) and `ReportRun.url` is a signed `GET /files/{id}` link valid 1 hour
+//!   from the read. PDF: `pdf-writer`, base-14 Helvetica (extractable text), the table
+//!   paginated on A4 and a vector bar chart. Events `report.changed` (created, deleted) and
+//!   `report.run` (queued, running, progress, succeeded, failed), visible with ReadDeals;
+//!   reads ReadDeals, writes WriteDeals.
 //! - **Roles**: ReadDeals VIEWER (deals, pipelines, the analytics and tracked events),
 //!   WriteDeals MEMBER, TrackEvents MEMBER, ManagePipelines MANAGER (also `setCost`). Another
 //!   organization's deal, pipeline, stage, lead or campaign is NOT_FOUND.
@@ -50,8 +65,8 @@
 //!   `deal.closed` (won, lost) and `cost.updated`, through the outbox in the change's
 //!   transaction; visible with ReadDeals.
 //! - **Not built yet** (issue 26): the funnel's median time between stages, costs of scrape
-//!   jobs and AI usage, campaign comparison, `conversions`, rollup tables and reports
-//!   (CSV/XLSX/PDF).
+//!   jobs and AI usage, campaign comparison, `conversions`, rollup tables and the
+//!   APPROVALS_AUDIT report (refused as BAD_USER_INPUT on `input.kind`).
 
 pub mod resolver;
 pub mod service;
@@ -60,3 +75,5 @@ pub mod types;
 pub use resolver::{InsightMutation, InsightQuery, InsightSubscription};
 /// Date ranges as insight reads them (presets, checked custom ranges), for other domains' stats.
 pub use service::range::{resolve as resolve_range, Range};
+/// The report generator's job (registered at start-up).
+pub use service::report_job::{GenerateReport, KIND as GENERATE_REPORT_KIND};

@@ -8,15 +8,16 @@ use super::{
     service::{
         activity, analytics, campaigns, costs, dashboard, deals, events, funnel, live, pipelines,
         range::{self, Period},
-        revenue, sales,
+        reports, revenue, sales,
     },
     types::{
         ActivityType, AnalyticsEventFilter, Attribution, AttributionGroupBy, AttributionModel,
-        CampaignAnalytics, ConversionFunnel, CreateDealInput, CreatePipelineInput, Dashboard,
-        DateRangeInput, Deal, DealFilter, DealStatus, EmailGroupBy, EmailPerformance,
-        LeadAnalytics, LeadGroupBy, LocalDaysInput, Ltv, LtvGroupBy, MarketingCost, Pipeline,
-        RangePreset, RevenueAnalytics, RevenueGroupBy, Roi, SetCostInput, TrackEventInput,
-        TrackEventsResult, UpdateDealInput, UpdatePipelineInput,
+        CampaignAnalytics, ConversionFunnel, CreateDealInput, CreatePipelineInput,
+        CreateReportInput, Dashboard, DateRangeInput, Deal, DealFilter, DealStatus, EmailGroupBy,
+        EmailPerformance, LeadAnalytics, LeadGroupBy, LocalDaysInput, Ltv, LtvGroupBy,
+        MarketingCost, Pipeline, RangePreset, Report, ReportRun, RevenueAnalytics, RevenueGroupBy,
+        Roi, SetCostInput, TrackEventInput, TrackEventsResult, UpdateDealInput,
+        UpdatePipelineInput,
     },
 };
 use crate::{
@@ -263,6 +264,50 @@ impl InsightQuery {
         activity::feed(state, viewer, types, args).await
     }
 
+    /// Saved reports, newest first.
+    async fn reports(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> AppResult<IdConnection<Report>> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let args = PageArgs::new(first, after, last, before)?;
+        reports::list(state, viewer, args).await
+    }
+
+    /// One report; null when it does not exist in the viewer's organization.
+    async fn report(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Report>> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        viewer.require(Permission::ReadDeals)?;
+        let Ok(id) = parse_id(&id) else {
+            return Ok(None);
+        };
+        match reports::get(&state.db, viewer, id).await {
+            Ok(m) => Ok(Some(m.into())),
+            Err(AppError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A report's runs, newest first; another organization's report is NOT_FOUND.
+    async fn report_runs(
+        &self,
+        ctx: &Context<'_>,
+        report_id: ID,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> AppResult<IdConnection<ReportRun>> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let args = PageArgs::new(first, after, last, before)?;
+        let id = parse_id(&report_id).map_err(|_| AppError::NotFound("report"))?;
+        reports::runs(state, viewer, id, args).await
+    }
+
     /// Lifetime value (won deal value per customer) per lead source or industry, all time.
     async fn ltv(&self, ctx: &Context<'_>, group_by: LtvGroupBy) -> AppResult<Ltv> {
         let (state, viewer) = ctx.state_and_viewer()?;
@@ -380,6 +425,36 @@ impl InsightMutation {
         let d = deals::move_stage(state, viewer, uuid, &stage_id).await?;
         note(ctx, "deal", uuid);
         Ok(d)
+    }
+
+    /// Saves a report definition (params checked for the kind).
+    async fn create_report(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateReportInput,
+    ) -> AppResult<Report> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        let r = reports::create(state, viewer, input).await?;
+        note(ctx, "report", r.id.as_str());
+        Ok(r)
+    }
+
+    /// Deletes a report and its runs.
+    async fn delete_report(&self, ctx: &Context<'_>, id: ID) -> AppResult<bool> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        note(ctx, "report", id.as_str());
+        let id = parse_id(&id).map_err(|_| AppError::NotFound("report"))?;
+        reports::delete(state, viewer, id).await?;
+        Ok(true)
+    }
+
+    /// Queues a run of the report (a durable job; `report.run` events follow it); at most 50
+    /// per organization in 24 hours (then RATE_LIMITED with `retryAfter`).
+    async fn generate_report(&self, ctx: &Context<'_>, id: ID) -> AppResult<ReportRun> {
+        let (state, viewer) = ctx.state_and_viewer()?;
+        note(ctx, "report", id.as_str());
+        let id = parse_id(&id).map_err(|_| AppError::NotFound("report"))?;
+        reports::generate(state, viewer, id).await
     }
 
     /// Wins or loses an open deal (MEMBER+); LOST needs a `reason`.

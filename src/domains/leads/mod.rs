@@ -70,7 +70,7 @@ pub use loader::{newest_per_lead, tags};
 pub use resolver::{LeadMutation, LeadQuery};
 pub use service::{
     create, create_in, delete, enrichable_value,
-    export::download as download_export,
+    export::{cell as export_cell, download as download_export},
     filtered, get,
     import::{
         jobs_using_file as import_jobs_using, ImportLeads, ImportSource, KIND as IMPORT_KIND,

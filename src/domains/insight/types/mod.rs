@@ -1,10 +1,12 @@
 //! GraphQL types of insight: deals and pipelines ([`deals`]), the dashboard and the analytics
 //! series ([`analytics`]), the funnel, attribution and lifetime value ([`revenue`]), tracked
-//! events and the activity feed ([`events`]), campaign and revenue analytics ([`series`]).
+//! events and the activity feed ([`events`]), campaign and revenue analytics ([`series`]),
+//! reports and their runs ([`reports`]).
 
 pub mod analytics;
 pub mod deals;
 pub mod events;
+pub mod reports;
 pub mod revenue;
 pub mod series;
 
@@ -19,6 +21,9 @@ pub use deals::{
 pub use events::{
     ActivityItem, ActivityType, AnalyticsEvent, AnalyticsEventFilter, TrackEventInput,
     TrackEventsResult,
+};
+pub use reports::{
+    CreateReportInput, Report, ReportFormat, ReportKind, ReportRun, ReportRunStatus,
 };
 pub use revenue::{
     Attribution, AttributionGroupBy, AttributionModel, AttributionRow, ConversionFunnel, CostKind,

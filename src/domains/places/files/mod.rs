@@ -32,5 +32,6 @@ pub mod service;
 pub mod types;
 
 pub use resolver::{FilesMutation, FilesQuery};
-pub use service::link::download;
+pub use service::link::{download, signed_file_url};
+pub use service::store::store_generated;
 pub use types::{FileKind, StorageUsage, StoredFile};

@@ -43,10 +43,16 @@ fn mac(config: &Config, id: Uuid, org: Uuid, exp: i64) -> Option<Hmac<Sha256>> {
 
 /// The signed URL of file `m`, valid until `exp` (unix seconds).
 pub fn signed_url(config: &Config, m: &file::Model, exp: i64) -> String {
-    let sig = mac(config, m.id, m.org_id, exp)
+    signed_file_url(config, m.id, m.org_id, exp)
+}
+
+/// The signed URL of file `id` of organization `org`, valid until `exp` (unix seconds), for
+/// callers that keep only the file's id (a report run's output).
+pub fn signed_file_url(config: &Config, id: Uuid, org: Uuid, exp: i64) -> String {
+    let sig = mac(config, id, org, exp)
         .map(|m| hex::encode(m.finalize().into_bytes()))
         .unwrap_or_default();
-    format!("{}/files/{}?exp={exp}&sig={sig}", config.public_url, m.id)
+    format!("{}/files/{id}?exp={exp}&sig={sig}", config.public_url)
 }
 
 /// Query string of a download link.

@@ -118,6 +118,46 @@ pub async fn upload_many(
     store_all(state, viewer, kind, checked).await
 }
 
+/// Stores bytes the server made (a generated report) as a file of kind OTHER owned by
+/// `viewer`: the same dedupe, quota and `file.uploaded` as an upload, without the upload's
+/// checks (the bytes are not a client's). Spooled through `DATA_DIR/tmp`, removed after.
+pub async fn store_generated(
+    state: &AppState,
+    viewer: &Viewer,
+    name: &str,
+    content_type: &str,
+    bytes: &[u8],
+) -> AppResult<file::Model> {
+    let dir = state.config.data_dir.join("tmp");
+    tokio::fs::create_dir_all(&dir)
+        .await
+        .map_err(AppError::internal)?;
+    let path = dir.join(format!("{}.part", Uuid::now_v7()));
+    tokio::fs::write(&path, bytes)
+        .await
+        .map_err(AppError::internal)?;
+    let saved = async {
+        let mut source = tokio::fs::File::open(&path)
+            .await
+            .map_err(AppError::internal)?;
+        let sha256 = blob::sha256_of(&mut source).await?;
+        let checked = Checked {
+            name: name.to_string(),
+            content_type: content_type.to_string(),
+            source,
+            size: bytes.len() as u64,
+            sha256,
+        };
+        let mut saved = store_all(state, viewer, FileKind::Other, vec![checked]).await?;
+        saved
+            .pop()
+            .ok_or_else(|| AppError::internal("a generated file was not stored"))
+    }
+    .await;
+    let _ = tokio::fs::remove_file(&path).await;
+    saved
+}
+
 /// Claims a blob per file, writes the objects that are not stored yet, then commits every row
 /// and event together. On any failure the claims are released (and objects nothing else uses
 /// removed), so nothing of the call is left.
