@@ -131,15 +131,8 @@ async fn round_trip(app: &TestApp) {
     let org = org_named(app, "Acme Files").await;
     let mel = member(app, org, Role::Member, "Mel").await;
     let avatar = png(200 * 1024);
-    let a = uploaded(
-        app,
-        &mel.token,
-        "ATTACHMENT",
-        "me/avatar.PNG",
-        avatar.clone(),
-    )
-    .await;
-    assert_eq!(a["kind"], "ATTACHMENT");
+    let a = uploaded(app, &mel.token, "OTHER", "me/avatar.PNG", avatar.clone()).await;
+    assert_eq!(a["kind"], "OTHER");
     assert_eq!(a["name"], "avatar.PNG", "directories are dropped");
     assert_eq!(a["contentType"], "image/png");
     assert_eq!(a["size"], avatar.len());
@@ -169,7 +162,7 @@ async fn round_trip(app: &TestApp) {
         .map(|n| n["id"].as_str().unwrap())
         .collect();
     assert_eq!(ids, [b_id, a_id], "newest first");
-    let v = ok(app, &mel.token, LIST, json!({"f": {"kind": "ATTACHMENT"}})).await;
+    let v = ok(app, &mel.token, LIST, json!({"f": {"kind": "OTHER"}})).await;
     assert_eq!(v["files"]["nodes"][0]["id"], a_id);
     assert_eq!(v["files"]["totalCount"], 1);
     let v = ok(
