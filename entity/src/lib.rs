@@ -30,6 +30,7 @@ pub mod enrichment_setting;
 pub mod enrichment_usage;
 pub mod file;
 pub mod file_blob;
+pub mod file_variant;
 pub mod geocode_cache;
 pub mod incoming_hook;
 pub mod incoming_hook_receipt;

@@ -12,6 +12,8 @@ pub struct Model {
     pub slug: String,
     /// IANA time zone (`Europe/Berlin`); analytics bucket days in it. `UTC` by default.
     pub timezone: String,
+    /// The LOGO file shown for the organization (places' `files`), if any.
+    pub logo_file_id: Option<Uuid>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -13,6 +13,8 @@ pub struct Model {
     /// Argon2id PHC string.
     pub password_hash: String,
     pub email_verified_at: Option<DateTimeUtc>,
+    /// The AVATAR file shown for the user (places' `files`), if any.
+    pub avatar_file_id: Option<Uuid>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -47,6 +47,7 @@ mod m20261206_000041_add_workflow_execution_completion;
 mod m20261206_000043_unique_search_goal_result_rank;
 mod m20261206_000046_add_hook_kind_and_integration_test;
 mod m20261206_000047_create_reports;
+mod m20261206_000048_add_avatar_logo;
 
 /// Runs the migrations in order.
 pub struct Migrator;
@@ -99,6 +100,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000043_unique_search_goal_result_rank::Migration),
             Box::new(m20261206_000046_add_hook_kind_and_integration_test::Migration),
             Box::new(m20261206_000047_create_reports::Migration),
+            Box::new(m20261206_000048_add_avatar_logo::Migration),
         ]
     }
 }

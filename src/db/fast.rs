@@ -121,6 +121,7 @@ by_index!(entity::user::Model {
     name,
     password_hash,
     email_verified_at,
+    avatar_file_id,
     created_at,
     updated_at,
 });

@@ -79,6 +79,7 @@ async fn seed(app: &TestApp, org: Uuid) -> Vec<Uuid> {
         name: Set("Olga \"O\" Owner".into()),
         password_hash: Set("x".into()),
         email_verified_at: Set(Some(at(0, 0))),
+        avatar_file_id: Set(None),
         created_at: Set(at(0, 123_456_000)),
         updated_at: Set(at(0, 0)),
     }
@@ -218,6 +219,7 @@ pub(crate) async fn pair_with_other() -> (Pair, Uuid, Uuid) {
             name: Set(format!("Org {o}")),
             slug: Set(format!("org-{}", o.simple())),
             timezone: Set("UTC".into()),
+            logo_file_id: Set(None),
             created_at: Set(Utc::now()),
             updated_at: Set(Utc::now()),
         }

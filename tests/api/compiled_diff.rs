@@ -812,6 +812,7 @@ async fn seed_users(db: &sea_orm::DatabaseConnection) -> Vec<Uuid> {
             name: Set(name.to_string()),
             password_hash: Set("x".into()),
             email_verified_at: Set((k != 1).then(|| at(0, 0))),
+            avatar_file_id: Set(None),
             created_at: Set(at(-5, FRACTIONS[k + 1])),
             updated_at: Set(at(0, 0)),
         }

@@ -28,6 +28,7 @@ async fn positional_and_named_decoding_read_the_same_models() {
         name: "Fast rows".into(),
         slug: format!("fast-rows-{org}"),
         timezone: "UTC".into(),
+        logo_file_id: None,
         created_at: at(0),
         updated_at: at(0),
     }
@@ -42,6 +43,7 @@ async fn positional_and_named_decoding_read_the_same_models() {
         name: "Ada".into(),
         password_hash: "$argon2id$v=19$…".into(),
         email_verified_at: Some(at(1)),
+        avatar_file_id: Some(Uuid::now_v7()),
         created_at: at(2),
         updated_at: at(3),
     };
@@ -49,6 +51,7 @@ async fn positional_and_named_decoding_read_the_same_models() {
         id: Uuid::now_v7(),
         email: "bob@example.com".into(),
         email_verified_at: None,
+        avatar_file_id: None,
         ..full_user.clone()
     };
     let full_lead = lead::Model {

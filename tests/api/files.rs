@@ -131,8 +131,8 @@ async fn round_trip(app: &TestApp) {
     let org = org_named(app, "Acme Files").await;
     let mel = member(app, org, Role::Member, "Mel").await;
     let avatar = png(200 * 1024);
-    let a = uploaded(app, &mel.token, "AVATAR", "me/avatar.PNG", avatar.clone()).await;
-    assert_eq!(a["kind"], "AVATAR");
+    let a = uploaded(app, &mel.token, "OTHER", "me/avatar.PNG", avatar.clone()).await;
+    assert_eq!(a["kind"], "OTHER");
     assert_eq!(a["name"], "avatar.PNG", "directories are dropped");
     assert_eq!(a["contentType"], "image/png");
     assert_eq!(a["size"], avatar.len());
@@ -162,7 +162,7 @@ async fn round_trip(app: &TestApp) {
         .map(|n| n["id"].as_str().unwrap())
         .collect();
     assert_eq!(ids, [b_id, a_id], "newest first");
-    let v = ok(app, &mel.token, LIST, json!({"f": {"kind": "AVATAR"}})).await;
+    let v = ok(app, &mel.token, LIST, json!({"f": {"kind": "OTHER"}})).await;
     assert_eq!(v["files"]["nodes"][0]["id"], a_id);
     assert_eq!(v["files"]["totalCount"], 1);
     let v = ok(
@@ -477,7 +477,7 @@ async fn anonymous_and_under_privileged_uploads_are_refused_before_the_body() {
     let mel = member(&app, org, Role::Member, "Mel").await;
     let max = member(&app, org, Role::Member, "Max").await;
     let boss = member(&app, org, Role::Manager, "Bo").await;
-    let f = uploaded(&app, &mel.token, "AVATAR", "a.png", png(500)).await;
+    let f = uploaded(&app, &mel.token, "ATTACHMENT", "a.png", png(500)).await;
     let v = ok(&app, &viewer.token, ONE, json!({"id": f["id"]})).await;
     assert_eq!(v["file"]["id"], f["id"]);
     let v = app
@@ -501,8 +501,8 @@ async fn another_organizations_files_and_links_are_missing() {
     );
     let ann = member(&app, acme, Role::Owner, "Ann").await;
     let gus = member(&app, globex, Role::Owner, "Gus").await;
-    let theirs = uploaded(&app, &ann.token, "AVATAR", "a.png", png(300)).await;
-    let mine = uploaded(&app, &gus.token, "AVATAR", "g.png", png(300)).await;
+    let theirs = uploaded(&app, &ann.token, "ATTACHMENT", "a.png", png(300)).await;
+    let mine = uploaded(&app, &gus.token, "ATTACHMENT", "g.png", png(300)).await;
     let id = theirs["id"].as_str().unwrap();
     let v = ok(&app, &gus.token, ONE, json!({ "id": id })).await;
     assert!(v["file"].is_null());

@@ -104,7 +104,7 @@ async fn dedupe(app: &TestApp) {
     let fresh = png(64 * 1024);
     let ups = (0..5).map(|i| {
         let (t, f) = (mel.token.clone(), fresh.clone());
-        async move { uploaded(app, &t, "AVATAR", &format!("p{i}.png"), f).await }
+        async move { uploaded(app, &t, "ATTACHMENT", &format!("p{i}.png"), f).await }
     });
     let made = futures::future::join_all(ups).await;
     assert_eq!(made.len(), 5);
@@ -117,7 +117,7 @@ async fn dedupe(app: &TestApp) {
         ok(app, &mel.token, DELETE, json!({"id": f["id"]})).await;
     }
     assert_eq!(stored_keys(app).await.len(), 1);
-    uploaded(app, &mel.token, "AVATAR", "again.png", fresh).await;
+    uploaded(app, &mel.token, "ATTACHMENT", "again.png", fresh).await;
     let again = blobs(app, acme).await;
     assert_ne!(again[0].storage_key, acme_blobs[0].storage_key);
     assert_eq!(stored_keys(app).await.len(), 2);
@@ -253,7 +253,7 @@ async fn import_by_file_id_checks_its_file_and_its_caller() {
         b"Email\na@x.io\n".to_vec(),
     )
     .await;
-    let pic = uploaded(&app, &mel.token, "AVATAR", "a.png", png(500)).await;
+    let pic = uploaded(&app, &mel.token, "ATTACHMENT", "a.png", png(500)).await;
     let v = app.gql(None, IMPORT, json!({"id": csv["id"]})).await;
     assert_eq!(code(&v), Some("UNAUTHENTICATED"), "{v}");
     let v = app

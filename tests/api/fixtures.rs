@@ -29,6 +29,7 @@ pub async fn org_named(app: &TestApp, name: &str) -> Uuid {
         name: Set(name.into()),
         slug: Set(format!("acme-{}", org.simple())),
         timezone: Set("UTC".into()),
+        logo_file_id: Set(None),
         created_at: Set(Utc::now()),
         updated_at: Set(Utc::now()),
     }

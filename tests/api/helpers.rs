@@ -320,6 +320,7 @@ impl TestApp {
                 name: Set("Test Org".into()),
                 slug: Set(format!("test-{}", org.simple())),
                 timezone: Set("UTC".into()),
+                logo_file_id: Set(None),
                 created_at: Set(now),
                 updated_at: Set(now),
             }
@@ -341,6 +342,7 @@ impl TestApp {
             name: Set(name.to_string()),
             password_hash: Set("not-a-hash".into()),
             email_verified_at: Set(Some(now)),
+            avatar_file_id: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
         }

@@ -33,6 +33,7 @@ mod files_refs;
 mod graphql_ws_client;
 mod http_spine;
 mod identity;
+mod images;
 mod insight;
 mod insight_campaigns;
 mod insight_events;

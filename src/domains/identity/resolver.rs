@@ -274,19 +274,19 @@ impl AccountMutation {
         password::change(state, viewer, current_password, new_password).await
     }
 
-    /// Updates the viewer's profile.
+    /// Updates the viewer's profile: the name, the avatar (an AVATAR file of the viewer's
+    /// organization; null removes it).
     async fn update_me(&self, ctx: &Context<'_>, input: UpdateMeInput) -> AppResult<User> {
         let (state, viewer) = ctx.state_and_person()?;
-        let (before, after) = password::update_me(state, viewer, input.name).await?;
+        let (before, after) =
+            password::update_me(state, viewer, input.name, input.avatar_file_id).await?;
+        let snapshot = |u: &entity::user::Model| serde_json::json!({"name": u.name, "avatarFileId": u.avatar_file_id});
         audit::note(
             ctx,
             AuditNote {
                 resource_type: "user",
                 resource_id: after.id.to_string(),
-                changes: audit::diff(
-                    &serde_json::json!({"name": before.name}),
-                    &serde_json::json!({"name": after.name}),
-                ),
+                changes: audit::diff(&snapshot(&before), &snapshot(&after)),
                 ..Default::default()
             },
         );

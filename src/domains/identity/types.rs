@@ -1,15 +1,35 @@
 //! GraphQL types for identity.
 
-use async_graphql::{Context, InputObject, SimpleObject, ID};
+use async_graphql::{ComplexObject, Context, InputObject, MaybeUndefined, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use entity::{api_key, organization, user};
 use uuid::Uuid;
 
 use super::loader::IdentityLoaders;
-use crate::{auth::Role, error::AppResult, graphql::ContextExt};
+use super::service::images::image_url;
+use crate::{
+    auth::Role,
+    error::{AppError, AppResult},
+    graphql::ContextExt,
+};
+
+/// Largest `size` an image URL field takes, in pixels.
+const MAX_IMAGE_SIZE_PX: i32 = 4096;
+
+/// The `size` argument of an image URL field: 1 to [`MAX_IMAGE_SIZE_PX`].
+fn image_size(size: Option<i32>) -> AppResult<Option<i32>> {
+    match size {
+        Some(s) if !(1..=MAX_IMAGE_SIZE_PX).contains(&s) => Err(AppError::invalid(
+            "size",
+            format!("must be between 1 and {MAX_IMAGE_SIZE_PX}"),
+        )),
+        s => Ok(s),
+    }
+}
 
 /// A person with an account.
 #[derive(SimpleObject, Debug, Clone)]
+#[graphql(complex)]
 pub struct User {
     /// User id.
     pub id: ID,
@@ -21,6 +41,19 @@ pub struct User {
     pub email_verified: bool,
     /// When the account was created.
     pub created_at: DateTime<Utc>,
+    #[graphql(skip)]
+    pub avatar_file_id: Option<Uuid>,
+}
+
+#[ComplexObject]
+impl User {
+    /// A signed link (valid one to two hours) to the avatar, re-encoded without metadata, at
+    /// the stored size that best fits `size` pixels (256 × 256, or 64 × 64 for `size` ≤ 64);
+    /// null without an avatar.
+    async fn avatar_url(&self, ctx: &Context<'_>, size: Option<i32>) -> AppResult<Option<String>> {
+        let size = image_size(size)?;
+        image_url(ctx.state()?, self.avatar_file_id, size).await
+    }
 }
 
 impl From<user::Model> for User {
@@ -31,6 +64,7 @@ impl From<user::Model> for User {
             name: m.name,
             email_verified: m.email_verified_at.is_some(),
             created_at: m.created_at,
+            avatar_file_id: m.avatar_file_id,
         }
     }
 }
@@ -65,6 +99,7 @@ pub async fn load_users(ctx: &Context<'_>, ids: &[Uuid]) -> AppResult<Vec<User>>
 
 /// A tenant: every lead, campaign and job belongs to one.
 #[derive(SimpleObject, Debug, Clone)]
+#[graphql(complex)]
 pub struct Organization {
     /// Organization id.
     pub id: ID,
@@ -77,6 +112,18 @@ pub struct Organization {
     pub timezone: String,
     /// When it was created.
     pub created_at: DateTime<Utc>,
+    #[graphql(skip)]
+    pub logo_file_id: Option<Uuid>,
+}
+
+#[ComplexObject]
+impl Organization {
+    /// A signed link (valid one to two hours) to the logo, re-encoded without metadata and
+    /// fitted within 512 × 512; null without a logo.
+    async fn logo_url(&self, ctx: &Context<'_>, size: Option<i32>) -> AppResult<Option<String>> {
+        let size = image_size(size)?;
+        image_url(ctx.state()?, self.logo_file_id, size).await
+    }
 }
 
 impl From<organization::Model> for Organization {
@@ -87,6 +134,7 @@ impl From<organization::Model> for Organization {
             slug: m.slug,
             timezone: m.timezone,
             created_at: m.created_at,
+            logo_file_id: m.logo_file_id,
         }
     }
 }
@@ -223,6 +271,9 @@ pub struct CreateApiKeyPayload {
 pub struct UpdateMeInput {
     /// New display name.
     pub name: Option<String>,
+    /// The AVATAR file (of the viewer's organization) to show as the viewer's avatar; null
+    /// removes it.
+    pub avatar_file_id: MaybeUndefined<ID>,
 }
 
 /// How the current request authenticated.

@@ -54,6 +54,7 @@ pub use service::{get, scoped};
 
 /// Registers places' event handlers (idempotent; called at start-up).
 pub fn register() {
+    crate::domains::identity::register_image_files(files::FileImages);
     crate::events::handlers::register(
         "places.geocode_leads",
         service::lead_geocoding::GeocodeOnLeadChange,

@@ -90,7 +90,8 @@ pub const COVERAGE: &[Covered] = &[
     Covered {
         via: "Lead.owner",
         type_name: "User",
-        resolvers_only: &[],
+        // A signed link made by places' files (identity's registered `ImageFiles`).
+        resolvers_only: &["avatarUrl"],
     },
     Covered {
         via: "Lead.notes",

@@ -111,8 +111,19 @@ fn note_change<T: serde::Serialize>(
 use crate::domains::audit::note_ref;
 
 #[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 struct OrgSnapshot<'a> {
     name: &'a str,
+    logo_file_id: Option<uuid::Uuid>,
+}
+
+impl<'a> OrgSnapshot<'a> {
+    fn of(m: &'a entity::organization::Model) -> Self {
+        OrgSnapshot {
+            name: &m.name,
+            logo_file_id: m.logo_file_id,
+        }
+    }
 }
 
 #[derive(serde::Serialize)]
@@ -132,20 +143,28 @@ pub struct OrgMutation;
 
 #[Object]
 impl OrgMutation {
-    /// Renames the organization or changes its time zone (ADMIN+).
+    /// Renames the organization, changes its time zone or its logo (ADMIN+; a LOGO file of
+    /// the organization, null removes it).
     async fn update_organization(
         &self,
         ctx: &Context<'_>,
         input: UpdateOrganizationInput,
     ) -> AppResult<Organization> {
         let (state, viewer) = ctx.state_and_viewer()?;
-        let (b, a) = org::update(state, viewer, input.name, input.timezone).await?;
+        let (b, a) = org::update(
+            state,
+            viewer,
+            input.name,
+            input.timezone,
+            input.logo_file_id,
+        )
+        .await?;
         note_change(
             ctx,
             "organization",
             a.id.to_string(),
-            &OrgSnapshot { name: &b.name },
-            &OrgSnapshot { name: &a.name },
+            &OrgSnapshot::of(&b),
+            &OrgSnapshot::of(&a),
         );
         Ok(a.into())
     }

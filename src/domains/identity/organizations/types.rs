@@ -129,6 +129,8 @@ pub struct UpdateOrganizationInput {
     pub name: Option<String>,
     /// New IANA time zone (`Europe/Berlin`).
     pub timezone: Option<String>,
+    /// The LOGO file (of this organization) to show as its logo; null removes it.
+    pub logo_file_id: async_graphql::MaybeUndefined<ID>,
 }
 
 /// Input of `inviteMember`.

@@ -1,6 +1,7 @@
 //! Accounts and sessions: register, verify, login, refresh rotation with reuse detection, logout.
 
 pub mod api_keys;
+pub mod images;
 pub mod password;
 
 use chrono::{DateTime, Duration, Utc};
@@ -120,6 +121,7 @@ pub async fn register(
         name: Set(input.organization_name.trim().to_string()),
         slug: Set(slugify(&input.organization_name)),
         timezone: Set("UTC".into()),
+        logo_file_id: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -132,6 +134,7 @@ pub async fn register(
         name: Set(input.name.trim().to_string()),
         password_hash: Set(password_hash),
         email_verified_at: Set(verified),
+        avatar_file_id: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }

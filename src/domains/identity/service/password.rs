@@ -8,6 +8,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::images::{image_change, ImagePurpose};
 use super::{
     check_password, clean_name, issue_email_token, live_email_token, normalize_email,
     use_email_token,
@@ -149,11 +150,12 @@ pub async fn change(
     Ok(true)
 }
 
-/// Updates the viewer's profile; returns (before, after).
+/// Updates the viewer's profile (name, avatar); returns (before, after).
 pub async fn update_me(
     state: &AppState,
     viewer: &Viewer,
     name: Option<String>,
+    avatar: async_graphql::MaybeUndefined<async_graphql::ID>,
 ) -> AppResult<(user::Model, user::Model)> {
     let before = user::Entity::find_by_id(viewer.user_id)
         .one(&state.db)
@@ -162,6 +164,10 @@ pub async fn update_me(
     let mut active: user::ActiveModel = before.clone().into();
     if let Some(name) = name {
         active.name = Set(clean_name("input.name", &name)?);
+    }
+    let field = "input.avatarFileId";
+    if let Some(avatar) = image_change(state, viewer, avatar, ImagePurpose::Avatar, field).await? {
+        active.avatar_file_id = Set(avatar);
     }
     active.updated_at = Set(Utc::now());
     let after = active.update(&state.db).await?;

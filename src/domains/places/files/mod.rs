@@ -13,25 +13,35 @@
 //! stored once, under `orgs/{org}/blobs/{sha256}/{blob}`, counted by `file_blobs` (race-free
 //! through its unique key, `service/blob.rs`); then the rows and `file.uploaded` commit together.
 //!
+//! **Images** (`service/picture.rs`): AVATAR and LOGO uploads are decoded (bounded by
+//! `image::Limits`: a decompression bomb is BAD_USER_INPUT), resized to the standard sizes and
+//! re-encoded without metadata on the blocking pool; the file holds the largest size, the
+//! others are its `file_variants` (deduplicated blobs too). Files implements identity's
+//! `ImageFiles` ([`FileImages`], registered by `places::register`): the check behind
+//! `updateMe(avatarFileId)` / `updateOrganization(logoFileId)` and the signed links of
+//! `User.avatarUrl` / `Organization.logoUrl`.
+//!
 //! **Reads**: `files(filter: {kind, ownerId, createdAfter}, …)` pages newest first, `file(id)`
 //! is null for another organization's id. `fileDownloadUrl(id, expiresInSeconds)` signs a link
 //! served by `GET /files/{id}` ([`download`]: Range requests, `nosniff`, attachments except
 //! raster images); another organization's file or a link that does not verify is 404.
 //!
 //! **Delete** (`deleteFile(id, force)`): the uploader, or MANAGER and up; CONFLICT while an
-//! unfinished `importLeads(fileId)` job reads the file (asked of leads), unless `force`. The
+//! unfinished `importLeads(fileId)` job reads the file (asked of leads) or it is an avatar or
+//! a logo (asked of identity), unless `force` (which clears the avatar or logo). The
 //! row is marked deleted with `file.deleted`; the object is removed with its last reference.
 //! **Quotas** (`service/quota.rs`): `storageUsage` (bytes used, limit, files); new bytes are
 //! charged to `storage_usage` with one conditional UPDATE in the claiming transaction, before
 //! storage (QUOTA_EXCEEDED with `used`/`limit`; duplicates free; the last delete gives back).
 //! Roles: `ReadFiles` (VIEWER), `WriteFiles` (MEMBER), `DeleteFiles` (MANAGER). Files import no
-//! other part of places; of other domains, only leads (below places).
+//! other part of places; of other domains, only leads and identity (below places).
 
 mod resolver;
 pub mod service;
 pub mod types;
 
 pub use resolver::{FilesMutation, FilesQuery};
+pub use service::images::FileImages;
 pub use service::link::{download, signed_file_url};
 pub use service::store::store_generated;
 pub use types::{FileKind, StorageUsage, StoredFile};

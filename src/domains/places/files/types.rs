@@ -7,8 +7,12 @@ use entity::file;
 /// What a file is for; decides its size limit and the types it may have.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileKind {
-    /// A profile picture: PNG, JPEG, GIF or WebP, at most 5 MiB.
+    /// A profile picture: PNG, JPEG, GIF or WebP, at most 5 MiB. Stored re-encoded without
+    /// metadata as a 256 × 256 square (and a 64 × 64 one), never as uploaded.
     Avatar,
+    /// An organization's logo: PNG, JPEG, GIF or WebP, at most 5 MiB. Stored re-encoded
+    /// without metadata, fitted within 512 × 512.
+    Logo,
     /// Data to import: CSV, TSV, JSON, plain text or XLSX, at most 50 MiB.
     Import,
     /// A document attached to something: images, PDF, Office documents, ZIP or plain text, at
@@ -17,7 +21,7 @@ pub enum FileKind {
     /// Anything else except executables, at most 50 MiB.
     Other,
 }
-crate::wire_enum!(FileKind { Avatar => "AVATAR", Import => "IMPORT", Attachment => "ATTACHMENT", Other => "OTHER" });
+crate::wire_enum!(FileKind { Avatar => "AVATAR", Logo => "LOGO", Import => "IMPORT", Attachment => "ATTACHMENT", Other => "OTHER" });
 
 /// A file stored for the organization. Its bytes are fetched through `fileDownloadUrl`.
 #[derive(SimpleObject, Debug, Clone)]

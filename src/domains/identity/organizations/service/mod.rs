@@ -11,6 +11,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::domains::identity::{
+    service::images::{image_change, ImagePurpose},
     service::{self, check_password, clean_name, normalize_email},
     types::AuthPayload,
 };
@@ -31,12 +32,14 @@ pub fn members_scoped(viewer: &Viewer) -> Select<membership::Entity> {
     membership::Entity::find().filter(membership::Column::OrgId.eq(viewer.org_id))
 }
 
-/// Renames the organization or changes its time zone (ADMIN+); returns (before, after).
+/// Renames the organization, changes its time zone or its logo (ADMIN+); returns (before,
+/// after).
 pub async fn update(
     state: &AppState,
     viewer: &Viewer,
     name: Option<String>,
     timezone: Option<String>,
+    logo: async_graphql::MaybeUndefined<async_graphql::ID>,
 ) -> AppResult<(organization::Model, organization::Model)> {
     viewer.require(Permission::UpdateOrganization)?;
     let before = service::organization(state, viewer).await?;
@@ -46,6 +49,10 @@ pub async fn update(
     }
     if let Some(tz) = timezone {
         active.timezone = Set(parse_timezone("input.timezone", &tz)?.name().to_string());
+    }
+    let field = "input.logoFileId";
+    if let Some(logo) = image_change(state, viewer, logo, ImagePurpose::Logo, field).await? {
+        active.logo_file_id = Set(logo);
     }
     active.updated_at = Set(Utc::now());
     let after = active.update(&state.db).await?;
@@ -296,6 +303,7 @@ pub async fn accept(
                 name: Set(name),
                 password_hash: Set(new_hash.unwrap_or_default()),
                 email_verified_at: Set(Some(now)),
+                avatar_file_id: Set(None),
                 created_at: Set(now),
                 updated_at: Set(now),
             }

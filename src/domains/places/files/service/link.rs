@@ -2,7 +2,8 @@
 //!
 //! A link is `PUBLIC_URL/files/{id}?exp={unix seconds}&sig={hex}`, where `sig` is
 //! HMAC-SHA256 under the `file-link` key derived from `JWT_SECRET` (`auth::keys`) over the
-//! file id, its organization and the expiry. Whoever holds a link may download until it
+//! file id, its organization and the expiry. A link to an image's smaller standard size adds
+//! `&w={pixels}`, which the signature covers too. Whoever holds a link may download until it
 //! expires: it is made to be put in an `<img src>` or handed to a browser. An unknown or
 //! deleted file, or a signature that does not verify (another file's, another organization's,
 //! a changed expiry), is 404 like a missing file; an authentic link past its expiry is 410.
@@ -34,22 +35,37 @@ use crate::{auth::keys, config::Config, state::AppState};
 /// Longest validity of a link: 7 days.
 pub const MAX_EXPIRY_SECS: i64 = 7 * 24 * 3600;
 
-fn mac(config: &Config, id: Uuid, org: Uuid, exp: i64) -> Option<Hmac<Sha256>> {
+fn mac(config: &Config, id: Uuid, org: Uuid, exp: i64, w: Option<i32>) -> Option<Hmac<Sha256>> {
     let key = keys::derive(&config.jwt_secret, keys::FILE_LINK);
     let mut mac = Hmac::<Sha256>::new_from_slice(&key).ok()?;
-    mac.update(format!("{id}.{org}.{exp}").as_bytes());
+    match w {
+        None => mac.update(format!("{id}.{org}.{exp}").as_bytes()),
+        Some(w) => mac.update(format!("{id}.{org}.{exp}.w{w}").as_bytes()),
+    }
     Some(mac)
 }
 
 /// The signed URL of file `m`, valid until `exp` (unix seconds).
 pub fn signed_url(config: &Config, m: &file::Model, exp: i64) -> String {
-    signed_file_url(config, m.id, m.org_id, exp)
+    signed_url_of(config, m, None, exp)
+}
+
+/// The signed URL of file `m`, or of its variant `w` pixels big, valid until `exp`.
+pub fn signed_url_of(config: &Config, m: &file::Model, w: Option<i32>, exp: i64) -> String {
+    let sig = mac(config, m.id, m.org_id, exp, w)
+        .map(|m| hex::encode(m.finalize().into_bytes()))
+        .unwrap_or_default();
+    let size = w.map(|w| format!("&w={w}")).unwrap_or_default();
+    format!(
+        "{}/files/{}?exp={exp}{size}&sig={sig}",
+        config.public_url, m.id
+    )
 }
 
 /// The signed URL of file `id` of organization `org`, valid until `exp` (unix seconds), for
 /// callers that keep only the file's id (a report run's output).
 pub fn signed_file_url(config: &Config, id: Uuid, org: Uuid, exp: i64) -> String {
-    let sig = mac(config, id, org, exp)
+    let sig = mac(config, id, org, exp, None)
         .map(|m| hex::encode(m.finalize().into_bytes()))
         .unwrap_or_default();
     format!("{}/files/{id}?exp={exp}&sig={sig}", config.public_url)
@@ -60,6 +76,7 @@ pub fn signed_file_url(config: &Config, id: Uuid, org: Uuid, exp: i64) -> String
 pub struct LinkParams {
     exp: Option<i64>,
     sig: Option<String>,
+    w: Option<i32>,
 }
 
 fn plain(status: StatusCode, message: &str) -> Response {
@@ -103,13 +120,30 @@ pub async fn download(
         }
     };
     let authentic =
-        mac(&app.config, m.id, m.org_id, exp).is_some_and(|m| m.verify_slice(&sig).is_ok());
+        mac(&app.config, m.id, m.org_id, exp, p.w).is_some_and(|m| m.verify_slice(&sig).is_ok());
     if !authentic {
         return missing();
     }
     if exp < Utc::now().timestamp() {
         return plain(StatusCode::GONE, "this download link has expired");
     }
+    let m = match p.w {
+        None => m,
+        Some(w) => match super::images::variant(&app.db, m.id, w).await {
+            Ok(Some(v)) => file::Model {
+                content_type: v.content_type,
+                size: v.size,
+                sha256: v.sha256,
+                storage_key: v.storage_key,
+                ..m
+            },
+            Ok(None) => return missing(),
+            Err(e) => {
+                tracing::error!(error = ?e, "file variant lookup failed");
+                return plain(StatusCode::SERVICE_UNAVAILABLE, "try again later");
+            }
+        },
+    };
     serve(&app, &m, headers.get(header::RANGE)).await
 }
 

@@ -3,7 +3,9 @@
 //! route, in [`link`].
 
 pub mod blob;
+pub mod images;
 pub mod link;
+pub mod picture;
 pub mod quota;
 pub mod sniff;
 pub mod store;
@@ -19,7 +21,10 @@ use uuid::Uuid;
 use super::types::{FileFilter, StoredFile};
 use crate::{
     auth::{Permission, Viewer},
-    domains::leads::import_jobs_using,
+    domains::{
+        identity::{clear_image_file, image_file_uses},
+        leads::import_jobs_using,
+    },
     error::{AppError, AppResult},
     events::{outbox, DomainEvent, EventEnvelope, FileChanged},
     graphql::pagination::{page_by_id_desc, IdConnection, PageArgs},
@@ -127,7 +132,8 @@ pub async fn list(
 }
 
 /// Deletes a file: its own uploader (`WriteFiles`) or a MANAGER (`DeleteFiles`). Refused with
-/// CONFLICT while something uses it (an import job not finished yet), unless `force`. The row
+/// CONFLICT while something uses it (an import job not finished yet, a user's avatar or an
+/// organization's logo), unless `force` (which also clears the avatar or logo). The row
 /// is marked deleted, its reference to the stored object dropped and `file.deleted` recorded
 /// in one transaction (the row is written before the references are read, so an import that
 /// starts at the same time either sees the file deleted or is seen here). The object is
@@ -157,21 +163,40 @@ pub async fn delete(state: &AppState, viewer: &Viewer, id: Uuid, force: bool) ->
     if m.owner_id != viewer.user_id {
         viewer.require(Permission::DeleteFiles)?;
     }
-    if !force {
-        let jobs = import_jobs_using(&txn, viewer.org_id, id).await?;
-        if jobs > 0 {
-            return Err(AppError::Conflict(format!(
-                "the file is used by {jobs} unfinished import job(s); pass force: true to delete it anyway"
-            )));
-        }
+    if force {
+        clear_image_file(&txn, id).await?;
+    } else {
+        refuse_while_used(&txn, viewer, id).await?;
     }
-    let gone = blob::release(&txn, viewer.org_id, &m.sha256, &m.storage_key, m.size).await?;
+    let mut gone = images::release_variants(&txn, &m).await?;
+    gone.extend(blob::release(&txn, viewer.org_id, &m.sha256, &m.storage_key, m.size).await?);
     record(&txn, viewer, &m, false).await?;
     state.commit(txn, Wakes::Events).await?;
-    if let Some(key) = gone {
+    for key in gone {
         if let Err(e) = state.storage.delete(&key).await {
             tracing::warn!(error = %e, key, "removing a deleted file's object failed");
         }
+    }
+    Ok(())
+}
+
+/// CONFLICT while an unfinished import job reads file `id`, or it is an avatar or a logo.
+async fn refuse_while_used(
+    conn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    id: Uuid,
+) -> AppResult<()> {
+    let jobs = import_jobs_using(conn, viewer.org_id, id).await?;
+    if jobs > 0 {
+        return Err(AppError::Conflict(format!(
+            "the file is used by {jobs} unfinished import job(s); pass force: true to delete it anyway"
+        )));
+    }
+    let shown = image_file_uses(conn, id).await?;
+    if shown > 0 {
+        return Err(AppError::Conflict(format!(
+            "the file is shown as {shown} avatar(s) or logo(s); pass force: true to delete it anyway (they are removed)"
+        )));
     }
     Ok(())
 }

@@ -23,7 +23,7 @@ const EXECUTABLES: &[&str] = &[
 /// Largest file of each kind.
 pub fn max_bytes(kind: FileKind) -> u64 {
     match kind {
-        FileKind::Avatar => 5 * MIB,
+        FileKind::Avatar | FileKind::Logo => 5 * MIB,
         FileKind::Attachment => 25 * MIB,
         FileKind::Import | FileKind::Other => 50 * MIB,
     }
@@ -33,7 +33,7 @@ pub fn max_bytes(kind: FileKind) -> u64 {
 /// everywhere.
 fn allowed(kind: FileKind) -> Option<&'static [&'static str]> {
     match kind {
-        FileKind::Avatar => Some(&["png", "jpg", "gif", "webp"]),
+        FileKind::Avatar | FileKind::Logo => Some(&["png", "jpg", "gif", "webp"]),
         FileKind::Import => Some(&["xlsx"]),
         FileKind::Attachment => Some(&[
             "png", "jpg", "gif", "webp", "pdf", "docx", "xlsx", "pptx", "odt", "ods", "odp", "zip",
@@ -53,7 +53,7 @@ fn text_types(kind: FileKind) -> &'static [(&'static str, &'static str)] {
         ("md", "text/markdown"),
     ];
     match kind {
-        FileKind::Avatar => &[],
+        FileKind::Avatar | FileKind::Logo => &[],
         FileKind::Import | FileKind::Attachment | FileKind::Other => TEXT,
     }
 }

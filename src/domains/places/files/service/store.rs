@@ -2,16 +2,18 @@
 //! distinct content, [`super::blob`]), then the rows and their `file.uploaded` events in one
 //! transaction. `uploadFile` stores one file; `uploadFiles` up to [`MAX_BATCH`], all or nothing:
 //! one refused file refuses the call before a byte is stored (its error names
-//! `input.files.{index}`), and a storage or database failure stores none of them.
+//! `input.files.{index}`), and a storage or database failure stores none of them. AVATAR and
+//! LOGO uploads are re-encoded first ([`super::picture`]): the file holds the largest standard
+//! size, the smaller ones are its `file_variants` (each a deduplicated blob of its own).
 
 use async_graphql::UploadValue;
 use chrono::Utc;
-use entity::file;
+use entity::{file, file_variant};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, TransactionTrait};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt};
 use uuid::Uuid;
 
-use super::{blob, clean_name, record, sniff, storage_error};
+use super::{blob, clean_name, picture, record, sniff, storage_error};
 use crate::{
     auth::{Permission, Viewer},
     domains::places::files::types::FileKind,
@@ -26,9 +28,52 @@ pub const MAX_BATCH: usize = 10;
 struct Checked {
     name: String,
     content_type: String,
-    source: tokio::fs::File,
+    source: Box<dyn AsyncRead + Send + Sync + Unpin>,
     size: u64,
     sha256: String,
+    /// The smaller standard sizes of an image (none for other kinds).
+    variants: Vec<(picture::Encoded, String)>,
+}
+
+/// Lower-case hex SHA-256 of `bytes`.
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// An image upload of `size` bytes (within its kind's limit), re-encoded: the largest standard
+/// size becomes the file, the others its variants.
+async fn reencode(
+    kind: FileKind,
+    name: String,
+    content_type: String,
+    mut source: tokio::fs::File,
+) -> AppResult<Checked> {
+    let mut bytes = Vec::new();
+    source
+        .read_to_end(&mut bytes)
+        .await
+        .map_err(AppError::internal)?;
+    let mut sizes = picture::process(kind, bytes, content_type)
+        .await?
+        .into_iter();
+    let main = sizes
+        .next()
+        .ok_or_else(|| AppError::internal("an image came out with no size"))?;
+    let variants = sizes
+        .map(|e| {
+            let sha = sha256_hex(&e.bytes);
+            (e, sha)
+        })
+        .collect();
+    Ok(Checked {
+        name: picture::renamed(&name, main.extension),
+        content_type: main.content_type.to_string(),
+        size: main.bytes.len() as u64,
+        sha256: sha256_hex(&main.bytes),
+        source: Box::new(std::io::Cursor::new(main.bytes)),
+        variants,
+    })
 }
 
 /// The checks that run before a byte goes to storage: the name, the kind's size limit and the
@@ -72,13 +117,19 @@ async fn check(kind: FileKind, upload: UploadValue, field: &str) -> AppResult<Ch
         .seek(std::io::SeekFrom::Start(0))
         .await
         .map_err(AppError::internal)?;
+    if picture::is_image(kind) {
+        return reencode(kind, name, content_type, source)
+            .await
+            .map_err(on_field);
+    }
     let sha256 = blob::sha256_of(&mut source).await?;
     Ok(Checked {
         name,
         content_type,
-        source,
+        source: Box::new(source),
         size,
         sha256,
+        variants: Vec::new(),
     })
 }
 
@@ -120,7 +171,7 @@ pub async fn upload_many(
 
 /// Stores bytes the server made (a generated report) as a file of kind OTHER owned by
 /// `viewer`: the same dedupe, quota and `file.uploaded` as an upload, without the upload's
-/// checks (the bytes are not a client's). Spooled through `DATA_DIR/tmp`, removed after.
+/// checks (the bytes are not a client's).
 pub async fn store_generated(
     state: &AppState,
     viewer: &Viewer,
@@ -128,39 +179,23 @@ pub async fn store_generated(
     content_type: &str,
     bytes: &[u8],
 ) -> AppResult<file::Model> {
-    let dir = state.config.data_dir.join("tmp");
-    tokio::fs::create_dir_all(&dir)
-        .await
-        .map_err(AppError::internal)?;
-    let path = dir.join(format!("{}.part", Uuid::now_v7()));
-    tokio::fs::write(&path, bytes)
-        .await
-        .map_err(AppError::internal)?;
-    let saved = async {
-        let mut source = tokio::fs::File::open(&path)
-            .await
-            .map_err(AppError::internal)?;
-        let sha256 = blob::sha256_of(&mut source).await?;
-        let checked = Checked {
-            name: name.to_string(),
-            content_type: content_type.to_string(),
-            source,
-            size: bytes.len() as u64,
-            sha256,
-        };
-        let mut saved = store_all(state, viewer, FileKind::Other, vec![checked]).await?;
-        saved
-            .pop()
-            .ok_or_else(|| AppError::internal("a generated file was not stored"))
-    }
-    .await;
-    let _ = tokio::fs::remove_file(&path).await;
+    let checked = Checked {
+        name: name.to_string(),
+        content_type: content_type.to_string(),
+        size: bytes.len() as u64,
+        sha256: sha256_hex(bytes),
+        source: Box::new(std::io::Cursor::new(bytes.to_vec())),
+        variants: Vec::new(),
+    };
+    let mut saved = store_all(state, viewer, FileKind::Other, vec![checked]).await?;
     saved
+        .pop()
+        .ok_or_else(|| AppError::internal("a generated file was not stored"))
 }
 
-/// Claims a blob per file, writes the objects that are not stored yet, then commits every row
-/// and event together. On any failure the claims are released (and objects nothing else uses
-/// removed), so nothing of the call is left.
+/// Claims a blob per file (and per variant), writes the objects that are not stored yet, then
+/// commits every row and event together. On any failure the claims are released (and objects
+/// nothing else uses removed), so nothing of the call is left.
 async fn store_all(
     state: &AppState,
     viewer: &Viewer,
@@ -170,27 +205,38 @@ async fn store_all(
     let org = viewer.org_id;
     let txn = state.db.begin().await?;
     let quota = state.config.places.storage_quota_bytes;
-    let mut keys = Vec::with_capacity(checked.len());
+    // Per file: its own key, then one per variant, in order.
+    let mut keys: Vec<Vec<(String, i64)>> = Vec::with_capacity(checked.len());
     for c in &checked {
-        let size = i64::try_from(c.size).unwrap_or(i64::MAX);
-        let blob = blob::claim(&txn, org, &c.sha256, size, quota).await?;
-        keys.push((blob.storage_key, size));
+        let mut claimed = Vec::with_capacity(1 + c.variants.len());
+        let parts = std::iter::once((c.sha256.as_str(), c.size)).chain(
+            c.variants
+                .iter()
+                .map(|(e, sha)| (sha.as_str(), e.bytes.len() as u64)),
+        );
+        for (sha, size) in parts {
+            let size = i64::try_from(size).unwrap_or(i64::MAX);
+            let blob = blob::claim(&txn, org, sha, size, quota).await?;
+            claimed.push((blob.storage_key, size));
+        }
+        keys.push(claimed);
     }
     txn.commit().await?;
     let stored = async {
-        for (c, (key, _)) in checked.iter_mut().zip(&keys) {
-            if !state.storage.exists(key).await.map_err(storage_error)? {
-                state
-                    .storage
-                    .put_reader(key, &mut c.source)
-                    .await
-                    .map_err(storage_error)?;
+        for (c, claimed) in checked.iter_mut().zip(&keys) {
+            put_missing(state, &claimed[0].0, &mut c.source).await?;
+            for ((e, _), (key, _)) in c.variants.iter().zip(&claimed[1..]) {
+                put_missing(state, key, &mut e.bytes.as_slice()).await?;
             }
         }
         let txn = state.db.begin().await?;
         let mut saved = Vec::with_capacity(checked.len());
-        for (c, (key, _)) in checked.into_iter().zip(&keys) {
-            let m = row(viewer, kind, c, key).insert(&txn).await?;
+        for (mut c, claimed) in checked.into_iter().zip(&keys) {
+            let variants = std::mem::take(&mut c.variants);
+            let m = row(viewer, kind, c, &claimed[0].0).insert(&txn).await?;
+            for ((e, sha), (key, size)) in variants.into_iter().zip(&claimed[1..]) {
+                variant_row(&m, e, sha, key, *size).insert(&txn).await?;
+            }
             record(&txn, viewer, &m, true).await?;
             saved.push(m);
         }
@@ -199,9 +245,48 @@ async fn store_all(
     }
     .await;
     if stored.is_err() {
-        unclaim(state, org, &keys).await;
+        unclaim(state, org, &keys.concat()).await;
     }
     stored
+}
+
+/// Writes `source` under `key` unless an object is stored there already (identical bytes).
+async fn put_missing(
+    state: &AppState,
+    key: &str,
+    source: &mut (impl AsyncRead + Unpin),
+) -> AppResult<()> {
+    if !state.storage.exists(key).await.map_err(storage_error)? {
+        state
+            .storage
+            .put_reader(key, source)
+            .await
+            .map_err(storage_error)?;
+    }
+    Ok(())
+}
+
+fn variant_row(
+    m: &file::Model,
+    e: picture::Encoded,
+    sha256: String,
+    key: &str,
+    size: i64,
+) -> file_variant::ActiveModel {
+    let px = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
+    file_variant::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        file_id: Set(m.id),
+        org_id: Set(m.org_id),
+        size_px: Set(px(e.size_px)),
+        width: Set(px(e.width)),
+        height: Set(px(e.height)),
+        content_type: Set(e.content_type.to_string()),
+        size: Set(size),
+        sha256: Set(sha256),
+        storage_key: Set(key.to_string()),
+        created_at: Set(Utc::now()),
+    }
 }
 
 fn row(viewer: &Viewer, kind: FileKind, c: Checked, key: &str) -> file::ActiveModel {
