@@ -46,6 +46,7 @@ mod m20261206_000040_add_sequence_send_clicks;
 mod m20261206_000041_add_workflow_execution_completion;
 mod m20261206_000043_unique_search_goal_result_rank;
 mod m20261206_000046_add_hook_kind_and_integration_test;
+mod m20261206_000049_add_place_geocoding;
 
 /// Runs the migrations in order.
 pub struct Migrator;
@@ -97,6 +98,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000041_add_workflow_execution_completion::Migration),
             Box::new(m20261206_000043_unique_search_goal_result_rank::Migration),
             Box::new(m20261206_000046_add_hook_kind_and_integration_test::Migration),
+            Box::new(m20261206_000049_add_place_geocoding::Migration),
         ]
     }
 }
