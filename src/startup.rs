@@ -175,6 +175,10 @@ pub fn job_registry(state: &AppState) -> JobRegistry {
         places::GeocodeLead(state.clone()),
     );
     registry.register(
+        places::GEOCODE_SWEEP_KIND,
+        places::GeocodeSweep(state.clone()),
+    );
+    registry.register(
         enrichment::VALIDATE_KIND,
         enrichment::ValidateLeadJob(state.clone()),
     );

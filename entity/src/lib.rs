@@ -39,6 +39,7 @@ pub mod invitation;
 pub mod job;
 pub mod lead;
 pub mod lead_analysis;
+pub mod lead_geocode_attempt;
 pub mod lead_interaction;
 pub mod lead_note;
 pub mod lead_tag;

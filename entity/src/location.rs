@@ -10,7 +10,7 @@ pub struct Model {
     pub id: Uuid,
     pub org_id: Uuid,
     pub name: String,
-    /// As entered; not geocoded yet (the point is given with it).
+    /// As entered.
     pub address: Option<String>,
     /// Degrees, −90…90.
     pub latitude: f64,
@@ -20,6 +20,11 @@ pub struct Model {
     pub radius_km: f64,
     /// A JSON array of lowercased tags, e.g. `["hq","texas"]`.
     pub tags: String,
+    /// The geocoder that found the point from the address (`gazetteer`, `nominatim`); null
+    /// when a person gave the point.
+    pub geocoder: Option<String>,
+    /// The geocoded point's precision (`CITY`, `STREET`, …); null when a person gave it.
+    pub geocode_precision: Option<String>,
     pub created_by: Option<Uuid>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

@@ -48,6 +48,7 @@ mod m20261206_000043_unique_search_goal_result_rank;
 mod m20261206_000046_add_hook_kind_and_integration_test;
 mod m20261206_000047_create_reports;
 mod m20261206_000048_add_avatar_logo;
+mod m20261206_000049_add_place_geocoding;
 
 /// Runs the migrations in order.
 pub struct Migrator;
@@ -101,6 +102,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000046_add_hook_kind_and_integration_test::Migration),
             Box::new(m20261206_000047_create_reports::Migration),
             Box::new(m20261206_000048_add_avatar_logo::Migration),
+            Box::new(m20261206_000049_add_place_geocoding::Migration),
         ]
     }
 }

@@ -24,7 +24,7 @@ use crate::{
 const DEGREE_KM: f64 = 111.195_080_233_532_9;
 
 /// A lead of `org` at (`lat`, `lng`), written directly (the R*Tree triggers index it).
-async fn lead_at(app: &TestApp, org: Uuid, name: &str, lat: f64, lng: f64) -> Uuid {
+pub(crate) async fn lead_at(app: &TestApp, org: Uuid, name: &str, lat: f64, lng: f64) -> Uuid {
     let now = Utc::now();
     let id = Uuid::now_v7();
     entity::lead::ActiveModel {
@@ -574,7 +574,7 @@ async fn other_organizations_unauthenticated_and_invalid_input() {
             json!({ "i": { "name": " ", "address": "Suva" } }),
         )
         .await;
-    assert_eq!(field_errors(&v), ["input.name", "input.point"]);
+    assert_eq!(field_errors(&v), ["input.name"]);
     let far =
         json!({ "name": "X", "point": { "latitude": 0.0, "longitude": -180.5 }, "radiusKm": 0.0 });
     let v = app.gql(Some(&mine), CREATE, json!({ "i": far })).await;

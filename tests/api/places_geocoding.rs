@@ -224,11 +224,11 @@ async fn search_locations_refuses_anonymous_callers_and_invalid_input() {
 }
 
 /// What the fake Nominatim saw: (arrival, query, User-Agent, format).
-type Seen = Arc<Mutex<Vec<(Instant, String, String, String)>>>;
+pub(crate) type Seen = Arc<Mutex<Vec<(Instant, String, String, String)>>>;
 
 /// A Nominatim-compatible `/search` on 127.0.0.1:0 answering every query with one place
 /// (`place_rank` 30, a building) whose latitude is the query's length; its base URL.
-async fn fake_nominatim(seen: Seen) -> String {
+pub(crate) async fn fake_nominatim(seen: Seen) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
     let app = Router::new().route(

@@ -77,10 +77,10 @@ pub use service::{
     },
     page, page_query,
     query::list,
-    record_email_status, record_enriched, record_geocoded, rescore_in, scoped, send_gate_reason,
-    sort_expr, undeliverable_reason, Check, Created, EnrichedValue, Geocoded, LeadConnection,
-    LeadKey, Origin, PageQuery, SortValue, EMAIL_STATUS_FIELD, ENRICHABLE_FIELDS, GEOCODED_FIELD,
-    NOT_VALIDATED,
+    record_email_status, record_enriched, record_geocoded, record_geocoded_many, rescore_in,
+    scoped, send_gate_reason, sort_expr, undeliverable_reason, Check, Created, EnrichedValue,
+    Geocoded, LeadConnection, LeadKey, Origin, PageQuery, SortValue, EMAIL_STATUS_FIELD,
+    ENRICHABLE_FIELDS, GEOCODED_FIELD, NOT_VALIDATED,
 };
 pub use types::{
     batched_child_page, Lead, LeadAnalysisSlot, LeadCampaignsSlot, LeadPage, CHILD_BATCH_MAX,

@@ -1,8 +1,11 @@
 //! Places: the organization's saved locations and the spatial queries over its leads.
 //!
 //! **Saved locations** (`locations` table, `service/mod.rs`): a name, an optional address, a
-//! point, a radius (10 km by default, at most 20,016 km) and tags. Until geocoding exists the
-//! point is required: an address alone is BAD_USER_INPUT on `input.point`. `locations(filter:
+//! point, a radius (10 km by default, at most 20,016 km) and tags. Without a point the address
+//! is geocoded by the configured geocoder (before the transaction) and the location records
+//! `geocoder` and `precision`; an address it cannot place is BAD_USER_INPUT on
+//! `input.address`, and a new address in `updateLocation` (without a point) moves the point
+//! the same way (migration 049). `locations(filter:
 //! {search, tag})` pages newest first; `location(id)` is null for another organization's id,
 //! and every other operation on it is NOT_FOUND. `nearbyLocations(point, radiusKm)` lists the
 //! locations within a radius, nearest first; `locationStats` counts the leads within each
@@ -31,14 +34,21 @@
 //! a Nominatim-compatible server at `GEOCODER_URL` (≤ 1 request/s per process, a User-Agent,
 //! answers cached in `geocode_cache`). A lead whose city, region or country a person edits,
 //! and which has no point, gets one from the job `places.geocode_lead`, queued by a handler on
-//! `lead.updated` (leads never names places; not on creation, whose batches must not pay a
-//! read per lead) and written through
-//! `leads::record_geocoded` with provenance `geocoder:<name>` and the precision.
+//! `lead.updated` (leads never names places) and written through `leads::record_geocoded`
+//! with provenance `geocoder:<name>` and the precision. Created leads (imports, crawls, one by
+//! one) are geocoded in batches by `places.geocode_sweep` (`service/sweep.rs`): queued at most
+//! once per organization, process and 5-second window on `lead.created` (an in-process flag,
+//! no statement per lead), one keyset read and one batched write per 100 leads, each attempt
+//! recorded in `lead_geocode_attempts` so a place no geocoder finds is asked once.
+//!
+//! **Scrape targets** (`service/target.rs`): places registers scraping's `LocationResolver`,
+//! so `createScrapeJob(input: {locationId})` finds the viewer's saved location (NOT_FOUND for
+//! another organization's).
 //!
 //! **Events**: `location.changed` (`action` created / updated / deleted, with the changed
 //! fields), through the outbox in the change's transaction. Places sits after `ai` in the
-//! domain order: it reads leads (filters, `Lead` objects and their page-wide batches) and no
-//! domain reads it.
+//! domain order: it reads leads (filters, `Lead` objects and their page-wide batches) and
+//! implements scraping's resolver; no domain reads it.
 //!
 //! **Files** ([`files`], a sub-domain): the organization's stored objects on object storage,
 //! their uploads, signed download links and events (`file.uploaded`, `file.deleted`).
@@ -50,6 +60,7 @@ pub mod types;
 
 pub use resolver::{PlacesMutation, PlacesQuery};
 pub use service::lead_geocoding::{GeocodeLead, KIND as GEOCODE_LEAD_KIND};
+pub use service::sweep::{GeocodeSweep, KIND as GEOCODE_SWEEP_KIND};
 pub use service::{get, scoped};
 
 /// Registers places' event handlers (idempotent; called at start-up).
@@ -59,5 +70,7 @@ pub fn register() {
         "places.geocode_leads",
         service::lead_geocoding::GeocodeOnLeadChange,
     );
+    crate::events::handlers::register("places.geocode_sweep", service::sweep::SweepOnLeadCreated);
+    crate::domains::scraping::register_location_resolver(service::target::SavedLocations);
 }
 pub use types::SavedLocation;

@@ -198,7 +198,7 @@ pub struct LocationsMutation;
 
 #[Object]
 impl LocationsMutation {
-    /// Saves a location (`point` is required until geocoding exists).
+    /// Saves a location at `point`, or at its `address` geocoded (gazetteer or `GEOCODER_URL`).
     async fn create_location(
         &self,
         ctx: &Context<'_>,

@@ -47,10 +47,15 @@ pub struct SavedLocation {
     pub id: ID,
     /// Name.
     pub name: String,
-    /// The address as entered (not geocoded yet: the point is given with it).
+    /// The address as entered.
     pub address: Option<String>,
-    /// The point.
+    /// The point: as given, or geocoded from the address.
     pub point: GeoPoint,
+    /// The geocoder that found the point from the address (`gazetteer`, `nominatim`); null
+    /// when the point was given.
+    pub geocoder: Option<String>,
+    /// How precise a geocoded point is; null when the point was given.
+    pub precision: Option<GeocodePrecision>,
     /// The area it stands for: leads within this great-circle distance, kilometres.
     pub radius_km: f64,
     /// Lowercased tags.
@@ -75,6 +80,10 @@ impl From<location::Model> for SavedLocation {
                 longitude: m.longitude,
             },
             radius_km: m.radius_km,
+            geocoder: m.geocoder,
+            precision: m
+                .geocode_precision
+                .and_then(|p| serde_json::from_value(serde_json::Value::String(p)).ok()),
             created_by: m.created_by.map(|u| ID(u.to_string())),
             created_at: m.created_at,
             updated_at: m.updated_at,
@@ -82,15 +91,16 @@ impl From<location::Model> for SavedLocation {
     }
 }
 
-/// Input of `createLocation`. Until geocoding exists, `point` is required (an `address` alone
-/// is refused); the address is stored as given.
+/// Input of `createLocation`: a `point`, or an `address` that the configured geocoder turns
+/// into one (an address it cannot place is BAD_USER_INPUT on `input.address`). When both are
+/// given the point is used and the address is stored as given.
 #[derive(InputObject, Debug, Clone)]
 pub struct CreateLocationInput {
     /// Name, 1–200 characters.
     pub name: String,
-    /// Address, at most 500 characters (stored, not geocoded yet).
+    /// Address, at most 500 characters (geocoded when no point is given).
     pub address: Option<String>,
-    /// The point (required until geocoding exists).
+    /// The point (required without an address).
     pub point: Option<GeoPointInput>,
     /// Radius in kilometres, greater than 0 and at most 20,016 (10 when omitted).
     pub radius_km: Option<f64>,
@@ -98,7 +108,8 @@ pub struct CreateLocationInput {
     pub tags: Option<Vec<String>>,
 }
 
-/// Input of `updateLocation`: only the fields given change (`address: ""` clears it).
+/// Input of `updateLocation`: only the fields given change (`address: ""` clears it). A new
+/// address without a `point` is geocoded and moves the point.
 #[derive(InputObject, Debug, Clone, Default)]
 pub struct UpdateLocationInput {
     /// New name.
@@ -143,10 +154,26 @@ pub struct LocationStat {
 /// The cursor key of a lead ordered by distance: the distance, then the id.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct NearKey {
-    /// Distance, kilometres.
+    /// Distance, kilometres, carried as its IEEE-754 bits: a cursor must give back exactly the
+    /// distance it was made from, and serde_json's default float parsing may be one ulp off
+    /// (the page after would then repeat or skip a lead).
+    #[serde(with = "exact_f64")]
     pub d: f64,
     /// Lead id.
     pub id: Uuid,
+}
+
+/// An `f64` as its bits in a `u64`, which JSON carries exactly.
+mod exact_f64 {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(v.to_bits())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        u64::deserialize(d).map(f64::from_bits)
+    }
 }
 
 /// The distance of an edge of `leadsNear`.

@@ -4,7 +4,9 @@
 //! audience builder (saved lead filters).
 //!
 //! - **Operations.** `createScrapeJob(input: {source, name, website | search | googleMaps |
-//!   craigslist | jobBoards | social})`
+//!   craigslist | jobBoards | social, locationId})` (`locationId`: a saved location of places,
+//!   through the [`LocationResolver`] places registers, `service/target.rs`: GOOGLE_MAPS biases
+//!   around its point and radius, SEARCH appends its name; another organization's is NOT_FOUND)
 //!   (`params.rs`, validation in `params/validate.rs`: exactly one parameter object, the one matching `source`; every bad field reported
 //!   with its path, e.g. `input.website.maxDepth`; seed URLs pass the SSRF URL check at creation, so
 //!   an IP literal in a private range is BAD_USER_INPUT), `scrapeJobs(filter, first, after)`,
@@ -229,4 +231,5 @@ pub use service::{
     params::{validate_for, Params},
     run::{ScrapeRun, KIND as RUN_KIND},
     sources::{google_maps::SEARCH_FIELDS, settings::key_context, settings::Keys},
+    target::{register_location_resolver, LocationResolver, TargetLocation},
 };

@@ -23,7 +23,7 @@ pub use email_status::{
     record_email_status, send_gate_reason, undeliverable_reason, EMAIL_STATUS_FIELD, NOT_VALIDATED,
 };
 pub use enriched::{enrichable_value, record_enriched, EnrichedValue, ENRICHABLE_FIELDS};
-pub use geocoded::{record_geocoded, Geocoded, GEOCODED_FIELD};
+pub use geocoded::{record_geocoded, record_geocoded_many, Geocoded, GEOCODED_FIELD};
 pub use query::{
     filtered, page, page_query, sort_expr, LeadConnection, LeadKey, PageQuery, SortValue,
 };

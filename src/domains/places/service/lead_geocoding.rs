@@ -1,5 +1,6 @@
-//! Geocoding leads: a lead created or updated with a city, region or country but without
-//! coordinates gets them from the configured geocoder. [`GeocodeOnLeadChange`] (registered in
+//! Geocoding leads one by one: a lead a person updates with a city, region or country but
+//! without coordinates gets them from the configured geocoder (created leads are swept in
+//! batches: [`super::sweep`]). [`GeocodeOnLeadChange`] (registered in
 //! `events::handlers`, so leads never names places) enqueues one durable `places.geocode_lead`
 //! job per such lead in the writer's transaction; [`GeocodeLead`] runs it: it geocodes
 //! "city, region, country" (cached, polite, see [`super::geocode`]) and writes the best
@@ -31,16 +32,25 @@ pub const KIND: &str = "places.geocode_lead";
 /// Fields whose change can make a lead geocodable.
 const PLACE_FIELDS: [&str; 4] = ["city", "region", "country", "location"];
 
+/// "city, region, country" from the parts given (blank ones left out), when any is given.
+pub fn place_query(
+    city: &Option<String>,
+    region: &Option<String>,
+    country: &Option<String>,
+) -> Option<String> {
+    let parts: Vec<&str> = [city, region, country]
+        .into_iter()
+        .filter_map(|p| p.as_deref().map(str::trim).filter(|p| !p.is_empty()))
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
 /// "city, region, country" of a lead without coordinates, when it has any of them.
 pub fn geocodable(l: &lead::Model) -> Option<String> {
     if l.latitude.is_some() || l.longitude.is_some() {
         return None;
     }
-    let parts: Vec<&str> = [&l.city, &l.region, &l.country]
-        .into_iter()
-        .filter_map(|p| p.as_deref().map(str::trim).filter(|p| !p.is_empty()))
-        .collect();
-    (!parts.is_empty()).then(|| parts.join(", "))
+    place_query(&l.city, &l.region, &l.country)
 }
 
 /// Queues a geocoding job when a person changes a lead's place fields (not on creation).
@@ -53,7 +63,7 @@ impl EventHandler for GeocodeOnLeadChange {
             && match &event.event {
                 // Not on creation: imports and crawls create leads in batches, and a read per
                 // created lead in the writer's transaction is the N+1 the crawl's
-                // statements-per-batch test refuses. A batch geocoding sweep is left to do.
+                // statements-per-batch test refuses; `super::sweep` geocodes them in batches.
                 DomainEvent::LeadUpdated(c) => c
                     .changed_fields
                     .iter()

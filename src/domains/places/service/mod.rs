@@ -6,6 +6,8 @@ pub mod geo;
 pub mod geocode;
 pub mod lead_geocoding;
 pub mod spatial;
+pub mod sweep;
+pub mod target;
 pub mod tiles;
 
 use chrono::Utc;
@@ -195,7 +197,46 @@ async fn record(
     .await
 }
 
-/// Creates a location (`location.changed`, action `created`).
+/// Where a location's point comes from: given by a person, or geocoded from its address.
+struct Placed {
+    point: Point,
+    geocoder: Option<String>,
+    precision: Option<String>,
+}
+
+impl Placed {
+    fn given(point: Point) -> Self {
+        Placed {
+            point,
+            geocoder: None,
+            precision: None,
+        }
+    }
+}
+
+/// The configured geocoder's best candidate for `address` (cached, polite: see [`geocode`]),
+/// or BAD_USER_INPUT on `input.address` when it finds nothing.
+async fn geocode_address(state: &AppState, address: &str) -> AppResult<Placed> {
+    let found = geocode::cached(state, geocode::configured(state).as_ref(), address).await?;
+    let best = found
+        .into_iter()
+        .next()
+        .ok_or_else(|| AppError::invalid("input.address", "could not be geocoded: give a point"))?;
+    let precision = serde_json::to_value(best.precision)?
+        .as_str()
+        .map(String::from);
+    Ok(Placed {
+        point: Point {
+            lat: best.latitude,
+            lng: best.longitude,
+        },
+        geocoder: Some(best.geocoder),
+        precision,
+    })
+}
+
+/// Creates a location (`location.changed`, action `created`). Without a point, the address
+/// is geocoded (outside the transaction) and the geocoder and precision are recorded.
 pub async fn create(
     state: &AppState,
     viewer: &Viewer,
@@ -205,17 +246,11 @@ pub async fn create(
     let mut c = Check::new("input.");
     let name = name(&mut c, &input.name);
     let address = c.text("address", input.address.as_deref(), 500);
-    let point = match input.point {
-        Some(p) => check_point(&mut c, "point", p),
-        None => {
-            fail(
-                &mut c,
-                "input.point".into(),
-                "is required (addresses are not geocoded yet)",
-            );
-            None
-        }
-    };
+    let point = input.point.and_then(|p| check_point(&mut c, "point", p));
+    let no_address = input.address.as_deref().is_none_or(|a| a.trim().is_empty());
+    if input.point.is_none() && no_address {
+        fail(&mut c, "input.point".into(), "give a point or an address");
+    }
     let radius = check_radius(
         &mut c,
         "input.radiusKm",
@@ -223,8 +258,13 @@ pub async fn create(
     );
     let tags = c.tags("tags", input.tags.as_deref().unwrap_or_default());
     c.finish()?;
-    let (Some(point), Some(radius)) = (point, radius) else {
-        return Err(AppError::invalid("input.point", "is invalid"));
+    let Some(radius) = radius else {
+        return Err(AppError::invalid("input.radiusKm", "is invalid"));
+    };
+    let placed = match (point, address.as_deref()) {
+        (Some(p), _) => Placed::given(p),
+        (None, Some(a)) => geocode_address(state, a).await?,
+        (None, None) => return Err(AppError::invalid("input.point", "is invalid")),
     };
     let now = Utc::now();
     let txn = state.db.begin().await?;
@@ -233,10 +273,12 @@ pub async fn create(
         org_id: Set(viewer.org_id),
         name: Set(name),
         address: Set(address),
-        latitude: Set(point.lat),
-        longitude: Set(point.lng),
+        latitude: Set(placed.point.lat),
+        longitude: Set(placed.point.lng),
         radius_km: Set(radius),
         tags: Set(tags_json(&tags)),
+        geocoder: Set(placed.geocoder),
+        geocode_precision: Set(placed.precision),
         created_by: Set(Some(viewer.user_id)),
         created_at: Set(now),
         updated_at: Set(now),
@@ -248,8 +290,16 @@ pub async fn create(
     Ok(m)
 }
 
+fn set_placed(a: &mut location::ActiveModel, placed: Placed) {
+    a.latitude = Set(placed.point.lat);
+    a.longitude = Set(placed.point.lng);
+    a.geocoder = Set(placed.geocoder);
+    a.geocode_precision = Set(placed.precision);
+}
+
 /// Changes the fields present in `input` (`location.changed`, action `updated`, with the
-/// changed fields).
+/// changed fields). A new non-empty address without a point is geocoded (the point changes
+/// too); a point given by a person clears the geocoder and precision.
 pub async fn update(
     state: &AppState,
     viewer: &Viewer,
@@ -265,14 +315,16 @@ pub async fn update(
         a.name = Set(name(&mut c, n));
         changed.push("name");
     }
+    let mut geocode_from = None;
     if let Some(addr) = &input.address {
-        a.address = Set(c.text("address", Some(addr), 500));
+        let addr = c.text("address", Some(addr), 500);
+        geocode_from = addr.clone().filter(|_| input.point.is_none());
+        a.address = Set(addr);
         changed.push("address");
     }
     if let Some(p) = input.point {
         if let Some(p) = check_point(&mut c, "point", p) {
-            a.latitude = Set(p.lat);
-            a.longitude = Set(p.lng);
+            set_placed(&mut a, Placed::given(p));
         }
         changed.push("point");
     }
@@ -289,6 +341,10 @@ pub async fn update(
     c.finish()?;
     if changed.is_empty() {
         return Ok(old);
+    }
+    if let Some(addr) = geocode_from.filter(|a| old.address.as_deref() != Some(a)) {
+        set_placed(&mut a, geocode_address(state, &addr).await?);
+        changed.push("point");
     }
     a.updated_at = Set(Utc::now());
     let txn = state.db.begin().await?;

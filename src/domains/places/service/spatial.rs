@@ -353,6 +353,35 @@ mod tests {
     }
 
     #[test]
+    fn cursors_give_back_exactly_the_distance_they_were_made_from() {
+        use async_graphql::connection::CursorType;
+        // Distances as `distance_km` makes them: 17 significant digits, where a float parsed
+        // back from its shortest text can land one ulp away.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut off = Vec::new();
+        for i in 0..20_000u128 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let d = (x >> 11) as f64 / (1u64 << 53) as f64 * 20_000.0;
+            let k = NearKey {
+                d,
+                id: Uuid::from_u128(i),
+            };
+            let back = KeyCursor::<NearKey>::decode_cursor(&KeyCursor(k).encode_cursor()).unwrap();
+            if back.0.d.to_bits() != d.to_bits() {
+                off.push((d, back.0.d));
+            }
+        }
+        assert!(
+            off.is_empty(),
+            "{} of 20000 off, e.g. {:?}",
+            off.len(),
+            off.first()
+        );
+    }
+
+    #[test]
     fn pages_follow_distance_then_id_both_ways() {
         let all = keys(7);
         let p = page_of(&all, &args(Some(3), None, None, None));

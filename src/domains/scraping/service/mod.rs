@@ -9,6 +9,7 @@ pub mod params;
 pub mod run;
 pub mod sink;
 pub mod sources;
+pub mod target;
 
 use std::collections::HashMap;
 

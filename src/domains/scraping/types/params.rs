@@ -108,6 +108,10 @@ pub struct CreateScrapeJobInput {
     pub job_boards: Option<JobBoardsScrapeInput>,
     /// Parameters when `source` is SOCIAL.
     pub social: Option<SocialScrapeInput>,
+    /// A saved location of the organization to target (GOOGLE_MAPS: its point and radius bias
+    /// the search unless `googleMaps.location` / `radius` are given; SEARCH: its name is
+    /// appended to the query). Another organization's location is NOT_FOUND.
+    pub location_id: Option<async_graphql::ID>,
 }
 
 impl CreateScrapeJobInput {
@@ -123,6 +127,7 @@ impl CreateScrapeJobInput {
             craigslist: None,
             job_boards: None,
             social: None,
+            location_id: None,
         }
     }
 }

@@ -82,9 +82,9 @@ impl V {
     }
 }
 
-/// Validates the input of `viewer` (their organization's API keys, else the server's) and
-/// records the organization in the parameters of key-based sources, so their run uses the
-/// organization's key.
+/// Validates the input of `viewer` (their organization's API keys, else the server's), with
+/// its saved location applied (`target::apply`), and records the organization in the
+/// parameters of key-based sources, so their run uses the organization's key.
 pub async fn validate_for(
     state: &AppState,
     viewer: &Viewer,
@@ -97,7 +97,8 @@ pub async fn validate_for(
         &state.secrets,
     )
     .await?;
-    let (mut params, name) = validate_with(input, &state.config, &keys)?;
+    let input = super::super::target::apply(state, viewer, input).await?;
+    let (mut params, name) = validate_with(&input, &state.config, &keys)?;
     match &mut params {
         Params::Search { search, .. } => search.org_id = Some(viewer.org_id),
         Params::GoogleMaps { maps, .. } => maps.org_id = Some(viewer.org_id),
