@@ -75,6 +75,7 @@ const NOT_FULL: &[(&str, &str)] = &[
     ("deals", "not seeded"),
     ("pipelines", "not seeded"),
     ("files", "not seeded"),
+    ("reports", "not seeded"),
     ("autoResponderRules", "not seeded"),
     ("schedules", "not seeded"),
     ("incomingWebhooks", "not seeded"),

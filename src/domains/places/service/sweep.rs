@@ -80,10 +80,11 @@ fn claim(org: Uuid, window: i64) -> bool {
     map.insert(org, window) != Some(window)
 }
 
-/// A sweep job for `org_id`, due at `run_at_ms`.
+/// A sweep job for `org_id`, due at `run_at_ms`. A system job (the organization is in the
+/// payload, not the job's `org_id`): nobody asked for it, so it records no `job.updated` events
+/// on the organization's stream and does not show in its `jobs` list.
 fn sweep_job(org_id: Uuid, run_at_ms: Option<i64>) -> NewJob {
     NewJob {
-        org_id: Some(org_id),
         max_attempts: 5,
         run_at_ms,
         ..NewJob::new(KIND, json!({ "orgId": org_id }))
