@@ -15,6 +15,7 @@
 //!   that records an event, stores one delivery per enabled endpoint of the organization that
 //!   takes its type and enqueues its first `webhook.deliver` job there: an event committed is a
 //!   delivery queued, whatever crashes next. `notification.new` (one person's) is never sent.
+//!   A batch writer's events (`record_many`) cost one read of the endpoints, not one per event.
 //! - **Delivery** (`service/deliver.rs`): body `{type, timestamp, data}` with `data` the
 //!   event's public payload (what the `events` subscription shows); headers `webhook-id`,
 //!   `webhook-timestamp`, `webhook-signature: v1,<base64 HMAC-SHA256(key, "id.ts.body")>` (two
