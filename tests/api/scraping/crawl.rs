@@ -43,6 +43,38 @@ async fn crawl_site(app: &TestApp, token: &str, site: &Fixture) -> String {
     .await
 }
 
+/// An app that records its SQL, with politeness off, allowed to fetch from `site`.
+async fn recording_app(site: &Fixture) -> TestApp {
+    TestApp::spawn_with(Options {
+        env: HashMap::from([
+            ("RECORD_SQL".into(), "true".into()),
+            ("SCRAPE_POLITENESS".into(), "false".into()),
+        ]),
+        allow_hosts: vec![site.host()],
+        ..Default::default()
+    })
+    .await
+}
+
+/// Waits for job `id` to end, polling the status only (the full job query would read pages
+/// and leads into the SQL log).
+async fn wait_for_end(app: &TestApp, token: &str, id: &str) {
+    wait_until("the job to end", 60, async || {
+        let v = app
+            .gql(
+                Some(token),
+                "query($id: ID!) { scrapeJob(id: $id) { status } }",
+                json!({"id": id}),
+            )
+            .await;
+        matches!(
+            v["data"]["scrapeJob"]["status"].as_str(),
+            Some("SUCCEEDED" | "FAILED")
+        )
+    })
+    .await;
+}
+
 fn is_crawl_write(s: &str) -> bool {
     let s = s.to_ascii_lowercase();
     [
@@ -61,33 +93,11 @@ fn is_crawl_write(s: &str) -> bool {
 #[tokio::test]
 async fn group_commit_keeps_the_statements_per_page_bounded() {
     let site = repeating_site(60, Duration::ZERO).await;
-    let app = TestApp::spawn_with(Options {
-        env: HashMap::from([
-            ("RECORD_SQL".into(), "true".into()),
-            ("SCRAPE_POLITENESS".into(), "false".into()),
-        ]),
-        allow_hosts: vec![site.host()],
-        ..Default::default()
-    })
-    .await;
+    let app = recording_app(&site).await;
     let token = app.token(Uuid::now_v7(), Role::Member).await;
     app.state.sql_log.take();
     let id = crawl_site(&app, &token, &site).await;
-    // Poll the status only (the full job query would read pages and leads into the log).
-    wait_until("the job to end", 60, async || {
-        let v = app
-            .gql(
-                Some(&token),
-                "query($id: ID!) { scrapeJob(id: $id) { status } }",
-                json!({"id": id}),
-            )
-            .await;
-        matches!(
-            v["data"]["scrapeJob"]["status"].as_str(),
-            Some("SUCCEEDED" | "FAILED")
-        )
-    })
-    .await;
+    wait_for_end(&app, &token, &id).await;
     let log = app.state.sql_log.take();
     let j = job(&app, &token, &id).await;
     assert_eq!(j["status"], "SUCCEEDED", "{j}");
@@ -439,15 +449,7 @@ async fn pg_only_a_crawl_that_grew_the_leads_refreshes_their_planner_statistics(
 #[tokio::test]
 async fn the_webhook_fan_out_reads_the_endpoints_once_per_batch() {
     let site = repeating_site(40, Duration::ZERO).await;
-    let app = TestApp::spawn_with(Options {
-        env: HashMap::from([
-            ("RECORD_SQL".into(), "true".into()),
-            ("SCRAPE_POLITENESS".into(), "false".into()),
-        ]),
-        allow_hosts: vec![site.host()],
-        ..Default::default()
-    })
-    .await;
+    let app = recording_app(&site).await;
     const CREATE: &str = "mutation($i: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $i) { endpoint { id } } }";
     let endpoint = async |token: &str| {
         let v = app
@@ -466,20 +468,7 @@ async fn the_webhook_fan_out_reads_the_endpoints_once_per_batch() {
     let theirs = endpoint(&other).await;
     app.state.sql_log.take();
     let id = crawl_site(&app, &token, &site).await;
-    wait_until("the job to end", 60, async || {
-        let v = app
-            .gql(
-                Some(&token),
-                "query($id: ID!) { scrapeJob(id: $id) { status } }",
-                json!({"id": id}),
-            )
-            .await;
-        matches!(
-            v["data"]["scrapeJob"]["status"].as_str(),
-            Some("SUCCEEDED" | "FAILED")
-        )
-    })
-    .await;
+    wait_for_end(&app, &token, &id).await;
     let log = app.state.sql_log.take();
     let j = job(&app, &token, &id).await;
     assert_eq!(j["status"], "SUCCEEDED", "{j}");
