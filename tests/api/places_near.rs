@@ -189,3 +189,25 @@ async fn leads_near_pages_agree_with_a_brute_force_sort_across_the_antimeridian_
         assert_eq!(v["leadsNear"]["totalCount"], want.len(), "({lat}, {lng})");
     }
 }
+
+/// Autovacuum analyzes with `search_path = pg_catalog`: the spatial index's expression must
+/// still evaluate there, or the automatic ANALYZE of `leads` fails whole (it did with
+/// `ll_to_earth`, whose body names the `earth` type unqualified) and the leads' planner
+/// statistics go stale.
+#[tokio::test]
+async fn pg_only_the_leads_analyze_under_autovacuums_search_path() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    crate::helpers::require_postgres();
+    let app = TestApp::spawn().await;
+    let org = org_named(&app, "Analyzed").await;
+    for i in 0..5 {
+        lead_at(&app, org, &format!("P{i}"), 30.0 + f64::from(i), -97.0).await;
+    }
+    let txn = app.state.db.begin().await.unwrap();
+    txn.execute_unprepared("SET LOCAL search_path = pg_catalog, pg_temp")
+        .await
+        .unwrap();
+    let analyzed = txn.execute_unprepared("ANALYZE public.leads").await;
+    txn.rollback().await.unwrap();
+    assert!(analyzed.is_ok(), "{analyzed:?}");
+}

@@ -23,7 +23,8 @@
 //! order, across the antimeridian and at the poles.
 //!
 //! **Index** (migration `000024`): candidates come from a spatial index, the exact test
-//! follows. PostgreSQL: `cube` + `earthdistance`, GiST on `ll_to_earth(latitude, longitude)`,
+//! follows. PostgreSQL: `cube` + `earthdistance`, GiST on `lg_ll_to_earth(latitude, longitude)`
+//! (`000051`: `ll_to_earth` with its names bound, so autovacuum's ANALYZE can evaluate it),
 //! queried with the 3-D cube that holds the box. SQLite: the R*Tree `lead_geo`, kept in step
 //! with the leads' coordinates by triggers. Lead filters are the leads domain's
 //! (`leads::filtered`), so a place query never sees another organization's leads.

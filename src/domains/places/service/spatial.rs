@@ -2,7 +2,7 @@
 //! the exact test.
 //!
 //! [`within`] narrows a lead select to lat/lng boxes. The index finds candidates: on
-//! PostgreSQL the GiST index on `ll_to_earth(latitude, longitude)` (`<@` a cube holding the
+//! PostgreSQL the GiST index on `lg_ll_to_earth(latitude, longitude)` (`<@` a cube holding the
 //! box, [`Bbox::unit_cube`]), on SQLite the R*Tree `lead_geo` (`rowid IN` its matches, two
 //! spans when the box crosses the antimeridian). Exact latitude/longitude bounds follow in the
 //! same statement. Radius queries take the box around the circle ([`circle_bbox`]) and keep
@@ -72,7 +72,7 @@ fn earth_cube(b: &Bbox) -> SimpleExpr {
     Expr::cust_with_values(
         // `cube(cube(cube(x0, x1), y0, y1), z0, z1)`: no `ARRAY[…]`, whose brackets sea-query's
         // tokenizer would take for a quoted identifier and leave its placeholders unbound.
-        r#"ll_to_earth("leads"."latitude", "leads"."longitude") <@ cube(cube(cube($1 * earth(), $2 * earth()), $3 * earth(), $4 * earth()), $5 * earth(), $6 * earth())"#,
+        r#"lg_ll_to_earth("leads"."latitude", "leads"."longitude") <@ cube(cube(cube($1 * earth(), $2 * earth()), $3 * earth(), $4 * earth()), $5 * earth(), $6 * earth())"#,
         [lo[0], hi[0], lo[1], hi[1], lo[2], hi[2]],
     )
 }
