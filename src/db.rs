@@ -35,6 +35,35 @@ pub async fn within_deadline<T>(
     }
 }
 
+/// Serializes the transactions that call this with the same `key` until `txn` ends: a
+/// count-then-insert limit (e.g. runs per organization per day) stays exact under concurrent
+/// requests. Call it as the transaction's **first** statement.
+///
+/// PostgreSQL: a transaction-scoped advisory lock on the key's 64-bit hash; a waiter's later
+/// statements see what the holder committed (read committed takes a snapshot per statement).
+/// SQLite: a write that matches no row on `table`, which takes the database's write lock at
+/// once. A deferred transaction that read first would fail its later write with
+/// SQLITE_BUSY_SNAPSHOT when another writer committed in between; this one waits its turn.
+pub async fn lock_key(
+    txn: &impl ConnectionTrait,
+    table: &'static str,
+    key: &str,
+) -> Result<(), DbErr> {
+    let backend = txn.get_database_backend();
+    let stmt = match backend {
+        DatabaseBackend::Postgres => sea_orm::Statement::from_sql_and_values(
+            backend,
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            [format!("{table}:{key}").into()],
+        ),
+        _ => {
+            sea_orm::Statement::from_string(backend, format!("DELETE FROM \"{table}\" WHERE 0 = 1"))
+        }
+    };
+    txn.execute_raw(stmt).await?;
+    Ok(())
+}
+
 /// `select` (ordered, without a limit of its own) as a statement ending in `LIMIT n`, written
 /// as a literal rather than a bind parameter.
 ///

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use leadgraph::auth::Role;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
+};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -761,4 +763,66 @@ async fn the_51st_report_of_the_day_is_rate_limited() {
         .gql(Some(&other_token), GENERATE, json!({"id": theirs}))
         .await;
     assert_eq!(code(&v), Some("RATE_LIMITED"), "{v}");
+}
+
+/// A request racing another one's uncommitted run: the other transaction (held open here, as a
+/// concurrent `generateReport` would be) took the organization's turn and stored the 50th run.
+/// The request waits for it and then counts 50: RATE_LIMITED, 50 runs stored. Counting without
+/// taking turns saw 49 and stored a 51st on PostgreSQL (this test failed so). On SQLite one
+/// process has one connection, so the request waits for it either way; the turn matters there
+/// between two instances sharing the file.
+#[tokio::test]
+async fn a_request_racing_an_uncommitted_run_waits_and_counts_it() {
+    use sea_orm::TransactionTrait;
+    let app = TestApp::spawn().await;
+    let (org, token) = fixtures::org_with(&app, Role::Owner).await;
+    let id = create(
+        &app,
+        &token,
+        json!({"name": "Busy", "kind": "DASHBOARD_SNAPSHOT", "format": "CSV"}),
+    )
+    .await;
+    let rid = Uuid::parse_str(&id).unwrap();
+    let user = entity::report::Entity::find_by_id(rid)
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .created_by;
+    let now = Utc::now();
+    let run = || entity::report_run::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        org_id: Set(org),
+        report_id: Set(rid),
+        status: Set("SUCCEEDED".into()),
+        progress: Set(100),
+        attempt: Set(1),
+        row_count: Set(Some(1)),
+        file_id: Set(None),
+        error: Set(None),
+        requested_by: Set(user),
+        created_at: Set(now - chrono::Duration::hours(2)),
+        finished_at: Set(Some(now)),
+    };
+    for _ in 0..49 {
+        run().insert(&app.state.db).await.unwrap();
+    }
+    let other = app.state.db.begin().await.unwrap();
+    leadgraph::db::lock_key(&other, "report_runs", &org.to_string())
+        .await
+        .unwrap();
+    run().insert(&other).await.unwrap();
+    let request = app.gql(Some(&token), GENERATE, json!({"id": id}));
+    let commit_later = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        other.commit().await.unwrap();
+    };
+    let (v, ()) = tokio::join!(request, commit_later);
+    assert_eq!(code(&v), Some("RATE_LIMITED"), "{v}");
+    let stored = entity::report_run::Entity::find()
+        .filter(entity::report_run::Column::OrgId.eq(org))
+        .count(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(stored, 50);
 }

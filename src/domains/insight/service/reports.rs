@@ -2,7 +2,8 @@
 //! runs (`reportRuns`) and `generateReport`, which queues one durable
 //! `insight.generate_report` job per run ([`super::report_job`]). At most
 //! [`DAILY_LIMIT`] runs per organization in any 24 hours: the next is RATE_LIMITED with
-//! `retryAfter` = seconds until the oldest run of the window leaves it.
+//! `retryAfter` = seconds until the oldest run of the window leaves it; concurrent requests of
+//! one organization take turns (`db::lock_key`), so the limit is exact.
 
 use chrono::{DateTime, Duration, Utc};
 use entity::{report, report_run};
@@ -214,6 +215,9 @@ pub async fn delete(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<()
 pub async fn generate(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<ReportRun> {
     viewer.require(Permission::WriteDeals)?;
     let txn = state.db.begin().await?;
+    // One organization's requests take turns from here to the commit, so the count below
+    // includes every run a concurrent request stored: the limit is exact.
+    crate::db::lock_key(&txn, "report_runs", &viewer.org_id.to_string()).await?;
     let report = get(&txn, viewer, id).await?;
     let now = Utc::now();
     let window = report_run::Entity::find()
