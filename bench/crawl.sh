@@ -12,6 +12,9 @@
 # robots.txt, the sitemap probe and writing every page and lead). Then the server is restarted
 # with politeness on and a 51-page scrape at requestsPerSecond 5 is timed on the fixture's side.
 #
+# CRAWL_PAGES=n sets the site's size (index + n-1 pages, default 500) and the scrape's maxPages,
+# to tell a fixed cost per crawl from a cost per page.
+#
 # CRAWL_BIN=path runs that server binary instead of building target/release/leadgraph (e.g. a
 # copy kept from before a change, for a before/after pair on the same machine); with
 # CRAWL_NO_BUILD=1 nothing is built and the binaries in target/release are used as they are.
@@ -19,6 +22,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROUNDS="${1:-3}"
 LATENCY="${2:-0}"
+PAGES="${CRAWL_PAGES:-500}"
 command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
 command -v wget >/dev/null || apt-get install -y -qq wget >/dev/null
 
@@ -38,7 +42,7 @@ cleanup() {
 trap cleanup EXIT
 
 FPORT="$(free_port)"
-"$FIXTURE" --listen "127.0.0.1:$FPORT" --pages 499 --latency-ms "$LATENCY" >"$DATA/fixture.log" 2>&1 &
+"$FIXTURE" --listen "127.0.0.1:$FPORT" --pages "$((PAGES - 1))" --latency-ms "$LATENCY" >"$DATA/fixture.log" 2>&1 &
 PIDS+=($!)
 SITE="http://127.0.0.1:$FPORT"
 for _ in $(seq 1 100); do curl -fsS "$SITE/robots.txt" >/dev/null 2>&1 && break; sleep 0.1; done
@@ -85,7 +89,7 @@ print(j["progress"]["pagesFetched"], (t(j["finishedAt"]) - t(j["startedAt"])).to
 
 echo "## Crawl rate (figure g) — $(date -u +%Y-%m-%dT%H:%MZ)"
 echo
-echo "Command: \`scripts/test --with-services bench/crawl.sh $ROUNDS $LATENCY\`; machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; database: $DB_KIND; fixture: index + 499 pages, ${LATENCY} ms added latency; server and fixture release builds on the same machine."
+echo "Command: \`scripts/test --with-services bench/crawl.sh $ROUNDS $LATENCY\`; machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; database: $DB_KIND; fixture: index + $((PAGES - 1)) pages, ${LATENCY} ms added latency; server and fixture release builds on the same machine."
 echo
 echo "| round | wrk rps (A) | wget -r pages/s (B) | scrape pages/s (C) | C ÷ B | C ÷ A | pages scraped | load avg |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
@@ -99,7 +103,7 @@ for r in $(seq 1 "$ROUNDS"); do
     t1="$(now)"
     WPAGES="$(curl -fsS "$SITE/__stats" | py 'import json,sys; print(json.load(sys.stdin)["count"])')"
     B="$(py "print($WPAGES/($t1-$t0))")"
-    read -r CPAGES CSECS < <(scrape 500 50)
+    read -r CPAGES CSECS < <(scrape "$PAGES" 50)
     C="$(py "print($CPAGES/$CSECS)")"
     CB+=("$(py "print(round($C/$B, 3))")"); CA+=("$(py "print(round($C/$A, 3))")")
     printf '| %s | %.0f | %.1f | %.1f | %s | %s | %s | %s |\n' "$r" "$A" "$B" "$C" "${CB[-1]}" "${CA[-1]}" \
