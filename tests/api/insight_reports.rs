@@ -598,8 +598,8 @@ async fn reports_are_validated_scoped_and_deleted() {
             "input.params",
         ),
         (
-            json!({"name": "R", "kind": "APPROVALS_AUDIT", "format": "CSV"}),
-            "input.kind",
+            json!({"name": "R", "kind": "APPROVALS_AUDIT", "format": "CSV", "params": {"status": "NEW"}}),
+            "input.params.status",
         ),
     ] {
         let v = bad(input.clone()).await;
@@ -825,4 +825,164 @@ async fn a_request_racing_an_uncommitted_run_waits_and_counts_it() {
         .await
         .unwrap();
     assert_eq!(stored, 50);
+}
+
+/// APPROVALS_AUDIT: the requests created in the period, oldest first, with their outcome, and
+/// the counts by status in the PDF's totals; a request before the period and another
+/// organization's stay out.
+#[tokio::test]
+async fn approvals_audit_lists_the_periods_requests_and_counts_them_by_status() {
+    let app = TestApp::spawn().await;
+    let (org, token) = fixtures::org_with(&app, Role::Owner).await;
+    let (other, _) = fixtures::org_with(&app, Role::Owner).await;
+    #[allow(clippy::type_complexity)]
+    let request = |org: Uuid,
+                   title: &str,
+                   kind: &str,
+                   status: &str,
+                   counts: (i32, i32),
+                   at: &str,
+                   resolved: Option<(&str, &str)>| {
+        entity::approval_request::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            org_id: Set(org),
+            rule_id: Set(None),
+            resource_type: Set(kind.into()),
+            resource_id: Set(format!("{kind}-1").to_lowercase()),
+            title: Set(title.into()),
+            description: Set(None),
+            requested_by: Set(None),
+            assignee_ids: Set(json!([])),
+            assignee_role: Set(Some("ADMIN".into())),
+            required_approvals: Set(counts.1),
+            approval_count: Set(counts.0),
+            status: Set(status.into()),
+            priority: Set("NORMAL".into()),
+            due_at: Set(None),
+            urgent: Set(false),
+            escalated_at: Set(None),
+            resolved_at: Set(resolved.map(|(t, _)| self::t(t))),
+            resolution_comment: Set(resolved.map(|(_, c)| c.to_string())),
+            gated: Set(false),
+            payload: Set(json!({})),
+            created_at: Set(self::t(at)),
+            updated_at: Set(self::t(at)),
+        }
+    };
+    for r in [
+        request(
+            org,
+            "Before",
+            "CAMPAIGN",
+            "APPROVED",
+            (1, 1),
+            "2026-02-28T23:59:00Z",
+            None,
+        ),
+        request(
+            org,
+            "Pending one",
+            "SEQUENCE",
+            "PENDING",
+            (0, 1),
+            "2026-03-03T08:00:00Z",
+            None,
+        ),
+        request(
+            org,
+            "Launch Q2",
+            "CAMPAIGN",
+            "APPROVED",
+            (1, 1),
+            "2026-03-01T10:00:00Z",
+            Some(("2026-03-01T12:00:00Z", "ok")),
+        ),
+        request(
+            org,
+            "Big send",
+            "CAMPAIGN",
+            "REJECTED",
+            (0, 2),
+            "2026-03-02T09:30:00Z",
+            Some(("2026-03-02T10:00:00Z", "too many")),
+        ),
+        request(
+            other,
+            "Theirs",
+            "CAMPAIGN",
+            "APPROVED",
+            (1, 1),
+            "2026-03-02T09:00:00Z",
+            None,
+        ),
+    ] {
+        r.insert(&app.state.db).await.unwrap();
+    }
+    let params = json!({"range": {"from": "2026-03-01T00:00:00Z", "to": "2026-03-04T00:00:00Z"}});
+    let id = create(&app, &token, json!({"name": "March approvals", "kind": "APPROVALS_AUDIT", "format": "CSV", "params": params})).await;
+    let run = generate(&app, &token, &id).await;
+    assert_eq!(run["rowCount"], 3, "{run}");
+    let rows = csv_rows(&download(&app, &run).await);
+    let expected: Vec<Vec<&str>> = vec![
+        vec![
+            "Created (UTC)",
+            "Title",
+            "Resource",
+            "Status",
+            "Priority",
+            "Approvals",
+            "Resolved (UTC)",
+            "Comment",
+        ],
+        vec![
+            "2026-03-01 10:00",
+            "Launch Q2",
+            "CAMPAIGN campaign-1",
+            "APPROVED",
+            "NORMAL",
+            "1/1",
+            "2026-03-01 12:00",
+            "ok",
+        ],
+        vec![
+            "2026-03-02 09:30",
+            "Big send",
+            "CAMPAIGN campaign-1",
+            "REJECTED",
+            "NORMAL",
+            "0/2",
+            "2026-03-02 10:00",
+            "too many",
+        ],
+        vec![
+            "2026-03-03 08:00",
+            "Pending one",
+            "SEQUENCE sequence-1",
+            "PENDING",
+            "NORMAL",
+            "0/1",
+            "",
+            "",
+        ],
+    ];
+    assert_eq!(rows, expected);
+
+    let pdf = create(&app, &token, json!({"name": "March approvals PDF", "kind": "APPROVALS_AUDIT", "format": "PDF", "params": params})).await;
+    let bytes = download(&app, &generate(&app, &token, &pdf).await).await;
+    let Some((text, _)) = pdf_text(&bytes) else {
+        return;
+    };
+    for total in [
+        "Total Requests: 3",
+        "Total APPROVED: 1",
+        "Total REJECTED: 1",
+        "Total PENDING: 1",
+        "Total EXPIRED: 0",
+    ] {
+        assert!(text.contains(total), "{total}: {text}");
+    }
+    assert!(
+        !text.contains("Theirs") && !text.contains("Before"),
+        "{text}"
+    );
 }

@@ -37,6 +37,7 @@ pub mod types;
 
 pub use requests::{
     service::{
+        counts_by_status as request_counts_by_status, created_between as requests_created_between,
         gate::{approval_gate, approved_snapshot, require_approval, GateOutcome, GatedResource},
         subject::{register_subject, ApprovalSubject, Decision},
     },

@@ -65,8 +65,8 @@
 //!   `deal.closed` (won, lost) and `cost.updated`, through the outbox in the change's
 //!   transaction; visible with ReadDeals.
 //! - **Not built yet** (issue 26): the funnel's median time between stages, costs of scrape
-//!   jobs and AI usage, campaign comparison, `conversions`, rollup tables and the
-//!   APPROVALS_AUDIT report (refused as BAD_USER_INPUT on `input.kind`).
+//!   jobs and AI usage, campaign comparison, `conversions`, rollup tables and reports from
+//!   schedules.
 
 pub mod resolver;
 pub mod service;

@@ -2,7 +2,8 @@
 //! there, never here): LEAD_LIST reads the leads (a list, not an aggregate) and charts
 //! `leadAnalytics` by status; CAMPAIGN_PERFORMANCE and EMAIL_PERFORMANCE are
 //! `emailPerformance` by campaign and by day; REVENUE is `revenueAnalytics` by day;
-//! DASHBOARD_SNAPSHOT is `dashboard`.
+//! DASHBOARD_SNAPSHOT is `dashboard`; APPROVALS_AUDIT lists the approval requests created in the
+//! period (approvals' API, oldest first) and counts them by status in one grouped statement.
 
 use chrono::Utc;
 use entity::lead;
@@ -12,16 +13,28 @@ use serde_json::{Map, Value};
 use super::{analytics, dashboard, range::Period, reports::period, sales};
 use crate::{
     auth::Viewer,
+    domains::approvals::{request_counts_by_status, requests_created_between},
     domains::insight::types::{
         DateRangeInput, EmailBucket, EmailGroupBy, Kpi, LeadGroupBy, ReportKind, RevenueGroupBy,
     },
     domains::leads::scoped,
-    error::{AppError, AppResult},
+    error::AppResult,
     state::AppState,
 };
 
 /// Most lead rows one LEAD_LIST report holds.
 pub const MAX_LEAD_ROWS: u64 = 10_000;
+/// Most request rows one APPROVALS_AUDIT report holds (its counts cover every request).
+pub const MAX_APPROVAL_ROWS: u64 = 10_000;
+/// The statuses of an APPROVALS_AUDIT report's counts, in this order.
+const APPROVAL_STATUSES: [&str; 6] = [
+    "PENDING",
+    "APPROVED",
+    "REJECTED",
+    "CHANGES_REQUESTED",
+    "CANCELLED",
+    "EXPIRED",
+];
 
 /// One cell.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,12 +100,7 @@ pub async fn build(
         ReportKind::EmailPerformance => emails(state, viewer, map, EmailGroupBy::Day).await?,
         ReportKind::Revenue => revenue(state, viewer, map).await?,
         ReportKind::DashboardSnapshot => snapshot(state, viewer, map).await?,
-        ReportKind::ApprovalsAudit => {
-            return Err(AppError::invalid(
-                "kind",
-                "APPROVALS_AUDIT is not available yet",
-            ))
-        }
+        ReportKind::ApprovalsAudit => approvals_audit(state, viewer, map).await?,
     };
     t.title = title.to_string();
     Ok(t)
@@ -340,6 +348,69 @@ async fn snapshot(state: &AppState, viewer: &Viewer, map: &Map<String, Value>) -
         chart: kpis
             .iter()
             .map(|(n, k)| (n.to_string(), k.current as f64))
+            .collect(),
+        ..Table::default()
+    })
+}
+
+async fn approvals_audit(
+    state: &AppState,
+    viewer: &Viewer,
+    map: &Map<String, Value>,
+) -> AppResult<Table> {
+    let r = period(map, Utc::now())?;
+    let rows = requests_created_between(&state.db, viewer, r.from, r.to, MAX_APPROVAL_ROWS).await?;
+    let counts = request_counts_by_status(&state.db, viewer, r.from, r.to).await?;
+    let count = |s: &str| counts.iter().find(|(k, _)| k == s).map_or(0, |(_, n)| *n);
+    let when = |t: Option<chrono::DateTime<Utc>>| {
+        t.map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+            .unwrap_or_default()
+    };
+    let mut totals = vec![(
+        "Requests".to_string(),
+        counts.iter().map(|(_, n)| n).sum::<i64>().to_string(),
+    )];
+    totals.extend(
+        APPROVAL_STATUSES
+            .iter()
+            .map(|s| (s.to_string(), count(s).to_string())),
+    );
+    Ok(Table {
+        subtitle: format!(
+            "Approvals audit: requests created {} to {}",
+            r.from.to_rfc3339(),
+            r.to.to_rfc3339()
+        ),
+        columns: cols(&[
+            "Created (UTC)",
+            "Title",
+            "Resource",
+            "Status",
+            "Priority",
+            "Approvals",
+            "Resolved (UTC)",
+            "Comment",
+        ]),
+        rows: rows
+            .iter()
+            .map(|a| {
+                vec![
+                    Cell::Text(when(Some(a.created_at))),
+                    Cell::Text(a.title.clone()),
+                    Cell::Text(format!("{} {}", a.resource_type, a.resource_id)),
+                    Cell::Text(a.status.clone()),
+                    Cell::Text(a.priority.clone()),
+                    Cell::Text(format!("{}/{}", a.approval_count, a.required_approvals)),
+                    Cell::Text(when(a.resolved_at)),
+                    Cell::Text(a.resolution_comment.clone().unwrap_or_default()),
+                ]
+            })
+            .collect(),
+        totals,
+        chart_title: "Requests by status".into(),
+        chart: APPROVAL_STATUSES
+            .iter()
+            .map(|s| (s.to_string(), count(s) as f64))
             .collect(),
         ..Table::default()
     })

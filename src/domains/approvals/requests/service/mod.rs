@@ -25,7 +25,7 @@ use chrono::{DateTime, Utc};
 use entity::{approval_action, approval_request};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait,
-    QueryFilter, QueryOrder, Select,
+    QueryFilter, QueryOrder, QuerySelect, Select,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -91,6 +91,47 @@ pub fn list_select(
         q = q.filter(assigned_to(backend, viewer));
     }
     Ok(q)
+}
+
+/// The organization's requests created in `[from, to)`, oldest first, at most `limit` (the
+/// rows of insight's APPROVALS_AUDIT report). Needs the right to read requests.
+pub async fn created_between(
+    conn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    limit: u64,
+) -> AppResult<Vec<approval_request::Model>> {
+    viewer.require(Permission::ReadApprovals)?;
+    Ok(scoped(viewer)
+        .filter(approval_request::Column::CreatedAt.gte(from))
+        .filter(approval_request::Column::CreatedAt.lt(to))
+        .order_by_asc(approval_request::Column::CreatedAt)
+        .order_by_asc(approval_request::Column::Id)
+        .limit(limit)
+        .all(conn)
+        .await?)
+}
+
+/// How many of the organization's requests created in `[from, to)` are in each status (one
+/// grouped statement; statuses with none are absent).
+pub async fn counts_by_status(
+    conn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> AppResult<Vec<(String, i64)>> {
+    viewer.require(Permission::ReadApprovals)?;
+    Ok(scoped(viewer)
+        .select_only()
+        .column(approval_request::Column::Status)
+        .column_as(approval_request::Column::Id.count(), "n")
+        .filter(approval_request::Column::CreatedAt.gte(from))
+        .filter(approval_request::Column::CreatedAt.lt(to))
+        .group_by(approval_request::Column::Status)
+        .into_tuple()
+        .all(conn)
+        .await?)
 }
 
 /// A page of requests, newest first.
