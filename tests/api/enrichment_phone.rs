@@ -377,6 +377,17 @@ async fn the_local_provider_answers_from_the_numbering_plan_without_a_key() {
     );
     assert_eq!(f.total(), 0, "the local provider makes no call");
 
+    // A merge that takes the duplicate's phone takes what the look-up said about it.
+    let manager = app.token(org, Role::Manager).await;
+    let primary = lead(&app, &member, json!({"company": "Brit Two"})).await;
+    let merge = "mutation($p: ID!, $d: [ID!]!) { mergeLeads(primaryId: $p, duplicateIds: $d) { lead { phone phoneType phoneCarrier phoneCountry } } }";
+    let v = ok(&app, &manager, merge, json!({"p": primary, "d": [id]})).await;
+    assert_eq!(
+        v["mergeLeads"]["lead"],
+        json!({"phone": "+447400123456", "phoneType": "MOBILE", "phoneCarrier": null, "phoneCountry": "GB"}),
+        "{v}"
+    );
+
     // Numverify first, local after it: the carrier comes from Numverify, which answered all.
     configure(&app, &admin, KEY).await;
     let us = lead(
