@@ -110,7 +110,8 @@ async fn rotate_enrichment_keys(
     report: &mut RotationReport,
 ) -> Result<(), DbErr> {
     use entity::enrichment_provider::{Column, Entity};
-    for row in Entity::find().all(db).await? {
+    // The local provider stores no key ("").
+    for row in Entity::find().filter(Column::ApiKey.ne("")).all(db).await? {
         let context = enrichment::key_context(row.id);
         let what = format!("enrichment_providers.api_key of {}", row.id);
         if let Some(new) = report.one(secrets, &row.api_key, &context, what) {

@@ -8,6 +8,7 @@ mod proxy;
 mod redis_hop;
 mod smtp_sink;
 mod soak;
+mod validate;
 mod ws;
 
 use clap::{Parser, Subcommand};
@@ -169,6 +170,23 @@ enum Command {
         #[arg(long, default_value_t = 300)]
         payload_bytes: usize,
     },
+    /// Contact validation at volume (issue 27): `validateContacts` of `addresses` emails over
+    /// `domains` domains against a fake DNS this command runs on `dns_listen` (the server's
+    /// `DNS_NAMESERVER`), against a bare loop of the same MX lookups; the fake's query count.
+    Validate {
+        #[arg(long)]
+        url: String,
+        #[arg(long)]
+        token: String,
+        #[arg(long)]
+        dns_listen: String,
+        #[arg(long, default_value_t = 10_000)]
+        addresses: usize,
+        #[arg(long, default_value_t = 500)]
+        domains: usize,
+        #[arg(long, default_value_t = 200)]
+        batch: usize,
+    },
     /// Sequential refresh-token rotations; reports latency percentiles.
     Refresh {
         #[arg(long)]
@@ -276,6 +294,24 @@ async fn main() -> anyhow::Result<()> {
             password,
             iterations,
         } => identity::refresh(&url, &password, iterations).await?,
+        Command::Validate {
+            url,
+            token,
+            dns_listen,
+            addresses,
+            domains,
+            batch,
+        } => {
+            validate::run(validate::Run {
+                url,
+                token,
+                dns_listen,
+                addresses,
+                domains,
+                batch,
+            })
+            .await?
+        }
     };
     println!("{out}");
     Ok(())

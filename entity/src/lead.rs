@@ -40,6 +40,13 @@ pub struct Model {
     pub email_status: Option<String>,
     /// When the email was last validated.
     pub validated_at: Option<DateTimeUtc>,
+    /// The phone's line type as a look-up found it: MOBILE, FIXED_LINE, FIXED_LINE_OR_MOBILE,
+    /// VOIP, TOLL_FREE, PREMIUM_RATE, SATELLITE, PAGING, SPECIAL_SERVICES or OTHER.
+    pub phone_type: Option<String>,
+    /// The phone's carrier (a look-up).
+    pub phone_carrier: Option<String>,
+    /// The phone's country, ISO 3166-1 alpha-2 (a look-up).
+    pub phone_country: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -49,6 +49,7 @@ mod m20261206_000046_add_hook_kind_and_integration_test;
 mod m20261206_000047_create_reports;
 mod m20261206_000048_add_avatar_logo;
 mod m20261206_000049_add_place_geocoding;
+mod m20261206_000050_add_lead_phone_details;
 mod m20261206_000051_fix_lead_earth_index;
 
 /// Runs the migrations in order.
@@ -104,6 +105,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000047_create_reports::Migration),
             Box::new(m20261206_000048_add_avatar_logo::Migration),
             Box::new(m20261206_000049_add_place_geocoding::Migration),
+            Box::new(m20261206_000050_add_lead_phone_details::Migration),
             Box::new(m20261206_000051_fix_lead_earth_index::Migration),
         ]
     }

@@ -470,6 +470,7 @@ impl Config {
             &s.social_base_url,
             &s.hunter_base_url,
             &s.apollo_base_url,
+            &s.numverify_base_url,
         ]
         .into_iter()
         .chain(&self.places.geocoder_url)

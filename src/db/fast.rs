@@ -78,6 +78,9 @@ by_index!(entity::lead::Model {
     updated_at,
     email_status,
     validated_at,
+    phone_type,
+    phone_carrier,
+    phone_country,
 });
 by_index!(entity::lead_tag::Model {
     lead_id,

@@ -42,6 +42,9 @@ pub struct SourcesConfig {
     pub hunter_base_url: String,
     /// Apollo API (`APOLLO_BASE_URL`, default `https://api.apollo.io`); keys are per organization.
     pub apollo_base_url: String,
+    /// Numverify phone look-up API (`NUMVERIFY_BASE_URL`, default `https://apilayer.net/api`);
+    /// keys are per organization.
+    pub numverify_base_url: String,
     /// Consecutive failures that open an enrichment provider's circuit
     /// (`ENRICHMENT_BREAKER_FAILURES`, default 5).
     pub enrichment_breaker_failures: u32,
@@ -69,6 +72,7 @@ impl fmt::Debug for SourcesConfig {
             .field("smtp_probe", &self.smtp_probe)
             .field("hunter_base_url", &self.hunter_base_url)
             .field("apollo_base_url", &self.apollo_base_url)
+            .field("numverify_base_url", &self.numverify_base_url)
             .field(
                 "enrichment_breaker_failures",
                 &self.enrichment_breaker_failures,
@@ -146,6 +150,7 @@ impl SourcesConfig {
             smtp_probe,
             hunter_base_url: base(var, "HUNTER_BASE_URL", "https://api.hunter.io"),
             apollo_base_url: base(var, "APOLLO_BASE_URL", "https://api.apollo.io"),
+            numverify_base_url: base(var, "NUMVERIFY_BASE_URL", "https://apilayer.net/api"),
             enrichment_breaker_failures: parsed::<u32>(var, "ENRICHMENT_BREAKER_FAILURES", 5)?
                 .max(1),
             enrichment_breaker_cooldown: Duration::from_millis(parsed(

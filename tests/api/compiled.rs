@@ -140,6 +140,9 @@ async fn seed(app: &TestApp, org: Uuid) -> Vec<Uuid> {
             updated_at: Set(at(i, fractions[(k + 2) % 4])),
             email_status: Set(None),
             validated_at: Set(None),
+            phone_type: Set(None),
+            phone_carrier: Set(None),
+            phone_country: Set(None),
         }
         .insert(db)
         .await

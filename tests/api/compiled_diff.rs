@@ -958,6 +958,9 @@ async fn seed(app: &TestApp, org: Uuid) {
             updated_at: Set(at(i % 11, FRACTIONS[(k + 2) % 5])),
             email_status: Set(None),
             validated_at: Set(None),
+            phone_type: Set(None),
+            phone_carrier: Set(None),
+            phone_country: Set(None),
         }
         .insert(db)
         .await

@@ -51,6 +51,9 @@ async fn put(app: &TestApp, org: Uuid, f: (&str, &str, &str, &str, &str, &str)) 
         updated_at: Set(now),
         email_status: Set(None),
         validated_at: Set(None),
+        phone_type: Set(None),
+        phone_carrier: Set(None),
+        phone_country: Set(None),
     };
     entity::lead::Entity::insert(row)
         .exec(&app.state.db)

@@ -82,6 +82,9 @@ async fn positional_and_named_decoding_read_the_same_models() {
         updated_at: at(6),
         email_status: Some("RISKY".into()),
         validated_at: Some(at(7)),
+        phone_type: Some("MOBILE".into()),
+        phone_carrier: Some("AT&T Mobility LLC".into()),
+        phone_country: Some("US".into()),
     };
     let bare_lead = lead::Model {
         id: Uuid::now_v7(),
@@ -106,6 +109,9 @@ async fn positional_and_named_decoding_read_the_same_models() {
         last_contacted_at: None,
         email_status: None,
         validated_at: None,
+        phone_type: None,
+        phone_carrier: None,
+        phone_country: None,
         ..full_lead.clone()
     };
     for u in [&full_user, &bare_user] {

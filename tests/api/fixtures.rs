@@ -108,6 +108,9 @@ pub async fn insert_leads(app: &TestApp, org: Uuid, domain: &str, n: usize) -> V
             updated_at: Set(now),
             email_status: Set(None),
             validated_at: Set(None),
+            phone_type: Set(None),
+            phone_carrier: Set(None),
+            phone_country: Set(None),
         })
         .collect();
     for chunk in rows.chunks(200) {

@@ -52,6 +52,9 @@ async fn lead_at(app: &TestApp, org: Uuid, at: &str, status: &str, source: &str)
         last_contacted_at: Set(None),
         email_status: Set(None),
         validated_at: Set(None),
+        phone_type: Set(None),
+        phone_carrier: Set(None),
+        phone_country: Set(None),
         created_at: Set(t(at)),
         updated_at: Set(t(at)),
     }

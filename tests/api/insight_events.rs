@@ -333,6 +333,9 @@ async fn lead_row(app: &TestApp, org: Uuid, company: &str) -> Uuid {
         last_contacted_at: Set(None),
         email_status: Set(None),
         validated_at: Set(None),
+        phone_type: Set(None),
+        phone_carrier: Set(None),
+        phone_country: Set(None),
         created_at: Set(at),
         updated_at: Set(at),
     }

@@ -58,6 +58,9 @@ async fn lead(
         last_contacted_at: Set(None),
         email_status: Set(None),
         validated_at: Set(None),
+        phone_type: Set(None),
+        phone_carrier: Set(None),
+        phone_country: Set(None),
         created_at: Set(t(at)),
         updated_at: Set(t(at)),
     }

@@ -59,6 +59,9 @@ async fn lead(app: &TestApp, org: Uuid, f: (&str, &str, &str, &str, &str, &str, 
         updated_at: Set(at),
         email_status: Set(None),
         validated_at: Set(None),
+        phone_type: Set(None),
+        phone_carrier: Set(None),
+        phone_country: Set(None),
     }
     .insert(&app.state.db)
     .await

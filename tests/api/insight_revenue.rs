@@ -48,6 +48,9 @@ async fn lead(app: &TestApp, org: Uuid, source: &str) -> Uuid {
         last_contacted_at: Set(None),
         email_status: Set(None),
         validated_at: Set(None),
+        phone_type: Set(None),
+        phone_carrier: Set(None),
+        phone_country: Set(None),
         created_at: Set(at),
         updated_at: Set(at),
     }

@@ -314,6 +314,9 @@ async fn insert_lead(
         updated_at: Set(now),
         email_status: Set(None),
         validated_at: Set(None),
+        phone_type: Set(None),
+        phone_carrier: Set(None),
+        phone_country: Set(None),
     }
     .insert(&app.state.db)
     .await

@@ -23,6 +23,7 @@ mod enrichment_company;
 mod enrichment_duplicates;
 mod enrichment_gate;
 mod enrichment_on_write;
+mod enrichment_phone;
 mod enrichment_providers;
 mod fake_dns;
 mod fast_rows;

@@ -53,6 +53,9 @@ pub(crate) async fn lead_at(app: &TestApp, org: Uuid, name: &str, lat: f64, lng:
         last_contacted_at: Set(None),
         email_status: Set(None),
         validated_at: Set(None),
+        phone_type: Set(None),
+        phone_carrier: Set(None),
+        phone_country: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }

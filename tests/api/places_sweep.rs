@@ -210,6 +210,9 @@ async fn a_sweep_never_touches_another_organizations_leads() {
         last_contacted_at: Set(None),
         email_status: Set(None),
         validated_at: Set(None),
+        phone_type: Set(None),
+        phone_carrier: Set(None),
+        phone_country: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }

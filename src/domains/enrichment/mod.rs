@@ -1,5 +1,5 @@
 //! Enrichment: contact validation, the deliverability verdict on leads, and filling lead fields
-//! from paid providers (Hunter, Apollo) through a waterfall, one lead or in durable batches.
+//! from paid providers (Hunter, Apollo, Numverify) through a waterfall, one lead or in durable batches.
 //!
 //! **Owns** the `validation_cache`, `enrichment_settings`, `enrichment_providers`,
 //! `enrichment_calls`, `enrichment_usage`, `enrichment_runs` and `enrichment_run_items` tables;
@@ -30,9 +30,11 @@
 //! **Enrichment rules**:
 //! - providers implement `service::provider::EnrichmentProvider` with real HTTP clients for the
 //!   documented APIs (Hunter v2 email finder, Apollo people match, Apollo organization
-//!   enrichment by domain for company, website and industry) over `operator_http`
-//!   (`HUNTER_BASE_URL`, `APOLLO_BASE_URL`). Keys are per organization, sealed with
-//!   `SECRETS_KEY` (`rotate-secrets` re-seals them); no query returns them.
+//!   enrichment by domain for company, website and industry, Numverify phone validation for
+//!   the phone's type, carrier and country) over `operator_http` (`HUNTER_BASE_URL`,
+//!   `APOLLO_BASE_URL`, `NUMVERIFY_BASE_URL`). Keys are per organization, sealed with
+//!   `SECRETS_KEY` (`rotate-secrets` re-seals them); no query returns them. `LOCAL` has no key
+//!   and makes no call: the phone's type and country from the numbering plan (`phonenumber`).
 //! - the waterfall (`service/waterfall.rs`): per field, the enabled providers in the
 //!   organization's order until one fills it; each provider called at most once per lead and
 //!   pass; every call recorded in `enrichment_calls` (provider, field, outcome, cost); the

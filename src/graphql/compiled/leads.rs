@@ -104,20 +104,32 @@ fn col(c: &str) -> String {
     format!("\"leads\".\"{c}\"")
 }
 
+/// The column of a `Lead` field answered as the column's value.
+fn plain_column(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "id" => "id",
+        "firstName" => "first_name",
+        "lastName" => "last_name",
+        "email" => "email",
+        "phone" => "phone",
+        "title" => "title",
+        "website" => "website",
+        "industry" => "industry",
+        "phoneType" => "phone_type",
+        "phoneCarrier" => "phone_carrier",
+        "phoneCountry" => "phone_country",
+        "score" => "score",
+        _ => return None,
+    })
+}
+
 /// The SQL of one selected `Lead` field (of the row `"leads"`).
 pub(super) fn lead_field(viewer: &Viewer, f: &Sel) -> Option<String> {
     let leaf = f.is_leaf();
-    let plain = |c: &str| leaf.then(|| col(c));
+    if let Some(c) = plain_column(&f.name) {
+        return leaf.then(|| col(c));
+    }
     match f.name.as_str() {
-        "id" => plain("id"),
-        "firstName" => plain("first_name"),
-        "lastName" => plain("last_name"),
-        "email" => plain("email"),
-        "phone" => plain("phone"),
-        "title" => plain("title"),
-        "website" => plain("website"),
-        "industry" => plain("industry"),
-        "score" => plain("score"),
         "company" => leaf.then(|| format!("NULLIF({}, '')", col("company"))),
         "fullName" => leaf.then(|| {
             let (a, b) = (col("first_name"), col("last_name"));

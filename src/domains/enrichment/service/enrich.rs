@@ -24,7 +24,7 @@ use crate::{
 };
 
 /// Most fields in one request (every enrichable field).
-pub const MAX_FIELDS: usize = 5;
+pub const MAX_FIELDS: usize = 9;
 
 /// 1–[`MAX_FIELDS`] distinct fields, or BAD_USER_INPUT on `field`.
 pub fn check_fields(field: &str, fields: &[EnrichmentField]) -> AppResult<Vec<EnrichmentField>> {

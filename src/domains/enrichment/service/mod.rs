@@ -8,7 +8,8 @@
 //! email verdicts on their leads in one transaction through the leads API
 //! (`leads::record_email_status`: `lead.updated` through the outbox).
 //!
-//! Enrichment: [`provider`] (the trait), [`hunter`] and [`apollo`] (the clients),
+//! Enrichment: [`provider`] (the trait), [`hunter`], [`apollo`], [`apollo_org`] and
+//! [`numverify`] (the clients; `numverify` also holds the keyless local phone provider),
 //! [`providers`] (the organization's keys, sealed), [`budget`], [`breaker`] (circuit breaking
 //! per provider), [`waterfall`] (one lead),
 //! [`enrich`] (`enrichLead`, the history) and [`batch`] (`enrichLeads`, the job).
@@ -30,6 +31,7 @@ pub mod email;
 pub mod enrich;
 pub mod hunter;
 pub mod matching;
+pub mod numverify;
 pub mod on_write;
 pub mod probe;
 pub mod provider;

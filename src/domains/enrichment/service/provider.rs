@@ -1,15 +1,21 @@
 //! The provider contract ([`EnrichmentProvider`]) and what the waterfall hands it and gets back.
 //! Real clients: [`super::hunter::Hunter`], [`super::apollo::Apollo`],
-//! [`super::apollo_org::ApolloCompany`]; all speak their
+//! [`super::apollo_org::ApolloCompany`], [`super::numverify::Numverify`]; all speak their
 //! documented wire formats over `state.operator_http` (base URLs `HUNTER_BASE_URL`,
-//! `APOLLO_BASE_URL`).
+//! `APOLLO_BASE_URL`, `NUMVERIFY_BASE_URL`). [`super::numverify::LocalPhone`] answers from the
+//! numbering plan without a network or a key.
 
 use std::{collections::BTreeMap, time::Duration};
 
 use async_trait::async_trait;
 use entity::lead;
 
-use super::{apollo::Apollo, apollo_org::ApolloCompany, hunter::Hunter};
+use super::{
+    apollo::Apollo,
+    apollo_org::ApolloCompany,
+    hunter::Hunter,
+    numverify::{LocalPhone, Numverify},
+};
 use crate::{
     domains::enrichment::types::{EnrichmentField, EnrichmentProviderKind},
     platform::{
@@ -32,6 +38,10 @@ pub struct Subject {
     pub company: Option<String>,
     /// The company's domain (from the website, else a non-free email's domain).
     pub domain: Option<String>,
+    /// The lead's phone (E.164).
+    pub phone: Option<String>,
+    /// The lead's country (ISO 3166-1 alpha-2).
+    pub country: Option<String>,
 }
 
 impl Subject {
@@ -62,6 +72,8 @@ impl Subject {
             email: text(&l.email),
             company: Some(l.company.trim().to_string()).filter(|c| !c.is_empty()),
             domain: from_site.or(from_email),
+            phone: text(&l.phone),
+            country: text(&l.country),
         }
     }
 }
@@ -129,6 +141,10 @@ pub fn client(state: &AppState, kind: EnrichmentProviderKind) -> Box<dyn Enrichm
         EnrichmentProviderKind::ApolloCompany => Box::new(ApolloCompany {
             base_url: s.apollo_base_url.clone(),
         }),
+        EnrichmentProviderKind::Numverify => Box::new(Numverify {
+            base_url: s.numverify_base_url.clone(),
+        }),
+        EnrichmentProviderKind::Local => Box::new(LocalPhone),
     }
 }
 

@@ -2,7 +2,7 @@
 //! `removeEnrichmentProvider`): one row per provider with its API key sealed under
 //! `SECRETS_KEY` (context `enrichment_providers.api_key` of the row id), its place in the
 //! waterfall and its cost per call. No query returns a key: the GraphQL object only says
-//! whether one is stored.
+//! whether one is stored. The `LOCAL` provider (no network) is configured without a key.
 
 use chrono::Utc;
 use entity::enrichment_provider;
@@ -62,6 +62,15 @@ pub async fn ready(
         let Some(kind) = EnrichmentProviderKind::parse(&r.provider) else {
             continue;
         };
+        if kind == EnrichmentProviderKind::Local {
+            // No network, no key: whatever was stored is not opened.
+            out.push(Ready {
+                client: client(state, kind),
+                key: String::new(),
+                cost_cents: r.cost_cents,
+            });
+            continue;
+        }
         match state.secrets.open(&r.api_key, &key_context(r.id)) {
             Ok(key) if !key.is_empty() => out.push(Ready {
                 client: client(state, kind),
@@ -104,7 +113,7 @@ fn check(input: &ConfigureEnrichmentProviderInput, first: bool) -> AppResult<Opt
             "apiKey",
             &format!("must be at most {MAX_KEY_LEN} characters"),
         ),
-        None if first => fail(
+        None if first && input.provider != EnrichmentProviderKind::Local => fail(
             "apiKey",
             "is required the first time a provider is configured",
         ),
@@ -154,9 +163,10 @@ pub async fn configure(
         }
         None => {
             let id = Uuid::now_v7();
-            let sealed = state
-                .secrets
-                .seal(&key.unwrap_or_default(), &key_context(id));
+            // No key (the local provider's case) is stored as nothing: `keyConfigured` false.
+            let sealed = key
+                .map(|k| state.secrets.seal(&k, &key_context(id)))
+                .unwrap_or_default();
             enrichment_provider::ActiveModel {
                 id: Set(id),
                 org_id: Set(viewer.org_id),

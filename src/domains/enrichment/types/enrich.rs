@@ -17,9 +17,14 @@ pub enum EnrichmentProviderKind {
     Apollo,
     /// Apollo organization enrichment (by the lead's domain): company, website and industry.
     ApolloCompany,
+    /// Numverify phone validation (by the lead's phone): line type, carrier and country.
+    Numverify,
+    /// This server, no network and no key: the phone's line type and country from the
+    /// numbering plan (`phonenumber`). Its values are labelled `local`.
+    Local,
 }
 
-crate::wire_enum!(EnrichmentProviderKind { Hunter => "HUNTER", Apollo => "APOLLO", ApolloCompany => "APOLLO_COMPANY" });
+crate::wire_enum!(EnrichmentProviderKind { Hunter => "HUNTER", Apollo => "APOLLO", ApolloCompany => "APOLLO_COMPANY", Numverify => "NUMVERIFY", Local => "LOCAL" });
 
 /// A lead field enrichment can fill.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -36,9 +41,15 @@ pub enum EnrichmentField {
     Website,
     /// `Lead.industry`.
     Industry,
+    /// `Lead.phoneType` (a phone look-up; the lead needs a phone).
+    PhoneType,
+    /// `Lead.phoneCarrier` (a phone look-up; the lead needs a phone).
+    PhoneCarrier,
+    /// `Lead.phoneCountry` (a phone look-up; the lead needs a phone).
+    PhoneCountry,
 }
 
-crate::wire_enum!(EnrichmentField { Email => "EMAIL", Phone => "PHONE", Title => "TITLE", Company => "COMPANY", Website => "WEBSITE", Industry => "INDUSTRY" });
+crate::wire_enum!(EnrichmentField { Email => "EMAIL", Phone => "PHONE", Title => "TITLE", Company => "COMPANY", Website => "WEBSITE", Industry => "INDUSTRY", PhoneType => "PHONE_TYPE", PhoneCarrier => "PHONE_CARRIER", PhoneCountry => "PHONE_COUNTRY" });
 
 impl EnrichmentField {
     /// The lead field's name (`leads::ENRICHABLE_FIELDS`).
@@ -50,6 +61,9 @@ impl EnrichmentField {
             Self::Company => "company",
             Self::Website => "website",
             Self::Industry => "industry",
+            Self::PhoneType => "phoneType",
+            Self::PhoneCarrier => "phoneCarrier",
+            Self::PhoneCountry => "phoneCountry",
         }
     }
 }
@@ -148,7 +162,8 @@ impl From<enrichment_provider::Model> for EnrichmentProviderConfig {
 pub struct ConfigureEnrichmentProviderInput {
     /// The provider.
     pub provider: EnrichmentProviderKind,
-    /// Its API key (at most 500 characters); required the first time, kept when left out.
+    /// Its API key (at most 500 characters); required the first time (but for `LOCAL`, which
+    /// needs none), kept when left out.
     pub api_key: Option<String>,
     /// Its place in the waterfall, 0–100 (lower first).
     pub position: i32,
@@ -163,7 +178,7 @@ pub struct ConfigureEnrichmentProviderInput {
 pub struct EnrichLeadInput {
     /// A lead of the viewer's organization.
     pub lead_id: ID,
-    /// 1–5 fields.
+    /// 1–9 distinct fields.
     pub fields: Vec<EnrichmentField>,
     /// Replace values already there (default false: manual values win).
     pub overwrite: Option<bool>,
@@ -198,7 +213,7 @@ pub struct EnrichLeadsInput {
     pub lead_ids: Option<Vec<ID>>,
     /// The leads matching this filter (at most 10000).
     pub filter: Option<LeadFilter>,
-    /// 1–5 fields.
+    /// 1–9 distinct fields.
     pub fields: Vec<EnrichmentField>,
 }
 

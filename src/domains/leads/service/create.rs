@@ -78,6 +78,9 @@ fn validate_new(viewer: &Viewer, prefix: &str, input: &CreateLeadInput) -> AppRe
         updated_at: Set(now),
         email_status: Set(None),
         validated_at: Set(None),
+        phone_type: Set(None),
+        phone_carrier: Set(None),
+        phone_country: Set(None),
     };
     let tags = c.tags("tags", input.tags.as_deref().unwrap_or_default());
     let has_identity = input.email.is_some()

@@ -17,8 +17,31 @@ use crate::{
 };
 
 /// The lead fields enrichment may fill, by their GraphQL names.
-pub const ENRICHABLE_FIELDS: [&str; 6] =
-    ["email", "phone", "title", "company", "website", "industry"];
+pub const ENRICHABLE_FIELDS: [&str; 9] = [
+    "email",
+    "phone",
+    "title",
+    "company",
+    "website",
+    "industry",
+    "phoneType",
+    "phoneCarrier",
+    "phoneCountry",
+];
+
+/// The line types `Lead.phoneType` holds (a provider's own words are mapped onto these).
+pub const PHONE_TYPES: [&str; 10] = [
+    "MOBILE",
+    "FIXED_LINE",
+    "FIXED_LINE_OR_MOBILE",
+    "VOIP",
+    "TOLL_FREE",
+    "PREMIUM_RATE",
+    "SATELLITE",
+    "PAGING",
+    "SPECIAL_SERVICES",
+    "OTHER",
+];
 
 /// One enriched value and where it came from.
 #[derive(Debug, Clone)]
@@ -44,6 +67,9 @@ pub fn enrichable_value<'a>(l: &'a lead::Model, field: &str) -> Option<&'a str> 
         "company" => Some(l.company.as_str()),
         "website" => l.website.as_deref(),
         "industry" => l.industry.as_deref(),
+        "phoneType" => l.phone_type.as_deref(),
+        "phoneCarrier" => l.phone_carrier.as_deref(),
+        "phoneCountry" => l.phone_country.as_deref(),
         _ => None,
     };
     v.filter(|s| !s.trim().is_empty())
@@ -85,12 +111,26 @@ pub async fn record_enriched(
             if find_duplicate(txn, viewer, None, Some(&p)).await?.is_some() {
                 return Err(AppError::Conflict("another lead has this phone".into()));
             }
+            if before.phone.as_deref() != Some(p.as_str()) {
+                super::update::clear_phone_details(&mut a);
+            }
             a.phone = Set(Some(p));
         }
         "title" => a.title = Set(c.text("title", Some(v.value), 200)),
         "company" => a.company = Set(c.text("company", Some(v.value), 200).unwrap_or_default()),
         "website" => a.website = Set(c.website("website", Some(v.value))),
         "industry" => a.industry = Set(c.text("industry", Some(v.value), 200)),
+        // The phone's details need the phone they describe.
+        "phoneType" | "phoneCarrier" | "phoneCountry" if before.phone.is_none() => return Ok(None),
+        "phoneType" => {
+            let t = v.value.trim().to_uppercase();
+            let Some(t) = PHONE_TYPES.iter().find(|k| **k == t) else {
+                return Ok(None);
+            };
+            a.phone_type = Set(Some((*t).to_string()));
+        }
+        "phoneCarrier" => a.phone_carrier = Set(c.text("phoneCarrier", Some(v.value), 200)),
+        "phoneCountry" => a.phone_country = Set(c.country("phoneCountry", Some(v.value))),
         _ => return Err(AppError::invalid("field", "is not enrichable")),
     }
     if !c.errors.is_empty() {

@@ -47,6 +47,12 @@ fn fill(primary: &mut lead::Model, dup: &lead::Model, changed: &mut BTreeSet<Str
     opt!(last_name, "lastName");
     opt!(email, "email");
     opt!(phone, "phone");
+    // A phone look-up's details go with the number they describe.
+    if primary.phone.is_some() && primary.phone == dup.phone {
+        opt!(phone_type, "phoneType");
+        opt!(phone_carrier, "phoneCarrier");
+        opt!(phone_country, "phoneCountry");
+    }
     opt!(title, "title");
     opt!(website, "website");
     opt!(industry, "industry");
@@ -234,6 +240,9 @@ async fn write_primary(
     a.last_name = Set(merged.last_name.clone());
     a.email = Set(merged.email.clone());
     a.phone = Set(merged.phone.clone());
+    a.phone_type = Set(merged.phone_type.clone());
+    a.phone_carrier = Set(merged.phone_carrier.clone());
+    a.phone_country = Set(merged.phone_country.clone());
     a.company = Set(merged.company.clone());
     a.title = Set(merged.title.clone());
     a.website = Set(merged.website.clone());

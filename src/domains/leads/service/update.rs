@@ -98,6 +98,13 @@ fn as_str(v: Option<&String>) -> Option<&str> {
     v.map(String::as_str)
 }
 
+/// Forgets what a phone look-up said (type, carrier, country) when the number changes.
+pub(super) fn clear_phone_details(a: &mut lead::ActiveModel) {
+    a.phone_type = Set(None);
+    a.phone_carrier = Set(None);
+    a.phone_country = Set(None);
+}
+
 type Setter = fn(&mut lead::ActiveModel, Option<String>);
 
 /// Applies the present fields of `input` to `a` (problems go to `c`); returns the changed
@@ -138,6 +145,8 @@ fn apply(input: &UpdateLeadInput, a: &mut lead::ActiveModel, c: &mut Check) -> V
     let country = a.country.clone().take().flatten();
     if let Some(v) = given(&input.phone, "phone", &mut changed) {
         a.phone = Set(c.phone("phone", as_str(v), country.as_deref()));
+        // A look-up's details speak about the number it looked up.
+        clear_phone_details(a);
     }
     if let Some(v) = given(&input.custom_fields, "customFields", &mut changed) {
         a.custom_fields = Set(c.object("customFields", v.map(|j| &j.0)));

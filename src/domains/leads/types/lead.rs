@@ -251,6 +251,20 @@ impl Lead {
     async fn phone(&self) -> Option<&str> {
         self.0.phone.as_deref()
     }
+    /// The phone's line type, as a phone look-up found it (enrichment): MOBILE, FIXED_LINE,
+    /// FIXED_LINE_OR_MOBILE, VOIP, TOLL_FREE, PREMIUM_RATE, SATELLITE, PAGING,
+    /// SPECIAL_SERVICES or OTHER. Cleared when the phone changes.
+    async fn phone_type(&self) -> Option<&str> {
+        self.0.phone_type.as_deref()
+    }
+    /// The phone's carrier, as a phone look-up found it (enrichment).
+    async fn phone_carrier(&self) -> Option<&str> {
+        self.0.phone_carrier.as_deref()
+    }
+    /// The phone's country (ISO 3166-1 alpha-2), as a phone look-up found it (enrichment).
+    async fn phone_country(&self) -> Option<&str> {
+        self.0.phone_country.as_deref()
+    }
     /// Company.
     async fn company(&self) -> Option<&str> {
         (!self.0.company.is_empty()).then_some(self.0.company.as_str())

@@ -223,6 +223,9 @@ mod tests {
             updated_at: now,
             email_status: None,
             validated_at: None,
+            phone_type: None,
+            phone_carrier: None,
+            phone_country: None,
         }
     }
 

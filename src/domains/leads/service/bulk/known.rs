@@ -130,6 +130,9 @@ fn partial(viewer: &Viewer, (id, email, phone, website, company): Known) -> lead
         updated_at: epoch,
         email_status: None,
         validated_at: None,
+        phone_type: None,
+        phone_carrier: None,
+        phone_country: None,
     }
 }
 

@@ -250,5 +250,8 @@ fn new_lead(bulk: &Bulk<'_>, n: &Norm, origin: &Origin) -> lead::Model {
         updated_at: now,
         email_status: None,
         validated_at: None,
+        phone_type: None,
+        phone_carrier: None,
+        phone_country: None,
     }
 }
