@@ -134,7 +134,7 @@ if v.get("errors") or not d:
     print("ERROR", json.dumps(v)[:300]); sys.exit()
 x = next(iter(d.values()))
 n = len(x.get("clusters") or x.get("edges") or [])
-print("ok", f"{x['total']} leads, {n} clusters" if "total" in x else f"{n} edges")'; }
+print("ok", "%s leads, %d clusters" % (x.get("total"), n) if "total" in x else "%d edges" % n)'; }
 
 # The statements our server runs per query, from a second process whose connections log every
 # statement, turned into pgbench scripts (bench/shapes/statements.py, as bench/shapes.sh).
@@ -195,7 +195,7 @@ ratio() { $PY -c "print(round($1/$2, 2) if $2 and $1 else 'n/a')"; }
 CPU="$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
 echo "## Places and files (issue 28) — $(date -u +%Y-%m-%dT%H:%MZ)"
 echo
-echo "Command: \`${NO_BUILD:+NO_BUILD=1 }SECONDS_PER_SIDE=$SECONDS_PER_SIDE FILES=$FILES FILE_MB=$FILE_MB scripts/test --with-services bench/places.sh $ROUNDS $LEADS\`; machine: $(nproc) cores ($CPU); $LEADS leads with points on PostgreSQL $(psql "$TEST_POSTGRES_URL" -qAt -c 'SHOW server_version'); moto $(moto_server --version 2>/dev/null | tail -n 1 || echo '?'); queries closed loop at concurrency $CONCURRENCY, $SECONDS_PER_SIDE s per side, pgbench then ours; uploads $UPLOAD_CONCURRENCY at once; $ROUNDS round(s), medians."
+echo "Command: \`${NO_BUILD:+NO_BUILD=1 }SECONDS_PER_SIDE=$SECONDS_PER_SIDE FILES=$FILES FILE_MB=$FILE_MB scripts/test --with-services bench/places.sh $ROUNDS $LEADS\`; machine: $(nproc) cores ($CPU); $LEADS leads with points on PostgreSQL $(psql "$TEST_POSTGRES_URL" -qAt -c 'SHOW server_version'); moto $(python3 -c 'import moto; print(moto.__version__)' 2>/dev/null || echo '?'); queries closed loop at concurrency $CONCURRENCY, $SECONDS_PER_SIDE s per side, pgbench then ours; uploads $UPLOAD_CONCURRENCY at once; $ROUNDS round(s), medians."
 echo
 printf '%s\n' "${LOADS[@]}"
 echo
