@@ -8,6 +8,7 @@ mod proxy;
 mod redis_hop;
 mod smtp_sink;
 mod soak;
+mod upload;
 mod validate;
 mod ws;
 
@@ -187,6 +188,35 @@ enum Command {
         #[arg(long, default_value_t = 200)]
         batch: usize,
     },
+    /// `count` uploads of `size_mb` MiB through the server's `uploadFile` (ATTACHMENT),
+    /// `concurrency` at once (bench/places.sh).
+    Upload {
+        #[arg(long)]
+        url: String,
+        #[arg(long)]
+        token: String,
+        #[arg(long, default_value_t = 100)]
+        count: usize,
+        #[arg(long, default_value_t = 10)]
+        size_mb: usize,
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+    },
+    /// The same files written straight to an S3-compatible server with `object_store`, as the
+    /// server's storage writes them (credentials from the AWS variables).
+    RawPut {
+        /// e.g. http://127.0.0.1:5000
+        #[arg(long)]
+        endpoint: String,
+        #[arg(long)]
+        bucket: String,
+        #[arg(long, default_value_t = 100)]
+        count: usize,
+        #[arg(long, default_value_t = 10)]
+        size_mb: usize,
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+    },
     /// Sequential refresh-token rotations; reports latency percentiles.
     Refresh {
         #[arg(long)]
@@ -312,6 +342,20 @@ async fn main() -> anyhow::Result<()> {
             })
             .await?
         }
+        Command::Upload {
+            url,
+            token,
+            count,
+            size_mb,
+            concurrency,
+        } => upload::through_server(&url, &token, count, size_mb, concurrency).await?,
+        Command::RawPut {
+            endpoint,
+            bucket,
+            count,
+            size_mb,
+            concurrency,
+        } => upload::raw_puts(&endpoint, &bucket, count, size_mb, concurrency).await?,
     };
     println!("{out}");
     Ok(())

@@ -18,7 +18,9 @@
 use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, ExecResult, QueryResult, Statement};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, ExecResult, QueryResult, Statement,
+};
 
 use super::EventEnvelope;
 use crate::error::AppResult;
@@ -50,7 +52,7 @@ pub trait EventHandler: Send + Sync + 'static {
     }
 }
 
-type Registered = (&'static str, Arc<dyn EventHandler>);
+type Registered<H = dyn EventHandler> = (&'static str, Arc<H>);
 
 static HANDLERS: RwLock<Vec<Registered>> = RwLock::new(Vec::new());
 
@@ -111,6 +113,49 @@ pub(super) async fn run_many(
         }
     }
     Ok(())
+}
+
+/// Reacts to events after the transaction that recorded them committed: the outbox relay hands
+/// it each batch it published ([`super::relay::publish_pending`]), after the relay's own commit,
+/// with the database (not in any transaction). An event whose writer rolled back never reaches
+/// it, unlike an [`EventHandler`]'s, which runs in the writer's transaction before its outcome is
+/// known. Delivery is at-least-once and in publication order within one relay round; a handler
+/// error is logged and does not hold back publication.
+#[async_trait]
+pub trait PublishedHandler: Send + Sync + 'static {
+    /// Whether [`PublishedHandler::handle`] has anything to do for `event` (a cheap match).
+    fn wants(&self, event: &EventEnvelope) -> bool;
+
+    /// Handles the published `events` it wants, in publication order.
+    async fn handle(&self, db: &DatabaseConnection, events: &[&EventEnvelope]) -> AppResult<()>;
+}
+
+static PUBLISHED: RwLock<Vec<Registered<dyn PublishedHandler>>> = RwLock::new(Vec::new());
+
+/// Registers an after-commit `handler` under `name` (idempotent by name, like [`register`]).
+pub fn register_published(name: &'static str, handler: impl PublishedHandler) {
+    let mut handlers = PUBLISHED.write().unwrap_or_else(|e| e.into_inner());
+    if handlers.iter().all(|(n, _)| *n != name) {
+        handlers.push((name, Arc::new(handler)));
+    }
+}
+
+/// Runs every registered [`PublishedHandler`] on the events of `events` it wants; errors are
+/// logged.
+pub(super) async fn run_published(db: &DatabaseConnection, events: &[EventEnvelope]) {
+    let handlers: Vec<Registered<dyn PublishedHandler>> = {
+        let handlers = PUBLISHED.read().unwrap_or_else(|e| e.into_inner());
+        handlers.iter().map(|(n, h)| (*n, h.clone())).collect()
+    };
+    for (name, handler) in handlers {
+        let wanted: Vec<&EventEnvelope> = events.iter().filter(|e| handler.wants(e)).collect();
+        if wanted.is_empty() {
+            continue;
+        }
+        if let Err(e) = handler.handle(db, &wanted).await {
+            tracing::warn!(handler = name, error = ?e, "after-commit event handler failed");
+        }
+    }
 }
 
 /// The object-safe part of [`ConnectionTrait`], implemented for every connection.

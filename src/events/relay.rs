@@ -18,7 +18,7 @@ use sea_orm::{
 };
 use tokio::sync::{watch, Notify};
 
-use super::{outbox, EventBus};
+use super::{handlers, outbox, EventBus};
 use crate::error::{AppError, AppResult};
 
 const BATCH: u64 = 200;
@@ -51,8 +51,9 @@ pub async fn assign_positions(db: &DatabaseConnection) -> AppResult<u64> {
     Ok(res.rows_affected())
 }
 
-/// Positions new events, then publishes up to one batch of positioned, unpublished events.
-/// Returns how many were published.
+/// Positions new events, then publishes up to one batch of positioned, unpublished events and,
+/// after marking them, hands them to the after-commit handlers
+/// ([`handlers::PublishedHandler`]). Returns how many were published.
 pub async fn publish_pending(db: &DatabaseConnection, bus: &dyn EventBus) -> AppResult<usize> {
     assign_positions(db).await?;
     let txn = begin_locked(db).await?;
@@ -68,6 +69,7 @@ pub async fn publish_pending(db: &DatabaseConnection, bus: &dyn EventBus) -> App
         return Ok(0);
     }
     let mut done = Vec::with_capacity(rows.len());
+    let mut published = Vec::with_capacity(rows.len());
     for row in &rows {
         let ev = match outbox::decode(row) {
             Ok(ev) => ev,
@@ -83,6 +85,7 @@ pub async fn publish_pending(db: &DatabaseConnection, bus: &dyn EventBus) -> App
             break;
         }
         done.push(row.seq);
+        published.push(ev);
     }
     if !done.is_empty() {
         outbox_event::Entity::update_many()
@@ -92,6 +95,7 @@ pub async fn publish_pending(db: &DatabaseConnection, bus: &dyn EventBus) -> App
             .await?;
     }
     txn.commit().await?;
+    handlers::run_published(db, &published).await;
     if done.len() < rows.len() {
         return Err(AppError::Unavailable("event bus unavailable".into()));
     }

@@ -4,6 +4,8 @@
 //! kind), `User.avatarUrl` / `Organization.logoUrl` download them, and `deleteFile` refuses a
 //! file in use unless `force`. The downloads are decoded here to check what was stored.
 
+use std::collections::HashMap;
+
 use image::{codecs::jpeg::JpegEncoder, DynamicImage, GenericImageView, ImageFormat};
 use leadgraph::auth::Role;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -13,7 +15,7 @@ use uuid::Uuid;
 use crate::{
     files::{get, stored_keys, upload, uploaded},
     fixtures::{field_errors, member, ok, org_named},
-    helpers::{code, TestApp},
+    helpers::{code, Options, TestApp},
     sequences::wait_until,
 };
 
@@ -22,7 +24,8 @@ const UPDATE_ME: &str =
 const ME: &str = "query($s: Int) { me { avatarUrl(size: $s) } }";
 const UPDATE_ORG: &str =
     "mutation($f: ID) { updateOrganization(input: {logoFileId: $f}) { id logoUrl } }";
-const ORG: &str = "query { organization { logoUrl } }";
+const ORG: &str = "query { organization { logoUrl small: logoUrl(size: 128) \
+    mid: logoUrl(size: 129) } }";
 const DELETE: &str = "mutation($id: ID!, $force: Boolean) { deleteFile(id: $id, force: $force) }";
 
 /// A `w` × `h` JPEG with an EXIF segment naming the camera, and a script after its end.
@@ -172,12 +175,26 @@ async fn a_logo_is_fitted_and_only_admins_set_it() {
     assert_eq!(decoded(&bytes).dimensions(), (512, 128));
     let v = ok(&app, &mel.token, ORG, json!({})).await;
     assert_eq!(fetch(&app, &v["organization"]["logoUrl"]).await.1, bytes);
+    // The 128 px variant serves sizes up to 128; above, the 512 px file.
+    let (ct, small) = fetch(&app, &v["organization"]["small"]).await;
+    assert_eq!(ct, "image/png");
+    assert_eq!(decoded(&small).dimensions(), (128, 32));
+    assert_eq!(fetch(&app, &v["organization"]["mid"]).await.1, bytes);
+    assert_eq!(
+        stored_keys(&app).await.len(),
+        2,
+        "the 512 and 128 px objects"
+    );
     // A small logo is not enlarged; null removes the logo, and then the file may go.
     let small = uploaded(&app, &ada.token, "LOGO", "s.gif", gif_of(100, 40)).await;
     assert_eq!(small["name"], "s.png", "a GIF is stored as PNG");
     let v = ok(&app, &ada.token, UPDATE_ORG, json!({ "f": small["id"] })).await;
     let (_, b) = fetch(&app, &v["updateOrganization"]["logoUrl"]).await;
     assert_eq!(decoded(&b).dimensions(), (100, 40));
+    // Its 128 px variant is the same bytes, stored once.
+    let v = ok(&app, &mel.token, ORG, json!({})).await;
+    assert_eq!(fetch(&app, &v["organization"]["small"]).await.1, b);
+    assert_eq!(stored_keys(&app).await.len(), 3);
     let v = app
         .gql(Some(&ada.token), DELETE, json!({ "id": small["id"] }))
         .await;
@@ -307,4 +324,47 @@ async fn avatars_and_logos_must_be_the_organizations_files_of_their_kind() {
     assert!(small.contains("&w=64"), "{small}");
     let res = get(&app, &small.replace("&w=64", "&w=256"), None).await;
     assert_eq!(res.status(), 404);
+}
+
+/// Issue 28: a page of members with avatars costs the same statements for 3 as for 12: the
+/// avatar files of the whole page, with their sizes, are read at once.
+#[tokio::test]
+async fn member_pages_with_avatars_cost_the_same_statements_at_any_page_size() {
+    let app = TestApp::spawn_with(Options::with_env(&[("RECORD_SQL", "true")])).await;
+    let org = org_named(&app, "Acme Faces").await;
+    let mut files = HashMap::new();
+    let mut people = Vec::new();
+    for i in 0..12 {
+        let p = member(&app, org, Role::Member, &format!("Face{i}")).await;
+        let f = uploaded(&app, &p.token, "AVATAR", "me.png", png_of(70 + i, 70)).await;
+        ok(&app, &p.token, UPDATE_ME, json!({ "f": f["id"] })).await;
+        files.insert(p.id.to_string(), f["id"].as_str().unwrap().to_string());
+        people.push(p);
+    }
+    let q = "query($n: Int!) { members(first: $n) { nodes { user { id avatarUrl \
+        small: avatarUrl(size: 64) } } } }";
+    let mut counts = Vec::new();
+    for n in [3, 12] {
+        app.state.sql_log.take();
+        let v = ok(&app, &people[0].token, q, json!({ "n": n })).await;
+        let nodes = v["members"]["nodes"].as_array().unwrap();
+        assert_eq!(nodes.len(), n, "{v}");
+        for node in nodes {
+            let u = &node["user"];
+            let file = &files[u["id"].as_str().unwrap()];
+            let (big, small) = (
+                u["avatarUrl"].as_str().unwrap(),
+                u["small"].as_str().unwrap(),
+            );
+            assert!(
+                big.contains(&format!("/files/{file}?")) && !big.contains("&w="),
+                "{u}"
+            );
+            assert!(small.contains(&format!("/files/{file}?")) && small.contains("&w=64&"));
+        }
+        counts.push(app.request_statements().len());
+        let (_, small) = fetch(&app, &nodes[n - 1]["user"]["small"]).await;
+        assert_eq!(decoded(&small).dimensions(), (64, 64));
+    }
+    assert_eq!(counts[0], counts[1], "statements at first = 3 / 12");
 }

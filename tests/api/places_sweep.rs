@@ -10,10 +10,12 @@ use chrono::Utc;
 use leadgraph::{
     auth::Role,
     domains::places::GEOCODE_SWEEP_KIND,
+    events::{outbox, DomainEvent, EventEnvelope, LeadChanged},
     jobs::{queue, NewJob},
 };
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    TransactionTrait,
 };
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -82,9 +84,7 @@ async fn imported_leads_are_geocoded_in_batches_and_failures_are_asked_once() {
         }
     }
     // Start at the beginning of a sweep window, so the import's events fall in one window.
-    while Utc::now().timestamp_millis() % 5_000 > 300 {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    window_start().await;
     let r = import(&app, &mel.token, csv.into_bytes(), "SKIP").await;
     assert_eq!(r["imported"], 50, "{r}");
     // What the import's writer ran is behind us: from here on, the sweep's statements.
@@ -174,6 +174,42 @@ async fn imported_leads_are_geocoded_in_batches_and_failures_are_asked_once() {
     for a in after.iter().filter(|a| before.contains_key(&a.lead_id)) {
         assert_eq!(Some(&a.attempted_at), before.get(&a.lead_id), "asked once");
     }
+}
+
+/// Waits until the current sweep window is at most 300 ms old.
+async fn window_start() {
+    while Utc::now().timestamp_millis() % 5_000 > 300 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_writer_that_rolls_back_does_not_use_up_the_window() {
+    let app = TestApp::spawn().await;
+    let org = org_named(&app, "Sweep Rollback").await;
+    let mel = member(&app, org, Role::Member, "Mel").await;
+    window_start().await;
+    // A writer records a `lead.created` and rolls back.
+    let txn = app.state.db.begin().await.unwrap();
+    let gone = LeadChanged {
+        lead_id: Uuid::now_v7(),
+        changed_fields: vec![],
+        owner_id: None,
+    };
+    let event = EventEnvelope::new(org, None, DomainEvent::LeadCreated(gone));
+    outbox::record(&txn, &event).await.unwrap();
+    txn.rollback().await.unwrap();
+    // A lead committed in the same window still gets its sweep.
+    let input = json!({"email": "kept@sweep.test", "location": {"city": "Austin", "region": "TX"}});
+    lead(&app, &mel.token, input).await;
+    let jobs = sweeps(&app, org, 1).await;
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(
+        jobs[0].result,
+        Some(json!({"geocoded": 1, "notFound": 0, "batches": 1, "more": false}))
+    );
+    let kept = &leads_of(&app, org).await["kept@sweep.test"];
+    assert!((kept.latitude.unwrap() - 30.26715).abs() < 1e-4);
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@ use entity::user;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
+use super::service::images::{image_files, StoredImage};
 use crate::{
     error::AppError,
     graphql::context::{Loaders, RequestLoader},
@@ -19,6 +20,8 @@ pub trait IdentityLoaders {
     fn users(&self) -> Arc<DataLoader<UserById>>;
     /// Team member ids by team id.
     fn team_members(&self) -> Arc<DataLoader<TeamMemberIds>>;
+    /// Live avatar and logo files by file id.
+    fn images(&self) -> Arc<DataLoader<ImageById>>;
 }
 
 impl IdentityLoaders for Loaders {
@@ -28,6 +31,34 @@ impl IdentityLoaders for Loaders {
 
     fn team_members(&self) -> Arc<DataLoader<TeamMemberIds>> {
         self.get::<TeamMemberIds>()
+    }
+
+    fn images(&self) -> Arc<DataLoader<ImageById>> {
+        self.get::<ImageById>()
+    }
+}
+
+impl RequestLoader for ImageById {
+    fn new(db: DatabaseConnection) -> Self {
+        ImageById { db }
+    }
+}
+
+/// Live image files (avatars, logos) by file id, through the registered
+/// [`super::ImageFiles::stored`]: a constant number of statements per batch, so a page of
+/// users with `avatarUrl` costs the same at any page size.
+pub struct ImageById {
+    /// Database.
+    pub db: DatabaseConnection,
+}
+
+impl Loader<Uuid> for ImageById {
+    type Value = StoredImage;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, StoredImage>, Self::Error> {
+        let images = image_files().map_err(Arc::new)?;
+        images.stored(&self.db, ids).await.map_err(Arc::new)
     }
 }
 

@@ -6,7 +6,7 @@ use entity::{api_key, organization, user};
 use uuid::Uuid;
 
 use super::loader::IdentityLoaders;
-use super::service::images::image_url;
+use super::service::images::image_files;
 use crate::{
     auth::Role,
     error::{AppError, AppResult},
@@ -25,6 +25,29 @@ fn image_size(size: Option<i32>) -> AppResult<Option<i32>> {
         )),
         s => Ok(s),
     }
+}
+
+/// The signed link of image `file_id` at `size` pixels (null without a file, or when it is
+/// gone), the files of the whole page read at once through the request's loader.
+async fn image_url(
+    ctx: &Context<'_>,
+    file_id: Option<Uuid>,
+    size: Option<i32>,
+) -> AppResult<Option<String>> {
+    let size = image_size(size)?;
+    let Some(id) = file_id else {
+        return Ok(None);
+    };
+    let image = ctx
+        .loaders()?
+        .images()
+        .load_one(id)
+        .await
+        .map_err(|e| (*e).clone())?;
+    let Some(image) = image else {
+        return Ok(None);
+    };
+    Ok(Some(image_files()?.link(ctx.state()?, &image, size)))
 }
 
 /// A person with an account.
@@ -51,8 +74,7 @@ impl User {
     /// the stored size that best fits `size` pixels (256 × 256, or 64 × 64 for `size` ≤ 64);
     /// null without an avatar.
     async fn avatar_url(&self, ctx: &Context<'_>, size: Option<i32>) -> AppResult<Option<String>> {
-        let size = image_size(size)?;
-        image_url(ctx.state()?, self.avatar_file_id, size).await
+        image_url(ctx, self.avatar_file_id, size).await
     }
 }
 
@@ -118,11 +140,11 @@ pub struct Organization {
 
 #[ComplexObject]
 impl Organization {
-    /// A signed link (valid one to two hours) to the logo, re-encoded without metadata and
-    /// fitted within 512 × 512; null without a logo.
+    /// A signed link (valid one to two hours) to the logo, re-encoded without metadata, at
+    /// the stored size that best fits `size` pixels (fitted within 512 × 512, or within
+    /// 128 × 128 for `size` ≤ 128); null without a logo.
     async fn logo_url(&self, ctx: &Context<'_>, size: Option<i32>) -> AppResult<Option<String>> {
-        let size = image_size(size)?;
-        image_url(ctx.state()?, self.logo_file_id, size).await
+        image_url(ctx, self.logo_file_id, size).await
     }
 }
 

@@ -38,8 +38,9 @@
 //! `lead.updated` (leads never names places) and written through `leads::record_geocoded`
 //! with provenance `geocoder:<name>` and the precision. Created leads (imports, crawls, one by
 //! one) are geocoded in batches by `places.geocode_sweep` (`service/sweep.rs`): queued at most
-//! once per organization, process and 5-second window on `lead.created` (an in-process flag,
-//! no statement per lead), one keyset read and one batched write per 100 leads, each attempt
+//! once per organization, process and 5-second window on a committed `lead.created` (an
+//! after-commit handler the outbox relay runs, `events::handlers::register_published`; an
+//! in-process flag, no statement in the writer), one keyset read and one batched write per 100 leads, each attempt
 //! recorded in `lead_geocode_attempts` so a place no geocoder finds is asked once.
 //!
 //! **Scrape targets** (`service/target.rs`): places registers scraping's `LocationResolver`,
@@ -71,7 +72,10 @@ pub fn register() {
         "places.geocode_leads",
         service::lead_geocoding::GeocodeOnLeadChange,
     );
-    crate::events::handlers::register("places.geocode_sweep", service::sweep::SweepOnLeadCreated);
+    crate::events::handlers::register_published(
+        "places.geocode_sweep",
+        service::sweep::SweepOnLeadCreated,
+    );
     crate::domains::scraping::register_location_resolver(service::target::SavedLocations);
 }
 pub use types::SavedLocation;

@@ -3,16 +3,21 @@
 //! files themselves belong to places' `files`, which sits above identity. So identity defines
 //! [`ImageFiles`] and places registers its implementation at start-up
 //! ([`register_image_files`]): identity checks a file through it before referencing it, and
-//! asks it for the signed link of `User.avatarUrl` / `Organization.logoUrl`. The other way round,
+//! asks it for the signed link of `User.avatarUrl` / `Organization.logoUrl` (the files of a
+//! page's users or organizations are read at once by `loader::ImageById`). The other way round,
 //! files asks [`image_file_uses`] before deleting a file and [`clear_image_file`] when one is
 //! deleted with `force`.
 
-use std::sync::{Arc, RwLock};
+use std::{
+    collections::HashMap,
+    sync::{Arc, RwLock},
+};
 
 use async_trait::async_trait;
 use entity::{organization, user};
 use sea_orm::{
-    sea_query::Expr, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    sea_query::Expr, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait,
+    QueryFilter,
 };
 use uuid::Uuid;
 
@@ -46,14 +51,37 @@ pub trait ImageFiles: Send + Sync + 'static {
         field: &str,
     ) -> AppResult<()>;
 
-    /// A signed link to the stored size of `file_id` that best fits `size_px` (the largest
-    /// when `None`); `None` when the file is gone.
-    async fn url(
+    /// The live image files among `file_ids` (any organization: the caller got the ids from
+    /// rows of the viewer's organization), with the sizes they are stored at, in a constant
+    /// number of statements (a page's avatars are loaded at once, see `loader::ImageById`).
+    async fn stored(
         &self,
-        state: &AppState,
-        file_id: Uuid,
-        size_px: Option<i32>,
-    ) -> AppResult<Option<String>>;
+        db: &DatabaseConnection,
+        file_ids: &[Uuid],
+    ) -> AppResult<HashMap<Uuid, StoredImage>>;
+
+    /// A signed link to the stored size of `image` that best fits `size_px` (the largest
+    /// when `None`).
+    fn link(&self, state: &AppState, image: &StoredImage, size_px: Option<i32>) -> String;
+}
+
+/// A live image file as [`ImageFiles::link`] needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredImage {
+    /// The file.
+    pub file_id: Uuid,
+    /// Its organization.
+    pub org_id: Uuid,
+    /// The sizes of its smaller variants, in pixels, ascending (the file is the largest).
+    pub variant_sizes: Vec<i32>,
+}
+
+impl StoredImage {
+    /// The smallest variant at least `px` big (`None`: the file itself fits best).
+    pub fn best_variant(&self, px: Option<i32>) -> Option<i32> {
+        let px = px?;
+        self.variant_sizes.iter().copied().find(|&v| v >= px)
+    }
 }
 
 static IMAGES: RwLock<Option<Arc<dyn ImageFiles>>> = RwLock::new(None);
@@ -105,18 +133,6 @@ pub async fn clear_image_file(conn: &impl ConnectionTrait, file_id: Uuid) -> App
         .exec(conn)
         .await?;
     Ok(())
-}
-
-/// The signed link of image `file_id` at `size_px` (null without a file, or when it is gone).
-pub async fn image_url(
-    state: &AppState,
-    file_id: Option<Uuid>,
-    size_px: Option<i32>,
-) -> AppResult<Option<String>> {
-    let Some(id) = file_id else {
-        return Ok(None);
-    };
-    image_files()?.url(state, id, size_px).await
 }
 
 /// What an input's image field asks: `None` leaves the reference, `Some(None)` clears it and

@@ -1,12 +1,15 @@
 //! Geocoding the leads that imports, crawls and other batch writers create, in batches.
 //!
-//! [`SweepOnLeadCreated`] (an event handler on `lead.created`) costs no statement per lead: an
-//! in-process flag lets the first `lead.created` of an organization in each
-//! [`WINDOW_MS`]-long window enqueue one durable `places.geocode_sweep` job, due at the end
-//! of the window (plus [`GRACE_MS`] for the writer's commit), and every other event of that
-//! window is not even handed to it. Several instances may each enqueue one: sweeps are safe
-//! to overlap (the update only fills leads that still have no point, attempts are inserted
-//! once).
+//! [`SweepOnLeadCreated`] (an after-commit handler on `lead.created`, run by the outbox relay
+//! once the writer committed, so a writer that rolls back claims nothing) costs the writers no
+//! statement at all: an in-process flag lets the first published `lead.created` of an
+//! organization in each [`WINDOW_MS`]-long window enqueue one durable `places.geocode_sweep`
+//! job, due at the end of the window (plus [`GRACE_MS`] for other writers' commits); the flag
+//! is set only once the job is stored, and every other event of that window is not even handed
+//! to it. Several instances' relays may each enqueue one: sweeps are safe to overlap (the
+//! update only fills leads that still have no point, attempts are inserted once). A process
+//! that dies between the relay's commit and the enqueue leaves that window's leads to the
+//! organization's next sweep.
 //!
 //! [`GeocodeSweep`] runs the job: per batch of [`BATCH`] leads of the organization with a
 //! city, region or country, no point and no recorded attempt, it makes one keyset read
@@ -30,8 +33,8 @@ use entity::{lead, lead_geocode_attempt};
 use sea_orm::{
     sea_query::{Condition, Expr, OnConflict},
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
 };
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -43,10 +46,7 @@ use super::{
 use crate::{
     domains::leads::{record_geocoded_many, Geocoded},
     error::AppResult,
-    events::{
-        handlers::{EventHandler, HandlerConn},
-        DomainEvent, EventEnvelope,
-    },
+    events::{handlers::PublishedHandler, DomainEvent, EventEnvelope},
     jobs::{queue, JobContext, JobError, JobHandler, NewJob},
     state::{AppState, Wakes},
 };
@@ -74,10 +74,10 @@ fn queued(org: Uuid, window: i64) -> bool {
     map.get(&org) == Some(&window)
 }
 
-/// Claims `window` for `org`; false when it was claimed already.
-fn claim(org: Uuid, window: i64) -> bool {
+/// Records that `org`'s sweep for `window` is queued.
+fn claim(org: Uuid, window: i64) {
     let mut map = QUEUED.lock().unwrap_or_else(|e| e.into_inner());
-    map.insert(org, window) != Some(window)
+    map.insert(org, window);
 }
 
 /// A sweep job for `org_id`, due at `run_at_ms`. A system job (the organization is in the
@@ -91,22 +91,27 @@ fn sweep_job(org_id: Uuid, run_at_ms: Option<i64>) -> NewJob {
     }
 }
 
-/// Queues the organization's sweep on the first `lead.created` of each window.
+/// Queues the organization's sweep on the first committed `lead.created` of each window.
 pub struct SweepOnLeadCreated;
 
 #[async_trait]
-impl EventHandler for SweepOnLeadCreated {
+impl PublishedHandler for SweepOnLeadCreated {
     fn wants(&self, event: &EventEnvelope) -> bool {
         matches!(event.event, DomainEvent::LeadCreated(_)) && !queued(event.org_id, window_now())
     }
 
-    async fn handle(&self, conn: &HandlerConn<'_>, event: &EventEnvelope) -> AppResult<()> {
+    async fn handle(&self, db: &DatabaseConnection, events: &[&EventEnvelope]) -> AppResult<()> {
         let window = window_now();
-        if !claim(event.org_id, window) {
-            return Ok(());
-        }
         let due = (window + 1) * WINDOW_MS + GRACE_MS;
-        queue::enqueue(conn, sweep_job(event.org_id, Some(due))).await?;
+        for event in events {
+            if queued(event.org_id, window) {
+                continue;
+            }
+            // Claimed only once the job is stored: a failed enqueue leaves the window to the
+            // next published `lead.created`.
+            queue::enqueue(db, sweep_job(event.org_id, Some(due))).await?;
+            claim(event.org_id, window);
+        }
         Ok(())
     }
 }

@@ -2,17 +2,22 @@
 //! and the signed links of `User.avatarUrl` / `Organization.logoUrl`. Also the variants'
 //! share of a delete.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use chrono::Utc;
 use entity::{file, file_variant};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
 use uuid::Uuid;
 
 use super::{blob, link};
 use crate::{
     auth::{Permission, Viewer},
     domains::{
-        identity::{ImageFiles, ImagePurpose},
+        identity::{ImageFiles, ImagePurpose, StoredImage},
         places::files::types::FileKind,
     },
     error::{AppError, AppResult},
@@ -66,46 +71,58 @@ impl ImageFiles for FileImages {
         Ok(())
     }
 
-    async fn url(
+    async fn stored(
         &self,
-        state: &AppState,
-        file_id: Uuid,
-        size_px: Option<i32>,
-    ) -> AppResult<Option<String>> {
-        let Some(m) = file::Entity::find_by_id(file_id)
+        db: &DatabaseConnection,
+        file_ids: &[Uuid],
+    ) -> AppResult<HashMap<Uuid, StoredImage>> {
+        if file_ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let files: Vec<(Uuid, Uuid)> = file::Entity::find()
+            .select_only()
+            .columns([file::Column::Id, file::Column::OrgId])
+            .filter(file::Column::Id.is_in(file_ids.iter().copied()))
             .filter(file::Column::DeletedAt.is_null())
-            .one(&state.db)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let variant = match size_px {
-            Some(px) => best_variant(&state.db, file_id, px).await?,
-            None => None,
-        };
-        Ok(Some(link::signed_url_of(
-            &state.config,
-            &m,
-            variant,
-            link_expiry(),
-        )))
+            .into_tuple()
+            .all(db)
+            .await?;
+        let sizes: Vec<(Uuid, i32)> = file_variant::Entity::find()
+            .select_only()
+            .columns([file_variant::Column::FileId, file_variant::Column::SizePx])
+            .filter(file_variant::Column::FileId.is_in(files.iter().map(|f| f.0)))
+            .order_by_asc(file_variant::Column::SizePx)
+            .into_tuple()
+            .all(db)
+            .await?;
+        let mut out: HashMap<Uuid, StoredImage> = files
+            .into_iter()
+            .map(|(file_id, org_id)| {
+                let image = StoredImage {
+                    file_id,
+                    org_id,
+                    variant_sizes: Vec::new(),
+                };
+                (file_id, image)
+            })
+            .collect();
+        for (file_id, px) in sizes {
+            if let Some(image) = out.get_mut(&file_id) {
+                image.variant_sizes.push(px);
+            }
+        }
+        Ok(out)
     }
-}
 
-/// The smallest variant of `file_id` at least `px` big (`None`: the file itself, its largest
-/// size, fits best).
-async fn best_variant(
-    conn: &impl ConnectionTrait,
-    file_id: Uuid,
-    px: i32,
-) -> AppResult<Option<i32>> {
-    let v = file_variant::Entity::find()
-        .filter(file_variant::Column::FileId.eq(file_id))
-        .filter(file_variant::Column::SizePx.gte(px))
-        .order_by_asc(file_variant::Column::SizePx)
-        .one(conn)
-        .await?;
-    Ok(v.map(|v| v.size_px))
+    fn link(&self, state: &AppState, image: &StoredImage, size_px: Option<i32>) -> String {
+        link::signed_variant_url(
+            &state.config,
+            image.file_id,
+            image.org_id,
+            image.best_variant(size_px),
+            link_expiry(),
+        )
+    }
 }
 
 /// The variant `size_px` of `file_id`.

@@ -52,14 +52,23 @@ pub fn signed_url(config: &Config, m: &file::Model, exp: i64) -> String {
 
 /// The signed URL of file `m`, or of its variant `w` pixels big, valid until `exp`.
 pub fn signed_url_of(config: &Config, m: &file::Model, w: Option<i32>, exp: i64) -> String {
-    let sig = mac(config, m.id, m.org_id, exp, w)
+    signed_variant_url(config, m.id, m.org_id, w, exp)
+}
+
+/// The signed URL of file `id` of organization `org` (or of its variant `w` pixels big),
+/// valid until `exp`.
+pub fn signed_variant_url(
+    config: &Config,
+    id: Uuid,
+    org: Uuid,
+    w: Option<i32>,
+    exp: i64,
+) -> String {
+    let sig = mac(config, id, org, exp, w)
         .map(|m| hex::encode(m.finalize().into_bytes()))
         .unwrap_or_default();
     let size = w.map(|w| format!("&w={w}")).unwrap_or_default();
-    format!(
-        "{}/files/{}?exp={exp}{size}&sig={sig}",
-        config.public_url, m.id
-    )
+    format!("{}/files/{id}?exp={exp}{size}&sig={sig}", config.public_url)
 }
 
 /// The signed URL of file `id` of organization `org`, valid until `exp` (unix seconds), for

@@ -6,7 +6,7 @@
 //! payload. The CPU work runs on the blocking pool.
 //!
 //! Standard sizes: AVATAR 256 × 256 (the file itself) and 64 × 64, centre-cropped squares;
-//! LOGO fitted within 512 × 512, never enlarged.
+//! LOGO fitted within 512 × 512 (the file) and 128 × 128, never enlarged.
 
 use std::io::Cursor;
 
@@ -39,7 +39,7 @@ enum Fit {
 fn sizes(kind: FileKind) -> &'static [(u32, Fit)] {
     match kind {
         FileKind::Avatar => &[(256, Fit::Square), (64, Fit::Square)],
-        FileKind::Logo => &[(512, Fit::Within)],
+        FileKind::Logo => &[(512, Fit::Within), (128, Fit::Within)],
         FileKind::Import | FileKind::Attachment | FileKind::Other => &[],
     }
 }
@@ -183,9 +183,11 @@ mod tests {
         let dims: Vec<_> = out.iter().map(|e| (e.size_px, e.width, e.height)).collect();
         assert_eq!(dims, vec![(256, 256, 256), (64, 64, 64)]);
         let out = process_blocking(FileKind::Logo, &png(1000, 250), "image/png").unwrap();
-        assert_eq!((out[0].width, out[0].height), (512, 128));
+        let dims: Vec<_> = out.iter().map(|e| (e.size_px, e.width, e.height)).collect();
+        assert_eq!(dims, vec![(512, 512, 128), (128, 128, 32)]);
         let out = process_blocking(FileKind::Logo, &png(100, 40), "image/png").unwrap();
         assert_eq!((out[0].width, out[0].height), (100, 40));
+        assert_eq!((out[1].width, out[1].height), (100, 40));
         assert_eq!(out[0].content_type, "image/png");
     }
 
