@@ -119,8 +119,11 @@ pub(super) async fn run_many(
 /// it each batch it published ([`super::relay::publish_pending`]), after the relay's own commit,
 /// with the database (not in any transaction). An event whose writer rolled back never reaches
 /// it, unlike an [`EventHandler`]'s, which runs in the writer's transaction before its outcome is
-/// known. Delivery is at-least-once and in publication order within one relay round; a handler
-/// error is logged and does not hold back publication.
+/// known. Delivery is **at most once**, in publication order within one relay round: the events
+/// are marked published before the handlers run, so a crash in between, or a handler error
+/// (logged, never holding back publication), loses that reaction. Use it only for reactions a
+/// later event makes good (places' sweep: the organization's next `lead.created` queues
+/// another); anything that must happen belongs in an [`EventHandler`] or a job.
 #[async_trait]
 pub trait PublishedHandler: Send + Sync + 'static {
     /// Whether [`PublishedHandler::handle`] has anything to do for `event` (a cheap match).
