@@ -17,6 +17,8 @@ pub struct Model {
     pub params: Json,
     pub created_by: Uuid,
     pub created_at: DateTimeUtc,
+    /// Set by `deleteReport`; the runs stay so the daily limit still counts them.
+    pub deleted_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

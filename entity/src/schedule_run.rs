@@ -12,11 +12,13 @@ pub struct Model {
     pub schedule_id: Uuid,
     /// The occurrence fired (not when the ticker saw it).
     pub scheduled_at: DateTimeUtc,
-    /// `FIRED`.
+    /// `FIRED`, or `FAILED` when the action could not be carried out (see `error`).
     pub status: String,
     /// The `schedule.fired` event recorded with the run.
     pub event_id: Option<Uuid>,
     pub created_at: DateTimeUtc,
+    /// Why the action could not be carried out (null when it was).
+    pub error: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

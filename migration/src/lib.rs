@@ -51,6 +51,8 @@ mod m20261206_000048_add_avatar_logo;
 mod m20261206_000049_add_place_geocoding;
 mod m20261206_000050_add_lead_phone_details;
 mod m20261206_000051_fix_lead_earth_index;
+mod m20261207_000052_soft_delete_reports;
+mod m20261207_000053_schedule_run_error;
 
 /// Runs the migrations in order.
 pub struct Migrator;
@@ -107,6 +109,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000049_add_place_geocoding::Migration),
             Box::new(m20261206_000050_add_lead_phone_details::Migration),
             Box::new(m20261206_000051_fix_lead_earth_index::Migration),
+            Box::new(m20261207_000052_soft_delete_reports::Migration),
+            Box::new(m20261207_000053_schedule_run_error::Migration),
         ]
     }
 }

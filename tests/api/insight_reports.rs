@@ -646,7 +646,8 @@ async fn reports_are_validated_scoped_and_deleted() {
     assert_eq!(code(&v), Some("FORBIDDEN"), "{v}");
 
     // Another organization: the report is missing and its runs invisible.
-    ok(&app, &token, GENERATE, json!({"id": id})).await;
+    let run = generate(&app, &token, &id).await;
+    assert!(!download(&app, &run).await.is_empty());
     let v = app
         .gql(
             Some(&other_token),
@@ -672,7 +673,27 @@ async fn reports_are_validated_scoped_and_deleted() {
         assert_eq!(code(&v), Some("NOT_FOUND"), "{q}: {v}");
     }
 
-    // Deleted: gone with its runs.
+    // Deleted: gone, and so is the file its run generated (the signed link stops working);
+    // the runs stay stored so the daily limit still counts them, and one still in flight
+    // (written here as RUNNING, as a job would be mid-way) ends FAILED.
+    let rid = Uuid::parse_str(&id).unwrap();
+    let in_flight = entity::report_run::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        org_id: Set(org),
+        report_id: Set(rid),
+        status: Set("RUNNING".into()),
+        progress: Set(50),
+        attempt: Set(1),
+        row_count: Set(None),
+        file_id: Set(None),
+        error: Set(None),
+        requested_by: Set(runs_owner(&app, rid).await),
+        created_at: Set(Utc::now()),
+        finished_at: Set(None),
+    }
+    .insert(&app.state.db)
+    .await
+    .unwrap();
     let d = ok(
         &app,
         &token,
@@ -681,14 +702,75 @@ async fn reports_are_validated_scoped_and_deleted() {
     )
     .await;
     assert_eq!(d["deleteReport"], true);
-    let v = app.gql(Some(&token), RUNS, json!({"id": id})).await;
-    assert_eq!(code(&v), Some("NOT_FOUND"), "{v}");
+    for q in [
+        RUNS,
+        GENERATE,
+        "mutation($id: ID!) { deleteReport(id: $id) }",
+    ] {
+        let v = app.gql(Some(&token), q, json!({"id": id})).await;
+        assert_eq!(code(&v), Some("NOT_FOUND"), "{q}: {v}");
+    }
+    let v = app
+        .gql(
+            Some(&token),
+            "query($id: ID!) { report(id: $id) { id } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert!(v["data"]["report"].is_null(), "{v}");
+    let list = ok(
+        &app,
+        &token,
+        "{ reports(first: 5) { nodes { id } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(list["reports"]["nodes"], json!([]));
     let runs = entity::report_run::Entity::find()
         .filter(entity::report_run::Column::ReportId.eq(Uuid::parse_str(&id).unwrap()))
         .all(&app.state.db)
         .await
         .unwrap();
-    assert!(runs.is_empty());
+    assert_eq!(runs.len(), 2);
+    let stopped = runs.iter().find(|r| r.id == in_flight.id).unwrap();
+    assert_eq!(stopped.status, "FAILED");
+    assert_eq!(stopped.error.as_deref(), Some("the report was deleted"));
+    let done = runs.iter().find(|r| r.id != in_flight.id).unwrap();
+    assert_eq!(done.status, "SUCCEEDED");
+    let file_id = done.file_id.expect("the run's file");
+    let file = entity::file::Entity::find_by_id(file_id)
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(file.deleted_at.is_some());
+    let v = app
+        .gql(
+            Some(&token),
+            "query($id: ID!) { file(id: $id) { id } }",
+            json!({"id": file_id}),
+        )
+        .await;
+    assert!(
+        v["data"]["file"].is_null() || code(&v) == Some("NOT_FOUND"),
+        "{v}"
+    );
+    let url = run["url"]
+        .as_str()
+        .unwrap()
+        .replace("http://localhost:8080", &format!("http://{}", app.addr));
+    assert_eq!(app.http.get(&url).send().await.unwrap().status(), 404);
+    let files_deleted = entity::outbox_event::Entity::find()
+        .filter(entity::outbox_event::Column::OrgId.eq(org))
+        .filter(entity::outbox_event::Column::EventType.eq("file.deleted"))
+        .all(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(files_deleted.len(), 1);
+    assert_eq!(
+        files_deleted[0].payload["data"]["fileId"],
+        file_id.to_string()
+    );
     let changed: Vec<String> = entity::outbox_event::Entity::find()
         .filter(entity::outbox_event::Column::OrgId.eq(org))
         .filter(entity::outbox_event::Column::EventType.eq("report.changed"))
@@ -700,6 +782,16 @@ async fn reports_are_validated_scoped_and_deleted() {
         .map(|e| e.payload["data"]["action"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(changed, ["created", "deleted"]);
+}
+
+/// The member who created report `id`.
+async fn runs_owner(app: &TestApp, id: Uuid) -> Uuid {
+    entity::report::Entity::find_by_id(id)
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .created_by
 }
 
 /// 50 runs in the last 24 hours (the oldest 23 h ago) → the 51st is RATE_LIMITED until the
@@ -761,6 +853,22 @@ async fn the_51st_report_of_the_day_is_rate_limited() {
     assert_eq!(code(&v), Some("RATE_LIMITED"), "{v}");
     let retry = v["errors"][0]["extensions"]["retryAfter"].as_u64().unwrap();
     assert!((3500..=3600).contains(&retry), "{retry}");
+    // Deleting the report does not give its runs back: a new report is still limited.
+    ok(
+        &app,
+        &token,
+        "mutation($id: ID!) { deleteReport(id: $id) }",
+        json!({"id": id}),
+    )
+    .await;
+    let again = create(
+        &app,
+        &token,
+        json!({"name": "Again", "kind": "DASHBOARD_SNAPSHOT", "format": "CSV"}),
+    )
+    .await;
+    let v = app.gql(Some(&token), GENERATE, json!({"id": again})).await;
+    assert_eq!(code(&v), Some("RATE_LIMITED"), "{v}");
     // The other organization is at its own limit too, whatever this one did.
     let v = app
         .gql(Some(&other_token), GENERATE, json!({"id": theirs}))

@@ -63,6 +63,7 @@ mod places_sweep;
 mod realtime;
 mod realtime_outage;
 mod redis_outage_clients;
+mod schedules_reports;
 mod schema_sdl;
 mod scraping;
 mod scraping_sources;

@@ -20,3 +20,4 @@ pub use resolver::{IdentityMutation, IdentityQuery};
 pub use service::images::{
     clear_image_file, image_file_uses, register_image_files, ImageFiles, ImagePurpose, StoredImage,
 };
+pub use service::members::{member_viewer, non_member_emails};

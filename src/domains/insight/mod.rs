@@ -77,3 +77,4 @@ pub use resolver::{InsightMutation, InsightQuery, InsightSubscription};
 pub use service::range::{resolve as resolve_range, Range};
 /// The report generator's job (registered at start-up).
 pub use service::report_job::{GenerateReport, KIND as GENERATE_REPORT_KIND};
+pub use service::reports::{get as get_report, queue_run as queue_report_run};

@@ -439,7 +439,8 @@ impl InsightMutation {
         Ok(r)
     }
 
-    /// Deletes a report and its runs.
+    /// Deletes a report and the files its runs generated (the runs still count toward the
+    /// daily limit).
     async fn delete_report(&self, ctx: &Context<'_>, id: ID) -> AppResult<bool> {
         let (state, viewer) = ctx.state_and_viewer()?;
         note(ctx, "report", id.as_str());

@@ -2,6 +2,7 @@
 
 pub mod api_keys;
 pub mod images;
+pub mod members;
 pub mod password;
 
 use chrono::{DateTime, Duration, Utc};

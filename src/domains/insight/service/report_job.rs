@@ -17,11 +17,12 @@ use crate::{
     auth::{Role, Viewer, ViewerVia},
     domains::{
         insight::types::{ReportFormat, ReportKind, ReportRunStatus},
-        places::files::store_generated,
+        places::files::{delete_generated, remove_objects, signed_file_url, store_generated},
     },
     error::AppError,
     events::ReportChanged,
     jobs::{JobContext, JobError, JobHandler},
+    platform::{mail_job, mailer::OutgoingEmail},
     state::{AppState, Wakes},
 };
 
@@ -77,6 +78,17 @@ impl Fence {
         update: sea_orm::UpdateMany<report_run::Entity>,
         event: ReportChanged,
     ) -> Result<bool, JobError> {
+        self.write_mailing(state, update, event, &[]).await
+    }
+
+    /// [`Self::write`], queuing `mails` in the same transaction (so they go once, with it).
+    async fn write_mailing(
+        &self,
+        state: &AppState,
+        update: sea_orm::UpdateMany<report_run::Entity>,
+        event: ReportChanged,
+        mails: &[OutgoingEmail],
+    ) -> Result<bool, JobError> {
         let txn = state.db.begin().await.map_err(retryable)?;
         let done = update.exec(&txn).await.map_err(retryable)?;
         if done.rows_affected == 0 {
@@ -85,6 +97,9 @@ impl Fence {
         record(&txn, self.org, Some(self.user), true, event)
             .await
             .map_err(retryable)?;
+        for m in mails {
+            mail_job::enqueue(&txn, m).await.map_err(retryable)?;
+        }
         state.commit(txn, Wakes::Events).await.map_err(retryable)?;
         Ok(true)
     }
@@ -126,6 +141,7 @@ async fn claim(
     };
     let Some(report) = report::Entity::find_by_id(r.report_id)
         .filter(report::Column::OrgId.eq(org))
+        .filter(report::Column::DeletedAt.is_null())
         .one(&txn)
         .await
         .map_err(retryable)?
@@ -193,7 +209,12 @@ impl From<JobError> for Halt {
 }
 
 /// Reads, renders and stores the report, moving the run to 50 % then SUCCEEDED.
-async fn generate(state: &AppState, fence: &Fence, report: &report::Model) -> Result<Value, Halt> {
+async fn generate(
+    state: &AppState,
+    fence: &Fence,
+    report: &report::Model,
+    mail_to: &[String],
+) -> Result<Value, Halt> {
     let viewer = Viewer {
         user_id: fence.user,
         org_id: fence.org,
@@ -231,7 +252,13 @@ async fn generate(state: &AppState, fence: &Fence, report: &report::Model) -> Re
         .col_expr(report_run::Column::RowCount, Expr::value(rows))
         .col_expr(report_run::Column::FinishedAt, Expr::value(Utc::now()));
     let event = fence.event("succeeded", ReportRunStatus::Succeeded, 100);
-    fence.write(state, done, event).await?;
+    let mails = link_mails(state, fence, report, file.id, mail_to);
+    if !fence.write_mailing(state, done, event, &mails).await? {
+        // Fenced out while storing (the run was taken over or its report deleted): nothing
+        // names the file, so it goes.
+        discard(state, &viewer, file.id).await?;
+        return Ok(json!({"skipped": true}));
+    }
     Ok(json!({"runId": fence.run, "fileId": file.id, "rows": rows}))
 }
 
@@ -244,7 +271,15 @@ impl JobHandler for GenerateReport {
         let Some((fence, report)) = claim(state, org, run, ctx.job.attempts).await? else {
             return Ok(json!({"skipped": true}));
         };
-        match generate(state, &fence, &report).await {
+        let mail_to: Vec<String> = ctx.job.payload["mailTo"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        match generate(state, &fence, &report, &mail_to).await {
             Ok(v) => Ok(v),
             Err(Halt::Job(e)) => Err(e),
             Err(Halt::App(e)) if transient(&e) && ctx.job.attempts < ctx.job.max_attempts => {
@@ -257,6 +292,48 @@ impl JobHandler for GenerateReport {
             }
         }
     }
+}
+
+/// How long a mailed download link stays valid.
+const MAILED_LINK_TTL_SECS: i64 = 7 * 24 * 3600;
+
+/// The mails telling each of `mail_to` that the report is ready, with a signed link to it.
+fn link_mails(
+    state: &AppState,
+    fence: &Fence,
+    report: &report::Model,
+    file: Uuid,
+    mail_to: &[String],
+) -> Vec<OutgoingEmail> {
+    if mail_to.is_empty() {
+        return Vec::new();
+    }
+    let exp = Utc::now().timestamp() + MAILED_LINK_TTL_SECS;
+    let link = signed_file_url(&state.config, file, fence.org, exp);
+    mail_to
+        .iter()
+        .map(|to| OutgoingEmail {
+            to: to.clone(),
+            to_name: None,
+            from: None,
+            reply_to: None,
+            subject: format!("Report ready: {}", report.name),
+            text: format!(
+                "Your scheduled report \"{}\" is ready:\n\n{link}\n\nThe link is valid for 7 days.\n",
+                report.name
+            ),
+            html: None,
+        })
+        .collect()
+}
+
+/// Deletes a generated file no run names.
+async fn discard(state: &AppState, viewer: &Viewer, file: Uuid) -> Result<(), AppError> {
+    let txn = state.db.begin().await?;
+    let objects = delete_generated(&txn, viewer, &[file]).await?;
+    state.commit(txn, Wakes::Events).await?;
+    remove_objects(state, objects).await;
+    Ok(())
 }
 
 /// A file-name-safe form of the report's name.

@@ -8,8 +8,8 @@
 use chrono::{DateTime, Duration, Utc};
 use entity::{report, report_run};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, Select, TransactionTrait,
+    sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, TransactionTrait,
 };
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
@@ -24,7 +24,7 @@ use crate::{
             ReportRunStatus,
         },
         leads::types::LeadStatus,
-        places::files::signed_file_url,
+        places::files::{delete_generated, remove_objects, signed_file_url},
     },
     error::{AppError, AppResult},
     events::{outbox, DomainEvent, EventEnvelope, ReportChanged},
@@ -39,9 +39,11 @@ pub const DAILY_LIMIT: u64 = 50;
 pub const LINK_TTL_SECS: i64 = 3600;
 const MAX_NAME_CHARS: usize = 200;
 
-/// The viewer's organization's reports.
+/// The viewer's organization's reports, deleted ones left out.
 pub fn scoped(viewer: &Viewer) -> Select<report::Entity> {
-    report::Entity::find().filter(report::Column::OrgId.eq(viewer.org_id))
+    report::Entity::find()
+        .filter(report::Column::OrgId.eq(viewer.org_id))
+        .filter(report::Column::DeletedAt.is_null())
 }
 
 /// A report of the viewer's organization, or NOT_FOUND.
@@ -165,6 +167,7 @@ pub async fn create(
         params: Set(params),
         created_by: Set(viewer.user_id),
         created_at: Set(Utc::now()),
+        deleted_at: Set(None),
     }
     .insert(&txn)
     .await?;
@@ -181,23 +184,54 @@ pub async fn create(
     Ok(m.into())
 }
 
-/// `deleteReport`: the report and its runs (their stored files stay in `files`).
+/// `deleteReport`: the report is marked deleted, its unfinished runs FAILED and the files its
+/// runs generated deleted (`file.deleted` each) in one transaction; their stored bytes go after
+/// the commit. The runs stay, unreachable, so the daily limit still counts them.
 pub async fn delete(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<()> {
     viewer.require(Permission::WriteDeals)?;
     let txn = state.db.begin().await?;
-    report_run::Entity::delete_many()
-        .filter(report_run::Column::OrgId.eq(viewer.org_id))
-        .filter(report_run::Column::ReportId.eq(id))
-        .exec(&txn)
-        .await?;
-    let gone = report::Entity::delete_many()
+    let gone = report::Entity::update_many()
+        .col_expr(report::Column::DeletedAt, Expr::value(Utc::now()))
         .filter(report::Column::OrgId.eq(viewer.org_id))
         .filter(report::Column::Id.eq(id))
+        .filter(report::Column::DeletedAt.is_null())
         .exec(&txn)
         .await?;
     if gone.rows_affected == 0 {
         return Err(AppError::NotFound("report"));
     }
+    // A run still queued or running ends here; the job, fenced out, deletes what it stored.
+    report_run::Entity::update_many()
+        .col_expr(
+            report_run::Column::Status,
+            Expr::value(ReportRunStatus::Failed.as_str()),
+        )
+        .col_expr(
+            report_run::Column::Error,
+            Expr::value("the report was deleted"),
+        )
+        .col_expr(report_run::Column::FinishedAt, Expr::value(Utc::now()))
+        .filter(report_run::Column::OrgId.eq(viewer.org_id))
+        .filter(report_run::Column::ReportId.eq(id))
+        .filter(report_run::Column::Status.is_in([
+            ReportRunStatus::Queued.as_str(),
+            ReportRunStatus::Running.as_str(),
+        ]))
+        .exec(&txn)
+        .await?;
+    let files: Vec<Uuid> = report_run::Entity::find()
+        .select_only()
+        .column(report_run::Column::FileId)
+        .filter(report_run::Column::OrgId.eq(viewer.org_id))
+        .filter(report_run::Column::ReportId.eq(id))
+        .filter(report_run::Column::FileId.is_not_null())
+        .into_tuple::<Option<Uuid>>()
+        .all(&txn)
+        .await?
+        .into_iter()
+        .flatten()
+        .collect();
+    let objects = delete_generated(&txn, viewer, &files).await?;
     let payload = ReportChanged {
         report_id: id,
         action: "deleted".into(),
@@ -208,17 +242,33 @@ pub async fn delete(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<()
     };
     record(&txn, viewer.org_id, Some(viewer.user_id), false, payload).await?;
     state.commit(txn, Wakes::Events).await?;
+    remove_objects(state, objects).await;
     Ok(())
 }
 
 /// `generateReport`: a QUEUED run, its job and `report.run` (queued) in one transaction.
 pub async fn generate(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<ReportRun> {
-    viewer.require(Permission::WriteDeals)?;
     let txn = state.db.begin().await?;
+    let run = queue_run(&txn, viewer, id, &[]).await?;
+    state.commit(txn, Wakes::Jobs).await?;
+    Ok(run_node(&state.config, run))
+}
+
+/// Queues a run of report `id` as `viewer` in the caller's transaction (the caller commits and
+/// wakes the jobs): the run, its job and `report.run` (queued), within the daily limit
+/// (RATE_LIMITED past it). When the run succeeds, its download link is mailed to each of
+/// `mail_to` (the job carries them; the mail is queued with the run's success, so once).
+pub async fn queue_run(
+    txn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    id: Uuid,
+    mail_to: &[String],
+) -> AppResult<report_run::Model> {
+    viewer.require(Permission::WriteDeals)?;
     // One organization's requests take turns from here to the commit, so the count below
     // includes every run a concurrent request stored: the limit is exact.
-    crate::db::lock_key(&txn, "report_runs", &viewer.org_id.to_string()).await?;
-    let report = get(&txn, viewer, id).await?;
+    crate::db::lock_key(txn, "report_runs", &viewer.org_id.to_string()).await?;
+    let report = get(txn, viewer, id).await?;
     if report.kind == ReportKind::ApprovalsAudit.as_str() {
         // The run reads approval requests as this viewer.
         viewer.require(Permission::ReadApprovals)?;
@@ -227,10 +277,10 @@ pub async fn generate(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<
     let window = report_run::Entity::find()
         .filter(report_run::Column::OrgId.eq(viewer.org_id))
         .filter(report_run::Column::CreatedAt.gt(now - Duration::days(1)));
-    if window.clone().count(&txn).await? >= DAILY_LIMIT {
+    if window.clone().count(txn).await? >= DAILY_LIMIT {
         let oldest = window
             .order_by_asc(report_run::Column::CreatedAt)
-            .one(&txn)
+            .one(txn)
             .await?
             .map_or(now, |r| r.created_at);
         let wait = (oldest + Duration::days(1) - now).num_seconds().max(1);
@@ -252,18 +302,19 @@ pub async fn generate(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<
         created_at: Set(now),
         finished_at: Set(None),
     }
-    .insert(&txn)
+    .insert(txn)
     .await?;
+    let mut payload = json!({"orgId": viewer.org_id, "runId": run.id});
+    if !mail_to.is_empty() {
+        payload["mailTo"] = json!(mail_to);
+    }
     let job = NewJob {
         org_id: Some(viewer.org_id),
         created_by: Some(viewer.user_id),
         max_attempts: 3,
-        ..NewJob::new(
-            report_job::KIND,
-            json!({"orgId": viewer.org_id, "runId": run.id}),
-        )
+        ..NewJob::new(report_job::KIND, payload)
     };
-    queue::enqueue(&txn, job).await?;
+    queue::enqueue(txn, job).await?;
     let payload = ReportChanged {
         report_id: report.id,
         action: "queued".into(),
@@ -272,9 +323,8 @@ pub async fn generate(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<
         progress: Some(0),
         error: None,
     };
-    record(&txn, viewer.org_id, Some(viewer.user_id), true, payload).await?;
-    state.commit(txn, Wakes::Jobs).await?;
-    Ok(run_node(&state.config, run))
+    record(txn, viewer.org_id, Some(viewer.user_id), true, payload).await?;
+    Ok(run)
 }
 
 const RANGE_KEYS: [&str; 2] = ["range", "preset"];

@@ -44,4 +44,5 @@ pub use resolver::{FilesMutation, FilesQuery};
 pub use service::images::FileImages;
 pub use service::link::{download, signed_file_url};
 pub use service::store::store_generated;
+pub use service::{delete_generated, remove_objects};
 pub use types::{FileKind, StorageUsage, StoredFile};

@@ -8,5 +8,6 @@ pub mod deliveries;
 pub mod endpoints;
 pub mod fanout;
 pub mod incoming;
+pub mod schedule_report;
 pub mod schedules;
 pub mod signing;

@@ -23,7 +23,7 @@ use std::time::Duration as StdDuration;
 use tokio::{sync::watch, task::JoinHandle};
 use uuid::Uuid;
 
-use super::{cron::CronSpec, endpoints::Checks};
+use super::{cron::CronSpec, endpoints::Checks, schedule_report};
 use crate::{
     auth::{Permission, Viewer},
     domains::webhooks::types::{
@@ -48,6 +48,8 @@ const TICK_BATCH: u64 = 200;
 const TICK_EVERY: StdDuration = StdDuration::from_secs(5);
 /// The run status stored.
 const FIRED: &str = "FIRED";
+/// The run status when the action could not be carried out.
+const FAILED: &str = "FAILED";
 
 /// Every query starts here.
 fn scoped(viewer: &Viewer) -> Select<schedule::Entity> {
@@ -214,6 +216,10 @@ pub async fn create(
         "payload",
         clean_payload(input.payload.as_ref().map(|j| &j.0)),
     );
+    let action = input.action.unwrap_or(ScheduleAction::EmitEvent);
+    if let (ScheduleAction::GenerateReport, Some(p)) = (action, &payload) {
+        schedule_report::check(&state.db, viewer, p, &mut checks).await?;
+    }
     checks.finish()?;
     let (Some(name), Some(spec), Some(payload)) = (name, spec, payload) else {
         return Err(AppError::internal("checked input missing"));
@@ -227,11 +233,7 @@ pub async fn create(
         name: Set(name),
         cron: Set(input.cron.split_whitespace().collect::<Vec<_>>().join(" ")),
         timezone: Set(input.timezone.trim().to_string()),
-        action: Set(input
-            .action
-            .unwrap_or(ScheduleAction::EmitEvent)
-            .as_str()
-            .into()),
+        action: Set(action.as_str().into()),
         payload: Set(payload),
         status: Set(ScheduleStatus::Active.as_str().into()),
         next_run_at: Set(Some(next)),
@@ -270,6 +272,11 @@ pub async fn update(
         .payload
         .as_ref()
         .and_then(|p| checks.take("payload", clean_payload(Some(&p.0))));
+    if let Some(p) = &payload {
+        if row.action == ScheduleAction::GenerateReport.as_str() {
+            schedule_report::check(&state.db, viewer, p, &mut checks).await?;
+        }
+    }
     checks.finish()?;
     let Some(spec) = spec else {
         return Err(AppError::internal("checked input missing"));
@@ -413,6 +420,7 @@ async fn fire(state: &AppState, s: &schedule::Model, now: DateTime<Utc>) -> AppR
         status: Set(FIRED.into()),
         event_id: Set(Some(env.id)),
         created_at: Set(now),
+        error: Set(None),
     })
     .on_conflict(
         OnConflict::columns([
@@ -426,6 +434,17 @@ async fn fire(state: &AppState, s: &schedule::Model, now: DateTime<Utc>) -> AppR
     .await?;
     if inserted == 0 {
         return Ok(false);
+    }
+    if s.action == ScheduleAction::GenerateReport.as_str() {
+        if let Some(reason) = schedule_report::fire(&txn, s).await? {
+            tracing::info!(schedule = %s.id, %reason, "a scheduled report was not queued");
+            schedule_run::Entity::update_many()
+                .col_expr(schedule_run::Column::Status, Expr::value(FAILED))
+                .col_expr(schedule_run::Column::Error, Expr::value(reason))
+                .filter(schedule_run::Column::Id.eq(run_id))
+                .exec(&txn)
+                .await?;
+        }
     }
     outbox::record(&txn, &env).await?;
     state.commit(txn, Wakes::Jobs).await?;

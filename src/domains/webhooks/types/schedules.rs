@@ -24,10 +24,15 @@ pub enum ScheduleAction {
     /// Records a `schedule.fired` event carrying the schedule's payload: the events
     /// subscription shows it and webhook endpoints taking SCHEDULE_FIRED receive it.
     EmitEvent,
+    /// Generates a report (payload `{"reportId": ID, "mailTo": [member emails]}`) as the member
+    /// who created the schedule, and mails its download link to `mailTo` when it is ready; also
+    /// records `schedule.fired`. Counts toward the daily report limit.
+    GenerateReport,
 }
 
 crate::wire_enum!(ScheduleAction {
     EmitEvent => "EMIT_EVENT",
+    GenerateReport => "GENERATE_REPORT",
 });
 
 /// A cron schedule of the organization.
@@ -108,9 +113,14 @@ impl ScheduleRun {
     async fn scheduled_at(&self) -> DateTime<Utc> {
         self.0.scheduled_at
     }
-    /// `FIRED`.
+    /// `FIRED`, or `FAILED` when its action could not be carried out (see `error`).
     async fn status(&self) -> &str {
         &self.0.status
+    }
+    /// Why the action could not be carried out (a GENERATE_REPORT whose report was deleted or
+    /// whose organization reached the daily limit); null when it was.
+    async fn error(&self) -> Option<&str> {
+        self.0.error.as_deref()
     }
     /// The `schedule.fired` event it recorded.
     async fn event_id(&self) -> Option<ID> {

@@ -172,12 +172,55 @@ pub async fn delete(state: &AppState, viewer: &Viewer, id: Uuid, force: bool) ->
     gone.extend(blob::release(&txn, viewer.org_id, &m.sha256, &m.storage_key, m.size).await?);
     record(&txn, viewer, &m, false).await?;
     state.commit(txn, Wakes::Events).await?;
-    for key in gone {
+    remove_objects(state, gone).await;
+    Ok(())
+}
+
+/// Deletes, inside the caller's transaction, the files a higher domain generated and owns (a
+/// report's outputs) when the owner goes: each file of the viewer's organization among `ids`
+/// that is not deleted yet is marked deleted, an avatar or logo use cleared, its stored bytes
+/// released and `file.deleted` recorded. A file an unfinished import job reads is left alone
+/// (a member chose to import it). Returns the objects nothing uses any more, for
+/// [`remove_objects`] after the commit.
+pub async fn delete_generated(
+    txn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    ids: &[Uuid],
+) -> AppResult<Vec<String>> {
+    let mut gone = Vec::new();
+    if ids.is_empty() {
+        return Ok(gone);
+    }
+    let files = scoped(viewer)
+        .filter(file::Column::Id.is_in(ids.iter().copied()))
+        .all(txn)
+        .await?;
+    for m in files {
+        if import_jobs_using(txn, viewer.org_id, m.id).await? > 0 {
+            continue;
+        }
+        file::Entity::update_many()
+            .col_expr(file::Column::DeletedAt, Expr::value(Utc::now()))
+            .filter(file::Column::Id.eq(m.id))
+            .filter(file::Column::DeletedAt.is_null())
+            .exec(txn)
+            .await?;
+        clear_image_file(txn, m.id).await?;
+        gone.extend(images::release_variants(txn, &m).await?);
+        gone.extend(blob::release(txn, viewer.org_id, &m.sha256, &m.storage_key, m.size).await?);
+        record(txn, viewer, &m, false).await?;
+    }
+    Ok(gone)
+}
+
+/// Removes stored objects after the commit that released them; a failure is logged and leaves
+/// an orphan object, never a row without its bytes.
+pub async fn remove_objects(state: &AppState, keys: Vec<String>) {
+    for key in keys {
         if let Err(e) = state.storage.delete(&key).await {
             tracing::warn!(error = %e, key, "removing a deleted file's object failed");
         }
     }
-    Ok(())
 }
 
 /// CONFLICT while an unfinished import job reads file `id`, or it is an avatar or a logo.
