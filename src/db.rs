@@ -93,6 +93,23 @@ pub fn placeholder(backend: DatabaseBackend, i: usize) -> String {
     }
 }
 
+/// An SQL expression for the epoch seconds of timestamp column `col` (a number; null stays null).
+pub fn epoch_seconds(backend: DatabaseBackend, col: &str) -> String {
+    match backend {
+        DatabaseBackend::Postgres => format!("EXTRACT(EPOCH FROM {col})"),
+        _ => format!("CAST(strftime('%s', {col}) AS INTEGER)"),
+    }
+}
+
+/// An SQL expression for the text of top-level `key` of JSON column `col` (`key` is a fixed
+/// identifier of the caller's, never input).
+pub fn json_text(backend: DatabaseBackend, col: &str, key: &'static str) -> String {
+    match backend {
+        DatabaseBackend::Postgres => format!("({col} ->> '{key}')"),
+        _ => format!("json_extract({col}, '$.{key}')"),
+    }
+}
+
 /// Placeholders `from .. from + n`, comma-separated (an `IN (…)` list).
 pub fn placeholders(backend: DatabaseBackend, from: usize, n: usize) -> String {
     (from..from + n)

@@ -18,12 +18,12 @@ use crate::{
     helpers::{code, Frame, Options, TestApp, Ws},
 };
 
-fn t(s: &str) -> DateTime<Utc> {
+pub(crate) fn t(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
 }
 
 /// A lead written directly (controlled creation time).
-async fn lead(
+pub(crate) async fn lead(
     app: &TestApp,
     org: Uuid,
     at: &str,
@@ -71,7 +71,7 @@ async fn lead(
 }
 
 /// A send of `campaign` to `lead` at `sent`, replied or not.
-async fn send(app: &TestApp, org: Uuid, campaign: Uuid, lead: Uuid, sent: &str, replied: bool) {
+pub(crate) async fn send(app: &TestApp, org: Uuid, campaign: Uuid, lead: Uuid, sent: &str, replied: bool) {
     let id = Uuid::now_v7();
     let at = t(sent);
     entity::campaign_recipient::ActiveModel {
@@ -104,7 +104,7 @@ async fn send(app: &TestApp, org: Uuid, campaign: Uuid, lead: Uuid, sent: &str, 
 }
 
 /// The organization's pipeline and first stage.
-async fn stage(app: &TestApp, token: &str) -> (Uuid, Uuid) {
+pub(crate) async fn stage(app: &TestApp, token: &str) -> (Uuid, Uuid) {
     let v = ok(app, token, "mutation { createPipeline(input: {name: \"Sales\", stages: [{name: \"Lead\", winProbability: 10}]}) { id stages { id } } }", json!({})).await;
     let p = &v["createPipeline"];
     let id = |v: &Value| Uuid::parse_str(v.as_str().unwrap()).unwrap();
@@ -144,7 +144,7 @@ async fn deal(
     .unwrap();
 }
 
-async fn campaign(app: &TestApp, token: &str, tpl: &str) -> Uuid {
+pub(crate) async fn campaign(app: &TestApp, token: &str, tpl: &str) -> Uuid {
     Uuid::parse_str(&fixtures::campaign(app, token, tpl, None).await).unwrap()
 }
 

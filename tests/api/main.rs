@@ -39,6 +39,7 @@ mod insight;
 mod insight_campaigns;
 mod insight_events;
 mod insight_funnel;
+mod insight_funnel_times;
 mod insight_reports;
 mod insight_revenue;
 mod integrations;

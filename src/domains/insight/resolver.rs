@@ -190,7 +190,12 @@ impl InsightQuery {
             preset,
             days,
         };
-        funnel::funnel(state, viewer, period).await
+        let with_medians = ctx
+            .look_ahead()
+            .field("stages")
+            .field("medianSecondsFromPrevious")
+            .exists();
+        funnel::funnel(state, viewer, period, with_medians).await
     }
 
     /// Won deals closed in `range`, `preset` or local `days` (exactly one), credited to the

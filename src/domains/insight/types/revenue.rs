@@ -42,6 +42,11 @@ pub struct FunnelStep {
     pub conversion_rate: Option<f64>,
     /// count / leads created (null when none were).
     pub overall_rate: Option<f64>,
+    /// Median seconds from reaching the previous stage to reaching this one, over the cohort's
+    /// leads for which both times are recorded and in that order (null for CREATED, or when
+    /// no lead has both). Times: created; the first send, contact or status change; the first
+    /// reply; the first change to QUALIFIED or CONVERTED; the first deal; the first won close.
+    pub median_seconds_from_previous: Option<f64>,
 }
 
 /// The funnel of the leads created in a period.

@@ -199,12 +199,16 @@ pub async fn delete_generated(
         if import_jobs_using(txn, viewer.org_id, m.id).await? > 0 {
             continue;
         }
-        file::Entity::update_many()
+        let marked = file::Entity::update_many()
             .col_expr(file::Column::DeletedAt, Expr::value(Utc::now()))
             .filter(file::Column::Id.eq(m.id))
             .filter(file::Column::DeletedAt.is_null())
             .exec(txn)
             .await?;
+        if marked.rows_affected == 0 {
+            // A concurrent deleteFile marked it first and released its bytes.
+            continue;
+        }
         clear_image_file(txn, m.id).await?;
         gone.extend(images::release_variants(txn, &m).await?);
         gone.extend(blob::release(txn, viewer.org_id, &m.sha256, &m.storage_key, m.size).await?);
