@@ -71,7 +71,14 @@ pub(crate) async fn lead(
 }
 
 /// A send of `campaign` to `lead` at `sent`, replied or not.
-pub(crate) async fn send(app: &TestApp, org: Uuid, campaign: Uuid, lead: Uuid, sent: &str, replied: bool) {
+pub(crate) async fn send(
+    app: &TestApp,
+    org: Uuid,
+    campaign: Uuid,
+    lead: Uuid,
+    sent: &str,
+    replied: bool,
+) {
     let id = Uuid::now_v7();
     let at = t(sent);
     entity::campaign_recipient::ActiveModel {

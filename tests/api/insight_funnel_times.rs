@@ -92,24 +92,104 @@ async fn fixture(app: &TestApp) -> String {
     let tpl = fixtures::template(app, &token, "<p>Hi</p>", "Hi").await;
     let c = campaign(app, &token, &tpl).await;
     let st = stage(app, &token).await;
-    let p1 = lead(app, org, "2026-05-01T00:00:00Z", "CONVERTED", "MANUAL", None).await;
+    let p1 = lead(
+        app,
+        org,
+        "2026-05-01T00:00:00Z",
+        "CONVERTED",
+        "MANUAL",
+        None,
+    )
+    .await;
     interaction(app, org, p1, "contacted", "NEW", "2026-05-01T00:30:00Z").await;
     send(app, org, c, p1, "2026-05-01T01:00:00Z", true).await;
-    interaction(app, org, p1, "status_changed", "QUALIFIED", "2026-05-01T03:00:00Z").await;
-    deal(app, org, st, p1, "2026-05-02T01:00:00Z", Some("2026-05-03T01:00:00Z")).await;
-    let p2 = lead(app, org, "2026-05-02T00:00:00Z", "CONVERTED", "MANUAL", None).await;
+    interaction(
+        app,
+        org,
+        p1,
+        "status_changed",
+        "QUALIFIED",
+        "2026-05-01T03:00:00Z",
+    )
+    .await;
+    deal(
+        app,
+        org,
+        st,
+        p1,
+        "2026-05-02T01:00:00Z",
+        Some("2026-05-03T01:00:00Z"),
+    )
+    .await;
+    let p2 = lead(
+        app,
+        org,
+        "2026-05-02T00:00:00Z",
+        "CONVERTED",
+        "MANUAL",
+        None,
+    )
+    .await;
     send(app, org, c, p2, "2026-05-02T04:00:00Z", false).await;
-    interaction(app, org, p2, "status_changed", "CONTACTED", "2026-05-02T06:00:00Z").await;
-    interaction(app, org, p2, "status_changed", "CONVERTED", "2026-05-02T10:00:00Z").await;
+    interaction(
+        app,
+        org,
+        p2,
+        "status_changed",
+        "CONTACTED",
+        "2026-05-02T06:00:00Z",
+    )
+    .await;
+    interaction(
+        app,
+        org,
+        p2,
+        "status_changed",
+        "CONVERTED",
+        "2026-05-02T10:00:00Z",
+    )
+    .await;
     deal(app, org, st, p2, "2026-05-02T12:00:00Z", None).await;
-    let p3 = lead(app, org, "2026-05-03T00:00:00Z", "QUALIFIED", "MANUAL", None).await;
-    interaction(app, org, p3, "status_changed", "QUALIFIED", "2026-05-03T02:00:00Z").await;
-    deal(app, org, st, p3, "2026-05-03T08:00:00Z", Some("2026-05-03T20:00:00Z")).await;
+    let p3 = lead(
+        app,
+        org,
+        "2026-05-03T00:00:00Z",
+        "QUALIFIED",
+        "MANUAL",
+        None,
+    )
+    .await;
+    interaction(
+        app,
+        org,
+        p3,
+        "status_changed",
+        "QUALIFIED",
+        "2026-05-03T02:00:00Z",
+    )
+    .await;
+    deal(
+        app,
+        org,
+        st,
+        p3,
+        "2026-05-03T08:00:00Z",
+        Some("2026-05-03T20:00:00Z"),
+    )
+    .await;
     let p4 = lead(app, org, "2026-05-04T00:00:00Z", "NEW", "IMPORT", None).await;
     send(app, org, c, p4, "2026-05-03T12:00:00Z", true).await;
-    deal(app, org, st, p4, "2026-04-01T00:00:00Z", Some("2026-05-05T00:00:00Z")).await;
+    deal(
+        app,
+        org,
+        st,
+        p4,
+        "2026-04-01T00:00:00Z",
+        Some("2026-05-05T00:00:00Z"),
+    )
+    .await;
     lead(app, org, "2026-05-05T00:00:00Z", "NEW", "MANUAL", None).await; // P5
-    // Outside the period: a lead contacted one second after it was created.
+                                                                         // Outside the period: a lead contacted one second after it was created.
     let early = lead(app, org, "2026-04-20T00:00:00Z", "NEW", "MANUAL", None).await;
     send(app, org, c, early, "2026-04-20T00:00:01Z", false).await;
     token
