@@ -168,9 +168,7 @@ pub async fn delete(state: &AppState, viewer: &Viewer, id: Uuid, force: bool) ->
     } else {
         refuse_while_used(&txn, viewer, id).await?;
     }
-    let mut gone = images::release_variants(&txn, &m).await?;
-    gone.extend(blob::release(&txn, viewer.org_id, &m.sha256, &m.storage_key, m.size).await?);
-    record(&txn, viewer, &m, false).await?;
+    let gone = release(&txn, viewer, &m).await?;
     state.commit(txn, Wakes::Events).await?;
     remove_objects(state, gone).await;
     Ok(())
@@ -210,10 +208,21 @@ pub async fn delete_generated(
             continue;
         }
         clear_image_file(txn, m.id).await?;
-        gone.extend(images::release_variants(txn, &m).await?);
-        gone.extend(blob::release(txn, viewer.org_id, &m.sha256, &m.storage_key, m.size).await?);
-        record(txn, viewer, &m, false).await?;
+        gone.extend(release(txn, viewer, &m).await?);
     }
+    Ok(gone)
+}
+
+/// The last step of deleting file `m` (already marked deleted): its variants' and its own
+/// stored bytes released and `file.deleted` recorded; the objects nothing uses any more.
+async fn release(
+    conn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    m: &file::Model,
+) -> AppResult<Vec<String>> {
+    let mut gone = images::release_variants(conn, m).await?;
+    gone.extend(blob::release(conn, viewer.org_id, &m.sha256, &m.storage_key, m.size).await?);
+    record(conn, viewer, m, false).await?;
     Ok(gone)
 }
 
